@@ -1,0 +1,101 @@
+//! Encrypted, versioned saved state.
+//!
+//! Layout: `u8 version (1) || u8 kind || nonce (12) || AES-256-GCM(key, nonce,
+//! ad = "Hush_v1_Pickle" || version || kind, postcard(value))`.
+
+use rand_core::CryptoRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::PickleError;
+use crate::primitives::{self, AEAD_NONCE_LEN};
+
+/// Version of the pickle envelope and of the pickle types inside it.
+pub const PICKLE_VERSION: u8 = 1;
+const PICKLE_LABEL: &[u8] = b"Hush_v1_Pickle";
+
+pub(crate) const KIND_ACCOUNT: u8 = 1;
+pub(crate) const KIND_SESSION: u8 = 2;
+pub(crate) const KIND_GROUP_SENDER: u8 = 3;
+pub(crate) const KIND_GROUP_RECEIVER: u8 = 4;
+
+/// A 32-byte key that encrypts pickles. Wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct PickleKey(Box<[u8; 32]>);
+
+impl PickleKey {
+    /// Wraps key bytes supplied by the application (for example from its keystore).
+    pub fn new(bytes: [u8; 32]) -> Self {
+        let mut boxed = Box::new(bytes);
+        let mut bytes = bytes;
+        bytes.zeroize();
+        let _ = &mut boxed;
+        Self(boxed)
+    }
+}
+
+impl core::fmt::Debug for PickleKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PickleKey(..)")
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing plain structs into a Vec cannot fail with postcard.
+    postcard::to_allocvec(value).unwrap_or_default()
+}
+
+fn associated_data(kind: u8) -> Vec<u8> {
+    let mut ad = PICKLE_LABEL.to_vec();
+    ad.extend_from_slice(&[PICKLE_VERSION, kind]);
+    ad
+}
+
+pub(crate) fn seal<T: Serialize>(
+    kind: u8,
+    key: &PickleKey,
+    value: &T,
+    rng: &mut (impl CryptoRng + ?Sized),
+) -> Vec<u8> {
+    let mut plaintext = encode(value);
+    let mut nonce = [0u8; AEAD_NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    // Pickles are far below AES-GCM's length limit.
+    let ciphertext =
+        primitives::aead_seal(&key.0, &nonce, &associated_data(kind), &plaintext).unwrap_or_default();
+    plaintext.zeroize();
+    let mut out = Vec::with_capacity(2 + AEAD_NONCE_LEN + ciphertext.len());
+    out.extend_from_slice(&[PICKLE_VERSION, kind]);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ciphertext);
+    out
+}
+
+pub(crate) fn open<T: DeserializeOwned>(kind: u8, key: &PickleKey, bytes: &[u8]) -> Result<T, PickleError> {
+    let [version, found_kind, rest @ ..] = bytes else {
+        return Err(PickleError::Truncated);
+    };
+    if *version != PICKLE_VERSION {
+        return Err(PickleError::UnsupportedVersion { found: *version });
+    }
+    if *found_kind != kind {
+        return Err(PickleError::Malformed);
+    }
+    if rest.len() < AEAD_NONCE_LEN {
+        return Err(PickleError::Truncated);
+    }
+    let (nonce, ciphertext) = rest.split_at(AEAD_NONCE_LEN);
+    let mut nonce_bytes = [0u8; AEAD_NONCE_LEN];
+    nonce_bytes.copy_from_slice(nonce);
+    let mut plaintext = primitives::aead_open(&key.0, &nonce_bytes, &associated_data(kind), ciphertext)
+        .map_err(|_| PickleError::Unauthenticated)?;
+    let value = postcard::from_bytes(&plaintext).map_err(|_| PickleError::Malformed);
+    plaintext.zeroize();
+    value
+}
+
+/// Decodes a plaintext pickle encoding (as made by `to_plaintext_bytes`); for fuzzing and tests.
+pub fn decode_plaintext<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PickleError> {
+    postcard::from_bytes(bytes).map_err(|_| PickleError::Malformed)
+}

@@ -1,0 +1,133 @@
+//! Safety numbers: what two people compare (digits, or a QR code) to know their sessions are
+//! with each other's real identity keys. The construction is Signal's numeric fingerprint.
+
+use sha2::{Digest, Sha512};
+
+use crate::keys::IdentityKey;
+use crate::primitives::ct_eq;
+
+/// Hash iterations per fingerprint (Signal's figure): makes finding a second identity key with the
+/// same digits cost 5200 times more per guess.
+pub const SAFETY_NUMBER_ITERATIONS: usize = 5200;
+
+/// Version byte of the QR form.
+pub const SAFETY_NUMBER_QR_VERSION: u8 = 1;
+
+/// Length of the QR form: version, our fingerprint, theirs.
+pub const SAFETY_NUMBER_QR_LEN: usize = 1 + 32 + 32;
+
+/// The safety number of two identities.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SafetyNumber {
+    local: [u8; 32],
+    remote: [u8; 32],
+    digits: String,
+}
+
+impl core::fmt::Debug for SafetyNumber {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("SafetyNumber").field(&self.digits).finish()
+    }
+}
+
+/// `SHA-512` iterated: `h = SHA-512(0x00 0x00 || key || stable_id)`, then 5199 times
+/// `h = SHA-512(h || key)`.
+fn fingerprint(identity: &IdentityKey, stable_id: &[u8]) -> [u8; 64] {
+    let mut hash: [u8; 64] = Sha512::new()
+        .chain_update([0u8, 0u8])
+        .chain_update(identity.as_bytes())
+        .chain_update(stable_id)
+        .finalize()
+        .into();
+    for _ in 1..SAFETY_NUMBER_ITERATIONS {
+        hash = Sha512::new()
+            .chain_update(hash)
+            .chain_update(identity.as_bytes())
+            .finalize()
+            .into();
+    }
+    hash
+}
+
+/// 30 digits from the first 30 bytes: six 5-byte big-endian chunks, each `mod 100000`.
+fn digits(fingerprint: &[u8; 64]) -> String {
+    let mut out = String::with_capacity(30);
+    for chunk in fingerprint.chunks_exact(5).take(6) {
+        let value = chunk.iter().fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte));
+        out.push_str(&format!("{:05}", value % 100_000));
+    }
+    out
+}
+
+impl SafetyNumber {
+    /// The safety number between us and a contact. `*_stable_id` are stable account names
+    /// (for example the addresses the app shows); both sides must use the same ones.
+    pub fn new(
+        local_identity: &IdentityKey,
+        local_stable_id: &[u8],
+        remote_identity: &IdentityKey,
+        remote_stable_id: &[u8],
+    ) -> Self {
+        let local_hash = fingerprint(local_identity, local_stable_id);
+        let remote_hash = fingerprint(remote_identity, remote_stable_id);
+        let (local_digits, remote_digits) = (digits(&local_hash), digits(&remote_hash));
+        // Sorted, so both sides show the same 60 digits.
+        let digits = if local_digits <= remote_digits {
+            local_digits + &remote_digits
+        } else {
+            remote_digits + &local_digits
+        };
+        let mut local = [0u8; 32];
+        let mut remote = [0u8; 32];
+        local.copy_from_slice(local_hash.get(..32).unwrap_or(&[0; 32]));
+        remote.copy_from_slice(remote_hash.get(..32).unwrap_or(&[0; 32]));
+        Self {
+            local,
+            remote,
+            digits,
+        }
+    }
+
+    /// The 60 digits.
+    pub fn digits(&self) -> &str {
+        &self.digits
+    }
+
+    /// The digits in twelve groups of five, as shown to people.
+    pub fn to_display_string(&self) -> String {
+        let groups: Vec<&str> = (0..12)
+            .filter_map(|i| self.digits.get(i * 5..i * 5 + 5))
+            .collect();
+        groups.join(" ")
+    }
+
+    /// Compares digits typed or read out by a person, in constant time (spaces ignored).
+    pub fn matches_digits(&self, digits: &str) -> bool {
+        let cleaned: String = digits.chars().filter(|c| !c.is_whitespace()).collect();
+        ct_eq(cleaned.as_bytes(), self.digits.as_bytes())
+    }
+
+    /// The compact form for a QR code: `version || our fingerprint (32) || theirs (32)`.
+    pub fn to_qr_bytes(&self) -> [u8; SAFETY_NUMBER_QR_LEN] {
+        let mut out = [0u8; SAFETY_NUMBER_QR_LEN];
+        out[0] = SAFETY_NUMBER_QR_VERSION;
+        out[1..33].copy_from_slice(&self.local);
+        out[33..].copy_from_slice(&self.remote);
+        out
+    }
+
+    /// Checks a QR code scanned from the contact's screen: their "ours" must be our "theirs" and
+    /// the other way round. Constant time; wrong length or version is a mismatch.
+    pub fn matches_scanned(&self, scanned: &[u8]) -> bool {
+        let Some((version, rest)) = scanned.split_first() else {
+            return false;
+        };
+        if *version != SAFETY_NUMBER_QR_VERSION || rest.len() != 64 {
+            return false;
+        }
+        let (their_local, their_remote) = rest.split_at(32);
+        let first = ct_eq(their_local, &self.remote);
+        let second = ct_eq(their_remote, &self.local);
+        first & second
+    }
+}

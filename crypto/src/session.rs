@@ -1,0 +1,279 @@
+//! A pairwise session: the Double Ratchet plus who it is with and, until the first reply, the
+//! X3DH header every outgoing message carries.
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::{DecryptError, EncryptError, PickleError};
+use crate::keys::{Curve25519PublicKey, IdentityKey};
+use crate::messages::{PreKeyMessage, SessionMessage};
+use crate::pickle::{self, PickleKey};
+use crate::ratchet::{Ratchet, RatchetPickle};
+
+/// How long an initiator keeps sending on a session the responder never answered (30 days, as
+/// libsignal). After that the responder has likely lost the prekeys; start over from a new bundle.
+pub const MAX_UNACKNOWLEDGED_SESSION_AGE: u64 = 30 * 24 * 60 * 60;
+
+#[derive(Clone, Serialize, Deserialize)]
+struct PendingPreKey {
+    signed_prekey_id: u32,
+    one_time_prekey_id: Option<u32>,
+    local_address: Vec<u8>,
+    created_at: u64,
+}
+
+/// An established pairwise session. Not `Serialize`: save it through [`Session::pickle`].
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) ratchet: Ratchet,
+    pub(crate) associated_data: Vec<u8>,
+    pub(crate) local_identity: IdentityKey,
+    pub(crate) remote_identity: IdentityKey,
+    pub(crate) remote_address: Vec<u8>,
+    pub(crate) base_key: Curve25519PublicKey,
+    pub(crate) initiator: bool,
+    pending: Option<PendingPreKey>,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.base_key)
+            .field("remote_identity", &self.remote_identity)
+            .field("initiator", &self.initiator)
+            .field("answered", &self.pending.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn new_outbound(
+        ratchet: Ratchet,
+        associated_data: Vec<u8>,
+        local_identity: IdentityKey,
+        remote_identity: IdentityKey,
+        remote_address: Vec<u8>,
+        base_key: Curve25519PublicKey,
+        signed_prekey_id: u32,
+        one_time_prekey_id: Option<u32>,
+        local_address: Vec<u8>,
+        created_at: u64,
+    ) -> Self {
+        Self {
+            ratchet,
+            associated_data,
+            local_identity,
+            remote_identity,
+            remote_address,
+            base_key,
+            initiator: true,
+            pending: Some(PendingPreKey {
+                signed_prekey_id,
+                one_time_prekey_id,
+                local_address,
+                created_at,
+            }),
+        }
+    }
+
+    pub(crate) fn new_inbound(
+        ratchet: Ratchet,
+        associated_data: Vec<u8>,
+        local_identity: IdentityKey,
+        remote_identity: IdentityKey,
+        remote_address: Vec<u8>,
+        base_key: Curve25519PublicKey,
+    ) -> Self {
+        Self {
+            ratchet,
+            associated_data,
+            local_identity,
+            remote_identity,
+            remote_address,
+            base_key,
+            initiator: false,
+            pending: None,
+        }
+    }
+
+    /// Encrypts `plaintext`. Until the peer has answered, the result is a pre-key message.
+    ///
+    /// `now` (Unix seconds) retires sessions nobody answered within
+    /// [`MAX_UNACKNOWLEDGED_SESSION_AGE`].
+    pub fn encrypt(
+        &mut self,
+        now: u64,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<SessionMessage, EncryptError> {
+        if let Some(pending) = &self.pending {
+            if now.saturating_sub(pending.created_at) > MAX_UNACKNOWLEDGED_SESSION_AGE {
+                return Err(EncryptError::StaleSession {
+                    created_at: pending.created_at,
+                    now,
+                });
+            }
+        }
+        let message = self.ratchet.encrypt(&self.associated_data, plaintext, rng)?;
+        Ok(match &self.pending {
+            None => SessionMessage::Normal(message),
+            Some(pending) => SessionMessage::PreKey(PreKeyMessage {
+                identity_key: self.local_identity,
+                base_key: self.base_key,
+                signed_prekey_id: pending.signed_prekey_id,
+                one_time_prekey_id: pending.one_time_prekey_id,
+                sender_address: pending.local_address.clone(),
+                message,
+            }),
+        })
+    }
+
+    /// Decrypts a message of this session. On error the session is unchanged.
+    pub fn decrypt(
+        &mut self,
+        message: &SessionMessage,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Vec<u8>, DecryptError> {
+        if let SessionMessage::PreKey(prekey) = message {
+            if !self.matches(prekey) {
+                return Err(DecryptError::WrongSession);
+            }
+        }
+        let plaintext = self
+            .ratchet
+            .decrypt(&self.associated_data, message.message(), rng)?;
+        // Any authenticated message from the peer proves it holds the session.
+        self.pending = None;
+        Ok(plaintext)
+    }
+
+    /// Whether a pre-key message belongs to this session (same initiator identity and base key,
+    /// and we are its responder).
+    pub fn matches(&self, message: &PreKeyMessage) -> bool {
+        !self.initiator && message.base_key == self.base_key && message.identity_key == self.remote_identity
+    }
+
+    /// The initiator's base key: names the session, the same on both sides.
+    pub fn session_id(&self) -> Curve25519PublicKey {
+        self.base_key
+    }
+
+    /// The peer's identity key.
+    pub fn remote_identity(&self) -> IdentityKey {
+        self.remote_identity
+    }
+
+    /// The peer's address bound into this session.
+    pub fn remote_address(&self) -> &[u8] {
+        &self.remote_address
+    }
+
+    /// Whether the peer has answered (for the responder: always).
+    pub fn has_received_reply(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// Whether [`Session::encrypt`] would refuse this session as stale at `now`.
+    pub fn is_stale(&self, now: u64) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|pending| now.saturating_sub(pending.created_at) > MAX_UNACKNOWLEDGED_SESSION_AGE)
+    }
+
+    /// Number of skipped message keys held (at most [`crate::ratchet::MAX_SKIPPED_KEYS`]).
+    pub fn skipped_key_count(&self) -> usize {
+        self.ratchet.skipped_key_count()
+    }
+
+    /// Number of receiving chains held (at most [`crate::ratchet::MAX_RECEIVING_CHAINS`]).
+    pub fn receiving_chain_count(&self) -> usize {
+        self.ratchet.receiving_chain_count()
+    }
+
+    /// Our current ratchet public key (cached; no curve operation).
+    pub fn own_ratchet_key(&self) -> Curve25519PublicKey {
+        self.ratchet.own_ratchet_key()
+    }
+
+    /// The session's saved form. Encrypt it with [`SessionPickle::encrypt`] before storing.
+    pub fn pickle(&self) -> SessionPickle {
+        SessionPickle {
+            ratchet: self.ratchet.to_pickle(),
+            associated_data: self.associated_data.clone(),
+            local_identity: self.local_identity,
+            remote_identity: self.remote_identity,
+            remote_address: self.remote_address.clone(),
+            base_key: self.base_key,
+            initiator: self.initiator,
+            pending: self.pending.clone(),
+        }
+    }
+
+    /// Restores a session from its saved form.
+    pub fn from_pickle(pickle: &SessionPickle) -> Result<Self, PickleError> {
+        Ok(Self {
+            ratchet: Ratchet::from_pickle(&pickle.ratchet).ok_or(PickleError::Malformed)?,
+            associated_data: pickle.associated_data.clone(),
+            local_identity: pickle.local_identity,
+            remote_identity: pickle.remote_identity,
+            remote_address: pickle.remote_address.clone(),
+            base_key: pickle.base_key,
+            initiator: pickle.initiator,
+            pending: pickle.pending.clone(),
+        })
+    }
+
+    /// Raw ratchet keys `(root key, own ratchet secret, sending chain key)` for test vectors.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_keys(&self) -> ([u8; 32], [u8; 32], Option<[u8; 32]>) {
+        self.ratchet.hazmat_keys()
+    }
+
+    /// The session associated data, for test vectors.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_associated_data(&self) -> &[u8] {
+        &self.associated_data
+    }
+}
+
+/// The saved form of a [`Session`] (format version 1). Holds secrets: it is wiped on drop and
+/// should only be stored encrypted, via [`SessionPickle::encrypt`].
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct SessionPickle {
+    ratchet: RatchetPickle,
+    associated_data: Vec<u8>,
+    #[zeroize(skip)]
+    local_identity: IdentityKey,
+    #[zeroize(skip)]
+    remote_identity: IdentityKey,
+    remote_address: Vec<u8>,
+    #[zeroize(skip)]
+    base_key: Curve25519PublicKey,
+    initiator: bool,
+    #[zeroize(skip)]
+    pending: Option<PendingPreKey>,
+}
+
+impl SessionPickle {
+    /// Encrypts the pickle under `key` (AES-256-GCM, random nonce).
+    pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
+        pickle::seal(pickle::KIND_SESSION, key, self, rng)
+    }
+
+    /// Decrypts and decodes a pickle made by [`SessionPickle::encrypt`].
+    pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
+        pickle::open(pickle::KIND_SESSION, key, bytes)
+    }
+
+    /// The plaintext encoding (postcard), deterministic: equal sessions give equal bytes.
+    pub fn to_plaintext_bytes(&self) -> Vec<u8> {
+        pickle::encode(self)
+    }
+}
+
+impl core::fmt::Debug for SessionPickle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SessionPickle(..)")
+    }
+}

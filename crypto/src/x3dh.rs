@@ -1,0 +1,77 @@
+//! X3DH key agreement (Signal's X3DH specification) and the session associated data.
+
+use zeroize::Zeroize;
+
+use crate::error::KeyError;
+use crate::keys::{Curve25519KeyPair, Curve25519PublicKey, IdentityKey, Secret32};
+use crate::primitives;
+use crate::wire::Writer;
+
+/// HKDF info of the X3DH KDF.
+pub const X3DH_INFO: &[u8] = b"Hush_v1_X3DH";
+
+/// The initiator's view: `DH1 = DH(IK_A, SPK_B)`, `DH2 = DH(EK_A, IK_B)`, `DH3 = DH(EK_A, SPK_B)`,
+/// `DH4 = DH(EK_A, OPK_B)` when a one-time prekey is used.
+pub(crate) fn initiator_secret(
+    identity: &Curve25519KeyPair,
+    base: &Curve25519KeyPair,
+    remote_identity: &Curve25519PublicKey,
+    signed_prekey: &Curve25519PublicKey,
+    one_time_prekey: Option<&Curve25519PublicKey>,
+) -> Result<Secret32, KeyError> {
+    let dh1 = identity.diffie_hellman(signed_prekey)?;
+    let dh2 = base.diffie_hellman(remote_identity)?;
+    let dh3 = base.diffie_hellman(signed_prekey)?;
+    let dh4 = one_time_prekey.map(|key| base.diffie_hellman(key)).transpose()?;
+    Ok(kdf(&dh1, &dh2, &dh3, dh4.as_ref()))
+}
+
+/// The responder's view of the same four DHs.
+pub(crate) fn responder_secret(
+    identity: &Curve25519KeyPair,
+    signed_prekey: &Curve25519KeyPair,
+    one_time_prekey: Option<&Curve25519KeyPair>,
+    remote_identity: &Curve25519PublicKey,
+    base_key: &Curve25519PublicKey,
+) -> Result<Secret32, KeyError> {
+    let dh1 = signed_prekey.diffie_hellman(remote_identity)?;
+    let dh2 = identity.diffie_hellman(base_key)?;
+    let dh3 = signed_prekey.diffie_hellman(base_key)?;
+    let dh4 = one_time_prekey
+        .map(|key| key.diffie_hellman(base_key))
+        .transpose()?;
+    Ok(kdf(&dh1, &dh2, &dh3, dh4.as_ref()))
+}
+
+/// `SK = HKDF-SHA256(salt = 32 zero bytes, ikm = 0xFF * 32 || DH1 || DH2 || DH3 [|| DH4],
+/// info = "Hush_v1_X3DH")`, 32 bytes. The 0xFF prefix is the spec's domain separation from
+/// XEdDSA signatures.
+fn kdf(dh1: &Secret32, dh2: &Secret32, dh3: &Secret32, dh4: Option<&Secret32>) -> Secret32 {
+    let mut ikm = Vec::with_capacity(32 * 5);
+    ikm.extend_from_slice(&[0xFF; 32]);
+    for dh in [Some(dh1), Some(dh2), Some(dh3), dh4].into_iter().flatten() {
+        ikm.extend_from_slice(dh.bytes());
+    }
+    let mut out = [0u8; 32];
+    // 32 bytes is far below HKDF's limit, so this cannot fail.
+    let _ = primitives::hkdf_sha256(Some(&[0u8; 32]), &ikm, X3DH_INFO, &mut out);
+    ikm.zeroize();
+    Secret32::new(out)
+}
+
+/// The session's associated data, fixed for its lifetime with the initiator first:
+/// `IK_A || IK_B || u16 len || addr_A || u16 len || addr_B` (Ed25519 identity encodings).
+pub(crate) fn session_associated_data(
+    initiator_identity: &IdentityKey,
+    initiator_address: &[u8],
+    responder_identity: &IdentityKey,
+    responder_address: &[u8],
+) -> Vec<u8> {
+    let mut writer = Writer::default();
+    writer
+        .put(initiator_identity.as_bytes())
+        .put(responder_identity.as_bytes())
+        .bytes_u16(initiator_address)
+        .bytes_u16(responder_address);
+    writer.bytes
+}
