@@ -15,7 +15,7 @@ use crate::messages::{
 };
 use crate::pickle::{self, PickleKey};
 use crate::ratchet::Ratchet;
-use crate::session::Session;
+use crate::session::{PendingPreKey, Session, SessionParts};
 use crate::x3dh;
 
 const DAY: u64 = 24 * 60 * 60;
@@ -300,16 +300,20 @@ impl Account {
             remote_address,
         );
         Ok(Session::new_outbound(
-            ratchet,
-            associated_data,
-            self.identity_key(),
-            bundle.identity_key,
-            remote_address.to_vec(),
-            base.public(),
-            bundle.signed_prekey.id,
-            bundle.one_time_prekey.map(|otk| otk.id),
-            local_address.to_vec(),
-            now,
+            SessionParts {
+                ratchet,
+                associated_data,
+                local_identity: self.identity_key(),
+                remote_identity: bundle.identity_key,
+                remote_address: remote_address.to_vec(),
+                base_key: base.public(),
+            },
+            PendingPreKey {
+                signed_prekey_id: bundle.signed_prekey.id,
+                one_time_prekey_id: bundle.one_time_prekey.map(|otk| otk.id),
+                local_address: local_address.to_vec(),
+                created_at: now,
+            },
         ))
     }
 
@@ -374,14 +378,14 @@ impl Account {
             &self.identity_key(),
             local_address,
         );
-        let mut session = Session::new_inbound(
-            Ratchet::init_responder(&shared, spk.key_pair.clone()),
+        let mut session = Session::new_inbound(SessionParts {
+            ratchet: Ratchet::init_responder(&shared, spk.key_pair.clone()),
             associated_data,
-            self.identity_key(),
-            message.identity_key,
-            message.sender_address.clone(),
-            message.base_key,
-        );
+            local_identity: self.identity_key(),
+            remote_identity: message.identity_key,
+            remote_address: message.sender_address.clone(),
+            base_key: message.base_key,
+        });
         let plaintext = session
             .decrypt(&crate::SessionMessage::PreKey(message.clone()), rng)
             .map_err(|_| InboundError::Unauthenticated)?;

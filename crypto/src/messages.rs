@@ -276,10 +276,10 @@ pub struct PreKeyBundle {
 impl PreKeyBundle {
     /// Checks the signed-prekey signature and, if given, that the identity is the pinned one.
     pub fn verify(&self, pinned: Option<&IdentityKey>) -> Result<VerifiedBundle, crate::BundleError> {
-        if let Some(pinned) = pinned {
-            if !crate::primitives::ct_eq(pinned.as_bytes(), self.identity_key.as_bytes()) {
-                return Err(crate::BundleError::IdentityMismatch);
-            }
+        if let Some(pinned) = pinned
+            && !crate::primitives::ct_eq(pinned.as_bytes(), self.identity_key.as_bytes())
+        {
+            return Err(crate::BundleError::IdentityMismatch);
         }
         let spk = &self.signed_prekey;
         self.identity_key

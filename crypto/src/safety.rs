@@ -110,9 +110,13 @@ impl SafetyNumber {
     /// The compact form for a QR code: `version || our fingerprint (32) || theirs (32)`.
     pub fn to_qr_bytes(&self) -> [u8; SAFETY_NUMBER_QR_LEN] {
         let mut out = [0u8; SAFETY_NUMBER_QR_LEN];
-        out[0] = SAFETY_NUMBER_QR_VERSION;
-        out[1..33].copy_from_slice(&self.local);
-        out[33..].copy_from_slice(&self.remote);
+        let bytes = [SAFETY_NUMBER_QR_VERSION]
+            .iter()
+            .chain(&self.local)
+            .chain(&self.remote);
+        for (slot, byte) in out.iter_mut().zip(bytes) {
+            *slot = *byte;
+        }
         out
     }
 

@@ -15,12 +15,23 @@ use crate::ratchet::{Ratchet, RatchetPickle};
 /// libsignal). After that the responder has likely lost the prekeys; start over from a new bundle.
 pub const MAX_UNACKNOWLEDGED_SESSION_AGE: u64 = 30 * 24 * 60 * 60;
 
+/// What an initiator repeats in every message until the first reply.
 #[derive(Clone, Serialize, Deserialize)]
-struct PendingPreKey {
-    signed_prekey_id: u32,
-    one_time_prekey_id: Option<u32>,
-    local_address: Vec<u8>,
-    created_at: u64,
+pub(crate) struct PendingPreKey {
+    pub(crate) signed_prekey_id: u32,
+    pub(crate) one_time_prekey_id: Option<u32>,
+    pub(crate) local_address: Vec<u8>,
+    pub(crate) created_at: u64,
+}
+
+/// Everything a new session is made of, on either side.
+pub(crate) struct SessionParts {
+    pub(crate) ratchet: Ratchet,
+    pub(crate) associated_data: Vec<u8>,
+    pub(crate) local_identity: IdentityKey,
+    pub(crate) remote_identity: IdentityKey,
+    pub(crate) remote_address: Vec<u8>,
+    pub(crate) base_key: Curve25519PublicKey,
 }
 
 /// An established pairwise session. Not `Serialize`: save it through [`Session::pickle`].
@@ -48,43 +59,25 @@ impl core::fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new_outbound(
-        ratchet: Ratchet,
-        associated_data: Vec<u8>,
-        local_identity: IdentityKey,
-        remote_identity: IdentityKey,
-        remote_address: Vec<u8>,
-        base_key: Curve25519PublicKey,
-        signed_prekey_id: u32,
-        one_time_prekey_id: Option<u32>,
-        local_address: Vec<u8>,
-        created_at: u64,
-    ) -> Self {
-        Self {
-            ratchet,
-            associated_data,
-            local_identity,
-            remote_identity,
-            remote_address,
-            base_key,
-            initiator: true,
-            pending: Some(PendingPreKey {
-                signed_prekey_id,
-                one_time_prekey_id,
-                local_address,
-                created_at,
-            }),
-        }
+    /// A session we started; `pending` goes out with every message until the first reply.
+    pub(crate) fn new_outbound(parts: SessionParts, pending: PendingPreKey) -> Self {
+        Self::from_parts(parts, true, Some(pending))
     }
 
-    pub(crate) fn new_inbound(
-        ratchet: Ratchet,
-        associated_data: Vec<u8>,
-        local_identity: IdentityKey,
-        remote_identity: IdentityKey,
-        remote_address: Vec<u8>,
-        base_key: Curve25519PublicKey,
-    ) -> Self {
+    /// A session the peer started.
+    pub(crate) fn new_inbound(parts: SessionParts) -> Self {
+        Self::from_parts(parts, false, None)
+    }
+
+    fn from_parts(parts: SessionParts, initiator: bool, pending: Option<PendingPreKey>) -> Self {
+        let SessionParts {
+            ratchet,
+            associated_data,
+            local_identity,
+            remote_identity,
+            remote_address,
+            base_key,
+        } = parts;
         Self {
             ratchet,
             associated_data,
@@ -92,8 +85,8 @@ impl Session {
             remote_identity,
             remote_address,
             base_key,
-            initiator: false,
-            pending: None,
+            initiator,
+            pending,
         }
     }
 
@@ -107,13 +100,13 @@ impl Session {
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<SessionMessage, EncryptError> {
-        if let Some(pending) = &self.pending {
-            if now.saturating_sub(pending.created_at) > MAX_UNACKNOWLEDGED_SESSION_AGE {
-                return Err(EncryptError::StaleSession {
-                    created_at: pending.created_at,
-                    now,
-                });
-            }
+        if let Some(pending) = &self.pending
+            && now.saturating_sub(pending.created_at) > MAX_UNACKNOWLEDGED_SESSION_AGE
+        {
+            return Err(EncryptError::StaleSession {
+                created_at: pending.created_at,
+                now,
+            });
         }
         let message = self.ratchet.encrypt(&self.associated_data, plaintext, rng)?;
         Ok(match &self.pending {
@@ -135,10 +128,10 @@ impl Session {
         message: &SessionMessage,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Vec<u8>, DecryptError> {
-        if let SessionMessage::PreKey(prekey) = message {
-            if !self.matches(prekey) {
-                return Err(DecryptError::WrongSession);
-            }
+        if let SessionMessage::PreKey(prekey) = message
+            && !self.matches(prekey)
+        {
+            return Err(DecryptError::WrongSession);
         }
         let plaintext = self
             .ratchet

@@ -286,15 +286,14 @@ pub(crate) struct RatchetPickle {
     receiving: Vec<ReceivingChainPickle>,
 }
 
+/// Keys skipped on the way, the message key, and the chain key after it.
+type Skipped = (Vec<(u32, MessageKey)>, MessageKey, ChainKey);
+
 /// Derives the keys from `from` up to and including `to` on a copy of the chain: the skipped keys
 /// `from..to`, the message key for `to`, and the chain key after it. Bounded by [`MAX_SKIP`]
 /// before the first derivation.
-fn skip(
-    chain_key: &ChainKey,
-    from: u32,
-    to: u32,
-) -> Result<(Vec<(u32, MessageKey)>, MessageKey, ChainKey), DecryptError> {
-    let gap = to.checked_sub(from).unwrap_or(0);
+fn skip(chain_key: &ChainKey, from: u32, to: u32) -> Result<Skipped, DecryptError> {
+    let gap = to.saturating_sub(from);
     if gap > MAX_SKIP {
         return Err(DecryptError::TooManySkipped {
             requested: u64::from(gap),
