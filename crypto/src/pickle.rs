@@ -27,10 +27,10 @@ pub struct PickleKey(Box<[u8; 32]>);
 impl PickleKey {
     /// Wraps key bytes supplied by the application (for example from its keystore).
     pub fn new(bytes: [u8; 32]) -> Self {
-        let mut boxed = Box::new(bytes);
+        let boxed = Box::new(bytes);
+        // `bytes` is a copy on our stack: wipe it so only the boxed key remains.
         let mut bytes = bytes;
         bytes.zeroize();
-        let _ = &mut boxed;
         Self(boxed)
     }
 }
