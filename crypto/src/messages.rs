@@ -45,6 +45,12 @@ impl Message {
         self.previous_counter
     }
 
+    /// The random per-message salt of the message-key expansion, for test vectors.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_salt(&self) -> [u8; SALT_LEN] {
+        self.salt
+    }
+
     /// The header bytes, which are the AEAD's associated data after the session's own.
     pub(crate) fn header_bytes(&self) -> [u8; MESSAGE_HEADER_LEN] {
         encode_header(&self.ratchet_key, self.previous_counter, self.counter, &self.salt)
@@ -190,6 +196,9 @@ impl PreKeyMessage {
 }
 
 /// A message of a pairwise session, as it travels.
+// The pre-key variant is larger (about 100 bytes of X3DH header) but short-lived and rare; boxing
+// it would cost every caller an allocation and a less direct pattern match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionMessage {
     /// Sent until the session's first reply arrives.

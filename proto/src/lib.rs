@@ -1,0 +1,58 @@
+//! # hush-proto
+//!
+//! The client–relay wire format, with no I/O. A connection is QUIC with ALPN [`ALPN`]
+//! (`hush/1`, which carries the version). The client opens one bidirectional stream; each side
+//! writes [frames](frame): a big-endian `u32` body length, then the body, a
+//! [postcard](https://docs.rs/postcard) encoding of [`ClientFrame`] (client to relay) or
+//! [`ServerFrame`] (relay to client). The length is checked against [`MAX_FRAME_LEN`] (or a
+//! lower configured limit) before anything is buffered. `PROTOCOL.md` in this crate's folder
+//! describes every message.
+//!
+//! ```
+//! use hush_proto::{ClientFrame, FrameDecoder, MailboxId, Request, RequestId, encode_frame, MAX_FRAME_LEN};
+//!
+//! let frame = ClientFrame { id: RequestId(7), request: Request::FetchBundle { mailbox: MailboxId([1; 32]) } };
+//! let bytes = encode_frame(&frame, MAX_FRAME_LEN).unwrap();
+//!
+//! let mut decoder = FrameDecoder::new(MAX_FRAME_LEN);
+//! decoder.push(&bytes).unwrap();
+//! let decoded: ClientFrame = decoder.next_frame().unwrap().unwrap();
+//! assert_eq!(decoded, frame);
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod frame;
+mod messages;
+mod types;
+
+pub use error::FrameError;
+pub use frame::{FrameDecoder, decode_body, encode_frame, parse_length};
+pub use messages::{
+    AUTH_LABEL, ClientFrame, Delivery, ErrorCode, ErrorResponse, Push, Request, Response, ServerFrame,
+    auth_transcript,
+};
+pub use types::{
+    BoundedVec, Bundle, Deliveries, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, RegistrationToken,
+    RequestId, Seq, Signature, SignedPreKey,
+};
+
+/// ALPN protocol id; a new incompatible version gets a new id.
+pub const ALPN: &[u8] = b"hush/1";
+
+/// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about
+/// 1 KiB of headers; 64 KiB more leaves room for the frame's own fields. Relays may enforce less.
+pub const MAX_FRAME_LEN: u32 = (1 << 20) + (64 << 10);
+
+/// Largest envelope (opaque ciphertext) a frame may carry.
+pub const MAX_ENVELOPE_LEN: usize = (1 << 20) + 2048;
+
+/// Most one-time prekeys in one upload (Signal uploads 100 at a time).
+pub const MAX_PREKEYS_PER_UPLOAD: usize = 100;
+
+/// Most recipients of one `SendMany` request (a large group's devices).
+pub const MAX_RECIPIENTS_PER_SEND: usize = 1000;
+
+/// Longest human-readable error detail a relay sends.
+pub const MAX_ERROR_DETAIL_LEN: usize = 256;

@@ -1,0 +1,192 @@
+//! The frames each side sends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{
+    Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq, Signature,
+    SignedPreKey,
+};
+
+/// Domain-separation label of the login signature.
+pub const AUTH_LABEL: &[u8] = b"Hush_v1_Auth";
+
+/// The bytes a client signs to log in: `"Hush_v1_Auth" || challenge (32) || TLS exporter (32) ||
+/// identity key (32)`. The exporter value (label `EXPORTER-hush-auth`, no context, 32 bytes)
+/// binds the signature to this TLS session, so it cannot be relayed to another connection.
+pub fn auth_transcript(challenge: &[u8; 32], tls_exporter: &[u8; 32], identity_key: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(AUTH_LABEL.len() + 96);
+    out.extend_from_slice(AUTH_LABEL);
+    out.extend_from_slice(challenge);
+    out.extend_from_slice(tls_exporter);
+    out.extend_from_slice(identity_key);
+    out
+}
+
+/// A client-to-relay frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Echoed in the response.
+    pub id: RequestId,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// What a client can ask. Everything but `Authenticate`, `FetchBundle`, `Send`, `SendMany` and
+/// `Ping` needs a logged-in connection; sending needs one too, so the relay can rate-limit, but
+/// the stored envelope records no sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Request {
+    /// Log in as the owner of `identity_key`'s mailbox, answering the relay's challenge.
+    Authenticate {
+        /// Ed25519 identity key.
+        identity_key: [u8; 32],
+        /// Signature over [`auth_transcript`].
+        signature: Signature,
+        /// Needed on first login when the relay requires registration tokens.
+        registration: Option<RegistrationToken>,
+    },
+    /// Replace the signed prekey and add one-time prekeys.
+    UploadPreKeys {
+        /// New signed prekey (signature checked by the relay).
+        signed_prekey: SignedPreKey,
+        /// One-time prekeys to add.
+        one_time_prekeys: PreKeyUpload,
+    },
+    /// Fetch a bundle, claiming one one-time prekey if any are left.
+    FetchBundle {
+        /// Whose.
+        mailbox: MailboxId,
+    },
+    /// Store one envelope for one mailbox.
+    Send {
+        /// Recipient mailbox.
+        to: MailboxId,
+        /// Ciphertext.
+        envelope: Envelope,
+    },
+    /// Store one envelope each for many mailboxes, atomically.
+    SendMany {
+        /// Recipients and their envelopes.
+        deliveries: Deliveries,
+    },
+    /// Delete every delivered message of our mailbox up to and including `through`.
+    Ack {
+        /// Highest sequence number acknowledged.
+        through: Seq,
+    },
+    /// Delete our mailbox, its messages and prekeys.
+    DeleteMailbox,
+    /// Liveness check.
+    Ping,
+}
+
+/// A relay-to-client frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerFrame {
+    /// The answer to request `id`.
+    Response {
+        /// The request's id.
+        id: RequestId,
+        /// Outcome.
+        result: Result<Response, ErrorResponse>,
+    },
+    /// Sent without a request.
+    Push(Push),
+}
+
+/// Successful outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Response {
+    /// Logged in; queued messages follow as pushes.
+    Authenticated {
+        /// Our mailbox.
+        mailbox: MailboxId,
+        /// One-time prekeys the relay still holds for us.
+        one_time_prekeys: u32,
+    },
+    /// Prekeys stored.
+    PreKeysStored {
+        /// One-time prekeys now held.
+        one_time_prekeys: u32,
+    },
+    /// A bundle.
+    Bundle(Bundle),
+    /// The envelope(s) are durable; they will be delivered.
+    Stored,
+    /// Messages deleted by an ack.
+    Acked {
+        /// How many.
+        deleted: u32,
+    },
+    /// The mailbox is gone.
+    MailboxDeleted,
+    /// Answer to `Ping`.
+    Pong,
+}
+
+/// A refused request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// Human-readable detail, at most [`crate::MAX_ERROR_DETAIL_LEN`] bytes, never payload data.
+    pub detail: String,
+}
+
+/// Failure kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Login failed or is needed. The same code for a wrong key, an unknown mailbox and a
+    /// deleted mailbox, so a prober learns nothing.
+    Unauthorized,
+    /// Registration requires a valid token.
+    RegistrationRequired,
+    /// The request is well-formed but invalid (bad signature, bad key).
+    Invalid,
+    /// No such bundle.
+    NotFound,
+    /// Too many prekeys held or uploaded.
+    TooManyPreKeys,
+    /// The recipient's mailbox is full; retry later.
+    QuotaExceeded,
+    /// Too many requests; retry later.
+    RateLimited,
+    /// `Ack` named a sequence number not delivered to this connection.
+    UnknownSequence,
+    /// The relay is shutting down; reconnect.
+    ShuttingDown,
+    /// A relay-side failure; retry later.
+    Internal,
+}
+
+/// Frames the relay sends unasked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Push {
+    /// Sent first on every connection: the login challenge.
+    Challenge {
+        /// Random bytes to sign.
+        nonce: [u8; 32],
+    },
+    /// A message for our mailbox.
+    Deliver(Delivery),
+    /// Our one-time prekeys are running low: upload more.
+    PreKeysLow {
+        /// How many are left.
+        remaining: u32,
+    },
+}
+
+/// One stored message as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Mailbox sequence number (acknowledge it with `Ack`).
+    pub seq: Seq,
+    /// When the relay stored it, Unix seconds.
+    pub received_at: u64,
+    /// The ciphertext.
+    pub envelope: Envelope,
+}

@@ -1,0 +1,185 @@
+//! Domain values of the protocol. Each checks its limits when decoded, so a decoded frame is
+//! within bounds by construction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{MAX_ENVELOPE_LEN, MAX_PREKEYS_PER_UPLOAD, MAX_RECIPIENTS_PER_SEND};
+
+/// Names a mailbox: `SHA-256("Hush_v1_Mailbox" || identity key)` computed by its owner, so the
+/// relay can check ownership at login without keeping a user directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MailboxId(pub [u8; 32]);
+
+/// Chosen by the client per request; the response carries it back. Pushes carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub u32);
+
+/// Per-mailbox sequence number, assigned by the relay, strictly increasing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Seq(pub u64);
+
+/// Opaque ciphertext for one recipient, at most [`MAX_ENVELOPE_LEN`] bytes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+pub struct Envelope(Vec<u8>);
+
+impl Envelope {
+    /// Wraps ciphertext; `None` if it is longer than [`MAX_ENVELOPE_LEN`].
+    pub fn new(bytes: Vec<u8>) -> Option<Self> {
+        (bytes.len() <= MAX_ENVELOPE_LEN).then_some(Self(bytes))
+    }
+
+    /// The ciphertext.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The ciphertext, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl core::fmt::Debug for Envelope {
+    // Payloads never reach logs: only their size.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Envelope({} bytes)", self.0.len())
+    }
+}
+
+impl TryFrom<Vec<u8>> for Envelope {
+    type Error = &'static str;
+    fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
+        Self::new(bytes).ok_or("envelope over the size limit")
+    }
+}
+
+impl From<Envelope> for Vec<u8> {
+    fn from(envelope: Envelope) -> Self {
+        envelope.0
+    }
+}
+
+/// An Ed25519 signature (64 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+pub struct Signature(pub [u8; 64]);
+
+impl core::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Signature(..)")
+    }
+}
+
+impl TryFrom<Vec<u8>> for Signature {
+    type Error = &'static str;
+    fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
+        let array: [u8; 64] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| "signature is not 64 bytes")?;
+        Ok(Self(array))
+    }
+}
+
+impl From<Signature> for Vec<u8> {
+    fn from(signature: Signature) -> Self {
+        signature.0.to_vec()
+    }
+}
+
+/// A signed prekey as uploaded and served (see hush-crypto's `SignedPreKeyPublic`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPreKey {
+    /// Owner-chosen id.
+    pub id: u32,
+    /// Creation time, Unix seconds.
+    pub created_at: u64,
+    /// X25519 public key.
+    pub key: [u8; 32],
+    /// Identity signature over hush-crypto's `signed_prekey_message`.
+    pub signature: Signature,
+}
+
+/// A one-time prekey as uploaded and served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimePreKey {
+    /// Owner-chosen id.
+    pub id: u32,
+    /// X25519 public key.
+    pub key: [u8; 32],
+}
+
+/// What a fetch returns: the owner's identity, signed prekey and at most one one-time prekey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// Ed25519 identity key.
+    pub identity_key: [u8; 32],
+    /// Current signed prekey.
+    pub signed_prekey: SignedPreKey,
+    /// One one-time prekey, claimed for this fetch alone; `None` when the owner has run out.
+    pub one_time_prekey: Option<OneTimePreKey>,
+}
+
+/// Permission to register, signed by a key the relay operator configures (so an app's backend
+/// decides who may register). Signature over `"Hush_v1_Registration" || identity key ||
+/// u64 expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationToken {
+    /// Unix seconds after which the token is refused.
+    pub expires_at: u64,
+    /// Operator signature.
+    pub signature: Signature,
+}
+
+/// A list with a decode-time length limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<T>", into = "Vec<T>")]
+#[serde(bound(serialize = "T: Serialize + Clone", deserialize = "T: Deserialize<'de>"))]
+pub struct BoundedVec<T, const MAX: usize>(Vec<T>);
+
+impl<T, const MAX: usize> BoundedVec<T, MAX> {
+    /// Wraps a list; `None` if it holds more than `MAX` items.
+    pub fn new(items: Vec<T>) -> Option<Self> {
+        (items.len() <= MAX).then_some(Self(items))
+    }
+
+    /// The items.
+    pub fn as_slice(&self) -> &[T] {
+        &self.0
+    }
+
+    /// The items, owned.
+    pub fn into_vec(self) -> Vec<T> {
+        self.0
+    }
+}
+
+impl<T, const MAX: usize> TryFrom<Vec<T>> for BoundedVec<T, MAX> {
+    type Error = &'static str;
+    fn try_from(items: Vec<T>) -> Result<Self, Self::Error> {
+        Self::new(items).ok_or("list over its length limit")
+    }
+}
+
+impl<T, const MAX: usize> From<BoundedVec<T, MAX>> for Vec<T> {
+    fn from(list: BoundedVec<T, MAX>) -> Self {
+        list.0
+    }
+}
+
+/// One-time prekeys of one upload.
+pub type PreKeyUpload = BoundedVec<OneTimePreKey, MAX_PREKEYS_PER_UPLOAD>;
+
+/// Recipients and their envelopes of one `SendMany`.
+pub type Deliveries = BoundedVec<(MailboxId, Envelope), MAX_RECIPIENTS_PER_SEND>;
