@@ -229,8 +229,10 @@ pub enum DecryptError {
         /// Message counter.
         counter: u32,
     },
-    /// The key for this (old) message was evicted from the bounded store of skipped keys, or
-    /// its receiving chain is no longer kept.
+    /// The key for this (old) message was evicted from the bounded store of skipped keys. (A
+    /// message whose whole receiving chain was dropped, past
+    /// [`crate::ratchet::MAX_RECEIVING_CHAINS`], cannot be told from a forgery and gives
+    /// [`DecryptError::Unauthenticated`].)
     #[error("message key {counter} no longer kept")]
     MessageKeyEvicted {
         /// Message counter.

@@ -444,6 +444,11 @@ macro_rules! pickle_envelope {
             pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
                 pickle::open($kind, key, bytes)
             }
+
+            /// The plaintext encoding (postcard), deterministic: equal states give equal bytes.
+            pub fn to_plaintext_bytes(&self) -> Vec<u8> {
+                pickle::encode(self)
+            }
         }
 
         impl core::fmt::Debug for $ty {

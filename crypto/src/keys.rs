@@ -132,9 +132,39 @@ impl fmt::Debug for Curve25519KeyPair {
 }
 
 /// An Ed25519 identity public key, validated: canonical encoding, not a small-order point.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Kept decompressed (the encoding is inside, see [`IdentityKey::as_bytes`]), as parsing has to
+/// decompress it anyway to validate it: verifying and converting then skip a field
+/// exponentiation each. Equality, ordering and hashing are those of the 32-byte encoding.
+#[derive(Clone, Copy, Serialize, Deserialize)]
 #[serde(try_from = "[u8; 32]", into = "[u8; 32]")]
-pub struct IdentityKey([u8; 32]);
+pub struct IdentityKey(ed25519_dalek::VerifyingKey);
+
+impl PartialEq for IdentityKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for IdentityKey {}
+
+impl core::hash::Hash for IdentityKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for IdentityKey {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdentityKey {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
 
 impl IdentityKey {
     /// Parses and validates an Ed25519 public key.
@@ -144,29 +174,28 @@ impl IdentityKey {
         if key.is_weak() || key.to_edwards().compress().to_bytes() != *bytes {
             return Err(KeyError::InvalidEd25519);
         }
-        Ok(Self(*bytes))
+        Ok(Self(key))
     }
 
     /// The 32-byte Ed25519 encoding.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0
+        self.0.to_bytes()
     }
 
     /// The 32-byte Ed25519 encoding, borrowed.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// The X25519 form of this key: the birational map `u = (1 + y) / (1 - y) mod p` from the
     /// Edwards y-coordinate, as libsodium's `crypto_sign_ed25519_pk_to_curve25519` computes it.
     pub fn to_curve25519(&self) -> Result<Curve25519PublicKey, KeyError> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidEd25519)?;
-        Curve25519PublicKey::from_bytes(&key.to_montgomery().to_bytes())
+        Curve25519PublicKey::from_bytes(&self.0.to_montgomery().to_bytes())
     }
 
     /// Strict Ed25519 verification of `signature` over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
-        primitives::ed25519_verify(&self.0, message, signature)
+        primitives::ed25519_verify_key(&self.0, message, signature)
     }
 }
 
@@ -179,13 +208,13 @@ impl TryFrom<[u8; 32]> for IdentityKey {
 
 impl From<IdentityKey> for [u8; 32] {
     fn from(key: IdentityKey) -> Self {
-        key.0
+        key.to_bytes()
     }
 }
 
 impl fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdentityKey({})", hex(&self.0))
+        write!(f, "IdentityKey({})", hex(self.as_bytes()))
     }
 }
 
@@ -205,7 +234,7 @@ impl SigningKey {
         let inner = ed25519_dalek::SigningKey::from_bytes(seed.bytes());
         // A freshly derived public key is canonical and of prime order except with negligible
         // probability; the raw bytes are kept either way, since they are ours.
-        let public = IdentityKey(inner.verifying_key().to_bytes());
+        let public = IdentityKey(inner.verifying_key());
         Self { inner, public }
     }
 
@@ -242,4 +271,200 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(out, "{byte:02x}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! Checklist line 29: secrets are wiped (explicitly and on drop) and never printed.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use zeroize::{Zeroize, ZeroizeOnDrop};
+
+    use super::*;
+    use crate::pickle::encode;
+    use crate::ratchet::chain::{AeadKeys, ChainKey, MessageKey};
+
+    const SEED: [u8; 32] = [0x5e; 32];
+    const NOW: u64 = 1_700_000_000;
+
+    fn assert_zod<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn secret_types_zeroize_on_drop() {
+        assert_zod::<Secret32>();
+        assert_zod::<Curve25519KeyPair>();
+        assert_zod::<ChainKey>();
+        assert_zod::<MessageKey>();
+        assert_zod::<AeadKeys>();
+        assert_zod::<crate::PickleKey>();
+        assert_zod::<crate::AccountPickle>();
+        assert_zod::<crate::SessionPickle>();
+        assert_zod::<crate::ratchet::RatchetPickle>();
+        assert_zod::<crate::ratchet::receiving::ReceivingChainPickle>();
+        assert_zod::<crate::group::SenderKeyDistribution>();
+        assert_zod::<crate::group::GroupSenderPickle>();
+        assert_zod::<crate::group::GroupReceiverPickle>();
+        assert_zod::<crate::peer::PeerSessionsPickle>();
+        // What `SigningKey` wraps (the dalek crates' `zeroize` features are on).
+        assert_zod::<ed25519_dalek::SigningKey>();
+        assert_zod::<x25519_dalek::StaticSecret>();
+    }
+
+    #[test]
+    fn secret32_and_key_pair_zeroize_wipes_the_bytes() {
+        let mut secret = Secret32::new([0xa7; 32]);
+        assert_eq!(secret.bytes(), &[0xa7; 32]);
+        secret.zeroize();
+        assert_eq!(secret.bytes(), &[0; 32]);
+
+        let mut rng = StdRng::seed_from_u64(29);
+        let mut pair = Curve25519KeyPair::generate(&mut rng);
+        assert_ne!(pair.secret().bytes(), &[0; 32]);
+        pair.zeroize();
+        assert_eq!(pair.secret().bytes(), &[0; 32]);
+
+        let mut chain = ChainKey(Secret32::new([3; 32]));
+        let (mut message_key, _) = chain.next();
+        chain.zeroize();
+        message_key.zeroize();
+        assert_eq!(chain.0.bytes(), &[0; 32]);
+        assert_eq!(message_key.0.bytes(), &[0; 32]);
+    }
+
+    #[test]
+    fn pickles_zeroize_wipes_their_secrets() {
+        let mut rng = StdRng::seed_from_u64(2929);
+        let account = crate::Account::from_identity_seed(&Secret32::new(SEED), NOW, &mut rng);
+        let mut pickle = account.pickle();
+        assert_eq!(encode(&pickle)[..32], SEED);
+        pickle.zeroize();
+        let wiped = encode(&pickle);
+        assert_eq!(wiped[..32], [0; 32]);
+        assert!(!wiped.windows(32).any(|window| window == SEED));
+
+        let mut sender = crate::group::GroupSender::new([1; 16], &mut rng);
+        sender.encrypt(b"x", &mut rng).unwrap();
+        let secrets = encode(&sender.pickle());
+        let mut pickle = sender.pickle();
+        pickle.zeroize();
+        let wiped = encode(&pickle);
+        // Every 32-byte secret (chain key, signing seed) is gone.
+        let chain_key = &secrets[secrets.len() - 64..secrets.len() - 32];
+        let signing_seed = &secrets[secrets.len() - 32..];
+        assert!(!wiped.windows(32).any(|w| w == chain_key || w == signing_seed));
+
+        let mut distribution = sender.distribution();
+        let before = distribution.to_bytes();
+        distribution.zeroize();
+        let chain_key = &before[2 + 16 + 8..2 + 16 + 8 + 32];
+        assert!(!distribution.to_bytes().windows(32).any(|w| w == chain_key));
+    }
+
+    /// `(root key, own ratchet secret)` of a session, read from its ratchet pickle encoding
+    /// (postcard writes the leading `[u8; 32]` fields raw), checked against the public key.
+    fn ratchet_secrets(session: &crate::Session) -> (Vec<u8>, [u8; 32], [u8; 32]) {
+        let bytes = encode(&session.ratchet.to_pickle());
+        let mut root = [0u8; 32];
+        let mut own = [0u8; 32];
+        root.copy_from_slice(&bytes[..32]);
+        own.copy_from_slice(&bytes[32..64]);
+        assert_eq!(
+            primitives::x25519_base(&own),
+            session.own_ratchet_key().to_bytes(),
+            "layout assumption"
+        );
+        (bytes, root, own)
+    }
+
+    /// No run of `window` bytes of `secrets` appears in either Debug form, hex-encoded or as
+    /// the decimal list a derived `Debug` of a byte array prints.
+    fn assert_not_printed(value: &dyn fmt::Debug, secrets: &[u8], window: usize) {
+        for text in [format!("{value:?}"), format!("{value:#?}")] {
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            for run in secrets.windows(window) {
+                let decimal: Vec<String> = run.iter().map(u8::to_string).collect();
+                let decimal = decimal.join(",");
+                assert!(
+                    !compact.contains(&hex(run)),
+                    "{text} prints secret bytes {}",
+                    hex(run)
+                );
+                assert!(
+                    !compact.contains(&decimal),
+                    "{text} prints secret bytes [{decimal}]"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn assert_not_printed_catches_hex_and_derived_debug() {
+        struct Hex([u8; 32]);
+        impl fmt::Debug for Hex {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "Hex({})", hex(&self.0))
+            }
+        }
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Derived(Box<[u8; 32]>);
+        let hex_printed = std::panic::catch_unwind(|| assert_not_printed(&Hex(SEED), &SEED, 8));
+        let derived_printed =
+            std::panic::catch_unwind(|| assert_not_printed(&Derived(Box::new(SEED)), &SEED, 8));
+        assert!(hex_printed.is_err() && derived_printed.is_err());
+        assert_not_printed(&Hex([1; 32]), &SEED, 8);
+    }
+
+    #[test]
+    fn debug_output_never_contains_secret_bytes() {
+        let mut rng = StdRng::seed_from_u64(292929);
+        let mut bob = crate::Account::new(NOW, &mut rng);
+        let alice = crate::Account::from_identity_seed(&Secret32::new(SEED), NOW, &mut rng);
+        let identity_dh_secret = SigningKey::from_seed(&Secret32::new(SEED)).to_curve25519_secret();
+
+        // Account: seed, identity DH secret, prekey secrets (all in its pickle).
+        let account_pickle = encode(&alice.pickle());
+        for secret in [&SEED, identity_dh_secret.bytes()] {
+            assert_not_printed(&alice, secret, 32);
+            assert_not_printed(&alice, secret, 8);
+        }
+        assert_not_printed(&alice, &account_pickle[..32], 8);
+        let otk = bob.generate_one_time_prekeys(1, &mut rng);
+        assert_not_printed(&bob, &encode(&bob.pickle()), 12);
+        assert_not_printed(&bob.pickle(), &encode(&bob.pickle()), 8);
+
+        // Session and its pickle.
+        let bundle = bob.prekey_bundle(Some(otk[0].id)).unwrap().verify(None).unwrap();
+        let mut session = alice
+            .create_outbound_session(b"alice", b"bob", &bundle, NOW, &mut rng)
+            .unwrap();
+        session.encrypt(NOW, b"x", &mut rng).unwrap();
+        let (ratchet_bytes, root, own) = ratchet_secrets(&session);
+        for secret in [root, own] {
+            assert_not_printed(&session, &secret, 8);
+            assert_not_printed(&session.pickle(), &secret, 8);
+        }
+        assert_not_printed(&session, &ratchet_bytes, 12);
+        assert_not_printed(&session.pickle(), &session.pickle().to_plaintext_bytes(), 8);
+
+        // Group sender and the distribution that carries its chain key.
+        let sender = crate::group::GroupSender::new([2; 16], &mut rng);
+        let sender_secrets = encode(&sender.pickle());
+        assert_not_printed(&sender, &sender_secrets, 8);
+        assert_not_printed(&sender.pickle(), &sender_secrets, 8);
+        assert_not_printed(
+            &sender.distribution(),
+            &sender.distribution().to_bytes()[26..58],
+            8,
+        );
+
+        // The key types themselves.
+        let pair = Curve25519KeyPair::generate(&mut rng);
+        assert_not_printed(&pair, pair.secret().bytes(), 8);
+        assert_not_printed(pair.secret(), pair.secret().bytes(), 8);
+        assert_not_printed(&SigningKey::from_seed(&Secret32::new(SEED)), &SEED, 8);
+        assert_not_printed(&crate::PickleKey::new(SEED), &SEED, 8);
+    }
 }

@@ -37,9 +37,13 @@
 
 mod account;
 mod error;
+/// Entry points of the cargo-fuzz targets in `fuzz/` and their seed corpus.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod group;
 mod keys;
 mod messages;
+pub mod peer;
 pub mod pickle;
 pub mod primitives;
 pub mod ratchet;

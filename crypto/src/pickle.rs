@@ -19,6 +19,7 @@ pub(crate) const KIND_ACCOUNT: u8 = 1;
 pub(crate) const KIND_SESSION: u8 = 2;
 pub(crate) const KIND_GROUP_SENDER: u8 = 3;
 pub(crate) const KIND_GROUP_RECEIVER: u8 = 4;
+pub(crate) const KIND_PEER_SESSIONS: u8 = 5;
 
 /// A 32-byte key that encrypts pickles. Wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]

@@ -1,5 +1,8 @@
 //! Safety numbers: what two people compare (digits, or a QR code) to know their sessions are
-//! with each other's real identity keys. The construction is Signal's numeric fingerprint.
+//! with each other's real identity keys. The construction follows Signal's numeric fingerprint
+//! (5200 iterations of SHA-512, 5-digit chunks, sorted halves), with one difference: the first
+//! hash input is `version || key || stable id` (libsignal appends the key once more). Hush's
+//! numbers never match Signal's anyway, since the keys differ. `test-vectors/SPEC.md` has the details.
 
 use sha2::{Digest, Sha512};
 

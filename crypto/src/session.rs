@@ -7,7 +7,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{DecryptError, EncryptError, PickleError};
 use crate::keys::{Curve25519PublicKey, IdentityKey};
-use crate::messages::{PreKeyMessage, SessionMessage};
+use crate::messages::{MAX_ADDRESS_LEN, PreKeyMessage, SessionMessage};
 use crate::pickle::{self, PickleKey};
 use crate::ratchet::{Ratchet, RatchetPickle};
 
@@ -205,6 +205,18 @@ impl Session {
 
     /// Restores a session from its saved form.
     pub fn from_pickle(pickle: &SessionPickle) -> Result<Self, PickleError> {
+        // Addresses longer than the wire format carries would make every pre-key message this
+        // session sends undecodable (and past u16::MAX, mis-encoded): refuse them here, as
+        // session creation does.
+        let too_long = |address: &[u8]| address.len() > MAX_ADDRESS_LEN;
+        if too_long(&pickle.remote_address)
+            || pickle
+                .pending
+                .as_ref()
+                .is_some_and(|pending| too_long(&pending.local_address))
+        {
+            return Err(PickleError::Malformed);
+        }
         Ok(Self {
             ratchet: Ratchet::from_pickle(&pickle.ratchet).ok_or(PickleError::Malformed)?,
             associated_data: pickle.associated_data.clone(),

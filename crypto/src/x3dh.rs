@@ -75,3 +75,16 @@ pub(crate) fn session_associated_data(
         .bytes_u16(responder_address);
     writer.bytes
 }
+
+/// The X3DH KDF on raw DH outputs, for test vectors: `SK` from `DH1..DH3` and the optional `DH4`.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_kdf(dh1: &[u8; 32], dh2: &[u8; 32], dh3: &[u8; 32], dh4: Option<&[u8; 32]>) -> [u8; 32] {
+    let dh4 = dh4.map(|dh| Secret32::new(*dh));
+    *kdf(
+        &Secret32::new(*dh1),
+        &Secret32::new(*dh2),
+        &Secret32::new(*dh3),
+        dh4.as_ref(),
+    )
+    .bytes()
+}

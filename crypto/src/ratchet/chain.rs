@@ -17,8 +17,7 @@ pub(crate) struct ChainKey(pub(crate) Secret32);
 
 impl ChainKey {
     pub(crate) fn next(&self) -> (MessageKey, ChainKey) {
-        let message_key = primitives::hmac_sha256(self.0.bytes(), &[0x01]);
-        let chain_key = primitives::hmac_sha256(self.0.bytes(), &[0x02]);
+        let (message_key, chain_key) = primitives::hmac_sha256_pair(self.0.bytes(), &[0x01], &[0x02]);
         (
             MessageKey(Secret32::new(message_key)),
             ChainKey(Secret32::new(chain_key)),

@@ -331,3 +331,33 @@ pub(crate) fn aead_associated_data(session_ad: &[u8], header: &[u8]) -> Vec<u8> 
     out.extend_from_slice(header);
     out
 }
+
+/// KDF_RK on raw bytes, for known-answer tests: `(new root key, chain key)`.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_kdf_rk(root_key: &[u8; 32], dh_out: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let (root, chain) = kdf_rk(&Secret32::new(*root_key), &Secret32::new(*dh_out));
+    (*root.bytes(), *chain.0.bytes())
+}
+
+/// KDF_CK on raw bytes, for known-answer tests: `(message key, next chain key)`.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_kdf_ck(chain_key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let (message_key, next) = ChainKey(Secret32::new(*chain_key)).next();
+    (*message_key.0.bytes(), *next.0.bytes())
+}
+
+/// The message-key expansion on raw bytes, for known-answer tests: `(AES-256 key, GCM nonce)`.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_expand_message_key(
+    message_key: &[u8; 32],
+    salt: &[u8; SALT_LEN],
+) -> ([u8; primitives::AEAD_KEY_LEN], [u8; primitives::AEAD_NONCE_LEN]) {
+    let keys = chain::expand_message_key(message_key, salt, MESSAGE_KEYS_INFO);
+    (keys.key, keys.nonce)
+}
+
+/// The AEAD associated data of a message (`u32 len || session_ad || header`), for test vectors.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_aead_associated_data(session_ad: &[u8], header: &[u8]) -> Vec<u8> {
+    aead_associated_data(session_ad, header)
+}

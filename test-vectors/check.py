@@ -1,0 +1,1323 @@
+#!/usr/bin/env python3
+"""Independent checker of the Hush test vectors, written from test-vectors/SPEC.md alone.
+
+Uses only the standard library and pyca `cryptography` (pip install cryptography). It never runs
+Rust: every value in vectors/*.json is recomputed from the vector inputs (seeds and the random
+bytes each operation drew), by a second implementation of the protocol that lives in this file.
+
+Usage: python3 test-vectors/check.py [vectors-dir]
+Prints one line per check and ends with `N passed, M failed` (exit status 1 if any failed).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import os
+import struct
+import sys
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# ---------------------------------------------------------------------------------------------
+# Constants (SPEC.md §2, §7)
+
+VERSION = 1
+TYPE_MESSAGE, TYPE_PREKEY_MESSAGE, TYPE_SENDER_KEY_MESSAGE = 0x01, 0x02, 0x03
+TYPE_SENDER_KEY_DISTRIBUTION, TYPE_PREKEY_BUNDLE = 0x04, 0x05
+X3DH_INFO = b"Hush_v1_X3DH"
+RATCHET_INFO = b"Hush_v1_Ratchet"
+MESSAGE_KEYS_INFO = b"Hush_v1_MessageKeys"
+SENDER_KEY_INFO = b"Hush_v1_SenderKey"
+SIGNED_PREKEY_LABEL = b"Hush_v1_SignedPreKey"
+SALT_LEN, TAG_LEN = 16, 16
+MESSAGE_HEADER_LEN = 58
+MAX_PLAINTEXT_LEN = 1 << 20
+MAX_CIPHERTEXT_LEN = MAX_PLAINTEXT_LEN + TAG_LEN
+MAX_ADDRESS_LEN = 255
+MAX_SKIP = 2000
+MAX_SKIPPED_KEYS = 2000
+MAX_RECEIVING_CHAINS = 5
+MAX_GROUP_SKIPPED_KEYS = 2000
+SAFETY_ITERATIONS = 5200
+
+P = 2**255 - 19
+D = (-121665 * pow(121666, P - 2, P)) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+H = bytes.fromhex
+
+
+def hx(data: bytes | None) -> str | None:
+    return None if data is None else data.hex()
+
+
+def u32(n: int) -> bytes:
+    return struct.pack(">I", n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: the spec's error variant names
+
+
+class HushError(Exception):
+    """A refusal, named as in SPEC.md (`Unauthenticated`, `Duplicate`, ...)."""
+
+    def __init__(self, variant: str, field: str | None = None, key_error: str | None = None):
+        super().__init__(variant)
+        self.variant, self.field, self.key_error = variant, field, key_error
+
+
+class KeyRefused(Exception):
+    def __init__(self, variant: str):
+        super().__init__(variant)
+        self.variant = variant
+
+
+class Replay:
+    """Hands out the random bytes a vector recorded for one operation, in order."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise AssertionError(f"operation drew more random bytes than recorded ({len(self.data)})")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def done(self) -> bool:
+        return self.pos == len(self.data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Primitives (SPEC.md §3)
+
+KDF_CK_CALLS = 0  # counts chain-key derivations, to check "refused before deriving"
+
+LOW_ORDER = [
+    bytes(32),
+    b"\x01" + bytes(31),
+    H("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    H("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+    H("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+]
+
+
+def check_x25519_public(u: bytes) -> None:
+    if u[31] & 0x80 or int.from_bytes(u, "little") >= P:
+        raise KeyRefused("NonCanonical")
+    if u in LOW_ORDER:
+        raise KeyRefused("LowOrder")
+
+
+def x25519(secret: bytes, public: bytes) -> bytes:
+    check_x25519_public(public)
+    try:
+        shared = X25519PrivateKey.from_private_bytes(secret).exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError:  # OpenSSL refuses an all-zero result itself
+        raise KeyRefused("NonContributory")
+    if shared == bytes(32):
+        raise KeyRefused("NonContributory")
+    return shared
+
+
+def x25519_base(secret: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes_raw()
+
+
+def hkdf(salt: bytes | None, ikm: bytes, info: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def aead_seal(key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
+    return AESGCM(key).encrypt(nonce, plaintext, ad)
+
+
+def aead_open(key: bytes, nonce: bytes, ad: bytes, ciphertext: bytes) -> bytes:
+    if len(ciphertext) < TAG_LEN:
+        raise InvalidTag()
+    return AESGCM(key).decrypt(nonce, ciphertext, ad)
+
+
+def _inv(x: int) -> int:
+    return pow(x, P - 2, P)
+
+
+def _ed_add(p1, p2):
+    (x1, y1), (x2, y2) = p1, p2
+    t = D * x1 * x2 * y1 * y2 % P
+    return ((x1 * y2 + y1 * x2) * _inv(1 + t) % P, (y1 * y2 + x1 * x2) * _inv(1 - t) % P)
+
+
+def ed25519_point(encoded: bytes):
+    """Decodes an Ed25519 public key as IdentityKey does: canonical, on the curve, not small order."""
+    y = int.from_bytes(encoded, "little") & ((1 << 255) - 1)
+    sign = encoded[31] >> 7
+    if y >= P:
+        raise KeyRefused("InvalidEd25519")
+    x2 = (y * y - 1) * _inv(D * y * y + 1) % P
+    x = pow(x2, (P + 3) // 8, P)
+    if x * x % P != x2:
+        x = x * SQRT_M1 % P
+    if x * x % P != x2:
+        raise KeyRefused("InvalidEd25519")
+    if x == 0 and sign:
+        raise KeyRefused("InvalidEd25519")
+    if x & 1 != sign:
+        x = P - x
+    point = (x, y)
+    small = point
+    for _ in range(3):
+        small = _ed_add(small, small)
+    if small == (0, 1):
+        raise KeyRefused("InvalidEd25519")
+    return point
+
+
+def identity_to_x25519(identity: bytes) -> bytes:
+    """u = (1 + y) / (1 - y) mod p, then the X25519 public-key checks."""
+    _, y = ed25519_point(identity)
+    u = (1 + y) * _inv((1 - y) % P) % P
+    out = u.to_bytes(32, "little")
+    check_x25519_public(out)
+    return out
+
+
+def ed25519_public(seed: bytes) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+
+
+L_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        ed25519_point(public)
+        ed25519_point(signature[:32])  # R: canonical, not small order (strict)
+    except KeyRefused:
+        return False
+    if int.from_bytes(signature[32:], "little") >= L_ORDER:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def identity_x25519_secret(seed: bytes) -> bytes:
+    return hashlib.sha512(seed).digest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------
+# KDFs (SPEC.md §5, §6)
+
+
+def x3dh_kdf(dhs: list[bytes]) -> bytes:
+    return hkdf(bytes(32), b"\xff" * 32 + b"".join(dhs), X3DH_INFO, 32)
+
+
+def kdf_rk(root_key: bytes, dh_out: bytes) -> tuple[bytes, bytes]:
+    out = hkdf(root_key, dh_out, RATCHET_INFO, 64)
+    return out[:32], out[32:]
+
+
+def kdf_ck(chain_key: bytes) -> tuple[bytes, bytes]:
+    global KDF_CK_CALLS
+    KDF_CK_CALLS += 1
+    return hmac_sha256(chain_key, b"\x01"), hmac_sha256(chain_key, b"\x02")
+
+
+def expand_message_key(message_key: bytes, salt: bytes, info: bytes) -> tuple[bytes, bytes]:
+    out = hkdf(salt, message_key, info, 44)
+    return out[:32], out[32:]
+
+
+def session_ad(ik_a: bytes, addr_a: bytes, ik_b: bytes, addr_b: bytes) -> bytes:
+    return ik_a + ik_b + struct.pack(">H", len(addr_a)) + addr_a + struct.pack(">H", len(addr_b)) + addr_b
+
+
+def aead_ad(sess_ad: bytes, header: bytes) -> bytes:
+    return u32(len(sess_ad)) + sess_ad + header
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire encodings (SPEC.md §8)
+
+
+class Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, field: str, n: int) -> bytes:
+        if len(self.data) - self.pos < n:
+            raise HushError("Truncated", field)
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self, field):
+        return self.take(field, 1)[0]
+
+    def u16(self, field):
+        return struct.unpack(">H", self.take(field, 2))[0]
+
+    def u32(self, field):
+        return struct.unpack(">I", self.take(field, 4))[0]
+
+    def u64(self, field):
+        return struct.unpack(">Q", self.take(field, 8))[0]
+
+    def header(self, expected_type: int):
+        if self.u8("version") != VERSION:
+            raise HushError("UnsupportedVersion")
+        if self.u8("type") != expected_type:
+            raise HushError("UnexpectedType")
+
+    def flag(self, field):
+        value = self.u8(field)
+        if value not in (0, 1):
+            raise HushError("InvalidFlag", field)
+        return value == 1
+
+    def bytes_u16(self, field, maximum):
+        n = self.u16(field)
+        if n > maximum:
+            raise HushError("TooLong", field)
+        return self.take(field, n)
+
+    def bytes_u32(self, field, minimum, maximum):
+        n = self.u32(field)
+        if n > maximum:
+            raise HushError("TooLong", field)
+        if n < minimum:
+            raise HushError("TooShort", field)
+        return self.take(field, n)
+
+    def curve_key(self, field):
+        key = self.take(field, 32)
+        try:
+            check_x25519_public(key)
+        except KeyRefused as e:
+            raise HushError("InvalidKey", field, e.variant)
+        return key
+
+    def identity_key(self, field):
+        key = self.take(field, 32)
+        try:
+            ed25519_point(key)
+        except KeyRefused as e:
+            raise HushError("InvalidKey", field, e.variant)
+        return key
+
+    def finish(self):
+        if self.pos != len(self.data):
+            raise HushError("TrailingBytes")
+
+
+@dataclass
+class Message:
+    ratchet_key: bytes
+    previous_counter: int
+    counter: int
+    salt: bytes
+    ciphertext: bytes
+
+    def header(self) -> bytes:
+        return (
+            bytes([VERSION, TYPE_MESSAGE])
+            + self.ratchet_key
+            + u32(self.previous_counter)
+            + u32(self.counter)
+            + self.salt
+        )
+
+    def encode(self) -> bytes:
+        return self.header() + u32(len(self.ciphertext)) + self.ciphertext
+
+    @staticmethod
+    def decode(data: bytes) -> "Message":
+        r = Reader(data)
+        r.header(TYPE_MESSAGE)
+        m = Message(
+            r.curve_key("ratchet_key"),
+            r.u32("previous_counter"),
+            r.u32("counter"),
+            r.take("salt", SALT_LEN),
+            r.bytes_u32("ciphertext", TAG_LEN, MAX_CIPHERTEXT_LEN),
+        )
+        r.finish()
+        return m
+
+
+@dataclass
+class PreKeyMessage:
+    identity_key: bytes
+    base_key: bytes
+    signed_prekey_id: int
+    one_time_prekey_id: int | None
+    sender_address: bytes
+    message: Message
+
+    def encode(self) -> bytes:
+        out = bytes([VERSION, TYPE_PREKEY_MESSAGE]) + self.identity_key + self.base_key + u32(self.signed_prekey_id)
+        out += b"\x00" if self.one_time_prekey_id is None else b"\x01" + u32(self.one_time_prekey_id)
+        inner = self.message.encode()
+        return out + struct.pack(">H", len(self.sender_address)) + self.sender_address + u32(len(inner)) + inner
+
+    @staticmethod
+    def decode(data: bytes) -> "PreKeyMessage":
+        r = Reader(data)
+        r.header(TYPE_PREKEY_MESSAGE)
+        identity = r.identity_key("identity_key")
+        base = r.curve_key("base_key")
+        spk_id = r.u32("signed_prekey_id")
+        otk_id = r.u32("one_time_prekey_id") if r.flag("has_one_time_prekey") else None
+        address = r.bytes_u16("sender_address", MAX_ADDRESS_LEN)
+        inner = r.bytes_u32(
+            "message", MESSAGE_HEADER_LEN + 4 + TAG_LEN, MESSAGE_HEADER_LEN + 4 + MAX_CIPHERTEXT_LEN
+        )
+        r.finish()
+        return PreKeyMessage(identity, base, spk_id, otk_id, address, Message.decode(inner))
+
+
+def decode_session_message(data: bytes):
+    if len(data) > 1 and data[1] == TYPE_PREKEY_MESSAGE:
+        return PreKeyMessage.decode(data)
+    return Message.decode(data)
+
+
+@dataclass
+class PreKeyBundle:
+    identity_key: bytes
+    spk_id: int
+    spk_created_at: int
+    spk: bytes
+    spk_signature: bytes
+    otk_id: int | None
+    otk: bytes | None
+
+    def encode(self) -> bytes:
+        out = bytes([VERSION, TYPE_PREKEY_BUNDLE]) + self.identity_key + u32(self.spk_id)
+        out += struct.pack(">Q", self.spk_created_at) + self.spk + self.spk_signature
+        return out + (b"\x00" if self.otk_id is None else b"\x01" + u32(self.otk_id) + self.otk)
+
+    @staticmethod
+    def decode(data: bytes) -> "PreKeyBundle":
+        r = Reader(data)
+        r.header(TYPE_PREKEY_BUNDLE)
+        identity = r.identity_key("identity_key")
+        spk_id = r.u32("signed_prekey_id")
+        created = r.u64("signed_prekey_created_at")
+        spk = r.curve_key("signed_prekey")
+        sig = r.take("signed_prekey_signature", 64)
+        otk_id = otk = None
+        if r.flag("has_one_time_prekey"):
+            otk_id = r.u32("one_time_prekey_id")
+            otk = r.curve_key("one_time_prekey")
+        r.finish()
+        return PreKeyBundle(identity, spk_id, created, spk, sig, otk_id, otk)
+
+
+def signed_prekey_message(spk_id: int, created_at: int, key: bytes) -> bytes:
+    return SIGNED_PREKEY_LABEL + u32(spk_id) + struct.pack(">Q", created_at) + key
+
+
+@dataclass
+class SenderKeyMessage:
+    distribution_id: bytes
+    chain_id: int
+    iteration: int
+    salt: bytes
+    ciphertext: bytes
+    signature: bytes
+
+    def header(self) -> bytes:
+        return (
+            bytes([VERSION, TYPE_SENDER_KEY_MESSAGE])
+            + self.distribution_id
+            + u32(self.chain_id)
+            + u32(self.iteration)
+            + self.salt
+        )
+
+    def signed_bytes(self) -> bytes:
+        return self.header() + u32(len(self.ciphertext)) + self.ciphertext
+
+    def encode(self) -> bytes:
+        return self.signed_bytes() + self.signature
+
+    @staticmethod
+    def decode(data: bytes) -> "SenderKeyMessage":
+        r = Reader(data)
+        r.header(TYPE_SENDER_KEY_MESSAGE)
+        m = SenderKeyMessage(
+            r.take("distribution_id", 16),
+            r.u32("chain_id"),
+            r.u32("iteration"),
+            r.take("salt", SALT_LEN),
+            r.bytes_u32("ciphertext", TAG_LEN, MAX_CIPHERTEXT_LEN),
+            r.take("signature", 64),
+        )
+        r.finish()
+        return m
+
+
+@dataclass
+class SenderKeyDistribution:
+    distribution_id: bytes
+    chain_id: int
+    iteration: int
+    chain_key: bytes
+    signing_key: bytes
+
+    def encode(self) -> bytes:
+        return (
+            bytes([VERSION, TYPE_SENDER_KEY_DISTRIBUTION])
+            + self.distribution_id
+            + u32(self.chain_id)
+            + u32(self.iteration)
+            + self.chain_key
+            + self.signing_key
+        )
+
+    @staticmethod
+    def decode(data: bytes) -> "SenderKeyDistribution":
+        r = Reader(data)
+        r.header(TYPE_SENDER_KEY_DISTRIBUTION)
+        d = SenderKeyDistribution(
+            r.take("distribution_id", 16),
+            r.u32("chain_id"),
+            r.u32("iteration"),
+            r.take("chain_key", 32),
+            r.identity_key("signing_key"),
+        )
+        r.finish()
+        return d
+
+
+DECODERS = {
+    "message": Message.decode,
+    "prekey_message": PreKeyMessage.decode,
+    "prekey_bundle": PreKeyBundle.decode,
+    "sender_key_message": SenderKeyMessage.decode,
+    "sender_key_distribution": SenderKeyDistribution.decode,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Double Ratchet (SPEC.md §6)
+
+
+@dataclass
+class Chain:
+    ratchet_key: bytes
+    chain_key: bytes | None
+    next: int
+    evicted_below: int = 0
+    skipped: list = field(default_factory=list)  # [(counter, message key)] ascending
+
+
+def skip(chain_key: bytes, start: int, to: int):
+    """Keys start..to-1 (skipped), the key for `to`, and the chain key after it."""
+    gap = max(0, to - start)
+    if gap > MAX_SKIP:
+        raise HushError("TooManySkipped")
+    skipped = []
+    for n in range(start, to):
+        mk, chain_key = kdf_ck(chain_key)
+        skipped.append((n, mk))
+    mk, chain_key = kdf_ck(chain_key)
+    return skipped, mk, chain_key
+
+
+class Ratchet:
+    def __init__(self, root_key: bytes, own_secret: bytes):
+        self.root_key = root_key
+        self.own_secret = own_secret
+        self.own_public = x25519_base(own_secret)
+        self.sending: list | None = None  # [chain key, next counter]
+        self.previous_sending_length = 0
+        self.chains: list[Chain] = []
+
+    @staticmethod
+    def init_initiator(sk: bytes, remote_spk: bytes, rng: Replay) -> "Ratchet":
+        r = Ratchet(sk, rng.take(32))
+        r.root_key, ck = kdf_rk(sk, x25519(r.own_secret, remote_spk))
+        r.sending = [ck, 0]
+        return r
+
+    @staticmethod
+    def init_responder(sk: bytes, spk_secret: bytes) -> "Ratchet":
+        return Ratchet(sk, spk_secret)
+
+    def skipped_total(self) -> int:
+        return sum(len(c.skipped) for c in self.chains)
+
+    def state(self) -> dict:
+        return {
+            "root_key": self.root_key.hex(),
+            "own_ratchet_secret": self.own_secret.hex(),
+            "own_ratchet_key": self.own_public.hex(),
+            "sending_chain_key": None if self.sending is None else self.sending[0].hex(),
+            "skipped_key_count": self.skipped_total(),
+            "receiving_chain_count": len(self.chains),
+        }
+
+    def encrypt(self, ad: bytes, plaintext: bytes, rng: Replay) -> Message:
+        if len(plaintext) > MAX_PLAINTEXT_LEN:
+            raise HushError("PlaintextTooLong")
+        chain_key, counter = self.sending
+        mk, next_ck = kdf_ck(chain_key)
+        salt = rng.take(SALT_LEN)
+        m = Message(self.own_public, self.previous_sending_length, counter, salt, b"")
+        key, nonce = expand_message_key(mk, salt, MESSAGE_KEYS_INFO)
+        m.ciphertext = aead_seal(key, nonce, aead_ad(ad, m.header()), plaintext)
+        self.sending = [next_ck, counter + 1]
+        return m
+
+    @staticmethod
+    def _open(ad: bytes, m: Message, mk: bytes) -> bytes:
+        key, nonce = expand_message_key(mk, m.salt, MESSAGE_KEYS_INFO)
+        try:
+            return aead_open(key, nonce, aead_ad(ad, m.header()), m.ciphertext)
+        except InvalidTag:
+            raise HushError("Unauthenticated")
+
+    def _evict(self):
+        while self.skipped_total() > MAX_SKIPPED_KEYS:
+            chain = next(c for c in self.chains if c.skipped)
+            n, _ = chain.skipped.pop(0)
+            chain.evicted_below = n + 1
+
+    def decrypt(self, ad: bytes, m: Message, rng: Replay) -> bytes:
+        """Works on the live state but changes it only after the tag verifies."""
+        chain = next((c for c in self.chains if c.ratchet_key == m.ratchet_key), None)
+        if chain is not None:
+            if m.counter < chain.next:
+                key = next((k for n, k in chain.skipped if n == m.counter), None)
+                if key is None:
+                    raise HushError("MessageKeyEvicted" if m.counter < chain.evicted_below else "Duplicate")
+                plaintext = self._open(ad, m, key)
+                chain.skipped = [(n, k) for n, k in chain.skipped if n != m.counter]
+                return plaintext
+            if chain.chain_key is None:
+                raise HushError("Unauthenticated")
+            skipped, mk, next_ck = skip(chain.chain_key, chain.next, m.counter)
+            plaintext = self._open(ad, m, mk)
+            chain.chain_key, chain.next = next_ck, m.counter + 1
+            chain.skipped.extend(skipped)
+            self._evict()
+            return plaintext
+        return self._dh_step(ad, m, rng)
+
+    def _dh_step(self, ad: bytes, m: Message, rng: Replay) -> bytes:
+        current = self.chains[-1] if self.chains and self.chains[-1].chain_key is not None else None
+        closed = None
+        if current is not None and m.previous_counter > current.next:
+            if m.previous_counter - current.next > MAX_SKIP:
+                raise HushError("TooManySkipped")
+            closed = (current.chain_key, current.next)
+        if m.counter > MAX_SKIP:
+            raise HushError("TooManySkipped")
+        closed_skipped = skip(closed[0], closed[1], m.previous_counter)[0] if closed else []
+        try:
+            dh = x25519(self.own_secret, m.ratchet_key)
+        except KeyRefused:
+            raise HushError("BadRatchetKey")
+        root_key, receiving_ck = kdf_rk(self.root_key, dh)
+        skipped, mk, next_ck = skip(receiving_ck, 0, m.counter)
+        plaintext = self._open(ad, m, mk)
+        # Authenticated: the sending half of the step, then commit.
+        own_secret = rng.take(32)
+        try:
+            dh = x25519(own_secret, m.ratchet_key)
+        except KeyRefused:
+            raise HushError("BadRatchetKey")
+        root_key, sending_ck = kdf_rk(root_key, dh)
+        if current is not None:
+            current.chain_key = None
+            current.next = max(current.next, m.previous_counter)
+            current.skipped.extend(closed_skipped)
+        self.chains.append(Chain(m.ratchet_key, next_ck, m.counter + 1, 0, skipped))
+        while len(self.chains) > MAX_RECEIVING_CHAINS:
+            self.chains.pop(0)
+        self._evict()
+        self.previous_sending_length = 0 if self.sending is None else self.sending[1]
+        self.sending = [sending_ck, 0]
+        self.own_secret, self.own_public = own_secret, x25519_base(own_secret)
+        self.root_key = root_key
+        return plaintext
+
+
+class Session:
+    def __init__(self, ratchet, ad, local_identity, remote_identity, base_key, initiator, pending):
+        self.ratchet, self.ad = ratchet, ad
+        self.local_identity, self.remote_identity = local_identity, remote_identity
+        self.base_key, self.initiator, self.pending = base_key, initiator, pending
+
+    def encrypt(self, plaintext: bytes, rng: Replay):
+        m = self.ratchet.encrypt(self.ad, plaintext, rng)
+        if self.pending is None:
+            return m
+        spk_id, otk_id, local_address = self.pending
+        return PreKeyMessage(self.local_identity, self.base_key, spk_id, otk_id, local_address, m)
+
+    def matches(self, pkm: PreKeyMessage) -> bool:
+        return not self.initiator and pkm.base_key == self.base_key and pkm.identity_key == self.remote_identity
+
+    def decrypt(self, message, rng: Replay) -> bytes:
+        if isinstance(message, PreKeyMessage):
+            if not self.matches(message):
+                raise HushError("WrongSession")
+            message = message.message
+        trial = copy.deepcopy(self.ratchet)
+        plaintext = trial.decrypt(self.ad, message, rng)
+        self.ratchet = trial
+        self.pending = None
+        return plaintext
+
+
+class Account:
+    """An account rebuilt from the 64 bytes Account::new drew: identity seed, signed-prekey secret."""
+
+    def __init__(self, random64: bytes, now: int):
+        self.seed, spk_secret = random64[:32], random64[32:]
+        self.identity = ed25519_public(self.seed)
+        self.identity_x_secret = identity_x25519_secret(self.seed)
+        spk_public = x25519_base(spk_secret)
+        signature = ed25519_sign(self.seed, signed_prekey_message(1, now, spk_public))
+        self.spks = {1: (now, spk_secret, spk_public, signature)}
+        self.otks: dict[int, bytes] = {}
+        self.next_otk_id = 1
+        self.used_base_keys: list[bytes] = []
+
+    def generate_one_time_prekeys(self, count: int, rng: Replay) -> list[tuple[int, bytes, bytes]]:
+        out = []
+        for _ in range(count):
+            secret = rng.take(32)
+            self.otks[self.next_otk_id] = secret
+            out.append((self.next_otk_id, secret, x25519_base(secret)))
+            self.next_otk_id += 1
+        return out
+
+    def bundle(self, otk_id: int | None) -> PreKeyBundle:
+        created, _, spk_public, signature = self.spks[1]
+        otk = None if otk_id is None else x25519_base(self.otks[otk_id])
+        return PreKeyBundle(self.identity, 1, created, spk_public, signature, otk_id, otk)
+
+    def create_outbound_session(self, local_address, remote_address, bundle: PreKeyBundle, rng: Replay):
+        if not ed25519_verify(
+            bundle.identity_key,
+            signed_prekey_message(bundle.spk_id, bundle.spk_created_at, bundle.spk),
+            bundle.spk_signature,
+        ):
+            raise HushError("BadSignature")
+        remote_x = identity_to_x25519(bundle.identity_key)
+        base_secret = rng.take(32)
+        dhs = [
+            x25519(self.identity_x_secret, bundle.spk),
+            x25519(base_secret, remote_x),
+            x25519(base_secret, bundle.spk),
+        ]
+        if bundle.otk is not None:
+            dhs.append(x25519(base_secret, bundle.otk))
+        sk = x3dh_kdf(dhs)
+        ratchet = Ratchet.init_initiator(sk, bundle.spk, rng)
+        ad = session_ad(self.identity, local_address, bundle.identity_key, remote_address)
+        session = Session(
+            ratchet, ad, self.identity, bundle.identity_key, x25519_base(base_secret), True,
+            (bundle.spk_id, bundle.otk_id, local_address),
+        )
+        return session, {"base_secret": base_secret, "dhs": dhs, "sk": sk}
+
+    def create_inbound_session(self, local_address: bytes, m: PreKeyMessage, rng: Replay):
+        if m.signed_prekey_id not in self.spks:
+            raise HushError("UnknownSignedPreKey")
+        _, spk_secret, _, _ = self.spks[m.signed_prekey_id]
+        if m.base_key in self.used_base_keys:
+            raise HushError("ReplayedBaseKey")
+        otk_secret = None
+        if m.one_time_prekey_id is not None:
+            if m.one_time_prekey_id not in self.otks:
+                raise HushError("UnknownOneTimePreKey")
+            otk_secret = self.otks[m.one_time_prekey_id]
+        try:
+            remote_x = identity_to_x25519(m.identity_key)
+            dhs = [
+                x25519(spk_secret, remote_x),
+                x25519(self.identity_x_secret, m.base_key),
+                x25519(spk_secret, m.base_key),
+            ]
+            if otk_secret is not None:
+                dhs.append(x25519(otk_secret, m.base_key))
+        except KeyRefused:
+            raise HushError("Unauthenticated")
+        sk = x3dh_kdf(dhs)
+        ad = session_ad(m.identity_key, m.sender_address, self.identity, local_address)
+        session = Session(
+            Ratchet.init_responder(sk, spk_secret), ad, self.identity, m.identity_key, m.base_key, False, None
+        )
+        try:
+            plaintext = session.decrypt(m, rng)
+        except HushError:
+            raise HushError("Unauthenticated")
+        if m.one_time_prekey_id is not None:
+            del self.otks[m.one_time_prekey_id]
+        self.used_base_keys.append(m.base_key)
+        return session, plaintext, sk
+
+
+# ---------------------------------------------------------------------------------------------
+# Sender keys (SPEC.md §7)
+
+
+class GroupSender:
+    def __init__(self, distribution_id: bytes, rng: Replay):
+        self.distribution_id = distribution_id
+        self.chain_id = int.from_bytes(rng.take(4), "little")
+        self.chain_key = rng.take(32)
+        self.signing_seed = rng.take(32)
+        self.iteration = 0
+
+    def distribution(self) -> SenderKeyDistribution:
+        return SenderKeyDistribution(
+            self.distribution_id, self.chain_id, self.iteration, self.chain_key, ed25519_public(self.signing_seed)
+        )
+
+    def encrypt(self, plaintext: bytes, rng: Replay) -> SenderKeyMessage:
+        mk, next_ck = kdf_ck(self.chain_key)
+        salt = rng.take(SALT_LEN)
+        m = SenderKeyMessage(self.distribution_id, self.chain_id, self.iteration, salt, b"", b"")
+        key, nonce = expand_message_key(mk, salt, SENDER_KEY_INFO)
+        m.ciphertext = aead_seal(key, nonce, m.header(), plaintext)
+        m.signature = ed25519_sign(self.signing_seed, m.signed_bytes())
+        self.chain_key, self.iteration = next_ck, self.iteration + 1
+        return m
+
+
+class GroupReceiver:
+    def __init__(self, d: SenderKeyDistribution):
+        self.distribution_id, self.chain_id, self.signing_key = d.distribution_id, d.chain_id, d.signing_key
+        self.next, self.chain_key, self.evicted_below = d.iteration, d.chain_key, d.iteration
+        self.skipped: list = []
+
+    @staticmethod
+    def _open(m: SenderKeyMessage, mk: bytes) -> bytes:
+        key, nonce = expand_message_key(mk, m.salt, SENDER_KEY_INFO)
+        try:
+            return aead_open(key, nonce, m.header(), m.ciphertext)
+        except InvalidTag:
+            raise HushError("Unauthenticated")
+
+    def decrypt(self, m: SenderKeyMessage) -> bytes:
+        if m.distribution_id != self.distribution_id or m.chain_id != self.chain_id:
+            raise HushError("WrongChain")
+        if not ed25519_verify(self.signing_key, m.signed_bytes(), m.signature):
+            raise HushError("BadSignature")
+        if m.iteration < self.next:
+            key = next((k for n, k in self.skipped if n == m.iteration), None)
+            if key is None:
+                raise HushError("MessageKeyEvicted" if m.iteration < self.evicted_below else "Duplicate")
+            plaintext = self._open(m, key)
+            self.skipped = [(n, k) for n, k in self.skipped if n != m.iteration]
+            return plaintext
+        if m.iteration - self.next > MAX_SKIP:
+            raise HushError("TooManySkipped")
+        skipped, mk, next_ck = skip(self.chain_key, self.next, m.iteration)
+        plaintext = self._open(m, mk)
+        self.chain_key, self.next = next_ck, m.iteration + 1
+        self.skipped.extend(skipped)
+        while len(self.skipped) > MAX_GROUP_SKIPPED_KEYS:
+            n, _ = self.skipped.pop(0)
+            self.evicted_below = n + 1
+        return plaintext
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety numbers (SPEC.md §9)
+
+
+def fingerprint(identity: bytes, stable_id: bytes) -> bytes:
+    h = hashlib.sha512(b"\x00\x00" + identity + stable_id).digest()
+    for _ in range(1, SAFETY_ITERATIONS):
+        h = hashlib.sha512(h + identity).digest()
+    return h
+
+
+def fingerprint_digits(fp: bytes) -> str:
+    return "".join(f"{int.from_bytes(fp[i * 5 : i * 5 + 5], 'big') % 100000:05d}" for i in range(6))
+
+
+def safety_number(local_id, local_stable, remote_id, remote_stable):
+    lf, rf = fingerprint(local_id, local_stable), fingerprint(remote_id, remote_stable)
+    ld, rd = fingerprint_digits(lf), fingerprint_digits(rf)
+    digits = ld + rd if ld <= rd else rd + ld
+    return digits, b"\x01" + lf[:32] + rf[:32]
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks
+
+
+class Report:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name: str, ok: bool, detail: str = ""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name}{': ' + detail if detail else ''}")
+
+    def run(self, name: str, fn):
+        """Runs fn() -> None|str (a problem); exceptions are failures."""
+        try:
+            problem = fn()
+        except Exception as e:  # noqa: BLE001 - any exception is a failed check
+            problem = f"{type(e).__name__}: {e}"
+        self.check(name, problem is None, problem or "")
+
+
+def expect_eq(pairs) -> str | None:
+    for label, got, want in pairs:
+        if got != want:
+            return f"{label}: computed {got!r}, vector has {want!r}"
+    return None
+
+
+def check_identity(report: Report, v: dict):
+    for i, case in enumerate(v["cases"]):
+        def run(case=case):
+            seed = H(case["seed"])
+            x_secret = identity_x25519_secret(seed)
+            ed = ed25519_public(seed)
+            return expect_eq([
+                ("ed25519_public", ed.hex(), case["ed25519_public"]),
+                ("x25519_secret", x_secret.hex(), case["x25519_secret"]),
+                ("x25519_public (map)", identity_to_x25519(ed).hex(), case["x25519_public"]),
+                ("x25519_public (base)", x25519_base(x_secret).hex(), case["x25519_public"]),
+            ])
+        report.run(f"identity.cases[{i}] seed -> Ed25519 -> X25519", run)
+
+
+def account_from(vector_account: dict, now: int) -> tuple[Account, str | None]:
+    acc = Account(H(vector_account["account_new_random"]), now)
+    _, spk_secret, spk_public, signature = acc.spks[1]
+    return acc, expect_eq([
+        ("identity_seed", acc.seed.hex(), vector_account["identity_seed"]),
+        ("identity_key", acc.identity.hex(), vector_account["identity_key"]),
+        ("identity_x25519_secret", acc.identity_x_secret.hex(), vector_account["identity_x25519_secret"]),
+        ("identity_x25519_public", identity_to_x25519(acc.identity).hex(), vector_account["identity_x25519_public"]),
+        ("signed_prekey.secret", spk_secret.hex(), vector_account["signed_prekey"]["secret"]),
+        ("signed_prekey.public", spk_public.hex(), vector_account["signed_prekey"]["public"]),
+        ("signed_prekey.signature", signature.hex(), vector_account["signed_prekey"]["signature"]),
+    ])
+
+
+def otks_from(acc: Account, v: dict) -> str | None:
+    rng = Replay(H(v["random"]))
+    made = acc.generate_one_time_prekeys(len(v["keys"]), rng)
+    if not rng.done():
+        return "one-time prekeys drew fewer random bytes than recorded"
+    return expect_eq(
+        [(f"one_time_prekey {k['id']}", (i, s.hex(), p.hex()), (k["id"], k["secret"], k["public"]))
+         for (i, s, p), k in zip(made, v["keys"])]
+    )
+
+
+def check_x3dh(report: Report, v: dict):
+    for case in v["cases"]:
+        name = f"x3dh.{case['name']}"
+        now = case["now"]
+        alice_addr, bob_addr = H(case["alice_address"]), H(case["bob_address"])
+        st: dict = {}
+
+        def accounts():
+            st["alice"], p1 = account_from(case["alice"], now)
+            st["bob"], p2 = account_from(case["bob"], now)
+            return p1 or p2 or otks_from(st["bob"], case["bob_one_time_prekeys"])
+        report.run(f"{name}: accounts and prekeys from their random bytes", accounts)
+
+        def bundle():
+            b = st["bob"].bundle(case["bundle_one_time_prekey_id"])
+            st["bundle"] = PreKeyBundle.decode(H(case["bundle"]))
+            return expect_eq([("bundle bytes", b.encode().hex(), case["bundle"])])
+        report.run(f"{name}: PreKeyBundle bytes", bundle)
+
+        def outbound():
+            co = case["create_outbound_session"]
+            rng = Replay(H(co["random"]))
+            session, x = st["alice"].create_outbound_session(alice_addr, bob_addr, st["bundle"], rng)
+            st["alice_session"] = session
+            r = session.ratchet
+            dhs = x["dhs"] + [None] * (4 - len(x["dhs"]))
+            return expect_eq([
+                ("random fully used", rng.done(), True),
+                ("base_key_secret", x["base_secret"].hex(), co["base_key_secret"]),
+                ("base_key", session.base_key.hex(), co["base_key"]),
+                ("dh1", dhs[0].hex(), co["dh1"]),
+                ("dh2", dhs[1].hex(), co["dh2"]),
+                ("dh3", dhs[2].hex(), co["dh3"]),
+                ("dh4", hx(dhs[3]), co["dh4"]),
+                ("sk", x["sk"].hex(), co["sk"]),
+                ("associated_data", session.ad.hex(), co["associated_data"]),
+                ("ratchet_secret", r.own_secret.hex(), co["ratchet_secret"]),
+                ("ratchet_key", r.own_public.hex(), co["ratchet_key"]),
+                ("ratchet_dh", x25519(r.own_secret, st["bundle"].spk).hex(), co["ratchet_dh"]),
+                ("root_key", r.root_key.hex(), co["root_key"]),
+                ("sending_chain_key", r.sending[0].hex(), co["sending_chain_key"]),
+            ])
+        report.run(f"{name}: X3DH initiator (DH1..DH4, SK, AD) and RatchetInitAlice", outbound)
+
+        def first():
+            fm = case["first_message"]
+            session = st["alice_session"]
+            ck = session.ratchet.sending[0]
+            rng = Replay(H(fm["random"]))
+            pkm = session.encrypt(H(fm["plaintext"]), rng)
+            mk, _ = kdf_ck(ck)
+            key, nonce = expand_message_key(mk, pkm.message.salt, MESSAGE_KEYS_INFO)
+            return expect_eq([
+                ("random fully used", rng.done(), True),
+                ("message_key", mk.hex(), fm["message_key"]),
+                ("aead_key", key.hex(), fm["aead_key"]),
+                ("aead_nonce", nonce.hex(), fm["aead_nonce"]),
+                ("aead_associated_data", aead_ad(session.ad, pkm.message.header()).hex(), fm["aead_associated_data"]),
+                ("PreKeyMessage bytes", pkm.encode().hex(), fm["bytes"]),
+                ("state after", session.ratchet.state(), case["alice_state_after_encrypt"]),
+            ])
+        report.run(f"{name}: first PreKeyMessage bytes", first)
+
+        def inbound():
+            bi = case["bob_inbound"]
+            rng = Replay(H(bi["random"]))
+            m = PreKeyMessage.decode(H(case["first_message"]["bytes"]))
+            session, plaintext, sk = st["bob"].create_inbound_session(bob_addr, m, rng)
+            return expect_eq([
+                ("random fully used", rng.done(), True),
+                ("sk", sk.hex(), case["create_outbound_session"]["sk"]),
+                ("associated_data", session.ad.hex(), case["create_outbound_session"]["associated_data"]),
+                ("plaintext", plaintext.hex(), bi["plaintext"]),
+                ("state", session.ratchet.state(), bi["state"]),
+            ])
+        report.run(f"{name}: X3DH responder and first decrypt", inbound)
+
+
+class Conversation:
+    """Replays a recorded two-party transcript (ratchet.json / negative.json `events`)."""
+
+    def __init__(self, setup: dict):
+        self.now = setup["now"]
+        self.alice_addr, self.bob_addr = H(setup["alice_address"]), H(setup["bob_address"])
+        self.alice, p1 = account_from(setup["alice"], self.now)
+        self.bob, p2 = account_from(setup["bob"], self.now)
+        p3 = otks_from(self.bob, setup["bob_one_time_prekeys"])
+        bundle = self.bob.bundle(setup["bundle_one_time_prekey_id"])
+        co = setup["create_outbound_session"]
+        rng = Replay(H(co["random"]))
+        self.sessions = {}
+        self.sessions["alice"], _ = self.alice.create_outbound_session(self.alice_addr, self.bob_addr, bundle, rng)
+        self.setup_problem = p1 or p2 or p3 or expect_eq([
+            ("bundle", bundle.encode().hex(), setup["bundle"]),
+            ("random fully used", rng.done(), True),
+            ("associated_data", self.sessions["alice"].ad.hex(), co["associated_data"]),
+            ("state", self.sessions["alice"].ratchet.state(), co["state"]),
+        ])
+        self.sent: list[bytes] = []
+
+    def encrypt(self, party: str, plaintext: bytes, random: bytes) -> tuple[bytes, dict]:
+        rng = Replay(random)
+        session = self.sessions[party]
+        out = session.encrypt(plaintext, rng).encode()
+        assert rng.done(), "encrypt drew fewer random bytes than recorded"
+        return out, session.ratchet.state()
+
+    def receive(self, party: str, data: bytes, random: bytes):
+        """-> (result variant or 'ok', plaintext, state after)."""
+        rng = Replay(random)
+        try:
+            message = decode_session_message(data)
+            if party == "bob" and "bob" not in self.sessions:
+                if not isinstance(message, PreKeyMessage):
+                    raise HushError("NoSession")
+                self.sessions["bob"], plaintext, _ = self.bob.create_inbound_session(self.bob_addr, message, rng)
+            else:
+                plaintext = self.sessions[party].decrypt(message, rng)
+            result = "ok"
+        except HushError as e:
+            result, plaintext = e.variant, None
+        assert rng.done(), "decrypt drew a different number of random bytes than recorded"
+        return result, plaintext, self.sessions[party].ratchet.state()
+
+
+def replay_events(report: Report, prefix: str, conv: Conversation, messages: list, events: list):
+    for i, ev in enumerate(events):
+        def run(ev=ev):
+            msg = messages[ev["message"]]
+            if ev["op"] == "encrypt":
+                data, state = conv.encrypt(ev["party"], H(msg["plaintext"]), H(ev["random"]))
+                conv.sent.append(data)
+                return expect_eq([
+                    ("salt drawn", ev["random"], msg["salt"]),
+                    ("message bytes", data.hex(), msg["bytes"]),
+                    ("state after", state, ev["state_after"]),
+                ])
+            data = conv.sent[ev["message"]]
+            result, plaintext, state = conv.receive(ev["party"], data, H(ev["random"]))
+            return expect_eq([
+                ("result", result, ev["result"]),
+                ("plaintext", hx(plaintext), ev.get("plaintext")),
+                ("plaintext is the sent one", plaintext is None or plaintext.hex() == msg["plaintext"], True),
+                ("state after", state, ev["state_after"]),
+            ])
+        kind = f"{ev['op']} #{ev['message']} by {ev['party']}"
+        if ev["op"] == "decrypt" and ev["random"]:
+            kind += " (DH step)"
+        if ev["op"] == "decrypt" and ev["result"] != "ok":
+            kind += f" -> {ev['result']}"
+        report.run(f"{prefix}.events[{i}] {kind}", run)
+
+
+def check_ratchet(report: Report, v: dict):
+    conv = Conversation(v["setup"])
+    report.check("ratchet.setup: accounts, bundle, outbound session", conv.setup_problem is None, conv.setup_problem or "")
+    replay_events(report, "ratchet", conv, v["messages"], v["events"])
+    decrypts = [e for e in v["events"] if e["op"] == "decrypt"]
+    steps = sum(1 for e in decrypts if e["random"] and e["result"] == "ok")
+    order = [e["message"] for e in decrypts]
+    report.check(
+        "ratchet: >= 50 messages, >= 5 DH steps, out-of-order delivery",
+        len(v["messages"]) >= 50 and steps >= 5 and steps == v["dh_steps"] and order == v["delivery_order"]
+        and any(a > b for a, b in zip(order, order[1:])),
+        f"{len(v['messages'])} messages, {steps} DH steps",
+    )
+
+
+def check_negative(report: Report, v: dict):
+    conv = Conversation(v["setup"])
+    report.check("negative.setup: accounts, bundle, outbound session", conv.setup_problem is None, conv.setup_problem or "")
+    replay_events(report, "negative.setup", conv, v["messages"], v["events"])
+    for i, case in enumerate(v["cases"]):
+        def run(case=case):
+            data = H(case["bytes"])
+            before_session = copy.deepcopy(conv.sessions["bob"].ratchet.state())
+            before_account = (dict(conv.bob.otks), list(conv.bob.used_base_keys))
+            calls = KDF_CK_CALLS
+            rng = Replay(H(case["random"]))
+            plaintext = None
+            try:
+                if case["target"] == "bob_session":
+                    plaintext = conv.sessions["bob"].decrypt(decode_session_message(data), rng)
+                else:
+                    _, plaintext, _ = conv.bob.create_inbound_session(conv.bob_addr, PreKeyMessage.decode(data), rng)
+                result = "ok"
+            except HushError as e:
+                result = e.variant
+            problems = [
+                ("result", result, case["result"]),
+                ("random fully used", rng.done(), True),
+                ("plaintext", hx(plaintext), case.get("plaintext")),
+                ("state after", conv.sessions["bob"].ratchet.state(), case["state_after"]),
+            ]
+            if result != "ok":
+                problems.append(("session unchanged", conv.sessions["bob"].ratchet.state(), before_session))
+                problems.append(("account unchanged", (conv.bob.otks, conv.bob.used_base_keys), before_account))
+            if result == "TooManySkipped":
+                problems.append(("chain keys derived before refusing", KDF_CK_CALLS - calls, 0))
+            return expect_eq(problems)
+        report.run(f"negative.cases[{i}] {case['name']} -> {case['result']}", run)
+
+
+def check_group(report: Report, v: dict):
+    st: dict = {}
+
+    def sender():
+        gs = v["group_sender_new"]
+        rng = Replay(H(gs["random"]))
+        st["sender"] = s = GroupSender(H(v["distribution_id"]), rng)
+        return expect_eq([
+            ("random fully used", rng.done(), True),
+            ("chain_id", s.chain_id, gs["chain_id"]),
+            ("chain_key", s.chain_key.hex(), gs["chain_key"]),
+            ("signing_seed", s.signing_seed.hex(), gs["signing_seed"]),
+            ("signing_key", ed25519_public(s.signing_seed).hex(), gs["signing_key"]),
+            ("distribution bytes", s.distribution().encode().hex(), v["distribution"]),
+        ])
+    report.run("group: GroupSender::new and SenderKeyDistribution", sender)
+
+    for i, m in enumerate(v["messages"]):
+        def run(m=m):
+            s = st["sender"]
+            late = None
+            if s.iteration == 3:
+                late = s.distribution().encode().hex()
+            ck = s.chain_key
+            rng = Replay(H(m["random"]))
+            out = s.encrypt(H(m["plaintext"]), rng)
+            problems = [
+                ("random fully used", rng.done(), True),
+                ("chain_key", ck.hex(), m["chain_key"]),
+                ("message_key", kdf_ck(ck)[0].hex(), m["message_key"]),
+                ("bytes", out.encode().hex(), m["bytes"]),
+            ]
+            if late is not None:
+                problems.append(("late distribution", late, v["late_distribution"]))
+            return expect_eq(problems)
+        report.run(f"group.messages[{i}] encrypt iteration {m['iteration']}", run)
+
+    receivers = {
+        "a": GroupReceiver(SenderKeyDistribution.decode(H(v["distribution"]))),
+        "b": GroupReceiver(SenderKeyDistribution.decode(H(v["late_distribution"]))),
+    }
+
+    def attempt(receiver: GroupReceiver, data: bytes):
+        try:
+            return "ok", receiver.decrypt(SenderKeyMessage.decode(data))
+        except HushError as e:
+            return e.variant, None
+
+    for which in ("a", "b"):
+        for i, d in enumerate(v[f"receiver_{which}"]["deliveries"]):
+            def run(d=d, which=which):
+                r = receivers[which]
+                result, plaintext = attempt(r, H(v["messages"][d["message"]]["bytes"]))
+                return expect_eq([
+                    ("result", result, d["result"]),
+                    ("plaintext", hx(plaintext), d.get("plaintext")),
+                    ("plaintext is the sent one", plaintext is None or plaintext.hex() == v["messages"][d["message"]]["plaintext"], True),
+                    ("skipped_key_count", len(r.skipped), d["skipped_key_count"]),
+                ])
+            report.run(f"group.receiver_{which}.deliveries[{i}] message {d['message']} -> {d['result']}", run)
+
+    for i, case in enumerate(v["refused"]):
+        def run(case=case):
+            r = receivers[case["receiver"]]
+            before = copy.deepcopy(r.__dict__)
+            calls = KDF_CK_CALLS
+            result, _ = attempt(r, H(case["bytes"]))
+            problems = [("result", result, case["result"])]
+            if result != "ok":
+                problems.append(("receiver unchanged", r.__dict__, before))
+            if result in ("TooManySkipped", "BadSignature", "WrongChain"):
+                problems.append(("chain keys derived before refusing", KDF_CK_CALLS - calls, 0))
+            return expect_eq(problems)
+        report.run(f"group.refused[{i}] {case['name']} -> {case['result']}", run)
+
+
+def check_safety(report: Report, v: dict):
+    for i, c in enumerate(v["cases"]):
+        def run(c=c):
+            alice, bob = ed25519_public(H(c["alice_seed"])), ed25519_public(H(c["bob_seed"]))
+            digits_a, qr_a = safety_number(alice, H(c["alice_stable_id"]), bob, H(c["bob_stable_id"]))
+            digits_b, qr_b = safety_number(bob, H(c["bob_stable_id"]), alice, H(c["alice_stable_id"]))
+            return expect_eq([
+                ("alice_identity", alice.hex(), c["alice_identity"]),
+                ("bob_identity", bob.hex(), c["bob_identity"]),
+                ("digits (alice)", digits_a, c["digits"]),
+                ("digits (bob)", digits_b, c["digits"]),
+                ("display", " ".join(digits_a[j : j + 5] for j in range(0, 60, 5)), c["display"]),
+                ("qr_alice", qr_a.hex(), c["qr_alice"]),
+                ("qr_bob", qr_b.hex(), c["qr_bob"]),
+                ("qr cross-match", (qr_a[1:33], qr_a[33:]), (qr_b[33:], qr_b[1:33])),
+            ])
+        report.run(f"safety.cases[{i}] 60 digits and QR bytes, both sides", run)
+
+
+def fields_of(kind: str, obj) -> dict:
+    if kind == "message":
+        return {"version": 1, "type": 1, "ratchet_key": obj.ratchet_key.hex(), "previous_counter": obj.previous_counter,
+                "counter": obj.counter, "salt": obj.salt.hex(), "ciphertext": obj.ciphertext.hex()}
+    if kind == "prekey_message":
+        return {"version": 1, "type": 2, "identity_key": obj.identity_key.hex(), "base_key": obj.base_key.hex(),
+                "signed_prekey_id": obj.signed_prekey_id, "one_time_prekey_id": obj.one_time_prekey_id,
+                "sender_address": obj.sender_address.hex(), "message": obj.message.encode().hex()}
+    if kind == "prekey_bundle":
+        return {"version": 1, "type": 5, "identity_key": obj.identity_key.hex(), "signed_prekey_id": obj.spk_id,
+                "signed_prekey_created_at": obj.spk_created_at, "signed_prekey": obj.spk.hex(),
+                "signed_prekey_signature": obj.spk_signature.hex(), "one_time_prekey_id": obj.otk_id,
+                "one_time_prekey": hx(obj.otk)}
+    if kind == "sender_key_message":
+        return {"version": 1, "type": 3, "distribution_id": obj.distribution_id.hex(), "chain_id": obj.chain_id,
+                "iteration": obj.iteration, "salt": obj.salt.hex(), "ciphertext": obj.ciphertext.hex(),
+                "signature": obj.signature.hex()}
+    return {"version": 1, "type": 4, "distribution_id": obj.distribution_id.hex(), "chain_id": obj.chain_id,
+            "iteration": obj.iteration, "chain_key": obj.chain_key.hex(), "signing_key": obj.signing_key.hex()}
+
+
+def check_encodings(report: Report, v: dict):
+    for name, case in v["valid"].items():
+        kind = name.replace("_with_one_time_prekey", "").replace("_without_one_time_prekey", "")
+
+        def run(case=case, kind=kind):
+            obj = DECODERS[kind](H(case["bytes"]))
+            problems = [("fields", fields_of(kind, obj), case["fields"]), ("re-encoding", obj.encode().hex(), case["bytes"])]
+            if kind == "prekey_bundle":
+                problems.append(("signature verifies", ed25519_verify(
+                    obj.identity_key, signed_prekey_message(obj.spk_id, obj.spk_created_at, obj.spk), obj.spk_signature), True))
+            return expect_eq(problems)
+        report.run(f"encodings.valid.{name} decodes to its fields and back", run)
+    for i, case in enumerate(v["decode_errors"]):
+        def run(case=case):
+            try:
+                DECODERS[case["kind"]](H(case["bytes"]))
+                return "decoded"
+            except HushError as e:
+                return expect_eq([
+                    ("error", e.variant, case["error"]),
+                    ("field", e.field, case["field"]),
+                    ("key_error", e.key_error, case.get("key_error")),
+                ])
+        report.run(f"encodings.decode_errors[{i}] {case['kind']}/{case['name']} -> {case['error']}", run)
+
+
+def main() -> int:
+    here = os.path.dirname(os.path.abspath(__file__))
+    directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "vectors")
+    report = Report()
+    checks = [
+        ("identity", check_identity),
+        ("x3dh", check_x3dh),
+        ("ratchet", check_ratchet),
+        ("group", check_group),
+        ("safety", check_safety),
+        ("encodings", check_encodings),
+        ("negative", check_negative),
+    ]
+    for name, fn in checks:
+        try:
+            with open(os.path.join(directory, f"{name}.json")) as f:
+                vectors = json.load(f)
+        except OSError as e:
+            report.check(f"{name}.json readable", False, str(e))
+            continue
+        try:
+            fn(report, vectors)
+        except Exception as e:  # noqa: BLE001 - a crash in one file is a failure, not the end
+            report.check(f"{name}.json", False, f"{type(e).__name__}: {e}")
+    print(f"{report.passed} passed, {report.failed} failed")
+    return 0 if report.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+//! `check`: replay each file's recorded random bytes through hush-crypto, regenerate it and
+//! compare; then decode every encoding stored in the files again.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde_json::Value;
+
+use crate::rng::Recorder;
+use crate::util::{decode_field, unhex, variant};
+use crate::{FILES, build, encodings, vectors_dir};
+
+#[derive(Default)]
+struct Report {
+    passed: usize,
+    failed: usize,
+}
+
+impl Report {
+    fn check(&mut self, name: &str, problem: Option<String>) {
+        match problem {
+            None => {
+                self.passed += 1;
+                println!("ok   {name}");
+            }
+            Some(problem) => {
+                self.failed += 1;
+                println!("FAIL {name}: {problem}");
+            }
+        }
+    }
+}
+
+/// The path of the first difference between two JSON values, if any.
+fn diff(expected: &Value, found: &Value, path: &str) -> Option<String> {
+    match (expected, found) {
+        (Value::Object(a), Value::Object(b)) => {
+            for key in a.keys().chain(b.keys()) {
+                let (x, y) = (a.get(key), b.get(key));
+                match (x, y) {
+                    (Some(x), Some(y)) => {
+                        if let Some(d) = diff(x, y, &format!("{path}.{key}")) {
+                            return Some(d);
+                        }
+                    }
+                    _ => return Some(format!("{path}.{key}: present on one side only")),
+                }
+            }
+            None
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                return Some(format!(
+                    "{path}: {} elements expected, {} found",
+                    a.len(),
+                    b.len()
+                ));
+            }
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(i, (x, y))| diff(x, y, &format!("{path}[{i}]")))
+        }
+        _ if expected == found => None,
+        _ => Some(format!("{path}: expected {expected}, found {found}")),
+    }
+}
+
+fn load(name: &str) -> Result<Value, String> {
+    let path = vectors_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run() -> bool {
+    let mut report = Report::default();
+    let mut loaded = Vec::new();
+    for file in FILES {
+        let stored = match load(file.name) {
+            Ok(stored) => stored,
+            Err(problem) => {
+                report.check(&format!("{} readable", file.name), Some(problem));
+                continue;
+            }
+        };
+        let stream = unhex(stored["rng_stream"].as_str().unwrap_or_default());
+        let mut rng = Recorder::replay(stream);
+        let regenerated = catch_unwind(AssertUnwindSafe(|| build(file, &mut rng)));
+        let expected = match regenerated {
+            Ok(expected) => expected,
+            Err(_) => {
+                report.check(
+                    &format!("{} regenerates", file.name),
+                    Some("hush-crypto behaved differently (see the panic above)".into()),
+                );
+                continue;
+            }
+        };
+        let used = if rng.exhausted || rng.leftover() != 0 {
+            Some(format!(
+                "operations drew a different number of random bytes (exhausted: {}, left over: {})",
+                rng.exhausted,
+                rng.leftover()
+            ))
+        } else {
+            None
+        };
+        report.check(&format!("{}: random bytes consumed exactly", file.name), used);
+        let (Some(expected), Some(found)) = (expected.as_object(), stored.as_object()) else {
+            report.check(file.name, Some("not a JSON object".into()));
+            continue;
+        };
+        for key in expected.keys().filter(|key| !found.contains_key(*key)) {
+            report.check(
+                &format!("{}.{key}", file.name),
+                Some("missing from the file".into()),
+            );
+        }
+        for (key, found_value) in found {
+            let name = format!("{}.{key}", file.name);
+            let Some(expected_value) = expected.get(key) else {
+                report.check(&name, Some("not produced by hush-crypto".into()));
+                continue;
+            };
+            match (expected_value, found_value) {
+                (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                        report.check(&format!("{name}[{i}]"), diff(x, y, ""));
+                    }
+                }
+                _ => report.check(&name, diff(expected_value, found_value, "")),
+            }
+        }
+        loaded.push((file.name, stored));
+    }
+    for (name, stored) in &loaded {
+        match *name {
+            "encodings" => check_encodings(&mut report, stored),
+            "ratchet" => check_transcript_shape(&mut report, stored),
+            _ => {}
+        }
+    }
+    println!("{} passed, {} failed", report.passed, report.failed);
+    report.failed == 0
+}
+
+/// Decodes the stored bytes themselves (not the regenerated ones).
+fn check_encodings(report: &mut Report, stored: &Value) {
+    let valid = stored["valid"].as_object().cloned().unwrap_or_default();
+    for (name, case) in &valid {
+        let kind = name
+            .trim_end_matches("_with_one_time_prekey")
+            .trim_end_matches("_without_one_time_prekey");
+        let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let problem = match encodings::decode(kind, &bytes) {
+            Ok(again) if again == bytes => None,
+            Ok(_) => Some("re-encodes differently".into()),
+            Err(error) => Some(format!("does not decode: {error}")),
+        };
+        report.check(&format!("decode encodings.valid.{name}"), problem);
+    }
+    for case in stored["decode_errors"].as_array().cloned().unwrap_or_default() {
+        let kind = case["kind"].as_str().unwrap_or_default();
+        let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let problem = match encodings::decode(kind, &bytes) {
+            Ok(_) => Some("decodes".into()),
+            Err(error) if variant(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(error) if decode_field(&error) != case["field"] => Some(format!("{error:?}")),
+            Err(_) => None,
+        };
+        report.check(
+            &format!(
+                "decode error {kind}/{}",
+                case["name"].as_str().unwrap_or_default()
+            ),
+            problem,
+        );
+    }
+}
+
+fn check_transcript_shape(report: &mut Report, stored: &Value) {
+    let messages = stored["messages"].as_array().map_or(0, Vec::len);
+    let steps = stored["dh_steps"].as_u64().unwrap_or(0);
+    let late = stored["delivery_order"]
+        .as_array()
+        .map(|order| order.windows(2).filter(|w| w[0].as_u64() > w[1].as_u64()).count())
+        .unwrap_or(0);
+    report.check(
+        "ratchet transcript has >= 50 messages, >= 5 DH steps, out-of-order deliveries",
+        (messages < 50 || steps < 5 || late == 0)
+            .then(|| format!("{messages} messages, {steps} DH steps, {late} inversions")),
+    );
+}

@@ -1,0 +1,163 @@
+//! `group.json`: a sender-key chain, its distribution, nine messages delivered out of order to
+//! two receivers (one joining late), and refused messages.
+
+use hush_crypto::Account;
+use hush_crypto::group::{GroupReceiver, GroupSender, SenderKeyDistribution, SenderKeyMessage};
+use hush_crypto::ratchet::hazmat_kdf_ck;
+use serde_json::{Value, json};
+
+use crate::rng::{Recorder, throwaway};
+use crate::util::{NOW, hex, variant};
+
+pub const DESCRIPTION: &str = "Sender keys: GroupSender::new draws next_u32 (4 bytes, little-endian) for \
+    the chain id, 32 bytes of chain key, 32 bytes of Ed25519 signing seed; each encrypt draws a \
+    16-byte salt. Receiver A starts from the distribution at iteration 0, receiver B from one at \
+    iteration 3. `refused` cases are applied in order (receiver A, except `before_distribution`: \
+    receiver B) after the deliveries; refused ones leave the receiver unchanged (the last case \
+    delivers message 8, withheld from A until then); `resigned` ones were re-signed with the sender's signing seed so they pass the \
+    signature check and fail later.";
+
+/// Offsets in an encoded SenderKeyMessage.
+const ITERATION_AT: usize = 22;
+const CIPHERTEXT_AT: usize = 46;
+
+pub fn generate(rng: &mut Recorder) -> Value {
+    let distribution_id = rng.input::<16>();
+    let mut sender = GroupSender::new(distribution_id, rng);
+    let new_random = rng.take();
+    let signing_seed: [u8; 32] = new_random[36..].try_into().expect("32");
+    let distribution = sender.distribution();
+    let distribution_bytes = distribution.to_bytes();
+    let chain_key: [u8; 32] = distribution_bytes[26..58].try_into().expect("32");
+
+    let mut messages = Vec::new();
+    let mut encoded = Vec::new();
+    let mut late_distribution = Vec::new();
+    let mut chain = chain_key;
+    for iteration in 0..9u32 {
+        if iteration == 3 {
+            late_distribution = sender.distribution().to_bytes();
+        }
+        let plaintext =
+            format!("group message {iteration}{}", "!".repeat(iteration as usize * 5)).into_bytes();
+        let message = sender.encrypt(&plaintext, rng).expect("encrypt");
+        let salt = rng.take();
+        let (message_key, next) = hazmat_kdf_ck(&chain);
+        let bytes = message.to_bytes();
+        messages.push(json!({
+            "iteration": iteration,
+            "plaintext": hex(&plaintext),
+            "random": hex(&salt),
+            "chain_key": hex(&chain),
+            "message_key": hex(&message_key),
+            "bytes": hex(&bytes),
+        }));
+        chain = next;
+        encoded.push(bytes);
+    }
+
+    let mut receiver_a = GroupReceiver::from_distribution(
+        &SenderKeyDistribution::from_bytes(&distribution_bytes).expect("decodes"),
+    );
+    let deliveries_a = deliver(&mut receiver_a, &encoded, &[2, 0, 1, 5, 3, 7, 4, 6, 5]);
+    let mut receiver_b = GroupReceiver::from_distribution(
+        &SenderKeyDistribution::from_bytes(&late_distribution).expect("decodes"),
+    );
+    let deliveries_b = deliver(&mut receiver_b, &encoded, &[1, 4, 3, 7, 2, 6, 5]);
+
+    // Refused messages, against receiver A (next iteration 8, no skipped keys left); message 8
+    // was withheld from it so tampered copies reach the AEAD.
+    let resign = |bytes: &mut Vec<u8>| {
+        let signer = Account::hazmat_from_seed(signing_seed, NOW, &mut throwaway());
+        let signed_len = bytes.len() - 64;
+        let signature = signer.sign(&bytes[..signed_len]);
+        bytes[signed_len..].copy_from_slice(&signature);
+    };
+    let mut refused = Vec::new();
+    let mut case = |name: &str, bytes: Vec<u8>, receiver: &mut GroupReceiver, which: &str| {
+        let result = SenderKeyMessage::from_bytes(&bytes)
+            .map_err(|e| variant(&e))
+            .and_then(|m| receiver.decrypt(&m).map_err(|e| variant(&e)));
+        refused.push(json!({
+            "name": name,
+            "receiver": which,
+            "bytes": hex(&bytes),
+            "result": match &result { Ok(_) => "ok".to_string(), Err(e) => e.clone() },
+        }));
+    };
+    let last = encoded[8].clone();
+    let mut bad_signature = last.clone();
+    *bad_signature.last_mut().expect("signature") ^= 0x01;
+    case("bad_signature", bad_signature, &mut receiver_a, "a");
+    let mut tampered = last.clone();
+    tampered[CIPHERTEXT_AT] ^= 0x01;
+    case("tampered_ciphertext", tampered.clone(), &mut receiver_a, "a");
+    resign(&mut tampered);
+    case("tampered_ciphertext_resigned", tampered, &mut receiver_a, "a");
+    let mut tag = last.clone();
+    let tag_at = tag.len() - 64 - 1;
+    tag[tag_at] ^= 0x80;
+    resign(&mut tag);
+    case("tampered_tag_resigned", tag, &mut receiver_a, "a");
+    let mut wrong_chain = last.clone();
+    wrong_chain[18] ^= 0x01;
+    resign(&mut wrong_chain);
+    case("wrong_chain_id_resigned", wrong_chain, &mut receiver_a, "a");
+    case("duplicate", encoded[2].clone(), &mut receiver_a, "a");
+    // receiver A's next iteration is 8: 8 + 2000 is the furthest it derives to; one more is refused.
+    for (name, iteration) in [
+        ("at_max_skip_resigned", 8 + 2000u32),
+        ("over_max_skip_resigned", 8 + 2001),
+    ] {
+        let mut far = last.clone();
+        far[ITERATION_AT..ITERATION_AT + 4].copy_from_slice(&iteration.to_be_bytes());
+        resign(&mut far);
+        case(name, far, &mut receiver_a, "a");
+    }
+    let mut early = encoded[1].clone();
+    early[0] = 2;
+    case("unsupported_version", early, &mut receiver_a, "a");
+    case("before_distribution", encoded[0].clone(), &mut receiver_b, "b");
+    case(
+        "withheld_message_after_refusals",
+        encoded[8].clone(),
+        &mut receiver_a,
+        "a",
+    );
+
+    json!({
+        "distribution_id": hex(&distribution_id),
+        "group_sender_new": {
+            "random": hex(&new_random),
+            "chain_id": distribution.chain_id(),
+            "chain_key": hex(&chain_key),
+            "signing_seed": hex(&signing_seed),
+            "signing_key": hex(&distribution_bytes[58..90]),
+        },
+        "distribution": hex(&distribution_bytes),
+        "late_distribution": hex(&late_distribution),
+        "messages": messages,
+        "receiver_a": { "distribution": "distribution", "deliveries": deliveries_a },
+        "receiver_b": { "distribution": "late_distribution", "deliveries": deliveries_b },
+        "refused": refused,
+    })
+}
+
+fn deliver(receiver: &mut GroupReceiver, encoded: &[Vec<u8>], order: &[usize]) -> Vec<Value> {
+    order
+        .iter()
+        .map(|&index| {
+            let message = SenderKeyMessage::from_bytes(&encoded[index]).expect("decodes");
+            let mut out = json!({ "message": index });
+            match receiver.decrypt(&message) {
+                Ok(plaintext) => {
+                    out["result"] = json!("ok");
+                    out["plaintext"] = json!(hex(&plaintext));
+                }
+                Err(e) => out["result"] = json!(variant(&e)),
+            }
+            out["skipped_key_count"] = json!(receiver.skipped_key_count());
+            out
+        })
+        .collect()
+}
