@@ -34,8 +34,8 @@ pub use messages::{
     auth_transcript,
 };
 pub use types::{
-    BoundedVec, Bundle, Deliveries, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, RegistrationToken,
-    RequestId, Seq, Signature, SignedPreKey,
+    BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL, MailboxId, OneTimePreKey, PreKeyUpload,
+    REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature, SignedPreKey, registration_message,
 };
 
 /// ALPN protocol id; a new incompatible version gets a new id.

@@ -10,6 +10,36 @@ use crate::{MAX_ENVELOPE_LEN, MAX_PREKEYS_PER_UPLOAD, MAX_RECIPIENTS_PER_SEND};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MailboxId(pub [u8; 32]);
 
+/// Label of the mailbox derivation.
+pub const MAILBOX_LABEL: &[u8] = b"Hush_v1_Mailbox";
+
+impl MailboxId {
+    /// The mailbox of an Ed25519 identity key.
+    pub fn for_identity(identity_key: &[u8; 32]) -> Self {
+        use sha2::Digest;
+        Self(
+            sha2::Sha256::new()
+                .chain_update(MAILBOX_LABEL)
+                .chain_update(identity_key)
+                .finalize()
+                .into(),
+        )
+    }
+}
+
+/// Label of the registration-token signature.
+pub const REGISTRATION_LABEL: &[u8] = b"Hush_v1_Registration";
+
+/// The bytes a registration authority signs: `"Hush_v1_Registration" || identity key ||
+/// u64 expires_at (big-endian)`.
+pub fn registration_message(identity_key: &[u8; 32], expires_at: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(REGISTRATION_LABEL.len() + 40);
+    out.extend_from_slice(REGISTRATION_LABEL);
+    out.extend_from_slice(identity_key);
+    out.extend_from_slice(&expires_at.to_be_bytes());
+    out
+}
+
 /// Chosen by the client per request; the response carries it back. Pushes carry none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RequestId(pub u32);

@@ -1,0 +1,34 @@
+//! `FetchBundle`: claim one one-time prekey atomically with the signed prekey, rate-limited per
+//! requester and per target; tell the owner when its one-time prekeys run low.
+
+use std::sync::Arc;
+
+use hush_proto::{Bundle, ErrorCode, MailboxId, Push, Response, ServerFrame};
+
+use super::{Outcome, error, store_error};
+use crate::server::Shared;
+use crate::store::Store;
+
+pub(super) async fn apply<S: Store>(
+    shared: &Arc<Shared<S>>,
+    requester: MailboxId,
+    target: MailboxId,
+) -> Outcome {
+    if !shared.fetch_by_requester.try_take(&requester) || !shared.fetch_by_target.try_take(&target) {
+        return Err(error(ErrorCode::RateLimited, "too many bundle fetches"));
+    }
+    let claimed = shared.store.claim_bundle(target).await.map_err(store_error)?;
+    if claimed.remaining < shared.config.limits.prekey_low_threshold {
+        shared.hub.notify(
+            &target,
+            ServerFrame::Push(Push::PreKeysLow {
+                remaining: claimed.remaining,
+            }),
+        );
+    }
+    Ok(Response::Bundle(Bundle {
+        identity_key: claimed.identity_key,
+        signed_prekey: claimed.signed_prekey,
+        one_time_prekey: claimed.one_time_prekey,
+    }))
+}

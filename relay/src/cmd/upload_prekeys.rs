@@ -1,0 +1,55 @@
+//! `UploadPreKeys`: replace the signed prekey (its signature must verify under the mailbox's
+//! identity key) and add one-time prekeys, within the per-mailbox cap.
+
+use std::sync::Arc;
+
+use hush_crypto::{Curve25519PublicKey, IdentityKey, signed_prekey_message};
+use hush_proto::{ErrorCode, MailboxId, OneTimePreKey, Response, SignedPreKey};
+
+use super::{Outcome, error, store_error};
+use crate::server::Shared;
+use crate::store::{MailboxStatus, Store};
+
+pub(super) async fn apply<S: Store>(
+    shared: &Arc<Shared<S>>,
+    mailbox: MailboxId,
+    signed_prekey: SignedPreKey,
+    one_time: Vec<OneTimePreKey>,
+) -> Outcome {
+    let MailboxStatus::Active { identity_key } =
+        shared.store.mailbox_status(mailbox).await.map_err(store_error)?
+    else {
+        return Err(super::unauthorized());
+    };
+    let identity = IdentityKey::from_bytes(&identity_key).map_err(|_| super::unauthorized())?;
+    let key = Curve25519PublicKey::from_bytes(&signed_prekey.key)
+        .map_err(|_| error(ErrorCode::Invalid, "signed prekey is not a valid X25519 key"))?;
+    identity
+        .verify(
+            &signed_prekey_message(signed_prekey.id, signed_prekey.created_at, &key),
+            &signed_prekey.signature.0,
+        )
+        .map_err(|_| error(ErrorCode::Invalid, "signed prekey signature does not verify"))?;
+    if one_time
+        .iter()
+        .any(|otk| Curve25519PublicKey::from_bytes(&otk.key).is_err())
+    {
+        return Err(error(
+            ErrorCode::Invalid,
+            "one-time prekey is not a valid X25519 key",
+        ));
+    }
+    let held = shared
+        .store
+        .upload_prekeys(
+            mailbox,
+            signed_prekey,
+            one_time,
+            shared.config.limits.max_one_time_prekeys,
+        )
+        .await
+        .map_err(store_error)?;
+    Ok(Response::PreKeysStored {
+        one_time_prekeys: held,
+    })
+}

@@ -1,0 +1,144 @@
+//! Relay configuration: a TOML file, overridden by command-line flags and `HUSH_RELAY_*`
+//! environment variables (see the binary). Every limit has a safe default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default QUIC port.
+pub const DEFAULT_PORT: u16 = 7443;
+
+/// Everything the relay needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// QUIC listen address.
+    pub listen: SocketAddr,
+    /// Directory holding the database and the self-signed certificate.
+    pub data_dir: PathBuf,
+    /// Prometheus metrics listen address (plain HTTP); `None` disables the endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// PEM certificate chain; with `tls_key`, replaces the self-signed certificate.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Hex Ed25519 public key of the operator's registration authority. When set, a mailbox's
+    /// first login needs a token signed by it.
+    pub registration_key: Option<String>,
+    /// Storage settings.
+    pub storage: StorageConfig,
+    /// Limits.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            data_dir: PathBuf::from("hush-relay-data"),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            tls_cert: None,
+            tls_key: None,
+            registration_key: None,
+            storage: StorageConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `"full"` (default: every acknowledged message survives power loss) or `"normal"` (survives a
+    /// process crash; a power cut may lose the last commits).
+    pub synchronous: String,
+    /// Most write operations committed together in one transaction (group commit).
+    pub batch_max: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            synchronous: "full".into(),
+            batch_max: 256,
+        }
+    }
+}
+
+/// Limits, each with a safe default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most concurrent connections; more are refused at the QUIC handshake.
+    pub max_connections: usize,
+    /// Largest frame body accepted, bytes (at most hush-proto's ceiling).
+    pub max_frame_len: u32,
+    /// Largest envelope accepted, bytes.
+    pub max_envelope_len: usize,
+    /// A connection silent this long is closed, seconds.
+    pub idle_timeout_secs: u64,
+    /// Time allowed from connection to a successful login, seconds.
+    pub login_timeout_secs: u64,
+    /// Sustained requests per second per connection.
+    pub requests_per_second: u32,
+    /// Burst of requests per connection above the sustained rate.
+    pub request_burst: u32,
+    /// Bundle fetches per minute per requesting mailbox.
+    pub bundle_fetches_per_minute: u32,
+    /// Bundle fetches per minute of one target mailbox, across all requesters.
+    pub bundle_fetches_per_target_per_minute: u32,
+    /// Most messages queued per mailbox.
+    pub mailbox_max_messages: u64,
+    /// Most envelope bytes queued per mailbox.
+    pub mailbox_max_bytes: u64,
+    /// Messages older than this are deleted, seconds (default 30 days).
+    pub message_ttl_secs: u64,
+    /// How often expired messages are purged, seconds.
+    pub purge_interval_secs: u64,
+    /// Most one-time prekeys held per mailbox.
+    pub max_one_time_prekeys: u32,
+    /// Below this many one-time prekeys the owner is told to upload more.
+    pub prekey_low_threshold: u32,
+    /// How long graceful shutdown waits for connections to finish, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 20_000,
+            max_frame_len: hush_proto::MAX_FRAME_LEN,
+            max_envelope_len: 256 * 1024,
+            idle_timeout_secs: 120,
+            login_timeout_secs: 10,
+            requests_per_second: 500,
+            request_burst: 1000,
+            bundle_fetches_per_minute: 60,
+            bundle_fetches_per_target_per_minute: 120,
+            mailbox_max_messages: 50_000,
+            mailbox_max_bytes: 512 * 1024 * 1024,
+            message_ttl_secs: 30 * 24 * 60 * 60,
+            purge_interval_secs: 300,
+            max_one_time_prekeys: 500,
+            prekey_low_threshold: 20,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// Idle timeout as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+}
+
+impl Config {
+    /// Parses a TOML configuration file's text.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+}

@@ -1,0 +1,98 @@
+//! `hush-relay`: run the relay. With no arguments it listens on 0.0.0.0:7443, keeps its data in
+//! ./hush-relay-data and serves metrics on 127.0.0.1:9464.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use hush_relay::{Config, Relay};
+
+/// Hush relay: prekey directory and store-and-forward of end-to-end encrypted messages.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file (flags and environment variables override it).
+    #[arg(long, short, env = "HUSH_RELAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// QUIC listen address.
+    #[arg(long, env = "HUSH_RELAY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory (database and self-signed certificate).
+    #[arg(long, env = "HUSH_RELAY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Metrics listen address, or "off".
+    #[arg(long, env = "HUSH_RELAY_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "hush_relay=debug".
+    #[arg(long, env = "HUSH_RELAY_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("bad --log filter")?)
+        .init();
+    let mut config = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            Config::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data_dir) = args.data_dir {
+        config.data_dir = data_dir;
+    }
+    if let Some(metrics) = args.metrics_listen {
+        config.metrics_listen = match metrics.as_str() {
+            "off" | "none" => None,
+            addr => Some(
+                addr.parse()
+                    .with_context(|| format!("bad --metrics-listen {addr:?}"))?,
+            ),
+        };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let relay = Relay::bind(config.clone()).await.context("starting the relay")?;
+        let addr = relay.local_addr()?;
+        let fingerprint = hush_relay::tls::to_hex(&relay.fingerprint());
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), "hush-relay listening");
+        println!("hush-relay listening on {addr}");
+        println!("certificate fingerprint (SHA-256): {fingerprint}");
+        println!("relay address for clients: {addr}#{fingerprint}");
+        if let Some(metrics) = relay.metrics_addr() {
+            println!("metrics: http://{metrics}/metrics");
+        }
+        relay.run(shutdown_signal()).await;
+        anyhow::Ok(())
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,380 @@
+//! The listener: binds QUIC (and the metrics endpoint), accepts connections under a semaphore,
+//! runs one task per connection, purges expired messages, and on shutdown stops accepting,
+//! lets every connection finish the request it is handling, then closes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use hush_crypto::IdentityKey;
+use hush_proto::MailboxId;
+use quinn::crypto::rustls::QuicServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::connection;
+use crate::hub::Hub;
+use crate::limits::KeyedLimiter;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use crate::tls::{self, TlsError};
+
+/// Name of the database file inside the data directory.
+pub const DATABASE_FILE: &str = "relay.sqlite3";
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is inconsistent.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// TLS material could not be loaded or made.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Binding a socket or creating the data directory failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("storage: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Shared<S> {
+    pub(crate) store: S,
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    pub(crate) hub: Hub,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) registration_key: Option<IdentityKey>,
+    pub(crate) fetch_by_requester: KeyedLimiter<MailboxId>,
+    pub(crate) fetch_by_target: KeyedLimiter<MailboxId>,
+    pub(crate) next_connection_id: AtomicU64,
+}
+
+/// A bound relay, ready to [`run`](Relay::run).
+#[derive(Debug)]
+pub struct Relay<S> {
+    endpoint: quinn::Endpoint,
+    metrics_listener: Option<TcpListener>,
+    shared: Arc<Shared<S>>,
+    fingerprint: [u8; 32],
+}
+
+impl Relay<SqliteStore> {
+    /// Binds with the embedded SQLite store in `config.data_dir` and the system clock.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+            what: format!("creating {}", config.data_dir.display()),
+            source,
+        })?;
+        let synchronous = match config.storage.synchronous.as_str() {
+            "full" => Synchronous::Full,
+            "normal" => Synchronous::Normal,
+            other => {
+                return Err(StartError::Config(format!(
+                    "storage.synchronous must be full or normal, not {other:?}"
+                )));
+            }
+        };
+        let options = SqliteOptions {
+            synchronous,
+            batch_max: config.storage.batch_max.max(1),
+        };
+        let store = SqliteStore::open(&config.data_dir.join(DATABASE_FILE), options)?;
+        Self::bind_with(config, store, Clock::System).await
+    }
+}
+
+impl<S: Store> Relay<S> {
+    /// Binds with a given store and clock (tests use the in-memory store and a manual clock).
+    pub async fn bind_with(config: Config, store: S, clock: Clock) -> Result<Self, StartError> {
+        let identity = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => tls::load_pem(cert, key)?,
+            (None, None) => {
+                std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+                    what: format!("creating {}", config.data_dir.display()),
+                    source,
+                })?;
+                tls::load_or_create_self_signed(&config.data_dir)?
+            }
+            _ => return Err(StartError::Config("tls_cert and tls_key go together".into())),
+        };
+        let fingerprint = identity.fingerprint();
+        let registration_key = match &config.registration_key {
+            None => None,
+            Some(hex) => Some(
+                tls::from_hex::<32>(hex)
+                    .and_then(|bytes| IdentityKey::from_bytes(&bytes).ok())
+                    .ok_or_else(|| StartError::Config("registration_key must be a hex Ed25519 key".into()))?,
+            ),
+        };
+        let endpoint =
+            quinn::Endpoint::server(server_config(&config, identity)?, config.listen).map_err(|source| {
+                StartError::Io {
+                    what: format!("binding {}", config.listen),
+                    source,
+                }
+            })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| StartError::Io {
+                what: format!("binding metrics on {addr}"),
+                source,
+            })?),
+            None => None,
+        };
+        let limits = &config.limits;
+        let shared = Arc::new(Shared {
+            fetch_by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
+            fetch_by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
+            store,
+            clock,
+            hub: Hub::default(),
+            metrics: Arc::new(Metrics::default()),
+            registration_key,
+            next_connection_id: AtomicU64::new(1),
+            config,
+        });
+        Ok(Self {
+            endpoint,
+            metrics_listener,
+            shared,
+            fingerprint,
+        })
+    }
+
+    /// The QUIC address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, std::io::Error> {
+        self.endpoint.local_addr()
+    }
+
+    /// The metrics endpoint's address, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+    }
+
+    /// SHA-256 of the relay certificate, which clients pin.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// The metrics, as text (what the endpoint serves).
+    pub async fn render_metrics(&self) -> String {
+        render(&self.shared).await
+    }
+
+    /// Deletes messages past their TTL now (also done every `purge_interval_secs`).
+    pub async fn purge_expired(&self) -> Result<u64, crate::store::StoreError> {
+        purge(&self.shared).await
+    }
+
+    /// A handle for tests and operators that outlives `run`'s borrow.
+    pub fn handle(&self) -> RelayHandle<S> {
+        RelayHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Serves until `shutdown` completes, then drains: no new connections, every connection
+    /// finishes its current request (so every acknowledged message is durable), then closes.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let Self {
+            endpoint,
+            metrics_listener,
+            shared,
+            ..
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+        let mut connections = JoinSet::new();
+        let mut background = JoinSet::new();
+        if let Some(listener) = metrics_listener {
+            background.spawn(serve_metrics(listener, shared.clone(), stop_rx.clone()));
+        }
+        background.spawn(purge_loop(shared.clone(), stop_rx.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                incoming = endpoint.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        Metrics::add(&shared.metrics.connections_refused, 1);
+                        incoming.refuse();
+                        continue;
+                    };
+                    let shared = shared.clone();
+                    let stop = stop_rx.clone();
+                    connections.spawn(async move {
+                        let _permit = permit;
+                        let connection = match incoming.await {
+                            Ok(connection) => connection,
+                            Err(error) => {
+                                tracing::debug!(%error, "handshake failed");
+                                return;
+                            }
+                        };
+                        Metrics::add(&shared.metrics.connections_total, 1);
+                        Metrics::add(&shared.metrics.connections_active, 1);
+                        connection::serve(connection, shared.clone(), stop).await;
+                        shared.metrics.connections_active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        info!(
+            connections = connections.len(),
+            "shutting down: draining connections"
+        );
+        let _ = stop_tx.send(true);
+        let grace = Duration::from_secs(shared.config.limits.shutdown_grace_secs);
+        if tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            warn!(
+                left = connections.len(),
+                "grace period over; closing the remaining connections"
+            );
+            connections.abort_all();
+        }
+        background.abort_all();
+        endpoint.close(
+            quinn::VarInt::from_u32(connection::close_code::SHUTTING_DOWN),
+            b"shutting down",
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+        info!("relay stopped");
+    }
+}
+
+/// A cheap handle on a running relay.
+#[derive(Debug)]
+pub struct RelayHandle<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: Store> RelayHandle<S> {
+    /// Deletes messages past their TTL now.
+    pub async fn purge_expired(&self) -> Result<u64, crate::store::StoreError> {
+        purge(&self.shared).await
+    }
+
+    /// The metrics text.
+    pub async fn render_metrics(&self) -> String {
+        render(&self.shared).await
+    }
+
+    /// The store (tests inspect it).
+    pub fn store(&self) -> &S {
+        &self.shared.store
+    }
+}
+
+fn server_config(config: &Config, identity: tls::Identity) -> Result<quinn::ServerConfig, StartError> {
+    let mut crypto = rustls::ServerConfig::builder_with_provider(tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(TlsError::from)?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain, identity.key)
+        .map_err(TlsError::from)?;
+    crypto.alpn_protocols = vec![hush_proto::ALPN.to_vec()];
+    let crypto = QuicServerConfig::try_from(crypto)
+        .map_err(|error| StartError::Config(format!("QUIC TLS configuration: {error}")))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    let idle = quinn::IdleTimeout::try_from(config.limits.idle_timeout())
+        .map_err(|_| StartError::Config("idle_timeout_secs is too large".into()))?;
+    transport
+        .max_idle_timeout(Some(idle))
+        // One request stream per connection; no unidirectional streams.
+        .max_concurrent_bidi_streams(1u32.into())
+        .max_concurrent_uni_streams(0u32.into())
+        // Bounded per-connection receive buffers: two frames in flight at most.
+        .stream_receive_window(quinn::VarInt::from_u32(
+            config.limits.max_frame_len.saturating_mul(2),
+        ))
+        .receive_window(quinn::VarInt::from_u32(
+            config.limits.max_frame_len.saturating_mul(2),
+        ));
+    server.transport_config(Arc::new(transport));
+    Ok(server)
+}
+
+async fn purge<S: Store>(shared: &Shared<S>) -> Result<u64, crate::store::StoreError> {
+    let cutoff = shared
+        .clock
+        .now()
+        .saturating_sub(shared.config.limits.message_ttl_secs);
+    let purged = shared.store.purge_expired(cutoff).await?;
+    Metrics::add(&shared.metrics.messages_expired, purged);
+    Ok(purged)
+}
+
+async fn purge_loop<S: Store>(shared: Arc<Shared<S>>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(
+        shared.config.limits.purge_interval_secs.max(1),
+    ));
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                if let Err(error) = purge(&shared).await {
+                    warn!(%error, "purging expired messages failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn render<S: Store>(shared: &Shared<S>) -> String {
+    let depth = shared.store.queue_depth().await.ok();
+    shared.metrics.render(depth, shared.hub.len())
+}
+
+/// A minimal HTTP/1.1 responder: any GET gets the metrics text.
+async fn serve_metrics<S: Store>(
+    listener: TcpListener,
+    shared: Arc<Shared<S>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        let Ok((mut socket, _)) = accepted else { continue };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut request)).await;
+            if !matches!(read, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+            let body = render(&shared).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        });
+    }
+}

@@ -1,0 +1,254 @@
+//! [`MemoryStore`]: everything in one mutex-protected map, for tests and the in-memory relay of
+//! the client's test harness. Same semantics as the SQLite store (the shared suite checks both);
+//! nothing survives a restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+
+use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+
+/// An in-memory [`Store`]. Every operation takes one lock, so each is atomic.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    mailboxes: Mutex<HashMap<MailboxId, Mailbox>>,
+}
+
+#[derive(Debug)]
+struct Mailbox {
+    identity_key: [u8; 32],
+    /// The seq the next message gets; only ever grows, so seqs are never reused.
+    next_seq: u64,
+    signed_prekey: Option<SignedPreKey>,
+    /// By id, so the lowest id is claimed first.
+    one_time_prekeys: BTreeMap<u32, [u8; 32]>,
+    messages: BTreeMap<u64, Message>,
+}
+
+#[derive(Debug)]
+struct Message {
+    received_at: u64,
+    envelope: Vec<u8>,
+}
+
+impl Mailbox {
+    fn queued_bytes(&self) -> u64 {
+        self.messages
+            .values()
+            .map(|message| message.envelope.len() as u64)
+            .sum()
+    }
+
+    fn one_time_count(&self) -> u32 {
+        count_u32(self.one_time_prekeys.len())
+    }
+}
+
+/// Counts here are bounded by upload caps far below `u32::MAX`; saturate rather than wrap.
+fn count_u32(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<MailboxId, Mailbox>> {
+        // Every operation checks before it mutates, so a panic elsewhere while holding the lock
+        // cannot have left a half-applied change behind: the state is safe to keep using.
+        self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for MemoryStore {
+    async fn register(
+        &self,
+        mailbox: MailboxId,
+        identity_key: [u8; 32],
+        _now: u64,
+    ) -> Result<(), StoreError> {
+        let mut mailboxes = self.lock();
+        match mailboxes.get(&mailbox) {
+            Some(existing) if existing.identity_key == identity_key => Ok(()),
+            Some(_) => Err(StoreError::IdentityMismatch),
+            None => {
+                mailboxes.insert(
+                    mailbox,
+                    Mailbox {
+                        identity_key,
+                        next_seq: 1,
+                        signed_prekey: None,
+                        one_time_prekeys: BTreeMap::new(),
+                        messages: BTreeMap::new(),
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        Ok(match self.lock().get(&mailbox) {
+            Some(existing) => MailboxStatus::Active {
+                identity_key: existing.identity_key,
+            },
+            None => MailboxStatus::Unknown,
+        })
+    }
+
+    async fn upload_prekeys(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey: SignedPreKey,
+        one_time: Vec<OneTimePreKey>,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        let mut mailboxes = self.lock();
+        let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        let held = existing.one_time_count();
+        // Same id replaces, so only ids not held yet (counted once) add to the total.
+        let mut new_ids: Vec<u32> = one_time
+            .iter()
+            .map(|prekey| prekey.id)
+            .filter(|id| !existing.one_time_prekeys.contains_key(id))
+            .collect();
+        new_ids.sort_unstable();
+        new_ids.dedup();
+        let after = held.saturating_add(count_u32(new_ids.len()));
+        if after > max_one_time {
+            return Err(StoreError::TooManyPreKeys {
+                held,
+                adding: count_u32(one_time.len()),
+                max: max_one_time,
+            });
+        }
+        existing.signed_prekey = Some(signed_prekey);
+        for prekey in one_time {
+            existing.one_time_prekeys.insert(prekey.id, prekey.key);
+        }
+        Ok(existing.one_time_count())
+    }
+
+    async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
+        let mut mailboxes = self.lock();
+        let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        let signed_prekey = existing.signed_prekey.clone().ok_or(StoreError::NoBundle)?;
+        let one_time_prekey = existing
+            .one_time_prekeys
+            .pop_first()
+            .map(|(id, key)| OneTimePreKey { id, key });
+        Ok(ClaimedBundle {
+            identity_key: existing.identity_key,
+            signed_prekey,
+            one_time_prekey,
+            remaining: existing.one_time_count(),
+        })
+    }
+
+    async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
+        self.lock()
+            .get(&mailbox)
+            .map(Mailbox::one_time_count)
+            .ok_or(StoreError::UnknownMailbox)
+    }
+
+    async fn enqueue(
+        &self,
+        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        now: u64,
+        quota: Quota,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut mailboxes = self.lock();
+        // Check every recipient first (with what this same call adds to it), then store: all or
+        // none without an undo path.
+        let mut adding: HashMap<MailboxId, (u64, u64)> = HashMap::new();
+        for (mailbox, envelope) in &deliveries {
+            let existing = mailboxes.get(mailbox).ok_or(StoreError::UnknownMailbox)?;
+            let (count, bytes) = adding
+                .entry(*mailbox)
+                .or_insert_with(|| (existing.messages.len() as u64, existing.queued_bytes()));
+            *count = count.saturating_add(1);
+            *bytes = bytes.saturating_add(envelope.len() as u64);
+            if *count > quota.max_messages || *bytes > quota.max_bytes {
+                return Err(StoreError::QuotaExceeded { mailbox: *mailbox });
+            }
+        }
+        let mut seqs = Vec::with_capacity(deliveries.len());
+        for (mailbox, envelope) in deliveries {
+            let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+            let seq = existing.next_seq;
+            existing.next_seq = seq.saturating_add(1);
+            existing.messages.insert(
+                seq,
+                Message {
+                    received_at: now,
+                    envelope,
+                },
+            );
+            seqs.push(seq);
+        }
+        Ok(seqs)
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mailboxes = self.lock();
+        let existing = mailboxes.get(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        Ok(existing
+            .messages
+            .range((Bound::Excluded(after), Bound::Unbounded))
+            .take(limit)
+            .map(|(seq, message)| StoredMessage {
+                seq: *seq,
+                received_at: message.received_at,
+                envelope: message.envelope.clone(),
+            })
+            .collect())
+    }
+
+    async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+        let mut mailboxes = self.lock();
+        let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        let before = existing.messages.len();
+        existing.messages.retain(|seq, _| *seq > through);
+        Ok((before - existing.messages.len()) as u64)
+    }
+
+    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
+        let mut deleted = 0u64;
+        for existing in self.lock().values_mut() {
+            let before = existing.messages.len();
+            existing
+                .messages
+                .retain(|_, message| message.received_at >= cutoff);
+            deleted += (before - existing.messages.len()) as u64;
+        }
+        Ok(deleted)
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        self.lock().remove(&mailbox);
+        Ok(())
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .values()
+            .map(|existing| existing.messages.len() as u64)
+            .sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::store::suite::store_suite!((super::MemoryStore::new(), ()));
+}

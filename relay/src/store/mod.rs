@@ -1,0 +1,179 @@
+//! Storage behind one async trait, so the embedded SQLite default, the in-memory store for tests
+//! and a later PostgreSQL store are interchangeable. One shared test suite
+//! ([`suite`]) runs against every implementation.
+//!
+//! What is stored is the minimum the relay needs: per mailbox its identity key and prekeys, and
+//! per message the recipient mailbox, sequence number, opaque envelope, receive time and size.
+//! No sender, no plaintext.
+
+use std::future::Future;
+
+use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use thiserror::Error;
+
+pub mod memory;
+pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod suite;
+
+/// A stored message as read back for delivery.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Per-mailbox sequence number, strictly increasing, never reused (even after deletes).
+    pub seq: u64,
+    /// When it was stored, Unix seconds.
+    pub received_at: u64,
+    /// The opaque envelope.
+    pub envelope: Vec<u8>,
+}
+
+impl core::fmt::Debug for StoredMessage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "StoredMessage(seq {}, {} bytes)",
+            self.seq,
+            self.envelope.len()
+        )
+    }
+}
+
+/// A bundle as claimed from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedBundle {
+    /// The owner's identity key.
+    pub identity_key: [u8; 32],
+    /// The current signed prekey.
+    pub signed_prekey: SignedPreKey,
+    /// The claimed one-time prekey, now deleted from the store; `None` when none were left.
+    pub one_time_prekey: Option<OneTimePreKey>,
+    /// One-time prekeys left after this claim.
+    pub remaining: u32,
+}
+
+/// Per-mailbox limits applied when storing messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Most messages queued for one mailbox.
+    pub max_messages: u64,
+    /// Most envelope bytes queued for one mailbox.
+    pub max_bytes: u64,
+}
+
+/// What the state of a mailbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailboxStatus {
+    /// Never registered.
+    Unknown,
+    /// Registered with this identity key.
+    Active {
+        /// The owner's Ed25519 identity key.
+        identity_key: [u8; 32],
+    },
+}
+
+/// Storage failures.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The mailbox is not registered (never, or deleted: the two are not told apart).
+    #[error("unknown mailbox")]
+    UnknownMailbox,
+    /// A mailbox is already registered with a different identity key.
+    #[error("mailbox registered to another identity")]
+    IdentityMismatch,
+    /// Storing would push the recipient over its quota; nothing was stored.
+    #[error("mailbox over quota")]
+    QuotaExceeded {
+        /// The full mailbox.
+        mailbox: MailboxId,
+    },
+    /// The upload would exceed the per-mailbox one-time prekey cap; nothing was stored.
+    #[error("too many one-time prekeys: {held} held, {adding} more, cap {max}")]
+    TooManyPreKeys {
+        /// Held now.
+        held: u32,
+        /// In the upload.
+        adding: u32,
+        /// Cap.
+        max: u32,
+    },
+    /// The mailbox has no signed prekey yet, so no bundle can be served.
+    #[error("no bundle uploaded")]
+    NoBundle,
+    /// The backend failed (I/O, corruption, a closed writer). The operation may be retried.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// The relay's storage. Every method is atomic; a method that returns `Ok` after writing has made
+/// the write durable (for SQLite: committed with the configured `synchronous` level).
+pub trait Store: Send + Sync + 'static {
+    /// Registers `mailbox` for `identity_key`, or checks an existing registration.
+    fn register(
+        &self,
+        mailbox: MailboxId,
+        identity_key: [u8; 32],
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The mailbox's status.
+    fn mailbox_status(
+        &self,
+        mailbox: MailboxId,
+    ) -> impl Future<Output = Result<MailboxStatus, StoreError>> + Send;
+
+    /// Replaces the signed prekey and adds one-time prekeys (same id replaces), refusing the whole
+    /// upload if more than `max_one_time` would then be held. Returns the count held after.
+    fn upload_prekeys(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey: SignedPreKey,
+        one_time: Vec<OneTimePreKey>,
+        max_one_time: u32,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Atomically claims one one-time prekey (the lowest id) with the signed prekey. Under
+    /// concurrent calls each one-time prekey is returned at most once.
+    fn claim_bundle(
+        &self,
+        mailbox: MailboxId,
+    ) -> impl Future<Output = Result<ClaimedBundle, StoreError>> + Send;
+
+    /// One-time prekeys held for the mailbox.
+    fn one_time_prekey_count(
+        &self,
+        mailbox: MailboxId,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Stores one envelope per `(mailbox, envelope)` atomically: all or none. Every recipient must
+    /// be active; each is checked against `quota`. Returns the assigned sequence numbers in
+    /// input order. Durable when it returns.
+    fn enqueue(
+        &self,
+        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        now: u64,
+        quota: Quota,
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+
+    /// Up to `limit` messages of `mailbox` with `seq > after`, in `seq` order.
+    fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredMessage>, StoreError>> + Send;
+
+    /// Deletes the mailbox's messages with `seq <= through`. Returns how many were deleted.
+    fn ack(&self, mailbox: MailboxId, through: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes every message received before `cutoff` (Unix seconds). Returns how many.
+    fn purge_expired(&self, cutoff: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes the mailbox with its messages and prekeys, leaving no row behind. Deleting an
+    /// unknown mailbox is not an error.
+    fn delete_mailbox(&self, mailbox: MailboxId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Messages queued across all mailboxes (for the queue-depth metric).
+    fn queue_depth(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}

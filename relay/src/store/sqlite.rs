@@ -1,0 +1,224 @@
+//! [`SqliteStore`]: the relay's embedded default. A WAL-mode database file, one writer thread
+//! doing group commit ([`writer`]) and a few read connections used from blocking tasks.
+
+mod ops;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use rusqlite::{Connection, OpenFlags};
+
+use self::writer::Writer;
+use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+
+/// Read connections kept open. Reads are short indexed lookups; a few connections let them run
+/// next to each other on a small machine without holding many file handles.
+const READ_CONNECTIONS: usize = 4;
+
+/// How hard a commit pushes data to disk (SQLite's `PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// Every commit is fsynced: a stored message survives power loss. The default.
+    #[default]
+    Full,
+    /// Commits are not fsynced (checkpoints are): survives a relay crash, but the last commits
+    /// may be lost on power loss. Faster.
+    Normal,
+}
+
+/// How [`SqliteStore::open`] sets up the database.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Durability of each commit.
+    pub synchronous: Synchronous,
+    /// Most queued writes committed together in one transaction (one fsync).
+    pub batch_max: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            batch_max: 256,
+        }
+    }
+}
+
+/// A [`Store`] in one SQLite database file (plus its `-wal` and `-shm`).
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// `None` only once closed or dropped.
+    writer: Option<Writer>,
+    /// Shared with the blocking tasks that use them.
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: AtomicUsize,
+}
+
+/// A backend failure, described without any stored data: SQLite's messages name tables and
+/// columns, never bound values.
+fn backend(error: rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("sqlite: {error}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates its schema and starts the
+    /// writer thread.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path).map_err(backend)?;
+        schema::configure_writer(&conn, options.synchronous)?;
+        schema::migrate(&mut conn)?;
+        let readers = (0..READ_CONNECTIONS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    // Read-write without create (`query_only` forbids writes): WAL readers
+                    // need write access to the shared-memory index.
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(backend)?;
+                schema::configure_reader(&reader)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Arc<[_]>, StoreError>>()?;
+        Ok(Self {
+            writer: Some(Writer::spawn(conn, options.batch_max)?),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// Stops accepting writes, waits until every queued write is committed and the writer thread
+    /// has exited. For graceful shutdown; dropping the store also lets queued writes finish, but
+    /// without waiting.
+    pub async fn close(mut self) -> Result<(), StoreError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let thread = writer.stop();
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|_| StoreError::Backend("waiting for the store writer failed".to_owned()))?
+            .map_err(|_| StoreError::Backend("the store writer thread panicked".to_owned()))
+    }
+
+    async fn write<T, F>(&self, operation: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit(operation).await,
+            None => Err(StoreError::Backend("the store is closed".to_owned())),
+        }
+    }
+
+    /// Runs `operation` on a read connection in a read transaction (one consistent snapshot),
+    /// off the async threads.
+    async fn read<T, F>(&self, operation: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % READ_CONNECTIONS;
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let Some(reader) = readers.get(index) else {
+                return Err(StoreError::Backend("no read connection".to_owned()));
+            };
+            // A panic cannot happen while a connection is in use (no code here panics), and a
+            // read leaves nothing half-done: a poisoned lock is safe to take.
+            let mut conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction().map_err(backend)?;
+            let result = operation(&tx);
+            // Read-only: ending the transaction is all `finish` does here.
+            tx.finish().map_err(backend)?;
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Backend("a store read task failed".to_owned()))?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued, then exit; not joined here,
+        // since dropping may happen on an async thread that must not block.
+        if let Some(writer) = self.writer.take() {
+            drop(writer.stop());
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
+        self.write(move |conn| ops::register(conn, mailbox, identity_key, now))
+            .await
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        self.read(move |conn| ops::mailbox_status(conn, mailbox)).await
+    }
+
+    async fn upload_prekeys(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey: SignedPreKey,
+        one_time: Vec<OneTimePreKey>,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        self.write(move |conn| ops::upload_prekeys(conn, mailbox, signed_prekey, one_time, max_one_time))
+            .await
+    }
+
+    async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
+        self.write(move |conn| ops::claim_bundle(conn, mailbox)).await
+    }
+
+    async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
+        self.read(move |conn| ops::one_time_prekey_count(conn, mailbox))
+            .await
+    }
+
+    async fn enqueue(
+        &self,
+        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        now: u64,
+        quota: Quota,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.write(move |conn| ops::enqueue(conn, deliveries, now, quota))
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(move |conn| ops::fetch(conn, mailbox, after, limit))
+            .await
+    }
+
+    async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+        self.write(move |conn| ops::ack(conn, mailbox, through)).await
+    }
+
+    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
+        self.write(move |conn| ops::purge_expired(conn, cutoff)).await
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        self.write(move |conn| ops::delete_mailbox(conn, mailbox)).await
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        self.read(ops::queue_depth).await
+    }
+}

@@ -1,0 +1,307 @@
+//! The SQL of each operation. Writes run on the writer thread inside a savepoint of the batch
+//! transaction, so returning an error after a partial change is safe: the savepoint is rolled
+//! back and nothing of the operation remains. Reads run on a read connection.
+
+use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::backend;
+use crate::store::{ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage};
+
+/// SQLite integers are signed 64-bit. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
+/// stored value can be that large, so comparisons against the clamped value mean the same.
+fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads back a value this store wrote from a `u64`; a negative one means a corrupt database.
+fn from_sql(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Backend("negative integer in the database".to_owned()))
+}
+
+fn count_u32(count: u64) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// The mailbox's next seq, or `UnknownMailbox`.
+fn next_seq(conn: &Connection, mailbox: &MailboxId) -> Result<u64, StoreError> {
+    let next: Option<i64> = conn
+        .prepare_cached("SELECT next_seq FROM mailboxes WHERE mailbox = ?1")
+        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())
+        .map_err(backend)?;
+    from_sql(next.ok_or(StoreError::UnknownMailbox)?)
+}
+
+/// `UnknownMailbox` unless the mailbox is registered.
+fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
+    next_seq(conn, mailbox).map(drop)
+}
+
+fn one_time_count(conn: &Connection, mailbox: &MailboxId) -> Result<u32, StoreError> {
+    let count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM one_time_prekeys WHERE mailbox = ?1")
+        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)))
+        .map_err(backend)?;
+    Ok(count_u32(from_sql(count)?))
+}
+
+pub(super) fn register(
+    conn: &Connection,
+    mailbox: MailboxId,
+    identity_key: [u8; 32],
+    now: u64,
+) -> Result<(), StoreError> {
+    let existing: Option<[u8; 32]> = conn
+        .query_row(
+            "SELECT identity_key FROM mailboxes WHERE mailbox = ?1",
+            [mailbox.0],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    match existing {
+        Some(key) if key == identity_key => Ok(()),
+        Some(_) => Err(StoreError::IdentityMismatch),
+        None => {
+            conn.execute(
+                "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at) \
+                 VALUES (?1, ?2, 1, ?3)",
+                params![mailbox.0, identity_key, to_sql(now)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn mailbox_status(conn: &Connection, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+    let identity_key: Option<[u8; 32]> = conn
+        .prepare_cached("SELECT identity_key FROM mailboxes WHERE mailbox = ?1")
+        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())
+        .map_err(backend)?;
+    Ok(match identity_key {
+        Some(identity_key) => MailboxStatus::Active { identity_key },
+        None => MailboxStatus::Unknown,
+    })
+}
+
+pub(super) fn upload_prekeys(
+    conn: &Connection,
+    mailbox: MailboxId,
+    signed_prekey: SignedPreKey,
+    one_time: Vec<OneTimePreKey>,
+    max_one_time: u32,
+) -> Result<u32, StoreError> {
+    require_mailbox(conn, &mailbox)?;
+    let held = one_time_count(conn, &mailbox)?;
+    conn.execute(
+        "INSERT OR REPLACE INTO signed_prekeys (mailbox, id, created_at, key, signature) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            mailbox.0,
+            signed_prekey.id,
+            to_sql(signed_prekey.created_at),
+            signed_prekey.key,
+            signed_prekey.signature.0
+        ],
+    )
+    .map_err(backend)?;
+    let adding = u32::try_from(one_time.len()).unwrap_or(u32::MAX);
+    {
+        let mut insert = conn
+            .prepare_cached("INSERT OR REPLACE INTO one_time_prekeys (mailbox, id, key) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?;
+        for prekey in one_time {
+            insert
+                .execute(params![mailbox.0, prekey.id, prekey.key])
+                .map_err(backend)?;
+        }
+    }
+    // Counting after the inserts handles replaced ids and duplicates within the upload; over the
+    // cap, the error rolls the savepoint back, signed prekey included.
+    let after = one_time_count(conn, &mailbox)?;
+    if after > max_one_time {
+        return Err(StoreError::TooManyPreKeys {
+            held,
+            adding,
+            max: max_one_time,
+        });
+    }
+    Ok(after)
+}
+
+pub(super) fn claim_bundle(conn: &Connection, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
+    let identity_key: [u8; 32] = conn
+        .query_row(
+            "SELECT identity_key FROM mailboxes WHERE mailbox = ?1",
+            [mailbox.0],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .ok_or(StoreError::UnknownMailbox)?;
+    let signed: Option<(u32, i64, [u8; 32], [u8; 64])> = conn
+        .query_row(
+            "SELECT id, created_at, key, signature FROM signed_prekeys WHERE mailbox = ?1",
+            [mailbox.0],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    let (id, created_at, key, signature) = signed.ok_or(StoreError::NoBundle)?;
+    let signed_prekey = SignedPreKey {
+        id,
+        created_at: from_sql(created_at)?,
+        key,
+        signature: Signature(signature),
+    };
+    // Select and delete inside the writer's transaction: no other claim can interleave, so each
+    // one-time prekey is handed out at most once.
+    let one_time_prekey: Option<OneTimePreKey> = conn
+        .query_row(
+            "SELECT id, key FROM one_time_prekeys WHERE mailbox = ?1 ORDER BY id LIMIT 1",
+            [mailbox.0],
+            |row| {
+                Ok(OneTimePreKey {
+                    id: row.get(0)?,
+                    key: row.get(1)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(backend)?;
+    if let Some(prekey) = &one_time_prekey {
+        conn.execute(
+            "DELETE FROM one_time_prekeys WHERE mailbox = ?1 AND id = ?2",
+            params![mailbox.0, prekey.id],
+        )
+        .map_err(backend)?;
+    }
+    Ok(ClaimedBundle {
+        identity_key,
+        signed_prekey,
+        one_time_prekey,
+        remaining: one_time_count(conn, &mailbox)?,
+    })
+}
+
+pub(super) fn one_time_prekey_count(conn: &Connection, mailbox: MailboxId) -> Result<u32, StoreError> {
+    require_mailbox(conn, &mailbox)?;
+    one_time_count(conn, &mailbox)
+}
+
+pub(super) fn enqueue(
+    conn: &Connection,
+    deliveries: Vec<(MailboxId, Vec<u8>)>,
+    now: u64,
+    quota: Quota,
+) -> Result<Vec<u64>, StoreError> {
+    let mut usage = conn
+        .prepare_cached("SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE mailbox = ?1")
+        .map_err(backend)?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?;
+    let mut advance = conn
+        .prepare_cached("UPDATE mailboxes SET next_seq = ?2 WHERE mailbox = ?1")
+        .map_err(backend)?;
+    let mut seqs = Vec::with_capacity(deliveries.len());
+    // One recipient at a time; usage is read after the earlier inserts of this same call, so
+    // several envelopes to one mailbox count together. Any error rolls back the savepoint.
+    for (mailbox, envelope) in deliveries {
+        let seq = next_seq(conn, &mailbox)?;
+        let (count, bytes): (i64, i64) = usage
+            .query_row([mailbox.0], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(backend)?;
+        let size = envelope.len() as u64;
+        if from_sql(count)?.saturating_add(1) > quota.max_messages
+            || from_sql(bytes)?.saturating_add(size) > quota.max_bytes
+        {
+            return Err(StoreError::QuotaExceeded { mailbox });
+        }
+        insert
+            .execute(params![
+                mailbox.0,
+                to_sql(seq),
+                to_sql(now),
+                to_sql(size),
+                envelope
+            ])
+            .map_err(backend)?;
+        advance
+            .execute(params![mailbox.0, to_sql(seq.saturating_add(1))])
+            .map_err(backend)?;
+        seqs.push(seq);
+    }
+    Ok(seqs)
+}
+
+pub(super) fn fetch(
+    conn: &Connection,
+    mailbox: MailboxId,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    require_mailbox(conn, &mailbox)?;
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT seq, received_at, envelope FROM messages \
+             WHERE mailbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement
+        .query_map(params![mailbox.0, to_sql(after), limit], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
+        })
+        .map_err(backend)?;
+    let mut messages = Vec::new();
+    for row in rows {
+        let (seq, received_at, envelope) = row.map_err(backend)?;
+        messages.push(StoredMessage {
+            seq: from_sql(seq)?,
+            received_at: from_sql(received_at)?,
+            envelope,
+        });
+    }
+    Ok(messages)
+}
+
+pub(super) fn ack(conn: &Connection, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+    require_mailbox(conn, &mailbox)?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")
+        .and_then(|mut statement| statement.execute(params![mailbox.0, to_sql(through)]))
+        .map_err(backend)?;
+    Ok(deleted as u64)
+}
+
+pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, StoreError> {
+    let deleted = conn
+        .execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])
+        .map_err(backend)?;
+    Ok(deleted as u64)
+}
+
+pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<(), StoreError> {
+    // Children first, explicitly: the outcome does not depend on foreign-key enforcement.
+    for sql in [
+        "DELETE FROM messages WHERE mailbox = ?1",
+        "DELETE FROM one_time_prekeys WHERE mailbox = ?1",
+        "DELETE FROM signed_prekeys WHERE mailbox = ?1",
+        "DELETE FROM mailboxes WHERE mailbox = ?1",
+    ] {
+        conn.execute(sql, [mailbox.0]).map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(super) fn queue_depth(conn: &Connection) -> Result<u64, StoreError> {
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+        .map_err(backend)?;
+    from_sql(count)
+}

@@ -1,0 +1,294 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use super::writer::{WriteJob, job, run_batch};
+use super::{SqliteOptions, SqliteStore, Synchronous, ops, schema};
+use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
+use crate::store::{MailboxStatus, Store, StoreError};
+
+crate::store::suite::store_suite!(temp_store());
+
+fn temp_store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("relay.db"), SqliteOptions::default()).unwrap();
+    (store, dir)
+}
+
+/// Rows that mention `mailbox`, per table, read straight from the file (and its WAL) by a
+/// connection of its own.
+fn rows_for(path: &Path, mailbox: hush_proto::MailboxId) -> Vec<(&'static str, i64)> {
+    let conn = Connection::open(path).unwrap();
+    ["mailboxes", "signed_prekeys", "one_time_prekeys", "messages"]
+        .into_iter()
+        .map(|table| {
+            let count = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE mailbox = ?1"),
+                    [mailbox.0],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            (table, count)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn data_survives_close_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    store
+        .upload_prekeys(a, signed_prekey(3), one_time_prekeys(0..4), 10)
+        .await
+        .unwrap();
+    store
+        .enqueue(
+            vec![(a, b"1".to_vec()), (a, b"2".to_vec()), (a, b"3".to_vec())],
+            50,
+            QUOTA,
+        )
+        .await
+        .unwrap();
+    store.ack(a, 1).await.unwrap();
+    store.close().await.unwrap();
+
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert!(matches!(
+        store.mailbox_status(a).await.unwrap(),
+        MailboxStatus::Active { .. }
+    ));
+    let messages = store.fetch(a, 0, 10).await.unwrap();
+    assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(
+        messages.first().map(|m| (m.received_at, m.envelope.clone())),
+        Some((50, b"2".to_vec()))
+    );
+    assert_eq!(store.one_time_prekey_count(a).await.unwrap(), 4);
+    let bundle = store.claim_bundle(a).await.unwrap();
+    assert_eq!(bundle.signed_prekey, signed_prekey(3));
+    // The counter survived too: the next seq follows the last one ever assigned.
+    assert_eq!(
+        store.enqueue(vec![(a, b"4".to_vec())], 60, QUOTA).await.unwrap(),
+        vec![4]
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_enqueues_commit_together_with_distinct_seqs() {
+    let (store, _dir) = temp_store();
+    let store = Arc::new(store);
+    let mut recipients = Vec::new();
+    for n in 1..=4 {
+        recipients.push(registered(&*store, n).await);
+    }
+    let sends: Vec<_> = (0..200u32)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let to = recipients[i as usize % recipients.len()];
+            tokio::spawn(async move {
+                store
+                    .enqueue(vec![(to, i.to_be_bytes().to_vec())], 1, QUOTA)
+                    .await
+                    .map(|seqs| (to, seqs))
+            })
+        })
+        .collect();
+    let mut seqs_by_recipient = std::collections::HashMap::<_, Vec<u64>>::new();
+    for send in sends {
+        let (to, seqs) = send.await.unwrap().unwrap();
+        seqs_by_recipient.entry(to).or_default().extend(seqs);
+    }
+    for to in &recipients {
+        let mut seqs = seqs_by_recipient.remove(to).unwrap();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=50).collect::<Vec<u64>>());
+        assert_eq!(store.fetch(*to, 0, 100).await.unwrap().len(), 50);
+    }
+    assert_eq!(store.queue_depth().await.unwrap(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_do_not_fail_neighbours() {
+    let (store, _dir) = temp_store();
+    let store = Arc::new(store);
+    let a = registered(&*store, 1).await;
+    let sends: Vec<_> = (0..100u32)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let to = if i % 2 == 0 { a } else { mailbox(9) };
+            tokio::spawn(async move { (i, store.enqueue(vec![(to, vec![1])], 1, QUOTA).await) })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for send in sends {
+        match send.await.unwrap() {
+            (i, Ok(seqs)) if i % 2 == 0 => stored.extend(seqs),
+            (i, Err(StoreError::UnknownMailbox)) if i % 2 == 1 => {}
+            (i, other) => panic!("send {i}: {other:?}"),
+        }
+    }
+    stored.sort_unstable();
+    assert_eq!(stored, (1..=50).collect::<Vec<u64>>());
+}
+
+/// The batch path itself, deterministically: several jobs in one transaction, two failing.
+#[tokio::test]
+async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("relay.db")).unwrap();
+    schema::configure_writer(&conn, Synchronous::Full).unwrap();
+    schema::migrate(&mut conn).unwrap();
+    let a = mailbox(1);
+    let quota = crate::store::Quota {
+        max_messages: 2,
+        max_bytes: 1 << 20,
+    };
+
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
+    let (queued, registered) = job(move |conn: &Connection| ops::register(conn, a, [1; 32], 0));
+    batch.push(queued);
+    let (queued, first) =
+        job(move |conn: &Connection| ops::enqueue(conn, vec![(a, b"1".to_vec())], 1, quota));
+    batch.push(queued);
+    let (queued, unknown) = job(move |conn: &Connection| {
+        ops::enqueue(
+            conn,
+            vec![(a, b"x".to_vec()), (mailbox(9), b"y".to_vec())],
+            1,
+            quota,
+        )
+    });
+    batch.push(queued);
+    let (queued, over_cap) = job(move |conn: &Connection| {
+        ops::upload_prekeys(conn, a, signed_prekey(1), one_time_prekeys(0..5), 2)
+    });
+    batch.push(queued);
+    let (queued, second) =
+        job(move |conn: &Connection| ops::enqueue(conn, vec![(a, b"2".to_vec())], 1, quota));
+    batch.push(queued);
+    let (queued, over_quota) =
+        job(move |conn: &Connection| ops::enqueue(conn, vec![(a, b"3".to_vec())], 1, quota));
+    batch.push(queued);
+    run_batch(&mut conn, batch);
+
+    registered.await.unwrap().unwrap();
+    assert_eq!(first.await.unwrap().unwrap(), vec![1]);
+    assert!(matches!(unknown.await.unwrap(), Err(StoreError::UnknownMailbox)));
+    assert!(matches!(
+        over_cap.await.unwrap(),
+        Err(StoreError::TooManyPreKeys { .. })
+    ));
+    // The failed enqueue before it took no seq.
+    assert_eq!(second.await.unwrap().unwrap(), vec![2]);
+    assert!(matches!(
+        over_quota.await.unwrap(),
+        Err(StoreError::QuotaExceeded { .. })
+    ));
+
+    let stored = ops::fetch(&conn, a, 0, 10).unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.envelope.clone()).collect::<Vec<_>>(),
+        vec![b"1".to_vec(), b"2".to_vec()]
+    );
+    assert_eq!(ops::one_time_prekey_count(&conn, a).unwrap(), 0);
+    assert!(matches!(ops::claim_bundle(&conn, a), Err(StoreError::NoBundle)));
+}
+
+#[tokio::test]
+async fn delete_mailbox_leaves_no_row_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    let b = registered(&store, 2).await;
+    store
+        .upload_prekeys(a, signed_prekey(1), one_time_prekeys(0..5), 10)
+        .await
+        .unwrap();
+    store
+        .enqueue(vec![(a, b"1".to_vec()), (b, b"2".to_vec())], 1, QUOTA)
+        .await
+        .unwrap();
+    assert!(rows_for(&path, a).iter().all(|(_, count)| *count > 0));
+
+    store.delete_mailbox(a).await.unwrap();
+    // Read while the store is open (the rows would be in the WAL) and after it closed.
+    for (table, count) in rows_for(&path, a) {
+        assert_eq!(count, 0, "{table} still has a row for the deleted mailbox");
+    }
+    store.close().await.unwrap();
+    for (table, count) in rows_for(&path, a) {
+        assert_eq!(count, 0, "{table} still has a row for the deleted mailbox");
+    }
+    assert_eq!(
+        rows_for(&path, b),
+        vec![
+            ("mailboxes", 1),
+            ("signed_prekeys", 0),
+            ("one_time_prekeys", 0),
+            ("messages", 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn normal_synchronous_and_tiny_batches_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        synchronous: Synchronous::Normal,
+        batch_max: 0,
+    };
+    let store = SqliteStore::open(&dir.path().join("relay.db"), options).unwrap();
+    let a = registered(&store, 1).await;
+    assert_eq!(
+        store.enqueue(vec![(a, b"1".to_vec())], 1, QUOTA).await.unwrap(),
+        vec![1]
+    );
+    store.close().await.unwrap();
+}
+
+#[test]
+fn writer_connection_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("relay.db")).unwrap();
+    let pragma = |name: &str| -> String {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+            row.get::<_, rusqlite::types::Value>(0)
+        })
+        .map(|value| format!("{value:?}"))
+        .unwrap()
+    };
+    schema::configure_writer(&conn, Synchronous::Full).unwrap();
+    assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
+    assert_eq!(pragma("synchronous"), "Integer(2)");
+    assert_eq!(pragma("foreign_keys"), "Integer(1)");
+    schema::configure_writer(&conn, Synchronous::Normal).unwrap();
+    assert_eq!(pragma("synchronous"), "Integer(1)");
+}
+
+#[test]
+fn backend_errors_carry_no_stored_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("relay.db")).unwrap();
+    schema::migrate(&mut conn).unwrap();
+    let a = mailbox(1);
+    ops::register(&conn, a, [1; 32], 0).unwrap();
+    let secret = b"very secret envelope".to_vec();
+    // A duplicate primary key: the error names columns, never the bound values.
+    conn.execute(
+        "INSERT INTO messages (mailbox, seq, received_at, size, envelope) VALUES (?1, 1, 0, 0, ?2)",
+        rusqlite::params![a.0, secret],
+    )
+    .unwrap();
+    let error = ops::enqueue(&conn, vec![(a, secret)], 0, QUOTA).unwrap_err();
+    let StoreError::Backend(message) = error else {
+        panic!("expected a backend error, got {error:?}");
+    };
+    assert!(!message.contains("secret"), "{message}");
+    assert!(message.contains("sqlite"), "{message}");
+}

@@ -1,0 +1,157 @@
+//! Shared test helpers: a real relay on 127.0.0.1:0 with a fresh temporary SQLite store and a
+//! manual clock, and logged-in QUIC clients.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use hush_crypto::Account;
+use hush_proto::{MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey};
+use hush_relay::client::RelayClient;
+use hush_relay::clock::{Clock, ManualClock};
+use hush_relay::store::sqlite::{SqliteOptions, SqliteStore};
+use hush_relay::{Config, Relay, RelayHandle};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Start time of every manual clock.
+pub const T0: u64 = 1_800_000_000;
+
+/// A relay running in this process.
+pub struct TestRelay {
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub fingerprint: [u8; 32],
+    pub handle: RelayHandle<SqliteStore>,
+    pub clock: ManualClock,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn test_config(data_dir: PathBuf) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir,
+        ..Config::default()
+    }
+}
+
+/// A relay on a fresh temporary directory; `tweak` adjusts the config.
+pub async fn spawn_relay(tweak: impl FnOnce(&mut Config)) -> TestRelay {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = spawn_relay_in(dir.path().to_path_buf(), tweak).await;
+    relay._dir = Some(dir);
+    relay
+}
+
+/// A relay on a given data directory (to restart on the same data).
+pub async fn spawn_relay_in(data_dir: PathBuf, tweak: impl FnOnce(&mut Config)) -> TestRelay {
+    let mut config = test_config(data_dir.clone());
+    tweak(&mut config);
+    let clock = ManualClock::new(T0);
+    let store = SqliteStore::open(&data_dir.join("relay.sqlite3"), SqliteOptions::default()).unwrap();
+    let relay = Relay::bind_with(config, store, Clock::Manual(clock.clone()))
+        .await
+        .unwrap();
+    let addr = relay.local_addr().unwrap();
+    let fingerprint = relay.fingerprint();
+    let metrics_addr = relay.metrics_addr();
+    let handle = relay.handle();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(relay.run(async move {
+        let _ = stopped.await;
+    }));
+    TestRelay {
+        addr,
+        metrics_addr,
+        fingerprint,
+        handle,
+        clock,
+        data_dir,
+        stop: Some(stop),
+        task: Some(task),
+        _dir: None,
+    }
+}
+
+impl TestRelay {
+    pub async fn connect(&self) -> RelayClient {
+        RelayClient::connect(self.addr, self.fingerprint).await.unwrap()
+    }
+
+    /// A new account, logged in.
+    pub async fn user(&self) -> (Account, RelayClient) {
+        let account = Account::new(T0, &mut rand::rng());
+        let mut client = self.connect().await;
+        client.login(&account, None).await.unwrap();
+        (account, client)
+    }
+
+    /// Graceful shutdown; waits for `run` to return.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    /// Keeps the temporary directory alive beyond this relay (for restarts).
+    pub fn take_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
+    }
+}
+
+pub fn mailbox(account: &Account) -> MailboxId {
+    MailboxId::for_identity(&account.identity_key().to_bytes())
+}
+
+/// An upload of the account's signed prekey and `count` fresh one-time prekeys.
+pub fn prekey_upload(account: &mut Account, count: usize) -> Request {
+    let spk = account.signed_prekey().unwrap();
+    let one_time: Vec<OneTimePreKey> = account
+        .generate_one_time_prekeys(count, &mut rand::rng())
+        .into_iter()
+        .map(|otk| OneTimePreKey {
+            id: otk.id,
+            key: otk.key.to_bytes(),
+        })
+        .collect();
+    Request::UploadPreKeys {
+        signed_prekey: SignedPreKey {
+            id: spk.id,
+            created_at: spk.created_at,
+            key: spk.key.to_bytes(),
+            signature: Signature(spk.signature),
+        },
+        one_time_prekeys: PreKeyUpload::new(one_time).unwrap(),
+    }
+}
+
+/// Every file under `dir`, concatenated (to grep the relay's storage).
+pub fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            out.extend(std::fs::read(&path).unwrap());
+        } else if path.is_dir() {
+            out.extend(all_bytes(&path));
+        }
+    }
+    out
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
