@@ -14,8 +14,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use helpers::{T0, mailbox};
 use hush_crypto::Account;
@@ -23,6 +22,7 @@ use hush_proto::{Envelope, Request, Response};
 use hush_relay::client::RelayClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::Notify;
 
 /// Starts the binary on port 0 and reads its address and fingerprint from its first lines.
 async fn start(data_dir: &Path) -> (Child, SocketAddr, [u8; 32]) {
@@ -64,40 +64,47 @@ async fn line41_sigkill_under_load_loses_no_acknowledged_message() {
     bob_client.close();
     let target = mailbox(&bob);
 
-    let acknowledged_count = Arc::new(AtomicUsize::new(0));
+    // Every message the relay answered `Stored`, recorded the moment the answer arrives.
+    let acknowledged = Arc::new(Mutex::new(HashSet::new()));
+    let enough = Arc::new(Notify::new());
     let mut senders = Vec::new();
     for sender in 0..4u8 {
         let account = Account::new(T0, &mut rand::rng());
         let mut client = RelayClient::connect(addr, fingerprint).await.unwrap();
         client.login(&account, None).await.unwrap();
-        let count = acknowledged_count.clone();
+        let acknowledged = acknowledged.clone();
+        let enough = enough.clone();
         senders.push(tokio::spawn(async move {
-            let mut acknowledged = Vec::new();
             for i in 0..1_000_000u32 {
                 let mut body = vec![sender];
                 body.extend_from_slice(&i.to_be_bytes());
                 let envelope = Envelope::new(body.clone()).unwrap();
                 match client.request(Request::Send { to: target, envelope }).await {
                     Ok(Response::Stored) => {
-                        acknowledged.push(body);
-                        count.fetch_add(1, Ordering::Relaxed);
+                        let mut acknowledged = acknowledged.lock().unwrap();
+                        acknowledged.insert(body);
+                        if acknowledged.len() == 400 {
+                            enough.notify_one();
+                        }
                     }
                     _ => break,
                 }
             }
-            acknowledged
         }));
     }
     // Kill mid-stream once a few hundred messages are acknowledged.
-    while acknowledged_count.load(Ordering::Relaxed) < 400 {
-        tokio::task::yield_now().await;
-    }
+    enough.notified().await;
     relay.start_kill().unwrap();
     relay.wait().await.unwrap();
-    let mut acknowledged = HashSet::new();
-    for sender in senders {
-        acknowledged.extend(sender.await.unwrap());
+    // The senders' requests in flight can never be answered now; stop them rather than wait for
+    // their idle timeout. What they were told is in `acknowledged`.
+    for sender in &senders {
+        sender.abort();
     }
+    for sender in senders {
+        let _ = sender.await;
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 400);
 
     let (_relay, addr, restarted_fingerprint) = start(dir.path()).await;

@@ -615,3 +615,120 @@ async fn metrics_endpoint_serves_prometheus_text() {
     assert!(text.contains("hush_delivery_latency_seconds_count"));
     assert!(!text.contains("counted"), "no payload in metrics");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_token_signed_by_the_operator_admits_a_new_mailbox() {
+    let authority = Account::new(T0, &mut rand::rng());
+    let relay = spawn_relay(|config| {
+        config.registration_key = Some(hush_relay::tls::to_hex(&authority.identity_key().to_bytes()));
+    })
+    .await;
+    let user = Account::new(T0, &mut rand::rng());
+    let identity = user.identity_key().to_bytes();
+    let token = |expires_at: u64, signer: &Account| hush_proto::RegistrationToken {
+        expires_at,
+        signature: Signature(signer.sign(&hush_proto::registration_message(&identity, expires_at))),
+    };
+    // Expired, or signed by someone else: the uniform refusal.
+    let mut client = relay.connect().await;
+    assert_eq!(
+        refused(client.login(&user, Some(token(T0 - 1, &authority))).await),
+        ErrorCode::Unauthorized
+    );
+    let mut client = relay.connect().await;
+    assert_eq!(
+        refused(client.login(&user, Some(token(T0 + 60, &user))).await),
+        ErrorCode::Unauthorized
+    );
+    // A valid token registers; later logins need none.
+    let mut client = relay.connect().await;
+    assert!(matches!(
+        client
+            .login(&user, Some(token(T0 + 60, &authority)))
+            .await
+            .unwrap(),
+        Response::Authenticated { .. }
+    ));
+    client.close();
+    let mut client = relay.connect().await;
+    assert!(client.login(&user, None).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_many_fans_out_atomically() {
+    let relay = spawn_relay(|config| config.limits.mailbox_max_messages = 2).await;
+    let (_, mut alice) = relay.user().await;
+    let mut receivers = Vec::new();
+    for _ in 0..3 {
+        receivers.push(relay.user().await);
+    }
+    let mailboxes: Vec<MailboxId> = receivers.iter().map(|(account, _)| mailbox(account)).collect();
+    let deliveries = |body: &[u8]| {
+        hush_proto::Deliveries::new(mailboxes.iter().map(|to| (*to, envelope(body))).collect()).unwrap()
+    };
+    assert_eq!(
+        alice
+            .request(Request::SendMany {
+                deliveries: deliveries(b"group 1")
+            })
+            .await
+            .unwrap(),
+        Response::Stored
+    );
+    for (_, client) in &mut receivers {
+        assert_eq!(
+            client.next_delivery().await.unwrap().envelope.as_bytes(),
+            b"group 1"
+        );
+    }
+    // Fill one recipient's mailbox: the next fan-out is refused for everyone, nothing stored.
+    send(&mut alice, mailboxes[0], b"extra").await.unwrap();
+    assert_eq!(
+        refused(
+            alice
+                .request(Request::SendMany {
+                    deliveries: deliveries(b"group 2")
+                })
+                .await
+        ),
+        ErrorCode::QuotaExceeded
+    );
+    assert_eq!(
+        receivers[0].1.next_delivery().await.unwrap().envelope.as_bytes(),
+        b"extra"
+    );
+    for (_, client) in &mut receivers {
+        assert_eq!(client.request(Request::Ping).await.unwrap(), Response::Pong);
+        assert!(
+            client
+                .queued_pushes()
+                .iter()
+                .all(|push| !matches!(push, Push::Deliver(_)))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_certificate_replaces_the_self_signed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["relay.example".to_string()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let expected = hush_relay::tls::fingerprint(certified.cert.der());
+    let relay = spawn_relay(|config| {
+        config.tls_cert = Some(cert_path.clone());
+        config.tls_key = Some(key_path.clone());
+    })
+    .await;
+    assert_eq!(relay.fingerprint, expected);
+    assert!(
+        !relay.data_dir.join("relay-cert.der").exists(),
+        "no self-signed certificate was made"
+    );
+    let mut client = relay.connect().await;
+    assert_eq!(client.request(Request::Ping).await.unwrap(), Response::Pong);
+    // A client pinning another fingerprint refuses the relay.
+    assert!(RelayClient::connect(relay.addr, [0; 32]).await.is_err());
+}
