@@ -18,7 +18,7 @@ use crate::hub::Online;
 use crate::limits::TokenBucket;
 use crate::metrics::Metrics;
 use crate::server::Shared;
-use crate::store::Store;
+use crate::store::{Store, StoredMessage};
 
 /// QUIC application close codes.
 pub mod close_code {
@@ -37,9 +37,9 @@ pub mod close_code {
 }
 
 /// Frames queued to one connection's writer before senders wait.
-const OUTBOX_CAPACITY: usize = 256;
+pub(crate) const OUTBOX_CAPACITY: usize = 256;
 /// Messages read from the store per delivery round.
-const DELIVERY_BATCH: usize = 64;
+pub(crate) const DELIVERY_BATCH: usize = 64;
 /// Label of the TLS exporter value the login signature binds.
 pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-hush-auth";
 
@@ -217,12 +217,38 @@ async fn request_loop<S: Store>(
 }
 
 impl ConnState {
+    /// A fresh, logged-out connection state for driving [`cmd::apply`] without a socket (the
+    /// fuzz target), with a fixed challenge and exporter so a login signature can be made ahead.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn new_for_tests(
+        id: u64,
+        challenge: [u8; 32],
+        exporter: [u8; 32],
+        outbox: mpsc::Sender<ServerFrame>,
+    ) -> Self {
+        Self {
+            id,
+            challenge,
+            exporter,
+            mailbox: None,
+            online: None,
+            last_pushed: Arc::new(AtomicU64::new(0)),
+            outbox,
+            close_after: false,
+            delivery_started: false,
+        }
+    }
+
     /// Highest sequence number pushed so far on this connection.
     pub(crate) fn pushed_through(&self) -> u64 {
         self.last_pushed.load(Ordering::Relaxed)
     }
 }
 
+/// Delivers the mailbox's messages in `seq` order. The store is the source of truth: at login,
+/// and whenever a handed-over message does not continue the sequence (a concurrent commit got in
+/// between, or the hand-over queue overflowed), the task reads the store after its cursor.
+/// Otherwise it pushes what the senders' handlers handed over, with no store read.
 fn spawn_delivery<S: Store>(
     shared: Arc<Shared<S>>,
     mailbox: MailboxId,
@@ -231,31 +257,47 @@ fn spawn_delivery<S: Store>(
 ) {
     tokio::spawn(async move {
         let mut after = 0u64;
+        let mut read_store = true;
         loop {
             let since = online.take_pending_since();
-            let messages = match shared.store.fetch(mailbox, after, DELIVERY_BATCH).await {
-                Ok(messages) => messages,
-                Err(error) => {
-                    warn!(%error, "delivery fetch failed");
-                    return;
-                }
-            };
-            let full_batch = messages.len() == DELIVERY_BATCH;
-            let delivered = messages.len() as u64;
-            for message in messages {
-                after = message.seq;
-                let Some(envelope) = Envelope::new(message.envelope) else {
-                    continue;
+            let mut delivered = 0u64;
+            let mut full_batch = false;
+            if read_store {
+                // Whatever was handed over is in the store too; drop it and read.
+                let _ = online.take_direct();
+                let messages = match shared.store.fetch(mailbox, after, DELIVERY_BATCH).await {
+                    Ok(messages) => messages,
+                    Err(error) => {
+                        warn!(%error, "delivery fetch failed");
+                        return;
+                    }
                 };
-                let frame = ServerFrame::Push(Push::Deliver(Delivery {
-                    seq: hush_proto::Seq(message.seq),
-                    received_at: message.received_at,
-                    envelope,
-                }));
-                // Record the push before it can be acknowledged.
-                pushed.fetch_max(message.seq, Ordering::Relaxed);
-                if online.outbox.send(frame).await.is_err() {
-                    return;
+                full_batch = messages.len() == DELIVERY_BATCH;
+                for message in messages {
+                    after = message.seq;
+                    delivered += 1;
+                    if !push(&online, &pushed, message).await {
+                        return;
+                    }
+                }
+                read_store = full_batch;
+            } else {
+                let direct = online.take_direct();
+                read_store = direct.fetch;
+                for message in direct.messages {
+                    if message.seq <= after {
+                        continue;
+                    }
+                    if message.seq != after + 1 {
+                        // A gap: an earlier message's hand-over is late or was dropped.
+                        read_store = true;
+                        break;
+                    }
+                    after = message.seq;
+                    delivered += 1;
+                    if !push(&online, &pushed, message).await {
+                        return;
+                    }
                 }
             }
             if delivered > 0 {
@@ -267,7 +309,7 @@ fn spawn_delivery<S: Store>(
             if online.outbox.is_closed() {
                 return;
             }
-            if !full_batch {
+            if !read_store && !full_batch {
                 online.wake.notified().await;
                 if online.outbox.is_closed() {
                     return;
@@ -275,6 +317,21 @@ fn spawn_delivery<S: Store>(
             }
         }
     });
+}
+
+/// Pushes one message; `false` once the connection's writer is gone.
+async fn push(online: &Online, pushed: &AtomicU64, message: StoredMessage) -> bool {
+    let Some(envelope) = Envelope::new(message.envelope) else {
+        return true;
+    };
+    let frame = ServerFrame::Push(Push::Deliver(Delivery {
+        seq: hush_proto::Seq(message.seq),
+        received_at: message.received_at,
+        envelope,
+    }));
+    // Record the push before it can be acknowledged.
+    pushed.fetch_max(message.seq, Ordering::Relaxed);
+    online.outbox.send(frame).await.is_ok()
 }
 
 enum ReadError {

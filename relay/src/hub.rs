@@ -1,10 +1,26 @@
 //! Who is online: the one logged-in connection per mailbox, so a stored message can wake its
 //! delivery task at once and a relay-side notice (prekeys low) can reach it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use hush_proto::{MailboxId, ServerFrame};
+
+use crate::store::StoredMessage;
+
+/// Most freshly stored messages handed straight to one connection's delivery task. Past it the
+/// task is told to read from the store instead, so a slow reader costs bounded memory.
+const DIRECT_CAPACITY: usize = 256;
+
+/// Messages handed over without a store read, and whether the store must be read anyway.
+#[derive(Debug, Default)]
+pub(crate) struct Direct {
+    /// Just committed, in the order their senders' commits returned (not necessarily `seq`
+    /// order: the delivery task checks contiguity).
+    pub(crate) messages: VecDeque<StoredMessage>,
+    /// Something was stored that is not in `messages`: read the store.
+    pub(crate) fetch: bool,
+}
 use tokio::sync::{Notify, mpsc};
 
 /// A logged-in connection's handles.
@@ -20,6 +36,8 @@ pub(crate) struct Online {
     pub(crate) outbox: mpsc::Sender<ServerFrame>,
     /// When the oldest message not yet pushed was stored (for the latency histogram).
     pub(crate) pending_since: Mutex<Option<tokio::time::Instant>>,
+    /// Freshly stored messages for the delivery task.
+    pub(crate) direct: Mutex<Direct>,
 }
 
 impl Online {
@@ -30,7 +48,25 @@ impl Online {
             replaced: Notify::new(),
             outbox,
             pending_since: Mutex::new(None),
+            direct: Mutex::new(Direct::default()),
         }
+    }
+
+    /// Takes what was handed over since the last call.
+    pub(crate) fn take_direct(&self) -> Direct {
+        std::mem::take(
+            &mut *self
+                .direct
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    fn mark_pending(&self) {
+        self.pending_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(tokio::time::Instant::now);
     }
 
     /// Takes the time the oldest waiting message was stored.
@@ -68,14 +104,42 @@ impl Hub {
         }
     }
 
-    /// Wakes the mailbox's delivery task, if it is online.
+    /// Whether the mailbox has a logged-in connection.
+    pub(crate) fn is_online(&self, mailbox: &MailboxId) -> bool {
+        self.lock().contains_key(mailbox)
+    }
+
+    /// Tells the mailbox's delivery task, if online, to read new messages from the store.
     pub(crate) fn wake(&self, mailbox: &MailboxId) {
-        if let Some(online) = self.lock().get(mailbox) {
+        let target = self.lock().get(mailbox).cloned();
+        if let Some(online) = target {
+            online.mark_pending();
             online
-                .pending_since
+                .direct
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get_or_insert_with(tokio::time::Instant::now);
+                .fetch = true;
+            online.wake.notify_one();
+        }
+    }
+
+    /// Hands a just-committed message to the mailbox's delivery task, if online, so it can be
+    /// pushed without reading it back from the store.
+    pub(crate) fn offer(&self, mailbox: &MailboxId, message: StoredMessage) {
+        let target = self.lock().get(mailbox).cloned();
+        if let Some(online) = target {
+            online.mark_pending();
+            {
+                let mut direct = online
+                    .direct
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if direct.messages.len() < DIRECT_CAPACITY {
+                    direct.messages.push_back(message);
+                } else {
+                    direct.fetch = true;
+                }
+            }
             online.wake.notify_one();
         }
     }

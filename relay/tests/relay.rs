@@ -732,3 +732,51 @@ async fn a_configured_certificate_replaces_the_self_signed_one() {
     // A client pinning another fingerprint refuses the relay.
     assert!(RelayClient::connect(relay.addr, [0; 32]).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_to_one_online_receiver_arrive_in_sequence_order_exactly_once() {
+    let relay = spawn_relay(|config| config.storage.batch_max = 8).await;
+    let bob = Account::new(T0, &mut rand::rng());
+    let mut bob_client = relay.connect().await;
+    bob_client.login(&bob, None).await.unwrap();
+    let target = mailbox(&bob);
+    let mut senders = Vec::new();
+    for sender in 0..8u8 {
+        let (_, mut client) = relay.user().await;
+        senders.push(tokio::spawn(async move {
+            for i in 0..50u8 {
+                send(&mut client, target, &[sender, i]).await.unwrap();
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut last = Seq(0);
+    let mut per_sender = [0u8; 8];
+    while seen.len() < 400 {
+        let delivery = bob_client.next_delivery().await.unwrap();
+        assert_eq!(
+            delivery.seq.0,
+            last.0 + 1,
+            "contiguous sequence numbers, in order"
+        );
+        last = delivery.seq;
+        let body = delivery.envelope.as_bytes().to_vec();
+        assert_eq!(
+            body[1],
+            per_sender[usize::from(body[0])],
+            "each sender's messages in its order"
+        );
+        per_sender[usize::from(body[0])] += 1;
+        assert!(seen.insert(body), "no duplicate");
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(bob_client.request(Request::Ping).await.unwrap(), Response::Pong);
+    assert!(
+        bob_client
+            .queued_pushes()
+            .iter()
+            .all(|push| !matches!(push, Push::Deliver(_)))
+    );
+}

@@ -72,6 +72,10 @@ pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous) -> R
     // Deleted rows (acked messages, deleted mailboxes) are overwritten with zeros instead of
     // lingering in free pages of the database file.
     conn.pragma_update(None, "secure_delete", "ON").map_err(backend)?;
+    // Group commit wraps each operation in a savepoint; keep its statement journal in memory
+    // rather than in a temporary file written for every batch.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(backend)?;
     Ok(())
 }
 

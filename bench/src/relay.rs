@@ -1,0 +1,217 @@
+//! The relay under test: started in this process, started as a child process from the
+//! `hush-relay` binary, or already running somewhere (`--target`).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use hush_relay::{Config, Relay};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::child::ChildServer;
+use crate::procfs::Pid;
+
+/// Prefix of the line `hush-relay` prints with its address.
+const RELAY_ADDRESS_LINE: &str = "relay address for clients: ";
+
+/// The per-connection request rate limit the bench sets. The relay's default (500/s) guards
+/// against abusive clients; one pair alone on an idle relay can exceed it, and the check costs
+/// the same at any setting, so the bench lifts it to measure the relay rather than the limiter.
+const BENCH_REQUESTS_PER_SECOND: u32 = 1_000_000;
+
+/// Where the relay runs.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    /// A task in this process (its CPU figure then includes the bench's own clients).
+    InProcess,
+    /// A child process running this `hush-relay` binary.
+    Child(PathBuf),
+    /// A relay already running at this address with this certificate fingerprint.
+    Remote(SocketAddr, [u8; 32]),
+}
+
+impl Placement {
+    /// `hush-relay` next to this executable (same target directory), if it was built.
+    pub fn sibling_binary() -> Option<PathBuf> {
+        let exe = std::env::current_exe().ok()?;
+        let candidate = exe.parent()?.join("hush-relay");
+        candidate.is_file().then_some(candidate)
+    }
+}
+
+/// Settings for a relay the bench starts.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// SQLite `synchronous`: `full` (the relay's default) or `normal`.
+    pub synchronous: String,
+    /// Most concurrent connections.
+    pub max_connections: usize,
+}
+
+/// A relay clients can connect to.
+#[derive(Debug)]
+pub struct RelayUnderTest {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    /// The certificate fingerprint clients pin.
+    pub fingerprint: [u8; 32],
+    /// One line saying where and how it runs.
+    pub description: String,
+    running: Running,
+}
+
+#[derive(Debug)]
+enum Running {
+    InProcess {
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<()>,
+        _dir: tempfile::TempDir,
+    },
+    Child {
+        server: ChildServer,
+        _dir: tempfile::TempDir,
+    },
+    Remote,
+}
+
+impl RelayUnderTest {
+    /// Starts (or names) the relay.
+    pub async fn start(placement: &Placement, settings: &RelaySettings) -> anyhow::Result<Self> {
+        match placement {
+            Placement::InProcess => {
+                let dir = tempfile::tempdir().context("creating a temporary data directory")?;
+                let config = config(dir.path(), settings);
+                let relay = Relay::bind(config)
+                    .await
+                    .context("starting the in-process relay")?;
+                let addr = relay.local_addr()?;
+                let fingerprint = relay.fingerprint();
+                let (stop, stopped) = oneshot::channel::<()>();
+                let task = tokio::spawn(relay.run(async move {
+                    let _ = stopped.await;
+                }));
+                Ok(Self {
+                    addr,
+                    fingerprint,
+                    description: format!(
+                        "in-process relay (synchronous={}; CPU and RSS include the bench's clients)",
+                        settings.synchronous
+                    ),
+                    running: Running::InProcess {
+                        stop,
+                        task,
+                        _dir: dir,
+                    },
+                })
+            }
+            Placement::Child(binary) => {
+                let dir = tempfile::tempdir().context("creating a temporary data directory")?;
+                let config_path = dir.path().join("relay.toml");
+                std::fs::write(&config_path, config_toml(&dir.path().join("data"), settings))
+                    .context("writing the relay configuration")?;
+                let mut command = Command::new(binary);
+                command
+                    .arg("--config")
+                    .arg(&config_path)
+                    .args(["--metrics-listen", "off", "--log", "warn"]);
+                let server = ChildServer::start(command, RELAY_ADDRESS_LINE).await?;
+                Ok(Self {
+                    addr: server.addr,
+                    fingerprint: server.fingerprint,
+                    description: format!(
+                        "relay child process {} (pid {}, synchronous={})",
+                        binary.display(),
+                        server.process_id(),
+                        settings.synchronous
+                    ),
+                    running: Running::Child { server, _dir: dir },
+                })
+            }
+            Placement::Remote(addr, fingerprint) => Ok(Self {
+                addr: *addr,
+                fingerprint: *fingerprint,
+                description: format!("remote relay at {addr} (its CPU and RSS are not measured)"),
+                running: Running::Remote,
+            }),
+        }
+    }
+
+    /// The process whose CPU and memory are the relay's, if it runs on this machine.
+    pub fn pid(&self) -> Option<Pid> {
+        match &self.running {
+            Running::InProcess { .. } => Some(Pid::Current),
+            Running::Child { server, .. } => Some(server.pid()),
+            Running::Remote => None,
+        }
+    }
+
+    /// Stops a relay the bench started.
+    pub async fn stop(self) {
+        match self.running {
+            Running::InProcess { stop, task, _dir } => {
+                let _ = stop.send(());
+                let _ = task.await;
+            }
+            Running::Child { server, _dir } => server.stop(),
+            Running::Remote => {}
+        }
+    }
+}
+
+fn config(data_dir: &Path, settings: &RelaySettings) -> Config {
+    let mut config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_listen: None,
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
+    config.storage.synchronous.clone_from(&settings.synchronous);
+    config.limits.max_connections = settings.max_connections;
+    config.limits.requests_per_second = BENCH_REQUESTS_PER_SECOND;
+    config.limits.request_burst = BENCH_REQUESTS_PER_SECOND;
+    config
+}
+
+/// The same settings as [`config`], as the relay binary's TOML file.
+fn config_toml(data_dir: &Path, settings: &RelaySettings) -> String {
+    let mut text = String::new();
+    // Debug formatting quotes and escapes like a TOML basic string for any ordinary path.
+    let _ = writeln!(text, "listen = \"127.0.0.1:0\"");
+    let _ = writeln!(text, "data_dir = {:?}", data_dir.display().to_string());
+    let _ = writeln!(text, "\n[storage]\nsynchronous = {:?}", settings.synchronous);
+    let _ = writeln!(
+        text,
+        "\n[limits]\nmax_connections = {}\nrequests_per_second = {BENCH_REQUESTS_PER_SECOND}\n\
+         request_burst = {BENCH_REQUESTS_PER_SECOND}",
+        settings.max_connections
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_child_configuration_parses_and_matches_the_in_process_one() {
+        let settings = RelaySettings {
+            synchronous: "full".into(),
+            max_connections: 12_345,
+        };
+        let dir = Path::new("/tmp/some dir/data");
+        let parsed = Config::from_toml(&config_toml(dir, &settings)).unwrap();
+        let direct = config(dir, &settings);
+        assert_eq!(parsed.listen, direct.listen);
+        assert_eq!(parsed.data_dir, direct.data_dir);
+        assert_eq!(parsed.storage.synchronous, "full");
+        assert_eq!(parsed.limits.max_connections, 12_345);
+        assert_eq!(
+            parsed.limits.requests_per_second,
+            direct.limits.requests_per_second
+        );
+        assert_eq!(parsed.limits.request_burst, direct.limits.request_burst);
+    }
+}
