@@ -15,6 +15,15 @@ pub enum FrameError {
     /// The body is not a valid encoding of the expected frame type.
     #[error("malformed frame body")]
     Malformed,
+    /// The body decoded, but not from its one canonical encoding (an integer or length in an
+    /// overlong varint form), so the same frame would have more than one encoding.
+    #[error("frame body of {length} bytes is not canonical: its value encodes in {canonical}")]
+    NonCanonical {
+        /// Body length that came.
+        length: usize,
+        /// Length of the value's canonical encoding.
+        canonical: usize,
+    },
     /// The body decoded but bytes were left over.
     #[error("{count} trailing bytes after the frame body")]
     TrailingBytes {

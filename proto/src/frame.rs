@@ -43,11 +43,21 @@ pub fn parse_length(prefix: [u8; LENGTH_PREFIX_LEN], max: u32) -> Result<usize, 
     })
 }
 
-/// Decodes one complete body; leftover bytes are an error.
-pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
+/// Decodes one complete body; leftover bytes and non-canonical encodings are errors.
+pub fn decode_body<T: Serialize + DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     let (value, rest) = postcard::take_from_bytes(body).map_err(|_| FrameError::Malformed)?;
     if !rest.is_empty() {
         return Err(FrameError::TrailingBytes { count: rest.len() });
+    }
+    // Postcard accepts overlong varints (`80 00` for 0), which would give one frame many
+    // encodings. Every other part of the format has one encoding per value and the canonical
+    // varint is the shortest, so a body longer than its value's encoding is not canonical.
+    let canonical = postcard::experimental::serialized_size(&value).map_err(|_| FrameError::Malformed)?;
+    if canonical != body.len() {
+        return Err(FrameError::NonCanonical {
+            length: body.len(),
+            canonical,
+        });
     }
     Ok(value)
 }
@@ -97,7 +107,7 @@ impl FrameDecoder {
     }
 
     /// The next complete frame, if one has arrived.
-    pub fn next_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+    pub fn next_frame<T: Serialize + DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         if let Some(error) = &self.failed {
             return Err(error.clone());
         }
@@ -235,6 +245,38 @@ mod tests {
         );
         assert_eq!(decode_body::<ClientFrame>(&[0xff; 8]), Err(FrameError::Malformed));
         assert_eq!(decode_body::<ClientFrame>(&[]), Err(FrameError::Malformed));
+    }
+
+    #[test]
+    fn overlong_varints_are_refused() {
+        // `RequestId(0)` then `Ack { through: 16383 }`: canonically `00 05 ff 7f`; the fuzzer
+        // found `ff ff 00` for the same number accepted, a second encoding of the same frame.
+        let frame = ClientFrame {
+            id: RequestId(0),
+            request: crate::Request::Ack { through: Seq(16383) },
+        };
+        assert_eq!(
+            decode_body::<ClientFrame>(&[0x00, 0x05, 0xff, 0x7f]).unwrap(),
+            frame
+        );
+        assert_eq!(
+            decode_body::<ClientFrame>(&[0x00, 0x05, 0xff, 0xff, 0x00]),
+            Err(FrameError::NonCanonical {
+                length: 5,
+                canonical: 4
+            })
+        );
+        // Overlong request id and enum index; then an overlong envelope length.
+        for body in [&[0x80, 0x00, 0x07][..], &[0x00, 0x87, 0x00]] {
+            assert!(decode_body::<ClientFrame>(body).is_err(), "{body:02x?}");
+        }
+        let mut send = postcard::to_allocvec(&send(3)).unwrap();
+        assert_eq!(send[34], 3, "the envelope length");
+        send.splice(34..35, [0x83, 0x00]);
+        assert!(matches!(
+            decode_body::<ClientFrame>(&send),
+            Err(FrameError::NonCanonical { .. })
+        ));
     }
 
     #[test]

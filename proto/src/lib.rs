@@ -24,6 +24,9 @@
 
 mod error;
 pub mod frame;
+/// Entry points of the cargo-fuzz targets in `fuzz/` and their seed corpus.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod messages;
 mod types;
 

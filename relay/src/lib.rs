@@ -23,6 +23,9 @@ pub mod clock;
 mod cmd;
 pub mod config;
 pub mod connection;
+/// Entry point of the cargo-fuzz target `relay_request_handler` in `fuzz/` and its seed corpus.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod hub;
 mod limits;
 pub mod metrics;

@@ -42,7 +42,10 @@ fn generated_seeds_pass_their_targets() {
     // The seeds as the current code generates them, in case the checked-in ones are stale.
     let seeds = seed_corpus();
     for (target, _) in TARGETS {
-        assert!(seeds.iter().any(|seed| seed.target == *target), "{target} has no seed");
+        assert!(
+            seeds.iter().any(|seed| seed.target == *target),
+            "{target} has no seed"
+        );
     }
     for seed in seeds {
         let (_, run) = TARGETS.iter().find(|(name, _)| *name == seed.target).unwrap();
