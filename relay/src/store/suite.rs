@@ -35,6 +35,7 @@ macro_rules! store_suite {
             enqueue_to_unknown_recipient_stores_nothing,
             quota_counts_messages,
             quota_counts_bytes,
+            purge_and_ack_free_quota,
             fetch_orders_and_pages,
             ack_deletes_only_through,
             ack_with_low_or_stale_seq_deletes_nothing,
@@ -396,6 +397,31 @@ pub(crate) async fn quota_counts_messages<S: Store>(store: S) {
         store.enqueue(vec![(a, vec![0; 10])], 1, quota).await.unwrap(),
         vec![4]
     );
+}
+
+pub(crate) async fn purge_and_ack_free_quota<S: Store>(store: S) {
+    let a = registered(&store, 1).await;
+    let quota = Quota {
+        max_messages: 4,
+        max_bytes: 40,
+    };
+    for now in [10, 20, 30, 40] {
+        store.enqueue(vec![(a, vec![0; 10])], now, quota).await.unwrap();
+    }
+    assert!(store.enqueue(vec![(a, vec![0; 1])], 50, quota).await.is_err());
+    // Expiry frees both the count and the bytes of what it deletes.
+    assert_eq!(store.purge_expired(30).await.unwrap(), 2);
+    store
+        .enqueue(vec![(a, vec![0; 10]), (a, vec![0; 10])], 50, quota)
+        .await
+        .unwrap();
+    assert!(store.enqueue(vec![(a, vec![0; 1])], 50, quota).await.is_err());
+    // So does an ack; an ack that deletes nothing frees nothing.
+    assert_eq!(store.ack(a, 2).await.unwrap(), 0);
+    assert!(store.enqueue(vec![(a, vec![0; 1])], 50, quota).await.is_err());
+    assert_eq!(store.ack(a, 3).await.unwrap(), 1);
+    store.enqueue(vec![(a, vec![0; 10])], 60, quota).await.unwrap();
+    assert_eq!(store.queue_depth().await.unwrap(), 4);
 }
 
 pub(crate) async fn quota_counts_bytes<S: Store>(store: S) {

@@ -196,8 +196,8 @@ pub(super) fn enqueue(
     now: u64,
     quota: Quota,
 ) -> Result<Vec<u64>, StoreError> {
-    let mut usage = conn
-        .prepare_cached("SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE mailbox = ?1")
+    let mut state = conn
+        .prepare_cached("SELECT next_seq, queued_count, queued_bytes FROM mailboxes WHERE mailbox = ?1")
         .map_err(backend)?;
     let mut insert = conn
         .prepare_cached(
@@ -206,16 +206,22 @@ pub(super) fn enqueue(
         )
         .map_err(backend)?;
     let mut advance = conn
-        .prepare_cached("UPDATE mailboxes SET next_seq = ?2 WHERE mailbox = ?1")
+        .prepare_cached(
+            "UPDATE mailboxes SET next_seq = ?2, queued_count = queued_count + 1, \
+             queued_bytes = queued_bytes + ?3 WHERE mailbox = ?1",
+        )
         .map_err(backend)?;
     let mut seqs = Vec::with_capacity(deliveries.len());
-    // One recipient at a time; usage is read after the earlier inserts of this same call, so
-    // several envelopes to one mailbox count together. Any error rolls back the savepoint.
+    // One recipient at a time; the counters are read after the earlier inserts of this same
+    // call, so several envelopes to one mailbox count together. Any error rolls back the
+    // savepoint.
     for (mailbox, envelope) in deliveries {
-        let seq = next_seq(conn, &mailbox)?;
-        let (count, bytes): (i64, i64) = usage
-            .query_row([mailbox.0], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(backend)?;
+        let (seq, count, bytes): (i64, i64, i64) = state
+            .query_row([mailbox.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()
+            .map_err(backend)?
+            .ok_or(StoreError::UnknownMailbox)?;
+        let seq = from_sql(seq)?;
         let size = envelope.len() as u64;
         if from_sql(count)?.saturating_add(1) > quota.max_messages
             || from_sql(bytes)?.saturating_add(size) > quota.max_bytes
@@ -232,7 +238,7 @@ pub(super) fn enqueue(
             ])
             .map_err(backend)?;
         advance
-            .execute(params![mailbox.0, to_sql(seq.saturating_add(1))])
+            .execute(params![mailbox.0, to_sql(seq.saturating_add(1)), to_sql(size)])
             .map_err(backend)?;
         seqs.push(seq);
     }
@@ -274,17 +280,60 @@ pub(super) fn fetch(
 
 pub(super) fn ack(conn: &Connection, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
     require_mailbox(conn, &mailbox)?;
-    let deleted = conn
-        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")
+    let (count, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE mailbox = ?1 AND seq <= ?2",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(params![mailbox.0, to_sql(through)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+        })
+        .map_err(backend)?;
+    if count == 0 {
+        return Ok(0);
+    }
+    conn.prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")
         .and_then(|mut statement| statement.execute(params![mailbox.0, to_sql(through)]))
         .map_err(backend)?;
-    Ok(deleted as u64)
+    unqueue(conn, &mailbox, count, bytes)?;
+    from_sql(count)
+}
+
+/// Lowers a mailbox's queue counters after deleting `count` messages of `bytes` bytes.
+fn unqueue(conn: &Connection, mailbox: &MailboxId, count: i64, bytes: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE mailboxes SET queued_count = max(queued_count - ?2, 0), \
+         queued_bytes = max(queued_bytes - ?3, 0) WHERE mailbox = ?1",
+    )
+    .and_then(|mut statement| statement.execute(params![mailbox.0, count, bytes]))
+    .map_err(backend)?;
+    Ok(())
 }
 
 pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, StoreError> {
+    let expired: Vec<(Vec<u8>, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT mailbox, count(*), coalesce(sum(size), 0) FROM messages \
+             WHERE received_at < ?1 GROUP BY mailbox",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([to_sql(cutoff)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect()
+        })
+        .map_err(backend)?;
     let deleted = conn
         .execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])
         .map_err(backend)?;
+    for (mailbox, count, bytes) in expired {
+        let mailbox: [u8; 32] = mailbox
+            .try_into()
+            .map_err(|_| StoreError::Backend("malformed mailbox id in the database".to_owned()))?;
+        unqueue(conn, &MailboxId(mailbox), count, bytes)?;
+    }
     Ok(deleted as u64)
 }
 
@@ -303,7 +352,11 @@ pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<()
 
 pub(super) fn queue_depth(conn: &Connection) -> Result<u64, StoreError> {
     let count: i64 = conn
-        .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+        .query_row(
+            "SELECT coalesce(sum(queued_count), 0) FROM mailboxes",
+            [],
+            |row| row.get(0),
+        )
         .map_err(backend)?;
     from_sql(count)
 }

@@ -22,7 +22,11 @@ const MIGRATIONS: &[&str] = &[
         mailbox BLOB PRIMARY KEY NOT NULL,
         identity_key BLOB NOT NULL,
         next_seq INTEGER NOT NULL,
-        created_at INTEGER NOT NULL
+        created_at INTEGER NOT NULL,
+        -- Messages and envelope bytes queued, kept with every insert and delete so the quota
+        -- check costs one row read instead of a scan of the mailbox's queue.
+        queued_count INTEGER NOT NULL DEFAULT 0,
+        queued_bytes INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     CREATE TABLE signed_prekeys (
         mailbox BLOB PRIMARY KEY NOT NULL REFERENCES mailboxes (mailbox) ON DELETE CASCADE,
