@@ -13,44 +13,24 @@ use std::path::PathBuf;
 
 use hush_proto::fuzzing::{TARGETS, seed_corpus};
 
-fn corpus_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
-}
+#[path = "../../fuzz/replay.rs"]
+mod replay;
 
 #[test]
 fn every_corpus_file_passes_its_target() {
-    for (target, run) in TARGETS {
-        let dir = corpus_dir(target);
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.is_file())
-            .collect();
-        entries.sort();
-        assert!(!entries.is_empty(), "{} holds no corpus file", dir.display());
-        for path in entries {
-            let data = std::fs::read(&path).unwrap();
-            run(&data);
-        }
-    }
+    replay::replay_corpus(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus"),
+        TARGETS,
+    );
 }
 
 #[test]
 fn generated_seeds_pass_their_targets() {
-    // The seeds as the current code generates them, in case the checked-in ones are stale.
     let seeds = seed_corpus();
-    for (target, _) in TARGETS {
-        assert!(
-            seeds.iter().any(|seed| seed.target == *target),
-            "{target} has no seed"
-        );
-    }
-    for seed in seeds {
-        let (_, run) = TARGETS.iter().find(|(name, _)| *name == seed.target).unwrap();
-        run(&seed.bytes);
-    }
+    replay::replay_seeds(
+        TARGETS,
+        seeds.iter().map(|seed| (seed.target, seed.bytes.as_slice())),
+    );
 }
 
 #[test]
