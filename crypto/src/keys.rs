@@ -102,8 +102,8 @@ impl Curve25519KeyPair {
         Self::from_secret(Secret32::random(rng))
     }
 
-    /// A key pair from a secret. Fails only for the negligible set of secrets whose public key
-    /// would be of low order, which clamping rules out; kept as an error rather than a panic.
+    /// A key pair from a secret. Clamping makes the public key a large-order point, so it needs
+    /// no validation.
     pub(crate) fn from_secret(secret: Secret32) -> Self {
         let public = Curve25519PublicKey(primitives::x25519_base(secret.bytes()));
         Self { secret, public }

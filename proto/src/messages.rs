@@ -142,7 +142,8 @@ pub enum ErrorCode {
     /// Login failed or is needed. The same code for a wrong key, an unknown mailbox and a
     /// deleted mailbox, so a prober learns nothing.
     Unauthorized,
-    /// Registration requires a valid token.
+    /// Reserved; hush-relay never sends it. A missing, expired or forged registration token is
+    /// answered `Unauthorized`, so an unknown mailbox looks the same as a wrong key.
     RegistrationRequired,
     /// The request is well-formed but invalid (bad signature, bad key).
     Invalid,

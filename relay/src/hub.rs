@@ -111,7 +111,7 @@ impl Hub {
 
     /// Tells the mailbox's delivery task, if online, to read new messages from the store.
     pub(crate) fn wake(&self, mailbox: &MailboxId) {
-        let target = self.lock().get(mailbox).cloned();
+        let target = self.online(mailbox);
         if let Some(online) = target {
             online.mark_pending();
             online
@@ -126,7 +126,7 @@ impl Hub {
     /// Hands a just-committed message to the mailbox's delivery task, if online, so it can be
     /// pushed without reading it back from the store.
     pub(crate) fn offer(&self, mailbox: &MailboxId, message: StoredMessage) {
-        let target = self.lock().get(mailbox).cloned();
+        let target = self.online(mailbox);
         if let Some(online) = target {
             online.mark_pending();
             {
@@ -146,10 +146,16 @@ impl Hub {
 
     /// Sends a notice to the mailbox's connection, if online; dropped if its outbox is full.
     pub(crate) fn notify(&self, mailbox: &MailboxId, frame: ServerFrame) {
-        let target = self.lock().get(mailbox).cloned();
+        let target = self.online(mailbox);
         if let Some(online) = target {
             let _ = online.outbox.try_send(frame);
         }
+    }
+
+    /// The mailbox's connection, if online. The handle is cloned out so no caller holds the map
+    /// lock while it touches the connection.
+    fn online(&self, mailbox: &MailboxId) -> Option<Arc<Online>> {
+        self.lock().get(mailbox).cloned()
     }
 
     /// Number of logged-in connections.

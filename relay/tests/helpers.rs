@@ -96,6 +96,13 @@ impl TestRelay {
         (account, client)
     }
 
+    /// A new account that logged in once (so its mailbox exists) and went offline.
+    pub async fn offline_user(&self) -> Account {
+        let (account, client) = self.user().await;
+        client.close();
+        account
+    }
+
     /// Graceful shutdown; waits for `run` to return.
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -154,4 +161,19 @@ pub fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// A round trip proves the relay has pushed everything it had; no delivery may be waiting.
+pub async fn assert_nothing_more_delivered(client: &mut RelayClient) {
+    assert_eq!(
+        client.request(hush_proto::Request::Ping).await.unwrap(),
+        hush_proto::Response::Pong
+    );
+    assert!(
+        client
+            .queued_pushes()
+            .iter()
+            .all(|push| !matches!(push, hush_proto::Push::Deliver(_))),
+        "an unexpected delivery was waiting"
+    );
 }

@@ -12,7 +12,10 @@ mod helpers;
 
 use std::collections::HashSet;
 
-use helpers::{T0, all_bytes, contains, mailbox, prekey_upload, spawn_relay, spawn_relay_in};
+use helpers::{
+    T0, all_bytes, assert_nothing_more_delivered, contains, mailbox, prekey_upload, spawn_relay,
+    spawn_relay_in,
+};
 use hush_crypto::Account;
 use hush_proto::{
     ClientFrame, Envelope, ErrorCode, MAX_FRAME_LEN, MailboxId, Push, Request, RequestId, Response, Seq,
@@ -267,10 +270,7 @@ async fn line34_upload_with_bad_signature_or_too_many_prekeys_is_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_and_forward_to_offline_device_and_live_push_to_online_one() {
     let relay = spawn_relay(|_| {}).await;
-    let bob = Account::new(T0, &mut rand::rng());
-    let mut bob_client = relay.connect().await;
-    bob_client.login(&bob, None).await.unwrap();
-    bob_client.close();
+    let bob = relay.offline_user().await;
     let (_, mut alice) = relay.user().await;
     // Bob is offline: stored.
     assert_eq!(
@@ -332,22 +332,13 @@ async fn line37_ordering_ack_semantics_and_at_least_once_redelivery() {
         let delivery = bob_client.next_delivery().await.unwrap();
         assert_eq!(delivery.envelope.as_bytes(), &[i]);
     }
-    assert_eq!(bob_client.request(Request::Ping).await.unwrap(), Response::Pong);
-    assert!(
-        bob_client
-            .queued_pushes()
-            .iter()
-            .all(|push| !matches!(push, Push::Deliver(_)))
-    );
+    assert_nothing_more_delivered(&mut bob_client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn line37_expired_messages_are_purged_with_a_controllable_clock() {
     let relay = spawn_relay(|config| config.limits.message_ttl_secs = 3600).await;
-    let bob = Account::new(T0, &mut rand::rng());
-    let mut bob_client = relay.connect().await;
-    bob_client.login(&bob, None).await.unwrap();
-    bob_client.close();
+    let bob = relay.offline_user().await;
     let (_, mut alice) = relay.user().await;
     send(&mut alice, mailbox(&bob), b"old").await.unwrap();
     relay.clock.advance(1800);
@@ -538,10 +529,7 @@ async fn line40_storage_holds_no_plaintext_and_no_sender() {
 async fn graceful_shutdown_loses_no_acknowledged_message() {
     let mut relay = spawn_relay(|_| {}).await;
     let dir = relay.take_dir().unwrap();
-    let bob = Account::new(T0, &mut rand::rng());
-    let mut bob_client = relay.connect().await;
-    bob_client.login(&bob, None).await.unwrap();
-    bob_client.close();
+    let bob = relay.offline_user().await;
     let target = mailbox(&bob);
     // Four senders push until the relay goes away; count what was acknowledged.
     let mut senders = Vec::new();
@@ -698,13 +686,7 @@ async fn send_many_fans_out_atomically() {
         b"extra"
     );
     for (_, client) in &mut receivers {
-        assert_eq!(client.request(Request::Ping).await.unwrap(), Response::Pong);
-        assert!(
-            client
-                .queued_pushes()
-                .iter()
-                .all(|push| !matches!(push, Push::Deliver(_)))
-        );
+        assert_nothing_more_delivered(client).await;
     }
 }
 
@@ -772,11 +754,5 @@ async fn concurrent_senders_to_one_online_receiver_arrive_in_sequence_order_exac
     for sender in senders {
         sender.await.unwrap();
     }
-    assert_eq!(bob_client.request(Request::Ping).await.unwrap(), Response::Pong);
-    assert!(
-        bob_client
-            .queued_pushes()
-            .iter()
-            .all(|push| !matches!(push, Push::Deliver(_)))
-    );
+    assert_nothing_more_delivered(&mut bob_client).await;
 }

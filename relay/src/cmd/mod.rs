@@ -77,9 +77,13 @@ pub(crate) async fn apply<S: Store>(
             .await
         }
         Request::FetchBundle { mailbox } => fetch_bundle::apply(shared, logged_in(state)?, mailbox).await,
-        Request::Send { to, envelope } => send::apply(shared, logged_in(state)?, vec![(to, envelope)]).await,
+        Request::Send { to, envelope } => {
+            logged_in(state)?;
+            send::apply(shared, vec![(to, envelope)]).await
+        }
         Request::SendMany { deliveries } => {
-            send::apply(shared, logged_in(state)?, deliveries.into_vec()).await
+            logged_in(state)?;
+            send::apply(shared, deliveries.into_vec()).await
         }
         Request::Ack { through } => ack::apply(shared, state, through).await,
         Request::DeleteMailbox => delete_mailbox::apply(shared, state).await,

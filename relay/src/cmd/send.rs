@@ -1,5 +1,6 @@
 //! `Send` and `SendMany`: store envelopes durably (answered only after the commit), then hand
-//! each online recipient's delivery task its message. The store records no sender.
+//! each online recipient's delivery task its message. Sending needs a login (for rate limits),
+//! but who sent is neither passed here nor stored.
 
 use std::sync::Arc;
 
@@ -12,7 +13,6 @@ use crate::store::{Quota, Store, StoredMessage};
 
 pub(super) async fn apply<S: Store>(
     shared: &Arc<Shared<S>>,
-    _sender: MailboxId,
     deliveries: Vec<(MailboxId, Envelope)>,
 ) -> Outcome {
     let limits = &shared.config.limits;
