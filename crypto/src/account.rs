@@ -7,7 +7,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::error::{InboundError, PickleError, SessionError};
+use crate::error::{InboundError, KeyError, PickleError, SessionError};
 use crate::keys::{Curve25519KeyPair, Curve25519PublicKey, IdentityKey, Secret32, SigningKey};
 use crate::messages::{
     MAX_ADDRESS_LEN, OneTimePreKeyPublic, PreKeyBundle, PreKeyMessage, SignedPreKeyPublic, VerifiedBundle,
@@ -168,6 +168,12 @@ impl Account {
     /// Signs `message` with the identity key (for example a relay's login challenge).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message)
+    }
+
+    /// X25519 between the identity key (in its X25519 form) and `public`: the sealed-sender
+    /// opening step. Returns the shared secret; the caller zeroizes it.
+    pub(crate) fn identity_key_agreement(&self, public: &Curve25519PublicKey) -> Result<[u8; 32], KeyError> {
+        self.identity_dh.diffie_hellman(public).map(|secret| *secret.bytes())
     }
 
     /// The current signed prekey, for upload.

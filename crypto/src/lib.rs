@@ -48,6 +48,7 @@ pub mod pickle;
 pub mod primitives;
 pub mod ratchet;
 pub mod safety;
+pub mod sealed;
 pub mod session;
 mod wire;
 pub mod x3dh;

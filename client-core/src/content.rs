@@ -1,0 +1,305 @@
+//! What travels inside an encrypted message: a [`Payload`] with a message id, a per-conversation
+//! sequence number and a body (content or a receipt).
+//!
+//! Encoded with postcard. [`Content`] travels as a kind number plus bytes, so a later release can
+//! add kinds and an older client shows them as [`Content::Unsupported`] instead of failing.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Longest text a [`Content::Text`] may hold, in bytes.
+pub const MAX_TEXT_LEN: usize = 32 * 1024;
+/// Most message ids one receipt names; larger batches are split.
+pub const MAX_RECEIPT_IDS: usize = 512;
+/// Largest encoded payload accepted (the session layer's own plaintext limit is higher).
+pub const MAX_PAYLOAD_LEN: usize = 64 * 1024;
+
+const KIND_TEXT: u16 = 1;
+
+/// A message id, chosen at random by the sender. The same id is kept across resends, so the
+/// receiver can drop copies.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageId(pub [u8; 16]);
+
+impl MessageId {
+    /// A fresh random id.
+    pub fn random(rng: &mut (impl rand_core::CryptoRng + ?Sized)) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageId({self})")
+    }
+}
+
+/// What a person sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Content {
+    /// Plain text (UTF-8, at most [`MAX_TEXT_LEN`] bytes).
+    Text(String),
+    /// A kind this build does not know (sent by a newer client); kept so nothing is lost.
+    Unsupported {
+        /// The kind number.
+        kind: u16,
+        /// Its encoding.
+        data: Vec<u8>,
+    },
+}
+
+impl Content {
+    /// A text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// The kind number and encoding.
+    pub fn to_parts(&self) -> (u16, Vec<u8>) {
+        match self {
+            Self::Text(text) => (KIND_TEXT, text.as_bytes().to_vec()),
+            Self::Unsupported { kind, data } => (*kind, data.clone()),
+        }
+    }
+
+    /// From a kind number and encoding; unknown kinds become [`Content::Unsupported`].
+    pub fn from_parts(kind: u16, data: Vec<u8>) -> Result<Self, PayloadError> {
+        match kind {
+            KIND_TEXT => {
+                if data.len() > MAX_TEXT_LEN {
+                    return Err(PayloadError::TextTooLong { length: data.len() });
+                }
+                String::from_utf8(data)
+                    .map(Self::Text)
+                    .map_err(|_| PayloadError::TextNotUtf8)
+            }
+            kind => Ok(Self::Unsupported { kind, data }),
+        }
+    }
+
+    /// Checks limits before sending.
+    pub fn validate(&self) -> Result<(), PayloadError> {
+        match self {
+            Self::Text(text) if text.len() > MAX_TEXT_LEN => Err(PayloadError::TextTooLong { length: text.len() }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Which receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReceiptKind {
+    /// The recipient's device stored the messages.
+    Delivered,
+    /// The recipient read them.
+    Read,
+}
+
+/// The body of a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// A message for the app.
+    Content(Content),
+    /// Receipts for messages the receiver sent us.
+    Receipt {
+        /// Delivered or read.
+        kind: ReceiptKind,
+        /// The messages.
+        ids: Vec<MessageId>,
+    },
+}
+
+/// The decrypted unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// Unique per message; kept across resends.
+    pub id: MessageId,
+    /// Position in the sender's stream to this peer, from 1; 0 for receipts, which are
+    /// idempotent and need no order.
+    pub conv_seq: u64,
+    /// Sender's clock, Unix milliseconds (informational).
+    pub sent_at: u64,
+    /// What it carries.
+    pub body: Body,
+}
+
+/// Why a payload could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// Not a valid encoding (or trailing bytes).
+    #[error("payload is not a valid encoding")]
+    Malformed,
+    /// Larger than [`MAX_PAYLOAD_LEN`].
+    #[error("payload of {length} bytes exceeds the {MAX_PAYLOAD_LEN}-byte limit")]
+    TooLong {
+        /// Bytes found.
+        length: usize,
+    },
+    /// Text over [`MAX_TEXT_LEN`].
+    #[error("text of {length} bytes exceeds the {MAX_TEXT_LEN}-byte limit")]
+    TextTooLong {
+        /// Bytes found.
+        length: usize,
+    },
+    /// Text that is not UTF-8.
+    #[error("text is not UTF-8")]
+    TextNotUtf8,
+    /// A receipt naming more than [`MAX_RECEIPT_IDS`] messages.
+    #[error("receipt names {count} messages, at most {MAX_RECEIPT_IDS} allowed")]
+    TooManyIds {
+        /// Ids found.
+        count: usize,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+enum WireBody {
+    Content { kind: u16, data: Vec<u8> },
+    Receipt { kind: ReceiptKind, ids: Vec<MessageId> },
+}
+
+#[derive(Serialize, Deserialize)]
+struct WirePayload {
+    id: MessageId,
+    conv_seq: u64,
+    sent_at: u64,
+    body: WireBody,
+}
+
+impl Payload {
+    /// The encoding that gets encrypted.
+    pub fn encode(&self) -> Result<Vec<u8>, PayloadError> {
+        let body = match &self.body {
+            Body::Content(content) => {
+                content.validate()?;
+                let (kind, data) = content.to_parts();
+                WireBody::Content { kind, data }
+            }
+            Body::Receipt { kind, ids } => {
+                if ids.len() > MAX_RECEIPT_IDS {
+                    return Err(PayloadError::TooManyIds { count: ids.len() });
+                }
+                WireBody::Receipt {
+                    kind: *kind,
+                    ids: ids.clone(),
+                }
+            }
+        };
+        let bytes = postcard::to_allocvec(&WirePayload {
+            id: self.id,
+            conv_seq: self.conv_seq,
+            sent_at: self.sent_at,
+            body,
+        })
+        .map_err(|_| PayloadError::Malformed)?;
+        if bytes.len() > MAX_PAYLOAD_LEN {
+            return Err(PayloadError::TooLong { length: bytes.len() });
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes, refusing trailing bytes and oversize input before parsing.
+    pub fn decode(bytes: &[u8]) -> Result<Self, PayloadError> {
+        if bytes.len() > MAX_PAYLOAD_LEN {
+            return Err(PayloadError::TooLong { length: bytes.len() });
+        }
+        let (wire, rest): (WirePayload, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|_| PayloadError::Malformed)?;
+        if !rest.is_empty() {
+            return Err(PayloadError::Malformed);
+        }
+        let body = match wire.body {
+            WireBody::Content { kind, data } => Body::Content(Content::from_parts(kind, data)?),
+            WireBody::Receipt { kind, ids } => {
+                if ids.len() > MAX_RECEIPT_IDS {
+                    return Err(PayloadError::TooManyIds { count: ids.len() });
+                }
+                Body::Receipt { kind, ids }
+            }
+        };
+        Ok(Self {
+            id: wire.id,
+            conv_seq: wire.conv_seq,
+            sent_at: wire.sent_at,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_payload(text: &str) -> Payload {
+        Payload {
+            id: MessageId([7; 16]),
+            conv_seq: 3,
+            sent_at: 1_700_000_000_000,
+            body: Body::Content(Content::text(text)),
+        }
+    }
+
+    #[test]
+    fn payloads_round_trip() {
+        let text = text_payload("hello");
+        assert_eq!(Payload::decode(&text.encode().unwrap()).unwrap(), text);
+        let receipt = Payload {
+            id: MessageId([1; 16]),
+            conv_seq: 0,
+            sent_at: 5,
+            body: Body::Receipt {
+                kind: ReceiptKind::Read,
+                ids: vec![MessageId([2; 16]), MessageId([3; 16])],
+            },
+        };
+        assert_eq!(Payload::decode(&receipt.encode().unwrap()).unwrap(), receipt);
+    }
+
+    #[test]
+    fn unknown_content_kinds_survive() {
+        let future = Payload {
+            body: Body::Content(Content::Unsupported {
+                kind: 77,
+                data: vec![1, 2, 3],
+            }),
+            ..text_payload("")
+        };
+        let decoded = Payload::decode(&future.encode().unwrap()).unwrap();
+        assert_eq!(decoded.body, future.body);
+    }
+
+    #[test]
+    fn bad_payloads_get_typed_errors() {
+        let mut bytes = text_payload("hi").encode().unwrap();
+        bytes.push(0);
+        assert_eq!(Payload::decode(&bytes), Err(PayloadError::Malformed));
+        assert_eq!(Payload::decode(&[0xff; 3]), Err(PayloadError::Malformed));
+        let long = "x".repeat(MAX_TEXT_LEN + 1);
+        assert_eq!(
+            text_payload(&long).encode(),
+            Err(PayloadError::TextTooLong { length: MAX_TEXT_LEN + 1 })
+        );
+        assert_eq!(
+            Payload::decode(&vec![0; MAX_PAYLOAD_LEN + 1]),
+            Err(PayloadError::TooLong { length: MAX_PAYLOAD_LEN + 1 })
+        );
+        // Invalid UTF-8 in a text kind.
+        let (kind, _) = Content::text("").to_parts();
+        assert_eq!(Content::from_parts(kind, vec![0xff, 0xfe]), Err(PayloadError::TextNotUtf8));
+    }
+}

@@ -1,0 +1,200 @@
+//! Receiving: open the seal, decrypt, deduplicate, order, store, then acknowledge.
+
+use hush_crypto::peer::{PeerDecryptError, PeerSessions};
+use hush_crypto::{DecryptError, SessionMessage};
+use hush_proto::{Delivery, Request};
+
+use crate::address::Address;
+use crate::content::{Body, MAX_RECEIPT_IDS, Payload, ReceiptKind};
+use crate::core::{Core, MAX_HELD_PER_PEER, Pending, RECEIPT_DELAY_MS};
+use crate::event::{DropReason, Event};
+use crate::records::{Conversation, Direction, HeldMessage, MessageStatus, StoreOp, StoredMessage};
+
+impl Core {
+    /// Handles one delivered envelope. Whatever happens, the outputs end with the ack, after the
+    /// commit holding the message and the ratchet state that decrypted it.
+    pub(crate) fn receive(&mut self, now: u64, delivery: Delivery) {
+        let mut ops = Vec::new();
+        let mut events = Vec::new();
+        self.open_delivery(now, delivery.envelope.as_bytes(), &mut ops, &mut events);
+        self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
+        self.request(Request::Ack { through: delivery.seq }, Pending::Ack);
+    }
+
+    fn open_delivery(&mut self, now: u64, envelope: &[u8], ops: &mut Vec<StoreOp>, events: &mut Vec<Event>) {
+        let unsealed = match self.account.open_sealed(envelope) {
+            Ok(unsealed) => unsealed,
+            Err(error) => {
+                events.push(Event::Dropped {
+                    from: None,
+                    reason: DropReason::Unsealable(error.to_string()),
+                });
+                return;
+            }
+        };
+        let from = Address::from_identity(&unsealed.sender);
+        let message = match SessionMessage::from_bytes(&unsealed.inner) {
+            Ok(message) => message,
+            Err(error) => {
+                events.push(Event::Dropped {
+                    from: Some(from),
+                    reason: DropReason::Malformed(error.to_string()),
+                });
+                return;
+            }
+        };
+        let is_prekey = matches!(message, SessionMessage::PreKey(_));
+        let fresh_peer = !self.peers.contains_key(&from);
+        let peer = self
+            .peers
+            .entry(from)
+            .or_insert_with(|| PeerSessions::new(unsealed.sender));
+        let result = peer.decrypt(
+            &mut self.account,
+            self.address.as_bytes(),
+            &message,
+            now / 1000,
+            &mut self.rng,
+        );
+        let plaintext = match result {
+            Ok(plaintext) => plaintext,
+            Err(error) => {
+                if fresh_peer {
+                    self.peers.remove(&from);
+                }
+                // A resend of something already processed (its key is used up): nothing to do.
+                if !matches!(error, PeerDecryptError::Decrypt(DecryptError::Duplicate { .. })) {
+                    events.push(Event::Dropped {
+                        from: Some(from),
+                        reason: DropReason::Undecryptable(error.to_string()),
+                    });
+                }
+                return;
+            }
+        };
+        ops.push(StoreOp::PutPeer(peer.pickle()));
+        if is_prekey {
+            // A new inbound session consumed a one-time prekey and remembered the base key.
+            ops.push(StoreOp::PutAccount(self.account.pickle()));
+        }
+        match Payload::decode(&plaintext) {
+            Ok(payload) => self.accept(now, from, payload, plaintext, ops, events),
+            Err(error) => events.push(Event::Dropped {
+                from: Some(from),
+                reason: DropReason::BadPayload(error.to_string()),
+            }),
+        }
+    }
+
+    /// A decrypted payload from `from`: receipts apply at once; content is delivered in the
+    /// sender's order, exactly once.
+    fn accept(
+        &mut self,
+        now: u64,
+        from: Address,
+        payload: Payload,
+        encoded: Vec<u8>,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        if let Body::Receipt { kind, ids } = payload.body {
+            let status = match kind {
+                ReceiptKind::Delivered => MessageStatus::Delivered,
+                ReceiptKind::Read => MessageStatus::Read,
+            };
+            for id in ids {
+                ops.push(StoreOp::SetStatus { id, peer: from, status });
+                events.push(Event::StatusChanged { id, peer: from, status });
+            }
+            return;
+        }
+        if payload.conv_seq == 0 {
+            events.push(Event::Dropped {
+                from: Some(from),
+                reason: DropReason::BadPayload("content without a sequence number".into()),
+            });
+            return;
+        }
+        let mut conversation = self
+            .conversations
+            .get(&from)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(from));
+        if payload.conv_seq < conversation.next_in_seq || self.held.contains_key(&(from, payload.conv_seq)) {
+            // Already delivered or already held: a copy.
+            return;
+        }
+        if payload.conv_seq > conversation.next_in_seq {
+            let held_for_peer = self.held.range((from, 0)..=(from, u64::MAX)).count();
+            if held_for_peer >= MAX_HELD_PER_PEER {
+                events.push(Event::Dropped {
+                    from: Some(from),
+                    reason: DropReason::BadPayload("too many messages ahead of a missing one".into()),
+                });
+                return;
+            }
+            let held = HeldMessage {
+                peer: from,
+                conv_seq: payload.conv_seq,
+                payload: encoded,
+                received_at: now,
+            };
+            self.held.insert((from, held.conv_seq), held.clone());
+            ops.push(StoreOp::PutHeld(held));
+            return;
+        }
+        let mut delivered = Vec::new();
+        self.deliver(now, from, payload, ops, events, &mut delivered);
+        conversation.next_in_seq += 1;
+        // Release held messages that are now next in line.
+        while let Some(held) = self.held.remove(&(from, conversation.next_in_seq)) {
+            ops.push(StoreOp::RemoveHeld {
+                peer: from,
+                conv_seq: held.conv_seq,
+            });
+            if let Ok(payload) = Payload::decode(&held.payload) {
+                self.deliver(held.received_at, from, payload, ops, events, &mut delivered);
+            }
+            conversation.next_in_seq += 1;
+        }
+        self.conversations.insert(from, conversation);
+        ops.push(StoreOp::PutConversation(conversation));
+        for chunk in delivered.chunks(MAX_RECEIPT_IDS) {
+            let receipt = self.receipt_item(now, from, ReceiptKind::Delivered, chunk.to_vec(), now + RECEIPT_DELAY_MS);
+            if let Some(item) = receipt {
+                self.insert_outbox(item.clone());
+                ops.push(StoreOp::PutOutbox(item));
+            }
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        now: u64,
+        from: Address,
+        payload: Payload,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+        delivered: &mut Vec<crate::content::MessageId>,
+    ) {
+        let Body::Content(content) = payload.body else {
+            return;
+        };
+        let message = StoredMessage {
+            id: payload.id,
+            peer: from,
+            direction: Direction::Incoming,
+            conv_seq: payload.conv_seq,
+            sent_at: payload.sent_at,
+            stored_at: now,
+            content,
+            status: MessageStatus::Received,
+        };
+        delivered.push(payload.id);
+        ops.push(StoreOp::InsertMessage(message.clone()));
+        events.push(Event::MessageReceived(message));
+    }
+}

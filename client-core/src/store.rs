@@ -1,0 +1,35 @@
+//! The storage contract: a synchronous trait every client store implements (the SQLCipher store
+//! in `hush-client`, [`crate::MemoryStore`] here), and one test suite for all of them
+//! ([`crate::store_suite`]).
+
+use crate::address::Address;
+use crate::content::MessageId;
+use crate::records::{Commit, Contact, HistoryEntry, Snapshot, StoredMessage};
+
+/// Durable client state.
+pub trait Store {
+    /// The backend's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// What the core starts from; `None` if no account has been written yet.
+    fn load(&self) -> Result<Option<Snapshot>, Self::Error>;
+
+    /// Applies every op of `commit` in one transaction, durably, or none of them.
+    fn apply(&mut self, commit: &Commit) -> Result<(), Self::Error>;
+
+    /// Up to `limit` messages with `peer` stored before position `before` (or the latest, if
+    /// `None`), oldest first.
+    fn history(&self, peer: &Address, before: Option<u64>, limit: usize) -> Result<Vec<HistoryEntry>, Self::Error>;
+
+    /// One message by id.
+    fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, Self::Error>;
+
+    /// Ids of incoming messages from `peer` not yet marked read, oldest first.
+    fn unread(&self, peer: &Address) -> Result<Vec<MessageId>, Self::Error>;
+
+    /// Every contact, by name.
+    fn contacts(&self) -> Result<Vec<Contact>, Self::Error>;
+
+    /// Peers we have exchanged messages with, most recent activity first.
+    fn peers(&self) -> Result<Vec<Address>, Self::Error>;
+}
