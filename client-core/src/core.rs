@@ -114,6 +114,8 @@ pub struct Core {
     pub(crate) upload_due: Option<u64>,
     pub(crate) uploading: bool,
     pub(crate) next_upkeep: u64,
+    /// `now` of the last [`Core::pump`]: outbox and retry times up to it were acted on then.
+    pub(crate) pumped_at: u64,
     pub(crate) outputs: VecDeque<Output>,
 }
 
@@ -180,6 +182,7 @@ impl Core {
             upload_due: None,
             uploading: false,
             next_upkeep: 0,
+            pumped_at: 0,
             outputs: VecDeque::new(),
         }
     }
@@ -202,6 +205,12 @@ impl Core {
     /// Whether the core considers itself logged in.
     pub fn is_online(&self) -> bool {
         self.online
+    }
+
+    /// Whether a prekey upload is awaiting the relay's answer (registration completes when the
+    /// first one is answered).
+    pub fn is_uploading_prekeys(&self) -> bool {
+        self.uploading
     }
 
     /// The driver logged in; the relay holds `one_time_prekeys` of ours. Starts prekey upkeep
@@ -353,11 +362,16 @@ impl Core {
         if let Some(due) = self.upload_due {
             consider(due);
         }
+        // A time at or before the last pump was acted on then: what still waits is waiting for
+        // an answer, a login or a later backoff time, not for the clock. Offering it again would
+        // make the driver spin.
         for (time, _) in self.retry_at.values() {
-            consider(*time);
+            if *time > self.pumped_at {
+                consider(*time);
+            }
         }
         for item in self.outbox.values() {
-            if item.envelope.is_none() && !self.in_flight.contains(&item.id) {
+            if item.envelope.is_none() && !self.in_flight.contains(&item.id) && item.not_before > self.pumped_at {
                 consider(item.not_before);
             }
         }

@@ -19,6 +19,7 @@ impl Core {
         if !self.online {
             return;
         }
+        self.pumped_at = now;
         let mut encrypt = Vec::new();
         let mut send = Vec::new();
         let mut fetch = Vec::new();
@@ -134,22 +135,34 @@ impl Core {
 
     /// Gives up on an item for good: it is removed and, if it is a message, marked failed.
     fn fail(&mut self, id: MessageId) {
-        let Some(item) = self.remove_outbox(&id) else {
-            return;
-        };
-        let mut ops = vec![StoreOp::RemoveOutbox(id)];
-        if item.conv_seq > 0 {
-            ops.push(StoreOp::SetStatus {
-                id,
-                peer: item.peer,
-                status: MessageStatus::Failed,
-            });
+        self.fail_all(&[id], Vec::new());
+    }
+
+    /// Gives up on items for good in one commit (with `extra` ops): they are removed and
+    /// messages among them marked failed.
+    fn fail_all(&mut self, ids: &[MessageId], extra: Vec<StoreOp>) {
+        let mut ops = Vec::new();
+        let mut failed = Vec::new();
+        for id in ids {
+            let Some(item) = self.remove_outbox(id) else {
+                continue;
+            };
+            ops.push(StoreOp::RemoveOutbox(*id));
+            if item.conv_seq > 0 {
+                ops.push(StoreOp::SetStatus {
+                    id: *id,
+                    peer: item.peer,
+                    status: MessageStatus::Failed,
+                });
+                failed.push((*id, item.peer));
+            }
         }
+        ops.extend(extra);
         self.commit(ops);
-        if item.conv_seq > 0 {
+        for (id, peer) in failed {
             self.event(Event::StatusChanged {
                 id,
-                peer: item.peer,
+                peer,
                 status: MessageStatus::Failed,
             });
         }
@@ -198,15 +211,25 @@ impl Core {
                 ..
             }) => {
                 // No such mailbox: nothing we queue for it can ever be delivered.
-                let ids: Vec<MessageId> = self
+                let items: Vec<(MessageId, u64)> = self
                     .outbox
                     .values()
                     .filter(|item| item.peer == peer && item.envelope.is_none())
-                    .map(|item| item.id)
+                    .map(|item| (item.id, item.conv_seq))
                     .collect();
-                for id in ids {
-                    self.fail(id);
+                // Those messages never left and, being unencrypted, are the latest to this peer:
+                // number the next one in their place, or the peer (once it exists) would wait
+                // for them forever.
+                let mut extra = Vec::new();
+                if let Some(first) = items.iter().map(|(_, seq)| *seq).filter(|seq| *seq > 0).min()
+                    && let Some(conversation) = self.conversations.get_mut(&peer)
+                    && conversation.next_out_seq > first
+                {
+                    conversation.next_out_seq = first;
+                    extra.push(StoreOp::PutConversation(*conversation));
                 }
+                let ids: Vec<MessageId> = items.into_iter().map(|(id, _)| id).collect();
+                self.fail_all(&ids, extra);
                 return;
             }
             _ => {

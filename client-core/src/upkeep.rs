@@ -36,6 +36,11 @@ impl Core {
             wanted.min(hush_proto::MAX_PREKEYS_PER_UPLOAD),
             &mut self.rng,
         );
+        if new_keys.is_empty() && !changed && !retrying {
+            // The account holds all the one-time prekeys it may: an upload would add nothing,
+            // and its answer (still low) would ask for another, forever.
+            return;
+        }
         let Some(signed) = self.account.signed_prekey() else {
             return;
         };

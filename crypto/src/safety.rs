@@ -91,6 +91,13 @@ impl SafetyNumber {
         }
     }
 
+    /// The 30 digits one party contributes to every safety number it has (its identity's
+    /// fingerprint). A profile can show it before it has any contact; each contact's safety number
+    /// then contains it.
+    pub fn half_for(identity: &IdentityKey, stable_id: &[u8]) -> String {
+        digits(&fingerprint(identity, stable_id))
+    }
+
     /// The 60 digits.
     pub fn digits(&self) -> &str {
         &self.digits

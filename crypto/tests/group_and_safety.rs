@@ -274,6 +274,16 @@ fn safety_number_is_the_same_60_digits_on_both_sides() {
     assert_eq!(display.replace(' ', ""), alice_view.digits());
     // Deterministic.
     assert_eq!(SafetyNumber::new(&alice, b"alice", &bob, b"bob"), alice_view);
+    // Each side's half (what `hush init` shows) is one of the two 30-digit halves.
+    let alice_half = SafetyNumber::half_for(&alice, b"alice");
+    let bob_half = SafetyNumber::half_for(&bob, b"bob");
+    assert_eq!(alice_half.len(), 30);
+    let (first, second) = alice_view.digits().split_at(30);
+    assert!(
+        (first == alice_half && second == bob_half) || (first == bob_half && second == alice_half),
+        "halves {alice_half} / {bob_half} do not make up {}",
+        alice_view.digits()
+    );
 }
 
 #[test]

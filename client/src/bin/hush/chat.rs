@@ -1,0 +1,105 @@
+//! `hush chat`: line-based interactive chat with one contact.
+
+use std::path::Path;
+
+use anyhow::Result;
+use hush_client::{Address, ClientEvent, ConnectionState, Content, Direction, Event, MessageStatus, StoredMessage};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::profile::Profile;
+
+/// History lines shown when the chat opens.
+const BACKLOG: usize = 20;
+
+/// One history line: `[hh:mm:ss] name: text  (status)`.
+pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
+    let seconds = message.sent_at / 1000;
+    let clock = format!("{:02}:{:02}:{:02}", (seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60);
+    let who = match message.direction {
+        Direction::Incoming => peer_name,
+        _ => "me",
+    };
+    let text = match &message.content {
+        Content::Text(text) => text.clone(),
+        other => format!("<unsupported content: {other:?}>"),
+    };
+    match message.direction {
+        Direction::Outgoing => format!("[{clock}] {who}: {text}  ({})", status_mark(message.status)),
+        _ => format!("[{clock}] {who}: {text}"),
+    }
+}
+
+fn status_mark(status: MessageStatus) -> &'static str {
+    match status {
+        MessageStatus::Queued => "queued",
+        MessageStatus::Sent => "sent",
+        MessageStatus::Delivered => "delivered",
+        MessageStatus::Read => "read",
+        MessageStatus::Failed => "FAILED",
+        _ => "",
+    }
+}
+
+pub async fn run(dir: &Path, with: &str) -> Result<()> {
+    let mut profile = Profile::open(dir).await?;
+    let peer: Address = profile.resolve(with).await?;
+    let name = profile.display_name(&peer).await;
+    for entry in profile.client.history(peer, None, BACKLOG).await? {
+        println!("{}", format_message(&entry.message, &name));
+    }
+    profile.client.mark_read(peer).await?;
+    println!("-- chatting with {name}; type a line and press enter to send, Ctrl-D to leave --");
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => match line? {
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) => {
+                    match profile.client.send(peer, Content::text(line)).await {
+                        Ok(id) => println!("  · {} queued", short(&id.to_string())),
+                        Err(error) => println!("  ! not sent: {error}"),
+                    }
+                }
+                None => stdin_open = false,
+            },
+            event = profile.events.next() => match event {
+                None => break,
+                Some(ClientEvent::Core(Event::MessageReceived(message))) => {
+                    if message.peer == peer {
+                        println!("{}", format_message(&message, &name));
+                        profile.client.mark_read(peer).await?;
+                    } else {
+                        let other = profile.display_name(&message.peer).await;
+                        println!("  (new message from {other})");
+                    }
+                }
+                Some(ClientEvent::Core(Event::StatusChanged { id, peer: about, status })) if about == peer => {
+                    println!("  · {} {}", short(&id.to_string()), status_mark(status));
+                }
+                Some(ClientEvent::Connection(ConnectionState::Online)) => println!("  (online)"),
+                Some(ClientEvent::Connection(ConnectionState::Offline { reason, retry_in })) => {
+                    println!("  (offline: {reason}; retrying in {} ms)", retry_in.as_millis());
+                }
+                Some(ClientEvent::ContactIdentityChanged { name, accepted, .. }) => {
+                    println!("  ! {name}'s address changed (accepted: {accepted}); compare safety numbers again");
+                }
+                Some(ClientEvent::Stopped(reason)) => {
+                    println!("  ! stopped: {reason}");
+                    break;
+                }
+                Some(_) => {}
+            },
+        }
+        if !stdin_open {
+            // Input ended (Ctrl-D or a closed pipe): leave once the outbox has been handed over.
+            break;
+        }
+    }
+    profile.client.shutdown().await?;
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}

@@ -1,0 +1,219 @@
+//! `hush`: a command-line Hush client for people and demos.
+//!
+//! A profile is a directory holding the encrypted database and the relay address. The
+//! passphrase comes from `HUSH_PASSPHRASE` or is read from the first line of standard input.
+
+mod chat;
+mod profile;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use hush_client::{Address, ClientEvent, Content, Event, MessageStatus, RelayAddress};
+
+use crate::profile::Profile;
+
+/// How long `send` waits for the relay to store a message before leaving it queued.
+const SEND_WAIT: Duration = Duration::from_secs(10);
+/// How long `inbox` waits, once online, for no more messages to arrive.
+const INBOX_QUIET: Duration = Duration::from_millis(700);
+
+#[derive(Debug, Parser)]
+#[command(name = "hush", version, about = "End-to-end encrypted messaging over a Hush relay")]
+struct Cli {
+    /// Profile directory.
+    #[arg(long, short = 'p', env = "HUSH_PROFILE", default_value = "hush-profile", global = true)]
+    profile: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a profile, register it with the relay and print the address to share.
+    Init {
+        /// The relay address the relay printed: host:port#fingerprint.
+        #[arg(long, env = "HUSH_RELAY")]
+        relay: String,
+    },
+    /// Print this profile's address and safety-number half.
+    Address,
+    /// Manage contacts.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Show the safety number with a contact; `--verify` records that you compared it.
+    Safety {
+        /// Contact name.
+        name: String,
+        /// Mark the contact verified.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Send one message.
+    Send {
+        /// Contact name or address.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// Fetch new messages and list conversations.
+    Inbox,
+    /// Chat interactively: type a line to send it; incoming messages appear as they arrive.
+    Chat {
+        /// Contact name or address.
+        with: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContactCommand {
+    /// Add (or change) a contact.
+    Add {
+        /// Your name for them.
+        name: String,
+        /// Their address (hush:…).
+        address: String,
+    },
+    /// List contacts.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { relay } => init(&cli.profile, &relay).await,
+        Command::Address => {
+            let profile = Profile::open(&cli.profile).await?;
+            print_identity(&profile);
+            profile.client.shutdown().await?;
+            Ok(())
+        }
+        Command::Contact(ContactCommand::Add { name, address }) => {
+            let profile = Profile::open(&cli.profile).await?;
+            let address: Address = address.parse().context("that is not a Hush address")?;
+            let update = profile.client.add_contact(&name, address).await?;
+            println!("{name}: {update:?}");
+            profile.client.shutdown().await?;
+            Ok(())
+        }
+        Command::Contact(ContactCommand::List) => {
+            let profile = Profile::open(&cli.profile).await?;
+            for contact in profile.client.contacts().await? {
+                let mark = if contact.verified { " (verified)" } else { "" };
+                println!("{}\t{}{mark}", contact.name, contact.address);
+            }
+            profile.client.shutdown().await?;
+            Ok(())
+        }
+        Command::Safety { name, verify } => {
+            let profile = Profile::open(&cli.profile).await?;
+            let contact = profile.client.contact(&name).await?;
+            let number = profile.client.safety_number(&contact.address);
+            println!("safety number with {name}: {}", number.to_display_string());
+            if verify {
+                profile.client.verify_contact(&name).await?;
+                println!("{name} marked verified");
+            }
+            profile.client.shutdown().await?;
+            Ok(())
+        }
+        Command::Send { to, text } => send(&cli.profile, &to, text).await,
+        Command::Inbox => inbox(&cli.profile).await,
+        Command::Chat { with } => chat::run(&cli.profile, &with).await,
+    }
+}
+
+fn print_identity(profile: &Profile) {
+    let address = profile.client.address();
+    println!("address: {address}");
+    let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
+    println!("safety number (your half): {half}");
+}
+
+async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
+    let relay: RelayAddress = relay
+        .parse()
+        .with_context(|| format!("bad relay address {relay:?}"))?;
+    let profile = Profile::create(dir, relay).await?;
+    println!("profile created in {}", dir.display());
+    print_identity(&profile);
+    match profile.client.register().await {
+        Ok(()) => println!("registered with relay {}", profile.relay),
+        Err(error) => {
+            profile.client.shutdown().await?;
+            bail!("profile created, but registration failed: {error}. Start the relay and run any command to retry.");
+        }
+    }
+    profile.client.shutdown().await?;
+    Ok(())
+}
+
+async fn send(dir: &std::path::Path, to: &str, text: String) -> Result<()> {
+    let mut profile = Profile::open(dir).await?;
+    let peer = profile.resolve(to).await?;
+    let id = profile.client.send(peer, Content::text(text)).await?;
+    println!("queued {id}");
+    let outcome = tokio::time::timeout(SEND_WAIT, async {
+        while let Some(event) = profile.events.next().await {
+            match event {
+                ClientEvent::Core(Event::StatusChanged { id: changed, status, .. }) if changed == id => {
+                    return Some(status);
+                }
+                ClientEvent::Stopped(reason) => {
+                    eprintln!("stopped: {reason}");
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        None
+    })
+    .await;
+    match outcome {
+        Ok(Some(MessageStatus::Failed)) => bail!("the relay has no mailbox for {to}; message not delivered"),
+        Ok(Some(_)) => println!("sent"),
+        _ => println!("relay not reachable now; the message stays queued and is sent by the next command"),
+    }
+    profile.client.shutdown().await?;
+    Ok(())
+}
+
+async fn inbox(dir: &std::path::Path) -> Result<()> {
+    let mut profile = Profile::open(dir).await?;
+    if let Err(error) = profile.client.register().await {
+        eprintln!("warning: {error}; showing what is stored");
+    } else {
+        // Queued messages arrive right after login; wait until they stop coming.
+        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+    }
+    for peer in profile.client.conversations().await? {
+        let name = profile.display_name(&peer).await;
+        let history = profile.client.history(peer, None, 5).await?;
+        println!("== {name}");
+        for entry in history {
+            println!("  {}", chat::format_message(&entry.message, &name));
+        }
+    }
+    profile.client.shutdown().await?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! A profile directory: `profile.db` (encrypted) and `relay` (the relay address, not secret).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use hush_client::{Address, Client, ClientError, DatabaseKey, Events, RelayAddress, StoreError};
+
+const DATABASE: &str = "profile.db";
+const RELAY_FILE: &str = "relay";
+
+pub struct Profile {
+    pub client: Client,
+    pub events: Events,
+    pub relay: RelayAddress,
+}
+
+fn passphrase() -> Result<String> {
+    if let Ok(passphrase) = std::env::var("HUSH_PASSPHRASE") {
+        return Ok(passphrase);
+    }
+    eprint!("passphrase: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the passphrase from standard input")?;
+    let passphrase = line.trim_end_matches(['\r', '\n']).to_owned();
+    if passphrase.is_empty() {
+        bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+    }
+    Ok(passphrase)
+}
+
+fn key(dir: &Path) -> Result<DatabaseKey> {
+    let passphrase = passphrase()?;
+    DatabaseKey::from_passphrase(&passphrase, &dir.join(DATABASE)).context("cannot derive the database key")
+}
+
+fn explain(error: ClientError) -> anyhow::Error {
+    match error {
+        ClientError::Store(StoreError::WrongKey) => anyhow::anyhow!("wrong passphrase for this profile"),
+        other => other.into(),
+    }
+}
+
+impl Profile {
+    pub async fn create(dir: &Path, relay: RelayAddress) -> Result<Self> {
+        if dir.join(DATABASE).exists() {
+            bail!("a profile already exists in {}", dir.display());
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join(RELAY_FILE), relay.to_string())
+            .with_context(|| format!("cannot write {}", dir.join(RELAY_FILE).display()))?;
+        let key = key(dir)?;
+        let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
+            .await
+            .map_err(explain)?;
+        Ok(Self { client, events, relay })
+    }
+
+    pub async fn open(dir: &Path) -> Result<Self> {
+        let database: PathBuf = dir.join(DATABASE);
+        if !database.exists() {
+            bail!("no profile in {} (run `hush init --relay <address>` first)", dir.display());
+        }
+        let relay = std::fs::read_to_string(dir.join(RELAY_FILE))
+            .with_context(|| format!("cannot read {}", dir.join(RELAY_FILE).display()))?;
+        let relay: RelayAddress = relay.trim().parse().context("the profile's relay address is invalid")?;
+        let key = key(dir)?;
+        let (client, events) = Client::open_existing(&database, &key, relay.clone())
+            .await
+            .map_err(explain)?;
+        Ok(Self { client, events, relay })
+    }
+
+    /// A contact name or an address.
+    pub async fn resolve(&self, who: &str) -> Result<Address> {
+        if who.starts_with(hush_client::ADDRESS_PREFIX) {
+            return who.parse().context("that is not a Hush address");
+        }
+        match self.client.contact(who).await {
+            Ok(contact) => Ok(contact.address),
+            Err(ClientError::UnknownContact(_)) => {
+                bail!("no contact named {who:?} (add one with `hush contact add {who} <address>`)")
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The contact name for `address`, or the address.
+    pub async fn display_name(&self, address: &Address) -> String {
+        match self.client.name_of(address).await {
+            Ok(Some(name)) => name,
+            _ => address.to_string(),
+        }
+    }
+}

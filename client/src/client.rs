@@ -1,0 +1,361 @@
+//! The app-facing API.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use hush_client_core::{
+    Address, Commit, Contact, Content, Core, HistoryEntry, MessageId, Store, StoreOp,
+};
+use hush_crypto::SafetyNumber;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::driver::{Command, Driver, now_ms};
+use crate::error::ClientError;
+use crate::events::ClientEvent;
+use crate::relay_address::RelayAddress;
+use crate::store::{DatabaseKey, SqlStore, StoreError};
+
+/// What to do when a contact's address (identity key) changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityDecision {
+    /// Use the new address; the contact becomes unverified.
+    Accept,
+    /// Keep the old address.
+    Reject,
+}
+
+/// Decides about contacts whose identity changes. The default accepts (trust on first use, then
+/// tell the user through [`ClientEvent::ContactIdentityChanged`]); an app that wants the user to
+/// confirm first, or that refuses changes for verified contacts, supplies its own.
+pub trait IdentityPolicy: Send + Sync {
+    /// `contact` (with its current address and verified flag) now offers `new`.
+    fn on_identity_change(&self, contact: &Contact, new: &Address) -> IdentityDecision;
+}
+
+/// Accepts every change (and the change is reported as an event).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrustOnFirstUse;
+
+impl IdentityPolicy for TrustOnFirstUse {
+    fn on_identity_change(&self, _contact: &Contact, _new: &Address) -> IdentityDecision {
+        IdentityDecision::Accept
+    }
+}
+
+/// Refuses changes for contacts the user verified; accepts the rest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeepVerified;
+
+impl IdentityPolicy for KeepVerified {
+    fn on_identity_change(&self, contact: &Contact, _new: &Address) -> IdentityDecision {
+        if contact.verified {
+            IdentityDecision::Reject
+        } else {
+            IdentityDecision::Accept
+        }
+    }
+}
+
+/// The app's stream of [`ClientEvent`]s.
+#[derive(Debug)]
+pub struct Events {
+    receiver: mpsc::UnboundedReceiver<ClientEvent>,
+}
+
+impl Events {
+    /// The next event; `None` once the client is gone.
+    pub async fn next(&mut self) -> Option<ClientEvent> {
+        self.receiver.recv().await
+    }
+
+    /// An event if one is waiting.
+    pub fn try_next(&mut self) -> Option<ClientEvent> {
+        self.receiver.try_recv().ok()
+    }
+}
+
+/// How a contact was added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactUpdate {
+    /// A new contact.
+    Added,
+    /// Already there with this address.
+    Unchanged,
+    /// The address changed (accepted by the policy).
+    Changed,
+}
+
+/// A running client: one profile (identity, sessions, history) connected to one relay.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), hush_client::ClientError> {
+/// use hush_client::{Client, Content, DatabaseKey};
+///
+/// let relay = "127.0.0.1:7443#00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+///     .parse()
+///     .expect("a relay address");
+/// let key = DatabaseKey::from_bytes([7; 32]);
+/// let (client, mut events) = Client::open("alice.db", &key, relay).await?;
+/// client.register().await?;
+/// println!("share this address: {}", client.address());
+///
+/// let bob = "hush:...".parse()?;
+/// let id = client.send(bob, Content::text("hello Bob")).await?; // durable once this returns
+/// while let Some(event) = events.next().await {
+///     println!("{event:?}");
+/// }
+/// # let _ = id; Ok(()) }
+/// ```
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    store: Arc<Mutex<SqlStore>>,
+    address: Address,
+    identity: hush_crypto::IdentityKey,
+    policy: Arc<dyn IdentityPolicy>,
+    events: mpsc::UnboundedSender<ClientEvent>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Opens the profile at `path` (creating it, with a new identity, if the file does not
+    /// exist) and starts connecting to `relay` in the background.
+    pub async fn open(
+        path: impl AsRef<Path>,
+        key: &DatabaseKey,
+        relay: RelayAddress,
+    ) -> Result<(Self, Events), ClientError> {
+        Self::open_with_policy(path, key, relay, Arc::new(TrustOnFirstUse)).await
+    }
+
+    /// Opens an existing profile; fails with [`ClientError::NoProfile`] if there is none.
+    pub async fn open_existing(
+        path: impl AsRef<Path>,
+        key: &DatabaseKey,
+        relay: RelayAddress,
+    ) -> Result<(Self, Events), ClientError> {
+        if !path.as_ref().exists() {
+            return Err(ClientError::NoProfile(path.as_ref().display().to_string()));
+        }
+        Self::open(path, key, relay).await
+    }
+
+    /// [`Client::open`] with an identity policy.
+    pub async fn open_with_policy(
+        path: impl AsRef<Path>,
+        key: &DatabaseKey,
+        relay: RelayAddress,
+        policy: Arc<dyn IdentityPolicy>,
+    ) -> Result<(Self, Events), ClientError> {
+        let path = path.as_ref().to_path_buf();
+        let key = key.clone();
+        let (store, snapshot) = tokio::task::spawn_blocking(move || {
+            let store = SqlStore::open(&path, &key)?;
+            let snapshot = store.load()?;
+            Ok::<_, StoreError>((store, snapshot))
+        })
+        .await
+        .map_err(|error| ClientError::Stopped(error.to_string()))??;
+        let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_rng(&mut rand::rng()));
+        let core = match snapshot {
+            Some(snapshot) => Core::restore(snapshot, rng).map_err(|error| ClientError::Stopped(error.to_string()))?,
+            None => Core::create(now_ms(), rng),
+        };
+        let address = core.address();
+        let identity = core.account().identity_key();
+        let store = Arc::new(Mutex::new(store));
+        let (command_sender, command_receiver) = mpsc::channel(256);
+        let (event_sender, event_receiver) = mpsc::unbounded_channel();
+        let driver = Driver::new(core, Arc::clone(&store), relay, command_receiver, event_sender.clone());
+        tokio::spawn(driver.run());
+        Ok((
+            Self {
+                commands: command_sender,
+                store,
+                address,
+                identity,
+                policy,
+                events: event_sender,
+            },
+            Events {
+                receiver: event_receiver,
+            },
+        ))
+    }
+
+    /// Our address, to share.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Connects now if needed and waits until we are logged in and our prekeys are on the
+    /// relay (the first time, that is registration). Fails with the connection error if the
+    /// relay cannot be reached; the client keeps retrying in the background either way.
+    pub async fn register(&self) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::WaitOnline { reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Queues `content` for `to`. Returns once the message is durably in the outbox; it is sent
+    /// when connected, and resent after crashes and reconnects until the relay stores it.
+    pub async fn send(&self, to: Address, content: Content) -> Result<MessageId, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Send { to, content, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Marks every unread message from `peer` read and sends a read receipt. Returns how many.
+    pub async fn mark_read(&self, peer: Address) -> Result<usize, ClientError> {
+        let ids = self.with_store(move |store| store.unread(&peer)).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let count = ids.len();
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::MarkRead { peer, ids, reply }).await?;
+        answer.await.map_err(|_| stopped())??;
+        Ok(count)
+    }
+
+    /// Up to `limit` messages with `peer` before position `before` (latest if `None`), oldest
+    /// first. Page back with the first entry's position.
+    pub async fn history(
+        &self,
+        peer: Address,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, ClientError> {
+        self.with_store(move |store| store.history(&peer, before, limit)).await
+    }
+
+    /// Peers with messages, most recent first.
+    pub async fn conversations(&self) -> Result<Vec<Address>, ClientError> {
+        self.with_store(|store| store.peers()).await
+    }
+
+    /// The safety number with `peer`: compare it out of band, then [`Client::verify_contact`].
+    pub fn safety_number(&self, peer: &Address) -> SafetyNumber {
+        SafetyNumber::new(
+            &self.identity,
+            self.address.to_string().as_bytes(),
+            &peer.identity(),
+            peer.to_string().as_bytes(),
+        )
+    }
+
+    /// The address book.
+    pub async fn contacts(&self) -> Result<Vec<Contact>, ClientError> {
+        self.with_store(|store| store.contacts()).await
+    }
+
+    /// The contact called `name`.
+    pub async fn contact(&self, name: &str) -> Result<Contact, ClientError> {
+        let name = name.to_owned();
+        let contacts = self.contacts().await?;
+        contacts
+            .into_iter()
+            .find(|contact| contact.name == name)
+            .ok_or(ClientError::UnknownContact(name))
+    }
+
+    /// Adds `name` → `address`. If `name` exists with another address, that is an identity
+    /// change: the policy decides, and a [`ClientEvent::ContactIdentityChanged`] reports it.
+    pub async fn add_contact(&self, name: &str, address: Address) -> Result<ContactUpdate, ClientError> {
+        let existing = self.contacts().await?.into_iter().find(|contact| contact.name == name);
+        let update = match &existing {
+            None => ContactUpdate::Added,
+            Some(contact) if contact.address == address => return Ok(ContactUpdate::Unchanged),
+            Some(contact) => {
+                let accepted = self.policy.on_identity_change(contact, &address) == IdentityDecision::Accept;
+                let _ = self.events.send(ClientEvent::ContactIdentityChanged {
+                    name: name.to_owned(),
+                    old: contact.address,
+                    new: address,
+                    accepted,
+                });
+                if !accepted {
+                    return Err(ClientError::IdentityChangeRejected { name: name.to_owned() });
+                }
+                ContactUpdate::Changed
+            }
+        };
+        let contact = Contact {
+            name: name.to_owned(),
+            address,
+            verified: false,
+            added_at: now_ms(),
+        };
+        self.put_contact(contact).await?;
+        Ok(update)
+    }
+
+    /// Records that the user compared safety numbers with `name`.
+    pub async fn verify_contact(&self, name: &str) -> Result<(), ClientError> {
+        let mut contact = self.contact(name).await?;
+        contact.verified = true;
+        self.put_contact(contact).await
+    }
+
+    /// The name for `address` in the address book, if any.
+    pub async fn name_of(&self, address: &Address) -> Result<Option<String>, ClientError> {
+        let contacts = self.contacts().await?;
+        Ok(contacts
+            .into_iter()
+            .find(|contact| contact.address == *address)
+            .map(|contact| contact.name))
+    }
+
+    /// Asks the driver to try connecting now (for example after the network came back).
+    pub async fn reconnect(&self) -> Result<(), ClientError> {
+        self.command(Command::Reconnect).await
+    }
+
+    /// Finishes pending writes and closes the connection.
+    pub async fn shutdown(self) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Shutdown { reply }).await?;
+        // Our handle on the database goes first; the driver drops the last one before answering.
+        let Self { store, .. } = self;
+        drop(store);
+        answer.await.map_err(|_| stopped())
+    }
+
+    async fn put_contact(&self, contact: Contact) -> Result<(), ClientError> {
+        let commit = Commit {
+            ops: vec![StoreOp::PutContact(contact)],
+        };
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
+            store.apply(&commit).map_err(ClientError::from)
+        })
+        .await
+        .map_err(|error| ClientError::Stopped(error.to_string()))?
+    }
+
+    async fn with_store<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&SqlStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ClientError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let store = store.lock().map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
+            query(&store).map_err(ClientError::from)
+        })
+        .await
+        .map_err(|error| ClientError::Stopped(error.to_string()))?
+    }
+
+    async fn command(&self, command: Command) -> Result<(), ClientError> {
+        self.commands.send(command).await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> ClientError {
+    ClientError::Stopped("the client task has ended".into())
+}

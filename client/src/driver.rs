@@ -1,0 +1,365 @@
+//! The tokio task that runs the core: it feeds the core commands from the app, frames from the
+//! relay and timer expiries, applies the core's commits to the store *before* acting on the
+//! requests and events that follow them, and reconnects with exponential backoff and jitter.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hush_client_core::{Address, Commit, Content, Core, Event, MessageId, Output, SendError, Store};
+use hush_proto::ServerFrame;
+use rand_core::Rng as _;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::error::ClientError;
+use crate::events::{ClientEvent, ConnectionState};
+use crate::net::{Incoming, NetError, RelayConnection};
+use crate::relay_address::RelayAddress;
+use crate::store::SqlStore;
+
+/// First reconnect delay; doubles per failed attempt.
+pub const RECONNECT_BASE: Duration = Duration::from_millis(250);
+/// Longest reconnect delay.
+pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// Most frames taken from the relay before the outputs are acted on, so a burst of deliveries
+/// shares one store transaction.
+const BATCH: usize = 256;
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What the app asks of the driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send {
+        to: Address,
+        content: Content,
+        reply: oneshot::Sender<Result<MessageId, ClientError>>,
+    },
+    MarkRead {
+        peer: Address,
+        ids: Vec<MessageId>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+    /// Answered once logged in with prekeys uploaded, or with the error of the next failed
+    /// connection attempt.
+    WaitOnline {
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+    /// Re-try connecting now (the app knows the network is back).
+    Reconnect,
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+pub(crate) struct Driver {
+    pub(crate) core: Core,
+    pub(crate) store: Arc<Mutex<SqlStore>>,
+    pub(crate) relay: RelayAddress,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) events: mpsc::UnboundedSender<ClientEvent>,
+    connection: Option<RelayConnection>,
+    /// A connection attempt in progress (a task, so commands are served meanwhile).
+    connecting: Option<tokio::task::JoinHandle<Result<RelayConnection, NetError>>>,
+    next_attempt: Instant,
+    failures: u32,
+    waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
+    fatal: Option<String>,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        core: Core,
+        store: Arc<Mutex<SqlStore>>,
+        relay: RelayAddress,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::UnboundedSender<ClientEvent>,
+    ) -> Self {
+        Self {
+            core,
+            store,
+            relay,
+            commands,
+            events,
+            connection: None,
+            connecting: None,
+            next_attempt: Instant::now(),
+            failures: 0,
+            waiters: Vec::new(),
+            fatal: None,
+        }
+    }
+
+    /// Runs until shut down or until every `Client` handle is dropped.
+    pub(crate) async fn run(mut self) {
+        // Outputs left from start-up (a new account's commit) first.
+        self.flush().await;
+        let mut shutdown_reply = None;
+        loop {
+            let timer = self.core.poll_timeout().map(|at| {
+                Instant::now() + Duration::from_millis(at.saturating_sub(now_ms()))
+            });
+            let online = self.connection.is_some();
+            let connecting = self.connecting.is_some();
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None => break,
+                    Some(Command::Shutdown { reply }) => {
+                        self.flush().await;
+                        if let Some(connection) = self.connection.take() {
+                            connection.close();
+                        }
+                        if let Some(attempt) = self.connecting.take() {
+                            attempt.abort();
+                        }
+                        shutdown_reply = Some(reply);
+                        break;
+                    }
+                    Some(command) => self.command(command).await,
+                },
+                incoming = recv(&mut self.connection), if online => {
+                    self.incoming(incoming);
+                    // Take what else is already there, so it shares one transaction.
+                    for _ in 1..BATCH {
+                        let Some(connection) = self.connection.as_mut() else { break };
+                        match connection.incoming.try_recv() {
+                            Ok(incoming) => self.incoming(incoming),
+                            Err(_) => break,
+                        }
+                    }
+                    self.flush().await;
+                }
+                () = tokio::time::sleep_until(self.next_attempt), if !online && !connecting && self.fatal.is_none() => {
+                    let _ = self.events.send(ClientEvent::Connection(ConnectionState::Connecting));
+                    let relay = self.relay.clone();
+                    let account = self.core.account().clone();
+                    self.connecting = Some(tokio::spawn(async move { RelayConnection::open(&relay, &account).await }));
+                }
+                attempt = join_opt(&mut self.connecting), if connecting => {
+                    self.connecting = None;
+                    let attempt = attempt.unwrap_or_else(|error| Err(NetError::Unreachable {
+                        address: self.relay.to_string(),
+                        reason: error.to_string(),
+                    }));
+                    self.connected(attempt).await;
+                }
+                () = sleep_until_opt(timer), if timer.is_some() => {
+                    self.core.handle_timeout(now_ms());
+                    self.flush().await;
+                }
+            }
+        }
+        // Release the database (and its lock) before saying we are done, so the profile can be
+        // opened again at once.
+        drop(self);
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
+        if let Some(reason) = &self.fatal {
+            let error = ClientError::Stopped(reason.clone());
+            match command {
+                Command::Send { reply, .. } => drop(reply.send(Err(error))),
+                Command::MarkRead { reply, .. } | Command::WaitOnline { reply } => drop(reply.send(Err(error))),
+                Command::Reconnect | Command::Shutdown { .. } => {}
+            }
+            return;
+        }
+        match command {
+            Command::Send { to, content, reply } => {
+                let result = self.core.handle_send(now_ms(), to, content);
+                // The id is returned only once the commit queuing it is durable.
+                let durable = self.flush().await;
+                let answer = match (result, durable) {
+                    (Ok(id), true) => Ok(id),
+                    (Ok(_), false) => Err(ClientError::Stopped(self.fatal.clone().unwrap_or_default())),
+                    (Err(SendError::ToSelf), _) => Err(ClientError::SendToSelf),
+                    (Err(error), _) => Err(ClientError::InvalidContent(error.to_string())),
+                };
+                let _ = reply.send(answer);
+            }
+            Command::MarkRead { peer, ids, reply } => {
+                self.core.handle_mark_read(now_ms(), peer, &ids);
+                let durable = self.flush().await;
+                let _ = reply.send(if durable {
+                    Ok(())
+                } else {
+                    Err(ClientError::Stopped(self.fatal.clone().unwrap_or_default()))
+                });
+            }
+            Command::WaitOnline { reply } => {
+                if self.connection.is_some() && !self.core.is_uploading_prekeys() {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    self.waiters.push(reply);
+                }
+            }
+            Command::Reconnect => {
+                if self.connection.is_none() {
+                    self.next_attempt = Instant::now();
+                }
+            }
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn incoming(&mut self, incoming: Incoming) {
+        let now = now_ms();
+        match incoming {
+            Incoming::Frame(ServerFrame::Response { id, result }) => self.core.handle_response(now, id, result),
+            Incoming::Frame(ServerFrame::Push(push)) => self.core.handle_push(now, push),
+            Incoming::Closed => self.disconnected("connection closed".into()),
+        }
+    }
+
+    async fn connected(&mut self, opened: Result<RelayConnection, NetError>) {
+        match opened {
+            Ok(mut connection) => {
+                self.failures = 0;
+                let early = std::mem::take(&mut connection.early_pushes);
+                let one_time_prekeys = connection.one_time_prekeys;
+                self.connection = Some(connection);
+                let _ = self.events.send(ClientEvent::Connection(ConnectionState::Online));
+                let now = now_ms();
+                self.core.handle_authenticated(now, one_time_prekeys);
+                for push in early {
+                    self.core.handle_push(now, push);
+                }
+                self.flush().await;
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                self.schedule_reconnect(&reason);
+                for waiter in self.waiters.drain(..) {
+                    let _ = waiter.send(Err(ClientError::Relay(error.clone())));
+                }
+            }
+        }
+    }
+
+    fn disconnected(&mut self, reason: String) {
+        if let Some(connection) = self.connection.take() {
+            connection.close();
+        }
+        self.core.handle_disconnected(now_ms());
+        self.schedule_reconnect(&reason);
+    }
+
+    fn schedule_reconnect(&mut self, reason: &str) {
+        self.failures = self.failures.saturating_add(1);
+        let base = RECONNECT_BASE.saturating_mul(1 << self.failures.min(8).saturating_sub(1));
+        let ceiling = base.min(RECONNECT_MAX);
+        // Full jitter on the upper half: clients that lost one relay do not return in step.
+        let half = ceiling / 2;
+        let half_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+        let jitter = Duration::from_millis(rand::rng().next_u64() % half_ms.saturating_add(1));
+        let delay = half + jitter;
+        self.next_attempt = Instant::now() + delay;
+        let _ = self.events.send(ClientEvent::Connection(ConnectionState::Offline {
+            reason: reason.to_owned(),
+            retry_in: delay,
+        }));
+    }
+
+    /// Acts on every output: commits first (merged into one transaction), then requests and
+    /// events in order. Returns whether the commits are durable.
+    async fn flush(&mut self) -> bool {
+        let mut commit = Commit::default();
+        let mut after = Vec::new();
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Commit(next) => commit.ops.extend(next.ops),
+                other => after.push(other),
+            }
+        }
+        if !commit.is_empty() {
+            let store = Arc::clone(&self.store);
+            let applied = tokio::task::spawn_blocking(move || {
+                let mut store = store.lock().map_err(|_| "store lock poisoned".to_owned())?;
+                store.apply(&commit).map_err(|error| error.to_string())
+            })
+            .await;
+            let failure = match applied {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error),
+                Err(error) => Some(error.to_string()),
+            };
+            if let Some(error) = failure {
+                // Nothing after an unapplied commit may be acted on: no ack, no send, no event.
+                // Stop; the state on disk is the last good one.
+                self.stop(format!("could not write to the local database: {error}"));
+                return false;
+            }
+        }
+        for output in after {
+            match output {
+                Output::Request(frame) => {
+                    let written = match self.connection.as_mut() {
+                        Some(connection) => connection.write(&frame).await,
+                        None => Err(NetError::Lost),
+                    };
+                    if written.is_err() && self.connection.is_some() {
+                        self.disconnected("write failed".into());
+                    }
+                }
+                Output::Event(event) => {
+                    let _ = self.events.send(ClientEvent::from_core(event));
+                }
+                _ => {}
+            }
+        }
+        if self.connection.is_some() && !self.core.is_uploading_prekeys() {
+            for waiter in self.waiters.drain(..) {
+                let _ = waiter.send(Ok(()));
+            }
+        }
+        true
+    }
+
+    fn stop(&mut self, reason: String) {
+        if let Some(connection) = self.connection.take() {
+            connection.close();
+        }
+        self.core.handle_disconnected(now_ms());
+        let _ = self.events.send(ClientEvent::Stopped(reason.clone()));
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(Err(ClientError::Stopped(reason.clone())));
+        }
+        self.fatal = Some(reason);
+    }
+}
+
+async fn recv(connection: &mut Option<RelayConnection>) -> Incoming {
+    match connection {
+        Some(connection) => connection.incoming.recv().await.unwrap_or(Incoming::Closed),
+        None => std::future::pending().await,
+    }
+}
+
+async fn join_opt<T>(task: &mut Option<tokio::task::JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match task {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Events the core produced, for the app.
+impl ClientEvent {
+    fn from_core(event: Event) -> Self {
+        Self::Core(event)
+    }
+}

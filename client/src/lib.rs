@@ -1,0 +1,31 @@
+//! # hush-client
+//!
+//! The crate apps embed: one profile (identity, sessions, contacts, history) in an encrypted
+//! local database (SQLCipher), connected to a Hush relay over QUIC. The protocol logic is the
+//! sans-IO [`hush_client_core::Core`]; this crate runs it on tokio, persists what it hands back
+//! and gives the app a small async API ([`Client`]) and an event stream ([`Events`]).
+//!
+//! Guarantees: [`Client::send`] returns once the message is durable in the outbox; it is resent
+//! with its original id after crashes and reconnects until the relay stores it. An incoming
+//! message is decrypted, stored with the ratchet state that decrypted it in one transaction, and
+//! only then acknowledged to the relay; the app sees each message once, in the sender's order.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod driver;
+mod error;
+mod events;
+mod net;
+mod relay_address;
+pub mod store;
+
+pub use client::{Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse};
+pub use error::ClientError;
+pub use events::{ClientEvent, ConnectionState};
+pub use hush_client_core::{
+    ADDRESS_PREFIX, Address, Contact, Direction, Content, DropReason, Event, HistoryEntry, MessageId, MessageStatus, StoredMessage,
+};
+pub use net::NetError;
+pub use relay_address::{RelayAddress, RelayAddressError};
+pub use store::{DatabaseKey, SqlStore, StoreError};

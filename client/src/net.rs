@@ -1,0 +1,236 @@
+//! One QUIC connection to the relay: connect with the pinned certificate, log in, then a reader
+//! task that forwards frames to the driver while the driver writes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hush_crypto::Account;
+use hush_proto::{
+    ClientFrame, MAX_FRAME_LEN, Push, Request, RequestId, Response, ServerFrame, Signature, auth_transcript,
+    decode_body, encode_frame, parse_length,
+};
+use quinn::crypto::rustls::QuicClientConfig;
+use tokio::sync::mpsc;
+
+use crate::relay_address::RelayAddress;
+
+/// How long connecting and logging in may take before the attempt counts as failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Keep-alive interval, well under the relay's idle timeout (120 s by default).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Idle timeout on our side: a relay silent this long is considered gone.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// The request id the driver uses for its own requests (login); the core never uses it.
+pub const DRIVER_REQUEST_ID: RequestId = RequestId(u32::MAX);
+
+/// Why talking to the relay failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The host name did not resolve.
+    #[error("cannot resolve relay host {host}: {reason}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// No answer within [`CONNECT_TIMEOUT`], or the connection could not be made.
+    #[error("relay unreachable at {address}: {reason}")]
+    Unreachable {
+        /// Where we tried.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// The relay refused the login.
+    #[error("relay refused login: {0}")]
+    LoginRefused(String),
+    /// The relay broke the protocol.
+    #[error("relay protocol error: {0}")]
+    Protocol(String),
+    /// The connection was lost.
+    #[error("connection to relay lost")]
+    Lost,
+}
+
+/// What the reader task forwards.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    Frame(ServerFrame),
+    Closed,
+}
+
+/// A logged-in connection.
+#[derive(Debug)]
+pub(crate) struct RelayConnection {
+    connection: quinn::Connection,
+    send: quinn::SendStream,
+    /// Forwarded frames; `Incoming::Closed` once the stream ends.
+    pub(crate) incoming: mpsc::Receiver<Incoming>,
+    /// One-time prekeys the relay holds for us, as reported at login.
+    pub(crate) one_time_prekeys: u32,
+    /// Pushes that arrived during login.
+    pub(crate) early_pushes: Vec<Push>,
+}
+
+fn endpoint(fingerprint: [u8; 32], bind: SocketAddr) -> Result<quinn::Endpoint, NetError> {
+    let setup = |reason: String| NetError::Protocol(format!("client setup: {reason}"));
+    let mut crypto = rustls::ClientConfig::builder_with_provider(hush_relay::tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|error| setup(error.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(hush_relay::tls::PinnedCertVerifier::new(fingerprint)))
+        .with_no_client_auth();
+    crypto.alpn_protocols = vec![hush_proto::ALPN.to_vec()];
+    let crypto = QuicClientConfig::try_from(crypto).map_err(|error| setup(error.to_string()))?;
+    let mut transport = quinn::TransportConfig::default();
+    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    transport.max_idle_timeout(Some(
+        quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|error| setup(error.to_string()))?,
+    ));
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(Arc::new(transport));
+    let mut endpoint = quinn::Endpoint::client(bind).map_err(|error| setup(error.to_string()))?;
+    endpoint.set_default_client_config(config);
+    Ok(endpoint)
+}
+
+async fn resolve(relay: &RelayAddress) -> Result<SocketAddr, NetError> {
+    let mut addresses = tokio::net::lookup_host((relay.host.as_str(), relay.port))
+        .await
+        .map_err(|error| NetError::Resolve {
+            host: relay.host.clone(),
+            reason: error.to_string(),
+        })?;
+    addresses.next().ok_or_else(|| NetError::Resolve {
+        host: relay.host.clone(),
+        reason: "no addresses".into(),
+    })
+}
+
+impl RelayConnection {
+    /// Connects and logs in as `account`, within [`CONNECT_TIMEOUT`].
+    pub(crate) async fn open(relay: &RelayAddress, account: &Account) -> Result<Self, NetError> {
+        let address = resolve(relay).await?;
+        let unreachable = |reason: String| NetError::Unreachable {
+            address: relay.to_string(),
+            reason,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open_at(address, relay.fingerprint, account)).await {
+            Ok(result) => result,
+            Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+        }
+    }
+
+    async fn open_at(address: SocketAddr, fingerprint: [u8; 32], account: &Account) -> Result<Self, NetError> {
+        let unreachable = |reason: String| NetError::Unreachable {
+            address: address.to_string(),
+            reason,
+        };
+        let bind: SocketAddr = if address.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        };
+        let endpoint = endpoint(fingerprint, bind)?;
+        let connection = endpoint
+            .connect(address, hush_relay::tls::SERVER_NAME)
+            .map_err(|error| unreachable(error.to_string()))?
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        let (mut send, mut recv) = connection
+            .open_bi()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        let mut exporter = [0u8; 32];
+        connection
+            .export_keying_material(&mut exporter, hush_relay::connection::EXPORTER_LABEL, b"")
+            .map_err(|_| NetError::Protocol("TLS exporter unavailable".into()))?;
+        // The stream exists for the relay once we write on it: a ping opens it; the challenge
+        // comes first, then the pong.
+        write_frame(&mut send, DRIVER_REQUEST_ID, Request::Ping).await?;
+        let mut early_pushes = Vec::new();
+        let mut challenge = None;
+        loop {
+            match read_frame(&mut recv).await? {
+                ServerFrame::Push(Push::Challenge { nonce }) => challenge = Some(nonce),
+                ServerFrame::Push(push) => early_pushes.push(push),
+                ServerFrame::Response { id, .. } if id == DRIVER_REQUEST_ID => break,
+                ServerFrame::Response { .. } => return Err(NetError::Protocol("unexpected response".into())),
+            }
+        }
+        let challenge = challenge.ok_or_else(|| NetError::Protocol("no login challenge".into()))?;
+        let identity_key = account.identity_key().to_bytes();
+        let signature = account.sign(&auth_transcript(&challenge, &exporter, &identity_key));
+        let login = Request::Authenticate {
+            identity_key,
+            signature: Signature(signature),
+            registration: None,
+        };
+        write_frame(&mut send, DRIVER_REQUEST_ID, login).await?;
+        let one_time_prekeys = loop {
+            match read_frame(&mut recv).await? {
+                ServerFrame::Response { id, result } if id == DRIVER_REQUEST_ID => match result {
+                    Ok(Response::Authenticated { one_time_prekeys, .. }) => break one_time_prekeys,
+                    Ok(_) => return Err(NetError::Protocol("unexpected login answer".into())),
+                    Err(error) => return Err(NetError::LoginRefused(format!("{:?}: {}", error.code, error.detail))),
+                },
+                ServerFrame::Push(push) => early_pushes.push(push),
+                ServerFrame::Response { .. } => return Err(NetError::Protocol("unexpected response".into())),
+            }
+        };
+        let (sender, incoming) = mpsc::channel(1024);
+        tokio::spawn(read_loop(recv, sender));
+        Ok(Self {
+            connection,
+            send,
+            incoming,
+            one_time_prekeys,
+            early_pushes,
+        })
+    }
+
+    /// Writes one request.
+    pub(crate) async fn write(&mut self, frame: &ClientFrame) -> Result<(), NetError> {
+        let bytes = encode_frame(frame, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
+        self.send.write_all(&bytes).await.map_err(|_| NetError::Lost)
+    }
+
+    /// Closes the connection politely.
+    pub(crate) fn close(&self) {
+        self.connection.close(quinn::VarInt::from_u32(0), b"bye");
+    }
+}
+
+async fn write_frame(send: &mut quinn::SendStream, id: RequestId, request: Request) -> Result<(), NetError> {
+    let bytes =
+        encode_frame(&ClientFrame { id, request }, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
+    send.write_all(&bytes).await.map_err(|_| NetError::Lost)
+}
+
+async fn read_frame(recv: &mut quinn::RecvStream) -> Result<ServerFrame, NetError> {
+    let mut prefix = [0u8; 4];
+    recv.read_exact(&mut prefix).await.map_err(|_| NetError::Lost)?;
+    let length = parse_length(prefix, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
+    let mut body = vec![0u8; length];
+    recv.read_exact(&mut body).await.map_err(|_| NetError::Lost)?;
+    decode_body(&body).map_err(|error| NetError::Protocol(error.to_string()))
+}
+
+async fn read_loop(mut recv: quinn::RecvStream, sender: mpsc::Sender<Incoming>) {
+    loop {
+        match read_frame(&mut recv).await {
+            Ok(frame) => {
+                if sender.send(Incoming::Frame(frame)).await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => {
+                let _ = sender.send(Incoming::Closed).await;
+                return;
+            }
+        }
+    }
+}

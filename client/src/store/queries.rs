@@ -1,0 +1,138 @@
+//! The reads behind [`hush_client_core::Store`]'s queries, each through a cached statement.
+
+use hush_client_core::{Address, Contact, HistoryEntry, MessageId, Snapshot, StoredMessage};
+use hush_crypto::peer::PeerSessionsPickle;
+use hush_crypto::{AccountPickle, PickleKey};
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
+
+use super::StoreError;
+use super::codec::{self, MESSAGE_COLUMNS, column, saturating, uint};
+
+/// Every row of `sql`, each turned into a `T` by `decode`.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// The start-up snapshot; `None` without an account. Call inside one read transaction.
+pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<Snapshot>, StoreError> {
+    let account: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT pickle FROM account WHERE id = 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let account =
+        AccountPickle::from_encrypted(pickle_key, &account).map_err(|error| StoreError::Decode {
+            what: "account pickle",
+            reason: error.to_string(),
+        })?;
+    let peers = rows(conn, "SELECT pickle FROM peers", [], |row| {
+        let sealed: Vec<u8> = column(row, 0, "peer pickle")?;
+        PeerSessionsPickle::from_encrypted(pickle_key, &sealed).map_err(|error| StoreError::Decode {
+            what: "peer pickle",
+            reason: error.to_string(),
+        })
+    })?;
+    let conversations = rows(
+        conn,
+        "SELECT peer, next_out_seq, next_in_seq FROM conversations",
+        [],
+        |row| {
+            Ok(hush_client_core::Conversation {
+                peer: codec::address(column(row, 0, "address")?)?,
+                next_out_seq: uint(column(row, 1, "next_out_seq")?),
+                next_in_seq: uint(column(row, 2, "next_in_seq")?),
+            })
+        },
+    )?;
+    let outbox = rows(
+        conn,
+        "SELECT id, peer, conv_seq, payload, envelope, created_at, not_before FROM outbox",
+        [],
+        codec::outbox_item,
+    )?;
+    let held = rows(
+        conn,
+        "SELECT peer, conv_seq, payload, received_at FROM held",
+        [],
+        codec::held,
+    )?;
+    Ok(Some(Snapshot {
+        account,
+        peers,
+        conversations,
+        outbox,
+        held,
+    }))
+}
+
+/// Up to `limit` of `peer`'s messages before `before`, oldest first.
+pub(super) fn history(
+    conn: &Connection,
+    peer: &Address,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let before = before.map_or(i64::MAX, saturating);
+    let mut entries = rows(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE peer = ?1 AND position < ?2 \
+             ORDER BY position DESC LIMIT ?3"
+        ),
+        params![peer.as_bytes(), before, saturating(limit)],
+        codec::message,
+    )?;
+    entries.reverse();
+    Ok(entries)
+}
+
+pub(super) fn message(conn: &Connection, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+    let entries = rows(
+        conn,
+        &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
+        [id.0],
+        codec::message,
+    )?;
+    Ok(entries.into_iter().next().map(|entry| entry.message))
+}
+
+/// Incoming, not yet seen: the partial index `messages_unread` answers this.
+pub(super) fn unread(conn: &Connection, peer: &Address) -> Result<Vec<MessageId>, StoreError> {
+    rows(
+        conn,
+        "SELECT id FROM messages WHERE peer = ?1 AND direction = 0 AND status = 10 ORDER BY position",
+        [peer.as_bytes()],
+        |row| codec::message_id(column(row, 0, "message id")?),
+    )
+}
+
+pub(super) fn contacts(conn: &Connection) -> Result<Vec<Contact>, StoreError> {
+    rows(
+        conn,
+        "SELECT name, address, verified, added_at FROM contacts ORDER BY name",
+        [],
+        codec::contact,
+    )
+}
+
+pub(super) fn peers(conn: &Connection) -> Result<Vec<Address>, StoreError> {
+    rows(
+        conn,
+        "SELECT peer FROM activity ORDER BY last_position DESC",
+        [],
+        |row| codec::address(column(row, 0, "address")?),
+    )
+}
