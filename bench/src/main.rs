@@ -4,6 +4,7 @@
 
 mod baseline;
 mod child;
+mod e2e;
 mod idle;
 mod load;
 mod procfs;
@@ -38,6 +39,9 @@ enum Mode {
     Idle(IdleArgs),
     /// Run the baseline forwarder and print its address (the bench starts this itself).
     BaselineServer,
+    /// Two hush-client profiles exchange messages end to end through the relay (encrypt, relay,
+    /// decrypt, store on both sides), against bare relay connections carrying the same envelopes.
+    E2e(E2eArgs),
 }
 
 /// Throughput and latency (the default mode).
@@ -95,6 +99,23 @@ struct IdleArgs {
     spawn_relay: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct E2eArgs {
+    /// Messages from one client to the other.
+    #[arg(long, default_value_t = 5000)]
+    messages: usize,
+    /// Sends the sending app keeps outstanding at once.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+    /// Text bytes per message.
+    #[arg(long, default_value_t = 200)]
+    text_len: usize,
+    /// The `hush-relay` binary to run as a child process (default: the one next to `hush-bench`,
+    /// else in process).
+    #[arg(long)]
+    spawn_relay: Option<PathBuf>,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Mode::BaselineServer) = cli.mode {
@@ -104,6 +125,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.mode {
             Some(Mode::Idle(args)) => idle::run(&idle_run(args)?).await,
+            Some(Mode::E2e(args)) => e2e_mode(args).await,
             Some(Mode::BaselineServer) | None => throughput_mode(cli.load).await,
         }
     })
@@ -199,6 +221,42 @@ async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
         hush_outcome.rate / base_outcome.rate.max(f64::MIN_POSITIVE),
         hush_outcome.p50_ms,
         hush_outcome.p99_ms
+    );
+    Ok(())
+}
+
+async fn e2e_mode(args: E2eArgs) -> anyhow::Result<()> {
+    let placement = match args.spawn_relay {
+        Some(binary) => Placement::Child(binary),
+        None => Placement::sibling_binary().map_or(Placement::InProcess, Placement::Child),
+    };
+    let settings = RelaySettings {
+        synchronous: "full".into(),
+        max_connections: hush_relay::Limits::default().max_connections,
+    };
+    let relay = RelayUnderTest::start(&placement, &settings).await?;
+    println!("relay: {}", relay.description);
+    let address = hush_client::RelayAddress {
+        host: relay.addr.ip().to_string(),
+        port: relay.addr.port(),
+        fingerprint: relay.fingerprint,
+    };
+    let run = e2e::E2eRun {
+        messages: args.messages,
+        window: args.window,
+        text_len: args.text_len,
+    };
+    let outcome = e2e::measure(&address, &run).await;
+    relay.stop().await;
+    let outcome = outcome?;
+    println!(
+        "E2E client={:.0} relay_only={:.0} ratio={:.2} messages={} window={} envelope_bytes={}",
+        outcome.client_rate,
+        outcome.relay_rate,
+        outcome.client_rate / outcome.relay_rate.max(f64::MIN_POSITIVE),
+        args.messages,
+        args.window,
+        outcome.envelope_len
     );
     Ok(())
 }

@@ -144,7 +144,7 @@ pub enum PayloadError {
     /// Not a valid encoding (or trailing bytes).
     #[error("payload is not a valid encoding")]
     Malformed,
-    /// Larger than [`MAX_PAYLOAD_LEN`].
+    /// Larger than the payload limit (64 KiB).
     #[error("payload of {length} bytes exceeds the {MAX_PAYLOAD_LEN}-byte limit")]
     TooLong {
         /// Bytes found.

@@ -371,7 +371,8 @@ impl Core {
             }
         }
         for item in self.outbox.values() {
-            if item.envelope.is_none() && !self.in_flight.contains(&item.id) && item.not_before > self.pumped_at {
+            let waiting = item.envelope.is_none() && !self.in_flight.contains(&item.id);
+            if waiting && item.not_before > self.pumped_at {
                 consider(item.not_before);
             }
         }

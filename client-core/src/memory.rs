@@ -112,11 +112,10 @@ impl MemoryStore {
         self.messages.insert(position, message.clone());
     }
 
-    /// Positions of `peer`'s messages, oldest first.
-    fn peer_positions(&self, peer: &Address) -> impl DoubleEndedIterator<Item = u64> + '_ {
-        let peer = *peer;
+    /// Positions of `peer`'s messages below `before`, oldest first.
+    fn peer_positions(&self, peer: &Address, before: u64) -> impl DoubleEndedIterator<Item = u64> + '_ {
         self.by_peer
-            .range((peer, 0)..=(peer, u64::MAX))
+            .range((*peer, 0)..(*peer, before))
             .map(|(_, position)| *position)
     }
 }
@@ -167,11 +166,9 @@ impl Store for MemoryStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, Self::Error> {
-        let before = before.unwrap_or(u64::MAX);
         let mut entries: Vec<HistoryEntry> = self
-            .peer_positions(peer)
+            .peer_positions(peer, before.unwrap_or(u64::MAX))
             .rev()
-            .filter(|position| *position < before)
             .take(limit)
             .filter_map(|position| {
                 self.messages.get(&position).map(|message| HistoryEntry {
@@ -194,7 +191,7 @@ impl Store for MemoryStore {
 
     fn unread(&self, peer: &Address) -> Result<Vec<MessageId>, Self::Error> {
         Ok(self
-            .peer_positions(peer)
+            .peer_positions(peer, u64::MAX)
             .filter_map(|position| self.messages.get(&position))
             .filter(|message| {
                 message.direction == Direction::Incoming && message.status == MessageStatus::Received

@@ -8,8 +8,9 @@
 //! hush_client_core::store_suite!((hush_client_core::MemoryStore::new(), ()));
 //! ```
 //!
-//! A durable backend also calls [`reopen_keeps_everything`] with a function that closes the
-//! store and opens it again.
+//! A durable backend also calls
+//! [`reopen_keeps_everything`](crate::store_suite::reopen_keeps_everything) with a function that
+//! closes the store and opens it again.
 // Test support: a failed step is a failed test, and its message says which step.
 #![allow(
     clippy::unwrap_used,

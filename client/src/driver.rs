@@ -57,6 +57,38 @@ pub(crate) enum Command {
     },
 }
 
+/// An answer owed once the commit the command produced is durable (the id of a queued message
+/// is returned only then).
+enum Deferred {
+    Send {
+        reply: oneshot::Sender<Result<MessageId, ClientError>>,
+        result: Result<MessageId, SendError>,
+    },
+    MarkRead {
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+}
+
+impl Deferred {
+    fn send(self, durable: bool, fatal: Option<&str>) {
+        let stopped = || ClientError::Stopped(fatal.unwrap_or_default().to_owned());
+        match self {
+            Self::Send { reply, result } => {
+                let answer = match result {
+                    Ok(id) if durable => Ok(id),
+                    Ok(_) => Err(stopped()),
+                    Err(SendError::ToSelf) => Err(ClientError::SendToSelf),
+                    Err(error) => Err(ClientError::InvalidContent(error.to_string())),
+                };
+                let _ = reply.send(answer);
+            }
+            Self::MarkRead { reply } => {
+                let _ = reply.send(if durable { Ok(()) } else { Err(stopped()) });
+            }
+        }
+    }
+}
+
 pub(crate) struct Driver {
     pub(crate) core: Core,
     pub(crate) store: Arc<Mutex<SqlStore>>,
@@ -107,21 +139,40 @@ impl Driver {
             let online = self.connection.is_some();
             let connecting = self.connecting.is_some();
             tokio::select! {
-                command = self.commands.recv() => match command {
-                    None => break,
-                    Some(Command::Shutdown { reply }) => {
-                        self.flush().await;
+                command = self.commands.recv() => {
+                    let Some(first) = command else { break };
+                    // Take every command already waiting, so concurrent sends share one
+                    // transaction; answer them once it is durable.
+                    let mut deferred = Vec::new();
+                    let mut next = Some(first);
+                    let mut taken = 0;
+                    while let Some(command) = next.take() {
+                        if let Command::Shutdown { reply } = command {
+                            shutdown_reply = Some(reply);
+                            break;
+                        }
+                        if let Some(answer) = self.command(command) {
+                            deferred.push(answer);
+                        }
+                        taken += 1;
+                        if taken < BATCH {
+                            next = self.commands.try_recv().ok();
+                        }
+                    }
+                    let durable = self.flush().await;
+                    for answer in deferred {
+                        answer.send(durable, self.fatal.as_deref());
+                    }
+                    if shutdown_reply.is_some() {
                         if let Some(connection) = self.connection.take() {
                             connection.close();
                         }
                         if let Some(attempt) = self.connecting.take() {
                             attempt.abort();
                         }
-                        shutdown_reply = Some(reply);
                         break;
                     }
-                    Some(command) => self.command(command).await,
-                },
+                }
                 incoming = recv(&mut self.connection), if online => {
                     self.incoming(incoming);
                     // Take what else is already there, so it shares one transaction.
@@ -162,7 +213,8 @@ impl Driver {
         }
     }
 
-    async fn command(&mut self, command: Command) {
+    /// Applies a command to the core. Answers that must wait for the commit come back deferred.
+    fn command(&mut self, command: Command) -> Option<Deferred> {
         if let Some(reason) = &self.fatal {
             let error = ClientError::Stopped(reason.clone());
             match command {
@@ -170,29 +222,16 @@ impl Driver {
                 Command::MarkRead { reply, .. } | Command::WaitOnline { reply } => drop(reply.send(Err(error))),
                 Command::Reconnect | Command::Shutdown { .. } => {}
             }
-            return;
+            return None;
         }
         match command {
             Command::Send { to, content, reply } => {
                 let result = self.core.handle_send(now_ms(), to, content);
-                // The id is returned only once the commit queuing it is durable.
-                let durable = self.flush().await;
-                let answer = match (result, durable) {
-                    (Ok(id), true) => Ok(id),
-                    (Ok(_), false) => Err(ClientError::Stopped(self.fatal.clone().unwrap_or_default())),
-                    (Err(SendError::ToSelf), _) => Err(ClientError::SendToSelf),
-                    (Err(error), _) => Err(ClientError::InvalidContent(error.to_string())),
-                };
-                let _ = reply.send(answer);
+                Some(Deferred::Send { reply, result })
             }
             Command::MarkRead { peer, ids, reply } => {
                 self.core.handle_mark_read(now_ms(), peer, &ids);
-                let durable = self.flush().await;
-                let _ = reply.send(if durable {
-                    Ok(())
-                } else {
-                    Err(ClientError::Stopped(self.fatal.clone().unwrap_or_default()))
-                });
+                Some(Deferred::MarkRead { reply })
             }
             Command::WaitOnline { reply } => {
                 if self.connection.is_some() && !self.core.is_uploading_prekeys() {
@@ -200,13 +239,15 @@ impl Driver {
                 } else {
                     self.waiters.push(reply);
                 }
+                None
             }
             Command::Reconnect => {
                 if self.connection.is_none() {
                     self.next_attempt = Instant::now();
                 }
+                None
             }
-            Command::Shutdown { .. } => {}
+            Command::Shutdown { .. } => None,
         }
     }
 

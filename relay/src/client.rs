@@ -151,6 +151,17 @@ impl RelayClient {
         Ok(id)
     }
 
+    /// The next response (to a request written with [`RelayClient::write_request`]); pushes that
+    /// arrive meanwhile are kept.
+    pub async fn next_response(&mut self) -> Result<(RequestId, Response), ClientError> {
+        loop {
+            match self.read_frame().await? {
+                ServerFrame::Response { id, result } => return Ok((id, result.map_err(ClientError::Refused)?)),
+                ServerFrame::Push(push) => self.pushes.push_back(push),
+            }
+        }
+    }
+
     /// Writes raw bytes on the stream (tests send garbage with it).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         self.send

@@ -322,10 +322,12 @@ fn a_newer_schema_is_refused() {
         .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
     drop(store);
-    assert!(matches!(
-        SqlStore::open(&path, &key()),
-        Err(StoreError::SchemaTooNew { found, supported }) if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
-    ));
+    let error = SqlStore::open(&path, &key()).unwrap_err();
+    assert!(
+        matches!(error, StoreError::SchemaTooNew { found, supported }
+            if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{error:?}"
+    );
     drop(dir);
 }
 
