@@ -38,6 +38,9 @@ RATCHET_INFO = b"Hush_v1_Ratchet"
 MESSAGE_KEYS_INFO = b"Hush_v1_MessageKeys"
 SENDER_KEY_INFO = b"Hush_v1_SenderKey"
 SIGNED_PREKEY_LABEL = b"Hush_v1_SignedPreKey"
+SEAL_INFO = b"Hush_v1_Seal"
+SEALED_VERSION = 1
+SEAL_OVERHEAD = 1 + 32 + 32 + 16
 SALT_LEN, TAG_LEN = 16, 16
 MESSAGE_HEADER_LEN = 58
 MAX_PLAINTEXT_LEN = 1 << 20
@@ -1244,6 +1247,115 @@ def check_safety(report: Report, v: dict):
         report.run(f"safety.cases[{i}] 60 digits and QR bytes, both sides", run)
 
 
+# ---------------------------------------------------------------------------------------------
+# Sealed sender (SPEC.md §15)
+
+
+def seal_keys(shared: bytes, ephemeral: bytes, recipient: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """-> (hkdf info, AES key, GCM nonce, associated data)."""
+    info = SEAL_INFO + ephemeral + recipient
+    okm = hkdf(bytes(32), shared, info, 44)
+    return info, okm[:32], okm[32:], bytes([SEALED_VERSION]) + ephemeral + recipient
+
+
+def seal(sender: bytes, recipient: bytes, inner: bytes, rng: Replay) -> bytes:
+    e = rng.take(32)
+    ephemeral = x25519_base(e)
+    shared = x25519(e, identity_to_x25519(recipient))
+    _, key, nonce, ad = seal_keys(shared, ephemeral, recipient)
+    return bytes([SEALED_VERSION]) + ephemeral + aead_seal(key, nonce, ad, sender + inner)
+
+
+def open_sealed(seed: bytes, sealed: bytes) -> tuple[bytes, bytes]:
+    """Account::open_sealed for the account with identity seed `seed`: -> (sender, inner)."""
+    if len(sealed) < SEAL_OVERHEAD:
+        raise HushError("TooShort")
+    if sealed[0] != SEALED_VERSION:
+        raise HushError("UnknownVersion")
+    ephemeral = sealed[1:33]
+    recipient = ed25519_public(seed)
+    try:
+        shared = x25519(identity_x25519_secret(seed), ephemeral)
+    except KeyRefused as e:
+        raise HushError("Key", key_error=e.variant)
+    _, key, nonce, ad = seal_keys(shared, ephemeral, recipient)
+    try:
+        plaintext = aead_open(key, nonce, ad, sealed[33:])
+    except InvalidTag:
+        raise HushError("Unauthenticated")
+    try:
+        ed25519_point(plaintext[:32])
+    except KeyRefused:
+        raise HushError("Unauthenticated")
+    return plaintext[:32], plaintext[32:]
+
+
+def check_sealed(report: Report, v: dict):
+    seeds = {"other": H(v["other_seed"])}
+    problem = expect_eq([("other_identity", ed25519_public(seeds["other"]).hex(), v["other_identity"]),
+                         ("seal_overhead", SEAL_OVERHEAD, v["seal_overhead"])])
+    report.check("sealed: other identity and overhead", problem is None, problem or "")
+    for i, c in enumerate(v["cases"]):
+        def run(c=c):
+            sender_seed, recipient_seed = H(c["sender_seed"]), H(c["recipient_seed"])
+            sender, recipient = ed25519_public(sender_seed), ed25519_public(recipient_seed)
+            inner = H(c["inner"])
+            rng = Replay(H(c["random"]))
+            sealed = seal(sender, recipient, inner, rng)
+            e = H(c["random"])[:32]
+            ephemeral = x25519_base(e)
+            recipient_x = identity_to_x25519(recipient)
+            shared = x25519(e, recipient_x)
+            info, key, nonce, ad = seal_keys(shared, ephemeral, recipient)
+            # The recipient's side: its DH from its own secret agrees with the sender's.
+            shared_r = x25519(identity_x25519_secret(recipient_seed), ephemeral)
+            opened_sender, opened_inner = open_sealed(recipient_seed, H(c["sealed"]))
+            return expect_eq([
+                ("random fully used", rng.done(), True),
+                ("sender_identity", sender.hex(), c["sender_identity"]),
+                ("recipient_identity", recipient.hex(), c["recipient_identity"]),
+                ("recipient_x25519_public", recipient_x.hex(), c["recipient_x25519_public"]),
+                ("ephemeral_secret", e.hex(), c["ephemeral_secret"]),
+                ("ephemeral_public", ephemeral.hex(), c["ephemeral_public"]),
+                ("shared_secret", shared.hex(), c["shared_secret"]),
+                ("shared_secret (recipient side)", shared_r.hex(), c["shared_secret"]),
+                ("hkdf_info", info.hex(), c["hkdf_info"]),
+                ("key", key.hex(), c["key"]),
+                ("nonce", nonce.hex(), c["nonce"]),
+                ("associated_data", ad.hex(), c["associated_data"]),
+                ("aead_plaintext", (sender + inner).hex(), c["aead_plaintext"]),
+                ("sealed", sealed.hex(), c["sealed"]),
+                ("length", len(sealed), SEAL_OVERHEAD + len(inner)),
+                ("opened.sender", opened_sender.hex(), c["opened"]["sender"]),
+                ("opened.inner", opened_inner.hex(), c["opened"]["inner"]),
+                ("opened is the sealed", (opened_sender, opened_inner), (sender, inner)),
+            ])
+        report.run(f"sealed.cases[{i}] {c['name']}: seal ({len(c['inner']) // 2}-byte inner) and open", run)
+
+    for i, case in enumerate(v["refused"]):
+        def run(case=case):
+            seed = H(case["opened_by_seed"])
+            problems = []
+            if case["opened_by"] == "other":
+                problems.append(("opened_by_seed is other_seed", seed, seeds["other"]))
+            try:
+                open_sealed(seed, H(case["bytes"]))
+                return "opened"
+            except HushError as e:
+                problems += [("error", e.variant, case["error"]), ("key_error", e.key_error, case.get("key_error"))]
+            if case["name"] == "sender_field_not_an_identity_key":
+                # The refusal must come from the sender field, not from the tag.
+                data = H(case["bytes"])
+                e = H(v["bad_sender_ephemeral_secret"])
+                recipient = ed25519_public(seed)
+                _, key, nonce, ad = seal_keys(x25519(e, identity_to_x25519(recipient)), x25519_base(e), recipient)
+                plaintext = aead_open(key, nonce, ad, data[33:])
+                problems += [("ephemeral key", data[1:33], x25519_base(e)),
+                             ("sender field", plaintext[:32].hex(), "01" + "00" * 31)]
+            return expect_eq(problems)
+        report.run(f"sealed.refused[{i}] {case['name']} -> {case['error']}", run)
+
+
 def fields_of(kind: str, obj) -> dict:
     if kind == "message":
         return {"version": 1, "type": 1, "ratchet_key": obj.ratchet_key.hex(), "previous_counter": obj.previous_counter,
@@ -1303,6 +1415,7 @@ def main() -> int:
         ("safety", check_safety),
         ("encodings", check_encodings),
         ("negative", check_negative),
+        ("sealed", check_sealed),
     ]
     for name, fn in checks:
         try:

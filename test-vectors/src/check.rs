@@ -5,8 +5,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
 
-use crate::rng::Recorder;
-use crate::util::{decode_field, unhex, variant};
+use crate::rng::{Recorder, throwaway};
+use crate::util::{NOW, decode_field, unhex, variant};
 use crate::{FILES, build, encodings, vectors_dir};
 
 #[derive(Default)]
@@ -136,6 +136,7 @@ pub fn run() -> bool {
         match *name {
             "encodings" => check_encodings(&mut report, stored),
             "ratchet" => check_transcript_shape(&mut report, stored),
+            "sealed" => check_sealed(&mut report, stored),
             _ => {}
         }
     }
@@ -189,4 +190,54 @@ fn check_transcript_shape(report: &mut Report, stored: &Value) {
         (messages < 50 || steps < 5 || late == 0)
             .then(|| format!("{messages} messages, {steps} DH steps, {late} inversions")),
     );
+}
+
+/// Opens the stored envelopes themselves (not the regenerated ones) as the recorded recipient.
+fn check_sealed(report: &mut Report, stored: &Value) {
+    let text = |value: &Value| unhex(value.as_str().unwrap_or_default());
+    let opener = |seed: &Value| {
+        let seed: [u8; 32] = text(seed).try_into().unwrap_or([0; 32]);
+        hush_crypto::Account::hazmat_from_seed(seed, NOW, &mut throwaway())
+    };
+    for case in stored["cases"].as_array().cloned().unwrap_or_default() {
+        let recipient = opener(&case["recipient_seed"]);
+        let problem = match recipient.open_sealed(&text(&case["sealed"])) {
+            Ok(opened) if opened.sender.as_bytes().as_slice() != text(&case["sender_identity"]) => {
+                Some("names another sender".into())
+            }
+            Ok(opened) if opened.inner != text(&case["inner"]) => Some("another inner message".into()),
+            Ok(_) => None,
+            Err(error) => Some(format!("refused: {error:?}")),
+        };
+        report.check(
+            &format!(
+                "open_sealed sealed.cases {}",
+                case["name"].as_str().unwrap_or_default()
+            ),
+            problem,
+        );
+    }
+    for case in stored["refused"].as_array().cloned().unwrap_or_default() {
+        let account = opener(&case["opened_by_seed"]);
+        let problem = match account.open_sealed(&text(&case["bytes"])) {
+            Ok(_) => Some("opens".into()),
+            Err(error) => {
+                let key_error = match &error {
+                    hush_crypto::sealed::SealError::Key(key) => Value::from(variant(key)),
+                    _ => Value::Null,
+                };
+                let stored_key_error = case.get("key_error").cloned().unwrap_or(Value::Null);
+                (variant(&error) != case["error"] || key_error != stored_key_error)
+                    .then(|| format!("{error:?}"))
+            }
+        };
+        report.check(
+            &format!(
+                "open_sealed sealed.refused {} -> {}",
+                case["name"].as_str().unwrap_or_default(),
+                case["error"].as_str().unwrap_or_default()
+            ),
+            problem,
+        );
+    }
 }

@@ -20,6 +20,7 @@ mod negative;
 mod ratchet;
 mod rng;
 mod safety;
+mod sealed;
 mod util;
 mod x3dh;
 
@@ -81,6 +82,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 7,
         description: negative::DESCRIPTION,
         generate: negative::generate,
+    },
+    VectorFile {
+        name: "sealed",
+        seed: 8,
+        description: sealed::DESCRIPTION,
+        generate: sealed::generate,
     },
 ];
 
