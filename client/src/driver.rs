@@ -165,7 +165,7 @@ impl Driver {
                     }
                     if shutdown_reply.is_some() {
                         if let Some(connection) = self.connection.take() {
-                            connection.close();
+                            connection.close_and_wait().await;
                         }
                         if let Some(attempt) = self.connecting.take() {
                             attempt.abort();

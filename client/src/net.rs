@@ -21,6 +21,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Idle timeout on our side: a relay silent this long is considered gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Longest wait at shutdown for the close to reach the relay.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// The request id the driver uses for its own requests (login); the core never uses it.
 pub const DRIVER_REQUEST_ID: RequestId = RequestId(u32::MAX);
 
@@ -65,6 +67,7 @@ pub(crate) enum Incoming {
 /// A logged-in connection.
 #[derive(Debug)]
 pub(crate) struct RelayConnection {
+    endpoint: quinn::Endpoint,
     connection: quinn::Connection,
     send: quinn::SendStream,
     /// Forwarded frames; `Incoming::Closed` once the stream ends.
@@ -184,6 +187,7 @@ impl RelayConnection {
         let (sender, incoming) = mpsc::channel(1024);
         tokio::spawn(read_loop(recv, sender));
         Ok(Self {
+            endpoint,
             connection,
             send,
             incoming,
@@ -202,6 +206,14 @@ impl RelayConnection {
     pub(crate) fn close(&self) {
         self.connection.close(quinn::VarInt::from_u32(0), b"bye");
     }
+
+    /// Closes and waits (briefly) until the relay has been told, so it does not keep a dead
+    /// connection until its idle timeout.
+    pub(crate) async fn close_and_wait(self) {
+        self.close();
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.endpoint.wait_idle()).await;
+    }
+
 }
 
 async fn write_frame(send: &mut quinn::SendStream, id: RequestId, request: Request) -> Result<(), NetError> {

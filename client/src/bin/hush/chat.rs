@@ -8,6 +8,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::profile::Profile;
 
+/// Longest wait, once input ends, for our last messages to reach the relay.
+const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// History lines shown when the chat opens.
 const BACKLOG: usize = 20;
 
@@ -51,18 +53,32 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
     println!("-- chatting with {name}; type a line and press enter to send, Ctrl-D to leave --");
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
+    // Our messages the relay has not stored yet; on end of input we wait (a bounded time) for
+    // them, so a line typed just before Ctrl-D is on its way when the chat exits.
+    let mut unsent = std::collections::HashSet::new();
+    let mut leave_by = None;
     loop {
         tokio::select! {
             line = lines.next_line(), if stdin_open => match line? {
                 Some(line) if line.trim().is_empty() => {}
                 Some(line) => {
                     match profile.client.send(peer, Content::text(line)).await {
-                        Ok(id) => println!("  · {} queued", short(&id.to_string())),
+                        Ok(id) => {
+                            unsent.insert(id);
+                            println!("  · {} queued", short(&id.to_string()));
+                        }
                         Err(error) => println!("  ! not sent: {error}"),
                     }
                 }
-                None => stdin_open = false,
+                None => {
+                    stdin_open = false;
+                    leave_by = Some(tokio::time::Instant::now() + LEAVE_WAIT);
+                }
             },
+            () = sleep_until_opt(leave_by) => {
+                println!("  (leaving with {} message(s) still queued; they are sent next time)", unsent.len());
+                break;
+            }
             event = profile.events.next() => match event {
                 None => break,
                 Some(ClientEvent::Core(Event::MessageReceived(message))) => {
@@ -75,6 +91,7 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                     }
                 }
                 Some(ClientEvent::Core(Event::StatusChanged { id, peer: about, status })) if about == peer => {
+                    unsent.remove(&id);
                     println!("  · {} {}", short(&id.to_string()), status_mark(status));
                 }
                 Some(ClientEvent::Connection(ConnectionState::Online)) => println!("  (online)"),
@@ -91,13 +108,20 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                 Some(_) => {}
             },
         }
-        if !stdin_open {
-            // Input ended (Ctrl-D or a closed pipe): leave once the outbox has been handed over.
+        if !stdin_open && unsent.is_empty() {
+            // Input ended (Ctrl-D or a closed pipe) and the relay has everything we sent.
             break;
         }
     }
     profile.client.shutdown().await?;
     Ok(())
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn short(id: &str) -> &str {

@@ -1,6 +1,5 @@
 //! A profile directory: `profile.db` (encrypted) and `relay` (the relay address, not secret).
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -20,16 +19,36 @@ fn passphrase() -> Result<String> {
         return Ok(passphrase);
     }
     eprint!("passphrase: ");
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the passphrase from standard input")?;
+    // Byte by byte and unbuffered, so nothing after the passphrase line is taken from the
+    // stream `hush chat` reads its input from.
+    let mut bytes = Vec::new();
+    let mut input = unbuffered_stdin()?;
+    let mut byte = [0u8; 1];
+    loop {
+        let read = std::io::Read::read(&mut input, &mut byte)
+            .context("cannot read the passphrase from standard input")?;
+        let [value] = byte;
+        if read == 0 || value == b'\n' {
+            break;
+        }
+        bytes.push(value);
+    }
+    let line = String::from_utf8(bytes).context("the passphrase is not UTF-8")?;
     let passphrase = line.trim_end_matches(['\r', '\n']).to_owned();
     if passphrase.is_empty() {
         bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
     }
     Ok(passphrase)
+}
+
+/// Standard input without std's buffer (a duplicate of descriptor 0).
+fn unbuffered_stdin() -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot read standard input")?;
+    Ok(std::fs::File::from(fd))
 }
 
 fn key(dir: &Path) -> Result<DatabaseKey> {
