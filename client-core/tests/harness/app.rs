@@ -1,0 +1,156 @@
+//! What the app on top of one client has seen, and the checks on every event it gets.
+//!
+//! ## Which received messages count as seen
+//!
+//! The app is in the same process as the core: a crash takes both down, and on start-up the app
+//! reads the history from the store. So a message counts as *seen* when either
+//! - its [`Event::MessageReceived`] was handed to the app, or
+//! - the crash ate that event after the commit holding the message had been applied (the event
+//!   was still queued in the dropped core, behind an applied commit). The app finds such a
+//!   message in the history on restart; [`App::credit_lost`] records exactly those.
+//!
+//! A `MessageReceived` still queued behind a commit that was *not* applied is not seen: the
+//! message is not stored, the ack behind it never went out, and the relay delivers it again.
+//!
+//! The checks: every event follows its commit (the store already holds what it announces); no
+//! message is seen twice; each peer's messages are seen in increasing `conv_seq`; after every
+//! restart the seen set equals the store's incoming history exactly (nothing stored that the
+//! app never heard of, nothing heard of that is not stored).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use hush_client_core::{
+    Address, Direction, DropReason, Event, MemoryStore, MessageId, MessageStatus, Store, StoredMessage,
+};
+
+/// One client's app.
+#[derive(Debug, Default)]
+pub struct App {
+    /// Messages seen, per sender, in the order seen.
+    pub received: BTreeMap<Address, Vec<StoredMessage>>,
+    /// Ids in `received`, for the exactly-once check.
+    seen_ids: HashSet<MessageId>,
+    /// How many of `received` were credited after a crash ate their event.
+    pub recovered: usize,
+    /// Status of our outgoing messages as the app knows it (only forward moves, like the store).
+    pub statuses: HashMap<MessageId, MessageStatus>,
+    /// Every status event, in order.
+    pub status_events: Vec<(MessageId, MessageStatus)>,
+    /// Status events that did not move the status forward (a late `Sent` after `Delivered`, a
+    /// delivered receipt overtaken by a read receipt).
+    pub stale_status_events: usize,
+    /// Dropped envelopes.
+    pub dropped: Vec<(Option<Address>, DropReason)>,
+    /// `PreKeysReplenished` counts, in order.
+    pub replenished: Vec<u32>,
+}
+
+impl App {
+    /// Handles one event, right after the driver took it (after the commits before it).
+    pub fn on_event(&mut self, who: &str, event: Event, store: &MemoryStore) {
+        match event {
+            Event::MessageReceived(message) => {
+                let stored = store.message(&message.id).expect("memory store");
+                assert_eq!(
+                    stored.as_ref(),
+                    Some(&message),
+                    "{who}: MessageReceived before the commit that stores it"
+                );
+                self.see(who, message);
+            }
+            Event::StatusChanged { id, peer, status } => {
+                let stored = store
+                    .message(&id)
+                    .expect("memory store")
+                    .unwrap_or_else(|| panic!("{who}: status event for unknown message {id}"));
+                assert_eq!(stored.peer, peer, "{who}: status event names another peer");
+                assert_eq!(
+                    stored.direction,
+                    Direction::Outgoing,
+                    "{who}: status event for an incoming message"
+                );
+                assert!(
+                    stored.status == status || !stored.status.advances_to(status),
+                    "{who}: StatusChanged({status:?}) for {id} before its commit (store has {:?})",
+                    stored.status
+                );
+                self.status_events.push((id, status));
+                let known = self.statuses.entry(id).or_insert(MessageStatus::Queued);
+                if known.advances_to(status) {
+                    *known = status;
+                } else {
+                    self.stale_status_events += 1;
+                }
+            }
+            Event::Dropped { from, reason } => self.dropped.push((from, reason)),
+            Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
+            other => panic!("{who}: unexpected event {other:?}"),
+        }
+    }
+
+    fn see(&mut self, who: &str, message: StoredMessage) {
+        assert!(
+            self.seen_ids.insert(message.id),
+            "{who}: message {} (conv_seq {}) seen twice",
+            message.id,
+            message.conv_seq
+        );
+        let list = self.received.entry(message.peer).or_default();
+        if let Some(last) = list.last() {
+            assert!(
+                message.conv_seq > last.conv_seq,
+                "{who}: conv_seq {} seen after {}",
+                message.conv_seq,
+                last.conv_seq
+            );
+        }
+        list.push(message);
+    }
+
+    /// A crash dropped `lost` (the outputs the core still held). Credits the messages whose
+    /// event was lost behind an applied commit; see the module docs.
+    pub fn credit_lost(&mut self, who: &str, lost: Vec<Event>, store: &MemoryStore) {
+        for event in lost {
+            if let Event::MessageReceived(message) = event
+                && store.message(&message.id).expect("memory store").is_some()
+            {
+                self.recovered += 1;
+                self.see(who, message);
+            }
+        }
+    }
+
+    /// On restart: the app rereads the store. What it has seen must be exactly the store's
+    /// incoming history, and it takes the statuses from the store.
+    pub fn reload(&mut self, who: &str, store: &MemoryStore) {
+        let peers = store.peers().expect("memory store");
+        for peer in &peers {
+            let history = store.history(peer, None, usize::MAX).expect("memory store");
+            let stored: Vec<MessageId> = history
+                .iter()
+                .filter(|entry| entry.message.direction == Direction::Incoming)
+                .map(|entry| entry.message.id)
+                .collect();
+            let seen: Vec<MessageId> = self
+                .received
+                .get(peer)
+                .map(|list| list.iter().map(|m| m.id).collect())
+                .unwrap_or_default();
+            assert_eq!(
+                seen, stored,
+                "{who}: after restart, seen messages differ from the stored history"
+            );
+            for entry in history {
+                if entry.message.direction == Direction::Outgoing {
+                    self.statuses.insert(entry.message.id, entry.message.status);
+                }
+            }
+        }
+        for (peer, list) in &self.received {
+            assert!(
+                list.is_empty() || peers.contains(peer),
+                "{who}: seen messages from a peer the store has no history with"
+            );
+        }
+    }
+}
