@@ -25,7 +25,9 @@ pub enum DropReason {
 pub enum Event {
     /// A new message, stored in the history; delivered to the app once, in the sender's order.
     MessageReceived(StoredMessage),
-    /// One of our messages moved forward (sent, delivered, read, failed).
+    /// One of our messages has a new status (sent, delivered, read, failed). Receipts race, so
+    /// this can name a status lower than one reported before (a late `Sent` after `Delivered`);
+    /// stores keep the highest, and `hush-client` passes only forward moves to the app.
     StatusChanged {
         /// Which.
         id: MessageId,

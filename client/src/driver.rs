@@ -2,10 +2,11 @@
 //! relay and timer expiries, applies the core's commits to the store *before* acting on the
 //! requests and events that follow them, and reconnects with exponential backoff and jitter.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hush_client_core::{Address, Commit, Content, Core, Event, MessageId, Output, SendError, Store};
+use hush_client_core::{Address, Commit, Content, Core, Event, MessageId, MessageStatus, Output, SendError, Store};
 use hush_proto::ServerFrame;
 use rand_core::Rng as _;
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +25,8 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// Most frames taken from the relay before the outputs are acted on, so a burst of deliveries
 /// shares one store transaction.
 const BATCH: usize = 256;
+/// Messages whose last reported status the driver remembers.
+const STATUS_MEMORY: usize = 4096;
 
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> u64 {
@@ -102,6 +105,8 @@ pub(crate) struct Driver {
     failures: u32,
     waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
     fatal: Option<String>,
+    /// Last status reported per message (bounded; see `reports_progress`).
+    statuses: HashMap<MessageId, MessageStatus>,
 }
 
 impl Driver {
@@ -124,6 +129,7 @@ impl Driver {
             failures: 0,
             waiters: Vec::new(),
             fatal: None,
+            statuses: HashMap::new(),
         }
     }
 
@@ -351,7 +357,9 @@ impl Driver {
                     }
                 }
                 Output::Event(event) => {
-                    let _ = self.events.send(ClientEvent::from_core(event));
+                    if self.reports_progress(&event) {
+                        let _ = self.events.send(ClientEvent::from_core(event));
+                    }
                 }
                 _ => {}
             }
@@ -361,6 +369,25 @@ impl Driver {
                 let _ = waiter.send(Ok(()));
             }
         }
+        true
+    }
+
+    /// Whether a status event moves the message forward from what the app was last told.
+    /// Receipts race (a delivered receipt waits briefly, a read receipt does not; a lost `Stored`
+    /// answer is learnt late), and the store already ignores backward moves; so does the app.
+    fn reports_progress(&mut self, event: &Event) -> bool {
+        let Event::StatusChanged { id, status, .. } = event else {
+            return true;
+        };
+        if let Some(known) = self.statuses.get(id)
+            && !known.advances_to(*status)
+        {
+            return false;
+        }
+        if self.statuses.len() >= STATUS_MEMORY {
+            self.statuses.clear();
+        }
+        self.statuses.insert(*id, *status);
         true
     }
 

@@ -221,16 +221,24 @@ impl Account {
         self.signed_prekeys.iter().map(|spk| spk.id).collect()
     }
 
-    /// Makes up to `count` new one-time prekeys (never holding more than
-    /// [`MAX_ONE_TIME_PREKEYS`]) and returns their public halves for upload.
+    /// Makes `count` new one-time prekeys (at most [`MAX_ONE_TIME_PREKEYS`]) and returns their
+    /// public halves for upload. The account never holds more than that: when full, the oldest
+    /// are erased first (a message naming one then fails with `UnknownOneTimePreKey`).
     pub fn generate_one_time_prekeys(
         &mut self,
         count: usize,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Vec<OneTimePreKeyPublic> {
-        let room = MAX_ONE_TIME_PREKEYS.saturating_sub(self.one_time_prekeys.len());
-        let mut out = Vec::with_capacity(count.min(room));
-        for _ in 0..count.min(room) {
+        let count = count.min(MAX_ONE_TIME_PREKEYS);
+        // Full: erase the oldest (lowest ids) to make room. Keys the relay handed out whose first
+        // message never came would otherwise fill the account for good and end one-time prekeys.
+        while self.one_time_prekeys.len() + count > MAX_ONE_TIME_PREKEYS {
+            if self.one_time_prekeys.pop_first().is_none() {
+                break;
+            }
+        }
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
             let id = self.next_one_time_prekey_id;
             self.next_one_time_prekey_id = self.next_one_time_prekey_id.wrapping_add(1).max(1);
             let key_pair = Curve25519KeyPair::generate(rng);

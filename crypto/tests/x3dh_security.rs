@@ -1364,3 +1364,20 @@ fn line25_a_reply_before_the_deadline_keeps_the_session_usable() {
     assert!(matches!(message, SessionMessage::Normal(_)));
     assert_eq!(inbound.decrypt(&message, &mut rng).unwrap(), b"still here");
 }
+
+#[test]
+fn a_full_account_erases_its_oldest_one_time_prekeys_to_make_new_ones() {
+    let mut rng = rng(77);
+    let mut account = hush_crypto::Account::new(NOW, &mut rng);
+    let first = account.generate_one_time_prekeys(hush_crypto::MAX_ONE_TIME_PREKEYS, &mut rng);
+    assert_eq!(account.one_time_prekey_count(), hush_crypto::MAX_ONE_TIME_PREKEYS);
+    // Keys claimed from the relay but never used must not block new ones for good.
+    let fresh = account.generate_one_time_prekeys(10, &mut rng);
+    assert_eq!(fresh.len(), 10);
+    assert_eq!(account.one_time_prekey_count(), hush_crypto::MAX_ONE_TIME_PREKEYS);
+    // The ten oldest are gone; the newest old one and the fresh ones are usable.
+    assert!(account.prekey_bundle(Some(first[0].id)).is_none());
+    assert!(account.prekey_bundle(Some(first[9].id)).is_none());
+    assert!(account.prekey_bundle(Some(first[10].id)).is_some());
+    assert!(account.prekey_bundle(Some(fresh[9].id)).is_some());
+}
