@@ -40,7 +40,12 @@ pub struct E2eOutcome {
     pub envelope_len: usize,
 }
 
-async fn open_client(dir: &std::path::Path, name: &str, key: u8, relay: &RelayAddress) -> anyhow::Result<(Client, Events)> {
+async fn open_client(
+    dir: &std::path::Path,
+    name: &str,
+    key: u8,
+    relay: &RelayAddress,
+) -> anyhow::Result<(Client, Events)> {
     let (client, events) = Client::open(dir.join(name), &DatabaseKey::from_bytes([key; 32]), relay.clone())
         .await
         .with_context(|| format!("opening profile {name}"))?;
@@ -132,7 +137,12 @@ fn sealed_len(text_len: usize) -> usize {
 
 /// `count` opaque envelopes from one bare connection to another through the relay, `window`
 /// outstanding; returns envelopes per second until the last is delivered.
-async fn bare_relay(relay: &RelayAddress, count: usize, window: usize, envelope_len: usize) -> anyhow::Result<f64> {
+async fn bare_relay(
+    relay: &RelayAddress,
+    count: usize,
+    window: usize,
+    envelope_len: usize,
+) -> anyhow::Result<f64> {
     let addr = tokio::net::lookup_host((relay.host.as_str(), relay.port))
         .await?
         .next()
@@ -166,7 +176,12 @@ async fn bare_relay(relay: &RelayAddress, count: usize, window: usize, envelope_
     let mut sent = 0usize;
     while sent < count || outstanding > 0 {
         while sent < count && outstanding < window {
-            sender.write_request(Request::Send { to, envelope: envelope.clone() }).await?;
+            sender
+                .write_request(Request::Send {
+                    to,
+                    envelope: envelope.clone(),
+                })
+                .await?;
             sent += 1;
             outstanding += 1;
         }

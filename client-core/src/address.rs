@@ -115,6 +115,10 @@ impl FromStr for Address {
                 found: digits.chars().count(),
             });
         }
+        // Checked first: `from_str_radix` also takes a leading `+`, so "+a" would pass as "0a".
+        if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(AddressError::NotHex);
+        }
         let mut bytes = [0u8; 32];
         for (byte, pair) in bytes.iter_mut().zip(digits.as_bytes().chunks_exact(2)) {
             let text = core::str::from_utf8(pair).map_err(|_| AddressError::NotHex)?;
@@ -142,9 +146,15 @@ mod tests {
     #[test]
     fn bad_text_gets_a_typed_error() {
         assert_eq!("abc".parse::<Address>(), Err(AddressError::MissingPrefix));
-        assert_eq!("hush:abcd".parse::<Address>(), Err(AddressError::BadLength { found: 4 }));
+        assert_eq!(
+            "hush:abcd".parse::<Address>(),
+            Err(AddressError::BadLength { found: 4 })
+        );
         let not_hex = format!("hush:{}", "zz".repeat(32));
         assert_eq!(not_hex.parse::<Address>(), Err(AddressError::NotHex));
+        // A sign is not a digit, though `u8::from_str_radix` takes "+0" as "00".
+        let signed = format!("hush:+0{}", "00".repeat(31));
+        assert_eq!(signed.parse::<Address>(), Err(AddressError::NotHex));
         // A small-order point is not an acceptable identity.
         let weak = format!("hush:{}", "00".repeat(32));
         assert_eq!(weak.parse::<Address>(), Err(AddressError::InvalidKey));

@@ -94,7 +94,9 @@ impl Content {
     /// Checks limits before sending.
     pub fn validate(&self) -> Result<(), PayloadError> {
         match self {
-            Self::Text(text) if text.len() > MAX_TEXT_LEN => Err(PayloadError::TextTooLong { length: text.len() }),
+            Self::Text(text) if text.len() > MAX_TEXT_LEN => {
+                Err(PayloadError::TextTooLong { length: text.len() })
+            }
             _ => Ok(()),
         }
     }
@@ -292,14 +294,21 @@ mod tests {
         let long = "x".repeat(MAX_TEXT_LEN + 1);
         assert_eq!(
             text_payload(&long).encode(),
-            Err(PayloadError::TextTooLong { length: MAX_TEXT_LEN + 1 })
+            Err(PayloadError::TextTooLong {
+                length: MAX_TEXT_LEN + 1
+            })
         );
         assert_eq!(
             Payload::decode(&vec![0; MAX_PAYLOAD_LEN + 1]),
-            Err(PayloadError::TooLong { length: MAX_PAYLOAD_LEN + 1 })
+            Err(PayloadError::TooLong {
+                length: MAX_PAYLOAD_LEN + 1
+            })
         );
         // Invalid UTF-8 in a text kind.
         let (kind, _) = Content::text("").to_parts();
-        assert_eq!(Content::from_parts(kind, vec![0xff, 0xfe]), Err(PayloadError::TextNotUtf8));
+        assert_eq!(
+            Content::from_parts(kind, vec![0xff, 0xfe]),
+            Err(PayloadError::TextNotUtf8)
+        );
     }
 }

@@ -136,8 +136,9 @@ impl Core {
     pub fn create(now: u64, mut rng: Box<dyn CryptoRng + Send>) -> Self {
         let account = Account::new(now / 1000, &mut rng);
         let mut core = Self::with_account(account, rng);
-        core.outputs
-            .push_back(Output::Commit(Commit { ops: vec![StoreOp::PutAccount(core.account.pickle())] }));
+        core.outputs.push_back(Output::Commit(Commit {
+            ops: vec![StoreOp::PutAccount(core.account.pickle())],
+        }));
         core
     }
 
@@ -392,9 +393,14 @@ impl Core {
     pub(crate) fn request(&mut self, request: Request, pending: Pending) {
         let id = RequestId(self.next_request);
         // Ids wrap but skip the top value, which drivers may use for their own requests.
-        self.next_request = self.next_request.checked_add(1).filter(|id| *id < u32::MAX).unwrap_or(1);
+        self.next_request = self
+            .next_request
+            .checked_add(1)
+            .filter(|id| *id < u32::MAX)
+            .unwrap_or(1);
         self.pending.insert(id, pending);
-        self.outputs.push_back(Output::Request(ClientFrame { id, request }));
+        self.outputs
+            .push_back(Output::Request(ClientFrame { id, request }));
     }
 
     pub(crate) fn insert_outbox(&mut self, item: OutboxItem) {

@@ -21,7 +21,12 @@ impl Core {
         for event in events {
             self.event(event);
         }
-        self.request(Request::Ack { through: delivery.seq }, Pending::Ack);
+        self.request(
+            Request::Ack {
+                through: delivery.seq,
+            },
+            Pending::Ack,
+        );
     }
 
     fn open_delivery(&mut self, now: u64, envelope: &[u8], ops: &mut Vec<StoreOp>, events: &mut Vec<Event>) {
@@ -106,8 +111,16 @@ impl Core {
                 ReceiptKind::Read => MessageStatus::Read,
             };
             for id in ids {
-                ops.push(StoreOp::SetStatus { id, peer: from, status });
-                events.push(Event::StatusChanged { id, peer: from, status });
+                ops.push(StoreOp::SetStatus {
+                    id,
+                    peer: from,
+                    status,
+                });
+                events.push(Event::StatusChanged {
+                    id,
+                    peer: from,
+                    status,
+                });
             }
             return;
         }
@@ -163,7 +176,13 @@ impl Core {
         self.conversations.insert(from, conversation);
         ops.push(StoreOp::PutConversation(conversation));
         for chunk in delivered.chunks(MAX_RECEIPT_IDS) {
-            let receipt = self.receipt_item(now, from, ReceiptKind::Delivered, chunk.to_vec(), now + RECEIPT_DELAY_MS);
+            let receipt = self.receipt_item(
+                now,
+                from,
+                ReceiptKind::Delivered,
+                chunk.to_vec(),
+                now + RECEIPT_DELAY_MS,
+            );
             if let Some(item) = receipt {
                 self.insert_outbox(item.clone());
                 ops.push(StoreOp::PutOutbox(item));

@@ -4,7 +4,7 @@ use hush_crypto::peer::{PeerEncryptError, PeerSessions};
 use hush_crypto::{
     Curve25519PublicKey, EncryptError, IdentityKey, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic,
 };
-use hush_proto::{Bundle, ErrorCode, ErrorResponse, Envelope, Request, Response};
+use hush_proto::{Bundle, Envelope, ErrorCode, ErrorResponse, Request, Response};
 
 use crate::address::Address;
 use crate::content::{Body, MessageId, Payload, ReceiptKind};
@@ -35,7 +35,10 @@ impl Core {
                 send.push(item.id);
                 budget -= 1;
             } else if item.not_before <= now {
-                let has_session = self.peers.get(&item.peer).is_some_and(|peer| peer.active().is_some());
+                let has_session = self
+                    .peers
+                    .get(&item.peer)
+                    .is_some_and(|peer| peer.active().is_some());
                 if has_session {
                     encrypt.push(item.id);
                     budget -= 1;
@@ -46,7 +49,12 @@ impl Core {
         }
         for peer in fetch {
             self.fetching.insert(peer);
-            self.request(Request::FetchBundle { mailbox: peer.mailbox() }, Pending::Fetch(peer));
+            self.request(
+                Request::FetchBundle {
+                    mailbox: peer.mailbox(),
+                },
+                Pending::Fetch(peer),
+            );
         }
         let sealed = self.encrypt_items(now, &encrypt);
         send.extend(sealed);
@@ -63,7 +71,12 @@ impl Core {
         let mut ready = Vec::new();
         let mut refetch: Vec<Address> = Vec::new();
         for id in ids {
-            let Some(mut item) = self.outbox_index.get(id).and_then(|key| self.outbox.get(key)).cloned() else {
+            let Some(mut item) = self
+                .outbox_index
+                .get(id)
+                .and_then(|key| self.outbox.get(key))
+                .cloned()
+            else {
                 continue;
             };
             if refetch.contains(&item.peer) {
@@ -74,7 +87,10 @@ impl Core {
             };
             let message = match peer.encrypt(now / 1000, &item.payload, &mut self.rng) {
                 Ok(message) => message,
-                Err(PeerEncryptError::NoSession | PeerEncryptError::Encrypt(EncryptError::StaleSession { .. })) => {
+                Err(
+                    PeerEncryptError::NoSession
+                    | PeerEncryptError::Encrypt(EncryptError::StaleSession { .. }),
+                ) => {
                     // No usable session: start a new one from a fresh bundle.
                     refetch.push(item.peer);
                     continue;
@@ -111,7 +127,12 @@ impl Core {
         self.commit(ops);
         for peer in refetch {
             if self.fetching.insert(peer) {
-                self.request(Request::FetchBundle { mailbox: peer.mailbox() }, Pending::Fetch(peer));
+                self.request(
+                    Request::FetchBundle {
+                        mailbox: peer.mailbox(),
+                    },
+                    Pending::Fetch(peer),
+                );
             }
         }
         ready
@@ -168,7 +189,12 @@ impl Core {
         }
     }
 
-    pub(crate) fn on_send_result(&mut self, now: u64, id: MessageId, result: Result<Response, ErrorResponse>) {
+    pub(crate) fn on_send_result(
+        &mut self,
+        now: u64,
+        id: MessageId,
+        result: Result<Response, ErrorResponse>,
+    ) {
         self.in_flight.remove(&id);
         match result {
             Ok(Response::Stored) => {
@@ -195,7 +221,12 @@ impl Core {
             }
             Err(error) if !Self::is_retryable(error.code) => self.fail(id),
             _ => {
-                if let Some(peer) = self.outbox_index.get(&id).and_then(|key| self.outbox.get(key)).map(|i| i.peer) {
+                if let Some(peer) = self
+                    .outbox_index
+                    .get(&id)
+                    .and_then(|key| self.outbox.get(key))
+                    .map(|i| i.peer)
+                {
                     self.back_off(now, peer);
                 }
             }
@@ -237,7 +268,8 @@ impl Core {
                 return;
             }
         };
-        let Some(verified) = bundle_from_wire(&bundle).and_then(|b| b.verify(Some(&peer.identity())).ok()) else {
+        let Some(verified) = bundle_from_wire(&bundle).and_then(|b| b.verify(Some(&peer.identity())).ok())
+        else {
             // A bundle that is not the peer's (a lying relay) or is malformed: retry later.
             self.back_off(now, peer);
             return;
@@ -278,15 +310,19 @@ impl Core {
     ) -> Option<OutboxItem> {
         // Join a waiting receipt of the same kind if there is room.
         let waiting = self.outbox.values().find_map(|item| {
-            if item.peer != peer || item.conv_seq != 0 || item.envelope.is_some() || self.in_flight.contains(&item.id)
+            if item.peer != peer
+                || item.conv_seq != 0
+                || item.envelope.is_some()
+                || self.in_flight.contains(&item.id)
             {
                 return None;
             }
             let payload = Payload::decode(&item.payload).ok()?;
             match payload.body {
-                Body::Receipt { kind: found, ids: existing }
-                    if found == kind && existing.len() + ids.len() <= crate::content::MAX_RECEIPT_IDS =>
-                {
+                Body::Receipt {
+                    kind: found,
+                    ids: existing,
+                } if found == kind && existing.len() + ids.len() <= crate::content::MAX_RECEIPT_IDS => {
                     Some((item.clone(), payload.id, payload.sent_at, existing))
                 }
                 _ => None,

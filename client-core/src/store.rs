@@ -19,7 +19,12 @@ pub trait Store {
 
     /// Up to `limit` messages with `peer` stored before position `before` (or the latest, if
     /// `None`), oldest first.
-    fn history(&self, peer: &Address, before: Option<u64>, limit: usize) -> Result<Vec<HistoryEntry>, Self::Error>;
+    fn history(
+        &self,
+        peer: &Address,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, Self::Error>;
 
     /// One message by id.
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, Self::Error>;

@@ -32,10 +32,9 @@ impl Core {
         if wanted == 0 && !changed && !retrying {
             return;
         }
-        let new_keys = self.account.generate_one_time_prekeys(
-            wanted.min(hush_proto::MAX_PREKEYS_PER_UPLOAD),
-            &mut self.rng,
-        );
+        let new_keys = self
+            .account
+            .generate_one_time_prekeys(wanted.min(hush_proto::MAX_PREKEYS_PER_UPLOAD), &mut self.rng);
         if new_keys.is_empty() && !changed && !retrying {
             // The account holds all the one-time prekeys it may: an upload would add nothing,
             // and its answer (still low) would ask for another, forever.

@@ -454,11 +454,17 @@ fn prekey_upkeep_keeps_up_when_claimed_keys_are_never_used() {
     let claims = hush_crypto::MAX_ONE_TIME_PREKEYS + 500;
     for _ in 0..claims {
         let bundle = world.relay.claim_bundle(&mailbox).unwrap();
-        assert!(bundle.one_time_prekey.is_some(), "the relay ran out of one-time prekeys");
+        assert!(
+            bundle.one_time_prekey.is_some(),
+            "the relay ran out of one-time prekeys"
+        );
         world.drive();
     }
     let uploads = world.relay.stats.uploads;
-    assert!(uploads < (claims / 20) as u64, "{uploads} uploads for {claims} claims");
+    assert!(
+        uploads < (claims / 20) as u64,
+        "{uploads} uploads for {claims} claims"
+    );
     assert!(world.relay.one_time_count(&mailbox) >= PREKEY_LOW_WATER);
 
     let bob = world.add_client("bob");
@@ -466,7 +472,11 @@ fn prekey_upkeep_keeps_up_when_claimed_keys_are_never_used() {
     world.drive();
     let alice_address = world.address(alice);
     world
-        .send(bob, alice_address, Content::text("first contact after many claims"))
+        .send(
+            bob,
+            alice_address,
+            Content::text("first contact after many claims"),
+        )
         .unwrap();
     world.drive();
     world.assert_exchange(bob, alice);

@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hush_client_core::{
-    Address, Commit, Contact, Content, Core, HistoryEntry, MessageId, Store, StoreOp,
-};
+use hush_client_core::{Address, Commit, Contact, Content, Core, HistoryEntry, MessageId, Store, StoreOp};
 use hush_crypto::SafetyNumber;
 use tokio::sync::{mpsc, oneshot};
 
@@ -117,7 +115,9 @@ pub struct Client {
 
 impl core::fmt::Debug for Client {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Client").field("address", &self.address).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,9 +160,13 @@ impl Client {
         })
         .await
         .map_err(|error| ClientError::Stopped(error.to_string()))??;
-        let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_rng(&mut rand::rng()));
+        let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(
+            <rand::rngs::StdRng as rand::SeedableRng>::from_rng(&mut rand::rng()),
+        );
         let core = match snapshot {
-            Some(snapshot) => Core::restore(snapshot, rng).map_err(|error| ClientError::Stopped(error.to_string()))?,
+            Some(snapshot) => {
+                Core::restore(snapshot, rng).map_err(|error| ClientError::Stopped(error.to_string()))?
+            }
             None => Core::create(now_ms(), rng),
         };
         let address = core.address();
@@ -170,7 +174,13 @@ impl Client {
         let store = Arc::new(Mutex::new(store));
         let (command_sender, command_receiver) = mpsc::channel(256);
         let (event_sender, event_receiver) = mpsc::unbounded_channel();
-        let driver = Driver::new(core, Arc::clone(&store), relay, command_receiver, event_sender.clone());
+        let driver = Driver::new(
+            core,
+            Arc::clone(&store),
+            relay,
+            command_receiver,
+            event_sender.clone(),
+        );
         tokio::spawn(driver.run());
         Ok((
             Self {
@@ -230,7 +240,8 @@ impl Client {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, ClientError> {
-        self.with_store(move |store| store.history(&peer, before, limit)).await
+        self.with_store(move |store| store.history(&peer, before, limit))
+            .await
     }
 
     /// Peers with messages, most recent first.
@@ -266,7 +277,11 @@ impl Client {
     /// Adds `name` → `address`. If `name` exists with another address, that is an identity
     /// change: the policy decides, and a [`ClientEvent::ContactIdentityChanged`] reports it.
     pub async fn add_contact(&self, name: &str, address: Address) -> Result<ContactUpdate, ClientError> {
-        let existing = self.contacts().await?.into_iter().find(|contact| contact.name == name);
+        let existing = self
+            .contacts()
+            .await?
+            .into_iter()
+            .find(|contact| contact.name == name);
         let update = match &existing {
             None => ContactUpdate::Added,
             Some(contact) if contact.address == address => return Ok(ContactUpdate::Unchanged),
@@ -279,7 +294,9 @@ impl Client {
                     accepted,
                 });
                 if !accepted {
-                    return Err(ClientError::IdentityChangeRejected { name: name.to_owned() });
+                    return Err(ClientError::IdentityChangeRejected {
+                        name: name.to_owned(),
+                    });
                 }
                 ContactUpdate::Changed
             }
@@ -331,7 +348,9 @@ impl Client {
         };
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
+            let mut store = store
+                .lock()
+                .map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
             store.apply(&commit).map_err(ClientError::from)
         })
         .await
@@ -344,7 +363,9 @@ impl Client {
     ) -> Result<T, ClientError> {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || {
-            let store = store.lock().map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
+            let store = store
+                .lock()
+                .map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
             query(&store).map_err(ClientError::from)
         })
         .await

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hush_client_core::{Address, Commit, Content, Core, Event, MessageId, MessageStatus, Output, SendError, Store};
+use hush_client_core::{
+    Address, Commit, Content, Core, Event, MessageId, MessageStatus, Output, SendError, Store,
+};
 use hush_proto::ServerFrame;
 use rand_core::Rng as _;
 use tokio::sync::{mpsc, oneshot};
@@ -30,9 +32,9 @@ const STATUS_MEMORY: usize = 4096;
 
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    })
 }
 
 /// What the app asks of the driver.
@@ -139,9 +141,10 @@ impl Driver {
         self.flush().await;
         let mut shutdown_reply = None;
         loop {
-            let timer = self.core.poll_timeout().map(|at| {
-                Instant::now() + Duration::from_millis(at.saturating_sub(now_ms()))
-            });
+            let timer = self
+                .core
+                .poll_timeout()
+                .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
             let online = self.connection.is_some();
             let connecting = self.connecting.is_some();
             tokio::select! {
@@ -225,7 +228,9 @@ impl Driver {
             let error = ClientError::Stopped(reason.clone());
             match command {
                 Command::Send { reply, .. } => drop(reply.send(Err(error))),
-                Command::MarkRead { reply, .. } | Command::WaitOnline { reply } => drop(reply.send(Err(error))),
+                Command::MarkRead { reply, .. } | Command::WaitOnline { reply } => {
+                    drop(reply.send(Err(error)))
+                }
                 Command::Reconnect | Command::Shutdown { .. } => {}
             }
             return None;
@@ -260,7 +265,9 @@ impl Driver {
     fn incoming(&mut self, incoming: Incoming) {
         let now = now_ms();
         match incoming {
-            Incoming::Frame(ServerFrame::Response { id, result }) => self.core.handle_response(now, id, result),
+            Incoming::Frame(ServerFrame::Response { id, result }) => {
+                self.core.handle_response(now, id, result)
+            }
             Incoming::Frame(ServerFrame::Push(push)) => self.core.handle_push(now, push),
             Incoming::Closed => self.disconnected("connection closed".into()),
         }
@@ -309,10 +316,12 @@ impl Driver {
         let jitter = Duration::from_millis(rand::rng().next_u64() % half_ms.saturating_add(1));
         let delay = half + jitter;
         self.next_attempt = Instant::now() + delay;
-        let _ = self.events.send(ClientEvent::Connection(ConnectionState::Offline {
-            reason: reason.to_owned(),
-            retry_in: delay,
-        }));
+        let _ = self
+            .events
+            .send(ClientEvent::Connection(ConnectionState::Offline {
+                reason: reason.to_owned(),
+                retry_in: delay,
+            }));
     }
 
     /// Acts on every output: commits first (merged into one transaction), then requests and

@@ -20,11 +20,14 @@ mod net;
 mod relay_address;
 pub mod store;
 
-pub use client::{Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse};
+pub use client::{
+    Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse,
+};
 pub use error::ClientError;
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
-    ADDRESS_PREFIX, Address, Contact, Direction, Content, DropReason, Event, HistoryEntry, MessageId, MessageStatus, StoredMessage,
+    ADDRESS_PREFIX, Address, Contact, Content, Direction, DropReason, Event, HistoryEntry, MessageId,
+    MessageStatus, StoredMessage,
 };
 pub use net::NetError;
 pub use relay_address::{RelayAddress, RelayAddressError};

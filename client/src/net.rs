@@ -121,13 +121,25 @@ impl RelayConnection {
             address: relay.to_string(),
             reason,
         };
-        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open_at(address, relay.fingerprint, account)).await {
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Self::open_at(address, relay.fingerprint, account),
+        )
+        .await
+        {
             Ok(result) => result,
-            Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+            Err(_) => Err(unreachable(format!(
+                "no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
         }
     }
 
-    async fn open_at(address: SocketAddr, fingerprint: [u8; 32], account: &Account) -> Result<Self, NetError> {
+    async fn open_at(
+        address: SocketAddr,
+        fingerprint: [u8; 32],
+        account: &Account,
+    ) -> Result<Self, NetError> {
         let unreachable = |reason: String| NetError::Unreachable {
             address: address.to_string(),
             reason,
@@ -178,7 +190,12 @@ impl RelayConnection {
                 ServerFrame::Response { id, result } if id == DRIVER_REQUEST_ID => match result {
                     Ok(Response::Authenticated { one_time_prekeys, .. }) => break one_time_prekeys,
                     Ok(_) => return Err(NetError::Protocol("unexpected login answer".into())),
-                    Err(error) => return Err(NetError::LoginRefused(format!("{:?}: {}", error.code, error.detail))),
+                    Err(error) => {
+                        return Err(NetError::LoginRefused(format!(
+                            "{:?}: {}",
+                            error.code, error.detail
+                        )));
+                    }
                 },
                 ServerFrame::Push(push) => early_pushes.push(push),
                 ServerFrame::Response { .. } => return Err(NetError::Protocol("unexpected response".into())),
@@ -198,7 +215,8 @@ impl RelayConnection {
 
     /// Writes one request.
     pub(crate) async fn write(&mut self, frame: &ClientFrame) -> Result<(), NetError> {
-        let bytes = encode_frame(frame, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
+        let bytes =
+            encode_frame(frame, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
         self.send.write_all(&bytes).await.map_err(|_| NetError::Lost)
     }
 
@@ -213,19 +231,19 @@ impl RelayConnection {
         self.close();
         let _ = tokio::time::timeout(CLOSE_WAIT, self.endpoint.wait_idle()).await;
     }
-
 }
 
 async fn write_frame(send: &mut quinn::SendStream, id: RequestId, request: Request) -> Result<(), NetError> {
-    let bytes =
-        encode_frame(&ClientFrame { id, request }, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
+    let bytes = encode_frame(&ClientFrame { id, request }, MAX_FRAME_LEN)
+        .map_err(|error| NetError::Protocol(error.to_string()))?;
     send.write_all(&bytes).await.map_err(|_| NetError::Lost)
 }
 
 async fn read_frame(recv: &mut quinn::RecvStream) -> Result<ServerFrame, NetError> {
     let mut prefix = [0u8; 4];
     recv.read_exact(&mut prefix).await.map_err(|_| NetError::Lost)?;
-    let length = parse_length(prefix, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
+    let length =
+        parse_length(prefix, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
     let mut body = vec![0u8; length];
     recv.read_exact(&mut body).await.map_err(|_| NetError::Lost)?;
     decode_body(&body).map_err(|error| NetError::Protocol(error.to_string()))

@@ -99,10 +99,25 @@ mod tests {
     #[test]
     fn bad_addresses_say_what_is_wrong() {
         let fp = "ab".repeat(32);
-        assert_eq!("127.0.0.1:7443".parse::<RelayAddress>(), Err(RelayAddressError::MissingFingerprint));
-        assert_eq!("h:1#abc".parse::<RelayAddress>(), Err(RelayAddressError::BadFingerprint));
-        assert_eq!(format!("host#{fp}").parse::<RelayAddress>(), Err(RelayAddressError::BadPort));
-        assert_eq!(format!("host:0#{fp}").parse::<RelayAddress>(), Err(RelayAddressError::BadPort));
-        assert_eq!(format!(":7#{fp}").parse::<RelayAddress>(), Err(RelayAddressError::MissingHost));
+        assert_eq!(
+            "127.0.0.1:7443".parse::<RelayAddress>(),
+            Err(RelayAddressError::MissingFingerprint)
+        );
+        assert_eq!(
+            "h:1#abc".parse::<RelayAddress>(),
+            Err(RelayAddressError::BadFingerprint)
+        );
+        assert_eq!(
+            format!("host#{fp}").parse::<RelayAddress>(),
+            Err(RelayAddressError::BadPort)
+        );
+        assert_eq!(
+            format!("host:0#{fp}").parse::<RelayAddress>(),
+            Err(RelayAddressError::BadPort)
+        );
+        assert_eq!(
+            format!(":7#{fp}").parse::<RelayAddress>(),
+            Err(RelayAddressError::MissingHost)
+        );
     }
 }

@@ -1,12 +1,15 @@
 //! The client against a real relay over QUIC: exchange, receipts, offline queues, plaintext
 //! never on disk.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod helpers;
 
-use hush_client::{
-    Client, ClientError, ClientEvent, Content, Direction, Event, MessageStatus, StoreError,
-};
+use hush_client::{Client, ClientError, ClientEvent, Content, Direction, Event, MessageStatus, StoreError};
 
 use helpers::*;
 
@@ -14,10 +17,14 @@ use helpers::*;
 async fn first_message_sets_up_the_session_and_receipts_come_back() {
     let relay = spawn_relay().await;
     let dir = tempfile::tempdir().unwrap();
-    let (alice, mut alice_events) = online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
+    let (alice, mut alice_events) =
+        online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
     let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
 
-    let id = alice.send(bob.address(), Content::text("hello Bob")).await.unwrap();
+    let id = alice
+        .send(bob.address(), Content::text("hello Bob"))
+        .await
+        .unwrap();
     let received = collect_until(&mut bob_events, |_, received| !received.is_empty()).await;
     assert_eq!(texts(&received), ["hello Bob"]);
     assert_eq!(received[0].id, id);
@@ -26,7 +33,9 @@ async fn first_message_sets_up_the_session_and_receipts_come_back() {
     // Sent, then delivered (Bob's device stored it), then read once Bob marks it.
     let mut statuses = Vec::new();
     collect_until(&mut alice_events, |event, _| {
-        if let ClientEvent::Core(Event::StatusChanged { id: changed, status, .. }) = event
+        if let ClientEvent::Core(Event::StatusChanged {
+            id: changed, status, ..
+        }) = event
             && *changed == id
         {
             statuses.push(*status);
@@ -54,7 +63,8 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
     let relay = spawn_relay().await;
     let dir = tempfile::tempdir().unwrap();
     let bob_path = dir.path().join("b.db");
-    let (alice, mut alice_events) = online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
+    let (alice, mut alice_events) =
+        online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
     let (bob, _) = online_client(&bob_path, &test_key(2), &relay.address).await;
     let bob_address = bob.address();
     bob.shutdown().await.unwrap();
@@ -67,11 +77,18 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
         } else {
             relay.unreachable()
         };
-        let (bob, mut bob_events) = Client::open(&bob_path, &test_key(2), relay_address).await.unwrap();
+        let (bob, mut bob_events) = Client::open(&bob_path, &test_key(2), relay_address)
+            .await
+            .unwrap();
         for i in 0..PER_ROUND {
             let n = round * PER_ROUND + i;
-            alice.send(bob_address, Content::text(format!("a{n}"))).await.unwrap();
-            bob.send(alice.address(), Content::text(format!("b{n}"))).await.unwrap();
+            alice
+                .send(bob_address, Content::text(format!("a{n}")))
+                .await
+                .unwrap();
+            bob.send(alice.address(), Content::text(format!("b{n}")))
+                .await
+                .unwrap();
         }
         if online {
             // Everything Alice sent so far (including while Bob was away) reaches Bob.
@@ -90,7 +107,9 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
     }
     // Bob comes back one last time; Alice must get all of Bob's messages, including those he
     // queued offline.
-    let (bob, mut bob_events) = Client::open(&bob_path, &test_key(2), relay.address.clone()).await.unwrap();
+    let (bob, mut bob_events) = Client::open(&bob_path, &test_key(2), relay.address.clone())
+        .await
+        .unwrap();
     let total = ROUNDS * PER_ROUND;
     let have = bob_received.len();
     bob_received.extend(collect_until(&mut bob_events, |_, received| have + received.len() >= total).await);
@@ -99,7 +118,11 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
     let expected_a: Vec<String> = (0..total).map(|n| format!("a{n}")).collect();
     let expected_b: Vec<String> = (0..total).map(|n| format!("b{n}")).collect();
     assert_same_sequence(&texts(&bob_received), &expected_a, "Bob's app, Alice's messages");
-    assert_same_sequence(&texts(&alice_received), &expected_b, "Alice's app, Bob's messages");
+    assert_same_sequence(
+        &texts(&alice_received),
+        &expected_b,
+        "Alice's app, Bob's messages",
+    );
     // The histories agree: each holds both streams, exactly once.
     let history = bob.history(alice.address(), None, 10 * total).await.unwrap();
     let incoming: Vec<_> = history
@@ -110,7 +133,11 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
     assert_same_sequence(&texts(&incoming), &expected_a, "Bob's history");
     assert_eq!(history.len(), 2 * total);
     // Nothing more arrives for Alice once Bob's stream is complete (no late duplicates).
-    assert!(alice_events.try_next().is_none_or(|event| !matches!(event, ClientEvent::Core(Event::MessageReceived(_)))));
+    assert!(
+        alice_events
+            .try_next()
+            .is_none_or(|event| !matches!(event, ClientEvent::Core(Event::MessageReceived(_))))
+    );
     relay.stop().await;
 }
 
@@ -122,7 +149,10 @@ async fn no_plaintext_on_disk_and_a_wrong_key_is_a_typed_error() {
     let (alice, _alice_events) = online_client(&alice_path, &test_key(1), &relay.address).await;
     let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
     let marker = "MARKER-7f3a9c-unique-plaintext";
-    alice.add_contact("bob-contact-marker", bob.address()).await.unwrap();
+    alice
+        .add_contact("bob-contact-marker", bob.address())
+        .await
+        .unwrap();
     alice.send(bob.address(), Content::text(marker)).await.unwrap();
     let received = collect_until(&mut bob_events, |_, received| !received.is_empty()).await;
     // Through the API the marker is there (so the grep below could find it)...
@@ -138,10 +168,23 @@ async fn no_plaintext_on_disk_and_a_wrong_key_is_a_typed_error() {
     files.extend(raw_files(relay_dir.path()));
     assert!(files.len() >= 2);
     for (path, bytes) in &files {
-        assert!(!contains(bytes, marker.as_bytes()), "{} holds the plaintext", path.display());
-        assert!(!contains(bytes, b"bob-contact-marker"), "{} holds a contact name", path.display());
+        assert!(
+            !contains(bytes, marker.as_bytes()),
+            "{} holds the plaintext",
+            path.display()
+        );
+        assert!(
+            !contains(bytes, b"bob-contact-marker"),
+            "{} holds a contact name",
+            path.display()
+        );
     }
     // A wrong key is told apart from other failures.
-    let error = Client::open(&alice_path, &test_key(9), relay_address).await.unwrap_err();
-    assert!(matches!(error, ClientError::Store(StoreError::WrongKey)), "{error:?}");
+    let error = Client::open(&alice_path, &test_key(9), relay_address)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::Store(StoreError::WrongKey)),
+        "{error:?}"
+    );
 }

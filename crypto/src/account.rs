@@ -173,7 +173,9 @@ impl Account {
     /// X25519 between the identity key (in its X25519 form) and `public`: the sealed-sender
     /// opening step. Returns the shared secret; the caller zeroizes it.
     pub(crate) fn identity_key_agreement(&self, public: &Curve25519PublicKey) -> Result<[u8; 32], KeyError> {
-        self.identity_dh.diffie_hellman(public).map(|secret| *secret.bytes())
+        self.identity_dh
+            .diffie_hellman(public)
+            .map(|secret| *secret.bytes())
     }
 
     /// The current signed prekey, for upload.

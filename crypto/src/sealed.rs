@@ -109,11 +109,18 @@ pub fn seal(
     let mut plaintext = Vec::with_capacity(32 + inner.len());
     plaintext.extend_from_slice(sender.as_bytes());
     plaintext.extend_from_slice(inner);
-    let sealed = primitives::aead_seal(&key, &nonce, &associated_data(&ephemeral.public(), recipient), &plaintext);
+    let sealed = primitives::aead_seal(
+        &key,
+        &nonce,
+        &associated_data(&ephemeral.public(), recipient),
+        &plaintext,
+    );
     key.zeroize();
     plaintext.zeroize();
     // aead_seal fails only past 64 GiB; report it as the key error family's length variant.
-    let body = sealed.map_err(|_| KeyError::KdfLength { requested: inner.len() })?;
+    let body = sealed.map_err(|_| KeyError::KdfLength {
+        requested: inner.len(),
+    })?;
     let mut out = Vec::with_capacity(1 + 32 + body.len());
     out.push(SEALED_VERSION);
     out.extend_from_slice(ephemeral.public().as_bytes());
@@ -208,7 +215,10 @@ mod tests {
         let alice = Account::new(NOW, &mut rng);
         let mut sealed = seal(&alice.identity_key(), &bob.identity_key(), b"", &mut rng).unwrap();
         sealed[0] = 9;
-        assert_eq!(bob.open_sealed(&sealed), Err(SealError::UnknownVersion { found: 9 }));
+        assert_eq!(
+            bob.open_sealed(&sealed),
+            Err(SealError::UnknownVersion { found: 9 })
+        );
     }
 
     #[test]

@@ -156,7 +156,9 @@ impl RelayClient {
     pub async fn next_response(&mut self) -> Result<(RequestId, Response), ClientError> {
         loop {
             match self.read_frame().await? {
-                ServerFrame::Response { id, result } => return Ok((id, result.map_err(ClientError::Refused)?)),
+                ServerFrame::Response { id, result } => {
+                    return Ok((id, result.map_err(ClientError::Refused)?));
+                }
                 ServerFrame::Push(push) => self.pushes.push_back(push),
             }
         }

@@ -1,6 +1,12 @@
 //! Shared helpers: a real relay in this process on 127.0.0.1:0 with a fresh SQLite store, and
 //! clients on fresh encrypted databases.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -161,7 +167,16 @@ pub fn address_of(client: &Client) -> Address {
 /// Asserts two sequences are equal, reporting the first difference instead of both lists.
 pub fn assert_same_sequence(got: &[String], expected: &[String], what: &str) {
     if let Some(index) = got.iter().zip(expected).position(|(a, b)| a != b) {
-        panic!("{what}: first difference at {index}: got {:?}, expected {:?}", got[index], expected[index]);
+        panic!(
+            "{what}: first difference at {index}: got {:?}, expected {:?}",
+            got[index], expected[index]
+        );
     }
-    assert_eq!(got.len(), expected.len(), "{what}: lengths differ (got {}, expected {})", got.len(), expected.len());
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{what}: lengths differ (got {}, expected {})",
+        got.len(),
+        expected.len()
+    );
 }

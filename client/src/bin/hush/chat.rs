@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use anyhow::Result;
-use hush_client::{Address, ClientEvent, ConnectionState, Content, Direction, Event, MessageStatus, StoredMessage};
+use hush_client::{
+    Address, ClientEvent, ConnectionState, Content, Direction, Event, MessageStatus, StoredMessage,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::profile::Profile;
@@ -16,7 +18,12 @@ const BACKLOG: usize = 20;
 /// One history line: `[hh:mm:ss] name: text  (status)`.
 pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
     let seconds = message.sent_at / 1000;
-    let clock = format!("{:02}:{:02}:{:02}", (seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60);
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        (seconds / 3600) % 24,
+        (seconds / 60) % 60,
+        seconds % 60
+    );
     let who = match message.direction {
         Direction::Incoming => peer_name,
         _ => "me",

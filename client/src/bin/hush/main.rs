@@ -22,10 +22,20 @@ const SEND_WAIT: Duration = Duration::from_secs(10);
 const INBOX_QUIET: Duration = Duration::from_millis(700);
 
 #[derive(Debug, Parser)]
-#[command(name = "hush", version, about = "End-to-end encrypted messaging over a Hush relay")]
+#[command(
+    name = "hush",
+    version,
+    about = "End-to-end encrypted messaging over a Hush relay"
+)]
 struct Cli {
     /// Profile directory.
-    #[arg(long, short = 'p', env = "HUSH_PROFILE", default_value = "hush-profile", global = true)]
+    #[arg(
+        long,
+        short = 'p',
+        env = "HUSH_PROFILE",
+        default_value = "hush-profile",
+        global = true
+    )]
     profile: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -161,7 +171,9 @@ async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
         Ok(()) => println!("registered with relay {}", profile.relay),
         Err(error) => {
             profile.client.shutdown().await?;
-            bail!("profile created, but registration failed: {error}. Start the relay and run any command to retry.");
+            bail!(
+                "profile created, but registration failed: {error}. Start the relay and run any command to retry."
+            );
         }
     }
     profile.client.shutdown().await?;
@@ -176,7 +188,9 @@ async fn send(dir: &std::path::Path, to: &str, text: String) -> Result<()> {
     let outcome = tokio::time::timeout(SEND_WAIT, async {
         while let Some(event) = profile.events.next().await {
             match event {
-                ClientEvent::Core(Event::StatusChanged { id: changed, status, .. }) if changed == id => {
+                ClientEvent::Core(Event::StatusChanged {
+                    id: changed, status, ..
+                }) if changed == id => {
                     return Some(status);
                 }
                 ClientEvent::Stopped(reason) => {

@@ -75,22 +75,36 @@ impl Profile {
         let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
             .await
             .map_err(explain)?;
-        Ok(Self { client, events, relay })
+        Ok(Self {
+            client,
+            events,
+            relay,
+        })
     }
 
     pub async fn open(dir: &Path) -> Result<Self> {
         let database: PathBuf = dir.join(DATABASE);
         if !database.exists() {
-            bail!("no profile in {} (run `hush init --relay <address>` first)", dir.display());
+            bail!(
+                "no profile in {} (run `hush init --relay <address>` first)",
+                dir.display()
+            );
         }
         let relay = std::fs::read_to_string(dir.join(RELAY_FILE))
             .with_context(|| format!("cannot read {}", dir.join(RELAY_FILE).display()))?;
-        let relay: RelayAddress = relay.trim().parse().context("the profile's relay address is invalid")?;
+        let relay: RelayAddress = relay
+            .trim()
+            .parse()
+            .context("the profile's relay address is invalid")?;
         let key = key(dir)?;
         let (client, events) = Client::open_existing(&database, &key, relay.clone())
             .await
             .map_err(explain)?;
-        Ok(Self { client, events, relay })
+        Ok(Self {
+            client,
+            events,
+            relay,
+        })
     }
 
     /// A contact name or an address.
