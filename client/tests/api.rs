@@ -1,0 +1,184 @@
+//! The app-facing API beyond message flow: contacts and identity changes, safety numbers,
+//! history paging, and the errors an app must be able to tell apart.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod helpers;
+
+use std::sync::Arc;
+
+use hush_client::{
+    Client, ClientError, ClientEvent, ContactUpdate, Content, KeepVerified, NetError, RelayAddress,
+};
+
+use helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_contact_identity_is_reported_and_the_policy_decides() {
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = Client::open_with_policy(
+        dir.path().join("a.db"),
+        &test_key(1),
+        relay.address.clone(),
+        Arc::new(KeepVerified),
+    )
+    .await
+    .unwrap();
+    let mut rng = rand::rng();
+    let address =
+        |account: &hush_crypto::Account| hush_client::Address::from_identity(&account.identity_key());
+    let bob_1 = address(&hush_crypto::Account::new(0, &mut rng));
+    let bob_2 = address(&hush_crypto::Account::new(0, &mut rng));
+    let bob_3 = address(&hush_crypto::Account::new(0, &mut rng));
+
+    assert_eq!(
+        alice.add_contact("bob", bob_1).await.unwrap(),
+        ContactUpdate::Added
+    );
+    assert_eq!(
+        alice.add_contact("bob", bob_1).await.unwrap(),
+        ContactUpdate::Unchanged
+    );
+    // Unverified: trust on first use accepts the change and says so.
+    assert_eq!(
+        alice.add_contact("bob", bob_2).await.unwrap(),
+        ContactUpdate::Changed
+    );
+    let changed = collect_until(&mut events, |event, _| {
+        matches!(event, ClientEvent::ContactIdentityChanged { .. })
+    })
+    .await;
+    assert!(changed.is_empty());
+    assert_eq!(alice.contact("bob").await.unwrap().address, bob_2);
+    // Verified: this policy refuses, the old address stays, and the app hears about it.
+    alice.verify_contact("bob").await.unwrap();
+    let error = alice.add_contact("bob", bob_3).await.unwrap_err();
+    assert!(
+        matches!(error, ClientError::IdentityChangeRejected { ref name } if name == "bob"),
+        "{error:?}"
+    );
+    let mut refused = None;
+    collect_until(&mut events, |event, _| {
+        if let ClientEvent::ContactIdentityChanged { new, accepted, .. } = event {
+            refused = Some((*new, *accepted));
+            return true;
+        }
+        false
+    })
+    .await;
+    assert_eq!(refused, Some((bob_3, false)));
+    let contact = alice.contact("bob").await.unwrap();
+    assert_eq!((contact.address, contact.verified), (bob_2, true));
+    assert!(matches!(
+        alice.contact("nobody").await,
+        Err(ClientError::UnknownContact(_))
+    ));
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn safety_numbers_match_on_both_sides_and_history_pages_back() {
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, _alice_events) = online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
+    let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
+    assert_eq!(
+        alice.safety_number(&bob.address()).digits(),
+        bob.safety_number(&alice.address()).digits()
+    );
+    assert_ne!(
+        alice.safety_number(&bob.address()).digits(),
+        alice.safety_number(&alice.address()).digits()
+    );
+    for n in 0..25 {
+        alice
+            .send(bob.address(), Content::text(format!("p{n}")))
+            .await
+            .unwrap();
+    }
+    collect_until(&mut bob_events, |_, received| received.len() == 25).await;
+    // Pages of 10, newest page first, each oldest first.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = bob.history(alice.address(), before, 10).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        before = Some(page[0].position);
+        pages.push(texts(
+            &page.iter().map(|entry| entry.message.clone()).collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+    let all: Vec<String> = pages.into_iter().rev().flatten().collect();
+    let expected: Vec<String> = (0..25).map(|n| format!("p{n}")).collect();
+    assert_eq!(all, expected);
+    assert_eq!(bob.conversations().await.unwrap(), [alice.address()]);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_an_app_can_tell_apart() {
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    // An unreachable relay: register reports it, sending still queues durably.
+    let (client, _events) = Client::open(dir.path().join("a.db"), &test_key(1), relay.unreachable())
+        .await
+        .unwrap();
+    let error = client.register().await.unwrap_err();
+    assert!(
+        matches!(error, ClientError::Relay(NetError::Unreachable { .. })),
+        "{error:?}"
+    );
+    let me = client.address();
+    assert!(matches!(
+        client.send(me, Content::text("self")).await,
+        Err(ClientError::SendToSelf)
+    ));
+    let too_long = Content::text("x".repeat(hush_client_core::MAX_TEXT_LEN + 1));
+    let other =
+        hush_client::Address::from_identity(&hush_crypto::Account::new(0, &mut rand::rng()).identity_key());
+    assert!(matches!(
+        client.send(other, too_long).await,
+        Err(ClientError::InvalidContent(_))
+    ));
+    client
+        .send(other, Content::text("queued while offline"))
+        .await
+        .unwrap();
+    client.shutdown().await.unwrap();
+    // A relay with the wrong certificate fingerprint is refused like an unreachable one.
+    let wrong_pin = RelayAddress {
+        fingerprint: [0; 32],
+        ..relay.address.clone()
+    };
+    let (client, _events) = Client::open(dir.path().join("a.db"), &test_key(1), wrong_pin)
+        .await
+        .unwrap();
+    assert!(matches!(client.register().await, Err(ClientError::Relay(_))));
+    client.shutdown().await.unwrap();
+    // The profile is in use: a second open fails with a typed error.
+    let (first, _events) = Client::open(dir.path().join("a.db"), &test_key(1), relay.address.clone())
+        .await
+        .unwrap();
+    let second = Client::open(dir.path().join("a.db"), &test_key(1), relay.address.clone()).await;
+    assert!(
+        matches!(second, Err(ClientError::Store(hush_client::StoreError::Locked))),
+        "{second:?}"
+    );
+    // Addresses that are not addresses.
+    assert!(matches!(
+        "hush:00"
+            .parse::<hush_client::Address>()
+            .map_err(ClientError::from),
+        Err(ClientError::InvalidAddress(_))
+    ));
+    first.shutdown().await.unwrap();
+    relay.stop().await;
+}
