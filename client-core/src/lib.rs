@@ -11,19 +11,23 @@
 mod address;
 mod content;
 mod core;
-mod inbox;
-mod outbox;
-mod upkeep;
 mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+mod inbox;
 mod memory;
+mod outbox;
 mod records;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
 pub mod store_suite;
+mod upkeep;
 
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
-pub use content::{Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind};
+pub use content::{
+    Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
+};
 pub use core::{Core, CoreError, Output, SendError};
 pub use event::{DropReason, Event};
 pub use memory::{MemoryStore, MemoryStoreError};

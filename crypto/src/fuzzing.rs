@@ -9,7 +9,9 @@
 //!   through the plaintext pickle), anything that decrypts is a message the honest peer sent, and
 //!   afterwards the genuine messages still decrypt;
 //! - pickles: arbitrary (encrypted or plaintext) pickle bytes are refused or restore a state that
-//!   pickles stably and behaves (no panic, unchanged on error) under encrypt and decrypt.
+//!   pickles stably and behaves (no panic, unchanged on error) under encrypt and decrypt;
+//! - sealed sender: only the exact bytes of a genuine envelope open, and they name the sender and
+//!   inner message that were sealed.
 //!
 //! The live states the decryption targets attack are built once per process, deterministically
 //! (seeded RNG, fixed clock), so the checked-in corpus keeps matching them.
@@ -24,8 +26,10 @@ use crate::group::{
     SenderKeyMessage,
 };
 use crate::pickle::{PickleKey, decode_plaintext};
+use crate::sealed::seal;
 use crate::{
-    Account, AccountPickle, Message, PreKeyBundle, PreKeyMessage, Session, SessionMessage, SessionPickle,
+    Account, AccountPickle, IdentityKey, Message, PreKeyBundle, PreKeyMessage, Session, SessionMessage,
+    SessionPickle,
 };
 
 /// The fixed clock of every fixture (Unix seconds).
@@ -57,6 +61,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("group_decrypt", group_decrypt),
     ("inbound_session", inbound_session),
     ("unpickle", unpickle),
+    ("open_sealed", open_sealed),
 ];
 
 fn rng(seed: u64) -> StdRng {
@@ -605,6 +610,74 @@ pub fn inbound_session(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sealed sender.
+
+/// Bob's account and envelopes sealed for it.
+struct SealedFixture {
+    /// The recipient (opening takes `&self`: nothing to restore per input).
+    bob: Account,
+    /// Genuine envelopes for Bob, each with the sender and inner message sealed in it.
+    genuine: Vec<(Vec<u8>, IdentityKey, Vec<u8>)>,
+    /// Every envelope: the genuine ones and one sealed for someone else (mutation sources).
+    all: Vec<Vec<u8>>,
+}
+
+// Honest sealing of short inner messages to a valid identity: every step succeeds.
+#[allow(clippy::expect_used)]
+fn sealed_fixture() -> &'static SealedFixture {
+    static FIXTURE: OnceLock<SealedFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let mut rng = rng(6);
+        let alice = Account::new(NOW, &mut rng).identity_key();
+        let bob = Account::new(NOW, &mut rng);
+        let eve = Account::new(NOW, &mut rng).identity_key();
+        // Empty, short and a real session message (the inner layer a client seals).
+        let session_message = session_fixture().all.first().cloned().unwrap_or_default();
+        let inners: [Vec<u8>; 3] = [Vec::new(), b"inner".to_vec(), session_message];
+        let genuine: Vec<(Vec<u8>, IdentityKey, Vec<u8>)> = inners
+            .into_iter()
+            .map(|inner| {
+                let sealed = seal(&alice, &bob.identity_key(), &inner, &mut rng).expect("valid keys seal");
+                (sealed, alice, inner)
+            })
+            .collect();
+        let for_eve = seal(&alice, &eve, b"for eve", &mut rng).expect("valid keys seal");
+        let all = genuine
+            .iter()
+            .map(|(sealed, _, _)| sealed.clone())
+            .chain([for_eve])
+            .collect();
+        SealedFixture { bob, genuine, all }
+    })
+}
+
+/// Opens the input (or a mutation of a genuine envelope) as Bob: nobody but the sealer can make
+/// an envelope open, so a success must be a genuine envelope, byte for byte, naming the sender
+/// and inner message sealed in it; and every genuine envelope opens.
+pub fn open_sealed(data: &[u8]) {
+    let fixture = sealed_fixture();
+    let input = input_or_mutation(data, &fixture.all);
+    if let Ok(unsealed) = fixture.bob.open_sealed(&input) {
+        let genuine = fixture.genuine.iter().find(|(sealed, _, _)| *sealed == input);
+        assert!(
+            genuine.is_some(),
+            "an envelope nobody sealed for Bob opened: {unsealed:?}"
+        );
+        if let Some((_, sender, inner)) = genuine {
+            assert!(
+                unsealed.sender == *sender && unsealed.inner == *inner,
+                "a genuine envelope opened to something else"
+            );
+        }
+    } else {
+        assert!(
+            fixture.genuine.iter().all(|(sealed, _, _)| *sealed != input),
+            "a genuine envelope does not open"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Pickles.
 
 /// Tries the input as every kind of pickle, encrypted under [`PICKLE_KEY`] and in plaintext.
@@ -911,6 +984,24 @@ pub fn seed_corpus() -> Vec<Seed> {
     for (name, encrypted, plain) in pickles {
         add("unpickle", name.to_string(), encrypted);
         add("unpickle", format!("{name}_plain"), plain);
+    }
+
+    // Sealed envelopes: the genuine ones, one for someone else, and flips of the version byte,
+    // the ephemeral key, the sealed sender and the tag.
+    let sealed = sealed_fixture();
+    for (index, bytes) in sealed.all.iter().enumerate() {
+        add("open_sealed", format!("envelope_{index}"), bytes.clone());
+    }
+    for (which, bytes) in sealed.all.iter().enumerate() {
+        let which_byte = u8::try_from(which).unwrap_or(0);
+        let last = u8::try_from(bytes.len().min(256).saturating_sub(1)).unwrap_or(u8::MAX);
+        for position in [0u8, 1, 40, last] {
+            add(
+                "open_sealed",
+                format!("flip_{which}_{position}"),
+                vec![position, 0x01, which_byte],
+            );
+        }
     }
     seeds
 }
