@@ -234,12 +234,18 @@ impl Payload {
                 Body::Receipt { kind, ids }
             }
         };
-        Ok(Self {
+        let payload = Self {
             id: wire.id,
             conv_seq: wire.conv_seq,
             sent_at: wire.sent_at,
             body,
-        })
+        };
+        // One payload, one encoding: postcard also reads overlong varints, so anything that does
+        // not re-encode to the same bytes is refused.
+        if payload.encode()? != bytes {
+            return Err(PayloadError::Malformed);
+        }
+        Ok(payload)
     }
 }
 
@@ -291,6 +297,14 @@ mod tests {
         bytes.push(0);
         assert_eq!(Payload::decode(&bytes), Err(PayloadError::Malformed));
         assert_eq!(Payload::decode(&[0xff; 3]), Err(PayloadError::Malformed));
+        // An overlong varint (conv_seq 3 as 0x83 0x00) decodes in postcard but is not canonical.
+        let canonical = text_payload("hi").encode().unwrap();
+        let seq_at = 16;
+        assert_eq!(canonical[seq_at], 3);
+        let mut overlong = canonical[..seq_at].to_vec();
+        overlong.extend_from_slice(&[0x83, 0x00]);
+        overlong.extend_from_slice(&canonical[seq_at + 1..]);
+        assert_eq!(Payload::decode(&overlong), Err(PayloadError::Malformed));
         let long = "x".repeat(MAX_TEXT_LEN + 1);
         assert_eq!(
             text_payload(&long).encode(),
