@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 
-use self::writer::Writer;
+use self::writer::{Guard, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
@@ -69,7 +69,8 @@ fn backend(error: rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates its schema and starts the
-    /// writer thread.
+    /// writer thread. Opened inside a tokio runtime, the store hands out write results from a
+    /// task on that runtime (the writer thread answered directly once it has shut down).
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).map_err(backend)?;
         schema::configure_writer(&conn, options.synchronous)?;
@@ -108,13 +109,13 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend("the store writer thread panicked".to_owned()))
     }
 
-    async fn write<T, F>(&self, operation: F) -> Result<T, StoreError>
+    async fn write<T, F>(&self, guard: Guard, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.submit(operation).await,
+            Some(writer) => writer.submit(guard, operation).await,
             None => Err(StoreError::Backend("the store is closed".to_owned())),
         }
     }
@@ -158,8 +159,10 @@ impl Drop for SqliteStore {
 
 impl Store for SqliteStore {
     async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
-        self.write(move |conn| ops::register(conn, mailbox, identity_key, now))
-            .await
+        self.write(Guard::Savepoint, move |conn| {
+            ops::register(conn, mailbox, identity_key, now)
+        })
+        .await
     }
 
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
@@ -173,12 +176,15 @@ impl Store for SqliteStore {
         one_time: Vec<OneTimePreKey>,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
-        self.write(move |conn| ops::upload_prekeys(conn, mailbox, signed_prekey, one_time, max_one_time))
-            .await
+        self.write(Guard::Savepoint, move |conn| {
+            ops::upload_prekeys(conn, mailbox, signed_prekey, one_time, max_one_time)
+        })
+        .await
     }
 
     async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
-        self.write(move |conn| ops::claim_bundle(conn, mailbox)).await
+        self.write(Guard::Savepoint, move |conn| ops::claim_bundle(conn, mailbox))
+            .await
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
@@ -192,8 +198,10 @@ impl Store for SqliteStore {
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
-        self.write(move |conn| ops::enqueue(conn, deliveries, now, quota))
-            .await
+        self.write(Guard::None, move |conn| {
+            ops::enqueue(conn, deliveries, now, quota)
+        })
+        .await
     }
 
     async fn fetch(
@@ -207,15 +215,18 @@ impl Store for SqliteStore {
     }
 
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
-        self.write(move |conn| ops::ack(conn, mailbox, through)).await
+        self.write(Guard::None, move |conn| ops::ack(conn, mailbox, through))
+            .await
     }
 
     async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
-        self.write(move |conn| ops::purge_expired(conn, cutoff)).await
+        self.write(Guard::Savepoint, move |conn| ops::purge_expired(conn, cutoff))
+            .await
     }
 
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
-        self.write(move |conn| ops::delete_mailbox(conn, mailbox)).await
+        self.write(Guard::Savepoint, move |conn| ops::delete_mailbox(conn, mailbox))
+            .await
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {

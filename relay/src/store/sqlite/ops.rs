@@ -1,6 +1,10 @@
-//! The SQL of each operation. Writes run on the writer thread inside a savepoint of the batch
-//! transaction, so returning an error after a partial change is safe: the savepoint is rolled
-//! back and nothing of the operation remains. Reads run on a read connection.
+//! The SQL of each operation. Writes run on the writer thread in the batch transaction. Most run
+//! inside a savepoint, so returning an error after a partial change is safe: the savepoint is
+//! rolled back and nothing of the operation remains. The two hot ones, [`enqueue`] and [`ack`],
+//! run without one and must refuse before their first write (see `writer::Guard`). Reads run on
+//! a read connection.
+
+use std::collections::HashMap;
 
 use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -23,18 +27,17 @@ fn count_u32(count: u64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
-/// The mailbox's next seq, or `UnknownMailbox`.
-fn next_seq(conn: &Connection, mailbox: &MailboxId) -> Result<u64, StoreError> {
-    let next: Option<i64> = conn
-        .prepare_cached("SELECT next_seq FROM mailboxes WHERE mailbox = ?1")
+/// The mailbox's integer id in this file (what `messages` rows name it by), or `UnknownMailbox`.
+fn mailbox_id(conn: &Connection, mailbox: &MailboxId) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT id FROM mailboxes WHERE mailbox = ?1")
         .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())
-        .map_err(backend)?;
-    from_sql(next.ok_or(StoreError::UnknownMailbox)?)
+        .map_err(backend)?
+        .ok_or(StoreError::UnknownMailbox)
 }
 
 /// `UnknownMailbox` unless the mailbox is registered.
 fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
-    next_seq(conn, mailbox).map(drop)
+    mailbox_id(conn, mailbox).map(drop)
 }
 
 fn one_time_count(conn: &Connection, mailbox: &MailboxId) -> Result<u32, StoreError> {
@@ -64,8 +67,9 @@ pub(super) fn register(
         Some(_) => Err(StoreError::IdentityMismatch),
         None => {
             conn.execute(
-                "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at) \
-                 VALUES (?1, ?2, 1, ?3)",
+                // A deleted mailbox's id may be taken again: its messages went with it.
+                "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at, id) \
+                 VALUES (?1, ?2, 1, ?3, (SELECT coalesce(max(id), 0) + 1 FROM mailboxes))",
                 params![mailbox.0, identity_key, to_sql(now)],
             )
             .map_err(backend)?;
@@ -190,6 +194,18 @@ pub(super) fn one_time_prekey_count(conn: &Connection, mailbox: MailboxId) -> Re
     one_time_count(conn, &mailbox)
 }
 
+/// A recipient's queue as [`enqueue`] will leave it.
+struct Queue {
+    mailbox: MailboxId,
+    id: i64,
+    next_seq: u64,
+    count: u64,
+    bytes: u64,
+}
+
+/// Refuses before writing anything (unknown recipient, over quota), so it needs no savepoint:
+/// once it writes, only a backend error can stop it, and the writer then abandons the whole
+/// batch (see [`super::writer::Guard::None`]).
 pub(super) fn enqueue(
     conn: &Connection,
     deliveries: Vec<(MailboxId, Vec<u8>)>,
@@ -197,52 +213,81 @@ pub(super) fn enqueue(
     quota: Quota,
 ) -> Result<Vec<u64>, StoreError> {
     let mut state = conn
-        .prepare_cached("SELECT next_seq, queued_count, queued_bytes FROM mailboxes WHERE mailbox = ?1")
+        .prepare_cached("SELECT id, next_seq, queued_count, queued_bytes FROM mailboxes WHERE mailbox = ?1")
         .map_err(backend)?;
+    // Checks first: every recipient's counters as they will be after this call, several
+    // envelopes to one mailbox counted together.
+    let mut queues: Vec<Queue> = Vec::new();
+    let mut index: HashMap<MailboxId, usize> = HashMap::new();
+    let mut planned = Vec::with_capacity(deliveries.len());
+    for (mailbox, envelope) in &deliveries {
+        let slot = match index.get(mailbox) {
+            Some(&slot) => slot,
+            None => {
+                let (id, next_seq, count, bytes): (i64, i64, i64, i64) = state
+                    .query_row([mailbox.0], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .optional()
+                    .map_err(backend)?
+                    .ok_or(StoreError::UnknownMailbox)?;
+                queues.push(Queue {
+                    mailbox: *mailbox,
+                    id,
+                    next_seq: from_sql(next_seq)?,
+                    count: from_sql(count)?,
+                    bytes: from_sql(bytes)?,
+                });
+                index.insert(*mailbox, queues.len() - 1);
+                queues.len() - 1
+            }
+        };
+        let queue = queues
+            .get_mut(slot)
+            .ok_or_else(|| StoreError::Backend("enqueue lost a recipient".to_owned()))?;
+        let size = envelope.len() as u64;
+        queue.count = queue.count.saturating_add(1);
+        queue.bytes = queue.bytes.saturating_add(size);
+        if queue.count > quota.max_messages || queue.bytes > quota.max_bytes {
+            return Err(StoreError::QuotaExceeded { mailbox: *mailbox });
+        }
+        planned.push((queue.id, queue.next_seq));
+        queue.next_seq = queue.next_seq.saturating_add(1);
+    }
+    // Then the writes: one insert per envelope, one counter update per recipient.
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .map_err(backend)?;
-    let mut advance = conn
-        .prepare_cached(
-            "UPDATE mailboxes SET next_seq = ?2, queued_count = queued_count + 1, \
-             queued_bytes = queued_bytes + ?3 WHERE mailbox = ?1",
-        )
-        .map_err(backend)?;
-    let mut seqs = Vec::with_capacity(deliveries.len());
-    // One recipient at a time; the counters are read after the earlier inserts of this same
-    // call, so several envelopes to one mailbox count together. Any error rolls back the
-    // savepoint.
-    for (mailbox, envelope) in deliveries {
-        let (seq, count, bytes): (i64, i64, i64) = state
-            .query_row([mailbox.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .optional()
-            .map_err(backend)?
-            .ok_or(StoreError::UnknownMailbox)?;
-        let seq = from_sql(seq)?;
-        let size = envelope.len() as u64;
-        if from_sql(count)?.saturating_add(1) > quota.max_messages
-            || from_sql(bytes)?.saturating_add(size) > quota.max_bytes
-        {
-            return Err(StoreError::QuotaExceeded { mailbox });
-        }
+    for ((id, seq), (_, envelope)) in planned.iter().zip(&deliveries) {
         insert
             .execute(params![
-                mailbox.0,
-                to_sql(seq),
+                id,
+                to_sql(*seq),
                 to_sql(now),
-                to_sql(size),
+                to_sql(envelope.len() as u64),
                 envelope
             ])
             .map_err(backend)?;
-        advance
-            .execute(params![mailbox.0, to_sql(seq.saturating_add(1)), to_sql(size)])
-            .map_err(backend)?;
-        seqs.push(seq);
     }
-    Ok(seqs)
+    let mut advance = conn
+        .prepare_cached(
+            "UPDATE mailboxes SET next_seq = ?2, queued_count = ?3, queued_bytes = ?4 WHERE mailbox = ?1",
+        )
+        .map_err(backend)?;
+    for queue in &queues {
+        advance
+            .execute(params![
+                queue.mailbox.0,
+                to_sql(queue.next_seq),
+                to_sql(queue.count),
+                to_sql(queue.bytes)
+            ])
+            .map_err(backend)?;
+    }
+    Ok(planned.into_iter().map(|(_, seq)| seq).collect())
 }
 
 pub(super) fn fetch(
@@ -251,7 +296,7 @@ pub(super) fn fetch(
     after: u64,
     limit: usize,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    require_mailbox(conn, &mailbox)?;
+    let id = mailbox_id(conn, &mailbox)?;
     // No `LIMIT ?`: this SQLite build (STAT4) re-prepares a statement whose LIMIT is a bound
     // parameter on every run, which cost several percent of the relay's CPU under load. The
     // rows come in index order, so taking `limit` of them stops the scan just the same.
@@ -262,7 +307,7 @@ pub(super) fn fetch(
         )
         .map_err(backend)?;
     let rows = statement
-        .query_map(params![mailbox.0, to_sql(after)], |row| {
+        .query_map(params![id, to_sql(after)], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
         })
         .map_err(backend)?;
@@ -278,41 +323,39 @@ pub(super) fn fetch(
     Ok(messages)
 }
 
+/// Like [`enqueue`], refuses (unknown mailbox) before writing, so it needs no savepoint.
 pub(super) fn ack(conn: &Connection, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
-    require_mailbox(conn, &mailbox)?;
-    let (count, bytes): (i64, i64) = conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE mailbox = ?1 AND seq <= ?2",
-        )
+    let id = mailbox_id(conn, &mailbox)?;
+    let (count, bytes) = conn
+        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2 RETURNING size")
         .and_then(|mut statement| {
-            statement.query_row(params![mailbox.0, to_sql(through)], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            statement
+                .query_map(params![id, to_sql(through)], |row| row.get::<_, i64>(0))?
+                .try_fold((0i64, 0i64), |(count, bytes), size| {
+                    Ok((count + 1, bytes.saturating_add(size?)))
+                })
         })
         .map_err(backend)?;
     if count == 0 {
         return Ok(0);
     }
-    conn.prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")
-        .and_then(|mut statement| statement.execute(params![mailbox.0, to_sql(through)]))
-        .map_err(backend)?;
-    unqueue(conn, &mailbox, count, bytes)?;
+    unqueue(conn, id, count, bytes)?;
     from_sql(count)
 }
 
 /// Lowers a mailbox's queue counters after deleting `count` messages of `bytes` bytes.
-fn unqueue(conn: &Connection, mailbox: &MailboxId, count: i64, bytes: i64) -> Result<(), StoreError> {
+fn unqueue(conn: &Connection, id: i64, count: i64, bytes: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE mailboxes SET queued_count = max(queued_count - ?2, 0), \
-         queued_bytes = max(queued_bytes - ?3, 0) WHERE mailbox = ?1",
+         queued_bytes = max(queued_bytes - ?3, 0) WHERE id = ?1",
     )
-    .and_then(|mut statement| statement.execute(params![mailbox.0, count, bytes]))
+    .and_then(|mut statement| statement.execute(params![id, count, bytes]))
     .map_err(backend)?;
     Ok(())
 }
 
 pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, StoreError> {
-    let expired: Vec<(Vec<u8>, i64, i64)> = conn
+    let expired: Vec<(i64, i64, i64)> = conn
         .prepare_cached(
             "SELECT mailbox, count(*), coalesce(sum(size), 0) FROM messages \
              WHERE received_at < ?1 GROUP BY mailbox",
@@ -328,19 +371,22 @@ pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, Store
     let deleted = conn
         .execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])
         .map_err(backend)?;
-    for (mailbox, count, bytes) in expired {
-        let mailbox: [u8; 32] = mailbox
-            .try_into()
-            .map_err(|_| StoreError::Backend("malformed mailbox id in the database".to_owned()))?;
-        unqueue(conn, &MailboxId(mailbox), count, bytes)?;
+    for (id, count, bytes) in expired {
+        unqueue(conn, id, count, bytes)?;
     }
     Ok(deleted as u64)
 }
 
 pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<(), StoreError> {
+    let id = match mailbox_id(conn, &mailbox) {
+        Ok(id) => id,
+        Err(StoreError::UnknownMailbox) => return Ok(()),
+        Err(error) => return Err(error),
+    };
     // Children first, explicitly: the outcome does not depend on foreign-key enforcement.
+    conn.execute("DELETE FROM messages WHERE mailbox = ?1", [id])
+        .map_err(backend)?;
     for sql in [
-        "DELETE FROM messages WHERE mailbox = ?1",
         "DELETE FROM one_time_prekeys WHERE mailbox = ?1",
         "DELETE FROM signed_prekeys WHERE mailbox = ?1",
         "DELETE FROM mailboxes WHERE mailbox = ?1",

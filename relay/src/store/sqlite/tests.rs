@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::writer::{WriteJob, job, run_batch};
+use super::writer::{Guard, WriteJob, job, run_batch};
 use super::{SqliteOptions, SqliteStore, Synchronous, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
 use crate::store::{MailboxStatus, Store, StoreError};
@@ -16,11 +16,22 @@ fn temp_store() -> (SqliteStore, tempfile::TempDir) {
     (store, dir)
 }
 
-/// Rows that mention `mailbox`, per table, read straight from the file (and its WAL) by a
-/// connection of its own.
-fn rows_for(path: &Path, mailbox: hush_proto::MailboxId) -> Vec<(&'static str, i64)> {
+/// The integer id `messages` rows name `mailbox` by.
+fn id_of(path: &Path, mailbox: hush_proto::MailboxId) -> i64 {
     let conn = Connection::open(path).unwrap();
-    ["mailboxes", "signed_prekeys", "one_time_prekeys", "messages"]
+    conn.query_row(
+        "SELECT id FROM mailboxes WHERE mailbox = ?1",
+        [mailbox.0],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+/// Rows that mention `mailbox` (whose integer id is `id`), per table, read straight from the
+/// file (and its WAL) by a connection of its own.
+fn rows_for(path: &Path, mailbox: hush_proto::MailboxId, id: i64) -> Vec<(&'static str, i64)> {
+    let conn = Connection::open(path).unwrap();
+    let by_key = ["mailboxes", "signed_prekeys", "one_time_prekeys"]
         .into_iter()
         .map(|table| {
             let count = conn
@@ -31,8 +42,13 @@ fn rows_for(path: &Path, mailbox: hush_proto::MailboxId) -> Vec<(&'static str, i
                 )
                 .unwrap();
             (table, count)
+        });
+    let messages = conn
+        .query_row("SELECT count(*) FROM messages WHERE mailbox = ?1", [id], |row| {
+            row.get(0)
         })
-        .collect()
+        .unwrap();
+    by_key.chain([("messages", messages)]).collect()
 }
 
 #[tokio::test]
@@ -136,6 +152,44 @@ async fn concurrent_failures_do_not_fail_neighbours() {
     assert_eq!(stored, (1..=50).collect::<Vec<u64>>());
 }
 
+/// A job without a savepoint that fails after writing takes its whole batch down with it: nothing
+/// of the batch is stored and every job hears of it.
+#[tokio::test]
+async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("relay.db")).unwrap();
+    schema::configure_writer(&conn, Synchronous::Full).unwrap();
+    schema::migrate(&mut conn).unwrap();
+    let a = mailbox(1);
+    ops::register(&conn, a, [1; 32], 0).unwrap();
+
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
+    let (queued, first) = job(Guard::None, move |conn: &Connection| {
+        ops::enqueue(conn, vec![(a, b"1".to_vec())], 1, QUOTA)
+    });
+    batch.push(queued);
+    let (queued, broken) = job(Guard::None, move |conn: &Connection| {
+        ops::enqueue(conn, vec![(a, b"2".to_vec())], 1, QUOTA)?;
+        Err::<(), _>(StoreError::Backend("failed after writing".to_owned()))
+    });
+    batch.push(queued);
+    let (queued, later) = job(Guard::None, move |conn: &Connection| {
+        ops::enqueue(conn, vec![(a, b"3".to_vec())], 1, QUOTA)
+    });
+    batch.push(queued);
+    run_batch(&mut conn, batch);
+
+    for result in [first.await.unwrap(), later.await.unwrap()] {
+        assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+    }
+    assert!(matches!(broken.await.unwrap(), Err(StoreError::Backend(_))));
+    assert!(ops::fetch(&conn, a, 0, 10).unwrap().is_empty());
+    assert_eq!(
+        ops::enqueue(&conn, vec![(a, b"4".to_vec())], 1, QUOTA).unwrap(),
+        vec![1]
+    );
+}
+
 /// The batch path itself, deterministically: several jobs in one transaction, two failing.
 #[tokio::test]
 async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
@@ -150,12 +204,15 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     };
 
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
-    let (queued, registered) = job(move |conn: &Connection| ops::register(conn, a, [1; 32], 0));
+    let (queued, registered) = job(Guard::Savepoint, move |conn: &Connection| {
+        ops::register(conn, a, [1; 32], 0)
+    });
     batch.push(queued);
-    let (queued, first) =
-        job(move |conn: &Connection| ops::enqueue(conn, vec![(a, b"1".to_vec())], 1, quota));
+    let (queued, first) = job(Guard::None, move |conn: &Connection| {
+        ops::enqueue(conn, vec![(a, b"1".to_vec())], 1, quota)
+    });
     batch.push(queued);
-    let (queued, unknown) = job(move |conn: &Connection| {
+    let (queued, unknown) = job(Guard::None, move |conn: &Connection| {
         ops::enqueue(
             conn,
             vec![(a, b"x".to_vec()), (mailbox(9), b"y".to_vec())],
@@ -164,15 +221,17 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
         )
     });
     batch.push(queued);
-    let (queued, over_cap) = job(move |conn: &Connection| {
+    let (queued, over_cap) = job(Guard::Savepoint, move |conn: &Connection| {
         ops::upload_prekeys(conn, a, signed_prekey(1), one_time_prekeys(0..5), 2)
     });
     batch.push(queued);
-    let (queued, second) =
-        job(move |conn: &Connection| ops::enqueue(conn, vec![(a, b"2".to_vec())], 1, quota));
+    let (queued, second) = job(Guard::None, move |conn: &Connection| {
+        ops::enqueue(conn, vec![(a, b"2".to_vec())], 1, quota)
+    });
     batch.push(queued);
-    let (queued, over_quota) =
-        job(move |conn: &Connection| ops::enqueue(conn, vec![(a, b"3".to_vec())], 1, quota));
+    let (queued, over_quota) = job(Guard::None, move |conn: &Connection| {
+        ops::enqueue(conn, vec![(a, b"3".to_vec())], 1, quota)
+    });
     batch.push(queued);
     run_batch(&mut conn, batch);
 
@@ -214,19 +273,20 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
         .enqueue(vec![(a, b"1".to_vec()), (b, b"2".to_vec())], 1, QUOTA)
         .await
         .unwrap();
-    assert!(rows_for(&path, a).iter().all(|(_, count)| *count > 0));
+    let (a_id, b_id) = (id_of(&path, a), id_of(&path, b));
+    assert!(rows_for(&path, a, a_id).iter().all(|(_, count)| *count > 0));
 
     store.delete_mailbox(a).await.unwrap();
     // Read while the store is open (the rows would be in the WAL) and after it closed.
-    for (table, count) in rows_for(&path, a) {
+    for (table, count) in rows_for(&path, a, a_id) {
         assert_eq!(count, 0, "{table} still has a row for the deleted mailbox");
     }
     store.close().await.unwrap();
-    for (table, count) in rows_for(&path, a) {
+    for (table, count) in rows_for(&path, a, a_id) {
         assert_eq!(count, 0, "{table} still has a row for the deleted mailbox");
     }
     assert_eq!(
-        rows_for(&path, b),
+        rows_for(&path, b, b_id),
         vec![
             ("mailboxes", 1),
             ("signed_prekeys", 0),
@@ -234,6 +294,30 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
             ("messages", 1)
         ]
     );
+}
+
+/// Results reach their callers whether the store was opened outside any runtime, or on a runtime
+/// that has shut down since.
+#[test]
+fn writes_are_answered_without_the_opening_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = SqliteStore::open(&dir.path().join("outside.db"), SqliteOptions::default()).unwrap();
+    let opening = tokio::runtime::Runtime::new().unwrap();
+    let gone = opening
+        .block_on(async { SqliteStore::open(&dir.path().join("gone.db"), SqliteOptions::default()) })
+        .unwrap();
+    drop(opening);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for store in [outside, gone] {
+        runtime.block_on(async {
+            let a = registered(&store, 1).await;
+            assert_eq!(
+                store.enqueue(vec![(a, b"1".to_vec())], 1, QUOTA).await.unwrap(),
+                vec![1]
+            );
+            store.close().await.unwrap();
+        });
+    }
 }
 
 #[tokio::test]
@@ -281,7 +365,8 @@ fn backend_errors_carry_no_stored_data() {
     let secret = b"very secret envelope".to_vec();
     // A duplicate primary key: the error names columns, never the bound values.
     conn.execute(
-        "INSERT INTO messages (mailbox, seq, received_at, size, envelope) VALUES (?1, 1, 0, 0, ?2)",
+        "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
+         VALUES ((SELECT id FROM mailboxes WHERE mailbox = ?1), 1, 0, 0, ?2)",
         rusqlite::params![a.0, secret],
     )
     .unwrap();

@@ -1,7 +1,8 @@
 //! Group commit. One thread owns the write connection; callers queue operations to it and await
 //! the reply. The thread takes whatever has queued up (at most `batch_max`), runs it in one
-//! transaction with a savepoint per operation, commits once, then replies. Under load many
-//! writes share one fsync; alone, a write commits as soon as it arrives.
+//! transaction, each operation in a savepoint unless it needs none ([`Guard`]), commits once,
+//! then replies. Under load many writes share one fsync; alone, a write commits as soon as it
+//! arrives.
 
 use std::thread::JoinHandle;
 
@@ -11,10 +12,37 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend;
 use crate::store::StoreError;
 
+/// How a failing operation is undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Guard {
+    /// Runs in its own savepoint, rolled back if it fails: the operation may refuse after it
+    /// has written.
+    Savepoint,
+    /// Runs without one. The operation must refuse (any error but [`StoreError::Backend`])
+    /// before it writes anything; a backend error may come after a partial write, so it
+    /// abandons the whole batch, whose jobs all get the error. Saves two statements and the
+    /// copy of every page it touches into the statement journal, per operation.
+    None,
+}
+
+/// What running a job did to the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ran {
+    /// Succeeded; its changes stay.
+    Succeeded,
+    /// Failed; undo its savepoint, or nothing if it had none (it refused before writing).
+    Failed,
+    /// Failed with a backend error without a savepoint: the transaction may hold part of it.
+    Broke,
+}
+
 /// An operation queued for the writer, with the channel its result goes back on.
 pub(super) trait WriteJob: Send {
-    /// Runs the operation inside its savepoint; `true` if it succeeded (the savepoint is kept).
-    fn run(&mut self, conn: &Connection) -> bool;
+    /// How a failure of this job is undone.
+    fn guard(&self) -> Guard;
+
+    /// Runs the operation (inside its savepoint, if it has one).
+    fn run(&mut self, conn: &Connection) -> Ran;
 
     /// Sends the result: the operation's own, or `batch_error` if the batch did not commit (then
     /// nothing of it was stored).
@@ -23,19 +51,24 @@ pub(super) trait WriteJob: Send {
 
 /// A [`WriteJob`] from a closure.
 struct Job<T, F> {
+    guard: Guard,
     operation: Option<F>,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 /// A job for `operation` and the receiver its result arrives on.
-pub(super) fn job<T, F>(operation: F) -> (Box<dyn WriteJob>, oneshot::Receiver<Result<T, StoreError>>)
+pub(super) fn job<T, F>(
+    guard: Guard,
+    operation: F,
+) -> (Box<dyn WriteJob>, oneshot::Receiver<Result<T, StoreError>>)
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
 {
     let (reply, receiver) = oneshot::channel();
     let job = Job {
+        guard,
         operation: Some(operation),
         result: None,
         reply,
@@ -48,14 +81,22 @@ where
     T: Send,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn guard(&self) -> Guard {
+        self.guard
+    }
+
+    fn run(&mut self, conn: &Connection) -> Ran {
         let Some(operation) = self.operation.take() else {
-            return false;
+            return Ran::Failed;
         };
         let result = operation(conn);
-        let succeeded = result.is_ok();
+        let ran = match (&result, self.guard) {
+            (Ok(_), _) => Ran::Succeeded,
+            (Err(StoreError::Backend(_)), Guard::None) => Ran::Broke,
+            (Err(_), _) => Ran::Failed,
+        };
         self.result = Some(result);
-        succeeded
+        ran
     }
 
     fn reply(self: Box<Self>, batch_error: Option<&str>) {
@@ -83,20 +124,26 @@ impl Writer {
         let batch_max = batch_max.max(1);
         // Bounded, so a flood of writers waits (asynchronously) instead of growing memory.
         let (queue, receiver) = mpsc::channel(batch_max.saturating_mul(4));
+        let replies = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            // Unbounded, but each job in it has a caller still waiting for it, as in the queue.
+            let (replies, committed) = mpsc::unbounded_channel();
+            runtime.spawn(reply_to_each(committed));
+            replies
+        });
         let thread = std::thread::Builder::new()
             .name("hush-store-writer".to_owned())
-            .spawn(move || run(conn, receiver, batch_max))
+            .spawn(move || run(conn, receiver, batch_max, replies))
             .map_err(|error| StoreError::Backend(format!("cannot start the store writer thread: {error}")))?;
         Ok(Self { queue, thread })
     }
 
     /// Queues `operation` and waits for its committed result.
-    pub(super) async fn submit<T, F>(&self, operation: F) -> Result<T, StoreError>
+    pub(super) async fn submit<T, F>(&self, guard: Guard, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let (job, receiver) = job(operation);
+        let (job, receiver) = job(guard, operation);
         self.queue
             .send(job)
             .await
@@ -114,7 +161,37 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Box<dyn WriteJob>>, batch_max: usize) {
+/// A batch after its commit (or its failure), with the jobs still to be answered.
+struct Committed {
+    batch: Vec<Box<dyn WriteJob>>,
+    /// Why nothing of the batch was stored, if so.
+    error: Option<String>,
+}
+
+impl Committed {
+    fn reply(self) {
+        for job in self.batch {
+            job.reply(self.error.as_deref());
+        }
+    }
+}
+
+/// Answers committed batches from inside the runtime. Waking a waiting task from the writer
+/// thread can cost a system call each (to unpark an idle worker), paid on the one thread every
+/// write waits for; handing over the whole batch costs one wake-up, and the tasks it wakes
+/// from here go to a worker's own queue.
+async fn reply_to_each(mut committed: mpsc::UnboundedReceiver<Committed>) {
+    while let Some(batch) = committed.recv().await {
+        batch.reply();
+    }
+}
+
+fn run(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<Box<dyn WriteJob>>,
+    batch_max: usize,
+    replies: Option<mpsc::UnboundedSender<Committed>>,
+) {
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < batch_max {
@@ -123,31 +200,62 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Box<dyn WriteJob>>, ba
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch);
+        let committed = commit_batch(&mut conn, batch);
+        match &replies {
+            // The runtime the store was opened on answers; if it has shut down, answer here.
+            Some(replies) => {
+                if let Err(mpsc::error::SendError(committed)) = replies.send(committed) {
+                    committed.reply();
+                }
+            }
+            None => committed.reply(),
+        }
     }
 }
 
-/// Runs `batch` in one transaction, each job in its own savepoint so a failing job (over quota,
-/// unknown mailbox) is undone alone, commits once and replies to every job.
-pub(super) fn run_batch(conn: &mut Connection, mut batch: Vec<Box<dyn WriteJob>>) {
-    let outcome = (|| -> Result<(), rusqlite::Error> {
+/// Runs `batch` in one transaction so that a failing job (over quota, unknown mailbox) is undone
+/// alone (its savepoint rolled back, or it refused before writing), commits once and replies to
+/// every job.
+#[cfg(test)]
+pub(super) fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn WriteJob>>) {
+    commit_batch(conn, batch).reply();
+}
+
+/// The work of [`run_batch`] but the replies.
+fn commit_batch(conn: &mut Connection, mut batch: Vec<Box<dyn WriteJob>>) -> Committed {
+    let outcome = (|| -> Result<Result<(), &'static str>, rusqlite::Error> {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for job in &mut batch {
-            let savepoint = tx.savepoint()?;
-            if job.run(&savepoint) {
-                savepoint.commit()?;
-            } else {
-                // Dropping a savepoint rolls it back; `finish` does so and reports failure.
-                savepoint.finish()?;
+            match job.guard() {
+                Guard::Savepoint => {
+                    let savepoint = tx.savepoint()?;
+                    if job.run(&savepoint) == Ran::Succeeded {
+                        savepoint.commit()?;
+                    } else {
+                        // Dropping a savepoint rolls it back; `finish` does so and reports failure.
+                        savepoint.finish()?;
+                    }
+                }
+                Guard::None => {
+                    if job.run(&tx) == Ran::Broke {
+                        // Dropping the transaction rolls all of it back.
+                        return Ok(Err("a write failed part-way; its batch was rolled back"));
+                    }
+                }
             }
         }
-        tx.commit()
+        tx.commit().map(Ok)
     })();
-    let batch_error = outcome.err().map(|error| match backend(error) {
-        StoreError::Backend(message) => message,
-        other => other.to_string(),
-    });
-    for job in batch {
-        job.reply(batch_error.as_deref());
+    let batch_error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(message)) => Some(message.to_owned()),
+        Err(error) => Some(match backend(error) {
+            StoreError::Backend(message) => message,
+            other => other.to_string(),
+        }),
+    };
+    Committed {
+        batch,
+        error: batch_error,
     }
 }
