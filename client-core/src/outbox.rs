@@ -12,6 +12,9 @@ use crate::core::{Core, MAX_IN_FLIGHT, Pending};
 use crate::event::Event;
 use crate::records::{MessageStatus, OutboxItem, StoreOp};
 
+/// `NotFound` answers to a bundle fetch before queued messages to that peer are failed.
+pub const NOT_FOUND_RETRIES: u32 = 3;
+
 impl Core {
     /// Moves the outbox forward: encrypts what can be, starts sessions where needed, and writes
     /// what is ready, in outbox order.
@@ -241,6 +244,14 @@ impl Core {
                 code: ErrorCode::NotFound,
                 ..
             }) => {
+                // A peer that has just registered may not have uploaded its prekeys yet: ask
+                // again a few times (with backoff) before deciding the mailbox does not exist.
+                let failures = self.retry_at.get(&peer).map_or(0, |(_, failures)| *failures);
+                if failures < NOT_FOUND_RETRIES {
+                    self.back_off(now, peer);
+                    return;
+                }
+                self.retry_at.remove(&peer);
                 // No such mailbox: nothing we queue for it can ever be delivered.
                 let items: Vec<(MessageId, u64)> = self
                     .outbox

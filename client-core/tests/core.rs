@@ -608,3 +608,34 @@ fn garbage_and_misaddressed_envelopes_are_dropped_acked_and_harmless() {
     world.assert_idle(alice);
     world.assert_idle(bob);
 }
+
+/// A peer that has logged in but not yet uploaded its prekeys answers bundle fetches with
+/// `NotFound` for a moment. The sender asks again (with backoff) before giving up, so a
+/// message sent in that moment is not failed.
+#[test]
+fn a_peer_registering_while_we_send_still_gets_the_message() {
+    let mut world = World::new(11);
+    let alice = world.add_client("alice");
+    let bob = world.add_client("bob");
+    world.connect(alice);
+    world.drive();
+    // Bob's mailbox exists (he logged in) but holds no prekeys yet.
+    let bob_address = world.address(bob);
+    world.relay.mailboxes.insert(
+        bob_address.mailbox(),
+        harness::relay::Mailbox {
+            identity_key: *bob_address.as_bytes(),
+            next_seq: 1,
+            ..Default::default()
+        },
+    );
+    let id = world.send(alice, bob_address, Content::text("early")).unwrap();
+    // Everything that can happen without time passing: the fetch is refused.
+    while world.step() {}
+    assert_ne!(world.status(alice, &id), Some(MessageStatus::Failed));
+    // Bob finishes registering; Alice's retry finds his bundle.
+    world.connect(bob);
+    world.drive();
+    world.assert_exchange(alice, bob);
+    assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
+}

@@ -18,6 +18,14 @@ fn passphrase() -> Result<String> {
     if let Ok(passphrase) = std::env::var("HUSH_PASSPHRASE") {
         return Ok(passphrase);
     }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        // Typed at a terminal: no echo.
+        let passphrase = rpassword::prompt_password("passphrase: ").context("cannot read the passphrase")?;
+        if passphrase.is_empty() {
+            bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+        }
+        return Ok(passphrase);
+    }
     eprint!("passphrase: ");
     // Byte by byte and unbuffered, so nothing after the passphrase line is taken from the
     // stream `hush chat` reads its input from.
