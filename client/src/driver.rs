@@ -365,10 +365,8 @@ impl Driver {
                         self.disconnected("write failed".into());
                     }
                 }
-                Output::Event(event) => {
-                    if self.reports_progress(&event) {
-                        let _ = self.events.send(ClientEvent::from_core(event));
-                    }
+                Output::Event(event) if self.reports_progress(&event) => {
+                    let _ = self.events.send(ClientEvent::from_core(event));
                 }
                 _ => {}
             }

@@ -10,7 +10,6 @@ use hush_proto::{
     ClientFrame, MAX_FRAME_LEN, Push, Request, RequestId, Response, ServerFrame, Signature, auth_transcript,
     decode_body, encode_frame, parse_length,
 };
-use quinn::crypto::rustls::QuicClientConfig;
 use tokio::sync::mpsc;
 
 use crate::relay_address::RelayAddress;
@@ -80,20 +79,12 @@ pub(crate) struct RelayConnection {
 
 fn endpoint(fingerprint: [u8; 32], bind: SocketAddr) -> Result<quinn::Endpoint, NetError> {
     let setup = |reason: String| NetError::Protocol(format!("client setup: {reason}"));
-    let mut crypto = rustls::ClientConfig::builder_with_provider(hush_relay::tls::provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|error| setup(error.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(hush_relay::tls::PinnedCertVerifier::new(fingerprint)))
-        .with_no_client_auth();
-    crypto.alpn_protocols = vec![hush_proto::ALPN.to_vec()];
-    let crypto = QuicClientConfig::try_from(crypto).map_err(|error| setup(error.to_string()))?;
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(KEEP_ALIVE));
     transport.max_idle_timeout(Some(
         quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|error| setup(error.to_string()))?,
     ));
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut config = hush_net::client_config(fingerprint).map_err(|error| setup(error.to_string()))?;
     config.transport_config(Arc::new(transport));
     let mut endpoint = quinn::Endpoint::client(bind).map_err(|error| setup(error.to_string()))?;
     endpoint.set_default_client_config(config);
@@ -151,7 +142,7 @@ impl RelayConnection {
         };
         let endpoint = endpoint(fingerprint, bind)?;
         let connection = endpoint
-            .connect(address, hush_relay::tls::SERVER_NAME)
+            .connect(address, hush_net::SERVER_NAME)
             .map_err(|error| unreachable(error.to_string()))?
             .await
             .map_err(|error| unreachable(error.to_string()))?;
@@ -161,7 +152,7 @@ impl RelayConnection {
             .map_err(|error| unreachable(error.to_string()))?;
         let mut exporter = [0u8; 32];
         connection
-            .export_keying_material(&mut exporter, hush_relay::connection::EXPORTER_LABEL, b"")
+            .export_keying_material(&mut exporter, hush_net::EXPORTER_LABEL, b"")
             .map_err(|_| NetError::Protocol("TLS exporter unavailable".into()))?;
         // The stream exists for the relay once we write on it: a ping opens it; the challenge
         // comes first, then the pong.

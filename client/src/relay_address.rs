@@ -43,8 +43,7 @@ impl FromStr for RelayAddress {
             .trim()
             .rsplit_once('#')
             .ok_or(RelayAddressError::MissingFingerprint)?;
-        let fingerprint =
-            hush_relay::tls::from_hex::<32>(fingerprint).ok_or(RelayAddressError::BadFingerprint)?;
+        let fingerprint = hush_net::from_hex::<32>(fingerprint).ok_or(RelayAddressError::BadFingerprint)?;
         let (host, port) = endpoint.rsplit_once(':').ok_or(RelayAddressError::BadPort)?;
         let port: u16 = port.parse().map_err(|_| RelayAddressError::BadPort)?;
         if port == 0 {
@@ -64,7 +63,7 @@ impl FromStr for RelayAddress {
 
 impl fmt::Display for RelayAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fingerprint = hush_relay::tls::to_hex(&self.fingerprint);
+        let fingerprint = hush_net::to_hex(&self.fingerprint);
         if self.host.contains(':') {
             write!(f, "[{}]:{}#{fingerprint}", self.host, self.port)
         } else {

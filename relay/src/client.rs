@@ -4,17 +4,13 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hush_crypto::Account;
+use hush_net::{EXPORTER_LABEL, SERVER_NAME};
 use hush_proto::{
     ClientFrame, Delivery, ErrorResponse, MAX_FRAME_LEN, Push, RegistrationToken, Request, RequestId,
     Response, ServerFrame, Signature, auth_transcript, decode_body, encode_frame, parse_length,
 };
-use quinn::crypto::rustls::QuicClientConfig;
-
-use crate::connection::EXPORTER_LABEL;
-use crate::tls::{self, PinnedCertVerifier};
 
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,17 +42,11 @@ pub enum ClientError {
 /// A QUIC client endpoint that trusts exactly the relay certificate with `fingerprint`. Many
 /// connections can share one endpoint.
 pub fn client_endpoint(fingerprint: [u8; 32]) -> Result<quinn::Endpoint, ClientError> {
-    let mut crypto = rustls::ClientConfig::builder_with_provider(tls::provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|error| ClientError::Setup(error.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCertVerifier::new(fingerprint)))
-        .with_no_client_auth();
-    crypto.alpn_protocols = vec![hush_proto::ALPN.to_vec()];
-    let crypto = QuicClientConfig::try_from(crypto).map_err(|error| ClientError::Setup(error.to_string()))?;
+    let config =
+        hush_net::client_config(fingerprint).map_err(|error| ClientError::Setup(error.to_string()))?;
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))
         .map_err(|error| ClientError::Setup(error.to_string()))?;
-    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    endpoint.set_default_client_config(config);
     Ok(endpoint)
 }
 
@@ -80,7 +70,7 @@ impl RelayClient {
 
     /// Connects on an existing endpoint and reads the login challenge.
     pub async fn connect_on(endpoint: &quinn::Endpoint, addr: SocketAddr) -> Result<Self, ClientError> {
-        let connection = endpoint.connect(addr, tls::SERVER_NAME)?.await?;
+        let connection = endpoint.connect(addr, SERVER_NAME)?.await?;
         let (send, recv) = connection.open_bi().await?;
         let mut exporter = [0u8; 32];
         connection

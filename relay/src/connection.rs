@@ -13,6 +13,8 @@ use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
+pub use hush_net::EXPORTER_LABEL;
+
 use crate::cmd;
 use crate::hub::Online;
 use crate::limits::TokenBucket;
@@ -40,8 +42,6 @@ pub mod close_code {
 pub(crate) const OUTBOX_CAPACITY: usize = 256;
 /// Messages read from the store per delivery round.
 pub(crate) const DELIVERY_BATCH: usize = 64;
-/// Label of the TLS exporter value the login signature binds.
-pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-hush-auth";
 
 /// Per-connection state the request handlers read and change.
 #[derive(Debug)]

@@ -1,20 +1,12 @@
 //! TLS material: the relay's certificate (self-signed and kept in the data directory unless the
-//! operator configures one), its SHA-256 fingerprint, and the client-side verifier that pins it.
+//! operator configures one) and its SHA-256 fingerprint. The pieces clients share (provider,
+//! pinning verifier, hex) live in `hush-net` and are re-exported here under their old paths.
 
-use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+pub use hush_net::{PinnedCertVerifier, SERVER_NAME, fingerprint, from_hex, provider, to_hex};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
-
-/// Server name in the self-signed certificate and used by clients (the pin, not the name, is
-/// what authenticates the relay).
-pub const SERVER_NAME: &str = "hush-relay";
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 const CERT_FILE: &str = "relay-cert.der";
 const KEY_FILE: &str = "relay-key.der";
@@ -61,35 +53,6 @@ impl Identity {
     pub fn fingerprint(&self) -> [u8; 32] {
         self.chain.first().map_or([0; 32], |cert| fingerprint(cert))
     }
-}
-
-/// SHA-256 of a DER certificate.
-pub fn fingerprint(cert: &CertificateDer<'_>) -> [u8; 32] {
-    Sha256::digest(cert.as_ref()).into()
-}
-
-/// Lower-case hex.
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
-}
-
-/// Parses lower- or upper-case hex of exactly `N` bytes.
-pub fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let text = text.trim();
-    if text.len() != N * 2 || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (slot, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *slot = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
@@ -161,68 +124,4 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(io_error(path))
-}
-
-/// The crypto provider both sides use (ring: builds without cmake).
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A verifier that accepts exactly the certificate whose SHA-256 is pinned, and checks the
-/// handshake signature with that certificate's key.
-#[derive(Debug)]
-pub struct PinnedCertVerifier {
-    pin: [u8; 32],
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl PinnedCertVerifier {
-    /// Pins `fingerprint`.
-    pub fn new(fingerprint: [u8; 32]) -> Self {
-        Self {
-            pin: fingerprint,
-            algorithms: provider().signature_verification_algorithms,
-        }
-    }
-}
-
-impl ServerCertVerifier for PinnedCertVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if hush_crypto::primitives::ct_eq(&fingerprint(end_entity), &self.pin) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
