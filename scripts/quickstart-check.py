@@ -6,7 +6,7 @@
 BIN_DIR holds `hush-relay` and `hush` (default: $HUSH_BIN_DIR, else target/release); this script
 builds nothing. It starts a relay on 127.0.0.1 (a free port, metrics off, a temporary data
 directory), creates two profiles (alice, bob), exchanges addresses, compares safety numbers,
-chats through two long-running `hush chat` processes (message, delivered and read marks,
+chats through two long-running `hush chat` processes (message, sent and read marks,
 reply), checks `hush inbox`, and then the two failure paths a user meets first: a wrong
 passphrase, and `send` while the relay is down. Every wait has a deadline; nothing sleeps to
 synchronise. Exit status 0 means every step passed. Standard library only.
@@ -255,15 +255,14 @@ def quickstart(bin_dir, home):
     alice_chat.expect(r"^-- chatting with bob;")
     bob_chat.expect(r"^-- chatting with alice;")
 
-    step("alice types a line; bob's chat shows it; alice sees delivered and read")
+    step("alice types a line; bob's chat shows it; alice sees it read")
     hello = "hello Bob, it is Alice"
     alice_chat.send_line(hello)
     message_id = alice_chat.expect(r"^  · ([0-9a-f]{8}) queued$", what="the queued mark").group(1)
     bob_chat.expect(rf"^\[\d\d:\d\d:\d\d\] alice: {re.escape(hello)}$", what="alice's message")
-    alice_chat.expect_all(
-        [rf"^  · {message_id} delivered$", rf"^  · {message_id} read$"],
-        what=f"the delivered and read marks of {message_id}",
-    )
+    # Bob's chat marks it read at once; the read receipt can overtake the delivered one (which
+    # waits 200 ms to batch), and the client reports only forward moves, so "read" may come alone.
+    alice_chat.expect(rf"^  · {message_id} read$", what=f"the read mark of {message_id}")
 
     step("bob replies; alice's chat shows it and bob sees it read")
     reply = "hi Alice, safety number checked"
