@@ -42,3 +42,14 @@ pub fn replay_seeds<'a>(targets: &[Target], seeds: impl IntoIterator<Item = (&'a
         }
     }
 }
+
+/// Runs every target on empty and short inputs (all zeros, all ones), the edge a corpus of
+/// realistic seeds misses.
+pub fn replay_short_inputs(targets: &[Target]) {
+    for (_, run) in targets {
+        for len in 0..8 {
+            run(&vec![0u8; len]);
+            run(&vec![0xff; len]);
+        }
+    }
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hush_client::{Client, ClientEvent, Content, DatabaseKey, Event, Events, RelayAddress};
-use hush_crypto::Account;
+use hush_client_core::{Body, MessageId, Payload};
+use hush_crypto::{Account, SessionMessage};
 use hush_proto::{Envelope, MailboxId, Request, Seq};
 use hush_relay::client::RelayClient;
 use tokio::sync::Semaphore;
@@ -101,7 +102,7 @@ pub async fn measure(relay: &RelayAddress, run: &E2eRun) -> anyhow::Result<E2eOu
     sender.await??;
 
     // The size of what the relay carried per message: seal(session message(payload)).
-    let envelope_len = sealed_len(run.text_len);
+    let envelope_len = sealed_len(run.text_len)?;
     let relay_rate = bare_relay(relay, run.messages, run.window, envelope_len).await?;
     if let Ok(alice) = Arc::try_unwrap(alice) {
         alice.shutdown().await?;
@@ -127,12 +128,32 @@ async fn wait_for(events: &mut Events, count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bytes of a sealed normal message carrying `text_len` bytes of text: payload encoding
-/// (id 16, sequence, time, kind, length ~ 12), ratchet header and tag, seal overhead.
-fn sealed_len(text_len: usize) -> usize {
-    let payload = text_len + 16 + 12;
-    let session_message = payload + 1 + 32 + 4 + 4 + 16 + 16;
-    session_message + hush_crypto::sealed::SEAL_OVERHEAD
+/// Bytes of the sealed envelope one of the run's messages becomes once the session is past its
+/// first round trip: measured by building that envelope (payload, ratchet message, seal).
+fn sealed_len(text_len: usize) -> anyhow::Result<usize> {
+    let mut rng = rand::rng();
+    let alice = Account::new(0, &mut rng);
+    let mut bob = Account::new(0, &mut rng);
+    let bundle = bob
+        .prekey_bundle(None)
+        .context("a new account has a signed prekey")?
+        .verify(None)?;
+    let mut alice_session = alice.create_outbound_session(b"a", b"b", &bundle, 0, &mut rng)?;
+    let first = alice_session.encrypt(0, b"warm-up", &mut rng)?;
+    let SessionMessage::PreKey(first) = first else {
+        bail!("a session's first message carries the X3DH header");
+    };
+    let mut bob_session = bob.create_inbound_session(b"b", &first, 0, &mut rng)?.session;
+    alice_session.decrypt(&bob_session.encrypt(0, b"receipt", &mut rng)?, &mut rng)?;
+    let payload = Payload {
+        id: MessageId([0; 16]),
+        conv_seq: 1000,
+        sent_at: 1_800_000_000_000,
+        body: Body::Content(Content::text("x".repeat(text_len))),
+    }
+    .encode()?;
+    let inner = alice_session.encrypt(0, &payload, &mut rng)?.to_bytes();
+    Ok(hush_crypto::sealed::seal(&alice.identity_key(), &bob.identity_key(), &inner, &mut rng)?.len())
 }
 
 /// `count` opaque envelopes from one bare connection to another through the relay, `window`

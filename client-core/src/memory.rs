@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hush_crypto::peer::{PeerSessions, PeerSessionsPickle};
+use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleError};
 use thiserror::Error;
 
@@ -120,10 +120,12 @@ impl MemoryStore {
     }
 }
 
-/// The address a peer pickle is stored under: its remote identity.
+/// The address a peer pickle is stored under: its remote identity (shape checked, keys not
+/// restored).
 fn peer_address(pickle: &PeerSessionsPickle) -> Result<Address, MemoryStoreError> {
-    PeerSessions::from_pickle(pickle)
-        .map(|sessions| Address::from_identity(&sessions.remote_identity()))
+    pickle
+        .check_shape()
+        .map(|()| Address::from_identity(&pickle.remote_identity()))
         .map_err(MemoryStoreError::InvalidPeer)
 }
 

@@ -1,9 +1,7 @@
 //! Sending: session setup on first send, encryption, transmission, the relay's answers, receipts.
 
-use hush_crypto::peer::{PeerEncryptError, PeerSessions};
-use hush_crypto::{
-    Curve25519PublicKey, EncryptError, IdentityKey, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic,
-};
+use hush_crypto::peer::PeerSessions;
+use hush_crypto::{Curve25519PublicKey, IdentityKey, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic};
 use hush_proto::{Bundle, Envelope, ErrorCode, ErrorResponse, Request, Response};
 
 use crate::address::Address;
@@ -88,22 +86,11 @@ impl Core {
             let Some(peer) = self.peers.get_mut(&item.peer) else {
                 continue;
             };
-            let message = match peer.encrypt(now / 1000, &item.payload, &mut self.rng) {
-                Ok(message) => message,
-                Err(
-                    PeerEncryptError::NoSession
-                    | PeerEncryptError::Encrypt(EncryptError::StaleSession { .. }),
-                ) => {
-                    // No usable session: start a new one from a fresh bundle.
-                    refetch.push(item.peer);
-                    continue;
-                }
-                Err(_) => {
-                    // The payload was validated when queued; nothing else can fail. Keep the item
-                    // (nothing is lost) and back off.
-                    refetch.push(item.peer);
-                    continue;
-                }
+            // No usable session (none, or stale): start a new one from a fresh bundle. Nothing
+            // else can fail (the payload was checked when queued); the item stays either way.
+            let Ok(message) = peer.encrypt(now / 1000, &item.payload, &mut self.rng) else {
+                refetch.push(item.peer);
+                continue;
             };
             let sealed = hush_crypto::sealed::seal(
                 &self.account.identity_key(),

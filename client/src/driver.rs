@@ -366,7 +366,7 @@ impl Driver {
                     }
                 }
                 Output::Event(event) if self.reports_progress(&event) => {
-                    let _ = self.events.send(ClientEvent::from_core(event));
+                    let _ = self.events.send(ClientEvent::Core(event));
                 }
                 _ => {}
             }
@@ -429,12 +429,5 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Events the core produced, for the app.
-impl ClientEvent {
-    fn from_core(event: Event) -> Self {
-        Self::Core(event)
     }
 }

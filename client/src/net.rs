@@ -6,10 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hush_crypto::Account;
-use hush_proto::{
-    ClientFrame, MAX_FRAME_LEN, Push, Request, RequestId, Response, ServerFrame, Signature, auth_transcript,
-    decode_body, encode_frame, parse_length,
-};
+use hush_proto::{ClientFrame, Push, Request, RequestId, Response, ServerFrame, Signature, auth_transcript};
 use tokio::sync::mpsc;
 
 use crate::relay_address::RelayAddress;
@@ -206,9 +203,9 @@ impl RelayConnection {
 
     /// Writes one request.
     pub(crate) async fn write(&mut self, frame: &ClientFrame) -> Result<(), NetError> {
-        let bytes =
-            encode_frame(frame, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
-        self.send.write_all(&bytes).await.map_err(|_| NetError::Lost)
+        hush_net::write_client_frame(&mut self.send, frame)
+            .await
+            .map_err(NetError::from)
     }
 
     /// Closes the connection politely.
@@ -225,19 +222,22 @@ impl RelayConnection {
 }
 
 async fn write_frame(send: &mut quinn::SendStream, id: RequestId, request: Request) -> Result<(), NetError> {
-    let bytes = encode_frame(&ClientFrame { id, request }, MAX_FRAME_LEN)
-        .map_err(|error| NetError::Protocol(error.to_string()))?;
-    send.write_all(&bytes).await.map_err(|_| NetError::Lost)
+    hush_net::write_client_frame(send, &ClientFrame { id, request })
+        .await
+        .map_err(NetError::from)
 }
 
 async fn read_frame(recv: &mut quinn::RecvStream) -> Result<ServerFrame, NetError> {
-    let mut prefix = [0u8; 4];
-    recv.read_exact(&mut prefix).await.map_err(|_| NetError::Lost)?;
-    let length =
-        parse_length(prefix, MAX_FRAME_LEN).map_err(|error| NetError::Protocol(error.to_string()))?;
-    let mut body = vec![0u8; length];
-    recv.read_exact(&mut body).await.map_err(|_| NetError::Lost)?;
-    decode_body(&body).map_err(|error| NetError::Protocol(error.to_string()))
+    hush_net::read_server_frame(recv).await.map_err(NetError::from)
+}
+
+impl From<hush_net::StreamError> for NetError {
+    fn from(error: hush_net::StreamError) -> Self {
+        match error {
+            hush_net::StreamError::Frame(error) => Self::Protocol(error.to_string()),
+            _ => Self::Lost,
+        }
+    }
 }
 
 async fn read_loop(mut recv: quinn::RecvStream, sender: mpsc::Sender<Incoming>) {

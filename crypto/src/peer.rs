@@ -243,24 +243,12 @@ impl PeerSessions {
 
     /// Restores from the saved form.
     pub fn from_pickle(pickle: &PeerSessionsPickle) -> Result<Self, PickleError> {
-        if pickle.sessions.len() > MAX_PEER_SESSIONS {
-            return Err(PickleError::Malformed);
-        }
+        let active = pickle.checked_active()?;
         let sessions = pickle
             .sessions
             .iter()
             .map(Session::from_pickle)
             .collect::<Result<Vec<_>, _>>()?;
-        let active = match pickle.active {
-            Some(index) => {
-                let index = usize::try_from(index).map_err(|_| PickleError::Malformed)?;
-                if index >= sessions.len() {
-                    return Err(PickleError::Malformed);
-                }
-                Some(index)
-            }
-            None => None,
-        };
         if sessions
             .iter()
             .any(|session| session.remote_identity() != pickle.remote_identity)
@@ -286,6 +274,34 @@ pub struct PeerSessionsPickle {
 }
 
 impl PeerSessionsPickle {
+    /// The peer's identity key (what a store files the pickle under).
+    pub fn remote_identity(&self) -> IdentityKey {
+        self.remote_identity
+    }
+
+    /// The shape checks [`PeerSessions::from_pickle`] makes before restoring any key: at most
+    /// [`MAX_PEER_SESSIONS`] sessions and an active index among them. Cheap (no key is rebuilt),
+    /// so a store can refuse a malformed pickle without restoring it.
+    pub fn check_shape(&self) -> Result<(), PickleError> {
+        self.checked_active().map(|_| ())
+    }
+
+    fn checked_active(&self) -> Result<Option<usize>, PickleError> {
+        if self.sessions.len() > MAX_PEER_SESSIONS {
+            return Err(PickleError::Malformed);
+        }
+        match self.active {
+            Some(index) => {
+                let index = usize::try_from(index).map_err(|_| PickleError::Malformed)?;
+                if index >= self.sessions.len() {
+                    return Err(PickleError::Malformed);
+                }
+                Ok(Some(index))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Encrypts the pickle under `key`.
     pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
         pickle::seal(pickle::KIND_PEER_SESSIONS, key, self, rng)

@@ -22,10 +22,12 @@
 #![deny(missing_docs)]
 
 mod config;
+mod frames;
 mod hex;
 mod pin;
 
 pub use config::{ClientConfigError, client_config, provider};
+pub use frames::{StreamError, read_server_frame, write_client_frame};
 pub use hex::{from_hex, to_hex};
 pub use pin::{PinnedCertVerifier, fingerprint};
 

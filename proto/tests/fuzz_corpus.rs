@@ -35,12 +35,7 @@ fn generated_seeds_pass_their_targets() {
 
 #[test]
 fn empty_short_and_every_split_inputs() {
-    for (_, run) in TARGETS {
-        for len in 0..8 {
-            run(&vec![0u8; len]);
-            run(&vec![0xff; len]);
-        }
-    }
+    replay::replay_short_inputs(TARGETS);
     // Every split point of every seed.
     for seed in seed_corpus() {
         let (_, run) = TARGETS.iter().find(|(name, _)| *name == seed.target).unwrap();

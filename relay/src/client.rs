@@ -8,9 +8,18 @@ use std::net::SocketAddr;
 use hush_crypto::Account;
 use hush_net::{EXPORTER_LABEL, SERVER_NAME};
 use hush_proto::{
-    ClientFrame, Delivery, ErrorResponse, MAX_FRAME_LEN, Push, RegistrationToken, Request, RequestId,
-    Response, ServerFrame, Signature, auth_transcript, decode_body, encode_frame, parse_length,
+    ClientFrame, Delivery, ErrorResponse, Push, RegistrationToken, Request, RequestId, Response, ServerFrame,
+    Signature, auth_transcript,
 };
+
+impl From<hush_net::StreamError> for ClientError {
+    fn from(error: hush_net::StreamError) -> Self {
+        match error {
+            hush_net::StreamError::Frame(error) => Self::Frame(error),
+            _ => Self::StreamClosed,
+        }
+    }
+}
 
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,11 +142,7 @@ impl RelayClient {
     pub async fn write_request(&mut self, request: Request) -> Result<RequestId, ClientError> {
         let id = RequestId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
-        let bytes = encode_frame(&ClientFrame { id, request }, MAX_FRAME_LEN)?;
-        self.send
-            .write_all(&bytes)
-            .await
-            .map_err(|_| ClientError::StreamClosed)?;
+        hush_net::write_client_frame(&mut self.send, &ClientFrame { id, request }).await?;
         Ok(id)
     }
 
@@ -204,18 +209,7 @@ impl RelayClient {
     }
 
     async fn read_frame(&mut self) -> Result<ServerFrame, ClientError> {
-        let mut prefix = [0u8; 4];
-        self.recv
-            .read_exact(&mut prefix)
-            .await
-            .map_err(|_| ClientError::StreamClosed)?;
-        let length = parse_length(prefix, MAX_FRAME_LEN)?;
-        let mut body = vec![0u8; length];
-        self.recv
-            .read_exact(&mut body)
-            .await
-            .map_err(|_| ClientError::StreamClosed)?;
-        Ok(decode_body(&body)?)
+        Ok(hush_net::read_server_frame(&mut self.recv).await?)
     }
 
     /// Closes the connection.

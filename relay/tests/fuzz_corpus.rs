@@ -35,6 +35,7 @@ fn generated_seeds_pass_their_targets() {
 
 #[test]
 fn every_mode_sets_up_and_survives_short_inputs() {
+    replay::replay_short_inputs(TARGETS);
     for (_, run) in TARGETS {
         for mode in 0..=u8::MAX {
             run(&[mode]);

@@ -4,7 +4,7 @@
 
 use hush_client_core::{Address, StoreOp, StoredMessage};
 use hush_crypto::PickleKey;
-use hush_crypto::peer::{PeerSessions, PeerSessionsPickle};
+use hush_crypto::peer::PeerSessionsPickle;
 use rand_core::CryptoRng;
 use rusqlite::{Connection, OptionalExtension, Params, params};
 
@@ -171,12 +171,11 @@ fn insert_message(conn: &Connection, message: &StoredMessage) -> Result<(), Stor
     Ok(())
 }
 
-/// The identity a peer pickle is stored under. Restoring it is the only public way to read it,
-/// and also refuses a pickle the core could not restore later.
+/// The identity a peer pickle is stored under. A pickle of the wrong shape is refused; its keys
+/// are not restored here (that is the core's work at start-up, and costly on every commit).
 fn peer_identity(pickle: &PeerSessionsPickle) -> Result<Address, StoreError> {
-    PeerSessions::from_pickle(pickle)
-        .map(|sessions| Address::from_identity(&sessions.remote_identity()))
-        .map_err(|error| {
-            StoreError::InvalidCommit(format!("a peer sessions pickle does not restore: {error}"))
-        })
+    pickle
+        .check_shape()
+        .map(|()| Address::from_identity(&pickle.remote_identity()))
+        .map_err(|error| StoreError::InvalidCommit(format!("a malformed peer sessions pickle: {error}")))
 }
