@@ -2,7 +2,7 @@
 //! the delivery task that pushes the mailbox's messages in order.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hush_proto::{
@@ -10,7 +10,7 @@ use hush_proto::{
     decode_body, encode_frame, parse_length,
 };
 use quinn::{RecvStream, SendStream, VarInt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{debug, warn};
 
 pub use hush_net::EXPORTER_LABEL;
@@ -40,6 +40,9 @@ pub mod close_code {
 
 /// Frames queued to one connection's writer before senders wait.
 pub(crate) const OUTBOX_CAPACITY: usize = 256;
+/// Requests of one connection being served at once: sends are answered when their commit
+/// lands, so a client may pipeline this many before the relay stops reading its stream.
+pub(crate) const MAX_IN_FLIGHT: usize = 64;
 /// Messages read from the store per delivery round.
 pub(crate) const DELIVERY_BATCH: usize = 64;
 
@@ -51,8 +54,6 @@ pub(crate) struct ConnState {
     pub(crate) exporter: [u8; 32],
     pub(crate) mailbox: Option<MailboxId>,
     pub(crate) online: Option<Arc<Online>>,
-    /// Highest sequence number pushed on this connection (acks may not go past it).
-    pub(crate) last_pushed: Arc<AtomicU64>,
     pub(crate) outbox: mpsc::Sender<ServerFrame>,
     /// Set by a handler to close the connection after its response (mailbox deleted).
     pub(crate) close_after: bool,
@@ -102,25 +103,37 @@ pub(crate) async fn serve<S: Store>(
         return;
     }
     let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);
-    let writer = tokio::spawn(write_frames(send, outbox_rx, limits.max_frame_len));
+    // Unbounded, but each response holds one of `MAX_IN_FLIGHT` permits until it is written.
+    let (responses, responses_rx) = mpsc::unbounded_channel();
+    let challenge: [u8; 32] = rand::random();
+    // The challenge is the first frame the client reads.
+    let first = ServerFrame::Push(Push::Challenge { nonce: challenge });
+    let writer = tokio::spawn(write_frames(
+        send,
+        first,
+        responses_rx,
+        outbox_rx,
+        limits.max_frame_len,
+    ));
     let mut state = ConnState {
         id: shared.next_connection_id.fetch_add(1, Ordering::Relaxed),
-        challenge: rand::random(),
+        challenge,
         exporter,
         mailbox: None,
         online: None,
-        last_pushed: Arc::new(AtomicU64::new(0)),
         outbox: outbox.clone(),
         close_after: false,
         delivery_started: false,
     };
-    let _ = outbox
-        .send(ServerFrame::Push(Push::Challenge {
-            nonce: state.challenge,
-        }))
-        .await;
-
-    let ending = request_loop(&shared, &mut state, &mut recv, &mut shutdown, login_timeout).await;
+    let ending = request_loop(
+        &shared,
+        &mut state,
+        &mut recv,
+        &responses,
+        &mut shutdown,
+        login_timeout,
+    )
+    .await;
 
     if let (Some(mailbox), Some(online)) = (state.mailbox, &state.online) {
         shared.hub.unregister(mailbox, online.connection_id);
@@ -131,7 +144,9 @@ pub(crate) async fn serve<S: Store>(
     }
     drop(state);
     drop(outbox);
-    // Let the writer flush the last responses before closing.
+    drop(responses);
+    // Let the writer flush the last responses (sends still committing answer when they land)
+    // before closing.
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     let (code, reason): (u32, &[u8]) = match ending {
         Ending::Done => (close_code::DONE, b"done"),
@@ -145,10 +160,18 @@ pub(crate) async fn serve<S: Store>(
     connection.close(VarInt::from_u32(code), reason);
 }
 
+/// A response on its way to the connection's writer, holding its in-flight permit until
+/// written.
+pub(crate) struct Reply {
+    frame: ServerFrame,
+    _permit: OwnedSemaphorePermit,
+}
+
 async fn request_loop<S: Store>(
     shared: &Arc<Shared<S>>,
     state: &mut ConnState,
     recv: &mut RecvStream,
+    responses: &mpsc::UnboundedSender<Reply>,
     shutdown: &mut watch::Receiver<bool>,
     login_timeout: Duration,
 ) -> Ending {
@@ -157,6 +180,7 @@ async fn request_loop<S: Store>(
         f64::from(limits.requests_per_second),
         f64::from(limits.request_burst),
     );
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let login_deadline = tokio::time::Instant::now() + login_timeout;
     loop {
         let replaced = async {
@@ -185,23 +209,38 @@ async fn request_loop<S: Store>(
             }
             Err(ReadError::Stream) => return Ending::Done,
         };
-        let result = if bucket.try_take() {
-            cmd::apply(shared, state, frame.request).await
-        } else {
-            Err(ErrorResponse {
+        // Waits while `MAX_IN_FLIGHT` answers are unwritten (a client that does not read).
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return Ending::Done;
+        };
+        let id = frame.id;
+        let metrics = shared.metrics.clone();
+        let respond = {
+            let responses = responses.clone();
+            move |result: Result<hush_proto::Response, ErrorResponse>| {
+                if result.is_err() {
+                    Metrics::add(&metrics.requests_rejected, 1);
+                }
+                let frame = ServerFrame::Response { id, result };
+                // The writer is gone only once the connection is closing: nobody to answer.
+                let _ = responses.send(Reply {
+                    frame,
+                    _permit: permit,
+                });
+            }
+        };
+        if !bucket.try_take() {
+            respond(Err(ErrorResponse {
                 code: ErrorCode::RateLimited,
                 detail: "slow down".into(),
-            })
-        };
-        if result.is_err() {
-            Metrics::add(&shared.metrics.requests_rejected, 1);
+            }));
+            continue;
         }
-        if state
-            .outbox
-            .send(ServerFrame::Response { id: frame.id, result })
-            .await
-            .is_err()
-        {
+        match cmd::route(state, frame.request) {
+            cmd::Route::Sends(deliveries) => cmd::submit_sends(shared, deliveries, respond).await,
+            cmd::Route::Apply(request) => respond(cmd::apply(shared, state, request).await),
+        }
+        if responses.is_closed() {
             return Ending::Done;
         }
         if state.close_after {
@@ -210,7 +249,7 @@ async fn request_loop<S: Store>(
         if let (Some(mailbox), Some(online)) = (state.mailbox, &state.online)
             && !state.delivery_started
         {
-            spawn_delivery(shared.clone(), mailbox, online.clone(), state.last_pushed.clone());
+            spawn_delivery(shared.clone(), mailbox, online.clone());
             state.delivery_started = true;
         }
     }
@@ -232,7 +271,6 @@ impl ConnState {
             exporter,
             mailbox: None,
             online: None,
-            last_pushed: Arc::new(AtomicU64::new(0)),
             outbox,
             close_after: false,
             delivery_started: false,
@@ -241,30 +279,20 @@ impl ConnState {
 
     /// Highest sequence number pushed so far on this connection.
     pub(crate) fn pushed_through(&self) -> u64 {
-        self.last_pushed.load(Ordering::Relaxed)
+        self.online.as_ref().map_or(0, |online| online.pushed_through())
     }
 }
 
-/// Delivers the mailbox's messages in `seq` order. The store is the source of truth: at login,
-/// and whenever a handed-over message does not continue the sequence (a concurrent commit got in
-/// between, or the hand-over queue overflowed), the task reads the store after its cursor.
-/// Otherwise it pushes what the senders' handlers handed over, with no store read.
-fn spawn_delivery<S: Store>(
-    shared: Arc<Shared<S>>,
-    mailbox: MailboxId,
-    online: Arc<Online>,
-    pushed: Arc<AtomicU64>,
-) {
+/// Catches the connection up from the store: at login, and whenever a sender could not push
+/// its message itself (a gap in the sequence, a full outbox, a message stored by another node).
+/// Once a read finds nothing more it goes live, and senders push their committed messages
+/// straight to the connection ([`Online::offer`]) until the next gap.
+fn spawn_delivery<S: Store>(shared: Arc<Shared<S>>, mailbox: MailboxId, online: Arc<Online>) {
     tokio::spawn(async move {
-        let mut after = 0u64;
-        let mut read_store = true;
         loop {
-            let since = online.take_pending_since();
-            let mut delivered = 0u64;
-            let mut full_batch = false;
-            if read_store {
-                // Whatever was handed over is in the store too; drop it and read.
-                let _ = online.take_direct();
+            loop {
+                let since = online.start_reading();
+                let after = online.pushed_through();
                 let messages = match shared.store.fetch(mailbox, after, DELIVERY_BATCH).await {
                     Ok(messages) => messages,
                     Err(error) => {
@@ -272,47 +300,34 @@ fn spawn_delivery<S: Store>(
                         return;
                     }
                 };
-                full_batch = messages.len() == DELIVERY_BATCH;
+                let full_batch = messages.len() == DELIVERY_BATCH;
+                let delivered = messages.len() as u64;
                 for message in messages {
-                    after = message.seq;
-                    delivered += 1;
-                    if !push(&online, &pushed, message).await {
+                    if !push(&online, message).await {
                         return;
                     }
                 }
-                read_store = full_batch;
-            } else {
-                let direct = online.take_direct();
-                read_store = direct.fetch;
-                for message in direct.messages {
-                    if message.seq <= after {
-                        continue;
-                    }
-                    if message.seq != after + 1 {
-                        // A gap: an earlier message's hand-over is late or was dropped.
-                        read_store = true;
-                        break;
-                    }
-                    after = message.seq;
-                    delivered += 1;
-                    if !push(&online, &pushed, message).await {
-                        return;
+                if delivered > 0 {
+                    Metrics::add(&shared.metrics.messages_delivered, delivered);
+                    if let Some(since) = since {
+                        shared.metrics.observe_delivery(since.elapsed());
                     }
                 }
-            }
-            if delivered > 0 {
-                Metrics::add(&shared.metrics.messages_delivered, delivered);
-                if let Some(since) = since {
-                    shared.metrics.observe_delivery(since.elapsed());
+                if !full_batch && online.try_go_live() {
+                    break;
                 }
             }
-            if online.outbox.is_closed() {
-                return;
-            }
-            if !read_store && !full_batch {
+            // Live: wait until a sender hands the reading back (or the connection ends).
+            loop {
+                if online.outbox.is_closed() {
+                    return;
+                }
                 online.wake.notified().await;
                 if online.outbox.is_closed() {
                     return;
+                }
+                if online.catching_up() {
+                    break;
                 }
             }
         }
@@ -320,7 +335,7 @@ fn spawn_delivery<S: Store>(
 }
 
 /// Pushes one message; `false` once the connection's writer is gone.
-async fn push(online: &Online, pushed: &AtomicU64, message: StoredMessage) -> bool {
+async fn push(online: &Online, message: StoredMessage) -> bool {
     let Some(envelope) = Envelope::new(message.envelope) else {
         return true;
     };
@@ -329,8 +344,8 @@ async fn push(online: &Online, pushed: &AtomicU64, message: StoredMessage) -> bo
         received_at: message.received_at,
         envelope,
     }));
-    // Record the push before it can be acknowledged.
-    pushed.fetch_max(message.seq, Ordering::Relaxed);
+    // Recorded before the push can be acknowledged.
+    online.record_push(message.seq);
     online.outbox.send(frame).await.is_ok()
 }
 
@@ -354,26 +369,63 @@ async fn read_frame(recv: &mut RecvStream, max: u32) -> Result<Option<ClientFram
     decode_body(&body).map(Some).map_err(ReadError::Frame)
 }
 
-/// Encodes and writes frames, coalescing what is queued into one write.
-async fn write_frames(mut send: SendStream, mut frames: mpsc::Receiver<ServerFrame>, max: u32) {
+/// Writes `first`, then encodes and writes frames, responses first, coalescing what is queued into one write.
+async fn write_frames(
+    mut send: SendStream,
+    first: ServerFrame,
+    mut responses: mpsc::UnboundedReceiver<Reply>,
+    mut frames: mpsc::Receiver<ServerFrame>,
+    max: u32,
+) {
     let mut buffer = Vec::new();
-    while let Some(frame) = frames.recv().await {
+    encode_into(&mut buffer, &first, max);
+    if send.write_all(&buffer).await.is_err() {
+        return;
+    }
+    let mut responses_open = true;
+    let mut frames_open = true;
+    while responses_open || frames_open {
+        let first = tokio::select! {
+            biased;
+            reply = responses.recv(), if responses_open => match reply {
+                Some(reply) => reply.frame,
+                None => {
+                    responses_open = false;
+                    continue;
+                }
+            },
+            frame = frames.recv(), if frames_open => match frame {
+                Some(frame) => frame,
+                None => {
+                    frames_open = false;
+                    continue;
+                }
+            },
+        };
         buffer.clear();
-        let mut next = Some(frame);
-        while let Some(frame) = next {
-            match encode_frame(&frame, max) {
-                Ok(bytes) => buffer.extend_from_slice(&bytes),
-                Err(error) => warn!(%error, "dropping an unencodable frame"),
-            }
-            next = if buffer.len() < 64 * 1024 {
-                frames.try_recv().ok()
+        encode_into(&mut buffer, &first, max);
+        while buffer.len() < WRITE_COALESCE {
+            if let Ok(reply) = responses.try_recv() {
+                encode_into(&mut buffer, &reply.frame, max);
+            } else if let Ok(frame) = frames.try_recv() {
+                encode_into(&mut buffer, &frame, max);
             } else {
-                None
-            };
+                break;
+            }
         }
         if send.write_all(&buffer).await.is_err() {
             return;
         }
     }
     let _ = send.finish();
+}
+
+/// Most bytes coalesced into one stream write.
+const WRITE_COALESCE: usize = 64 * 1024;
+
+fn encode_into(buffer: &mut Vec<u8>, frame: &ServerFrame, max: u32) {
+    match encode_frame(frame, max) {
+        Ok(bytes) => buffer.extend_from_slice(&bytes),
+        Err(error) => warn!(%error, "dropping an unencodable frame"),
+    }
 }

@@ -35,7 +35,7 @@
 //! Allocation is bounded by the input: at most [`MAX_REQUESTS`] requests run, and every message and
 //! prekey in the store came from the input or from the fixed setup.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use hush_crypto::Account;
@@ -738,7 +738,9 @@ impl Harness {
                         "a delivery does not encode under the frame limit"
                     );
                 }
-                self.state.last_pushed.fetch_max(message.seq, Ordering::Relaxed);
+                if let Some(online) = &self.state.online {
+                    online.record_push(message.seq);
+                }
             }
             if !full_batch {
                 return;

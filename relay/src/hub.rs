@@ -1,80 +1,157 @@
 //! Who is online: the one logged-in connection per mailbox, so a stored message can wake its
 //! delivery task at once and a relay-side notice (prekeys low) can reach it.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use hush_proto::{MailboxId, ServerFrame};
+use hush_proto::{Delivery as ProtoDelivery, Envelope, MailboxId, Push, Seq, ServerFrame};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 
 use crate::store::StoredMessage;
 
-/// Most freshly stored messages handed straight to one connection's delivery task. Past it the
-/// task is told to read from the store instead, so a slow reader costs bounded memory.
-const DIRECT_CAPACITY: usize = 256;
-
-/// Messages handed over without a store read, and whether the store must be read anyway.
-#[derive(Debug, Default)]
-pub(crate) struct Direct {
-    /// Just committed, in the order their senders' commits returned (not necessarily `seq`
-    /// order: the delivery task checks contiguity).
-    pub(crate) messages: VecDeque<StoredMessage>,
-    /// Something was stored that is not in `messages`: read the store.
-    pub(crate) fetch: bool,
+/// Where a connection's deliveries come from right now.
+#[derive(Debug)]
+struct Delivery {
+    /// The delivery task is reading the store (at login, after a gap, or while the connection's
+    /// outbox is full); senders leave their messages to it. Otherwise senders push their
+    /// just-committed message themselves when it is the next in sequence.
+    catching_up: bool,
+    /// Something was stored while catching up: the task must read again before it goes live.
+    more: bool,
+    /// When the oldest message not yet pushed was stored (for the latency histogram).
+    pending_since: Option<Instant>,
 }
-use tokio::sync::{Notify, mpsc};
 
 /// A logged-in connection's handles.
 #[derive(Debug)]
 pub(crate) struct Online {
     /// Unique per connection.
     pub(crate) connection_id: u64,
-    /// Wakes the delivery task: new messages are stored.
+    /// Wakes the delivery task: read the store.
     pub(crate) wake: Notify,
     /// Fired when a newer login of the same mailbox replaces this connection.
     pub(crate) replaced: Notify,
     /// Frames to write to this connection.
     pub(crate) outbox: mpsc::Sender<ServerFrame>,
-    /// When the oldest message not yet pushed was stored (for the latency histogram).
-    pub(crate) pending_since: Mutex<Option<tokio::time::Instant>>,
-    /// Freshly stored messages for the delivery task.
-    pub(crate) direct: Mutex<Direct>,
+    /// Highest sequence number pushed on this connection (acks may not go past it).
+    pushed: AtomicU64,
+    delivery: Mutex<Delivery>,
+}
+
+/// What an [`Online::offer`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// Pushed to the connection now.
+    Pushed,
+    /// Left to the delivery task (or already pushed by it).
+    Deferred,
 }
 
 impl Online {
+    /// A new connection's handles; it starts catching up (its delivery task reads the store).
     pub(crate) fn new(connection_id: u64, outbox: mpsc::Sender<ServerFrame>) -> Self {
         Self {
             connection_id,
             wake: Notify::new(),
             replaced: Notify::new(),
             outbox,
-            pending_since: Mutex::new(None),
-            direct: Mutex::new(Direct::default()),
+            pushed: AtomicU64::new(0),
+            delivery: Mutex::new(Delivery {
+                catching_up: true,
+                more: false,
+                pending_since: None,
+            }),
         }
     }
 
-    /// Takes what was handed over since the last call.
-    pub(crate) fn take_direct(&self) -> Direct {
-        std::mem::take(
-            &mut *self
-                .direct
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+    /// Highest sequence number pushed so far.
+    pub(crate) fn pushed_through(&self) -> u64 {
+        self.pushed.load(Ordering::Acquire)
     }
 
-    fn mark_pending(&self) {
-        self.pending_since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_or_insert_with(tokio::time::Instant::now);
+    /// Records a push before it can be acknowledged.
+    pub(crate) fn record_push(&self, seq: u64) {
+        self.pushed.fetch_max(seq, Ordering::AcqRel);
     }
 
-    /// Takes the time the oldest waiting message was stored.
-    pub(crate) fn take_pending_since(&self) -> Option<tokio::time::Instant> {
-        self.pending_since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+    fn delivery(&self) -> std::sync::MutexGuard<'_, Delivery> {
+        // Plain flags and a time: a panic while holding the lock leaves them usable.
+        self.delivery.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A just-committed message for this connection. Pushed now if the connection is live and
+    /// it is the next in sequence and the outbox has room; otherwise the delivery task is told
+    /// to read the store (where the message already is).
+    pub(crate) fn offer(&self, message: StoredMessage) -> Offered {
+        let mut delivery = self.delivery();
+        if message.seq <= self.pushed_through() {
+            return Offered::Deferred;
+        }
+        if !delivery.catching_up && message.seq == self.pushed_through() + 1 {
+            let seq = message.seq;
+            match Envelope::new(message.envelope) {
+                Some(envelope) => {
+                    let frame = ServerFrame::Push(Push::Deliver(ProtoDelivery {
+                        seq: Seq(seq),
+                        received_at: message.received_at,
+                        envelope,
+                    }));
+                    // Recorded first: the client may ack it as soon as it is written.
+                    let before = self.pushed.swap(seq, Ordering::AcqRel);
+                    if self.outbox.try_send(frame).is_ok() {
+                        return Offered::Pushed;
+                    }
+                    self.pushed.store(before, Ordering::Release);
+                }
+                // Cannot happen (the store only holds envelopes within the limit); the delivery
+                // task skips such a message the same way.
+                None => {
+                    self.pushed.fetch_max(seq, Ordering::AcqRel);
+                    return Offered::Deferred;
+                }
+            }
+        }
+        self.defer(&mut delivery);
+        Offered::Deferred
+    }
+
+    /// Something for this mailbox is in the store that was not offered: read it.
+    pub(crate) fn stored(&self) {
+        let mut delivery = self.delivery();
+        self.defer(&mut delivery);
+    }
+
+    fn defer(&self, delivery: &mut Delivery) {
+        delivery.catching_up = true;
+        delivery.more = true;
+        delivery.pending_since.get_or_insert_with(Instant::now);
+        self.wake.notify_one();
+    }
+
+    /// For the delivery task before it reads the store: clears `more`, returns when the oldest
+    /// waiting message was stored.
+    pub(crate) fn start_reading(&self) -> Option<Instant> {
+        let mut delivery = self.delivery();
+        delivery.more = false;
+        delivery.pending_since.take()
+    }
+
+    /// For the delivery task once a read found nothing more: goes live unless something was
+    /// stored meanwhile (then `false`: read again).
+    pub(crate) fn try_go_live(&self) -> bool {
+        let mut delivery = self.delivery();
+        if delivery.more {
+            return false;
+        }
+        delivery.catching_up = false;
+        true
+    }
+
+    /// Whether the delivery task has work (for its wait).
+    pub(crate) fn catching_up(&self) -> bool {
+        self.delivery().catching_up
     }
 }
 
@@ -109,39 +186,19 @@ impl Hub {
         self.lock().contains_key(mailbox)
     }
 
-    /// Tells the mailbox's delivery task, if online, to read new messages from the store.
+    /// Tells the mailbox's connection, if online here, that the store holds messages it was not
+    /// offered (stored by another relay node, or anything else that bypassed [`Hub::offer`]).
     pub(crate) fn wake(&self, mailbox: &MailboxId) {
-        let target = self.online(mailbox);
-        if let Some(online) = target {
-            online.mark_pending();
-            online
-                .direct
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .fetch = true;
-            online.wake.notify_one();
+        if let Some(online) = self.online(mailbox) {
+            online.stored();
         }
     }
 
-    /// Hands a just-committed message to the mailbox's delivery task, if online, so it can be
-    /// pushed without reading it back from the store.
-    pub(crate) fn offer(&self, mailbox: &MailboxId, message: StoredMessage) {
-        let target = self.online(mailbox);
-        if let Some(online) = target {
-            online.mark_pending();
-            {
-                let mut direct = online
-                    .direct
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if direct.messages.len() < DIRECT_CAPACITY {
-                    direct.messages.push_back(message);
-                } else {
-                    direct.fetch = true;
-                }
-            }
-            online.wake.notify_one();
-        }
+    /// Hands a just-committed message to the mailbox's connection, if online here: pushed at once
+    /// when it is next in sequence, otherwise read from the store by the delivery task. `None`
+    /// when the mailbox is not online here.
+    pub(crate) fn offer(&self, mailbox: &MailboxId, message: StoredMessage) -> Option<Offered> {
+        self.online(mailbox).map(|online| online.offer(message))
     }
 
     /// Sends a notice to the mailbox's connection, if online; dropped if its outbox is full.
@@ -154,7 +211,7 @@ impl Hub {
 
     /// The mailbox's connection, if online. The handle is cloned out so no caller holds the map
     /// lock while it touches the connection.
-    fn online(&self, mailbox: &MailboxId) -> Option<Arc<Online>> {
+    pub(crate) fn online(&self, mailbox: &MailboxId) -> Option<Arc<Online>> {
         self.lock().get(mailbox).cloned()
     }
 
@@ -169,5 +226,101 @@ impl Hub {
         self.online
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn message(seq: u64) -> StoredMessage {
+        StoredMessage {
+            seq,
+            received_at: 7,
+            envelope: vec![u8::try_from(seq % 256).unwrap()],
+        }
+    }
+
+    fn delivered_seq(frame: ServerFrame) -> u64 {
+        match frame {
+            ServerFrame::Push(Push::Deliver(delivery)) => delivery.seq.0,
+            other => panic!("expected a delivery, got {other:?}"),
+        }
+    }
+
+    /// An online connection whose delivery task has caught up through `pushed`.
+    fn live(capacity: usize, pushed: u64) -> (Online, mpsc::Receiver<ServerFrame>) {
+        let (outbox, frames) = mpsc::channel(capacity);
+        let online = Online::new(1, outbox);
+        online.start_reading();
+        online.record_push(pushed);
+        assert!(online.try_go_live());
+        (online, frames)
+    }
+
+    #[test]
+    fn a_new_connection_leaves_messages_to_its_delivery_task_until_it_has_caught_up() {
+        let (outbox, mut frames) = mpsc::channel(8);
+        let online = Online::new(1, outbox);
+        assert!(online.catching_up());
+        assert_eq!(online.offer(message(1)), Offered::Deferred);
+        assert!(frames.try_recv().is_err(), "nothing pushed while catching up");
+        // The task read the store before that offer landed: it must read again.
+        assert!(!online.try_go_live());
+        online.start_reading();
+        online.record_push(1);
+        assert!(online.try_go_live());
+        assert_eq!(online.offer(message(2)), Offered::Pushed);
+        assert_eq!(delivered_seq(frames.try_recv().unwrap()), 2);
+        assert_eq!(online.pushed_through(), 2);
+    }
+
+    #[test]
+    fn live_pushes_only_the_next_message_and_a_gap_hands_reading_back() {
+        let (online, mut frames) = live(8, 4);
+        // Already pushed (the task read it from the store first): ignored.
+        assert_eq!(online.offer(message(4)), Offered::Deferred);
+        assert!(!online.catching_up());
+        assert_eq!(online.offer(message(5)), Offered::Pushed);
+        // 6 is missing (its hand-over is late, or another node stored it): read the store.
+        assert_eq!(online.offer(message(7)), Offered::Deferred);
+        assert!(online.catching_up());
+        assert_eq!(online.pushed_through(), 5);
+        assert_eq!(delivered_seq(frames.try_recv().unwrap()), 5);
+        assert!(frames.try_recv().is_err());
+        // While catching up, even the next message is left to the task.
+        assert_eq!(online.offer(message(6)), Offered::Deferred);
+        assert!(frames.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_full_outbox_leaves_the_message_to_the_store_and_does_not_count_it_pushed() {
+        let (online, mut frames) = live(1, 0);
+        assert_eq!(online.offer(message(1)), Offered::Pushed);
+        assert_eq!(online.offer(message(2)), Offered::Deferred);
+        assert_eq!(online.pushed_through(), 1, "an ack of 2 must still be refused");
+        assert!(online.catching_up());
+        assert_eq!(delivered_seq(frames.try_recv().unwrap()), 1);
+        assert!(frames.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_wake_from_elsewhere_makes_a_live_connection_read_the_store() {
+        let hub = Hub::default();
+        let (online, _frames) = live(8, 3);
+        let online = Arc::new(online);
+        let mailbox = MailboxId([9; 32]);
+        hub.register(mailbox, online.clone());
+        hub.wake(&mailbox);
+        assert!(online.catching_up());
+        assert!(
+            online.start_reading().is_some(),
+            "the wait is timed from the wake"
+        );
+        assert!(online.try_go_live());
+        assert_eq!(hub.offer(&MailboxId([8; 32]), message(4)), None, "not online");
+        assert_eq!(hub.offer(&mailbox, message(4)), Some(Offered::Pushed));
     }
 }

@@ -756,3 +756,51 @@ async fn concurrent_senders_to_one_online_receiver_arrive_in_sequence_order_exac
     }
     assert_nothing_more_delivered(&mut bob_client).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_sends_are_all_answered_and_a_stalled_reader_still_gets_everything_in_order() {
+    let relay = spawn_relay(|_| {}).await;
+    let bob = Account::new(T0, &mut rand::rng());
+    let mut bob_client = relay.connect().await;
+    bob_client.login(&bob, None).await.unwrap();
+    let target = mailbox(&bob);
+    // Bob does not read while Alice writes 400 requests without waiting for answers: 48 KiB
+    // each, 19 MiB in all, far past what Bob's QUIC receive window and his connection's outbox
+    // hold, so the relay must stop pushing live and later read the rest back from the store.
+    let (_, mut alice) = relay.user().await;
+    const COUNT: usize = 400;
+    let mut ids = HashSet::new();
+    for i in 0..COUNT {
+        let mut bytes = vec![0u8; 48 * 1024];
+        bytes[..2].copy_from_slice(&u16::try_from(i).unwrap().to_be_bytes());
+        let id = alice
+            .write_request(Request::Send {
+                to: target,
+                envelope: envelope(&bytes),
+            })
+            .await
+            .unwrap();
+        assert!(ids.insert(id));
+    }
+    for _ in 0..COUNT {
+        let (id, response) = alice.next_response().await.unwrap();
+        assert_eq!(response, Response::Stored);
+        assert!(ids.remove(&id), "one answer per request");
+    }
+    for i in 0..COUNT {
+        let delivery = bob_client.next_delivery().await.unwrap();
+        assert_eq!(
+            delivery.seq,
+            Seq(u64::try_from(i).unwrap() + 1),
+            "in order, none skipped"
+        );
+        let index = u16::from_be_bytes(delivery.envelope.as_bytes()[..2].try_into().unwrap());
+        assert_eq!(usize::from(index), i, "Alice's order");
+    }
+    // And live pushes resume afterwards.
+    send(&mut alice, target, b"after").await.unwrap();
+    let delivery = bob_client.next_delivery().await.unwrap();
+    assert_eq!(delivery.seq, Seq(u64::try_from(COUNT).unwrap() + 1));
+    assert_eq!(delivery.envelope.as_bytes(), b"after");
+    assert_nothing_more_delivered(&mut bob_client).await;
+}

@@ -8,9 +8,11 @@ mod fetch_bundle;
 mod send;
 mod upload_prekeys;
 
+pub(crate) use send::submit as submit_sends;
+
 use std::sync::Arc;
 
-use hush_proto::{ErrorCode, ErrorResponse, MailboxId, Request, Response};
+use hush_proto::{Envelope, ErrorCode, ErrorResponse, MailboxId, Request, Response};
 
 use crate::connection::ConnState;
 use crate::server::Shared;
@@ -50,6 +52,24 @@ fn error_not_found() -> ErrorResponse {
 
 fn logged_in(state: &ConnState) -> Result<MailboxId, ErrorResponse> {
     state.mailbox.ok_or_else(unauthorized)
+}
+
+/// How the request loop runs a request.
+pub(crate) enum Route {
+    /// A logged-in connection's `Send` or `SendMany`: queued with [`submit_sends`] and answered
+    /// when the commit lands, while the next request is read.
+    Sends(Vec<(MailboxId, Envelope)>),
+    /// Anything else: run to the end with [`apply`] before the next request is read.
+    Apply(Request),
+}
+
+/// Picks the way `request` runs.
+pub(crate) fn route(state: &ConnState, request: Request) -> Route {
+    match request {
+        Request::Send { to, envelope } if state.mailbox.is_some() => Route::Sends(vec![(to, envelope)]),
+        Request::SendMany { deliveries } if state.mailbox.is_some() => Route::Sends(deliveries.into_vec()),
+        other => Route::Apply(other),
+    }
 }
 
 /// Runs one request.

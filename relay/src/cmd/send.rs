@@ -1,37 +1,58 @@
 //! `Send` and `SendMany`: store envelopes durably (answered only after the commit), then hand
-//! each online recipient's delivery task its message. Sending needs a login (for rate limits),
-//! but who sent is neither passed here nor stored.
+//! each online recipient its message: pushed at once when it is next in sequence, otherwise read
+//! from the store by the recipient's delivery task. Sending needs a login (for rate limits), but
+//! who sent is neither passed here nor stored.
 
 use std::sync::Arc;
 
 use hush_proto::{Envelope, ErrorCode, MailboxId, Response};
+use tokio::time::Instant;
 
 use super::{Outcome, error, store_error};
+use crate::hub::Offered;
 use crate::metrics::Metrics;
 use crate::server::Shared;
-use crate::store::{Quota, Store, StoredMessage};
+use crate::store::{Quota, Store, StoreError, StoredMessage};
 
+/// Stores the envelopes and waits for the outcome.
 pub(super) async fn apply<S: Store>(
     shared: &Arc<Shared<S>>,
     deliveries: Vec<(MailboxId, Envelope)>,
 ) -> Outcome {
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    submit(shared, deliveries, move |result| drop(reply.send(result))).await;
+    outcome.await.unwrap_or_else(|_| {
+        Err(store_error(StoreError::Backend(
+            "the store dropped a write".to_owned(),
+        )))
+    })
+}
+
+/// Checks the envelopes and queues them to the store; returns once queued. `done` gets the
+/// outcome once they are durable (or refused), after the online recipients were handed their
+/// messages; it may run on a store task, so it must not block.
+pub(crate) async fn submit<S, D>(shared: &Arc<Shared<S>>, deliveries: Vec<(MailboxId, Envelope)>, done: D)
+where
+    S: Store,
+    D: FnOnce(Outcome) + Send + 'static,
+{
+    let received = Instant::now();
     let limits = &shared.config.limits;
     if deliveries.is_empty() {
-        return Err(error(ErrorCode::Invalid, "no recipients"));
+        return done(Err(error(ErrorCode::Invalid, "no recipients")));
     }
     if deliveries
         .iter()
         .any(|(_, envelope)| envelope.len() > limits.max_envelope_len)
     {
-        return Err(error(ErrorCode::Invalid, "envelope over the size limit"));
+        return done(Err(error(ErrorCode::Invalid, "envelope over the size limit")));
     }
-    let count = deliveries.len() as u64;
     let quota = Quota {
         max_messages: limits.mailbox_max_messages,
         max_bytes: limits.mailbox_max_bytes,
     };
-    // Keep a copy of what goes to recipients online now, to hand to their delivery tasks after
-    // the commit instead of reading it back. Others read the store when they log in.
+    // Keep a copy of what goes to recipients online now, to hand over after the commit instead
+    // of reading it back. Others read the store when they log in.
     let handover: Vec<(MailboxId, Option<Vec<u8>>)> = deliveries
         .iter()
         .map(|(to, envelope)| {
@@ -46,24 +67,44 @@ pub(super) async fn apply<S: Store>(
         .map(|(to, envelope)| (to, envelope.into_bytes()))
         .collect();
     let now = shared.clock.now();
-    let seqs = shared
+    let after = shared.clone();
+    shared
         .store
-        .enqueue(deliveries, now, quota)
-        .await
-        .map_err(store_error)?;
-    Metrics::add(&shared.metrics.messages_stored, count);
-    for ((recipient, envelope), seq) in handover.into_iter().zip(seqs) {
+        .enqueue_then(deliveries, now, quota, move |stored| {
+            let outcome = stored
+                .map(|seqs| {
+                    hand_over(&after, handover, &seqs, now, received);
+                    Response::Stored
+                })
+                .map_err(store_error);
+            done(outcome);
+        })
+        .await;
+}
+
+/// Counts the stored messages and gives each online recipient its own.
+fn hand_over<S: Store>(
+    shared: &Shared<S>,
+    handover: Vec<(MailboxId, Option<Vec<u8>>)>,
+    seqs: &[u64],
+    now: u64,
+    received: Instant,
+) {
+    Metrics::add(&shared.metrics.messages_stored, seqs.len() as u64);
+    for ((recipient, envelope), &seq) in handover.into_iter().zip(seqs) {
         match envelope {
-            Some(envelope) => shared.hub.offer(
-                &recipient,
-                StoredMessage {
+            Some(envelope) => {
+                let message = StoredMessage {
                     seq,
                     received_at: now,
                     envelope,
-                },
-            ),
+                };
+                if shared.hub.offer(&recipient, message) == Some(Offered::Pushed) {
+                    Metrics::add(&shared.metrics.messages_delivered, 1);
+                    shared.metrics.observe_delivery(received.elapsed());
+                }
+            }
             None => shared.hub.wake(&recipient),
         }
     }
-    Ok(Response::Stored)
 }

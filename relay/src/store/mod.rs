@@ -156,6 +156,24 @@ pub trait Store: Send + Sync + 'static {
         quota: Quota,
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
 
+    /// [`Store::enqueue`] for a caller that does not wait: returns once the write is accepted
+    /// (a backend with a write queue may make the caller wait for room), and `done` gets the
+    /// result once it is durable. `done` may run on a store thread or task: it must not block.
+    /// The default runs the write to the end and then `done`, before returning.
+    fn enqueue_then<F>(
+        &self,
+        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        now: u64,
+        quota: Quota,
+        done: F,
+    ) -> impl Future<Output = ()> + Send
+    where
+        F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
+    {
+        let stored = self.enqueue(deliveries, now, quota);
+        async move { done(stored.await) }
+    }
+
     /// Up to `limit` messages of `mailbox` with `seq > after`, in `seq` order.
     fn fetch(
         &self,

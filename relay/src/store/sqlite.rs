@@ -204,6 +204,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Vec<u8>)>, now: u64, quota: Quota, done: F)
+    where
+        F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
+    {
+        let operation = move |conn: &Connection| ops::enqueue(conn, deliveries, now, quota);
+        match &self.writer {
+            Some(writer) => writer.submit_then(Guard::None, operation, done).await,
+            None => done(Err(StoreError::Backend("the store is closed".to_owned()))),
+        }
+    }
+
     async fn fetch(
         &self,
         mailbox: MailboxId,

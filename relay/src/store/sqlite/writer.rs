@@ -49,12 +49,12 @@ pub(super) trait WriteJob: Send {
     fn reply(self: Box<Self>, batch_error: Option<&str>);
 }
 
-/// A [`WriteJob`] from a closure.
-struct Job<T, F> {
+/// A [`WriteJob`] from a closure, with what to do with its result.
+struct Job<T, F, D> {
     guard: Guard,
     operation: Option<F>,
     result: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
+    done: D,
 }
 
 /// A job for `operation` and the receiver its result arrives on.
@@ -67,19 +67,32 @@ where
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
 {
     let (reply, receiver) = oneshot::channel();
-    let job = Job {
+    // The caller may have given up waiting (its future dropped); the write stands anyway.
+    let job = job_then(guard, operation, move |result| drop(reply.send(result)));
+    (job, receiver)
+}
+
+/// A job for `operation` whose result goes to `done`, called on the thread or task that answers
+/// committed batches.
+pub(super) fn job_then<T, F, D>(guard: Guard, operation: F, done: D) -> Box<dyn WriteJob>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    D: FnOnce(Result<T, StoreError>) + Send + 'static,
+{
+    Box::new(Job {
         guard,
         operation: Some(operation),
         result: None,
-        reply,
-    };
-    (Box::new(job), receiver)
+        done,
+    })
 }
 
-impl<T, F> WriteJob for Job<T, F>
+impl<T, F, D> WriteJob for Job<T, F, D>
 where
     T: Send,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    D: FnOnce(Result<T, StoreError>) + Send,
 {
     fn guard(&self) -> Guard {
         self.guard
@@ -105,8 +118,7 @@ where
             (None, Some(result)) => result,
             (None, None) => Err(StoreError::Backend("the write was not run".to_owned())),
         };
-        // The caller may have given up waiting (its future dropped); the write stands anyway.
-        let _ = self.reply.send(result);
+        (self.done)(result);
     }
 }
 
@@ -151,6 +163,19 @@ impl Writer {
         receiver
             .await
             .map_err(|_| StoreError::Backend("the store writer stopped before replying".to_owned()))?
+    }
+
+    /// Queues `operation`; `done` gets its committed result. Returns once queued (waiting for
+    /// room when the queue is full).
+    pub(super) async fn submit_then<T, F, D>(&self, guard: Guard, operation: F, done: D)
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        D: FnOnce(Result<T, StoreError>) + Send + 'static,
+    {
+        if let Err(mpsc::error::SendError(job)) = self.queue.send(job_then(guard, operation, done)).await {
+            job.reply(Some("the store writer has stopped"));
+        }
     }
 
     /// Closes the queue; the thread finishes what is queued and exits. Returns the thread to
