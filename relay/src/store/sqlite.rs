@@ -7,15 +7,22 @@ mod schema;
 mod tests;
 mod writer;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 
-use self::writer::{Guard, Writer};
+use self::writer::{Guard, Housekeeping, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+
+/// Acknowledged rows waiting for a sweep before one runs regardless of age.
+const SWEEP_ROWS: u64 = 4096;
+/// Longest an acknowledged row waits for its sweep (while the writer runs).
+const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
 /// next to each other on a small machine without holding many file handles.
@@ -51,11 +58,73 @@ impl Default for SqliteOptions {
     }
 }
 
+/// Mailboxes with acknowledged rows not yet deleted (see [`ops::sweep`]).
+#[derive(Debug, Default)]
+struct Unswept {
+    ids: HashSet<i64>,
+    rows: u64,
+    /// When the oldest of them was acknowledged.
+    since: Option<Instant>,
+}
+
+/// Shared by the ack jobs that fill it and the writer's housekeeping that empties it.
+#[derive(Debug, Default)]
+struct Sweeper {
+    unswept: Mutex<Unswept>,
+}
+
+impl Sweeper {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Unswept> {
+        // Plain counters and ids: a panic while holding the lock leaves them usable.
+        self.unswept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn note(&self, id: i64, rows: u64) {
+        let mut unswept = self.lock();
+        unswept.ids.insert(id);
+        unswept.rows = unswept.rows.saturating_add(rows);
+        unswept.since.get_or_insert_with(Instant::now);
+    }
+
+    fn pending(&self) -> bool {
+        self.lock().since.is_some()
+    }
+
+    /// Sweeps when enough rows wait, the oldest waited long enough, or `closing`. A failed sweep
+    /// keeps its ids for the next try (the rows stay invisible meanwhile).
+    fn housekeeping(self: Arc<Self>) -> Housekeeping {
+        Box::new(move |conn, closing| {
+            let ids = {
+                let mut unswept = self.lock();
+                let due = unswept.since.is_some_and(|since| {
+                    closing || unswept.rows >= SWEEP_ROWS || since.elapsed() >= SWEEP_AFTER
+                });
+                if !due {
+                    return;
+                }
+                unswept.rows = 0;
+                unswept.since = None;
+                std::mem::take(&mut unswept.ids)
+            };
+            let swept = conn.transaction().map_err(backend).and_then(|tx| {
+                ops::sweep(&tx, ids.iter().copied()).and_then(|_| tx.commit().map_err(backend))
+            });
+            if let Err(error) = swept {
+                tracing::warn!(%error, "deleting acknowledged messages failed; will retry");
+                let mut unswept = self.lock();
+                unswept.ids.extend(ids);
+                unswept.since.get_or_insert_with(Instant::now);
+            }
+        })
+    }
+}
+
 /// A [`Store`] in one SQLite database file (plus its `-wal` and `-shm`).
 #[derive(Debug)]
 pub struct SqliteStore {
     /// `None` only once closed or dropped.
     writer: Option<Writer>,
+    sweeper: Arc<Sweeper>,
     /// Shared with the blocking tasks that use them.
     readers: Arc<[Mutex<Connection>]>,
     next_reader: AtomicUsize,
@@ -75,6 +144,8 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(backend)?;
         schema::configure_writer(&conn, options.synchronous)?;
         schema::migrate(&mut conn)?;
+        // Acks whose sweep a crash cut short.
+        ops::sweep_all(&conn)?;
         let readers = (0..READ_CONNECTIONS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -88,8 +159,29 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Arc<[_]>, StoreError>>()?;
+        let sweeper = Arc::new(Sweeper::default());
+        let writer = Writer::spawn(conn, options.batch_max, sweeper.clone().housekeeping())?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // Housekeeping runs after a batch; when no writes come, a no-op write brings it.
+            let queue = writer.weak_queue();
+            let sweeper = Arc::downgrade(&sweeper);
+            runtime.spawn(async move {
+                let mut ticks = tokio::time::interval(SWEEP_AFTER);
+                loop {
+                    ticks.tick().await;
+                    let (Some(queue), Some(sweeper)) = (queue.upgrade(), sweeper.upgrade()) else {
+                        return;
+                    };
+                    if sweeper.pending() {
+                        let (job, _) = writer::job(Guard::None, |_: &Connection| Ok(()));
+                        let _ = queue.send(job).await;
+                    }
+                }
+            });
+        }
         Ok(Self {
-            writer: Some(Writer::spawn(conn, options.batch_max)?),
+            writer: Some(writer),
+            sweeper,
             readers,
             next_reader: AtomicUsize::new(0),
         })
@@ -226,8 +318,15 @@ impl Store for SqliteStore {
     }
 
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
-        self.write(Guard::None, move |conn| ops::ack(conn, mailbox, through))
-            .await
+        let sweeper = self.sweeper.clone();
+        self.write(Guard::None, move |conn| {
+            let (acked, id) = ops::ack(conn, mailbox, through)?;
+            if acked > 0 {
+                sweeper.note(id, acked);
+            }
+            Ok(acked)
+        })
+        .await
     }
 
     async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {

@@ -39,6 +39,8 @@ macro_rules! store_suite {
             fetch_orders_and_pages,
             ack_deletes_only_through,
             ack_with_low_or_stale_seq_deletes_nothing,
+            ack_beyond_the_last_message_hides_nothing_sent_later,
+            purge_counts_only_what_was_not_acked,
             seqs_are_never_reused_after_ack,
             purge_expired_uses_the_given_cutoff,
             delete_mailbox_leaves_nothing,
@@ -505,6 +507,40 @@ pub(crate) async fn ack_with_low_or_stale_seq_deletes_nothing<S: Store>(store: S
     assert_eq!(store.ack(a, 2).await.unwrap(), 0);
     assert_eq!(store.ack(a, 1).await.unwrap(), 0);
     assert_eq!(seqs_of(&store, a).await, vec![3, 4]);
+}
+
+pub(crate) async fn ack_beyond_the_last_message_hides_nothing_sent_later<S: Store>(store: S) {
+    let a = registered(&store, 1).await;
+    store
+        .enqueue(vec![(a, b"1".to_vec()), (a, b"2".to_vec())], 1, QUOTA)
+        .await
+        .unwrap();
+    assert_eq!(store.ack(a, 1000).await.unwrap(), 2);
+    assert_eq!(
+        store.enqueue(vec![(a, b"3".to_vec())], 1, QUOTA).await.unwrap(),
+        vec![3]
+    );
+    assert_eq!(seqs_of(&store, a).await, vec![3]);
+    assert_eq!(store.queue_depth().await.unwrap(), 1);
+}
+
+pub(crate) async fn purge_counts_only_what_was_not_acked<S: Store>(store: S) {
+    let a = registered(&store, 1).await;
+    let deliveries = (0..3u8).map(|i| (a, vec![i])).collect();
+    store.enqueue(deliveries, 1, QUOTA).await.unwrap();
+    assert_eq!(store.ack(a, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(10).await.unwrap(), 1);
+    assert_eq!(store.queue_depth().await.unwrap(), 0);
+    assert!(seqs_of(&store, a).await.is_empty());
+    // The quota counts from zero again.
+    let tight = Quota {
+        max_messages: 1,
+        max_bytes: 1 << 20,
+    };
+    assert_eq!(
+        store.enqueue(vec![(a, b"4".to_vec())], 20, tight).await.unwrap(),
+        vec![4]
+    );
 }
 
 pub(crate) async fn seqs_are_never_reused_after_ack<S: Store>(store: S) {

@@ -3,6 +3,10 @@
 //! rolled back and nothing of the operation remains. The two hot ones, [`enqueue`] and [`ack`],
 //! run without one and must refuse before their first write (see `writer::Guard`). Reads run on
 //! a read connection.
+//!
+//! Acknowledged messages: [`ack`] only moves the mailbox's `acked_through` mark (and its queue
+//! counters); rows at or below the mark are invisible to [`fetch`] and the counters, and
+//! [`sweep`] deletes them later, many acks' worth in one statement per mailbox.
 
 use std::collections::HashMap;
 
@@ -302,8 +306,8 @@ pub(super) fn fetch(
     // rows come in index order, so taking `limit` of them stops the scan just the same.
     let mut statement = conn
         .prepare_cached(
-            "SELECT seq, received_at, envelope FROM messages \
-             WHERE mailbox = ?1 AND seq > ?2 ORDER BY seq",
+            "SELECT seq, received_at, envelope FROM messages WHERE mailbox = ?1 \
+             AND seq > max(?2, (SELECT acked_through FROM mailboxes WHERE id = ?1)) ORDER BY seq",
         )
         .map_err(backend)?;
     let rows = statement
@@ -323,24 +327,68 @@ pub(super) fn fetch(
     Ok(messages)
 }
 
-/// Like [`enqueue`], refuses (unknown mailbox) before writing, so it needs no savepoint.
-pub(super) fn ack(conn: &Connection, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
-    let id = mailbox_id(conn, &mailbox)?;
-    let (count, bytes) = conn
-        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2 RETURNING size")
+/// Like [`enqueue`], refuses (unknown mailbox) before writing, so it needs no savepoint. Moves
+/// the mailbox's `acked_through` mark; the rows go in the next [`sweep`]. Returns how many
+/// messages the ack took off the queue, and the mailbox's integer id (for the sweep).
+pub(super) fn ack(conn: &Connection, mailbox: MailboxId, through: u64) -> Result<(u64, i64), StoreError> {
+    let (id, next_seq, acked): (i64, i64, i64) = conn
+        .prepare_cached("SELECT id, next_seq, acked_through FROM mailboxes WHERE mailbox = ?1")
         .and_then(|mut statement| {
             statement
-                .query_map(params![id, to_sql(through)], |row| row.get::<_, i64>(0))?
-                .try_fold((0i64, 0i64), |(count, bytes), size| {
-                    Ok((count + 1, bytes.saturating_add(size?)))
-                })
+                .query_row([mailbox.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .optional()
+        })
+        .map_err(backend)?
+        .ok_or(StoreError::UnknownMailbox)?;
+    // Never past the last sequence number handed out, so a later message is never hidden.
+    let through = to_sql(through).min(next_seq.saturating_sub(1));
+    if through <= acked {
+        return Ok((0, id));
+    }
+    let (count, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(size), 0) FROM messages \
+             WHERE mailbox = ?1 AND seq > ?2 AND seq <= ?3",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(params![id, acked, through], |row| Ok((row.get(0)?, row.get(1)?)))
         })
         .map_err(backend)?;
-    if count == 0 {
-        return Ok(0);
+    conn.prepare_cached(
+        "UPDATE mailboxes SET acked_through = ?2, queued_count = max(queued_count - ?3, 0), \
+         queued_bytes = max(queued_bytes - ?4, 0) WHERE id = ?1",
+    )
+    .and_then(|mut statement| statement.execute(params![id, through, count, bytes]))
+    .map_err(backend)?;
+    Ok((from_sql(count)?, id))
+}
+
+/// Deletes the acknowledged rows of the mailboxes with these integer ids (ids since deleted or
+/// reused are harmless: the mark read is the current one). Returns how many rows went.
+pub(super) fn sweep(conn: &Connection, ids: impl IntoIterator<Item = i64>) -> Result<u64, StoreError> {
+    let mut delete = conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE mailbox = ?1 \
+             AND seq <= (SELECT acked_through FROM mailboxes WHERE id = ?1)",
+        )
+        .map_err(backend)?;
+    let mut deleted = 0u64;
+    for id in ids {
+        deleted += delete.execute([id]).map_err(backend)? as u64;
     }
-    unqueue(conn, id, count, bytes)?;
-    from_sql(count)
+    Ok(deleted)
+}
+
+/// Deletes every acknowledged row (at open: acks whose sweep a crash or kill cut short).
+pub(super) fn sweep_all(conn: &Connection) -> Result<u64, StoreError> {
+    let deleted = conn
+        .execute(
+            "DELETE FROM messages WHERE seq <= \
+             (SELECT acked_through FROM mailboxes WHERE mailboxes.id = messages.mailbox)",
+            [],
+        )
+        .map_err(backend)?;
+    Ok(deleted as u64)
 }
 
 /// Lowers a mailbox's queue counters after deleting `count` messages of `bytes` bytes.
@@ -357,8 +405,11 @@ fn unqueue(conn: &Connection, id: i64, count: i64, bytes: i64) -> Result<(), Sto
 pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, StoreError> {
     let expired: Vec<(i64, i64, i64)> = conn
         .prepare_cached(
-            "SELECT mailbox, count(*), coalesce(sum(size), 0) FROM messages \
-             WHERE received_at < ?1 GROUP BY mailbox",
+            // Acked rows were taken off the counters already.
+            "SELECT messages.mailbox, count(*), coalesce(sum(messages.size), 0) FROM messages \
+             JOIN mailboxes ON mailboxes.id = messages.mailbox \
+             WHERE messages.received_at < ?1 AND messages.seq > mailboxes.acked_through \
+             GROUP BY messages.mailbox",
         )
         .and_then(|mut statement| {
             statement
@@ -368,13 +419,15 @@ pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, Store
                 .collect()
         })
         .map_err(backend)?;
-    let deleted = conn
-        .execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])
+    // Acked rows past their TTL go too, uncounted.
+    conn.execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])
         .map_err(backend)?;
+    let mut expired_count = 0u64;
     for (id, count, bytes) in expired {
         unqueue(conn, id, count, bytes)?;
+        expired_count += from_sql(count)?;
     }
-    Ok(deleted as u64)
+    Ok(expired_count)
 }
 
 pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<(), StoreError> {

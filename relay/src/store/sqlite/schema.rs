@@ -72,6 +72,11 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE messages;
     ALTER TABLE messages_v2 RENAME TO messages;
     CREATE INDEX messages_by_received_at ON messages (received_at);",
+    // Version 3. An ack records how far the owner has acknowledged instead of deleting at once:
+    // acked rows are past `acked_through`, invisible to every read, and deleted in bulk by the
+    // writer's sweep (see `ops::sweep`), which rewrites each page once for many acks instead of
+    // once per ack. The sweep runs within a second of an ack, at close, and at open.
+    "ALTER TABLE mailboxes ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::writer::{Guard, WriteJob, job, run_batch};
-use super::{SqliteOptions, SqliteStore, Synchronous, ops, schema};
+use super::{SWEEP_AFTER, SqliteOptions, SqliteStore, Synchronous, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
 use crate::store::{MailboxStatus, Store, StoreError};
 
@@ -376,4 +376,96 @@ fn backend_errors_carry_no_stored_data() {
     };
     assert!(!message.contains("secret"), "{message}");
     assert!(message.contains("sqlite"), "{message}");
+}
+
+/// Rows of `messages` in the file, acknowledged or not.
+fn message_rows(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn acked_messages_vanish_from_reads_at_once_and_from_the_file_by_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    let deliveries = (0..10u8).map(|i| (a, vec![i; 20])).collect();
+    store.enqueue(deliveries, 5, QUOTA).await.unwrap();
+    assert_eq!(store.ack(a, 6).await.unwrap(), 6);
+    assert_eq!(
+        store
+            .fetch(a, 0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect::<Vec<_>>(),
+        vec![7, 8, 9, 10]
+    );
+    assert_eq!(store.queue_depth().await.unwrap(), 4);
+    // Acking again, or below the mark, takes nothing more.
+    assert_eq!(store.ack(a, 6).await.unwrap(), 0);
+    assert_eq!(store.ack(a, 3).await.unwrap(), 0);
+    // Closing sweeps whatever is still waiting.
+    store.close().await.unwrap();
+    assert_eq!(message_rows(&path), 4);
+}
+
+#[tokio::test]
+async fn the_sweep_runs_on_its_own_within_its_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    store
+        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
+        .await
+        .unwrap();
+    store.ack(a, 1).await.unwrap();
+    // No more writes: the store's own ticker brings the sweep.
+    let deadline = tokio::time::Instant::now() + SWEEP_AFTER * 10;
+    let mut ticks = tokio::time::interval(SWEEP_AFTER / 10);
+    while message_rows(&path) != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the acked row was never deleted"
+        );
+        ticks.tick().await;
+    }
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn acks_a_crash_left_unswept_are_swept_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    store
+        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    // What an ack leaves when the relay dies before its sweep: the mark moved, the row stays.
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE mailboxes SET acked_through = 1, queued_count = 1", [])
+        .unwrap();
+    assert_eq!(message_rows(&path), 2);
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(message_rows(&path), 1);
+    assert_eq!(
+        store
+            .fetch(a, 0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+    store.close().await.unwrap();
 }

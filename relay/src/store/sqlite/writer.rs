@@ -122,6 +122,10 @@ where
     }
 }
 
+/// Work the writer thread does on its connection between batches: after each batch (`false`),
+/// and once more before it exits (`true`).
+pub(super) type Housekeeping = Box<dyn FnMut(&mut Connection, bool) + Send>;
+
 /// The writer thread and the queue into it.
 #[derive(Debug)]
 pub(super) struct Writer {
@@ -132,7 +136,11 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the thread. It runs until every [`Writer`] handle to the queue is gone and the
     /// queue is drained.
-    pub(super) fn spawn(conn: Connection, batch_max: usize) -> Result<Self, StoreError> {
+    pub(super) fn spawn(
+        conn: Connection,
+        batch_max: usize,
+        housekeeping: Housekeeping,
+    ) -> Result<Self, StoreError> {
         let batch_max = batch_max.max(1);
         // Bounded, so a flood of writers waits (asynchronously) instead of growing memory.
         let (queue, receiver) = mpsc::channel(batch_max.saturating_mul(4));
@@ -144,7 +152,7 @@ impl Writer {
         });
         let thread = std::thread::Builder::new()
             .name("hush-store-writer".to_owned())
-            .spawn(move || run(conn, receiver, batch_max, replies))
+            .spawn(move || run(conn, receiver, batch_max, replies, housekeeping))
             .map_err(|error| StoreError::Backend(format!("cannot start the store writer thread: {error}")))?;
         Ok(Self { queue, thread })
     }
@@ -176,6 +184,11 @@ impl Writer {
         if let Err(mpsc::error::SendError(job)) = self.queue.send(job_then(guard, operation, done)).await {
             job.reply(Some("the store writer has stopped"));
         }
+    }
+
+    /// A handle on the queue that does not keep the writer running.
+    pub(super) fn weak_queue(&self) -> mpsc::WeakSender<Box<dyn WriteJob>> {
+        self.queue.downgrade()
     }
 
     /// Closes the queue; the thread finishes what is queued and exits. Returns the thread to
@@ -216,6 +229,7 @@ fn run(
     mut receiver: mpsc::Receiver<Box<dyn WriteJob>>,
     batch_max: usize,
     replies: Option<mpsc::UnboundedSender<Committed>>,
+    mut housekeeping: Housekeeping,
 ) {
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
@@ -235,7 +249,9 @@ fn run(
             }
             None => committed.reply(),
         }
+        housekeeping(&mut conn, false);
     }
+    housekeeping(&mut conn, true);
 }
 
 /// Runs `batch` in one transaction so that a failing job (over quota, unknown mailbox) is undone
