@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use hush_relay::config::StorageBackend;
 use hush_relay::{Config, Relay};
+use secrecy::SecretString;
 
 /// Hush relay: prekey directory and store-and-forward of end-to-end encrypted messages.
 #[derive(Debug, Parser)]
@@ -24,9 +26,25 @@ struct Args {
     /// Metrics listen address, or "off".
     #[arg(long, env = "HUSH_RELAY_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// Storage backend (`storage.backend`).
+    #[arg(long, env = "HUSH_RELAY_STORAGE_BACKEND", value_enum)]
+    storage_backend: Option<StorageBackend>,
+    /// PostgreSQL database URL (`storage.postgres_url`). It may hold a password: prefer the
+    /// environment variable or the config file over the flag, which other local users can read
+    /// in the process list.
+    #[arg(long, env = "HUSH_RELAY_POSTGRES_URL", hide_env_values = true, value_parser = secret)]
+    postgres_url: Option<SecretString>,
+    /// Most PostgreSQL connections used for requests (`storage.postgres_pool_size`).
+    #[arg(long, env = "HUSH_RELAY_POSTGRES_POOL_SIZE")]
+    postgres_pool_size: Option<usize>,
     /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "hush_relay=debug".
     #[arg(long, env = "HUSH_RELAY_LOG", default_value = "info")]
     log: String,
+}
+
+/// Keeps a flag's value (a database URL with its password) out of `Debug` output from the start.
+fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(text.into())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,12 +75,26 @@ fn main() -> anyhow::Result<()> {
             ),
         };
     }
+    if let Some(backend) = args.storage_backend {
+        config.storage.backend = backend;
+    }
+    if let Some(url) = args.postgres_url {
+        config.storage.postgres_url = Some(url);
+    }
+    if let Some(size) = args.postgres_pool_size {
+        config.storage.postgres_pool_size = size;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let relay = Relay::bind(config.clone()).await.context("starting the relay")?;
         let addr = relay.local_addr()?;
         let fingerprint = hush_relay::tls::to_hex(&relay.fingerprint());
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), "hush-relay listening");
+        tracing::info!(
+            %addr,
+            data_dir = %config.data_dir.display(),
+            storage = ?config.storage.backend,
+            "hush-relay listening"
+        );
         println!("hush-relay listening on {addr}");
         println!("certificate fingerprint (SHA-256): {fingerprint}");
         println!("relay address for clients: {addr}#{fingerprint}");

@@ -1,6 +1,7 @@
 //! The listener: binds QUIC (and the metrics endpoint), accepts connections under a semaphore,
-//! runs one task per connection, purges expired messages, and on shutdown stops accepting,
-//! lets every connection finish the request it is handling, then closes.
+//! runs one task per connection, purges expired messages, wakes connections for messages other
+//! relay nodes stored (with a shared store), and on shutdown stops accepting, lets every
+//! connection finish the request it is handling, then closes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,22 +9,24 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hush_crypto::IdentityKey;
-use hush_proto::MailboxId;
+use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use quinn::crypto::rustls::QuicServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, StorageBackend};
 use crate::connection;
 use crate::hub::Hub;
 use crate::limits::KeyedLimiter;
 use crate::metrics::Metrics;
-use crate::store::Store;
+#[cfg(feature = "postgres")]
+use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use crate::store::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 use crate::tls::{self, TlsError};
 
 /// Name of the database file inside the data directory.
@@ -75,28 +78,154 @@ pub struct Relay<S> {
     fingerprint: [u8; 32],
 }
 
-impl Relay<SqliteStore> {
-    /// Binds with the embedded SQLite store in `config.data_dir` and the system clock.
+impl Relay<ConfiguredStore> {
+    /// Binds with the store `config.storage` names (by default the embedded SQLite store in
+    /// `config.data_dir`) and the system clock.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
-            what: format!("creating {}", config.data_dir.display()),
-            source,
-        })?;
-        let synchronous = match config.storage.synchronous.as_str() {
-            "full" => Synchronous::Full,
-            "normal" => Synchronous::Normal,
-            other => {
-                return Err(StartError::Config(format!(
-                    "storage.synchronous must be full or normal, not {other:?}"
-                )));
-            }
+        let store = match config.storage.backend {
+            StorageBackend::Sqlite => ConfiguredStore::Sqlite(open_sqlite(&config)?),
+            StorageBackend::Postgres => open_postgres(&config).await?,
         };
-        let options = SqliteOptions {
-            synchronous,
-            batch_max: config.storage.batch_max.max(1),
-        };
-        let store = SqliteStore::open(&config.data_dir.join(DATABASE_FILE), options)?;
         Self::bind_with(config, store, Clock::System).await
+    }
+}
+
+fn open_sqlite(config: &Config) -> Result<SqliteStore, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+        what: format!("creating {}", config.data_dir.display()),
+        source,
+    })?;
+    let synchronous = match config.storage.synchronous.as_str() {
+        "full" => Synchronous::Full,
+        "normal" => Synchronous::Normal,
+        other => {
+            return Err(StartError::Config(format!(
+                "storage.synchronous must be full or normal, not {other:?}"
+            )));
+        }
+    };
+    let options = SqliteOptions {
+        synchronous,
+        batch_max: config.storage.batch_max.max(1),
+    };
+    Ok(SqliteStore::open(&config.data_dir.join(DATABASE_FILE), options)?)
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(config: &Config) -> Result<ConfiguredStore, StartError> {
+    use secrecy::ExposeSecret;
+    let url = config.storage.postgres_url.as_ref().ok_or_else(|| {
+        StartError::Config(r#"storage.backend = "postgres" needs storage.postgres_url"#.into())
+    })?;
+    let options = PostgresOptions {
+        pool_size: config.storage.postgres_pool_size.max(1),
+    };
+    Ok(ConfiguredStore::Postgres(Box::new(
+        PostgresStore::connect(url.expose_secret(), options).await?,
+    )))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_config: &Config) -> Result<ConfiguredStore, StartError> {
+    Err(StartError::Config(
+        r#"storage.backend = "postgres" needs a relay built with the `postgres` feature (cargo build --features postgres)"#
+            .into(),
+    ))
+}
+
+/// The store [`Relay::bind`] opened, as `config.storage.backend` chose.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfiguredStore {
+    /// The embedded SQLite store.
+    Sqlite(SqliteStore),
+    /// The PostgreSQL store several relay nodes may share (boxed: it is several times the size
+    /// of the SQLite one, and there is one per relay).
+    #[cfg(feature = "postgres")]
+    Postgres(Box<PostgresStore>),
+}
+
+/// Runs `$call` on whichever store `$store` holds.
+macro_rules! dispatch {
+    ($store:expr, $inner:ident => $call:expr) => {
+        match $store {
+            ConfiguredStore::Sqlite($inner) => $call,
+            #[cfg(feature = "postgres")]
+            ConfiguredStore::Postgres($inner) => $call,
+        }
+    };
+}
+
+impl Store for ConfiguredStore {
+    async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
+        dispatch!(self, store => store.register(mailbox, identity_key, now).await)
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        dispatch!(self, store => store.mailbox_status(mailbox).await)
+    }
+
+    async fn upload_prekeys(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey: SignedPreKey,
+        one_time: Vec<OneTimePreKey>,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        dispatch!(self, store => store.upload_prekeys(mailbox, signed_prekey, one_time, max_one_time).await)
+    }
+
+    async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
+        dispatch!(self, store => store.claim_bundle(mailbox).await)
+    }
+
+    async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
+        dispatch!(self, store => store.one_time_prekey_count(mailbox).await)
+    }
+
+    async fn enqueue(
+        &self,
+        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        now: u64,
+        quota: Quota,
+    ) -> Result<Vec<u64>, StoreError> {
+        dispatch!(self, store => store.enqueue(deliveries, now, quota).await)
+    }
+
+    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Vec<u8>)>, now: u64, quota: Quota, done: F)
+    where
+        F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
+    {
+        dispatch!(self, store => store.enqueue_then(deliveries, now, quota, done).await)
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        dispatch!(self, store => store.fetch(mailbox, after, limit).await)
+    }
+
+    async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.ack(mailbox, through).await)
+    }
+
+    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.purge_expired(cutoff).await)
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        dispatch!(self, store => store.delete_mailbox(mailbox).await)
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.queue_depth().await)
+    }
+
+    fn stored_elsewhere(&self) -> Option<mpsc::Receiver<MailboxId>> {
+        dispatch!(self, store => store.stored_elsewhere())
     }
 }
 
@@ -208,6 +337,9 @@ impl<S: Store> Relay<S> {
             background.spawn(serve_metrics(listener, shared.clone(), stop_rx.clone()));
         }
         background.spawn(purge_loop(shared.clone(), stop_rx.clone()));
+        if let Some(notices) = shared.store.stored_elsewhere() {
+            background.spawn(wake_for_other_nodes(shared.clone(), notices));
+        }
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -341,6 +473,14 @@ async fn purge_loop<S: Store>(shared: Arc<Shared<S>>, mut stop: watch::Receiver<
             }
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Wakes the connection of each mailbox another relay node stored messages for, if it is logged
+/// in here, so its delivery task reads and pushes them at once (see [`Store::stored_elsewhere`]).
+async fn wake_for_other_nodes<S: Store>(shared: Arc<Shared<S>>, mut notices: mpsc::Receiver<MailboxId>) {
+    while let Some(mailbox) = notices.recv().await {
+        shared.hub.wake(&mailbox);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Storage behind one async trait, so the embedded SQLite default, the in-memory store for tests
-//! and a later PostgreSQL store are interchangeable. One shared test suite
+//! and the PostgreSQL store (feature `postgres`, for several relay nodes) are interchangeable. One shared test suite
 //! ([`suite`]) runs against every implementation.
 //!
 //! What is stored is the minimum the relay needs: per mailbox its identity key and prekeys, and
@@ -12,6 +12,8 @@ use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use thiserror::Error;
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
@@ -194,4 +196,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages queued across all mailboxes (for the queue-depth metric).
     fn queue_depth(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// For a store that several relay nodes share: a stream of the mailboxes that *another*
+    /// node stored messages for, each sent once that node's [`Store::enqueue`] has committed, so
+    /// this node can push them at once to a recipient logged in here. The first call hands the
+    /// receiver out; later calls get `None`. A store only one relay uses has no such stream, and
+    /// returns `None` (the default).
+    ///
+    /// Bounded: a node that falls behind loses notices rather than memory. A lost notice
+    /// delays a push, it loses no message: the message stays stored, and a delivery task reads
+    /// the store at every login and whenever this node stores or is told of another message
+    /// for the mailbox.
+    fn stored_elsewhere(&self) -> Option<tokio::sync::mpsc::Receiver<MailboxId>> {
+        None
+    }
 }

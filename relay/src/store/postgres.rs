@@ -1,0 +1,170 @@
+//! [`PostgresStore`]: the store several relay nodes share. Every node connects to one PostgreSQL
+//! database; row locks keep each operation correct whichever node runs it, and `LISTEN`/`NOTIFY`
+//! tells every node what the others stored ([`Store::stored_elsewhere`]).
+//!
+//! No TLS: the database must be reached over a trusted network or a unix socket.
+
+mod listen;
+mod ops;
+mod pool;
+mod schema;
+#[cfg(test)]
+mod test_cluster;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use tokio::sync::mpsc;
+
+use self::pool::Pool;
+use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+
+/// How long opening one connection may take before it counts as failed, unless the URL sets
+/// `connect_timeout`. A database that is down fails requests in bounded time instead of
+/// stalling them.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How [`PostgresStore::connect`] sets up its connections.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Most connections used for operations at once (at least 1; default
+    /// [`DEFAULT_POSTGRES_POOL_SIZE`](crate::config::DEFAULT_POSTGRES_POOL_SIZE)). One more
+    /// listens for other nodes' notices.
+    pub pool_size: usize,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: crate::config::DEFAULT_POSTGRES_POOL_SIZE,
+        }
+    }
+}
+
+/// A [`Store`] in a PostgreSQL database that several relay nodes may share.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: Pool,
+    /// Marks this store's notices, so its own listener skips them: this node already woke its
+    /// recipients when it stored.
+    node: listen::NodeId,
+    /// Taken once by [`Store::stored_elsewhere`].
+    notices: Mutex<Option<mpsc::Receiver<MailboxId>>>,
+}
+
+/// A backend failure, described without any stored data: only the SQLSTATE and the primary
+/// message of a database error, never its detail (which can quote a row's values).
+fn backend(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        return StoreError::Backend(format!("postgres: {} ({})", db.message(), db.code().code()));
+    }
+    match std::error::Error::source(&error) {
+        Some(source) => StoreError::Backend(format!("postgres: {error}: {source}")),
+        None => StoreError::Backend(format!("postgres: {error}")),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (a `postgresql://` URL or `key=value` pairs, as libpq
+    /// takes them; a unix socket is a `host` that is a directory), creates or migrates the
+    /// schema, and starts listening for other nodes' notices. Needs a tokio runtime. Refuses a
+    /// database whose schema a newer relay wrote, and a URL that asks for TLS (`sslmode=require`).
+    pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        // The parse error names the bad option, never the URL (which may hold a password).
+        let mut config = tokio_postgres::Config::from_str(url).map_err(backend)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("hush-relay");
+        }
+        let pool = Pool::new(config.clone(), options.pool_size.max(1));
+        {
+            let mut conn = pool.get().await?;
+            schema::migrate(&mut conn).await?;
+        }
+        let node = listen::NodeId::random();
+        let notices = listen::start(config, node).await?;
+        Ok(Self {
+            pool,
+            node,
+            notices: Mutex::new(Some(notices)),
+        })
+    }
+}
+
+impl Store for PostgresStore {
+    async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
+        ops::register(&mut self.pool.get().await?, mailbox, identity_key, now).await
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        ops::mailbox_status(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn upload_prekeys(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey: SignedPreKey,
+        one_time: Vec<OneTimePreKey>,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        let mut conn = self.pool.get().await?;
+        ops::upload_prekeys(&mut conn, mailbox, signed_prekey, one_time, max_one_time).await
+    }
+
+    async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
+        ops::claim_bundle(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
+        ops::one_time_prekey_count(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn enqueue(
+        &self,
+        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        now: u64,
+        quota: Quota,
+    ) -> Result<Vec<u64>, StoreError> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.get().await?;
+        ops::enqueue(&mut conn, self.node, deliveries, now, quota).await
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        ops::fetch(&mut self.pool.get().await?, mailbox, after, limit).await
+    }
+
+    async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+        ops::ack(&mut self.pool.get().await?, mailbox, through).await
+    }
+
+    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
+        ops::purge_expired(&mut self.pool.get().await?, cutoff).await
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        ops::delete_mailbox(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        ops::queue_depth(&mut self.pool.get().await?).await
+    }
+
+    fn stored_elsewhere(&self) -> Option<mpsc::Receiver<MailboxId>> {
+        // Taking an `Option` out cannot leave it half-done: a poisoned lock is safe to use.
+        self.notices.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
