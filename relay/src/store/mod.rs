@@ -1,6 +1,6 @@
 //! Storage behind one async trait, so the embedded SQLite default, the in-memory store for tests
-//! and the PostgreSQL store (feature `postgres`, for several relay nodes) are interchangeable. One shared test suite
-//! ([`suite`]) runs against every implementation.
+//! and the PostgreSQL store (feature `postgres`, for several relay nodes) are interchangeable.
+//! One shared test suite ([`suite`]) runs against every implementation.
 //!
 //! What is stored is the minimum the relay needs: per mailbox its identity key and prekeys, and
 //! per message the recipient mailbox, sequence number, opaque envelope, receive time and size.
