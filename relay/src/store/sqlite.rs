@@ -19,8 +19,10 @@ use rusqlite::{Connection, OpenFlags};
 use self::writer::{Guard, Housekeeping, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 
-/// Acknowledged rows waiting for a sweep before one runs regardless of age.
-const SWEEP_ROWS: u64 = 4096;
+/// Acknowledged rows waiting for a sweep before one runs regardless of age. A sweep stalls the
+/// writer while it runs: measured on the 2-core dev machine, 1,024 rows take about 2 ms (4,096
+/// took 7 ms) and write as few pages per message; 256 rows write 27% more.
+const SWEEP_ROWS: u64 = 1024;
 /// Longest an acknowledged row waits for its sweep (while the writer runs).
 const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
