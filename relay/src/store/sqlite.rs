@@ -9,7 +9,7 @@ mod writer;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,13 @@ use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessag
 const SWEEP_ROWS: u64 = 1024;
 /// Longest an acknowledged row waits for its sweep (while the writer runs).
 const SWEEP_AFTER: Duration = Duration::from_secs(1);
+
+/// Commits after which the writer checkpoints the WAL into the database file (SQLite's own
+/// automatic checkpoint is off: it ran inside a commit, before that batch was answered, every
+/// 1,000 pages). A later checkpoint copies a page dirtied by many commits once.
+const CHECKPOINT_COMMITS: u32 = 256;
+/// Envelope bytes written after which the writer checkpoints regardless (large envelopes).
+const CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
 /// next to each other on a small machine without holding many file handles.
@@ -73,6 +80,8 @@ struct Unswept {
 #[derive(Debug, Default)]
 struct Sweeper {
     unswept: Mutex<Unswept>,
+    /// Envelope bytes enqueued since the last checkpoint.
+    written: AtomicU64,
 }
 
 impl Sweeper {
@@ -92,10 +101,29 @@ impl Sweeper {
         self.lock().since.is_some()
     }
 
-    /// Sweeps when enough rows wait, the oldest waited long enough, or `closing`. A failed sweep
-    /// keeps its ids for the next try (the rows stay invisible meanwhile).
+    /// After each batch (answered by then): sweeps when enough rows wait, the oldest waited long
+    /// enough, or `closing` (a failed sweep keeps its ids for the next try; the rows stay
+    /// invisible meanwhile), and checkpoints the WAL every [`CHECKPOINT_COMMITS`] commits or
+    /// [`CHECKPOINT_BYTES`] bytes.
     fn housekeeping(self: Arc<Self>) -> Housekeeping {
+        let mut commits = 0u32;
         Box::new(move |conn, closing| {
+            commits = commits.saturating_add(1);
+            if commits >= CHECKPOINT_COMMITS || self.written.load(Ordering::Relaxed) >= CHECKPOINT_BYTES {
+                commits = 0;
+                self.written.store(0, Ordering::Relaxed);
+                // Passive: never waits on a reader; what it cannot copy now, the next one does.
+                let checkpointed = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Err(error) = checkpointed {
+                    tracing::warn!(error = %backend(error), "WAL checkpoint failed; will retry");
+                }
+            }
+            self.sweep_if_due(conn, closing);
+        })
+    }
+
+    fn sweep_if_due(&self, conn: &mut Connection, closing: bool) {
+        {
             let ids = {
                 let mut unswept = self.lock();
                 let due = unswept.since.is_some_and(|since| {
@@ -117,7 +145,12 @@ impl Sweeper {
                 unswept.ids.extend(ids);
                 unswept.since.get_or_insert_with(Instant::now);
             }
-        })
+        }
+    }
+
+    fn wrote(&self, deliveries: &[(MailboxId, Vec<u8>)]) {
+        let bytes: usize = deliveries.iter().map(|(_, envelope)| envelope.len()).sum();
+        self.written.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }
 
@@ -292,6 +325,7 @@ impl Store for SqliteStore {
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
+        self.sweeper.wrote(&deliveries);
         self.write(Guard::None, move |conn| {
             ops::enqueue(conn, deliveries, now, quota)
         })
@@ -302,6 +336,7 @@ impl Store for SqliteStore {
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {
+        self.sweeper.wrote(&deliveries);
         let operation = move |conn: &Connection| ops::enqueue(conn, deliveries, now, quota);
         match &self.writer {
             Some(writer) => writer.submit_then(Guard::None, operation, done).await,

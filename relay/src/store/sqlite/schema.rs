@@ -100,6 +100,12 @@ pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous) -> R
     conn.pragma_update(None, "synchronous", synchronous)
         .map_err(backend)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+    // The writer checkpoints itself, after answering a batch (`SqliteStore`'s housekeeping).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(backend)?;
+    // After a burst of large envelopes, a checkpointed WAL file shrinks back to this size.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+        .map_err(backend)?;
     // Deleted rows (acked messages, deleted mailboxes) are overwritten with zeros instead of
     // lingering in free pages of the database file.
     conn.pragma_update(None, "secure_delete", "ON").map_err(backend)?;

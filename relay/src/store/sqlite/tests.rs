@@ -4,7 +4,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::writer::{Guard, WriteJob, job, run_batch};
-use super::{SWEEP_AFTER, SqliteOptions, SqliteStore, Synchronous, ops, schema};
+use super::{CHECKPOINT_COMMITS, SWEEP_AFTER, SqliteOptions, SqliteStore, Synchronous, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
 use crate::store::{MailboxStatus, Store, StoreError};
 
@@ -351,6 +351,7 @@ fn writer_connection_settings() {
     assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
     assert_eq!(pragma("synchronous"), "Integer(2)");
     assert_eq!(pragma("foreign_keys"), "Integer(1)");
+    assert_eq!(pragma("wal_autocheckpoint"), "Integer(0)");
     schema::configure_writer(&conn, Synchronous::Normal).unwrap();
     assert_eq!(pragma("synchronous"), "Integer(1)");
 }
@@ -466,6 +467,30 @@ async fn acks_a_crash_left_unswept_are_swept_at_open() {
             .map(|m| m.seq)
             .collect::<Vec<_>>(),
         vec![2]
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_writer_checkpoints_the_wal_into_the_database_file_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    // SQLite's own checkpoint is off: so far the tables are in the WAL, the file holds its
+    // header page only.
+    let header_only = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(header_only, 4096);
+    for _ in 0..CHECKPOINT_COMMITS {
+        store.enqueue(vec![(a, b"m".to_vec())], 5, QUOTA).await.unwrap();
+    }
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 0,
+        "no checkpoint after {CHECKPOINT_COMMITS} commits"
+    );
+    assert_eq!(
+        store.fetch(a, 0, 1000).await.unwrap().len() as u32,
+        CHECKPOINT_COMMITS
     );
     store.close().await.unwrap();
 }
