@@ -10,7 +10,7 @@ use hush_proto::{
     decode_body, encode_frame, parse_length,
 };
 use quinn::{RecvStream, SendStream, VarInt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tracing::{debug, warn};
 
 pub use hush_net::EXPORTER_LABEL;
@@ -108,11 +108,15 @@ pub(crate) async fn serve<S: Store>(
     let challenge: [u8; 32] = rand::random();
     // The challenge is the first frame the client reads.
     let first = ServerFrame::Push(Push::Challenge { nonce: challenge });
-    let writer = tokio::spawn(write_frames(
+    let (closing, closing_rx) = oneshot::channel();
+    let mut writer = tokio::spawn(write_frames(
         send,
         first,
-        responses_rx,
-        outbox_rx,
+        Queues {
+            responses: responses_rx,
+            frames: outbox_rx,
+            closing: closing_rx,
+        },
         limits.max_frame_len,
     ));
     let mut state = ConnState {
@@ -138,16 +142,24 @@ pub(crate) async fn serve<S: Store>(
     if let (Some(mailbox), Some(online)) = (state.mailbox, &state.online) {
         shared.hub.unregister(mailbox, online.connection_id);
     }
-    if let Some(online) = state.online.take() {
-        // Wakes the delivery task so it sees the closed outbox and ends.
-        online.wake.notify_one();
-    }
+    let online = state.online.take();
     drop(state);
     drop(outbox);
     drop(responses);
-    // Let the writer flush the last responses (sends still committing answer when they land)
-    // before closing.
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    // The writer flushes what is queued and the last answers (sends still committing answer
+    // when they land), then ends; pushes are not waited for.
+    let _ = closing.send(());
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+        let _ = writer.await;
+    }
+    if let Some(online) = online {
+        // The writer is gone, so the outbox is closed: the delivery task sees it and ends.
+        online.wake.notify_one();
+    }
     let (code, reason): (u32, &[u8]) = match ending {
         Ending::Done => (close_code::DONE, b"done"),
         Ending::Protocol(code, reason) => {
@@ -369,14 +381,21 @@ async fn read_frame(recv: &mut RecvStream, max: u32) -> Result<Option<ClientFram
     decode_body(&body).map(Some).map_err(ReadError::Frame)
 }
 
-/// Writes `first`, then encodes and writes frames, responses first, coalescing what is queued into one write.
-async fn write_frames(
-    mut send: SendStream,
-    first: ServerFrame,
-    mut responses: mpsc::UnboundedReceiver<Reply>,
-    mut frames: mpsc::Receiver<ServerFrame>,
-    max: u32,
-) {
+/// What a connection's writer reads from.
+struct Queues {
+    /// Answers, each holding its in-flight permit.
+    responses: mpsc::UnboundedReceiver<Reply>,
+    /// Pushes.
+    frames: mpsc::Receiver<ServerFrame>,
+    /// Fired when the request loop has ended: write what is queued and the answers still to
+    /// come, then finish.
+    closing: oneshot::Receiver<()>,
+}
+
+/// Writes `first`, then encodes and writes frames, answers first, coalescing what is queued into
+/// one write. Ends when the connection is closing and every answer is written, or the stream
+/// fails.
+async fn write_frames(mut send: SendStream, first: ServerFrame, mut queues: Queues, max: u32) {
     let mut buffer = Vec::new();
     encode_into(&mut buffer, &first, max);
     if send.write_all(&buffer).await.is_err() {
@@ -384,30 +403,43 @@ async fn write_frames(
     }
     let mut responses_open = true;
     let mut frames_open = true;
-    while responses_open || frames_open {
+    let mut closing = false;
+    while responses_open {
         let first = tokio::select! {
             biased;
-            reply = responses.recv(), if responses_open => match reply {
+            reply = queues.responses.recv() => match reply {
                 Some(reply) => reply.frame,
                 None => {
                     responses_open = false;
                     continue;
                 }
             },
-            frame = frames.recv(), if frames_open => match frame {
+            frame = queues.frames.recv(), if frames_open && !closing => match frame {
                 Some(frame) => frame,
                 None => {
                     frames_open = false;
                     continue;
                 }
             },
+            _ = &mut queues.closing, if !closing => {
+                // Pushes already queued still go out; no new ones are waited for.
+                closing = true;
+                let mut queued = Vec::new();
+                while let Ok(frame) = queues.frames.try_recv() {
+                    encode_into(&mut queued, &frame, max);
+                }
+                if !queued.is_empty() && send.write_all(&queued).await.is_err() {
+                    return;
+                }
+                continue;
+            },
         };
         buffer.clear();
         encode_into(&mut buffer, &first, max);
         while buffer.len() < WRITE_COALESCE {
-            if let Ok(reply) = responses.try_recv() {
+            if let Ok(reply) = queues.responses.try_recv() {
                 encode_into(&mut buffer, &reply.frame, max);
-            } else if let Ok(frame) = frames.try_recv() {
+            } else if let Some(frame) = (!closing).then(|| queues.frames.try_recv().ok()).flatten() {
                 encode_into(&mut buffer, &frame, max);
             } else {
                 break;

@@ -804,3 +804,38 @@ async fn pipelined_sends_are_all_answered_and_a_stalled_reader_still_gets_everyt
     assert_eq!(delivery.envelope.as_bytes(), b"after");
     assert_nothing_more_delivered(&mut bob_client).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_leaves_no_task_behind() {
+    let relay = spawn_relay(|_| {}).await;
+    let runtime = tokio::runtime::Handle::current().metrics();
+    // One user first, so the relay's own background tasks all exist before counting.
+    let (_, first) = relay.user().await;
+    first.close();
+    let (_, mut probe) = relay.user().await;
+    send(&mut probe, mailbox(&Account::new(T0, &mut rand::rng())), b"x")
+        .await
+        .ok();
+    let before = runtime.num_alive_tasks();
+    for _ in 0..20 {
+        let (account, mut client) = relay.user().await;
+        // A delivery task is running for this login: give it something to push.
+        send(&mut probe, mailbox(&account), b"hello").await.unwrap();
+        client.next_delivery().await.unwrap();
+        client.close();
+    }
+    // Each connection's tasks (request loop, writer, delivery) end once it is closed.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(50));
+    loop {
+        let alive = runtime.num_alive_tasks();
+        if alive <= before {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{alive} tasks alive, {before} before 20 connections came and went"
+        );
+        ticks.tick().await;
+    }
+}
