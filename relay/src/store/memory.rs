@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 
-use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage, count_u32};
 
 /// An in-memory [`Store`]. Every operation takes one lock, so each is atomic.
 #[derive(Debug, Default)]
@@ -42,13 +42,8 @@ impl Mailbox {
     }
 
     fn one_time_count(&self) -> u32 {
-        count_u32(self.one_time_prekeys.len())
+        count_u32(self.one_time_prekeys.len() as u64)
     }
-}
-
-/// Counts here are bounded by upload caps far below `u32::MAX`; saturate rather than wrap.
-fn count_u32(count: usize) -> u32 {
-    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 impl MemoryStore {
@@ -118,11 +113,11 @@ impl Store for MemoryStore {
             .collect();
         new_ids.sort_unstable();
         new_ids.dedup();
-        let after = held.saturating_add(count_u32(new_ids.len()));
+        let after = held.saturating_add(count_u32(new_ids.len() as u64));
         if after > max_one_time {
             return Err(StoreError::TooManyPreKeys {
                 held,
-                adding: count_u32(one_time.len()),
+                adding: count_u32(one_time.len() as u64),
                 max: max_one_time,
             });
         }

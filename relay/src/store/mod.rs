@@ -18,6 +18,22 @@ pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
 
+/// SQL integers are signed 64-bit. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
+/// stored value can be that large, so comparisons against the clamped value mean the same.
+pub(crate) fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads back a value a store wrote from a `u64`; a negative one means a corrupt database.
+pub(crate) fn from_sql(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Backend("negative integer in the database".to_owned()))
+}
+
+/// A count as the protocol carries it, saturating (counts are capped far below `u32::MAX`).
+pub(crate) fn count_u32(count: u64) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
 /// A stored message as read back for delivery.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredMessage {

@@ -15,27 +15,14 @@ use tokio_postgres::types::FromSql;
 use super::backend;
 use super::listen::{self, NodeId};
 use super::pool::{PooledConn, Tx};
-use crate::store::{ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage};
+use crate::store::{
+    ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage, count_u32, from_sql, to_sql,
+};
 
 /// How often [`register`] retries when a concurrent delete keeps removing the mailbox between its
 /// insert and its read. Each retry means another node deleted the mailbox in that instant; two
 /// in a row are already unlikely.
 const REGISTER_ATTEMPTS: usize = 3;
-
-/// PostgreSQL's `BIGINT` is signed. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
-/// stored value can be that large, so comparisons against the clamped value mean the same.
-fn to_sql(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Reads back a value this store wrote from a `u64`; a negative one means a corrupt database.
-fn from_sql(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Backend("negative integer in the database".to_owned()))
-}
-
-fn count_u32(count: u64) -> u32 {
-    u32::try_from(count).unwrap_or(u32::MAX)
-}
 
 /// Column `index` of `row`.
 fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, StoreError> {

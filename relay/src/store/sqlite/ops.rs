@@ -14,22 +14,9 @@ use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::backend;
-use crate::store::{ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage};
-
-/// SQLite integers are signed 64-bit. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
-/// stored value can be that large, so comparisons against the clamped value mean the same.
-fn to_sql(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Reads back a value this store wrote from a `u64`; a negative one means a corrupt database.
-fn from_sql(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Backend("negative integer in the database".to_owned()))
-}
-
-fn count_u32(count: u64) -> u32 {
-    u32::try_from(count).unwrap_or(u32::MAX)
-}
+use crate::store::{
+    ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage, count_u32, from_sql, to_sql,
+};
 
 /// The mailbox's integer id in this file (what `messages` rows name it by), or `UnknownMailbox`.
 fn mailbox_id(conn: &Connection, mailbox: &MailboxId) -> Result<i64, StoreError> {

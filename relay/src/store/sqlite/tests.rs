@@ -379,6 +379,17 @@ fn backend_errors_carry_no_stored_data() {
     assert!(message.contains("sqlite"), "{message}");
 }
 
+/// A store at `path` with mailbox 1 holding two messages (seqs 1 and 2).
+async fn two_queued(path: &Path) -> (SqliteStore, hush_proto::MailboxId) {
+    let store = SqliteStore::open(path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    store
+        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
+        .await
+        .unwrap();
+    (store, a)
+}
+
 /// Rows of `messages` in the file, acknowledged or not.
 fn message_rows(path: &Path) -> i64 {
     Connection::open(path)
@@ -419,12 +430,7 @@ async fn acked_messages_vanish_from_reads_at_once_and_from_the_file_by_the_sweep
 async fn the_sweep_runs_on_its_own_within_its_period() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    let a = registered(&store, 1).await;
-    store
-        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
-        .await
-        .unwrap();
+    let (store, a) = two_queued(&path).await;
     store.ack(a, 1).await.unwrap();
     // No more writes: the store's own ticker brings the sweep.
     let deadline = tokio::time::Instant::now() + SWEEP_AFTER * 10;
@@ -443,12 +449,7 @@ async fn the_sweep_runs_on_its_own_within_its_period() {
 async fn acks_a_crash_left_unswept_are_swept_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    let a = registered(&store, 1).await;
-    store
-        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
-        .await
-        .unwrap();
+    let (store, a) = two_queued(&path).await;
     store.close().await.unwrap();
     // What an ack leaves when the relay dies before its sweep: the mark moved, the row stays.
     Connection::open(&path)
