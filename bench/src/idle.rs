@@ -1,6 +1,7 @@
 //! The idle mode: N authenticated, idle connections to a relay child process, and what they
 //! cost it in resident memory.
 
+use hush_relay::config::StorageBackend;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub struct IdleRun {
 /// Runs the idle mode and prints its report, ending with the `IDLE` line.
 pub async fn run(idle: &IdleRun) -> anyhow::Result<()> {
     let settings = RelaySettings {
+        store: StorageBackend::Sqlite,
         synchronous: "full".into(),
         max_connections: idle.connections.saturating_add(CONNECTION_HEADROOM),
     };

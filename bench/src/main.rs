@@ -11,6 +11,7 @@ mod procfs;
 mod relay;
 mod throughput;
 
+use hush_relay::config::StorageBackend;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -78,6 +79,10 @@ struct LoadArgs {
     /// SQLite durability of a relay the bench starts: `full` (the relay's default) or `normal`.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     synchronous: String,
+    /// Store of a relay the bench starts: `sqlite` (the relay's default) or `memory` (nothing
+    /// durable; shows what durable storage costs against the same relay).
+    #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "memory"])]
+    store: String,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +177,11 @@ async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
         (None, None, false) => Placement::sibling_binary().map_or(Placement::InProcess, Placement::Child),
     };
     let settings = RelaySettings {
+        store: if args.store == "memory" {
+            StorageBackend::Memory
+        } else {
+            StorageBackend::Sqlite
+        },
         synchronous: args.synchronous,
         max_connections: hush_relay::Limits::default()
             .max_connections
@@ -231,6 +241,7 @@ async fn e2e_mode(args: E2eArgs) -> anyhow::Result<()> {
         None => Placement::sibling_binary().map_or(Placement::InProcess, Placement::Child),
     };
     let settings = RelaySettings {
+        store: StorageBackend::Sqlite,
         synchronous: "full".into(),
         max_connections: hush_relay::Limits::default().max_connections,
     };

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
+use hush_relay::config::StorageBackend;
 use hush_relay::{Config, Relay};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -45,10 +46,23 @@ impl Placement {
 /// Settings for a relay the bench starts.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
+    /// The relay's store: `sqlite` (its default) or `memory` (nothing durable: shows what
+    /// durable storage costs).
+    pub store: StorageBackend,
     /// SQLite `synchronous`: `full` (the relay's default) or `normal`.
     pub synchronous: String,
     /// Most concurrent connections.
     pub max_connections: usize,
+}
+
+impl RelaySettings {
+    /// The store, as the run's description line says it.
+    fn describe_store(&self) -> String {
+        match self.store {
+            StorageBackend::Memory => "memory store: nothing durable".to_owned(),
+            _ => format!("SQLite store, synchronous={}", self.synchronous),
+        }
+    }
 }
 
 /// A relay clients can connect to.
@@ -97,8 +111,8 @@ impl RelayUnderTest {
                     addr,
                     fingerprint,
                     description: format!(
-                        "in-process relay (synchronous={}; CPU and RSS include the bench's clients)",
-                        settings.synchronous
+                        "in-process relay ({}; CPU and RSS include the bench's clients)",
+                        settings.describe_store()
                     ),
                     running: Running::InProcess {
                         stop,
@@ -122,10 +136,10 @@ impl RelayUnderTest {
                     addr: server.addr,
                     fingerprint: server.fingerprint,
                     description: format!(
-                        "relay child process {} (pid {}, synchronous={})",
+                        "relay child process {} (pid {}, {})",
                         binary.display(),
                         server.process_id(),
-                        settings.synchronous
+                        settings.describe_store()
                     ),
                     running: Running::Child { server, _dir: dir },
                 })
@@ -168,6 +182,7 @@ fn config(data_dir: &Path, settings: &RelaySettings) -> Config {
         data_dir: data_dir.to_path_buf(),
         ..Config::default()
     };
+    config.storage.backend = settings.store;
     config.storage.synchronous.clone_from(&settings.synchronous);
     config.limits.max_connections = settings.max_connections;
     config.limits.requests_per_second = BENCH_REQUESTS_PER_SECOND;
@@ -181,7 +196,15 @@ fn config_toml(data_dir: &Path, settings: &RelaySettings) -> String {
     // Debug formatting quotes and escapes like a TOML basic string for any ordinary path.
     let _ = writeln!(text, "listen = \"127.0.0.1:0\"");
     let _ = writeln!(text, "data_dir = {:?}", data_dir.display().to_string());
-    let _ = writeln!(text, "\n[storage]\nsynchronous = {:?}", settings.synchronous);
+    let backend = match settings.store {
+        StorageBackend::Memory => "memory",
+        _ => "sqlite",
+    };
+    let _ = writeln!(
+        text,
+        "\n[storage]\nbackend = {backend:?}\nsynchronous = {:?}",
+        settings.synchronous
+    );
     let _ = writeln!(
         text,
         "\n[limits]\nmax_connections = {}\nrequests_per_second = {BENCH_REQUESTS_PER_SECOND}\n\
@@ -198,6 +221,7 @@ mod tests {
     #[test]
     fn the_child_configuration_parses_and_matches_the_in_process_one() {
         let settings = RelaySettings {
+            store: StorageBackend::Memory,
             synchronous: "full".into(),
             max_connections: 12_345,
         };
@@ -207,6 +231,8 @@ mod tests {
         assert_eq!(parsed.listen, direct.listen);
         assert_eq!(parsed.data_dir, direct.data_dir);
         assert_eq!(parsed.storage.synchronous, "full");
+        assert_eq!(parsed.storage.backend, StorageBackend::Memory);
+        assert_eq!(direct.storage.backend, StorageBackend::Memory);
         assert_eq!(parsed.limits.max_connections, 12_345);
         assert_eq!(
             parsed.limits.requests_per_second,

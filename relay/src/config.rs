@@ -65,6 +65,10 @@ pub enum StorageBackend {
     /// A PostgreSQL database, which several relay nodes may share. Needs a relay built with the
     /// `postgres` feature.
     Postgres,
+    /// Memory only: nothing reaches the disk and nothing survives a restart, so an acknowledged
+    /// message is not durable. For tests, and for measuring what durable storage costs
+    /// (`hush-bench --store memory`); never for users.
+    Memory,
 }
 
 /// Storage settings.

@@ -23,6 +23,7 @@ use crate::connection;
 use crate::hub::Hub;
 use crate::limits::KeyedLimiter;
 use crate::metrics::Metrics;
+use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -85,6 +86,10 @@ impl Relay<ConfiguredStore> {
         let store = match config.storage.backend {
             StorageBackend::Sqlite => ConfiguredStore::Sqlite(open_sqlite(&config)?),
             StorageBackend::Postgres => open_postgres(&config).await?,
+            StorageBackend::Memory => {
+                warn!("storage.backend = \"memory\": nothing is durable; for tests and benchmarks only");
+                ConfiguredStore::Memory(MemoryStore::new())
+            }
         };
         Self::bind_with(config, store, Clock::System).await
     }
@@ -143,6 +148,8 @@ pub enum ConfiguredStore {
     /// of the SQLite one, and there is one per relay).
     #[cfg(feature = "postgres")]
     Postgres(Box<PostgresStore>),
+    /// The in-memory store: nothing durable (tests and benchmarks).
+    Memory(MemoryStore),
 }
 
 /// Runs `$call` on whichever store `$store` holds.
@@ -152,6 +159,7 @@ macro_rules! dispatch {
             ConfiguredStore::Sqlite($inner) => $call,
             #[cfg(feature = "postgres")]
             ConfiguredStore::Postgres($inner) => $call,
+            ConfiguredStore::Memory($inner) => $call,
         }
     };
 }

@@ -839,3 +839,39 @@ async fn a_closed_connection_leaves_no_task_behind() {
         ticks.tick().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_backend_serves_without_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = helpers::test_config(dir.path().to_path_buf());
+    config.storage.backend = hush_relay::config::StorageBackend::Memory;
+    let relay = hush_relay::Relay::bind(config).await.unwrap();
+    let (addr, fingerprint) = (relay.local_addr().unwrap(), relay.fingerprint());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(relay.run(async move {
+        let _ = stopped.await;
+    }));
+    let bob = Account::new(T0, &mut rand::rng());
+    let mut bob_client = RelayClient::connect(addr, fingerprint).await.unwrap();
+    bob_client.login(&bob, None).await.unwrap();
+    let alice = Account::new(T0, &mut rand::rng());
+    let mut alice_client = RelayClient::connect(addr, fingerprint).await.unwrap();
+    alice_client.login(&alice, None).await.unwrap();
+    send(&mut alice_client, mailbox(&bob), b"in memory")
+        .await
+        .unwrap();
+    assert_eq!(
+        bob_client.next_delivery().await.unwrap().envelope.as_bytes(),
+        b"in memory"
+    );
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|name| !name.contains("sqlite")),
+        "a database file appeared: {names:?}"
+    );
+}
