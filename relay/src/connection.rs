@@ -436,13 +436,16 @@ async fn write_frames(mut send: SendStream, first: ServerFrame, mut queues: Queu
         };
         buffer.clear();
         encode_into(&mut buffer, &first, max);
+        // One of each in turn, so a client that keeps pipelining does not hold back its own
+        // deliveries.
         while buffer.len() < WRITE_COALESCE {
-            if let Ok(reply) = queues.responses.try_recv() {
-                encode_into(&mut buffer, &reply.frame, max);
-            } else if let Some(frame) = (!closing).then(|| queues.frames.try_recv().ok()).flatten() {
-                encode_into(&mut buffer, &frame, max);
-            } else {
+            let reply = queues.responses.try_recv().ok();
+            let frame = (!closing).then(|| queues.frames.try_recv().ok()).flatten();
+            if reply.is_none() && frame.is_none() {
                 break;
+            }
+            for frame in reply.map(|reply| reply.frame).iter().chain(&frame) {
+                encode_into(&mut buffer, frame, max);
             }
         }
         if send.write_all(&buffer).await.is_err() {
