@@ -393,8 +393,8 @@ struct Queues {
 }
 
 /// Writes `first`, then encodes and writes frames, answers first, coalescing what is queued into
-/// one write. Ends when the connection is closing and every answer is written, or the stream
-/// fails.
+/// one write. Ends when the connection is closing and every answer is written and acknowledged
+/// by the peer, or the stream fails.
 async fn write_frames(mut send: SendStream, first: ServerFrame, mut queues: Queues, max: u32) {
     let mut buffer = Vec::new();
     encode_into(&mut buffer, &first, max);
@@ -452,7 +452,11 @@ async fn write_frames(mut send: SendStream, first: ServerFrame, mut queues: Queu
             return;
         }
     }
-    let _ = send.finish();
+    // Closing the connection drops stream data the peer has not acknowledged: wait for it (the
+    // caller bounds the wait).
+    if send.finish().is_ok() {
+        let _ = send.stopped().await;
+    }
 }
 
 /// Most bytes coalesced into one stream write.
