@@ -57,8 +57,8 @@ pub(crate) struct ConnState {
     pub(crate) outbox: mpsc::Sender<ServerFrame>,
     /// Set by a handler to close the connection after its response (mailbox deleted).
     pub(crate) close_after: bool,
-    /// Whether the delivery task runs.
-    delivery_started: bool,
+    /// The delivery task, once logged in; joined when the connection ends.
+    delivery: Option<tokio::task::JoinHandle<()>>,
 }
 
 enum Ending {
@@ -127,7 +127,7 @@ pub(crate) async fn serve<S: Store>(
         online: None,
         outbox: outbox.clone(),
         close_after: false,
-        delivery_started: false,
+        delivery: None,
     };
     let ending = request_loop(
         &shared,
@@ -143,6 +143,7 @@ pub(crate) async fn serve<S: Store>(
         shared.hub.unregister(mailbox, online.connection_id);
     }
     let online = state.online.take();
+    let delivery = state.delivery.take();
     drop(state);
     drop(outbox);
     drop(responses);
@@ -159,6 +160,10 @@ pub(crate) async fn serve<S: Store>(
     if let Some(online) = online {
         // The writer is gone, so the outbox is closed: the delivery task sees it and ends.
         online.wake.notify_one();
+    }
+    if let Some(delivery) = delivery {
+        // Ends at once unless it waits on a store read; a failed task has nothing to report.
+        let _ = delivery.await;
     }
     let (code, reason): (u32, &[u8]) = match ending {
         Ending::Done => (close_code::DONE, b"done"),
@@ -259,10 +264,9 @@ async fn request_loop<S: Store>(
             return Ending::Done;
         }
         if let (Some(mailbox), Some(online)) = (state.mailbox, &state.online)
-            && !state.delivery_started
+            && state.delivery.is_none()
         {
-            spawn_delivery(shared.clone(), mailbox, online.clone());
-            state.delivery_started = true;
+            state.delivery = Some(spawn_delivery(shared.clone(), mailbox, online.clone()));
         }
     }
 }
@@ -285,7 +289,7 @@ impl ConnState {
             online: None,
             outbox,
             close_after: false,
-            delivery_started: false,
+            delivery: None,
         }
     }
 
@@ -299,7 +303,11 @@ impl ConnState {
 /// its message itself (a gap in the sequence, a full outbox, a message stored by another node).
 /// Once a read finds nothing more it goes live, and senders push their committed messages
 /// straight to the connection ([`Online::offer`]) until the next gap.
-fn spawn_delivery<S: Store>(shared: Arc<Shared<S>>, mailbox: MailboxId, online: Arc<Online>) {
+fn spawn_delivery<S: Store>(
+    shared: Arc<Shared<S>>,
+    mailbox: MailboxId,
+    online: Arc<Online>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             loop {
@@ -343,7 +351,7 @@ fn spawn_delivery<S: Store>(shared: Arc<Shared<S>>, mailbox: MailboxId, online: 
                 }
             }
         }
-    });
+    })
 }
 
 /// Pushes one message; `false` once the connection's writer is gone.

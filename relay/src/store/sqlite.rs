@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 
+use tokio::sync::watch;
+
 use self::writer::{Guard, Housekeeping, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 
@@ -74,6 +76,8 @@ struct Unswept {
     rows: u64,
     /// When the oldest of them was acknowledged.
     since: Option<Instant>,
+    /// The store's ticker asked for a sweep whatever the age (the writer had nothing else to do).
+    forced: bool,
 }
 
 /// Shared by the ack jobs that fill it and the writer's housekeeping that empties it.
@@ -82,6 +86,8 @@ struct Sweeper {
     unswept: Mutex<Unswept>,
     /// Envelope bytes enqueued since the last checkpoint.
     written: AtomicU64,
+    /// Sweeps done, for whoever waits for one.
+    swept: watch::Sender<u64>,
 }
 
 impl Sweeper {
@@ -97,8 +103,11 @@ impl Sweeper {
         unswept.since.get_or_insert_with(Instant::now);
     }
 
-    fn pending(&self) -> bool {
-        self.lock().since.is_some()
+    /// Asks the next housekeeping to sweep whatever waits; `false` if nothing does.
+    fn force(&self) -> bool {
+        let mut unswept = self.lock();
+        unswept.forced = unswept.since.is_some();
+        unswept.forced
     }
 
     /// After each batch (answered by then): sweeps when enough rows wait, the oldest waited long
@@ -123,23 +132,26 @@ impl Sweeper {
     }
 
     fn sweep_if_due(&self, conn: &mut Connection, closing: bool) {
-        {
-            let ids = {
-                let mut unswept = self.lock();
-                let due = unswept.since.is_some_and(|since| {
-                    closing || unswept.rows >= SWEEP_ROWS || since.elapsed() >= SWEEP_AFTER
-                });
-                if !due {
-                    return;
-                }
-                unswept.rows = 0;
-                unswept.since = None;
-                std::mem::take(&mut unswept.ids)
-            };
-            let swept = conn.transaction().map_err(backend).and_then(|tx| {
-                ops::sweep(&tx, ids.iter().copied()).and_then(|_| tx.commit().map_err(backend))
+        let ids = {
+            let mut unswept = self.lock();
+            let due = unswept.since.is_some_and(|since| {
+                closing || unswept.forced || unswept.rows >= SWEEP_ROWS || since.elapsed() >= SWEEP_AFTER
             });
-            if let Err(error) = swept {
+            if !due {
+                return;
+            }
+            unswept.rows = 0;
+            unswept.since = None;
+            unswept.forced = false;
+            std::mem::take(&mut unswept.ids)
+        };
+        let swept = conn
+            .transaction()
+            .map_err(backend)
+            .and_then(|tx| ops::sweep(&tx, ids.iter().copied()).and_then(|_| tx.commit().map_err(backend)));
+        match swept {
+            Ok(()) => self.swept.send_modify(|sweeps| *sweeps += 1),
+            Err(error) => {
                 tracing::warn!(%error, "deleting acknowledged messages failed; will retry");
                 let mut unswept = self.lock();
                 unswept.ids.extend(ids);
@@ -207,7 +219,7 @@ impl SqliteStore {
                     let (Some(queue), Some(sweeper)) = (queue.upgrade(), sweeper.upgrade()) else {
                         return;
                     };
-                    if sweeper.pending() {
+                    if sweeper.force() {
                         let (job, _) = writer::job(Guard::None, |_: &Connection| Ok(()));
                         let _ = queue.send(job).await;
                     }
