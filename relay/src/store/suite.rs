@@ -249,10 +249,16 @@ pub(crate) async fn concurrent_claims_hand_out_each_prekey_once<S: Store>(store:
         .upload_prekeys(owner, signed_prekey(1), one_time_prekeys(0..20), 100)
         .await
         .unwrap();
+    fifty_claims_hand_out_each_prekey_once(&[store], owner).await;
+}
+
+/// 50 concurrent claims of `owner`'s 20 one-time prekeys, spread over `nodes` (stores on one
+/// database): each prekey is handed out once, and 30 claims get none.
+pub(crate) async fn fifty_claims_hand_out_each_prekey_once<S: Store>(nodes: &[Arc<S>], owner: MailboxId) {
     let claims: Vec<_> = (0..50)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.claim_bundle(owner).await })
+        .map(|n| {
+            let node = Arc::clone(&nodes[n % nodes.len()]);
+            tokio::spawn(async move { node.claim_bundle(owner).await })
         })
         .collect();
     let mut claimed = Vec::new();
@@ -267,7 +273,9 @@ pub(crate) async fn concurrent_claims_hand_out_each_prekey_once<S: Store>(store:
     assert_eq!(claimed.len(), 20, "claimed {claimed:?}");
     assert_eq!(distinct.len(), 20, "a prekey was handed out twice: {claimed:?}");
     assert_eq!(without, 30);
-    assert_eq!(store.one_time_prekey_count(owner).await.unwrap(), 0);
+    for node in nodes {
+        assert_eq!(node.one_time_prekey_count(owner).await.unwrap(), 0);
+    }
 }
 
 pub(crate) async fn unknown_mailbox_is_refused_everywhere<S: Store>(store: S) {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::test_cluster::fresh_database;
 use super::{PostgresOptions, PostgresStore, schema};
-use crate::store::suite::{QUOTA, one_time_prekeys, registered, signed_prekey};
+use crate::store::suite::{
+    QUOTA, fifty_claims_hand_out_each_prekey_once, one_time_prekeys, registered, signed_prekey,
+};
 use crate::store::{Store, StoreError};
 
 /// How long a notice may take to arrive before a test fails (it takes milliseconds).
@@ -111,33 +113,7 @@ async fn fifty_concurrent_claims_across_two_nodes_hand_out_each_prekey_once() {
     b.upload_prekeys(owner, signed_prekey(1), one_time_prekeys(0..20), 100)
         .await
         .unwrap();
-    let claims: Vec<_> = (0..50)
-        .map(|n| {
-            let node = if n % 2 == 0 {
-                Arc::clone(&a)
-            } else {
-                Arc::clone(&b)
-            };
-            tokio::spawn(async move { node.claim_bundle(owner).await })
-        })
-        .collect();
-    let mut claimed = Vec::new();
-    let mut without = 0;
-    for claim in claims {
-        match claim.await.unwrap().unwrap().one_time_prekey {
-            Some(prekey) => claimed.push(prekey.id),
-            None => without += 1,
-        }
-    }
-    let distinct: HashSet<u32> = claimed.iter().copied().collect();
-    assert_eq!(
-        distinct.len(),
-        claimed.len(),
-        "a prekey was handed out twice: {claimed:?}"
-    );
-    assert_eq!(claimed.len(), 20, "claimed {claimed:?}");
-    assert_eq!(without, 30);
-    assert_eq!(a.one_time_prekey_count(owner).await.unwrap(), 0);
+    fifty_claims_hand_out_each_prekey_once(&[a, b], owner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
