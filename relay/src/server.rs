@@ -235,6 +235,10 @@ impl Store for ConfiguredStore {
     fn stored_elsewhere(&self) -> Option<mpsc::Receiver<MailboxId>> {
         dispatch!(self, store => store.stored_elsewhere())
     }
+
+    async fn shutdown(&self) {
+        dispatch!(self, store => store.shutdown().await)
+    }
 }
 
 impl<S: Store> Relay<S> {
@@ -401,6 +405,9 @@ impl<S: Store> Relay<S> {
             b"shutting down",
         );
         let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+        // Every answered write is durable already; this also makes the last journaled ones
+        // rows of the database and closes its files.
+        shared.store.shutdown().await;
         info!("relay stopped");
     }
 }

@@ -213,6 +213,13 @@ pub trait Store: Send + Sync + 'static {
     /// Messages queued across all mailboxes (for the queue-depth metric).
     fn queue_depth(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Graceful shutdown's last step: makes every write queued so far durable, then refuses
+    /// further writes and closes the store's files, so another store (a restarted relay) can
+    /// open them at once. Reads may still work. The default has nothing to do.
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// For a store that several relay nodes share: a stream of the mailboxes that *another*
     /// node stored messages for, each sent once that node's [`Store::enqueue`] has committed, so
     /// this node can push them at once to a recipient logged in here. The first call hands the

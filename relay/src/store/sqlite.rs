@@ -1,39 +1,33 @@
-//! [`SqliteStore`]: the relay's embedded default. A WAL-mode database file, one writer thread
-//! doing group commit ([`writer`]) and a few read connections used from blocking tasks.
+//! [`SqliteStore`]: the relay's embedded default. A WAL-mode database file, a message journal
+//! beside it, one writer thread doing group commit ([`writer`]) and a few read connections used
+//! from blocking tasks.
+//!
+//! Enqueues and acks are made durable in the journal ([`journal`]) and kept in memory
+//! ([`recent`]); the writer moves what is still unacknowledged into the database about once a
+//! second, so a message delivered and acknowledged within that second costs no database write.
+//! At open, whatever the journal holds (the relay stopped before its last flush) is replayed into
+//! the database.
 
+mod journal;
 mod ops;
+mod recent;
 mod schema;
 #[cfg(test)]
 mod tests;
 mod writer;
 
-use std::collections::HashSet;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
-
+#[cfg(test)]
 use tokio::sync::watch;
 
-use self::writer::{Guard, Housekeeping, Writer};
+use self::recent::Recent;
+use self::writer::{Batch, Core, FLUSH_AFTER, Guard, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
-
-/// Acknowledged rows waiting for a sweep before one runs regardless of age. A sweep stalls the
-/// writer while it runs: measured on the 2-core dev machine, 1,024 rows take about 2 ms (4,096
-/// took 7 ms) and write as few pages per message; 256 rows write 27% more.
-const SWEEP_ROWS: u64 = 1024;
-/// Longest an acknowledged row waits for its sweep (while the writer runs).
-const SWEEP_AFTER: Duration = Duration::from_secs(1);
-
-/// Commits after which the writer checkpoints the WAL into the database file (SQLite's own
-/// automatic checkpoint is off: it ran inside a commit, before that batch was answered, every
-/// 1,000 pages). A later checkpoint copies a page dirtied by many commits once.
-const CHECKPOINT_COMMITS: u32 = 256;
-/// Envelope bytes written after which the writer checkpoints regardless (large envelopes).
-const CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
 /// next to each other on a small machine without holding many file handles.
@@ -43,11 +37,12 @@ const READ_CONNECTIONS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Synchronous {
-    /// Every commit is fsynced: a stored message survives power loss. The default.
+    /// Every commit and every journal write is fsynced: a stored message survives power loss.
+    /// The default.
     #[default]
     Full,
-    /// Commits are not fsynced (checkpoints are): survives a relay crash, but the last commits
-    /// may be lost on power loss. Faster.
+    /// Commits and journal writes are not fsynced (checkpoints and flushes are): survives a relay
+    /// crash, but the last writes may be lost on power loss.
     Normal,
 }
 
@@ -56,7 +51,7 @@ pub enum Synchronous {
 pub struct SqliteOptions {
     /// Durability of each commit.
     pub synchronous: Synchronous,
-    /// Most queued writes committed together in one transaction (one fsync).
+    /// Most queued writes made durable together (one transaction, one journal fsync).
     pub batch_max: usize,
 }
 
@@ -69,109 +64,17 @@ impl Default for SqliteOptions {
     }
 }
 
-/// Mailboxes with acknowledged rows not yet deleted (see [`ops::sweep`]).
-#[derive(Debug, Default)]
-struct Unswept {
-    ids: HashSet<i64>,
-    rows: u64,
-    /// When the oldest of them was acknowledged.
-    since: Option<Instant>,
-    /// The store's ticker asked for a sweep whatever the age (the writer had nothing else to do).
-    forced: bool,
-}
-
-/// Shared by the ack jobs that fill it and the writer's housekeeping that empties it.
-#[derive(Debug, Default)]
-struct Sweeper {
-    unswept: Mutex<Unswept>,
-    /// Envelope bytes enqueued since the last checkpoint.
-    written: AtomicU64,
-    /// Sweeps done, for whoever waits for one.
-    swept: watch::Sender<u64>,
-}
-
-impl Sweeper {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Unswept> {
-        // Plain counters and ids: a panic while holding the lock leaves them usable.
-        self.unswept.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn note(&self, id: i64, rows: u64) {
-        let mut unswept = self.lock();
-        unswept.ids.insert(id);
-        unswept.rows = unswept.rows.saturating_add(rows);
-        unswept.since.get_or_insert_with(Instant::now);
-    }
-
-    /// Asks the next housekeeping to sweep whatever waits; `false` if nothing does.
-    fn force(&self) -> bool {
-        let mut unswept = self.lock();
-        unswept.forced = unswept.since.is_some();
-        unswept.forced
-    }
-
-    /// After each batch (answered by then): sweeps when enough rows wait, the oldest waited long
-    /// enough, or `closing` (a failed sweep keeps its ids for the next try; the rows stay
-    /// invisible meanwhile), and checkpoints the WAL every [`CHECKPOINT_COMMITS`] commits or
-    /// [`CHECKPOINT_BYTES`] bytes.
-    fn housekeeping(self: Arc<Self>) -> Housekeeping {
-        let mut commits = 0u32;
-        Box::new(move |conn, closing| {
-            commits = commits.saturating_add(1);
-            if commits >= CHECKPOINT_COMMITS || self.written.load(Ordering::Relaxed) >= CHECKPOINT_BYTES {
-                commits = 0;
-                self.written.store(0, Ordering::Relaxed);
-                // Passive: never waits on a reader; what it cannot copy now, the next one does.
-                let checkpointed = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                if let Err(error) = checkpointed {
-                    tracing::warn!(error = %backend(error), "WAL checkpoint failed; will retry");
-                }
-            }
-            self.sweep_if_due(conn, closing);
-        })
-    }
-
-    fn sweep_if_due(&self, conn: &mut Connection, closing: bool) {
-        let ids = {
-            let mut unswept = self.lock();
-            let due = unswept.since.is_some_and(|since| {
-                closing || unswept.forced || unswept.rows >= SWEEP_ROWS || since.elapsed() >= SWEEP_AFTER
-            });
-            if !due {
-                return;
-            }
-            unswept.rows = 0;
-            unswept.since = None;
-            unswept.forced = false;
-            std::mem::take(&mut unswept.ids)
-        };
-        let swept = conn
-            .transaction()
-            .map_err(backend)
-            .and_then(|tx| ops::sweep(&tx, ids.iter().copied()).and_then(|_| tx.commit().map_err(backend)));
-        match swept {
-            Ok(()) => self.swept.send_modify(|sweeps| *sweeps += 1),
-            Err(error) => {
-                tracing::warn!(%error, "deleting acknowledged messages failed; will retry");
-                let mut unswept = self.lock();
-                unswept.ids.extend(ids);
-                unswept.since.get_or_insert_with(Instant::now);
-            }
-        }
-    }
-
-    fn wrote(&self, deliveries: &[(MailboxId, Vec<u8>)]) {
-        let bytes: usize = deliveries.iter().map(|(_, envelope)| envelope.len()).sum();
-        self.written.fetch_add(bytes as u64, Ordering::Relaxed);
-    }
-}
-
-/// A [`Store`] in one SQLite database file (plus its `-wal` and `-shm`).
+/// A [`Store`] in one SQLite database file (plus its `-wal` and `-shm`) and its message journal
+/// (`-messages`).
 #[derive(Debug)]
 pub struct SqliteStore {
     /// `None` only once closed or dropped.
     writer: Option<Writer>,
-    sweeper: Arc<Sweeper>,
+    /// Durable messages and acks not yet flushed into the database.
+    recent: Arc<Recent>,
+    /// Flushes done so far, for tests that wait for one.
+    #[cfg(test)]
+    flushes: watch::Receiver<u64>,
     /// Shared with the blocking tasks that use them.
     readers: Arc<[Mutex<Connection>]>,
     next_reader: AtomicUsize,
@@ -191,8 +94,22 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(backend)?;
         schema::configure_writer(&conn, options.synchronous)?;
         schema::migrate(&mut conn)?;
-        // Acks whose sweep a crash cut short.
+        let (journal, records, torn) = journal::Journal::open(&journal_path(path))
+            .map_err(|error| StoreError::Backend(format!("cannot open the message journal: {error}")))?;
+        if torn > 0 {
+            // The last write before a crash, never acknowledged to anyone.
+            tracing::warn!(bytes = torn, "ignored the torn end of the message journal");
+        }
+        if !records.is_empty() {
+            let replayed = ops::replay(&mut conn, records)?;
+            tracing::info!(messages = replayed, "replayed the message journal");
+        }
+        // Acks whose deletes a crash cut short.
         ops::sweep_all(&conn)?;
+        let mut journal = journal;
+        journal
+            .reset()
+            .map_err(|error| StoreError::Backend(format!("cannot empty the message journal: {error}")))?;
         let readers = (0..READ_CONNECTIONS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -206,29 +123,32 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Arc<[_]>, StoreError>>()?;
-        let sweeper = Arc::new(Sweeper::default());
-        let writer = Writer::spawn(conn, options.batch_max, sweeper.clone().housekeeping())?;
+        let recent = Arc::new(Recent::default());
+        let core = Core::new(conn, journal, options.synchronous, Arc::clone(&recent));
+        #[cfg(test)]
+        let flushes = core.flushes();
+        let writer = Writer::spawn(core, options.batch_max)?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            // Housekeeping runs after a batch; when no writes come, a no-op write brings it.
+            // The writer flushes after a batch once changes are old enough; when no writes
+            // come, a no-op write each period brings that check.
             let queue = writer.weak_queue();
-            let sweeper = Arc::downgrade(&sweeper);
             runtime.spawn(async move {
-                let mut ticks = tokio::time::interval(SWEEP_AFTER);
+                let mut ticks = tokio::time::interval(FLUSH_AFTER);
                 loop {
                     ticks.tick().await;
-                    let (Some(queue), Some(sweeper)) = (queue.upgrade(), sweeper.upgrade()) else {
+                    let Some(queue) = queue.upgrade() else {
                         return;
                     };
-                    if sweeper.force() {
-                        let (job, _) = writer::job(Guard::None, |_: &Connection| Ok(()));
-                        let _ = queue.send(job).await;
-                    }
+                    let (job, _) = writer::job(Guard::None, false, |_: &mut Batch<'_>| Ok(()));
+                    let _ = queue.send(job).await;
                 }
             });
         }
         Ok(Self {
             writer: Some(writer),
-            sweeper,
+            recent,
+            #[cfg(test)]
+            flushes,
             readers,
             next_reader: AtomicUsize::new(0),
         })
@@ -241,20 +161,36 @@ impl SqliteStore {
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };
-        let thread = writer.stop();
+        let Some(thread) = writer.stop() else {
+            return Ok(());
+        };
         tokio::task::spawn_blocking(move || thread.join())
             .await
             .map_err(|_| StoreError::Backend("waiting for the store writer failed".to_owned()))?
             .map_err(|_| StoreError::Backend("the store writer thread panicked".to_owned()))
     }
 
-    async fn write<T, F>(&self, guard: Guard, operation: F) -> Result<T, StoreError>
+    /// Runs a database operation on the writer (after a flush, with `flush_first`) and waits
+    /// for its committed result.
+    async fn write<T, F>(&self, guard: Guard, flush_first: bool, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_batch(guard, flush_first, move |batch: &mut Batch<'_>| {
+            operation(batch.sql()?)
+        })
+        .await
+    }
+
+    /// Runs an operation on the writer's batch and waits for its durable result.
+    async fn write_batch<T, F>(&self, guard: Guard, flush_first: bool, operation: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         match &self.writer {
-            Some(writer) => writer.submit(guard, operation).await,
+            Some(writer) => writer.submit(guard, flush_first, operation).await,
             None => Err(StoreError::Backend("the store is closed".to_owned())),
         }
     }
@@ -296,9 +232,17 @@ impl Drop for SqliteStore {
     }
 }
 
+/// The journal's file: the database's name with `-messages` added (beside SQLite's own `-wal`
+/// and `-shm`).
+fn journal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-messages");
+    PathBuf::from(name)
+}
+
 impl Store for SqliteStore {
     async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
-        self.write(Guard::Savepoint, move |conn| {
+        self.write(Guard::Savepoint, false, move |conn| {
             ops::register(conn, mailbox, identity_key, now)
         })
         .await
@@ -315,15 +259,17 @@ impl Store for SqliteStore {
         one_time: Vec<OneTimePreKey>,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
-        self.write(Guard::Savepoint, move |conn| {
+        self.write(Guard::Savepoint, false, move |conn| {
             ops::upload_prekeys(conn, mailbox, signed_prekey, one_time, max_one_time)
         })
         .await
     }
 
     async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
-        self.write(Guard::Savepoint, move |conn| ops::claim_bundle(conn, mailbox))
-            .await
+        self.write(Guard::Savepoint, false, move |conn| {
+            ops::claim_bundle(conn, mailbox)
+        })
+        .await
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
@@ -337,9 +283,8 @@ impl Store for SqliteStore {
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
-        self.sweeper.wrote(&deliveries);
-        self.write(Guard::None, move |conn| {
-            ops::enqueue(conn, deliveries, now, quota)
+        self.write_batch(Guard::None, false, move |batch| {
+            ops::enqueue(batch, deliveries, now, quota)
         })
         .await
     }
@@ -348,8 +293,7 @@ impl Store for SqliteStore {
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {
-        self.sweeper.wrote(&deliveries);
-        let operation = move |conn: &Connection| ops::enqueue(conn, deliveries, now, quota);
+        let operation = move |batch: &mut Batch<'_>| ops::enqueue(batch, deliveries, now, quota);
         match &self.writer {
             Some(writer) => writer.submit_then(Guard::None, operation, done).await,
             None => done(Err(StoreError::Backend("the store is closed".to_owned()))),
@@ -362,33 +306,56 @@ impl Store for SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(move |conn| ops::fetch(conn, mailbox, after, limit))
-            .await
+        // Memory first, then the database: a flush in between shows a message in both, never
+        // in neither (see `recent`).
+        let recent = self.recent.snapshot(&mailbox, after, limit);
+        if let Some(recent) = recent.as_ref()
+            && after.saturating_add(1) >= recent.from_seq
+        {
+            // Everything asked for is past what the database holds.
+            return Ok(recent.messages.clone());
+        }
+        let hidden = recent
+            .as_ref()
+            .map_or(after, |recent| recent.acked_through.max(after));
+        let mut messages = self
+            .read(move |conn| ops::fetch(conn, mailbox, hidden, limit))
+            .await?;
+        if let Some(recent) = recent {
+            let last = messages.last().map_or(hidden, |message| message.seq);
+            messages.extend(recent.messages.into_iter().filter(|message| message.seq > last));
+            messages.truncate(limit);
+        }
+        Ok(messages)
     }
 
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
-        let sweeper = self.sweeper.clone();
-        self.write(Guard::None, move |conn| {
-            let (acked, id) = ops::ack(conn, mailbox, through)?;
-            if acked > 0 {
-                sweeper.note(id, acked);
-            }
-            Ok(acked)
+        self.write_batch(Guard::None, false, move |batch| ops::ack(batch, mailbox, through))
+            .await
+    }
+
+    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
+        self.write(Guard::Savepoint, true, move |conn| {
+            ops::purge_expired(conn, cutoff)
         })
         .await
     }
 
-    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
-        self.write(Guard::Savepoint, move |conn| ops::purge_expired(conn, cutoff))
-            .await
-    }
-
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
-        self.write(Guard::Savepoint, move |conn| ops::delete_mailbox(conn, mailbox))
-            .await
+        self.write(Guard::Savepoint, true, move |conn| {
+            ops::delete_mailbox(conn, mailbox)
+        })
+        .await
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
-        self.read(ops::queue_depth).await
+        // Counted in the database, after a flush has brought it up to date.
+        self.write(Guard::None, true, ops::queue_depth).await
+    }
+
+    async fn shutdown(&self) {
+        if let Some(writer) = &self.writer {
+            writer.shutdown().await;
+        }
     }
 }

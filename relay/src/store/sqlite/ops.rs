@@ -1,19 +1,21 @@
 //! The SQL of each operation. Writes run on the writer thread in the batch transaction. Most run
 //! inside a savepoint, so returning an error after a partial change is safe: the savepoint is
 //! rolled back and nothing of the operation remains. The two hot ones, [`enqueue`] and [`ack`],
-//! run without one and must refuse before their first write (see `writer::Guard`). Reads run on
-//! a read connection.
+//! run without one and must refuse before their first change (see `writer::Guard`); they write
+//! journal records, not rows, and the writer's [`flush`] brings their result into the database
+//! later. Reads run on a read connection.
 //!
-//! Acknowledged messages: [`ack`] only moves the mailbox's `acked_through` mark (and its queue
-//! counters); rows at or below the mark are invisible to [`fetch`] and the counters, and
-//! [`sweep`] deletes them later, many acks' worth in one statement per mailbox.
+//! Acknowledged messages: the database's `acked_through` mark hides the rows at or below it
+//! from [`fetch`] and the counters; [`flush`] deletes them as it moves the mark.
 
 use std::collections::HashMap;
 
 use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::backend;
+use super::recent::{Effect, Recent};
+use super::writer::{Batch, Queue};
+use super::{backend, journal};
 use crate::store::{
     ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage, count_u32, from_sql, to_sql,
 };
@@ -185,100 +187,88 @@ pub(super) fn one_time_prekey_count(conn: &Connection, mailbox: MailboxId) -> Re
     one_time_count(conn, &mailbox)
 }
 
-/// A recipient's queue as [`enqueue`] will leave it.
-struct Queue {
-    mailbox: MailboxId,
-    id: i64,
-    next_seq: u64,
-    count: u64,
-    bytes: u64,
+/// The mailbox's queue as the database holds it (what the writer keeps until its next flush),
+/// or `UnknownMailbox`.
+pub(super) fn load_queue(conn: &Connection, mailbox: &MailboxId) -> Result<Queue, StoreError> {
+    let (id, next_seq, count, bytes, acked): (i64, i64, i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT id, next_seq, queued_count, queued_bytes, acked_through FROM mailboxes WHERE mailbox = ?1",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row([mailbox.0], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                })
+                .optional()
+        })
+        .map_err(backend)?
+        .ok_or(StoreError::UnknownMailbox)?;
+    let next_seq = from_sql(next_seq)?;
+    let acked_through = from_sql(acked)?;
+    Ok(Queue {
+        id,
+        next_seq,
+        durable_next: next_seq,
+        flushed_next: next_seq,
+        count: from_sql(count)?,
+        bytes: from_sql(bytes)?,
+        acked_through,
+        flushed_acked: acked_through,
+        dirty: false,
+    })
 }
 
-/// Refuses before writing anything (unknown recipient, over quota), so it needs no savepoint:
-/// once it writes, only a backend error can stop it, and the writer then abandons the whole
-/// batch (see [`super::writer::Guard::None`]).
+/// Refuses before changing anything (unknown recipient, over quota), so it needs no savepoint.
+/// Writes one journal record per envelope; the messages reach the database at the writer's next
+/// flush, if they are still unacknowledged then.
 pub(super) fn enqueue(
-    conn: &Connection,
+    batch: &mut Batch<'_>,
     deliveries: Vec<(MailboxId, Vec<u8>)>,
     now: u64,
     quota: Quota,
 ) -> Result<Vec<u64>, StoreError> {
-    let mut state = conn
-        .prepare_cached("SELECT id, next_seq, queued_count, queued_bytes FROM mailboxes WHERE mailbox = ?1")
-        .map_err(backend)?;
-    // Checks first: every recipient's counters as they will be after this call, several
-    // envelopes to one mailbox counted together.
-    let mut queues: Vec<Queue> = Vec::new();
-    let mut index: HashMap<MailboxId, usize> = HashMap::new();
+    // Checks first: every recipient's queue as it will be after this call, several envelopes to
+    // one mailbox counted together.
+    let mut queues: Vec<(MailboxId, Queue)> = Vec::new();
     let mut planned = Vec::with_capacity(deliveries.len());
     for (mailbox, envelope) in &deliveries {
-        let slot = match index.get(mailbox) {
-            Some(&slot) => slot,
+        let slot = match queues.iter().position(|(known, _)| known == mailbox) {
+            Some(slot) => slot,
             None => {
-                let (id, next_seq, count, bytes): (i64, i64, i64, i64) = state
-                    .query_row([mailbox.0], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                    })
-                    .optional()
-                    .map_err(backend)?
-                    .ok_or(StoreError::UnknownMailbox)?;
-                queues.push(Queue {
-                    mailbox: *mailbox,
-                    id,
-                    next_seq: from_sql(next_seq)?,
-                    count: from_sql(count)?,
-                    bytes: from_sql(bytes)?,
-                });
-                index.insert(*mailbox, queues.len() - 1);
+                queues.push((*mailbox, batch.queue(mailbox)?));
                 queues.len() - 1
             }
         };
-        let queue = queues
+        let (_, queue) = queues
             .get_mut(slot)
             .ok_or_else(|| StoreError::Backend("enqueue lost a recipient".to_owned()))?;
-        let size = envelope.len() as u64;
         queue.count = queue.count.saturating_add(1);
-        queue.bytes = queue.bytes.saturating_add(size);
+        queue.bytes = queue.bytes.saturating_add(envelope.len() as u64);
         if queue.count > quota.max_messages || queue.bytes > quota.max_bytes {
             return Err(StoreError::QuotaExceeded { mailbox: *mailbox });
         }
-        planned.push((queue.id, queue.next_seq));
+        planned.push((queue.next_seq, queue.flushed_next));
         queue.next_seq = queue.next_seq.saturating_add(1);
     }
-    // Then the writes: one insert per envelope, one counter update per recipient.
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .map_err(backend)?;
-    for ((id, seq), (_, envelope)) in planned.iter().zip(&deliveries) {
-        insert
-            .execute(params![
-                id,
-                to_sql(*seq),
-                to_sql(now),
-                to_sql(envelope.len() as u64),
-                envelope
-            ])
-            .map_err(backend)?;
+    // Then the changes: a record and a visible message per envelope.
+    let seqs = planned.iter().map(|(seq, _)| *seq).collect();
+    for ((seq, from_seq), (mailbox, envelope)) in planned.into_iter().zip(deliveries) {
+        journal::encode_stored(batch.records(), &mailbox, seq, now, &envelope);
+        batch.effect(Effect::Stored {
+            mailbox,
+            from_seq,
+            messages: vec![StoredMessage {
+                seq,
+                received_at: now,
+                envelope,
+            }],
+        });
     }
-    let mut advance = conn
-        .prepare_cached(
-            "UPDATE mailboxes SET next_seq = ?2, queued_count = ?3, queued_bytes = ?4 WHERE mailbox = ?1",
-        )
-        .map_err(backend)?;
-    for queue in &queues {
-        advance
-            .execute(params![
-                queue.mailbox.0,
-                to_sql(queue.next_seq),
-                to_sql(queue.count),
-                to_sql(queue.bytes)
-            ])
-            .map_err(backend)?;
+    for (mailbox, mut queue) in queues {
+        queue.dirty = true;
+        batch.set_queue(mailbox, queue);
     }
-    Ok(planned.into_iter().map(|(_, seq)| seq).collect())
+    Ok(seqs)
 }
 
 pub(super) fn fetch(
@@ -314,56 +304,206 @@ pub(super) fn fetch(
     Ok(messages)
 }
 
-/// Like [`enqueue`], refuses (unknown mailbox) before writing, so it needs no savepoint. Moves
-/// the mailbox's `acked_through` mark; the rows go in the next [`sweep`]. Returns how many
-/// messages the ack took off the queue, and the mailbox's integer id (for the sweep).
-pub(super) fn ack(conn: &Connection, mailbox: MailboxId, through: u64) -> Result<(u64, i64), StoreError> {
-    let (id, next_seq, acked): (i64, i64, i64) = conn
-        .prepare_cached("SELECT id, next_seq, acked_through FROM mailboxes WHERE mailbox = ?1")
-        .and_then(|mut statement| {
-            statement
-                .query_row([mailbox.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .optional()
-        })
-        .map_err(backend)?
-        .ok_or(StoreError::UnknownMailbox)?;
-    // Never past the last sequence number handed out, so a later message is never hidden.
-    let through = to_sql(through).min(next_seq.saturating_sub(1));
-    if through <= acked {
-        return Ok((0, id));
+/// Like [`enqueue`], refuses (unknown mailbox) before changing anything, and writes only a
+/// journal record. Returns how many messages the ack took off the queue.
+pub(super) fn ack(batch: &mut Batch<'_>, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+    let mut queue = batch.queue(&mailbox)?;
+    // Never past the last durable sequence number, so a later message is never hidden.
+    let through = through.min(queue.durable_next.saturating_sub(1));
+    if through <= queue.acked_through {
+        return Ok(0);
     }
-    let (count, bytes): (i64, i64) = conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(size), 0) FROM messages \
-             WHERE mailbox = ?1 AND seq > ?2 AND seq <= ?3",
-        )
-        .and_then(|mut statement| {
-            statement.query_row(params![id, acked, through], |row| Ok((row.get(0)?, row.get(1)?)))
-        })
-        .map_err(backend)?;
-    conn.prepare_cached(
-        "UPDATE mailboxes SET acked_through = ?2, queued_count = max(queued_count - ?3, 0), \
-         queued_bytes = max(queued_bytes - ?4, 0) WHERE id = ?1",
-    )
-    .and_then(|mut statement| statement.execute(params![id, through, count, bytes]))
-    .map_err(backend)?;
-    Ok((from_sql(count)?, id))
+    // The acknowledged messages still in the database, then those only in memory (the two
+    // ranges do not overlap: memory holds `flushed_next` and later).
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let in_database = through.min(queue.flushed_next.saturating_sub(1));
+    if in_database > queue.acked_through {
+        let (rows, size): (i64, i64) = batch
+            .sql()?
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(size), 0) FROM messages \
+                 WHERE mailbox = ?1 AND seq > ?2 AND seq <= ?3",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(
+                    params![queue.id, to_sql(queue.acked_through), to_sql(in_database)],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+            })
+            .map_err(backend)?;
+        count = from_sql(rows)?;
+        bytes = from_sql(size)?;
+    }
+    let (recent_count, recent_bytes) = batch
+        .recent()
+        .count_between(&mailbox, queue.acked_through, through);
+    count = count.saturating_add(recent_count);
+    bytes = bytes.saturating_add(recent_bytes);
+    queue.count = queue.count.saturating_sub(count);
+    queue.bytes = queue.bytes.saturating_sub(bytes);
+    queue.acked_through = through;
+    queue.dirty = true;
+    journal::encode_acked(batch.records(), &mailbox, through);
+    batch.effect(Effect::Acked {
+        mailbox,
+        from_seq: queue.flushed_next,
+        through,
+    });
+    batch.set_queue(mailbox, queue);
+    Ok(count)
 }
 
-/// Deletes the acknowledged rows of the mailboxes with these integer ids (ids since deleted or
-/// reused are harmless: the mark read is the current one). Returns how many rows went.
-pub(super) fn sweep(conn: &Connection, ids: impl IntoIterator<Item = i64>) -> Result<u64, StoreError> {
-    let mut delete = conn
+/// The writer's flush, inside its transaction: writes back every changed queue, deletes the
+/// acknowledged rows, and inserts every message still held only in memory (all unacknowledged:
+/// an ack drops them there).
+pub(super) fn flush(
+    conn: &Connection,
+    queues: &HashMap<MailboxId, Queue>,
+    recent: &Recent,
+) -> Result<(), StoreError> {
+    let mut update = conn
         .prepare_cached(
-            "DELETE FROM messages WHERE mailbox = ?1 \
-             AND seq <= (SELECT acked_through FROM mailboxes WHERE id = ?1)",
+            "UPDATE mailboxes SET next_seq = ?2, queued_count = ?3, queued_bytes = ?4, \
+             acked_through = ?5 WHERE id = ?1",
         )
         .map_err(backend)?;
-    let mut deleted = 0u64;
-    for id in ids {
-        deleted += delete.execute([id]).map_err(backend)? as u64;
+    let mut delete = conn
+        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")
+        .map_err(backend)?;
+    for queue in queues.values().filter(|queue| queue.dirty) {
+        update
+            .execute(params![
+                queue.id,
+                to_sql(queue.next_seq),
+                to_sql(queue.count),
+                to_sql(queue.bytes),
+                to_sql(queue.acked_through)
+            ])
+            .map_err(backend)?;
+        if queue.acked_through > queue.flushed_acked
+            && queue.flushed_acked.saturating_add(1) < queue.flushed_next
+        {
+            delete
+                .execute(params![queue.id, to_sql(queue.acked_through)])
+                .map_err(backend)?;
+        }
     }
-    Ok(deleted)
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?;
+    recent.visit(|mailbox, message| {
+        let queue = queues
+            .get(mailbox)
+            .ok_or_else(|| StoreError::Backend("a journaled message has no queue".to_owned()))?;
+        insert
+            .execute(params![
+                queue.id,
+                to_sql(message.seq),
+                to_sql(message.received_at),
+                to_sql(message.envelope.len() as u64),
+                message.envelope
+            ])
+            .map_err(backend)?;
+        Ok(())
+    })
+}
+
+/// A mailbox as replay finds it.
+struct Replayed {
+    id: i64,
+    /// Records below this `seq` were flushed before the crash: the database has them, or had
+    /// them and deleted them since.
+    flushed_next: u64,
+    next_seq: u64,
+    acked_through: u64,
+}
+
+/// At open: brings the journal's records into the database, in one transaction (a crash ended
+/// the relay before its last flush). Replaying twice changes nothing: stored records the
+/// database already had are skipped, and acks only move marks forward. Records for mailboxes no
+/// longer registered are dropped. Returns how many messages were brought in.
+pub(super) fn replay(conn: &mut Connection, records: Vec<journal::Record>) -> Result<u64, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut mailboxes: HashMap<MailboxId, Option<Replayed>> = HashMap::new();
+    let mut stored = 0u64;
+    for record in records {
+        let key = match &record {
+            journal::Record::Stored { mailbox, .. } | journal::Record::Acked { mailbox, .. } => *mailbox,
+        };
+        let replayed = match mailboxes.get_mut(&key) {
+            Some(replayed) => replayed,
+            None => {
+                let loaded = match load_queue(&tx, &key) {
+                    Ok(queue) => Some(Replayed {
+                        id: queue.id,
+                        flushed_next: queue.next_seq,
+                        next_seq: queue.next_seq,
+                        acked_through: queue.acked_through,
+                    }),
+                    Err(StoreError::UnknownMailbox) => None,
+                    Err(error) => return Err(error),
+                };
+                mailboxes.entry(key).or_insert(loaded)
+            }
+        };
+        let Some(replayed) = replayed else { continue };
+        match record {
+            journal::Record::Stored {
+                seq,
+                received_at,
+                envelope,
+                ..
+            } => {
+                if seq < replayed.flushed_next || seq <= replayed.acked_through {
+                    continue;
+                }
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO messages (mailbox, seq, received_at, size, envelope) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        replayed.id,
+                        to_sql(seq),
+                        to_sql(received_at),
+                        to_sql(envelope.len() as u64),
+                        envelope
+                    ])
+                })
+                .map_err(backend)?;
+                stored += 1;
+                replayed.next_seq = replayed.next_seq.max(seq.saturating_add(1));
+            }
+            journal::Record::Acked { through, .. } => {
+                replayed.acked_through = replayed.acked_through.max(through);
+            }
+        }
+    }
+    for replayed in mailboxes.values().flatten() {
+        let acked = replayed.acked_through.min(replayed.next_seq.saturating_sub(1));
+        tx.execute(
+            "UPDATE mailboxes SET next_seq = ?2, acked_through = ?3 WHERE id = ?1",
+            params![replayed.id, to_sql(replayed.next_seq), to_sql(acked)],
+        )
+        .map_err(backend)?;
+        // The counters, from the rows themselves.
+        tx.execute(
+            "UPDATE mailboxes SET \
+             queued_count = (SELECT count(*) FROM messages WHERE mailbox = ?1 AND seq > ?2), \
+             queued_bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox = ?1 AND seq > ?2) \
+             WHERE id = ?1",
+            params![replayed.id, to_sql(acked)],
+        )
+        .map_err(backend)?;
+    }
+    sweep_all(&tx)?;
+    tx.commit().map_err(backend)?;
+    Ok(stored)
 }
 
 /// Deletes every acknowledged row (at open: acks whose sweep a crash or kill cut short).

@@ -1,16 +1,47 @@
-//! Group commit. One thread owns the write connection; callers queue operations to it and await
-//! the reply. The thread takes whatever has queued up (at most `batch_max`), runs it in one
-//! transaction, each operation in a savepoint unless it needs none ([`Guard`]), commits once,
-//! then replies. Under load many writes share one fsync; alone, a write commits as soon as it
-//! arrives.
+//! Group commit. One thread owns the write connection and the message journal; callers queue
+//! operations to it and get the result once it is durable. The thread takes whatever has queued
+//! up (at most `batch_max`) and runs it as one batch:
+//!
+//! - database operations (registration, prekeys, purges) run in one transaction, each in a
+//!   savepoint unless it needs none ([`Guard`]), committed once;
+//! - enqueues and acks do not touch the database: they append records to the batch's part of the
+//!   message journal ([`super::journal`]), which is written and fsynced once, after the commit;
+//! - then every job is answered, and the batch's messages and acks become visible to reads
+//!   ([`super::recent`]).
+//!
+//! Under load many writes share one fsync; alone, a write is stored as soon as it arrives. About
+//! once a second (and before an operation that needs the database complete, such as deleting a
+//! mailbox) the thread flushes: what is still unacknowledged moves into the database in one
+//! transaction, and the journal is emptied. A message acknowledged before that never costs a
+//! database write.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use hush_proto::MailboxId;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::backend;
+use super::journal::Journal;
+use super::recent::{Effect, Recent};
+use super::{Synchronous, backend, ops};
 use crate::store::StoreError;
+
+/// Longest a change waits in the journal before a flush moves it into the database, while the
+/// store is in use. Long enough that almost every message is delivered and acknowledged first
+/// (then it is never written to the database at all), short enough that the journal replayed
+/// after a crash, and the memory holding unacknowledged messages, stay small.
+pub(super) const FLUSH_AFTER: Duration = Duration::from_secs(1);
+/// Journal size that brings a flush regardless of age: bounds the memory that holds the
+/// unacknowledged part of it, and the replay after a crash, under a burst of large envelopes.
+pub(super) const FLUSH_BYTES: u64 = 32 * 1024 * 1024;
+/// Database commits after which the writer checkpoints the WAL (it also does after each flush).
+/// SQLite's own automatic checkpoint is off: it ran inside a commit, before that batch was
+/// answered.
+pub(super) const CHECKPOINT_COMMITS: u32 = 256;
 
 /// How a failing operation is undone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,19 +51,19 @@ pub(super) enum Guard {
     Savepoint,
     /// Runs without one. The operation must refuse (any error but [`StoreError::Backend`])
     /// before it writes anything; a backend error may come after a partial write, so it
-    /// abandons the whole batch, whose jobs all get the error. Saves two statements and the
-    /// copy of every page it touches into the statement journal, per operation.
+    /// abandons the whole batch, whose jobs all get the error. Enqueues and acks, which write
+    /// only to the journal, are such operations.
     None,
 }
 
-/// What running a job did to the transaction.
+/// What running a job did to the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Ran {
     /// Succeeded; its changes stay.
     Succeeded,
     /// Failed; undo its savepoint, or nothing if it had none (it refused before writing).
     Failed,
-    /// Failed with a backend error without a savepoint: the transaction may hold part of it.
+    /// Failed with a backend error without a savepoint: the batch may hold part of it.
     Broke,
 }
 
@@ -41,17 +72,111 @@ pub(super) trait WriteJob: Send {
     /// How a failure of this job is undone.
     fn guard(&self) -> Guard;
 
+    /// Whether the job needs everything flushed into the database before it runs: it reads or
+    /// deletes messages with SQL (purges, deleting a mailbox, counting the queue).
+    fn flush_first(&self) -> bool;
+
     /// Runs the operation (inside its savepoint, if it has one).
-    fn run(&mut self, conn: &Connection) -> Ran;
+    fn run(&mut self, batch: &mut Batch<'_>) -> Ran;
 
     /// Sends the result: the operation's own, or `batch_error` if the batch did not commit (then
     /// nothing of it was stored).
     fn reply(self: Box<Self>, batch_error: Option<&str>);
 }
 
+/// A mailbox's queue as the writer knows it: loaded from the database at first use after a
+/// flush, then kept here (the database row is brought up to date at the next flush).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Queue {
+    /// The mailbox's integer id in the database.
+    pub(super) id: i64,
+    /// The next sequence number to hand out.
+    pub(super) next_seq: u64,
+    /// Sequence numbers below this one are durable and visible to reads.
+    pub(super) durable_next: u64,
+    /// Sequence numbers below this one are in the database (or were deleted from it).
+    pub(super) flushed_next: u64,
+    /// Unacknowledged messages queued, and their envelope bytes.
+    pub(super) count: u64,
+    pub(super) bytes: u64,
+    /// The owner's acknowledgement.
+    pub(super) acked_through: u64,
+    /// The acknowledgement the database row holds.
+    pub(super) flushed_acked: u64,
+    /// Changed since it was loaded: the next flush writes it back.
+    pub(super) dirty: bool,
+}
+
+/// What the writer keeps between batches, besides its connection and journal.
+#[derive(Debug)]
+pub(super) struct State {
+    queues: HashMap<MailboxId, Queue>,
+    /// The batch's journal records, written after its database commit.
+    records: Vec<u8>,
+    /// The batch's changes to [`Recent`], applied once the batch is durable.
+    effects: Vec<Effect>,
+    /// How to restore `queues` if the batch fails: each entry as it was before a change.
+    undo: Vec<(MailboxId, Option<Queue>)>,
+    recent: Arc<Recent>,
+}
+
+/// What a job sees of the writer while it runs.
+pub(super) struct Batch<'a> {
+    conn: &'a Connection,
+    in_transaction: bool,
+    state: &'a mut State,
+}
+
+impl<'a> Batch<'a> {
+    /// The connection, inside the batch's transaction (begun here on first use).
+    pub(super) fn sql(&mut self) -> Result<&'a Connection, StoreError> {
+        if !self.in_transaction {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+            self.in_transaction = true;
+        }
+        Ok(self.conn)
+    }
+
+    /// The mailbox's queue, loaded if this is its first use since the last flush;
+    /// `UnknownMailbox` if it is not registered.
+    pub(super) fn queue(&mut self, mailbox: &MailboxId) -> Result<Queue, StoreError> {
+        if let Some(queue) = self.state.queues.get(mailbox) {
+            return Ok(*queue);
+        }
+        // Plain reads need no transaction; inside one, they see the batch's own changes (a
+        // registration earlier in it), which the undo list forgets if the batch fails.
+        let queue = ops::load_queue(self.conn, mailbox)?;
+        self.state.queues.insert(*mailbox, queue);
+        self.state.undo.push((*mailbox, None));
+        Ok(queue)
+    }
+
+    /// Replaces the mailbox's queue (undone if the batch fails).
+    pub(super) fn set_queue(&mut self, mailbox: MailboxId, queue: Queue) {
+        let before = self.state.queues.insert(mailbox, queue);
+        self.state.undo.push((mailbox, before));
+    }
+
+    /// The batch's journal records, to append to.
+    pub(super) fn records(&mut self) -> &mut Vec<u8> {
+        &mut self.state.records
+    }
+
+    /// A change to reads, made once the batch is durable.
+    pub(super) fn effect(&mut self, effect: Effect) {
+        self.state.effects.push(effect);
+    }
+
+    /// Durable messages not yet flushed.
+    pub(super) fn recent(&self) -> &Recent {
+        &self.state.recent
+    }
+}
+
 /// A [`WriteJob`] from a closure, with what to do with its result.
 struct Job<T, F, D> {
     guard: Guard,
+    flush_first: bool,
     operation: Option<F>,
     result: Option<Result<T, StoreError>>,
     done: D,
@@ -60,28 +185,32 @@ struct Job<T, F, D> {
 /// A job for `operation` and the receiver its result arrives on.
 pub(super) fn job<T, F>(
     guard: Guard,
+    flush_first: bool,
     operation: F,
 ) -> (Box<dyn WriteJob>, oneshot::Receiver<Result<T, StoreError>>)
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
 {
     let (reply, receiver) = oneshot::channel();
     // The caller may have given up waiting (its future dropped); the write stands anyway.
-    let job = job_then(guard, operation, move |result| drop(reply.send(result)));
+    let job = job_then(guard, flush_first, operation, move |result| {
+        drop(reply.send(result))
+    });
     (job, receiver)
 }
 
 /// A job for `operation` whose result goes to `done`, called on the thread or task that answers
 /// committed batches.
-pub(super) fn job_then<T, F, D>(guard: Guard, operation: F, done: D) -> Box<dyn WriteJob>
+pub(super) fn job_then<T, F, D>(guard: Guard, flush_first: bool, operation: F, done: D) -> Box<dyn WriteJob>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     D: FnOnce(Result<T, StoreError>) + Send + 'static,
 {
     Box::new(Job {
         guard,
+        flush_first,
         operation: Some(operation),
         result: None,
         done,
@@ -91,18 +220,22 @@ where
 impl<T, F, D> WriteJob for Job<T, F, D>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send,
     D: FnOnce(Result<T, StoreError>) + Send,
 {
     fn guard(&self) -> Guard {
         self.guard
     }
 
-    fn run(&mut self, conn: &Connection) -> Ran {
+    fn flush_first(&self) -> bool {
+        self.flush_first
+    }
+
+    fn run(&mut self, batch: &mut Batch<'_>) -> Ran {
         let Some(operation) = self.operation.take() else {
             return Ran::Failed;
         };
-        let result = operation(conn);
+        let result = operation(batch);
         let ran = match (&result, self.guard) {
             (Ok(_), _) => Ran::Succeeded,
             (Err(StoreError::Backend(_)), Guard::None) => Ran::Broke,
@@ -122,25 +255,234 @@ where
     }
 }
 
-/// Work the writer thread does on its connection between batches: after each batch (`false`),
-/// and once more before it exits (`true`).
-pub(super) type Housekeeping = Box<dyn FnMut(&mut Connection, bool) + Send>;
+/// The writer's side of the store: connection, journal and state. Runs on the writer thread;
+/// tests drive it directly.
+#[derive(Debug)]
+pub(super) struct Core {
+    conn: Connection,
+    journal: Journal,
+    synchronous: Synchronous,
+    state: State,
+    /// Set when a journal write or fsync failed: what reached the disk is unknown (a failed
+    /// fsync may even have dropped earlier data from the page cache), so the store refuses every
+    /// later write until the relay restarts and replays what the journal holds.
+    broken: Option<String>,
+    /// When the oldest change not yet flushed was made.
+    unflushed_since: Option<Instant>,
+    commits: u32,
+    flushes: watch::Sender<u64>,
+}
+
+impl Core {
+    pub(super) fn new(
+        conn: Connection,
+        journal: Journal,
+        synchronous: Synchronous,
+        recent: Arc<Recent>,
+    ) -> Self {
+        Self {
+            conn,
+            journal,
+            synchronous,
+            state: State {
+                queues: HashMap::new(),
+                records: Vec::new(),
+                effects: Vec::new(),
+                undo: Vec::new(),
+                recent,
+            },
+            broken: None,
+            unflushed_since: None,
+            commits: 0,
+            flushes: watch::Sender::new(0),
+        }
+    }
+
+    /// Flushes done so far, for whoever waits for one.
+    #[cfg(test)]
+    pub(super) fn flushes(&self) -> watch::Receiver<u64> {
+        self.flushes.subscribe()
+    }
+
+    /// Runs `batch` and makes it durable: a failing job (over quota, unknown mailbox) is undone
+    /// alone, anything else fails the whole batch, whose jobs then all get that error.
+    pub(super) fn run_batch(&mut self, mut batch: Vec<Box<dyn WriteJob>>) -> Committed {
+        let error = match &self.broken {
+            Some(broken) => Some(broken.clone()),
+            None => self.run_jobs(&mut batch).err(),
+        };
+        if error.is_some() {
+            self.abandon();
+        }
+        Committed { batch, error }
+    }
+
+    fn run_jobs(&mut self, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+        let mut context = Batch {
+            conn: &self.conn,
+            in_transaction: false,
+            state: &mut self.state,
+        };
+        let ran = run_each(&mut context, batch);
+        let in_transaction = context.in_transaction;
+        let committed = ran.and_then(|()| {
+            if in_transaction {
+                self.commits = self.commits.saturating_add(1);
+                self.conn.execute_batch("COMMIT").map_err(describe)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = committed {
+            if in_transaction {
+                // Nothing of the batch stays; a failed rollback leaves SQLite to roll back itself.
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            return Err(error);
+        }
+        if !self.state.records.is_empty() {
+            let sync = self.synchronous == Synchronous::Full;
+            if let Err(error) = self.journal.append(&self.state.records, sync) {
+                let message = format!("the message journal failed ({error}); restart the relay");
+                tracing::error!(%error, "writing the message journal failed; the store refuses writes until restarted");
+                self.broken = Some(message.clone());
+                return Err(message);
+            }
+            self.unflushed_since.get_or_insert_with(Instant::now);
+        }
+        // Durable: the changes become visible.
+        self.state.records.clear();
+        self.state.undo.clear();
+        let effects = std::mem::take(&mut self.state.effects);
+        for effect in &effects {
+            if let Effect::Stored {
+                mailbox, messages, ..
+            } = effect
+                && let (Some(queue), Some(last)) = (self.state.queues.get_mut(mailbox), messages.last())
+            {
+                queue.durable_next = queue.durable_next.max(last.seq.saturating_add(1));
+            }
+        }
+        self.state.recent.apply(effects);
+        Ok(())
+    }
+
+    /// Forgets a failed batch's changes to the writer's state.
+    fn abandon(&mut self) {
+        self.state.records.clear();
+        self.state.effects.clear();
+        while let Some((mailbox, before)) = self.state.undo.pop() {
+            match before {
+                Some(queue) => self.state.queues.insert(mailbox, queue),
+                None => self.state.queues.remove(&mailbox),
+            };
+        }
+    }
+
+    /// Moves everything not yet in the database into it, in one transaction, then empties the
+    /// journal and the in-memory part. On failure nothing changes and a later flush retries.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        if let Some(broken) = &self.broken {
+            return Err(StoreError::Backend(broken.clone()));
+        }
+        let dirty = self.state.queues.values().any(|queue| queue.dirty);
+        if !dirty && self.journal.len() == 0 {
+            // Only loaded, unchanged queues: dropping them bounds memory to busy mailboxes.
+            self.state.queues.clear();
+            return Ok(());
+        }
+        let tx = self.conn.transaction().map_err(backend)?;
+        ops::flush(&tx, &self.state.queues, &self.state.recent)?;
+        tx.commit().map_err(backend)?;
+        self.commits = self.commits.saturating_add(1);
+        self.state.recent.clear();
+        self.state.queues.clear();
+        self.unflushed_since = None;
+        if let Err(error) = self.journal.reset() {
+            // Harmless but for disk space: replay skips what the database already holds.
+            tracing::warn!(%error, "emptying the message journal failed; will retry");
+        }
+        self.flushes.send_modify(|flushes| *flushes += 1);
+        Ok(())
+    }
+
+    /// After each batch (answered by then): flushes when the oldest change has waited
+    /// [`FLUSH_AFTER`], the journal holds [`FLUSH_BYTES`], or `closing`; checkpoints the WAL
+    /// after a flush or every [`CHECKPOINT_COMMITS`] commits.
+    pub(super) fn housekeeping(&mut self, closing: bool) {
+        let due = closing
+            || self.journal.len() >= FLUSH_BYTES
+            || self
+                .unflushed_since
+                .is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
+        let before = self.commits;
+        if due && let Err(error) = self.flush() {
+            tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
+        }
+        if self.commits != before && (self.commits >= CHECKPOINT_COMMITS || due) {
+            self.commits = 0;
+            // Passive: never waits on a reader; what it cannot copy now, the next one does.
+            let checkpointed = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            if let Err(error) = checkpointed {
+                tracing::warn!(error = %backend(error), "WAL checkpoint failed; will retry");
+            }
+        }
+    }
+
+    /// The connection, for tests that look at the database directly.
+    #[cfg(test)]
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Runs each job, in its savepoint if it has one.
+fn run_each(batch: &mut Batch<'_>, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+    for job in jobs {
+        match job.guard() {
+            Guard::Savepoint => {
+                let conn = batch.sql().map_err(|error| error.to_string())?;
+                conn.execute_batch("SAVEPOINT job").map_err(describe)?;
+                let end = if job.run(batch) == Ran::Succeeded {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                conn.execute_batch(end).map_err(describe)?;
+            }
+            Guard::None => {
+                if job.run(batch) == Ran::Broke {
+                    return Err("a write failed part-way; its batch was rolled back".to_owned());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(error: rusqlite::Error) -> String {
+    match backend(error) {
+        StoreError::Backend(message) => message,
+        other => other.to_string(),
+    }
+}
 
 /// The writer thread and the queue into it.
 #[derive(Debug)]
 pub(super) struct Writer {
     queue: mpsc::Sender<Box<dyn WriteJob>>,
-    thread: JoinHandle<()>,
+    /// `None` once taken by [`Writer::shutdown`].
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Asks the thread to stop taking jobs once it has run those already queued.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Writer {
     /// Starts the thread. It runs until every [`Writer`] handle to the queue is gone and the
-    /// queue is drained.
-    pub(super) fn spawn(
-        conn: Connection,
-        batch_max: usize,
-        housekeeping: Housekeeping,
-    ) -> Result<Self, StoreError> {
+    /// queue is drained, then flushes a last time.
+    pub(super) fn spawn(core: Core, batch_max: usize) -> Result<Self, StoreError> {
         let batch_max = batch_max.max(1);
         // Bounded, so a flood of writers waits (asynchronously) instead of growing memory.
         let (queue, receiver) = mpsc::channel(batch_max.saturating_mul(4));
@@ -150,20 +492,31 @@ impl Writer {
             runtime.spawn(reply_to_each(committed));
             replies
         });
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("hush-store-writer".to_owned())
-            .spawn(move || run(conn, receiver, batch_max, replies, housekeeping))
+            .spawn(move || run(core, receiver, batch_max, replies, &stop))
             .map_err(|error| StoreError::Backend(format!("cannot start the store writer thread: {error}")))?;
-        Ok(Self { queue, thread })
+        Ok(Self {
+            queue,
+            thread: Mutex::new(Some(thread)),
+            stopping,
+        })
     }
 
-    /// Queues `operation` and waits for its committed result.
-    pub(super) async fn submit<T, F>(&self, guard: Guard, operation: F) -> Result<T, StoreError>
+    /// Queues `operation` and waits for its durable result.
+    pub(super) async fn submit<T, F>(
+        &self,
+        guard: Guard,
+        flush_first: bool,
+        operation: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let (job, receiver) = job(guard, operation);
+        let (job, receiver) = job(guard, flush_first, operation);
         self.queue
             .send(job)
             .await
@@ -173,15 +526,17 @@ impl Writer {
             .map_err(|_| StoreError::Backend("the store writer stopped before replying".to_owned()))?
     }
 
-    /// Queues `operation`; `done` gets its committed result. Returns once queued (waiting for
+    /// Queues `operation`; `done` gets its durable result. Returns once queued (waiting for
     /// room when the queue is full).
     pub(super) async fn submit_then<T, F, D>(&self, guard: Guard, operation: F, done: D)
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
         D: FnOnce(Result<T, StoreError>) + Send + 'static,
     {
-        if let Err(mpsc::error::SendError(job)) = self.queue.send(job_then(guard, operation, done)).await {
+        if let Err(mpsc::error::SendError(job)) =
+            self.queue.send(job_then(guard, false, operation, done)).await
+        {
             job.reply(Some("the store writer has stopped"));
         }
     }
@@ -191,23 +546,36 @@ impl Writer {
         self.queue.downgrade()
     }
 
-    /// Closes the queue; the thread finishes what is queued and exits. Returns the thread to
-    /// join, for a caller that wants to wait.
-    pub(super) fn stop(self) -> JoinHandle<()> {
+    /// Closes the queue; the thread finishes what is queued, flushes and exits. Returns the
+    /// thread to join, for a caller that wants to wait (none if [`Writer::shutdown`] took it).
+    pub(super) fn stop(self) -> Option<JoinHandle<()>> {
         drop(self.queue);
-        self.thread
+        self.thread.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Through a shared reference: the thread runs what is already queued, flushes, closes the
+    /// database and the journal, and exits; later writes fail. Waits for all of that.
+    pub(super) async fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        // Wakes a thread waiting for work, so it sees the flag.
+        let (wake, _) = job(Guard::None, false, |_: &mut Batch<'_>| Ok(()));
+        let _ = self.queue.send(wake).await;
+        let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 }
 
-/// A batch after its commit (or its failure), with the jobs still to be answered.
-struct Committed {
+/// A batch after it was made durable (or failed), with the jobs still to be answered.
+pub(super) struct Committed {
     batch: Vec<Box<dyn WriteJob>>,
     /// Why nothing of the batch was stored, if so.
     error: Option<String>,
 }
 
 impl Committed {
-    fn reply(self) {
+    pub(super) fn reply(self) {
         for job in self.batch {
             job.reply(self.error.as_deref());
         }
@@ -225,21 +593,40 @@ async fn reply_to_each(mut committed: mpsc::UnboundedReceiver<Committed>) {
 }
 
 fn run(
-    mut conn: Connection,
+    mut core: Core,
     mut receiver: mpsc::Receiver<Box<dyn WriteJob>>,
     batch_max: usize,
     replies: Option<mpsc::UnboundedSender<Committed>>,
-    mut housekeeping: Housekeeping,
+    stopping: &AtomicBool,
 ) {
-    while let Some(first) = receiver.blocking_recv() {
+    // A job that needs a flush first, held back from the batch before it.
+    let mut held: Option<Box<dyn WriteJob>> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match receiver.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        if first.flush_first()
+            && let Err(error) = core.flush()
+        {
+            first.reply(Some(&error.to_string()));
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < batch_max {
             match receiver.try_recv() {
+                Ok(job) if job.flush_first() => {
+                    held = Some(job);
+                    break;
+                }
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(&mut conn, batch);
+        let committed = core.run_batch(batch);
         match &replies {
             // The runtime the store was opened on answers; if it has shut down, answer here.
             Some(replies) => {
@@ -249,54 +636,11 @@ fn run(
             }
             None => committed.reply(),
         }
-        housekeeping(&mut conn, false);
-    }
-    housekeeping(&mut conn, true);
-}
-
-/// Runs `batch` in one transaction so that a failing job (over quota, unknown mailbox) is undone
-/// alone (its savepoint rolled back, or it refused before writing), commits once and replies to
-/// every job.
-#[cfg(test)]
-pub(super) fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn WriteJob>>) {
-    commit_batch(conn, batch).reply();
-}
-
-/// The work of [`run_batch`] but the replies.
-fn commit_batch(conn: &mut Connection, mut batch: Vec<Box<dyn WriteJob>>) -> Committed {
-    let outcome = (|| -> Result<Result<(), &'static str>, rusqlite::Error> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for job in &mut batch {
-            match job.guard() {
-                Guard::Savepoint => {
-                    let savepoint = tx.savepoint()?;
-                    if job.run(&savepoint) == Ran::Succeeded {
-                        savepoint.commit()?;
-                    } else {
-                        // Dropping a savepoint rolls it back; `finish` does so and reports failure.
-                        savepoint.finish()?;
-                    }
-                }
-                Guard::None => {
-                    if job.run(&tx) == Ran::Broke {
-                        // Dropping the transaction rolls all of it back.
-                        return Ok(Err("a write failed part-way; its batch was rolled back"));
-                    }
-                }
-            }
+        core.housekeeping(false);
+        if stopping.load(Ordering::Acquire) {
+            // Refuses new jobs; those already queued still come out of `blocking_recv`.
+            receiver.close();
         }
-        tx.commit().map(Ok)
-    })();
-    let batch_error = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(message)) => Some(message.to_owned()),
-        Err(error) => Some(match backend(error) {
-            StoreError::Backend(message) => message,
-            other => other.to_string(),
-        }),
-    };
-    Committed {
-        batch,
-        error: batch_error,
     }
+    core.housekeeping(true);
 }
