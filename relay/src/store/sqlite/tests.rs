@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::journal::Journal;
+use super::journal::{Journal, peek};
 use super::recent::Recent;
 use super::writer::{Batch, Core, FLUSH_AFTER, Guard, WriteJob, job};
 use super::{SqliteOptions, SqliteStore, Synchronous, journal_path, ops, schema};
@@ -301,10 +301,10 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
     assert!(rows_for(&path, a, a_id).iter().all(|(_, count)| *count > 0));
     // One more, only in the journal when the delete comes.
     store.enqueue(vec![(a, b"3".to_vec())], 1, QUOTA).await.unwrap();
-    assert!(std::fs::metadata(journal_path(&path)).unwrap().len() > 0);
+    assert_eq!(peek(&journal_path(&path)).len(), 1);
 
     store.delete_mailbox(a).await.unwrap();
-    assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), 0);
+    assert!(peek(&journal_path(&path)).is_empty());
     assert!(matches!(
         store.fetch(a, 0, 10).await,
         Err(StoreError::UnknownMailbox)
@@ -449,7 +449,7 @@ async fn messages_acked_before_the_flush_never_reach_the_database() {
     let deliveries = (0..10u8).map(|i| (a, vec![i; 20])).collect();
     store.enqueue(deliveries, 5, QUOTA).await.unwrap();
     // Durable in the journal, readable from memory, not in the database yet.
-    assert!(std::fs::metadata(journal_path(&path)).unwrap().len() > 200);
+    assert_eq!(peek(&journal_path(&path)).len(), 10);
     assert_eq!(message_rows(&path), 0);
     assert_eq!(store.ack(a, 6).await.unwrap(), 6);
     assert_eq!(seqs(&store.fetch(a, 0, 100).await.unwrap()), vec![7, 8, 9, 10]);
@@ -461,7 +461,7 @@ async fn messages_acked_before_the_flush_never_reach_the_database() {
     // is empty, and reads find them in the database.
     assert_eq!(store.queue_depth().await.unwrap(), 4);
     assert_eq!(message_rows(&path), 4);
-    assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), 0);
+    assert!(peek(&journal_path(&path)).is_empty());
     assert_eq!(seqs(&store.fetch(a, 0, 100).await.unwrap()), vec![7, 8, 9, 10]);
     // An ack of rows in the database, and new messages in memory beside them.
     store.enqueue(vec![(a, b"k".to_vec())], 6, QUOTA).await.unwrap();
@@ -488,7 +488,7 @@ async fn the_flush_runs_on_its_own_when_no_writes_come() {
         .expect("no flush came")
         .unwrap();
     assert_eq!(message_rows(&path), 1);
-    assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), 0);
+    assert!(peek(&journal_path(&path)).is_empty());
     store.close().await.unwrap();
 }
 
@@ -510,10 +510,24 @@ async fn the_journal_a_crash_left_is_replayed_at_open_once() {
     }
     super::journal::encode_acked(&mut records, &a, 4);
     super::journal::encode_acked(&mut records, &a, 3);
-    // The torn start of one more record, whose sender was never answered.
-    super::journal::encode_stored(&mut records, &a, 6, 9, b"torn");
-    records.truncate(records.len() - 3);
-    std::fs::write(journal_path(&path), &records).unwrap();
+    let (mut journal, _, _) = Journal::open(&journal_path(&path)).unwrap();
+    journal.append(&records, true).unwrap();
+    // One more frame, torn: its sender was never answered.
+    let mut torn = Vec::new();
+    super::journal::encode_stored(&mut torn, &a, 6, 9, b"torn");
+    journal.append(&torn, true).unwrap();
+    let end = super::journal::FILE_HEADER + journal.len();
+    drop(journal);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(journal_path(&path))
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &[0; 3], end - 3).unwrap();
+    assert_eq!(
+        peek(&journal_path(&path)).len(),
+        8,
+        "the torn frame is not replayed"
+    );
 
     for _ in 0..2 {
         let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
@@ -523,8 +537,8 @@ async fn the_journal_a_crash_left_is_replayed_at_open_once() {
         assert_eq!(seqs(&store.fetch(b, 0, 10).await.unwrap()), vec![1]);
         assert_eq!(store.queue_depth().await.unwrap(), 2);
         store.close().await.unwrap();
-        // Replayed into the database and deleted from the journal: opening again finds the same.
-        assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), 0);
+        // Replayed into the database and gone from the journal: opening again finds the same.
+        assert!(peek(&journal_path(&path)).is_empty());
         assert_eq!(message_rows(&path), 2);
     }
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();

@@ -399,8 +399,10 @@ impl Core {
         self.state.queues.clear();
         self.unflushed_since = None;
         if let Err(error) = self.journal.reset() {
-            // Harmless but for disk space: replay skips what the database already holds.
-            tracing::warn!(%error, "emptying the message journal failed; will retry");
+            // Which header reached the disk is unknown; the journal refuses appends from now on,
+            // so the store refuses writes (see `broken`) rather than journal into a generation
+            // replay might ignore. Replay skips whatever the database already holds.
+            tracing::error!(%error, "starting the message journal over failed");
         }
         self.flushes.send_modify(|flushes| *flushes += 1);
         Ok(())
