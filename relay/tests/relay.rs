@@ -106,10 +106,16 @@ async fn line35_deleted_mailbox_is_indistinguishable_from_unknown_and_leaves_not
     send(&mut alice_client, mailbox(&bob), b"queued for bob")
         .await
         .unwrap();
+    assert!(
+        contains(&all_bytes(&relay.data_dir), b"queued for bob"),
+        "the envelope is stored (sanity check of the grep)"
+    );
     assert_eq!(
         bob_client.request(Request::DeleteMailbox).await.unwrap(),
         Response::MailboxDeleted
     );
+    // Gone from every file of the data directory: database, WAL and message journal.
+    assert!(!contains(&all_bytes(&relay.data_dir), b"queued for bob"));
     assert_eq!(close_code_of(&bob_client).await, u64::from(close_code::DONE));
     // Sending to or fetching the deleted mailbox: the same answer as for one that never existed.
     let deleted = refused(send(&mut alice_client, mailbox(&bob), b"after").await);

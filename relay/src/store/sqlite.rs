@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 
 use self::recent::Recent;
-use self::writer::{Batch, Core, FLUSH_AFTER, Guard, Writer};
+use self::writer::{Batch, Before, Core, FLUSH_AFTER, Guard, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
@@ -139,7 +139,7 @@ impl SqliteStore {
                     let Some(queue) = queue.upgrade() else {
                         return;
                     };
-                    let (job, _) = writer::job(Guard::None, false, |_: &mut Batch<'_>| Ok(()));
+                    let (job, _) = writer::job(Guard::None, Before::Nothing, |_: &mut Batch<'_>| Ok(()));
                     let _ = queue.send(job).await;
                 }
             });
@@ -170,27 +170,27 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend("the store writer thread panicked".to_owned()))
     }
 
-    /// Runs a database operation on the writer (after a flush, with `flush_first`) and waits
+    /// Runs a database operation on the writer (after what `before` says) and waits
     /// for its committed result.
-    async fn write<T, F>(&self, guard: Guard, flush_first: bool, operation: F) -> Result<T, StoreError>
+    async fn write<T, F>(&self, guard: Guard, before: Before, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.write_batch(guard, flush_first, move |batch: &mut Batch<'_>| {
+        self.write_batch(guard, before, move |batch: &mut Batch<'_>| {
             operation(batch.sql()?)
         })
         .await
     }
 
     /// Runs an operation on the writer's batch and waits for its durable result.
-    async fn write_batch<T, F>(&self, guard: Guard, flush_first: bool, operation: F) -> Result<T, StoreError>
+    async fn write_batch<T, F>(&self, guard: Guard, before: Before, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.submit(guard, flush_first, operation).await,
+            Some(writer) => writer.submit(guard, before, operation).await,
             None => Err(StoreError::Backend("the store is closed".to_owned())),
         }
     }
@@ -242,7 +242,7 @@ fn journal_path(database: &Path) -> PathBuf {
 
 impl Store for SqliteStore {
     async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
-        self.write(Guard::Savepoint, false, move |conn| {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
             ops::register(conn, mailbox, identity_key, now)
         })
         .await
@@ -259,14 +259,14 @@ impl Store for SqliteStore {
         one_time: Vec<OneTimePreKey>,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
-        self.write(Guard::Savepoint, false, move |conn| {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
             ops::upload_prekeys(conn, mailbox, signed_prekey, one_time, max_one_time)
         })
         .await
     }
 
     async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
-        self.write(Guard::Savepoint, false, move |conn| {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
             ops::claim_bundle(conn, mailbox)
         })
         .await
@@ -283,7 +283,7 @@ impl Store for SqliteStore {
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
-        self.write_batch(Guard::None, false, move |batch| {
+        self.write_batch(Guard::None, Before::Nothing, move |batch| {
             ops::enqueue(batch, deliveries, now, quota)
         })
         .await
@@ -330,19 +330,21 @@ impl Store for SqliteStore {
     }
 
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
-        self.write_batch(Guard::None, false, move |batch| ops::ack(batch, mailbox, through))
-            .await
+        self.write_batch(Guard::None, Before::Nothing, move |batch| {
+            ops::ack(batch, mailbox, through)
+        })
+        .await
     }
 
     async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
-        self.write(Guard::Savepoint, true, move |conn| {
+        self.write(Guard::Savepoint, Before::FlushAndScrub, move |conn| {
             ops::purge_expired(conn, cutoff)
         })
         .await
     }
 
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
-        self.write(Guard::Savepoint, true, move |conn| {
+        self.write(Guard::Savepoint, Before::FlushAndScrub, move |conn| {
             ops::delete_mailbox(conn, mailbox)
         })
         .await
@@ -350,7 +352,7 @@ impl Store for SqliteStore {
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
         // Counted in the database, after a flush has brought it up to date.
-        self.write(Guard::None, true, ops::queue_depth).await
+        self.write(Guard::None, Before::Flush, ops::queue_depth).await
     }
 
     async fn shutdown(&self) {

@@ -319,6 +319,8 @@ pub(super) struct Journal {
     end: u64,
     /// Frame bytes appended since the last reset or open.
     appended: u64,
+    /// How far frames may reach since the last [`Journal::scrub`] (the whole file after open).
+    written_to: u64,
     /// A write or sync failed, so what reached the disk is unknown; appends fail until a reset.
     broken: bool,
     /// The frame being written, kept for its capacity. Cleared after each write, so it never
@@ -369,6 +371,7 @@ impl Journal {
             generation,
             end: found.end,
             appended: 0,
+            written_to: size.max(CAPACITY),
             broken: false,
             frame: Vec::new(),
         };
@@ -406,6 +409,26 @@ impl Journal {
         let size = if len > 0 { FRAME_HEADER + u64::from(len) } else { 0 };
         self.end += size;
         self.appended += size;
+        self.written_to = self.written_to.max(self.end);
+        Ok(())
+    }
+
+    /// Overwrites with zeros every frame the file may still hold past the current end (older
+    /// generations: envelopes already moved into the database, acknowledged or deleted since),
+    /// up to the furthest point written since the last scrub, and syncs. For deleting a mailbox
+    /// and the periodic purge, which must leave no ciphertext behind; right after a
+    /// [`Journal::reset`] that is everything but the header.
+    pub(super) fn scrub(&mut self) -> io::Result<()> {
+        let end = self.written_to.min(self.file.metadata()?.len());
+        let mut zeros = vec![0; ZERO_CHUNK];
+        let mut at = self.end;
+        while at < end {
+            zeros.truncate(usize::try_from(end - at).unwrap_or(usize::MAX));
+            write_at(&self.file, at, &zeros)?;
+            at += zeros.len() as u64;
+        }
+        self.file.sync_data()?;
+        self.written_to = self.end;
         Ok(())
     }
 
@@ -753,6 +776,39 @@ mod tests {
             assert_ne!(header[8..], [0; 8], "a new journal gets a generation");
             drop(journal);
         }
+    }
+
+    #[test]
+    fn scrub_zeroes_every_earlier_frame_and_keeps_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let (mut journal, _, _) = Journal::open(&path).unwrap();
+        let marker = stored(3, 1, b"ciphertext that must go");
+        for _ in 0..3 {
+            journal
+                .append(&encode_all(std::slice::from_ref(&marker)), true)
+                .unwrap();
+        }
+        journal.reset().unwrap();
+        let contains = |bytes: &[u8]| {
+            bytes
+                .windows(23)
+                .any(|window| window == b"ciphertext that must go")
+        };
+        assert!(
+            contains(&std::fs::read(&path).unwrap()),
+            "a reset alone leaves it"
+        );
+        journal.scrub().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!contains(&bytes));
+        assert!(bytes[16..].iter().all(|&byte| byte == 0));
+        assert_eq!(file_len(&path), CAPACITY);
+        // The journal works on: a later frame comes back alone.
+        journal.append(&encode_all(&[acked(4, 9)]), true).unwrap();
+        drop(journal);
+        let (_, replayed, _) = Journal::open(&path).unwrap();
+        assert_eq!(replayed, vec![acked(4, 9)]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::journal::{Journal, peek};
 use super::recent::Recent;
-use super::writer::{Batch, Core, FLUSH_AFTER, Guard, WriteJob, job};
+use super::writer::{Batch, Before, Core, FLUSH_AFTER, Guard, WriteJob, job};
 use super::{SqliteOptions, SqliteStore, Synchronous, journal_path, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
 use crate::store::{MailboxStatus, Store, StoreError};
@@ -179,16 +179,16 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
     ops::register(core.conn(), a, [1; 32], 0).unwrap();
 
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
-    let (queued, first) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, first) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"1".to_vec())], 1, QUOTA)
     });
     batch.push(queued);
-    let (queued, broken) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, broken) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"2".to_vec())], 1, QUOTA)?;
         Err::<(), _>(StoreError::Backend("failed after writing".to_owned()))
     });
     batch.push(queued);
-    let (queued, later) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, later) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"3".to_vec())], 1, QUOTA)
     });
     batch.push(queued);
@@ -202,7 +202,7 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
     // seqs are handed out again.
     core.flush().unwrap();
     assert!(ops::fetch(core.conn(), a, 0, 10).unwrap().is_empty());
-    let (queued, again) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, again) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"4".to_vec())], 1, QUOTA)
     });
     run_batch(&mut core, vec![queued]);
@@ -222,15 +222,15 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     };
 
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
-    let (queued, registered) = job(Guard::Savepoint, false, move |batch: &mut Batch<'_>| {
+    let (queued, registered) = job(Guard::Savepoint, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::register(batch.sql()?, a, [1; 32], 0)
     });
     batch.push(queued);
-    let (queued, first) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, first) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"1".to_vec())], 1, quota)
     });
     batch.push(queued);
-    let (queued, unknown) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, unknown) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(
             batch,
             vec![(a, b"x".to_vec()), (mailbox(9), b"y".to_vec())],
@@ -239,15 +239,15 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
         )
     });
     batch.push(queued);
-    let (queued, over_cap) = job(Guard::Savepoint, false, move |batch: &mut Batch<'_>| {
+    let (queued, over_cap) = job(Guard::Savepoint, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::upload_prekeys(batch.sql()?, a, signed_prekey(1), one_time_prekeys(0..5), 2)
     });
     batch.push(queued);
-    let (queued, second) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, second) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"2".to_vec())], 1, quota)
     });
     batch.push(queued);
-    let (queued, over_quota) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, over_quota) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, b"3".to_vec())], 1, quota)
     });
     batch.push(queued);
@@ -292,7 +292,11 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
         .await
         .unwrap();
     store
-        .enqueue(vec![(a, b"1".to_vec()), (b, b"2".to_vec())], 1, QUOTA)
+        .enqueue(
+            vec![(a, b"first envelope for a".to_vec()), (b, b"2".to_vec())],
+            1,
+            QUOTA,
+        )
         .await
         .unwrap();
     let (a_id, b_id) = (id_of(&path, a), id_of(&path, b));
@@ -300,11 +304,19 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
     assert_eq!(store.queue_depth().await.unwrap(), 2);
     assert!(rows_for(&path, a, a_id).iter().all(|(_, count)| *count > 0));
     // One more, only in the journal when the delete comes.
-    store.enqueue(vec![(a, b"3".to_vec())], 1, QUOTA).await.unwrap();
+    store
+        .enqueue(vec![(a, b"later envelope for a".to_vec())], 1, QUOTA)
+        .await
+        .unwrap();
     assert_eq!(peek(&journal_path(&path)).len(), 1);
+    assert!(files_contain(dir.path(), b"first envelope for a"));
 
     store.delete_mailbox(a).await.unwrap();
     assert!(peek(&journal_path(&path)).is_empty());
+    // Not in the database, its WAL or the journal, not even in their free space.
+    for envelope in [&b"first envelope for a"[..], b"later envelope for a"] {
+        assert!(!files_contain(dir.path(), envelope));
+    }
     assert!(matches!(
         store.fetch(a, 0, 10).await,
         Err(StoreError::UnknownMailbox)
@@ -326,6 +338,14 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
             ("messages", 1)
         ]
     );
+}
+
+/// Whether any file in `dir` holds `needle`.
+fn files_contain(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        bytes.windows(needle.len()).any(|window| window == needle)
+    })
 }
 
 /// Results reach their callers whether the store was opened outside any runtime, or on a runtime
@@ -404,7 +424,7 @@ async fn backend_errors_carry_no_stored_data() {
             rusqlite::params![a.0, secret],
         )
         .unwrap();
-    let (queued, stored) = job(Guard::None, false, move |batch: &mut Batch<'_>| {
+    let (queued, stored) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         ops::enqueue(batch, vec![(a, secret)], 0, QUOTA)
     });
     run_batch(&mut core, vec![queued]);

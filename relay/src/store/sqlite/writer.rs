@@ -56,6 +56,19 @@ pub(super) enum Guard {
     None,
 }
 
+/// What the writer does before a job's batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Before {
+    /// Nothing: the job works on journal and memory as they are.
+    Nothing,
+    /// Flushes everything into the database first: the job reads or deletes messages with SQL
+    /// (counting the queue).
+    Flush,
+    /// Flushes, then zeroes what the journal file still holds of earlier cycles: the job must
+    /// leave no ciphertext behind (deleting a mailbox, purging expired messages).
+    FlushAndScrub,
+}
+
 /// What running a job did to the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Ran {
@@ -72,9 +85,8 @@ pub(super) trait WriteJob: Send {
     /// How a failure of this job is undone.
     fn guard(&self) -> Guard;
 
-    /// Whether the job needs everything flushed into the database before it runs: it reads or
-    /// deletes messages with SQL (purges, deleting a mailbox, counting the queue).
-    fn flush_first(&self) -> bool;
+    /// What the writer must do before the job's batch.
+    fn before(&self) -> Before;
 
     /// Runs the operation (inside its savepoint, if it has one).
     fn run(&mut self, batch: &mut Batch<'_>) -> Ran;
@@ -176,7 +188,7 @@ impl<'a> Batch<'a> {
 /// A [`WriteJob`] from a closure, with what to do with its result.
 struct Job<T, F, D> {
     guard: Guard,
-    flush_first: bool,
+    before: Before,
     operation: Option<F>,
     result: Option<Result<T, StoreError>>,
     done: D,
@@ -185,7 +197,7 @@ struct Job<T, F, D> {
 /// A job for `operation` and the receiver its result arrives on.
 pub(super) fn job<T, F>(
     guard: Guard,
-    flush_first: bool,
+    before: Before,
     operation: F,
 ) -> (Box<dyn WriteJob>, oneshot::Receiver<Result<T, StoreError>>)
 where
@@ -194,15 +206,13 @@ where
 {
     let (reply, receiver) = oneshot::channel();
     // The caller may have given up waiting (its future dropped); the write stands anyway.
-    let job = job_then(guard, flush_first, operation, move |result| {
-        drop(reply.send(result))
-    });
+    let job = job_then(guard, before, operation, move |result| drop(reply.send(result)));
     (job, receiver)
 }
 
 /// A job for `operation` whose result goes to `done`, called on the thread or task that answers
 /// committed batches.
-pub(super) fn job_then<T, F, D>(guard: Guard, flush_first: bool, operation: F, done: D) -> Box<dyn WriteJob>
+pub(super) fn job_then<T, F, D>(guard: Guard, before: Before, operation: F, done: D) -> Box<dyn WriteJob>
 where
     T: Send + 'static,
     F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -210,7 +220,7 @@ where
 {
     Box::new(Job {
         guard,
-        flush_first,
+        before,
         operation: Some(operation),
         result: None,
         done,
@@ -227,8 +237,8 @@ where
         self.guard
     }
 
-    fn flush_first(&self) -> bool {
-        self.flush_first
+    fn before(&self) -> Before {
+        self.before
     }
 
     fn run(&mut self, batch: &mut Batch<'_>) -> Ran {
@@ -408,6 +418,24 @@ impl Core {
         Ok(())
     }
 
+    /// After a flush: zeroes the journal's earlier cycles (see [`Journal::scrub`]).
+    pub(super) fn scrub(&mut self) -> Result<(), StoreError> {
+        self.journal
+            .scrub()
+            .map_err(|error| StoreError::Backend(format!("cannot scrub the message journal: {error}")))
+    }
+
+    /// Copies the WAL into the database and empties it, so the page images it holds of rows
+    /// just deleted (overwritten in the database by `secure_delete`) are gone from the files.
+    fn truncate_wal(&mut self) {
+        let truncated = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        if let Err(error) = truncated {
+            tracing::warn!(error = %backend(error), "emptying the WAL after a delete failed");
+        }
+    }
+
     /// After each batch (answered by then): flushes when the oldest change has waited
     /// [`FLUSH_AFTER`], the journal holds [`FLUSH_BYTES`], or `closing`; checkpoints the WAL
     /// after a flush or every [`CHECKPOINT_COMMITS`] commits.
@@ -511,14 +539,14 @@ impl Writer {
     pub(super) async fn submit<T, F>(
         &self,
         guard: Guard,
-        flush_first: bool,
+        before: Before,
         operation: F,
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let (job, receiver) = job(guard, flush_first, operation);
+        let (job, receiver) = job(guard, before, operation);
         self.queue
             .send(job)
             .await
@@ -536,8 +564,10 @@ impl Writer {
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
         D: FnOnce(Result<T, StoreError>) + Send + 'static,
     {
-        if let Err(mpsc::error::SendError(job)) =
-            self.queue.send(job_then(guard, false, operation, done)).await
+        if let Err(mpsc::error::SendError(job)) = self
+            .queue
+            .send(job_then(guard, Before::Nothing, operation, done))
+            .await
         {
             job.reply(Some("the store writer has stopped"));
         }
@@ -560,7 +590,7 @@ impl Writer {
     pub(super) async fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
         // Wakes a thread waiting for work, so it sees the flag.
-        let (wake, _) = job(Guard::None, false, |_: &mut Batch<'_>| Ok(()));
+        let (wake, _) = job(Guard::None, Before::Nothing, |_: &mut Batch<'_>| Ok(()));
         let _ = self.queue.send(wake).await;
         let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(thread) = thread {
@@ -611,16 +641,20 @@ fn run(
                 None => break,
             },
         };
-        if first.flush_first()
-            && let Err(error) = core.flush()
-        {
+        let scrubbing = first.before() == Before::FlushAndScrub;
+        let prepared = match first.before() {
+            Before::Nothing => Ok(()),
+            Before::Flush => core.flush(),
+            Before::FlushAndScrub => core.flush().and_then(|()| core.scrub()),
+        };
+        if let Err(error) = prepared {
             first.reply(Some(&error.to_string()));
             continue;
         }
         let mut batch = vec![first];
         while batch.len() < batch_max {
             match receiver.try_recv() {
-                Ok(job) if job.flush_first() => {
+                Ok(job) if job.before() != Before::Nothing => {
                     held = Some(job);
                     break;
                 }
@@ -629,6 +663,10 @@ fn run(
             }
         }
         let committed = core.run_batch(batch);
+        if scrubbing {
+            // Before the answer: the WAL still holds the deleted rows' old pages.
+            core.truncate_wal();
+        }
         match &replies {
             // The runtime the store was opened on answers; if it has shut down, answer here.
             Some(replies) => {
