@@ -1,5 +1,7 @@
-//! Entry point of the cargo-fuzz target `relay_request_handler` in `fuzz/`, shared with the corpus
-//! replay test (`tests/fuzz_corpus.rs`), and the seed corpus it starts from.
+//! Entry points of the cargo-fuzz targets `relay_request_handler` and `relay_journal_replay` in
+//! `fuzz/`, shared with the corpus replay test (`tests/fuzz_corpus.rs`), and the seed corpus they
+//! start from. The request handler's input format follows; the journal target takes raw file
+//! bytes (see [`journal_replay`]).
 //!
 //! An input is `[mode, stream...]`: `mode` sets the relay up (bits below), `stream` is a byte
 //! stream of length-prefixed [`ClientFrame`]s, each run through the request handlers
@@ -87,7 +89,17 @@ pub type Target = fn(&[u8]);
 
 /// Every fuzz target of this crate by name (the name of its `fuzz/fuzz_targets/<name>.rs` and of
 /// its `fuzz/corpus/<name>/` seed directory).
-pub const TARGETS: &[(&str, Target)] = &[("relay_request_handler", request_handler)];
+pub const TARGETS: &[(&str, Target)] = &[
+    ("relay_request_handler", request_handler),
+    ("relay_journal_replay", journal_replay),
+];
+
+/// Entry of the fuzz target `relay_journal_replay`: `data` as the SQLite store's message journal,
+/// read back as at open after a crash (a file anyone with disk access, or a torn write, may have
+/// mangled), and as a run of journal records. Never panics; asserts what replay promises.
+pub fn journal_replay(data: &[u8]) {
+    crate::store::sqlite::fuzz_journal_replay(data);
+}
 
 /// A fixture account, as the relay sees it.
 #[derive(Debug)]
@@ -911,6 +923,13 @@ pub fn seed_corpus() -> Vec<Seed> {
             ],
         ),
     ];
+    let journals = crate::store::sqlite::journal_seed_files()
+        .into_iter()
+        .map(|(name, bytes)| Seed {
+            target: "relay_journal_replay",
+            name,
+            bytes,
+        });
     sequences
         .into_iter()
         .map(|(name, mode, requests)| {
@@ -928,5 +947,6 @@ pub fn seed_corpus() -> Vec<Seed> {
                 bytes,
             }
         })
+        .chain(journals)
         .collect()
 }

@@ -29,6 +29,9 @@ use self::recent::Recent;
 use self::writer::{Batch, Before, Core, FLUSH_AFTER, Guard, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::journal::{fuzz_replay as fuzz_journal_replay, seed_files as journal_seed_files};
+
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
 /// next to each other on a small machine without holding many file handles.
 const READ_CONNECTIONS: usize = 4;
