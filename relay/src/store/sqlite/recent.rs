@@ -12,6 +12,7 @@
 //! reader drops (see `SqliteStore::fetch`).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hush_proto::MailboxId;
@@ -63,6 +64,8 @@ pub(super) struct Snapshot {
 #[derive(Debug, Default)]
 pub(super) struct Recent {
     boxes: Mutex<HashMap<MailboxId, RecentBox>>,
+    /// Messages held, across mailboxes (changed only under the lock).
+    held: AtomicUsize,
 }
 
 impl Recent {
@@ -86,9 +89,11 @@ impl Recent {
                     messages,
                 } => {
                     let slot = boxes.entry(mailbox).or_insert_with(|| RecentBox::new(from_seq));
-                    let acked = slot.acked_through;
+                    let (acked, before) = (slot.acked_through, slot.messages.len());
                     slot.messages
                         .extend(messages.into_iter().filter(|message| message.seq > acked));
+                    self.held
+                        .fetch_add(slot.messages.len() - before, Ordering::Relaxed);
                 }
                 Effect::Acked {
                     mailbox,
@@ -103,6 +108,7 @@ impl Recent {
                         .is_some_and(|message| message.seq <= through)
                     {
                         slot.messages.pop_front();
+                        self.held.fetch_sub(1, Ordering::Relaxed);
                     }
                 }
             }
@@ -160,13 +166,14 @@ impl Recent {
     /// Forgets everything: after a flush has committed all of it to the database, or after the
     /// mailbox was deleted.
     pub(super) fn clear(&self) {
-        self.lock().clear();
+        let mut boxes = self.lock();
+        boxes.clear();
+        self.held.store(0, Ordering::Relaxed);
     }
 
-    /// Envelope bytes held here.
-    #[cfg(test)]
+    /// Messages held here (each one a row the next flush inserts).
     pub(super) fn len(&self) -> usize {
-        self.lock().values().map(|slot| slot.messages.len()).sum()
+        self.held.load(Ordering::Relaxed)
     }
 }
 
@@ -220,6 +227,7 @@ mod tests {
         let snapshot = recent.snapshot(&a, 0, 10).unwrap();
         assert_eq!((snapshot.from_seq, snapshot.acked_through), (4, 5));
         assert_eq!(seqs(&snapshot), vec![6]);
+        assert_eq!(recent.len(), 1);
         assert_eq!(recent.count_between(&a, 5, 9), (1, 3));
         assert_eq!(recent.count_between(&a, 6, 9), (0, 0));
         recent.apply(vec![stored(a, 4, 7..=9)]);
@@ -244,6 +252,7 @@ mod tests {
         recent.apply(vec![stored(a, 10, 12..=13), stored(b, 1, 1..=1)]);
         assert_eq!(seqs(&recent.snapshot(&a, 0, 10).unwrap()), vec![13]);
         assert_eq!(seqs(&recent.snapshot(&b, 0, 10).unwrap()), vec![1]);
+        assert_eq!(recent.len(), 2);
         let mut visited = Vec::new();
         recent
             .visit(|mailbox, message| {

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::journal::{Journal, peek};
 use super::recent::Recent;
-use super::writer::{Batch, Before, Core, FLUSH_AFTER, Guard, WriteJob, job};
+use super::writer::{Batch, Before, Core, FLUSH_AFTER, FLUSH_MESSAGES, Guard, WriteJob, job};
 use super::{SqliteOptions, SqliteStore, Synchronous, journal_path, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
 use crate::store::{MailboxStatus, Store, StoreError};
@@ -613,4 +613,37 @@ async fn the_writer_checkpoints_the_wal_into_the_database_file_after_a_flush() {
     );
     assert_eq!(seqs(&store.fetch(a, 0, 10).await.unwrap()), vec![1, 2]);
     store.close().await.unwrap();
+}
+
+/// Many unacknowledged messages (offline recipients) bring a flush before its time, which bounds
+/// the stall of inserting them all at once.
+#[tokio::test]
+async fn a_flush_comes_early_once_memory_holds_enough_unacknowledged_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = core_in(dir.path());
+    let recipients: Vec<_> = (1..=8u8).map(mailbox).collect();
+    for (n, recipient) in recipients.iter().enumerate() {
+        ops::register(core.conn(), *recipient, [n as u8; 32], 0).unwrap();
+    }
+    let rows = |core: &Core| -> i64 {
+        core.conn()
+            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+            .unwrap()
+    };
+    let per_recipient = FLUSH_MESSAGES / recipients.len();
+    for round in 0..per_recipient {
+        let deliveries: Vec<_> = recipients.iter().map(|to| (*to, vec![round as u8; 8])).collect();
+        let (queued, stored) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
+            ops::enqueue(batch, deliveries, 1, QUOTA)
+        });
+        run_batch(&mut core, vec![queued]);
+        stored.await.unwrap().unwrap();
+        core.housekeeping(false);
+        let expected = if round + 1 == per_recipient {
+            FLUSH_MESSAGES
+        } else {
+            0
+        };
+        assert_eq!(rows(&core), expected as i64, "after round {round}");
+    }
 }

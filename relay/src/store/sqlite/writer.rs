@@ -38,6 +38,11 @@ pub(super) const FLUSH_AFTER: Duration = Duration::from_secs(1);
 /// Journal size that brings a flush regardless of age: bounds the memory that holds the
 /// unacknowledged part of it, and the replay after a crash, under a burst of large envelopes.
 pub(super) const FLUSH_BYTES: u64 = 32 * 1024 * 1024;
+/// Unacknowledged messages held in memory that bring a flush regardless of age. A flush
+/// inserts each of them as a row, about 2 µs apiece on the 2-core dev machine (10,000 took
+/// 19 ms), while the writer answers nothing else: this bounds that stall to about 8 ms when
+/// many messages wait for offline recipients.
+pub(super) const FLUSH_MESSAGES: usize = 4096;
 /// Database commits after which the writer checkpoints the WAL (it also does after each flush).
 /// SQLite's own automatic checkpoint is off: it ran inside a commit, before that batch was
 /// answered.
@@ -437,11 +442,13 @@ impl Core {
     }
 
     /// After each batch (answered by then): flushes when the oldest change has waited
-    /// [`FLUSH_AFTER`], the journal holds [`FLUSH_BYTES`], or `closing`; checkpoints the WAL
+    /// [`FLUSH_AFTER`], the journal holds [`FLUSH_BYTES`], memory holds [`FLUSH_MESSAGES`]
+    /// unacknowledged messages, or `closing`; checkpoints the WAL
     /// after a flush or every [`CHECKPOINT_COMMITS`] commits.
     pub(super) fn housekeeping(&mut self, closing: bool) {
         let due = closing
             || self.journal.len() >= FLUSH_BYTES
+            || self.state.recent.len() >= FLUSH_MESSAGES
             || self
                 .unflushed_since
                 .is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
