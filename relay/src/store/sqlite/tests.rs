@@ -647,3 +647,26 @@ async fn a_flush_comes_early_once_memory_holds_enough_unacknowledged_messages() 
         assert_eq!(rows(&core), expected as i64, "after round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_second_store_on_the_same_files_is_refused_until_the_first_shuts_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let first = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&first, 1).await;
+    first.enqueue(vec![(a, b"m".to_vec())], 1, QUOTA).await.unwrap();
+    match SqliteStore::open(&path, SqliteOptions::default()) {
+        Err(StoreError::Backend(message)) => assert!(message.contains("in use"), "{message}"),
+        other => panic!("a second store opened: {other:?}"),
+    }
+    // Graceful shutdown through a shared reference (as the relay does): later writes fail, and
+    // the files are free for the next store, which finds the message.
+    first.shutdown().await;
+    assert!(matches!(
+        first.enqueue(vec![(a, b"n".to_vec())], 1, QUOTA).await,
+        Err(StoreError::Backend(_))
+    ));
+    let second = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(seqs(&second.fetch(a, 0, 10).await.unwrap()), vec![1]);
+    second.close().await.unwrap();
+}
