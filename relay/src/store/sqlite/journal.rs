@@ -561,7 +561,10 @@ pub(crate) fn seed_files() -> Vec<(String, Vec<u8>)> {
         file
     };
     let whole = frames(0x1234_5678_9abc_def0, &[&first, &second]);
-    let torn = whole.get(..whole.len().saturating_sub(5)).unwrap_or_default().to_vec();
+    let torn = whole
+        .get(..whole.len().saturating_sub(5))
+        .unwrap_or_default()
+        .to_vec();
     let mut stale = frames(0x0fed_cba9_8765_4321, &[&second]);
     let mut old = Vec::new();
     encode_frame(&mut old, 0x1234_5678_9abc_def0, first.len() as u32, &first);
