@@ -592,6 +592,14 @@ pub(super) fn peek(path: &Path) -> Vec<Record> {
 mod tests {
     use super::*;
 
+    /// A new journal in a fresh directory (kept alive by the first element).
+    fn new_journal() -> (tempfile::TempDir, std::path::PathBuf, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let (journal, _, _) = Journal::open(&path).unwrap();
+        (dir, path, journal)
+    }
+
     fn stored(n: u8, seq: u64, envelope: &[u8]) -> Record {
         Record::Stored {
             mailbox: MailboxId([n; 32]),
@@ -696,9 +704,7 @@ mod tests {
 
     #[test]
     fn reset_hides_old_frames_and_later_appends_overwrite_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let (mut journal, _, _) = Journal::open(&path).unwrap();
+        let (_dir, path, mut journal) = new_journal();
         let old = encode_all(&sample());
         journal.append(&old, true).unwrap();
         let first = journal.generation;
@@ -724,9 +730,7 @@ mod tests {
 
     #[test]
     fn stale_frames_right_after_the_current_end_are_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let (mut journal, _, _) = Journal::open(&path).unwrap();
+        let (_dir, path, mut journal) = new_journal();
         for n in 1..=3 {
             journal.append(&encode_all(&[acked(n, 5)]), true).unwrap();
         }
@@ -740,9 +744,7 @@ mod tests {
 
     #[test]
     fn reset_after_a_burst_gives_the_space_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let (mut journal, _, _) = Journal::open(&path).unwrap();
+        let (_dir, path, mut journal) = new_journal();
         let envelope = vec![0x5a; 1 << 20];
         let batch = encode_all(&(0..8).map(|seq| stored(1, seq, &envelope)).collect::<Vec<_>>());
         for _ in 0..6 {
@@ -755,9 +757,7 @@ mod tests {
 
     #[test]
     fn torn_last_frame_is_dropped_at_every_cut_and_appends_follow_the_good_frames() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let (mut journal, _, _) = Journal::open(&path).unwrap();
+        let (_dir, path, mut journal) = new_journal();
         journal.append(&encode_all(&sample()), true).unwrap();
         let good_end = FILE_HEADER + journal.len();
         let generation = journal.generation;
@@ -854,9 +854,7 @@ mod tests {
 
     #[test]
     fn scrub_zeroes_every_earlier_frame_and_keeps_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let (mut journal, _, _) = Journal::open(&path).unwrap();
+        let (_dir, path, mut journal) = new_journal();
         let marker = stored(3, 1, b"ciphertext that must go");
         for _ in 0..3 {
             journal
