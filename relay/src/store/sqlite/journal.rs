@@ -106,6 +106,23 @@ pub(super) enum Record {
     },
 }
 
+impl Record {
+    /// Appends the record, encoded, to `buf` (what replay read back; the writer encodes from its
+    /// own values with [`encode_stored`] and [`encode_acked`]).
+    #[cfg(any(test, feature = "fuzzing"))]
+    fn encode(&self, buf: &mut Vec<u8>) {
+        match self {
+            Self::Stored {
+                mailbox,
+                seq,
+                received_at,
+                envelope,
+            } => encode_stored(buf, mailbox, *seq, *received_at, envelope),
+            Self::Acked { mailbox, through } => encode_acked(buf, mailbox, *through),
+        }
+    }
+}
+
 // By hand: the relay never logs payloads, so only the envelope's length is shown.
 impl fmt::Debug for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -525,15 +542,7 @@ pub(crate) fn fuzz_replay(data: &[u8]) {
     let (records, valid) = decode(data);
     let mut again = Vec::new();
     for record in &records {
-        match record {
-            Record::Stored {
-                mailbox,
-                seq,
-                received_at,
-                envelope,
-            } => encode_stored(&mut again, mailbox, *seq, *received_at, envelope),
-            Record::Acked { mailbox, through } => encode_acked(&mut again, mailbox, *through),
-        }
+        record.encode(&mut again);
     }
     assert_eq!(
         Some(again.as_slice()),
@@ -619,15 +628,7 @@ mod tests {
     fn encode_all(records: &[Record]) -> Vec<u8> {
         let mut buf = Vec::new();
         for record in records {
-            match record {
-                Record::Stored {
-                    mailbox,
-                    seq,
-                    received_at,
-                    envelope,
-                } => encode_stored(&mut buf, mailbox, *seq, *received_at, envelope),
-                Record::Acked { mailbox, through } => encode_acked(&mut buf, mailbox, *through),
-            }
+            record.encode(&mut buf);
         }
         buf
     }
