@@ -456,7 +456,8 @@ impl Core {
         if due && let Err(error) = self.flush() {
             tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
         }
-        if self.commits != before && (self.commits >= CHECKPOINT_COMMITS || due) {
+        let flushed = self.commits != before;
+        if self.commits >= CHECKPOINT_COMMITS || flushed {
             self.commits = 0;
             // Passive: never waits on a reader; what it cannot copy now, the next one does.
             let checkpointed = self
