@@ -319,7 +319,7 @@ pub(super) fn ack(batch: &mut Batch<'_>, mailbox: MailboxId, through: u64) -> Re
     let in_database = through.min(queue.flushed_next.saturating_sub(1));
     if in_database > queue.acked_through {
         let (rows, size): (i64, i64) = batch
-            .sql()?
+            .read()
             .prepare_cached(
                 "SELECT count(*), coalesce(sum(size), 0) FROM messages \
                  WHERE mailbox = ?1 AND seq > ?2 AND seq <= ?3",

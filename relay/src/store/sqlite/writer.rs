@@ -154,6 +154,12 @@ impl<'a> Batch<'a> {
         Ok(self.conn)
     }
 
+    /// The connection for reads, inside the batch's transaction if one is open (then reads see
+    /// the batch's own changes) and without starting one if not.
+    pub(super) fn read(&self) -> &'a Connection {
+        self.conn
+    }
+
     /// The mailbox's queue, loaded if this is its first use since the last flush;
     /// `UnknownMailbox` if it is not registered.
     pub(super) fn queue(&mut self, mailbox: &MailboxId) -> Result<Queue, StoreError> {
@@ -162,7 +168,7 @@ impl<'a> Batch<'a> {
         }
         // Plain reads need no transaction; inside one, they see the batch's own changes (a
         // registration earlier in it), which the undo list forgets if the batch fails.
-        let queue = ops::load_queue(self.conn, mailbox)?;
+        let queue = ops::load_queue(self.read(), mailbox)?;
         self.state.queues.insert(*mailbox, queue);
         self.state.undo.push((*mailbox, None));
         Ok(queue)
