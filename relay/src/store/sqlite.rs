@@ -110,8 +110,11 @@ impl SqliteStore {
         // Acks whose deletes a crash cut short.
         ops::sweep_all(&conn)?;
         let mut journal = journal;
+        // Frames of earlier runs (envelopes since acknowledged or deleted) do not outlive a
+        // restart: zeroed here rather than at the first purge.
         journal
             .reset()
+            .and_then(|()| journal.scrub())
             .map_err(|error| StoreError::Backend(format!("cannot empty the message journal: {error}")))?;
         let readers = (0..READ_CONNECTIONS)
             .map(|_| {

@@ -336,7 +336,8 @@ pub(super) struct Journal {
     end: u64,
     /// Frame bytes appended since the last reset or open.
     appended: u64,
-    /// How far frames may reach since the last [`Journal::scrub`] (the whole file after open).
+    /// How far frames may reach since the last [`Journal::scrub`] (after open: the file's old
+    /// length; `preallocate` wrote zeros past it).
     written_to: u64,
     /// A write or sync failed, so what reached the disk is unknown; appends fail until a reset.
     broken: bool,
@@ -388,7 +389,8 @@ impl Journal {
             generation,
             end: found.end,
             appended: 0,
-            written_to: size.max(CAPACITY),
+            // Past what the file held when opened, `preallocate` wrote only zeros.
+            written_to: size.max(found.end),
             broken: false,
             frame: Vec::new(),
         };
