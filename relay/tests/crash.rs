@@ -61,13 +61,6 @@ async fn line41_sigkill_under_load_loses_no_acknowledged_message() {
     sigkill_under_load_then_restart(400).await;
 }
 
-/// Killed after a flush: more unacknowledged messages than the SQLite store holds in memory
-/// (4,096) were acknowledged, so part of them is in the database and the rest in the journal.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line41_sigkill_after_a_flush_loses_no_acknowledged_message() {
-    sigkill_under_load_then_restart(6_000).await;
-}
-
 /// Four senders push to one offline mailbox; once `kill_after` messages are acknowledged the
 /// relay is SIGKILLed and restarted on the same data directory, and every acknowledged message
 /// must arrive, once, in order.
