@@ -54,17 +54,8 @@ async fn start(data_dir: &Path) -> (Child, SocketAddr, [u8; 32]) {
     panic!("hush-relay exited before printing its address");
 }
 
-/// Killed within the first second: every acknowledged message is only in the message journal
-/// (and memory), none flushed into the database yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn line41_sigkill_under_load_loses_no_acknowledged_message() {
-    sigkill_under_load_then_restart(400).await;
-}
-
-/// Four senders push to one offline mailbox; once `kill_after` messages are acknowledged the
-/// relay is SIGKILLed and restarted on the same data directory, and every acknowledged message
-/// must arrive, once, in order.
-async fn sigkill_under_load_then_restart(kill_after: usize) {
     let dir = tempfile::tempdir().unwrap();
     let (mut relay, addr, fingerprint) = start(dir.path()).await;
     let bob = Account::new(T0, &mut rand::rng());
@@ -92,7 +83,7 @@ async fn sigkill_under_load_then_restart(kill_after: usize) {
                     Ok(Response::Stored) => {
                         let mut acknowledged = acknowledged.lock().unwrap();
                         acknowledged.insert(body);
-                        if acknowledged.len() == kill_after {
+                        if acknowledged.len() == 400 {
                             enough.notify_one();
                         }
                     }
@@ -101,7 +92,7 @@ async fn sigkill_under_load_then_restart(kill_after: usize) {
             }
         }));
     }
-    // Kill mid-stream once enough messages are acknowledged.
+    // Kill mid-stream once a few hundred messages are acknowledged.
     enough.notified().await;
     relay.start_kill().unwrap();
     relay.wait().await.unwrap();
@@ -114,7 +105,7 @@ async fn sigkill_under_load_then_restart(kill_after: usize) {
         let _ = sender.await;
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= kill_after);
+    assert!(acknowledged.len() >= 400);
 
     let (_relay, addr, restarted_fingerprint) = start(dir.path()).await;
     assert_eq!(

@@ -58,7 +58,7 @@ const FRAME_HEADER: u64 = 16;
 /// shorter). The 32 MiB (`FLUSH_BYTES`) at which the store flushes and resets, plus 8 MiB for
 /// one large batch, so steady-state appends overwrite written blocks. A burst past it grows the file,
 /// and the next reset gives the space back.
-const CAPACITY: u64 = 40 << 20;
+pub(super) const CAPACITY: u64 = 40 << 20;
 /// Largest write of zeros while preallocating: the 40 MiB are never one allocation.
 const ZERO_CHUNK: usize = 1 << 20;
 

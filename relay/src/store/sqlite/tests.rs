@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::journal::{Journal, peek};
+use super::journal::{CAPACITY, Journal, peek};
 use super::recent::Recent;
 use super::writer::{
     Batch, Before, CHECKPOINT_COMMITS, Core, FLUSH_AFTER, FLUSH_MESSAGES, Guard, WriteJob, job,
@@ -55,11 +55,17 @@ fn rows_for(path: &Path, mailbox: hush_proto::MailboxId, id: i64) -> Vec<(&'stat
     by_key.chain([("messages", messages)]).collect()
 }
 
-#[tokio::test]
-async fn data_survives_close_and_reopen() {
+/// A store on a new database file in a temporary directory (kept alive by the returned guard).
+fn new_store() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.db");
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    (dir, path, store)
+}
+
+#[tokio::test]
+async fn data_survives_close_and_reopen() {
+    let (_dir, path, store) = new_store();
     let a = registered(&store, 1).await;
     store
         .upload_prekeys(a, signed_prekey(3), one_time_prekeys(0..4), 10)
@@ -284,9 +290,7 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
 
 #[tokio::test]
 async fn delete_mailbox_leaves_no_row_in_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let (dir, path, store) = new_store();
     let a = registered(&store, 1).await;
     let b = registered(&store, 2).await;
     store
@@ -464,9 +468,7 @@ fn seqs(messages: &[crate::store::StoredMessage]) -> Vec<u64> {
 
 #[tokio::test]
 async fn messages_acked_before_the_flush_never_reach_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let (_dir, path, store) = new_store();
     let a = registered(&store, 1).await;
     let deliveries = (0..10u8).map(|i| (a, vec![i; 20])).collect();
     store.enqueue(deliveries, 5, QUOTA).await.unwrap();
@@ -576,9 +578,7 @@ async fn the_journal_a_crash_left_is_replayed_at_open_once() {
 /// journal file (stale, after the reset) until a scrub: opening the store again is one.
 #[tokio::test]
 async fn frames_of_an_earlier_run_are_zeroed_when_the_store_opens() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let (dir, path, store) = new_store();
     let a = registered(&store, 1).await;
     store
         .enqueue(vec![(a, b"acknowledged before the restart".to_vec())], 1, QUOTA)
@@ -592,7 +592,7 @@ async fn frames_of_an_earlier_run_are_zeroed_when_the_store_opens() {
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
     assert!(!files_contain(dir.path(), b"acknowledged before the restart"));
     // The file keeps its preallocated size, and the store works on.
-    assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), 40 << 20);
+    assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), CAPACITY);
     store
         .enqueue(vec![(a, b"next".to_vec())], 2, QUOTA)
         .await
@@ -621,9 +621,7 @@ async fn acks_a_crash_left_unswept_are_swept_at_open() {
 
 #[tokio::test]
 async fn the_writer_checkpoints_the_wal_into_the_database_file_after_a_flush() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let (_dir, path, store) = new_store();
     let a = registered(&store, 1).await;
     // SQLite's own checkpoint is off: so far the tables are in the WAL, the file holds its
     // header page only.
@@ -706,9 +704,7 @@ async fn a_second_store_on_the_same_files_is_refused_until_the_first_shuts_down(
 /// checkpoints, so the WAL does not grow without end.
 #[tokio::test]
 async fn database_commits_alone_bring_a_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("relay.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let (_dir, path, store) = new_store();
     let header_only = std::fs::metadata(&path).unwrap().len();
     for n in 0..CHECKPOINT_COMMITS {
         registered(&store, n as u8).await;
