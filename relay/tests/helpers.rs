@@ -177,3 +177,15 @@ pub async fn assert_nothing_more_delivered(client: &mut RelayClient) {
         "an unexpected delivery was waiting"
     );
 }
+
+/// A bound on waiting for a push, so that a message the relay lost fails its test instead of
+/// hanging it.
+pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The next delivery, failing the test if none arrives within [`DELIVERY_TIMEOUT`].
+pub async fn next_delivery(client: &mut RelayClient) -> hush_proto::Delivery {
+    tokio::time::timeout(DELIVERY_TIMEOUT, client.next_delivery())
+        .await
+        .expect("a delivery within the timeout")
+        .unwrap()
+}

@@ -13,19 +13,15 @@ mod cluster;
 mod helpers;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use helpers::{T0, assert_nothing_more_delivered, mailbox, test_config};
+use helpers::{T0, assert_nothing_more_delivered, mailbox, next_delivery, test_config};
 use hush_crypto::Account;
-use hush_proto::{Delivery, Envelope, MailboxId, Request, Response};
+use hush_proto::{Envelope, MailboxId, Request, Response};
 use hush_relay::Relay;
 use hush_relay::client::RelayClient;
 use hush_relay::config::StorageBackend;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// How long a delivery may take before a test fails (it takes milliseconds).
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A relay node on the shared database, with a data directory of its own (its certificate).
 struct Node {
@@ -90,13 +86,6 @@ async fn send(client: &mut RelayClient, to: MailboxId, bytes: &[u8]) {
         .await
         .unwrap();
     assert_eq!(response, Response::Stored);
-}
-
-async fn next_delivery(client: &mut RelayClient) -> Delivery {
-    tokio::time::timeout(DELIVERY_TIMEOUT, client.next_delivery())
-        .await
-        .expect("delivered in time")
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

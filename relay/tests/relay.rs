@@ -13,8 +13,8 @@ mod helpers;
 use std::collections::HashSet;
 
 use helpers::{
-    T0, all_bytes, assert_nothing_more_delivered, contains, mailbox, prekey_upload, spawn_relay,
-    spawn_relay_in,
+    T0, all_bytes, assert_nothing_more_delivered, contains, mailbox, next_delivery, prekey_upload,
+    spawn_relay, spawn_relay_in,
 };
 use hush_crypto::Account;
 use hush_proto::{
@@ -285,12 +285,12 @@ async fn store_and_forward_to_offline_device_and_live_push_to_online_one() {
     );
     let mut bob_client = relay.connect().await;
     bob_client.login(&bob, None).await.unwrap();
-    let first = bob_client.next_delivery().await.unwrap();
+    let first = next_delivery(&mut bob_client).await;
     assert_eq!(first.envelope.as_bytes(), b"while offline");
     assert_eq!(first.received_at, T0);
     // Bob is online: pushed as soon as it is stored.
     send(&mut alice, mailbox(&bob), b"while online").await.unwrap();
-    let second = bob_client.next_delivery().await.unwrap();
+    let second = next_delivery(&mut bob_client).await;
     assert_eq!(second.envelope.as_bytes(), b"while online");
     assert!(second.seq > first.seq);
 }
@@ -307,7 +307,7 @@ async fn line37_ordering_ack_semantics_and_at_least_once_redelivery() {
     }
     let mut seqs = Vec::new();
     for i in 0..10u8 {
-        let delivery = bob_client.next_delivery().await.unwrap();
+        let delivery = next_delivery(&mut bob_client).await;
         assert_eq!(delivery.envelope.as_bytes(), &[i], "in order");
         seqs.push(delivery.seq);
     }
@@ -335,7 +335,7 @@ async fn line37_ordering_ack_semantics_and_at_least_once_redelivery() {
     let mut bob_client = relay.connect().await;
     bob_client.login(&bob, None).await.unwrap();
     for i in 5..10u8 {
-        let delivery = bob_client.next_delivery().await.unwrap();
+        let delivery = next_delivery(&mut bob_client).await;
         assert_eq!(delivery.envelope.as_bytes(), &[i]);
     }
     assert_nothing_more_delivered(&mut bob_client).await;
@@ -353,10 +353,7 @@ async fn line37_expired_messages_are_purged_with_a_controllable_clock() {
     assert_eq!(relay.handle.purge_expired().await.unwrap(), 1);
     let mut bob_client = relay.connect().await;
     bob_client.login(&bob, None).await.unwrap();
-    assert_eq!(
-        bob_client.next_delivery().await.unwrap().envelope.as_bytes(),
-        b"young"
-    );
+    assert_eq!(next_delivery(&mut bob_client).await.envelope.as_bytes(), b"young");
     assert!(
         relay
             .handle
@@ -382,7 +379,7 @@ async fn line37_over_quota_refused_until_drained() {
     );
     let mut last = Seq(0);
     for _ in 0..3 {
-        last = bob_client.next_delivery().await.unwrap().seq;
+        last = next_delivery(&mut bob_client).await.seq;
     }
     bob_client.request(Request::Ack { through: last }).await.unwrap();
     assert_eq!(
@@ -574,7 +571,7 @@ async fn graceful_shutdown_loses_no_acknowledged_message() {
     let mut received = HashSet::new();
     let mut last = Seq(0);
     while received.len() < acknowledged.len() {
-        let delivery = bob_client.next_delivery().await.unwrap();
+        let delivery = next_delivery(&mut bob_client).await;
         last = delivery.seq;
         received.insert(delivery.envelope.as_bytes().to_vec());
     }
@@ -594,7 +591,7 @@ async fn metrics_endpoint_serves_prometheus_text() {
     let mut bob_client = relay.connect().await;
     bob_client.login(&bob, None).await.unwrap();
     send(&mut alice, mailbox(&bob), b"counted").await.unwrap();
-    bob_client.next_delivery().await.unwrap();
+    next_delivery(&mut bob_client).await;
     let addr = relay.metrics_addr.unwrap();
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     socket
@@ -670,10 +667,7 @@ async fn send_many_fans_out_atomically() {
         Response::Stored
     );
     for (_, client) in &mut receivers {
-        assert_eq!(
-            client.next_delivery().await.unwrap().envelope.as_bytes(),
-            b"group 1"
-        );
+        assert_eq!(next_delivery(client).await.envelope.as_bytes(), b"group 1");
     }
     // Fill one recipient's mailbox: the next fan-out is refused for everyone, nothing stored.
     send(&mut alice, mailboxes[0], b"extra").await.unwrap();
@@ -688,7 +682,7 @@ async fn send_many_fans_out_atomically() {
         ErrorCode::QuotaExceeded
     );
     assert_eq!(
-        receivers[0].1.next_delivery().await.unwrap().envelope.as_bytes(),
+        next_delivery(&mut receivers[0].1).await.envelope.as_bytes(),
         b"extra"
     );
     for (_, client) in &mut receivers {
@@ -741,7 +735,7 @@ async fn concurrent_senders_to_one_online_receiver_arrive_in_sequence_order_exac
     let mut last = Seq(0);
     let mut per_sender = [0u8; 8];
     while seen.len() < 400 {
-        let delivery = bob_client.next_delivery().await.unwrap();
+        let delivery = next_delivery(&mut bob_client).await;
         assert_eq!(
             delivery.seq.0,
             last.0 + 1,
@@ -794,7 +788,7 @@ async fn pipelined_sends_are_all_answered_and_a_stalled_reader_still_gets_everyt
         assert!(ids.remove(&id), "one answer per request");
     }
     for i in 0..COUNT {
-        let delivery = bob_client.next_delivery().await.unwrap();
+        let delivery = next_delivery(&mut bob_client).await;
         assert_eq!(
             delivery.seq,
             Seq(u64::try_from(i).unwrap() + 1),
@@ -805,7 +799,7 @@ async fn pipelined_sends_are_all_answered_and_a_stalled_reader_still_gets_everyt
     }
     // And live pushes resume afterwards.
     send(&mut alice, target, b"after").await.unwrap();
-    let delivery = bob_client.next_delivery().await.unwrap();
+    let delivery = next_delivery(&mut bob_client).await;
     assert_eq!(delivery.seq, Seq(u64::try_from(COUNT).unwrap() + 1));
     assert_eq!(delivery.envelope.as_bytes(), b"after");
     assert_nothing_more_delivered(&mut bob_client).await;
@@ -827,7 +821,7 @@ async fn a_closed_connection_leaves_no_task_behind() {
         let (account, mut client) = relay.user().await;
         // A delivery task is running for this login: give it something to push.
         send(&mut probe, mailbox(&account), b"hello").await.unwrap();
-        client.next_delivery().await.unwrap();
+        next_delivery(&mut client).await;
         client.close();
     }
     // Each connection's tasks (request loop, writer, delivery) end once it is closed.
@@ -867,7 +861,7 @@ async fn the_memory_backend_serves_without_a_database_file() {
         .await
         .unwrap();
     assert_eq!(
-        bob_client.next_delivery().await.unwrap().envelope.as_bytes(),
+        next_delivery(&mut bob_client).await.envelope.as_bytes(),
         b"in memory"
     );
     stop.send(()).unwrap();
