@@ -22,9 +22,104 @@ pub struct Metrics {
     pub(crate) messages_expired: AtomicU64,
     pub(crate) requests_rejected: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_micros: AtomicU64,
+    delivery_latency: Histogram,
+}
+
+/// A latency histogram in Prometheus' cumulative form, over [`LATENCY_BUCKETS`].
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, latency: Duration) {
+        let seconds = latency.as_secs_f64();
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count();
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}"
+        );
+    }
+}
+
+/// What a store with group commit reports of its durable writes (the SQLite store does; a
+/// store without such a writer reports nothing). Tells an operator whether the disk's sync time
+/// is what bounds the relay.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Batches made durable.
+    pub(crate) batches: AtomicU64,
+    /// Write operations in those batches: divided by `batches`, the mean group-commit size.
+    pub(crate) writes: AtomicU64,
+    /// Time to write and sync each batch's part of the message journal.
+    pub(crate) sync: Histogram,
+}
+
+impl StoreStats {
+    /// Batches made durable so far.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Journal syncs timed so far.
+    pub fn syncs(&self) -> u64 {
+        self.sync.count()
+    }
+
+    fn render(&self, out: &mut String) {
+        let counters = [
+            (
+                "hush_store_batches_total",
+                "Store write batches made durable (group commits).",
+                &self.batches,
+            ),
+            (
+                "hush_store_batched_writes_total",
+                "Store write operations in those batches; divided by the batches, the mean group-commit size.",
+                &self.writes,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        self.sync.render(
+            out,
+            "hush_store_sync_seconds",
+            "Time to write and fsync one batch of enqueues and acks to the message journal.",
+        );
+    }
 }
 
 impl Metrics {
@@ -34,20 +129,12 @@ impl Metrics {
 
     /// Records one store-to-push delivery latency.
     pub(crate) fn observe_delivery(&self, latency: Duration) {
-        let seconds = latency.as_secs_f64();
-        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.delivery_latency.observe(latency);
     }
 
-    /// The Prometheus text exposition of every metric; `queue_depth` is read from the store by
-    /// the caller.
-    pub fn render(&self, queue_depth: Option<u64>, online: usize) -> String {
+    /// The Prometheus text exposition of every metric; `queue_depth` and `store` are read from
+    /// the store by the caller.
+    pub fn render(&self, queue_depth: Option<u64>, online: usize, store: Option<&StoreStats>) -> String {
         let mut out = String::new();
         let counters: [(&str, &str, &AtomicU64); 8] = [
             (
@@ -113,23 +200,49 @@ impl Metrics {
                 "# HELP hush_queue_depth Envelopes waiting for delivery or acknowledgement.\n# TYPE hush_queue_depth gauge\nhush_queue_depth {depth}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP hush_delivery_latency_seconds Store-to-push latency of live deliveries.\n# TYPE hush_delivery_latency_seconds histogram"
+        self.delivery_latency.render(
+            &mut out,
+            "hush_delivery_latency_seconds",
+            "Store-to-push latency of live deliveries.",
         );
-        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
-            let _ = writeln!(
-                out,
-                "hush_delivery_latency_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
+        if let Some(store) = store {
+            store.render(&mut out);
         }
-        let count = self.latency_count.load(Ordering::Relaxed);
-        let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "hush_delivery_latency_seconds_bucket{{le=\"+Inf\"}} {count}\nhush_delivery_latency_seconds_sum {sum}\nhush_delivery_latency_seconds_count {count}"
-        );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_count_every_observation() {
+        let histogram = Histogram::default();
+        histogram.observe(Duration::from_micros(300));
+        histogram.observe(Duration::from_millis(3));
+        histogram.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        histogram.render(&mut out, "h", "help");
+        assert!(out.starts_with("# HELP h help\n# TYPE h histogram\n"));
+        assert!(out.contains("h_bucket{le=\"0.0005\"} 1\n"));
+        assert!(out.contains("h_bucket{le=\"0.002\"} 1\n"));
+        assert!(out.contains("h_bucket{le=\"0.005\"} 2\n"));
+        assert!(out.contains("h_bucket{le=\"5\"} 2\n"));
+        assert!(out.contains("h_bucket{le=\"+Inf\"} 3\nh_sum 60.0033\nh_count 3\n"));
+    }
+
+    #[test]
+    fn store_figures_are_served_only_when_the_store_has_them() {
+        let metrics = Metrics::default();
+        assert!(!metrics.render(None, 0, None).contains("hush_store_"));
+        let stats = StoreStats::default();
+        Metrics::add(&stats.batches, 2);
+        Metrics::add(&stats.writes, 7);
+        stats.sync.observe(Duration::from_micros(150));
+        let text = metrics.render(None, 0, Some(&stats));
+        assert!(text.contains("\nhush_store_batches_total 2\n"));
+        assert!(text.contains("\nhush_store_batched_writes_total 7\n"));
+        assert!(text.contains("\nhush_store_sync_seconds_count 1\n"));
     }
 }

@@ -236,6 +236,10 @@ impl Store for ConfiguredStore {
         dispatch!(self, store => store.stored_elsewhere())
     }
 
+    fn stats(&self) -> Option<&crate::metrics::StoreStats> {
+        dispatch!(self, store => store.stats())
+    }
+
     async fn shutdown(&self) {
         dispatch!(self, store => store.shutdown().await)
     }
@@ -501,7 +505,9 @@ async fn wake_for_other_nodes<S: Store>(shared: Arc<Shared<S>>, mut notices: mps
 
 async fn render<S: Store>(shared: &Shared<S>) -> String {
     let depth = shared.store.queue_depth().await.ok();
-    shared.metrics.render(depth, shared.hub.len())
+    shared
+        .metrics
+        .render(depth, shared.hub.len(), shared.store.stats())
 }
 
 /// A minimal HTTP/1.1 responder: any GET gets the metrics text.

@@ -604,6 +604,17 @@ async fn metrics_endpoint_serves_prometheus_text() {
     assert!(text.contains("hush_messages_stored_total 1"));
     assert!(text.contains("hush_connections_active"));
     assert!(text.contains("hush_delivery_latency_seconds_count"));
+    // The SQLite store's group commit: the send went through at least one journal sync.
+    let value = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} is served"));
+        line[name.len() + 1..].parse().unwrap()
+    };
+    assert!(value("hush_store_sync_seconds_count") >= 1);
+    assert!(value("hush_store_batches_total") >= 1);
+    assert!(value("hush_store_batched_writes_total") >= value("hush_store_batches_total"));
     assert!(!text.contains("counted"), "no payload in metrics");
 }
 

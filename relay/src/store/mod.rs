@@ -233,4 +233,10 @@ pub trait Store: Send + Sync + 'static {
     fn stored_elsewhere(&self) -> Option<tokio::sync::mpsc::Receiver<MailboxId>> {
         None
     }
+
+    /// Group-commit figures for the metrics endpoint, from a store that batches its writes
+    /// through a journal it syncs (SQLite). `None` (the default) from one that does not.
+    fn stats(&self) -> Option<&crate::metrics::StoreStats> {
+        None
+    }
 }

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use self::recent::Recent;
 use self::writer::{Batch, Before, Core, FLUSH_AFTER, Guard, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use crate::metrics::StoreStats;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::journal::{fuzz_replay as fuzz_journal_replay, seed_files as journal_seed_files};
@@ -73,6 +74,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     /// `None` only once closed or dropped.
     writer: Option<Writer>,
+    /// Group-commit figures, kept by the writer thread.
+    stats: Arc<StoreStats>,
     /// Durable messages and acks not yet flushed into the database.
     recent: Arc<Recent>,
     /// Flushes done so far, for tests that wait for one.
@@ -133,6 +136,7 @@ impl SqliteStore {
         let core = Core::new(conn, journal, options.synchronous, Arc::clone(&recent));
         #[cfg(test)]
         let flushes = core.flushes();
+        let stats = core.stats();
         let writer = Writer::spawn(core, options.batch_max)?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             // The writer flushes after a batch once changes are old enough; when no writes
@@ -152,6 +156,7 @@ impl SqliteStore {
         }
         Ok(Self {
             writer: Some(writer),
+            stats,
             recent,
             #[cfg(test)]
             flushes,
@@ -365,5 +370,9 @@ impl Store for SqliteStore {
         if let Some(writer) = &self.writer {
             writer.shutdown().await;
         }
+    }
+
+    fn stats(&self) -> Option<&StoreStats> {
+        Some(&self.stats)
     }
 }

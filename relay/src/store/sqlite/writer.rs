@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::journal::Journal;
 use super::recent::{Effect, Recent};
 use super::{Synchronous, backend, ops};
+use crate::metrics::{Metrics, StoreStats};
 use crate::store::StoreError;
 
 /// Longest a change waits in the journal before a flush moves it into the database, while the
@@ -292,6 +293,8 @@ pub(super) struct Core {
     unflushed_since: Option<Instant>,
     commits: u32,
     flushes: watch::Sender<u64>,
+    /// Group-commit figures for the metrics endpoint.
+    stats: Arc<StoreStats>,
 }
 
 impl Core {
@@ -316,7 +319,13 @@ impl Core {
             unflushed_since: None,
             commits: 0,
             flushes: watch::Sender::new(0),
+            stats: Arc::default(),
         }
+    }
+
+    /// The store's group-commit figures, which this writer keeps up to date.
+    pub(super) fn stats(&self) -> Arc<StoreStats> {
+        Arc::clone(&self.stats)
     }
 
     /// Flushes done so far, for whoever waits for one.
@@ -345,6 +354,7 @@ impl Core {
             state: &mut self.state,
         };
         let ran = run_each(&mut context, batch);
+        let jobs = batch.len() as u64;
         let in_transaction = context.in_transaction;
         let committed = ran.and_then(|()| {
             if in_transaction {
@@ -361,9 +371,13 @@ impl Core {
             }
             return Err(error);
         }
-        if !self.state.records.is_empty() {
+        let journaled = !self.state.records.is_empty();
+        if journaled {
             let sync = self.synchronous == Synchronous::Full;
-            if let Err(error) = self.journal.append(&self.state.records, sync) {
+            let started = Instant::now();
+            let appended = self.journal.append(&self.state.records, sync);
+            self.stats.sync.observe(started.elapsed());
+            if let Err(error) = appended {
                 let message = format!("the message journal failed ({error}); restart the relay");
                 tracing::error!(%error, "writing the message journal failed; the store refuses writes until restarted");
                 self.broken = Some(message.clone());
@@ -372,6 +386,10 @@ impl Core {
             self.unflushed_since.get_or_insert_with(Instant::now);
         }
         // Durable: the changes become visible.
+        if journaled || in_transaction {
+            Metrics::add(&self.stats.batches, 1);
+            Metrics::add(&self.stats.writes, jobs);
+        }
         self.state.records.clear();
         self.state.undo.clear();
         let effects = std::mem::take(&mut self.state.effects);
