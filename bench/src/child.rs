@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tokio::sync::mpsc;
 
 use crate::procfs::Pid;
 
@@ -21,6 +22,8 @@ pub struct ChildServer {
     pub addr: SocketAddr,
     /// The certificate fingerprint clients pin.
     pub fingerprint: [u8; 32],
+    /// The stdout lines after the address line, for a caller that wants one of them.
+    lines: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 impl ChildServer {
@@ -34,23 +37,27 @@ impl ChildServer {
             .spawn()
             .with_context(|| format!("starting {program}"))?;
         let stdout = child.stdout.take().context("child stdout is piped")?;
-        let (found, address) = tokio::sync::oneshot::channel();
+        let (sender, mut lines) = mpsc::unbounded_channel();
         // A plain thread: it blocks on the pipe for the child's whole life, and keeps draining
-        // it after the address line so the child never blocks on a full pipe while logging.
+        // it (whether or not anyone still reads the lines) so the child never blocks on a full
+        // pipe while logging.
         std::thread::spawn(move || {
-            let mut found = Some(found);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix(prefix)
-                    && let Some(found) = found.take()
-                {
-                    let _ = found.send(rest.trim().to_owned());
-                }
+                let _ = sender.send(line);
             }
         });
+        let address = async {
+            while let Some(line) = lines.recv().await {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return Some(rest.trim().to_owned());
+                }
+            }
+            None
+        };
         let line = match tokio::time::timeout(STARTUP_TIMEOUT, address).await {
-            Ok(Ok(line)) => line,
-            Ok(Err(_)) => {
+            Ok(Some(line)) => line,
+            Ok(None) => {
                 let status = child.wait().ok();
                 bail!("{program} exited ({status:?}) before printing {prefix:?}");
             }
@@ -64,7 +71,24 @@ impl ChildServer {
             child,
             addr,
             fingerprint,
+            lines: Some(lines),
         })
+    }
+
+    /// The rest of the first later stdout line that starts with `prefix`, waiting for it up
+    /// to the startup timeout; `None` if the child never prints it. Lines before it are
+    /// skipped, and the lines after it are no longer kept.
+    pub async fn line_after(&mut self, prefix: &str) -> Option<String> {
+        let mut lines = self.lines.take()?;
+        let found = async {
+            while let Some(line) = lines.recv().await {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return Some(rest.trim().to_owned());
+                }
+            }
+            None
+        };
+        tokio::time::timeout(STARTUP_TIMEOUT, found).await.ok().flatten()
     }
 
     /// The child's pid, for `/proc` readings.

@@ -9,6 +9,7 @@ mod idle;
 mod load;
 mod procfs;
 mod relay;
+mod scrape;
 mod throughput;
 
 use hush_relay::config::StorageBackend;
@@ -195,6 +196,7 @@ async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
         addr: relay.addr,
         fingerprint: relay.fingerprint,
         pid: relay.pid(),
+        metrics: relay.metrics,
     };
     let hush_outcome = throughput::measure(&hush, &workload).await;
     relay.stop().await;
@@ -220,6 +222,7 @@ async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
         addr: forwarder.addr,
         fingerprint: forwarder.fingerprint,
         pid: Some(forwarder.pid()),
+        metrics: None,
     };
     let base_outcome = throughput::measure(&base, &workload).await;
     forwarder.stop();

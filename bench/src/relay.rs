@@ -17,6 +17,8 @@ use crate::procfs::Pid;
 
 /// Prefix of the line `hush-relay` prints with its address.
 const RELAY_ADDRESS_LINE: &str = "relay address for clients: ";
+/// Prefix of the line `hush-relay` prints with its metrics URL, right after the address line.
+const METRICS_LINE: &str = "metrics: http://";
 
 /// The per-connection request rate limit the bench sets. The relay's default (500/s) guards
 /// against abusive clients; one pair alone on an idle relay can exceed it, and the check costs
@@ -74,6 +76,8 @@ pub struct RelayUnderTest {
     pub fingerprint: [u8; 32],
     /// One line saying where and how it runs.
     pub description: String,
+    /// Its metrics endpoint, if the bench started it (the store's group-commit figures).
+    pub metrics: Option<SocketAddr>,
     running: Running,
 }
 
@@ -103,6 +107,7 @@ impl RelayUnderTest {
                     .context("starting the in-process relay")?;
                 let addr = relay.local_addr()?;
                 let fingerprint = relay.fingerprint();
+                let metrics = relay.metrics_addr();
                 let (stop, stopped) = oneshot::channel::<()>();
                 let task = tokio::spawn(relay.run(async move {
                     let _ = stopped.await;
@@ -114,6 +119,7 @@ impl RelayUnderTest {
                         "in-process relay ({}; CPU and RSS include the bench's clients)",
                         settings.describe_store()
                     ),
+                    metrics,
                     running: Running::InProcess {
                         stop,
                         task,
@@ -127,11 +133,17 @@ impl RelayUnderTest {
                 std::fs::write(&config_path, config_toml(&dir.path().join("data"), settings))
                     .context("writing the relay configuration")?;
                 let mut command = Command::new(binary);
-                command
-                    .arg("--config")
-                    .arg(&config_path)
-                    .args(["--metrics-listen", "off", "--log", "warn"]);
-                let server = ChildServer::start(command, RELAY_ADDRESS_LINE).await?;
+                command.arg("--config").arg(&config_path).args([
+                    "--metrics-listen",
+                    "127.0.0.1:0",
+                    "--log",
+                    "warn",
+                ]);
+                let mut server = ChildServer::start(command, RELAY_ADDRESS_LINE).await?;
+                let metrics = server
+                    .line_after(METRICS_LINE)
+                    .await
+                    .and_then(|url| url.strip_suffix("/metrics")?.parse().ok());
                 Ok(Self {
                     addr: server.addr,
                     fingerprint: server.fingerprint,
@@ -141,6 +153,7 @@ impl RelayUnderTest {
                         server.process_id(),
                         settings.describe_store()
                     ),
+                    metrics,
                     running: Running::Child { server, _dir: dir },
                 })
             }
@@ -148,6 +161,7 @@ impl RelayUnderTest {
                 addr: *addr,
                 fingerprint: *fingerprint,
                 description: format!("remote relay at {addr} (its CPU and RSS are not measured)"),
+                metrics: None,
                 running: Running::Remote,
             }),
         }
@@ -178,7 +192,7 @@ impl RelayUnderTest {
 fn config(data_dir: &Path, settings: &RelaySettings) -> Config {
     let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        metrics_listen: None,
+        metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         data_dir: data_dir.to_path_buf(),
         ..Config::default()
     };

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::load::{Measured, Pairs, Window, Workload};
 use crate::procfs::{self, CpuSample, Pid};
+use crate::scrape;
 
 /// A server under load: where it is and which process it is.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct Server {
     pub fingerprint: [u8; 32],
     /// Its process, if on this machine.
     pub pid: Option<Pid>,
+    /// Its metrics endpoint, if it has one the bench can read.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// One server's figures.
@@ -53,10 +56,12 @@ pub async fn measure(server: &Server, workload: &Workload) -> anyhow::Result<Out
     let server_start = server.pid.map(CpuSample::take).transpose()?;
     let threads_start = server.pid.map(procfs::thread_ticks).transpose()?;
     let bench_start = CpuSample::take(Pid::Current)?;
+    let store_start = store_figures(server.metrics).await;
     tokio::time::sleep_until(window.end).await;
     let server_end = server.pid.map(CpuSample::take).transpose()?;
     let threads_end = server.pid.map(procfs::thread_ticks).transpose()?;
     let bench_end = CpuSample::take(Pid::Current)?;
+    let store_end = store_figures(server.metrics).await;
     let server_rss_kib = server.pid.map(procfs::rss_kib).transpose()?;
 
     let measured = running.await.context("the load task failed")??;
@@ -96,7 +101,22 @@ pub async fn measure(server: &Server, workload: &Workload) -> anyhow::Result<Out
         "  bench process (clients): CPU {:.0} % of one core",
         bench_end.percent_since(&bench_start, ticks)
     );
+    if let (Some(start), Some(end)) = (store_start, store_end) {
+        println!("  {}", scrape::describe(&start, &end, seconds));
+    }
     Ok(outcome)
+}
+
+/// The store's figures, if the server has a metrics endpoint that serves them. A failed read
+/// only leaves the report line out.
+async fn store_figures(metrics: Option<SocketAddr>) -> Option<scrape::StoreFigures> {
+    match scrape::store_figures(metrics?).await {
+        Ok(figures) => figures,
+        Err(error) => {
+            eprintln!("reading the relay's metrics failed: {error:#}");
+            None
+        }
+    }
 }
 
 fn print_block(server: &Server, workload: &Workload, measured: &Measured, outcome: &Outcome) {
