@@ -40,6 +40,7 @@ pub async fn run(idle: &IdleRun) -> anyhow::Result<()> {
     let settings = RelaySettings {
         store: StorageBackend::Sqlite,
         synchronous: "full".into(),
+        commit_delay_us: None,
         max_connections: idle.connections.saturating_add(CONNECTION_HEADROOM),
     };
     let relay = RelayUnderTest::start(&Placement::Child(idle.relay_binary.clone()), &settings).await?;

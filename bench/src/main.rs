@@ -84,6 +84,10 @@ struct LoadArgs {
     /// durable; shows what durable storage costs against the same relay).
     #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "memory"])]
     store: String,
+    /// SQLite commit delay of a relay the bench starts, microseconds (default: the relay's,
+    /// 1000); 0 for a batch as soon as the previous one is done. For A/B runs.
+    #[arg(long)]
+    commit_delay_us: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +188,7 @@ async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
             StorageBackend::Sqlite
         },
         synchronous: args.synchronous,
+        commit_delay_us: args.commit_delay_us,
         max_connections: hush_relay::Limits::default()
             .max_connections
             .max(args.pairs.saturating_mul(2) + 64),
@@ -246,6 +251,7 @@ async fn e2e_mode(args: E2eArgs) -> anyhow::Result<()> {
     let settings = RelaySettings {
         store: StorageBackend::Sqlite,
         synchronous: "full".into(),
+        commit_delay_us: None,
         max_connections: hush_relay::Limits::default().max_connections,
     };
     let relay = RelayUnderTest::start(&placement, &settings).await?;

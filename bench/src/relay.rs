@@ -53,6 +53,8 @@ pub struct RelaySettings {
     pub store: StorageBackend,
     /// SQLite `synchronous`: `full` (the relay's default) or `normal`.
     pub synchronous: String,
+    /// SQLite commit delay, microseconds; `None` keeps the relay's default.
+    pub commit_delay_us: Option<u64>,
     /// Most concurrent connections.
     pub max_connections: usize,
 }
@@ -62,7 +64,15 @@ impl RelaySettings {
     fn describe_store(&self) -> String {
         match self.store {
             StorageBackend::Memory => "memory store: nothing durable".to_owned(),
-            _ => format!("SQLite store, synchronous={}", self.synchronous),
+            _ => {
+                let delay = self
+                    .commit_delay_us
+                    .unwrap_or(Config::default().storage.commit_delay_micros);
+                format!(
+                    "SQLite store, synchronous={}, commit delay {delay} µs",
+                    self.synchronous
+                )
+            }
         }
     }
 }
@@ -198,6 +208,9 @@ fn config(data_dir: &Path, settings: &RelaySettings) -> Config {
     };
     config.storage.backend = settings.store;
     config.storage.synchronous.clone_from(&settings.synchronous);
+    if let Some(delay) = settings.commit_delay_us {
+        config.storage.commit_delay_micros = delay;
+    }
     config.limits.max_connections = settings.max_connections;
     config.limits.requests_per_second = BENCH_REQUESTS_PER_SECOND;
     config.limits.request_burst = BENCH_REQUESTS_PER_SECOND;
@@ -219,6 +232,9 @@ fn config_toml(data_dir: &Path, settings: &RelaySettings) -> String {
         "\n[storage]\nbackend = {backend:?}\nsynchronous = {:?}",
         settings.synchronous
     );
+    if let Some(delay) = settings.commit_delay_us {
+        let _ = writeln!(text, "commit_delay_micros = {delay}");
+    }
     let _ = writeln!(
         text,
         "\n[limits]\nmax_connections = {}\nrequests_per_second = {BENCH_REQUESTS_PER_SECOND}\n\
@@ -237,6 +253,7 @@ mod tests {
         let settings = RelaySettings {
             store: StorageBackend::Memory,
             synchronous: "full".into(),
+            commit_delay_us: Some(250),
             max_connections: 12_345,
         };
         let dir = Path::new("/tmp/some dir/data");
@@ -245,6 +262,8 @@ mod tests {
         assert_eq!(parsed.listen, direct.listen);
         assert_eq!(parsed.data_dir, direct.data_dir);
         assert_eq!(parsed.storage.synchronous, "full");
+        assert_eq!(parsed.storage.commit_delay_micros, 250);
+        assert_eq!(direct.storage.commit_delay_micros, 250);
         assert_eq!(parsed.storage.backend, StorageBackend::Memory);
         assert_eq!(direct.storage.backend, StorageBackend::Memory);
         assert_eq!(parsed.limits.max_connections, 12_345);

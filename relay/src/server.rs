@@ -112,6 +112,7 @@ fn open_sqlite(config: &Config) -> Result<SqliteStore, StartError> {
     let options = SqliteOptions {
         synchronous,
         batch_max: config.storage.batch_max.max(1),
+        commit_delay: std::time::Duration::from_micros(config.storage.commit_delay_micros),
     };
     Ok(SqliteStore::open(&config.data_dir.join(DATABASE_FILE), options)?)
 }

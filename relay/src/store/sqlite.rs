@@ -19,6 +19,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
@@ -57,13 +58,23 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Most queued writes made durable together (one transaction, one journal fsync).
     pub batch_max: usize,
+    /// Shortest time between the starts of two write batches. Under load, writes arriving
+    /// meanwhile share the next batch and its fsync; a write that finds the store idle is not
+    /// delayed. Zero starts each batch as soon as the previous one is done.
+    pub commit_delay: Duration,
 }
+
+/// [`SqliteOptions::commit_delay`] by default. On the 2-core development machine, 1 ms raised
+/// `hush-bench` throughput and lowered its p99 latency against no delay (2 ms lowered both):
+/// about 650 fsyncs a second of ~45 writes each instead of ~2,700 of ~10.
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(1);
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             synchronous: Synchronous::Full,
             batch_max: 256,
+            commit_delay: DEFAULT_COMMIT_DELAY,
         }
     }
 }
@@ -137,7 +148,7 @@ impl SqliteStore {
         #[cfg(test)]
         let flushes = core.flushes();
         let stats = core.stats();
-        let writer = Writer::spawn(core, options.batch_max)?;
+        let writer = Writer::spawn(core, options.batch_max, options.commit_delay)?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             // The writer flushes after a batch once changes are old enough; when no writes
             // come, a no-op write each period brings that check.

@@ -1,5 +1,6 @@
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -160,6 +161,44 @@ async fn concurrent_failures_do_not_fail_neighbours() {
     }
     stored.sort_unstable();
     assert_eq!(stored, (1..=50).collect::<Vec<u64>>());
+}
+
+/// The commit delay: a batch starts no sooner than `commit_delay` after the one before it, and
+/// the writes that arrive meanwhile share one batch (one journal fsync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_within_the_commit_delay_share_one_batch() {
+    const DELAY: Duration = Duration::from_millis(500);
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        commit_delay: DELAY,
+        ..SqliteOptions::default()
+    };
+    let store = Arc::new(SqliteStore::open(&dir.path().join("relay.db"), options).unwrap());
+    let before_registration = Instant::now();
+    // Its batch starts after `before_registration`; the next one `DELAY` after that at least.
+    let a = registered(&*store, 1).await;
+    let batches = store.stats().unwrap().batches();
+    let sends: Vec<_> = (0..20u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.enqueue(vec![(a, vec![i])], 1, QUOTA).await })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for send in sends {
+        seqs.extend(send.await.unwrap().unwrap());
+    }
+    assert!(
+        before_registration.elapsed() >= DELAY,
+        "the sends' batch started before the delay was out"
+    );
+    assert_eq!(
+        store.stats().unwrap().batches(),
+        batches + 1,
+        "all twenty sends arrived within the delay, so they share one batch"
+    );
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());
 }
 
 /// The writer's core on a fresh database in `dir`, driven without its thread.
@@ -384,6 +423,7 @@ async fn normal_synchronous_and_tiny_batches_work() {
     let options = SqliteOptions {
         synchronous: Synchronous::Normal,
         batch_max: 0,
+        commit_delay: Duration::ZERO,
     };
     let store = SqliteStore::open(&dir.path().join("relay.db"), options).unwrap();
     let a = registered(&store, 1).await;

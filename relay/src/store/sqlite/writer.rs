@@ -544,7 +544,7 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the thread. It runs until every [`Writer`] handle to the queue is gone and the
     /// queue is drained, then flushes a last time.
-    pub(super) fn spawn(core: Core, batch_max: usize) -> Result<Self, StoreError> {
+    pub(super) fn spawn(core: Core, batch_max: usize, commit_delay: Duration) -> Result<Self, StoreError> {
         let batch_max = batch_max.max(1);
         // Bounded, so a flood of writers waits (asynchronously) instead of growing memory.
         let (queue, receiver) = mpsc::channel(batch_max.saturating_mul(4));
@@ -558,7 +558,7 @@ impl Writer {
         let stop = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("hush-store-writer".to_owned())
-            .spawn(move || run(core, receiver, batch_max, replies, &stop))
+            .spawn(move || run(core, receiver, batch_max, commit_delay, replies, &stop))
             .map_err(|error| StoreError::Backend(format!("cannot start the store writer thread: {error}")))?;
         Ok(Self {
             queue,
@@ -656,16 +656,31 @@ async fn reply_to_each(mut committed: mpsc::UnboundedReceiver<Committed>) {
     }
 }
 
+/// The writer thread's loop. A batch starts at most once per `commit_delay`: under load the
+/// writes that arrive meanwhile queue up and share the next batch and its one fsync, which costs
+/// each of them up to `commit_delay` of latency and saves the CPU of the fsyncs, wake-ups and
+/// context switches that many small batches take. A write that finds the writer idle for longer
+/// than that starts at once.
 fn run(
     mut core: Core,
     mut receiver: mpsc::Receiver<Box<dyn WriteJob>>,
     batch_max: usize,
+    commit_delay: Duration,
     replies: Option<mpsc::UnboundedSender<Committed>>,
     stopping: &AtomicBool,
 ) {
     // A job that needs a flush first, held back from the batch before it.
     let mut held: Option<Box<dyn WriteJob>> = None;
+    let mut batch_started: Option<Instant> = None;
     loop {
+        if let Some(started) = batch_started
+            && !stopping.load(Ordering::Acquire)
+        {
+            let since = started.elapsed();
+            if since < commit_delay {
+                std::thread::sleep(commit_delay - since);
+            }
+        }
         let first = match held.take() {
             Some(job) => job,
             None => match receiver.blocking_recv() {
@@ -694,6 +709,7 @@ fn run(
                 Err(_) => break,
             }
         }
+        batch_started = Some(Instant::now());
         let committed = core.run_batch(batch);
         if scrubbing {
             // Before the answer: the WAL still holds the deleted rows' old pages.
