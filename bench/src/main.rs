@@ -85,7 +85,7 @@ struct LoadArgs {
     #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "memory"])]
     store: String,
     /// SQLite commit delay of a relay the bench starts, microseconds (default: the relay's,
-    /// 1000); 0 for a batch as soon as the previous one is done. For A/B runs.
+    /// 500); 0 for a batch as soon as the previous one is done. For A/B runs.
     #[arg(long)]
     commit_delay_us: Option<u64>,
 }

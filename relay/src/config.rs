@@ -83,7 +83,7 @@ pub struct StorageConfig {
     /// SQLite: most write operations committed together in one transaction (group commit).
     pub batch_max: usize,
     /// SQLite: shortest time between the starts of two write batches, microseconds (default
-    /// 1000). Under load the writes arriving meanwhile share the next batch and its one fsync,
+    /// 500). Under load the writes arriving meanwhile share the next batch and its one fsync,
     /// which spends less CPU per message for up to this much latency each; a write that finds
     /// the store idle is not delayed. 0 starts each batch as soon as the previous one is done.
     pub commit_delay_micros: u64,

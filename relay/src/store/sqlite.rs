@@ -64,10 +64,11 @@ pub struct SqliteOptions {
     pub commit_delay: Duration,
 }
 
-/// [`SqliteOptions::commit_delay`] by default. On the 2-core development machine, 1 ms raised
-/// `hush-bench` throughput and lowered its p99 latency against no delay (2 ms lowered both):
-/// about 650 fsyncs a second of ~45 writes each instead of ~2,700 of ~10.
-pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(1);
+/// [`SqliteOptions::commit_delay`] by default. On the 2-core development machine, five
+/// interleaved `hush-bench` rounds gave 28.7k-34.4k msg/s with p99 5.8-7.6 ms at 500 µs
+/// (about 1,000 fsyncs a second of ~30 writes each), against 21.5k-30.3k msg/s with p99
+/// 6.7-9.5 ms with no delay (~2,900 fsyncs a second of ~10); 1 and 1.5 ms did no better.
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(500);
 
 impl Default for SqliteOptions {
     fn default() -> Self {
