@@ -25,6 +25,15 @@ pub struct Metrics {
     delivery_latency: Histogram,
 }
 
+/// One counter in the text exposition.
+fn render_counter(out: &mut String, name: &str, help: &str, value: &AtomicU64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+        value.load(Ordering::Relaxed)
+    );
+}
+
 /// A latency histogram in Prometheus' cumulative form, over [`LATENCY_BUCKETS`].
 #[derive(Debug, Default)]
 pub struct Histogram {
@@ -108,11 +117,7 @@ impl StoreStats {
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
+            render_counter(out, name, help, value);
         }
         self.sync.render(
             out,
@@ -179,11 +184,7 @@ impl Metrics {
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
+            render_counter(&mut out, name, help, value);
         }
         let active = self.connections_active.load(Ordering::Relaxed);
         let _ = writeln!(
