@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::child::ChildServer;
 use crate::load::Workload;
 use crate::relay::{Placement, RelaySettings, RelayUnderTest};
-use crate::throughput::Server;
+use crate::throughput::{Outcome, Server};
 
 /// Benchmark the Hush relay over real QUIC.
 #[derive(Debug, Parser)]
@@ -67,6 +67,10 @@ struct LoadArgs {
     /// Also measure a plain QUIC forwarder (no auth, no storage) under the same load.
     #[arg(long)]
     baseline: bool,
+    /// With `--baseline`: measure relay and baseline this many times each, alternating which
+    /// goes first, and report medians (a noisy machine drifts between two long windows).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// A running relay, `HOST:PORT#FINGERPRINTHEX` (as `hush-relay` prints it).
     #[arg(long, conflicts_with_all = ["spawn_relay", "in_process"])]
     target: Option<String>,
@@ -158,6 +162,64 @@ fn idle_run(args: IdleArgs) -> anyhow::Result<idle::IdleRun> {
     })
 }
 
+/// Starts the relay, measures it and stops it.
+async fn measure_relay(
+    placement: &Placement,
+    settings: &RelaySettings,
+    workload: &Workload,
+) -> anyhow::Result<Outcome> {
+    let relay = RelayUnderTest::start(placement, settings).await?;
+    let hush = Server {
+        name: "hush",
+        description: relay.description.clone(),
+        addr: relay.addr,
+        fingerprint: relay.fingerprint,
+        pid: relay.pid(),
+        metrics: relay.metrics,
+    };
+    let outcome = throughput::measure(&hush, workload).await;
+    relay.stop().await;
+    outcome
+}
+
+/// Starts the plain forwarder as a child process, measures it and stops it.
+async fn measure_baseline(workload: &Workload) -> anyhow::Result<Outcome> {
+    let exe = std::env::current_exe().context("locating the hush-bench executable")?;
+    let mut command = Command::new(&exe);
+    command.arg("baseline-server");
+    let forwarder = ChildServer::start(command, baseline::ADDRESS_LINE).await?;
+    let base = Server {
+        name: "baseline",
+        description: format!(
+            "plain QUIC forwarder, no auth, no storage (child process pid {})",
+            forwarder.process_id()
+        ),
+        addr: forwarder.addr,
+        fingerprint: forwarder.fingerprint,
+        pid: Some(forwarder.pid()),
+        metrics: None,
+    };
+    let outcome = throughput::measure(&base, workload).await;
+    forwarder.stop();
+    outcome
+}
+
+/// The median (the mean of the middle two for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let upper = values.get(values.len() / 2).copied().unwrap_or(0.0);
+    if values.len() % 2 == 1 {
+        return upper;
+    }
+    let lower = values
+        .len()
+        .checked_sub(1)
+        .and_then(|_| values.get(values.len() / 2 - 1))
+        .copied()
+        .unwrap_or(0.0);
+    (lower + upper) / 2.0
+}
+
 async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
     if args.pairs == 0 || args.ack_every == 0 {
         bail!("--pairs and --ack-every must be at least 1");
@@ -194,51 +256,59 @@ async fn throughput_mode(args: LoadArgs) -> anyhow::Result<()> {
             .max(args.pairs.saturating_mul(2) + 64),
     };
 
-    let relay = RelayUnderTest::start(&placement, &settings).await?;
-    let hush = Server {
-        name: "hush",
-        description: relay.description.clone(),
-        addr: relay.addr,
-        fingerprint: relay.fingerprint,
-        pid: relay.pid(),
-        metrics: relay.metrics,
-    };
-    let hush_outcome = throughput::measure(&hush, &workload).await;
-    relay.stop().await;
-    let hush_outcome = hush_outcome?;
-
     if !args.baseline {
+        let hush = measure_relay(&placement, &settings, &workload).await?;
         println!(
             "RELAY hush={:.0} p50_ms={:.2} p99_ms={:.2}",
-            hush_outcome.rate, hush_outcome.p50_ms, hush_outcome.p99_ms
+            hush.rate, hush.p50_ms, hush.p99_ms
         );
         return Ok(());
     }
-    let exe = std::env::current_exe().context("locating the hush-bench executable")?;
-    let mut command = Command::new(&exe);
-    command.arg("baseline-server");
-    let forwarder = ChildServer::start(command, baseline::ADDRESS_LINE).await?;
-    let base = Server {
-        name: "baseline",
-        description: format!(
-            "plain QUIC forwarder, no auth, no storage (child process pid {})",
-            forwarder.process_id()
-        ),
-        addr: forwarder.addr,
-        fingerprint: forwarder.fingerprint,
-        pid: Some(forwarder.pid()),
-        metrics: None,
-    };
-    let base_outcome = throughput::measure(&base, &workload).await;
-    forwarder.stop();
-    let base_outcome = base_outcome?;
+    if args.rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    let mut rounds = Vec::with_capacity(args.rounds);
+    for round in 0..args.rounds {
+        // Alternate the order, so a machine that drifts faster or slower favours neither.
+        let (hush, base) = if round % 2 == 0 {
+            let hush = measure_relay(&placement, &settings, &workload).await?;
+            (hush, measure_baseline(&workload).await?)
+        } else {
+            let base = measure_baseline(&workload).await?;
+            (measure_relay(&placement, &settings, &workload).await?, base)
+        };
+        let ratio = hush.rate / base.rate.max(f64::MIN_POSITIVE);
+        if args.rounds > 1 {
+            println!(
+                "ROUND {} hush={:.0} baseline={:.0} ratio={ratio:.2} p50_ms={:.2} p99_ms={:.2}",
+                round + 1,
+                hush.rate,
+                base.rate,
+                hush.p50_ms,
+                hush.p99_ms
+            );
+        }
+        rounds.push((hush, base, ratio));
+    }
+    let median_of =
+        |value: &dyn Fn(&(Outcome, Outcome, f64)) -> f64| median(rounds.iter().map(value).collect());
+    let ratios: Vec<f64> = rounds.iter().map(|round| round.2).collect();
+    if args.rounds > 1 {
+        println!(
+            "ROUNDS n={} ratio min={:.2} median={:.2} max={:.2} (the RATIO line holds medians)",
+            args.rounds,
+            ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            median(ratios.clone()),
+            ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        );
+    }
     println!(
         "RATIO relay hush={:.0} baseline={:.0} ratio={:.2} p50_ms={:.2} p99_ms={:.2}",
-        hush_outcome.rate,
-        base_outcome.rate,
-        hush_outcome.rate / base_outcome.rate.max(f64::MIN_POSITIVE),
-        hush_outcome.p50_ms,
-        hush_outcome.p99_ms
+        median_of(&|round| round.0.rate),
+        median_of(&|round| round.1.rate),
+        median(ratios),
+        median_of(&|round| round.0.p50_ms),
+        median_of(&|round| round.0.p99_ms)
     );
     Ok(())
 }
@@ -284,4 +354,17 @@ async fn e2e_mode(args: E2eArgs) -> anyhow::Result<()> {
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .with_context(|| format!("{flag} must be a non-negative number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(vec![0.9, 0.5, 0.7]), 0.7);
+        assert_eq!(median(vec![0.8, 0.5, 0.6, 0.9]), 0.7);
+        assert_eq!(median(vec![0.4]), 0.4);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
 }
