@@ -9,7 +9,9 @@
 //! - then every job is answered, and the batch's messages and acks become visible to reads
 //!   ([`super::recent`]).
 //!
-//! Under load many writes share one fsync; alone, a write is stored as soon as it arrives. About
+//! Under load many writes share one fsync: a batch starts at most once per commit delay
+//! (`SqliteOptions::commit_delay`), and what arrives meanwhile joins the next one; alone, a
+//! write is stored as soon as it arrives. About
 //! once a second (and before an operation that needs the database complete, such as deleting a
 //! mailbox) the thread flushes: what is still unacknowledged moves into the database in one
 //! transaction, and the journal is emptied. A message acknowledged before that never costs a
