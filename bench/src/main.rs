@@ -207,14 +207,14 @@ async fn measure_baseline(workload: &Workload) -> anyhow::Result<Outcome> {
 /// The median (the mean of the middle two for an even count); 0 for none.
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    let upper = values.get(values.len() / 2).copied().unwrap_or(0.0);
+    let middle = values.len() / 2;
+    let upper = values.get(middle).copied().unwrap_or(0.0);
     if values.len() % 2 == 1 {
         return upper;
     }
-    let lower = values
-        .len()
+    let lower = middle
         .checked_sub(1)
-        .and_then(|_| values.get(values.len() / 2 - 1))
+        .and_then(|i| values.get(i))
         .copied()
         .unwrap_or(0.0);
     (lower + upper) / 2.0

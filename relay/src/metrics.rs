@@ -57,7 +57,7 @@ impl Histogram {
     }
 
     /// Observations so far.
-    pub fn count(&self) -> u64 {
+    fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 
@@ -96,11 +96,6 @@ impl StoreStats {
     /// Batches made durable so far.
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
-    }
-
-    /// Journal syncs timed so far.
-    pub fn syncs(&self) -> u64 {
-        self.sync.count()
     }
 
     fn render(&self, out: &mut String) {
