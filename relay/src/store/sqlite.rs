@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 
 use self::recent::Recent;
-use self::writer::{Batch, Before, Core, FLUSH_AFTER, Guard, Writer};
+use self::writer::{Batch, Before, CommitDelay, Core, FLUSH_AFTER, Guard, Pace, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 use crate::metrics::StoreStats;
 
@@ -109,6 +109,13 @@ impl SqliteStore {
     /// writer thread. Opened inside a tokio runtime, the store hands out write results from a
     /// task on that runtime (the writer thread answered directly once it has shut down).
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        let pace = CommitDelay(options.commit_delay);
+        Self::open_paced(path, &options, Box::new(pace))
+    }
+
+    /// [`SqliteStore::open`] with the writer's batches spaced out by `pace` instead of the
+    /// options' commit delay (tests hold a batch back with it).
+    fn open_paced(path: &Path, options: &SqliteOptions, pace: Box<dyn Pace>) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).map_err(backend)?;
         schema::configure_writer(&conn, options.synchronous)?;
         schema::migrate(&mut conn)?;
@@ -149,7 +156,7 @@ impl SqliteStore {
         #[cfg(test)]
         let flushes = core.flushes();
         let stats = core.stats();
-        let writer = Writer::spawn(core, options.batch_max, options.commit_delay)?;
+        let writer = Writer::spawn(core, options.batch_max, pace)?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             // The writer flushes after a batch once changes are old enough; when no writes
             // come, a no-op write each period brings that check.

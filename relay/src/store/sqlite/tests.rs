@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::journal::{CAPACITY, Journal, peek};
 use super::recent::Recent;
 use super::writer::{
-    Batch, Before, CHECKPOINT_COMMITS, Core, FLUSH_AFTER, FLUSH_MESSAGES, Guard, WriteJob, job,
+    Batch, Before, CHECKPOINT_COMMITS, Core, FLUSH_AFTER, FLUSH_MESSAGES, Guard, Pace, WriteJob, job,
 };
 use super::{SqliteOptions, SqliteStore, Synchronous, journal_path, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
@@ -163,39 +163,76 @@ async fn concurrent_failures_do_not_fail_neighbours() {
     assert_eq!(stored, (1..=50).collect::<Vec<u64>>());
 }
 
-/// The commit delay: a batch starts no sooner than `commit_delay` after the one before it, and
-/// the writes that arrive meanwhile share one batch (one journal fsync).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_within_the_commit_delay_share_one_batch() {
-    const DELAY: Duration = Duration::from_millis(500);
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions {
-        commit_delay: DELAY,
-        ..SqliteOptions::default()
-    };
-    let store = Arc::new(SqliteStore::open(&dir.path().join("relay.db"), options).unwrap());
-    let before_registration = Instant::now();
-    // Its batch starts after `before_registration`; the next one `DELAY` after that at least.
-    let a = registered(&*store, 1).await;
-    let batches = store.stats().unwrap().batches();
-    let sends: Vec<_> = (0..20u8)
-        .map(|i| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.enqueue(vec![(a, vec![i])], 1, QUOTA).await })
-        })
-        .collect();
-    let mut seqs = Vec::new();
-    for send in sends {
-        seqs.extend(send.await.unwrap().unwrap());
+/// A pace the test controls: the writer reports each wait, then holds its next batch until the
+/// test lets it go.
+struct Gate {
+    waiting: tokio::sync::mpsc::UnboundedSender<()>,
+    open: std::sync::mpsc::Receiver<()>,
+}
+
+impl Pace for Gate {
+    fn wait(&mut self, _previous: Instant) {
+        let _ = self.waiting.send(());
+        // Once the test has dropped its end, nothing is held back.
+        let _ = self.open.recv();
     }
-    assert!(
-        before_registration.elapsed() >= DELAY,
-        "the sends' batch started before the delay was out"
+}
+
+/// Longest the gate test waits for the writer; a limit, never reached when the test passes.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The commit delay: the writer waits before every batch but the first (the relay's pace waits
+/// out `SqliteOptions::commit_delay`), and every write queued meanwhile shares the next batch
+/// and its one journal fsync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_queued_during_the_commit_delay_share_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let (waiting, mut waits) = tokio::sync::mpsc::unbounded_channel();
+    let (open, held) = std::sync::mpsc::channel();
+    let gate = Box::new(Gate { waiting, open: held });
+    // Opened off the runtime, so no periodic no-op write (see `SqliteStore::open`) joins the
+    // batches counted here.
+    let store = std::thread::spawn(move || SqliteStore::open_paced(&path, &SqliteOptions::default(), gate))
+        .join()
+        .unwrap()
+        .unwrap();
+    // The first batch is not held back.
+    let a = registered(&store, 1).await;
+    let batches = store.stats().unwrap().batches();
+    tokio::time::timeout(PATIENCE, waits.recv())
+        .await
+        .expect("the writer waits before its second batch")
+        .unwrap();
+
+    let (done, mut results) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..20u8 {
+        let done = done.clone();
+        // Returns once the write is queued.
+        store
+            .enqueue_then(vec![(a, vec![i])], 1, QUOTA, move |result| {
+                drop(done.send(result))
+            })
+            .await;
+    }
+    drop(done);
+    assert_eq!(
+        store.stats().unwrap().batches(),
+        batches,
+        "no batch ran while the writer waited"
     );
+    open.send(()).unwrap();
+    let mut seqs = Vec::new();
+    while let Some(result) = tokio::time::timeout(PATIENCE, results.recv())
+        .await
+        .expect("the queued sends are answered")
+    {
+        seqs.extend(result.unwrap());
+    }
     assert_eq!(
         store.stats().unwrap().batches(),
         batches + 1,
-        "all twenty sends arrived within the delay, so they share one batch"
+        "the twenty sends queued during the wait shared one batch"
     );
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());

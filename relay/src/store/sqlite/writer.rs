@@ -533,6 +533,31 @@ fn describe(error: rusqlite::Error) -> String {
     }
 }
 
+/// How the writer thread spaces its batches out.
+pub(super) trait Pace: Send + 'static {
+    /// Called before each batch but the first, with when the one before it started; returns
+    /// once the next batch may start. Writes that arrive meanwhile join it.
+    fn wait(&mut self, previous: Instant);
+}
+
+/// The relay's pace: a batch starts at most once per commit delay
+/// (`SqliteOptions::commit_delay`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CommitDelay(pub(super) Duration);
+
+impl Pace for CommitDelay {
+    fn wait(&mut self, previous: Instant) {
+        if let Some(rest) = remaining(previous.elapsed(), self.0) {
+            std::thread::sleep(rest);
+        }
+    }
+}
+
+/// What is left of `delay` once `since` has passed, if anything.
+fn remaining(since: Duration, delay: Duration) -> Option<Duration> {
+    delay.checked_sub(since).filter(|rest| !rest.is_zero())
+}
+
 /// The writer thread and the queue into it.
 #[derive(Debug)]
 pub(super) struct Writer {
@@ -546,7 +571,7 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the thread. It runs until every [`Writer`] handle to the queue is gone and the
     /// queue is drained, then flushes a last time.
-    pub(super) fn spawn(core: Core, batch_max: usize, commit_delay: Duration) -> Result<Self, StoreError> {
+    pub(super) fn spawn(core: Core, batch_max: usize, mut pace: Box<dyn Pace>) -> Result<Self, StoreError> {
         let batch_max = batch_max.max(1);
         // Bounded, so a flood of writers waits (asynchronously) instead of growing memory.
         let (queue, receiver) = mpsc::channel(batch_max.saturating_mul(4));
@@ -560,7 +585,7 @@ impl Writer {
         let stop = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("hush-store-writer".to_owned())
-            .spawn(move || run(core, receiver, batch_max, commit_delay, replies, &stop))
+            .spawn(move || run(core, receiver, batch_max, pace.as_mut(), replies, &stop))
             .map_err(|error| StoreError::Backend(format!("cannot start the store writer thread: {error}")))?;
         Ok(Self {
             queue,
@@ -658,16 +683,17 @@ async fn reply_to_each(mut committed: mpsc::UnboundedReceiver<Committed>) {
     }
 }
 
-/// The writer thread's loop. A batch starts at most once per `commit_delay`: under load the
-/// writes that arrive meanwhile queue up and share the next batch and its one fsync, which costs
-/// each of them up to `commit_delay` of latency and saves the CPU of the fsyncs, wake-ups and
-/// context switches that many small batches take. A write that finds the writer idle for longer
-/// than that starts at once.
+/// The writer thread's loop. Before each batch but the first it waits as `pace` says (in the
+/// relay, a batch starts at most once per commit delay): under load the writes that arrive
+/// meanwhile queue up and share the next batch and its one fsync, which costs each of them up to
+/// the delay in latency and saves the CPU of the fsyncs, wake-ups and context switches that many
+/// small batches take. A write that finds the writer idle for longer than that starts at once.
+/// While the store stops, batches are not paced.
 fn run(
     mut core: Core,
     mut receiver: mpsc::Receiver<Box<dyn WriteJob>>,
     batch_max: usize,
-    commit_delay: Duration,
+    pace: &mut dyn Pace,
     replies: Option<mpsc::UnboundedSender<Committed>>,
     stopping: &AtomicBool,
 ) {
@@ -678,10 +704,7 @@ fn run(
         if let Some(started) = batch_started
             && !stopping.load(Ordering::Acquire)
         {
-            let since = started.elapsed();
-            if since < commit_delay {
-                std::thread::sleep(commit_delay - since);
-            }
+            pace.wait(started);
         }
         let first = match held.take() {
             Some(job) => job,
@@ -733,4 +756,29 @@ fn run(
         }
     }
     core.housekeeping(true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commit_delay_waits_only_for_what_is_left_of_it() {
+        let delay = Duration::from_micros(500);
+        assert_eq!(
+            remaining(Duration::from_micros(200), delay),
+            Some(Duration::from_micros(300))
+        );
+        assert_eq!(remaining(delay, delay), None, "exactly the delay has passed");
+        assert_eq!(
+            remaining(Duration::from_millis(3), delay),
+            None,
+            "idle longer than the delay"
+        );
+        assert_eq!(
+            remaining(Duration::ZERO, Duration::ZERO),
+            None,
+            "no delay configured"
+        );
+    }
 }
