@@ -211,6 +211,7 @@ pub(super) fn load_queue(conn: &Connection, mailbox: &MailboxId) -> Result<Queue
         durable_next: next_seq,
         flushed_next: next_seq,
         count: from_sql(count)?,
+        flushed_count: from_sql(count)?,
         bytes: from_sql(bytes)?,
         acked_through,
         flushed_acked: acked_through,
@@ -576,13 +577,23 @@ pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<()
     Ok(())
 }
 
-pub(super) fn queue_depth(conn: &Connection) -> Result<u64, StoreError> {
-    let count: i64 = conn
+/// Unacknowledged messages in every mailbox, without a flush: the database's counts, with those
+/// of the queues the writer holds (changed since they were loaded) replaced by the writer's.
+pub(super) fn queue_depth(batch: &mut Batch<'_>) -> Result<u64, StoreError> {
+    let count: i64 = batch
+        .read()
         .query_row(
             "SELECT coalesce(sum(queued_count), 0) FROM mailboxes",
             [],
             |row| row.get(0),
         )
         .map_err(backend)?;
-    from_sql(count)
+    // The database's sum includes each held queue's `flushed_count`, so this never goes below 0.
+    let (held, flushed) = batch.queues().fold((0u64, 0u64), |(held, flushed), queue| {
+        (
+            held.saturating_add(queue.count),
+            flushed.saturating_add(queue.flushed_count),
+        )
+    });
+    Ok(from_sql(count)?.saturating_add(held).saturating_sub(flushed))
 }

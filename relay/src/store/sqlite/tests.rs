@@ -382,7 +382,7 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
         .await
         .unwrap();
     let (a_id, b_id) = (id_of(&path, a), id_of(&path, b));
-    // Counting the queue flushes the journal into the database.
+    store.flush_now().await.unwrap();
     assert_eq!(store.queue_depth().await.unwrap(), 2);
     assert!(rows_for(&path, a, a_id).iter().all(|(_, count)| *count > 0));
     // One more, only in the journal when the delete comes.
@@ -558,8 +558,12 @@ async fn messages_acked_before_the_flush_never_reach_the_database() {
     // Acking again, or below the mark, takes nothing more.
     assert_eq!(store.ack(a, 6).await.unwrap(), 0);
     assert_eq!(store.ack(a, 3).await.unwrap(), 0);
-    // Counting the queue flushes first: the four unacknowledged ones are rows now, the journal
-    // is empty, and reads find them in the database.
+    // Counting the queue needs no flush.
+    assert_eq!(store.queue_depth().await.unwrap(), 4);
+    assert_eq!(message_rows(&path), 0);
+    // After a flush the four unacknowledged ones are rows, the journal is empty, and reads find
+    // them in the database.
+    store.flush_now().await.unwrap();
     assert_eq!(store.queue_depth().await.unwrap(), 4);
     assert_eq!(message_rows(&path), 4);
     assert!(peek(&journal_path(&path)).is_empty());
@@ -794,4 +798,49 @@ async fn database_commits_alone_bring_a_checkpoint() {
         "no checkpoint after {CHECKPOINT_COMMITS} commits"
     );
     store.close().await.unwrap();
+}
+
+/// Runs one job on `core` by itself and returns its result.
+fn run_one<T, F>(core: &mut Core, operation: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+{
+    let (queued, mut result) = job(Guard::None, Before::Nothing, operation);
+    run_batch(core, vec![queued]);
+    result
+        .try_recv()
+        .expect("a batch answers its jobs before it returns")
+}
+
+/// The queue depth (a metrics gauge) counts what only the journal and the writer hold, mixed
+/// with what the database holds, and reading it flushes nothing.
+#[test]
+fn queue_depth_counts_unflushed_messages_without_flushing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = core_in(dir.path());
+    let flushes = core.flushes();
+    let (a, b) = (mailbox(1), mailbox(2));
+    ops::register(core.conn(), a, [1; 32], 0).unwrap();
+    ops::register(core.conn(), b, [2; 32], 0).unwrap();
+    let enqueue = |core: &mut Core, to, count: u8| {
+        let deliveries = (0..count).map(|i| (to, vec![i])).collect();
+        run_one(core, move |batch| ops::enqueue(batch, deliveries, 1, QUOTA)).unwrap()
+    };
+
+    enqueue(&mut core, a, 3);
+    enqueue(&mut core, b, 2);
+    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 5);
+    run_one(&mut core, move |batch| ops::ack(batch, a, 1)).unwrap();
+    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 4);
+    assert_eq!(*flushes.borrow(), 0, "counting flushed nothing");
+
+    // Now the database holds a's 2 and b's 2; b gets one more, held only by the writer.
+    core.flush().unwrap();
+    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 4);
+    enqueue(&mut core, b, 1);
+    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 5);
+    run_one(&mut core, move |batch| ops::ack(batch, b, 3)).unwrap();
+    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 2);
+    assert_eq!(*flushes.borrow(), 1);
 }
