@@ -844,3 +844,47 @@ fn queue_depth_counts_unflushed_messages_without_flushing() {
     assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 2);
     assert_eq!(*flushes.borrow(), 1);
 }
+
+/// The queue depth against a model over random enqueues, acks (some past the end, some below the
+/// mark) and flushes on three mailboxes: it always equals the messages enqueued and not yet
+/// acknowledged, whichever of database, journal and writer holds them.
+#[test]
+fn queue_depth_matches_a_model_over_random_writes_and_flushes() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = core_in(dir.path());
+    let mailboxes: Vec<_> = (1..=3u8).map(mailbox).collect();
+    for (n, mailbox) in mailboxes.iter().enumerate() {
+        ops::register(core.conn(), *mailbox, [n as u8; 32], 0).unwrap();
+    }
+    // Per mailbox: the last seq handed out and the acknowledgement.
+    let mut model = vec![(0u64, 0u64); mailboxes.len()];
+    let mut rng = StdRng::seed_from_u64(0x4855_5348);
+    for step in 0..400 {
+        let which = rng.random_range(0..mailboxes.len());
+        let to = mailboxes[which];
+        match rng.random_range(0..10) {
+            0..=4 => {
+                let count = rng.random_range(1..=4u8);
+                let deliveries = (0..count).map(|i| (to, vec![i])).collect();
+                run_one(&mut core, move |batch| ops::enqueue(batch, deliveries, 1, QUOTA)).unwrap();
+                model[which].0 += u64::from(count);
+            }
+            5..=8 => {
+                let (last, acked) = model[which];
+                let through = rng.random_range(0..=last + 2);
+                run_one(&mut core, move |batch| ops::ack(batch, to, through)).unwrap();
+                model[which].1 = acked.max(through.min(last));
+            }
+            _ => core.flush().unwrap(),
+        }
+        let expected: u64 = model.iter().map(|(last, acked)| last - acked).sum();
+        assert_eq!(
+            run_one(&mut core, ops::queue_depth).unwrap(),
+            expected,
+            "after step {step}"
+        );
+    }
+}
