@@ -170,6 +170,15 @@ impl Hub {
         }
     }
 
+    /// The mailbox logged in on another relay node: forgets its connection here, if any, and
+    /// signals it as a newer login here would.
+    pub(crate) fn replaced_elsewhere(&self, mailbox: &MailboxId) {
+        let previous = self.lock().remove(mailbox);
+        if let Some(previous) = previous {
+            previous.replaced.notify_one();
+        }
+    }
+
     /// Forgets a connection if it is still the registered one.
     pub(crate) fn unregister(&self, mailbox: MailboxId, connection_id: u64) {
         let mut online = self.lock();

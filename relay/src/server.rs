@@ -27,7 +27,7 @@ use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
-use crate::store::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use crate::store::{ClaimedBundle, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredMessage};
 use crate::tls::{self, TlsError};
 
 /// Name of the database file inside the data directory.
@@ -233,8 +233,12 @@ impl Store for ConfiguredStore {
         dispatch!(self, store => store.queue_depth().await)
     }
 
-    fn stored_elsewhere(&self) -> Option<mpsc::Receiver<MailboxId>> {
-        dispatch!(self, store => store.stored_elsewhere())
+    fn notices(&self) -> Option<mpsc::Receiver<NodeNotice>> {
+        dispatch!(self, store => store.notices())
+    }
+
+    async fn announce_login(&self, mailbox: MailboxId) {
+        dispatch!(self, store => store.announce_login(mailbox).await)
     }
 
     fn stats(&self) -> Option<&crate::metrics::StoreStats> {
@@ -354,8 +358,8 @@ impl<S: Store> Relay<S> {
             background.spawn(serve_metrics(listener, shared.clone(), stop_rx.clone()));
         }
         background.spawn(purge_loop(shared.clone(), stop_rx.clone()));
-        if let Some(notices) = shared.store.stored_elsewhere() {
-            background.spawn(wake_for_other_nodes(shared.clone(), notices));
+        if let Some(notices) = shared.store.notices() {
+            background.spawn(follow_other_nodes(shared.clone(), notices));
         }
         tokio::pin!(shutdown);
         loop {
@@ -496,11 +500,16 @@ async fn purge_loop<S: Store>(shared: Arc<Shared<S>>, mut stop: watch::Receiver<
     }
 }
 
-/// Wakes the connection of each mailbox another relay node stored messages for, if it is logged
-/// in here, so its delivery task reads and pushes them at once (see [`Store::stored_elsewhere`]).
-async fn wake_for_other_nodes<S: Store>(shared: Arc<Shared<S>>, mut notices: mpsc::Receiver<MailboxId>) {
-    while let Some(mailbox) = notices.recv().await {
-        shared.hub.wake(&mailbox);
+/// Acts on what other relay nodes sharing the store did (see [`Store::notices`]): wakes the
+/// connection of each mailbox another node stored messages for, if it is logged in here, so its
+/// delivery task reads and pushes them at once; closes the connection here of a mailbox that
+/// logged in on another node.
+async fn follow_other_nodes<S: Store>(shared: Arc<Shared<S>>, mut notices: mpsc::Receiver<NodeNotice>) {
+    while let Some(notice) = notices.recv().await {
+        match notice {
+            NodeNotice::Stored(mailbox) => shared.hub.wake(&mailbox),
+            NodeNotice::LoggedIn(mailbox) => shared.hub.replaced_elsewhere(&mailbox),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Two relays over real QUIC on 127.0.0.1:0 sharing one PostgreSQL database (feature
 //! `postgres`), as two nodes of one deployment: what a sender stores through one, the other
-//! delivers, pushed at once to a recipient logged in there and at login to one who was offline.
+//! delivers, pushed at once to a recipient logged in there and at login to one who was offline;
+//! a login on one closes the mailbox's older connection on the other.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +14,7 @@ mod cluster;
 mod helpers;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use helpers::{T0, assert_nothing_more_delivered, mailbox, next_delivery, test_config};
 use hush_crypto::Account;
@@ -20,8 +22,13 @@ use hush_proto::{Envelope, MailboxId, Request, Response};
 use hush_relay::Relay;
 use hush_relay::client::RelayClient;
 use hush_relay::config::StorageBackend;
+use hush_relay::connection::close_code;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// Longest wait for one node to act on another's notice; a limit, never reached when a test
+/// passes.
+const NOTICE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// A relay node on the shared database, with a data directory of its own (its certificate).
 struct Node {
@@ -115,6 +122,39 @@ async fn a_message_stored_through_one_node_is_pushed_at_once_by_the_other() {
     );
 
     for client in [bob_on_b, alice_on_a, carol_on_a] {
+        client.close();
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A device that logs in on another node (it moved there before this node timed its old
+/// connection out) has its old connection here closed, as a newer login on one node closes it;
+/// its messages then go to the new connection only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_one_node_closes_the_mailboxs_older_connection_on_the_other() {
+    let url = cluster::fresh_database().await;
+    let (a, b) = (Node::start(&url).await, Node::start(&url).await);
+    let bob = account();
+    let bob_on_a = a.login(&bob).await;
+    let mut bob_on_b = b.login(&bob).await;
+    let closed = tokio::time::timeout(NOTICE_PATIENCE, bob_on_a.connection().closed())
+        .await
+        .expect("node A closed the older connection");
+    match closed {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.error_code.into_inner(), u64::from(close_code::REPLACED));
+        }
+        other => panic!("the older connection ended with {other:?}"),
+    }
+
+    let mut alice_on_a = a.login(&account()).await;
+    send(&mut alice_on_a, mailbox(&bob), b"after the move").await;
+    assert_eq!(
+        next_delivery(&mut bob_on_b).await.envelope.as_bytes(),
+        b"after the move"
+    );
+    for client in [bob_on_b, alice_on_a] {
         client.close();
     }
     a.shutdown().await;

@@ -63,6 +63,8 @@ pub(super) async fn apply<S: Store>(
     }
     let online = Arc::new(Online::new(state.id, state.outbox.clone()));
     shared.hub.register(mailbox, online.clone());
+    // Other relay nodes sharing the store close their (older) connection of the mailbox.
+    shared.store.announce_login(mailbox).await;
     state.mailbox = Some(mailbox);
     state.online = Some(online);
     let remaining = shared

@@ -124,6 +124,18 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// What another relay node sharing the store tells this one (see [`Store::notices`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NodeNotice {
+    /// The other node stored messages for the mailbox (committed).
+    Stored(MailboxId),
+    /// The mailbox logged in on the other node. A connection of it here is older and most
+    /// likely dead (its device moved to another node before this one timed it out); it is closed,
+    /// as a newer login on this node would close it, so two nodes never both push to it.
+    LoggedIn(MailboxId),
+}
+
 /// The relay's storage. Every method is atomic; a method that returns `Ok` after writing has made
 /// the write durable (for SQLite: committed with the configured `synchronous` level).
 pub trait Store: Send + Sync + 'static {
@@ -220,18 +232,27 @@ pub trait Store: Send + Sync + 'static {
         async {}
     }
 
-    /// For a store that several relay nodes share: a stream of the mailboxes that *another*
-    /// node stored messages for, each sent once that node's [`Store::enqueue`] has committed, so
-    /// this node can push them at once to a recipient logged in here. The first call hands the
-    /// receiver out; later calls get `None`. A store only one relay uses has no such stream, and
-    /// returns `None` (the default).
+    /// For a store that several relay nodes share: a stream of what *other* nodes did. A
+    /// [`NodeNotice::Stored`] comes once that node's [`Store::enqueue`] has committed, so this
+    /// node can push the messages at once to a recipient logged in here; a
+    /// [`NodeNotice::LoggedIn`] once that node called [`Store::announce_login`]. The first call
+    /// hands the receiver out; later calls get `None`. A store only one relay uses has no such
+    /// stream, and returns `None` (the default).
     ///
-    /// Bounded: a node that falls behind loses notices rather than memory. A lost notice
+    /// Bounded: a node that falls behind loses notices rather than memory. A lost `Stored`
     /// delays a push, it loses no message: the message stays stored, and a delivery task reads
     /// the store at every login and whenever this node stores or is told of another message
-    /// for the mailbox.
-    fn stored_elsewhere(&self) -> Option<tokio::sync::mpsc::Receiver<MailboxId>> {
+    /// for the mailbox. A lost `LoggedIn` leaves an old connection here until it times out.
+    fn notices(&self) -> Option<tokio::sync::mpsc::Receiver<NodeNotice>> {
         None
+    }
+
+    /// Tells the other nodes sharing the store that `mailbox` has just logged in on this one
+    /// (see [`NodeNotice::LoggedIn`]). Best effort: a failure is only logged. Does nothing for a
+    /// store only one relay uses (the default).
+    fn announce_login(&self, mailbox: MailboxId) -> impl Future<Output = ()> + Send {
+        let _ = mailbox;
+        async {}
     }
 
     /// Group-commit figures for the metrics endpoint, from a store that batches its writes

@@ -1,6 +1,6 @@
 //! [`PostgresStore`]: the store several relay nodes share. Every node connects to one PostgreSQL
 //! database; row locks keep each operation correct whichever node runs it, and `LISTEN`/`NOTIFY`
-//! tells every node what the others stored ([`Store::stored_elsewhere`]).
+//! tells every node what the others stored, and who logged in on them ([`Store::notices`]).
 //!
 //! No TLS: the database must be reached over a trusted network or a unix socket.
 
@@ -21,7 +21,7 @@ use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use self::pool::Pool;
-use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use super::{ClaimedBundle, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredMessage};
 
 /// How long opening one connection may take before it counts as failed, unless the URL sets
 /// `connect_timeout`. A database that is down fails requests in bounded time instead of
@@ -52,8 +52,8 @@ pub struct PostgresStore {
     /// Marks this store's notices, so its own listener skips them: this node already woke its
     /// recipients when it stored.
     node: listen::NodeId,
-    /// Taken once by [`Store::stored_elsewhere`].
-    notices: Mutex<Option<mpsc::Receiver<MailboxId>>>,
+    /// Taken once by [`Store::notices`].
+    notices: Mutex<Option<mpsc::Receiver<NodeNotice>>>,
 }
 
 /// A backend failure, described without any stored data: only the SQLSTATE and the primary
@@ -163,8 +163,19 @@ impl Store for PostgresStore {
         ops::queue_depth(&mut self.pool.get().await?).await
     }
 
-    fn stored_elsewhere(&self) -> Option<mpsc::Receiver<MailboxId>> {
+    fn notices(&self) -> Option<mpsc::Receiver<NodeNotice>> {
         // Taking an `Option` out cannot leave it half-done: a poisoned lock is safe to use.
         self.notices.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    async fn announce_login(&self, mailbox: MailboxId) {
+        let announced = match self.pool.get().await {
+            Ok(mut conn) => ops::announce_login(&mut conn, self.node, &mailbox).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = announced {
+            // The other nodes' old connection of the mailbox, if any, lives until it times out.
+            tracing::warn!(%error, "telling the other relay nodes of a login failed");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Cross-node notices: [`super::ops::enqueue`] sends `NOTIFY` on [`CHANNEL`] in its transaction
-//! (so it goes out on commit), and one connection per store `LISTEN`s and feeds the receiver
-//! that [`crate::store::Store::stored_elsewhere`] hands out.
+//! (so it goes out on commit), a login sends one on [`LOGIN_CHANNEL`], and one connection per
+//! store `LISTEN`s to both and feeds the receiver that [`crate::store::Store::notices`] hands
+//! out.
 
 use std::future::poll_fn;
 use std::time::Duration;
@@ -11,15 +12,18 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use tracing::{debug, warn};
 
 use super::backend;
-use crate::store::StoreError;
+use crate::store::{NodeNotice, StoreError};
 
-/// The notification channel.
+/// The channel of messages stored.
 pub(super) const CHANNEL: &str = "hush_relay_stored";
+/// The channel of logins. Its own channel, so a node of an earlier version (which listens only
+/// to [`CHANNEL`]) never mistakes a login for a message.
+pub(super) const LOGIN_CHANNEL: &str = "hush_relay_login";
 
 /// Notices buffered for the relay before newer ones are dropped. The relay's wake-up task only
 /// flags a connection per notice, so it keeps up with thousands a second; the buffer covers a
 /// burst while that task is not scheduled. A dropped notice delays a push, it loses nothing
-/// (see `Store::stored_elsewhere`).
+/// (see `Store::notices`).
 const NOTICE_CAPACITY: usize = 1024;
 
 /// First wait before reconnecting a lost listening connection; doubled per failure up to
@@ -58,7 +62,7 @@ fn parse(payload: &str, own: NodeId) -> Option<MailboxId> {
 pub(super) async fn start(
     config: tokio_postgres::Config,
     own: NodeId,
-) -> Result<mpsc::Receiver<MailboxId>, StoreError> {
+) -> Result<mpsc::Receiver<NodeNotice>, StoreError> {
     let (notices, receiver) = mpsc::channel(NOTICE_CAPACITY);
     let (ready, listening) = oneshot::channel();
     tokio::spawn(listen(config, own, notices, ready));
@@ -79,7 +83,7 @@ enum Ended {
 async fn listen(
     config: tokio_postgres::Config,
     own: NodeId,
-    notices: mpsc::Sender<MailboxId>,
+    notices: mpsc::Sender<NodeNotice>,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
     let mut ready = Some(ready);
@@ -109,7 +113,7 @@ async fn listen(
 async fn session(
     config: &tokio_postgres::Config,
     own: NodeId,
-    notices: &mpsc::Sender<MailboxId>,
+    notices: &mpsc::Sender<NodeNotice>,
     ready: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) -> Ended {
     let (client, mut connection) = match config.connect(NoTls).await {
@@ -117,7 +121,7 @@ async fn session(
         Err(error) => return Ended::Failed(backend(error)),
     };
     // The `LISTEN` runs while the connection is polled below (which is what sends it).
-    let listen = format!("LISTEN {CHANNEL}");
+    let listen = format!("LISTEN {CHANNEL}; LISTEN {LOGIN_CHANNEL}");
     let listening = client.batch_execute(&listen);
     tokio::pin!(listening);
     let mut listened = false;
@@ -139,14 +143,16 @@ async fn session(
         };
         match message {
             Some(Ok(AsyncMessage::Notification(notice))) => {
-                if notice.channel() != CHANNEL {
-                    continue;
-                }
+                let kind = match notice.channel() {
+                    CHANNEL => NodeNotice::Stored,
+                    LOGIN_CHANNEL => NodeNotice::LoggedIn,
+                    _ => continue,
+                };
                 let Some(mailbox) = parse(notice.payload(), own) else {
                     continue;
                 };
                 // Full: dropped (see NOTICE_CAPACITY). Closed: the next turn returns.
-                let _ = notices.try_send(mailbox);
+                let _ = notices.try_send(kind(mailbox));
             }
             // Server notices (warnings) need nothing from us.
             Some(Ok(_)) => {}

@@ -491,3 +491,19 @@ pub(super) async fn queue_depth(conn: &mut PooledConn<'_>) -> Result<u64, StoreE
         .await?;
     Ok(rows.first().map(|row| unsigned(row, 0)).transpose()?.unwrap_or(0))
 }
+
+/// Tells the other nodes that `mailbox` logged in on `node` (a notice on
+/// [`listen::LOGIN_CHANNEL`], with the same payload as a stored message's).
+pub(super) async fn announce_login(
+    conn: &mut PooledConn<'_>,
+    node: NodeId,
+    mailbox: &MailboxId,
+) -> Result<(), StoreError> {
+    let payload = listen::payload(node, mailbox);
+    conn.query(
+        "SELECT pg_notify($1::text, $2::text)",
+        &[&listen::LOGIN_CHANNEL, &payload],
+    )
+    .await?;
+    Ok(())
+}

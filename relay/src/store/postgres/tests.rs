@@ -10,7 +10,7 @@ use super::{PostgresOptions, PostgresStore, schema};
 use crate::store::suite::{
     QUOTA, fifty_claims_hand_out_each_prekey_once, one_time_prekeys, registered, signed_prekey,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{NodeNotice, Store, StoreError};
 
 /// How long a notice may take to arrive before a test fails (it takes milliseconds).
 const NOTICE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,9 +119,9 @@ async fn fifty_concurrent_claims_across_two_nodes_hand_out_each_prekey_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_from_one_node_reaches_the_other_and_not_itself() {
     let (a, b) = two_nodes().await;
-    let mut a_notices = a.stored_elsewhere().unwrap();
-    let mut b_notices = b.stored_elsewhere().unwrap();
-    assert!(a.stored_elsewhere().is_none(), "the receiver is handed out once");
+    let mut a_notices = a.notices().unwrap();
+    let mut b_notices = b.notices().unwrap();
+    assert!(a.notices().is_none(), "the receiver is handed out once");
     let first = registered(&*a, 1).await;
     let second = registered(&*a, 2).await;
 
@@ -136,7 +136,10 @@ async fn a_notice_from_one_node_reaches_the_other_and_not_itself() {
             .unwrap();
         told.insert(mailbox);
     }
-    assert_eq!(told, HashSet::from([first, second]));
+    assert_eq!(
+        told,
+        HashSet::from([NodeNotice::Stored(first), NodeNotice::Stored(second)])
+    );
 
     // Node A skips its own notices: the first it gets is node B's, sent after A's own.
     b.enqueue(vec![(second, b"z".to_vec())], 2, QUOTA).await.unwrap();
@@ -144,7 +147,7 @@ async fn a_notice_from_one_node_reaches_the_other_and_not_itself() {
         .await
         .expect("node A was told in time")
         .unwrap();
-    assert_eq!(mailbox, second);
+    assert_eq!(mailbox, NodeNotice::Stored(second));
     assert!(a_notices.try_recv().is_err());
 
     // A refused enqueue tells nobody: the next notice B gets is of the one after it.
@@ -164,7 +167,22 @@ async fn a_notice_from_one_node_reaches_the_other_and_not_itself() {
         .await
         .expect("node B was told in time")
         .unwrap();
-    assert_eq!(mailbox, second);
+    assert_eq!(mailbox, NodeNotice::Stored(second));
+
+    // A login is a notice of its own kind, and again only for the other node.
+    a.announce_login(first).await;
+    let notice = tokio::time::timeout(NOTICE_TIMEOUT, b_notices.recv())
+        .await
+        .expect("node B was told of the login in time")
+        .unwrap();
+    assert_eq!(notice, NodeNotice::LoggedIn(first));
+    b.announce_login(second).await;
+    let notice = tokio::time::timeout(NOTICE_TIMEOUT, a_notices.recv())
+        .await
+        .expect("node A was told of the login in time")
+        .unwrap();
+    assert_eq!(notice, NodeNotice::LoggedIn(second));
+    assert!(a_notices.try_recv().is_err() && b_notices.try_recv().is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
