@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::Context;
 use hush_proto::{
     ClientFrame, Delivery, ErrorCode, ErrorResponse, MAX_FRAME_LEN, MailboxId, Push, Request, Response, Seq,
-    ServerFrame, decode_body, encode_frame, parse_length,
+    ServerFrame, decode_body, encode_frame_into, parse_length,
 };
 use hush_relay::tls;
 use quinn::crypto::rustls::QuicServerConfig;
@@ -193,9 +193,8 @@ async fn write_frames(mut send: quinn::SendStream, mut frames: mpsc::Receiver<Se
         buffer.clear();
         let mut next = Some(frame);
         while let Some(frame) = next {
-            if let Ok(bytes) = encode_frame(&frame, MAX_FRAME_LEN) {
-                buffer.extend_from_slice(&bytes);
-            }
+            // An unencodable frame is dropped, as the relay drops it.
+            let _ = encode_frame_into(&frame, MAX_FRAME_LEN, &mut buffer);
             next = if buffer.len() < WRITE_COALESCE {
                 frames.try_recv().ok()
             } else {

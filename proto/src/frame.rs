@@ -14,18 +14,42 @@ pub const LENGTH_PREFIX_LEN: usize = 4;
 
 /// Encodes `value` as one frame, refusing bodies over `max`.
 pub fn encode_frame<T: Serialize>(value: &T, max: u32) -> Result<Vec<u8>, FrameError> {
-    let body = postcard::to_allocvec(value).map_err(|_| FrameError::Malformed)?;
-    let length = u32::try_from(body.len())
-        .ok()
-        .filter(|length| *length <= max)
-        .ok_or(FrameError::TooLarge {
-            length: body.len() as u64,
-            max,
-        })?;
-    let mut out = Vec::with_capacity(LENGTH_PREFIX_LEN + body.len());
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(&body);
+    let mut out = Vec::new();
+    encode_frame_into(value, max, &mut out)?;
     Ok(out)
+}
+
+/// Appends `value` to `out` as one frame, encoded in place (a writer coalescing frames into
+/// one buffer copies nothing). Refuses bodies over `max`, leaving `out` as it was.
+pub fn encode_frame_into<T: Serialize>(value: &T, max: u32, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
+    let body_start = out.len();
+    if postcard::to_extend(value, Append(out)).is_err() {
+        out.truncate(start);
+        return Err(FrameError::Malformed);
+    }
+    let body_len = out.len() - body_start;
+    let Some(length) = u32::try_from(body_len).ok().filter(|length| *length <= max) else {
+        out.truncate(start);
+        return Err(FrameError::TooLarge {
+            length: body_len as u64,
+            max,
+        });
+    };
+    if let Some(prefix) = out.get_mut(start..body_start) {
+        prefix.copy_from_slice(&length.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Postcard's writer, appending to a borrowed buffer.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl Extend<u8> for Append<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        self.0.extend(bytes);
+    }
 }
 
 /// Reads a length prefix, refusing lengths over `max`.
@@ -308,6 +332,77 @@ mod tests {
         );
         body.extend_from_slice(&postcard::to_allocvec(&prekeys).unwrap());
         assert_eq!(decode_body::<ClientFrame>(&body), Err(FrameError::Malformed));
+    }
+
+    #[test]
+    fn frames_encoded_in_place_append_and_a_refused_one_leaves_the_buffer_as_it_was() {
+        let mut buffer = b"abc".to_vec();
+        encode_frame_into(&send(10), MAX_FRAME_LEN, &mut buffer).unwrap();
+        encode_frame_into(&send(0), MAX_FRAME_LEN, &mut buffer).unwrap();
+        let mut expected = b"abc".to_vec();
+        expected.extend(encode_frame(&send(10), MAX_FRAME_LEN).unwrap());
+        expected.extend(encode_frame(&send(0), MAX_FRAME_LEN).unwrap());
+        assert_eq!(buffer, expected);
+        assert!(matches!(
+            encode_frame_into(&send(2000), 1000, &mut buffer),
+            Err(FrameError::TooLarge { max: 1000, .. })
+        ));
+        assert_eq!(buffer, expected);
+        // The prefix holds the body's length, big-endian.
+        let frame = encode_frame(&send(300), MAX_FRAME_LEN).unwrap();
+        let (prefix, body) = frame.split_at(LENGTH_PREFIX_LEN);
+        assert_eq!(
+            u32::from_be_bytes(prefix.try_into().unwrap()) as usize,
+            body.len()
+        );
+        assert_eq!(decode_body::<ClientFrame>(body).unwrap(), send(300));
+    }
+
+    #[test]
+    fn envelopes_and_signatures_are_the_same_bytes_as_a_sequence_of_u8() {
+        // Byte strings (one copy) replaced sequences of `u8` (a visit per byte): the wire format
+        // is unchanged, including at the varint's length boundaries.
+        for len in [0, 1, 127, 128, 256, 16_383, 16_384, crate::MAX_ENVELOPE_LEN] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let envelope = Envelope::new(bytes.clone()).unwrap();
+            let encoded = postcard::to_allocvec(&envelope).unwrap();
+            assert_eq!(encoded, postcard::to_allocvec(&bytes).unwrap(), "length {len}");
+            assert_eq!(postcard::from_bytes::<Envelope>(&encoded).unwrap(), envelope);
+        }
+        let signature = crate::Signature([0x5A; 64]);
+        let encoded = postcard::to_allocvec(&signature).unwrap();
+        assert_eq!(encoded, postcard::to_allocvec(&vec![0x5A_u8; 64]).unwrap());
+        assert_eq!(
+            postcard::from_bytes::<crate::Signature>(&encoded).unwrap(),
+            signature
+        );
+        for wrong in [63, 65] {
+            let encoded = postcard::to_allocvec(&vec![1u8; wrong]).unwrap();
+            assert!(
+                postcard::from_bytes::<crate::Signature>(&encoded).is_err(),
+                "{wrong} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn formats_without_byte_strings_read_them_as_bounded_arrays() {
+        // JSON has no byte strings: an envelope is an array of numbers, read element by element.
+        let envelope = Envelope::new(vec![0, 7, 255]).unwrap();
+        let json = serde_json::to_string(&envelope).unwrap();
+        assert_eq!(json, "[0,7,255]");
+        assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), envelope);
+        let signature = crate::Signature([3; 64]);
+        let json = serde_json::to_string(&signature).unwrap();
+        assert_eq!(
+            serde_json::from_str::<crate::Signature>(&json).unwrap(),
+            signature
+        );
+        // Over the bound the reading stops with an error, not after collecting the whole array.
+        let long = serde_json::to_string(&vec![3u8; 65]).unwrap();
+        let error = serde_json::from_str::<crate::Signature>(&long).unwrap_err();
+        assert!(error.to_string().contains("at most 64 bytes"), "{error}");
+        assert!(serde_json::from_str::<Envelope>("[256]").is_err(), "not a byte");
     }
 
     #[test]

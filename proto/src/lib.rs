@@ -31,7 +31,7 @@ mod messages;
 mod types;
 
 pub use error::FrameError;
-pub use frame::{FrameDecoder, decode_body, encode_frame, parse_length};
+pub use frame::{FrameDecoder, decode_body, encode_frame, encode_frame_into, parse_length};
 pub use messages::{
     AUTH_LABEL, ClientFrame, Delivery, ErrorCode, ErrorResponse, Push, Request, Response, ServerFrame,
     auth_transcript,

@@ -49,8 +49,10 @@ pub struct RequestId(pub u32);
 pub struct Seq(pub u64);
 
 /// Opaque ciphertext for one recipient, at most [`MAX_ENVELOPE_LEN`] bytes.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+///
+/// On the wire a byte string (postcard: varint length, then the bytes), the same bytes as a
+/// sequence of `u8` would give; (de)serialized in one piece, not byte by byte.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Envelope(Vec<u8>);
 
 impl Envelope {
@@ -87,22 +89,25 @@ impl core::fmt::Debug for Envelope {
     }
 }
 
-impl TryFrom<Vec<u8>> for Envelope {
-    type Error = &'static str;
-    fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
-        Self::new(bytes).ok_or("envelope over the size limit")
+impl Serialize for Envelope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
     }
 }
 
-impl From<Envelope> for Vec<u8> {
-    fn from(envelope: Envelope) -> Self {
-        envelope.0
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_byte_buf(BoundedBytes {
+                max: MAX_ENVELOPE_LEN,
+                what: "an envelope",
+            })
+            .map(Self)
     }
 }
 
-/// An Ed25519 signature (64 bytes).
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+/// An Ed25519 signature (64 bytes), on the wire a byte string of length 64 as [`Envelope`] is.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Signature(pub [u8; 64]);
 
 impl core::fmt::Debug for Signature {
@@ -111,20 +116,64 @@ impl core::fmt::Debug for Signature {
     }
 }
 
-impl TryFrom<Vec<u8>> for Signature {
-    type Error = &'static str;
-    fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
-        let array: [u8; 64] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| "signature is not 64 bytes")?;
+impl Serialize for Signature {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let bytes = deserializer.deserialize_byte_buf(BoundedBytes {
+            max: 64,
+            what: "a signature",
+        })?;
+        let array = <[u8; 64]>::try_from(bytes.as_slice())
+            .map_err(|_| serde::de::Error::invalid_length(bytes.len(), &"a signature of 64 bytes"))?;
         Ok(Self(array))
     }
 }
 
-impl From<Signature> for Vec<u8> {
-    fn from(signature: Signature) -> Self {
-        signature.0.to_vec()
+/// Reads a byte string of at most `max` bytes: in one piece from a format with byte strings
+/// (postcard), element by element from one without (a JSON array), never holding more than `max`.
+struct BoundedBytes {
+    max: usize,
+    what: &'static str,
+}
+
+impl BoundedBytes {
+    fn check<E: serde::de::Error>(&self, len: usize) -> Result<(), E> {
+        if len > self.max {
+            return Err(E::invalid_length(len, self));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BoundedBytes {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} of at most {} bytes", self.what, self.max)
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+        self.check(bytes.len())?;
+        Ok(bytes.to_vec())
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+        self.check(bytes.len())?;
+        Ok(bytes)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+        while let Some(byte) = seq.next_element::<u8>()? {
+            self.check(bytes.len() + 1)?;
+            bytes.push(byte);
+        }
+        Ok(bytes)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hush_proto::{
     ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, FrameError, MailboxId, Push, ServerFrame,
-    decode_body, encode_frame, parse_length,
+    decode_body, encode_frame_into, parse_length,
 };
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
@@ -471,8 +471,7 @@ async fn write_frames(mut send: SendStream, first: ServerFrame, mut queues: Queu
 const WRITE_COALESCE: usize = 64 * 1024;
 
 fn encode_into(buffer: &mut Vec<u8>, frame: &ServerFrame, max: u32) {
-    match encode_frame(frame, max) {
-        Ok(bytes) => buffer.extend_from_slice(&bytes),
-        Err(error) => warn!(%error, "dropping an unencodable frame"),
+    if let Err(error) = encode_frame_into(frame, max, buffer) {
+        warn!(%error, "dropping an unencodable frame");
     }
 }
