@@ -3,8 +3,9 @@
 //! from blocking tasks.
 //!
 //! Enqueues and acks are made durable in the journal ([`journal`]) and kept in memory
-//! ([`recent`]); the writer moves what is still unacknowledged into the database about once a
-//! second, so a message delivered and acknowledged within that second costs no database write.
+//! ([`recent`]); the writer moves what is still unacknowledged into the database once it is half
+//! a second to a second old, so a message delivered and acknowledged within half a second costs
+//! no database write.
 //! At open, whatever the journal holds (the relay stopped before its last flush) is replayed into
 //! the database.
 
@@ -27,7 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 
 use self::recent::Recent;
-use self::writer::{Batch, Before, CommitDelay, Core, FLUSH_AFTER, Guard, Pace, Writer};
+use self::writer::{Batch, Before, CommitDelay, Core, FLUSH_TICK, Guard, Pace, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 use crate::metrics::StoreStats;
 
@@ -49,6 +50,16 @@ pub enum Synchronous {
     /// Commits and journal writes are not fsynced (checkpoints and flushes are): survives a relay
     /// crash, but the last writes may be lost on power loss.
     Normal,
+}
+
+/// Where the writer's flush ticks come from.
+#[derive(Debug, Clone, Copy)]
+enum Ticks {
+    /// A task on the runtime the store is opened on, one tick per period.
+    Every(Duration),
+    /// Only [`SqliteStore::tick`] (tests that decide when time has passed).
+    #[cfg(test)]
+    ByHand,
 }
 
 /// How [`SqliteStore::open`] sets up the database.
@@ -110,12 +121,17 @@ impl SqliteStore {
     /// task on that runtime (the writer thread answered directly once it has shut down).
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
         let pace = CommitDelay(options.commit_delay);
-        Self::open_paced(path, &options, Box::new(pace))
+        Self::open_with(path, &options, Box::new(pace), Ticks::Every(FLUSH_TICK))
     }
 
     /// [`SqliteStore::open`] with the writer's batches spaced out by `pace` instead of the
-    /// options' commit delay (tests hold a batch back with it).
-    fn open_paced(path: &Path, options: &SqliteOptions, pace: Box<dyn Pace>) -> Result<Self, StoreError> {
+    /// options' commit delay (tests hold a batch back with it), and flush ticks from `ticks`.
+    fn open_with(
+        path: &Path,
+        options: &SqliteOptions,
+        pace: Box<dyn Pace>,
+        ticks: Ticks,
+    ) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).map_err(backend)?;
         schema::configure_writer(&conn, options.synchronous)?;
         schema::migrate(&mut conn)?;
@@ -157,19 +173,20 @@ impl SqliteStore {
         let flushes = core.flushes();
         let stats = core.stats();
         let writer = Writer::spawn(core, options.batch_max, pace)?;
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            // The writer flushes after a batch once changes are old enough; when no writes
-            // come, a no-op write each period brings that check.
+        if let (Ticks::Every(period), Ok(runtime)) = (ticks, tokio::runtime::Handle::try_current()) {
+            // A flush tick each period; the writer flushes changes that have waited a whole
+            // one. It ends with the writer.
             let queue = writer.weak_queue();
             runtime.spawn(async move {
-                let mut ticks = tokio::time::interval(FLUSH_AFTER);
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     ticks.tick().await;
                     let Some(queue) = queue.upgrade() else {
                         return;
                     };
-                    let (job, _) = writer::job(Guard::None, Before::Nothing, |_: &mut Batch<'_>| Ok(()));
-                    let _ = queue.send(job).await;
+                    // Does nothing itself: the writer runs `Before::Tick` first.
+                    let (tick, _) = writer::job(Guard::None, Before::Tick, |_: &mut Batch<'_>| Ok(()));
+                    let _ = queue.send(tick).await;
                 }
             });
         }
@@ -211,6 +228,13 @@ impl SqliteStore {
             operation(batch.sql()?)
         })
         .await
+    }
+
+    /// One flush tick, as the store's own ticker sends them, answered once the writer has run it.
+    #[cfg(test)]
+    async fn tick(&self) -> Result<(), StoreError> {
+        self.write_batch(Guard::None, Before::Tick, |_: &mut Batch<'_>| Ok(()))
+            .await
     }
 
     /// Moves everything the journal holds into the database now, for tests that look at the rows.

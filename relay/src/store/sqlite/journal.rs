@@ -1,6 +1,6 @@
 //! Write-ahead message journal: a file beside the database. Each batch of enqueued messages and
 //! acks is appended as one frame, with one write and one fdatasync, before the senders are
-//! answered; about once a second the store moves what is still unacknowledged into SQLite and
+//! answered; about once a second (see `writer::FLUSH_TICK`) the store moves what is still unacknowledged into SQLite and
 //! [`Journal::reset`]s the journal. At open the store replays the journal's records into SQLite.
 //!
 //! # File layout

@@ -7,9 +7,9 @@ use rusqlite::Connection;
 use super::journal::{CAPACITY, Journal, peek};
 use super::recent::Recent;
 use super::writer::{
-    Batch, Before, CHECKPOINT_COMMITS, Core, FLUSH_AFTER, FLUSH_MESSAGES, Guard, Pace, WriteJob, job,
+    Batch, Before, CHECKPOINT_COMMITS, CommitDelay, Core, FLUSH_MESSAGES, Guard, Pace, WriteJob, job,
 };
-use super::{SqliteOptions, SqliteStore, Synchronous, journal_path, ops, schema};
+use super::{SqliteOptions, SqliteStore, Synchronous, Ticks, journal_path, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
 use crate::store::{MailboxStatus, Store, StoreError};
 
@@ -191,12 +191,8 @@ async fn writes_queued_during_the_commit_delay_share_one_batch() {
     let (waiting, mut waits) = tokio::sync::mpsc::unbounded_channel();
     let (open, held) = std::sync::mpsc::channel();
     let gate = Box::new(Gate { waiting, open: held });
-    // Opened off the runtime, so no periodic no-op write (see `SqliteStore::open`) joins the
-    // batches counted here.
-    let store = std::thread::spawn(move || SqliteStore::open_paced(&path, &SqliteOptions::default(), gate))
-        .join()
-        .unwrap()
-        .unwrap();
+    // No flush ticks join the batches counted here.
+    let store = SqliteStore::open_with(&path, &SqliteOptions::default(), gate, Ticks::ByHand).unwrap();
     // The first batch is not held back.
     let a = registered(&store, 1).await;
     let batches = store.stats().unwrap().batches();
@@ -579,20 +575,64 @@ async fn messages_acked_before_the_flush_never_reach_the_database() {
     assert_eq!(message_rows(&path), 3);
 }
 
+/// A store whose flush ticks come only from [`SqliteStore::tick`].
+fn store_ticked_by_hand(path: &Path) -> SqliteStore {
+    let pace = Box::new(CommitDelay(SqliteOptions::default().commit_delay));
+    SqliteStore::open_with(path, &SqliteOptions::default(), pace, Ticks::ByHand).unwrap()
+}
+
+/// A change is flushed at the second flush tick that finds it unflushed: it has waited at least
+/// one period (the first tick may come right after it), at most two.
 #[tokio::test]
-async fn the_flush_runs_on_its_own_when_no_writes_come() {
+async fn changes_are_flushed_at_the_second_tick_that_finds_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.db");
-    let (store, a) = two_queued(&path).await;
-    let mut flushes = store.flushes.clone();
-    store.ack(a, 1).await.unwrap();
-    assert_eq!(message_rows(&path), 0, "nothing is flushed yet");
-    // No more writes: the store's own ticker brings the flush, within its period.
-    tokio::time::timeout(FLUSH_AFTER * 10, flushes.changed())
+    let store = store_ticked_by_hand(&path);
+    let a = registered(&store, 1).await;
+    store
+        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
         .await
-        .expect("no flush came")
         .unwrap();
-    assert_eq!(message_rows(&path), 1);
+    store.ack(a, 1).await.unwrap();
+    store.tick().await.unwrap();
+    assert_eq!(message_rows(&path), 0, "one tick: not flushed yet");
+    assert!(!peek(&journal_path(&path)).is_empty());
+    store.tick().await.unwrap();
+    assert_eq!(
+        message_rows(&path),
+        1,
+        "two ticks: the unacknowledged message is a row"
+    );
+    assert!(peek(&journal_path(&path)).is_empty());
+
+    // Nothing waits now; a change made after the next tick waits two more.
+    store.tick().await.unwrap();
+    store.enqueue(vec![(a, b"z".to_vec())], 5, QUOTA).await.unwrap();
+    store.tick().await.unwrap();
+    assert_eq!(message_rows(&path), 1, "the change's first tick");
+    store.tick().await.unwrap();
+    assert_eq!(message_rows(&path), 2, "its second tick");
+    store.close().await.unwrap();
+}
+
+/// With no writes at all, the store's own ticker brings the flush (a short period here; the
+/// relay's is `FLUSH_TICK`).
+#[tokio::test]
+async fn the_store_ticks_on_its_own_when_no_writes_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let pace = Box::new(CommitDelay(SqliteOptions::default().commit_delay));
+    let ticks = Ticks::Every(Duration::from_millis(1));
+    let store = SqliteStore::open_with(&path, &SqliteOptions::default(), pace, ticks).unwrap();
+    let mut flushes = store.flushes.clone();
+    let a = registered(&store, 1).await;
+    store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
+    while message_rows(&path) == 0 {
+        tokio::time::timeout(PATIENCE, flushes.changed())
+            .await
+            .expect("no flush came")
+            .unwrap();
+    }
     assert!(peek(&journal_path(&path)).is_empty());
     store.close().await.unwrap();
 }
@@ -702,18 +742,18 @@ async fn acks_a_crash_left_unswept_are_swept_at_open() {
 
 #[tokio::test]
 async fn the_writer_checkpoints_the_wal_into_the_database_file_after_a_flush() {
-    let (_dir, path, store) = new_store();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = store_ticked_by_hand(&path);
     let a = registered(&store, 1).await;
     // SQLite's own checkpoint is off: so far the tables are in the WAL, the file holds its
     // header page only.
     let header_only = std::fs::metadata(&path).unwrap().len();
     assert_eq!(header_only, 4096);
     store.enqueue(vec![(a, b"m".to_vec())], 5, QUOTA).await.unwrap();
-    let mut flushes = store.flushes.clone();
-    tokio::time::timeout(FLUSH_AFTER * 10, flushes.changed())
-        .await
-        .expect("no flush came")
-        .unwrap();
+    store.tick().await.unwrap();
+    store.tick().await.unwrap();
+    assert_eq!(message_rows(&path), 1, "flushed");
     // The checkpoint follows the flush on the writer thread: a write queued after it is
     // answered after it.
     store.enqueue(vec![(a, b"n".to_vec())], 5, QUOTA).await.unwrap();

@@ -11,11 +11,12 @@
 //!
 //! Under load many writes share one fsync: a batch starts at most once per commit delay
 //! (`SqliteOptions::commit_delay`), and what arrives meanwhile joins the next one; alone, a
-//! write is stored as soon as it arrives. About
-//! once a second (and before an operation that needs the database complete, such as deleting a
-//! mailbox) the thread flushes: what is still unacknowledged moves into the database in one
-//! transaction, and the journal is emptied. A message acknowledged before that never costs a
-//! database write.
+//! write is stored as soon as it arrives. The store's flush ticks (two a second, [`FLUSH_TICK`])
+//! reach the thread as jobs. A change still unflushed at two ticks in a row, so between one and
+//! two periods old, is flushed at the second, with whatever came after it; everything is flushed
+//! before an operation that needs the database complete, such as deleting a mailbox. A flush
+//! moves what is still unacknowledged into the database in one transaction and empties the
+//! journal: a message acknowledged before that never costs a database write.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,11 +34,12 @@ use super::{Synchronous, backend, ops};
 use crate::metrics::{Metrics, StoreStats};
 use crate::store::StoreError;
 
-/// Longest a change waits in the journal before a flush moves it into the database, while the
-/// store is in use. Long enough that almost every message is delivered and acknowledged first
-/// (then it is never written to the database at all), short enough that the journal replayed
-/// after a crash, and the memory holding unacknowledged messages, stay small.
-pub(super) const FLUSH_AFTER: Duration = Duration::from_secs(1);
+/// Period of the store's flush ticks: a change waits in the journal between one and two of them
+/// before a flush moves it into the database ([`Core::tick`]). Long enough that almost every
+/// message is delivered and acknowledged first (then it is never written to the database at
+/// all), short enough that the journal replayed after a crash, and the memory holding
+/// unacknowledged messages, stay small.
+pub(super) const FLUSH_TICK: Duration = Duration::from_millis(500);
 /// Journal size that brings a flush regardless of age: bounds the memory that holds the
 /// unacknowledged part of it, and the replay after a crash, under a burst of large envelopes.
 pub(super) const FLUSH_BYTES: u64 = 32 * 1024 * 1024;
@@ -72,6 +74,9 @@ pub(super) enum Before {
     /// Flushes everything into the database first (tests that look at the rows).
     #[cfg(test)]
     Flush,
+    /// A flush tick ([`FLUSH_TICK`]) has come: flushes first what has waited since the previous
+    /// one ([`Core::tick`]).
+    Tick,
     /// Flushes, then zeroes what the journal file still holds of earlier cycles: the job must
     /// leave no ciphertext behind (deleting a mailbox, purging expired messages).
     FlushAndScrub,
@@ -299,9 +304,13 @@ pub(super) struct Core {
     /// fsync may even have dropped earlier data from the page cache), so the store refuses every
     /// later write until the relay restarts and replays what the journal holds.
     broken: Option<String>,
-    /// When the oldest change not yet flushed was made.
-    unflushed_since: Option<Instant>,
+    /// Changes not yet flushed exist.
+    unflushed: bool,
+    /// Some of them were there at the previous flush tick already: the next tick flushes them.
+    stale: bool,
     commits: u32,
+    /// A flush was committed since the last WAL checkpoint.
+    checkpoint_due: bool,
     flushes: watch::Sender<u64>,
     /// Group-commit figures for the metrics endpoint.
     stats: Arc<StoreStats>,
@@ -326,8 +335,10 @@ impl Core {
                 recent,
             },
             broken: None,
-            unflushed_since: None,
+            unflushed: false,
+            stale: false,
             commits: 0,
+            checkpoint_due: false,
             flushes: watch::Sender::new(0),
             stats: Arc::default(),
         }
@@ -393,7 +404,7 @@ impl Core {
                 self.broken = Some(message.clone());
                 return Err(message);
             }
-            self.unflushed_since.get_or_insert_with(Instant::now);
+            self.unflushed = true;
         }
         // Durable: the changes become visible.
         if journaled || in_transaction {
@@ -444,9 +455,11 @@ impl Core {
         ops::flush(&tx, &self.state.queues, &self.state.recent)?;
         tx.commit().map_err(backend)?;
         self.commits = self.commits.saturating_add(1);
+        self.checkpoint_due = true;
         self.state.recent.clear();
         self.state.queues.clear();
-        self.unflushed_since = None;
+        self.unflushed = false;
+        self.stale = false;
         if let Err(error) = self.journal.reset() {
             // Which header reached the disk is unknown; the journal refuses appends from now on,
             // so the store refuses writes (see `broken`) rather than journal into a generation
@@ -455,6 +468,15 @@ impl Core {
         }
         self.flushes.send_modify(|flushes| *flushes += 1);
         Ok(())
+    }
+
+    /// A flush tick: flushes if changes already unflushed at the previous tick still are (they
+    /// have waited at least one period, at most two); otherwise notes whether changes wait now.
+    /// A failed flush is retried at the next tick.
+    pub(super) fn tick(&mut self) -> Result<(), StoreError> {
+        let flushed = if self.stale { self.flush() } else { Ok(()) };
+        self.stale = self.unflushed;
+        flushed
     }
 
     /// After a flush: zeroes the journal's earlier cycles (see [`Journal::scrub`]).
@@ -475,24 +497,18 @@ impl Core {
         }
     }
 
-    /// After each batch (answered by then): flushes when the oldest change has waited
-    /// [`FLUSH_AFTER`], the journal holds [`FLUSH_BYTES`], memory holds [`FLUSH_MESSAGES`]
-    /// unacknowledged messages, or `closing`; checkpoints the WAL
-    /// after a flush or every [`CHECKPOINT_COMMITS`] commits.
+    /// After each batch (answered by then): flushes when the journal holds [`FLUSH_BYTES`],
+    /// memory holds [`FLUSH_MESSAGES`] unacknowledged messages, or `closing` (age is the flush
+    /// ticks' business, [`Core::tick`]); checkpoints the WAL after a flush or every
+    /// [`CHECKPOINT_COMMITS`] commits.
     pub(super) fn housekeeping(&mut self, closing: bool) {
-        let due = closing
-            || self.journal.len() >= FLUSH_BYTES
-            || self.state.recent.len() >= FLUSH_MESSAGES
-            || self
-                .unflushed_since
-                .is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
-        let before = self.commits;
+        let due = closing || self.journal.len() >= FLUSH_BYTES || self.state.recent.len() >= FLUSH_MESSAGES;
         if due && let Err(error) = self.flush() {
             tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
         }
-        let flushed = self.commits != before;
-        if self.commits >= CHECKPOINT_COMMITS || flushed {
+        if self.commits >= CHECKPOINT_COMMITS || self.checkpoint_due {
             self.commits = 0;
+            self.checkpoint_due = false;
             // Passive: never waits on a reader; what it cannot copy now, the next one does.
             let checkpointed = self
                 .conn
@@ -726,6 +742,12 @@ fn run(
             Before::Nothing => Ok(()),
             #[cfg(test)]
             Before::Flush => core.flush(),
+            Before::Tick => {
+                if let Err(error) = core.tick() {
+                    tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
+                }
+                Ok(())
+            }
             Before::FlushAndScrub => core.flush().and_then(|()| core.scrub()),
         };
         if let Err(error) = prepared {
