@@ -10,34 +10,42 @@
 //!
 //! The server stops when the test process exits, however it exits: a shell runs it and waits for
 //! end-of-file on its stdin, a pipe whose only writer is this process.
+//!
+//! The server's log comes back on the shell's stdout; the cluster is ready when the server logs
+//! that it accepts connections (nothing polls for it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, oneshot};
 
 /// Superuser the cluster is created with (whatever the OS user), trusted on the socket.
 const USER: &str = "hush";
 /// The most a cluster may take to accept connections; a CI machine under load takes seconds.
 const START_DEADLINE: Duration = Duration::from_secs(60);
-/// Between attempts to connect while the server starts.
-const START_POLL: Duration = Duration::from_millis(25);
+/// What the server logs once it accepts connections (every version since 9.x).
+const READY_LINE: &str = "database system is ready to accept connections";
 
-/// Runs the server until stdin reaches end-of-file, then stops it (fast shutdown) and removes the
-/// cluster's directory. `$1` postgres binary, `$2` data directory, `$3` the cluster directory
+/// Runs the server until stdin reaches end-of-file, then stops it (fast shutdown); once the
+/// server has exited, for that or any other reason, removes the cluster's directory and exits.
+/// Only the server holds the shell's stdout while it runs, so the log ends when it exits. `$1` postgres binary, `$2` data directory, `$3` the cluster directory
 /// (socket and log).
 const SUPERVISOR: &str = r#"
+exec 3>&1 >/dev/null
 "$1" -D "$2" -k "$3" -c listen_addresses= -c fsync=off -c full_page_writes=off \
-    -c max_connections=300 >"$3/postgres.log" 2>&1 &
+    -c max_connections=300 -c log_destination=stderr -c logging_collector=off >&3 2>&3 &
 server=$!
-cat >/dev/null
-kill -INT "$server" 2>/dev/null
+exec 3>&-
+# An asynchronous list reads /dev/null unless told otherwise: hand it the pipe on fd 4.
+exec 4<&0
+(cat <&4 >/dev/null; kill -INT "$server" 2>/dev/null) &
+exec 4<&-
 wait "$server"
 rm -rf "$3"
 "#;
@@ -50,6 +58,8 @@ pub struct Cluster {
     supervisor: Mutex<Child>,
     /// Closing it stops the server; held until the process exits.
     stop: Mutex<Option<ChildStdin>>,
+    /// The server's log so far.
+    log: Arc<Mutex<String>>,
 }
 
 impl Drop for Cluster {
@@ -100,11 +110,31 @@ impl Cluster {
     }
 
     fn log(&self) -> String {
-        let mut log = String::new();
-        let _ =
-            std::fs::File::open(self.dir.join("postgres.log")).map(|mut file| file.read_to_string(&mut log));
-        log
+        self.log
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
     }
+}
+
+/// Reads the server's log to its end on a thread of its own (so the server never blocks on a
+/// full pipe), keeping it in `log`; `ready` fires at [`READY_LINE`], and is dropped unfired if the
+/// log ends first (the server exited).
+fn follow_log(output: ChildStdout, log: Arc<Mutex<String>>, ready: oneshot::Sender<()>) {
+    std::thread::spawn(move || {
+        let mut ready = Some(ready);
+        for line in BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(READY_LINE)
+                && let Some(ready) = ready.take()
+            {
+                let _ = ready.send(());
+            }
+            let mut log = log.lock().unwrap_or_else(|poison| poison.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
 }
 
 async fn start() -> Cluster {
@@ -145,33 +175,29 @@ async fn start() -> Cluster {
         .arg(&dir)
         .current_dir(&dir)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = supervisor
         .spawn()
         .unwrap_or_else(|error| panic!("starting {}: {error}", postgres.display()));
     let stop = child.stdin.take();
+    let log = Arc::new(Mutex::new(String::new()));
+    let (ready, started) = oneshot::channel();
+    follow_log(child.stdout.take().unwrap(), log.clone(), ready);
     let dir = temp.keep();
     let cluster = Cluster {
         dir,
         supervisor: Mutex::new(child),
         stop: Mutex::new(stop),
+        log,
     };
-    let deadline = Instant::now() + START_DEADLINE;
-    loop {
-        match cluster.connect("postgres").await {
-            Ok(_) => return cluster,
-            Err(error) => {
-                let exited = cluster.supervisor.lock().unwrap().try_wait().unwrap();
-                if exited.is_some() || Instant::now() > deadline {
-                    panic!(
-                        "PostgreSQL did not start ({error}; supervisor {exited:?}); its log:\n{}",
-                        cluster.log()
-                    );
-                }
-            }
-        }
-        tokio::time::sleep(START_POLL).await;
+    match tokio::time::timeout(START_DEADLINE, started).await {
+        Ok(Ok(())) => cluster,
+        Ok(Err(_)) => panic!("PostgreSQL exited while starting; its log:\n{}", cluster.log()),
+        Err(_) => panic!(
+            "PostgreSQL did not start within {START_DEADLINE:?}; its log:\n{}",
+            cluster.log()
+        ),
     }
 }
 
