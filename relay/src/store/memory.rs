@@ -25,6 +25,8 @@ struct Mailbox {
     /// By id, so the lowest id is claimed first.
     one_time_prekeys: BTreeMap<u32, [u8; 32]>,
     messages: BTreeMap<u64, Message>,
+    /// Envelope bytes of `messages`, kept as they change (the quota check reads it per send).
+    queued_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -34,11 +36,25 @@ struct Message {
 }
 
 impl Mailbox {
-    fn queued_bytes(&self) -> u64 {
-        self.messages
-            .values()
-            .map(|message| message.envelope.len() as u64)
-            .sum()
+    fn push(&mut self, seq: u64, message: Message) {
+        self.queued_bytes = self.queued_bytes.saturating_add(message.envelope.len() as u64);
+        self.messages.insert(seq, message);
+    }
+
+    /// Removes the messages `keep` refuses; returns how many.
+    fn remove_unless(&mut self, mut keep: impl FnMut(u64, &Message) -> bool) -> u64 {
+        let mut removed = 0u64;
+        let mut bytes = 0u64;
+        self.messages.retain(|seq, message| {
+            let kept = keep(*seq, message);
+            if !kept {
+                removed += 1;
+                bytes += message.envelope.len() as u64;
+            }
+            kept
+        });
+        self.queued_bytes = self.queued_bytes.saturating_sub(bytes);
+        removed
     }
 
     fn one_time_count(&self) -> u32 {
@@ -79,6 +95,7 @@ impl Store for MemoryStore {
                         signed_prekey: None,
                         one_time_prekeys: BTreeMap::new(),
                         messages: BTreeMap::new(),
+                        queued_bytes: 0,
                     },
                 );
                 Ok(())
@@ -165,7 +182,7 @@ impl Store for MemoryStore {
             let existing = mailboxes.get(mailbox).ok_or(StoreError::UnknownMailbox)?;
             let (count, bytes) = adding
                 .entry(*mailbox)
-                .or_insert_with(|| (existing.messages.len() as u64, existing.queued_bytes()));
+                .or_insert_with(|| (existing.messages.len() as u64, existing.queued_bytes));
             *count = count.saturating_add(1);
             *bytes = bytes.saturating_add(envelope.len() as u64);
             if *count > quota.max_messages || *bytes > quota.max_bytes {
@@ -177,7 +194,7 @@ impl Store for MemoryStore {
             let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
             let seq = existing.next_seq;
             existing.next_seq = seq.saturating_add(1);
-            existing.messages.insert(
+            existing.push(
                 seq,
                 Message {
                     received_at: now,
@@ -212,19 +229,13 @@ impl Store for MemoryStore {
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
         let mut mailboxes = self.lock();
         let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
-        let before = existing.messages.len();
-        existing.messages.retain(|seq, _| *seq > through);
-        Ok((before - existing.messages.len()) as u64)
+        Ok(existing.remove_unless(|seq, _| seq > through))
     }
 
     async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
         let mut deleted = 0u64;
         for existing in self.lock().values_mut() {
-            let before = existing.messages.len();
-            existing
-                .messages
-                .retain(|_, message| message.received_at >= cutoff);
-            deleted += (before - existing.messages.len()) as u64;
+            deleted += existing.remove_unless(|_, message| message.received_at >= cutoff);
         }
         Ok(deleted)
     }
