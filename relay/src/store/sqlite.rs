@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::mpsc;
 #[cfg(test)]
 use tokio::sync::watch;
 
@@ -60,6 +61,42 @@ enum Ticks {
     /// Only [`SqliteStore::tick`] (tests that decide when time has passed).
     #[cfg(test)]
     ByHand,
+}
+
+/// Sends the writer a flush tick each `period` until the writer is gone: from a task if a tokio
+/// runtime is at hand, else from a thread of its own.
+fn spawn_ticker(
+    queue: mpsc::WeakSender<Box<dyn writer::WriteJob>>,
+    period: Duration,
+) -> Result<(), StoreError> {
+    // Does nothing itself: the writer runs `Before::Tick` first.
+    let tick = || writer::job(Guard::None, Before::Tick, |_: &mut Batch<'_>| Ok(())).0;
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                ticks.tick().await;
+                let Some(queue) = queue.upgrade() else {
+                    return;
+                };
+                let _ = queue.send(tick()).await;
+            }
+        });
+        return Ok(());
+    }
+    std::thread::Builder::new()
+        .name("hush-store-ticker".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(period);
+                let Some(queue) = queue.upgrade() else {
+                    return;
+                };
+                let _ = queue.blocking_send(tick());
+            }
+        })
+        .map(drop)
+        .map_err(|error| StoreError::Backend(format!("cannot start the store ticker thread: {error}")))
 }
 
 /// How [`SqliteStore::open`] sets up the database.
@@ -118,7 +155,8 @@ fn backend(error: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates its schema and starts the
     /// writer thread. Opened inside a tokio runtime, the store hands out write results from a
-    /// task on that runtime (the writer thread answered directly once it has shut down).
+    /// task on that runtime (the writer thread answered directly once it has shut down), and its
+    /// flush ticks come from another (from a thread of their own otherwise).
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
         let pace = CommitDelay(options.commit_delay);
         Self::open_with(path, &options, Box::new(pace), Ticks::Every(FLUSH_TICK))
@@ -173,22 +211,10 @@ impl SqliteStore {
         let flushes = core.flushes();
         let stats = core.stats();
         let writer = Writer::spawn(core, options.batch_max, pace)?;
-        if let (Ticks::Every(period), Ok(runtime)) = (ticks, tokio::runtime::Handle::try_current()) {
-            // A flush tick each period; the writer flushes changes that have waited a whole
-            // one. It ends with the writer.
-            let queue = writer.weak_queue();
-            runtime.spawn(async move {
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                loop {
-                    ticks.tick().await;
-                    let Some(queue) = queue.upgrade() else {
-                        return;
-                    };
-                    // Does nothing itself: the writer runs `Before::Tick` first.
-                    let (tick, _) = writer::job(Guard::None, Before::Tick, |_: &mut Batch<'_>| Ok(()));
-                    let _ = queue.send(tick).await;
-                }
-            });
+        match ticks {
+            Ticks::Every(period) => spawn_ticker(writer.weak_queue(), period)?,
+            #[cfg(test)]
+            Ticks::ByHand => {}
         }
         Ok(Self {
             writer: Some(writer),

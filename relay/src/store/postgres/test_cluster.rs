@@ -34,8 +34,8 @@ const READY_LINE: &str = "database system is ready to accept connections";
 
 /// Runs the server until stdin reaches end-of-file, then stops it (fast shutdown); once the
 /// server has exited, for that or any other reason, removes the cluster's directory and exits.
-/// Only the server holds the shell's stdout while it runs, so the log ends when it exits. `$1` postgres binary, `$2` data directory, `$3` the cluster directory
-/// (socket and log).
+/// Only the server holds the shell's stdout while it runs, so the log ends when it exits. `$1`
+/// postgres binary, `$2` data directory, `$3` the cluster directory (socket and data).
 const SUPERVISOR: &str = r#"
 exec 3>&1 >/dev/null
 "$1" -D "$2" -k "$3" -c listen_addresses= -c fsync=off -c full_page_writes=off \

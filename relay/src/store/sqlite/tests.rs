@@ -616,25 +616,38 @@ async fn changes_are_flushed_at_the_second_tick_that_finds_them() {
 }
 
 /// With no writes at all, the store's own ticker brings the flush (a short period here; the
-/// relay's is `FLUSH_TICK`).
+/// relay's is `FLUSH_TICK`): from a task of the runtime the store was opened on, or from a thread
+/// of its own if it was opened outside one.
 #[tokio::test]
 async fn the_store_ticks_on_its_own_when_no_writes_come() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("relay.db");
-    let pace = Box::new(CommitDelay(SqliteOptions::default().commit_delay));
-    let ticks = Ticks::Every(Duration::from_millis(1));
-    let store = SqliteStore::open_with(&path, &SqliteOptions::default(), pace, ticks).unwrap();
-    let mut flushes = store.flushes.clone();
-    let a = registered(&store, 1).await;
-    store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
-    while message_rows(&path) == 0 {
-        tokio::time::timeout(PATIENCE, flushes.changed())
-            .await
-            .expect("no flush came")
-            .unwrap();
+    for on_runtime in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let open = {
+            let path = path.clone();
+            move || {
+                let pace = Box::new(CommitDelay(SqliteOptions::default().commit_delay));
+                let ticks = Ticks::Every(Duration::from_millis(1));
+                SqliteStore::open_with(&path, &SqliteOptions::default(), pace, ticks).unwrap()
+            }
+        };
+        let store = if on_runtime {
+            open()
+        } else {
+            std::thread::spawn(open).join().unwrap()
+        };
+        let mut flushes = store.flushes.clone();
+        let a = registered(&store, 1).await;
+        store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
+        while message_rows(&path) == 0 {
+            tokio::time::timeout(PATIENCE, flushes.changed())
+                .await
+                .unwrap_or_else(|_| panic!("no flush came (opened on the runtime: {on_runtime})"))
+                .unwrap();
+        }
+        assert!(peek(&journal_path(&path)).is_empty());
+        store.close().await.unwrap();
     }
-    assert!(peek(&journal_path(&path)).is_empty());
-    store.close().await.unwrap();
 }
 
 /// What a crash leaves, made by hand: a journal the relay never flushed, beside a database that
