@@ -64,11 +64,12 @@ enum Ticks {
 }
 
 /// Sends the writer a flush tick each `period` until the writer is gone: from a task if a tokio
-/// runtime is at hand, else from a thread of its own.
+/// runtime is at hand, else from a thread of its own, which ends as soon as the returned handle
+/// is dropped (the store keeps it).
 fn spawn_ticker(
     queue: mpsc::WeakSender<Box<dyn writer::WriteJob>>,
     period: Duration,
-) -> Result<(), StoreError> {
+) -> Result<Option<std::sync::mpsc::Sender<()>>, StoreError> {
     // Does nothing itself: the writer runs `Before::Tick` first.
     let tick = || writer::job(Guard::None, Before::Tick, |_: &mut Batch<'_>| Ok(())).0;
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -82,21 +83,23 @@ fn spawn_ticker(
                 let _ = queue.send(tick()).await;
             }
         });
-        return Ok(());
+        return Ok(None);
     }
+    let (keep, kept) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("hush-store-ticker".to_owned())
         .spawn(move || {
-            loop {
-                std::thread::sleep(period);
+            // Each period is waited out on the handle: nothing is ever sent on it, and the store
+            // dropping it ends the wait, and the thread, at once.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = kept.recv_timeout(period) {
                 let Some(queue) = queue.upgrade() else {
                     return;
                 };
                 let _ = queue.blocking_send(tick());
             }
         })
-        .map(drop)
-        .map_err(|error| StoreError::Backend(format!("cannot start the store ticker thread: {error}")))
+        .map_err(|error| StoreError::Backend(format!("cannot start the store ticker thread: {error}")))?;
+    Ok(Some(keep))
 }
 
 /// How [`SqliteStore::open`] sets up the database.
@@ -144,6 +147,9 @@ pub struct SqliteStore {
     /// Shared with the blocking tasks that use them.
     readers: Arc<[Mutex<Connection>]>,
     next_reader: AtomicUsize,
+    /// Keeps a ticker thread (a store opened outside a tokio runtime) going; it ends with the
+    /// store.
+    _ticker: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// A backend failure, described without any stored data: SQLite's messages name tables and
@@ -211,11 +217,11 @@ impl SqliteStore {
         let flushes = core.flushes();
         let stats = core.stats();
         let writer = Writer::spawn(core, options.batch_max, pace)?;
-        match ticks {
+        let ticker = match ticks {
             Ticks::Every(period) => spawn_ticker(writer.weak_queue(), period)?,
             #[cfg(test)]
-            Ticks::ByHand => {}
-        }
+            Ticks::ByHand => None,
+        };
         Ok(Self {
             writer: Some(writer),
             stats,
@@ -224,6 +230,7 @@ impl SqliteStore {
             flushes,
             readers,
             next_reader: AtomicUsize::new(0),
+            _ticker: ticker,
         })
     }
 

@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use super::journal::{CAPACITY, Journal, peek};
 use super::recent::Recent;
 use super::writer::{
-    Batch, Before, CHECKPOINT_COMMITS, CommitDelay, Core, FLUSH_MESSAGES, Guard, Pace, WriteJob, job,
+    Batch, Before, CHECKPOINT_COMMITS, CommitDelay, Core, FLUSH_MESSAGES, FLUSH_TICK, Guard, Pace, WriteJob,
+    job,
 };
 use super::{SqliteOptions, SqliteStore, Synchronous, Ticks, journal_path, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
@@ -615,39 +616,53 @@ async fn changes_are_flushed_at_the_second_tick_that_finds_them() {
     store.close().await.unwrap();
 }
 
-/// With no writes at all, the store's own ticker brings the flush (a short period here; the
-/// relay's is `FLUSH_TICK`): from a task of the runtime the store was opened on, or from a thread
-/// of its own if it was opened outside one.
-#[tokio::test]
+/// With no writes at all, the store's own ticker brings the flush: a task of the runtime the
+/// store was opened on sends a tick each `FLUSH_TICK` (the runtime's clock is paused here and
+/// moved on by hand).
+#[tokio::test(start_paused = true)]
 async fn the_store_ticks_on_its_own_when_no_writes_come() {
-    for on_runtime in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.db");
-        let open = {
-            let path = path.clone();
-            move || {
-                let pace = Box::new(CommitDelay(SqliteOptions::default().commit_delay));
-                let ticks = Ticks::Every(Duration::from_millis(1));
-                SqliteStore::open_with(&path, &SqliteOptions::default(), pace, ticks).unwrap()
-            }
-        };
-        let store = if on_runtime {
-            open()
-        } else {
-            std::thread::spawn(open).join().unwrap()
-        };
-        let mut flushes = store.flushes.clone();
-        let a = registered(&store, 1).await;
-        store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
-        while message_rows(&path) == 0 {
-            tokio::time::timeout(PATIENCE, flushes.changed())
-                .await
-                .unwrap_or_else(|_| panic!("no flush came (opened on the runtime: {on_runtime})"))
-                .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let a = registered(&store, 1).await;
+    store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
+    assert_eq!(message_rows(&path), 0);
+    // Two periods pass: the ticker sends two ticks after the enqueue, and the second flushes.
+    tokio::time::advance(FLUSH_TICK * 2).await;
+    tokio::task::yield_now().await;
+    // Queued after those ticks, so answered after them.
+    assert_eq!(store.ack(a, 0).await.unwrap(), 0);
+    assert_eq!(message_rows(&path), 1, "no flush came from the ticker");
+    assert!(peek(&journal_path(&path)).is_empty());
+    store.close().await.unwrap();
+}
+
+/// Opened outside a tokio runtime, the store gets its ticks from a thread of its own (a short
+/// period here, waited out in real time).
+#[tokio::test]
+async fn a_store_opened_outside_a_runtime_ticks_from_a_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let open = {
+        let path = path.clone();
+        move || {
+            let pace = Box::new(CommitDelay(SqliteOptions::default().commit_delay));
+            let ticks = Ticks::Every(Duration::from_millis(1));
+            SqliteStore::open_with(&path, &SqliteOptions::default(), pace, ticks).unwrap()
         }
-        assert!(peek(&journal_path(&path)).is_empty());
-        store.close().await.unwrap();
+    };
+    let store = std::thread::spawn(open).join().unwrap();
+    let mut flushes = store.flushes.clone();
+    let a = registered(&store, 1).await;
+    store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
+    while message_rows(&path) == 0 {
+        tokio::time::timeout(PATIENCE, flushes.changed())
+            .await
+            .expect("no flush came from the ticker thread")
+            .unwrap();
     }
+    assert!(peek(&journal_path(&path)).is_empty());
+    store.close().await.unwrap();
 }
 
 /// What a crash leaves, made by hand: a journal the relay never flushed, beside a database that

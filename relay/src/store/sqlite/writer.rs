@@ -304,9 +304,8 @@ pub(super) struct Core {
     /// fsync may even have dropped earlier data from the page cache), so the store refuses every
     /// later write until the relay restarts and replays what the journal holds.
     broken: Option<String>,
-    /// Changes not yet flushed exist.
-    unflushed: bool,
-    /// Some of them were there at the previous flush tick already: the next tick flushes them.
+    /// Changes not yet flushed were there at the previous flush tick already: the next tick
+    /// flushes them.
     stale: bool,
     commits: u32,
     /// A flush was committed since the last WAL checkpoint.
@@ -335,7 +334,6 @@ impl Core {
                 recent,
             },
             broken: None,
-            unflushed: false,
             stale: false,
             commits: 0,
             checkpoint_due: false,
@@ -404,7 +402,6 @@ impl Core {
                 self.broken = Some(message.clone());
                 return Err(message);
             }
-            self.unflushed = true;
         }
         // Durable: the changes become visible.
         if journaled || in_transaction {
@@ -445,8 +442,7 @@ impl Core {
         if let Some(broken) = &self.broken {
             return Err(StoreError::Backend(broken.clone()));
         }
-        let dirty = self.state.queues.values().any(|queue| queue.dirty);
-        if !dirty && self.journal.len() == 0 {
+        if !self.unflushed() {
             // Only loaded, unchanged queues: dropping them bounds memory to busy mailboxes.
             self.state.queues.clear();
             return Ok(());
@@ -458,7 +454,6 @@ impl Core {
         self.checkpoint_due = true;
         self.state.recent.clear();
         self.state.queues.clear();
-        self.unflushed = false;
         self.stale = false;
         if let Err(error) = self.journal.reset() {
             // Which header reached the disk is unknown; the journal refuses appends from now on,
@@ -475,8 +470,14 @@ impl Core {
     /// A failed flush is retried at the next tick.
     pub(super) fn tick(&mut self) -> Result<(), StoreError> {
         let flushed = if self.stale { self.flush() } else { Ok(()) };
-        self.stale = self.unflushed;
+        self.stale = self.unflushed();
         flushed
+    }
+
+    /// Whether anything is not yet in the database: journaled records, or queues changed since
+    /// they were loaded.
+    fn unflushed(&self) -> bool {
+        self.journal.len() > 0 || self.state.queues.values().any(|queue| queue.dirty)
     }
 
     /// After a flush: zeroes the journal's earlier cycles (see [`Journal::scrub`]).
