@@ -468,10 +468,18 @@ impl Core {
     /// A flush tick: flushes if changes already unflushed at the previous tick still are (they
     /// have waited at least one period, at most two); otherwise notes whether changes wait now.
     /// A failed flush is retried at the next tick.
-    pub(super) fn tick(&mut self) -> Result<(), StoreError> {
-        let flushed = if self.stale { self.flush() } else { Ok(()) };
+    pub(super) fn tick(&mut self) {
+        if self.stale {
+            self.flush_or_warn();
+        }
         self.stale = self.unflushed();
-        flushed
+    }
+
+    /// [`Core::flush`] where a failure is only logged: whatever asked for it retries later.
+    fn flush_or_warn(&mut self) {
+        if let Err(error) = self.flush() {
+            tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
+        }
     }
 
     /// Whether anything is not yet in the database: journaled records, or queues changed since
@@ -504,8 +512,8 @@ impl Core {
     /// [`CHECKPOINT_COMMITS`] commits.
     pub(super) fn housekeeping(&mut self, closing: bool) {
         let due = closing || self.journal.len() >= FLUSH_BYTES || self.state.recent.len() >= FLUSH_MESSAGES;
-        if due && let Err(error) = self.flush() {
-            tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
+        if due {
+            self.flush_or_warn();
         }
         if self.commits >= CHECKPOINT_COMMITS || self.checkpoint_due {
             self.commits = 0;
@@ -744,9 +752,7 @@ fn run(
             #[cfg(test)]
             Before::Flush => core.flush(),
             Before::Tick => {
-                if let Err(error) = core.tick() {
-                    tracing::warn!(%error, "moving journaled messages into the database failed; will retry");
-                }
+                core.tick();
                 Ok(())
             }
             Before::FlushAndScrub => core.flush().and_then(|()| core.scrub()),
