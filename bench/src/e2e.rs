@@ -153,7 +153,7 @@ fn sealed_len(text_len: usize) -> anyhow::Result<usize> {
     }
     .encode()?;
     let inner = alice_session.encrypt(0, &payload, &mut rng)?.to_bytes();
-    Ok(hush_crypto::sealed::seal(&alice.identity_key(), &bob.identity_key(), &inner, &mut rng)?.len())
+    Ok(hush_crypto::sealed::seal(&alice, &bob.identity_key(), &inner, &mut rng)?.len())
 }
 
 /// `count` opaque envelopes from one bare connection to another through the relay, `window`

@@ -93,7 +93,7 @@ impl Core {
                 continue;
             };
             let sealed = hush_crypto::sealed::seal(
-                &self.account.identity_key(),
+                &self.account,
                 &item.peer.identity(),
                 &message.to_bytes(),
                 &mut self.rng,

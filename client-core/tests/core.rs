@@ -552,14 +552,13 @@ fn garbage_and_misaddressed_envelopes_are_dropped_acked_and_harmless() {
         .unwrap();
 
     let mut rng = StdRng::seed_from_u64(6);
-    let alice_identity = alice_address.identity();
     let now = world.now;
     // Random bytes.
     let garbage: Vec<u8> = (0..300).map(|_| rng.random()).collect();
     world.relay.enqueue(bob_mailbox, garbage, now).unwrap();
     // A proper seal, for Carol.
     let for_carol = hush_crypto::sealed::seal(
-        &alice_identity,
+        world.clients[alice].core.account(),
         &world.address(carol).identity(),
         b"hi carol",
         &mut rng,
@@ -567,7 +566,7 @@ fn garbage_and_misaddressed_envelopes_are_dropped_acked_and_harmless() {
     world.relay.enqueue(bob_mailbox, for_carol.unwrap(), now).unwrap();
     // Sealed for Bob, but the inner message is not a session message.
     let malformed = hush_crypto::sealed::seal(
-        &alice_identity,
+        world.clients[alice].core.account(),
         &bob_address.identity(),
         b"not a message",
         &mut rng,

@@ -628,7 +628,7 @@ fn sealed_fixture() -> &'static SealedFixture {
     static FIXTURE: OnceLock<SealedFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let mut rng = rng(6);
-        let alice = Account::new(NOW, &mut rng).identity_key();
+        let alice = Account::new(NOW, &mut rng);
         let bob = Account::new(NOW, &mut rng);
         let eve = Account::new(NOW, &mut rng).identity_key();
         // Empty, short and a real session message (the inner layer a client seals).
@@ -638,7 +638,7 @@ fn sealed_fixture() -> &'static SealedFixture {
             .into_iter()
             .map(|inner| {
                 let sealed = seal(&alice, &bob.identity_key(), &inner, &mut rng).expect("valid keys seal");
-                (sealed, alice, inner)
+                (sealed, alice.identity_key(), inner)
             })
             .collect();
         let for_eve = seal(&alice, &eve, b"for eve", &mut rng).expect("valid keys seal");

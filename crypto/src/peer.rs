@@ -22,6 +22,7 @@ use crate::error::{DecryptError, EncryptError, InboundError, PickleError};
 use crate::keys::IdentityKey;
 use crate::messages::SessionMessage;
 use crate::pickle::{self, PickleKey};
+use crate::ratchet::MAX_SKIP;
 use crate::session::{Session, SessionPickle};
 
 /// Most sessions kept with one peer. Two are needed for simultaneous initiation; the rest cover
@@ -29,6 +30,14 @@ use crate::session::{Session, SessionPickle};
 /// flight. Each failed decryption tries every session, so the bound also caps that work. The
 /// least recently used inactive session is dropped first.
 pub const MAX_PEER_SESSIONS: usize = 5;
+
+/// Most key derivations (KDF_CK and KDF_RK steps) one incoming message may cause across all the
+/// sessions it is tried in. A message needs at most `2 * MAX_SKIP + 3` (4,003) in the session it
+/// belongs to: the rest of the previous chain, a root step and the new chain up to its counter.
+/// Twice that lets the active session, tried first, fail at that cost and the right session still
+/// be tried; without the cap one message could cost [`MAX_PEER_SESSIONS`] times as much. Whether
+/// a session fits is known from the counters before it derives anything.
+pub const MAX_DERIVATIONS_PER_MESSAGE: u32 = 2 * (2 * MAX_SKIP + 3);
 
 /// Why a message from the peer could not be decrypted. Nothing changes when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -44,6 +53,18 @@ pub enum PeerDecryptError {
     /// (duplicate or evicted key over a failed tag), [`DecryptError::Unauthenticated`] if none.
     #[error("no session decrypted the message: {0}")]
     Decrypt(#[from] DecryptError),
+    /// No session tried decrypted the message, and the sessions left untried would have needed
+    /// more key derivations than were left of [`MAX_DERIVATIONS_PER_MESSAGE`].
+    #[error(
+        "message would need {needed} more key derivations in untried sessions, {left} left of the \
+         {MAX_DERIVATIONS_PER_MESSAGE} allowed per message"
+    )]
+    DerivationBudgetExhausted {
+        /// Derivations the untried sessions would have made, together.
+        needed: u32,
+        /// Derivations left of the budget when the first of them was passed over.
+        left: u32,
+    },
 }
 
 /// Why a message to the peer could not be encrypted.
@@ -131,7 +152,8 @@ impl PeerSessions {
     /// Decrypts a message from the peer: a pre-key message in the session it names or, if none,
     /// in a new session started on `account` (which then changes as
     /// [`Account::create_inbound_session`] says); a normal message in whichever session
-    /// decrypts it. `local_address` is ours, as bound into sessions the peer starts.
+    /// decrypts it, trying sessions only while they fit in [`MAX_DERIVATIONS_PER_MESSAGE`].
+    /// `local_address` is ours, as bound into sessions the peer starts.
     pub fn decrypt(
         &mut self,
         account: &mut Account,
@@ -157,10 +179,19 @@ impl PeerSessions {
             .into_iter()
             .chain((0..self.sessions.len()).rev().filter(|i| Some(*i) != self.active));
         let mut error = DecryptError::Unauthenticated;
+        let mut left = MAX_DERIVATIONS_PER_MESSAGE;
+        let mut passed_over: Option<(u32, u32)> = None;
         for index in order {
             let Some(session) = self.sessions.get_mut(index) else {
                 continue;
             };
+            let cost = session.ratchet.decrypt_cost(message.message());
+            let Some(rest) = left.checked_sub(cost) else {
+                let (needed, left_then) = passed_over.unwrap_or((0, left));
+                passed_over = Some((needed.saturating_add(cost), left_then));
+                continue;
+            };
+            left = rest;
             // A failed decrypt leaves the session unchanged, so trying each in turn is safe.
             match session.decrypt(message, rng) {
                 Ok(plaintext) => {
@@ -173,7 +204,12 @@ impl PeerSessions {
                 Err(_) => {}
             }
         }
-        Err(error.into())
+        match passed_over {
+            Some((needed, left)) if error == DecryptError::Unauthenticated => {
+                Err(PeerDecryptError::DerivationBudgetExhausted { needed, left })
+            }
+            _ => Err(error.into()),
+        }
     }
 
     fn decrypt_in(

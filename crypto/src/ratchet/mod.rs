@@ -4,6 +4,7 @@
 //! verifies, so a forged, replayed or corrupted message leaves the state byte-identical.
 
 pub(crate) mod chain;
+mod cost;
 pub(crate) mod receiving;
 
 use rand_core::CryptoRng;
