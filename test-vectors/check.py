@@ -38,9 +38,12 @@ RATCHET_INFO = b"Hush_v1_Ratchet"
 MESSAGE_KEYS_INFO = b"Hush_v1_MessageKeys"
 SENDER_KEY_INFO = b"Hush_v1_SenderKey"
 SIGNED_PREKEY_LABEL = b"Hush_v1_SignedPreKey"
-SEAL_INFO = b"Hush_v1_Seal"
-SEALED_VERSION = 1
-SEAL_OVERHEAD = 1 + 32 + 32 + 16
+SEAL_EPHEMERAL_INFO = b"Hush_v2_SealEphemeralSecret"
+SEAL_SENDER_INFO = b"Hush_v2_SealSender"
+SEAL_INNER_INFO = b"Hush_v2_SealInner"
+SEALED_VERSION = 2
+SEAL_HEADER_LEN = 1 + 32 + 32 + 16
+SEAL_OVERHEAD = SEAL_HEADER_LEN + 16
 SALT_LEN, TAG_LEN = 16, 16
 MESSAGE_HEADER_LEN = 58
 MAX_PLAINTEXT_LEN = 1 << 20
@@ -1251,23 +1254,53 @@ def check_safety(report: Report, v: dict):
 # Sealed sender (SPEC.md §15)
 
 
-def seal_keys(shared: bytes, ephemeral: bytes, recipient: bytes) -> tuple[bytes, bytes, bytes, bytes]:
-    """-> (hkdf info, AES key, GCM nonce, associated data)."""
-    info = SEAL_INFO + ephemeral + recipient
-    okm = hkdf(bytes(32), shared, info, 44)
-    return info, okm[:32], okm[32:], bytes([SEALED_VERSION]) + ephemeral + recipient
+def seal_ephemeral(r: bytes, static_shared: bytes, sender: bytes, recipient: bytes, inner: bytes):
+    """Seal step 3: -> (info, inner digest, e)."""
+    digest = hashlib.sha256(inner).digest()
+    info = SEAL_EPHEMERAL_INFO + sender + recipient + digest
+    return info, digest, hkdf(r, static_shared, info, 32)
 
 
-def seal(sender: bytes, recipient: bytes, inner: bytes, rng: Replay) -> bytes:
-    e = rng.take(32)
-    ephemeral = x25519_base(e)
-    shared = x25519(e, identity_to_x25519(recipient))
-    _, key, nonce, ad = seal_keys(shared, ephemeral, recipient)
-    return bytes([SEALED_VERSION]) + ephemeral + aead_seal(key, nonce, ad, sender + inner)
+def seal_layer1(ephemeral_shared: bytes, ephemeral: bytes, recipient: bytes):
+    """Seal step 4's keys: -> (info, chain_key, sender_key, sender_nonce, sender_ad)."""
+    info = SEAL_SENDER_INFO + ephemeral + recipient
+    okm = hkdf(bytes(32), ephemeral_shared, info, 76)
+    return info, okm[:32], okm[32:64], okm[64:76], bytes([SEALED_VERSION]) + ephemeral + recipient
 
 
-def open_sealed(seed: bytes, sealed: bytes) -> tuple[bytes, bytes]:
-    """Account::open_sealed for the account with identity seed `seed`: -> (sender, inner)."""
+def seal_layer2(chain_key: bytes, static_shared: bytes, ephemeral: bytes, recipient: bytes, sender: bytes,
+                sender_box: bytes):
+    """Seal step 5's keys: -> (info, inner_key, inner_nonce)."""
+    info = SEAL_INNER_INFO + ephemeral + recipient + sender + sender_box
+    okm = hkdf(chain_key, static_shared, info, 44)
+    return info, okm[:32], okm[32:44]
+
+
+def seal_trace(sender_seed: bytes, recipient: bytes, inner: bytes, rng: Replay) -> dict:
+    """seal(sender_account, IK_R, inner), every intermediate value by its vector name."""
+    t = {"random": rng.take(32)}
+    sender = ed25519_public(sender_seed)
+    recipient_x = identity_to_x25519(recipient)
+    t["static_shared_secret"] = x25519(identity_x25519_secret(sender_seed), recipient_x)
+    t["ephemeral_hkdf_info"], t["inner_sha256"], e = seal_ephemeral(
+        t["random"], t["static_shared_secret"], sender, recipient, inner)
+    t["ephemeral_secret"] = e
+    t["ephemeral_public"] = ephemeral = x25519_base(e)
+    t["ephemeral_shared_secret"] = x25519(e, recipient_x)
+    (t["sender_hkdf_info"], t["chain_key"], t["sender_key"], t["sender_nonce"],
+     t["sender_associated_data"]) = seal_layer1(t["ephemeral_shared_secret"], ephemeral, recipient)
+    t["sender_box"] = aead_seal(t["sender_key"], t["sender_nonce"], t["sender_associated_data"], sender)
+    header = bytes([SEALED_VERSION]) + ephemeral + t["sender_box"]
+    t["inner_hkdf_info"], t["inner_key"], t["inner_nonce"] = seal_layer2(
+        t["chain_key"], t["static_shared_secret"], ephemeral, recipient, sender, t["sender_box"])
+    t["inner_associated_data"] = header + recipient
+    t["inner_box"] = aead_seal(t["inner_key"], t["inner_nonce"], t["inner_associated_data"], inner)
+    t["sealed"] = header + t["inner_box"]
+    return t
+
+
+def open_layer1(seed: bytes, sealed: bytes) -> tuple[bytes, bytes]:
+    """Open steps 1-4 for the account with identity seed `seed`: -> (claimed IK_S, chain_key)."""
     if len(sealed) < SEAL_OVERHEAD:
         raise HushError("TooShort")
     if sealed[0] != SEALED_VERSION:
@@ -1275,19 +1308,39 @@ def open_sealed(seed: bytes, sealed: bytes) -> tuple[bytes, bytes]:
     ephemeral = sealed[1:33]
     recipient = ed25519_public(seed)
     try:
-        shared = x25519(identity_x25519_secret(seed), ephemeral)
+        ephemeral_shared = x25519(identity_x25519_secret(seed), ephemeral)
     except KeyRefused as e:
         raise HushError("Key", key_error=e.variant)
-    _, key, nonce, ad = seal_keys(shared, ephemeral, recipient)
+    _, chain_key, key, nonce, ad = seal_layer1(ephemeral_shared, ephemeral, recipient)
     try:
-        plaintext = aead_open(key, nonce, ad, sealed[33:])
+        sender = aead_open(key, nonce, ad, sealed[33:SEAL_HEADER_LEN])
+        ed25519_point(sender)
+    except (InvalidTag, KeyRefused):
+        raise HushError("Unauthenticated")
+    if len(sender) != 32:
+        raise HushError("Unauthenticated")
+    return sender, chain_key
+
+
+def open_layer2(seed: bytes, sealed: bytes, sender: bytes, chain_key: bytes, static_shared: bytes) -> bytes:
+    """Open step 6 with a given static DH output: -> inner."""
+    recipient = ed25519_public(seed)
+    _, key, nonce = seal_layer2(chain_key, static_shared, sealed[1:33], recipient, sender,
+                                sealed[33:SEAL_HEADER_LEN])
+    try:
+        return aead_open(key, nonce, sealed[:SEAL_HEADER_LEN] + recipient, sealed[SEAL_HEADER_LEN:])
     except InvalidTag:
         raise HushError("Unauthenticated")
+
+
+def open_sealed(seed: bytes, sealed: bytes) -> tuple[bytes, bytes]:
+    """Account::open_sealed for the account with identity seed `seed`: -> (sender, inner)."""
+    sender, chain_key = open_layer1(seed, sealed)
     try:
-        ed25519_point(plaintext[:32])
+        static_shared = x25519(identity_x25519_secret(seed), identity_to_x25519(sender))
     except KeyRefused:
         raise HushError("Unauthenticated")
-    return plaintext[:32], plaintext[32:]
+    return sender, open_layer2(seed, sealed, sender, chain_key, static_shared)
 
 
 def check_sealed(report: Report, v: dict):
@@ -1301,57 +1354,60 @@ def check_sealed(report: Report, v: dict):
             sender, recipient = ed25519_public(sender_seed), ed25519_public(recipient_seed)
             inner = H(c["inner"])
             rng = Replay(H(c["random"]))
-            sealed = seal(sender, recipient, inner, rng)
-            e = H(c["random"])[:32]
-            ephemeral = x25519_base(e)
-            recipient_x = identity_to_x25519(recipient)
-            shared = x25519(e, recipient_x)
-            info, key, nonce, ad = seal_keys(shared, ephemeral, recipient)
-            # The recipient's side: its DH from its own secret agrees with the sender's.
-            shared_r = x25519(identity_x25519_secret(recipient_seed), ephemeral)
+            t = seal_trace(sender_seed, recipient, inner, rng)
+            # The recipient's side: its static DH from its own secret agrees with the sender's.
+            static_r = x25519(identity_x25519_secret(recipient_seed), identity_to_x25519(sender))
             opened_sender, opened_inner = open_sealed(recipient_seed, H(c["sealed"]))
             return expect_eq([
                 ("random fully used", rng.done(), True),
                 ("sender_identity", sender.hex(), c["sender_identity"]),
+                ("sender_x25519_public", identity_to_x25519(sender).hex(), c["sender_x25519_public"]),
                 ("recipient_identity", recipient.hex(), c["recipient_identity"]),
-                ("recipient_x25519_public", recipient_x.hex(), c["recipient_x25519_public"]),
-                ("ephemeral_secret", e.hex(), c["ephemeral_secret"]),
-                ("ephemeral_public", ephemeral.hex(), c["ephemeral_public"]),
-                ("shared_secret", shared.hex(), c["shared_secret"]),
-                ("shared_secret (recipient side)", shared_r.hex(), c["shared_secret"]),
-                ("hkdf_info", info.hex(), c["hkdf_info"]),
-                ("key", key.hex(), c["key"]),
-                ("nonce", nonce.hex(), c["nonce"]),
-                ("associated_data", ad.hex(), c["associated_data"]),
-                ("aead_plaintext", (sender + inner).hex(), c["aead_plaintext"]),
-                ("sealed", sealed.hex(), c["sealed"]),
-                ("length", len(sealed), SEAL_OVERHEAD + len(inner)),
+                ("recipient_x25519_public", identity_to_x25519(recipient).hex(), c["recipient_x25519_public"]),
+                ("static_shared_secret (recipient side)", static_r.hex(), c["static_shared_secret"]),
+            ] + [(name, t[name].hex(), c[name]) for name in (
+                "random", "static_shared_secret", "inner_sha256", "ephemeral_hkdf_info", "ephemeral_secret",
+                "ephemeral_public", "ephemeral_shared_secret", "sender_hkdf_info", "chain_key", "sender_key",
+                "sender_nonce", "sender_associated_data", "sender_box", "inner_hkdf_info", "inner_key",
+                "inner_nonce", "inner_associated_data", "inner_box", "sealed")] + [
+                ("length", len(t["sealed"]), SEAL_OVERHEAD + len(inner)),
                 ("opened.sender", opened_sender.hex(), c["opened"]["sender"]),
                 ("opened.inner", opened_inner.hex(), c["opened"]["inner"]),
                 ("opened is the sealed", (opened_sender, opened_inner), (sender, inner)),
             ])
         report.run(f"sealed.cases[{i}] {c['name']}: seal ({len(c['inner']) // 2}-byte inner) and open", run)
 
+    text_case = next(c for c in v["cases"] if c["name"] == "text_inner")
     for i, case in enumerate(v["refused"]):
         def run(case=case):
             seed = H(case["opened_by_seed"])
+            data = H(case["bytes"])
             problems = []
             if case["opened_by"] == "other":
                 problems.append(("opened_by_seed is other_seed", seed, seeds["other"]))
             try:
-                open_sealed(seed, H(case["bytes"]))
+                open_sealed(seed, data)
                 return "opened"
             except HushError as e:
                 problems += [("error", e.variant, case["error"]), ("key_error", e.key_error, case.get("key_error"))]
+            recipient = ed25519_public(seed)
             if case["name"] == "sender_field_not_an_identity_key":
-                # The refusal must come from the sender field, not from the tag.
-                data = H(case["bytes"])
+                # The refusal must come from the sender field, not from layer 1's tag.
                 e = H(v["bad_sender_ephemeral_secret"])
-                recipient = ed25519_public(seed)
-                _, key, nonce, ad = seal_keys(x25519(e, identity_to_x25519(recipient)), x25519_base(e), recipient)
-                plaintext = aead_open(key, nonce, ad, data[33:])
+                shared = x25519(e, identity_to_x25519(recipient))
+                _, _, key, nonce, ad = seal_layer1(shared, x25519_base(e), recipient)
                 problems += [("ephemeral key", data[1:33], x25519_base(e)),
-                             ("sender field", plaintext[:32].hex(), "01" + "00" * 31)]
+                             ("sender field", aead_open(key, nonce, ad, data[33:81]).hex(), "01" + "00" * 31)]
+            if case["name"] == "forged_claim_of_text_sender":
+                # Layer 1 opens and names the text case's sender; layer 2 opens under the other
+                # identity's static DH (a well-formed forgery), not under the claimed sender's.
+                e = H(v["forged_ephemeral_secret"])
+                claimed, chain_key = open_layer1(seed, data)
+                forger = x25519(identity_x25519_secret(seeds["other"]), identity_to_x25519(recipient))
+                problems += [("ephemeral key", data[1:33], x25519_base(e)),
+                             ("claimed sender", claimed.hex(), text_case["sender_identity"]),
+                             ("opens under the forger's DH", open_layer2(seed, data, claimed, chain_key, forger),
+                              b"inner")]
             return expect_eq(problems)
         report.run(f"sealed.refused[{i}] {case['name']} -> {case['error']}", run)
 

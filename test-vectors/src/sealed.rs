@@ -1,23 +1,34 @@
-//! `sealed.json`: sealed sender (the outer envelope layer), every intermediate value, the
-//! recipient opening each envelope, and envelopes the recipient must refuse.
+//! `sealed.json`: sealed sender v2 (the outer envelope layer), every intermediate value of both
+//! layers and of the synthetic ephemeral secret, the recipient opening each envelope, and
+//! envelopes the recipient must refuse.
 
 use hush_crypto::primitives::{aead_open, aead_seal, hkdf_sha256, x25519, x25519_base};
-use hush_crypto::sealed::{SEAL_INFO, SEAL_OVERHEAD, SEALED_VERSION, SealError, seal};
+use hush_crypto::sealed::{
+    SEAL_EPHEMERAL_INFO, SEAL_HEADER_LEN, SEAL_INNER_INFO, SEAL_OVERHEAD, SEAL_SENDER_INFO, SEALED_VERSION,
+    SealError, seal,
+};
 use hush_crypto::{Account, IdentityKey};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, hex, unhex, variant};
 
-pub const DESCRIPTION: &str = "Sealed sender (SPEC.md §15): sealed = 0x01 || E[32] || AES-256-GCM(key, nonce, \
-    ad, sender_identity[32] || inner), E = X25519_base(e) with e = draw(32), shared = X25519(e, \
-    recipient identity as X25519), key || nonce = HKDF(zero salt, shared, \"Hush_v1_Seal\" || E || \
-    recipient_identity, 44), ad = 0x01 || E || recipient_identity. `cases` seal arbitrary inner bytes and \
-    open them as the recipient; `refused` are envelopes open_sealed must refuse (the error variant, and \
-    the key error for Key), each opened by the account whose seed is `opened_by_seed` (`opened_by`: the \
-    recipient of text_inner, or `other`). sender_field_not_an_identity_key is sealed by hand with \
-    `bad_sender_ephemeral_secret` so that its tag verifies but its sender field is the small-order \
-    Ed25519 point 01 00..00.";
+pub const DESCRIPTION: &str = "Sealed sender v2 (SPEC.md §15): sealed = 0x02 || E[32] || sender_box[48] || \
+    inner_box. r = draw(32); static_shared = X25519(sender identity secret, recipient identity as X25519); \
+    e = HKDF(salt r, static_shared, \"Hush_v2_SealEphemeralSecret\" || IK_S || IK_R || SHA-256(inner), 32), \
+    E = X25519_base(e). Layer 1: ephemeral_shared = X25519(e, IK_R as X25519), chain_key || sender_key || \
+    sender_nonce = HKDF(zero salt, ephemeral_shared, \"Hush_v2_SealSender\" || E || IK_R, 76), sender_box = \
+    AES-256-GCM(sender_key, sender_nonce, 0x02 || E || IK_R, IK_S). Layer 2: inner_key || inner_nonce = \
+    HKDF(salt chain_key, static_shared, \"Hush_v2_SealInner\" || E || IK_R || IK_S || sender_box, 44), \
+    inner_box = AES-256-GCM(inner_key, inner_nonce, sealed[0..81] || IK_R, inner). `cases` seal arbitrary \
+    inner bytes and open them as the recipient; `refused` are envelopes open_sealed must refuse (the error \
+    variant, and the key error for Key), each opened by the account whose seed is `opened_by_seed` \
+    (`opened_by`: the recipient of text_inner, or `other`). sender_field_not_an_identity_key has a layer 1 \
+    sealed by hand with `bad_sender_ephemeral_secret` whose tag verifies but whose sender field is the \
+    small-order Ed25519 point 01 00..00; forged_claim_of_text_sender has a layer 1 sealed by hand with \
+    `forged_ephemeral_secret` naming text_inner's sender and a layer 2 keyed with the `other` account's \
+    static DH instead of the sender's.";
 
 /// An Ed25519 encoding of the identity point (y = 1): canonical but of small order, so never a
 /// valid identity key.
@@ -27,24 +38,85 @@ fn account(seed: [u8; 32]) -> Account {
     Account::hazmat_from_seed(seed, NOW, &mut throwaway())
 }
 
-/// `HKDF(zero salt, shared, "Hush_v1_Seal" || E || recipient, 44)` -> (info, key, nonce), from the
-/// primitives rather than from `seal`.
-fn derive(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &IdentityKey) -> (Vec<u8>, [u8; 32], [u8; 12]) {
-    let info = [SEAL_INFO, ephemeral.as_slice(), recipient.as_bytes().as_slice()].concat();
-    let mut okm = [0u8; 44];
-    hkdf_sha256(None, shared, &info, &mut okm).expect("44 bytes");
-    let key: [u8; 32] = okm[..32].try_into().expect("32");
-    let nonce: [u8; 12] = okm[32..].try_into().expect("12");
-    (info, key, nonce)
+fn identity_secret(account: &Account) -> [u8; 32] {
+    account.hazmat_secrets().1
 }
 
-fn associated_data(ephemeral: &[u8; 32], recipient: &IdentityKey) -> Vec<u8> {
-    [
-        [SEALED_VERSION].as_slice(),
+fn x25519_of(identity: &IdentityKey) -> [u8; 32] {
+    identity.to_curve25519().expect("valid identity").to_bytes()
+}
+
+/// Layer 1 from the primitives: (info, chain key, key, nonce, ad).
+fn sender_layer(
+    ephemeral_shared: &[u8; 32],
+    ephemeral: &[u8; 32],
+    recipient: &IdentityKey,
+) -> (Vec<u8>, [u8; 32], [u8; 32], [u8; 12], Vec<u8>) {
+    let info = [SEAL_SENDER_INFO, ephemeral.as_slice(), recipient.as_bytes().as_slice()].concat();
+    let mut okm = [0u8; 76];
+    hkdf_sha256(None, ephemeral_shared, &info, &mut okm).expect("76 bytes");
+    let ad = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), recipient.as_bytes().as_slice()].concat();
+    (
+        info,
+        okm[..32].try_into().expect("32"),
+        okm[32..64].try_into().expect("32"),
+        okm[64..].try_into().expect("12"),
+        ad,
+    )
+}
+
+/// Layer 2 from the primitives: (info, key, nonce).
+fn inner_layer(
+    chain_key: &[u8; 32],
+    static_shared: &[u8; 32],
+    ephemeral: &[u8; 32],
+    recipient: &IdentityKey,
+    sender: &[u8],
+    sender_box: &[u8],
+) -> (Vec<u8>, [u8; 32], [u8; 12]) {
+    let info = [
+        SEAL_INNER_INFO,
         ephemeral.as_slice(),
         recipient.as_bytes().as_slice(),
+        sender,
+        sender_box,
     ]
-    .concat()
+    .concat();
+    let mut okm = [0u8; 44];
+    hkdf_sha256(Some(chain_key), static_shared, &info, &mut okm).expect("44 bytes");
+    (
+        info,
+        okm[..32].try_into().expect("32"),
+        okm[32..].try_into().expect("12"),
+    )
+}
+
+/// Builds an envelope by hand: layer 1 with `ephemeral_secret` naming `sender_field`, layer 2
+/// keyed with `static_shared`. Returns the bytes.
+fn by_hand(
+    ephemeral_secret: &[u8; 32],
+    recipient: &IdentityKey,
+    sender_field: &[u8],
+    static_shared: &[u8; 32],
+    inner: &[u8],
+) -> Vec<u8> {
+    let ephemeral = x25519_base(ephemeral_secret);
+    let ephemeral_shared = x25519(ephemeral_secret, &x25519_of(recipient)).expect("dh");
+    let (_, chain_key, key, nonce, ad) = sender_layer(&ephemeral_shared, &ephemeral, recipient);
+    let sender_box = aead_seal(&key, &nonce, &ad, sender_field).expect("seal");
+    assert!(aead_open(&key, &nonce, &ad, &sender_box).is_ok());
+    let header = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), &sender_box].concat();
+    let (_, key, nonce) = inner_layer(
+        &chain_key,
+        static_shared,
+        &ephemeral,
+        recipient,
+        sender_field,
+        &sender_box,
+    );
+    let inner_ad = [header.as_slice(), recipient.as_bytes()].concat();
+    let inner_box = aead_seal(&key, &nonce, &inner_ad, inner).expect("seal");
+    [header, inner_box].concat()
 }
 
 pub fn generate(rng: &mut Recorder) -> Value {
@@ -62,14 +134,22 @@ pub fn generate(rng: &mut Recorder) -> Value {
         sealed_of.push(sealed);
     }
     let other_seed = rng.input::<32>();
+    let bad_sender_ephemeral_secret = rng.input::<32>();
     let forged_ephemeral_secret = rng.input::<32>();
     json!({
         "seal_overhead": SEAL_OVERHEAD,
         "cases": cases,
         "other_seed": hex(&other_seed),
         "other_identity": hex(account(other_seed).identity_key().as_bytes()),
-        "bad_sender_ephemeral_secret": hex(&forged_ephemeral_secret),
-        "refused": refused(&cases, &sealed_of, other_seed, forged_ephemeral_secret),
+        "bad_sender_ephemeral_secret": hex(&bad_sender_ephemeral_secret),
+        "forged_ephemeral_secret": hex(&forged_ephemeral_secret),
+        "refused": refused(
+            &cases,
+            &sealed_of,
+            other_seed,
+            bad_sender_ephemeral_secret,
+            forged_ephemeral_secret,
+        ),
     })
 }
 
@@ -80,24 +160,51 @@ fn case(rng: &mut Recorder, name: &str, inner: &[u8]) -> (Value, Vec<u8>) {
     let recipient = account(recipient_seed);
     let sender_ik = sender.identity_key();
     let recipient_ik = recipient.identity_key();
-    let sealed = seal(&sender_ik, &recipient_ik, inner, rng).expect("seal");
-    let random = rng.take();
-    let ephemeral_secret: [u8; 32] = random.clone().try_into().expect("seal draws 32 bytes");
+    let sealed = seal(&sender, &recipient_ik, inner, rng).expect("seal");
+    let random: [u8; 32] = rng.take().try_into().expect("seal draws 32 bytes");
 
     // Every intermediate value, recomputed from the primitives, must give the same envelope.
+    let recipient_x = x25519_of(&recipient_ik);
+    let sender_x = x25519_of(&sender_ik);
+    let static_shared = x25519(&identity_secret(&sender), &recipient_x).expect("dh");
+    assert_eq!(
+        static_shared,
+        x25519(&identity_secret(&recipient), &sender_x).expect("dh"),
+        "both sides agree on the static DH"
+    );
+    let inner_sha256: [u8; 32] = Sha256::digest(inner).into();
+    let ephemeral_info = [
+        SEAL_EPHEMERAL_INFO,
+        sender_ik.as_bytes().as_slice(),
+        recipient_ik.as_bytes().as_slice(),
+        inner_sha256.as_slice(),
+    ]
+    .concat();
+    let mut ephemeral_secret = [0u8; 32];
+    hkdf_sha256(Some(&random), &static_shared, &ephemeral_info, &mut ephemeral_secret).expect("32 bytes");
     let ephemeral = x25519_base(&ephemeral_secret);
-    let recipient_x = recipient_ik.to_curve25519().expect("valid identity");
-    let shared = x25519(&ephemeral_secret, recipient_x.as_bytes()).expect("dh");
-    let (info, key, nonce) = derive(&shared, &ephemeral, &recipient_ik);
-    let ad = associated_data(&ephemeral, &recipient_ik);
-    let plaintext = [sender_ik.as_bytes().as_slice(), inner].concat();
-    let body = aead_seal(&key, &nonce, &ad, &plaintext).expect("seal");
-    let expected = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), &body].concat();
+    let ephemeral_shared = x25519(&ephemeral_secret, &recipient_x).expect("dh");
+    let (sender_info, chain_key, sender_key, sender_nonce, sender_ad) =
+        sender_layer(&ephemeral_shared, &ephemeral, &recipient_ik);
+    let sender_box = aead_seal(&sender_key, &sender_nonce, &sender_ad, sender_ik.as_bytes()).expect("seal");
+    let header = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), &sender_box].concat();
+    let (inner_info, inner_key, inner_nonce) = inner_layer(
+        &chain_key,
+        &static_shared,
+        &ephemeral,
+        &recipient_ik,
+        sender_ik.as_bytes(),
+        &sender_box,
+    );
+    let inner_ad = [header.as_slice(), recipient_ik.as_bytes().as_slice()].concat();
+    let inner_box = aead_seal(&inner_key, &inner_nonce, &inner_ad, inner).expect("seal");
+    let expected = [header.as_slice(), &inner_box].concat();
     assert_eq!(
         sealed, expected,
         "{name}: seal differs from the documented construction"
     );
     assert_eq!(sealed.len(), SEAL_OVERHEAD + inner.len());
+    assert_eq!(header.len(), SEAL_HEADER_LEN);
 
     let opened = recipient.open_sealed(&sealed).expect("the recipient opens it");
     assert_eq!(opened.sender, sender_ik);
@@ -107,19 +214,29 @@ fn case(rng: &mut Recorder, name: &str, inner: &[u8]) -> (Value, Vec<u8>) {
         "name": name,
         "sender_seed": hex(&sender_seed),
         "sender_identity": hex(sender_ik.as_bytes()),
+        "sender_x25519_public": hex(&sender_x),
         "recipient_seed": hex(&recipient_seed),
         "recipient_identity": hex(recipient_ik.as_bytes()),
-        "recipient_x25519_public": hex(recipient_x.as_bytes()),
+        "recipient_x25519_public": hex(&recipient_x),
         "inner": hex(inner),
         "random": hex(&random),
+        "static_shared_secret": hex(&static_shared),
+        "inner_sha256": hex(&inner_sha256),
+        "ephemeral_hkdf_info": hex(&ephemeral_info),
         "ephemeral_secret": hex(&ephemeral_secret),
         "ephemeral_public": hex(&ephemeral),
-        "shared_secret": hex(&shared),
-        "hkdf_info": hex(&info),
-        "key": hex(&key),
-        "nonce": hex(&nonce),
-        "associated_data": hex(&ad),
-        "aead_plaintext": hex(&plaintext),
+        "ephemeral_shared_secret": hex(&ephemeral_shared),
+        "sender_hkdf_info": hex(&sender_info),
+        "chain_key": hex(&chain_key),
+        "sender_key": hex(&sender_key),
+        "sender_nonce": hex(&sender_nonce),
+        "sender_associated_data": hex(&sender_ad),
+        "sender_box": hex(&sender_box),
+        "inner_hkdf_info": hex(&inner_info),
+        "inner_key": hex(&inner_key),
+        "inner_nonce": hex(&inner_nonce),
+        "inner_associated_data": hex(&inner_ad),
+        "inner_box": hex(&inner_box),
         "sealed": hex(&sealed),
         "opened": {
             "sender": hex(opened.sender.as_bytes()),
@@ -134,16 +251,17 @@ fn refused(
     cases: &[Value],
     sealed_of: &[Vec<u8>],
     other_seed: [u8; 32],
+    bad_sender_ephemeral_secret: [u8; 32],
     forged_ephemeral_secret: [u8; 32],
 ) -> Vec<Value> {
-    let seed_of = |i: usize| -> [u8; 32] {
-        unhex(cases[i]["recipient_seed"].as_str().expect("hex"))
+    let seed_of = |i: usize, field: &str| -> [u8; 32] {
+        unhex(cases[i][field].as_str().expect("hex"))
             .try_into()
             .expect("32")
     };
     let text = &sealed_of[2];
     let empty = &sealed_of[0];
-    let text_recipient = seed_of(2);
+    let text_recipient = seed_of(2, "recipient_seed");
     let edit = |bytes: &[u8], at: usize, value: u8| {
         let mut out = bytes.to_vec();
         out[at] = value;
@@ -156,17 +274,28 @@ fn refused(
         out
     };
 
-    // A well-formed envelope whose tag verifies but whose sender field is not an identity key.
-    let recipient_ik = account(text_recipient).identity_key();
-    let ephemeral = x25519_base(&forged_ephemeral_secret);
-    let recipient_x = recipient_ik.to_curve25519().expect("valid identity");
-    let shared = x25519(&forged_ephemeral_secret, recipient_x.as_bytes()).expect("dh");
-    let (_, key, nonce) = derive(&shared, &ephemeral, &recipient_ik);
-    let ad = associated_data(&ephemeral, &recipient_ik);
-    let plaintext = [unhex(SMALL_ORDER_IDENTITY).as_slice(), b"inner"].concat();
-    let body = aead_seal(&key, &nonce, &ad, &plaintext).expect("seal");
-    assert!(aead_open(&key, &nonce, &ad, &body).is_ok());
-    let bad_sender = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), &body].concat();
+    let recipient = account(text_recipient);
+    let recipient_ik = recipient.identity_key();
+    let recipient_x = x25519_of(&recipient_ik);
+    // Layer 1 verifies but its sender field is not an identity key (layer 2 keyed with zeros:
+    // an opener cannot get that far).
+    let bad_sender = by_hand(
+        &bad_sender_ephemeral_secret,
+        &recipient_ik,
+        &unhex(SMALL_ORDER_IDENTITY),
+        &[0; 32],
+        b"inner",
+    );
+    // Layer 1 names text_inner's sender; layer 2 is keyed with `other`'s static DH.
+    let claimed = account(seed_of(2, "sender_seed")).identity_key();
+    let forger_shared = x25519(&identity_secret(&account(other_seed)), &recipient_x).expect("dh");
+    let forged = by_hand(
+        &forged_ephemeral_secret,
+        &recipient_ik,
+        claimed.as_bytes(),
+        &forger_shared,
+        b"inner",
+    );
 
     // 2^255 - 1 (top bit clear, but >= p): not a canonical u-coordinate.
     let mut non_canonical = [0xff; 32];
@@ -178,23 +307,29 @@ fn refused(
             flip(text, text.len() - 1, 0x01),
         ),
         (
-            "flipped_first_tag_byte",
+            "flipped_first_inner_tag_byte",
             text_recipient,
             flip(text, text.len() - 16, 0x80),
         ),
         (
-            "flipped_ciphertext_sender_byte",
+            "flipped_sender_box_ciphertext_byte",
             text_recipient,
             flip(text, 33, 0x01),
         ),
         (
-            "flipped_ciphertext_inner_byte",
+            "flipped_sender_box_tag_byte",
             text_recipient,
-            flip(text, 33 + 32, 0x01),
+            flip(text, 65, 0x01),
+        ),
+        (
+            "flipped_inner_ciphertext_byte",
+            text_recipient,
+            flip(text, SEAL_HEADER_LEN, 0x01),
         ),
         ("flipped_ephemeral_key_byte", text_recipient, flip(text, 1, 0x01)),
         ("version_0", text_recipient, edit(text, 0, 0)),
-        ("version_2", text_recipient, edit(text, 0, 2)),
+        ("version_1", text_recipient, edit(text, 0, 1)),
+        ("version_3", text_recipient, edit(text, 0, 3)),
         ("version_255", text_recipient, edit(text, 0, 0xff)),
         ("empty_input", text_recipient, Vec::new()),
         ("version_byte_only", text_recipient, vec![SEALED_VERSION]),
@@ -206,7 +341,7 @@ fn refused(
         (
             "one_under_overhead_bad_version",
             text_recipient,
-            edit(&empty[..SEAL_OVERHEAD - 1], 0, 2),
+            edit(&empty[..SEAL_OVERHEAD - 1], 0, 1),
         ),
         (
             "truncated_by_one",
@@ -241,6 +376,7 @@ fn refused(
             empty.clone(),
         ),
         ("sender_field_not_an_identity_key", text_recipient, bad_sender),
+        ("forged_claim_of_text_sender", text_recipient, forged),
     ];
     list.into_iter()
         .map(|(name, seed, bytes)| {
