@@ -987,7 +987,7 @@ pub fn seed_corpus() -> Vec<Seed> {
     }
 
     // Sealed envelopes: the genuine ones, one for someone else, and flips of the version byte,
-    // the ephemeral key, the sealed sender and the tag.
+    // the ephemeral key, the sealed sender (layer 1), the inner box (layer 2) and the last tag.
     let sealed = sealed_fixture();
     for (index, bytes) in sealed.all.iter().enumerate() {
         add("open_sealed", format!("envelope_{index}"), bytes.clone());
@@ -995,7 +995,7 @@ pub fn seed_corpus() -> Vec<Seed> {
     for (which, bytes) in sealed.all.iter().enumerate() {
         let which_byte = u8::try_from(which).unwrap_or(0);
         let last = u8::try_from(bytes.len().min(256).saturating_sub(1)).unwrap_or(u8::MAX);
-        for position in [0u8, 1, 40, last] {
+        for position in [0u8, 1, 40, 90, last] {
             add(
                 "open_sealed",
                 format!("flip_{which}_{position}"),
