@@ -9,7 +9,7 @@ use crate::records::{MessageStatus, StoredMessage};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DropReason {
-    /// The sealed-sender layer did not open: not for us, or altered.
+    /// The sealed-sender layer did not open: not for us, altered, or not made by the claimed sender.
     Unsealable(String),
     /// The inner message is not a valid session message.
     Malformed(String),
