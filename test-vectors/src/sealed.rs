@@ -46,23 +46,38 @@ fn x25519_of(identity: &IdentityKey) -> [u8; 32] {
     identity.to_curve25519().expect("valid identity").to_bytes()
 }
 
-/// Layer 1 from the primitives: (info, chain key, key, nonce, ad).
-fn sender_layer(
-    ephemeral_shared: &[u8; 32],
-    ephemeral: &[u8; 32],
-    recipient: &IdentityKey,
-) -> (Vec<u8>, [u8; 32], [u8; 32], [u8; 12], Vec<u8>) {
-    let info = [SEAL_SENDER_INFO, ephemeral.as_slice(), recipient.as_bytes().as_slice()].concat();
+/// Layer 1's HKDF info, outputs and AD.
+struct SenderLayer {
+    info: Vec<u8>,
+    chain_key: [u8; 32],
+    key: [u8; 32],
+    nonce: [u8; 12],
+    ad: Vec<u8>,
+}
+
+/// Layer 1 from the primitives.
+fn sender_layer(ephemeral_shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &IdentityKey) -> SenderLayer {
+    let info = [
+        SEAL_SENDER_INFO,
+        ephemeral.as_slice(),
+        recipient.as_bytes().as_slice(),
+    ]
+    .concat();
     let mut okm = [0u8; 76];
     hkdf_sha256(None, ephemeral_shared, &info, &mut okm).expect("76 bytes");
-    let ad = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), recipient.as_bytes().as_slice()].concat();
-    (
+    let ad = [
+        [SEALED_VERSION].as_slice(),
+        ephemeral.as_slice(),
+        recipient.as_bytes().as_slice(),
+    ]
+    .concat();
+    SenderLayer {
         info,
-        okm[..32].try_into().expect("32"),
-        okm[32..64].try_into().expect("32"),
-        okm[64..].try_into().expect("12"),
+        chain_key: okm[..32].try_into().expect("32"),
+        key: okm[32..64].try_into().expect("32"),
+        nonce: okm[64..].try_into().expect("12"),
         ad,
-    )
+    }
 }
 
 /// Layer 2 from the primitives: (info, key, nonce).
@@ -102,7 +117,13 @@ fn by_hand(
 ) -> Vec<u8> {
     let ephemeral = x25519_base(ephemeral_secret);
     let ephemeral_shared = x25519(ephemeral_secret, &x25519_of(recipient)).expect("dh");
-    let (_, chain_key, key, nonce, ad) = sender_layer(&ephemeral_shared, &ephemeral, recipient);
+    let SenderLayer {
+        chain_key,
+        key,
+        nonce,
+        ad,
+        ..
+    } = sender_layer(&ephemeral_shared, &ephemeral, recipient);
     let sender_box = aead_seal(&key, &nonce, &ad, sender_field).expect("seal");
     assert!(aead_open(&key, &nonce, &ad, &sender_box).is_ok());
     let header = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), &sender_box].concat();
@@ -181,11 +202,22 @@ fn case(rng: &mut Recorder, name: &str, inner: &[u8]) -> (Value, Vec<u8>) {
     ]
     .concat();
     let mut ephemeral_secret = [0u8; 32];
-    hkdf_sha256(Some(&random), &static_shared, &ephemeral_info, &mut ephemeral_secret).expect("32 bytes");
+    hkdf_sha256(
+        Some(&random),
+        &static_shared,
+        &ephemeral_info,
+        &mut ephemeral_secret,
+    )
+    .expect("32 bytes");
     let ephemeral = x25519_base(&ephemeral_secret);
     let ephemeral_shared = x25519(&ephemeral_secret, &recipient_x).expect("dh");
-    let (sender_info, chain_key, sender_key, sender_nonce, sender_ad) =
-        sender_layer(&ephemeral_shared, &ephemeral, &recipient_ik);
+    let SenderLayer {
+        info: sender_info,
+        chain_key,
+        key: sender_key,
+        nonce: sender_nonce,
+        ad: sender_ad,
+    } = sender_layer(&ephemeral_shared, &ephemeral, &recipient_ik);
     let sender_box = aead_seal(&sender_key, &sender_nonce, &sender_ad, sender_ik.as_bytes()).expect("seal");
     let header = [[SEALED_VERSION].as_slice(), ephemeral.as_slice(), &sender_box].concat();
     let (inner_info, inner_key, inner_nonce) = inner_layer(

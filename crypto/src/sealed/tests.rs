@@ -49,8 +49,11 @@ fn forge(forger: &Account, claimed: &IdentityKey, recipient: &IdentityKey, inner
     out
 }
 
-/// The ephemeral key and both layers' keys of an envelope, as its recipient derives them.
-fn keys_of(recipient: &Account, sealed: &[u8]) -> ([u8; 32], [u8; 32], [u8; 12], [u8; 32], [u8; 12]) {
+/// The ephemeral key and both layers' AEAD keys and nonces of an envelope.
+type EnvelopeKeys = ([u8; 32], [u8; 32], [u8; 12], [u8; 32], [u8; 12]);
+
+/// [`EnvelopeKeys`] as the envelope's recipient derives them.
+fn keys_of(recipient: &Account, sealed: &[u8]) -> EnvelopeKeys {
     let parts = parse(sealed).unwrap();
     let identity = recipient.identity_key();
     let dh1 = Secret32::new(recipient.identity_key_agreement(&parts.ephemeral).unwrap());
