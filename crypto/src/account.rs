@@ -227,7 +227,9 @@ impl Account {
 
     /// Number of base keys remembered for signed prekey `id` (to refuse replays).
     pub fn remembered_base_keys(&self, signed_prekey_id: u32) -> usize {
-        self.used_base_keys.get(&signed_prekey_id).map_or(0, BTreeSet::len)
+        self.used_base_keys
+            .get(&signed_prekey_id)
+            .map_or(0, BTreeSet::len)
     }
 
     /// Replaces the signed prekey. The previous one keeps accepting new sessions for

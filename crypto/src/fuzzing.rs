@@ -532,7 +532,12 @@ fn inbound_fixture() -> &'static InboundFixture {
         );
         let now = NOW + 8 * DAY;
         bob.rotate_signed_prekey(now, &mut rng);
-        let with_otk = first_message(bob.prekey_bundle(Some(otk(1))).expect("held"), b"otk", now, &mut rng);
+        let with_otk = first_message(
+            bob.prekey_bundle(Some(otk(1))).expect("held"),
+            b"otk",
+            now,
+            &mut rng,
+        );
         let without = first_message(bob.prekey_bundle(None).expect("held"), b"no otk", now, &mut rng);
         let used = first_message(bob.prekey_bundle(None).expect("held"), b"used", now, &mut rng);
         bob.create_inbound_session(b"bob", &used, now, &mut rng)

@@ -406,7 +406,11 @@ impl GroupReceiver {
 /// The synthetic salt of a group message, `HMAC(mk, "Hush_v1_SenderKeySalt" || random ||
 /// plaintext)[0..16]`, for test vectors.
 #[cfg(feature = "hazmat")]
-pub fn hazmat_sender_key_salt(message_key: &[u8; 32], random: &[u8; SALT_LEN], plaintext: &[u8]) -> [u8; SALT_LEN] {
+pub fn hazmat_sender_key_salt(
+    message_key: &[u8; 32],
+    random: &[u8; SALT_LEN],
+    plaintext: &[u8],
+) -> [u8; SALT_LEN] {
     crate::ratchet::chain::synthetic_salt(message_key, SENDER_KEY_SALT_LABEL, random, plaintext)
 }
 

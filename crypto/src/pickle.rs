@@ -87,12 +87,19 @@ pub(crate) fn seal<T: Serialize>(
 /// pickle key with one nonce on two different pickles breaks AES-GCM. Mixing in the plaintext
 /// leaves a repeated RNG revealing at most that two pickles are equal. Opening reads the nonce
 /// from the envelope, so pickles sealed with random nonces still open.
-fn synthetic_nonce(key: &PickleKey, kind: u8, random: &[u8; AEAD_NONCE_LEN], plaintext: &[u8]) -> [u8; AEAD_NONCE_LEN] {
+fn synthetic_nonce(
+    key: &PickleKey,
+    kind: u8,
+    random: &[u8; AEAD_NONCE_LEN],
+    plaintext: &[u8],
+) -> [u8; AEAD_NONCE_LEN] {
     let mut nonce_key = [0u8; 32];
     // 32 bytes is far below HKDF's limit, so this cannot fail.
     let _ = primitives::hkdf_sha256(None, key.0.as_slice(), NONCE_KEY_INFO, &mut nonce_key);
-    let mut mac =
-        primitives::hmac_sha256_concat(&nonce_key, &[NONCE_LABEL, &[PICKLE_VERSION, kind], random, plaintext]);
+    let mut mac = primitives::hmac_sha256_concat(
+        &nonce_key,
+        &[NONCE_LABEL, &[PICKLE_VERSION, kind], random, plaintext],
+    );
     nonce_key.zeroize();
     let mut nonce = [0u8; AEAD_NONCE_LEN];
     nonce.copy_from_slice(&mac[..AEAD_NONCE_LEN]);

@@ -67,7 +67,8 @@ mod tests {
     fn purpose_signature_never_verifies_as_a_signed_prekey_signature() {
         let mut rng = rand::rng();
         let victim = Account::new(1_700_000_000, &mut rng);
-        let attacker_key = Curve25519PublicKey::from_bytes(&crate::primitives::x25519_base(&[5; 32])).unwrap();
+        let attacker_key =
+            Curve25519PublicKey::from_bytes(&crate::primitives::x25519_base(&[5; 32])).unwrap();
         let forged_message = signed_prekey_message(77, 1_700_000_000, &attacker_key);
         for purpose in [SignaturePurpose::RelayLogin, SignaturePurpose::RegistrationToken] {
             let signature = victim.sign(purpose, &forged_message);
@@ -79,10 +80,20 @@ mod tests {
             assert_eq!(bundle.verify(None).unwrap_err(), BundleError::BadSignature);
             assert!(victim.identity_key().verify(&forged_message, &signature).is_err());
             // It verifies for its own purpose only.
-            assert!(victim.identity_key().verify_for(purpose, &forged_message, &signature).is_ok());
+            assert!(
+                victim
+                    .identity_key()
+                    .verify_for(purpose, &forged_message, &signature)
+                    .is_ok()
+            );
             for other in [SignaturePurpose::RelayLogin, SignaturePurpose::RegistrationToken] {
                 if other != purpose {
-                    assert!(victim.identity_key().verify_for(other, &forged_message, &signature).is_err());
+                    assert!(
+                        victim
+                            .identity_key()
+                            .verify_for(other, &forged_message, &signature)
+                            .is_err()
+                    );
                 }
             }
         }

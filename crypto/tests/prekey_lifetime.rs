@@ -1,6 +1,6 @@
 //! How long signed prekeys and the base keys remembered for them live: the replay cache is tied
 //! to signed-prekey rotation, and an initiator refuses a signed prekey its owner must have erased.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -46,7 +46,8 @@ fn full_replay_cache_refuses_new_sessions_and_still_refuses_an_early_replay() {
     }
     let first = first.unwrap();
     assert_eq!(
-        bob.create_inbound_session(b"bob", &first, NOW, &mut rng).unwrap_err(),
+        bob.create_inbound_session(b"bob", &first, NOW, &mut rng)
+            .unwrap_err(),
         InboundError::ReplayedBaseKey,
         "the first message, replayed after {accepted} sessions"
     );
@@ -57,10 +58,17 @@ fn full_replay_cache_refuses_new_sessions_and_still_refuses_an_early_replay() {
     // A session with a one-time prekey needs no remembered base key and still works; and so does
     // the replay check after a save and restore.
     let (_, with_otk) = first_prekey_message(&alice, b"alice", &mut bob, b"bob", true, b"otk", &mut rng);
-    assert_eq!(bob.create_inbound_session(b"bob", &with_otk, NOW, &mut rng).unwrap().plaintext, b"otk");
+    assert_eq!(
+        bob.create_inbound_session(b"bob", &with_otk, NOW, &mut rng)
+            .unwrap()
+            .plaintext,
+        b"otk"
+    );
     let mut restored = Account::from_pickle(&bob.pickle()).unwrap();
     assert_eq!(
-        restored.create_inbound_session(b"bob", &first, NOW, &mut rng).unwrap_err(),
+        restored
+            .create_inbound_session(b"bob", &first, NOW, &mut rng)
+            .unwrap_err(),
         InboundError::ReplayedBaseKey
     );
 
@@ -71,7 +79,8 @@ fn full_replay_cache_refuses_new_sessions_and_still_refuses_an_early_replay() {
     assert_eq!(later.signed_prekey_id(), new.id);
     bob.create_inbound_session(b"bob", &later, NOW, &mut rng).unwrap();
     assert_eq!(
-        bob.create_inbound_session(b"bob", &first, NOW, &mut rng).unwrap_err(),
+        bob.create_inbound_session(b"bob", &first, NOW, &mut rng)
+            .unwrap_err(),
         InboundError::ReplayedBaseKey
     );
 }
@@ -87,14 +96,16 @@ fn rotation_and_expiry_forget_exactly_that_signed_prekeys_base_keys() {
     let mut on_old = Vec::new();
     for _ in 0..3 {
         let (_, message) = first_prekey_message(&alice, b"alice", &mut bob, b"bob", false, b"old", &mut rng);
-        bob.create_inbound_session(b"bob", &message, NOW, &mut rng).unwrap();
+        bob.create_inbound_session(b"bob", &message, NOW, &mut rng)
+            .unwrap();
         on_old.push(message);
     }
     let rotated_at = NOW + SIGNED_PREKEY_ROTATION;
     let new_id = bob.rotate_signed_prekey(rotated_at, &mut rng).id;
     let parties = (&alice, &b"alice"[..], &mut bob, &b"bob"[..]);
     let (_, on_new) = first_prekey_message_at(rotated_at, parties, false, b"new", &mut rng);
-    bob.create_inbound_session(b"bob", &on_new, rotated_at, &mut rng).unwrap();
+    bob.create_inbound_session(b"bob", &on_new, rotated_at, &mut rng)
+        .unwrap();
     assert_eq!(bob.remembered_base_keys(old_id), 3);
     assert_eq!(bob.remembered_base_keys(new_id), 1);
 
@@ -105,7 +116,10 @@ fn rotation_and_expiry_forget_exactly_that_signed_prekeys_base_keys() {
     let last_moment = rotated_at + SIGNED_PREKEY_GRACE - 1;
     bob.remove_expired_signed_prekeys(last_moment);
     for message in &on_old {
-        assert_eq!(replay(&mut bob, message, last_moment, &mut rng), InboundError::ReplayedBaseKey);
+        assert_eq!(
+            replay(&mut bob, message, last_moment, &mut rng),
+            InboundError::ReplayedBaseKey
+        );
     }
     // The old signed prekey expires: its base keys go with it, the new one's stay.
     let expired_at = rotated_at + SIGNED_PREKEY_GRACE;
@@ -119,13 +133,19 @@ fn rotation_and_expiry_forget_exactly_that_signed_prekeys_base_keys() {
             InboundError::UnknownSignedPreKey { id: old_id }
         );
     }
-    assert_eq!(replay(&mut bob, &on_new, expired_at, &mut rng), InboundError::ReplayedBaseKey);
+    assert_eq!(
+        replay(&mut bob, &on_new, expired_at, &mut rng),
+        InboundError::ReplayedBaseKey
+    );
 
     // Rotating past MAX_SIGNED_PREKEYS erases the oldest early, with its base keys only.
     for _ in 0..MAX_SIGNED_PREKEYS - 1 {
         bob.rotate_signed_prekey(expired_at, &mut rng);
         assert!(bob.signed_prekey_ids().contains(&new_id));
-        assert_eq!(replay(&mut bob, &on_new, expired_at, &mut rng), InboundError::ReplayedBaseKey);
+        assert_eq!(
+            replay(&mut bob, &on_new, expired_at, &mut rng),
+            InboundError::ReplayedBaseKey
+        );
     }
     bob.rotate_signed_prekey(expired_at, &mut rng);
     assert_eq!(bob.signed_prekey_ids().len(), MAX_SIGNED_PREKEYS);

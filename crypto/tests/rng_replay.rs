@@ -2,7 +2,12 @@
 //! (key, nonce) pair protect two different plaintexts: the per-message salts and the pickle nonce
 //! are synthetic (they mix in the plaintext), so a replayed RNG reveals at most that two
 //! plaintexts are equal.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -48,7 +53,11 @@ fn cloned_session_and_rng_never_reuse_key_and_nonce_for_different_plaintexts() {
 
     /// The (key, nonce) that protect `message`, derived from the sender's chain key before it
     /// sent, and checked to really open it.
-    fn key_and_nonce(chain_key: &[u8; 32], session_ad: &[u8], message: &SessionMessage) -> ([u8; 32], [u8; 12]) {
+    fn key_and_nonce(
+        chain_key: &[u8; 32],
+        session_ad: &[u8],
+        message: &SessionMessage,
+    ) -> ([u8; 32], [u8; 12]) {
         let inner = message.message();
         let (message_key, _) = hazmat_kdf_ck(chain_key);
         let (key, nonce) = hazmat_expand_message_key(&message_key, &inner.hazmat_salt());
@@ -65,8 +74,14 @@ fn cloned_session_and_rng_never_reuse_key_and_nonce_for_different_plaintexts() {
         let (mut first, mut second) = (session.clone(), session.clone());
         let (mut rng_a, mut rng_b) = (snapshot_rng(seed), snapshot_rng(seed));
         let a = first.encrypt(common::NOW, b"attack at dawn", &mut rng_a).unwrap();
-        let b = second.encrypt(common::NOW, b"attack at dusk", &mut rng_b).unwrap();
-        assert_eq!(a.message().counter(), b.message().counter(), "same chain position");
+        let b = second
+            .encrypt(common::NOW, b"attack at dusk", &mut rng_b)
+            .unwrap();
+        assert_eq!(
+            a.message().counter(),
+            b.message().counter(),
+            "same chain position"
+        );
         assert_eq!(a.message().ratchet_key(), b.message().ratchet_key());
         assert_ne!(
             key_and_nonce(&chain_key, &ad, &a),
@@ -75,7 +90,9 @@ fn cloned_session_and_rng_never_reuse_key_and_nonce_for_different_plaintexts() {
         );
         // Equal plaintexts from equal states give the equal message: the most a replay shows.
         let mut third = session.clone();
-        let again = third.encrypt(common::NOW, b"attack at dawn", &mut snapshot_rng(seed)).unwrap();
+        let again = third
+            .encrypt(common::NOW, b"attack at dawn", &mut snapshot_rng(seed))
+            .unwrap();
         assert_eq!(again.to_bytes(), a.to_bytes());
     }
 
@@ -96,7 +113,11 @@ fn cloned_session_and_rng_never_reuse_key_and_nonce_for_different_plaintexts() {
     let mut bob_again = bob.clone();
     bob_once.decrypt(&new_chain, &mut snapshot_rng(1504)).unwrap();
     bob_again.decrypt(&new_chain, &mut snapshot_rng(1504)).unwrap();
-    assert_eq!(bob_once.hazmat_keys(), bob_again.hazmat_keys(), "the replayed RNG repeats the step");
+    assert_eq!(
+        bob_once.hazmat_keys(),
+        bob_again.hazmat_keys(),
+        "the replayed RNG repeats the step"
+    );
     check(&bob_once, 1505);
 }
 
@@ -121,7 +142,11 @@ fn cloned_group_sender_and_rng_never_reuse_key_and_nonce_for_different_plaintext
     };
     let (dawn, key_a, nonce_a) = key_and_nonce(b"attack at dawn");
     let (_, key_b, nonce_b) = key_and_nonce(b"attack at dusk");
-    assert_ne!((key_a, nonce_a), (key_b, nonce_b), "(key, nonce) reused for different plaintexts");
+    assert_ne!(
+        (key_a, nonce_a),
+        (key_b, nonce_b),
+        "(key, nonce) reused for different plaintexts"
+    );
     assert_eq!(key_and_nonce(b"attack at dawn").0, dawn);
 }
 
@@ -138,8 +163,7 @@ fn cloned_rng_never_reuses_a_pickle_nonce_for_different_pickles() {
     let sealed_before = before.encrypt(&key, &mut snapshot_rng(1522));
     let sealed_after = after.encrypt(&key, &mut snapshot_rng(1522));
     assert_ne!(
-        sealed_before[PICKLE_NONCE],
-        sealed_after[PICKLE_NONCE],
+        sealed_before[PICKLE_NONCE], sealed_after[PICKLE_NONCE],
         "one nonce on two different pickles"
     );
     // Equal pickles may share a nonce: then they are the same bytes, revealing only equality.

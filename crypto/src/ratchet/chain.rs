@@ -55,7 +55,12 @@ impl MessageKey {
     /// fork): the same message key and salt would then give the same AES-GCM key and nonce for a
     /// different plaintext. Mixing in the plaintext makes a repeated RNG reveal at most that two
     /// plaintexts are equal. The label and the fixed-width `random` keep the input unambiguous.
-    pub(crate) fn synthetic_salt(&self, label: &[u8], random: &[u8; SALT_LEN], plaintext: &[u8]) -> [u8; SALT_LEN] {
+    pub(crate) fn synthetic_salt(
+        &self,
+        label: &[u8],
+        random: &[u8; SALT_LEN],
+        plaintext: &[u8],
+    ) -> [u8; SALT_LEN] {
         synthetic_salt(self.0.bytes(), label, random, plaintext)
     }
 }

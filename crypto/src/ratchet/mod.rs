@@ -360,7 +360,11 @@ pub fn hazmat_expand_message_key(
 /// The synthetic salt of a pairwise message, `HMAC(mk, "Hush_v1_Salt" || random || plaintext)[0..16]`,
 /// for test vectors.
 #[cfg(feature = "hazmat")]
-pub fn hazmat_message_salt(message_key: &[u8; 32], random: &[u8; SALT_LEN], plaintext: &[u8]) -> [u8; SALT_LEN] {
+pub fn hazmat_message_salt(
+    message_key: &[u8; 32],
+    random: &[u8; SALT_LEN],
+    plaintext: &[u8],
+) -> [u8; SALT_LEN] {
     chain::synthetic_salt(message_key, SALT_LABEL, random, plaintext)
 }
 
