@@ -37,6 +37,8 @@ X3DH_INFO = b"Hush_v1_X3DH"
 RATCHET_INFO = b"Hush_v1_Ratchet"
 MESSAGE_KEYS_INFO = b"Hush_v1_MessageKeys"
 SENDER_KEY_INFO = b"Hush_v1_SenderKey"
+SALT_LABEL = b"Hush_v1_Salt"
+SENDER_KEY_SALT_LABEL = b"Hush_v1_SenderKeySalt"
 SIGNED_PREKEY_LABEL = b"Hush_v1_SignedPreKey"
 SEAL_EPHEMERAL_INFO = b"Hush_v2_SealEphemeralSecret"
 SEAL_SENDER_INFO = b"Hush_v2_SealSender"
@@ -53,6 +55,10 @@ MAX_SKIP = 2000
 MAX_SKIPPED_KEYS = 2000
 MAX_RECEIVING_CHAINS = 5
 MAX_GROUP_SKIPPED_KEYS = 2000
+MAX_BASE_KEYS_PER_SIGNED_PREKEY = 2000
+DAY = 24 * 60 * 60
+SIGNED_PREKEY_ROTATION, SIGNED_PREKEY_GRACE = 7 * DAY, 14 * DAY
+MAX_SIGNED_PREKEY_CLOCK_SKEW = DAY
 SAFETY_ITERATIONS = 5200
 
 P = 2**255 - 19
@@ -250,6 +256,12 @@ def kdf_ck(chain_key: bytes) -> tuple[bytes, bytes]:
     global KDF_CK_CALLS
     KDF_CK_CALLS += 1
     return hmac_sha256(chain_key, b"\x01"), hmac_sha256(chain_key, b"\x02")
+
+
+def synthetic_salt(message_key: bytes, label: bytes, random: bytes, plaintext: bytes) -> bytes:
+    """SPEC.md §7.2: SALT(mk, label, random, plaintext) = HMAC(mk, label || random || plaintext)[0..16]."""
+    assert len(random) == SALT_LEN
+    return hmac_sha256(message_key, label + random + plaintext)[:SALT_LEN]
 
 
 def expand_message_key(message_key: bytes, salt: bytes, info: bytes) -> tuple[bytes, bytes]:
@@ -593,7 +605,7 @@ class Ratchet:
             raise HushError("PlaintextTooLong")
         chain_key, counter = self.sending
         mk, next_ck = kdf_ck(chain_key)
-        salt = rng.take(SALT_LEN)
+        salt = synthetic_salt(mk, SALT_LABEL, rng.take(SALT_LEN), plaintext)
         m = Message(self.own_public, self.previous_sending_length, counter, salt, b"")
         key, nonce = expand_message_key(mk, salt, MESSAGE_KEYS_INFO)
         m.ciphertext = aead_seal(key, nonce, aead_ad(ad, m.header()), plaintext)
@@ -714,7 +726,8 @@ class Account:
         self.spks = {1: (now, spk_secret, spk_public, signature)}
         self.otks: dict[int, bytes] = {}
         self.next_otk_id = 1
-        self.used_base_keys: list[bytes] = []
+        # Base keys remembered per signed prekey id (SPEC.md §6.4).
+        self.used_base_keys: dict[int, list[bytes]] = {}
 
     def generate_one_time_prekeys(self, count: int, rng: Replay) -> list[tuple[int, bytes, bytes]]:
         out = []
@@ -730,7 +743,11 @@ class Account:
         otk = None if otk_id is None else x25519_base(self.otks[otk_id])
         return PreKeyBundle(self.identity, 1, created, spk_public, signature, otk_id, otk)
 
-    def create_outbound_session(self, local_address, remote_address, bundle: PreKeyBundle, rng: Replay):
+    def create_outbound_session(self, local_address, remote_address, bundle: PreKeyBundle, now: int, rng: Replay):
+        if now - bundle.spk_created_at >= SIGNED_PREKEY_ROTATION + SIGNED_PREKEY_GRACE:
+            raise HushError("SignedPreKeyTooOld")
+        if bundle.spk_created_at - now > MAX_SIGNED_PREKEY_CLOCK_SKEW:
+            raise HushError("SignedPreKeyInTheFuture")
         if not ed25519_verify(
             bundle.identity_key,
             signed_prekey_message(bundle.spk_id, bundle.spk_created_at, bundle.spk),
@@ -759,13 +776,17 @@ class Account:
         if m.signed_prekey_id not in self.spks:
             raise HushError("UnknownSignedPreKey")
         _, spk_secret, _, _ = self.spks[m.signed_prekey_id]
-        if m.base_key in self.used_base_keys:
+        if any(m.base_key in keys for keys in self.used_base_keys.values()):
             raise HushError("ReplayedBaseKey")
+        remembered = self.used_base_keys.get(m.signed_prekey_id, [])
+        full = len(remembered) >= MAX_BASE_KEYS_PER_SIGNED_PREKEY
         otk_secret = None
         if m.one_time_prekey_id is not None:
             if m.one_time_prekey_id not in self.otks:
                 raise HushError("UnknownOneTimePreKey")
             otk_secret = self.otks[m.one_time_prekey_id]
+        elif full:
+            raise HushError("ReplayCacheFull")
         try:
             remote_x = identity_to_x25519(m.identity_key)
             dhs = [
@@ -788,7 +809,8 @@ class Account:
             raise HushError("Unauthenticated")
         if m.one_time_prekey_id is not None:
             del self.otks[m.one_time_prekey_id]
-        self.used_base_keys.append(m.base_key)
+        if not full:
+            self.used_base_keys.setdefault(m.signed_prekey_id, []).append(m.base_key)
         return session, plaintext, sk
 
 
@@ -810,8 +832,10 @@ class GroupSender:
         )
 
     def encrypt(self, plaintext: bytes, rng: Replay) -> SenderKeyMessage:
+        if len(plaintext) > MAX_PLAINTEXT_LEN:
+            raise HushError("PlaintextTooLong")
         mk, next_ck = kdf_ck(self.chain_key)
-        salt = rng.take(SALT_LEN)
+        salt = synthetic_salt(mk, SENDER_KEY_SALT_LABEL, rng.take(SALT_LEN), plaintext)
         m = SenderKeyMessage(self.distribution_id, self.chain_id, self.iteration, salt, b"", b"")
         key, nonce = expand_message_key(mk, salt, SENDER_KEY_INFO)
         m.ciphertext = aead_seal(key, nonce, m.header(), plaintext)
@@ -974,7 +998,7 @@ def check_x3dh(report: Report, v: dict):
         def outbound():
             co = case["create_outbound_session"]
             rng = Replay(H(co["random"]))
-            session, x = st["alice"].create_outbound_session(alice_addr, bob_addr, st["bundle"], rng)
+            session, x = st["alice"].create_outbound_session(alice_addr, bob_addr, st["bundle"], now, rng)
             st["alice_session"] = session
             r = session.ratchet
             dhs = x["dhs"] + [None] * (4 - len(x["dhs"]))
@@ -1007,6 +1031,9 @@ def check_x3dh(report: Report, v: dict):
             return expect_eq([
                 ("random fully used", rng.done(), True),
                 ("message_key", mk.hex(), fm["message_key"]),
+                ("salt = SALT(mk, Hush_v1_Salt, random, plaintext)",
+                 synthetic_salt(mk, SALT_LABEL, H(fm["random"]), H(fm["plaintext"])).hex(), fm["salt"]),
+                ("salt in the header", pkm.message.salt.hex(), fm["salt"]),
                 ("aead_key", key.hex(), fm["aead_key"]),
                 ("aead_nonce", nonce.hex(), fm["aead_nonce"]),
                 ("aead_associated_data", aead_ad(session.ad, pkm.message.header()).hex(), fm["aead_associated_data"]),
@@ -1043,7 +1070,7 @@ class Conversation:
         co = setup["create_outbound_session"]
         rng = Replay(H(co["random"]))
         self.sessions = {}
-        self.sessions["alice"], _ = self.alice.create_outbound_session(self.alice_addr, self.bob_addr, bundle, rng)
+        self.sessions["alice"], _ = self.alice.create_outbound_session(self.alice_addr, self.bob_addr, bundle, self.now, rng)
         self.setup_problem = p1 or p2 or p3 or expect_eq([
             ("bundle", bundle.encode().hex(), setup["bundle"]),
             ("random fully used", rng.done(), True),
@@ -1077,6 +1104,11 @@ class Conversation:
         return result, plaintext, self.sessions[party].ratchet.state()
 
 
+def salt_of(data: bytes) -> bytes:
+    message = decode_session_message(data)
+    return (message.message if isinstance(message, PreKeyMessage) else message).salt
+
+
 def replay_events(report: Report, prefix: str, conv: Conversation, messages: list, events: list):
     for i, ev in enumerate(events):
         def run(ev=ev):
@@ -1085,7 +1117,7 @@ def replay_events(report: Report, prefix: str, conv: Conversation, messages: lis
                 data, state = conv.encrypt(ev["party"], H(msg["plaintext"]), H(ev["random"]))
                 conv.sent.append(data)
                 return expect_eq([
-                    ("salt drawn", ev["random"], msg["salt"]),
+                    ("synthetic salt in the header", salt_of(data).hex(), msg["salt"]),
                     ("message bytes", data.hex(), msg["bytes"]),
                     ("state after", state, ev["state_after"]),
                 ])
@@ -1128,7 +1160,7 @@ def check_negative(report: Report, v: dict):
         def run(case=case):
             data = H(case["bytes"])
             before_session = copy.deepcopy(conv.sessions["bob"].ratchet.state())
-            before_account = (dict(conv.bob.otks), list(conv.bob.used_base_keys))
+            before_account = (dict(conv.bob.otks), copy.deepcopy(conv.bob.used_base_keys))
             calls = KDF_CK_CALLS
             rng = Replay(H(case["random"]))
             plaintext = None
@@ -1185,6 +1217,7 @@ def check_group(report: Report, v: dict):
                 ("random fully used", rng.done(), True),
                 ("chain_key", ck.hex(), m["chain_key"]),
                 ("message_key", kdf_ck(ck)[0].hex(), m["message_key"]),
+                ("salt = SALT(mk, Hush_v1_SenderKeySalt, random, plaintext)", out.salt.hex(), m["salt"]),
                 ("bytes", out.encode().hex(), m["bytes"]),
             ]
             if late is not None:

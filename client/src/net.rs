@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hush_crypto::Account;
+use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{ClientFrame, Push, Request, RequestId, Response, ServerFrame, Signature, auth_transcript};
 use tokio::sync::mpsc;
 
@@ -166,7 +166,10 @@ impl RelayConnection {
         }
         let challenge = challenge.ok_or_else(|| NetError::Protocol("no login challenge".into()))?;
         let identity_key = account.identity_key().to_bytes();
-        let signature = account.sign(&auth_transcript(&challenge, &exporter, &identity_key));
+        let signature = account.sign(
+            SignaturePurpose::RelayLogin,
+            &auth_transcript(&challenge, &exporter, &identity_key),
+        );
         let login = Request::Authenticate {
             identity_key,
             signature: Signature(signature),

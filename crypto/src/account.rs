@@ -1,13 +1,13 @@
 //! A device's long-term keys: the identity, its signed prekeys (with rotation and a grace window)
 //! and one-time prekeys; and the two ways a session starts.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::error::{InboundError, KeyError, PickleError, SessionError};
+use crate::error::{BundleError, InboundError, KeyError, PickleError, SessionError};
 use crate::keys::{Curve25519KeyPair, Curve25519PublicKey, IdentityKey, Secret32, SigningKey};
 use crate::messages::{
     MAX_ADDRESS_LEN, OneTimePreKeyPublic, PreKeyBundle, PreKeyMessage, SignedPreKeyPublic, VerifiedBundle,
@@ -16,6 +16,7 @@ use crate::messages::{
 use crate::pickle::{self, PickleKey};
 use crate::ratchet::Ratchet;
 use crate::session::{PendingPreKey, Session, SessionParts};
+use crate::signature::{SignaturePurpose, purpose_signed_message};
 use crate::x3dh;
 
 const DAY: u64 = 24 * 60 * 60;
@@ -29,13 +30,34 @@ pub const SIGNED_PREKEY_ROTATION: u64 = 7 * DAY;
 /// erased.
 pub const SIGNED_PREKEY_GRACE: u64 = 14 * DAY;
 
+/// How far in the future a bundle's signed prekey may be dated before an initiator refuses it:
+/// the owner's clock may run ahead a little, but a key dated weeks ahead would stay "fresh" past
+/// every rotation.
+pub const MAX_SIGNED_PREKEY_CLOCK_SKEW: u64 = DAY;
+
 /// Most one-time prekeys an account holds (relays cap uploads well below this).
 pub const MAX_ONE_TIME_PREKEYS: usize = 1000;
 
-/// Most base keys remembered to refuse replayed pre-key messages that used no one-time prekey
-/// (those with one are refused because the one-time prekey is gone). Forgotten oldest first,
-/// and all of a signed prekey's base keys are forgotten when it expires.
-pub const MAX_REMEMBERED_BASE_KEYS: usize = 10_000;
+/// Most signed prekeys held (the current one and retired ones in their grace window). Weekly
+/// rotation with a 14-day grace holds three; early rotations (a full replay cache) can push past
+/// it, and then the oldest is erased before its grace ends, with its remembered base keys.
+pub const MAX_SIGNED_PREKEYS: usize = 5;
+
+/// Most base keys remembered for one signed prekey, to refuse replayed pre-key messages (those
+/// with a one-time prekey are refused anyway, the one-time prekey being gone). A signed prekey's
+/// base keys are forgotten only when the signed prekey itself is erased, so a replay is refused
+/// for as long as it could decrypt. When the set is full, sessions without a one-time prekey on
+/// that signed prekey are refused ([`InboundError::ReplayCacheFull`]) instead of forgetting.
+/// 2,000 sessions a week that found no one-time prekey is far beyond an honest contact list.
+pub const MAX_BASE_KEYS_PER_SIGNED_PREKEY: usize = 2_000;
+
+/// Base keys remembered for the current signed prekey at which
+/// [`Account::needs_signed_prekey_rotation`] asks for an early rotation: half the cap, so the
+/// owner's next upkeep rotates long before the current key starts refusing sessions.
+pub const BASE_KEY_ROTATION_THRESHOLD: usize = MAX_BASE_KEYS_PER_SIGNED_PREKEY / 2;
+
+/// Most base keys an account remembers in all (`MAX_SIGNED_PREKEYS` full sets, about 360 KB).
+pub const MAX_REMEMBERED_BASE_KEYS: usize = MAX_SIGNED_PREKEYS * MAX_BASE_KEYS_PER_SIGNED_PREKEY;
 
 #[derive(Clone)]
 struct SignedPreKey {
@@ -72,7 +94,8 @@ pub struct Account {
     one_time_prekeys: BTreeMap<u32, Curve25519KeyPair>,
     next_one_time_prekey_id: u32,
     next_signed_prekey_id: u32,
-    used_base_keys: VecDeque<(u32, Curve25519PublicKey)>,
+    /// Base keys of the sessions started on each held signed prekey (by its id).
+    used_base_keys: BTreeMap<u32, BTreeSet<[u8; 32]>>,
 }
 
 impl core::fmt::Debug for Account {
@@ -109,7 +132,7 @@ impl Account {
             one_time_prekeys: BTreeMap::new(),
             next_one_time_prekey_id: 1,
             next_signed_prekey_id: 1,
-            used_base_keys: VecDeque::new(),
+            used_base_keys: BTreeMap::new(),
         };
         account.push_signed_prekey(now, Curve25519KeyPair::generate(rng));
         account
@@ -134,6 +157,13 @@ impl Account {
             *self.identity_dh.secret().bytes(),
             spk,
         )
+    }
+
+    /// An Ed25519 signature by the identity key over `message` itself, with no purpose prefix: for
+    /// test vectors and tests that play an attacker who signs what they like with their own key.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message)
     }
 
     /// The raw secret of one-time prekey `id`, for test vectors.
@@ -165,9 +195,11 @@ impl Account {
         self.signing.public()
     }
 
-    /// Signs `message` with the identity key (for example a relay's login challenge).
-    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.signing.sign(message)
+    /// Signs `message` with the identity key for `purpose`: the signature covers
+    /// [`purpose_signed_message`]`(purpose, message)`, never `message` alone, so nothing signed here
+    /// can pass as a signed-prekey signature or as a signature for another purpose.
+    pub fn sign(&self, purpose: SignaturePurpose, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(&purpose_signed_message(purpose, message))
     }
 
     /// X25519 between the identity key (in its X25519 form) and `public`: the sealed-sender
@@ -183,15 +215,26 @@ impl Account {
         self.signed_prekeys.last().map(SignedPreKey::public)
     }
 
-    /// Whether the current signed prekey is older than [`SIGNED_PREKEY_ROTATION`].
+    /// Whether the current signed prekey should be replaced: it is older than
+    /// [`SIGNED_PREKEY_ROTATION`], or [`BASE_KEY_ROTATION_THRESHOLD`] sessions were started on it
+    /// (its replay cache is filling up).
     pub fn needs_signed_prekey_rotation(&self, now: u64) -> bool {
-        self.signed_prekeys
-            .last()
-            .is_none_or(|spk| now.saturating_sub(spk.created_at) >= SIGNED_PREKEY_ROTATION)
+        self.signed_prekeys.last().is_none_or(|spk| {
+            now.saturating_sub(spk.created_at) >= SIGNED_PREKEY_ROTATION
+                || self.remembered_base_keys(spk.id) >= BASE_KEY_ROTATION_THRESHOLD
+        })
+    }
+
+    /// Number of base keys remembered for signed prekey `id` (to refuse replays).
+    pub fn remembered_base_keys(&self, signed_prekey_id: u32) -> usize {
+        self.used_base_keys
+            .get(&signed_prekey_id)
+            .map_or(0, BTreeSet::len)
     }
 
     /// Replaces the signed prekey. The previous one keeps accepting new sessions for
-    /// [`SIGNED_PREKEY_GRACE`]; expired ones are erased here.
+    /// [`SIGNED_PREKEY_GRACE`]; expired ones are erased here, and so are the oldest beyond
+    /// [`MAX_SIGNED_PREKEYS`] (each with its remembered base keys).
     pub fn rotate_signed_prekey(
         &mut self,
         now: u64,
@@ -202,6 +245,10 @@ impl Account {
         }
         let public = self.push_signed_prekey(now, Curve25519KeyPair::generate(rng));
         self.remove_expired_signed_prekeys(now);
+        while self.signed_prekeys.len() > MAX_SIGNED_PREKEYS {
+            let oldest = self.signed_prekeys.remove(0);
+            self.used_base_keys.remove(&oldest.id);
+        }
         public
     }
 
@@ -215,7 +262,7 @@ impl Account {
             .map(|spk| spk.id)
             .collect();
         self.signed_prekeys.retain(|spk| !spk.expired(now));
-        self.used_base_keys.retain(|(id, _)| !expired.contains(id));
+        self.used_base_keys.retain(|id, _| !expired.contains(id));
     }
 
     /// Ids of the signed prekeys still held (current last).
@@ -276,7 +323,9 @@ impl Account {
     }
 
     /// Starts a session with the owner of `bundle` (X3DH as initiator). `local_address` and
-    /// `remote_address` are bound into the session's associated data.
+    /// `remote_address` are bound into the session's associated data. A bundle whose signed
+    /// prekey is too old or dated too far ahead of `now` is refused
+    /// ([`BundleError::SignedPreKeyTooOld`], [`BundleError::SignedPreKeyInTheFuture`]).
     pub fn create_outbound_session(
         &self,
         local_address: &[u8],
@@ -294,6 +343,7 @@ impl Account {
             }
         }
         let bundle = bundle.bundle();
+        check_signed_prekey_age(bundle.signed_prekey.created_at, now)?;
         let remote_identity_dh = bundle
             .identity_key
             .to_curve25519()
@@ -361,19 +411,19 @@ impl Account {
         if spk.expired(now) {
             return Err(InboundError::ExpiredSignedPreKey { id: spk_id });
         }
-        if self
-            .used_base_keys
-            .iter()
-            .any(|(_, key)| *key == message.base_key)
-        {
+        let base_key = message.base_key.to_bytes();
+        if self.used_base_keys.values().any(|keys| keys.contains(&base_key)) {
             return Err(InboundError::ReplayedBaseKey);
         }
+        let cache_full = self.remembered_base_keys(spk_id) >= MAX_BASE_KEYS_PER_SIGNED_PREKEY;
         let one_time = match message.one_time_prekey_id {
             Some(id) => Some(
                 self.one_time_prekeys
                     .get(&id)
                     .ok_or(InboundError::UnknownOneTimePreKey { id })?,
             ),
+            // Only the remembered base key could refuse this one's replay: never forget it.
+            None if cache_full => return Err(InboundError::ReplayCacheFull { id: spk_id }),
             None => None,
         };
         let remote_identity_dh = message
@@ -410,9 +460,9 @@ impl Account {
         if let Some(id) = message.one_time_prekey_id {
             self.one_time_prekeys.remove(&id);
         }
-        self.used_base_keys.push_back((spk_id, message.base_key));
-        while self.used_base_keys.len() > MAX_REMEMBERED_BASE_KEYS {
-            self.used_base_keys.pop_front();
+        // With a one-time prekey a full set needs no new entry: that key's erasure refuses replays.
+        if !cache_full {
+            self.used_base_keys.entry(spk_id).or_default().insert(base_key);
         }
         Ok(InboundSession { session, plaintext })
     }
@@ -442,7 +492,7 @@ impl Account {
             used_base_keys: self
                 .used_base_keys
                 .iter()
-                .map(|(id, key)| (*id, key.to_bytes()))
+                .flat_map(|(id, keys)| keys.iter().map(|key| (*id, *key)))
                 .collect(),
         }
     }
@@ -471,12 +521,16 @@ impl Account {
         {
             return Err(PickleError::Malformed);
         }
-        let mut used_base_keys = VecDeque::with_capacity(pickle.used_base_keys.len());
+        // Pickles from before the per-signed-prekey sets hold one FIFO list (same layout, at most
+        // MAX_REMEMBERED_BASE_KEYS entries, maybe all under one signed prekey): they load as is. A
+        // set over the per-key cap only makes that signed prekey refuse sessions without a
+        // one-time prekey. Entries for signed prekeys no longer held are dropped.
+        let mut used_base_keys: BTreeMap<u32, BTreeSet<[u8; 32]>> = BTreeMap::new();
         for (id, key) in &pickle.used_base_keys {
-            used_base_keys.push_back((
-                *id,
-                Curve25519PublicKey::from_bytes(key).map_err(PickleError::InvalidKey)?,
-            ));
+            Curve25519PublicKey::from_bytes(key).map_err(PickleError::InvalidKey)?;
+            if signed_prekeys.iter().any(|spk| spk.id == *id) {
+                used_base_keys.entry(*id).or_default().insert(*key);
+            }
         }
         Ok(Self {
             signing,
@@ -492,6 +546,19 @@ impl Account {
             used_base_keys,
         })
     }
+}
+
+/// An initiator refuses a signed prekey its owner must already have erased (created at least
+/// [`SIGNED_PREKEY_ROTATION`] + [`SIGNED_PREKEY_GRACE`] ago: a relay replaying an old bundle, or
+/// an owner that stopped rotating), or one dated more than [`MAX_SIGNED_PREKEY_CLOCK_SKEW`] ahead.
+fn check_signed_prekey_age(created_at: u64, now: u64) -> Result<(), BundleError> {
+    if now.saturating_sub(created_at) >= SIGNED_PREKEY_ROTATION + SIGNED_PREKEY_GRACE {
+        return Err(BundleError::SignedPreKeyTooOld { created_at, now });
+    }
+    if created_at.saturating_sub(now) > MAX_SIGNED_PREKEY_CLOCK_SKEW {
+        return Err(BundleError::SignedPreKeyInTheFuture { created_at, now });
+    }
+    Ok(())
 }
 
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]

@@ -122,6 +122,23 @@ pub enum BundleError {
     /// The bundle bytes are malformed.
     #[error("malformed bundle: {0}")]
     Decode(#[from] DecodeError),
+    /// The signed prekey was created at least [`crate::SIGNED_PREKEY_ROTATION`] +
+    /// [`crate::SIGNED_PREKEY_GRACE`] before `now`: its owner has erased it, or stopped rotating.
+    #[error("signed prekey created at {created_at} is too old at {now}")]
+    SignedPreKeyTooOld {
+        /// The signed prekey's `created_at` (Unix seconds).
+        created_at: u64,
+        /// The time passed in.
+        now: u64,
+    },
+    /// The signed prekey is dated more than [`crate::MAX_SIGNED_PREKEY_CLOCK_SKEW`] after `now`.
+    #[error("signed prekey created at {created_at} is in the future at {now}")]
+    SignedPreKeyInTheFuture {
+        /// The signed prekey's `created_at` (Unix seconds).
+        created_at: u64,
+        /// The time passed in.
+        now: u64,
+    },
 }
 
 /// Why an outbound session could not be created from a bundle.
@@ -173,6 +190,14 @@ pub enum InboundError {
     /// A session was already created from this base key: the message is a replay.
     #[error("pre-key message replayed (base key already used)")]
     ReplayedBaseKey,
+    /// The message uses no one-time prekey and signed prekey `id` already remembers
+    /// [`crate::MAX_BASE_KEYS_PER_SIGNED_PREKEY`] base keys: its replays could no longer be told
+    /// apart, so it is refused rather than forgetting one. The owner should rotate.
+    #[error("signed prekey {id} remembers the most base keys it may; no session without a one-time prekey")]
+    ReplayCacheFull {
+        /// Id named by the message.
+        id: u32,
+    },
     /// The message did not authenticate. One uniform error for every cryptographic failure
     /// (bad keys, failed DH, failed tag), so an attacker learns nothing from which step failed.
     #[error("pre-key message did not authenticate")]

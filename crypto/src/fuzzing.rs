@@ -514,12 +514,12 @@ fn inbound_fixture() -> &'static InboundFixture {
         let mut bob = Account::new(NOW, &mut rng);
         let otks = bob.generate_one_time_prekeys(3, &mut rng);
         let otk = |index: usize| otks.get(index).map(|otk| otk.id).expect("three were made");
-        let first_message = |bundle: PreKeyBundle, text: &[u8], rng: &mut StdRng| {
+        let first_message = |bundle: PreKeyBundle, text: &[u8], now: u64, rng: &mut StdRng| {
             let bundle = bundle.verify(None).expect("an honest bundle verifies");
             let mut session = alice
-                .create_outbound_session(b"alice", b"bob", &bundle, NOW, rng)
+                .create_outbound_session(b"alice", b"bob", &bundle, now, rng)
                 .expect("an honest bundle starts a session");
-            match session.encrypt(NOW, text, rng).expect("short plaintexts encrypt") {
+            match session.encrypt(now, text, rng).expect("short plaintexts encrypt") {
                 SessionMessage::PreKey(message) => message,
                 SessionMessage::Normal(_) => unreachable!("an unanswered session sends pre-key messages"),
             }
@@ -527,13 +527,19 @@ fn inbound_fixture() -> &'static InboundFixture {
         let old = first_message(
             bob.prekey_bundle(Some(otk(0))).expect("held"),
             b"old spk",
+            NOW,
             &mut rng,
         );
         let now = NOW + 8 * DAY;
         bob.rotate_signed_prekey(now, &mut rng);
-        let with_otk = first_message(bob.prekey_bundle(Some(otk(1))).expect("held"), b"otk", &mut rng);
-        let without = first_message(bob.prekey_bundle(None).expect("held"), b"no otk", &mut rng);
-        let used = first_message(bob.prekey_bundle(None).expect("held"), b"used", &mut rng);
+        let with_otk = first_message(
+            bob.prekey_bundle(Some(otk(1))).expect("held"),
+            b"otk",
+            now,
+            &mut rng,
+        );
+        let without = first_message(bob.prekey_bundle(None).expect("held"), b"no otk", now, &mut rng);
+        let used = first_message(bob.prekey_bundle(None).expect("held"), b"used", now, &mut rng);
         bob.create_inbound_session(b"bob", &used, now, &mut rng)
             .expect("Alice's message starts a session");
         let account = bob.pickle();

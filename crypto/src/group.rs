@@ -20,6 +20,10 @@ use crate::wire::{Reader, TYPE_SENDER_KEY_DISTRIBUTION, TYPE_SENDER_KEY_MESSAGE,
 /// HKDF info of the sender-key message-key expansion.
 pub const SENDER_KEY_INFO: &[u8] = b"Hush_v1_SenderKey";
 
+/// HMAC label of the synthetic salt of a group message (see
+/// [`crate::ratchet`]'s pairwise salt; the same construction under the group message key).
+pub const SENDER_KEY_SALT_LABEL: &[u8] = b"Hush_v1_SenderKeySalt";
+
 /// Most skipped message keys a group receiver stores; oldest evicted first. Same reasoning as
 /// [`crate::ratchet::MAX_SKIPPED_KEYS`].
 pub const MAX_GROUP_SKIPPED_KEYS: usize = 2000;
@@ -222,8 +226,9 @@ impl GroupSender {
         }
         let next = self.iteration.checked_add(1).ok_or(GroupError::ChainExhausted)?;
         let (message_key, chain_key) = self.chain_key.next();
-        let mut salt = [0u8; SALT_LEN];
-        rng.fill_bytes(&mut salt);
+        let mut random = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut random);
+        let salt = message_key.synthetic_salt(SENDER_KEY_SALT_LABEL, &random, plaintext);
         let mut message = SenderKeyMessage {
             distribution_id: self.distribution_id,
             chain_id: self.chain_id,
@@ -396,6 +401,27 @@ impl GroupReceiver {
                 .collect(),
         })
     }
+}
+
+/// The synthetic salt of a group message, `HMAC(mk, "Hush_v1_SenderKeySalt" || random ||
+/// plaintext)[0..16]`, for test vectors.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_sender_key_salt(
+    message_key: &[u8; 32],
+    random: &[u8; SALT_LEN],
+    plaintext: &[u8],
+) -> [u8; SALT_LEN] {
+    crate::ratchet::chain::synthetic_salt(message_key, SENDER_KEY_SALT_LABEL, random, plaintext)
+}
+
+/// The group message-key expansion on raw bytes, for test vectors: `(AES-256 key, GCM nonce)`.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_expand_sender_key(
+    message_key: &[u8; 32],
+    salt: &[u8; SALT_LEN],
+) -> ([u8; primitives::AEAD_KEY_LEN], [u8; primitives::AEAD_NONCE_LEN]) {
+    let keys = crate::ratchet::chain::expand_message_key(message_key, salt, SENDER_KEY_INFO);
+    (keys.key, keys.nonce)
 }
 
 fn open(message: &SenderKeyMessage, key: &MessageKey) -> Result<Vec<u8>, GroupError> {

@@ -50,11 +50,13 @@ pub mod ratchet;
 pub mod safety;
 pub mod sealed;
 pub mod session;
+mod signature;
 mod wire;
 pub mod x3dh;
 
 pub use account::{
-    Account, AccountPickle, InboundSession, MAX_ONE_TIME_PREKEYS, MAX_REMEMBERED_BASE_KEYS,
+    Account, AccountPickle, BASE_KEY_ROTATION_THRESHOLD, InboundSession, MAX_BASE_KEYS_PER_SIGNED_PREKEY,
+    MAX_ONE_TIME_PREKEYS, MAX_REMEMBERED_BASE_KEYS, MAX_SIGNED_PREKEY_CLOCK_SKEW, MAX_SIGNED_PREKEYS,
     SIGNED_PREKEY_GRACE, SIGNED_PREKEY_ROTATION,
 };
 pub use error::{
@@ -69,4 +71,5 @@ pub use messages::{
 pub use pickle::PickleKey;
 pub use safety::SafetyNumber;
 pub use session::{Session, SessionPickle};
+pub use signature::{PURPOSE_SIGNATURE_LABEL, SignaturePurpose, purpose_signed_message};
 pub use wire::VERSION;

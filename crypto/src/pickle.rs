@@ -1,7 +1,8 @@
 //! Encrypted, versioned saved state.
 //!
 //! Layout: `u8 version (1) || u8 kind || nonce (12) || AES-256-GCM(key, nonce,
-//! ad = "Hush_v1_Pickle" || version || kind, postcard(value))`.
+//! ad = "Hush_v1_Pickle" || version || kind, postcard(value))`. The nonce is synthetic (see
+//! [`synthetic_nonce`]), so a repeated RNG stream never puts one nonce on two different pickles.
 
 use rand_core::CryptoRng;
 use serde::Serialize;
@@ -14,6 +15,11 @@ use crate::primitives::{self, AEAD_NONCE_LEN};
 /// Version of the pickle envelope and of the pickle types inside it.
 pub const PICKLE_VERSION: u8 = 1;
 const PICKLE_LABEL: &[u8] = b"Hush_v1_Pickle";
+/// HKDF info of the key the synthetic nonce is made under (a subkey, so the pickle key itself
+/// only ever keys AES-GCM and HKDF-Extract).
+const NONCE_KEY_INFO: &[u8] = b"Hush_v1_PickleNonceKey";
+/// HMAC label of the synthetic nonce.
+const NONCE_LABEL: &[u8] = b"Hush_v1_PickleNonce";
 
 pub(crate) const KIND_ACCOUNT: u8 = 1;
 pub(crate) const KIND_SESSION: u8 = 2;
@@ -60,8 +66,9 @@ pub(crate) fn seal<T: Serialize>(
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> Vec<u8> {
     let mut plaintext = encode(value);
-    let mut nonce = [0u8; AEAD_NONCE_LEN];
-    rng.fill_bytes(&mut nonce);
+    let mut random = [0u8; AEAD_NONCE_LEN];
+    rng.fill_bytes(&mut random);
+    let nonce = synthetic_nonce(key, kind, &random, &plaintext);
     // Pickles are far below AES-GCM's length limit.
     let ciphertext =
         primitives::aead_seal(&key.0, &nonce, &associated_data(kind), &plaintext).unwrap_or_default();
@@ -71,6 +78,33 @@ pub(crate) fn seal<T: Serialize>(
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ciphertext);
     out
+}
+
+/// `HMAC(nonce_key, "Hush_v1_PickleNonce" || version || kind || random[12] || plaintext)[0..12]`
+/// with `nonce_key = HKDF(zero salt, pickle key, "Hush_v1_PickleNonceKey", 32)`.
+///
+/// A raw random nonce repeats when the RNG stream does (a restored VM snapshot, a fork), and one
+/// pickle key with one nonce on two different pickles breaks AES-GCM. Mixing in the plaintext
+/// leaves a repeated RNG revealing at most that two pickles are equal. Opening reads the nonce
+/// from the envelope, so pickles sealed with random nonces still open.
+fn synthetic_nonce(
+    key: &PickleKey,
+    kind: u8,
+    random: &[u8; AEAD_NONCE_LEN],
+    plaintext: &[u8],
+) -> [u8; AEAD_NONCE_LEN] {
+    let mut nonce_key = [0u8; 32];
+    // 32 bytes is far below HKDF's limit, so this cannot fail.
+    let _ = primitives::hkdf_sha256(None, key.0.as_slice(), NONCE_KEY_INFO, &mut nonce_key);
+    let mut mac = primitives::hmac_sha256_concat(
+        &nonce_key,
+        &[NONCE_LABEL, &[PICKLE_VERSION, kind], random, plaintext],
+    );
+    nonce_key.zeroize();
+    let mut nonce = [0u8; AEAD_NONCE_LEN];
+    nonce.copy_from_slice(&mac[..AEAD_NONCE_LEN]);
+    mac.zeroize();
+    nonce
 }
 
 pub(crate) fn open<T: DeserializeOwned>(kind: u8, key: &PickleKey, bytes: &[u8]) -> Result<T, PickleError> {

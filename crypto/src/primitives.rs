@@ -80,6 +80,16 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// HMAC-SHA256 under `key` of the concatenation of `parts`, without copying them together (the
+/// synthetic salts and nonces MAC a whole plaintext).
+pub(crate) fn hmac_sha256_concat(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac_key_error());
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 /// HMAC-SHA256 of two messages under one key: `(HMAC(key, first), HMAC(key, second))`. The key
 /// is absorbed once (the inner and outer pad blocks) and the keyed state cloned, which saves two
 /// SHA-256 compressions over two [`hmac_sha256`] calls. Used by KDF_CK.

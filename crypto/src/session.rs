@@ -261,7 +261,7 @@ pub struct SessionPickle {
 }
 
 impl SessionPickle {
-    /// Encrypts the pickle under `key` (AES-256-GCM, random nonce).
+    /// Encrypts the pickle under `key` (AES-256-GCM, synthetic nonce: SPEC.md §11).
     pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
         pickle::seal(pickle::KIND_SESSION, key, self, rng)
     }

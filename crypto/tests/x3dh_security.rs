@@ -139,14 +139,17 @@ fn line15_signed_prekey_signed_by_another_identity_is_rejected() {
     assert_eq!(forged.verify(None), Err(BundleError::BadSignature));
 
     // Bob's signed prekey with a signature Mallory made over exactly the same bytes.
-    let mut forged = bob.prekey_bundle(None).unwrap();
-    let spk = &forged.signed_prekey;
-    forged.signed_prekey.signature = mallory.sign(&hush_crypto::signed_prekey_message(
-        spk.id,
-        spk.created_at,
-        &spk.key,
-    ));
-    assert_eq!(forged.verify(None), Err(BundleError::BadSignature));
+    #[cfg(feature = "hazmat")]
+    {
+        let mut forged = bob.prekey_bundle(None).unwrap();
+        let spk = &forged.signed_prekey;
+        forged.signed_prekey.signature = mallory.hazmat_sign_raw(&hush_crypto::signed_prekey_message(
+            spk.id,
+            spk.created_at,
+            &spk.key,
+        ));
+        assert_eq!(forged.verify(None), Err(BundleError::BadSignature));
+    }
 }
 
 #[test]
@@ -1191,7 +1194,8 @@ fn line23_rotated_signed_prekey_works_within_grace_then_expires_and_is_erased() 
     }
 
     // Sessions against the new signed prekey work.
-    let (_, fresh) = first_prekey_message(&alice, b"alice", &mut bob, b"bob", true, b"new", &mut rng);
+    let parties = (&alice, &b"alice"[..], &mut bob, &b"bob"[..]);
+    let (_, fresh) = common::first_prekey_message_at(expired_at, parties, true, b"new", &mut rng);
     assert_eq!(fresh.signed_prekey_id(), new.id);
     assert_eq!(
         bob.create_inbound_session(b"bob", &fresh, expired_at, &mut rng)

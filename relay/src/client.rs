@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use hush_crypto::Account;
+use hush_crypto::{Account, SignaturePurpose};
 use hush_net::{EXPORTER_LABEL, SERVER_NAME};
 use hush_proto::{
     ClientFrame, Delivery, ErrorResponse, Push, RegistrationToken, Request, RequestId, Response, ServerFrame,
@@ -115,7 +115,10 @@ impl RelayClient {
         registration: Option<RegistrationToken>,
     ) -> Result<Response, ClientError> {
         let identity_key = account.identity_key().to_bytes();
-        let signature = account.sign(&auth_transcript(&self.challenge, &self.exporter, &identity_key));
+        let signature = account.sign(
+            SignaturePurpose::RelayLogin,
+            &auth_transcript(&self.challenge, &self.exporter, &identity_key),
+        );
         self.request(Request::Authenticate {
             identity_key,
             signature: Signature(signature),

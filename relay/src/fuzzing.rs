@@ -40,7 +40,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use hush_crypto::Account;
+use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
     ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, FrameDecoder, MAX_ERROR_DETAIL_LEN, MailboxId,
     OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq, ServerFrame, Signature,
@@ -154,7 +154,10 @@ fn party(seed: u64) -> Party {
     };
     let authenticate = Request::Authenticate {
         identity_key,
-        signature: Signature(account.sign(&auth_transcript(&CHALLENGE, &EXPORTER, &identity_key))),
+        signature: Signature(account.sign(
+            SignaturePurpose::RelayLogin,
+            &auth_transcript(&CHALLENGE, &EXPORTER, &identity_key),
+        )),
         registration: None,
     };
     Party {

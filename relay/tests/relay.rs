@@ -82,7 +82,7 @@ async fn line35_requests_need_login_and_wrong_key_unknown_and_deleted_mailbox_ge
     let wrong = wrong_key
         .request(Request::Authenticate {
             identity_key: claimed.identity_key().to_bytes(),
-            signature: Signature(signer.sign(b"anything")),
+            signature: Signature(signer.sign(hush_crypto::SignaturePurpose::RelayLogin, b"anything")),
             registration: None,
         })
         .await;
@@ -629,7 +629,10 @@ async fn registration_token_signed_by_the_operator_admits_a_new_mailbox() {
     let identity = user.identity_key().to_bytes();
     let token = |expires_at: u64, signer: &Account| hush_proto::RegistrationToken {
         expires_at,
-        signature: Signature(signer.sign(&hush_proto::registration_message(&identity, expires_at))),
+        signature: Signature(signer.sign(
+            hush_crypto::SignaturePurpose::RegistrationToken,
+            &hush_proto::registration_message(&identity, expires_at),
+        )),
     };
     // Expired, or signed by someone else: the uniform refusal.
     let mut client = relay.connect().await;

@@ -2,7 +2,9 @@
 //! two receivers (one joining late), and refused messages.
 
 use hush_crypto::Account;
-use hush_crypto::group::{GroupReceiver, GroupSender, SenderKeyDistribution, SenderKeyMessage};
+use hush_crypto::group::{
+    GroupReceiver, GroupSender, SenderKeyDistribution, SenderKeyMessage, hazmat_sender_key_salt,
+};
 use hush_crypto::ratchet::hazmat_kdf_ck;
 use serde_json::{Value, json};
 
@@ -10,8 +12,8 @@ use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, hex, variant};
 
 pub const DESCRIPTION: &str = "Sender keys: GroupSender::new draws next_u32 (4 bytes, little-endian) for \
-    the chain id, 32 bytes of chain key, 32 bytes of Ed25519 signing seed; each encrypt draws a \
-    16-byte salt. Receiver A starts from the distribution at iteration 0, receiver B from one at \
+    the chain id, 32 bytes of chain key, 32 bytes of Ed25519 signing seed; each encrypt draws 16 \
+    random bytes, and its salt is HMAC(message_key, \"Hush_v1_SenderKeySalt\" || random || plaintext)[0..16]. Receiver A starts from the distribution at iteration 0, receiver B from one at \
     iteration 3. `refused` cases are applied in order (receiver A, except `before_distribution`: \
     receiver B) after the deliveries; refused ones leave the receiver unchanged (the last case \
     delivers message 8, withheld from A until then); `resigned` ones were re-signed with the sender's signing seed so they pass the \
@@ -41,15 +43,18 @@ pub fn generate(rng: &mut Recorder) -> Value {
         let plaintext =
             format!("group message {iteration}{}", "!".repeat(iteration as usize * 5)).into_bytes();
         let message = sender.encrypt(&plaintext, rng).expect("encrypt");
-        let salt = rng.take();
+        let random: [u8; 16] = rng.take().try_into().expect("encrypt draws 16 bytes");
         let (message_key, next) = hazmat_kdf_ck(&chain);
+        let salt = hazmat_sender_key_salt(&message_key, &random, &plaintext);
         let bytes = message.to_bytes();
+        assert_eq!(bytes[26..42], salt, "synthetic salt");
         messages.push(json!({
             "iteration": iteration,
             "plaintext": hex(&plaintext),
-            "random": hex(&salt),
+            "random": hex(&random),
             "chain_key": hex(&chain),
             "message_key": hex(&message_key),
+            "salt": hex(&salt),
             "bytes": hex(&bytes),
         }));
         chain = next;
@@ -70,7 +75,7 @@ pub fn generate(rng: &mut Recorder) -> Value {
     let resign = |bytes: &mut Vec<u8>| {
         let signer = Account::hazmat_from_seed(signing_seed, NOW, &mut throwaway());
         let signed_len = bytes.len() - 64;
-        let signature = signer.sign(&bytes[..signed_len]);
+        let signature = signer.hazmat_sign_raw(&bytes[..signed_len]);
         bytes[signed_len..].copy_from_slice(&signature);
     };
     let mut refused = Vec::new();

@@ -8,7 +8,8 @@ use crate::rng::Recorder;
 
 pub const DESCRIPTION: &str = "Double Ratchet transcript. `events` is the exact order of operations; \
     each lists the random bytes it drew and the party's ratchet state after it. Encrypt events \
-    produce `messages[i].bytes`; decrypt events deliver them (out of order, some late). The last \
+    draw 16 bytes `random` and produce `messages[i].bytes`, whose salt is HMAC(message_key, \
+    \"Hush_v1_Salt\" || random || plaintext)[0..16]; decrypt events deliver them (out of order, some late). The last \
     late message (index 2) comes from a receiving chain dropped under MAX_RECEIVING_CHAINS = 5: \
     its ratchet key is unknown again, so it takes the DH-step path and fails as Unauthenticated \
     without drawing randomness or changing state.";

@@ -3,7 +3,7 @@
 
 use hush_crypto::primitives::x25519;
 use hush_crypto::ratchet::{
-    hazmat_aead_associated_data, hazmat_expand_message_key, hazmat_kdf_ck, hazmat_kdf_rk,
+    hazmat_aead_associated_data, hazmat_expand_message_key, hazmat_kdf_ck, hazmat_kdf_rk, hazmat_message_salt,
 };
 use hush_crypto::{PreKeyBundle, SessionMessage};
 use serde_json::{Value, json};
@@ -12,8 +12,8 @@ use crate::rng::Recorder;
 use crate::util::{NOW, hex, new_account, one_time_prekeys, session_state, unhex};
 
 pub const DESCRIPTION: &str = "X3DH (Hush_v1_X3DH) between two fresh accounts, with and without a one-time \
-    prekey: keys, DH1..DH4, SK, session AD, the initiator's ratchet init and the first PreKeyMessage, \
-    then the responder's inbound session.";
+    prekey: keys, DH1..DH4, SK, session AD, the initiator's ratchet init and the first PreKeyMessage \
+    (its synthetic salt from the 16 random bytes drawn), then the responder's inbound session.";
 
 pub fn generate(rng: &mut Recorder) -> Value {
     let cases: Vec<Value> = [true, false].into_iter().map(|otk| case(rng, otk)).collect();
@@ -68,10 +68,12 @@ fn case(rng: &mut Recorder, use_otk: bool) -> Value {
 
     let plaintext = b"Hello Bob, this is the first message.".to_vec();
     let message = session.encrypt(NOW, &plaintext, rng).expect("encrypt");
-    let salt = rng.take();
+    let random: [u8; 16] = rng.take().try_into().expect("encrypt draws 16 bytes");
     let wire = message.to_bytes();
     let (message_key, _) = hazmat_kdf_ck(&chain_key);
-    let (aead_key, nonce) = hazmat_expand_message_key(&message_key, &salt.clone().try_into().expect("16"));
+    let salt = hazmat_message_salt(&message_key, &random, &plaintext);
+    assert_eq!(salt, message.message().hazmat_salt(), "synthetic salt");
+    let (aead_key, nonce) = hazmat_expand_message_key(&message_key, &salt);
     let header = &message.message().to_bytes()[..58];
     let aead_ad = hazmat_aead_associated_data(&associated_data, header);
 
@@ -116,8 +118,9 @@ fn case(rng: &mut Recorder, use_otk: bool) -> Value {
         },
         "first_message": {
             "plaintext": hex(&plaintext),
-            "random": hex(&salt),
+            "random": hex(&random),
             "message_key": hex(&message_key),
+            "salt": hex(&salt),
             "aead_key": hex(&aead_key),
             "aead_nonce": hex(&nonce),
             "aead_associated_data": hex(&aead_ad),

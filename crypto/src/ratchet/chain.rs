@@ -11,6 +11,9 @@ pub const RATCHET_INFO: &[u8] = b"Hush_v1_Ratchet";
 /// HKDF info of the message-key expansion.
 pub const MESSAGE_KEYS_INFO: &[u8] = b"Hush_v1_MessageKeys";
 
+/// HMAC label of the synthetic salt of a pairwise message.
+pub const SALT_LABEL: &[u8] = b"Hush_v1_Salt";
+
 /// A chain key. `next` is KDF_CK: `mk = HMAC(ck, 0x01)`, `ck' = HMAC(ck, 0x02)`.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct ChainKey(pub(crate) Secret32);
@@ -37,12 +40,42 @@ pub(crate) struct AeadKeys {
 }
 
 impl MessageKey {
-    /// `HKDF-SHA256(salt = message salt, ikm = mk, info)` into key (32) || nonce (12). The random
-    /// salt makes a restored (rolled-back) state encrypt under fresh keys, so no (key, nonce) pair
-    /// ever protects two different plaintexts.
+    /// `HKDF-SHA256(salt = message salt, ikm = mk, info)` into key (32) || nonce (12). The salt
+    /// (see [`MessageKey::synthetic_salt`]) makes a restored (rolled-back) state encrypt under fresh
+    /// keys, so no (key, nonce) pair ever protects two different plaintexts.
     pub(crate) fn expand(&self, salt: &[u8; SALT_LEN], info: &[u8]) -> AeadKeys {
         expand_message_key(self.0.bytes(), salt, info)
     }
+}
+
+impl MessageKey {
+    /// The synthetic per-message salt: `HMAC(mk, label || random[16] || plaintext)[0..16]`.
+    ///
+    /// A fresh `random` alone would repeat if the RNG stream repeats (a restored VM snapshot, a
+    /// fork): the same message key and salt would then give the same AES-GCM key and nonce for a
+    /// different plaintext. Mixing in the plaintext makes a repeated RNG reveal at most that two
+    /// plaintexts are equal. The label and the fixed-width `random` keep the input unambiguous.
+    pub(crate) fn synthetic_salt(
+        &self,
+        label: &[u8],
+        random: &[u8; SALT_LEN],
+        plaintext: &[u8],
+    ) -> [u8; SALT_LEN] {
+        synthetic_salt(self.0.bytes(), label, random, plaintext)
+    }
+}
+
+pub(crate) fn synthetic_salt(
+    message_key: &[u8; 32],
+    label: &[u8],
+    random: &[u8; SALT_LEN],
+    plaintext: &[u8],
+) -> [u8; SALT_LEN] {
+    let mut mac = primitives::hmac_sha256_concat(message_key, &[label, random, plaintext]);
+    let mut salt = [0u8; SALT_LEN];
+    salt.copy_from_slice(&mac[..SALT_LEN]);
+    mac.zeroize();
+    salt
 }
 
 pub(crate) fn expand_message_key(ikm: &[u8; 32], salt: &[u8; SALT_LEN], info: &[u8]) -> AeadKeys {

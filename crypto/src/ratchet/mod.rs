@@ -15,7 +15,7 @@ use crate::error::{DecryptError, EncryptError};
 use crate::keys::{Curve25519KeyPair, Curve25519PublicKey, Secret32};
 use crate::messages::{Message, SALT_LEN, encode_header};
 use crate::primitives;
-use chain::{ChainKey, MESSAGE_KEYS_INFO, MessageKey, kdf_rk};
+use chain::{ChainKey, MESSAGE_KEYS_INFO, MessageKey, SALT_LABEL, kdf_rk};
 use receiving::{ReceivingChain, ReceivingChainPickle, ReceivingChains};
 
 /// Most message keys one message may make the receiver skip, in its own chain or (via `PN`) in
@@ -98,8 +98,9 @@ impl Ratchet {
         let counter = sending.next;
         let next = counter.checked_add(1).ok_or(EncryptError::ChainExhausted)?;
         let (message_key, chain_key) = sending.chain_key.next();
-        let mut salt = [0u8; SALT_LEN];
-        rng.fill_bytes(&mut salt);
+        let mut random = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut random);
+        let salt = message_key.synthetic_salt(SALT_LABEL, &random, plaintext);
         let ratchet_key = self.own_ratchet.public();
         let header = encode_header(&ratchet_key, self.previous_sending_length, counter, &salt);
         let keys = message_key.expand(&salt, MESSAGE_KEYS_INFO);
@@ -355,6 +356,17 @@ pub fn hazmat_expand_message_key(
 ) -> ([u8; primitives::AEAD_KEY_LEN], [u8; primitives::AEAD_NONCE_LEN]) {
     let keys = chain::expand_message_key(message_key, salt, MESSAGE_KEYS_INFO);
     (keys.key, keys.nonce)
+}
+
+/// The synthetic salt of a pairwise message, `HMAC(mk, "Hush_v1_Salt" || random || plaintext)[0..16]`,
+/// for test vectors.
+#[cfg(feature = "hazmat")]
+pub fn hazmat_message_salt(
+    message_key: &[u8; 32],
+    random: &[u8; SALT_LEN],
+    plaintext: &[u8],
+) -> [u8; SALT_LEN] {
+    chain::synthetic_salt(message_key, SALT_LABEL, random, plaintext)
 }
 
 /// The AEAD associated data of a message (`u32 len || session_ad || header`), for test vectors.

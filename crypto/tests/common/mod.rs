@@ -83,11 +83,23 @@ pub fn first_prekey_message(
     plaintext: &[u8],
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> (Session, hush_crypto::PreKeyMessage) {
+    let parties = (initiator, initiator_address, responder, responder_address);
+    first_prekey_message_at(NOW, parties, with_one_time_prekey, plaintext, rng)
+}
+
+/// [`first_prekey_message`] with the initiator's clock at `now`.
+pub fn first_prekey_message_at(
+    now: u64,
+    (initiator, initiator_address, responder, responder_address): (&Account, &[u8], &mut Account, &[u8]),
+    with_one_time_prekey: bool,
+    plaintext: &[u8],
+    rng: &mut (impl CryptoRng + ?Sized),
+) -> (Session, hush_crypto::PreKeyMessage) {
     let bundle = bundle(responder, with_one_time_prekey, rng);
     let mut outbound = initiator
-        .create_outbound_session(initiator_address, responder_address, &bundle, NOW, rng)
+        .create_outbound_session(initiator_address, responder_address, &bundle, now, rng)
         .unwrap();
-    let SessionMessage::PreKey(first) = outbound.encrypt(NOW, plaintext, rng).unwrap() else {
+    let SessionMessage::PreKey(first) = outbound.encrypt(now, plaintext, rng).unwrap() else {
         panic!("a new outbound session must send a pre-key message");
     };
     (outbound, first)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use hush_crypto::IdentityKey;
+use hush_crypto::{IdentityKey, SignaturePurpose};
 use hush_proto::{
     ErrorCode, MailboxId, Push, RegistrationToken, Response, ServerFrame, Signature, auth_transcript,
     registration_message,
@@ -27,8 +27,10 @@ pub(super) async fn apply<S: Store>(
     }
     // A malformed key and a bad signature take the same path and give the same answer.
     let transcript = auth_transcript(&state.challenge, &state.exporter, &identity_key);
-    let verified =
-        IdentityKey::from_bytes(&identity_key).is_ok_and(|key| key.verify(&transcript, &signature.0).is_ok());
+    let verified = IdentityKey::from_bytes(&identity_key).is_ok_and(|key| {
+        key.verify_for(SignaturePurpose::RelayLogin, &transcript, &signature.0)
+            .is_ok()
+    });
     if !verified {
         return Err(unauthorized());
     }
@@ -44,7 +46,8 @@ pub(super) async fn apply<S: Store>(
                 let valid = registration.is_some_and(|token| {
                     token.expires_at >= now
                         && authority
-                            .verify(
+                            .verify_for(
+                                SignaturePurpose::RegistrationToken,
                                 &registration_message(&identity_key, token.expires_at),
                                 &token.signature.0,
                             )
