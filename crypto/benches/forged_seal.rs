@@ -22,10 +22,13 @@
 //!   only Alice herself (or a relay replaying her genuine envelopes) can still make Bob do:
 //!   capped at `MAX_DERIVATIONS_PER_MESSAGE`.
 //! - `genuine`: `open_sealed` on Alice's genuine v2 envelope of the same size, for reference.
+//! - `seal_open_small`: what honest traffic pays, v1 against v2: sealing then opening a
+//!   300-byte inner message (v2 does two more X25519 and a key conversion on each side).
 //!
 //! Rounds of the scenarios alternate so a change in machine load hits all alike; each line gives
 //! the median time per operation over the rounds. The last lines are
-//! `RATIO forged_seal before=<us> after=<us> ratio=<before/after>` and one for the budget.
+//! `RATIO forged_seal before=<us> after=<us> ratio=<before/after>`, one for the budget, and
+//! `RATIO seal_open_small v1=<us> v2=<us> ratio=<v2/v1>`.
 //! `HUSH_BENCH_ROUNDS` (default 15) overrides the number of rounds.
 
 use std::hint::black_box;
@@ -40,6 +43,8 @@ use rand::RngExt;
 
 const NOW: u64 = 1_700_000_000;
 const BODY_LEN: usize = 256 * 1024;
+/// Inner length of the honest seal-and-open comparison: about a short text's session message.
+const SMALL_LEN: usize = 300;
 
 fn random32() -> [u8; 32] {
     rand::rng().random()
@@ -59,16 +64,23 @@ fn forged_message() -> Vec<u8> {
     bytes
 }
 
-/// Version 1's single layer, from the primitives: what a recipient had to do to learn the
-/// (unauthenticated) sender. The recipient key here is a stand-in pair of the same kind; the work
-/// does not depend on which key it is.
+/// Version 1's single layer, from the primitives: what a sender did and a recipient had to do to
+/// learn the (unauthenticated) sender. The recipient key is a stand-in pair of the same kind; the
+/// work does not depend on which key it is.
 struct V1Layer {
     recipient_secret: [u8; 32],
     recipient: [u8; 32],
-    envelope: Vec<u8>,
 }
 
 impl V1Layer {
+    fn new() -> Self {
+        let recipient_secret = random32();
+        Self {
+            recipient_secret,
+            recipient: x25519_base(&recipient_secret),
+        }
+    }
+
     fn keys(shared: &[u8; 32], ephemeral: &[u8], recipient: &[u8; 32]) -> ([u8; 32], [u8; 12], Vec<u8>) {
         let info = [b"Hush_v1_Seal".as_slice(), ephemeral, recipient].concat();
         let mut okm = [0u8; 44];
@@ -77,12 +89,10 @@ impl V1Layer {
         (okm[..32].try_into().unwrap(), okm[32..].try_into().unwrap(), ad)
     }
 
-    fn new(claimed: &IdentityKey, inner: &[u8]) -> Self {
-        let recipient_secret = random32();
-        let recipient = x25519_base(&recipient_secret);
+    fn seal(&self, claimed: &IdentityKey, inner: &[u8]) -> Vec<u8> {
         let e = random32();
         let ephemeral = x25519_base(&e);
-        let (key, nonce, ad) = Self::keys(&x25519(&e, &recipient).unwrap(), &ephemeral, &recipient);
+        let (key, nonce, ad) = Self::keys(&x25519(&e, &self.recipient).unwrap(), &ephemeral, &self.recipient);
         let body = aead_seal(
             &key,
             &nonce,
@@ -90,20 +100,15 @@ impl V1Layer {
             &[claimed.as_bytes().as_slice(), inner].concat(),
         )
         .unwrap();
-        let envelope = [&[1u8], ephemeral.as_slice(), &body].concat();
-        Self {
-            recipient_secret,
-            recipient,
-            envelope,
-        }
+        [&[1u8], ephemeral.as_slice(), &body].concat()
     }
 
     /// -> the inner message bytes.
-    fn open(&self) -> Vec<u8> {
-        let ephemeral = &self.envelope[1..33];
+    fn open(&self, envelope: &[u8]) -> Vec<u8> {
+        let ephemeral = &envelope[1..33];
         let shared = x25519(&self.recipient_secret, ephemeral.try_into().unwrap()).unwrap();
         let (key, nonce, ad) = Self::keys(&shared, ephemeral, &self.recipient);
-        let mut plaintext = aead_open(&key, &nonce, &ad, &self.envelope[33..]).unwrap();
+        let mut plaintext = aead_open(&key, &nonce, &ad, &envelope[33..]).unwrap();
         plaintext.split_off(32)
     }
 }
@@ -174,13 +179,15 @@ fn main() {
     let inner = forged_message();
     let message = SessionMessage::from_bytes(&inner).unwrap();
 
-    let v1 = V1Layer::new(&alice.identity_key(), &inner);
+    let v1 = V1Layer::new();
+    let v1_forged = v1.seal(&alice.identity_key(), &inner);
+    let small = vec![0x42; SMALL_LEN];
     let mut old_trial = peer.sessions().to_vec();
     let forged = forged_v2(&alice.identity_key(), &bob.identity_key());
     let genuine = seal(&alice, &bob.identity_key(), &inner, &mut rng).unwrap();
 
     // What each path does, checked once before timing.
-    assert_eq!(SessionMessage::from_bytes(&v1.open()).unwrap(), message);
+    assert_eq!(SessionMessage::from_bytes(&v1.open(&v1_forged)).unwrap(), message);
     assert!(
         old_trial
             .iter_mut()
@@ -194,9 +201,10 @@ fn main() {
     assert_eq!(bob.open_sealed(&genuine).unwrap().sender, alice.identity_key());
 
     let (mut before, mut after, mut budget, mut reference) = (vec![], vec![], vec![], vec![]);
+    let (mut small_v1, mut small_v2) = (vec![], vec![]);
     for _ in 0..rounds {
         before.push(per_op(3, || {
-            let inner = v1.open();
+            let inner = v1.open(&v1_forged);
             let message = SessionMessage::from_bytes(&inner).unwrap();
             for session in &mut old_trial {
                 black_box(session.decrypt(&message, &mut rand::rng()).is_err());
@@ -214,7 +222,15 @@ fn main() {
         reference.push(per_op(100, || {
             black_box(bob.open_sealed(&genuine).is_ok());
         }));
+        small_v1.push(per_op(200, || {
+            black_box(v1.open(&v1.seal(&alice.identity_key(), &small)));
+        }));
+        small_v2.push(per_op(200, || {
+            let sealed = seal(&alice, &bob.identity_key(), &small, &mut rand::rng()).unwrap();
+            black_box(bob.open_sealed(&sealed).unwrap());
+        }));
     }
+    let (small_v1, small_v2) = (median(&mut small_v1), median(&mut small_v2));
     let (before, after, budget, reference) = (
         median(&mut before),
         median(&mut after),
@@ -230,6 +246,9 @@ fn main() {
     println!("  after         v2 open_sealed, forged claim        {after:>10.1} us/op");
     println!("  after_budget  PeerSessions::decrypt (budgeted)    {budget:>10.1} us/op");
     println!("  genuine       v2 open_sealed, genuine             {reference:>10.1} us/op");
+    println!("honest seal then open, {SMALL_LEN}-byte inner:");
+    println!("  v1            one layer                           {small_v1:>10.1} us/op");
+    println!("  v2            two layers, synthetic ephemeral     {small_v2:>10.1} us/op");
     println!(
         "RATIO forged_seal before={before:.1}us after={after:.1}us ratio={:.1}",
         before / after
@@ -237,5 +256,9 @@ fn main() {
     println!(
         "RATIO forged_seal_budget before={before:.1}us after={budget:.1}us ratio={:.2}",
         before / budget
+    );
+    println!(
+        "RATIO seal_open_small v1={small_v1:.1}us v2={small_v2:.1}us ratio={:.2}",
+        small_v2 / small_v1
     );
 }

@@ -27,8 +27,9 @@ use crate::session::{Session, SessionPickle};
 
 /// Most sessions kept with one peer. Two are needed for simultaneous initiation; the rest cover
 /// the peer restarting sessions (reinstall, restore) while messages of older ones are still in
-/// flight. Each failed decryption tries every session, so the bound also caps that work. The
-/// least recently used inactive session is dropped first.
+/// flight. A failed decryption may try every session, so the bound also caps the X25519 and
+/// AEAD passes it makes ([`MAX_DERIVATIONS_PER_MESSAGE`] caps its key derivations). The least
+/// recently used inactive session is dropped first.
 pub const MAX_PEER_SESSIONS: usize = 5;
 
 /// Most key derivations (KDF_CK and KDF_RK steps) one incoming message may cause across all the
