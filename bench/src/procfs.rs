@@ -154,10 +154,41 @@ mod tests {
     }
 
     #[test]
-    fn our_own_process_is_readable() {
+    fn cpu_share_is_cpu_time_over_wall_time() {
+        let at = Instant::now();
+        let earlier = CpuSample { ticks: 1_000, at };
+        let later = CpuSample {
+            ticks: 1_050,
+            at: at + Duration::from_secs(2),
+        };
+        // 50 ticks at 100 a second is 0.5 s of CPU in 2 s: a quarter of one core.
+        assert!((later.percent_since(&earlier, 100) - 25.0).abs() < 1e-9);
+        assert!((later.percent_since(&earlier, 250) - 10.0).abs() < 1e-9);
+        // No time passed, or the samples are swapped: nothing, not a division by zero.
+        assert_eq!(later.percent_since(&later, 100), 0.0);
+        assert_eq!(earlier.percent_since(&later, 100), 0.0);
+    }
+
+    #[test]
+    fn a_busy_loop_in_our_own_process_shows_up_as_cpu_time() {
         assert!(rss_kib(Pid::Current).unwrap() > 0);
         let first = CpuSample::take(Pid::Current).unwrap();
-        let second = CpuSample::take(Pid::Current).unwrap();
-        assert!(second.percent_since(&first, ticks_per_second()) >= 0.0);
+        // Spin until the kernel has charged this process two more ticks (bounded by wall time,
+        // so a reader that sees no CPU time fails instead of hanging).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut spins = 0u64;
+        let mut second = first;
+        while second.ticks < first.ticks + 2 && Instant::now() < deadline {
+            for _ in 0..100_000 {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+            second = CpuSample::take(Pid::Current).unwrap();
+        }
+        assert!(
+            second.ticks >= first.ticks + 2,
+            "a busy loop was charged {} ticks",
+            second.ticks - first.ticks
+        );
+        assert!(second.percent_since(&first, ticks_per_second()) > 0.0);
     }
 }

@@ -212,6 +212,9 @@ fn config(data_dir: &Path, settings: &RelaySettings) -> Config {
         config.storage.commit_delay_micros = delay;
     }
     config.limits.max_connections = settings.max_connections;
+    // Every client comes from 127.0.0.1.
+    config.limits.max_connections_per_address = settings.max_connections;
+    config.limits.max_unauthenticated_per_address = settings.max_connections;
     config.limits.requests_per_second = BENCH_REQUESTS_PER_SECOND;
     config.limits.request_burst = BENCH_REQUESTS_PER_SECOND;
     config
@@ -237,7 +240,8 @@ fn config_toml(data_dir: &Path, settings: &RelaySettings) -> String {
     }
     let _ = writeln!(
         text,
-        "\n[limits]\nmax_connections = {}\nrequests_per_second = {BENCH_REQUESTS_PER_SECOND}\n\
+        "\n[limits]\nmax_connections = {0}\nmax_connections_per_address = {0}\n\
+         max_unauthenticated_per_address = {0}\nrequests_per_second = {BENCH_REQUESTS_PER_SECOND}\n\
          request_burst = {BENCH_REQUESTS_PER_SECOND}",
         settings.max_connections
     );
@@ -267,6 +271,11 @@ mod tests {
         assert_eq!(parsed.storage.backend, StorageBackend::Memory);
         assert_eq!(direct.storage.backend, StorageBackend::Memory);
         assert_eq!(parsed.limits.max_connections, 12_345);
+        assert_eq!(parsed.limits.max_connections_per_address, 12_345);
+        assert_eq!(
+            direct.limits.max_unauthenticated_per_address,
+            parsed.limits.max_unauthenticated_per_address
+        );
         assert_eq!(
             parsed.limits.requests_per_second,
             direct.limits.requests_per_second

@@ -113,15 +113,32 @@ impl Default for StorageConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Most concurrent connections; more are refused at the QUIC handshake.
+    /// Most logged-in connections. While every one is taken, new connections are refused at
+    /// the QUIC handshake.
     pub max_connections: usize,
-    /// Largest frame body accepted, bytes (at most hush-proto's ceiling).
+    /// Most connections not yet logged in (QUIC handshakes in progress and connections that
+    /// have not authenticated), a pool apart from `max_connections`: a flood of connections
+    /// that never log in fills this one, not the logged-in users' slots. More are refused at the
+    /// handshake.
+    pub max_unauthenticated_connections: usize,
+    /// From this many connections not yet logged in, a new one from an address not yet proven
+    /// is answered with a QUIC Retry: the client must show it receives at its address (one more
+    /// round trip) before the relay keeps any state for it. 0 asks every connection.
+    pub retry_unauthenticated_above: usize,
+    /// Most connections (logged in or not) from one source address (an IPv4 address or an
+    /// IPv6 /64). Many users behind one carrier NAT share an address: raise it for those.
+    pub max_connections_per_address: usize,
+    /// Most connections not yet logged in from one source address.
+    pub max_unauthenticated_per_address: usize,
+    /// Largest frame body accepted after login, bytes (at most hush-proto's ceiling). Before
+    /// login the cap is `admission::PRE_LOGIN_MAX_FRAME_LEN`, what an `Authenticate` needs.
     pub max_frame_len: u32,
     /// Largest envelope accepted, bytes.
     pub max_envelope_len: usize,
     /// A connection silent this long is closed, seconds.
     pub idle_timeout_secs: u64,
-    /// Time allowed from connection to a successful login, seconds.
+    /// Time allowed from a connection's first packet (the QUIC handshake included) to a
+    /// successful login, seconds; the connection is closed after it.
     pub login_timeout_secs: u64,
     /// Sustained requests per second per connection.
     pub requests_per_second: u32,
@@ -151,10 +168,14 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 20_000,
+            max_unauthenticated_connections: 2_000,
+            retry_unauthenticated_above: 500,
+            max_connections_per_address: 1_000,
+            max_unauthenticated_per_address: 64,
             max_frame_len: hush_proto::MAX_FRAME_LEN,
             max_envelope_len: 256 * 1024,
             idle_timeout_secs: 120,
-            login_timeout_secs: 10,
+            login_timeout_secs: 5,
             requests_per_second: 500,
             request_burst: 1000,
             bundle_fetches_per_minute: 60,

@@ -6,15 +6,17 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hush_proto::{
-    ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, FrameError, MailboxId, Push, ServerFrame,
-    decode_body, encode_frame_into, parse_length,
+    ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, FrameError, MailboxId, Push, Request,
+    ServerFrame, decode_body, encode_frame_into, parse_length,
 };
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
 pub use hush_net::EXPORTER_LABEL;
 
+use crate::admission::{PRE_LOGIN_MAX_FRAME_LEN, Slot};
 use crate::cmd;
 use crate::hub::Online;
 use crate::limits::TokenBucket;
@@ -36,6 +38,8 @@ pub mod close_code {
     pub const SHUTTING_DOWN: u32 = 4;
     /// A newer login of the same mailbox took over.
     pub const REPLACED: u32 = 5;
+    /// Too many connections: from this source address, or every logged-in slot is taken.
+    pub const TOO_MANY_CONNECTIONS: u32 = 6;
 }
 
 /// Frames queued to one connection's writer before senders wait.
@@ -64,20 +68,24 @@ pub(crate) struct ConnState {
 enum Ending {
     Done,
     Protocol(u32, &'static str),
+    LoginTimeout,
+    Full,
     Shutdown,
     Replaced,
 }
 
-/// Serves one accepted connection to its end.
+/// Serves one accepted connection to its end; it holds `slot` until then and must log in by
+/// `login_deadline`.
 pub(crate) async fn serve<S: Store>(
     connection: quinn::Connection,
     shared: Arc<Shared<S>>,
     mut shutdown: watch::Receiver<bool>,
+    mut slot: Slot,
+    login_deadline: Instant,
 ) {
     let limits = &shared.config.limits;
-    let login_timeout = Duration::from_secs(limits.login_timeout_secs);
     let streams = tokio::select! {
-        streams = tokio::time::timeout(login_timeout, connection.accept_bi()) => streams,
+        streams = tokio::time::timeout_at(login_deadline, connection.accept_bi()) => streams,
         _ = shutdown.changed() => {
             connection.close(VarInt::from_u32(close_code::SHUTTING_DOWN), b"shutting down");
             return;
@@ -90,6 +98,7 @@ pub(crate) async fn serve<S: Store>(
             return;
         }
         Err(_) => {
+            Metrics::add(&shared.metrics.login_timeouts, 1);
             connection.close(VarInt::from_u32(close_code::LOGIN_TIMEOUT), b"no stream");
             return;
         }
@@ -132,10 +141,16 @@ pub(crate) async fn serve<S: Store>(
     let ending = request_loop(
         &shared,
         &mut state,
-        &mut recv,
-        &responses,
+        Stream {
+            connection: &connection,
+            recv: &mut recv,
+            responses: &responses,
+        },
         &mut shutdown,
-        login_timeout,
+        Login {
+            slot: &mut slot,
+            deadline: login_deadline,
+        },
     )
     .await;
 
@@ -171,6 +186,11 @@ pub(crate) async fn serve<S: Store>(
             Metrics::add(&shared.metrics.protocol_errors, 1);
             (code, reason.as_bytes())
         }
+        Ending::LoginTimeout => {
+            Metrics::add(&shared.metrics.login_timeouts, 1);
+            (close_code::LOGIN_TIMEOUT, b"no login in time")
+        }
+        Ending::Full => (close_code::TOO_MANY_CONNECTIONS, b"relay full"),
         Ending::Shutdown => (close_code::SHUTTING_DOWN, b"shutting down"),
         Ending::Replaced => (close_code::REPLACED, b"replaced by a newer login"),
     };
@@ -184,21 +204,37 @@ pub(crate) struct Reply {
     _permit: OwnedSemaphorePermit,
 }
 
+/// The connection's request stream and where its answers go.
+struct Stream<'a> {
+    connection: &'a quinn::Connection,
+    recv: &'a mut RecvStream,
+    responses: &'a mpsc::UnboundedSender<Reply>,
+}
+
+/// What login changes: the connection's slot moves to the logged-in pool, by the deadline.
+struct Login<'a> {
+    slot: &'a mut Slot,
+    deadline: Instant,
+}
+
 async fn request_loop<S: Store>(
     shared: &Arc<Shared<S>>,
     state: &mut ConnState,
-    recv: &mut RecvStream,
-    responses: &mpsc::UnboundedSender<Reply>,
+    stream: Stream<'_>,
     shutdown: &mut watch::Receiver<bool>,
-    login_timeout: Duration,
+    login: Login<'_>,
 ) -> Ending {
+    let Stream {
+        connection,
+        recv,
+        responses,
+    } = stream;
     let limits = &shared.config.limits;
     let mut bucket = TokenBucket::new(
         f64::from(limits.requests_per_second),
         f64::from(limits.request_burst),
     );
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let login_deadline = tokio::time::Instant::now() + login_timeout;
     loop {
         let replaced = async {
             match &state.online {
@@ -207,18 +243,24 @@ async fn request_loop<S: Store>(
             }
         };
         let logged_in = state.mailbox.is_some();
+        let max_frame_len = if logged_in {
+            limits.max_frame_len
+        } else {
+            PRE_LOGIN_MAX_FRAME_LEN.min(limits.max_frame_len)
+        };
         let frame = tokio::select! {
-            frame = read_frame(recv, limits.max_frame_len) => frame,
+            frame = read_frame(recv, max_frame_len) => frame,
             _ = shutdown.changed() => return Ending::Shutdown,
             () = replaced => return Ending::Replaced,
-            () = tokio::time::sleep_until(login_deadline), if !logged_in => {
-                return Ending::Protocol(close_code::LOGIN_TIMEOUT, "no login in time");
-            }
+            () = tokio::time::sleep_until(login.deadline), if !logged_in => return Ending::LoginTimeout,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
             Ok(None) => return Ending::Done,
             Err(ReadError::Frame(FrameError::TooLarge { .. })) => {
+                if !logged_in {
+                    Metrics::add(&shared.metrics.pre_login_frames_refused, 1);
+                }
                 return Ending::Protocol(close_code::FRAME_TOO_LARGE, "frame too large");
             }
             Err(ReadError::Frame(_)) => {
@@ -253,9 +295,30 @@ async fn request_loop<S: Store>(
             }));
             continue;
         }
+        // A login needs a logged-in slot, taken before it is tried (and given back if it fails).
+        let seat = if !logged_in && matches!(frame.request, Request::Authenticate { .. }) {
+            let Some(seat) = shared.admission.seat() else {
+                Metrics::add(&shared.metrics.connections_refused, 1);
+                respond(Err(ErrorResponse {
+                    code: ErrorCode::RateLimited,
+                    detail: "relay full".into(),
+                }));
+                return Ending::Full;
+            };
+            Some(seat)
+        } else {
+            None
+        };
         match cmd::route(state, frame.request) {
             cmd::Route::Sends(deliveries) => cmd::submit_sends(shared, deliveries, respond).await,
             cmd::Route::Apply(request) => respond(cmd::apply(shared, state, request).await),
+        }
+        if let Some(seat) = seat
+            && state.mailbox.is_some()
+        {
+            login.slot.logged_in(seat);
+            // The login's receive window grows to the logged-in one: two largest frames.
+            connection.set_receive_window(VarInt::from_u32(limits.max_frame_len.saturating_mul(2)));
         }
         if responses.is_closed() {
             return Ending::Done;

@@ -229,6 +229,7 @@ async fn run(mode: u8, stream: &[u8]) {
         metrics: Arc::new(Metrics::default()),
         registration_key: None,
         next_connection_id: AtomicU64::new(2),
+        admission: crate::admission::Admission::new(limits),
         config,
     });
     let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);

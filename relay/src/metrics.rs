@@ -16,6 +16,11 @@ pub struct Metrics {
     pub(crate) connections_active: AtomicU64,
     pub(crate) connections_total: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
+    pub(crate) connections_refused_unauthenticated: AtomicU64,
+    pub(crate) connections_refused_per_address: AtomicU64,
+    pub(crate) connections_retried: AtomicU64,
+    pub(crate) login_timeouts: AtomicU64,
+    pub(crate) pre_login_frames_refused: AtomicU64,
     pub(crate) messages_stored: AtomicU64,
     pub(crate) messages_delivered: AtomicU64,
     pub(crate) messages_acked: AtomicU64,
@@ -122,6 +127,15 @@ impl StoreStats {
     }
 }
 
+/// Gauges read at render time from outside the counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    /// Logged-in connections.
+    pub online: usize,
+    /// Connections not yet logged in, handshakes included.
+    pub unauthenticated: usize,
+}
+
 impl Metrics {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
@@ -133,10 +147,10 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric; `queue_depth` and `store` are read from
-    /// the store by the caller.
-    pub fn render(&self, queue_depth: Option<u64>, online: usize, store: Option<&StoreStats>) -> String {
+    /// the store by the caller, `gauges` from the hub and the admission pools.
+    pub fn render(&self, queue_depth: Option<u64>, gauges: Gauges, store: Option<&StoreStats>) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "hush_connections_total",
                 "Connections accepted.",
@@ -144,8 +158,33 @@ impl Metrics {
             ),
             (
                 "hush_connections_refused_total",
-                "Connections refused at the limit.",
+                "Connections refused because every logged-in slot was taken.",
                 &self.connections_refused,
+            ),
+            (
+                "hush_connections_refused_unauthenticated_total",
+                "Connections refused because every slot for connections not yet logged in was taken.",
+                &self.connections_refused_unauthenticated,
+            ),
+            (
+                "hush_connections_refused_per_address_total",
+                "Connections refused because their source address held its share.",
+                &self.connections_refused_per_address,
+            ),
+            (
+                "hush_connections_retried_total",
+                "Connection attempts answered with a QUIC Retry (address validation under load).",
+                &self.connections_retried,
+            ),
+            (
+                "hush_login_timeouts_total",
+                "Connections closed for not logging in before the login deadline.",
+                &self.login_timeouts,
+            ),
+            (
+                "hush_pre_login_frames_refused_total",
+                "Connections closed for announcing a frame larger than a login before logging in.",
+                &self.pre_login_frames_refused,
             ),
             (
                 "hush_messages_stored_total",
@@ -186,9 +225,17 @@ impl Metrics {
             out,
             "# HELP hush_connections_active Open connections.\n# TYPE hush_connections_active gauge\nhush_connections_active {active}"
         );
+        let Gauges {
+            online,
+            unauthenticated,
+        } = gauges;
         let _ = writeln!(
             out,
             "# HELP hush_mailboxes_online Logged-in connections.\n# TYPE hush_mailboxes_online gauge\nhush_mailboxes_online {online}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hush_connections_unauthenticated Connections not yet logged in, handshakes included.\n# TYPE hush_connections_unauthenticated gauge\nhush_connections_unauthenticated {unauthenticated}"
         );
         if let Some(depth) = queue_depth {
             let _ = writeln!(
@@ -231,12 +278,16 @@ mod tests {
     #[test]
     fn store_figures_are_served_only_when_the_store_has_them() {
         let metrics = Metrics::default();
-        assert!(!metrics.render(None, 0, None).contains("hush_store_"));
+        assert!(
+            !metrics
+                .render(None, Gauges::default(), None)
+                .contains("hush_store_")
+        );
         let stats = StoreStats::default();
         Metrics::add(&stats.batches, 2);
         Metrics::add(&stats.writes, 7);
         stats.sync.observe(Duration::from_micros(150));
-        let text = metrics.render(None, 0, Some(&stats));
+        let text = metrics.render(None, Gauges::default(), Some(&stats));
         assert!(text.contains("\nhush_store_batches_total 2\n"));
         assert!(text.contains("\nhush_store_batched_writes_total 7\n"));
         assert!(text.contains("\nhush_store_sync_seconds_count 1\n"));

@@ -1,4 +1,4 @@
-//! The listener: binds QUIC (and the metrics endpoint), accepts connections under a semaphore,
+//! The listener: binds QUIC (and the metrics endpoint), admits connections (see [`crate::admission`]),
 //! runs one task per connection, purges expired messages, wakes connections for messages other
 //! relay nodes stored (with a shared store), and on shutdown stops accepting, lets every
 //! connection finish the request it is handling, then closes.
@@ -13,16 +13,17 @@ use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use quinn::crypto::rustls::QuicServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::admission::{Admission, Admit, Refusal, Slot};
 use crate::clock::Clock;
 use crate::config::{Config, StorageBackend};
 use crate::connection;
 use crate::hub::Hub;
 use crate::limits::KeyedLimiter;
-use crate::metrics::Metrics;
+use crate::metrics::{Gauges, Metrics};
 use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use crate::store::postgres::{PostgresOptions, PostgresStore};
@@ -68,6 +69,7 @@ pub(crate) struct Shared<S> {
     pub(crate) fetch_by_requester: KeyedLimiter<MailboxId>,
     pub(crate) fetch_by_target: KeyedLimiter<MailboxId>,
     pub(crate) next_connection_id: AtomicU64,
+    pub(crate) admission: Admission,
 }
 
 /// A bound relay, ready to [`run`](Relay::run).
@@ -297,6 +299,7 @@ impl<S: Store> Relay<S> {
             metrics: Arc::new(Metrics::default()),
             registration_key,
             next_connection_id: AtomicU64::new(1),
+            admission: Admission::new(limits),
             config,
         });
         Ok(Self {
@@ -351,7 +354,6 @@ impl<S: Store> Relay<S> {
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
         let mut connections = JoinSet::new();
         let mut background = JoinSet::new();
         if let Some(listener) = metrics_listener {
@@ -367,27 +369,10 @@ impl<S: Store> Relay<S> {
                 () = &mut shutdown => break,
                 incoming = endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
-                    let Ok(permit) = permits.clone().try_acquire_owned() else {
-                        Metrics::add(&shared.metrics.connections_refused, 1);
-                        incoming.refuse();
-                        continue;
-                    };
+                    let Some((slot, incoming)) = admit(&shared, incoming) else { continue };
                     let shared = shared.clone();
                     let stop = stop_rx.clone();
-                    connections.spawn(async move {
-                        let _permit = permit;
-                        let connection = match incoming.await {
-                            Ok(connection) => connection,
-                            Err(error) => {
-                                tracing::debug!(%error, "handshake failed");
-                                return;
-                            }
-                        };
-                        Metrics::add(&shared.metrics.connections_total, 1);
-                        Metrics::add(&shared.metrics.connections_active, 1);
-                        connection::serve(connection, shared.clone(), stop).await;
-                        shared.metrics.connections_active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    });
+                    connections.spawn(handshake_and_serve(shared, incoming, slot, stop));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
@@ -444,6 +429,77 @@ impl<S: Store> RelayHandle<S> {
     }
 }
 
+/// Admits, retries or refuses a connection attempt; the slot and the attempt when admitted.
+fn admit<S: Store>(shared: &Shared<S>, incoming: quinn::Incoming) -> Option<(Slot, quinn::Incoming)> {
+    let metrics = &shared.metrics;
+    match shared.admission.admit(
+        incoming.remote_address(),
+        incoming.remote_address_validated(),
+        incoming.may_retry(),
+    ) {
+        Admit::Accept(slot) => return Some((slot, incoming)),
+        Admit::Retry => {
+            Metrics::add(&metrics.connections_retried, 1);
+            if let Err(error) = incoming.retry() {
+                // Not reached: admission asks for a Retry only where one may be sent.
+                error.into_incoming().refuse();
+            }
+        }
+        Admit::Refuse(refusal) => {
+            let counter = match refusal {
+                Refusal::Full => &metrics.connections_refused,
+                Refusal::Unauthenticated => &metrics.connections_refused_unauthenticated,
+                Refusal::PerAddress => &metrics.connections_refused_per_address,
+            };
+            Metrics::add(counter, 1);
+            incoming.refuse();
+        }
+    }
+    None
+}
+
+/// Completes an admitted connection's handshake within the login deadline, charges it to its
+/// (now proven) address, and serves it.
+async fn handshake_and_serve<S: Store>(
+    shared: Arc<Shared<S>>,
+    incoming: quinn::Incoming,
+    mut slot: Slot,
+    stop: watch::Receiver<bool>,
+) {
+    let login_deadline =
+        tokio::time::Instant::now() + Duration::from_secs(shared.config.limits.login_timeout_secs);
+    let connection = match tokio::time::timeout_at(login_deadline, incoming).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "handshake failed");
+            return;
+        }
+        Err(_) => {
+            // Dropping the handshake abandons it.
+            Metrics::add(&shared.metrics.login_timeouts, 1);
+            return;
+        }
+    };
+    if !shared
+        .admission
+        .claim_address(&mut slot, connection.remote_address())
+    {
+        Metrics::add(&shared.metrics.connections_refused_per_address, 1);
+        connection.close(
+            quinn::VarInt::from_u32(connection::close_code::TOO_MANY_CONNECTIONS),
+            b"too many connections from this address",
+        );
+        return;
+    }
+    Metrics::add(&shared.metrics.connections_total, 1);
+    Metrics::add(&shared.metrics.connections_active, 1);
+    connection::serve(connection, shared.clone(), stop, slot, login_deadline).await;
+    shared
+        .metrics
+        .connections_active
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn server_config(config: &Config, identity: tls::Identity) -> Result<quinn::ServerConfig, StartError> {
     let mut crypto = rustls::ServerConfig::builder_with_provider(tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -463,12 +519,13 @@ fn server_config(config: &Config, identity: tls::Identity) -> Result<quinn::Serv
         // One request stream per connection; no unidirectional streams.
         .max_concurrent_bidi_streams(1u32.into())
         .max_concurrent_uni_streams(0u32.into())
-        // Bounded per-connection receive buffers: two frames in flight at most.
+        // Bounded per-connection receive buffers: two frames in flight at most, and until login
+        // (the connection raises it then) only what a login needs.
         .stream_receive_window(quinn::VarInt::from_u32(
             config.limits.max_frame_len.saturating_mul(2),
         ))
         .receive_window(quinn::VarInt::from_u32(
-            config.limits.max_frame_len.saturating_mul(2),
+            crate::admission::PRE_LOGIN_RECEIVE_WINDOW,
         ));
     server.transport_config(Arc::new(transport));
     Ok(server)
@@ -515,9 +572,14 @@ async fn follow_other_nodes<S: Store>(shared: Arc<Shared<S>>, mut notices: mpsc:
 
 async fn render<S: Store>(shared: &Shared<S>) -> String {
     let depth = shared.store.queue_depth().await.ok();
-    shared
-        .metrics
-        .render(depth, shared.hub.len(), shared.store.stats())
+    shared.metrics.render(
+        depth,
+        Gauges {
+            online: shared.hub.len(),
+            unauthenticated: shared.admission.unauthenticated(),
+        },
+        shared.store.stats(),
+    )
 }
 
 /// A minimal HTTP/1.1 responder: any GET gets the metrics text.
