@@ -13,7 +13,7 @@ mod helpers;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use helpers::{T0, test_config};
-use hush_crypto::Account;
+use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
     ErrorCode, MailboxId, OneTimePreKey, Request, Response, Signature, SignedPreKey, auth_transcript,
 };
@@ -152,7 +152,10 @@ async fn forged_login(
     let answer = client
         .request(Request::Authenticate {
             identity_key: claimed.identity_key().to_bytes(),
-            signature: Signature(signer.sign(&auth_transcript(&[0; 32], &[0; 32], &[0; 32]))),
+            signature: Signature(signer.sign(
+                SignaturePurpose::RelayLogin,
+                &auth_transcript(&[0; 32], &[0; 32], &[0; 32]),
+            )),
             registration: None,
         })
         .await;
