@@ -348,7 +348,10 @@ impl Client {
             .map(|contact| contact.name))
     }
 
-    /// Asks the driver to try connecting now (for example after the network came back).
+    /// Connects again now: after the network came back or changed (Wi-Fi to mobile data, say).
+    /// An open connection is closed and replaced, since its path may be gone without either
+    /// side knowing until the idle timeout; whatever it left unanswered is resent on the new
+    /// one, and copies are dropped by message id, so every message still arrives once.
     pub async fn reconnect(&self) -> Result<(), ClientError> {
         self.command(Command::Reconnect).await
     }

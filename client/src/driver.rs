@@ -261,7 +261,13 @@ impl Driver {
                 None
             }
             Command::Reconnect => {
-                if self.connection.is_none() {
+                // The app knows the network changed: a connection over the old path may be dead
+                // without a word until the idle timeout, so it is replaced too. What it left
+                // unanswered is resent after the new login (the peer drops copies by id).
+                if self.connection.is_some() {
+                    self.disconnected("reconnecting as asked".into());
+                }
+                if self.connecting.is_none() {
                     self.next_attempt = Instant::now();
                 }
                 None
