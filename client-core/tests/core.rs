@@ -635,3 +635,46 @@ fn a_peer_registering_while_we_send_still_gets_the_message() {
     world.assert_exchange(alice, bob);
     assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
 }
+
+/// A receipt is a control message: it counts only inside the pairwise session. One sealed
+/// for Alice with Bob's identity as the sender but not encrypted in their session (anyone
+/// can make it) is dropped, and her message does not become read.
+#[test]
+fn a_receipt_outside_the_pairwise_session_is_dropped_and_changes_no_status() {
+    let (mut world, alice, bob) = alice_and_bob(8);
+    let (alice_address, bob_address) = (world.address(alice), world.address(bob));
+    let id = world.send(alice, bob_address, Content::text("read me")).unwrap();
+    world.drive();
+    assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
+
+    let receipt = hush_client_core::Payload {
+        id: MessageId([9; 16]),
+        conv_seq: 0,
+        sent_at: world.now,
+        body: hush_client_core::Body::Receipt {
+            kind: hush_client_core::ReceiptKind::Read,
+            ids: vec![id],
+        },
+    }
+    .encode()
+    .unwrap();
+    let mut rng = StdRng::seed_from_u64(8);
+    let forged = hush_crypto::sealed::seal(
+        &bob_address.identity(),
+        &alice_address.identity(),
+        &receipt,
+        &mut rng,
+    )
+    .unwrap();
+    let now = world.now;
+    world.relay.enqueue(alice_address.mailbox(), forged, now).unwrap();
+    world.drive();
+
+    let dropped = &world.clients[alice].app.dropped;
+    assert!(
+        matches!(dropped.as_slice(), [(_, DropReason::Malformed(_))]),
+        "{dropped:?}"
+    );
+    assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
+    assert_eq!(world.relay.queued(&alice_address.mailbox()), 0, "acknowledged");
+}
