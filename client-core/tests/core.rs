@@ -402,7 +402,10 @@ fn prekeys_are_uploaded_on_first_login_and_replenished() {
     world.connect(alice);
     world.drive();
     assert_eq!(world.relay.one_time_count(&mailbox), PREKEY_TARGET);
-    assert_eq!(world.relay.stats.uploads, 3, "one upload for the login and any push");
+    assert_eq!(
+        world.relay.stats.uploads, 3,
+        "one upload for the login and any push"
+    );
 
     // A PreKeysLow push on its own (the relay's count) also tops up.
     for _ in 0..PREKEY_TARGET - 10 {

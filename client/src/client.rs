@@ -228,7 +228,10 @@ impl Client {
     /// client.register().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_registration_token(&self, token: hush_proto::RegistrationToken) -> Result<(), ClientError> {
+    pub async fn set_registration_token(
+        &self,
+        token: hush_proto::RegistrationToken,
+    ) -> Result<(), ClientError> {
         self.command(Command::SetRegistrationToken(token)).await
     }
 

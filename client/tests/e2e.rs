@@ -142,7 +142,11 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
             .any(|message| message.content == Content::text("end"))
     })
     .await;
-    assert_same_sequence(&texts(&after), &["end".to_owned()], "Alice's app after Bob's stream");
+    assert_same_sequence(
+        &texts(&after),
+        &["end".to_owned()],
+        "Alice's app after Bob's stream",
+    );
     relay.stop().await;
 }
 

@@ -54,15 +54,21 @@ async fn reconnect_replaces_the_connection_and_every_message_arrives_once() {
     let mut bob_received = Vec::new();
     let mut alice_received = Vec::new();
     let mut n = 0;
-    let mut exchange = async |count: usize, expected_by_bob: &mut Vec<String>, expected_by_alice: &mut Vec<String>| {
-        for _ in 0..count {
-            alice.send(bob.address(), Content::text(format!("a{n}"))).await.unwrap();
-            bob.send(alice.address(), Content::text(format!("b{n}"))).await.unwrap();
-            expected_by_bob.push(format!("a{n}"));
-            expected_by_alice.push(format!("b{n}"));
-            n += 1;
-        }
-    };
+    let mut exchange =
+        async |count: usize, expected_by_bob: &mut Vec<String>, expected_by_alice: &mut Vec<String>| {
+            for _ in 0..count {
+                alice
+                    .send(bob.address(), Content::text(format!("a{n}")))
+                    .await
+                    .unwrap();
+                bob.send(alice.address(), Content::text(format!("b{n}")))
+                    .await
+                    .unwrap();
+                expected_by_bob.push(format!("a{n}"));
+                expected_by_alice.push(format!("b{n}"));
+                n += 1;
+            }
+        };
 
     // Before: delivered on the first connection.
     exchange(PER_PHASE, &mut expected_by_bob, &mut expected_by_alice).await;

@@ -47,7 +47,9 @@ async fn a_relay_requiring_tokens_refuses_none_expired_and_forged_ones_and_admit
     // Expired, for another address, or from another authority: refused, and the client can tell
     // an expired one by its own clock.
     let expired = authority.issue(&identity, now_secs() - 60);
-    let other = hush_crypto::Account::new(0, &mut rand::rng()).identity_key().to_bytes();
+    let other = hush_crypto::Account::new(0, &mut rand::rng())
+        .identity_key()
+        .to_bytes();
     let for_another = authority.issue(&other, now_secs() + 3600);
     let forged = RegistrationAuthority::generate().issue(&identity, now_secs() + 3600);
     for (token, expected_expired) in [(expired, true), (for_another, false), (forged, false)] {

@@ -71,7 +71,8 @@ impl FromStr for RegistrationToken {
             let [high, low] = pair else {
                 return Err(bad_signature());
             };
-            *byte = (nibble(*high).ok_or_else(bad_signature)? << 4) | nibble(*low).ok_or_else(bad_signature)?;
+            *byte =
+                (nibble(*high).ok_or_else(bad_signature)? << 4) | nibble(*low).ok_or_else(bad_signature)?;
         }
         Ok(Self {
             expires_at,
@@ -112,7 +113,10 @@ mod tests {
         assert!(text.starts_with("hush-registration:1700000000:00070e15"));
         assert_eq!(text.len(), REGISTRATION_TOKEN_PREFIX.len() + 10 + 1 + 128);
         assert_eq!(text.parse::<RegistrationToken>().unwrap(), token());
-        assert_eq!(format!("  {text}\n").parse::<RegistrationToken>().unwrap(), token());
+        assert_eq!(
+            format!("  {text}\n").parse::<RegistrationToken>().unwrap(),
+            token()
+        );
     }
 
     #[test]
@@ -122,7 +126,10 @@ mod tests {
         let cases: [(String, RegistrationTokenError); 9] = [
             ("".into(), RegistrationTokenError::Prefix),
             (text.replacen("hush-", "hash-", 1), RegistrationTokenError::Prefix),
-            ("hush-registration:1700000000".into(), RegistrationTokenError::Shape),
+            (
+                "hush-registration:1700000000".into(),
+                RegistrationTokenError::Shape,
+            ),
             (
                 format!("hush-registration::{signature}"),
                 RegistrationTokenError::Expiry(String::new()),
@@ -144,7 +151,8 @@ mod tests {
                 RegistrationTokenError::Signature { found: 129 },
             ),
             (
-                text.to_uppercase().replacen("HUSH-REGISTRATION:", "hush-registration:", 1),
+                text.to_uppercase()
+                    .replacen("HUSH-REGISTRATION:", "hush-registration:", 1),
                 RegistrationTokenError::Signature { found: 128 },
             ),
         ];

@@ -153,7 +153,9 @@ mod tests {
         assert_eq!(again.public_key(), authority.public_key());
         assert!(!format!("{authority:?}").contains(&to_hex(authority.key.as_bytes())));
 
-        let user = hush_crypto::Account::new(0, &mut rand::rng()).identity_key().to_bytes();
+        let user = hush_crypto::Account::new(0, &mut rand::rng())
+            .identity_key()
+            .to_bytes();
         let token = authority.issue(&user, 1_800_000_000);
         let public = IdentityKey::from_bytes(&authority.public_key()).unwrap();
         assert!(
@@ -163,7 +165,10 @@ mod tests {
         );
         assert!(
             public
-                .verify(&registration_message(&user, token.expires_at + 1), &token.signature.0)
+                .verify(
+                    &registration_message(&user, token.expires_at + 1),
+                    &token.signature.0
+                )
                 .is_err()
         );
 
@@ -176,12 +181,17 @@ mod tests {
 
     #[test]
     fn identities_parse_from_an_address_or_hex() {
-        let user = hush_crypto::Account::new(0, &mut rand::rng()).identity_key().to_bytes();
+        let user = hush_crypto::Account::new(0, &mut rand::rng())
+            .identity_key()
+            .to_bytes();
         let hex = to_hex(&user);
         assert_eq!(parse_identity(&format!("hush:{hex}\n")).unwrap(), user);
         assert_eq!(parse_identity(&hex).unwrap(), user);
         for bad in ["hush:", "hush:00", &format!("hush:{}", "g".repeat(64))] {
-            assert!(matches!(parse_identity(bad), Err(AuthorityError::Identity(_))), "{bad}");
+            assert!(
+                matches!(parse_identity(bad), Err(AuthorityError::Identity(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -124,7 +124,10 @@ mod tests {
         };
         store
             .apply(&Commit {
-                ops: vec![StoreOp::PutAccount(local.pickle()), StoreOp::PutPeer(sessions.pickle())],
+                ops: vec![
+                    StoreOp::PutAccount(local.pickle()),
+                    StoreOp::PutPeer(sessions.pickle()),
+                ],
             })
             .unwrap();
         let (db, wal) = read(&path);
@@ -144,7 +147,10 @@ mod tests {
         for number in rewritten {
             let old = &before[&number];
             assert!(!contains(&wal, old), "page {number}'s old image is in the WAL");
-            assert!(!contains(&db, old), "page {number}'s old image is in the database");
+            assert!(
+                !contains(&db, old),
+                "page {number}'s old image is in the database"
+            );
         }
         assert!(wal.is_empty(), "{} bytes left in the WAL", wal.len());
         assert_eq!(

@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use hush_client::{
-    Address, ClientError, ClientEvent, Content, Event, MessageStatus, NetError, RegistrationToken, RelayAddress,
+    Address, ClientError, ClientEvent, Content, Event, MessageStatus, NetError, RegistrationToken,
+    RelayAddress,
 };
 
 use crate::profile::Profile;
