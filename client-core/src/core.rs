@@ -34,8 +34,9 @@ pub const RETRY_MAX_MS: u64 = 60_000;
 /// How long a delivered-receipt waits for company, milliseconds: under load one receipt then
 /// covers many messages instead of doubling the traffic.
 pub const RECEIPT_DELAY_MS: u64 = 200;
-/// Upload more one-time prekeys when the relay holds fewer than this.
-pub const PREKEY_LOW_WATER: u32 = 25;
+/// Upload more one-time prekeys when the relay holds fewer than this: the relay's default
+/// `PreKeysLow` threshold, one number shared through hush-proto.
+pub const PREKEY_LOW_WATER: u32 = hush_proto::PREKEY_LOW_THRESHOLD;
 /// Top the relay's one-time prekeys up to this many.
 pub const PREKEY_TARGET: u32 = 100;
 /// How often prekey upkeep (signed-prekey rotation) is checked while online, milliseconds.

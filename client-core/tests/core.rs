@@ -19,8 +19,8 @@ use rand::{RngExt, SeedableRng};
 
 /// One-time prekeys the core keeps the relay stocked with (`PREKEY_TARGET` in `core.rs`).
 const PREKEY_TARGET: usize = 100;
-/// The core replenishes below this (`PREKEY_LOW_WATER` in `core.rs`).
-const PREKEY_LOW_WATER: usize = 25;
+/// The core replenishes below this (`PREKEY_LOW_WATER` in `core.rs`, the relay's threshold).
+const PREKEY_LOW_WATER: usize = hush_proto::PREKEY_LOW_THRESHOLD as usize;
 
 /// Alice and Bob, registered, prekeys uploaded, quiet.
 fn alice_and_bob(seed: u64) -> (World, ClientId, ClientId) {
@@ -391,22 +391,21 @@ fn prekeys_are_uploaded_on_first_login_and_replenished() {
         vec![PREKEY_TARGET as u32; 2]
     );
 
-    // Between the relay's threshold and the core's low-water mark while offline: no push, but
-    // the count in the login answer is low enough, so the core tops up on login.
+    // Below the threshold while offline: no push can reach the core, but the count in the
+    // login answer is low, so the core tops up on login (the relay and the core share one
+    // threshold, hush_proto::PREKEY_LOW_THRESHOLD).
     world.drop_link(alice);
-    let keep = (PREKEY_LOW_THRESHOLD as usize + PREKEY_LOW_WATER) / 2;
+    let keep = PREKEY_LOW_THRESHOLD as usize - 1;
     for _ in 0..PREKEY_TARGET - keep {
         world.relay.claim_bundle(&mailbox).unwrap();
     }
-    let low_pushes = world.relay.stats.low_pushes;
     world.connect(alice);
     world.drive();
-    assert_eq!(
-        world.relay.stats.low_pushes, low_pushes,
-        "no PreKeysLow at this count"
-    );
     assert_eq!(world.relay.one_time_count(&mailbox), PREKEY_TARGET);
-    assert_eq!(world.relay.stats.uploads, 3);
+    assert_eq!(
+        world.relay.stats.uploads, 3,
+        "one upload for the login and any push"
+    );
 
     // A PreKeysLow push on its own (the relay's count) also tops up.
     for _ in 0..PREKEY_TARGET - 10 {
@@ -637,4 +636,47 @@ fn a_peer_registering_while_we_send_still_gets_the_message() {
     world.drive();
     world.assert_exchange(alice, bob);
     assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
+}
+
+/// A receipt is a control message: it counts only inside the pairwise session. One sealed
+/// for Alice with Bob's identity as the sender but not encrypted in their session (anyone
+/// can make it) is dropped, and her message does not become read.
+#[test]
+fn a_receipt_outside_the_pairwise_session_is_dropped_and_changes_no_status() {
+    let (mut world, alice, bob) = alice_and_bob(8);
+    let (alice_address, bob_address) = (world.address(alice), world.address(bob));
+    let id = world.send(alice, bob_address, Content::text("read me")).unwrap();
+    world.drive();
+    assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
+
+    let receipt = hush_client_core::Payload {
+        id: MessageId([9; 16]),
+        conv_seq: 0,
+        sent_at: world.now,
+        body: hush_client_core::Body::Receipt {
+            kind: hush_client_core::ReceiptKind::Read,
+            ids: vec![id],
+        },
+    }
+    .encode()
+    .unwrap();
+    let mut rng = StdRng::seed_from_u64(8);
+    let forged = hush_crypto::sealed::seal(
+        &bob_address.identity(),
+        &alice_address.identity(),
+        &receipt,
+        &mut rng,
+    )
+    .unwrap();
+    let now = world.now;
+    world.relay.enqueue(alice_address.mailbox(), forged, now).unwrap();
+    world.drive();
+
+    let dropped = &world.clients[alice].app.dropped;
+    assert!(
+        matches!(dropped.as_slice(), [(_, DropReason::Malformed(_))]),
+        "{dropped:?}"
+    );
+    assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
+    assert_eq!(world.relay.queued(&alice_address.mailbox()), 0, "acknowledged");
 }

@@ -204,11 +204,35 @@ impl Client {
 
     /// Connects now if needed and waits until we are logged in and our prekeys are on the
     /// relay (the first time, that is registration). Fails with the connection error if the
-    /// relay cannot be reached; the client keeps retrying in the background either way.
+    /// relay cannot be reached or refuses us (a relay that wants a registration token says
+    /// [`NetError::RegistrationTokenRequired`](crate::NetError::RegistrationTokenRequired)); the
+    /// client keeps retrying in the background either way.
     pub async fn register(&self) -> Result<(), ClientError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::WaitOnline { reply }).await?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Gives the client a registration token from the relay's operator, for a relay that
+    /// admits new addresses only with one (its refusal is
+    /// [`NetError::RegistrationTokenRequired`](crate::NetError::RegistrationTokenRequired)).
+    /// The token is signed for this client's [`Client::address`], so it can only be asked for
+    /// once the profile exists. The client connects again at once, sending it with each login
+    /// until one succeeds; wait for that with [`Client::register`]. Once registered (or while
+    /// connected, which means registered) the token is not needed and is ignored.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hush_client::Client, text: &str) -> Result<(), hush_client::ClientError> {
+    /// let token: hush_client::RegistrationToken = text.parse().expect("a registration token");
+    /// client.set_registration_token(token).await?;
+    /// client.register().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_registration_token(
+        &self,
+        token: hush_proto::RegistrationToken,
+    ) -> Result<(), ClientError> {
+        self.command(Command::SetRegistrationToken(token)).await
     }
 
     /// Queues `content` for `to`. Returns once the message is durably in the outbox; it is sent
@@ -327,7 +351,10 @@ impl Client {
             .map(|contact| contact.name))
     }
 
-    /// Asks the driver to try connecting now (for example after the network came back).
+    /// Connects again now: after the network came back or changed (Wi-Fi to mobile data, say).
+    /// An open connection is closed and replaced, since its path may be gone without either
+    /// side knowing until the idle timeout; whatever it left unanswered is resent on the new
+    /// one, and copies are dropped by message id, so every message still arrives once.
     pub async fn reconnect(&self) -> Result<(), ClientError> {
         self.command(Command::Reconnect).await
     }

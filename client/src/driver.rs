@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hush_client_core::{
     Address, Commit, Content, Core, Event, MessageId, MessageStatus, Output, SendError, Store,
 };
-use hush_proto::ServerFrame;
+use hush_proto::{RegistrationToken, ServerFrame};
 use rand_core::Rng as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -57,6 +57,8 @@ pub(crate) enum Command {
     },
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
+    /// Send this token with the logins until one succeeds; connect again now with it.
+    SetRegistrationToken(RegistrationToken),
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -107,6 +109,8 @@ pub(crate) struct Driver {
     failures: u32,
     waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
     fatal: Option<String>,
+    /// Sent with each login until one succeeds (then the mailbox exists and needs none).
+    registration: Option<RegistrationToken>,
     /// Last status reported per message (bounded; see `reports_progress`).
     statuses: HashMap<MessageId, MessageStatus>,
 }
@@ -131,6 +135,7 @@ impl Driver {
             failures: 0,
             waiters: Vec::new(),
             fatal: None,
+            registration: None,
             statuses: HashMap::new(),
         }
     }
@@ -198,7 +203,10 @@ impl Driver {
                     let _ = self.events.send(ClientEvent::Connection(ConnectionState::Connecting));
                     let relay = self.relay.clone();
                     let account = self.core.account().clone();
-                    self.connecting = Some(tokio::spawn(async move { RelayConnection::open(&relay, &account).await }));
+                    let registration = self.registration.clone();
+                    self.connecting = Some(tokio::spawn(async move {
+                        RelayConnection::open(&relay, &account, registration.as_ref()).await
+                    }));
                 }
                 attempt = join_opt(&mut self.connecting), if connecting => {
                     self.connecting = None;
@@ -231,7 +239,7 @@ impl Driver {
                 Command::MarkRead { reply, .. } | Command::WaitOnline { reply } => {
                     drop(reply.send(Err(error)))
                 }
-                Command::Reconnect | Command::Shutdown { .. } => {}
+                Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
         }
@@ -253,7 +261,25 @@ impl Driver {
                 None
             }
             Command::Reconnect => {
+                // The app knows the network changed: a connection over the old path may be dead
+                // without a word until the idle timeout, so it is replaced too. What it left
+                // unanswered is resent after the new login (the peer drops copies by id).
+                if self.connection.is_some() {
+                    self.disconnected("reconnecting as asked".into());
+                }
+                if self.connecting.is_none() {
+                    self.next_attempt = Instant::now();
+                }
+                None
+            }
+            Command::SetRegistrationToken(token) => {
                 if self.connection.is_none() {
+                    self.registration = Some(token);
+                    // An attempt under way went without the token: start again with it, so
+                    // whoever waits to be registered hears the token's answer.
+                    if let Some(attempt) = self.connecting.take() {
+                        attempt.abort();
+                    }
                     self.next_attempt = Instant::now();
                 }
                 None
@@ -277,6 +303,7 @@ impl Driver {
         match opened {
             Ok(mut connection) => {
                 self.failures = 0;
+                self.registration = None;
                 let early = std::mem::take(&mut connection.early_pushes);
                 let one_time_prekeys = connection.one_time_prekeys;
                 self.connection = Some(connection);

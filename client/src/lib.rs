@@ -29,6 +29,7 @@ pub use hush_client_core::{
     ADDRESS_PREFIX, Address, Contact, Content, Direction, DropReason, Event, HistoryEntry, MessageId,
     MessageStatus, StoredMessage,
 };
+pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::NetError;
 pub use relay_address::{RelayAddress, RelayAddressError};
 pub use store::{DatabaseKey, SqlStore, StoreError};

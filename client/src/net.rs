@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hush_crypto::{Account, SignaturePurpose};
-use hush_proto::{ClientFrame, Push, Request, RequestId, Response, ServerFrame, Signature, auth_transcript};
+use hush_proto::{
+    ClientFrame, ErrorCode, Push, RegistrationToken, Request, RequestId, Response, ServerFrame, Signature,
+    auth_transcript,
+};
 use tokio::sync::mpsc;
 
 use crate::relay_address::RelayAddress;
@@ -45,6 +48,22 @@ pub enum NetError {
     /// The relay refused the login.
     #[error("relay refused login: {0}")]
     LoginRefused(String),
+    /// The relay admits new addresses only with a registration token from its operator, and
+    /// none was given (see [`crate::Client::set_registration_token`]). A relay answers a
+    /// correctly signed login `Unauthorized` only when the mailbox is not registered (never, or
+    /// deleted) and it requires a token.
+    #[error(
+        "the relay requires a registration token to register this address: send the address to the relay's operator for one"
+    )]
+    RegistrationTokenRequired,
+    /// The relay refused the registration token given: it expired, was issued for another
+    /// address, or is not signed by the relay's registration authority (the relay does not say
+    /// which).
+    #[error("the relay refused the registration token{}", if *.expired { " (it has expired)" } else { " (issued for another address or by another authority)" })]
+    RegistrationTokenRefused {
+        /// Whether the token's expiry had passed by our clock.
+        expired: bool,
+    },
     /// The relay broke the protocol.
     #[error("relay protocol error: {0}")]
     Protocol(String),
@@ -102,8 +121,13 @@ async fn resolve(relay: &RelayAddress) -> Result<SocketAddr, NetError> {
 }
 
 impl RelayConnection {
-    /// Connects and logs in as `account`, within [`CONNECT_TIMEOUT`].
-    pub(crate) async fn open(relay: &RelayAddress, account: &Account) -> Result<Self, NetError> {
+    /// Connects and logs in as `account`, within [`CONNECT_TIMEOUT`]; `registration` goes with
+    /// the login, for a relay that registers new addresses by token only.
+    pub(crate) async fn open(
+        relay: &RelayAddress,
+        account: &Account,
+        registration: Option<&RegistrationToken>,
+    ) -> Result<Self, NetError> {
         let address = resolve(relay).await?;
         let unreachable = |reason: String| NetError::Unreachable {
             address: relay.to_string(),
@@ -111,7 +135,7 @@ impl RelayConnection {
         };
         match tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::open_at(address, relay.fingerprint, account),
+            Self::open_at(address, relay.fingerprint, account, registration),
         )
         .await
         {
@@ -127,6 +151,7 @@ impl RelayConnection {
         address: SocketAddr,
         fingerprint: [u8; 32],
         account: &Account,
+        registration: Option<&RegistrationToken>,
     ) -> Result<Self, NetError> {
         let unreachable = |reason: String| NetError::Unreachable {
             address: address.to_string(),
@@ -173,7 +198,7 @@ impl RelayConnection {
         let login = Request::Authenticate {
             identity_key,
             signature: Signature(signature),
-            registration: None,
+            registration: registration.cloned(),
         };
         write_frame(&mut send, DRIVER_REQUEST_ID, login).await?;
         let one_time_prekeys = loop {
@@ -181,6 +206,16 @@ impl RelayConnection {
                 ServerFrame::Response { id, result } if id == DRIVER_REQUEST_ID => match result {
                     Ok(Response::Authenticated { one_time_prekeys, .. }) => break one_time_prekeys,
                     Ok(_) => return Err(NetError::Protocol("unexpected login answer".into())),
+                    Err(error) if error.code == ErrorCode::Unauthorized => {
+                        // Our signature is good, so the mailbox is unknown to a relay that
+                        // wants a token for it.
+                        return Err(match registration {
+                            None => NetError::RegistrationTokenRequired,
+                            Some(token) => NetError::RegistrationTokenRefused {
+                                expired: token.expires_at < crate::driver::now_ms() / 1000,
+                            },
+                        });
+                    }
                     Err(error) => {
                         return Err(NetError::LoginRefused(format!(
                             "{:?}: {}",

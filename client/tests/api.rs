@@ -49,11 +49,30 @@ async fn a_changed_contact_identity_is_reported_and_the_policy_decides() {
         alice.add_contact("bob", bob_2).await.unwrap(),
         ContactUpdate::Changed
     );
+    let mut accepted_change = None;
     let changed = collect_until(&mut events, |event, _| {
-        matches!(event, ClientEvent::ContactIdentityChanged { .. })
+        if let ClientEvent::ContactIdentityChanged { .. } = event {
+            accepted_change = Some(event.clone());
+            return true;
+        }
+        false
     })
     .await;
     assert!(changed.is_empty());
+    assert_eq!(
+        accepted_change,
+        Some(ClientEvent::ContactIdentityChanged {
+            name: "bob".to_owned(),
+            old: bob_1,
+            new: bob_2,
+            accepted: true,
+        })
+    );
+    // The new address is a new safety number to compare.
+    assert_ne!(
+        alice.safety_number(&bob_1).digits(),
+        alice.safety_number(&bob_2).digits()
+    );
     assert_eq!(alice.contact("bob").await.unwrap().address, bob_2);
     // Verified: this policy refuses, the old address stays, and the app hears about it.
     alice.verify_contact("bob").await.unwrap();
@@ -64,14 +83,22 @@ async fn a_changed_contact_identity_is_reported_and_the_policy_decides() {
     );
     let mut refused = None;
     collect_until(&mut events, |event, _| {
-        if let ClientEvent::ContactIdentityChanged { new, accepted, .. } = event {
-            refused = Some((*new, *accepted));
+        if let ClientEvent::ContactIdentityChanged { .. } = event {
+            refused = Some(event.clone());
             return true;
         }
         false
     })
     .await;
-    assert_eq!(refused, Some((bob_3, false)));
+    assert_eq!(
+        refused,
+        Some(ClientEvent::ContactIdentityChanged {
+            name: "bob".to_owned(),
+            old: bob_2,
+            new: bob_3,
+            accepted: false,
+        })
+    );
     let contact = alice.contact("bob").await.unwrap();
     assert_eq!((contact.address, contact.verified), (bob_2, true));
     assert!(matches!(

@@ -132,11 +132,20 @@ async fn a_thousand_messages_each_way_while_one_side_is_offline_half_the_time() 
         .collect();
     assert_same_sequence(&texts(&incoming), &expected_a, "Bob's history");
     assert_eq!(history.len(), 2 * total);
-    // Nothing more arrives for Alice once Bob's stream is complete (no late duplicates).
-    assert!(
-        alice_events
-            .try_next()
-            .is_none_or(|event| !matches!(event, ClientEvent::Core(Event::MessageReceived(_))))
+    // No late duplicates: a copy of one of Bob's messages, redelivered or re-reported after his
+    // stream was complete, would reach Alice's app before a message Bob sends now, in the same
+    // conversation. So his next message must be the very next one she gets.
+    bob.send(alice.address(), Content::text("end")).await.unwrap();
+    let after = collect_until(&mut alice_events, |_, received| {
+        received
+            .iter()
+            .any(|message| message.content == Content::text("end"))
+    })
+    .await;
+    assert_same_sequence(
+        &texts(&after),
+        &["end".to_owned()],
+        "Alice's app after Bob's stream",
     );
     relay.stop().await;
 }

@@ -28,6 +28,7 @@ pub mod frame;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod messages;
+mod registration;
 mod types;
 
 pub use error::FrameError;
@@ -36,6 +37,7 @@ pub use messages::{
     AUTH_LABEL, ClientFrame, Delivery, ErrorCode, ErrorResponse, Push, Request, Response, ServerFrame,
     auth_transcript,
 };
+pub use registration::{REGISTRATION_TOKEN_PREFIX, RegistrationTokenError};
 pub use types::{
     BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL, MailboxId, OneTimePreKey, PreKeyUpload,
     REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature, SignedPreKey, registration_message,
@@ -53,6 +55,14 @@ pub const MAX_ENVELOPE_LEN: usize = (1 << 20) + 2048;
 
 /// Most one-time prekeys in one upload (Signal uploads 100 at a time).
 pub const MAX_PREKEYS_PER_UPLOAD: usize = 100;
+
+/// Below this many one-time prekeys on the relay, their owner uploads more: the relay pushes
+/// `PreKeysLow` under it (its default `prekey_low_threshold`), and the client tops up when its
+/// login answer or an upload answer reports fewer. One number for both, so the relay does not
+/// push for counts the client would ignore, and the client's login check does not wait for a
+/// push that comes later. At 25 of the 100 a client uploads, a quarter of its stock is left for
+/// the claims made while its owner is offline before bundles come without one.
+pub const PREKEY_LOW_THRESHOLD: u32 = 25;
 
 /// Most recipients of one `SendMany` request (a large group's devices).
 pub const MAX_RECIPIENTS_PER_SEND: usize = 1000;

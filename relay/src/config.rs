@@ -158,7 +158,8 @@ pub struct Limits {
     pub purge_interval_secs: u64,
     /// Most one-time prekeys held per mailbox.
     pub max_one_time_prekeys: u32,
-    /// Below this many one-time prekeys the owner is told to upload more.
+    /// Below this many one-time prekeys the owner is told to upload more (default
+    /// [`hush_proto::PREKEY_LOW_THRESHOLD`], the number clients top up below).
     pub prekey_low_threshold: u32,
     /// How long graceful shutdown waits for connections to finish, seconds.
     pub shutdown_grace_secs: u64,
@@ -185,7 +186,7 @@ impl Default for Limits {
             message_ttl_secs: 30 * 24 * 60 * 60,
             purge_interval_secs: 300,
             max_one_time_prekeys: 500,
-            prekey_low_threshold: 20,
+            prekey_low_threshold: hush_proto::PREKEY_LOW_THRESHOLD,
             shutdown_grace_secs: 10,
         }
     }

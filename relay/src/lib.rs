@@ -30,6 +30,7 @@ pub mod fuzzing;
 mod hub;
 mod limits;
 pub mod metrics;
+pub mod registration;
 pub mod server;
 pub mod store;
 pub mod tls;

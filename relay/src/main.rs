@@ -1,19 +1,23 @@
 //! `hush-relay`: run the relay. With no arguments it listens on 0.0.0.0:7443, keeps its data in
-//! ./hush-relay-data and serves metrics on 127.0.0.1:9464.
+//! ./hush-relay-data and serves metrics on 127.0.0.1:9464. Two subcommands manage the
+//! registration authority of a relay that admits new users by token only.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use hush_relay::config::StorageBackend;
+use hush_relay::registration::{RegistrationAuthority, parse_identity};
 use hush_relay::{Config, Relay};
 use secrecy::SecretString;
 
 /// Hush relay: prekey directory and store-and-forward of end-to-end encrypted messages.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file (flags and environment variables override it).
     #[arg(long, short, env = "HUSH_RELAY_CONFIG")]
     config: Option<PathBuf>,
@@ -42,6 +46,32 @@ struct Args {
     log: String,
 }
 
+/// Registration by token: make the authority key once, put its public key in the relay's
+/// `registration_key`, then issue a token per user for the address they send you.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the registration authority's key file (or read an existing one) and print the
+    /// `registration_key` line for the relay's configuration. Keep the file off the relay.
+    RegistrationAuthority {
+        /// The authority's key file (created readable by you only).
+        #[arg(long)]
+        key_file: PathBuf,
+    },
+    /// Print a registration token for one user's address, to hand to them
+    /// (`hush register --token <token>`).
+    RegistrationToken {
+        /// The authority's key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The user's address (hush:…) or hex identity key.
+        #[arg(long)]
+        address: String,
+        /// How long the token may be used to register, in hours.
+        #[arg(long, default_value_t = 7 * 24)]
+        valid_hours: u64,
+    },
+}
+
 /// Keeps a flag's value (a database URL with its password) out of `Debug` output from the start.
 fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(text.into())
@@ -49,6 +79,9 @@ fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(command) = args.command {
+        return registration(command);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("bad --log filter")?)
         .init();
@@ -104,6 +137,41 @@ fn main() -> anyhow::Result<()> {
         relay.run(shutdown_signal()).await;
         anyhow::Ok(())
     })
+}
+
+fn registration(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::RegistrationAuthority { key_file } => {
+            let (authority, created) = RegistrationAuthority::load_or_create(&key_file)?;
+            let verb = if created { "created" } else { "read" };
+            eprintln!("{verb} {}", key_file.display());
+            println!(
+                "registration_key = \"{}\"",
+                hush_relay::tls::to_hex(&authority.public_key())
+            );
+        }
+        Command::RegistrationToken {
+            key_file,
+            address,
+            valid_hours,
+        } => {
+            if !key_file.exists() {
+                anyhow::bail!(
+                    "no key file at {} (create it with `hush-relay registration-authority`)",
+                    key_file.display()
+                );
+            }
+            let (authority, _) = RegistrationAuthority::load_or_create(&key_file)?;
+            let identity = parse_identity(&address)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("the system clock is before 1970")?
+                .as_secs();
+            let expires_at = now.saturating_add(valid_hours.saturating_mul(3600));
+            println!("{}", authority.issue(&identity, expires_at));
+        }
+    }
+    Ok(())
 }
 
 /// SIGINT or SIGTERM.

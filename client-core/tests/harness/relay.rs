@@ -15,7 +15,7 @@ use hush_proto::{
 };
 
 /// Below this many one-time prekeys the relay pushes `PreKeysLow` (the relay's default config).
-pub const PREKEY_LOW_THRESHOLD: u32 = 20;
+pub const PREKEY_LOW_THRESHOLD: u32 = hush_proto::PREKEY_LOW_THRESHOLD;
 /// Most one-time prekeys one mailbox may hold (the relay's default config).
 pub const MAX_ONE_TIME_PREKEYS: u32 = 500;
 

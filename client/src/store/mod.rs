@@ -7,7 +7,8 @@
 //! keys.
 //!
 //! Each [`Commit`] is one `BEGIN IMMEDIATE` transaction, fsynced before [`Store::apply`]
-//! returns. The connection holds an exclusive lock from open to drop, so one profile is used by
+//! returns; one that replaces the account or a peer's sessions is then checkpointed and the
+//! write-ahead log truncated, so the replaced pickles' pages do not linger there. The connection holds an exclusive lock from open to drop, so one profile is used by
 //! one process at a time.
 
 mod codec;
@@ -18,6 +19,7 @@ mod queries;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -104,6 +106,13 @@ impl Store for SqlStore {
             ops::apply(&tx, op, &self.pickle_key, &mut rng)?;
         }
         tx.commit()?;
+        if wal::replaces_secrets(commit)
+            && let Err(error) = wal::truncate(&self.conn)
+        {
+            // The commit is durable, so `apply` succeeded (an error would say it was not
+            // applied); the old pages stay in the log until the next such commit truncates it.
+            tracing::warn!(%error, "could not truncate the write-ahead log");
+        }
         Ok(())
     }
 

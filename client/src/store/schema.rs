@@ -155,6 +155,9 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
             "expected journal mode wal, got {mode}"
         )));
     }
+    // Replaced pickles' old pages are cut out of the log after their commit (see `wal`); this
+    // bounds what other commits leave in it once SQLite resets it.
+    conn.pragma_update(None, "journal_size_limit", super::wal::WAL_SIZE_LIMIT)?;
     // Every commit is fsynced before `apply` returns: the core acknowledges a message to the
     // relay right after, so it must survive power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;

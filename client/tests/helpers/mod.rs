@@ -31,14 +31,20 @@ pub struct TestRelay {
 }
 
 pub async fn spawn_relay() -> TestRelay {
+    spawn_relay_with(|_| {}).await
+}
+
+/// [`spawn_relay`] with `configure` applied to the relay's configuration first.
+pub async fn spawn_relay_with(configure: impl FnOnce(&mut Config)) -> TestRelay {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_path_buf();
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
         data_dir: data_dir.clone(),
         ..Config::default()
     };
+    configure(&mut config);
     let relay = Relay::bind(config).await.unwrap();
     let addr = relay.local_addr().unwrap();
     let address = RelayAddress {

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use hush_client::{Address, ClientEvent, Content, Event, MessageStatus, RelayAddress};
+use hush_client::{
+    Address, ClientError, ClientEvent, Content, Event, MessageStatus, NetError, RegistrationToken,
+    RelayAddress,
+};
 
 use crate::profile::Profile;
 
@@ -48,6 +51,14 @@ enum Command {
         /// The relay address the relay printed: host:port#fingerprint.
         #[arg(long, env = "HUSH_RELAY")]
         relay: String,
+    },
+    /// Register with the relay (again), with a registration token from its operator if the
+    /// relay asks for one. `init` registers already where the relay needs no token.
+    Register {
+        /// The token the operator issued for this profile's address
+        /// (`hush-relay registration-token`).
+        #[arg(long, env = "HUSH_REGISTRATION_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Print this profile's address and safety-number half.
     Address,
@@ -112,6 +123,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init { relay } => init(&cli.profile, &relay).await,
+        Command::Register { token } => register(&cli.profile, token.as_deref()).await,
         Command::Address => {
             let profile = Profile::open(&cli.profile).await?;
             print_identity(&profile);
@@ -169,6 +181,13 @@ async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
     print_identity(&profile);
     match profile.client.register().await {
         Ok(()) => println!("registered with relay {}", profile.relay),
+        Err(ClientError::Relay(NetError::RegistrationTokenRequired)) => {
+            profile.client.shutdown().await?;
+            bail!(
+                "profile created, but the relay registers new addresses by token only. Send your address \
+                 to the relay's operator, then run `hush register --token <token>` with the token you get."
+            );
+        }
         Err(error) => {
             profile.client.shutdown().await?;
             bail!(
@@ -177,6 +196,21 @@ async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
         }
     }
     profile.client.shutdown().await?;
+    Ok(())
+}
+
+async fn register(dir: &std::path::Path, token: Option<&str>) -> Result<()> {
+    let token: Option<RegistrationToken> = token
+        .map(|text| text.parse().context("that is not a registration token"))
+        .transpose()?;
+    let profile = Profile::open(dir).await?;
+    if let Some(token) = token {
+        profile.client.set_registration_token(token).await?;
+    }
+    let registered = profile.client.register().await;
+    profile.client.shutdown().await?;
+    registered?;
+    println!("registered with relay {}", profile.relay);
     Ok(())
 }
 
