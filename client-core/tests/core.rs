@@ -638,9 +638,9 @@ fn a_peer_registering_while_we_send_still_gets_the_message() {
     assert_eq!(world.status(alice, &id), Some(MessageStatus::Delivered));
 }
 
-/// A receipt is a control message: it counts only inside the pairwise session. One sealed
-/// for Alice with Bob's identity as the sender but not encrypted in their session (anyone
-/// can make it) is dropped, and her message does not become read.
+/// A receipt is a control message: it counts only inside the pairwise session. One that Bob's
+/// own identity sealed for Alice (seals authenticate the sealer since sealed sender v2) but
+/// that is not encrypted in their session is dropped, and her message does not become read.
 #[test]
 fn a_receipt_outside_the_pairwise_session_is_dropped_and_changes_no_status() {
     let (mut world, alice, bob) = alice_and_bob(8);
@@ -662,7 +662,7 @@ fn a_receipt_outside_the_pairwise_session_is_dropped_and_changes_no_status() {
     .unwrap();
     let mut rng = StdRng::seed_from_u64(8);
     let forged = hush_crypto::sealed::seal(
-        &bob_address.identity(),
+        world.clients[bob].core.account(),
         &alice_address.identity(),
         &receipt,
         &mut rng,
