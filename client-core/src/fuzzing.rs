@@ -840,10 +840,10 @@ impl Run {
                     self.next_from_alice += 1;
                     self.received.push(message.id);
                 }
-                Output::Event(Event::Dropped { from, reason }) => {
+                Output::Event(Event::Dropped { claimed_from, reason }) => {
                     assert!(
                         genuine.is_none(),
-                        "a genuine envelope was dropped: {reason:?} (from {from:?})"
+                        "a genuine envelope was dropped: {reason:?} (claimed from {claimed_from:?})"
                     );
                 }
                 Output::Event(_) => {}

@@ -7,7 +7,7 @@ use hush_proto::{Delivery, Request};
 use crate::address::Address;
 use crate::content::{Body, MAX_RECEIPT_IDS, Payload, ReceiptKind};
 use crate::core::{Core, MAX_HELD_PER_PEER, Pending, RECEIPT_DELAY_MS};
-use crate::event::{DropReason, Event};
+use crate::event::{ClaimedSender, DropReason, Event};
 use crate::records::{Conversation, Direction, HeldMessage, MessageStatus, StoreOp, StoredMessage};
 
 impl Core {
@@ -34,7 +34,7 @@ impl Core {
             Ok(unsealed) => unsealed,
             Err(error) => {
                 events.push(Event::Dropped {
-                    from: None,
+                    claimed_from: None,
                     reason: DropReason::Unsealable(error.to_string()),
                 });
                 return;
@@ -45,7 +45,7 @@ impl Core {
             Ok(message) => message,
             Err(error) => {
                 events.push(Event::Dropped {
-                    from: Some(from),
+                    claimed_from: Some(ClaimedSender::new(from)),
                     reason: DropReason::Malformed(error.to_string()),
                 });
                 return;
@@ -73,7 +73,7 @@ impl Core {
                 // A resend of something already processed (its key is used up): nothing to do.
                 if !matches!(error, PeerDecryptError::Decrypt(DecryptError::Duplicate { .. })) {
                     events.push(Event::Dropped {
-                        from: Some(from),
+                        claimed_from: Some(ClaimedSender::new(from)),
                         reason: DropReason::Undecryptable(error.to_string()),
                     });
                 }
@@ -88,7 +88,7 @@ impl Core {
         match Payload::decode(&plaintext) {
             Ok(payload) => self.accept(now, from, payload, plaintext, ops, events),
             Err(error) => events.push(Event::Dropped {
-                from: Some(from),
+                claimed_from: Some(ClaimedSender::new(from)),
                 reason: DropReason::BadPayload(error.to_string()),
             }),
         }
@@ -126,7 +126,7 @@ impl Core {
         }
         if payload.conv_seq == 0 {
             events.push(Event::Dropped {
-                from: Some(from),
+                claimed_from: Some(ClaimedSender::new(from)),
                 reason: DropReason::BadPayload("content without a sequence number".into()),
             });
             return;
@@ -144,7 +144,7 @@ impl Core {
             let held_for_peer = self.held.range((from, 0)..=(from, u64::MAX)).count();
             if held_for_peer >= MAX_HELD_PER_PEER {
                 events.push(Event::Dropped {
-                    from: Some(from),
+                    claimed_from: Some(ClaimedSender::new(from)),
                     reason: DropReason::BadPayload("too many messages ahead of a missing one".into()),
                 });
                 return;

@@ -29,7 +29,7 @@ pub use content::{
     Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
 };
 pub use core::{Core, CoreError, Output, SendError};
-pub use event::{DropReason, Event};
+pub use event::{ClaimedSender, DropReason, Event};
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
