@@ -21,6 +21,7 @@ use thiserror::Error;
 use crate::address::Address;
 use crate::content::{Body, Content, MessageId, Payload, PayloadError};
 use crate::event::Event;
+use crate::reset::Resets;
 use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
@@ -117,6 +118,8 @@ pub struct Core {
     /// `now` of the last [`Core::pump`]: outbox and retry times up to it were acted on then.
     pub(crate) pumped_at: u64,
     pub(crate) outputs: VecDeque<Output>,
+    /// Session resets (see `reset.rs`).
+    pub(crate) resets: Resets,
 }
 
 impl core::fmt::Debug for Core {
@@ -160,6 +163,8 @@ impl Core {
         for held in snapshot.held {
             core.held.insert((held.peer, held.conv_seq), held);
         }
+        core.resets
+            .restore(snapshot.unconfirmed, snapshot.recent_incoming);
         Ok(core)
     }
 
@@ -185,6 +190,7 @@ impl Core {
             next_upkeep: 0,
             pumped_at: 0,
             outputs: VecDeque::new(),
+            resets: Resets::default(),
         }
     }
 
@@ -222,6 +228,9 @@ impl Core {
         self.in_flight.clear();
         self.fetching.clear();
         self.uploading = false;
+        // The signed prekey goes up at every login: a profile restored from an older copy may
+        // find the relay holding one rotated after that copy, whose secret it does not have.
+        self.upload_due = Some(now);
         self.upkeep(now, Some(one_time_prekeys));
         self.pump(now);
     }
@@ -343,6 +352,7 @@ impl Core {
         if now >= self.next_upkeep || self.upload_due.is_some_and(|due| now >= due) {
             self.upkeep(now, None);
         }
+        self.run_due_resets(now);
         self.pump(now);
     }
 
@@ -361,6 +371,9 @@ impl Core {
             earliest = Some(earliest.map_or(time, |current: u64| current.min(time)));
         };
         if let Some(due) = self.upload_due {
+            consider(due);
+        }
+        if let Some(due) = self.resets.next_due() {
             consider(due);
         }
         // A time at or before the last pump was acted on then: what still waits is waiting for

@@ -72,6 +72,16 @@ pub enum Event {
         /// Why.
         reason: DropReason,
     },
+    /// The session with `peer` was started over: one side found it broken (typically because a
+    /// profile was restored from an older copy). Both sides resend what the other had not
+    /// confirmed, so no message is lost; messages the restored side had received after its
+    /// copy was made are not in its history.
+    SessionReset {
+        /// The other party.
+        peer: Address,
+        /// Whether we started it (we found the session broken) or the peer did.
+        started_here: bool,
+    },
     /// New one-time prekeys were generated and uploaded (how many the relay now holds).
     PreKeysReplenished {
         /// Count the relay reported after the upload.

@@ -949,6 +949,30 @@ pub fn seed_corpus() -> Vec<Seed> {
     add("client_payload", "receipt_read", receipt(ReceiptKind::Read, 1));
     add(
         "client_payload",
+        "reset",
+        payload(
+            0,
+            Body::Reset {
+                next_seq: NOW << 20,
+                answer: false,
+                reuse_seen: true,
+            },
+        ),
+    );
+    add(
+        "client_payload",
+        "reset_answer",
+        payload(
+            0,
+            Body::Reset {
+                next_seq: 1,
+                answer: true,
+                reuse_seen: false,
+            },
+        ),
+    );
+    add(
+        "client_payload",
         "receipt_full",
         receipt(ReceiptKind::Read, MAX_RECEIPT_IDS),
     );

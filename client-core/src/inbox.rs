@@ -69,6 +69,8 @@ impl Core {
             Err(error) => {
                 if fresh_peer {
                     self.peers.remove(&from);
+                } else {
+                    self.on_undecryptable(now, from, &message, &error);
                 }
                 // A resend of something already processed (its key is used up): nothing to do.
                 if !matches!(error, PeerDecryptError::Decrypt(DecryptError::Duplicate { .. })) {
@@ -81,6 +83,7 @@ impl Core {
             }
         };
         ops.push(StoreOp::PutPeer(peer.pickle()));
+        self.resets.note_decrypted(from, &message);
         if is_prekey {
             // A new inbound session consumed a one-time prekey and remembered the base key.
             ops.push(StoreOp::PutAccount(self.account.pickle()));
@@ -96,7 +99,7 @@ impl Core {
 
     /// A decrypted payload from `from`: receipts apply at once; content is delivered in the
     /// sender's order, exactly once.
-    fn accept(
+    pub(crate) fn accept(
         &mut self,
         now: u64,
         from: Address,
@@ -105,12 +108,22 @@ impl Core {
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) {
+        if let Body::Reset {
+            next_seq,
+            answer,
+            reuse_seen,
+        } = payload.body
+        {
+            self.on_peer_reset(now, from, next_seq, answer, reuse_seen, ops, events);
+            return;
+        }
         if let Body::Receipt { kind, ids } = payload.body {
             let status = match kind {
                 ReceiptKind::Delivered => MessageStatus::Delivered,
                 ReceiptKind::Read => MessageStatus::Read,
             };
             for id in ids {
+                self.resets.note_confirmed(from, &id);
                 ops.push(StoreOp::SetStatus {
                     id,
                     peer: from,
@@ -137,7 +150,11 @@ impl Core {
             .copied()
             .unwrap_or_else(|| Conversation::new(from));
         if payload.conv_seq < conversation.next_in_seq || self.held.contains_key(&(from, payload.conv_seq)) {
-            // Already delivered or already held: a copy.
+            // Already delivered or already held: a copy, unless it is a message we never saw
+            // under a number already used (the sender went back in time).
+            if payload.conv_seq < conversation.next_in_seq && !self.resets.delivered(&payload.id) {
+                self.on_reused_seq(now, from);
+            }
             return;
         }
         if payload.conv_seq > conversation.next_in_seq {
@@ -202,6 +219,12 @@ impl Core {
         let Body::Content(content) = payload.body else {
             return;
         };
+        // A copy resent under a new number after a session reset: confirm it again only.
+        if self.resets.delivered(&payload.id) {
+            delivered.push(payload.id);
+            return;
+        }
+        self.resets.note_incoming(payload.id);
         let message = StoredMessage {
             id: payload.id,
             peer: from,

@@ -18,6 +18,7 @@ mod inbox;
 mod memory;
 mod outbox;
 mod records;
+mod reset;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
@@ -35,4 +36,5 @@ pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
+pub use reset::{MAX_RESETS_PER_HOUR, RESET_INTERVAL_MS};
 pub use store::Store;

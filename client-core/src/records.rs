@@ -243,4 +243,10 @@ pub struct Snapshot {
     pub outbox: Vec<OutboxItem>,
     /// Held messages.
     pub held: Vec<HeldMessage>,
+    /// Our outgoing messages the relay stored but the recipient has not confirmed (status
+    /// `Sent`), oldest first; at most the latest 4,096 are needed. Resent after a session reset.
+    pub unconfirmed: Vec<StoredMessage>,
+    /// Ids of the latest incoming messages, oldest first; at most 4,096 are needed. A copy
+    /// resent under a new number after a session reset is recognised by them.
+    pub recent_incoming: Vec<MessageId>,
 }

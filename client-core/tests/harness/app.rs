@@ -43,6 +43,8 @@ pub struct App {
     pub dropped: Vec<(Option<Address>, DropReason)>,
     /// `PreKeysReplenished` counts, in order.
     pub replenished: Vec<u32>,
+    /// `SessionReset` events: the peer, and whether this side started the reset.
+    pub resets: Vec<(Address, bool)>,
 }
 
 impl App {
@@ -84,6 +86,7 @@ impl App {
             }
             Event::Dropped { claimed_from, reason } => self.dropped.push((claimed_from.map(|c| c.claimed_address()), reason)),
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
+            Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

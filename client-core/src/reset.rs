@@ -1,0 +1,538 @@
+//! Starting a session over when one side's state went back in time (a profile restored from an
+//! older copy, a rolled-back VM), so that no message is lost or delivered twice.
+//!
+//! A restored side encrypts again at ratchet counters it already used, cannot decrypt the
+//! peer's newer messages, and numbers its content from a `conv_seq` the peer has already seen.
+//! Either side may notice:
+//! - a duplicate ratchet counter whose message differs from the one that consumed it (a genuine
+//!   copy is byte-identical: senders resend envelopes unchanged, relays redeliver them);
+//! - a message from a peer we hold sessions with that no session decrypts;
+//! - content numbered below what we expect next, with an id we have not delivered.
+//!
+//! It then *resets*: it drops its sessions with the peer, starts a fresh X3DH session (the peer
+//! adopts it, see `hush_crypto::peer`), and, as the first message on it, sends
+//! [`Body::Reset`] with the number its content to the peer restarts at. Everything of its own the
+//! peer has not confirmed (messages the relay stored without a delivered receipt, and the
+//! outbox) is renumbered from there and sent again. The peer answers in kind: it keeps only the
+//! session the reset came on, renumbers and resends its own unconfirmed messages, and sends a
+//! [`Body::Reset`] marked as an answer. Receivers drop content they delivered already by id, so
+//! a message that got through before the reset and again after it is delivered once.
+//!
+//! The restart number is at least `now << 20` (and above anything numbered before): it is then
+//! above whatever the peer expects from us even if our own counters went back, so renumbered
+//! messages that overtake the reset are held, not dropped, until the reset arrives.
+//!
+//! Anyone can make a message look like a trigger, so resets are rate-limited (per peer and in
+//! total); a trigger that comes too early is deferred, and dropped when the peer's messages
+//! decrypt again. A reset never loses a message: everything unconfirmed is resent.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+
+use hush_crypto::peer::{PeerDecryptError, PeerSessions};
+use hush_crypto::{DecryptError, InboundError, SessionMessage};
+
+use crate::address::Address;
+use crate::content::{Body, MessageId, Payload};
+use crate::core::{Core, Pending};
+use crate::event::Event;
+use crate::records::{Conversation, Direction, MessageStatus, OutboxItem, StoreOp, StoredMessage};
+
+/// Least time between two resets we start with one peer, milliseconds. A reset costs a bundle
+/// fetch (one of the peer's one-time prekeys) and a resend of what is unconfirmed, so a forged
+/// trigger can make us pay that once a minute per peer at most.
+pub const RESET_INTERVAL_MS: u64 = 60_000;
+/// Most resets we start in any hour, over all peers: forged triggers naming many peers cost at
+/// most this many bundle fetches.
+pub const MAX_RESETS_PER_HOUR: usize = 20;
+/// After a reset, messages still in flight on the dropped sessions fail to decrypt; they were
+/// resent on the new session, so for this long such failures only defer a reset.
+pub const RESET_QUIET_MS: u64 = 5 * 60_000;
+/// Ratchet positions remembered per peer with the message that consumed them, to tell a rolled
+/// back sender (same position, another message) from a redelivery (same bytes).
+pub const MAX_CONSUMED_PER_PEER: usize = 1024;
+/// Ids of delivered incoming messages remembered (over all peers), to drop a resent copy that
+/// comes under a new number. Resends follow a reset at once, so recent ids are what they hit.
+pub const MAX_RECENT_INCOMING: usize = 4096;
+/// Unconfirmed outgoing messages kept (over all peers) for resending after a reset; older ones
+/// stay `Sent` if their receipts never come.
+pub const MAX_UNCONFIRMED: usize = 4096;
+/// `conv_seq` restart numbers are at least the clock in milliseconds times 2^20 (see the module
+/// docs): room for a million messages per millisecond between resets.
+const SEQ_EPOCH_SHIFT: u32 = 20;
+const HOUR_MS: u64 = 60 * 60 * 1000;
+
+/// Why a reset is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// The peer reused a ratchet counter or a sequence number: it went back in time.
+    PeerReused,
+    /// A message from the peer did not decrypt in any session we hold.
+    Undecryptable,
+}
+
+#[derive(Debug, Default)]
+struct PeerState {
+    consumed: HashMap<([u8; 32], u32), u64>,
+    consumed_order: VecDeque<([u8; 32], u32)>,
+    last_started: Option<u64>,
+    /// Failures to decrypt before this only defer a reset.
+    quiet_until: u64,
+    /// A deferred reset: when, and whether the peer reused counters.
+    due: Option<(u64, bool)>,
+    /// We started a reset and the peer has not sent its own yet.
+    awaiting: bool,
+}
+
+/// What the reset logic remembers. Only the unconfirmed messages and the recent incoming ids
+/// are rebuilt after a restart (from [`crate::Snapshot`]); the rest is advisory.
+#[derive(Debug, Default)]
+pub(crate) struct Resets {
+    peers: HashMap<Address, PeerState>,
+    started: VecDeque<u64>,
+    unconfirmed: BTreeMap<(Address, u64), Payload>,
+    unconfirmed_ids: HashMap<MessageId, (Address, u64)>,
+    recent_incoming: HashSet<MessageId>,
+    recent_order: VecDeque<MessageId>,
+}
+
+fn message_hash(message: &SessionMessage) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    message.message().to_bytes().hash(&mut hasher);
+    hasher.finish()
+}
+
+fn position(message: &SessionMessage) -> ([u8; 32], u32) {
+    let inner = message.message();
+    (inner.ratchet_key().to_bytes(), inner.counter())
+}
+
+impl Resets {
+    /// From the store at start-up.
+    pub(crate) fn restore(&mut self, unconfirmed: Vec<StoredMessage>, recent_incoming: Vec<MessageId>) {
+        for message in unconfirmed {
+            if message.direction == Direction::Outgoing && message.status == MessageStatus::Sent {
+                let payload = Payload {
+                    id: message.id,
+                    conv_seq: message.conv_seq,
+                    sent_at: message.sent_at,
+                    body: Body::Content(message.content),
+                };
+                self.note_sent(message.peer, payload);
+            }
+        }
+        for id in recent_incoming {
+            self.note_incoming(id);
+        }
+    }
+
+    /// The relay stored one of our content messages: keep it until the peer confirms it.
+    pub(crate) fn note_sent(&mut self, peer: Address, payload: Payload) {
+        if payload.conv_seq == 0 {
+            return;
+        }
+        if self.unconfirmed.len() >= MAX_UNCONFIRMED
+            && let Some(((oldest_peer, seq), old)) = self.unconfirmed.pop_first()
+        {
+            let _ = (oldest_peer, seq);
+            self.unconfirmed_ids.remove(&old.id);
+        }
+        self.unconfirmed_ids.insert(payload.id, (peer, payload.conv_seq));
+        self.unconfirmed.insert((peer, payload.conv_seq), payload);
+    }
+
+    /// `peer` confirmed (delivered or read) our message `id`.
+    pub(crate) fn note_confirmed(&mut self, peer: Address, id: &MessageId) {
+        if let Some(key) = self.unconfirmed_ids.get(id).copied()
+            && key.0 == peer
+        {
+            self.unconfirmed_ids.remove(id);
+            self.unconfirmed.remove(&key);
+        }
+    }
+
+    /// We delivered incoming message `id`.
+    pub(crate) fn note_incoming(&mut self, id: MessageId) {
+        if !self.recent_incoming.insert(id) {
+            return;
+        }
+        self.recent_order.push_back(id);
+        if self.recent_order.len() > MAX_RECENT_INCOMING
+            && let Some(old) = self.recent_order.pop_front()
+        {
+            self.recent_incoming.remove(&old);
+        }
+    }
+
+    /// Whether we delivered incoming message `id` recently.
+    pub(crate) fn delivered(&self, id: &MessageId) -> bool {
+        self.recent_incoming.contains(id)
+    }
+
+    /// A message from `peer` decrypted: remember what consumed its ratchet position, and drop a
+    /// deferred reset (the session works).
+    pub(crate) fn note_decrypted(&mut self, peer: Address, message: &SessionMessage) {
+        let state = self.peers.entry(peer).or_default();
+        state.due = None;
+        let key = position(message);
+        if state.consumed.insert(key, message_hash(message)).is_none() {
+            state.consumed_order.push_back(key);
+            if state.consumed_order.len() > MAX_CONSUMED_PER_PEER
+                && let Some(old) = state.consumed_order.pop_front()
+            {
+                state.consumed.remove(&old);
+            }
+        }
+    }
+
+    /// What a failed decryption from a peer we hold sessions with means.
+    pub(crate) fn classify(&self, peer: Address, message: &SessionMessage, error: &PeerDecryptError) -> Option<Trigger> {
+        match error {
+            PeerDecryptError::Decrypt(DecryptError::Duplicate { .. }) => {
+                let state = self.peers.get(&peer)?;
+                let consumed = state.consumed.get(&position(message))?;
+                (*consumed != message_hash(message)).then_some(Trigger::PeerReused)
+            }
+            // Too old to tell; a replayed pre-key message is a copy.
+            PeerDecryptError::Decrypt(DecryptError::MessageKeyEvicted { .. })
+            | PeerDecryptError::Inbound(InboundError::ReplayedBaseKey)
+            | PeerDecryptError::WrongPeer => None,
+            _ => Some(Trigger::Undecryptable),
+        }
+    }
+
+    /// Whether failures from `peer` are expected now (just after a reset).
+    fn quiet(&self, now: u64, peer: &Address) -> bool {
+        self.peers.get(peer).is_some_and(|state| now < state.quiet_until)
+    }
+
+    /// Whether a reset with `peer` may start at `now`; if not, it is deferred.
+    fn admit(&mut self, now: u64, peer: Address, reused: bool) -> bool {
+        while self.started.front().is_some_and(|time| now.saturating_sub(*time) >= HOUR_MS) {
+            self.started.pop_front();
+        }
+        let state = self.peers.entry(peer).or_default();
+        let mut at = state.quiet_until;
+        if let Some(last) = state.last_started {
+            at = at.max(last + RESET_INTERVAL_MS);
+        }
+        if let Some(first) = self.started.front()
+            && self.started.len() >= MAX_RESETS_PER_HOUR
+        {
+            at = at.max(first + HOUR_MS);
+        }
+        if now >= at {
+            return true;
+        }
+        let reused = reused || state.due.is_some_and(|(_, reused)| reused);
+        state.due = Some((at, reused));
+        false
+    }
+
+    fn started_with(&mut self, now: u64, peer: Address) {
+        self.started.push_back(now);
+        let state = self.peers.entry(peer).or_default();
+        state.last_started = Some(now);
+        state.quiet_until = now + RESET_QUIET_MS;
+        state.due = None;
+        state.awaiting = true;
+    }
+
+    /// The earliest deferred reset.
+    pub(crate) fn next_due(&self) -> Option<u64> {
+        self.peers.values().filter_map(|state| state.due.map(|(at, _)| at)).min()
+    }
+
+    fn take_due(&mut self, now: u64) -> Vec<(Address, bool)> {
+        let mut due = Vec::new();
+        for (peer, state) in &mut self.peers {
+            if let Some((at, reused)) = state.due
+                && at <= now
+            {
+                state.due = None;
+                due.push((*peer, reused));
+            }
+        }
+        due.sort_by_key(|(peer, _)| *peer.as_bytes());
+        due
+    }
+
+    /// Our unconfirmed content to `peer`, oldest number first.
+    fn take_unconfirmed(&mut self, peer: Address) -> Vec<Payload> {
+        let keys: Vec<(Address, u64)> = self
+            .unconfirmed
+            .range((peer, 0)..=(peer, u64::MAX))
+            .map(|(key, _)| *key)
+            .collect();
+        keys.into_iter()
+            .filter_map(|key| {
+                let payload = self.unconfirmed.remove(&key)?;
+                self.unconfirmed_ids.remove(&payload.id);
+                Some(payload)
+            })
+            .collect()
+    }
+}
+
+impl Core {
+    /// A message from `from`, a peer we hold sessions with, did not decrypt.
+    pub(crate) fn on_undecryptable(&mut self, now: u64, from: Address, message: &SessionMessage, error: &PeerDecryptError) {
+        match self.resets.classify(from, message, error) {
+            Some(Trigger::PeerReused) => self.trigger_reset(now, from, true),
+            Some(Trigger::Undecryptable) if !self.resets.quiet(now, &from) => self.trigger_reset(now, from, false),
+            Some(Trigger::Undecryptable) => {
+                // Expected just after a reset, but if the peer's messages keep failing and none
+                // decrypts, start over again once the quiet time is past.
+                let _ = self.resets.admit(now, from, false);
+            }
+            None => {}
+        }
+    }
+
+    /// Content from `from` numbered below what we expect, with an id we have not delivered:
+    /// the peer numbers from an older state.
+    pub(crate) fn on_reused_seq(&mut self, now: u64, from: Address) {
+        // Just after a reset, content numbered before it is expected (it was resent).
+        if !self.resets.quiet(now, &from) {
+            self.trigger_reset(now, from, true);
+        }
+    }
+
+    /// Deferred resets whose time has come.
+    pub(crate) fn run_due_resets(&mut self, now: u64) {
+        for (peer, reused) in self.resets.take_due(now) {
+            self.trigger_reset(now, peer, reused);
+        }
+    }
+
+    fn trigger_reset(&mut self, now: u64, peer: Address, reused: bool) {
+        if peer == self.address || !self.resets.admit(now, peer, reused) {
+            return;
+        }
+        self.resets.started_with(now, peer);
+        // Our sessions with the peer are what failed: drop them, and the outbox then fetches a
+        // bundle and starts a new one before anything to the peer is encrypted.
+        let sessions = PeerSessions::new(peer.identity());
+        let mut ops = vec![StoreOp::PutPeer(sessions.pickle())];
+        self.peers.insert(peer, sessions);
+        self.requeue(now, peer, false, reused, &mut ops);
+        self.commit(ops);
+        self.event(Event::SessionReset {
+            peer,
+            started_here: true,
+        });
+    }
+
+    /// `from` reset (on the session that just decrypted its [`Body::Reset`]): take its new
+    /// numbering and, unless this answers a reset of ours, answer it.
+    pub(crate) fn on_peer_reset(
+        &mut self,
+        now: u64,
+        from: Address,
+        next_seq: u64,
+        answer: bool,
+        reuse_seen: bool,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let mut conversation = self
+            .conversations
+            .get(&from)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(from));
+        if next_seq < conversation.next_in_seq {
+            // Restart numbers only grow (they follow the clock), so this is an older reset the
+            // relay delivered late: a newer one has been applied already.
+            return;
+        }
+        let state = self.resets.peers.entry(from).or_default();
+        let ours = std::mem::take(&mut state.awaiting);
+        state.quiet_until = now + RESET_QUIET_MS;
+        state.due = None;
+        // Keep only the session the reset came on (the most recently used), so a delayed
+        // message on an older one cannot pull us back onto a session the peer dropped. If we
+        // reset too, the peer holds our new session as well: keep everything (all new) and let
+        // the smaller-id rule pick one.
+        if !ours
+            && let Some(sessions) = self.peers.get(&from)
+            && let Some(latest) = sessions.sessions().last().cloned()
+        {
+            let mut kept = PeerSessions::new(sessions.remote_identity());
+            if kept.add_outbound(latest).is_ok() {
+                ops.push(StoreOp::PutPeer(kept.pickle()));
+                self.peers.insert(from, kept);
+            }
+        }
+        conversation.next_in_seq = next_seq;
+        self.conversations.insert(from, conversation);
+        ops.push(StoreOp::PutConversation(conversation));
+        // Held messages numbered before the reset come again, renumbered.
+        let stale: Vec<u64> = self
+            .held
+            .range((from, 0)..(from, next_seq))
+            .map(|((_, seq), _)| *seq)
+            .collect();
+        for conv_seq in stale {
+            self.held.remove(&(from, conv_seq));
+            ops.push(StoreOp::RemoveHeld { peer: from, conv_seq });
+        }
+        // Renumbered messages that overtook the reset wait in `held`: release them.
+        if let Some(first) = self.held.remove(&(from, next_seq)) {
+            ops.push(StoreOp::RemoveHeld {
+                peer: from,
+                conv_seq: next_seq,
+            });
+            if let Ok(payload) = Payload::decode(&first.payload) {
+                self.accept(first.received_at, from, payload, first.payload, ops, events);
+            }
+        }
+        if !answer && !ours {
+            self.requeue(now, from, true, false, ops);
+        }
+        if reuse_seen {
+            // The peer saw us reuse counters: we were restored from an older copy, and the
+            // relay may hand out prekeys of the lost future. Replace them.
+            self.upload_due = Some(now);
+            self.upkeep(now, Some(0));
+        }
+        events.push(Event::SessionReset {
+            peer: from,
+            started_here: false,
+        });
+    }
+
+    /// Renumbers everything of ours to `peer` not yet confirmed, behind a [`Body::Reset`], for
+    /// the session now active (or the one the outbox is about to start).
+    fn requeue(&mut self, now: u64, peer: Address, answer: bool, reuse_seen: bool, ops: &mut Vec<StoreOp>) {
+        let mut pending: Vec<Payload> = self.resets.take_unconfirmed(peer);
+        let queued: Vec<OutboxItem> = self
+            .outbox
+            .values()
+            .filter(|item| item.peer == peer)
+            .cloned()
+            .collect();
+        for item in &queued {
+            // An answer to a send still in flight no longer matters: the item goes out again.
+            if self.in_flight.remove(&item.id) {
+                for value in self.pending.values_mut() {
+                    if matches!(value, Pending::Send(id) if *id == item.id) {
+                        *value = Pending::Ack;
+                    }
+                }
+            }
+            self.remove_outbox(&item.id);
+            ops.push(StoreOp::RemoveOutbox(item.id));
+            let payload = Payload::decode(&item.payload);
+            if matches!(payload, Ok(Payload { body: Body::Reset { .. }, .. })) {
+                // An earlier reset not sent yet: the new one replaces it.
+                continue;
+            }
+            if item.conv_seq == 0 {
+                // Receipts need no number; re-encrypt them on the new session.
+                let again = OutboxItem {
+                    envelope: None,
+                    ..item.clone()
+                };
+                self.insert_outbox(again.clone());
+                ops.push(StoreOp::PutOutbox(again));
+            } else if let Ok(payload) = payload
+                && !pending.iter().any(|p| p.id == payload.id)
+            {
+                pending.push(payload);
+            }
+        }
+        pending.sort_by_key(|payload| payload.conv_seq);
+        let mut conversation = self
+            .conversations
+            .get(&peer)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(peer));
+        let next_seq = conversation
+            .next_out_seq
+            .max(now.saturating_mul(1 << SEQ_EPOCH_SHIFT))
+            .max(1);
+        let reset_id = MessageId::random(&mut self.rng);
+        let reset = Payload {
+            id: reset_id,
+            conv_seq: 0,
+            sent_at: now,
+            body: Body::Reset {
+                next_seq,
+                answer,
+                reuse_seen,
+            },
+        };
+        let Ok(reset_payload) = reset.encode() else {
+            return;
+        };
+        let mut items = vec![OutboxItem {
+            id: reset_id,
+            peer,
+            conv_seq: 0,
+            payload: reset_payload,
+            envelope: None,
+            created_at: now,
+            not_before: now,
+        }];
+        let mut seq = next_seq;
+        for mut payload in pending {
+            payload.conv_seq = seq;
+            let Ok(encoded) = payload.encode() else {
+                continue;
+            };
+            items.push(OutboxItem {
+                id: payload.id,
+                peer,
+                conv_seq: seq,
+                payload: encoded,
+                envelope: None,
+                created_at: now,
+                not_before: now,
+            });
+            seq += 1;
+        }
+        conversation.next_out_seq = seq;
+        self.conversations.insert(peer, conversation);
+        ops.push(StoreOp::PutConversation(conversation));
+        for item in items {
+            self.insert_outbox(item.clone());
+            ops.push(StoreOp::PutOutbox(item));
+        }
+        // Retry at once on the new session, not after a backoff from the old one.
+        self.retry_at.remove(&peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resets_are_rate_limited_per_peer_and_deferred() {
+        let mut resets = Resets::default();
+        let peer = Address::from_identity(&hush_crypto::Account::new(0, &mut rand::rng()).identity_key());
+        assert!(resets.admit(1_000, peer, false));
+        resets.started_with(1_000, peer);
+        // Too soon: deferred to the end of the quiet time (longer than the interval).
+        assert!(!resets.admit(2_000, peer, true));
+        assert_eq!(resets.next_due(), Some(1_000 + RESET_QUIET_MS));
+        assert!(resets.take_due(1_000 + RESET_QUIET_MS - 1).is_empty());
+        assert_eq!(resets.take_due(1_000 + RESET_QUIET_MS), vec![(peer, true)]);
+        assert!(resets.admit(1_000 + RESET_QUIET_MS, peer, false));
+    }
+
+    #[test]
+    fn resets_over_all_peers_are_capped_per_hour() {
+        let mut resets = Resets::default();
+        let mut rng = rand::rng();
+        for n in 0..MAX_RESETS_PER_HOUR as u64 {
+            let peer = Address::from_identity(&hush_crypto::Account::new(0, &mut rng).identity_key());
+            assert!(resets.admit(n, peer, false));
+            resets.started_with(n, peer);
+        }
+        let one_more = Address::from_identity(&hush_crypto::Account::new(0, &mut rng).identity_key());
+        assert!(!resets.admit(100, one_more, false));
+        assert_eq!(resets.next_due(), Some(HOUR_MS));
+    }
+}
