@@ -36,5 +36,5 @@ pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
-pub use reset::{MAX_RESETS_PER_HOUR, RESET_INTERVAL_MS};
+pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;

@@ -244,9 +244,9 @@ pub struct Snapshot {
     /// Held messages.
     pub held: Vec<HeldMessage>,
     /// Our outgoing messages the relay stored but the recipient has not confirmed (status
-    /// `Sent`), oldest first; at most the latest 4,096 are needed. Resent after a session reset.
+    /// `Sent`), oldest first; at most the latest [`crate::MAX_UNCONFIRMED`] are needed. Resent after a session reset.
     pub unconfirmed: Vec<StoredMessage>,
-    /// Ids of the latest incoming messages, oldest first; at most 4,096 are needed. A copy
+    /// Ids of the latest incoming messages, oldest first; at most [`crate::MAX_RECENT_INCOMING`] are needed. A copy
     /// resent under a new number after a session reset is recognised by them.
     pub recent_incoming: Vec<MessageId>,
 }

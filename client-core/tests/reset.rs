@@ -111,7 +111,6 @@ fn a_profile_restored_from_a_backup_loses_no_message() {
                 client.app.resets
             );
             world.assert_idle(id);
-            eprintln!("seed {seed} {}: resets {:?} dropped {}", client.name, client.app.resets, client.app.dropped.len());
         }
     }
 }

@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn a_copied_rng_does_not_replay_its_original() {
         let mut original = os_rng();
-        let mut copy = original;
+        let mut copy = original.clone();
         let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
         original.fill_bytes(&mut a);
         copy.fill_bytes(&mut b);

@@ -26,7 +26,7 @@ pub use client::{
 pub use error::ClientError;
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
-    ADDRESS_PREFIX, Address, Contact, Content, Direction, DropReason, Event, HistoryEntry, MessageId,
+    ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry, MessageId,
     MessageStatus, StoredMessage,
 };
 pub use net::NetError;
