@@ -15,7 +15,8 @@
 //! peer has not confirmed (messages the relay stored without a delivered receipt, and the
 //! outbox) is renumbered from there and sent again. The peer answers in kind: it keeps only the
 //! session the reset came on, renumbers and resends its own unconfirmed messages, and sends a
-//! [`Body::Reset`] marked as an answer. Receivers drop content they delivered already by id, so
+//! [`Body::Reset`] marked as an answer. Every reset is answered, even by a side that started
+//! one of its own at the same time, so each side ends up with the other's last numbering. Receivers drop content they delivered already by id, so
 //! a message that got through before the reset and again after it is delivered once.
 //!
 //! The restart number is at least `now << 20` (and above anything numbered before): it is then
@@ -83,6 +84,11 @@ struct PeerState {
     due: Option<(u64, bool)>,
     /// We started a reset and the peer has not sent its own yet.
     awaiting: bool,
+    /// A reset with the peer happened in this process and a message from the peer decrypted
+    /// after it: our state is current, so a message that fails now is a straggler from a
+    /// dropped session (or a forgery), not a sign that we went back in time. (A process started
+    /// from a restored copy remembers no reset, so it does notice.)
+    settled: bool,
 }
 
 /// What the reset logic remembers. Only the unconfirmed messages and the recent incoming ids
@@ -175,6 +181,7 @@ impl Resets {
     pub(crate) fn note_decrypted(&mut self, peer: Address, message: &SessionMessage) {
         let state = self.peers.entry(peer).or_default();
         state.due = None;
+        state.settled = state.quiet_until > 0;
         let key = position(message);
         if state.consumed.insert(key, message_hash(message)).is_none() {
             state.consumed_order.push_back(key);
@@ -207,6 +214,11 @@ impl Resets {
         self.peers.get(peer).is_some_and(|state| now < state.quiet_until)
     }
 
+    /// Whether a failure to decrypt from `peer` says nothing (see `PeerState::settled`).
+    fn settled(&self, peer: &Address) -> bool {
+        self.peers.get(peer).is_some_and(|state| state.settled)
+    }
+
     /// Whether a reset with `peer` may start at `now`; if not, it is deferred.
     fn admit(&mut self, now: u64, peer: Address, reused: bool) -> bool {
         while self.started.front().is_some_and(|time| now.saturating_sub(*time) >= HOUR_MS) {
@@ -237,6 +249,7 @@ impl Resets {
         state.quiet_until = now + RESET_QUIET_MS;
         state.due = None;
         state.awaiting = true;
+        state.settled = false;
     }
 
     /// The earliest deferred reset.
@@ -280,6 +293,7 @@ impl Core {
     pub(crate) fn on_undecryptable(&mut self, now: u64, from: Address, message: &SessionMessage, error: &PeerDecryptError) {
         match self.resets.classify(from, message, error) {
             Some(Trigger::PeerReused) => self.trigger_reset(now, from, true),
+            Some(Trigger::Undecryptable) if self.resets.settled(&from) => {}
             Some(Trigger::Undecryptable) if !self.resets.quiet(now, &from) => self.trigger_reset(now, from, false),
             Some(Trigger::Undecryptable) => {
                 // Expected just after a reset, but if the peer's messages keep failing and none
@@ -343,18 +357,36 @@ impl Core {
             .unwrap_or_else(|| Conversation::new(from));
         if next_seq < conversation.next_in_seq {
             // Restart numbers only grow (they follow the clock), so this is an older reset the
-            // relay delivered late: a newer one has been applied already.
+            // relay delivered late: a newer one has been applied already. Decrypting it may have
+            // made the session it came on active (a new pre-key session always is), and its
+            // sender may have dropped that session since: keep it, but send on the one used
+            // before.
+            if !answer
+                && let Some(sessions) = self.peers.get(&from)
+                && let Some((arrived, older)) = sessions.sessions().split_last()
+                && !older.is_empty()
+            {
+                let mut kept = PeerSessions::new(sessions.remote_identity());
+                for session in std::iter::once(arrived).chain(older).cloned() {
+                    let _ = kept.add_outbound(session);
+                }
+                ops.push(StoreOp::PutPeer(kept.pickle()));
+                self.peers.insert(from, kept);
+            }
             return;
         }
         let state = self.resets.peers.entry(from).or_default();
         let ours = std::mem::take(&mut state.awaiting);
         state.quiet_until = now + RESET_QUIET_MS;
         state.due = None;
-        // Keep only the session the reset came on (the most recently used), so a delayed
-        // message on an older one cannot pull us back onto a session the peer dropped. If we
-        // reset too, the peer holds our new session as well: keep everything (all new) and let
-        // the smaller-id rule pick one.
+        state.settled = false;
+        // Keep only the session the reset came on (the most recently used: the peer's new one),
+        // so a delayed message on an older one cannot pull us back onto a session the peer
+        // dropped. If we reset too, the peer holds our new session as well: keep everything
+        // (all new) and let the smaller-id rule pick one. An answer comes on whatever session
+        // its sender uses, which says nothing about the others: it retires none.
         if !ours
+            && !answer
             && let Some(sessions) = self.peers.get(&from)
             && let Some(latest) = sessions.sessions().last().cloned()
         {
@@ -387,7 +419,9 @@ impl Core {
                 self.accept(first.received_at, from, payload, first.payload, ops, events);
             }
         }
-        if !answer && !ours {
+        // Every reset is answered, ours or not: when both sides reset at once, each answer
+        // carries its sender's final numbering even if the other's own reset got lost.
+        if !answer {
             self.requeue(now, from, true, false, ops);
         }
         if reuse_seen {
@@ -396,10 +430,13 @@ impl Core {
             self.upload_due = Some(now);
             self.upkeep(now, Some(0));
         }
-        events.push(Event::SessionReset {
-            peer: from,
-            started_here: false,
-        });
+        // An answer belongs to the reset we announced already.
+        if !answer {
+            events.push(Event::SessionReset {
+                peer: from,
+                started_here: false,
+            });
+        }
     }
 
     /// Renumbers everything of ours to `peer` not yet confirmed, behind a [`Body::Reset`], for
