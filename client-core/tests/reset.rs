@@ -140,5 +140,19 @@ fn a_message_delayed_past_a_reset_loses_nothing() {
             world.drive();
             exchange(&mut world, &mut rng, "after the delayed one", 5);
             world.drive();
+            assert_all_arrived(&world, alice, bob);
+            assert_all_arrived(&world, bob, alice);
+            for id in [alice, bob] {
+                let client = &world.clients[id];
+                assert!(
+                    // A held-back reset is started again once the quiet time is over.
+                    !client.app.resets.is_empty() && client.app.resets.len() <= 4,
+                    "seed {seed}, delayed from {delayed}: {} had resets {:?}",
+                    client.name,
+                    client.app.resets
+                );
+                world.assert_idle(id);
+            }
         }
+    }
 }
