@@ -183,9 +183,19 @@ pub enum PayloadError {
 
 #[derive(Serialize, Deserialize)]
 enum WireBody {
-    Content { kind: u16, data: Vec<u8> },
-    Receipt { kind: ReceiptKind, ids: Vec<MessageId> },
-    Reset { next_seq: u64, answer: bool, reuse_seen: bool },
+    Content {
+        kind: u16,
+        data: Vec<u8>,
+    },
+    Receipt {
+        kind: ReceiptKind,
+        ids: Vec<MessageId>,
+    },
+    Reset {
+        next_seq: u64,
+        answer: bool,
+        reuse_seen: bool,
+    },
 }
 
 #[derive(Serialize, Deserialize)]

@@ -21,10 +21,10 @@ use thiserror::Error;
 use crate::address::Address;
 use crate::content::{Body, Content, MessageId, Payload, PayloadError};
 use crate::event::Event;
-use crate::reset::Resets;
 use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
+use crate::reset::Resets;
 
 /// Most sends awaiting the relay's answer on one connection; the rest wait their turn.
 pub const MAX_IN_FLIGHT: usize = 256;

@@ -9,6 +9,7 @@ use crate::content::{Body, MAX_RECEIPT_IDS, Payload, ReceiptKind};
 use crate::core::{Core, MAX_HELD_PER_PEER, Pending, RECEIPT_DELAY_MS};
 use crate::event::{ClaimedSender, DropReason, Event};
 use crate::records::{Conversation, Direction, HeldMessage, MessageStatus, StoreOp, StoredMessage};
+use crate::reset::ResetNotice;
 
 impl Core {
     /// Handles one delivered envelope. Whatever happens, the outputs end with the ack, after the
@@ -114,7 +115,12 @@ impl Core {
             reuse_seen,
         } = payload.body
         {
-            self.on_peer_reset(now, from, next_seq, answer, reuse_seen, ops, events);
+            let notice = ResetNotice {
+                next_seq,
+                answer,
+                reuse_seen,
+            };
+            self.on_peer_reset(now, from, notice, ops, events);
             return;
         }
         if let Body::Receipt { kind, ids } = payload.body {

@@ -194,7 +194,12 @@ impl Resets {
     }
 
     /// What a failed decryption from a peer we hold sessions with means.
-    pub(crate) fn classify(&self, peer: Address, message: &SessionMessage, error: &PeerDecryptError) -> Option<Trigger> {
+    pub(crate) fn classify(
+        &self,
+        peer: Address,
+        message: &SessionMessage,
+        error: &PeerDecryptError,
+    ) -> Option<Trigger> {
         match error {
             PeerDecryptError::Decrypt(DecryptError::Duplicate { .. }) => {
                 let state = self.peers.get(&peer)?;
@@ -221,7 +226,11 @@ impl Resets {
 
     /// Whether a reset with `peer` may start at `now`; if not, it is deferred.
     fn admit(&mut self, now: u64, peer: Address, reused: bool) -> bool {
-        while self.started.front().is_some_and(|time| now.saturating_sub(*time) >= HOUR_MS) {
+        while self
+            .started
+            .front()
+            .is_some_and(|time| now.saturating_sub(*time) >= HOUR_MS)
+        {
             self.started.pop_front();
         }
         let state = self.peers.entry(peer).or_default();
@@ -254,7 +263,10 @@ impl Resets {
 
     /// The earliest deferred reset.
     pub(crate) fn next_due(&self) -> Option<u64> {
-        self.peers.values().filter_map(|state| state.due.map(|(at, _)| at)).min()
+        self.peers
+            .values()
+            .filter_map(|state| state.due.map(|(at, _)| at))
+            .min()
     }
 
     fn take_due(&mut self, now: u64) -> Vec<(Address, bool)> {
@@ -288,13 +300,29 @@ impl Resets {
     }
 }
 
+/// A [`Body::Reset`] as received.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResetNotice {
+    pub(crate) next_seq: u64,
+    pub(crate) answer: bool,
+    pub(crate) reuse_seen: bool,
+}
+
 impl Core {
     /// A message from `from`, a peer we hold sessions with, did not decrypt.
-    pub(crate) fn on_undecryptable(&mut self, now: u64, from: Address, message: &SessionMessage, error: &PeerDecryptError) {
+    pub(crate) fn on_undecryptable(
+        &mut self,
+        now: u64,
+        from: Address,
+        message: &SessionMessage,
+        error: &PeerDecryptError,
+    ) {
         match self.resets.classify(from, message, error) {
             Some(Trigger::PeerReused) => self.trigger_reset(now, from, true),
             Some(Trigger::Undecryptable) if self.resets.settled(&from) => {}
-            Some(Trigger::Undecryptable) if !self.resets.quiet(now, &from) => self.trigger_reset(now, from, false),
+            Some(Trigger::Undecryptable) if !self.resets.quiet(now, &from) => {
+                self.trigger_reset(now, from, false)
+            }
             Some(Trigger::Undecryptable) => {
                 // Expected just after a reset, but if the peer's messages keep failing and none
                 // decrypts, start over again once the quiet time is past.
@@ -344,12 +372,15 @@ impl Core {
         &mut self,
         now: u64,
         from: Address,
-        next_seq: u64,
-        answer: bool,
-        reuse_seen: bool,
+        notice: ResetNotice,
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) {
+        let ResetNotice {
+            next_seq,
+            answer,
+            reuse_seen,
+        } = notice;
         let mut conversation = self
             .conversations
             .get(&from)
@@ -461,7 +492,13 @@ impl Core {
             self.remove_outbox(&item.id);
             ops.push(StoreOp::RemoveOutbox(item.id));
             let payload = Payload::decode(&item.payload);
-            if matches!(payload, Ok(Payload { body: Body::Reset { .. }, .. })) {
+            if matches!(
+                payload,
+                Ok(Payload {
+                    body: Body::Reset { .. },
+                    ..
+                })
+            ) {
                 // An earlier reset not sent yet: the new one replaces it.
                 continue;
             }

@@ -81,7 +81,12 @@ async fn wait_all_delivered(client: &Client, peer: Address, events: &mut Events,
             let pending = history
                 .iter()
                 .filter(|entry| entry.message.direction == Direction::Outgoing)
-                .filter(|entry| !matches!(entry.message.status, MessageStatus::Delivered | MessageStatus::Read))
+                .filter(|entry| {
+                    !matches!(
+                        entry.message.status,
+                        MessageStatus::Delivered | MessageStatus::Read
+                    )
+                })
                 .count();
             if pending == 0 {
                 return;
@@ -125,8 +130,18 @@ async fn a_profile_directory_restored_from_a_backup_loses_no_message() {
     let (alice, mut alice_events) = online_client(&alice_db, &key_a, &relay.address).await;
 
     exchange("after the backup", 20, &alice, &bob).await;
-    wait_for_texts(&mut bob_events, &mut bob_seen, &texts("alice", "after the backup", 20)).await;
-    wait_for_texts(&mut alice_events, &mut alice_seen, &texts("bob", "after the backup", 20)).await;
+    wait_for_texts(
+        &mut bob_events,
+        &mut bob_seen,
+        &texts("alice", "after the backup", 20),
+    )
+    .await;
+    wait_for_texts(
+        &mut alice_events,
+        &mut alice_seen,
+        &texts("bob", "after the backup", 20),
+    )
+    .await;
     wait_all_delivered(&alice, bob_address, &mut alice_events, &mut alice_seen).await;
     wait_all_delivered(&bob, alice_address, &mut bob_events, &mut bob_seen).await;
 
@@ -138,20 +153,38 @@ async fn a_profile_directory_restored_from_a_backup_loses_no_message() {
     assert_eq!(alice.address(), alice_address);
 
     exchange("after the restore", 20, &alice, &bob).await;
-    wait_for_texts(&mut bob_events, &mut bob_seen, &texts("alice", "after the restore", 20)).await;
-    wait_for_texts(&mut alice_events, &mut alice_seen, &texts("bob", "after the restore", 20)).await;
+    wait_for_texts(
+        &mut bob_events,
+        &mut bob_seen,
+        &texts("alice", "after the restore", 20),
+    )
+    .await;
+    wait_for_texts(
+        &mut alice_events,
+        &mut alice_seen,
+        &texts("bob", "after the restore", 20),
+    )
+    .await;
     wait_all_delivered(&alice, bob_address, &mut alice_events, &mut alice_seen).await;
     wait_all_delivered(&bob, alice_address, &mut bob_events, &mut bob_seen).await;
 
     // A last message each way, sent once everything is confirmed: a late copy of anything
     // resent would have to arrive before it.
-    alice.send(bob_address, Content::text("alice last")).await.unwrap();
+    alice
+        .send(bob_address, Content::text("alice last"))
+        .await
+        .unwrap();
     bob.send(alice_address, Content::text("bob last")).await.unwrap();
     wait_for_texts(&mut bob_events, &mut bob_seen, &["alice last".to_string()]).await;
     wait_for_texts(&mut alice_events, &mut alice_seen, &["bob last".to_string()]).await;
 
     for (name, seen) in [("alice", &alice_seen), ("bob", &bob_seen)] {
-        let twice: Vec<&String> = seen.texts.iter().filter(|(_, n)| **n > 1).map(|(t, _)| t).collect();
+        let twice: Vec<&String> = seen
+            .texts
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(t, _)| t)
+            .collect();
         assert!(twice.is_empty(), "{name} saw messages twice: {twice:?}");
         assert!(seen.resets > 0, "{name} never heard of a session reset");
     }

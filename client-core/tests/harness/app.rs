@@ -84,7 +84,9 @@ impl App {
                     self.stale_status_events += 1;
                 }
             }
-            Event::Dropped { claimed_from, reason } => self.dropped.push((claimed_from.map(|c| c.claimed_address()), reason)),
+            Event::Dropped { claimed_from, reason } => self
+                .dropped
+                .push((claimed_from.map(|c| c.claimed_address()), reason)),
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
             Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             other => panic!("{who}: unexpected event {other:?}"),

@@ -580,7 +580,11 @@ impl World {
             Core::restore(snapshot, Box::new(StdRng::seed_from_u64(seed))).expect("the backup restores");
         client.app.statuses.clear();
         for peer in client.store.peers().expect("memory store") {
-            for entry in client.store.history(&peer, None, usize::MAX).expect("memory store") {
+            for entry in client
+                .store
+                .history(&peer, None, usize::MAX)
+                .expect("memory store")
+            {
                 if entry.message.direction == Direction::Outgoing {
                     client.app.statuses.insert(entry.message.id, entry.message.status);
                 }

@@ -1,8 +1,8 @@
 //! The reads behind [`hush_client_core::Store`]'s queries, each through a cached statement.
 
 use hush_client_core::{
-    Address, Contact, Direction, HistoryEntry, MAX_RECENT_INCOMING, MAX_UNCONFIRMED, MessageId, MessageStatus,
-    Snapshot, StoredMessage,
+    Address, Contact, Direction, HistoryEntry, MAX_RECENT_INCOMING, MAX_UNCONFIRMED, MessageId,
+    MessageStatus, Snapshot, StoredMessage,
 };
 use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleKey};
