@@ -376,6 +376,9 @@ impl Core {
         if let Some(due) = self.resets.next_due() {
             consider(due);
         }
+        if let Some(due) = self.next_gap_timeout() {
+            consider(due);
+        }
         // A time at or before the last pump was acted on then: what still waits is waiting for
         // an answer, a login or a later backoff time, not for the clock. Offering it again would
         // make the driver spin.

@@ -59,6 +59,11 @@ pub const MAX_RECENT_INCOMING: usize = 4096;
 /// Unconfirmed outgoing messages kept (over all peers) for resending after a reset; older ones
 /// stay `Sent` if their receipts never come.
 pub const MAX_UNCONFIRMED: usize = 4096;
+/// How long a message may wait in `held` for an earlier one before we reset. Gaps come from
+/// the relay storing a resend after a later message and close within the sender's retry
+/// backoff (a minute at most); one still open after this is a gap that cannot fill, such as
+/// the messages a restored copy of us acknowledged before it was restored.
+pub const GAP_TIMEOUT_MS: u64 = 5 * 60_000;
 /// `conv_seq` restart numbers are at least the clock in milliseconds times 2^20 (see the module
 /// docs): room for a million messages per millisecond between resets.
 const SEQ_EPOCH_SHIFT: u32 = 20;
@@ -84,6 +89,8 @@ struct PeerState {
     due: Option<(u64, bool)>,
     /// We started a reset and the peer has not sent its own yet.
     awaiting: bool,
+    /// The `received_at` of the held message we last reset for (so a gap is acted on once).
+    gap_acted: Option<u64>,
     /// A reset with the peer happened in this process and a message from the peer decrypted
     /// after it: our state is current, so a message that fails now is a straggler from a
     /// dropped session (or a forgery), not a sign that we went back in time. (A process started
@@ -341,11 +348,44 @@ impl Core {
         }
     }
 
-    /// Deferred resets whose time has come.
+    /// Deferred resets whose time has come, and gaps open too long.
     pub(crate) fn run_due_resets(&mut self, now: u64) {
         for (peer, reused) in self.resets.take_due(now) {
             self.trigger_reset(now, peer, reused);
         }
+        for (peer, received_at) in self.open_gaps() {
+            if received_at + GAP_TIMEOUT_MS <= now {
+                self.resets.peers.entry(peer).or_default().gap_acted = Some(received_at);
+                self.trigger_reset(now, peer, false);
+            }
+        }
+    }
+
+    /// When the oldest gap not acted on yet times out.
+    pub(crate) fn next_gap_timeout(&self) -> Option<u64> {
+        self.open_gaps()
+            .into_iter()
+            .map(|(_, received_at)| received_at + GAP_TIMEOUT_MS)
+            .min()
+    }
+
+    /// Per peer with held messages: when the first of them (the one waiting for the gap right
+    /// before it) arrived, unless we reset for it already.
+    fn open_gaps(&self) -> Vec<(Address, u64)> {
+        let mut gaps: Vec<(Address, u64)> = Vec::new();
+        for ((peer, _), held) in &self.held {
+            if gaps.last().is_some_and(|(last, _)| last == peer) {
+                continue;
+            }
+            gaps.push((*peer, held.received_at));
+        }
+        gaps.retain(|(peer, received_at)| {
+            self.resets
+                .peers
+                .get(peer)
+                .is_none_or(|state| state.gap_acted != Some(*received_at))
+        });
+        gaps
     }
 
     fn trigger_reset(&mut self, now: u64, peer: Address, reused: bool) {

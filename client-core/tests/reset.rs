@@ -156,3 +156,34 @@ fn a_message_delayed_past_a_reset_loses_nothing() {
         }
     }
 }
+
+/// A relay that answers `Stored` for a message and then drops it for good leaves a gap the
+/// receiver cannot fill: waiting on it too long resets the session, and the sender resends
+/// what was never confirmed, the dropped message among it.
+#[test]
+fn a_gap_that_cannot_fill_is_closed_by_a_reset() {
+    for seed in 0..6 {
+        let (mut world, alice, bob) = alice_and_bob(300 + seed);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let alice_address = world.address(alice);
+        exchange(&mut world, &mut rng, "before", 5);
+        world.drive();
+        world.relay.hold_back = Some(alice_address.mailbox());
+        for n in 0..10 {
+            world.send(bob, alice_address, Content::text(format!("bob #{n}")));
+            world.run(rng.random_range(0..30));
+        }
+        world.drive();
+        assert_eq!(world.relay.held_back.len(), 1, "the relay kept one message back");
+        assert_all_arrived(&world, alice, bob);
+        assert_all_arrived(&world, bob, alice);
+        for id in [alice, bob] {
+            assert!(
+                !world.clients[id].app.resets.is_empty(),
+                "seed {seed}: {} never heard of a reset",
+                world.clients[id].name
+            );
+            world.assert_idle(id);
+        }
+    }
+}
