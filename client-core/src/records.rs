@@ -84,7 +84,8 @@ pub struct StoredMessage {
     pub peer: Address,
     /// Who wrote it.
     pub direction: Direction,
-    /// Position in the sender's stream.
+    /// Position in the sender's stream. For an outgoing message, the number it was first sent
+    /// under: a session reset resends it under a new one (the receiver stores that one).
     pub conv_seq: u64,
     /// Sender's clock, Unix milliseconds.
     pub sent_at: u64,
