@@ -1,5 +1,5 @@
 //! What travels inside an encrypted message: a [`Payload`] with a message id, a per-conversation
-//! sequence number and a body (content or a receipt).
+//! sequence number and a body (content, a receipt, or a session reset).
 //!
 //! Encoded with postcard. [`Content`] travels as a kind number plus bytes, so a later release can
 //! add kinds and an older client shows them as [`Content::Unsupported`] instead of failing.
@@ -123,6 +123,18 @@ pub enum Body {
         /// The messages.
         ids: Vec<MessageId>,
     },
+    /// The sender started the session over (see the `reset` module): from here on its content
+    /// to us is numbered from `next_seq`, and it resends everything of its own we have not
+    /// confirmed. Travels with `conv_seq` 0.
+    Reset {
+        /// The `conv_seq` of the sender's next content message to us.
+        next_seq: u64,
+        /// Whether this answers a reset the receiver started (an answer is never answered).
+        answer: bool,
+        /// Whether the sender saw the receiver reuse ratchet counters or sequence numbers, the
+        /// mark of a receiver restored from an older copy of its state.
+        reuse_seen: bool,
+    },
 }
 
 /// The decrypted unit.
@@ -171,8 +183,19 @@ pub enum PayloadError {
 
 #[derive(Serialize, Deserialize)]
 enum WireBody {
-    Content { kind: u16, data: Vec<u8> },
-    Receipt { kind: ReceiptKind, ids: Vec<MessageId> },
+    Content {
+        kind: u16,
+        data: Vec<u8>,
+    },
+    Receipt {
+        kind: ReceiptKind,
+        ids: Vec<MessageId>,
+    },
+    Reset {
+        next_seq: u64,
+        answer: bool,
+        reuse_seen: bool,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -201,6 +224,15 @@ impl Payload {
                     ids: ids.clone(),
                 }
             }
+            Body::Reset {
+                next_seq,
+                answer,
+                reuse_seen,
+            } => WireBody::Reset {
+                next_seq: *next_seq,
+                answer: *answer,
+                reuse_seen: *reuse_seen,
+            },
         };
         let bytes = postcard::to_allocvec(&WirePayload {
             id: self.id,
@@ -233,6 +265,15 @@ impl Payload {
                 }
                 Body::Receipt { kind, ids }
             }
+            WireBody::Reset {
+                next_seq,
+                answer,
+                reuse_seen,
+            } => Body::Reset {
+                next_seq,
+                answer,
+                reuse_seen,
+            },
         };
         let payload = Self {
             id: wire.id,
@@ -276,6 +317,17 @@ mod tests {
             },
         };
         assert_eq!(Payload::decode(&receipt.encode().unwrap()).unwrap(), receipt);
+        let reset = Payload {
+            id: MessageId([4; 16]),
+            conv_seq: 0,
+            sent_at: 6,
+            body: Body::Reset {
+                next_seq: 1_835_008_000_000_000_001,
+                answer: true,
+                reuse_seen: false,
+            },
+        };
+        assert_eq!(Payload::decode(&reset.encode().unwrap()).unwrap(), reset);
     }
 
     #[test]

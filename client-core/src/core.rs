@@ -24,6 +24,7 @@ use crate::event::Event;
 use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
+use crate::reset::Resets;
 
 /// Most sends awaiting the relay's answer on one connection; the rest wait their turn.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -118,6 +119,8 @@ pub struct Core {
     /// `now` of the last [`Core::pump`]: outbox and retry times up to it were acted on then.
     pub(crate) pumped_at: u64,
     pub(crate) outputs: VecDeque<Output>,
+    /// Session resets (see `reset.rs`).
+    pub(crate) resets: Resets,
 }
 
 impl core::fmt::Debug for Core {
@@ -161,6 +164,8 @@ impl Core {
         for held in snapshot.held {
             core.held.insert((held.peer, held.conv_seq), held);
         }
+        core.resets
+            .restore(snapshot.unconfirmed, snapshot.recent_incoming);
         Ok(core)
     }
 
@@ -186,6 +191,7 @@ impl Core {
             next_upkeep: 0,
             pumped_at: 0,
             outputs: VecDeque::new(),
+            resets: Resets::default(),
         }
     }
 
@@ -223,6 +229,9 @@ impl Core {
         self.in_flight.clear();
         self.fetching.clear();
         self.uploading = false;
+        // The signed prekey goes up at every login: a profile restored from an older copy may
+        // find the relay holding one rotated after that copy, whose secret it does not have.
+        self.upload_due = Some(now);
         self.upkeep(now, Some(one_time_prekeys));
         self.pump(now);
     }
@@ -344,6 +353,7 @@ impl Core {
         if now >= self.next_upkeep || self.upload_due.is_some_and(|due| now >= due) {
             self.upkeep(now, None);
         }
+        self.run_due_resets(now);
         self.pump(now);
     }
 
@@ -362,6 +372,12 @@ impl Core {
             earliest = Some(earliest.map_or(time, |current: u64| current.min(time)));
         };
         if let Some(due) = self.upload_due {
+            consider(due);
+        }
+        if let Some(due) = self.resets.next_due() {
+            consider(due);
+        }
+        if let Some(due) = self.next_gap_timeout() {
             consider(due);
         }
         // A time at or before the last pump was acted on then: what still waits is waiting for

@@ -4,18 +4,47 @@ use crate::address::Address;
 use crate::content::MessageId;
 use crate::records::{MessageStatus, StoredMessage};
 
+/// The sender an envelope *names*, which is not proof of who sent it.
+///
+/// What stands behind the name depends on how far the envelope got, given by the
+/// [`DropReason`] next to it:
+/// - [`DropReason::Malformed`] and [`DropReason::Undecryptable`]: only the sealed-sender layer
+///   opened. That layer is not proof: anyone who knows our address can seal an envelope naming
+///   any sender (and even a seal that authenticates the identity that made it would not make a
+///   replayed or stale envelope fresh). A message that fails inside the session says nothing
+///   about whether the named peer sent it, or whether our session with them is broken.
+/// - [`DropReason::BadPayload`]: the session decrypted it, and a session authenticates both
+///   identities (they are bound into its associated data), so the named peer's session produced
+///   it; only the payload inside was invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimedSender(Address);
+
+impl ClaimedSender {
+    /// The sender as the envelope names it.
+    pub fn new(address: Address) -> Self {
+        Self(address)
+    }
+
+    /// The address the envelope claims (see the type's doc for what that proves).
+    pub fn claimed_address(&self) -> Address {
+        self.0
+    }
+}
+
 /// Why an envelope from the relay was dropped (after acknowledging it: keeping it could never
 /// make it readable).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DropReason {
-    /// The sealed-sender layer did not open: not for us, altered, or not made by the claimed sender.
+    /// The sealed-sender layer did not open: not for us, altered, or not made by the claimed
+    /// sender. No sender is known.
     Unsealable(String),
-    /// The inner message is not a valid session message.
+    /// The inner message is not a valid session message. The sender is only claimed.
     Malformed(String),
-    /// No session decrypted it (altered, or from a session we no longer hold).
+    /// No session decrypted it (altered, forged, or from a session we no longer hold). The
+    /// sender is only claimed.
     Undecryptable(String),
-    /// It decrypted but the payload is invalid.
+    /// It decrypted but the payload is invalid. The session authenticated the sender.
     BadPayload(String),
 }
 
@@ -38,10 +67,21 @@ pub enum Event {
     },
     /// An envelope was dropped; it never reaches the history.
     Dropped {
-        /// Claimed sender, when the seal opened.
-        from: Option<Address>,
+        /// The sender the envelope names, when the seal opened: unauthenticated unless the
+        /// reason is [`DropReason::BadPayload`] (see [`ClaimedSender`]).
+        claimed_from: Option<ClaimedSender>,
         /// Why.
         reason: DropReason,
+    },
+    /// The session with `peer` was started over: one side found it broken (typically because a
+    /// profile was restored from an older copy). Both sides resend what the other had not
+    /// confirmed, so no message is lost; messages the restored side had received after its
+    /// copy was made are not in its history.
+    SessionReset {
+        /// The other party.
+        peer: Address,
+        /// Whether we started it (we found the session broken) or the peer did.
+        started_here: bool,
     },
     /// New one-time prekeys were generated and uploaded (how many the relay now holds).
     PreKeysReplenished {

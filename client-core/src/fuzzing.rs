@@ -840,10 +840,10 @@ impl Run {
                     self.next_from_alice += 1;
                     self.received.push(message.id);
                 }
-                Output::Event(Event::Dropped { from, reason }) => {
+                Output::Event(Event::Dropped { claimed_from, reason }) => {
                     assert!(
                         genuine.is_none(),
-                        "a genuine envelope was dropped: {reason:?} (from {from:?})"
+                        "a genuine envelope was dropped: {reason:?} (claimed from {claimed_from:?})"
                     );
                 }
                 Output::Event(_) => {}
@@ -947,6 +947,30 @@ pub fn seed_corpus() -> Vec<Seed> {
         receipt(ReceiptKind::Delivered, 2),
     );
     add("client_payload", "receipt_read", receipt(ReceiptKind::Read, 1));
+    add(
+        "client_payload",
+        "reset",
+        payload(
+            0,
+            Body::Reset {
+                next_seq: NOW << 20,
+                answer: false,
+                reuse_seen: true,
+            },
+        ),
+    );
+    add(
+        "client_payload",
+        "reset_answer",
+        payload(
+            0,
+            Body::Reset {
+                next_seq: 1,
+                answer: true,
+                reuse_seen: false,
+            },
+        ),
+    );
     add(
         "client_payload",
         "receipt_full",

@@ -7,8 +7,9 @@ use hush_proto::{Delivery, Request};
 use crate::address::Address;
 use crate::content::{Body, MAX_RECEIPT_IDS, Payload, ReceiptKind};
 use crate::core::{Core, MAX_HELD_PER_PEER, Pending, RECEIPT_DELAY_MS};
-use crate::event::{DropReason, Event};
+use crate::event::{ClaimedSender, DropReason, Event};
 use crate::records::{Conversation, Direction, HeldMessage, MessageStatus, StoreOp, StoredMessage};
+use crate::reset::ResetNotice;
 
 impl Core {
     /// Handles one delivered envelope. Whatever happens, the outputs end with the ack, after the
@@ -34,7 +35,7 @@ impl Core {
             Ok(unsealed) => unsealed,
             Err(error) => {
                 events.push(Event::Dropped {
-                    from: None,
+                    claimed_from: None,
                     reason: DropReason::Unsealable(error.to_string()),
                 });
                 return;
@@ -45,7 +46,7 @@ impl Core {
             Ok(message) => message,
             Err(error) => {
                 events.push(Event::Dropped {
-                    from: Some(from),
+                    claimed_from: Some(ClaimedSender::new(from)),
                     reason: DropReason::Malformed(error.to_string()),
                 });
                 return;
@@ -69,11 +70,13 @@ impl Core {
             Err(error) => {
                 if fresh_peer {
                     self.peers.remove(&from);
+                } else {
+                    self.on_undecryptable(now, from, &message, &error);
                 }
                 // A resend of something already processed (its key is used up): nothing to do.
                 if !matches!(error, PeerDecryptError::Decrypt(DecryptError::Duplicate { .. })) {
                     events.push(Event::Dropped {
-                        from: Some(from),
+                        claimed_from: Some(ClaimedSender::new(from)),
                         reason: DropReason::Undecryptable(error.to_string()),
                     });
                 }
@@ -81,6 +84,7 @@ impl Core {
             }
         };
         ops.push(StoreOp::PutPeer(peer.pickle()));
+        self.resets.note_decrypted(from, &message);
         if is_prekey {
             // A new inbound session consumed a one-time prekey and remembered the base key.
             ops.push(StoreOp::PutAccount(self.account.pickle()));
@@ -88,7 +92,7 @@ impl Core {
         match Payload::decode(&plaintext) {
             Ok(payload) => self.accept(now, from, payload, plaintext, ops, events),
             Err(error) => events.push(Event::Dropped {
-                from: Some(from),
+                claimed_from: Some(ClaimedSender::new(from)),
                 reason: DropReason::BadPayload(error.to_string()),
             }),
         }
@@ -96,7 +100,7 @@ impl Core {
 
     /// A decrypted payload from `from`: receipts apply at once; content is delivered in the
     /// sender's order, exactly once.
-    fn accept(
+    pub(crate) fn accept(
         &mut self,
         now: u64,
         from: Address,
@@ -105,12 +109,27 @@ impl Core {
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) {
+        if let Body::Reset {
+            next_seq,
+            answer,
+            reuse_seen,
+        } = payload.body
+        {
+            let notice = ResetNotice {
+                next_seq,
+                answer,
+                reuse_seen,
+            };
+            self.on_peer_reset(now, from, notice, ops, events);
+            return;
+        }
         if let Body::Receipt { kind, ids } = payload.body {
             let status = match kind {
                 ReceiptKind::Delivered => MessageStatus::Delivered,
                 ReceiptKind::Read => MessageStatus::Read,
             };
             for id in ids {
+                self.resets.note_confirmed(from, &id);
                 ops.push(StoreOp::SetStatus {
                     id,
                     peer: from,
@@ -126,7 +145,7 @@ impl Core {
         }
         if payload.conv_seq == 0 {
             events.push(Event::Dropped {
-                from: Some(from),
+                claimed_from: Some(ClaimedSender::new(from)),
                 reason: DropReason::BadPayload("content without a sequence number".into()),
             });
             return;
@@ -137,14 +156,18 @@ impl Core {
             .copied()
             .unwrap_or_else(|| Conversation::new(from));
         if payload.conv_seq < conversation.next_in_seq || self.held.contains_key(&(from, payload.conv_seq)) {
-            // Already delivered or already held: a copy.
+            // Already delivered or already held: a copy, unless it is a message we never saw
+            // under a number already used (the sender went back in time).
+            if payload.conv_seq < conversation.next_in_seq && !self.resets.delivered(&payload.id) {
+                self.on_reused_seq(now, from);
+            }
             return;
         }
         if payload.conv_seq > conversation.next_in_seq {
             let held_for_peer = self.held.range((from, 0)..=(from, u64::MAX)).count();
             if held_for_peer >= MAX_HELD_PER_PEER {
                 events.push(Event::Dropped {
-                    from: Some(from),
+                    claimed_from: Some(ClaimedSender::new(from)),
                     reason: DropReason::BadPayload("too many messages ahead of a missing one".into()),
                 });
                 return;
@@ -202,6 +225,12 @@ impl Core {
         let Body::Content(content) = payload.body else {
             return;
         };
+        // A copy resent under a new number after a session reset: confirm it again only.
+        if self.resets.delivered(&payload.id) {
+            delivered.push(payload.id);
+            return;
+        }
+        self.resets.note_incoming(payload.id);
         let message = StoredMessage {
             id: payload.id,
             peer: from,

@@ -18,6 +18,7 @@ mod inbox;
 mod memory;
 mod outbox;
 mod records;
+mod reset;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
@@ -29,10 +30,11 @@ pub use content::{
     Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
 };
 pub use core::{Core, CoreError, Output, SendError};
-pub use event::{DropReason, Event};
+pub use event::{ClaimedSender, DropReason, Event};
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
+pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;

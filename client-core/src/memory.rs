@@ -142,6 +142,24 @@ impl Store for MemoryStore {
             conversations: self.conversations.values().copied().collect(),
             outbox: self.outbox.values().cloned().collect(),
             held: self.held.values().cloned().collect(),
+            unconfirmed: self
+                .messages
+                .values()
+                .filter(|m| m.direction == Direction::Outgoing && m.status == MessageStatus::Sent)
+                .cloned()
+                .collect(),
+            recent_incoming: {
+                let mut ids: Vec<MessageId> = self
+                    .messages
+                    .values()
+                    .rev()
+                    .filter(|m| m.direction == Direction::Incoming)
+                    .take(crate::reset::MAX_RECENT_INCOMING)
+                    .map(|m| m.id)
+                    .collect();
+                ids.reverse();
+                ids
+            },
         }))
     }
 

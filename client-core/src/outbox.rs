@@ -193,6 +193,9 @@ impl Core {
                 };
                 self.retry_at.remove(&item.peer);
                 let mut ops = vec![StoreOp::RemoveOutbox(id)];
+                if let Ok(payload) = Payload::decode(&item.payload) {
+                    self.resets.note_sent(item.peer, payload);
+                }
                 if item.conv_seq > 0 {
                     ops.push(StoreOp::SetStatus {
                         id,

@@ -84,7 +84,8 @@ pub struct StoredMessage {
     pub peer: Address,
     /// Who wrote it.
     pub direction: Direction,
-    /// Position in the sender's stream.
+    /// Position in the sender's stream. For an outgoing message, the number it was first sent
+    /// under: a session reset resends it under a new one (the receiver stores that one).
     pub conv_seq: u64,
     /// Sender's clock, Unix milliseconds.
     pub sent_at: u64,
@@ -243,4 +244,10 @@ pub struct Snapshot {
     pub outbox: Vec<OutboxItem>,
     /// Held messages.
     pub held: Vec<HeldMessage>,
+    /// Our outgoing messages the relay stored but the recipient has not confirmed (status
+    /// `Sent`), oldest first; at most the latest [`crate::MAX_UNCONFIRMED`] are needed. Resent after a session reset.
+    pub unconfirmed: Vec<StoredMessage>,
+    /// Ids of the latest incoming messages, oldest first; at most [`crate::MAX_RECENT_INCOMING`] are needed. A copy
+    /// resent under a new number after a session reset is recognised by them.
+    pub recent_incoming: Vec<MessageId>,
 }

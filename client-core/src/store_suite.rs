@@ -50,6 +50,7 @@ macro_rules! store_suite {
             status_ignores_unknown_ids_and_other_peers,
             history_pages_backwards_oldest_first,
             unread_lists_incoming_messages_not_yet_seen,
+            snapshot_lists_unconfirmed_and_recent_incoming,
             contacts_are_put_replaced_and_removed_by_name,
             peers_are_listed_most_recent_first,
             ops_in_a_commit_apply_in_order,
@@ -677,6 +678,48 @@ pub fn unread_lists_incoming_messages_not_yet_seen<S: Store>(mut store: S) {
         ok(store.unread(&carol), "unread"),
         vec![id(3)],
         "bob cannot mark carol's message"
+    );
+}
+
+/// The snapshot carries our messages the relay stored but the peer has not confirmed (`Sent`)
+/// and the latest incoming ids, both oldest first (a session reset resends the first and
+/// deduplicates with the second).
+pub fn snapshot_lists_unconfirmed_and_recent_incoming<S: Store>(mut store: S) {
+    let bob = address();
+    let mut ops = vec![StoreOp::PutAccount(account().pickle())];
+    for (n, direction) in [
+        (1, Direction::Outgoing),
+        (2, Direction::Incoming),
+        (3, Direction::Outgoing),
+        (4, Direction::Outgoing),
+        (5, Direction::Incoming),
+    ] {
+        ops.push(StoreOp::InsertMessage(message(n, bob, direction, "x")));
+    }
+    for (n, status) in [
+        (1, MessageStatus::Sent),
+        (3, MessageStatus::Delivered),
+        (4, MessageStatus::Sent),
+    ] {
+        ops.push(StoreOp::SetStatus {
+            id: MessageId([n; 16]),
+            peer: bob,
+            status,
+        });
+    }
+    apply(&mut store, ops);
+    let snapshot = load(&store);
+    let unconfirmed: Vec<MessageId> = snapshot.unconfirmed.iter().map(|m| m.id).collect();
+    assert_eq!(unconfirmed, vec![MessageId([1; 16]), MessageId([4; 16])]);
+    assert!(
+        snapshot
+            .unconfirmed
+            .iter()
+            .all(|m| m.status == MessageStatus::Sent)
+    );
+    assert_eq!(
+        snapshot.recent_incoming,
+        vec![MessageId([2; 16]), MessageId([5; 16])]
     );
 }
 

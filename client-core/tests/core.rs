@@ -198,6 +198,13 @@ fn fault_run(seed: u64, names: &[&'static str], per_client: usize, faults: Fault
             client.name,
             client.app.dropped
         );
+        // Faults without a rollback never call for a session reset.
+        assert!(
+            client.app.resets.is_empty(),
+            "{}: resets {:?}",
+            client.name,
+            client.app.resets
+        );
         let failed = client
             .sent
             .iter()

@@ -13,6 +13,16 @@ use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
 use crate::store::{DatabaseKey, SqlStore, StoreError};
 
+/// The core's randomness: the operating system's generator, asked at every draw. Nothing is
+/// seeded or buffered in the process, so a restored VM or process snapshot, or a fork, does not
+/// replay salts, ephemeral keys or ratchet keys (a seeded stream copied with the process would).
+pub(crate) type OsRng = rand_core::UnwrapErr<rand::rngs::SysRng>;
+
+/// A handle on the OS generator (it holds no state; copies draw independently).
+pub(crate) fn os_rng() -> OsRng {
+    rand_core::UnwrapErr(rand::rngs::SysRng)
+}
+
 /// What to do when a contact's address (identity key) changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityDecision {
@@ -160,9 +170,7 @@ impl Client {
         })
         .await
         .map_err(|error| ClientError::Stopped(error.to_string()))??;
-        let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(
-            <rand::rngs::StdRng as rand::SeedableRng>::from_rng(&mut rand::rng()),
-        );
+        let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(os_rng());
         let core = match snapshot {
             Some(snapshot) => {
                 Core::restore(snapshot, rng).map_err(|error| ClientError::Stopped(error.to_string()))?
@@ -406,4 +414,28 @@ impl Client {
 
 fn stopped() -> ClientError {
     ClientError::Stopped("the client task has ended".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_core::Rng;
+
+    use super::*;
+
+    /// A process snapshot or fork copies the RNG's state: a copy must not replay the original's
+    /// output (a once-seeded `StdRng`, cloned, gives the same bytes and the same identity).
+    #[test]
+    fn a_copied_rng_does_not_replay_its_original() {
+        let mut original = os_rng();
+        // `clone`, not a copy: the check must also compile for a generator that is only Clone.
+        #[allow(clippy::clone_on_copy)]
+        let mut copy = original.clone();
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        original.fill_bytes(&mut a);
+        copy.fill_bytes(&mut b);
+        assert_ne!(a, b);
+        let first = Core::create(now_ms(), Box::new(original)).address();
+        let second = Core::create(now_ms(), Box::new(copy)).address();
+        assert_ne!(first, second);
+    }
 }

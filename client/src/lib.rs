@@ -26,8 +26,8 @@ pub use client::{
 pub use error::ClientError;
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
-    ADDRESS_PREFIX, Address, Contact, Content, Direction, DropReason, Event, HistoryEntry, MessageId,
-    MessageStatus, StoredMessage,
+    ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry,
+    MessageId, MessageStatus, StoredMessage,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::NetError;

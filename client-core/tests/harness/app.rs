@@ -39,10 +39,12 @@ pub struct App {
     /// Status events that did not move the status forward (a late `Sent` after `Delivered`, a
     /// delivered receipt overtaken by a read receipt).
     pub stale_status_events: usize,
-    /// Dropped envelopes.
+    /// Dropped envelopes: the sender they claim (unauthenticated) and why.
     pub dropped: Vec<(Option<Address>, DropReason)>,
     /// `PreKeysReplenished` counts, in order.
     pub replenished: Vec<u32>,
+    /// `SessionReset` events: the peer, and whether this side started the reset.
+    pub resets: Vec<(Address, bool)>,
 }
 
 impl App {
@@ -82,8 +84,11 @@ impl App {
                     self.stale_status_events += 1;
                 }
             }
-            Event::Dropped { from, reason } => self.dropped.push((from, reason)),
+            Event::Dropped { claimed_from, reason } => self
+                .dropped
+                .push((claimed_from.map(|c| c.claimed_address()), reason)),
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
+            Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

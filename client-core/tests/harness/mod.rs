@@ -561,6 +561,40 @@ impl World {
         }
     }
 
+    /// `id`'s profile is replaced by `backup`, an older copy of its store (a restore from a
+    /// backup): its connection drops, and a new core starts from the copy. The app keeps what it
+    /// has seen (the person saw it), so its exactly-once checks span the restore; it takes the
+    /// statuses of the restored history.
+    pub fn restore_backup(&mut self, id: ClientId, backup: MemoryStore) {
+        let seed = self.rng.next_u64();
+        let mailbox = self.clients[id].address.mailbox();
+        let online = self.cut(&mailbox);
+        let client = &mut self.clients[id];
+        client.store = backup;
+        let snapshot = client
+            .store
+            .load()
+            .expect("memory store")
+            .expect("the backup holds the account");
+        client.core =
+            Core::restore(snapshot, Box::new(StdRng::seed_from_u64(seed))).expect("the backup restores");
+        client.app.statuses.clear();
+        for peer in client.store.peers().expect("memory store") {
+            for entry in client
+                .store
+                .history(&peer, None, usize::MAX)
+                .expect("memory store")
+            {
+                if entry.message.direction == Direction::Outgoing {
+                    client.app.statuses.insert(entry.message.id, entry.message.status);
+                }
+            }
+        }
+        if online || client.reconnect_at.is_some() {
+            client.reconnect_at = Some(self.now);
+        }
+    }
+
     /// Queues `content` from `from` to `to`. Returns the id if its commit was applied (the
     /// driver then hands the id to the user); a crash before that loses the message.
     pub fn send(&mut self, from: ClientId, to: Address, content: Content) -> Option<MessageId> {

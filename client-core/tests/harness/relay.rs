@@ -74,6 +74,11 @@ pub struct Relay {
     pub stats: RelayStats,
     /// Every envelope ever stored, in order: (recipient, seq, envelope). Tests replay them.
     pub log: Vec<(MailboxId, u64, Vec<u8>)>,
+    /// The next `Send` to this mailbox is answered `Stored` but kept aside, undelivered, until
+    /// [`Relay::release_held_back`] (a relay that delays one message).
+    pub hold_back: Option<MailboxId>,
+    /// Envelopes kept aside by `hold_back`.
+    pub held_back: Vec<(MailboxId, Vec<u8>)>,
 }
 
 fn refuse(code: ErrorCode, detail: &str) -> ErrorResponse {
@@ -222,6 +227,11 @@ impl Relay {
                 one_time_prekeys,
             } => self.upload(from, signed_prekey, one_time_prekeys.into_vec()),
             Request::FetchBundle { mailbox } => self.claim_bundle(&mailbox).map(Response::Bundle),
+            Request::Send { to, envelope } if self.hold_back == Some(to) => {
+                self.hold_back = None;
+                self.held_back.push((to, envelope.into_bytes()));
+                Ok(Response::Stored)
+            }
             Request::Send { to, envelope } => self
                 .enqueue(to, envelope.into_bytes(), now_ms)
                 .map(|_| Response::Stored)
@@ -286,6 +296,16 @@ impl Relay {
         mailbox.queue = kept;
         self.stats.acked += u64::from(deleted);
         Ok(Response::Acked { deleted })
+    }
+
+    /// Stores the envelopes kept aside by `hold_back`, behind everything stored meanwhile.
+    pub fn release_held_back(&mut self, now_ms: u64) -> usize {
+        let held = std::mem::take(&mut self.held_back);
+        let count = held.len();
+        for (to, envelope) in held {
+            self.enqueue(to, envelope, now_ms);
+        }
+        count
     }
 
     /// Messages of `mailbox` not yet acknowledged.

@@ -1,6 +1,9 @@
 //! The reads behind [`hush_client_core::Store`]'s queries, each through a cached statement.
 
-use hush_client_core::{Address, Contact, HistoryEntry, MessageId, Snapshot, StoredMessage};
+use hush_client_core::{
+    Address, Contact, Direction, HistoryEntry, MAX_RECENT_INCOMING, MAX_UNCONFIRMED, MessageId,
+    MessageStatus, Snapshot, StoredMessage,
+};
 use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleKey};
 use rusqlite::{Connection, OptionalExtension, Params, Row, params};
@@ -69,12 +72,41 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         [],
         codec::held,
     )?;
+    let mut unconfirmed: Vec<StoredMessage> = rows(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE direction = ?1 AND status = ?2 \
+             ORDER BY position DESC LIMIT ?3"
+        ),
+        params![
+            codec::direction_code(Direction::Outgoing),
+            MessageStatus::Sent.to_code(),
+            saturating(MAX_UNCONFIRMED)
+        ],
+        codec::message,
+    )?
+    .into_iter()
+    .map(|entry| entry.message)
+    .collect();
+    unconfirmed.reverse();
+    let mut recent_incoming = rows(
+        conn,
+        "SELECT id FROM messages WHERE direction = ?1 ORDER BY position DESC LIMIT ?2",
+        params![
+            codec::direction_code(Direction::Incoming),
+            saturating(MAX_RECENT_INCOMING)
+        ],
+        |row| codec::message_id(column(row, 0, "message id")?),
+    )?;
+    recent_incoming.reverse();
     Ok(Some(Snapshot {
         account,
         peers,
         conversations,
         outbox,
         held,
+        unconfirmed,
+        recent_incoming,
     }))
 }
 

@@ -101,6 +101,16 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                     unsent.remove(&id);
                     println!("  · {} {}", short(&id.to_string()), status_mark(status));
                 }
+                Some(ClientEvent::Core(Event::SessionReset { peer: about, started_here })) if about == peer => {
+                    let by = if started_here { "this device" } else { "the other side" };
+                    println!("  (session started over by {by}; unconfirmed messages are sent again)");
+                }
+                Some(ClientEvent::Core(Event::Dropped { claimed_from: Some(claimed), reason }))
+                    if claimed.claimed_address() == peer =>
+                {
+                    // The name on a dropped envelope is only a claim: say so.
+                    println!("  ! dropped an envelope claiming to be from {name}: {reason:?}");
+                }
                 Some(ClientEvent::Connection(ConnectionState::Online)) => println!("  (online)"),
                 Some(ClientEvent::Connection(ConnectionState::Offline { reason, retry_in })) => {
                     println!("  (offline: {reason}; retrying in {} ms)", retry_in.as_millis());
