@@ -14,7 +14,7 @@ pub const MAX_CIPHERTEXT_LEN: usize = MAX_PLAINTEXT_LEN + AEAD_TAG_LEN;
 /// Largest address (an application-chosen byte string naming a device, such as a relay mailbox
 /// id) bound into a session's associated data.
 pub const MAX_ADDRESS_LEN: usize = 255;
-/// Length of the random per-message salt mixed into the message key expansion.
+/// Length of the per-message salt mixed into the message key expansion (synthetic: SPEC.md §7.2).
 pub const SALT_LEN: usize = 16;
 /// Length of an encoded [`Message`] header: version, type, ratchet key, PN, N, salt.
 pub const MESSAGE_HEADER_LEN: usize = 2 + 32 + 4 + 4 + SALT_LEN;
@@ -45,7 +45,7 @@ impl Message {
         self.previous_counter
     }
 
-    /// The random per-message salt of the message-key expansion, for test vectors.
+    /// The per-message salt of the message-key expansion, for test vectors.
     #[cfg(feature = "hazmat")]
     pub fn hazmat_salt(&self) -> [u8; SALT_LEN] {
         self.salt

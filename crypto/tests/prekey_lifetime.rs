@@ -1,6 +1,11 @@
 //! How long signed prekeys and the base keys remembered for them live: the replay cache is tied
 //! to signed-prekey rotation, and an initiator refuses a signed prekey its owner must have erased.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
