@@ -123,6 +123,9 @@ pub enum Body {
         /// The messages.
         ids: Vec<MessageId>,
     },
+    /// The sender's access key (hush-proto's `AccessKey`): it accepted us, so we present the key
+    /// to the relay when writing to it. Like receipts, it carries `conv_seq` 0.
+    AccessKey([u8; 32]),
 }
 
 /// The decrypted unit.
@@ -173,6 +176,7 @@ pub enum PayloadError {
 enum WireBody {
     Content { kind: u16, data: Vec<u8> },
     Receipt { kind: ReceiptKind, ids: Vec<MessageId> },
+    AccessKey { key: [u8; 32] },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -201,6 +205,7 @@ impl Payload {
                     ids: ids.clone(),
                 }
             }
+            Body::AccessKey(key) => WireBody::AccessKey { key: *key },
         };
         let bytes = postcard::to_allocvec(&WirePayload {
             id: self.id,
@@ -233,6 +238,7 @@ impl Payload {
                 }
                 Body::Receipt { kind, ids }
             }
+            WireBody::AccessKey { key } => Body::AccessKey(key),
         };
         let payload = Self {
             id: wire.id,
@@ -276,6 +282,13 @@ mod tests {
             },
         };
         assert_eq!(Payload::decode(&receipt.encode().unwrap()).unwrap(), receipt);
+        let access = Payload {
+            id: MessageId([4; 16]),
+            conv_seq: 0,
+            sent_at: 6,
+            body: Body::AccessKey([9; 32]),
+        };
+        assert_eq!(Payload::decode(&access.encode().unwrap()).unwrap(), access);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use thiserror::Error;
 use crate::address::Address;
 use crate::content::{Body, Content, MessageId, Payload, PayloadError};
 use crate::event::Event;
+use crate::requests::{OwnAccessKey, Requests};
 use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
@@ -88,6 +89,8 @@ pub(crate) enum Pending {
     Fetch(Address),
     Upload,
     Ack,
+    AccessKey,
+    Report,
 }
 
 /// Outbox order: creation time, then the conversation sequence (same-millisecond messages to one
@@ -117,6 +120,8 @@ pub struct Core {
     /// `now` of the last [`Core::pump`]: outbox and retry times up to it were acted on then.
     pub(crate) pumped_at: u64,
     pub(crate) outputs: VecDeque<Output>,
+    /// Message requests, standings and access keys (see `requests`).
+    pub(crate) requests: Requests,
 }
 
 impl core::fmt::Debug for Core {
@@ -136,8 +141,10 @@ impl Core {
     pub fn create(now: u64, mut rng: Box<dyn CryptoRng + Send>) -> Self {
         let account = Account::new(now / 1000, &mut rng);
         let mut core = Self::with_account(account, rng);
+        let own = OwnAccessKey::random(&mut core.rng);
+        core.requests.own = Some(own.clone());
         core.outputs.push_back(Output::Commit(Commit {
-            ops: vec![StoreOp::PutAccount(core.account.pickle())],
+            ops: vec![StoreOp::PutAccount(core.account.pickle()), StoreOp::PutOwnAccessKey(own)],
         }));
         core
     }
@@ -160,6 +167,19 @@ impl Core {
         for held in snapshot.held {
             core.held.insert((held.peer, held.conv_seq), held);
         }
+        for access in snapshot.peer_access {
+            core.requests.peers.insert(access.peer, access);
+        }
+        // A profile from before access keys gets one now.
+        let own = match snapshot.own_access_key {
+            Some(own) => own,
+            None => {
+                let own = OwnAccessKey::random(&mut core.rng);
+                core.commit(vec![StoreOp::PutOwnAccessKey(own.clone())]);
+                own
+            }
+        };
+        core.requests.own = Some(own);
         Ok(core)
     }
 
@@ -185,6 +205,7 @@ impl Core {
             next_upkeep: 0,
             pumped_at: 0,
             outputs: VecDeque::new(),
+            requests: Requests::default(),
         }
     }
 
@@ -222,7 +243,9 @@ impl Core {
         self.in_flight.clear();
         self.fetching.clear();
         self.uploading = false;
+        self.requests.uploading = false;
         self.upkeep(now, Some(one_time_prekeys));
+        self.upload_access_key();
         self.pump(now);
     }
 
@@ -233,6 +256,7 @@ impl Core {
         self.in_flight.clear();
         self.fetching.clear();
         self.uploading = false;
+        self.requests.uploading = false;
     }
 
     /// Queues `content` for `to`. The returned id is durable once the commit that follows is
@@ -277,11 +301,13 @@ impl Core {
             status: MessageStatus::Queued,
         };
         self.insert_outbox(item.clone());
-        self.commit(vec![
+        let mut ops = vec![
             StoreOp::PutConversation(conversation),
             StoreOp::InsertMessage(message),
             StoreOp::PutOutbox(item),
-        ]);
+        ];
+        self.accept_on_send(now, to, &mut ops);
+        self.commit(ops);
         self.pump(now);
         Ok(id)
     }
@@ -319,7 +345,8 @@ impl Core {
             Pending::Send(message) => self.on_send_result(now, message, result),
             Pending::Fetch(peer) => self.on_bundle(now, peer, result),
             Pending::Upload => self.on_upload_result(now, result),
-            Pending::Ack => {}
+            Pending::AccessKey => self.on_access_key_result(result),
+            Pending::Ack | Pending::Report => {}
         }
         self.pump(now);
     }

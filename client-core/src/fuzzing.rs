@@ -453,7 +453,7 @@ impl Party {
                     Request::UploadPreKeys { .. } => Response::PreKeysStored {
                         one_time_prekeys: PREKEY_LOW_WATER,
                     },
-                    Request::FetchBundle { mailbox } => {
+                    Request::FetchBundle { mailbox, .. } => {
                         let (_, bundle) = bundles
                             .iter()
                             .find(|(address, _)| address.mailbox() == mailbox)
@@ -805,7 +805,7 @@ impl Run {
                             );
                             acked = true;
                         }
-                        Request::Send { to, .. } | Request::FetchBundle { mailbox: to } => {
+                        Request::Send { to, .. } | Request::FetchBundle { mailbox: to, .. } => {
                             assert!(
                                 *to == fixture.alice.mailbox() || *to == fixture.carol.mailbox(),
                                 "a request for a mailbox Bob never wrote to"

@@ -18,6 +18,7 @@ mod inbox;
 mod memory;
 mod outbox;
 mod records;
+mod requests;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
@@ -35,4 +36,5 @@ pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
+pub use requests::{OwnAccessKey, PeerAccess, RequestError, Standing};
 pub use store::Store;

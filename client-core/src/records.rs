@@ -12,6 +12,7 @@ use hush_crypto::peer::PeerSessionsPickle;
 
 use crate::address::Address;
 use crate::content::{Content, MessageId};
+use crate::requests::{OwnAccessKey, PeerAccess};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,6 +215,10 @@ pub enum StoreOp {
     PutContact(Contact),
     /// Remove a contact by name (no-op if absent).
     RemoveContact(String),
+    /// Replace our own access key.
+    PutOwnAccessKey(OwnAccessKey),
+    /// Insert or replace what we know of a peer's standing and access key (by peer).
+    PutPeerAccess(PeerAccess),
 }
 
 /// Changes to apply atomically.
@@ -243,4 +248,8 @@ pub struct Snapshot {
     pub outbox: Vec<OutboxItem>,
     /// Held messages.
     pub held: Vec<HeldMessage>,
+    /// Our access key; `None` in a profile from before access keys (the core makes one).
+    pub own_access_key: Option<OwnAccessKey>,
+    /// Each peer's standing and access key, any order.
+    pub peer_access: Vec<PeerAccess>,
 }

@@ -7,7 +7,7 @@ use hush_client_core::{Address, Commit, Contact, Content, Core, HistoryEntry, Me
 use hush_crypto::SafetyNumber;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{Command, Driver, now_ms};
+use crate::driver::{Command, Driver, PeerAction, now_ms};
 use crate::error::ClientError;
 use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
@@ -230,6 +230,37 @@ impl Client {
         self.command(Command::MarkRead { peer, ids, reply }).await?;
         answer.await.map_err(|_| stopped())??;
         Ok(count)
+    }
+
+    /// Accepts `peer`'s message request: what it sent is delivered (a `MessageReceived` each, once,
+    /// in order) with receipts, and it gets our access key. Also unblocks.
+    pub async fn accept(&self, peer: Address) -> Result<(), ClientError> {
+        self.peer_action(peer, PeerAction::Accept).await
+    }
+
+    /// Blocks `peer`: what it sent is dropped, what it sends is dropped unread, and our access
+    /// key is rotated (the relay and our other contacts get the new one).
+    pub async fn block(&self, peer: Address) -> Result<(), ClientError> {
+        self.peer_action(peer, PeerAction::Block).await
+    }
+
+    /// Reports `peer` to the relay (which learns that `peer` wrote to us) and blocks it.
+    pub async fn report(&self, peer: Address) -> Result<(), ClientError> {
+        self.peer_action(peer, PeerAction::Report).await
+    }
+
+    /// Peers whose message requests wait for [`Client::accept`], [`Client::block`] or
+    /// [`Client::report`].
+    pub async fn requests(&self) -> Result<Vec<Address>, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Requests { reply }).await?;
+        answer.await.map_err(|_| stopped())
+    }
+
+    async fn peer_action(&self, peer: Address, action: PeerAction) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Peer { peer, action, reply }).await?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Up to `limit` messages with `peer` before position `before` (latest if `None`), oldest

@@ -1,7 +1,7 @@
 //! # hush-proto
 //!
 //! The client–relay wire format, with no I/O. A connection is QUIC with ALPN [`ALPN`]
-//! (`hush/1`, which carries the version). The client opens one bidirectional stream; each side
+//! (`hush/2`, which carries the version). The client opens one bidirectional stream; each side
 //! writes [frames](frame): a big-endian `u32` body length, then the body, a
 //! [postcard](https://docs.rs/postcard) encoding of [`ClientFrame`] (client to relay) or
 //! [`ServerFrame`] (relay to client). The length is checked against [`MAX_FRAME_LEN`] (or a
@@ -11,7 +11,7 @@
 //! ```
 //! use hush_proto::{ClientFrame, FrameDecoder, MailboxId, Request, RequestId, encode_frame, MAX_FRAME_LEN};
 //!
-//! let frame = ClientFrame { id: RequestId(7), request: Request::FetchBundle { mailbox: MailboxId([1; 32]) } };
+//! let frame = ClientFrame { id: RequestId(7), request: Request::FetchBundle { mailbox: MailboxId([1; 32]), access: None } };
 //! let bytes = encode_frame(&frame, MAX_FRAME_LEN).unwrap();
 //!
 //! let mut decoder = FrameDecoder::new(MAX_FRAME_LEN);
@@ -37,12 +37,13 @@ pub use messages::{
     auth_transcript,
 };
 pub use types::{
-    BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL, MailboxId, OneTimePreKey, PreKeyUpload,
+    ACCESS_KEY_LABEL, AccessKey, Addressed, BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL, MailboxId, OneTimePreKey, PreKeyUpload,
     REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature, SignedPreKey, registration_message,
 };
 
-/// ALPN protocol id; a new incompatible version gets a new id.
-pub const ALPN: &[u8] = b"hush/1";
+/// ALPN protocol id; a new incompatible version gets a new id. Version 2 added access keys
+/// (`Send`, `SendMany` and `FetchBundle` carry one; `SetAccessKey`, `Report`, `AccessDenied`).
+pub const ALPN: &[u8] = b"hush/2";
 
 /// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about
 /// 1 KiB of headers; 64 KiB more leaves room for the frame's own fields. Relays may enforce less.

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod budget;
 pub mod client;
 pub mod clock;
 mod cmd;
@@ -29,6 +30,7 @@ pub mod fuzzing;
 mod hub;
 mod limits;
 pub mod metrics;
+mod reports;
 pub mod server;
 pub mod store;
 pub mod tls;

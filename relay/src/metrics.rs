@@ -22,6 +22,10 @@ pub struct Metrics {
     pub(crate) messages_expired: AtomicU64,
     pub(crate) requests_rejected: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
+    pub(crate) stranger_fetches_refused: AtomicU64,
+    pub(crate) stranger_sends_refused: AtomicU64,
+    pub(crate) access_denied: AtomicU64,
+    pub(crate) reports: AtomicU64,
     delivery_latency: Histogram,
 }
 
@@ -136,7 +140,7 @@ impl Metrics {
     /// the store by the caller.
     pub fn render(&self, queue_depth: Option<u64>, online: usize, store: Option<&StoreStats>) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             (
                 "hush_connections_total",
                 "Connections accepted.",
@@ -176,6 +180,26 @@ impl Metrics {
                 "hush_protocol_errors_total",
                 "Connections closed for protocol errors.",
                 &self.protocol_errors,
+            ),
+            (
+                "hush_stranger_fetches_refused_total",
+                "Bundle fetches without an access key refused by the target's stranger budget.",
+                &self.stranger_fetches_refused,
+            ),
+            (
+                "hush_stranger_sends_refused_total",
+                "Sends without an access key refused by the recipient's stranger budget.",
+                &self.stranger_sends_refused,
+            ),
+            (
+                "hush_access_denied_total",
+                "Requests refused for an access key that does not match the target's.",
+                &self.access_denied,
+            ),
+            (
+                "hush_reports_total",
+                "Abuse reports received.",
+                &self.reports,
             ),
         ];
         for (name, help, value) in counters {

@@ -43,6 +43,8 @@ pub struct App {
     pub dropped: Vec<(Option<Address>, DropReason)>,
     /// `PreKeysReplenished` counts, in order.
     pub replenished: Vec<u32>,
+    /// Senders of every `MessageRequest`, in order.
+    pub requests: Vec<hush_client_core::Address>,
 }
 
 impl App {
@@ -84,6 +86,7 @@ impl App {
             }
             Event::Dropped { from, reason } => self.dropped.push((from, reason)),
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
+            Event::MessageRequest { from } => self.requests.push(from),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

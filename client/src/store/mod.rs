@@ -10,6 +10,7 @@
 //! returns. The connection holds an exclusive lock from open to drop, so one profile is used by
 //! one process at a time.
 
+mod access;
 mod codec;
 mod error;
 mod key;
