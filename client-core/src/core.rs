@@ -21,10 +21,10 @@ use thiserror::Error;
 use crate::address::Address;
 use crate::content::{Body, Content, MessageId, Payload, PayloadError};
 use crate::event::Event;
-use crate::requests::{OwnAccessKey, Requests};
 use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
+use crate::requests::{OwnAccessKey, Requests};
 
 /// Most sends awaiting the relay's answer on one connection; the rest wait their turn.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -144,7 +144,10 @@ impl Core {
         let own = OwnAccessKey::random(&mut core.rng);
         core.requests.own = Some(own.clone());
         core.outputs.push_back(Output::Commit(Commit {
-            ops: vec![StoreOp::PutAccount(core.account.pickle()), StoreOp::PutOwnAccessKey(own)],
+            ops: vec![
+                StoreOp::PutAccount(core.account.pickle()),
+                StoreOp::PutOwnAccessKey(own),
+            ],
         }));
         core
     }
@@ -306,8 +309,12 @@ impl Core {
             StoreOp::InsertMessage(message),
             StoreOp::PutOutbox(item),
         ];
-        self.accept_on_send(now, to, &mut ops);
+        let mut events = Vec::new();
+        self.accept_on_send(now, to, &mut ops, &mut events);
         self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
         self.pump(now);
         Ok(id)
     }

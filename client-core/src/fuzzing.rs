@@ -55,7 +55,7 @@ pub const TARGETS: &[(&str, Target)] = &[
 ];
 
 /// The error codes [`Answer::Error`] picks from.
-pub const ERROR_CODES: [ErrorCode; 10] = [
+pub const ERROR_CODES: [ErrorCode; 11] = [
     ErrorCode::Unauthorized,
     ErrorCode::RegistrationRequired,
     ErrorCode::Invalid,
@@ -66,6 +66,7 @@ pub const ERROR_CODES: [ErrorCode; 10] = [
     ErrorCode::UnknownSequence,
     ErrorCode::ShuttingDown,
     ErrorCode::Internal,
+    ErrorCode::AccessDenied,
 ];
 
 fn rng(seed: u64) -> Box<StdRng> {
@@ -460,6 +461,7 @@ impl Party {
                             .expect("the fixture fetches known bundles only");
                         Response::Bundle(bundle.clone())
                     }
+                    Request::SetAccessKey { .. } => Response::AccessKeySet,
                     _ => Response::Pong,
                 };
                 self.core.handle_response(now, frame.id, Ok(answer));
@@ -812,7 +814,10 @@ impl Run {
                             );
                         }
                         other => assert!(
-                            matches!(other, Request::UploadPreKeys { .. }),
+                            matches!(
+                                other,
+                                Request::UploadPreKeys { .. } | Request::SetAccessKey { .. }
+                            ),
                             "the core wrote an unexpected request: {other:?}"
                         ),
                     }

@@ -183,13 +183,24 @@ impl Core {
         true
     }
 
-    /// We write to `peer`: that accepts it (and gives it our key) unless it is blocked.
-    pub(crate) fn accept_on_send(&mut self, now: u64, peer: Address, ops: &mut Vec<StoreOp>) {
+    /// We write to `peer`: that accepts it (and gives it our key) unless it is blocked. Writing
+    /// to a peer whose request waits accepts the request (what it sent is delivered).
+    pub(crate) fn accept_on_send(
+        &mut self,
+        now: u64,
+        peer: Address,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
         match self.requests.standing(&peer) {
             Some(Standing::Accepted) => {}
             // Writing to a blocked peer does not unblock it: only `handle_accept` does.
             Some(Standing::Blocked) => {}
-            None | Some(Standing::Requested) => self.mark_accepted(now, peer, ops),
+            None => self.mark_accepted(now, peer, ops),
+            Some(Standing::Requested) => {
+                self.mark_accepted(now, peer, ops);
+                self.release_from(now, peer, Vec::new(), ops, events);
+            }
         }
     }
 
@@ -229,7 +240,12 @@ impl Core {
 
     /// Whether content from `from` is held as a request. The first message held from a peer we
     /// have not answered comes with [`Event::MessageRequest`].
-    pub(crate) fn hold_as_request(&mut self, from: Address, ops: &mut Vec<StoreOp>, events: &mut Vec<Event>) -> bool {
+    pub(crate) fn hold_as_request(
+        &mut self,
+        from: Address,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) -> bool {
         match self.requests.standing(&from) {
             Some(Standing::Accepted) => false,
             Some(Standing::Blocked) => true,

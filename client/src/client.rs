@@ -305,7 +305,7 @@ impl Client {
             .ok_or(ClientError::UnknownContact(name))
     }
 
-    /// Adds `name` → `address`. If `name` exists with another address, that is an identity
+    /// Adds `name` → `address` and accepts `address` (see [`Client::accept`]). If `name` exists with another address, that is an identity
     /// change: the policy decides, and a [`ClientEvent::ContactIdentityChanged`] reports it.
     pub async fn add_contact(&self, name: &str, address: Address) -> Result<ContactUpdate, ClientError> {
         let existing = self
@@ -339,6 +339,10 @@ impl Client {
             added_at: now_ms(),
         };
         self.put_contact(contact).await?;
+        // Someone in the address book is not a stranger: their messages are not requests.
+        if address != self.address {
+            self.accept(address).await?;
+        }
         Ok(update)
     }
 

@@ -24,9 +24,9 @@ use serde::de::DeserializeOwned;
 
 use crate::frame::LENGTH_PREFIX_LEN;
 use crate::{
-    AccessKey, Addressed, Bundle, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, ErrorResponse, FrameDecoder, FrameError,
-    MAX_FRAME_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId,
-    Response, Seq, ServerFrame, Signature, SignedPreKey, decode_body, encode_frame,
+    AccessKey, Addressed, Bundle, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, ErrorResponse,
+    FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, RegistrationToken,
+    Request, RequestId, Response, Seq, ServerFrame, Signature, SignedPreKey, decode_body, encode_frame,
 };
 
 /// Bytes before the stream in every input: `[split, limit]`.

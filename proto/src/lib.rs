@@ -37,8 +37,9 @@ pub use messages::{
     auth_transcript,
 };
 pub use types::{
-    ACCESS_KEY_LABEL, AccessKey, Addressed, BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL, MailboxId, OneTimePreKey, PreKeyUpload,
-    REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature, SignedPreKey, registration_message,
+    ACCESS_KEY_LABEL, AccessKey, Addressed, BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL,
+    MailboxId, OneTimePreKey, PreKeyUpload, REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature,
+    SignedPreKey, registration_message,
 };
 
 /// ALPN protocol id; a new incompatible version gets a new id. Version 2 added access keys

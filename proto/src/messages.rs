@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::types::{
-    AccessKey, Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq, Signature,
-    SignedPreKey,
+    AccessKey, Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq,
+    Signature, SignedPreKey,
 };
 
 /// Domain-separation label of the login signature.

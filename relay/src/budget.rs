@@ -150,7 +150,10 @@ mod tests {
         assert!(!budget.try_send(&[(b, 10), (a, 41)], 0));
         assert!(budget.try_send(&[(b, 10), (b, 10)], 0));
         assert!(!budget.try_send(&[(b, 1)], 0), "two messages is the count");
-        assert!(budget.try_send(&[(a, 40)], 0), "a's refused 41 bytes were not charged");
+        assert!(
+            budget.try_send(&[(a, 40)], 0),
+            "a's refused 41 bytes were not charged"
+        );
         assert!(!budget.try_send(&[(a, 0)], 0));
         // Fetch and send budgets are separate.
         assert!(budget.try_fetch(a, 0));

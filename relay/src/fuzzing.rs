@@ -43,21 +43,21 @@ use std::sync::{Arc, OnceLock};
 
 use hush_crypto::Account;
 use hush_proto::{
-    AccessKey, Addressed, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, FrameDecoder, MAX_ERROR_DETAIL_LEN, MailboxId,
-    OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq, ServerFrame, Signature,
-    SignedPreKey, auth_transcript, encode_frame,
+    AccessKey, Addressed, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, FrameDecoder,
+    MAX_ERROR_DETAIL_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq,
+    ServerFrame, Signature, SignedPreKey, auth_transcript, encode_frame,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::mpsc;
 
+use crate::budget::{Allowance, StrangerBudget};
 use crate::clock::{Clock, ManualClock};
 use crate::cmd;
 use crate::config::{Config, Limits};
 use crate::connection::{ConnState, DELIVERY_BATCH, OUTBOX_CAPACITY};
 use crate::hub::{Hub, Online};
 use crate::limits::KeyedLimiter;
-use crate::budget::{Allowance, StrangerBudget};
 use crate::metrics::Metrics;
 use crate::reports::Reports;
 use crate::server::Shared;
@@ -656,7 +656,11 @@ impl Harness {
                 self.check_stored(request, &[*to], before, after);
             }
             (Request::SendMany { deliveries }, Response::Stored) => {
-                let recipients: Vec<MailboxId> = deliveries.as_slice().iter().map(|addressed| addressed.to).collect();
+                let recipients: Vec<MailboxId> = deliveries
+                    .as_slice()
+                    .iter()
+                    .map(|addressed| addressed.to)
+                    .collect();
                 self.check_stored(request, &recipients, before, after);
             }
             (Request::Ack { through }, Response::Acked { deleted }) => {
@@ -858,7 +862,10 @@ pub fn seed_corpus() -> Vec<Seed> {
     let ack = |through| Request::Ack {
         through: Seq(through),
     };
-    let fetch = |mailbox| Request::FetchBundle { mailbox, access: None };
+    let fetch = |mailbox| Request::FetchBundle {
+        mailbox,
+        access: None,
+    };
     let fetch_keyed = |mailbox, access| Request::FetchBundle {
         mailbox,
         access: Some(access),
@@ -1010,7 +1017,9 @@ pub fn seed_corpus() -> Vec<Seed> {
             "logged_out_access_requests",
             MODE_PEER,
             vec![
-                Request::SetAccessKey { key: Some(ACCESS_KEY) },
+                Request::SetAccessKey {
+                    key: Some(ACCESS_KEY),
+                },
                 Request::Report {
                     mailbox: peer.mailbox,
                 },

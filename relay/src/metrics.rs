@@ -196,11 +196,7 @@ impl Metrics {
                 "Requests refused for an access key that does not match the target's.",
                 &self.access_denied,
             ),
-            (
-                "hush_reports_total",
-                "Abuse reports received.",
-                &self.reports,
-            ),
+            ("hush_reports_total", "Abuse reports received.", &self.reports),
         ];
         for (name, help, value) in counters {
             render_counter(&mut out, name, help, value);

@@ -192,7 +192,11 @@ impl Store for ConfiguredStore {
         dispatch!(self, store => store.claim_bundle(mailbox).await)
     }
 
-    async fn set_access_verifier(&self, mailbox: MailboxId, verifier: Option<[u8; 32]>) -> Result<(), StoreError> {
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
         dispatch!(self, store => store.set_access_verifier(mailbox, verifier).await)
     }
 

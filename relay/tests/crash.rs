@@ -127,7 +127,13 @@ async fn sigkill_under_load_then_restart(kill_after: usize) {
                 let mut body = vec![sender];
                 body.extend_from_slice(&i.to_be_bytes());
                 let envelope = Envelope::new(body.clone()).unwrap();
-                let answer = client.request(Request::Send { to: target, access: None, envelope }).await;
+                let answer = client
+                    .request(Request::Send {
+                        to: target,
+                        access: None,
+                        envelope,
+                    })
+                    .await;
                 if let Ok(Response::Stored) = answer {
                     let mut acknowledged = acknowledged.lock().unwrap();
                     acknowledged.insert(body);

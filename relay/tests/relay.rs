@@ -157,7 +157,14 @@ async fn line33_one_time_prekey_claimed_at_most_once_under_50_concurrent_fetches
     let tasks: Vec<_> = fetchers
         .into_iter()
         .map(|mut client| {
-            tokio::spawn(async move { client.request(Request::FetchBundle { mailbox: target, access: None }).await })
+            tokio::spawn(async move {
+                client
+                    .request(Request::FetchBundle {
+                        mailbox: target,
+                        access: None,
+                    })
+                    .await
+            })
         })
         .collect();
     let mut claimed = Vec::new();

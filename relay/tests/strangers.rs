@@ -107,7 +107,10 @@ async fn many_throwaway_identities_cannot_drain_one_time_prekeys_past_the_shared
         stranger.close();
     }
     assert_eq!((bundles, refusals), (5, 15), "the strangers share one budget");
-    assert_eq!(relay.handle.store().one_time_prekey_count(target).await.unwrap(), 45);
+    assert_eq!(
+        relay.handle.store().one_time_prekey_count(target).await.unwrap(),
+        45
+    );
     assert_eq!(metric(&relay, "hush_stranger_fetches_refused_total").await, 15);
 
     // A contact with the key is not charged to it, and still gets a one-time prekey.
@@ -123,7 +126,10 @@ async fn many_throwaway_identities_cannot_drain_one_time_prekeys_past_the_shared
         refused(fetch(&mut contact, target, Some(AccessKey([1; 32]))).await),
         ErrorCode::AccessDenied
     );
-    assert_eq!(relay.handle.store().one_time_prekey_count(target).await.unwrap(), 42);
+    assert_eq!(
+        relay.handle.store().one_time_prekey_count(target).await.unwrap(),
+        42
+    );
 
     // The next window brings the strangers' budget back.
     relay.clock.advance(3600);
@@ -178,7 +184,15 @@ async fn strangers_sends_past_the_budget_are_refused_while_a_contact_with_the_ke
         refused(sender.request(Request::SendMany { deliveries }).await),
         ErrorCode::RateLimited
     );
-    assert!(relay.handle.store().fetch(mailbox(&other), 0, 10).await.unwrap().is_empty());
+    assert!(
+        relay
+            .handle
+            .store()
+            .fetch(mailbox(&other), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A stranger's large message is refused by the byte budget as well.
     relay.clock.advance(24 * 60 * 60);
@@ -191,7 +205,9 @@ async fn strangers_sends_past_the_budget_are_refused_while_a_contact_with_the_ke
     let (_, mut contact) = relay.user().await;
     for n in 0..7u8 {
         assert_eq!(
-            send(&mut contact, target, Some(key), &[0xC0 | n; 10]).await.unwrap(),
+            send(&mut contact, target, Some(key), &[0xC0 | n; 10])
+                .await
+                .unwrap(),
             Response::Stored
         );
     }
@@ -202,7 +218,6 @@ async fn strangers_sends_past_the_budget_are_refused_while_a_contact_with_the_ke
     let held = relay.handle.store().fetch(target, 0, 100).await.unwrap();
     assert_eq!(held.len(), 10);
     assert_eq!(metric(&relay, "hush_stranger_sends_refused_total").await, 5);
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,14 +237,20 @@ async fn a_rotated_access_key_is_refused_and_the_new_one_works() {
         ErrorCode::RateLimited
     );
     set_key(&mut owner_client, Some(old)).await;
-    assert_eq!(send(&mut contact, target, Some(old), b"1").await.unwrap(), Response::Stored);
+    assert_eq!(
+        send(&mut contact, target, Some(old), b"1").await.unwrap(),
+        Response::Stored
+    );
     assert_eq!(next_delivery(&mut owner_client).await.envelope.as_bytes(), b"1");
     set_key(&mut owner_client, Some(new)).await;
     assert_eq!(
         refused(send(&mut contact, target, Some(old), b"2").await),
         ErrorCode::AccessDenied
     );
-    assert_eq!(send(&mut contact, target, Some(new), b"3").await.unwrap(), Response::Stored);
+    assert_eq!(
+        send(&mut contact, target, Some(new), b"3").await.unwrap(),
+        Response::Stored
+    );
     assert_eq!(next_delivery(&mut owner_client).await.envelope.as_bytes(), b"3");
     // The relay keeps the verifier, never the key.
     assert_eq!(

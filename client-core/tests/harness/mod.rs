@@ -450,7 +450,10 @@ impl World {
                     return Some(acted);
                 }
                 for peer in requests {
-                    client.core.handle_accept(self.now, peer).expect("requests are from others");
+                    client
+                        .core
+                        .handle_accept(self.now, peer)
+                        .expect("requests are from others");
                 }
                 continue;
             };
@@ -590,6 +593,36 @@ impl World {
         client.store.message(&id).expect("memory store")?;
         client.sent.push(Sent { id, to, content });
         Some(id)
+    }
+
+    /// `id`'s app accepts `peer`'s message request.
+    pub fn accept(&mut self, id: ClientId, peer: Address) {
+        let now = self.now;
+        self.clients[id]
+            .core
+            .handle_accept(now, peer)
+            .expect("not our own address");
+        self.act(id);
+    }
+
+    /// `id`'s app blocks `peer`.
+    pub fn block(&mut self, id: ClientId, peer: Address) {
+        let now = self.now;
+        self.clients[id]
+            .core
+            .handle_block(now, peer)
+            .expect("not our own address");
+        self.act(id);
+    }
+
+    /// `id`'s app reports `peer`.
+    pub fn report(&mut self, id: ClientId, peer: Address) {
+        let now = self.now;
+        self.clients[id]
+            .core
+            .handle_report(now, peer)
+            .expect("not our own address");
+        self.act(id);
     }
 
     /// `id` marks everything unread from `peer` read; returns the ids marked durably.

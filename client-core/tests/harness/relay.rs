@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use hush_crypto::{Curve25519PublicKey, IdentityKey, signed_prekey_message};
 use hush_proto::{
-    AccessKey,
-    Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, MailboxId, OneTimePreKey, Push,
-    Request, Response, Seq, ServerFrame, SignedPreKey,
+    AccessKey, Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, MailboxId, OneTimePreKey,
+    Push, Request, Response, Seq, ServerFrame, SignedPreKey,
 };
 
 /// Below this many one-time prekeys the relay pushes `PreKeysLow` (the relay's default config).

@@ -65,9 +65,7 @@ pub(super) fn load_peers(conn: &Connection) -> Result<Vec<PeerAccess>, StoreErro
         out.push(PeerAccess {
             peer: codec::address(column(row, 0, "address")?)?,
             standing,
-            access_key: access_key
-                .map(|key| key32(key, "peer access key"))
-                .transpose()?,
+            access_key: access_key.map(|key| key32(key, "peer access key")).transpose()?,
         });
     }
     Ok(out)

@@ -69,11 +69,9 @@ pub(crate) enum Route {
 /// Picks the way `request` runs.
 pub(crate) fn route(state: &ConnState, request: Request) -> Route {
     match request {
-        Request::Send { to, access, envelope } if state.mailbox.is_some() => Route::Sends(vec![Addressed {
-            to,
-            access,
-            envelope,
-        }]),
+        Request::Send { to, access, envelope } if state.mailbox.is_some() => {
+            Route::Sends(vec![Addressed { to, access, envelope }])
+        }
         Request::SendMany { deliveries } if state.mailbox.is_some() => Route::Sends(deliveries.into_vec()),
         other => Route::Apply(other),
     }

@@ -18,10 +18,7 @@ use crate::server::Shared;
 use crate::store::{Quota, Store, StoreError, StoredMessage};
 
 /// Stores the envelopes and waits for the outcome.
-pub(super) async fn apply<S: Store>(
-    shared: &Arc<Shared<S>>,
-    deliveries: Vec<Addressed>,
-) -> Outcome {
+pub(super) async fn apply<S: Store>(shared: &Arc<Shared<S>>, deliveries: Vec<Addressed>) -> Outcome {
     let (reply, outcome) = tokio::sync::oneshot::channel();
     submit(shared, deliveries, move |result| drop(reply.send(result))).await;
     outcome.await.unwrap_or_else(|_| {
@@ -52,7 +49,14 @@ where
     }
     let mut strangers = Vec::new();
     for addressed in &deliveries {
-        match standing(&shared.store, &shared.metrics, addressed.to, addressed.access.as_ref()).await {
+        match standing(
+            &shared.store,
+            &shared.metrics,
+            addressed.to,
+            addressed.access.as_ref(),
+        )
+        .await
+        {
             Ok(Standing::Contact) => {}
             Ok(Standing::Stranger) => strangers.push((addressed.to, addressed.envelope.len() as u64)),
             Err(refused) => return done(Err(refused)),

@@ -9,7 +9,11 @@ use super::{Outcome, store_error};
 use crate::server::Shared;
 use crate::store::Store;
 
-pub(super) async fn apply<S: Store>(shared: &Arc<Shared<S>>, mailbox: MailboxId, key: Option<AccessKey>) -> Outcome {
+pub(super) async fn apply<S: Store>(
+    shared: &Arc<Shared<S>>,
+    mailbox: MailboxId,
+    key: Option<AccessKey>,
+) -> Outcome {
     shared
         .store
         .set_access_verifier(mailbox, key.as_ref().map(AccessKey::verifier))

@@ -107,7 +107,11 @@ impl Store for PostgresStore {
         ops::mailbox_status(&mut self.pool.get().await?, mailbox).await
     }
 
-    async fn set_access_verifier(&self, mailbox: MailboxId, verifier: Option<[u8; 32]>) -> Result<(), StoreError> {
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
         access::set_verifier(&mut self.pool.get().await?, mailbox, verifier).await
     }
 

@@ -367,7 +367,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_access_verifier(&self, mailbox: MailboxId, verifier: Option<[u8; 32]>) -> Result<(), StoreError> {
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
         self.write(Guard::Savepoint, Before::Nothing, move |conn| {
             access::set_verifier(conn, mailbox, verifier)
         })
