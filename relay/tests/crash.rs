@@ -29,7 +29,9 @@ use tokio::time::timeout;
 
 /// Limits for a load test: the per-connection request rate would otherwise refuse the senders
 /// (`RateLimited`) long before thousands of messages are acknowledged.
-const UNTHROTTLED: &str = "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n";
+/// The senders hold no access key: the stranger budgets are lifted too.
+const UNTHROTTLED: &str = "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n\
+    stranger_messages_per_mailbox = 4294967295\nstranger_bytes_per_mailbox = 4611686018427387904\n";
 
 /// A bound on every wait, so that a stalled relay or a lost message fails the test instead of
 /// hanging it.
