@@ -144,7 +144,7 @@ async fn apply(
                 one_time_prekeys: 0,
             })
         }
-        Request::Send { to, envelope } => {
+        Request::Send { to, envelope, .. } => {
             let target = hub
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

@@ -200,6 +200,7 @@ async fn bare_relay(
             sender
                 .write_request(Request::Send {
                     to,
+                    access: None,
                     envelope: envelope.clone(),
                 })
                 .await?;

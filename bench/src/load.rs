@@ -179,6 +179,7 @@ impl Pair {
         } = self;
         let request = Request::Send {
             to: *receiver_mailbox,
+            access: None,
             envelope,
         };
         let sent = Instant::now();

@@ -217,8 +217,16 @@ fn config(data_dir: &Path, settings: &RelaySettings) -> Config {
     config.limits.max_unauthenticated_per_address = settings.max_connections;
     config.limits.requests_per_second = BENCH_REQUESTS_PER_SECOND;
     config.limits.request_burst = BENCH_REQUESTS_PER_SECOND;
+    // The benchmark's senders hold no access keys: the stranger budgets would refuse them.
+    config.limits.stranger_fetches_per_target = BENCH_STRANGER_ALLOWANCE;
+    config.limits.stranger_messages_per_mailbox = BENCH_STRANGER_ALLOWANCE;
+    config.limits.stranger_bytes_per_mailbox = BENCH_STRANGER_BYTES;
     config
 }
+
+/// Stranger budgets no benchmark reaches (TOML integers are signed 64-bit, hence not `u64::MAX`).
+const BENCH_STRANGER_ALLOWANCE: u32 = u32::MAX;
+const BENCH_STRANGER_BYTES: u64 = 1 << 62;
 
 /// The same settings as [`config`], as the relay binary's TOML file.
 fn config_toml(data_dir: &Path, settings: &RelaySettings) -> String {
@@ -242,7 +250,10 @@ fn config_toml(data_dir: &Path, settings: &RelaySettings) -> String {
         text,
         "\n[limits]\nmax_connections = {0}\nmax_connections_per_address = {0}\n\
          max_unauthenticated_per_address = {0}\nrequests_per_second = {BENCH_REQUESTS_PER_SECOND}\n\
-         request_burst = {BENCH_REQUESTS_PER_SECOND}",
+         request_burst = {BENCH_REQUESTS_PER_SECOND}\n\
+         stranger_fetches_per_target = {BENCH_STRANGER_ALLOWANCE}\n\
+         stranger_messages_per_mailbox = {BENCH_STRANGER_ALLOWANCE}\n\
+         stranger_bytes_per_mailbox = {BENCH_STRANGER_BYTES}",
         settings.max_connections
     );
     text

@@ -135,6 +135,9 @@ pub enum Body {
         /// mark of a receiver restored from an older copy of its state.
         reuse_seen: bool,
     },
+    /// The sender's access key (hush-proto's `AccessKey`): it accepted us, so we present the key
+    /// to the relay when writing to it. Like receipts, it carries `conv_seq` 0.
+    AccessKey([u8; 32]),
 }
 
 /// The decrypted unit.
@@ -196,6 +199,9 @@ enum WireBody {
         answer: bool,
         reuse_seen: bool,
     },
+    AccessKey {
+        key: [u8; 32],
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -233,6 +239,7 @@ impl Payload {
                 answer: *answer,
                 reuse_seen: *reuse_seen,
             },
+            Body::AccessKey(key) => WireBody::AccessKey { key: *key },
         };
         let bytes = postcard::to_allocvec(&WirePayload {
             id: self.id,
@@ -274,6 +281,7 @@ impl Payload {
                 answer,
                 reuse_seen,
             },
+            WireBody::AccessKey { key } => Body::AccessKey(key),
         };
         let payload = Self {
             id: wire.id,
@@ -328,6 +336,13 @@ mod tests {
             },
         };
         assert_eq!(Payload::decode(&reset.encode().unwrap()).unwrap(), reset);
+        let access = Payload {
+            id: MessageId([4; 16]),
+            conv_seq: 0,
+            sent_at: 6,
+            body: Body::AccessKey([9; 32]),
+        };
+        assert_eq!(Payload::decode(&access.encode().unwrap()).unwrap(), access);
     }
 
     #[test]

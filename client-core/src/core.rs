@@ -25,6 +25,7 @@ use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
 use crate::reset::Resets;
+use crate::requests::{OwnAccessKey, Requests};
 
 /// Most sends awaiting the relay's answer on one connection; the rest wait their turn.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -90,6 +91,8 @@ pub(crate) enum Pending {
     Fetch(Address),
     Upload,
     Ack,
+    AccessKey,
+    Report,
 }
 
 /// Outbox order: creation time, then the conversation sequence (same-millisecond messages to one
@@ -121,6 +124,8 @@ pub struct Core {
     pub(crate) outputs: VecDeque<Output>,
     /// Session resets (see `reset.rs`).
     pub(crate) resets: Resets,
+    /// Message requests, standings and access keys (see `requests`).
+    pub(crate) requests: Requests,
 }
 
 impl core::fmt::Debug for Core {
@@ -140,8 +145,13 @@ impl Core {
     pub fn create(now: u64, mut rng: Box<dyn CryptoRng + Send>) -> Self {
         let account = Account::new(now / 1000, &mut rng);
         let mut core = Self::with_account(account, rng);
+        let own = OwnAccessKey::random(&mut core.rng);
+        core.requests.own = Some(own.clone());
         core.outputs.push_back(Output::Commit(Commit {
-            ops: vec![StoreOp::PutAccount(core.account.pickle())],
+            ops: vec![
+                StoreOp::PutAccount(core.account.pickle()),
+                StoreOp::PutOwnAccessKey(own),
+            ],
         }));
         core
     }
@@ -166,6 +176,19 @@ impl Core {
         }
         core.resets
             .restore(snapshot.unconfirmed, snapshot.recent_incoming);
+        for access in snapshot.peer_access {
+            core.requests.peers.insert(access.peer, access);
+        }
+        // A profile from before access keys gets one now.
+        let own = match snapshot.own_access_key {
+            Some(own) => own,
+            None => {
+                let own = OwnAccessKey::random(&mut core.rng);
+                core.commit(vec![StoreOp::PutOwnAccessKey(own.clone())]);
+                own
+            }
+        };
+        core.requests.own = Some(own);
         Ok(core)
     }
 
@@ -192,6 +215,7 @@ impl Core {
             pumped_at: 0,
             outputs: VecDeque::new(),
             resets: Resets::default(),
+            requests: Requests::default(),
         }
     }
 
@@ -232,7 +256,9 @@ impl Core {
         // The signed prekey goes up at every login: a profile restored from an older copy may
         // find the relay holding one rotated after that copy, whose secret it does not have.
         self.upload_due = Some(now);
+        self.requests.uploading = false;
         self.upkeep(now, Some(one_time_prekeys));
+        self.upload_access_key();
         self.pump(now);
     }
 
@@ -243,6 +269,7 @@ impl Core {
         self.in_flight.clear();
         self.fetching.clear();
         self.uploading = false;
+        self.requests.uploading = false;
     }
 
     /// Queues `content` for `to`. The returned id is durable once the commit that follows is
@@ -287,11 +314,17 @@ impl Core {
             status: MessageStatus::Queued,
         };
         self.insert_outbox(item.clone());
-        self.commit(vec![
+        let mut ops = vec![
             StoreOp::PutConversation(conversation),
             StoreOp::InsertMessage(message),
             StoreOp::PutOutbox(item),
-        ]);
+        ];
+        let mut events = Vec::new();
+        self.accept_on_send(now, to, &mut ops, &mut events);
+        self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
         self.pump(now);
         Ok(id)
     }
@@ -329,7 +362,8 @@ impl Core {
             Pending::Send(message) => self.on_send_result(now, message, result),
             Pending::Fetch(peer) => self.on_bundle(now, peer, result),
             Pending::Upload => self.on_upload_result(now, result),
-            Pending::Ack => {}
+            Pending::AccessKey => self.on_access_key_result(result),
+            Pending::Ack | Pending::Report => {}
         }
         self.pump(now);
     }

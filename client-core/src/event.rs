@@ -83,6 +83,12 @@ pub enum Event {
         /// Whether we started it (we found the session broken) or the peer did.
         started_here: bool,
     },
+    /// Someone we have never answered wrote to us: its messages are held (no receipts go back)
+    /// until the app accepts (`Core::handle_accept`), blocks or reports it. Once per request.
+    MessageRequest {
+        /// The sender (authenticated: its message decrypted in a session with this identity).
+        from: Address,
+    },
     /// New one-time prekeys were generated and uploaded (how many the relay now holds).
     PreKeysReplenished {
         /// Count the relay reported after the upload.

@@ -55,7 +55,7 @@ pub const TARGETS: &[(&str, Target)] = &[
 ];
 
 /// The error codes [`Answer::Error`] picks from.
-pub const ERROR_CODES: [ErrorCode; 10] = [
+pub const ERROR_CODES: [ErrorCode; 11] = [
     ErrorCode::Unauthorized,
     ErrorCode::RegistrationRequired,
     ErrorCode::Invalid,
@@ -66,6 +66,7 @@ pub const ERROR_CODES: [ErrorCode; 10] = [
     ErrorCode::UnknownSequence,
     ErrorCode::ShuttingDown,
     ErrorCode::Internal,
+    ErrorCode::AccessDenied,
 ];
 
 fn rng(seed: u64) -> Box<StdRng> {
@@ -453,13 +454,14 @@ impl Party {
                     Request::UploadPreKeys { .. } => Response::PreKeysStored {
                         one_time_prekeys: PREKEY_LOW_WATER,
                     },
-                    Request::FetchBundle { mailbox } => {
+                    Request::FetchBundle { mailbox, .. } => {
                         let (_, bundle) = bundles
                             .iter()
                             .find(|(address, _)| address.mailbox() == mailbox)
                             .expect("the fixture fetches known bundles only");
                         Response::Bundle(bundle.clone())
                     }
+                    Request::SetAccessKey { .. } => Response::AccessKeySet,
                     _ => Response::Pong,
                 };
                 self.core.handle_response(now, frame.id, Ok(answer));
@@ -805,14 +807,17 @@ impl Run {
                             );
                             acked = true;
                         }
-                        Request::Send { to, .. } | Request::FetchBundle { mailbox: to } => {
+                        Request::Send { to, .. } | Request::FetchBundle { mailbox: to, .. } => {
                             assert!(
                                 *to == fixture.alice.mailbox() || *to == fixture.carol.mailbox(),
                                 "a request for a mailbox Bob never wrote to"
                             );
                         }
                         other => assert!(
-                            matches!(other, Request::UploadPreKeys { .. }),
+                            matches!(
+                                other,
+                                Request::UploadPreKeys { .. } | Request::SetAccessKey { .. }
+                            ),
                             "the core wrote an unexpected request: {other:?}"
                         ),
                     }

@@ -42,6 +42,10 @@ impl Core {
             }
         };
         let from = Address::from_identity(&unsealed.sender);
+        if self.is_blocked(&from) {
+            // Dropped unread (no session work) and acknowledged by the caller.
+            return;
+        }
         let message = match SessionMessage::from_bytes(&unsealed.inner) {
             Ok(message) => message,
             Err(error) => {
@@ -143,6 +147,10 @@ impl Core {
             }
             return;
         }
+        if let Body::AccessKey(key) = payload.body {
+            self.store_peer_key(from, key, ops);
+            return;
+        }
         if payload.conv_seq == 0 {
             events.push(Event::Dropped {
                 claimed_from: Some(ClaimedSender::new(from)),
@@ -163,7 +171,8 @@ impl Core {
             }
             return;
         }
-        if payload.conv_seq > conversation.next_in_seq {
+        let request = self.hold_as_request(from, ops, events);
+        if request || payload.conv_seq > conversation.next_in_seq {
             let held_for_peer = self.held.range((from, 0)..=(from, u64::MAX)).count();
             if held_for_peer >= MAX_HELD_PER_PEER {
                 events.push(Event::Dropped {
@@ -185,7 +194,25 @@ impl Core {
         let mut delivered = Vec::new();
         self.deliver(now, from, payload, ops, events, &mut delivered);
         conversation.next_in_seq += 1;
-        // Release held messages that are now next in line.
+        self.conversations.insert(from, conversation);
+        self.release_from(now, from, delivered, ops, events);
+    }
+
+    /// Delivers the messages held from `from` that are now next in line (after a gap filled or a
+    /// request was accepted), with delivered receipts for them and for `delivered`.
+    pub(crate) fn release_from(
+        &mut self,
+        now: u64,
+        from: Address,
+        mut delivered: Vec<crate::content::MessageId>,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let mut conversation = self
+            .conversations
+            .get(&from)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(from));
         while let Some(held) = self.held.remove(&(from, conversation.next_in_seq)) {
             ops.push(StoreOp::RemoveHeld {
                 peer: from,

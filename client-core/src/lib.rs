@@ -19,6 +19,7 @@ mod memory;
 mod outbox;
 mod records;
 mod reset;
+mod requests;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
@@ -37,4 +38,5 @@ pub use records::{
     StoreOp, StoredMessage,
 };
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
+pub use requests::{OwnAccessKey, PeerAccess, RequestError, Standing};
 pub use store::Store;

@@ -14,6 +14,7 @@ use crate::records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
+use crate::requests::{OwnAccessKey, PeerAccess};
 use crate::store::Store;
 
 /// Why a [`MemoryStore`] refused a commit (nothing of it was applied).
@@ -45,6 +46,8 @@ pub struct MemoryStore {
     last_activity: HashMap<Address, u64>,
     /// The position the next inserted message gets (from 1).
     next_position: u64,
+    own_access_key: Option<OwnAccessKey>,
+    peer_access: HashMap<Address, PeerAccess>,
 }
 
 impl MemoryStore {
@@ -92,6 +95,10 @@ impl MemoryStore {
             }
             StoreOp::PutContact(contact) => {
                 self.contacts.insert(contact.name.clone(), contact.clone());
+            }
+            StoreOp::PutOwnAccessKey(own) => self.own_access_key = Some(own.clone()),
+            StoreOp::PutPeerAccess(access) => {
+                self.peer_access.insert(access.peer, access.clone());
             }
             StoreOp::RemoveContact(name) => {
                 self.contacts.remove(name);
@@ -160,6 +167,8 @@ impl Store for MemoryStore {
                 ids.reverse();
                 ids
             },
+            own_access_key: self.own_access_key.clone(),
+            peer_access: self.peer_access.values().cloned().collect(),
         }))
     }
 

@@ -53,6 +53,7 @@ impl Core {
             self.request(
                 Request::FetchBundle {
                     mailbox: peer.mailbox(),
+                    access: self.requests.key_for(&peer),
                 },
                 Pending::Fetch(peer),
             );
@@ -120,6 +121,7 @@ impl Core {
                 self.request(
                     Request::FetchBundle {
                         mailbox: peer.mailbox(),
+                        access: self.requests.key_for(&peer),
                     },
                     Pending::Fetch(peer),
                 );
@@ -132,7 +134,7 @@ impl Core {
         let Some(item) = self.outbox_index.get(&id).and_then(|key| self.outbox.get(key)) else {
             return;
         };
-        let (to, Some(bytes)) = (item.peer.mailbox(), item.envelope.clone()) else {
+        let (peer, Some(bytes)) = (item.peer, item.envelope.clone()) else {
             return;
         };
         let Some(envelope) = Envelope::new(bytes) else {
@@ -140,8 +142,9 @@ impl Core {
             self.fail(id);
             return;
         };
+        let (to, access) = (peer.mailbox(), self.requests.key_for(&peer));
         self.in_flight.insert(id);
-        self.request(Request::Send { to, envelope }, Pending::Send(id));
+        self.request(Request::Send { to, access, envelope }, Pending::Send(id));
     }
 
     /// Gives up on an item for good: it is removed and, if it is a message, marked failed.
@@ -213,6 +216,14 @@ impl Core {
                 }
             }
             Err(error) if !Self::is_retryable(error.code) => self.fail(id),
+            // A stale key: sent again at once, without it.
+            Err(error)
+                if self
+                    .outbox_index
+                    .get(&id)
+                    .and_then(|key| self.outbox.get(key))
+                    .map(|item| item.peer)
+                    .is_some_and(|peer| self.on_access_denied(peer, &error)) => {}
             _ => {
                 if let Some(peer) = self
                     .outbox_index
@@ -264,6 +275,7 @@ impl Core {
                 self.fail_all(&ids, extra);
                 return;
             }
+            Err(error) if self.on_access_denied(peer, &error) => return,
             _ => {
                 self.back_off(now, peer);
                 return;

@@ -12,6 +12,7 @@ use hush_crypto::peer::PeerSessionsPickle;
 
 use crate::address::Address;
 use crate::content::{Content, MessageId};
+use crate::requests::{OwnAccessKey, PeerAccess};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,6 +216,10 @@ pub enum StoreOp {
     PutContact(Contact),
     /// Remove a contact by name (no-op if absent).
     RemoveContact(String),
+    /// Replace our own access key.
+    PutOwnAccessKey(OwnAccessKey),
+    /// Insert or replace what we know of a peer's standing and access key (by peer).
+    PutPeerAccess(PeerAccess),
 }
 
 /// Changes to apply atomically.
@@ -250,4 +255,8 @@ pub struct Snapshot {
     /// Ids of the latest incoming messages, oldest first; at most [`crate::MAX_RECENT_INCOMING`] are needed. A copy
     /// resent under a new number after a session reset is recognised by them.
     pub recent_incoming: Vec<MessageId>,
+    /// Our access key; `None` in a profile from before access keys (the core makes one).
+    pub own_access_key: Option<OwnAccessKey>,
+    /// Each peer's standing and access key, any order.
+    pub peer_access: Vec<PeerAccess>,
 }

@@ -56,6 +56,7 @@ macro_rules! store_suite {
             ops_in_a_commit_apply_in_order,
             empty_commit_changes_nothing,
             failed_commit_leaves_nothing,
+            access_keys_and_standings_are_put_and_replaced,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -960,4 +961,60 @@ pub fn reopen_keeps_everything<S: Store>(mut store: S, reopen: impl FnOnce(S) ->
     assert_eq!(after[3].message.id, MessageId([4; 16]));
     assert!(after[3].position > history[2].position);
     assert_eq!(after[0].message.content, Content::text("one"));
+}
+
+/// Our access key is one record; each peer's standing and key one record per peer.
+pub fn access_keys_and_standings_are_put_and_replaced<S: Store>(mut store: S) {
+    use crate::{OwnAccessKey, PeerAccess, Standing};
+    let (bob, carol) = (address(), address());
+    apply(&mut store, vec![StoreOp::PutAccount(account().pickle())]);
+    assert_eq!(load(&store).own_access_key, None);
+    assert!(load(&store).peer_access.is_empty());
+    let own = |byte: u8, uploaded: bool| OwnAccessKey {
+        key: [byte; 32],
+        uploaded,
+    };
+    let peer = |peer: Address, standing: Standing, key: Option<u8>| PeerAccess {
+        peer,
+        standing,
+        access_key: key.map(|byte| [byte; 32]),
+    };
+    apply(
+        &mut store,
+        vec![
+            StoreOp::PutOwnAccessKey(own(1, false)),
+            StoreOp::PutPeerAccess(peer(bob, Standing::Requested, Some(7))),
+            StoreOp::PutPeerAccess(peer(carol, Standing::Accepted, None)),
+        ],
+    );
+    let by_peer = |access: &PeerAccess| *access.peer.as_bytes();
+    assert_eq!(load(&store).own_access_key, Some(own(1, false)));
+    assert_eq!(
+        sorted(&load(&store).peer_access, by_peer),
+        sorted(
+            &[
+                peer(bob, Standing::Requested, Some(7)),
+                peer(carol, Standing::Accepted, None)
+            ],
+            by_peer
+        )
+    );
+    apply(
+        &mut store,
+        vec![
+            StoreOp::PutOwnAccessKey(own(2, true)),
+            StoreOp::PutPeerAccess(peer(bob, Standing::Blocked, None)),
+        ],
+    );
+    assert_eq!(load(&store).own_access_key, Some(own(2, true)));
+    assert_eq!(
+        sorted(&load(&store).peer_access, by_peer),
+        sorted(
+            &[
+                peer(bob, Standing::Blocked, None),
+                peer(carol, Standing::Accepted, None)
+            ],
+            by_peer
+        )
+    );
 }

@@ -7,7 +7,7 @@ use hush_client_core::{Address, Commit, Contact, Content, Core, HistoryEntry, Me
 use hush_crypto::SafetyNumber;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{Command, Driver, now_ms};
+use crate::driver::{Command, Driver, PeerAction, now_ms};
 use crate::error::ClientError;
 use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
@@ -264,6 +264,37 @@ impl Client {
         Ok(count)
     }
 
+    /// Accepts `peer`'s message request: what it sent is delivered (a `MessageReceived` each, once,
+    /// in order) with receipts, and it gets our access key. Also unblocks.
+    pub async fn accept(&self, peer: Address) -> Result<(), ClientError> {
+        self.peer_action(peer, PeerAction::Accept).await
+    }
+
+    /// Blocks `peer`: what it sent is dropped, what it sends is dropped unread, and our access
+    /// key is rotated (the relay and our other contacts get the new one).
+    pub async fn block(&self, peer: Address) -> Result<(), ClientError> {
+        self.peer_action(peer, PeerAction::Block).await
+    }
+
+    /// Reports `peer` to the relay (which learns that `peer` wrote to us) and blocks it.
+    pub async fn report(&self, peer: Address) -> Result<(), ClientError> {
+        self.peer_action(peer, PeerAction::Report).await
+    }
+
+    /// Peers whose message requests wait for [`Client::accept`], [`Client::block`] or
+    /// [`Client::report`].
+    pub async fn requests(&self) -> Result<Vec<Address>, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Requests { reply }).await?;
+        answer.await.map_err(|_| stopped())
+    }
+
+    async fn peer_action(&self, peer: Address, action: PeerAction) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Peer { peer, action, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Up to `limit` messages with `peer` before position `before` (latest if `None`), oldest
     /// first. Page back with the first entry's position.
     pub async fn history(
@@ -306,7 +337,7 @@ impl Client {
             .ok_or(ClientError::UnknownContact(name))
     }
 
-    /// Adds `name` → `address`. If `name` exists with another address, that is an identity
+    /// Adds `name` → `address` and accepts `address` (see [`Client::accept`]). If `name` exists with another address, that is an identity
     /// change: the policy decides, and a [`ClientEvent::ContactIdentityChanged`] reports it.
     pub async fn add_contact(&self, name: &str, address: Address) -> Result<ContactUpdate, ClientError> {
         let existing = self
@@ -340,6 +371,10 @@ impl Client {
             added_at: now_ms(),
         };
         self.put_contact(contact).await?;
+        // Someone in the address book is not a stranger: their messages are not requests.
+        if address != self.address {
+            self.accept(address).await?;
+        }
         Ok(update)
     }
 

@@ -55,6 +55,16 @@ pub(crate) enum Command {
     WaitOnline {
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
+    /// Accept, block or report a peer; answered once durable.
+    Peer {
+        peer: Address,
+        action: PeerAction,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+    /// The peers whose message requests wait.
+    Requests {
+        reply: oneshot::Sender<Vec<Address>>,
+    },
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
     /// Send this token with the logins until one succeeds; connect again now with it.
@@ -62,6 +72,14 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+}
+
+/// What to do about a peer (see `hush_client_core::Core::handle_accept` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerAction {
+    Accept,
+    Block,
+    Report,
 }
 
 /// An answer owed once the commit the command produced is durable (the id of a queued message
@@ -236,9 +254,10 @@ impl Driver {
             let error = ClientError::Stopped(reason.clone());
             match command {
                 Command::Send { reply, .. } => drop(reply.send(Err(error))),
-                Command::MarkRead { reply, .. } | Command::WaitOnline { reply } => {
-                    drop(reply.send(Err(error)))
-                }
+                Command::MarkRead { reply, .. }
+                | Command::WaitOnline { reply }
+                | Command::Peer { reply, .. } => drop(reply.send(Err(error))),
+                Command::Requests { reply } => drop(reply.send(Vec::new())),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
@@ -251,6 +270,25 @@ impl Driver {
             Command::MarkRead { peer, ids, reply } => {
                 self.core.handle_mark_read(now_ms(), peer, &ids);
                 Some(Deferred::MarkRead { reply })
+            }
+            Command::Peer { peer, action, reply } => {
+                let now = now_ms();
+                let result = match action {
+                    PeerAction::Accept => self.core.handle_accept(now, peer),
+                    PeerAction::Block => self.core.handle_block(now, peer),
+                    PeerAction::Report => self.core.handle_report(now, peer),
+                };
+                match result {
+                    Ok(()) => Some(Deferred::MarkRead { reply }),
+                    Err(_) => {
+                        let _ = reply.send(Err(ClientError::SendToSelf));
+                        None
+                    }
+                }
+            }
+            Command::Requests { reply } => {
+                let _ = reply.send(self.core.requests());
+                None
             }
             Command::WaitOnline { reply } => {
                 if self.connection.is_some() && !self.core.is_uploading_prekeys() {

@@ -122,6 +122,7 @@ async fn safety_numbers_match_on_both_sides_and_history_pages_back() {
         alice.safety_number(&bob.address()).digits(),
         alice.safety_number(&alice.address()).digits()
     );
+    bob.accept(alice.address()).await.unwrap();
     for n in 0..25 {
         alice
             .send(bob.address(), Content::text(format!("p{n}")))
@@ -208,4 +209,49 @@ async fn errors_an_app_can_tell_apart() {
     ));
     first.shutdown().await.unwrap();
     relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_s_first_message_is_a_request_until_accepted_and_a_block_drops_the_rest() {
+    use hush_client::Event;
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) =
+        online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
+    let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
+    alice.send(bob.address(), Content::text("hello?")).await.unwrap();
+    let before_accept = collect_until(&mut bob_events, |event, _| {
+        matches!(event, ClientEvent::Core(Event::MessageRequest { from }) if *from == alice.address())
+    })
+    .await;
+    assert!(before_accept.is_empty(), "nothing delivered before accept");
+    assert_eq!(bob.requests().await.unwrap(), vec![alice.address()]);
+    assert!(bob.history(alice.address(), None, 10).await.unwrap().is_empty());
+
+    bob.accept(alice.address()).await.unwrap();
+    let received = collect_until(&mut bob_events, |_, received| !received.is_empty()).await;
+    assert_eq!(texts(&received), ["hello?"]);
+    assert!(bob.requests().await.unwrap().is_empty());
+
+    bob.block(alice.address()).await.unwrap();
+    // Stored by the relay (after Alice's stale key is refused, as a stranger's), then dropped
+    // unread by Bob: a message Carol sends after them bounds the wait.
+    let blocked = alice.send(bob.address(), Content::text("blocked")).await.unwrap();
+    collect_until(&mut alice_events, |event, _| {
+        matches!(event, ClientEvent::Core(Event::StatusChanged { id, status: hush_client::MessageStatus::Sent, .. }) if *id == blocked)
+    })
+    .await;
+    let (carol, _carol_events) = online_client(&dir.path().join("c.db"), &test_key(3), &relay.address).await;
+    bob.accept(carol.address()).await.unwrap();
+    carol
+        .send(bob.address(), Content::text("from carol"))
+        .await
+        .unwrap();
+    let late = collect_until(&mut bob_events, |_, received| {
+        received.iter().any(|message| message.peer == carol.address())
+    })
+    .await;
+    assert_eq!(texts(&late), ["from carol"]);
+    let history = bob.history(alice.address(), None, 10).await.unwrap();
+    assert_eq!(history.len(), 1, "only the accepted message");
 }

@@ -65,6 +65,7 @@ async fn a_sender_killed_mid_send_loses_and_duplicates_nothing() {
     let sender = Profile::register(&dir.path().join("sender.db"), 1, &relay.address).await;
     let (receiver, mut receiver_events) =
         online_client(&dir.path().join("receiver.db"), &test_key(2), &relay.address).await;
+    receiver.accept(sender.address).await.unwrap();
 
     // Killed mid-send at each of KILLS_AFTER (once it reported that message; more may be queued
     // before the kill lands), then left to finish.
@@ -147,6 +148,7 @@ async fn a_receiver_killed_mid_receive_loses_and_duplicates_nothing() {
         online_client(&dir.path().join("sender.db"), &test_key(4), &relay.address).await;
     let sender_address = sender.address();
     let receiver_address = receiver.address;
+    receiver.accept(sender_address, &relay.address).await;
 
     // The sender queues while the receiver runs, so the receiver is killed while messages keep
     // coming rather than after it drained a full mailbox. The last message waits until the runs
@@ -307,6 +309,13 @@ impl Profile {
             key,
             address,
         }
+    }
+
+    /// Opens the profile once to accept `peer`'s messages (not as a request).
+    async fn accept(&self, peer: Address, relay: &RelayAddress) {
+        let (client, _events) = online_client(&self.path, &test_key(self.key), relay).await;
+        client.accept(peer).await.unwrap();
+        client.shutdown().await.unwrap();
     }
 
     /// Starts the child on this profile and checks it reports our address.

@@ -21,6 +21,7 @@ async fn first_message_sets_up_the_session_and_receipts_come_back() {
         online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
     let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
 
+    bob.accept(alice.address()).await.unwrap();
     let id = alice
         .send(bob.address(), Content::text("hello Bob"))
         .await
@@ -162,6 +163,7 @@ async fn no_plaintext_on_disk_and_a_wrong_key_is_a_typed_error() {
         .add_contact("bob-contact-marker", bob.address())
         .await
         .unwrap();
+    bob.accept(alice.address()).await.unwrap();
     alice.send(bob.address(), Content::text(marker)).await.unwrap();
     let received = collect_until(&mut bob_events, |_, received| !received.is_empty()).await;
     // Through the API the marker is there (so the grep below could find it)...

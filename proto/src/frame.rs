@@ -172,6 +172,7 @@ mod tests {
             id: RequestId(9),
             request: Request::Send {
                 to: MailboxId([3; 32]),
+                access: None,
                 envelope: Envelope::new(vec![0xAB; len]).unwrap(),
             },
         }
@@ -295,8 +296,8 @@ mod tests {
             assert!(decode_body::<ClientFrame>(body).is_err(), "{body:02x?}");
         }
         let mut send = postcard::to_allocvec(&send(3)).unwrap();
-        assert_eq!(send[34], 3, "the envelope length");
-        send.splice(34..35, [0x83, 0x00]);
+        assert_eq!(send[35], 3, "the envelope length");
+        send.splice(35..36, [0x83, 0x00]);
         assert!(matches!(
             decode_body::<ClientFrame>(&send),
             Err(FrameError::NonCanonical { .. })
@@ -309,6 +310,7 @@ mod tests {
         let mut body = postcard::to_allocvec(&RequestId(1)).unwrap();
         body.push(3); // Request::Send
         body.extend_from_slice(&[5; 32]);
+        body.push(0); // no access key
         let oversize = crate::MAX_ENVELOPE_LEN + 1;
         body.extend_from_slice(&postcard::to_allocvec(&vec![0u8; oversize]).unwrap());
         assert_eq!(decode_body::<ClientFrame>(&body), Err(FrameError::Malformed));

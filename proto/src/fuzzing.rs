@@ -24,9 +24,9 @@ use serde::de::DeserializeOwned;
 
 use crate::frame::LENGTH_PREFIX_LEN;
 use crate::{
-    Bundle, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, ErrorResponse, FrameDecoder, FrameError,
-    MAX_FRAME_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId,
-    Response, Seq, ServerFrame, Signature, SignedPreKey, decode_body, encode_frame,
+    AccessKey, Addressed, Bundle, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, ErrorResponse,
+    FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, RegistrationToken,
+    Request, RequestId, Response, Seq, ServerFrame, Signature, SignedPreKey, decode_body, encode_frame,
 };
 
 /// Bytes before the stream in every input: `[split, limit]`.
@@ -233,12 +233,29 @@ fn sample_client_frames() -> Vec<(&'static str, ClientFrame)> {
             "fetch_bundle",
             Request::FetchBundle {
                 mailbox: MailboxId([0x77; 32]),
+                access: None,
+            },
+        ),
+        (
+            "fetch_bundle_with_access_key",
+            Request::FetchBundle {
+                mailbox: MailboxId([0x77; 32]),
+                access: Some(AccessKey([0x7A; 32])),
             },
         ),
         (
             "send",
             Request::Send {
                 to: MailboxId([0x88; 32]),
+                access: None,
+                envelope: envelope(40, 0x99),
+            },
+        ),
+        (
+            "send_with_access_key",
+            Request::Send {
+                to: MailboxId([0x88; 32]),
+                access: Some(AccessKey([0x8A; 32])),
                 envelope: envelope(40, 0x99),
             },
         ),
@@ -246,8 +263,16 @@ fn sample_client_frames() -> Vec<(&'static str, ClientFrame)> {
             "send_many",
             Request::SendMany {
                 deliveries: Deliveries::new(vec![
-                    (MailboxId([0x88; 32]), envelope(3, 1)),
-                    (MailboxId([0x89; 32]), envelope(200, 2)),
+                    Addressed {
+                        to: MailboxId([0x88; 32]),
+                        access: None,
+                        envelope: envelope(3, 1),
+                    },
+                    Addressed {
+                        to: MailboxId([0x89; 32]),
+                        access: Some(AccessKey([0x8B; 32])),
+                        envelope: envelope(200, 2),
+                    },
                 ])
                 .expect("under the recipient limit"),
             },
@@ -255,6 +280,19 @@ fn sample_client_frames() -> Vec<(&'static str, ClientFrame)> {
         ("ack", Request::Ack { through: Seq(300) }),
         ("delete_mailbox", Request::DeleteMailbox),
         ("ping", Request::Ping),
+        (
+            "set_access_key",
+            Request::SetAccessKey {
+                key: Some(AccessKey([0x9A; 32])),
+            },
+        ),
+        ("clear_access_key", Request::SetAccessKey { key: None }),
+        (
+            "report",
+            Request::Report {
+                mailbox: MailboxId([0x9B; 32]),
+            },
+        ),
     ];
     requests
         .into_iter()
@@ -327,6 +365,18 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
         ("acked", response(6, Ok(Response::Acked { deleted: 130 }))),
         ("mailbox_deleted", response(7, Ok(Response::MailboxDeleted))),
         ("pong", response(u32::MAX, Ok(Response::Pong))),
+        ("access_key_set", response(11, Ok(Response::AccessKeySet))),
+        ("reported", response(12, Ok(Response::Reported))),
+        (
+            "error_access_denied",
+            response(
+                13,
+                Err(ErrorResponse {
+                    code: ErrorCode::AccessDenied,
+                    detail: "access key does not match".into(),
+                }),
+            ),
+        ),
         (
             "error",
             response(

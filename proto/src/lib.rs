@@ -11,7 +11,7 @@
 //! ```
 //! use hush_proto::{ClientFrame, FrameDecoder, MailboxId, Request, RequestId, encode_frame, MAX_FRAME_LEN};
 //!
-//! let frame = ClientFrame { id: RequestId(7), request: Request::FetchBundle { mailbox: MailboxId([1; 32]) } };
+//! let frame = ClientFrame { id: RequestId(7), request: Request::FetchBundle { mailbox: MailboxId([1; 32]), access: None } };
 //! let bytes = encode_frame(&frame, MAX_FRAME_LEN).unwrap();
 //!
 //! let mut decoder = FrameDecoder::new(MAX_FRAME_LEN);
@@ -39,11 +39,13 @@ pub use messages::{
 };
 pub use registration::{REGISTRATION_TOKEN_PREFIX, RegistrationTokenError};
 pub use types::{
-    BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL, MailboxId, OneTimePreKey, PreKeyUpload,
-    REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature, SignedPreKey, registration_message,
+    ACCESS_KEY_LABEL, AccessKey, Addressed, BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL,
+    MailboxId, OneTimePreKey, PreKeyUpload, REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature,
+    SignedPreKey, registration_message,
 };
 
-/// ALPN protocol id; a new incompatible version gets a new id.
+/// ALPN protocol id; a new incompatible version gets a new id. Version 2 added access keys
+/// (`Send`, `SendMany` and `FetchBundle` carry one; `SetAccessKey`, `Report`, `AccessDenied`).
 pub const ALPN: &[u8] = b"hush/2";
 
 /// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about

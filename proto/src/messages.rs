@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::types::{
-    Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq, Signature,
-    SignedPreKey,
+    AccessKey, Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq,
+    Signature, SignedPreKey,
 };
 
 /// Domain-separation label of the login signature.
@@ -31,9 +31,8 @@ pub struct ClientFrame {
     pub request: Request,
 }
 
-/// What a client can ask. Everything but `Authenticate`, `FetchBundle`, `Send`, `SendMany` and
-/// `Ping` needs a logged-in connection; sending needs one too, so the relay can rate-limit, but
-/// the stored envelope records no sender.
+/// What a client can ask. Everything but `Authenticate` and `Ping` needs a logged-in connection;
+/// sending needs one too, so the relay can rate-limit, but the stored envelope records no sender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Request {
@@ -57,11 +56,15 @@ pub enum Request {
     FetchBundle {
         /// Whose.
         mailbox: MailboxId,
+        /// The target's access key, if it gave us one; without it the fetch is a stranger's.
+        access: Option<AccessKey>,
     },
     /// Store one envelope for one mailbox.
     Send {
         /// Recipient mailbox.
         to: MailboxId,
+        /// The recipient's access key, if it gave us one; without it the send is a stranger's.
+        access: Option<AccessKey>,
         /// Ciphertext.
         envelope: Envelope,
     },
@@ -79,6 +82,16 @@ pub enum Request {
     DeleteMailbox,
     /// Liveness check.
     Ping,
+    /// Set (or with `None` clear) our mailbox's access key; the relay keeps only its verifier.
+    SetAccessKey {
+        /// The new key; the old one stops working at once.
+        key: Option<AccessKey>,
+    },
+    /// Report a mailbox that sent us abuse. The relay learns that we received something from it.
+    Report {
+        /// The reported sender's mailbox.
+        mailbox: MailboxId,
+    },
 }
 
 /// A relay-to-client frame.
@@ -124,6 +137,10 @@ pub enum Response {
     MailboxDeleted,
     /// Answer to `Ping`.
     Pong,
+    /// The access key was set or cleared.
+    AccessKeySet,
+    /// The report was recorded.
+    Reported,
 }
 
 /// A refused request.
@@ -161,6 +178,9 @@ pub enum ErrorCode {
     ShuttingDown,
     /// A relay-side failure; retry later.
     Internal,
+    /// The access key presented is not the target's (it rotated it, or never set one). The
+    /// request did nothing; without a key it would be a stranger's.
+    AccessDenied,
 }
 
 /// Frames the relay sends unasked.

@@ -40,6 +40,47 @@ pub fn registration_message(identity_key: &[u8; 32], expires_at: u64) -> Vec<u8>
     out
 }
 
+/// Label of the access-key verifier.
+pub const ACCESS_KEY_LABEL: &[u8] = b"Hush_v2_AccessKey";
+
+/// A mailbox's access key: 32 random bytes its owner chooses and shares, inside end-to-end
+/// encrypted payloads, with the contacts it has accepted. A `Send` or `FetchBundle` that carries
+/// the target's key is a contact's and is not charged to the target's stranger budget. The relay
+/// keeps only [`AccessKey::verifier`], so its database does not hand out the key.
+///
+/// On the wire 32 raw bytes. `Debug` shows nothing of it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AccessKey(pub [u8; 32]);
+
+impl AccessKey {
+    /// `SHA-256("Hush_v2_AccessKey" || key)`: what the relay stores and compares with.
+    pub fn verifier(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::new()
+            .chain_update(ACCESS_KEY_LABEL)
+            .chain_update(self.0)
+            .finalize()
+            .into()
+    }
+}
+
+impl core::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AccessKey(..)")
+    }
+}
+
+/// One recipient of a `SendMany`: its mailbox, its access key if we hold one, the envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addressed {
+    /// Recipient mailbox.
+    pub to: MailboxId,
+    /// The recipient's access key, if it gave us one.
+    pub access: Option<AccessKey>,
+    /// Ciphertext.
+    pub envelope: Envelope,
+}
+
 /// Chosen by the client per request; the response carries it back. Pushes carry none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RequestId(pub u32);
@@ -261,4 +302,24 @@ impl<T, const MAX: usize> From<BoundedVec<T, MAX>> for Vec<T> {
 pub type PreKeyUpload = BoundedVec<OneTimePreKey, MAX_PREKEYS_PER_UPLOAD>;
 
 /// Recipients and their envelopes of one `SendMany`.
-pub type Deliveries = BoundedVec<(MailboxId, Envelope), MAX_RECIPIENTS_PER_SEND>;
+pub type Deliveries = BoundedVec<Addressed, MAX_RECIPIENTS_PER_SEND>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_key_verifier_is_the_labelled_hash_and_debug_hides_the_key() {
+        use sha2::Digest;
+        let key = AccessKey([0x42; 32]);
+        let mut input = b"Hush_v2_AccessKey".to_vec();
+        input.extend_from_slice(&[0x42; 32]);
+        let expected: [u8; 32] = sha2::Sha256::digest(&input).into();
+        assert_eq!(key.verifier(), expected);
+        assert_ne!(key.verifier(), AccessKey([0x43; 32]).verifier());
+        assert_eq!(format!("{key:?}"), "AccessKey(..)");
+        // On the wire: 32 raw bytes, and an optional one is a 0/1 byte first.
+        assert_eq!(postcard::to_allocvec(&key).unwrap(), vec![0x42; 32]);
+        assert_eq!(postcard::to_allocvec(&None::<AccessKey>).unwrap(), vec![0]);
+    }
+}

@@ -148,6 +148,16 @@ pub struct Limits {
     pub bundle_fetches_per_minute: u32,
     /// Bundle fetches per minute of one target mailbox, across all requesters.
     pub bundle_fetches_per_target_per_minute: u32,
+    /// Length of the window of the stranger budgets, seconds (default a day).
+    pub stranger_window_secs: u64,
+    /// Bundle fetches of one target per window from all requesters without its access key
+    /// together (each may claim a one-time prekey).
+    pub stranger_fetches_per_target: u32,
+    /// Messages stored for one mailbox per window from all senders without its access key
+    /// together; past it they are refused and the mailbox's quota is untouched.
+    pub stranger_messages_per_mailbox: u32,
+    /// Envelope bytes stored for one mailbox per window from senders without its access key.
+    pub stranger_bytes_per_mailbox: u64,
     /// Most messages queued per mailbox.
     pub mailbox_max_messages: u64,
     /// Most envelope bytes queued per mailbox.
@@ -181,6 +191,14 @@ impl Default for Limits {
             request_burst: 1000,
             bundle_fetches_per_minute: 60,
             bundle_fetches_per_target_per_minute: 120,
+            // A day's stranger budget is a small slice of the quota: 200 messages and 2 MiB,
+            // so over the 30-day TTL strangers alone fill at most 12% of the default quota's
+            // messages; 20 fetches is a day's worth of new conversations and a fifth of the
+            // one-time prekeys the client keeps uploaded.
+            stranger_window_secs: 24 * 60 * 60,
+            stranger_fetches_per_target: 20,
+            stranger_messages_per_mailbox: 200,
+            stranger_bytes_per_mailbox: 2 * 1024 * 1024,
             mailbox_max_messages: 50_000,
             mailbox_max_bytes: 512 * 1024 * 1024,
             message_ttl_secs: 30 * 24 * 60 * 60,

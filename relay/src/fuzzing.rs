@@ -27,7 +27,8 @@
 //! - a refused request changed nothing in the store (mailboxes, prekeys, queued messages); an
 //!   `Ack` answered with `UnknownSequence` in particular deleted nothing;
 //! - a request that needs a login, without one, is `Unauthorized`;
-//! - `Send`/`SendMany` add exactly one message per recipient; `Ack` deletes exactly the messages
+//! - `Send`/`SendMany` add exactly one message per recipient (with the recipient's access key or
+//!   within its stranger budget); `SetAccessKey` changes only our own verifier; `Ack` deletes exactly the messages
 //!   up to its number, and only ones this connection was pushed; `FetchBundle` takes exactly the
 //!   one-time prekey it returns; a login reports the prekey count the store holds;
 //! - the queue depth equals the messages the mailboxes hold and never exceeds what was enqueued;
@@ -42,14 +43,15 @@ use std::sync::{Arc, OnceLock};
 
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, FrameDecoder, MAX_ERROR_DETAIL_LEN, MailboxId,
-    OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq, ServerFrame, Signature,
-    SignedPreKey, auth_transcript, encode_frame,
+    AccessKey, Addressed, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, FrameDecoder,
+    MAX_ERROR_DETAIL_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq,
+    ServerFrame, Signature, SignedPreKey, auth_transcript, encode_frame,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::mpsc;
 
+use crate::budget::{Allowance, StrangerBudget};
 use crate::clock::{Clock, ManualClock};
 use crate::cmd;
 use crate::config::{Config, Limits};
@@ -57,12 +59,15 @@ use crate::connection::{ConnState, DELIVERY_BATCH, OUTBOX_CAPACITY};
 use crate::hub::{Hub, Online};
 use crate::limits::KeyedLimiter;
 use crate::metrics::Metrics;
+use crate::reports::Reports;
 use crate::server::Shared;
 use crate::store::memory::MemoryStore;
 use crate::store::{MailboxStatus, Quota, Store};
 
 /// The fixed clock (Unix seconds).
 pub const NOW: u64 = 1_800_000_000;
+/// The access key both fixture mailboxes start with (seeds present it, and a wrong one).
+pub const ACCESS_KEY: AccessKey = AccessKey([0xAC; 32]);
 /// The connection's login challenge.
 pub const CHALLENGE: [u8; 32] = [0xC4; 32];
 /// The connection's TLS exporter value.
@@ -193,6 +198,9 @@ fn limits(mode: u8) -> Limits {
         prekey_low_threshold: 4,
         bundle_fetches_per_minute: 3,
         bundle_fetches_per_target_per_minute: 2,
+        stranger_fetches_per_target: 1,
+        stranger_messages_per_mailbox: 3,
+        stranger_bytes_per_mailbox: 100,
         ..defaults
     }
 }
@@ -223,6 +231,15 @@ async fn run(mode: u8, stream: &[u8]) {
     let shared = Arc::new(Shared {
         fetch_by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
         fetch_by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
+        strangers: StrangerBudget::new(
+            Allowance {
+                fetches: limits.stranger_fetches_per_target,
+                messages: limits.stranger_messages_per_mailbox,
+                bytes: limits.stranger_bytes_per_mailbox,
+            },
+            limits.stranger_window_secs,
+        ),
+        reports: Reports::default(),
         store: MemoryStore::new(),
         clock: Clock::Manual(ManualClock::new(NOW)),
         hub: Hub::default(),
@@ -277,6 +294,7 @@ struct MailboxView {
     status: MailboxStatus,
     one_time_prekeys: Option<u32>,
     seqs: Vec<u64>,
+    access_verifier: Option<[u8; 32]>,
 }
 
 /// What the store holds for both fixture mailboxes (the only ones that can exist: registering
@@ -333,6 +351,11 @@ impl Harness {
                 .register(owner.mailbox, owner.identity_key, NOW)
                 .await;
             assert!(registered.is_ok(), "setup: registering the owner failed");
+            let keyed = self
+                .store()
+                .set_access_verifier(owner.mailbox, Some(ACCESS_KEY.verifier()))
+                .await;
+            assert!(keyed.is_ok(), "setup: setting the owner's access key failed");
             let one_time = match (mode >> 1) & 3 {
                 0 => None,
                 1 => Some(0),
@@ -359,6 +382,11 @@ impl Harness {
             let peer = &fixture.peer;
             let registered = self.store().register(peer.mailbox, peer.identity_key, NOW).await;
             assert!(registered.is_ok(), "setup: registering the peer failed");
+            let keyed = self
+                .store()
+                .set_access_verifier(peer.mailbox, Some(ACCESS_KEY.verifier()))
+                .await;
+            assert!(keyed.is_ok(), "setup: setting the peer's access key failed");
             self.install_prekeys(peer, 3.min(cap)).await;
             self.install_messages(peer.mailbox, 1).await;
         }
@@ -418,10 +446,12 @@ impl Harness {
             seqs.windows(2).all(|pair| pair.first() < pair.get(1)),
             "seqs out of order"
         );
+        let access_verifier = store.access_verifier(mailbox).await.ok().flatten();
         MailboxView {
             status,
             one_time_prekeys,
             seqs,
+            access_verifier,
         }
     }
 
@@ -546,6 +576,8 @@ impl Harness {
                     | (Request::Ack { .. }, Response::Acked { .. })
                     | (Request::DeleteMailbox, Response::MailboxDeleted)
                     | (Request::Ping, Response::Pong)
+                    | (Request::SetAccessKey { .. }, Response::AccessKeySet)
+                    | (Request::Report { .. }, Response::Reported)
             ),
             "{request:?} answered with {response:?}"
         );
@@ -602,7 +634,7 @@ impl Harness {
                 );
                 only_changed(Some(&mailbox));
             }
-            (Request::FetchBundle { mailbox }, Response::Bundle(bundle)) => {
+            (Request::FetchBundle { mailbox, .. }, Response::Bundle(bundle)) => {
                 let view = before.view(mailbox);
                 assert!(
                     view.is_some_and(|view| view.status
@@ -628,7 +660,11 @@ impl Harness {
                 self.check_stored(request, &[*to], before, after);
             }
             (Request::SendMany { deliveries }, Response::Stored) => {
-                let recipients: Vec<MailboxId> = deliveries.as_slice().iter().map(|(to, _)| *to).collect();
+                let recipients: Vec<MailboxId> = deliveries
+                    .as_slice()
+                    .iter()
+                    .map(|addressed| addressed.to)
+                    .collect();
                 self.check_stored(request, &recipients, before, after);
             }
             (Request::Ack { through }, Response::Acked { deleted }) => {
@@ -665,6 +701,22 @@ impl Harness {
                 only_changed(Some(&mailbox));
             }
             (Request::Ping, Response::Pong) => assert_eq!(after, before, "a ping changed the store"),
+            (Request::Report { .. }, Response::Reported) => {
+                assert_eq!(after, before, "a report changed the store");
+            }
+            (Request::SetAccessKey { key }, Response::AccessKeySet) => {
+                let mailbox = logged_in.unwrap_or(MailboxId([0; 32]));
+                assert_eq!(
+                    after.view(&mailbox).and_then(|view| view.access_verifier),
+                    key.as_ref().map(AccessKey::verifier),
+                    "the access key was not set"
+                );
+                assert_eq!(
+                    before.view(&mailbox).map(|v| (&v.seqs, v.one_time_prekeys)),
+                    after.view(&mailbox).map(|v| (&v.seqs, v.one_time_prekeys))
+                );
+                only_changed(Some(&mailbox));
+            }
             // The kinds were checked above.
             _ => {}
         }
@@ -790,16 +842,38 @@ pub fn seed_corpus() -> Vec<Seed> {
     let envelope = |len: usize, fill: u8| Envelope::new(vec![fill; len]).expect("under the envelope limit");
     let send = |to: MailboxId, len: usize| Request::Send {
         to,
+        access: None,
         envelope: envelope(len, 0x5A),
     };
-    let send_many = |to: &[MailboxId]| Request::SendMany {
-        deliveries: Deliveries::new(to.iter().map(|to| (*to, envelope(16, 0xA5))).collect())
-            .expect("under the recipient limit"),
+    let send_keyed = |to: MailboxId, access: AccessKey| Request::Send {
+        to,
+        access: Some(access),
+        envelope: envelope(8, 0x5B),
     };
+    let send_many = |to: &[MailboxId]| Request::SendMany {
+        deliveries: Deliveries::new(
+            to.iter()
+                .map(|to| Addressed {
+                    to: *to,
+                    access: None,
+                    envelope: envelope(16, 0xA5),
+                })
+                .collect(),
+        )
+        .expect("under the recipient limit"),
+    };
+    let wrong_key = AccessKey([0x0B; 32]);
     let ack = |through| Request::Ack {
         through: Seq(through),
     };
-    let fetch = |mailbox| Request::FetchBundle { mailbox };
+    let fetch = |mailbox| Request::FetchBundle {
+        mailbox,
+        access: None,
+    };
+    let fetch_keyed = |mailbox, access| Request::FetchBundle {
+        mailbox,
+        access: Some(access),
+    };
     let unknown = MailboxId([0x42; 32]);
     let logged_in_full = MODE_LOGGED_IN | (3 << 1) | (3 << 3) | MODE_DELIVERING | MODE_PEER;
     let sequences: Vec<(&str, u8, Vec<Request>)> = vec![
@@ -915,6 +989,45 @@ pub fn seed_corpus() -> Vec<Seed> {
                 fetch(peer.mailbox),
                 ack(4),
                 send(owner.mailbox, 1),
+            ],
+        ),
+        (
+            "access_keys_and_strangers",
+            MODE_TIGHT | logged_in_full,
+            vec![
+                send(peer.mailbox, 30),
+                send(peer.mailbox, 30),
+                send(peer.mailbox, 30),
+                send(peer.mailbox, 30),
+                send_keyed(peer.mailbox, ACCESS_KEY),
+                send_keyed(peer.mailbox, wrong_key),
+                fetch(peer.mailbox),
+                fetch(peer.mailbox),
+                fetch_keyed(peer.mailbox, ACCESS_KEY),
+                fetch_keyed(peer.mailbox, wrong_key),
+                Request::SetAccessKey { key: Some(wrong_key) },
+                send_keyed(owner.mailbox, wrong_key),
+                Request::SetAccessKey { key: None },
+                send_keyed(owner.mailbox, wrong_key),
+                Request::Report {
+                    mailbox: peer.mailbox,
+                },
+                Request::Report {
+                    mailbox: owner.mailbox,
+                },
+            ],
+        ),
+        (
+            "logged_out_access_requests",
+            MODE_PEER,
+            vec![
+                Request::SetAccessKey {
+                    key: Some(ACCESS_KEY),
+                },
+                Request::Report {
+                    mailbox: peer.mailbox,
+                },
+                send_keyed(peer.mailbox, ACCESS_KEY),
             ],
         ),
         (

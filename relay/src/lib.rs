@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+mod budget;
 pub mod client;
 pub mod clock;
 mod cmd;
@@ -31,6 +32,7 @@ mod hub;
 mod limits;
 pub mod metrics;
 pub mod registration;
+mod reports;
 pub mod server;
 pub mod store;
 pub mod tls;

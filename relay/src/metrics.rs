@@ -27,6 +27,10 @@ pub struct Metrics {
     pub(crate) messages_expired: AtomicU64,
     pub(crate) requests_rejected: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
+    pub(crate) stranger_fetches_refused: AtomicU64,
+    pub(crate) stranger_sends_refused: AtomicU64,
+    pub(crate) access_denied: AtomicU64,
+    pub(crate) reports: AtomicU64,
     delivery_latency: Histogram,
 }
 
@@ -216,6 +220,22 @@ impl Metrics {
                 "Connections closed for protocol errors.",
                 &self.protocol_errors,
             ),
+            (
+                "hush_stranger_fetches_refused_total",
+                "Bundle fetches without an access key refused by the target's stranger budget.",
+                &self.stranger_fetches_refused,
+            ),
+            (
+                "hush_stranger_sends_refused_total",
+                "Sends without an access key refused by the recipient's stranger budget.",
+                &self.stranger_sends_refused,
+            ),
+            (
+                "hush_access_denied_total",
+                "Requests refused for an access key that does not match the target's.",
+                &self.access_denied,
+            ),
+            ("hush_reports_total", "Abuse reports received.", &self.reports),
         ];
         for (name, help, value) in counters {
             render_counter(&mut out, name, help, value);

@@ -18,12 +18,14 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::admission::{Admission, Admit, Refusal, Slot};
+use crate::budget::{Allowance, StrangerBudget};
 use crate::clock::Clock;
 use crate::config::{Config, StorageBackend};
 use crate::connection;
 use crate::hub::Hub;
 use crate::limits::KeyedLimiter;
 use crate::metrics::{Gauges, Metrics};
+use crate::reports::Reports;
 use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use crate::store::postgres::{PostgresOptions, PostgresStore};
@@ -68,6 +70,8 @@ pub(crate) struct Shared<S> {
     pub(crate) registration_key: Option<IdentityKey>,
     pub(crate) fetch_by_requester: KeyedLimiter<MailboxId>,
     pub(crate) fetch_by_target: KeyedLimiter<MailboxId>,
+    pub(crate) strangers: StrangerBudget,
+    pub(crate) reports: Reports,
     pub(crate) next_connection_id: AtomicU64,
     pub(crate) admission: Admission,
 }
@@ -190,6 +194,18 @@ impl Store for ConfiguredStore {
         dispatch!(self, store => store.claim_bundle(mailbox).await)
     }
 
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.set_access_verifier(mailbox, verifier).await)
+    }
+
+    async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
+        dispatch!(self, store => store.access_verifier(mailbox).await)
+    }
+
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
         dispatch!(self, store => store.one_time_prekey_count(mailbox).await)
     }
@@ -293,6 +309,15 @@ impl<S: Store> Relay<S> {
         let shared = Arc::new(Shared {
             fetch_by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
             fetch_by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
+            strangers: StrangerBudget::new(
+                Allowance {
+                    fetches: limits.stranger_fetches_per_target,
+                    messages: limits.stranger_messages_per_mailbox,
+                    bytes: limits.stranger_bytes_per_mailbox,
+                },
+                limits.stranger_window_secs,
+            ),
+            reports: Reports::default(),
             store,
             clock,
             hub: Hub::default(),

@@ -29,7 +29,9 @@ use tokio::time::timeout;
 
 /// Limits for a load test: the per-connection request rate would otherwise refuse the senders
 /// (`RateLimited`) long before thousands of messages are acknowledged.
-const UNTHROTTLED: &str = "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n";
+/// The senders hold no access key: the stranger budgets are lifted too.
+const UNTHROTTLED: &str = "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n\
+    stranger_messages_per_mailbox = 4294967295\nstranger_bytes_per_mailbox = 4611686018427387904\n";
 
 /// A bound on every wait, so that a stalled relay or a lost message fails the test instead of
 /// hanging it.
@@ -127,7 +129,13 @@ async fn sigkill_under_load_then_restart(kill_after: usize) {
                 let mut body = vec![sender];
                 body.extend_from_slice(&i.to_be_bytes());
                 let envelope = Envelope::new(body.clone()).unwrap();
-                let answer = client.request(Request::Send { to: target, envelope }).await;
+                let answer = client
+                    .request(Request::Send {
+                        to: target,
+                        access: None,
+                        envelope,
+                    })
+                    .await;
                 if let Ok(Response::Stored) = answer {
                     let mut acknowledged = acknowledged.lock().unwrap();
                     acknowledged.insert(body);

@@ -88,6 +88,7 @@ async fn send(client: &mut RelayClient, to: MailboxId, bytes: &[u8]) {
     let response = client
         .request(Request::Send {
             to,
+            access: None,
             envelope: Envelope::new(bytes.to_vec()).unwrap(),
         })
         .await

@@ -40,6 +40,7 @@ async fn send(client: &mut RelayClient, to: MailboxId, bytes: &[u8]) -> Result<R
     client
         .request(Request::Send {
             to,
+            access: None,
             envelope: envelope(bytes),
         })
         .await
@@ -65,11 +66,13 @@ async fn line35_requests_need_login_and_wrong_key_unknown_and_deleted_mailbox_ge
     for request in [
         Request::FetchBundle {
             mailbox: MailboxId([1; 32]),
+            access: None,
         },
         Request::Ack { through: Seq(1) },
         Request::DeleteMailbox,
         Request::Send {
             to: MailboxId([1; 32]),
+            access: None,
             envelope: envelope(b"x"),
         },
     ] {
@@ -125,6 +128,7 @@ async fn line35_deleted_mailbox_is_indistinguishable_from_unknown_and_leaves_not
         alice_client
             .request(Request::FetchBundle {
                 mailbox: mailbox(&bob),
+                access: None,
             })
             .await,
     );
@@ -132,6 +136,7 @@ async fn line35_deleted_mailbox_is_indistinguishable_from_unknown_and_leaves_not
         alice_client
             .request(Request::FetchBundle {
                 mailbox: MailboxId([9; 32]),
+                access: None,
             })
             .await,
     );
@@ -152,7 +157,14 @@ async fn line33_one_time_prekey_claimed_at_most_once_under_50_concurrent_fetches
     let tasks: Vec<_> = fetchers
         .into_iter()
         .map(|mut client| {
-            tokio::spawn(async move { client.request(Request::FetchBundle { mailbox: target }).await })
+            tokio::spawn(async move {
+                client
+                    .request(Request::FetchBundle {
+                        mailbox: target,
+                        access: None,
+                    })
+                    .await
+            })
         })
         .collect();
     let mut claimed = Vec::new();
@@ -190,7 +202,8 @@ async fn line33_bundle_fetches_beyond_the_per_requester_limit_are_refused() {
         assert!(matches!(
             drainer
                 .request(Request::FetchBundle {
-                    mailbox: mailbox(&owner)
+                    mailbox: mailbox(&owner),
+                    access: None,
                 })
                 .await
                 .unwrap(),
@@ -201,7 +214,8 @@ async fn line33_bundle_fetches_beyond_the_per_requester_limit_are_refused() {
         refused(
             drainer
                 .request(Request::FetchBundle {
-                    mailbox: mailbox(&owner)
+                    mailbox: mailbox(&owner),
+                    access: None,
                 })
                 .await
         ),
@@ -212,7 +226,8 @@ async fn line33_bundle_fetches_beyond_the_per_requester_limit_are_refused() {
     assert!(
         other
             .request(Request::FetchBundle {
-                mailbox: mailbox(&owner)
+                mailbox: mailbox(&owner),
+                access: None,
             })
             .await
             .is_ok()
@@ -262,6 +277,7 @@ async fn line34_upload_with_bad_signature_or_too_many_prekeys_is_rejected() {
     while let Ok(Response::Bundle(bundle)) = fetcher
         .request(Request::FetchBundle {
             mailbox: mailbox(&owner),
+            access: None,
         })
         .await
     {
@@ -408,6 +424,7 @@ async fn line36_oversize_frame_closes_that_connection_only() {
             id: RequestId(1),
             request: Request::Send {
                 to: MailboxId([0; 32]),
+                access: None,
                 envelope: envelope(&[7; 5000]),
             },
         },
@@ -670,7 +687,17 @@ async fn send_many_fans_out_atomically() {
     }
     let mailboxes: Vec<MailboxId> = receivers.iter().map(|(account, _)| mailbox(account)).collect();
     let deliveries = |body: &[u8]| {
-        hush_proto::Deliveries::new(mailboxes.iter().map(|to| (*to, envelope(body))).collect()).unwrap()
+        hush_proto::Deliveries::new(
+            mailboxes
+                .iter()
+                .map(|to| hush_proto::Addressed {
+                    to: *to,
+                    access: None,
+                    envelope: envelope(body),
+                })
+                .collect(),
+        )
+        .unwrap()
     };
     assert_eq!(
         alice
@@ -791,6 +818,7 @@ async fn pipelined_sends_are_all_answered_and_a_stalled_reader_still_gets_everyt
         let id = alice
             .write_request(Request::Send {
                 to: target,
+                access: None,
                 envelope: envelope(&bytes),
             })
             .await

@@ -45,6 +45,8 @@ pub struct App {
     pub replenished: Vec<u32>,
     /// `SessionReset` events: the peer, and whether this side started the reset.
     pub resets: Vec<(Address, bool)>,
+    /// Senders of every `MessageRequest`, in order.
+    pub requests: Vec<hush_client_core::Address>,
 }
 
 impl App {
@@ -89,6 +91,7 @@ impl App {
                 .push((claimed_from.map(|c| c.claimed_address()), reason)),
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
             Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
+            Event::MessageRequest { from } => self.requests.push(from),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

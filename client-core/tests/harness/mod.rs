@@ -153,6 +153,9 @@ pub struct Client {
     pub sent: Vec<Sent>,
     /// Incoming messages marked read durably.
     pub read: HashSet<MessageId>,
+    /// The app accepts every message request as soon as it sees one (the default, so tests that
+    /// are not about requests see every message delivered); `false` leaves them to the test.
+    pub accepts_requests: bool,
 }
 
 /// Identifies a client in a [`World`].
@@ -222,6 +225,7 @@ impl World {
             crashes: 0,
             sent: Vec::new(),
             read: HashSet::new(),
+            accepts_requests: true,
         });
         self.clients.len() - 1
     }
@@ -436,7 +440,22 @@ impl World {
         let mut acted = 0;
         loop {
             let Some(output) = self.clients[id].core.poll_output() else {
-                return Some(acted);
+                let client = &mut self.clients[id];
+                let requests = if client.accepts_requests {
+                    client.core.requests()
+                } else {
+                    Vec::new()
+                };
+                if requests.is_empty() {
+                    return Some(acted);
+                }
+                for peer in requests {
+                    client
+                        .core
+                        .handle_accept(self.now, peer)
+                        .expect("requests are from others");
+                }
+                continue;
             };
             let planned = match &mut self.crash_plan {
                 Some((client, 0)) if *client == id => true,
@@ -608,6 +627,36 @@ impl World {
         client.store.message(&id).expect("memory store")?;
         client.sent.push(Sent { id, to, content });
         Some(id)
+    }
+
+    /// `id`'s app accepts `peer`'s message request.
+    pub fn accept(&mut self, id: ClientId, peer: Address) {
+        let now = self.now;
+        self.clients[id]
+            .core
+            .handle_accept(now, peer)
+            .expect("not our own address");
+        self.act(id);
+    }
+
+    /// `id`'s app blocks `peer`.
+    pub fn block(&mut self, id: ClientId, peer: Address) {
+        let now = self.now;
+        self.clients[id]
+            .core
+            .handle_block(now, peer)
+            .expect("not our own address");
+        self.act(id);
+    }
+
+    /// `id`'s app reports `peer`.
+    pub fn report(&mut self, id: ClientId, peer: Address) {
+        let now = self.now;
+        self.clients[id]
+            .core
+            .handle_report(now, peer)
+            .expect("not our own address");
+        self.act(id);
     }
 
     /// `id` marks everything unread from `peer` read; returns the ids marked durably.

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use hush_crypto::{Curve25519PublicKey, IdentityKey, signed_prekey_message};
 use hush_proto::{
-    Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, MailboxId, OneTimePreKey, Push,
-    Request, Response, Seq, ServerFrame, SignedPreKey,
+    AccessKey, Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, MailboxId, OneTimePreKey,
+    Push, Request, Response, Seq, ServerFrame, SignedPreKey,
 };
 
 /// Below this many one-time prekeys the relay pushes `PreKeysLow` (the relay's default config).
@@ -61,6 +61,10 @@ pub struct RelayStats {
     pub uploads: u64,
     /// `PreKeysLow` pushes sent.
     pub low_pushes: u64,
+    /// `Send`s and fetches that carried the target's access key.
+    pub keyed: u64,
+    /// Requests refused for a wrong access key (`AccessDenied`).
+    pub access_denied: u64,
 }
 
 /// The relay.
@@ -79,6 +83,10 @@ pub struct Relay {
     pub hold_back: Option<MailboxId>,
     /// Envelopes kept aside by `hold_back`.
     pub held_back: Vec<(MailboxId, Vec<u8>)>,
+    /// The verifier of each mailbox's access key, as `SetAccessKey` left it.
+    pub access: HashMap<MailboxId, [u8; 32]>,
+    /// Every `Report`: (reporter, reported).
+    pub reports: Vec<(MailboxId, MailboxId)>,
 }
 
 fn refuse(code: ErrorCode, detail: &str) -> ErrorResponse {
@@ -226,19 +234,51 @@ impl Relay {
                 signed_prekey,
                 one_time_prekeys,
             } => self.upload(from, signed_prekey, one_time_prekeys.into_vec()),
-            Request::FetchBundle { mailbox } => self.claim_bundle(&mailbox).map(Response::Bundle),
-            Request::Send { to, envelope } if self.hold_back == Some(to) => {
+            Request::FetchBundle { mailbox, access } => {
+                self.check_access(&mailbox, access)?;
+                self.claim_bundle(&mailbox).map(Response::Bundle)
+            }
+            Request::Send { to, access, envelope } if self.hold_back == Some(to) => {
+                self.check_access(&to, access)?;
                 self.hold_back = None;
                 self.held_back.push((to, envelope.into_bytes()));
                 Ok(Response::Stored)
             }
-            Request::Send { to, envelope } => self
-                .enqueue(to, envelope.into_bytes(), now_ms)
-                .map(|_| Response::Stored)
-                .ok_or_else(|| refuse(ErrorCode::NotFound, "not found")),
+            Request::Send { to, access, envelope } => {
+                self.check_access(&to, access)?;
+                self.enqueue(to, envelope.into_bytes(), now_ms)
+                    .map(|_| Response::Stored)
+                    .ok_or_else(|| refuse(ErrorCode::NotFound, "not found"))
+            }
+            Request::SetAccessKey { key } => {
+                match key {
+                    Some(key) => self.access.insert(*from, key.verifier()),
+                    None => self.access.remove(from),
+                };
+                Ok(Response::AccessKeySet)
+            }
+            Request::Report { mailbox } => {
+                self.reports.push((*from, mailbox));
+                Ok(Response::Reported)
+            }
             Request::Ack { through } => self.ack(from, through),
             Request::Ping => Ok(Response::Pong),
             _ => Err(refuse(ErrorCode::Invalid, "unsupported request")),
+        }
+    }
+
+    /// As hush-relay: a key that is not the target's is refused; no key is a stranger's (this
+    /// relay has no stranger budget).
+    fn check_access(&mut self, target: &MailboxId, key: Option<AccessKey>) -> Result<(), ErrorResponse> {
+        let Some(key) = key else {
+            return Ok(());
+        };
+        if self.access.get(target) == Some(&key.verifier()) {
+            self.stats.keyed += 1;
+            Ok(())
+        } else {
+            self.stats.access_denied += 1;
+            Err(refuse(ErrorCode::AccessDenied, "access key does not match"))
         }
     }
 

@@ -11,6 +11,7 @@
 //! write-ahead log truncated, so the replaced pickles' pages do not linger there. The connection holds an exclusive lock from open to drop, so one profile is used by
 //! one process at a time.
 
+mod access;
 mod codec;
 mod error;
 mod key;

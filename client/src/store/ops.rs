@@ -130,6 +130,8 @@ pub(super) fn apply(
         StoreOp::RemoveContact(name) => {
             execute(conn, "DELETE FROM contacts WHERE name = ?1", [name])?;
         }
+        StoreOp::PutOwnAccessKey(own) => super::access::put_own(conn, own)?,
+        StoreOp::PutPeerAccess(access) => super::access::put_peer(conn, access)?,
         // A newer core's op this store does not know: refusing the commit keeps the
         // all-or-nothing promise instead of silently losing the op.
         _ => {

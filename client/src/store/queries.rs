@@ -107,6 +107,8 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         held,
         unconfirmed,
         recent_incoming,
+        own_access_key: super::access::load_own(conn)?,
+        peer_access: super::access::load_peers(conn)?,
     }))
 }
 

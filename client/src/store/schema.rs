@@ -81,6 +81,19 @@ const MIGRATIONS: &[&str] = &[
         verified INTEGER NOT NULL,
         added_at INTEGER NOT NULL
     );",
+    // Version 2: access keys and message requests. `own_access` holds our access key (one row);
+    // `peer_access` each peer's standing (1 accepted, 2 requested, 3 blocked) and the access key
+    // it gave us.
+    "CREATE TABLE own_access (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key BLOB NOT NULL,
+        uploaded INTEGER NOT NULL
+    );
+    CREATE TABLE peer_access (
+        peer BLOB PRIMARY KEY NOT NULL,
+        standing INTEGER NOT NULL,
+        access_key BLOB
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -1,18 +1,21 @@
 //! Request handlers, one file per request kind. Frames arrive already parsed and within their
 //! size limits (hush-proto checks those while decoding); handlers check meaning and apply.
 
+mod access;
 mod ack;
 mod authenticate;
 mod delete_mailbox;
 mod fetch_bundle;
+mod report;
 mod send;
+mod set_access_key;
 mod upload_prekeys;
 
 pub(crate) use send::submit as submit_sends;
 
 use std::sync::Arc;
 
-use hush_proto::{Envelope, ErrorCode, ErrorResponse, MailboxId, Request, Response};
+use hush_proto::{Addressed, ErrorCode, ErrorResponse, MailboxId, Request, Response};
 
 use crate::connection::ConnState;
 use crate::server::Shared;
@@ -58,7 +61,7 @@ fn logged_in(state: &ConnState) -> Result<MailboxId, ErrorResponse> {
 pub(crate) enum Route {
     /// A logged-in connection's `Send` or `SendMany`: queued with [`submit_sends`] and answered
     /// when the commit lands, while the next request is read.
-    Sends(Vec<(MailboxId, Envelope)>),
+    Sends(Vec<Addressed>),
     /// Anything else: run to the end with [`apply`] before the next request is read.
     Apply(Request),
 }
@@ -66,7 +69,9 @@ pub(crate) enum Route {
 /// Picks the way `request` runs.
 pub(crate) fn route(state: &ConnState, request: Request) -> Route {
     match request {
-        Request::Send { to, envelope } if state.mailbox.is_some() => Route::Sends(vec![(to, envelope)]),
+        Request::Send { to, access, envelope } if state.mailbox.is_some() => {
+            Route::Sends(vec![Addressed { to, access, envelope }])
+        }
         Request::SendMany { deliveries } if state.mailbox.is_some() => Route::Sends(deliveries.into_vec()),
         other => Route::Apply(other),
     }
@@ -96,10 +101,12 @@ pub(crate) async fn apply<S: Store>(
             )
             .await
         }
-        Request::FetchBundle { mailbox } => fetch_bundle::apply(shared, logged_in(state)?, mailbox).await,
-        Request::Send { to, envelope } => {
+        Request::FetchBundle { mailbox, access } => {
+            fetch_bundle::apply(shared, logged_in(state)?, mailbox, access).await
+        }
+        Request::Send { to, access, envelope } => {
             logged_in(state)?;
-            send::apply(shared, vec![(to, envelope)]).await
+            send::apply(shared, vec![Addressed { to, access, envelope }]).await
         }
         Request::SendMany { deliveries } => {
             logged_in(state)?;
@@ -108,6 +115,8 @@ pub(crate) async fn apply<S: Store>(
         Request::Ack { through } => ack::apply(shared, state, through).await,
         Request::DeleteMailbox => delete_mailbox::apply(shared, state).await,
         Request::Ping => Ok(Response::Pong),
+        Request::SetAccessKey { key } => set_access_key::apply(shared, logged_in(state)?, key).await,
+        Request::Report { mailbox } => report::apply(shared, logged_in(state)?, mailbox),
         _ => Err(error(ErrorCode::Invalid, "unsupported request")),
     }
 }

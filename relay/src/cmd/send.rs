@@ -1,13 +1,16 @@
 //! `Send` and `SendMany`: store envelopes durably (answered only after the commit), then hand
 //! each online recipient its message: pushed at once when it is next in sequence, otherwise read
 //! from the store by the recipient's delivery task. Sending needs a login (for rate limits), but
-//! who sent is neither passed here nor stored.
+//! who sent is neither passed here nor stored. A message without the recipient's access key is a
+//! stranger's and is charged to the recipient's stranger budget before anything is stored; past
+//! it the send is refused and the quota is untouched.
 
 use std::sync::Arc;
 
-use hush_proto::{Envelope, ErrorCode, MailboxId, Response};
+use hush_proto::{Addressed, ErrorCode, MailboxId, Response};
 use tokio::time::Instant;
 
+use super::access::{Standing, standing};
 use super::{Outcome, error, store_error};
 use crate::hub::Offered;
 use crate::metrics::Metrics;
@@ -15,10 +18,7 @@ use crate::server::Shared;
 use crate::store::{Quota, Store, StoreError, StoredMessage};
 
 /// Stores the envelopes and waits for the outcome.
-pub(super) async fn apply<S: Store>(
-    shared: &Arc<Shared<S>>,
-    deliveries: Vec<(MailboxId, Envelope)>,
-) -> Outcome {
+pub(super) async fn apply<S: Store>(shared: &Arc<Shared<S>>, deliveries: Vec<Addressed>) -> Outcome {
     let (reply, outcome) = tokio::sync::oneshot::channel();
     submit(shared, deliveries, move |result| drop(reply.send(result))).await;
     outcome.await.unwrap_or_else(|_| {
@@ -31,7 +31,7 @@ pub(super) async fn apply<S: Store>(
 /// Checks the envelopes and queues them to the store; returns once queued. `done` gets the
 /// outcome once they are durable (or refused), after the online recipients were handed their
 /// messages; it may run on a store task, so it must not block.
-pub(crate) async fn submit<S, D>(shared: &Arc<Shared<S>>, deliveries: Vec<(MailboxId, Envelope)>, done: D)
+pub(crate) async fn submit<S, D>(shared: &Arc<Shared<S>>, deliveries: Vec<Addressed>, done: D)
 where
     S: Store,
     D: FnOnce(Outcome) + Send + 'static,
@@ -43,9 +43,31 @@ where
     }
     if deliveries
         .iter()
-        .any(|(_, envelope)| envelope.len() > limits.max_envelope_len)
+        .any(|addressed| addressed.envelope.len() > limits.max_envelope_len)
     {
         return done(Err(error(ErrorCode::Invalid, "envelope over the size limit")));
+    }
+    let mut strangers = Vec::new();
+    for addressed in &deliveries {
+        match standing(
+            &shared.store,
+            &shared.metrics,
+            addressed.to,
+            addressed.access.as_ref(),
+        )
+        .await
+        {
+            Ok(Standing::Contact) => {}
+            Ok(Standing::Stranger) => strangers.push((addressed.to, addressed.envelope.len() as u64)),
+            Err(refused) => return done(Err(refused)),
+        }
+    }
+    if !shared.strangers.try_send(&strangers, shared.clock.now()) {
+        Metrics::add(&shared.metrics.stranger_sends_refused, 1);
+        return done(Err(error(
+            ErrorCode::RateLimited,
+            "the recipient's messages from strangers are spent",
+        )));
     }
     let quota = Quota {
         max_messages: limits.mailbox_max_messages,
@@ -55,16 +77,19 @@ where
     // of reading it back. Others read the store when they log in.
     let handover: Vec<(MailboxId, Option<Vec<u8>>)> = deliveries
         .iter()
-        .map(|(to, envelope)| {
+        .map(|addressed| {
             (
-                *to,
-                shared.hub.is_online(to).then(|| envelope.as_bytes().to_vec()),
+                addressed.to,
+                shared
+                    .hub
+                    .is_online(&addressed.to)
+                    .then(|| addressed.envelope.as_bytes().to_vec()),
             )
         })
         .collect();
     let deliveries = deliveries
         .into_iter()
-        .map(|(to, envelope)| (to, envelope.into_bytes()))
+        .map(|addressed| (addressed.to, addressed.envelope.into_bytes()))
         .collect();
     let now = shared.clock.now();
     let after = shared.clone();

@@ -27,6 +27,7 @@ struct Mailbox {
     messages: BTreeMap<u64, Message>,
     /// Envelope bytes of `messages`, kept as they change (the quota check reads it per send).
     queued_bytes: u64,
+    access_verifier: Option<[u8; 32]>,
 }
 
 #[derive(Debug)]
@@ -96,6 +97,7 @@ impl Store for MemoryStore {
                         one_time_prekeys: BTreeMap::new(),
                         messages: BTreeMap::new(),
                         queued_bytes: 0,
+                        access_verifier: None,
                     },
                 );
                 Ok(())
@@ -159,6 +161,24 @@ impl Store for MemoryStore {
             one_time_prekey,
             remaining: existing.one_time_count(),
         })
+    }
+
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        let mut mailboxes = self.lock();
+        let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        existing.access_verifier = verifier;
+        Ok(())
+    }
+
+    async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
+        self.lock()
+            .get(&mailbox)
+            .map(|existing| existing.access_verifier)
+            .ok_or(StoreError::UnknownMailbox)
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

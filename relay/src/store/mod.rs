@@ -2,8 +2,8 @@
 //! and the PostgreSQL store (feature `postgres`, for several relay nodes) are interchangeable.
 //! One shared test suite ([`suite`]) runs against every implementation.
 //!
-//! What is stored is the minimum the relay needs: per mailbox its identity key and prekeys, and
-//! per message the recipient mailbox, sequence number, opaque envelope, receive time and size.
+//! What is stored is the minimum the relay needs: per mailbox its identity key, prekeys and the
+//! verifier of its access key (a hash, never the key), and per message the recipient mailbox, sequence number, opaque envelope, receive time and size.
 //! No sender, no plaintext.
 
 use std::future::Future;
@@ -169,6 +169,22 @@ pub trait Store: Send + Sync + 'static {
         &self,
         mailbox: MailboxId,
     ) -> impl Future<Output = Result<ClaimedBundle, StoreError>> + Send;
+
+    /// Sets the verifier of the mailbox's access key (`SHA-256` of the key, see
+    /// `hush_proto::AccessKey::verifier`), replacing any earlier one; `None` clears it.
+    /// `UnknownMailbox` if the mailbox is not registered. Deleting the mailbox deletes it too.
+    fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The verifier of the mailbox's access key, `None` if it has none. `UnknownMailbox` if the
+    /// mailbox is not registered.
+    fn access_verifier(
+        &self,
+        mailbox: MailboxId,
+    ) -> impl Future<Output = Result<Option<[u8; 32]>, StoreError>> + Send;
 
     /// One-time prekeys held for the mailbox.
     fn one_time_prekey_count(

@@ -4,6 +4,7 @@
 //!
 //! No TLS: the database must be reached over a trusted network or a unix socket.
 
+mod access;
 mod listen;
 mod ops;
 mod pool;
@@ -104,6 +105,18 @@ impl Store for PostgresStore {
 
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
         ops::mailbox_status(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        access::set_verifier(&mut self.pool.get().await?, mailbox, verifier).await
+    }
+
+    async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
+        access::verifier(&mut self.pool.get().await?, mailbox).await
     }
 
     async fn upload_prekeys(

@@ -9,6 +9,7 @@
 //! At open, whatever the journal holds (the relay stopped before its last flush) is replayed into
 //! the database.
 
+mod access;
 mod journal;
 mod ops;
 mod recent;
@@ -364,6 +365,21 @@ impl Store for SqliteStore {
             ops::claim_bundle(conn, mailbox)
         })
         .await
+    }
+
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
+            access::set_verifier(conn, mailbox, verifier)
+        })
+        .await
+    }
+
+    async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
+        self.read(move |conn| access::verifier(conn, mailbox)).await
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

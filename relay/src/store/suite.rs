@@ -45,6 +45,7 @@ macro_rules! store_suite {
             purge_expired_uses_the_given_cutoff,
             delete_mailbox_leaves_nothing,
             queue_depth_counts_every_mailbox,
+            access_verifier_is_set_replaced_cleared_and_deleted_with_the_mailbox,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -646,4 +647,36 @@ pub(crate) async fn queue_depth_counts_every_mailbox<S: Store>(store: S) {
     assert_eq!(store.queue_depth().await.unwrap(), 2);
     store.purge_expired(2).await.unwrap();
     assert_eq!(store.queue_depth().await.unwrap(), 0);
+}
+
+pub(crate) async fn access_verifier_is_set_replaced_cleared_and_deleted_with_the_mailbox<S: Store>(store: S) {
+    let a = registered(&store, 1).await;
+    let b = registered(&store, 2).await;
+    assert_eq!(store.access_verifier(a).await.unwrap(), None);
+    store.set_access_verifier(a, Some([7; 32])).await.unwrap();
+    store.set_access_verifier(b, Some([8; 32])).await.unwrap();
+    assert_eq!(store.access_verifier(a).await.unwrap(), Some([7; 32]));
+    store.set_access_verifier(a, Some([9; 32])).await.unwrap();
+    assert_eq!(store.access_verifier(a).await.unwrap(), Some([9; 32]));
+    assert_eq!(store.access_verifier(b).await.unwrap(), Some([8; 32]));
+    store.set_access_verifier(b, None).await.unwrap();
+    assert_eq!(store.access_verifier(b).await.unwrap(), None);
+
+    let unknown = mailbox(9);
+    assert!(matches!(
+        store.set_access_verifier(unknown, Some([1; 32])).await,
+        Err(StoreError::UnknownMailbox)
+    ));
+    assert!(matches!(
+        store.access_verifier(unknown).await,
+        Err(StoreError::UnknownMailbox)
+    ));
+    // A deleted and re-registered mailbox has no key: the old one must not come back.
+    store.delete_mailbox(a).await.unwrap();
+    assert!(matches!(
+        store.access_verifier(a).await,
+        Err(StoreError::UnknownMailbox)
+    ));
+    registered(&store, 1).await;
+    assert_eq!(store.access_verifier(a).await.unwrap(), None);
 }

@@ -87,6 +87,24 @@ enum Command {
         /// Contact name or address.
         with: String,
     },
+    /// Fetch new messages and list the message requests: first messages from people you have
+    /// never answered, held until you accept them.
+    Requests,
+    /// Accept a message request: its messages are delivered and the sender gets your access key.
+    Accept {
+        /// Contact name or address.
+        who: String,
+    },
+    /// Block an address: its messages are dropped and your access key is rotated.
+    Block {
+        /// Contact name or address.
+        who: String,
+    },
+    /// Report an address to the relay (it learns that this address wrote to you) and block it.
+    Report {
+        /// Contact name or address.
+        who: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,7 +180,55 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Send { to, text } => send(&cli.profile, &to, text).await,
         Command::Inbox => inbox(&cli.profile).await,
         Command::Chat { with } => chat::run(&cli.profile, &with).await,
+        Command::Requests => requests(&cli.profile).await,
+        Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
+        Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,
+        Command::Report { who } => peer_action(&cli.profile, &who, PeerAction::Report).await,
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PeerAction {
+    Accept,
+    Block,
+    Report,
+}
+
+async fn requests(dir: &std::path::Path) -> Result<()> {
+    let mut profile = Profile::open(dir).await?;
+    if let Err(error) = profile.client.register().await {
+        eprintln!("warning: {error}; showing what is stored");
+    } else {
+        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+    }
+    let requests = profile.client.requests().await?;
+    if requests.is_empty() {
+        println!("no message requests");
+    }
+    for peer in requests {
+        println!("request from {peer} (hush accept|block|report <address>)");
+    }
+    profile.client.shutdown().await?;
+    Ok(())
+}
+
+async fn peer_action(dir: &std::path::Path, who: &str, action: PeerAction) -> Result<()> {
+    let mut profile = Profile::open(dir).await?;
+    let peer = profile.resolve(who).await?;
+    // Online first, so a report and the rotated access key reach the relay now.
+    if let Err(error) = profile.client.register().await {
+        eprintln!("warning: {error}; the relay hears of it at the next connection");
+    }
+    match action {
+        PeerAction::Accept => profile.client.accept(peer).await?,
+        PeerAction::Block => profile.client.block(peer).await?,
+        PeerAction::Report => profile.client.report(peer).await?,
+    }
+    // Let the requests this produced go out before shutting down.
+    while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+    println!("{who}: {action:?} done");
+    profile.client.shutdown().await?;
+    Ok(())
 }
 
 fn print_identity(profile: &Profile) {

@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
     -- Ciphertext does not compress: store large envelopes out of line without trying.
     ALTER TABLE messages ALTER COLUMN envelope SET STORAGE EXTERNAL;
     CREATE INDEX messages_by_received_at ON messages (received_at);",
+    // Version 2: the verifier (SHA-256) of the mailbox's access key, `NULL` while it has none.
+    "ALTER TABLE mailboxes ADD COLUMN access_verifier BYTEA;",
 ];
 
 /// The schema version this build writes.

@@ -77,6 +77,8 @@ const MIGRATIONS: &[&str] = &[
     // writer's sweep (see `ops::sweep`), which rewrites each page once for many acks instead of
     // once per ack. The sweep runs within a second of an ack, at close, and at open.
     "ALTER TABLE mailboxes ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0;",
+    // Version 4. The verifier (SHA-256) of the mailbox's access key, `NULL` while it has none.
+    "ALTER TABLE mailboxes ADD COLUMN access_verifier BLOB;",
 ];
 
 /// The schema version this build writes.
