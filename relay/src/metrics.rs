@@ -154,7 +154,7 @@ impl Metrics {
     /// the store by the caller, `gauges` from the hub and the admission pools.
     pub fn render(&self, queue_depth: Option<u64>, gauges: Gauges, store: Option<&StoreStats>) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 17] = [
             (
                 "hush_connections_total",
                 "Connections accepted.",

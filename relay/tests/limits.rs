@@ -62,6 +62,7 @@ async fn send(client: &mut RelayClient, to: MailboxId, bytes: &[u8]) -> Response
     client
         .request(Request::Send {
             to,
+            access: None,
             envelope: Envelope::new(bytes.to_vec()).unwrap(),
         })
         .await
@@ -141,6 +142,7 @@ async fn an_unauthenticated_flood_fills_its_own_pool_while_logged_in_users_are_s
             let fetched = alice_client
                 .request(Request::FetchBundle {
                     mailbox: mailbox(&bob),
+                    access: None,
                 })
                 .await
                 .unwrap();

@@ -74,6 +74,16 @@ impl Store for Counting {
         self.inner.one_time_prekey_count(mailbox).await
     }
 
+    async fn set_access_verifier(&self, mailbox: MailboxId, verifier: Option<[u8; 32]>) -> Result<(), StoreError> {
+        self.count();
+        self.inner.set_access_verifier(mailbox, verifier).await
+    }
+
+    async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
+        self.count();
+        self.inner.access_verifier(mailbox).await
+    }
+
     async fn enqueue(
         &self,
         deliveries: Vec<(MailboxId, Vec<u8>)>,
