@@ -24,8 +24,8 @@ use crate::event::Event;
 use crate::records::{
     Commit, Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, Snapshot, StoreOp, StoredMessage,
 };
-use crate::reset::Resets;
 use crate::requests::{OwnAccessKey, Requests};
+use crate::reset::Resets;
 
 /// Most sends awaiting the relay's answer on one connection; the rest wait their turn.
 pub const MAX_IN_FLIGHT: usize = 256;

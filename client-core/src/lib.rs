@@ -18,8 +18,8 @@ mod inbox;
 mod memory;
 mod outbox;
 mod records;
-mod reset;
 mod requests;
+mod reset;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
@@ -37,6 +37,6 @@ pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
-pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use requests::{OwnAccessKey, PeerAccess, RequestError, Standing};
+pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;

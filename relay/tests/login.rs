@@ -74,7 +74,11 @@ impl Store for Counting {
         self.inner.one_time_prekey_count(mailbox).await
     }
 
-    async fn set_access_verifier(&self, mailbox: MailboxId, verifier: Option<[u8; 32]>) -> Result<(), StoreError> {
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
         self.count();
         self.inner.set_access_verifier(mailbox, verifier).await
     }
