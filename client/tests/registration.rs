@@ -82,6 +82,8 @@ async fn a_relay_requiring_tokens_refuses_none_expired_and_forged_ones_and_admit
         .await
         .unwrap();
     register(&alice).await.unwrap();
+    // Bob is a contact of Alice's, not a stranger whose first message waits as a request.
+    alice.accept(bob.address()).await.unwrap();
     bob.send(alice.address(), Content::text("welcome")).await.unwrap();
     let received = collect_until(&mut alice_events, |_, received| !received.is_empty()).await;
     assert_eq!(texts(&received), ["welcome"]);

@@ -132,11 +132,14 @@ impl Core {
     }
 
     /// Per peer with held messages: when the first of them (the one waiting for the gap right
-    /// before it) arrived, unless we reset for it already.
+    /// before it) arrived, unless we reset for it already. Messages held as a message request
+    /// wait for the app, not for a gap: a reset would only resend them to be held again.
     fn open_gaps(&self) -> Vec<(Address, u64)> {
         let mut gaps: Vec<(Address, u64)> = Vec::new();
         for ((peer, _), held) in &self.held {
-            if gaps.last().is_some_and(|(last, _)| last == peer) {
+            if gaps.last().is_some_and(|(last, _)| last == peer)
+                || self.requests.standing(peer) == Some(crate::requests::Standing::Requested)
+            {
                 continue;
             }
             gaps.push((*peer, held.received_at));
