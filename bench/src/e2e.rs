@@ -66,6 +66,8 @@ pub async fn measure(relay: &RelayAddress, run: &E2eRun) -> anyhow::Result<E2eOu
     let (bob, mut bob_events) = open_client(dir.path(), "bob.db", 2, relay).await?;
     let alice = Arc::new(alice);
     let bob_address = bob.address();
+    // Alice is Bob's contact: her messages are delivered, not held as a message request.
+    bob.accept(alice.address()).await?;
     let text = "x".repeat(run.text_len);
 
     // Warm-up: the first message sets up the session (bundle fetch, X3DH).
