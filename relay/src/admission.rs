@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -180,9 +180,15 @@ struct Count {
 }
 
 impl Addresses {
+    /// The counts; a panic while they were held leaves them consistent (each update is one
+    /// field), so a poisoned lock is taken as it is.
+    fn counts(&self) -> MutexGuard<'_, HashMap<IpAddr, Count>> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn claim(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
         let key = address_key(ip);
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self.counts();
         let count = counts.entry(key).or_default();
         if count.connections >= self.max_connections || count.unauthenticated >= self.max_unauthenticated {
             if count.connections == 0 {
@@ -225,11 +231,7 @@ struct AddressSlot {
 impl AddressSlot {
     fn logged_in(&mut self) {
         if std::mem::replace(&mut self.unauthenticated, false) {
-            let mut counts = self
-                .addresses
-                .counts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut counts = self.addresses.counts();
             if let Some(count) = counts.get_mut(&self.key) {
                 count.unauthenticated = count.unauthenticated.saturating_sub(1);
             }
@@ -239,11 +241,7 @@ impl AddressSlot {
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
-        let mut counts = self
-            .addresses
-            .counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self.addresses.counts();
         if let Some(count) = counts.get_mut(&self.key) {
             count.connections = count.connections.saturating_sub(1);
             if self.unauthenticated {

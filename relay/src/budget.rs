@@ -46,6 +46,18 @@ pub(crate) struct StrangerBudget {
 }
 
 impl StrangerBudget {
+    /// The budget the configured limits describe.
+    pub(crate) fn from_limits(limits: &crate::config::Limits) -> Self {
+        Self::new(
+            Allowance {
+                fetches: limits.stranger_fetches_per_target,
+                messages: limits.stranger_messages_per_mailbox,
+                bytes: limits.stranger_bytes_per_mailbox,
+            },
+            limits.stranger_window_secs,
+        )
+    }
+
     pub(crate) fn new(allowance: Allowance, window_secs: u64) -> Self {
         Self {
             allowance,

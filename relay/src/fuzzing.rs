@@ -51,7 +51,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::mpsc;
 
-use crate::budget::{Allowance, StrangerBudget};
+use crate::budget::StrangerBudget;
 use crate::clock::{Clock, ManualClock};
 use crate::cmd;
 use crate::config::{Config, Limits};
@@ -231,14 +231,7 @@ async fn run(mode: u8, stream: &[u8]) {
     let shared = Arc::new(Shared {
         fetch_by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
         fetch_by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
-        strangers: StrangerBudget::new(
-            Allowance {
-                fetches: limits.stranger_fetches_per_target,
-                messages: limits.stranger_messages_per_mailbox,
-                bytes: limits.stranger_bytes_per_mailbox,
-            },
-            limits.stranger_window_secs,
-        ),
+        strangers: StrangerBudget::from_limits(limits),
         reports: Reports::default(),
         store: MemoryStore::new(),
         clock: Clock::Manual(ManualClock::new(NOW)),

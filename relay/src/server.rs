@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::admission::{Admission, Admit, Refusal, Slot};
-use crate::budget::{Allowance, StrangerBudget};
+use crate::budget::StrangerBudget;
 use crate::clock::Clock;
 use crate::config::{Config, StorageBackend};
 use crate::connection;
@@ -309,14 +309,7 @@ impl<S: Store> Relay<S> {
         let shared = Arc::new(Shared {
             fetch_by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
             fetch_by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
-            strangers: StrangerBudget::new(
-                Allowance {
-                    fetches: limits.stranger_fetches_per_target,
-                    messages: limits.stranger_messages_per_mailbox,
-                    bytes: limits.stranger_bytes_per_mailbox,
-                },
-                limits.stranger_window_secs,
-            ),
+            strangers: StrangerBudget::from_limits(limits),
             reports: Reports::default(),
             store,
             clock,

@@ -79,9 +79,14 @@ pub(crate) fn synthetic_salt(
 }
 
 pub(crate) fn expand_message_key(ikm: &[u8; 32], salt: &[u8; SALT_LEN], info: &[u8]) -> AeadKeys {
+    hkdf_aead_keys(Some(salt), ikm, info)
+}
+
+/// `HKDF-SHA256(salt, ikm, info)` into an AES-256 key (32) || GCM nonce (12).
+pub(crate) fn hkdf_aead_keys(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> AeadKeys {
     let mut okm = [0u8; AEAD_KEY_LEN + AEAD_NONCE_LEN];
     // 44 bytes is far below HKDF's limit, so this cannot fail.
-    let _ = primitives::hkdf_sha256(Some(salt), ikm, info, &mut okm);
+    let _ = primitives::hkdf_sha256(salt, ikm, info, &mut okm);
     let mut keys = AeadKeys {
         key: [0; AEAD_KEY_LEN],
         nonce: [0; AEAD_NONCE_LEN],

@@ -36,6 +36,7 @@ use crate::account::Account;
 use crate::error::KeyError;
 use crate::keys::{Curve25519KeyPair, Curve25519PublicKey, IdentityKey, Secret32};
 use crate::primitives::{self, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN};
+use crate::ratchet::chain::{AeadKeys, hkdf_aead_keys};
 
 #[cfg(test)]
 mod tests;
@@ -103,13 +104,6 @@ struct SenderKeys {
     nonce: [u8; AEAD_NONCE_LEN],
 }
 
-/// Layer 2's AEAD key and nonce.
-#[derive(Zeroize, ZeroizeOnDrop)]
-struct InnerKeys {
-    key: [u8; AEAD_KEY_LEN],
-    nonce: [u8; AEAD_NONCE_LEN],
-}
-
 /// Every info and AD below is a fixed label followed by fixed-width fields, so each has one
 /// parse; no label is a prefix of another.
 fn sender_keys(dh1: &Secret32, ephemeral: &Curve25519PublicKey, recipient: &IdentityKey) -> SenderKeys {
@@ -138,7 +132,7 @@ fn inner_keys(
     recipient: &IdentityKey,
     sender: &IdentityKey,
     sender_box: &[u8],
-) -> InnerKeys {
+) -> AeadKeys {
     let info = [
         SEAL_INNER_INFO,
         ephemeral.as_bytes(),
@@ -147,18 +141,7 @@ fn inner_keys(
         sender_box,
     ]
     .concat();
-    let mut okm = [0u8; AEAD_KEY_LEN + AEAD_NONCE_LEN];
-    // 44 bytes is far below HKDF's limit, so this cannot fail.
-    let _ = primitives::hkdf_sha256(Some(&layer1.chain), dh2.bytes(), &info, &mut okm);
-    let mut keys = InnerKeys {
-        key: [0; AEAD_KEY_LEN],
-        nonce: [0; AEAD_NONCE_LEN],
-    };
-    let (key, nonce) = okm.split_at(AEAD_KEY_LEN);
-    keys.key.copy_from_slice(key);
-    keys.nonce.copy_from_slice(nonce);
-    okm.zeroize();
-    keys
+    hkdf_aead_keys(Some(&layer1.chain), dh2.bytes(), &info)
 }
 
 fn ephemeral_secret(
