@@ -22,24 +22,13 @@ const PREKEY_TARGET: usize = 100;
 /// The core replenishes below this (`PREKEY_LOW_WATER` in `core.rs`, the relay's threshold).
 const PREKEY_LOW_WATER: usize = hush_proto::PREKEY_LOW_THRESHOLD as usize;
 
-/// Alice and Bob, registered, prekeys uploaded, quiet.
-fn alice_and_bob(seed: u64) -> (World, ClientId, ClientId) {
-    let mut world = World::new(seed);
-    let alice = world.add_client("alice");
-    let bob = world.add_client("bob");
-    world.connect(alice);
-    world.connect(bob);
-    world.drive();
-    (world, alice, bob)
-}
-
 fn text(from: &str, n: usize) -> Content {
     Content::text(format!("{from} #{n}"))
 }
 
 #[test]
 fn first_message_sets_up_the_session_and_statuses_go_sent_delivered_read() {
-    let (mut world, alice, bob) = alice_and_bob(1);
+    let (mut world, alice, bob) = World::alice_and_bob(1);
     let (alice_address, bob_address) = (world.address(alice), world.address(bob));
     let bundles = world.relay.stats.bundles;
 
@@ -90,7 +79,7 @@ fn first_message_sets_up_the_session_and_statuses_go_sent_delivered_read() {
 #[test]
 fn many_messages_both_ways_arrive_exactly_once_in_order() {
     const PER_SIDE: usize = 300;
-    let (mut world, alice, bob) = alice_and_bob(2);
+    let (mut world, alice, bob) = World::alice_and_bob(2);
     let addresses = [world.address(alice), world.address(bob)];
     let mut rng = StdRng::seed_from_u64(2);
     // Both send first, before either has a session: simultaneous initiation.
@@ -298,7 +287,7 @@ fn crash_before_every_output() {
     for victim in 0..2 {
         let mut point = 0;
         loop {
-            let (mut world, alice, bob) = alice_and_bob(7);
+            let (mut world, alice, bob) = World::alice_and_bob(7);
             let addresses = [world.address(alice), world.address(bob)];
             world.crash_plan = Some((victim, point));
             send_surely(&mut world, alice, addresses[1], "one");
@@ -334,7 +323,7 @@ fn crash_before_every_output() {
 fn long_offline_backlogs_drain_exactly_once_in_order() {
     const BACKLOG: usize = 600;
     for rough in [false, true] {
-        let (mut world, alice, bob) = alice_and_bob(8);
+        let (mut world, alice, bob) = World::alice_and_bob(8);
         let (alice_address, bob_address) = (world.address(alice), world.address(bob));
         world.send(alice, bob_address, Content::text("hi")).unwrap();
         world.drive();
@@ -490,7 +479,7 @@ fn prekey_upkeep_keeps_up_when_claimed_keys_are_never_used() {
 
 #[test]
 fn unknown_peer_fails_the_message_and_nothing_else_breaks() {
-    let (mut world, alice, bob) = alice_and_bob(5);
+    let (mut world, alice, bob) = World::alice_and_bob(5);
     let carol = world.add_client("carol");
     let (bob_address, carol_address) = (world.address(bob), world.address(carol));
 
@@ -543,7 +532,7 @@ fn unknown_peer_fails_the_message_and_nothing_else_breaks() {
 
 #[test]
 fn garbage_and_misaddressed_envelopes_are_dropped_acked_and_harmless() {
-    let (mut world, alice, bob) = alice_and_bob(6);
+    let (mut world, alice, bob) = World::alice_and_bob(6);
     let carol = world.add_client("carol");
     let (alice_address, bob_address) = (world.address(alice), world.address(bob));
     let bob_mailbox = bob_address.mailbox();
@@ -650,7 +639,7 @@ fn a_peer_registering_while_we_send_still_gets_the_message() {
 /// that is not encrypted in their session is dropped, and her message does not become read.
 #[test]
 fn a_receipt_outside_the_pairwise_session_is_dropped_and_changes_no_status() {
-    let (mut world, alice, bob) = alice_and_bob(8);
+    let (mut world, alice, bob) = World::alice_and_bob(8);
     let (alice_address, bob_address) = (world.address(alice), world.address(bob));
     let id = world.send(alice, bob_address, Content::text("read me")).unwrap();
     world.drive();

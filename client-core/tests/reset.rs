@@ -16,16 +16,6 @@ use hush_client_core::{Content, Direction, MessageId, MessageStatus};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-fn alice_and_bob(seed: u64) -> (World, ClientId, ClientId) {
-    let mut world = World::new(seed);
-    let alice = world.add_client("alice");
-    let bob = world.add_client("bob");
-    world.connect(alice);
-    world.connect(bob);
-    world.drive();
-    (world, alice, bob)
-}
-
 /// `per_side` messages each way, interleaved at random, the world stepping in between.
 fn exchange(world: &mut World, rng: &mut StdRng, round: &str, per_side: usize) {
     let (alice, bob) = (0, 1);
@@ -83,7 +73,7 @@ fn assert_all_arrived(world: &World, from: ClientId, to: ClientId) {
 #[test]
 fn a_profile_restored_from_a_backup_loses_no_message() {
     for seed in 0..8 {
-        let (mut world, alice, bob) = alice_and_bob(100 + seed);
+        let (mut world, alice, bob) = World::alice_and_bob(100 + seed);
         let mut rng = StdRng::seed_from_u64(seed);
         exchange(&mut world, &mut rng, "before", 5);
         world.drive();
@@ -122,7 +112,7 @@ fn a_profile_restored_from_a_backup_loses_no_message() {
 fn a_message_delayed_past_a_reset_loses_nothing() {
     for seed in 0..12 {
         for delayed in [0, 1] {
-            let (mut world, alice, bob) = alice_and_bob(200 + seed);
+            let (mut world, alice, bob) = World::alice_and_bob(200 + seed);
             let mut rng = StdRng::seed_from_u64(seed);
             exchange(&mut world, &mut rng, "before", 5);
             world.drive();
@@ -163,7 +153,7 @@ fn a_message_delayed_past_a_reset_loses_nothing() {
 #[test]
 fn a_gap_that_cannot_fill_is_closed_by_a_reset() {
     for seed in 0..6 {
-        let (mut world, alice, bob) = alice_and_bob(300 + seed);
+        let (mut world, alice, bob) = World::alice_and_bob(300 + seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let alice_address = world.address(alice);
         exchange(&mut world, &mut rng, "before", 5);

@@ -188,6 +188,17 @@ pub struct World {
 }
 
 impl World {
+    /// Alice and Bob, registered, prekeys uploaded, quiet.
+    pub fn alice_and_bob(seed: u64) -> (Self, ClientId, ClientId) {
+        let mut world = Self::new(seed);
+        let alice = world.add_client("alice");
+        let bob = world.add_client("bob");
+        world.connect(alice);
+        world.connect(bob);
+        world.drive();
+        (world, alice, bob)
+    }
+
     /// An empty world; everything random follows from `seed`.
     pub fn new(seed: u64) -> Self {
         Self {
