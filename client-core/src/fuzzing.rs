@@ -919,7 +919,11 @@ impl Run {
     // The fixture's bundle for Alice is her own and valid.
     #[allow(clippy::expect_used)]
     fn finish_reset(&mut self) {
-        let alice_bundle = self.fixture.bundles.get(1).expect("the fixture holds Alice's bundle");
+        let alice_bundle = self
+            .fixture
+            .bundles
+            .get(1)
+            .expect("the fixture holds Alice's bundle");
         let bundle: Bundle = decode_body(alice_bundle).expect("Alice's bundle decodes");
         if self.alice_fetches.is_empty() {
             self.core.handle_disconnected(self.now);
@@ -930,14 +934,18 @@ impl Run {
             self.observe(None);
         }
         let fetch = self.alice_fetches.first().copied();
-        assert!(fetch.is_some(), "Bob reset with Alice and never fetched her bundle");
+        assert!(
+            fetch.is_some(),
+            "Bob reset with Alice and never fetched her bundle"
+        );
         // A bundle whose signed prekey Alice must have erased by now is refused (and fetched
         // again later): the fuzz clock may have run past it.
         let fresh = hush_crypto::SIGNED_PREKEY_ROTATION + hush_crypto::SIGNED_PREKEY_GRACE;
         let usable = (self.now / 1000).saturating_sub(bundle.signed_prekey.created_at) < fresh;
         if let Some(id) = fetch {
             self.alice_fetches.retain(|pending| *pending != id);
-            self.core.handle_response(self.now, id, Ok(Response::Bundle(bundle)));
+            self.core
+                .handle_response(self.now, id, Ok(Response::Bundle(bundle)));
             self.observe(None);
             assert!(
                 !usable || self.sent_to_alice > 0,
