@@ -963,16 +963,9 @@ fn pick<T>(items: &[T], which: u8) -> Option<&T> {
 // ---------------------------------------------------------------------------------------------
 // Seed corpus.
 
-/// One file of the seed corpus.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    /// Target name (directory under `fuzz/corpus/`).
-    pub target: &'static str,
-    /// File name.
-    pub name: String,
-    /// Contents.
-    pub bytes: Vec<u8>,
-}
+#[path = "../../fuzz/seed.rs"]
+mod seed;
+pub use seed::Seed;
 
 /// The seed corpus: valid and near-valid payloads and addresses, and operation sequences on the
 /// receive fixture (genuine envelopes in order, reordered and twice, flipped bytes, junk, relay

@@ -839,16 +839,9 @@ fn exercise_group_receiver(pickle: &GroupReceiverPickle) {
 // ---------------------------------------------------------------------------------------------
 // Seed corpus.
 
-/// One file of the seed corpus.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    /// Target name (directory under `fuzz/corpus/`).
-    pub target: &'static str,
-    /// File name.
-    pub name: String,
-    /// Contents.
-    pub bytes: Vec<u8>,
-}
+#[path = "../../fuzz/seed.rs"]
+mod seed;
+pub use seed::Seed;
 
 /// The seed corpus: genuine encodings of every message type, the messages of the live fixtures
 /// (so they match what the targets attack), mutation seeds, and pickles. Deterministic.

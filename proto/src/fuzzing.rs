@@ -173,16 +173,9 @@ where
 // ---------------------------------------------------------------------------------------------
 // Seed corpus.
 
-/// One file of the seed corpus.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    /// Target name (directory under `fuzz/corpus/`).
-    pub target: &'static str,
-    /// File name.
-    pub name: String,
-    /// Contents.
-    pub bytes: Vec<u8>,
-}
+#[path = "../../fuzz/seed.rs"]
+mod seed;
+pub use seed::Seed;
 
 /// One genuine frame of every request kind.
 #[allow(clippy::expect_used)]

@@ -813,16 +813,9 @@ impl Harness {
 // ---------------------------------------------------------------------------------------------
 // Seed corpus.
 
-/// One file of the seed corpus.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    /// Target name (directory under `fuzz/corpus/`).
-    pub target: &'static str,
-    /// File name.
-    pub name: String,
-    /// Contents.
-    pub bytes: Vec<u8>,
-}
+#[path = "../../fuzz/seed.rs"]
+mod seed;
+pub use seed::Seed;
 
 /// The seed corpus: genuine request sequences over the fixture (logins with the fixture
 /// accounts' real signatures, genuine prekey uploads, sends between the two mailboxes, acks in and
