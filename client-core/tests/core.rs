@@ -234,17 +234,17 @@ fn fault_runs(seeds: std::ops::Range<u64>, names: &[&'static str], per_client: u
 }
 
 #[test]
-fn random_faults_two_clients_seeds_0_to_19() {
+fn random_faults_lose_duplicate_and_reorder_nothing_two_clients_seeds_0_to_19() {
     fault_runs(0..20, &["alice", "bob"], 300, Faults::rough());
 }
 
 #[test]
-fn random_faults_two_clients_seeds_20_to_39() {
+fn random_faults_lose_duplicate_and_reorder_nothing_two_clients_seeds_20_to_39() {
     fault_runs(20..40, &["alice", "bob"], 300, Faults::rough());
 }
 
 #[test]
-fn random_faults_three_clients_seeds_40_to_49() {
+fn random_faults_lose_duplicate_and_reorder_nothing_three_clients_seeds_40_to_49() {
     fault_runs(40..50, &["alice", "bob", "carol"], 300, Faults::rough());
 }
 
@@ -253,7 +253,7 @@ fn random_faults_three_clients_seeds_40_to_49() {
 /// `cargo test -p hush-client-core --test core -- --ignored`.
 #[test]
 #[ignore = "soak; run with --ignored"]
-fn random_faults_soak() {
+fn random_faults_lose_duplicate_and_reorder_nothing_soak() {
     fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
         std::env::var(name)
             .ok()
@@ -283,7 +283,7 @@ fn send_surely(world: &mut World, from: ClientId, to: hush_client_core::Address,
 /// A crash right before each output of a short exchange (first contact, receipts, read
 /// receipts, both directions), for each side: every point between a commit and what follows it.
 #[test]
-fn crash_before_every_output() {
+fn a_crash_before_any_output_loses_and_duplicates_nothing() {
     for victim in 0..2 {
         let mut point = 0;
         loop {
