@@ -1,12 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-//! Security properties of the Double Ratchet: the "Ratchet" lines of `SECURITY-TESTS.md`, one
-//! file per property (test-vectors/README.md maps each checklist line to its tests). This file
-//! holds the helpers the files share.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::panic, clippy::indexing_slicing)]
+//! Security properties of the Double Ratchet, one file per property: the "Ratchet" lines of
+//! `SECURITY-TESTS.md` (test-vectors/README.md says which test covers which line). Here: the byte
+//! layout of an encoded `Message` and the helpers the files share.
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -4,7 +4,7 @@
 use hush_crypto::ratchet::{MAX_SKIP, MAX_SKIPPED_KEYS};
 use hush_crypto::{DecryptError, SessionMessage};
 
-use crate::common::{NOW, accounts, pair};
+use crate::common::{NOW, accounts, bundle, pair};
 use crate::{refused, rng, send, send_many};
 
 #[test]
@@ -89,12 +89,7 @@ fn replay_below_the_eviction_point_is_still_refused_unchanged() {
 fn replayed_pre_key_message_is_duplicate_in_its_session() {
     let mut rng = rng(11);
     let (alice_account, mut bob_account) = accounts(&mut rng);
-    let otk = bob_account.generate_one_time_prekeys(1, &mut rng)[0];
-    let bundle = bob_account
-        .prekey_bundle(Some(otk.id))
-        .unwrap()
-        .verify(None)
-        .unwrap();
+    let bundle = bundle(&mut bob_account, true, &mut rng);
     let mut alice = alice_account
         .create_outbound_session(b"alice", b"bob", &bundle, NOW, &mut rng)
         .unwrap();

@@ -3,7 +3,7 @@
 
 use hush_crypto::DecryptError;
 
-use crate::common::{NOW, accounts, establish};
+use crate::common::{NOW, accounts, bundle, establish};
 use crate::{associated_data, refused, rng, send, session_ad, with_associated_data};
 
 #[test]
@@ -100,12 +100,7 @@ fn pre_key_message_of_another_session_is_refused_without_change() {
     let mut rng = rng(27);
     let (alice_account, mut bob_account) = accounts(&mut rng);
     let (_, mut bob) = establish(&alice_account, b"alice", &mut bob_account, b"bob", &mut rng);
-    let otk = bob_account.generate_one_time_prekeys(1, &mut rng)[0];
-    let bundle = bob_account
-        .prekey_bundle(Some(otk.id))
-        .unwrap()
-        .verify(None)
-        .unwrap();
+    let bundle = bundle(&mut bob_account, true, &mut rng);
     let mut other = alice_account
         .create_outbound_session(b"alice", b"bob", &bundle, NOW, &mut rng)
         .unwrap();

@@ -1,12 +1,13 @@
+//! Security properties of X3DH and session set-up, one file per property: the "X3DH / sessions"
+//! lines of `SECURITY-TESTS.md`, mapped to their tests in test-vectors/README.md.
+//!
+//! This file: the byte layouts of bundles and pre-key messages, and helpers the files share.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Security properties of X3DH and session set-up: the "X3DH / sessions" lines of
-//! `SECURITY-TESTS.md`, one file per property (test-vectors/README.md maps each checklist line to
-//! its tests). This file holds the byte layouts and helpers the files share.
 
 #[path = "../common/mod.rs"]
 mod common;
