@@ -14,8 +14,7 @@
 //!   inner message that were sealed.
 //!
 //! The live states the decryption targets attack are built once per process, deterministically
-//! (seeded RNG, fixed clock), so the checked-in corpus keeps matching them: `fixture.rs`; the
-//! seed corpus: `seeds.rs`.
+//! (seeded RNG, fixed clock), so the checked-in corpus keeps matching them.
 
 mod fixture;
 mod seeds;
