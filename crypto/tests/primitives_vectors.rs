@@ -7,8 +7,8 @@
 //! Known-answer and Wycheproof vectors run through the exact wrappers in
 //! `hush_crypto::primitives`, so the vectors exercise the code paths the protocol runs.
 //!
-//! Checklist (`SECURITY-TESTS.md`): line 26 (Wycheproof), line 27 (RFC 7748, RFC 8032, RFC 5869
-//! known answers), line 28 (truncated and flipped tags rejected, constant-time comparison).
+//! These cover the "Primitives" lines of `SECURITY-TESTS.md` (Wycheproof; RFC 7748, RFC 8032 and
+//! RFC 5869 known answers; truncated and flipped tags); test-vectors/README.md maps each to its tests.
 //!
 //! Every Wycheproof test counts the cases it ran per category and asserts each category is
 //! non-empty, so a renamed test set or an over-eager filter cannot turn a test into a no-op. Run

@@ -23,7 +23,7 @@ fn headers_not_encrypted_nonces_unique() {
         let inner = plain(message);
         let bytes = message.to_bytes();
         // The header travels in the clear: ratchet key and counters are readable on the wire.
-        // (If header encryption is ever added, this fails, and line 13's header-key tests apply.)
+        // (If header encryption is ever added, this fails, and the checklist's header-key tests apply.)
         assert_eq!(&bytes[RATCHET_KEY], inner.ratchet_key().as_bytes());
         assert_eq!(bytes[COUNTER], u32::try_from(counter).unwrap().to_be_bytes());
         assert_eq!(inner.counter() as usize, counter);
