@@ -32,6 +32,15 @@ pub(super) struct Pending<M> {
     pub(super) plaintext: Vec<u8>,
 }
 
+/// Every genuine message, pending then delivered: what short inputs mutate.
+fn mutation_sources<M>(pending: &[Pending<M>], delivered: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    pending
+        .iter()
+        .map(|p| p.bytes.clone())
+        .chain(delivered.iter().cloned())
+        .collect()
+}
+
 /// Bob's side of a live Alice/Bob session and Alice's messages for him.
 pub(super) struct SessionFixture {
     /// Bob's session (responder), after a few exchanges.
@@ -121,11 +130,7 @@ pub(super) fn session_fixture() -> &'static SessionFixture {
             })
             .collect();
         let delivered: Vec<Vec<u8>> = [&a0, &a1, &a3].iter().map(|m| m.to_bytes()).collect();
-        let all = pending
-            .iter()
-            .map(|p| p.bytes.clone())
-            .chain(delivered.iter().cloned())
-            .collect();
+        let all = mutation_sources(&pending, &delivered);
         SessionFixture {
             bob_bytes: bob_pickle.to_plaintext_bytes(),
             bob: bob_pickle,
@@ -202,11 +207,7 @@ pub(super) fn group_fixture() -> &'static GroupFixture {
             }
         }
         delivered.push(other.to_bytes());
-        let all = pending
-            .iter()
-            .map(|p| p.bytes.clone())
-            .chain(delivered.iter().cloned())
-            .collect();
+        let all = mutation_sources(&pending, &delivered);
         GroupFixture {
             receiver_bytes: receiver_pickle.to_plaintext_bytes(),
             receiver: receiver_pickle,
@@ -293,11 +294,7 @@ pub(super) fn inbound_fixture() -> &'static InboundFixture {
         })
         .collect();
         let delivered = vec![used.to_bytes()];
-        let all = pending
-            .iter()
-            .map(|p| p.bytes.clone())
-            .chain(delivered.iter().cloned())
-            .collect();
+        let all = mutation_sources(&pending, &delivered);
         InboundFixture {
             account_bytes: account.to_plaintext_bytes(),
             account,
