@@ -151,12 +151,11 @@ std::thread_local! {
 
 /// X25519 as RFC 7748 defines it (`u([clamp(k)] P)`), byte for byte what x25519-dalek's
 /// Montgomery ladder gives, computed on the birationally equivalent Edwards curve when the peer
-/// key is on the curve. curve25519-dalek's constant-time Edwards multiplication runs on its AVX2
-/// backend where the CPU has one; with the conversion `y = (u - 1) / (u + 1)` (an inversion and a
-/// square root) it costs what the serial ladder does, and about 20% less when the conversion is
-/// reused from [`RECENT_PEERS`]. The maps both ways are exact, `±P` give the same u-coordinate
-/// and the clamped scalar is used unreduced on both paths, so the output is identical. A `u` on
-/// the twist (no Edwards point; a public fact about a public key) takes the ladder.
+/// key is on the curve: curve25519-dalek's constant-time Edwards multiplication can use its AVX2
+/// backend, and the conversion `y = (u - 1) / (u + 1)` is paid once per peer key through
+/// [`RECENT_PEERS`]. The maps both ways are exact, `±P` give the same u-coordinate and the
+/// clamped scalar is used unreduced on both paths, so the output is identical. A `u` on the twist
+/// (no Edwards point; a public fact about a public key) takes the ladder.
 fn x25519_unchecked(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     let mut recent = RECENT_PEERS.get();
     let point = match recent.iter().flatten().find(|(u, _)| u == public) {

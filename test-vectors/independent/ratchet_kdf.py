@@ -6,7 +6,7 @@ Uses only Python's hmac and hashlib (no Hush code):
   KDF_RK: HKDF-SHA256(salt = rk, ikm = dh_out, info = "Hush_v1_Ratchet") -> rk' (32) || ck (32)
   message keys: HKDF-SHA256(salt = message salt, ikm = mk, info = "Hush_v1_MessageKeys")
                 -> AES-256 key (32) || GCM nonce (12)
-Checked by crypto/tests/ratchet_security.rs (line12_shipped_vectors_match).
+Checked by crypto/tests/ratchet_security/kdf_known_answers.rs (shipped_vectors_match).
 """
 import hashlib
 import hmac

@@ -18,19 +18,12 @@ use crate::primitives;
 use chain::{ChainKey, MESSAGE_KEYS_INFO, MessageKey, SALT_LABEL, kdf_rk};
 use receiving::{ReceivingChain, ReceivingChainPickle, ReceivingChains};
 
+pub use receiving::{MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS};
+
 /// Most message keys one message may make the receiver skip, in its own chain or (via `PN`) in
 /// the previous one. A gap this large means thousands of lost messages; a larger one is an attack
 /// that would make us derive keys for nothing. vodozemac uses 2,000, libsignal 25,000.
 pub const MAX_SKIP: u32 = 2000;
-
-/// Most skipped message keys stored for one session, across all its receiving chains. When a
-/// flood of out-of-order messages pushes past it, the oldest keys are evicted. 2,000 keys is about
-/// 72 KiB per session.
-pub const MAX_SKIPPED_KEYS: usize = 2000;
-
-/// Most receiving chains kept (the current one and four older ones that may still hold skipped
-/// keys), so memory stays bounded when the peer churns ratchet keys.
-pub const MAX_RECEIVING_CHAINS: usize = 5;
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 struct SendingChain {

@@ -5,8 +5,16 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::chain::{ChainKey, MessageKey};
-use super::{MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS};
 use crate::keys::{Curve25519PublicKey, Secret32};
+
+/// Most skipped message keys stored for one session, across all its receiving chains. When a
+/// flood of out-of-order messages pushes past it, the oldest keys are evicted. 2,000 keys is about
+/// 72 KiB per session.
+pub const MAX_SKIPPED_KEYS: usize = 2000;
+
+/// Most receiving chains kept (the current one and four older ones that may still hold skipped
+/// keys), so memory stays bounded when the peer churns ratchet keys.
+pub const MAX_RECEIVING_CHAINS: usize = 5;
 
 /// One receiving chain. Only the newest has a chain key; older ones keep just the keys skipped
 /// when the sender moved on (the Double Ratchet spec's MKSKIPPED, grouped by chain).
