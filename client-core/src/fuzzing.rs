@@ -411,7 +411,7 @@ impl Party {
             match output {
                 Output::Commit(commit) => self.store.apply(&commit).expect("the core's commits apply"),
                 Output::Request(frame) => self.requests.push(frame),
-                Output::Event(_) => {}
+                Output::Event(_) | Output::LoggedIn | Output::LoginFailed(_) => {}
             }
         }
     }
@@ -875,7 +875,7 @@ impl Run {
                         "a genuine envelope was dropped: {reason:?} (claimed from {claimed_from:?})"
                     );
                 }
-                Output::Event(_) => {}
+                Output::Event(_) | Output::LoggedIn | Output::LoginFailed(_) => {}
             }
         }
         assert!(seq.is_none() || acked, "delivery {seq:?} was not acknowledged");
