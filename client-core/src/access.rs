@@ -99,11 +99,26 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    /// From the store at start-up.
-    pub(crate) fn restore(&mut self, peers: Vec<PeerAccess>) {
+    /// From the store at start-up. A profile from before access keys gets a key now: it is
+    /// returned, to be stored.
+    pub(crate) fn restore(
+        &mut self,
+        peers: Vec<PeerAccess>,
+        own: Option<OwnAccessKey>,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Option<OwnAccessKey> {
         for access in peers {
             self.peers.insert(access.peer, access);
         }
+        let (own, new) = match own {
+            Some(own) => (own, None),
+            None => {
+                let own = OwnAccessKey::random(rng);
+                (own.clone(), Some(own))
+            }
+        };
+        self.own = Some(own);
+        new
     }
 
     pub(crate) fn standing(&self, peer: &Address) -> Option<Standing> {

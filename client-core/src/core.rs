@@ -24,12 +24,12 @@ use crate::error::CoreError;
 use crate::event::Event;
 use crate::inbox::Inbox;
 use crate::link::{Link, Pending};
-use crate::login::{Login, LoginError};
+use crate::login::Login;
 use crate::outbox::Outbox;
 pub(crate) use crate::outbox::RECEIPT_DELAY_MS;
 pub(crate) use crate::outputs::Output;
 use crate::outputs::Outputs;
-use crate::records::{Contact, Conversation, Snapshot, StoreOp};
+use crate::records::{Conversation, Snapshot, StoreOp};
 use crate::reset::state::Resets;
 pub(crate) use crate::upkeep::PREKEY_LOW_WATER;
 use crate::upkeep::{Upkeep, UpkeepCx};
@@ -91,25 +91,14 @@ impl Core {
         for conversation in snapshot.conversations {
             core.conversations.insert(conversation.peer, conversation);
         }
-        for item in snapshot.outbox {
-            core.outbox.insert(item);
-        }
-        for held in snapshot.held {
-            core.inbox.hold(held);
-        }
+        core.outbox.restore(snapshot.outbox);
+        core.inbox.restore(snapshot.held);
         core.resets
             .restore(snapshot.unconfirmed, snapshot.recent_incoming);
-        core.access.restore(snapshot.peer_access);
-        // A profile from before access keys gets one now.
-        let own = match snapshot.own_access_key {
-            Some(own) => own,
-            None => {
-                let own = OwnAccessKey::random(&mut core.rng);
-                core.commit(vec![StoreOp::PutOwnAccessKey(own.clone())]);
-                own
-            }
-        };
-        core.access.own = Some(own);
+        let (peers, own) = (snapshot.peer_access, snapshot.own_access_key);
+        if let Some(new) = core.access.restore(peers, own, &mut core.rng) {
+            core.commit(vec![StoreOp::PutOwnAccessKey(new)]);
+        }
         Ok(core)
     }
 
@@ -159,33 +148,17 @@ impl Core {
         self.upkeep.is_uploading()
     }
 
-    /// Adds or replaces `contact` in the address book (one commit).
-    pub fn handle_put_contact(&mut self, contact: Contact) {
-        self.commit(vec![StoreOp::PutContact(contact)]);
-    }
-
     /// A response from the relay to a request the core made.
     pub fn handle_response(&mut self, now: u64, id: RequestId, result: Result<Response, ErrorResponse>) {
         let Some(pending) = self.link.answered(id) else {
-            if self.login.is_some() {
-                self.login_failed(LoginError::UnexpectedResponse);
-            }
-            return;
+            return self.on_unknown_response();
         };
         match pending {
             Pending::Open => self.on_opened(),
             Pending::Login => self.on_login_answer(now, result),
             Pending::Send(message) => self.on_send_result(now, message, result),
             Pending::Fetch(peer) => self.on_bundle(now, peer, result),
-            Pending::Upload => {
-                let cx = UpkeepCx {
-                    account: &mut self.account,
-                    rng: &mut *self.rng,
-                    link: &mut self.link,
-                    out: &mut self.out,
-                };
-                self.upkeep.on_upload_result(now, result, cx);
-            }
+            Pending::Upload => self.with_upkeep(|upkeep, cx| upkeep.on_upload_result(now, result, cx)),
             Pending::AccessKey => self.on_access_key_result(result),
             Pending::Ack | Pending::Report => {}
         }
@@ -242,13 +215,18 @@ impl Core {
     }
 
     pub(crate) fn run_upkeep(&mut self, now: u64, relay_count: Option<u32>) {
+        self.with_upkeep(|upkeep, cx| upkeep.run(now, relay_count, cx));
+    }
+
+    /// Upkeep with what it works on.
+    fn with_upkeep(&mut self, f: impl FnOnce(&mut Upkeep, UpkeepCx<'_>)) {
         let cx = UpkeepCx {
             account: &mut self.account,
             rng: &mut *self.rng,
             link: &mut self.link,
             out: &mut self.out,
         };
-        self.upkeep.run(now, relay_count, cx);
+        f(&mut self.upkeep, cx);
     }
 
     pub(crate) fn commit(&mut self, ops: Vec<StoreOp>) {

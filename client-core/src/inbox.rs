@@ -22,6 +22,13 @@ impl Inbox {
         self.held.len()
     }
 
+    /// From the store at start-up.
+    pub(crate) fn restore(&mut self, held: Vec<HeldMessage>) {
+        for message in held {
+            self.held.insert((message.peer, message.conv_seq), message);
+        }
+    }
+
     pub(crate) fn contains(&self, peer: Address, conv_seq: u64) -> bool {
         self.held.contains_key(&(peer, conv_seq))
     }

@@ -41,9 +41,8 @@ pub use content::{
     Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
 };
 pub use core::Core;
-pub use error::{CoreError, SendError};
+pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
-pub use login::LoginError;
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
 pub use records::{

@@ -6,36 +6,9 @@ use hush_proto::{
     ErrorCode, ErrorResponse, Push, RegistrationToken, Request, Response, Signature, auth_transcript,
 };
 
+use crate::error::LoginError;
 use crate::link::{Link, Pending};
 use crate::outputs::Outputs;
-
-/// Why a login failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoginError {
-    /// The relay answered the opening ping without sending a challenge first.
-    #[error("the relay sent no login challenge")]
-    NoChallenge,
-    /// The relay answered a request we did not make.
-    #[error("the relay answered a request we did not make")]
-    UnexpectedResponse,
-    /// The relay answered the login with something other than `Authenticated`.
-    #[error("the relay answered the login with something else")]
-    UnexpectedAnswer,
-    /// The relay refused the login.
-    #[error("relay refused login: {:?}: {}", .0.code, .0.detail)]
-    Refused(ErrorResponse),
-    /// The mailbox is not registered and the relay wants a registration token, and none was
-    /// given. (A relay answers a correctly signed login `Unauthorized` only then.)
-    #[error("the relay requires a registration token to register this address")]
-    RegistrationTokenRequired,
-    /// The relay refused the registration token given.
-    #[error("the relay refused the registration token")]
-    RegistrationTokenRefused {
-        /// Whether the token's expiry had passed by our clock.
-        expired: bool,
-    },
-}
 
 /// A login under way on a new connection.
 #[derive(Debug)]

@@ -48,6 +48,11 @@ impl Outbox {
         self.items.len()
     }
 
+    /// From the store at start-up.
+    pub(crate) fn restore(&mut self, items: Vec<OutboxItem>) {
+        items.into_iter().for_each(|item| self.insert(item));
+    }
+
     pub(crate) fn insert(&mut self, item: OutboxItem) {
         let key = (item.created_at, item.conv_seq, item.id);
         if let Some(old) = self.index.insert(item.id, key)

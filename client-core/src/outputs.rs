@@ -5,8 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use hush_proto::ClientFrame;
 
 use crate::content::MessageId;
+use crate::error::LoginError;
 use crate::event::Event;
-use crate::login::LoginError;
 use crate::records::{Commit, MessageStatus, StoreOp};
 
 /// Messages whose last reported status is remembered for the forward-only filter.

@@ -21,7 +21,7 @@ use crate::content::{Body, MessageId, Payload};
 use crate::core::Core;
 use crate::event::Event;
 use crate::link::Pending;
-use crate::records::{OutboxItem, StoreOp};
+use crate::records::{Contact, OutboxItem, StoreOp};
 
 /// Why an accept, block or report was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -225,6 +225,11 @@ impl Core {
             );
         }
         Ok(())
+    }
+
+    /// Adds or replaces `contact` in the address book (one commit).
+    pub fn handle_put_contact(&mut self, contact: Contact) {
+        self.commit(vec![StoreOp::PutContact(contact)]);
     }
 
     /// Peers whose messages wait for the app to accept them.

@@ -3,7 +3,8 @@
 use hush_proto::{ErrorResponse, RegistrationToken, Response};
 
 use crate::core::Core;
-use crate::login::{Login, LoginError};
+use crate::error::LoginError;
+use crate::login::Login;
 use crate::outputs::Output;
 
 impl Core {
@@ -70,6 +71,13 @@ impl Core {
                 }
             }
             Err(error) => self.login_failed(error),
+        }
+    }
+
+    /// An answer to no request of ours: during a login, the relay broke the handshake.
+    pub(crate) fn on_unknown_response(&mut self) {
+        if self.login.is_some() {
+            self.login_failed(LoginError::UnexpectedResponse);
         }
     }
 
