@@ -26,13 +26,14 @@ use crate::inbox::Inbox;
 use crate::link::{Link, Pending};
 use crate::login::Login;
 use crate::outbox::Outbox;
-pub(crate) use crate::outbox::RECEIPT_DELAY_MS;
 pub(crate) use crate::outputs::Output;
 use crate::outputs::Outputs;
 use crate::records::{Conversation, Snapshot, StoreOp};
 use crate::reset::state::Resets;
-pub(crate) use crate::upkeep::PREKEY_LOW_WATER;
 use crate::upkeep::{Upkeep, UpkeepCx};
+// Where the fuzzing module finds them.
+#[cfg(feature = "fuzzing")]
+pub(crate) use crate::{outbox::RECEIPT_DELAY_MS, upkeep::PREKEY_LOW_WATER};
 
 /// The client protocol state machine: a facade over the parts that own the state.
 pub struct Core {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hush_client_core::{Address, Commit, Contact, Content, Core, HistoryEntry, MessageId, Store, StoreOp};
+use hush_client_core::{Address, Contact, Content, Core, HistoryEntry, MessageId, Store};
 use hush_crypto::SafetyNumber;
 use tokio::sync::{mpsc, oneshot};
 
@@ -412,19 +412,11 @@ impl Client {
         answer.await.map_err(|_| stopped())
     }
 
+    /// Through the core, like every write: the driver answers once it is durable.
     async fn put_contact(&self, contact: Contact) -> Result<(), ClientError> {
-        let commit = Commit {
-            ops: vec![StoreOp::PutContact(contact)],
-        };
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
-            let mut store = store
-                .lock()
-                .map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
-            store.apply(&commit).map_err(ClientError::from)
-        })
-        .await
-        .map_err(|error| ClientError::Stopped(error.to_string()))?
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::PutContact { contact, reply }).await?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn with_store<T: Send + 'static>(

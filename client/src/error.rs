@@ -1,6 +1,6 @@
 //! The client's error type.
 
-use hush_client_core::AddressError;
+use hush_client_core::{AddressError, SendError};
 
 use crate::net::NetError;
 use crate::store::StoreError;
@@ -23,7 +23,7 @@ pub enum ClientError {
     SendToSelf,
     /// The content breaks a limit (for example text over 32 KiB).
     #[error("cannot send this content: {0}")]
-    InvalidContent(String),
+    InvalidContent(#[source] SendError),
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),
