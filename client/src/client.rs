@@ -8,7 +8,7 @@ use hush_crypto::SafetyNumber;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{Command, Driver, PeerAction, now_ms};
-use crate::error::ClientError;
+use crate::error::{ClientError, StopReason};
 use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
 use crate::store::{DatabaseKey, SqlStore, StoreError};
@@ -149,7 +149,7 @@ impl Client {
         relay: RelayAddress,
     ) -> Result<(Self, Events), ClientError> {
         if !path.as_ref().exists() {
-            return Err(ClientError::NoProfile(path.as_ref().display().to_string()));
+            return Err(ClientError::NoProfile(path.as_ref().to_path_buf()));
         }
         Self::open(path, key, relay).await
     }
@@ -169,11 +169,12 @@ impl Client {
             Ok::<_, StoreError>((store, snapshot))
         })
         .await
-        .map_err(|error| ClientError::Stopped(error.to_string()))??;
+        .map_err(|error| ClientError::Stopped(StopReason::Task(Arc::new(error))))??;
         let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(os_rng());
         let core = match snapshot {
             Some(snapshot) => {
-                Core::restore(snapshot, rng).map_err(|error| ClientError::Stopped(error.to_string()))?
+                let restored = Core::restore(snapshot, rng);
+                restored.map_err(|error| ClientError::Stopped(StopReason::Restore(Arc::new(error))))?
             }
             None => Core::create(now_ms(), rng),
         };
@@ -427,11 +428,11 @@ impl Client {
         tokio::task::spawn_blocking(move || {
             let store = store
                 .lock()
-                .map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
+                .map_err(|_| ClientError::Stopped(StopReason::LockPoisoned))?;
             query(&store).map_err(ClientError::from)
         })
         .await
-        .map_err(|error| ClientError::Stopped(error.to_string()))?
+        .map_err(|error| ClientError::Stopped(StopReason::Task(Arc::new(error))))?
     }
 
     async fn command(&self, command: Command) -> Result<(), ClientError> {
@@ -440,7 +441,7 @@ impl Client {
 }
 
 fn stopped() -> ClientError {
-    ClientError::Stopped("the client task has ended".into())
+    ClientError::Stopped(StopReason::Ended)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use rand_core::Rng as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::error::ClientError;
+use crate::error::{ClientError, StopReason};
 use crate::events::{ClientEvent, ConnectionState};
 use crate::net::{CONNECT_TIMEOUT, Incoming, NetError, RelayConnection, Unreachable};
 use crate::relay_address::RelayAddress;
@@ -95,8 +95,8 @@ enum Deferred {
 }
 
 impl Deferred {
-    fn send(self, durable: bool, fatal: Option<&str>) {
-        let stopped = || ClientError::Stopped(fatal.unwrap_or_default().to_owned());
+    fn send(self, durable: bool, fatal: Option<&StopReason>) {
+        let stopped = || ClientError::Stopped(fatal.cloned().unwrap_or(StopReason::Ended));
         match self {
             Self::Send { reply, result } => {
                 let answer = match result {
@@ -126,7 +126,7 @@ pub(crate) struct Driver {
     next_attempt: Instant,
     failures: u32,
     waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
-    fatal: Option<String>,
+    fatal: Option<StopReason>,
     /// Sent with each login until one succeeds (then the mailbox exists and needs none).
     registration: Option<RegistrationToken>,
     /// A login is under way on `connection` and fails if not answered by then.
@@ -197,7 +197,7 @@ impl Driver {
                     }
                     let durable = self.flush().await;
                     for answer in deferred {
-                        answer.send(durable, self.fatal.as_deref());
+                        answer.send(durable, self.fatal.as_ref());
                     }
                     if shutdown_reply.is_some() {
                         if let Some(connection) = self.connection.take() {
@@ -447,19 +447,21 @@ impl Driver {
         if !commit.is_empty() {
             let store = Arc::clone(&self.store);
             let applied = tokio::task::spawn_blocking(move || {
-                let mut store = store.lock().map_err(|_| "store lock poisoned".to_owned())?;
-                store.apply(&commit).map_err(|error| error.to_string())
+                let mut store = store.lock().map_err(|_| StopReason::LockPoisoned)?;
+                store
+                    .apply(&commit)
+                    .map_err(|error| StopReason::StoreWrite(Arc::new(error)))
             })
             .await;
             let failure = match applied {
                 Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error),
-                Err(error) => Some(error.to_string()),
+                Ok(Err(reason)) => Some(reason),
+                Err(error) => Some(StopReason::Task(Arc::new(error))),
             };
-            if let Some(error) = failure {
+            if let Some(reason) = failure {
                 // Nothing after an unapplied commit may be acted on: no ack, no send, no event.
                 // Stop; the state on disk is the last good one.
-                self.stop(format!("could not write to the local database: {error}"));
+                self.stop(reason);
                 return false;
             }
         }
@@ -492,13 +494,13 @@ impl Driver {
         true
     }
 
-    fn stop(&mut self, reason: String) {
+    fn stop(&mut self, reason: StopReason) {
         self.login_deadline = None;
         if let Some(connection) = self.connection.take() {
             connection.close();
         }
         self.core.handle_disconnected(now_ms());
-        let _ = self.events.send(ClientEvent::Stopped(reason.clone()));
+        let _ = self.events.send(ClientEvent::Stopped(reason.to_string()));
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(ClientError::Stopped(reason.clone())));
         }
