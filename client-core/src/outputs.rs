@@ -72,3 +72,39 @@ impl Outputs {
         self.queue.pop_front()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::Address;
+
+    #[test]
+    fn status_events_only_move_forward() {
+        let peer = Address::from_identity(&hush_crypto::Account::new(0, &mut rand::rng()).identity_key());
+        let (one, two) = (MessageId([1; 16]), MessageId([2; 16]));
+        let mut out = Outputs::default();
+        for (id, status) in [
+            (one, MessageStatus::Delivered),
+            (one, MessageStatus::Sent),
+            (two, MessageStatus::Sent),
+            (one, MessageStatus::Delivered),
+            (one, MessageStatus::Read),
+        ] {
+            out.event(Event::StatusChanged { id, peer, status });
+        }
+        let reported: Vec<(MessageId, MessageStatus)> = std::iter::from_fn(|| out.pop())
+            .map(|output| match output {
+                Output::Event(Event::StatusChanged { id, status, .. }) => (id, status),
+                other => panic!("unexpected output {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            reported,
+            vec![
+                (one, MessageStatus::Delivered),
+                (two, MessageStatus::Sent),
+                (one, MessageStatus::Read)
+            ]
+        );
+    }
+}
