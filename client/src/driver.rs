@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::error::{ClientError, StopReason};
 use crate::events::{ClientEvent, ConnectionState};
-use crate::net::{CONNECT_TIMEOUT, Incoming, NetError, RelayConnection, Unreachable};
+use crate::net::{CONNECT_TIMEOUT, Incoming, NetError, RelayConnection, UnreachableReason};
 use crate::relay_address::RelayAddress;
 use crate::store::SqlStore;
 
@@ -231,14 +231,14 @@ impl Driver {
                     self.connecting = None;
                     let attempt = attempt.unwrap_or_else(|_| Err(NetError::Unreachable {
                         address: self.relay.to_string(),
-                        reason: Unreachable::Cancelled,
+                        reason: UnreachableReason::Cancelled,
                     }));
                     self.connected(attempt).await;
                 }
                 () = sleep_until_opt(self.login_deadline), if self.login_deadline.is_some() => {
                     self.login_failed(NetError::Unreachable {
                         address: self.relay.to_string(),
-                        reason: Unreachable::Timeout,
+                        reason: UnreachableReason::Timeout,
                     });
                     self.flush().await;
                 }

@@ -30,6 +30,6 @@ pub use hush_client_core::{
     MessageId, MessageStatus, StoredMessage,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
-pub use net::{NetError, ResolveError, SetupError, Unreachable};
+pub use net::{NetError, ResolveError, SetupError, UnreachableReason};
 pub use relay_address::{RelayAddress, RelayAddressError};
 pub use store::{DatabaseKey, SqlStore, StoreError};

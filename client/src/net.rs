@@ -40,7 +40,7 @@ pub enum NetError {
         address: String,
         /// Why.
         #[source]
-        reason: Unreachable,
+        reason: UnreachableReason,
     },
     /// The QUIC endpoint could not be set up.
     #[error("client setup: {0}")]
@@ -93,7 +93,7 @@ pub enum ResolveError {
 /// Why the relay could not be reached.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum Unreachable {
+pub enum UnreachableReason {
     /// The connection could not be started.
     #[error(transparent)]
     Connect(#[from] quinn::ConnectError),
@@ -190,13 +190,13 @@ impl RelayConnection {
             Ok(result) => result,
             Err(_) => Err(NetError::Unreachable {
                 address: relay.to_string(),
-                reason: Unreachable::Timeout,
+                reason: UnreachableReason::Timeout,
             }),
         }
     }
 
     async fn open_at(address: SocketAddr, fingerprint: [u8; 32]) -> Result<Self, NetError> {
-        let unreachable = |reason: Unreachable| NetError::Unreachable {
+        let unreachable = |reason: UnreachableReason| NetError::Unreachable {
             address: address.to_string(),
             reason,
         };
