@@ -4,7 +4,8 @@
 //! The driver's loop, after any input:
 //! 1. take every [`Output`] in order: apply a [`Output::Commit`] to the store (one transaction,
 //!    durably) *before* acting on any output after it; write [`Output::Request`]s to the relay;
-//!    hand [`Output::Event`]s to the app;
+//!    hand [`Output::Event`]s to the app; after [`Core::handle_connected`], wait for
+//!    [`Output::LoggedIn`] or [`Output::LoginFailed`];
 //! 2. arm a timer for [`Core::poll_timeout`] and call [`Core::handle_timeout`] when it fires.
 //!
 //! A driver may apply several commits in one transaction as long as it does so before acting on

@@ -33,7 +33,7 @@ pub enum NetError {
         #[source]
         reason: ResolveError,
     },
-    /// No answer within [`CONNECT_TIMEOUT`], or the connection could not be made.
+    /// No answer within the connect timeout (5 s), or the connection could not be made.
     #[error("relay unreachable at {address}: {reason}")]
     Unreachable {
         /// Where we tried.
@@ -100,7 +100,7 @@ pub enum UnreachableReason {
     /// The connection failed or was closed.
     #[error(transparent)]
     Connection(#[from] quinn::ConnectionError),
-    /// No answer within [`CONNECT_TIMEOUT`].
+    /// No answer within the connect timeout (5 s).
     #[error("no answer within {} s", CONNECT_TIMEOUT.as_secs())]
     Timeout,
     /// The connection attempt's task ended without an answer.
