@@ -1,7 +1,11 @@
 //! What the core tells the app.
 
+use hush_crypto::DecodeError;
+use hush_crypto::peer::PeerDecryptError;
+use hush_crypto::sealed::SealError;
+
 use crate::address::Address;
-use crate::content::MessageId;
+use crate::content::{MessageId, PayloadError};
 use crate::records::{MessageStatus, StoredMessage};
 
 /// The sender an envelope *names*, which is not proof of who sent it.
@@ -33,19 +37,38 @@ impl ClaimedSender {
 
 /// Why an envelope from the relay was dropped (after acknowledging it: keeping it could never
 /// make it readable).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DropReason {
     /// The sealed-sender layer did not open: not for us, altered, or not made by the claimed
     /// sender. No sender is known.
-    Unsealable(String),
+    #[error("the seal did not open: {0}")]
+    Unsealable(#[source] SealError),
     /// The inner message is not a valid session message. The sender is only claimed.
-    Malformed(String),
+    #[error("not a session message: {0}")]
+    Malformed(#[source] DecodeError),
     /// No session decrypted it (altered, forged, or from a session we no longer hold). The
     /// sender is only claimed.
-    Undecryptable(String),
+    #[error("undecryptable: {0}")]
+    Undecryptable(#[source] PeerDecryptError),
     /// It decrypted but the payload is invalid. The session authenticated the sender.
-    BadPayload(String),
+    #[error("invalid payload: {0}")]
+    BadPayload(#[source] PayloadFault),
+}
+
+/// What was wrong with a payload that decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadFault {
+    /// It does not decode.
+    #[error(transparent)]
+    Decode(#[from] PayloadError),
+    /// Content without a sequence number.
+    #[error("content without a sequence number")]
+    Unnumbered,
+    /// Too many messages from the sender are held ahead of a missing one.
+    #[error("too many messages ahead of a missing one")]
+    TooManyHeld,
 }
 
 /// Something the app should know. Each event follows the commit that made it true.
@@ -54,9 +77,9 @@ pub enum DropReason {
 pub enum Event {
     /// A new message, stored in the history; delivered to the app once, in the sender's order.
     MessageReceived(StoredMessage),
-    /// One of our messages has a new status (sent, delivered, read, failed). Receipts race, so
-    /// this can name a status lower than one reported before (a late `Sent` after `Delivered`);
-    /// stores keep the highest, and `hush-client` passes only forward moves to the app.
+    /// One of our messages has a new status (sent, delivered, read, failed). Receipts race
+    /// (a late `Sent` after `Delivered`), so the core reports only moves forward from the last
+    /// status it reported for the message (in this process); stores keep the highest.
     StatusChanged {
         /// Which.
         id: MessageId,

@@ -1,275 +1,85 @@
-//! Receiving: open the seal, decrypt, deduplicate, order, store, then acknowledge.
+//! The inbox: decrypted messages held until the ones before them arrive, or until the app
+//! accepts their sender's message request.
 
-use hush_crypto::peer::{PeerDecryptError, PeerSessions};
-use hush_crypto::{DecryptError, SessionMessage};
-use hush_proto::{Delivery, Request};
+use std::collections::BTreeMap;
 
 use crate::address::Address;
-use crate::content::{Body, MAX_RECEIPT_IDS, Payload, ReceiptKind};
-use crate::core::{Core, MAX_HELD_PER_PEER, Pending, RECEIPT_DELAY_MS};
-use crate::event::{ClaimedSender, DropReason, Event};
-use crate::records::{Conversation, Direction, HeldMessage, MessageStatus, StoreOp, StoredMessage};
-use crate::reset::ResetNotice;
+use crate::records::HeldMessage;
 
-impl Core {
-    /// Handles one delivered envelope. Whatever happens, the outputs end with the ack, after the
-    /// commit holding the message and the ratchet state that decrypted it.
-    pub(crate) fn receive(&mut self, now: u64, delivery: Delivery) {
-        let mut ops = Vec::new();
-        let mut events = Vec::new();
-        self.open_delivery(now, delivery.envelope.as_bytes(), &mut ops, &mut events);
-        self.commit(ops);
-        for event in events {
-            self.event(event);
-        }
-        self.request(
-            Request::Ack {
-                through: delivery.seq,
-            },
-            Pending::Ack,
-        );
+/// Most early messages held per peer while waiting for a gap to fill. The sender resends until
+/// the relay stores each message, so gaps are short; the bound caps what a misbehaving peer can
+/// make us keep.
+pub const MAX_HELD_PER_PEER: usize = 10_000;
+
+/// Held messages by sender and `conv_seq`.
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    held: BTreeMap<(Address, u64), HeldMessage>,
+}
+
+impl Inbox {
+    pub(crate) fn len(&self) -> usize {
+        self.held.len()
     }
 
-    fn open_delivery(&mut self, now: u64, envelope: &[u8], ops: &mut Vec<StoreOp>, events: &mut Vec<Event>) {
-        let unsealed = match self.account.open_sealed(envelope) {
-            Ok(unsealed) => unsealed,
-            Err(error) => {
-                events.push(Event::Dropped {
-                    claimed_from: None,
-                    reason: DropReason::Unsealable(error.to_string()),
-                });
-                return;
-            }
-        };
-        let from = Address::from_identity(&unsealed.sender);
-        if self.is_blocked(&from) {
-            // Dropped unread (no session work) and acknowledged by the caller.
-            return;
-        }
-        let message = match SessionMessage::from_bytes(&unsealed.inner) {
-            Ok(message) => message,
-            Err(error) => {
-                events.push(Event::Dropped {
-                    claimed_from: Some(ClaimedSender::new(from)),
-                    reason: DropReason::Malformed(error.to_string()),
-                });
-                return;
-            }
-        };
-        let is_prekey = matches!(message, SessionMessage::PreKey(_));
-        let fresh_peer = !self.peers.contains_key(&from);
-        let peer = self
-            .peers
-            .entry(from)
-            .or_insert_with(|| PeerSessions::new(unsealed.sender));
-        let result = peer.decrypt(
-            &mut self.account,
-            self.address.as_bytes(),
-            &message,
-            now / 1000,
-            &mut self.rng,
-        );
-        let plaintext = match result {
-            Ok(plaintext) => plaintext,
-            Err(error) => {
-                if fresh_peer {
-                    self.peers.remove(&from);
-                } else {
-                    self.on_undecryptable(now, from, &message, &error);
-                }
-                // A resend of something already processed (its key is used up): nothing to do.
-                if !matches!(error, PeerDecryptError::Decrypt(DecryptError::Duplicate { .. })) {
-                    events.push(Event::Dropped {
-                        claimed_from: Some(ClaimedSender::new(from)),
-                        reason: DropReason::Undecryptable(error.to_string()),
-                    });
-                }
-                return;
-            }
-        };
-        ops.push(StoreOp::PutPeer(peer.pickle()));
-        self.resets.note_decrypted(from, &message);
-        if is_prekey {
-            // A new inbound session consumed a one-time prekey and remembered the base key.
-            ops.push(StoreOp::PutAccount(self.account.pickle()));
-        }
-        match Payload::decode(&plaintext) {
-            Ok(payload) => self.accept(now, from, payload, plaintext, ops, events),
-            Err(error) => events.push(Event::Dropped {
-                claimed_from: Some(ClaimedSender::new(from)),
-                reason: DropReason::BadPayload(error.to_string()),
-            }),
+    /// From the store at start-up.
+    pub(crate) fn restore(&mut self, held: Vec<HeldMessage>) {
+        for message in held {
+            self.held.insert((message.peer, message.conv_seq), message);
         }
     }
 
-    /// A decrypted payload from `from`: receipts apply at once; content is delivered in the
-    /// sender's order, exactly once.
-    pub(crate) fn accept(
-        &mut self,
-        now: u64,
-        from: Address,
-        payload: Payload,
-        encoded: Vec<u8>,
-        ops: &mut Vec<StoreOp>,
-        events: &mut Vec<Event>,
-    ) {
-        if let Body::Reset {
-            next_seq,
-            answer,
-            reuse_seen,
-        } = payload.body
-        {
-            let notice = ResetNotice {
-                next_seq,
-                answer,
-                reuse_seen,
-            };
-            self.on_peer_reset(now, from, notice, ops, events);
-            return;
-        }
-        if let Body::Receipt { kind, ids } = payload.body {
-            let status = match kind {
-                ReceiptKind::Delivered => MessageStatus::Delivered,
-                ReceiptKind::Read => MessageStatus::Read,
-            };
-            for id in ids {
-                self.resets.note_confirmed(from, &id);
-                ops.push(StoreOp::SetStatus {
-                    id,
-                    peer: from,
-                    status,
-                });
-                events.push(Event::StatusChanged {
-                    id,
-                    peer: from,
-                    status,
-                });
-            }
-            return;
-        }
-        if let Body::AccessKey(key) = payload.body {
-            self.store_peer_key(from, key, ops);
-            return;
-        }
-        if payload.conv_seq == 0 {
-            events.push(Event::Dropped {
-                claimed_from: Some(ClaimedSender::new(from)),
-                reason: DropReason::BadPayload("content without a sequence number".into()),
-            });
-            return;
-        }
-        let mut conversation = self
-            .conversations
-            .get(&from)
-            .copied()
-            .unwrap_or_else(|| Conversation::new(from));
-        if payload.conv_seq < conversation.next_in_seq || self.held.contains_key(&(from, payload.conv_seq)) {
-            // Already delivered or already held: a copy, unless it is a message we never saw
-            // under a number already used (the sender went back in time).
-            if payload.conv_seq < conversation.next_in_seq && !self.resets.delivered(&payload.id) {
-                self.on_reused_seq(now, from);
-            }
-            return;
-        }
-        let request = self.hold_as_request(from, ops, events);
-        if request || payload.conv_seq > conversation.next_in_seq {
-            let held_for_peer = self.held.range((from, 0)..=(from, u64::MAX)).count();
-            if held_for_peer >= MAX_HELD_PER_PEER {
-                events.push(Event::Dropped {
-                    claimed_from: Some(ClaimedSender::new(from)),
-                    reason: DropReason::BadPayload("too many messages ahead of a missing one".into()),
-                });
-                return;
-            }
-            let held = HeldMessage {
-                peer: from,
-                conv_seq: payload.conv_seq,
-                payload: encoded,
-                received_at: now,
-            };
-            self.held.insert((from, held.conv_seq), held.clone());
-            ops.push(StoreOp::PutHeld(held));
-            return;
-        }
-        let mut delivered = Vec::new();
-        self.deliver(now, from, payload, ops, events, &mut delivered);
-        conversation.next_in_seq += 1;
-        self.conversations.insert(from, conversation);
-        self.release_from(now, from, delivered, ops, events);
+    pub(crate) fn contains(&self, peer: Address, conv_seq: u64) -> bool {
+        self.held.contains_key(&(peer, conv_seq))
     }
 
-    /// Delivers the messages held from `from` that are now next in line (after a gap filled or a
-    /// request was accepted), with delivered receipts for them and for `delivered`.
-    pub(crate) fn release_from(
-        &mut self,
-        now: u64,
-        from: Address,
-        mut delivered: Vec<crate::content::MessageId>,
-        ops: &mut Vec<StoreOp>,
-        events: &mut Vec<Event>,
-    ) {
-        let mut conversation = self
-            .conversations
-            .get(&from)
-            .copied()
-            .unwrap_or_else(|| Conversation::new(from));
-        while let Some(held) = self.held.remove(&(from, conversation.next_in_seq)) {
-            ops.push(StoreOp::RemoveHeld {
-                peer: from,
-                conv_seq: held.conv_seq,
-            });
-            if let Ok(payload) = Payload::decode(&held.payload) {
-                self.deliver(held.received_at, from, payload, ops, events, &mut delivered);
-            }
-            conversation.next_in_seq += 1;
+    /// Holds `held`; `false` (and nothing held) if `peer` already has [`MAX_HELD_PER_PEER`].
+    pub(crate) fn hold(&mut self, held: HeldMessage) -> bool {
+        if self.held_from(held.peer) >= MAX_HELD_PER_PEER {
+            return false;
         }
-        self.conversations.insert(from, conversation);
-        ops.push(StoreOp::PutConversation(conversation));
-        for chunk in delivered.chunks(MAX_RECEIPT_IDS) {
-            let receipt = self.receipt_item(
-                now,
-                from,
-                ReceiptKind::Delivered,
-                chunk.to_vec(),
-                now + RECEIPT_DELAY_MS,
-            );
-            if let Some(item) = receipt {
-                self.insert_outbox(item.clone());
-                ops.push(StoreOp::PutOutbox(item));
-            }
-        }
+        self.held.insert((held.peer, held.conv_seq), held);
+        true
     }
 
-    fn deliver(
-        &mut self,
-        now: u64,
-        from: Address,
-        payload: Payload,
-        ops: &mut Vec<StoreOp>,
-        events: &mut Vec<Event>,
-        delivered: &mut Vec<crate::content::MessageId>,
-    ) {
-        let Body::Content(content) = payload.body else {
-            return;
-        };
-        // A copy resent under a new number after a session reset: confirm it again only.
-        if self.resets.delivered(&payload.id) {
-            delivered.push(payload.id);
-            return;
+    pub(crate) fn take(&mut self, peer: Address, conv_seq: u64) -> Option<HeldMessage> {
+        self.held.remove(&(peer, conv_seq))
+    }
+
+    /// How many messages from `peer` are held.
+    pub(crate) fn held_from(&self, peer: Address) -> usize {
+        self.held.range((peer, 0)..=(peer, u64::MAX)).count()
+    }
+
+    /// Whether anything from `peer` is held.
+    pub(crate) fn holds_from(&self, peer: Address) -> bool {
+        self.held.range((peer, 0)..=(peer, u64::MAX)).next().is_some()
+    }
+
+    /// Drops what `peer` sent numbered below `before` (everything if `None`); the numbers
+    /// dropped.
+    pub(crate) fn drop_below(&mut self, peer: Address, before: Option<u64>) -> Vec<u64> {
+        let seqs: Vec<u64> = match before {
+            Some(before) => self.held.range((peer, 0)..(peer, before)),
+            None => self.held.range((peer, 0)..=(peer, u64::MAX)),
         }
-        self.resets.note_incoming(payload.id);
-        let message = StoredMessage {
-            id: payload.id,
-            peer: from,
-            direction: Direction::Incoming,
-            conv_seq: payload.conv_seq,
-            sent_at: payload.sent_at,
-            stored_at: now,
-            content,
-            status: MessageStatus::Received,
-        };
-        delivered.push(payload.id);
-        ops.push(StoreOp::InsertMessage(message.clone()));
-        events.push(Event::MessageReceived(message));
+        .map(|((_, seq), _)| *seq)
+        .collect();
+        for seq in &seqs {
+            self.held.remove(&(peer, *seq));
+        }
+        seqs
+    }
+
+    /// Per peer with held messages, in address order: the first held message (the one waiting
+    /// for the gap right before it).
+    pub(crate) fn firsts(&self) -> Vec<&HeldMessage> {
+        let mut firsts: Vec<&HeldMessage> = Vec::new();
+        for ((peer, _), held) in &self.held {
+            if firsts.last().is_none_or(|last| last.peer != *peer) {
+                firsts.push(held);
+            }
+        }
+        firsts
     }
 }

@@ -8,35 +8,47 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access;
 mod address;
+mod backoff;
 mod content;
 mod core;
+mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod inbox;
+mod link;
+mod login;
 mod memory;
 mod outbox;
+mod outputs;
+mod receive;
 mod records;
 mod requests;
 mod reset;
+mod send;
+mod session;
 mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
 pub mod store_suite;
 mod upkeep;
 
+pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
 pub use content::{
     Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
 };
-pub use core::{Core, CoreError, Output, SendError};
-pub use event::{ClaimedSender, DropReason, Event};
+pub use core::Core;
+pub use error::{CoreError, LoginError, SendError};
+pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use memory::{MemoryStore, MemoryStoreError};
+pub use outputs::Output;
 pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
-pub use requests::{OwnAccessKey, PeerAccess, RequestError, Standing};
+pub use requests::RequestError;
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;

@@ -8,13 +8,13 @@ use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleError};
 use thiserror::Error;
 
+use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::MessageId;
 use crate::records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
-use crate::requests::{OwnAccessKey, PeerAccess};
 use crate::store::Store;
 
 /// Why a [`MemoryStore`] refused a commit (nothing of it was applied).

@@ -10,9 +10,9 @@
 use hush_crypto::AccountPickle;
 use hush_crypto::peer::PeerSessionsPickle;
 
+use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::{Content, MessageId};
-use crate::requests::{OwnAccessKey, PeerAccess};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,98 +12,16 @@
 //! request from a stranger's. We present a peer's key when we hold one; a relay that answers
 //! `AccessDenied` (the peer rotated it) makes us drop it and go on as a stranger.
 
-use std::collections::HashMap;
-
 use hush_proto::{AccessKey, ErrorCode, ErrorResponse, Request, Response};
-use rand_core::CryptoRng;
 use zeroize::Zeroize;
 
+use crate::access::Standing;
 use crate::address::Address;
 use crate::content::{Body, MessageId, Payload};
-use crate::core::{Core, Pending};
+use crate::core::Core;
 use crate::event::Event;
-use crate::records::{OutboxItem, StoreOp};
-
-/// Where a peer stands with us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Standing {
-    /// We wrote to them or accepted their request: their messages are delivered.
-    Accepted,
-    /// They wrote first and we have not answered: their messages are held.
-    Requested,
-    /// Blocked: whatever they send is dropped.
-    Blocked,
-}
-
-impl Standing {
-    /// The number stored in databases.
-    pub fn to_code(self) -> u8 {
-        match self {
-            Self::Accepted => 1,
-            Self::Requested => 2,
-            Self::Blocked => 3,
-        }
-    }
-
-    /// From the stored number.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            1 => Self::Accepted,
-            2 => Self::Requested,
-            3 => Self::Blocked,
-            _ => return None,
-        })
-    }
-}
-
-/// What we know of one peer for requests and access: its standing and its access key, if it gave
-/// us one (presented when we send to it or fetch its bundle).
-#[derive(Clone, PartialEq, Eq)]
-pub struct PeerAccess {
-    /// The peer.
-    pub peer: Address,
-    /// Where it stands.
-    pub standing: Standing,
-    /// Its access key.
-    pub access_key: Option<[u8; 32]>,
-}
-
-impl core::fmt::Debug for PeerAccess {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PeerAccess")
-            .field("peer", &self.peer)
-            .field("standing", &self.standing)
-            .field("access_key", &self.access_key.map(|_| ".."))
-            .finish()
-    }
-}
-
-/// Our own access key, and whether the relay has it.
-#[derive(Clone, PartialEq, Eq, Zeroize)]
-pub struct OwnAccessKey {
-    /// The key.
-    pub key: [u8; 32],
-    /// Whether the relay confirmed it (`SetAccessKey` answered); until then it is sent at login.
-    pub uploaded: bool,
-}
-
-impl core::fmt::Debug for OwnAccessKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OwnAccessKey")
-            .field("uploaded", &self.uploaded)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OwnAccessKey {
-    /// A fresh random key, not uploaded yet.
-    pub fn random(rng: &mut (impl CryptoRng + ?Sized)) -> Self {
-        let mut key = [0u8; 32];
-        rng.fill_bytes(&mut key);
-        Self { key, uploaded: false }
-    }
-}
+use crate::link::Pending;
+use crate::records::{Contact, OutboxItem, StoreOp};
 
 /// Why an accept, block or report was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,54 +32,23 @@ pub enum RequestError {
     ToSelf,
 }
 
-/// The requests state: our key, and each peer's standing and key.
-#[derive(Debug, Default)]
-pub(crate) struct Requests {
-    pub(crate) own: Option<OwnAccessKey>,
-    pub(crate) peers: HashMap<Address, PeerAccess>,
-    /// A `SetAccessKey` awaits its answer.
-    pub(crate) uploading: bool,
-}
-
-impl Requests {
-    pub(crate) fn standing(&self, peer: &Address) -> Option<Standing> {
-        self.peers.get(peer).map(|access| access.standing)
-    }
-
-    /// The key to present to `peer` (at the relay), if it gave us one.
-    pub(crate) fn key_for(&self, peer: &Address) -> Option<AccessKey> {
-        self.peers
-            .get(peer)
-            .and_then(|access| access.access_key)
-            .map(AccessKey)
-    }
-
-    fn entry(&mut self, peer: Address, standing: Standing) -> &mut PeerAccess {
-        self.peers.entry(peer).or_insert(PeerAccess {
-            peer,
-            standing,
-            access_key: None,
-        })
-    }
-}
-
 impl Core {
     /// The relay has (or should have) our access key: upload it if it has not confirmed it.
     pub(crate) fn upload_access_key(&mut self) {
-        let Some(own) = &self.requests.own else {
+        let Some(own) = &self.access.own else {
             return;
         };
-        if own.uploaded || self.requests.uploading || !self.online {
+        if own.uploaded || self.access.uploading || !self.link.is_online() {
             return;
         }
         let key = Some(AccessKey(own.key));
-        self.requests.uploading = true;
+        self.access.uploading = true;
         self.request(Request::SetAccessKey { key }, Pending::AccessKey);
     }
 
     pub(crate) fn on_access_key_result(&mut self, result: Result<Response, ErrorResponse>) {
-        self.requests.uploading = false;
-        if let (Ok(Response::AccessKeySet), Some(own)) = (result, &mut self.requests.own) {
+        self.access.uploading = false;
+        if let (Ok(Response::AccessKeySet), Some(own)) = (result, &mut self.access.own) {
             own.uploaded = true;
             let own = own.clone();
             self.commit(vec![StoreOp::PutOwnAccessKey(own)]);
@@ -175,9 +62,7 @@ impl Core {
         if error.code != ErrorCode::AccessDenied {
             return false;
         }
-        if let Some(access) = self.requests.peers.get_mut(&peer) {
-            access.access_key = None;
-            let access = access.clone();
+        if let Some(access) = self.access.drop_key(&peer) {
             self.commit(vec![StoreOp::PutPeerAccess(access)]);
         }
         true
@@ -192,7 +77,7 @@ impl Core {
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) {
-        match self.requests.standing(&peer) {
+        match self.access.standing(&peer) {
             Some(Standing::Accepted) => {}
             // Writing to a blocked peer does not unblock it: only `handle_accept` does.
             Some(Standing::Blocked) => {}
@@ -205,19 +90,19 @@ impl Core {
     }
 
     fn mark_accepted(&mut self, now: u64, peer: Address, ops: &mut Vec<StoreOp>) {
-        let access = self.requests.entry(peer, Standing::Accepted);
+        let access = self.access.entry(peer, Standing::Accepted);
         access.standing = Standing::Accepted;
         let access = access.clone();
         ops.push(StoreOp::PutPeerAccess(access));
         if let Some(item) = self.access_key_item(now, peer) {
-            self.insert_outbox(item.clone());
+            self.outbox.insert(item.clone());
             ops.push(StoreOp::PutOutbox(item));
         }
     }
 
     /// An outbox item giving `peer` our current access key.
     fn access_key_item(&mut self, now: u64, peer: Address) -> Option<OutboxItem> {
-        let key = self.requests.own.as_ref()?.key;
+        let key = self.access.own.as_ref()?.key;
         let id = MessageId::random(&mut self.rng);
         let payload = Payload {
             id,
@@ -246,15 +131,15 @@ impl Core {
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) -> bool {
-        match self.requests.standing(&from) {
+        match self.access.standing(&from) {
             Some(Standing::Accepted) => false,
             Some(Standing::Blocked) => true,
             standing @ (None | Some(Standing::Requested)) => {
                 if standing.is_none() {
-                    let access = self.requests.entry(from, Standing::Requested).clone();
+                    let access = self.access.entry(from, Standing::Requested).clone();
                     ops.push(StoreOp::PutPeerAccess(access));
                 }
-                if self.held.range((from, 0)..=(from, u64::MAX)).next().is_none() {
+                if !self.inbox.holds_from(from) {
                     events.push(Event::MessageRequest { from });
                 }
                 true
@@ -264,13 +149,13 @@ impl Core {
 
     /// Whether envelopes from `from` are dropped unread.
     pub(crate) fn is_blocked(&self, from: &Address) -> bool {
-        self.requests.standing(from) == Some(Standing::Blocked)
+        self.access.standing(from) == Some(Standing::Blocked)
     }
 
     /// `from` gave us its access key (kept whatever its standing, so that accepting it later
     /// lets us write to it as a contact).
     pub(crate) fn store_peer_key(&mut self, from: Address, key: [u8; 32], ops: &mut Vec<StoreOp>) {
-        let access = self.requests.entry(from, Standing::Requested);
+        let access = self.access.entry(from, Standing::Requested);
         if access.access_key != Some(key) {
             access.access_key = Some(key);
             ops.push(StoreOp::PutPeerAccess(access.clone()));
@@ -285,7 +170,7 @@ impl Core {
         }
         let mut ops = Vec::new();
         let mut events = Vec::new();
-        if self.requests.standing(&peer) != Some(Standing::Accepted) {
+        if self.access.standing(&peer) != Some(Standing::Accepted) {
             self.mark_accepted(now, peer, &mut ops);
         }
         self.release_from(now, peer, Vec::new(), &mut ops, &mut events);
@@ -305,38 +190,20 @@ impl Core {
             return Err(RequestError::ToSelf);
         }
         let mut ops = Vec::new();
-        let access = self.requests.entry(peer, Standing::Blocked);
+        let access = self.access.entry(peer, Standing::Blocked);
         access.standing = Standing::Blocked;
         let access = access.clone();
         ops.push(StoreOp::PutPeerAccess(access));
-        let held: Vec<u64> = self
-            .held
-            .range((peer, 0)..=(peer, u64::MAX))
-            .map(|((_, seq), _)| *seq)
-            .collect();
-        for conv_seq in held {
-            self.held.remove(&(peer, conv_seq));
+        for conv_seq in self.inbox.drop_below(peer, None) {
             ops.push(StoreOp::RemoveHeld { peer, conv_seq });
         }
-        let mut own = OwnAccessKey::random(&mut self.rng);
-        if let Some(old) = self.requests.own.replace(own.clone()) {
-            let mut old = old;
-            old.zeroize();
-        }
+        let mut own = self.access.rotate_own(&mut self.rng);
         ops.push(StoreOp::PutOwnAccessKey(own.clone()));
         own.zeroize();
-        // A `SetAccessKey` of the old key may be in flight; its answer must not mark the new one.
-        self.requests.uploading = false;
-        let contacts: Vec<Address> = self
-            .requests
-            .peers
-            .values()
-            .filter(|access| access.standing == Standing::Accepted)
-            .map(|access| access.peer)
-            .collect();
+        let contacts = self.access.peers_with(Standing::Accepted);
         for contact in contacts {
             if let Some(item) = self.access_key_item(now, contact) {
-                self.insert_outbox(item.clone());
+                self.outbox.insert(item.clone());
                 ops.push(StoreOp::PutOutbox(item));
             }
         }
@@ -349,7 +216,7 @@ impl Core {
     /// Reports `peer` to the relay (which learns that `peer` wrote to us) and blocks it.
     pub fn handle_report(&mut self, now: u64, peer: Address) -> Result<(), RequestError> {
         self.handle_block(now, peer)?;
-        if self.online {
+        if self.link.is_online() {
             self.request(
                 Request::Report {
                     mailbox: peer.mailbox(),
@@ -360,21 +227,18 @@ impl Core {
         Ok(())
     }
 
+    /// Adds or replaces `contact` in the address book (one commit).
+    pub fn handle_put_contact(&mut self, contact: Contact) {
+        self.commit(vec![StoreOp::PutContact(contact)]);
+    }
+
     /// Peers whose messages wait for the app to accept them.
     pub fn requests(&self) -> Vec<Address> {
-        let mut peers: Vec<Address> = self
-            .requests
-            .peers
-            .values()
-            .filter(|access| access.standing == Standing::Requested)
-            .map(|access| access.peer)
-            .collect();
-        peers.sort_by_key(|peer| *peer.as_bytes());
-        peers
+        self.access.peers_with(Standing::Requested)
     }
 
     /// Where `peer` stands, `None` if nothing has happened with it.
     pub fn standing(&self, peer: &Address) -> Option<Standing> {
-        self.requests.standing(peer)
+        self.access.standing(peer)
     }
 }

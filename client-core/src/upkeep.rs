@@ -1,29 +1,95 @@
 //! Prekey upkeep: keep the relay stocked with one-time prekeys and rotate the signed prekey.
 
+use hush_crypto::Account;
 use hush_proto::{ErrorResponse, OneTimePreKey, PreKeyUpload, Request, Response, Signature, SignedPreKey};
+use rand_core::CryptoRng;
 
-use crate::core::{Core, PREKEY_LOW_WATER, PREKEY_TARGET, Pending, RETRY_BASE_MS, UPKEEP_INTERVAL_MS};
+use crate::backoff::RETRY_BASE_MS;
 use crate::event::Event;
+use crate::link::{Link, Pending};
+use crate::outputs::Outputs;
 use crate::records::StoreOp;
 
-impl Core {
+/// Upload more one-time prekeys when the relay holds fewer than this: the relay's default
+/// `PreKeysLow` threshold, one number shared through hush-proto.
+pub const PREKEY_LOW_WATER: u32 = hush_proto::PREKEY_LOW_THRESHOLD;
+/// Top the relay's one-time prekeys up to this many.
+pub const PREKEY_TARGET: u32 = 100;
+/// How often prekey upkeep (signed-prekey rotation) is checked while online, milliseconds.
+pub const UPKEEP_INTERVAL_MS: u64 = 60 * 60 * 1000;
+
+/// What upkeep works on: the account, and where its requests and commits go.
+pub(crate) struct UpkeepCx<'a> {
+    pub(crate) account: &'a mut Account,
+    pub(crate) rng: &'a mut (dyn CryptoRng + Send),
+    pub(crate) link: &'a mut Link,
+    pub(crate) out: &'a mut Outputs,
+}
+
+/// When upkeep runs next, and whether an upload awaits its answer.
+#[derive(Debug, Default)]
+pub(crate) struct Upkeep {
+    upload_due: Option<u64>,
+    uploading: bool,
+    next_check: u64,
+}
+
+impl Upkeep {
+    pub(crate) fn is_uploading(&self) -> bool {
+        self.uploading
+    }
+
+    /// Logged in at `now`. The signed prekey goes up at every login: a profile restored from an
+    /// older copy may find the relay holding one rotated after that copy, whose secret it does
+    /// not have.
+    pub(crate) fn logged_in(&mut self, now: u64) {
+        self.uploading = false;
+        self.upload_due = Some(now);
+    }
+
+    pub(crate) fn disconnected(&mut self) {
+        self.uploading = false;
+    }
+
+    /// Upload at the next run, whatever the counts (our prekeys may be known to others).
+    pub(crate) fn upload_now(&mut self, now: u64) {
+        self.upload_due = Some(now);
+    }
+
+    /// Whether a timer at `now` is for upkeep.
+    pub(crate) fn due(&self, now: u64) -> bool {
+        now >= self.next_check || self.upload_due.is_some_and(|due| now >= due)
+    }
+
+    /// When upkeep wants the timer.
+    pub(crate) fn next_timeout(&self) -> u64 {
+        self.upload_due
+            .map_or(self.next_check, |due| due.min(self.next_check))
+    }
+
     /// Rotates the signed prekey when due and uploads new one-time prekeys when the relay's
     /// count (if known) is below the low-water mark. The account is committed before the upload
     /// goes out, so the relay never hands out a prekey we could lose in a crash.
-    pub(crate) fn upkeep(&mut self, now: u64, relay_count: Option<u32>) {
-        self.next_upkeep = now + UPKEEP_INTERVAL_MS;
+    pub(crate) fn run(&mut self, now: u64, relay_count: Option<u32>, cx: UpkeepCx<'_>) {
+        self.next_check = now + UPKEEP_INTERVAL_MS;
         if self.uploading {
             return;
         }
+        let UpkeepCx {
+            account,
+            rng,
+            link,
+            out,
+        } = cx;
         let seconds = now / 1000;
         let mut changed = false;
-        if self.account.signed_prekey().is_none() || self.account.needs_signed_prekey_rotation(seconds) {
-            self.account.rotate_signed_prekey(seconds, &mut self.rng);
+        if account.signed_prekey().is_none() || account.needs_signed_prekey_rotation(seconds) {
+            account.rotate_signed_prekey(seconds, rng);
             changed = true;
         }
-        let before = self.account.signed_prekey_ids().len();
-        self.account.remove_expired_signed_prekeys(seconds);
-        changed |= self.account.signed_prekey_ids().len() != before;
+        let before = account.signed_prekey_ids().len();
+        account.remove_expired_signed_prekeys(seconds);
+        changed |= account.signed_prekey_ids().len() != before;
         let wanted = match relay_count {
             Some(count) if count < PREKEY_LOW_WATER => (PREKEY_TARGET - count) as usize,
             _ => 0,
@@ -32,15 +98,13 @@ impl Core {
         if wanted == 0 && !changed && !retrying {
             return;
         }
-        let new_keys = self
-            .account
-            .generate_one_time_prekeys(wanted.min(hush_proto::MAX_PREKEYS_PER_UPLOAD), &mut self.rng);
+        let new_keys = account.generate_one_time_prekeys(wanted.min(hush_proto::MAX_PREKEYS_PER_UPLOAD), rng);
         if new_keys.is_empty() && !changed && !retrying {
             // The account holds all the one-time prekeys it may: an upload would add nothing,
             // and its answer (still low) would ask for another, forever.
             return;
         }
-        let Some(signed) = self.account.signed_prekey() else {
+        let Some(signed) = account.signed_prekey() else {
             return;
         };
         let one_time: Vec<OneTimePreKey> = new_keys
@@ -53,30 +117,34 @@ impl Core {
         let Some(one_time_prekeys) = PreKeyUpload::new(one_time) else {
             return;
         };
-        self.commit(vec![StoreOp::PutAccount(self.account.pickle())]);
+        out.commit(vec![StoreOp::PutAccount(account.pickle())]);
         self.uploading = true;
         self.upload_due = None;
-        self.request(
-            Request::UploadPreKeys {
-                signed_prekey: SignedPreKey {
-                    id: signed.id,
-                    created_at: signed.created_at,
-                    key: signed.key.to_bytes(),
-                    signature: Signature(signed.signature),
-                },
-                one_time_prekeys,
+        let request = Request::UploadPreKeys {
+            signed_prekey: SignedPreKey {
+                id: signed.id,
+                created_at: signed.created_at,
+                key: signed.key.to_bytes(),
+                signature: Signature(signed.signature),
             },
-            Pending::Upload,
-        );
+            one_time_prekeys,
+        };
+        link.request(out, request, Pending::Upload);
     }
 
-    pub(crate) fn on_upload_result(&mut self, now: u64, result: Result<Response, ErrorResponse>) {
+    /// The relay answered an upload.
+    pub(crate) fn on_upload_result(
+        &mut self,
+        now: u64,
+        result: Result<Response, ErrorResponse>,
+        cx: UpkeepCx<'_>,
+    ) {
         self.uploading = false;
         match result {
             Ok(Response::PreKeysStored { one_time_prekeys }) => {
-                self.event(Event::PreKeysReplenished { one_time_prekeys });
+                cx.out.event(Event::PreKeysReplenished { one_time_prekeys });
                 if one_time_prekeys < PREKEY_LOW_WATER {
-                    self.upkeep(now, Some(one_time_prekeys));
+                    self.run(now, Some(one_time_prekeys), cx);
                 }
             }
             _ => self.upload_due = Some(now + RETRY_BASE_MS * 4),

@@ -17,9 +17,9 @@ use hush_proto::Push;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// One-time prekeys the core keeps the relay stocked with (`PREKEY_TARGET` in `core.rs`).
+/// One-time prekeys the core keeps the relay stocked with (`PREKEY_TARGET` in `upkeep.rs`).
 const PREKEY_TARGET: usize = 100;
-/// The core replenishes below this (`PREKEY_LOW_WATER` in `core.rs`, the relay's threshold).
+/// The core replenishes below this (`PREKEY_LOW_WATER` in `upkeep.rs`, the relay's threshold).
 const PREKEY_LOW_WATER: usize = hush_proto::PREKEY_LOW_THRESHOLD as usize;
 
 fn text(from: &str, n: usize) -> Content {

@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hush_client_core::{Address, Commit, Contact, Content, Core, HistoryEntry, MessageId, Store, StoreOp};
+use hush_client_core::{Address, Contact, Content, Core, HistoryEntry, MessageId, Store};
 use hush_crypto::SafetyNumber;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{Command, Driver, PeerAction, now_ms};
-use crate::error::ClientError;
+use crate::error::{ClientError, StopReason};
 use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
 use crate::store::{DatabaseKey, SqlStore, StoreError};
@@ -149,7 +149,7 @@ impl Client {
         relay: RelayAddress,
     ) -> Result<(Self, Events), ClientError> {
         if !path.as_ref().exists() {
-            return Err(ClientError::NoProfile(path.as_ref().display().to_string()));
+            return Err(ClientError::NoProfile(path.as_ref().to_path_buf()));
         }
         Self::open(path, key, relay).await
     }
@@ -169,11 +169,12 @@ impl Client {
             Ok::<_, StoreError>((store, snapshot))
         })
         .await
-        .map_err(|error| ClientError::Stopped(error.to_string()))??;
+        .map_err(|error| ClientError::Stopped(StopReason::Task(Arc::new(error))))??;
         let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(os_rng());
         let core = match snapshot {
             Some(snapshot) => {
-                Core::restore(snapshot, rng).map_err(|error| ClientError::Stopped(error.to_string()))?
+                let restored = Core::restore(snapshot, rng);
+                restored.map_err(|error| ClientError::Stopped(StopReason::Restore(Arc::new(error))))?
             }
             None => Core::create(now_ms(), rng),
         };
@@ -412,19 +413,11 @@ impl Client {
         answer.await.map_err(|_| stopped())
     }
 
+    /// Through the core, like every write: the driver answers once it is durable.
     async fn put_contact(&self, contact: Contact) -> Result<(), ClientError> {
-        let commit = Commit {
-            ops: vec![StoreOp::PutContact(contact)],
-        };
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
-            let mut store = store
-                .lock()
-                .map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
-            store.apply(&commit).map_err(ClientError::from)
-        })
-        .await
-        .map_err(|error| ClientError::Stopped(error.to_string()))?
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::PutContact { contact, reply }).await?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn with_store<T: Send + 'static>(
@@ -435,11 +428,11 @@ impl Client {
         tokio::task::spawn_blocking(move || {
             let store = store
                 .lock()
-                .map_err(|_| ClientError::Stopped("store lock poisoned".into()))?;
+                .map_err(|_| ClientError::Stopped(StopReason::LockPoisoned))?;
             query(&store).map_err(ClientError::from)
         })
         .await
-        .map_err(|error| ClientError::Stopped(error.to_string()))?
+        .map_err(|error| ClientError::Stopped(StopReason::Task(Arc::new(error))))?
     }
 
     async fn command(&self, command: Command) -> Result<(), ClientError> {
@@ -448,7 +441,7 @@ impl Client {
 }
 
 fn stopped() -> ClientError {
-    ClientError::Stopped("the client task has ended".into())
+    ClientError::Stopped(StopReason::Ended)
 }
 
 #[cfg(test)]

@@ -2,21 +2,18 @@
 //! relay and timer expiries, applies the core's commits to the store *before* acting on the
 //! requests and events that follow them, and reconnects with exponential backoff and jitter.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hush_client_core::{
-    Address, Commit, Content, Core, Event, MessageId, MessageStatus, Output, SendError, Store,
-};
+use hush_client_core::{Address, Commit, Contact, Content, Core, MessageId, Output, SendError, Store};
 use hush_proto::{RegistrationToken, ServerFrame};
 use rand_core::Rng as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::error::ClientError;
+use crate::error::{ClientError, StopReason};
 use crate::events::{ClientEvent, ConnectionState};
-use crate::net::{Incoming, NetError, RelayConnection};
+use crate::net::{CONNECT_TIMEOUT, Incoming, NetError, RelayConnection, UnreachableReason};
 use crate::relay_address::RelayAddress;
 use crate::store::SqlStore;
 
@@ -27,8 +24,6 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// Most frames taken from the relay before the outputs are acted on, so a burst of deliveries
 /// shares one store transaction.
 const BATCH: usize = 256;
-/// Messages whose last reported status the driver remembers.
-const STATUS_MEMORY: usize = 4096;
 
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> u64 {
@@ -61,6 +56,11 @@ pub(crate) enum Command {
         action: PeerAction,
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
+    /// Add or replace a contact; answered once durable.
+    PutContact {
+        contact: Contact,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     /// The peers whose message requests wait.
     Requests {
         reply: oneshot::Sender<Vec<Address>>,
@@ -89,25 +89,25 @@ enum Deferred {
         reply: oneshot::Sender<Result<MessageId, ClientError>>,
         result: Result<MessageId, SendError>,
     },
-    MarkRead {
+    Done {
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
 }
 
 impl Deferred {
-    fn send(self, durable: bool, fatal: Option<&str>) {
-        let stopped = || ClientError::Stopped(fatal.unwrap_or_default().to_owned());
+    fn send(self, durable: bool, fatal: Option<&StopReason>) {
+        let stopped = || ClientError::Stopped(fatal.cloned().unwrap_or(StopReason::Ended));
         match self {
             Self::Send { reply, result } => {
                 let answer = match result {
                     Ok(id) if durable => Ok(id),
                     Ok(_) => Err(stopped()),
                     Err(SendError::ToSelf) => Err(ClientError::SendToSelf),
-                    Err(error) => Err(ClientError::InvalidContent(error.to_string())),
+                    Err(error) => Err(ClientError::InvalidContent(error)),
                 };
                 let _ = reply.send(answer);
             }
-            Self::MarkRead { reply } => {
+            Self::Done { reply } => {
                 let _ = reply.send(if durable { Ok(()) } else { Err(stopped()) });
             }
         }
@@ -126,11 +126,14 @@ pub(crate) struct Driver {
     next_attempt: Instant,
     failures: u32,
     waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
-    fatal: Option<String>,
+    fatal: Option<StopReason>,
     /// Sent with each login until one succeeds (then the mailbox exists and needs none).
     registration: Option<RegistrationToken>,
-    /// Last status reported per message (bounded; see `reports_progress`).
-    statuses: HashMap<MessageId, MessageStatus>,
+    /// A login is under way on `connection` and fails if not answered by then.
+    login_deadline: Option<Instant>,
+    /// When the current connection attempt started (connecting and logging in share
+    /// [`CONNECT_TIMEOUT`]).
+    attempt_started: Instant,
 }
 
 impl Driver {
@@ -154,7 +157,8 @@ impl Driver {
             waiters: Vec::new(),
             fatal: None,
             registration: None,
-            statuses: HashMap::new(),
+            login_deadline: None,
+            attempt_started: Instant::now(),
         }
     }
 
@@ -193,7 +197,7 @@ impl Driver {
                     }
                     let durable = self.flush().await;
                     for answer in deferred {
-                        answer.send(durable, self.fatal.as_deref());
+                        answer.send(durable, self.fatal.as_ref());
                     }
                     if shutdown_reply.is_some() {
                         if let Some(connection) = self.connection.take() {
@@ -220,19 +224,23 @@ impl Driver {
                 () = tokio::time::sleep_until(self.next_attempt), if !online && !connecting && self.fatal.is_none() => {
                     let _ = self.events.send(ClientEvent::Connection(ConnectionState::Connecting));
                     let relay = self.relay.clone();
-                    let account = self.core.account().clone();
-                    let registration = self.registration.clone();
-                    self.connecting = Some(tokio::spawn(async move {
-                        RelayConnection::open(&relay, &account, registration.as_ref()).await
-                    }));
+                    self.attempt_started = Instant::now();
+                    self.connecting = Some(tokio::spawn(async move { RelayConnection::open(&relay).await }));
                 }
                 attempt = join_opt(&mut self.connecting), if connecting => {
                     self.connecting = None;
-                    let attempt = attempt.unwrap_or_else(|error| Err(NetError::Unreachable {
+                    let attempt = attempt.unwrap_or_else(|_| Err(NetError::Unreachable {
                         address: self.relay.to_string(),
-                        reason: error.to_string(),
+                        reason: UnreachableReason::Cancelled,
                     }));
                     self.connected(attempt).await;
+                }
+                () = sleep_until_opt(self.login_deadline), if self.login_deadline.is_some() => {
+                    self.login_failed(NetError::Unreachable {
+                        address: self.relay.to_string(),
+                        reason: UnreachableReason::Timeout,
+                    });
+                    self.flush().await;
                 }
                 () = sleep_until_opt(timer), if timer.is_some() => {
                     self.core.handle_timeout(now_ms());
@@ -256,7 +264,8 @@ impl Driver {
                 Command::Send { reply, .. } => drop(reply.send(Err(error))),
                 Command::MarkRead { reply, .. }
                 | Command::WaitOnline { reply }
-                | Command::Peer { reply, .. } => drop(reply.send(Err(error))),
+                | Command::Peer { reply, .. }
+                | Command::PutContact { reply, .. } => drop(reply.send(Err(error))),
                 Command::Requests { reply } => drop(reply.send(Vec::new())),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
@@ -269,7 +278,11 @@ impl Driver {
             }
             Command::MarkRead { peer, ids, reply } => {
                 self.core.handle_mark_read(now_ms(), peer, &ids);
-                Some(Deferred::MarkRead { reply })
+                Some(Deferred::Done { reply })
+            }
+            Command::PutContact { contact, reply } => {
+                self.core.handle_put_contact(contact);
+                Some(Deferred::Done { reply })
             }
             Command::Peer { peer, action, reply } => {
                 let now = now_ms();
@@ -279,7 +292,7 @@ impl Driver {
                     PeerAction::Report => self.core.handle_report(now, peer),
                 };
                 match result {
-                    Ok(()) => Some(Deferred::MarkRead { reply }),
+                    Ok(()) => Some(Deferred::Done { reply }),
                     Err(_) => {
                         let _ = reply.send(Err(ClientError::SendToSelf));
                         None
@@ -291,7 +304,7 @@ impl Driver {
                 None
             }
             Command::WaitOnline { reply } => {
-                if self.connection.is_some() && !self.core.is_uploading_prekeys() {
+                if self.core.is_online() && !self.core.is_uploading_prekeys() {
                     let _ = reply.send(Ok(()));
                 } else {
                     self.waiters.push(reply);
@@ -302,7 +315,7 @@ impl Driver {
                 // The app knows the network changed: a connection over the old path may be dead
                 // without a word until the idle timeout, so it is replaced too. What it left
                 // unanswered is resent after the new login (the peer drops copies by id).
-                if self.connection.is_some() {
+                if self.core.is_online() {
                     self.disconnected("reconnecting as asked".into());
                 }
                 if self.connecting.is_none() {
@@ -311,12 +324,18 @@ impl Driver {
                 None
             }
             Command::SetRegistrationToken(token) => {
-                if self.connection.is_none() {
+                if !self.core.is_online() {
                     self.registration = Some(token);
                     // An attempt under way went without the token: start again with it, so
                     // whoever waits to be registered hears the token's answer.
                     if let Some(attempt) = self.connecting.take() {
                         attempt.abort();
+                    }
+                    if self.login_deadline.take().is_some()
+                        && let Some(connection) = self.connection.take()
+                    {
+                        connection.close();
+                        self.core.handle_disconnected(now_ms());
                     }
                     self.next_attempt = Instant::now();
                 }
@@ -333,24 +352,17 @@ impl Driver {
                 self.core.handle_response(now, id, result)
             }
             Incoming::Frame(ServerFrame::Push(push)) => self.core.handle_push(now, push),
-            Incoming::Closed => self.disconnected("connection closed".into()),
+            Incoming::Closed(error) => self.connection_lost(error, "connection closed"),
         }
     }
 
     async fn connected(&mut self, opened: Result<RelayConnection, NetError>) {
         match opened {
-            Ok(mut connection) => {
-                self.failures = 0;
-                self.registration = None;
-                let early = std::mem::take(&mut connection.early_pushes);
-                let one_time_prekeys = connection.one_time_prekeys;
+            Ok(connection) => {
+                self.core
+                    .handle_connected(now_ms(), connection.exporter, self.registration.clone());
                 self.connection = Some(connection);
-                let _ = self.events.send(ClientEvent::Connection(ConnectionState::Online));
-                let now = now_ms();
-                self.core.handle_authenticated(now, one_time_prekeys);
-                for push in early {
-                    self.core.handle_push(now, push);
-                }
+                self.login_deadline = Some(self.attempt_started + CONNECT_TIMEOUT);
                 self.flush().await;
             }
             Err(error) => {
@@ -363,7 +375,39 @@ impl Driver {
         }
     }
 
+    /// The relay accepted the login.
+    fn logged_in(&mut self) {
+        self.login_deadline = None;
+        self.failures = 0;
+        self.registration = None;
+        let _ = self.events.send(ClientEvent::Connection(ConnectionState::Online));
+    }
+
+    /// The login failed (the core already counts the connection gone): whoever waits for one
+    /// hears why.
+    fn login_failed(&mut self, error: NetError) {
+        self.login_deadline = None;
+        if let Some(connection) = self.connection.take() {
+            connection.close();
+        }
+        self.core.handle_disconnected(now_ms());
+        self.schedule_reconnect(&error.to_string());
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(Err(ClientError::Relay(error.clone())));
+        }
+    }
+
+    /// The connection broke: during a login that fails it, after one it is a disconnection.
+    fn connection_lost(&mut self, error: NetError, reason: &str) {
+        if self.login_deadline.is_some() {
+            self.login_failed(error);
+        } else {
+            self.disconnected(reason.into());
+        }
+    }
+
     fn disconnected(&mut self, reason: String) {
+        self.login_deadline = None;
         if let Some(connection) = self.connection.take() {
             connection.close();
         }
@@ -403,19 +447,21 @@ impl Driver {
         if !commit.is_empty() {
             let store = Arc::clone(&self.store);
             let applied = tokio::task::spawn_blocking(move || {
-                let mut store = store.lock().map_err(|_| "store lock poisoned".to_owned())?;
-                store.apply(&commit).map_err(|error| error.to_string())
+                let mut store = store.lock().map_err(|_| StopReason::LockPoisoned)?;
+                store
+                    .apply(&commit)
+                    .map_err(|error| StopReason::StoreWrite(Arc::new(error)))
             })
             .await;
             let failure = match applied {
                 Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error),
-                Err(error) => Some(error.to_string()),
+                Ok(Err(reason)) => Some(reason),
+                Err(error) => Some(StopReason::Task(Arc::new(error))),
             };
-            if let Some(error) = failure {
+            if let Some(reason) = failure {
                 // Nothing after an unapplied commit may be acted on: no ack, no send, no event.
                 // Stop; the state on disk is the last good one.
-                self.stop(format!("could not write to the local database: {error}"));
+                self.stop(reason);
                 return false;
             }
         }
@@ -426,17 +472,21 @@ impl Driver {
                         Some(connection) => connection.write(&frame).await,
                         None => Err(NetError::Lost),
                     };
-                    if written.is_err() && self.connection.is_some() {
-                        self.disconnected("write failed".into());
+                    if let Err(error) = written
+                        && self.connection.is_some()
+                    {
+                        self.connection_lost(error, "write failed");
                     }
                 }
-                Output::Event(event) if self.reports_progress(&event) => {
+                Output::Event(event) => {
                     let _ = self.events.send(ClientEvent::Core(event));
                 }
+                Output::LoggedIn => self.logged_in(),
+                Output::LoginFailed(error) => self.login_failed(error.into()),
                 _ => {}
             }
         }
-        if self.connection.is_some() && !self.core.is_uploading_prekeys() {
+        if self.core.is_online() && !self.core.is_uploading_prekeys() {
             for waiter in self.waiters.drain(..) {
                 let _ = waiter.send(Ok(()));
             }
@@ -444,31 +494,13 @@ impl Driver {
         true
     }
 
-    /// Whether a status event moves the message forward from what the app was last told.
-    /// Receipts race (a delivered receipt waits briefly, a read receipt does not; a lost `Stored`
-    /// answer is learnt late), and the store already ignores backward moves; so does the app.
-    fn reports_progress(&mut self, event: &Event) -> bool {
-        let Event::StatusChanged { id, status, .. } = event else {
-            return true;
-        };
-        if let Some(known) = self.statuses.get(id)
-            && !known.advances_to(*status)
-        {
-            return false;
-        }
-        if self.statuses.len() >= STATUS_MEMORY {
-            self.statuses.clear();
-        }
-        self.statuses.insert(*id, *status);
-        true
-    }
-
-    fn stop(&mut self, reason: String) {
+    fn stop(&mut self, reason: StopReason) {
+        self.login_deadline = None;
         if let Some(connection) = self.connection.take() {
             connection.close();
         }
         self.core.handle_disconnected(now_ms());
-        let _ = self.events.send(ClientEvent::Stopped(reason.clone()));
+        let _ = self.events.send(ClientEvent::Stopped(reason.to_string()));
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(ClientError::Stopped(reason.clone())));
         }
@@ -478,7 +510,11 @@ impl Driver {
 
 async fn recv(connection: &mut Option<RelayConnection>) -> Incoming {
     match connection {
-        Some(connection) => connection.incoming.recv().await.unwrap_or(Incoming::Closed),
+        Some(connection) => connection
+            .incoming
+            .recv()
+            .await
+            .unwrap_or(Incoming::Closed(NetError::Lost)),
         None => std::future::pending().await,
     }
 }

@@ -1,6 +1,8 @@
 //! The client's error type.
 
-use hush_client_core::AddressError;
+use std::sync::Arc;
+
+use hush_client_core::{AddressError, CoreError, SendError};
 
 use crate::net::NetError;
 use crate::store::StoreError;
@@ -23,7 +25,7 @@ pub enum ClientError {
     SendToSelf,
     /// The content breaks a limit (for example text over 32 KiB).
     #[error("cannot send this content: {0}")]
-    InvalidContent(String),
+    InvalidContent(#[source] SendError),
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),
@@ -34,9 +36,31 @@ pub enum ClientError {
         name: String,
     },
     /// There is no profile at the path (create one first).
-    #[error("no profile at {0}")]
-    NoProfile(String),
+    #[error("no profile at {}", .0.display())]
+    NoProfile(std::path::PathBuf),
     /// The client stopped (the local database could not be written, or it was shut down).
     #[error("client stopped: {0}")]
-    Stopped(String),
+    Stopped(#[source] StopReason),
+}
+
+/// Why the client stopped, or could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// A commit could not be written: nothing after the last durable state was acknowledged
+    /// or sent.
+    #[error("could not write to the local database: {0}")]
+    StoreWrite(#[source] Arc<StoreError>),
+    /// A thread panicked while holding the local database.
+    #[error("the local database's lock is poisoned")]
+    LockPoisoned,
+    /// A database task panicked or was cancelled.
+    #[error("a local database task failed: {0}")]
+    Task(#[source] Arc<tokio::task::JoinError>),
+    /// The saved state could not be restored.
+    #[error(transparent)]
+    Restore(Arc<CoreError>),
+    /// The client task has ended (shut down, or gone).
+    #[error("the client task has ended")]
+    Ended,
 }

@@ -23,13 +23,13 @@ pub mod store;
 pub use client::{
     Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse,
 };
-pub use error::ClientError;
+pub use error::{ClientError, StopReason};
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry,
     MessageId, MessageStatus, StoredMessage,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
-pub use net::NetError;
+pub use net::{NetError, ResolveError, SetupError, UnreachableReason};
 pub use relay_address::{RelayAddress, RelayAddressError};
 pub use store::{DatabaseKey, SqlStore, StoreError};

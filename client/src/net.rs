@@ -1,15 +1,12 @@
-//! One QUIC connection to the relay: connect with the pinned certificate, log in, then a reader
-//! task that forwards frames to the driver while the driver writes.
+//! One QUIC connection to the relay: connect with the pinned certificate and open the stream,
+//! then a reader task forwards frames to the driver while the driver writes (the core logs in).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hush_crypto::{Account, SignaturePurpose};
-use hush_proto::{
-    ClientFrame, ErrorCode, Push, RegistrationToken, Request, RequestId, Response, ServerFrame, Signature,
-    auth_transcript,
-};
+use hush_client_core::LoginError;
+use hush_proto::{ClientFrame, ErrorResponse, FrameError, ServerFrame};
 use tokio::sync::mpsc;
 
 use crate::relay_address::RelayAddress;
@@ -22,8 +19,6 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 /// Longest wait at shutdown for the close to reach the relay.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// The request id the driver uses for its own requests (login); the core never uses it.
-pub const DRIVER_REQUEST_ID: RequestId = RequestId(u32::MAX);
 
 /// Why talking to the relay failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -35,19 +30,24 @@ pub enum NetError {
         /// The host.
         host: String,
         /// Why.
-        reason: String,
+        #[source]
+        reason: ResolveError,
     },
-    /// No answer within [`CONNECT_TIMEOUT`], or the connection could not be made.
+    /// No answer within the connect timeout (5 s), or the connection could not be made.
     #[error("relay unreachable at {address}: {reason}")]
     Unreachable {
         /// Where we tried.
         address: String,
         /// Why.
-        reason: String,
+        #[source]
+        reason: UnreachableReason,
     },
+    /// The QUIC endpoint could not be set up.
+    #[error("client setup: {0}")]
+    Setup(#[source] Arc<SetupError>),
     /// The relay refused the login.
-    #[error("relay refused login: {0}")]
-    LoginRefused(String),
+    #[error("relay refused login: {:?}: {}", .0.code, .0.detail)]
+    LoginRefused(ErrorResponse),
     /// The relay admits new addresses only with a registration token from its operator, and
     /// none was given (see [`crate::Client::set_registration_token`]). A relay answers a
     /// correctly signed login `Unauthorized` only when the mailbox is not registered (never, or
@@ -64,22 +64,91 @@ pub enum NetError {
         /// Whether the token's expiry had passed by our clock.
         expired: bool,
     },
-    /// The relay broke the protocol.
+    /// The TLS session offers no keying-material exporter to bind the login to.
+    #[error("relay protocol error: TLS exporter unavailable")]
+    Exporter,
+    /// The relay sent bytes that are not a frame.
     #[error("relay protocol error: {0}")]
-    Protocol(String),
+    Frame(#[from] FrameError),
+    /// The relay broke the login handshake.
+    #[error("relay protocol error: {0}")]
+    Handshake(#[source] LoginError),
     /// The connection was lost.
     #[error("connection to relay lost")]
     Lost,
+}
+
+/// Why a relay host name did not resolve.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// The lookup failed.
+    #[error(transparent)]
+    Lookup(Arc<std::io::Error>),
+    /// The lookup found nothing.
+    #[error("no addresses")]
+    NoAddresses,
+}
+
+/// Why the relay could not be reached.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnreachableReason {
+    /// The connection could not be started.
+    #[error(transparent)]
+    Connect(#[from] quinn::ConnectError),
+    /// The connection failed or was closed.
+    #[error(transparent)]
+    Connection(#[from] quinn::ConnectionError),
+    /// No answer within the connect timeout (5 s).
+    #[error("no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    Timeout,
+    /// The connection attempt's task ended without an answer.
+    #[error("the connection attempt was cancelled")]
+    Cancelled,
+}
+
+/// Why the QUIC endpoint could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// The TLS or QUIC configuration.
+    #[error(transparent)]
+    Config(#[from] hush_net::ClientConfigError),
+    /// The idle timeout does not fit QUIC's encoding.
+    #[error("idle timeout: {0}")]
+    IdleTimeout(#[from] quinn::VarIntBoundsExceeded),
+    /// No local socket.
+    #[error("cannot bind a local socket: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+impl From<SetupError> for NetError {
+    fn from(error: SetupError) -> Self {
+        Self::Setup(Arc::new(error))
+    }
+}
+
+impl From<LoginError> for NetError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Refused(refusal) => Self::LoginRefused(refusal),
+            LoginError::RegistrationTokenRequired => Self::RegistrationTokenRequired,
+            LoginError::RegistrationTokenRefused { expired } => Self::RegistrationTokenRefused { expired },
+            other => Self::Handshake(other),
+        }
+    }
 }
 
 /// What the reader task forwards.
 #[derive(Debug)]
 pub(crate) enum Incoming {
     Frame(ServerFrame),
-    Closed,
+    /// The stream ended; why.
+    Closed(NetError),
 }
 
-/// A logged-in connection.
+/// A connection whose stream is open; the core logs in over it.
 #[derive(Debug)]
 pub(crate) struct RelayConnection {
     endpoint: quinn::Endpoint,
@@ -87,73 +156,47 @@ pub(crate) struct RelayConnection {
     send: quinn::SendStream,
     /// Forwarded frames; `Incoming::Closed` once the stream ends.
     pub(crate) incoming: mpsc::Receiver<Incoming>,
-    /// One-time prekeys the relay holds for us, as reported at login.
-    pub(crate) one_time_prekeys: u32,
-    /// Pushes that arrived during login.
-    pub(crate) early_pushes: Vec<Push>,
+    /// The TLS exporter value the login signature binds.
+    pub(crate) exporter: [u8; 32],
 }
 
-fn endpoint(fingerprint: [u8; 32], bind: SocketAddr) -> Result<quinn::Endpoint, NetError> {
-    let setup = |reason: String| NetError::Protocol(format!("client setup: {reason}"));
+fn endpoint(fingerprint: [u8; 32], bind: SocketAddr) -> Result<quinn::Endpoint, SetupError> {
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(KEEP_ALIVE));
-    transport.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|error| setup(error.to_string()))?,
-    ));
-    let mut config = hush_net::client_config(fingerprint).map_err(|error| setup(error.to_string()))?;
+    transport.max_idle_timeout(Some(quinn::IdleTimeout::try_from(IDLE_TIMEOUT)?));
+    let mut config = hush_net::client_config(fingerprint)?;
     config.transport_config(Arc::new(transport));
-    let mut endpoint = quinn::Endpoint::client(bind).map_err(|error| setup(error.to_string()))?;
+    let mut endpoint = quinn::Endpoint::client(bind)?;
     endpoint.set_default_client_config(config);
     Ok(endpoint)
 }
 
 async fn resolve(relay: &RelayAddress) -> Result<SocketAddr, NetError> {
+    let failed = |reason| NetError::Resolve {
+        host: relay.host.clone(),
+        reason,
+    };
     let mut addresses = tokio::net::lookup_host((relay.host.as_str(), relay.port))
         .await
-        .map_err(|error| NetError::Resolve {
-            host: relay.host.clone(),
-            reason: error.to_string(),
-        })?;
-    addresses.next().ok_or_else(|| NetError::Resolve {
-        host: relay.host.clone(),
-        reason: "no addresses".into(),
-    })
+        .map_err(|error| failed(ResolveError::Lookup(Arc::new(error))))?;
+    addresses.next().ok_or_else(|| failed(ResolveError::NoAddresses))
 }
 
 impl RelayConnection {
-    /// Connects and logs in as `account`, within [`CONNECT_TIMEOUT`]; `registration` goes with
-    /// the login, for a relay that registers new addresses by token only.
-    pub(crate) async fn open(
-        relay: &RelayAddress,
-        account: &Account,
-        registration: Option<&RegistrationToken>,
-    ) -> Result<Self, NetError> {
+    /// Connects and opens the stream, within [`CONNECT_TIMEOUT`].
+    pub(crate) async fn open(relay: &RelayAddress) -> Result<Self, NetError> {
         let address = resolve(relay).await?;
-        let unreachable = |reason: String| NetError::Unreachable {
-            address: relay.to_string(),
-            reason,
-        };
-        match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            Self::open_at(address, relay.fingerprint, account, registration),
-        )
-        .await
-        {
+        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open_at(address, relay.fingerprint)).await {
             Ok(result) => result,
-            Err(_) => Err(unreachable(format!(
-                "no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(NetError::Unreachable {
+                address: relay.to_string(),
+                reason: UnreachableReason::Timeout,
+            }),
         }
     }
 
-    async fn open_at(
-        address: SocketAddr,
-        fingerprint: [u8; 32],
-        account: &Account,
-        registration: Option<&RegistrationToken>,
-    ) -> Result<Self, NetError> {
-        let unreachable = |reason: String| NetError::Unreachable {
+    async fn open_at(address: SocketAddr, fingerprint: [u8; 32]) -> Result<Self, NetError> {
+        let unreachable = |reason: UnreachableReason| NetError::Unreachable {
             address: address.to_string(),
             reason,
         };
@@ -165,68 +208,17 @@ impl RelayConnection {
         let endpoint = endpoint(fingerprint, bind)?;
         let connection = endpoint
             .connect(address, hush_net::SERVER_NAME)
-            .map_err(|error| unreachable(error.to_string()))?
+            .map_err(|error| unreachable(error.into()))?
             .await
-            .map_err(|error| unreachable(error.to_string()))?;
-        let (mut send, mut recv) = connection
+            .map_err(|error| unreachable(error.into()))?;
+        let (send, recv) = connection
             .open_bi()
             .await
-            .map_err(|error| unreachable(error.to_string()))?;
+            .map_err(|error| unreachable(error.into()))?;
         let mut exporter = [0u8; 32];
         connection
             .export_keying_material(&mut exporter, hush_net::EXPORTER_LABEL, b"")
-            .map_err(|_| NetError::Protocol("TLS exporter unavailable".into()))?;
-        // The stream exists for the relay once we write on it: a ping opens it; the challenge
-        // comes first, then the pong.
-        write_frame(&mut send, DRIVER_REQUEST_ID, Request::Ping).await?;
-        let mut early_pushes = Vec::new();
-        let mut challenge = None;
-        loop {
-            match read_frame(&mut recv).await? {
-                ServerFrame::Push(Push::Challenge { nonce }) => challenge = Some(nonce),
-                ServerFrame::Push(push) => early_pushes.push(push),
-                ServerFrame::Response { id, .. } if id == DRIVER_REQUEST_ID => break,
-                ServerFrame::Response { .. } => return Err(NetError::Protocol("unexpected response".into())),
-            }
-        }
-        let challenge = challenge.ok_or_else(|| NetError::Protocol("no login challenge".into()))?;
-        let identity_key = account.identity_key().to_bytes();
-        let signature = account.sign(
-            SignaturePurpose::RelayLogin,
-            &auth_transcript(&challenge, &exporter, &identity_key),
-        );
-        let login = Request::Authenticate {
-            identity_key,
-            signature: Signature(signature),
-            registration: registration.cloned(),
-        };
-        write_frame(&mut send, DRIVER_REQUEST_ID, login).await?;
-        let one_time_prekeys = loop {
-            match read_frame(&mut recv).await? {
-                ServerFrame::Response { id, result } if id == DRIVER_REQUEST_ID => match result {
-                    Ok(Response::Authenticated { one_time_prekeys, .. }) => break one_time_prekeys,
-                    Ok(_) => return Err(NetError::Protocol("unexpected login answer".into())),
-                    Err(error) if error.code == ErrorCode::Unauthorized => {
-                        // Our signature is good, so the mailbox is unknown to a relay that
-                        // wants a token for it.
-                        return Err(match registration {
-                            None => NetError::RegistrationTokenRequired,
-                            Some(token) => NetError::RegistrationTokenRefused {
-                                expired: token.expires_at < crate::driver::now_ms() / 1000,
-                            },
-                        });
-                    }
-                    Err(error) => {
-                        return Err(NetError::LoginRefused(format!(
-                            "{:?}: {}",
-                            error.code, error.detail
-                        )));
-                    }
-                },
-                ServerFrame::Push(push) => early_pushes.push(push),
-                ServerFrame::Response { .. } => return Err(NetError::Protocol("unexpected response".into())),
-            }
-        };
+            .map_err(|_| NetError::Exporter)?;
         let (sender, incoming) = mpsc::channel(1024);
         tokio::spawn(read_loop(recv, sender));
         Ok(Self {
@@ -234,8 +226,7 @@ impl RelayConnection {
             connection,
             send,
             incoming,
-            one_time_prekeys,
-            early_pushes,
+            exporter,
         })
     }
 
@@ -259,20 +250,10 @@ impl RelayConnection {
     }
 }
 
-async fn write_frame(send: &mut quinn::SendStream, id: RequestId, request: Request) -> Result<(), NetError> {
-    hush_net::write_client_frame(send, &ClientFrame { id, request })
-        .await
-        .map_err(NetError::from)
-}
-
-async fn read_frame(recv: &mut quinn::RecvStream) -> Result<ServerFrame, NetError> {
-    hush_net::read_server_frame(recv).await.map_err(NetError::from)
-}
-
 impl From<hush_net::StreamError> for NetError {
     fn from(error: hush_net::StreamError) -> Self {
         match error {
-            hush_net::StreamError::Frame(error) => Self::Protocol(error.to_string()),
+            hush_net::StreamError::Frame(error) => Self::Frame(error),
             _ => Self::Lost,
         }
     }
@@ -280,14 +261,14 @@ impl From<hush_net::StreamError> for NetError {
 
 async fn read_loop(mut recv: quinn::RecvStream, sender: mpsc::Sender<Incoming>) {
     loop {
-        match read_frame(&mut recv).await {
+        match hush_net::read_server_frame(&mut recv).await {
             Ok(frame) => {
                 if sender.send(Incoming::Frame(frame)).await.is_err() {
                     return;
                 }
             }
-            Err(_) => {
-                let _ = sender.send(Incoming::Closed).await;
+            Err(error) => {
+                let _ = sender.send(Incoming::Closed(error.into())).await;
                 return;
             }
         }

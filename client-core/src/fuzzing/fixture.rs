@@ -75,7 +75,7 @@ impl Party {
             match output {
                 Output::Commit(commit) => self.store.apply(&commit).expect("the core's commits apply"),
                 Output::Request(frame) => self.requests.push(frame),
-                Output::Event(_) => {}
+                Output::Event(_) | Output::LoggedIn | Output::LoginFailed(_) => {}
             }
         }
     }

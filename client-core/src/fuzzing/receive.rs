@@ -313,7 +313,7 @@ impl Run {
                         "a genuine envelope was dropped: {reason:?} (claimed from {claimed_from:?})"
                     );
                 }
-                Output::Event(_) => {}
+                Output::Event(_) | Output::LoggedIn | Output::LoginFailed(_) => {}
             }
         }
         assert!(seq.is_none() || acked, "delivery {seq:?} was not acknowledged");

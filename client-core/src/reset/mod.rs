@@ -27,38 +27,20 @@
 //! total); a trigger that comes too early is deferred, and dropped when the peer's messages
 //! decrypt again. A reset never loses a message: everything unconfirmed is resent.
 
-mod state;
+pub(crate) mod state;
 
 use hush_crypto::SessionMessage;
 use hush_crypto::peer::{PeerDecryptError, PeerSessions};
 
+use crate::access::Standing;
 use crate::address::Address;
 use crate::content::{Body, MessageId, Payload};
-use crate::core::{Core, Pending};
+use crate::core::Core;
 use crate::event::Event;
 use crate::records::{Conversation, OutboxItem, StoreOp};
-pub(crate) use state::Resets;
 use state::Trigger;
+pub use state::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 
-/// Least time between two resets we start with one peer, milliseconds. A reset costs a bundle
-/// fetch (one of the peer's one-time prekeys) and a resend of what is unconfirmed, so a forged
-/// trigger can make us pay that once a minute per peer at most.
-pub const RESET_INTERVAL_MS: u64 = 60_000;
-/// Most resets we start in any hour, over all peers: forged triggers naming many peers cost at
-/// most this many bundle fetches.
-pub const MAX_RESETS_PER_HOUR: usize = 20;
-/// After a reset, messages still in flight on the dropped sessions fail to decrypt; they were
-/// resent on the new session, so for this long such failures only defer a reset.
-pub const RESET_QUIET_MS: u64 = 5 * 60_000;
-/// Ratchet positions remembered per peer with the message that consumed them, to tell a rolled
-/// back sender (same position, another message) from a redelivery (same bytes).
-pub const MAX_CONSUMED_PER_PEER: usize = 1024;
-/// Ids of delivered incoming messages remembered (over all peers), to drop a resent copy that
-/// comes under a new number. Resends follow a reset at once, so recent ids are what they hit.
-pub const MAX_RECENT_INCOMING: usize = 4096;
-/// Unconfirmed outgoing messages kept (over all peers) for resending after a reset; older ones
-/// stay `Sent` if their receipts never come.
-pub const MAX_UNCONFIRMED: usize = 4096;
 /// How long a message may wait in `held` for an earlier one before we reset. Gaps come from
 /// the relay storing a resend after a later message and close within the sender's retry
 /// backoff (a minute at most); one still open after this is a gap that cannot fill, such as
@@ -67,7 +49,6 @@ pub const GAP_TIMEOUT_MS: u64 = 5 * 60_000;
 /// `conv_seq` restart numbers are at least the clock in milliseconds times 2^20 (see the module
 /// docs): room for a million messages per millisecond between resets.
 const SEQ_EPOCH_SHIFT: u32 = 20;
-pub(super) const HOUR_MS: u64 = 60 * 60 * 1000;
 
 /// A [`Body::Reset`] as received.
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +98,7 @@ impl Core {
         }
         for (peer, received_at) in self.open_gaps() {
             if received_at + GAP_TIMEOUT_MS <= now {
-                self.resets.peers.entry(peer).or_default().gap_acted = Some(received_at);
+                self.resets.act_on_gap(peer, received_at);
                 self.trigger_reset(now, peer, false);
             }
         }
@@ -135,22 +116,13 @@ impl Core {
     /// before it) arrived, unless we reset for it already. Messages held as a message request
     /// wait for the app, not for a gap: a reset would only resend them to be held again.
     fn open_gaps(&self) -> Vec<(Address, u64)> {
-        let mut gaps: Vec<(Address, u64)> = Vec::new();
-        for ((peer, _), held) in &self.held {
-            if gaps.last().is_some_and(|(last, _)| last == peer)
-                || self.requests.standing(peer) == Some(crate::requests::Standing::Requested)
-            {
-                continue;
-            }
-            gaps.push((*peer, held.received_at));
-        }
-        gaps.retain(|(peer, received_at)| {
-            self.resets
-                .peers
-                .get(peer)
-                .is_none_or(|state| state.gap_acted != Some(*received_at))
-        });
-        gaps
+        self.inbox
+            .firsts()
+            .into_iter()
+            .filter(|held| self.access.standing(&held.peer) != Some(Standing::Requested))
+            .map(|held| (held.peer, held.received_at))
+            .filter(|(peer, received_at)| !self.resets.gap_acted(peer, *received_at))
+            .collect()
     }
 
     fn trigger_reset(&mut self, now: u64, peer: Address, reused: bool) {
@@ -211,11 +183,7 @@ impl Core {
             }
             return;
         }
-        let state = self.resets.peers.entry(from).or_default();
-        let ours = std::mem::take(&mut state.awaiting);
-        state.quiet_until = now + RESET_QUIET_MS;
-        state.due = None;
-        state.settled = false;
+        let ours = self.resets.peer_reset(now, from);
         // Keep only the session the reset came on (the most recently used: the peer's new one),
         // so a delayed message on an older one cannot pull us back onto a session the peer
         // dropped. If we reset too, the peer holds our new session as well: keep everything
@@ -236,17 +204,11 @@ impl Core {
         self.conversations.insert(from, conversation);
         ops.push(StoreOp::PutConversation(conversation));
         // Held messages numbered before the reset come again, renumbered.
-        let stale: Vec<u64> = self
-            .held
-            .range((from, 0)..(from, next_seq))
-            .map(|((_, seq), _)| *seq)
-            .collect();
-        for conv_seq in stale {
-            self.held.remove(&(from, conv_seq));
+        for conv_seq in self.inbox.drop_below(from, Some(next_seq)) {
             ops.push(StoreOp::RemoveHeld { peer: from, conv_seq });
         }
         // Renumbered messages that overtook the reset wait in `held`: release them.
-        if let Some(first) = self.held.remove(&(from, next_seq)) {
+        if let Some(first) = self.inbox.take(from, next_seq) {
             ops.push(StoreOp::RemoveHeld {
                 peer: from,
                 conv_seq: next_seq,
@@ -263,8 +225,8 @@ impl Core {
         if reuse_seen {
             // The peer saw us reuse counters: we were restored from an older copy, and the
             // relay may hand out prekeys of the lost future. Replace them.
-            self.upload_due = Some(now);
-            self.upkeep(now, Some(0));
+            self.upkeep.upload_now(now);
+            self.run_upkeep(now, Some(0));
         }
         // An answer belongs to the reset we announced already.
         if !answer {
@@ -279,22 +241,13 @@ impl Core {
     /// the session now active (or the one the outbox is about to start).
     fn requeue(&mut self, now: u64, peer: Address, answer: bool, reuse_seen: bool, ops: &mut Vec<StoreOp>) {
         let mut pending: Vec<Payload> = self.resets.take_unconfirmed(peer);
-        let queued: Vec<OutboxItem> = self
-            .outbox
-            .values()
-            .filter(|item| item.peer == peer)
-            .cloned()
-            .collect();
+        let queued = self.outbox.items_for(&peer);
         for item in &queued {
             // An answer to a send still in flight no longer matters: the item goes out again.
-            if self.in_flight.remove(&item.id) {
-                for value in self.pending.values_mut() {
-                    if matches!(value, Pending::Send(id) if *id == item.id) {
-                        *value = Pending::Ack;
-                    }
-                }
+            if self.outbox.end_send(&item.id) {
+                self.link.ignore_send(item.id);
             }
-            self.remove_outbox(&item.id);
+            self.outbox.remove(&item.id);
             ops.push(StoreOp::RemoveOutbox(item.id));
             let payload = Payload::decode(&item.payload);
             if matches!(
@@ -313,7 +266,7 @@ impl Core {
                     envelope: None,
                     ..item.clone()
                 };
-                self.insert_outbox(again.clone());
+                self.outbox.insert(again.clone());
                 ops.push(StoreOp::PutOutbox(again));
             } else if let Ok(payload) = payload
                 && !pending.iter().any(|p| p.id == payload.id)
@@ -375,10 +328,10 @@ impl Core {
         self.conversations.insert(peer, conversation);
         ops.push(StoreOp::PutConversation(conversation));
         for item in items {
-            self.insert_outbox(item.clone());
+            self.outbox.insert(item.clone());
             ops.push(StoreOp::PutOutbox(item));
         }
         // Retry at once on the new session, not after a backoff from the old one.
-        self.retry_at.remove(&peer);
+        self.backoff.clear(&peer);
     }
 }

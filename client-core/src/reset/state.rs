@@ -9,13 +9,30 @@ use std::hash::{Hash, Hasher};
 use hush_crypto::peer::PeerDecryptError;
 use hush_crypto::{DecryptError, InboundError, SessionMessage};
 
-use super::{
-    HOUR_MS, MAX_CONSUMED_PER_PEER, MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED,
-    RESET_INTERVAL_MS, RESET_QUIET_MS,
-};
 use crate::address::Address;
 use crate::content::{Body, MessageId, Payload};
 use crate::records::{Direction, MessageStatus, StoredMessage};
+
+/// Least time between two resets we start with one peer, milliseconds. A reset costs a bundle
+/// fetch (one of the peer's one-time prekeys) and a resend of what is unconfirmed, so a forged
+/// trigger can make us pay that once a minute per peer at most.
+pub const RESET_INTERVAL_MS: u64 = 60_000;
+/// Most resets we start in any hour, over all peers: forged triggers naming many peers cost at
+/// most this many bundle fetches.
+pub const MAX_RESETS_PER_HOUR: usize = 20;
+/// After a reset, messages still in flight on the dropped sessions fail to decrypt; they were
+/// resent on the new session, so for this long such failures only defer a reset.
+pub const RESET_QUIET_MS: u64 = 5 * 60_000;
+/// Ratchet positions remembered per peer with the message that consumed them, to tell a rolled
+/// back sender (same position, another message) from a redelivery (same bytes).
+pub const MAX_CONSUMED_PER_PEER: usize = 1024;
+/// Ids of delivered incoming messages remembered (over all peers), to drop a resent copy that
+/// comes under a new number. Resends follow a reset at once, so recent ids are what they hit.
+pub const MAX_RECENT_INCOMING: usize = 4096;
+/// Unconfirmed outgoing messages kept (over all peers) for resending after a reset; older ones
+/// stay `Sent` if their receipts never come.
+pub const MAX_UNCONFIRMED: usize = 4096;
+pub(crate) const HOUR_MS: u64 = 60 * 60 * 1000;
 
 /// Why a reset is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +67,7 @@ pub(super) struct PeerState {
 /// are rebuilt after a restart (from [`crate::Snapshot`]); the rest is advisory.
 #[derive(Debug, Default)]
 pub(crate) struct Resets {
-    pub(super) peers: HashMap<Address, PeerState>,
+    peers: HashMap<Address, PeerState>,
     started: VecDeque<u64>,
     unconfirmed: BTreeMap<(Address, u64), Payload>,
     unconfirmed_ids: HashMap<MessageId, (Address, u64)>,
@@ -216,6 +233,27 @@ impl Resets {
         state.settled = false;
     }
 
+    /// `peer` reset at `now`; whether we had started one it has not answered yet.
+    pub(super) fn peer_reset(&mut self, now: u64, peer: Address) -> bool {
+        let state = self.peers.entry(peer).or_default();
+        state.quiet_until = now + RESET_QUIET_MS;
+        state.due = None;
+        state.settled = false;
+        std::mem::take(&mut state.awaiting)
+    }
+
+    /// Whether we reset for the gap before the held message that arrived at `received_at`.
+    pub(crate) fn gap_acted(&self, peer: &Address, received_at: u64) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|state| state.gap_acted == Some(received_at))
+    }
+
+    /// We reset for that gap: once is enough.
+    pub(crate) fn act_on_gap(&mut self, peer: Address, received_at: u64) {
+        self.peers.entry(peer).or_default().gap_acted = Some(received_at);
+    }
+
     /// The earliest deferred reset.
     pub(crate) fn next_due(&self) -> Option<u64> {
         self.peers
@@ -258,7 +296,6 @@ impl Resets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reset::RESET_QUIET_MS;
 
     #[test]
     fn resets_are_rate_limited_per_peer_and_deferred() {

@@ -1,0 +1,264 @@
+//! Receiving: open the seal, decrypt, deduplicate, order, store, then acknowledge.
+
+use hush_crypto::peer::{PeerDecryptError, PeerSessions};
+use hush_crypto::{DecryptError, SessionMessage};
+use hush_proto::{Delivery, Request};
+
+use crate::address::Address;
+use crate::content::{Body, MessageId, Payload, ReceiptKind};
+use crate::core::Core;
+use crate::event::{ClaimedSender, DropReason, Event, PayloadFault};
+use crate::link::Pending;
+use crate::outbox::RECEIPT_DELAY_MS;
+use crate::records::{Conversation, Direction, HeldMessage, MessageStatus, StoreOp, StoredMessage};
+use crate::reset::ResetNotice;
+
+impl Core {
+    /// Handles one delivered envelope. Whatever happens, the outputs end with the ack, after the
+    /// commit holding the message and the ratchet state that decrypted it.
+    pub(crate) fn receive(&mut self, now: u64, delivery: Delivery) {
+        let mut ops = Vec::new();
+        let mut events = Vec::new();
+        self.open_delivery(now, delivery.envelope.as_bytes(), &mut ops, &mut events);
+        self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
+        self.request(
+            Request::Ack {
+                through: delivery.seq,
+            },
+            Pending::Ack,
+        );
+    }
+
+    fn open_delivery(&mut self, now: u64, envelope: &[u8], ops: &mut Vec<StoreOp>, events: &mut Vec<Event>) {
+        let unsealed = match self.account.open_sealed(envelope) {
+            Ok(unsealed) => unsealed,
+            Err(error) => {
+                events.push(Event::Dropped {
+                    claimed_from: None,
+                    reason: DropReason::Unsealable(error),
+                });
+                return;
+            }
+        };
+        let from = Address::from_identity(&unsealed.sender);
+        if self.is_blocked(&from) {
+            // Dropped unread (no session work) and acknowledged by the caller.
+            return;
+        }
+        let message = match SessionMessage::from_bytes(&unsealed.inner) {
+            Ok(message) => message,
+            Err(error) => {
+                events.push(Event::Dropped {
+                    claimed_from: Some(ClaimedSender::new(from)),
+                    reason: DropReason::Malformed(error),
+                });
+                return;
+            }
+        };
+        let is_prekey = matches!(message, SessionMessage::PreKey(_));
+        let fresh_peer = !self.peers.contains_key(&from);
+        let peer = self
+            .peers
+            .entry(from)
+            .or_insert_with(|| PeerSessions::new(unsealed.sender));
+        let result = peer.decrypt(
+            &mut self.account,
+            self.address.as_bytes(),
+            &message,
+            now / 1000,
+            &mut self.rng,
+        );
+        let plaintext = match result {
+            Ok(plaintext) => plaintext,
+            Err(error) => {
+                if fresh_peer {
+                    self.peers.remove(&from);
+                } else {
+                    self.on_undecryptable(now, from, &message, &error);
+                }
+                // A resend of something already processed (its key is used up): nothing to do.
+                if !matches!(error, PeerDecryptError::Decrypt(DecryptError::Duplicate { .. })) {
+                    events.push(Event::Dropped {
+                        claimed_from: Some(ClaimedSender::new(from)),
+                        reason: DropReason::Undecryptable(error),
+                    });
+                }
+                return;
+            }
+        };
+        ops.push(StoreOp::PutPeer(peer.pickle()));
+        self.resets.note_decrypted(from, &message);
+        if is_prekey {
+            // A new inbound session consumed a one-time prekey and remembered the base key.
+            ops.push(StoreOp::PutAccount(self.account.pickle()));
+        }
+        match Payload::decode(&plaintext) {
+            Ok(payload) => self.accept(now, from, payload, plaintext, ops, events),
+            Err(error) => events.push(Event::Dropped {
+                claimed_from: Some(ClaimedSender::new(from)),
+                reason: DropReason::BadPayload(PayloadFault::Decode(error)),
+            }),
+        }
+    }
+
+    /// A decrypted payload from `from`: receipts apply at once; content is delivered in the
+    /// sender's order, exactly once.
+    pub(crate) fn accept(
+        &mut self,
+        now: u64,
+        from: Address,
+        payload: Payload,
+        encoded: Vec<u8>,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        if let Body::Reset {
+            next_seq,
+            answer,
+            reuse_seen,
+        } = payload.body
+        {
+            let notice = ResetNotice {
+                next_seq,
+                answer,
+                reuse_seen,
+            };
+            self.on_peer_reset(now, from, notice, ops, events);
+            return;
+        }
+        if let Body::Receipt { kind, ids } = payload.body {
+            let status = match kind {
+                ReceiptKind::Delivered => MessageStatus::Delivered,
+                ReceiptKind::Read => MessageStatus::Read,
+            };
+            for id in ids {
+                self.resets.note_confirmed(from, &id);
+                ops.push(StoreOp::SetStatus {
+                    id,
+                    peer: from,
+                    status,
+                });
+                events.push(Event::StatusChanged {
+                    id,
+                    peer: from,
+                    status,
+                });
+            }
+            return;
+        }
+        if let Body::AccessKey(key) = payload.body {
+            self.store_peer_key(from, key, ops);
+            return;
+        }
+        if payload.conv_seq == 0 {
+            events.push(Event::Dropped {
+                claimed_from: Some(ClaimedSender::new(from)),
+                reason: DropReason::BadPayload(PayloadFault::Unnumbered),
+            });
+            return;
+        }
+        let mut conversation = self
+            .conversations
+            .get(&from)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(from));
+        if payload.conv_seq < conversation.next_in_seq || self.inbox.contains(from, payload.conv_seq) {
+            // Already delivered or already held: a copy, unless it is a message we never saw
+            // under a number already used (the sender went back in time).
+            if payload.conv_seq < conversation.next_in_seq && !self.resets.delivered(&payload.id) {
+                self.on_reused_seq(now, from);
+            }
+            return;
+        }
+        let request = self.hold_as_request(from, ops, events);
+        if request || payload.conv_seq > conversation.next_in_seq {
+            let held = HeldMessage {
+                peer: from,
+                conv_seq: payload.conv_seq,
+                payload: encoded,
+                received_at: now,
+            };
+            if self.inbox.hold(held.clone()) {
+                ops.push(StoreOp::PutHeld(held));
+            } else {
+                events.push(Event::Dropped {
+                    claimed_from: Some(ClaimedSender::new(from)),
+                    reason: DropReason::BadPayload(PayloadFault::TooManyHeld),
+                });
+            }
+            return;
+        }
+        let mut delivered = Vec::new();
+        self.deliver(now, from, payload, ops, events, &mut delivered);
+        conversation.next_in_seq += 1;
+        self.conversations.insert(from, conversation);
+        self.release_from(now, from, delivered, ops, events);
+    }
+
+    /// Delivers the messages held from `from` that are now next in line (after a gap filled or a
+    /// request was accepted), with delivered receipts for them and for `delivered`.
+    pub(crate) fn release_from(
+        &mut self,
+        now: u64,
+        from: Address,
+        mut delivered: Vec<MessageId>,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let mut conversation = self
+            .conversations
+            .get(&from)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(from));
+        while let Some(held) = self.inbox.take(from, conversation.next_in_seq) {
+            ops.push(StoreOp::RemoveHeld {
+                peer: from,
+                conv_seq: held.conv_seq,
+            });
+            if let Ok(payload) = Payload::decode(&held.payload) {
+                self.deliver(held.received_at, from, payload, ops, events, &mut delivered);
+            }
+            conversation.next_in_seq += 1;
+        }
+        self.conversations.insert(from, conversation);
+        ops.push(StoreOp::PutConversation(conversation));
+        let not_before = now + RECEIPT_DELAY_MS;
+        self.queue_receipts(now, from, ReceiptKind::Delivered, &delivered, not_before, ops);
+    }
+
+    fn deliver(
+        &mut self,
+        now: u64,
+        from: Address,
+        payload: Payload,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+        delivered: &mut Vec<MessageId>,
+    ) {
+        let Body::Content(content) = payload.body else {
+            return;
+        };
+        // A copy resent under a new number after a session reset: confirm it again only.
+        if self.resets.delivered(&payload.id) {
+            delivered.push(payload.id);
+            return;
+        }
+        self.resets.note_incoming(payload.id);
+        let message = StoredMessage {
+            id: payload.id,
+            peer: from,
+            direction: Direction::Incoming,
+            conv_seq: payload.conv_seq,
+            sent_at: payload.sent_at,
+            stored_at: now,
+            content,
+            status: MessageStatus::Received,
+        };
+        delivered.push(payload.id);
+        ops.push(StoreOp::InsertMessage(message.clone()));
+        events.push(Event::MessageReceived(message));
+    }
+}

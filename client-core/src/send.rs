@@ -1,0 +1,392 @@
+//! Sending: queueing, session setup on first send, encryption, transmission, and the relay's
+//! answers.
+
+use hush_crypto::peer::PeerSessions;
+use hush_crypto::{Curve25519PublicKey, IdentityKey, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic};
+use hush_proto::{Bundle, Envelope, ErrorCode, ErrorResponse, Request, Response};
+
+use crate::address::Address;
+use crate::backoff::is_retryable;
+use crate::content::{Body, Content, MAX_RECEIPT_IDS, MessageId, Payload, ReceiptKind};
+use crate::core::Core;
+use crate::error::SendError;
+use crate::event::Event;
+use crate::link::Pending;
+use crate::outbox::NOT_FOUND_RETRIES;
+use crate::records::{Conversation, Direction, MessageStatus, OutboxItem, StoreOp, StoredMessage};
+
+impl Core {
+    /// Queues `content` for `to`. The returned id is durable once the commit that follows is
+    /// applied; the message then survives crashes until the relay has stored it.
+    pub fn handle_send(&mut self, now: u64, to: Address, content: Content) -> Result<MessageId, SendError> {
+        if to == self.address {
+            return Err(SendError::ToSelf);
+        }
+        content.validate()?;
+        let id = MessageId::random(&mut self.rng);
+        let conversation = self
+            .conversations
+            .entry(to)
+            .or_insert_with(|| Conversation::new(to));
+        let conv_seq = conversation.next_out_seq;
+        conversation.next_out_seq += 1;
+        let conversation = *conversation;
+        let payload = Payload {
+            id,
+            conv_seq,
+            sent_at: now,
+            body: Body::Content(content.clone()),
+        }
+        .encode()?;
+        let item = OutboxItem {
+            id,
+            peer: to,
+            conv_seq,
+            payload,
+            envelope: None,
+            created_at: now,
+            not_before: now,
+        };
+        let message = StoredMessage {
+            id,
+            peer: to,
+            direction: Direction::Outgoing,
+            conv_seq,
+            sent_at: now,
+            stored_at: now,
+            content,
+            status: MessageStatus::Queued,
+        };
+        self.outbox.insert(item.clone());
+        let mut ops = vec![
+            StoreOp::PutConversation(conversation),
+            StoreOp::InsertMessage(message),
+            StoreOp::PutOutbox(item),
+        ];
+        let mut events = Vec::new();
+        self.accept_on_send(now, to, &mut ops, &mut events);
+        self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// The user read `ids` (incoming messages from `peer`): marks them and sends a read receipt.
+    pub fn handle_mark_read(&mut self, now: u64, peer: Address, ids: &[MessageId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut ops: Vec<StoreOp> = ids
+            .iter()
+            .map(|id| StoreOp::SetStatus {
+                id: *id,
+                peer,
+                status: MessageStatus::Seen,
+            })
+            .collect();
+        self.queue_receipts(now, peer, ReceiptKind::Read, ids, now, &mut ops);
+        self.commit(ops);
+        self.pump(now);
+    }
+
+    /// Queues receipts of `kind` for `ids` to `peer` (joining one still waiting where there is
+    /// room), not sent before `not_before`.
+    pub(crate) fn queue_receipts(
+        &mut self,
+        now: u64,
+        peer: Address,
+        kind: ReceiptKind,
+        ids: &[MessageId],
+        not_before: u64,
+        ops: &mut Vec<StoreOp>,
+    ) {
+        for chunk in ids.chunks(MAX_RECEIPT_IDS) {
+            let item = self
+                .outbox
+                .receipt_item(now, peer, kind, chunk.to_vec(), not_before, &mut self.rng);
+            if let Some(item) = item {
+                self.outbox.insert(item.clone());
+                ops.push(StoreOp::PutOutbox(item));
+            }
+        }
+    }
+
+    fn back_off(&mut self, now: u64, peer: Address) {
+        self.backoff.back_off(now, peer, &mut self.rng);
+    }
+
+    /// Moves the outbox forward: encrypts what can be, starts sessions where needed, and writes
+    /// what is ready, in outbox order.
+    pub(crate) fn pump(&mut self, now: u64) {
+        if !self.link.is_online() {
+            return;
+        }
+        let (backoff, peers) = (&self.backoff, &self.peers);
+        let plan = self.outbox.plan(
+            now,
+            |peer| backoff.backed_off(now, peer),
+            |peer| {
+                peers
+                    .get(peer)
+                    .is_some_and(|sessions| sessions.active().is_some())
+            },
+        );
+        for peer in plan.fetch {
+            self.fetch_bundle(peer);
+        }
+        let mut send = plan.send;
+        send.extend(self.encrypt_items(now, &plan.encrypt));
+        for id in send {
+            self.transmit(id);
+        }
+    }
+
+    /// Asks for `peer`'s bundle unless a fetch is under way.
+    fn fetch_bundle(&mut self, peer: Address) {
+        if self.outbox.start_fetch(peer) {
+            let request = Request::FetchBundle {
+                mailbox: peer.mailbox(),
+                access: self.access.key_for(&peer),
+            };
+            self.request(request, Pending::Fetch(peer));
+        }
+    }
+
+    /// Encrypts the items `ids` (in order) and commits the envelopes with the ratchet states that
+    /// made them. Returns the ids now ready to send.
+    fn encrypt_items(&mut self, now: u64, ids: &[MessageId]) -> Vec<MessageId> {
+        let mut ops = Vec::new();
+        let mut touched: Vec<Address> = Vec::new();
+        let mut ready = Vec::new();
+        let mut refetch: Vec<Address> = Vec::new();
+        for id in ids {
+            let Some(mut item) = self.outbox.get(id).cloned() else {
+                continue;
+            };
+            if refetch.contains(&item.peer) {
+                continue;
+            }
+            let Some(peer) = self.peers.get_mut(&item.peer) else {
+                continue;
+            };
+            // No usable session (none, or stale): start a new one from a fresh bundle. Nothing
+            // else can fail (the payload was checked when queued); the item stays either way.
+            let Ok(message) = peer.encrypt(now / 1000, &item.payload, &mut self.rng) else {
+                refetch.push(item.peer);
+                continue;
+            };
+            let sealed = hush_crypto::sealed::seal(
+                &self.account,
+                &item.peer.identity(),
+                &message.to_bytes(),
+                &mut self.rng,
+            );
+            let Ok(sealed) = sealed else {
+                continue;
+            };
+            item.envelope = Some(sealed);
+            if !touched.contains(&item.peer) {
+                touched.push(item.peer);
+            }
+            ready.push(item.id);
+            self.outbox.insert(item.clone());
+            ops.push(StoreOp::PutOutbox(item));
+        }
+        for address in touched {
+            if let Some(peer) = self.peers.get(&address) {
+                ops.push(StoreOp::PutPeer(peer.pickle()));
+            }
+        }
+        self.commit(ops);
+        for peer in refetch {
+            self.fetch_bundle(peer);
+        }
+        ready
+    }
+
+    fn transmit(&mut self, id: MessageId) {
+        let Some(item) = self.outbox.get(&id) else {
+            return;
+        };
+        let (peer, Some(bytes)) = (item.peer, item.envelope.clone()) else {
+            return;
+        };
+        let Some(envelope) = Envelope::new(bytes) else {
+            // Larger than the protocol allows; cannot happen for validated payloads.
+            self.fail(id);
+            return;
+        };
+        let (to, access) = (peer.mailbox(), self.access.key_for(&peer));
+        self.outbox.start_send(id);
+        self.request(Request::Send { to, access, envelope }, Pending::Send(id));
+    }
+
+    /// Gives up on an item for good: it is removed and, if it is a message, marked failed.
+    fn fail(&mut self, id: MessageId) {
+        self.fail_all(&[id], Vec::new());
+    }
+
+    /// Gives up on items for good in one commit (with `extra` ops): they are removed and
+    /// messages among them marked failed.
+    fn fail_all(&mut self, ids: &[MessageId], extra: Vec<StoreOp>) {
+        let mut ops = Vec::new();
+        let mut failed = Vec::new();
+        for id in ids {
+            let Some(item) = self.outbox.remove(id) else {
+                continue;
+            };
+            ops.push(StoreOp::RemoveOutbox(*id));
+            if item.conv_seq > 0 {
+                ops.push(StoreOp::SetStatus {
+                    id: *id,
+                    peer: item.peer,
+                    status: MessageStatus::Failed,
+                });
+                failed.push((*id, item.peer));
+            }
+        }
+        ops.extend(extra);
+        self.commit(ops);
+        for (id, peer) in failed {
+            self.event(Event::StatusChanged {
+                id,
+                peer,
+                status: MessageStatus::Failed,
+            });
+        }
+    }
+
+    pub(crate) fn on_send_result(
+        &mut self,
+        now: u64,
+        id: MessageId,
+        result: Result<Response, ErrorResponse>,
+    ) {
+        self.outbox.end_send(&id);
+        let peer = self.outbox.get(&id).map(|item| item.peer);
+        match result {
+            Ok(Response::Stored) => {
+                let Some(item) = self.outbox.remove(&id) else {
+                    return;
+                };
+                self.backoff.clear(&item.peer);
+                let mut ops = vec![StoreOp::RemoveOutbox(id)];
+                if let Ok(payload) = Payload::decode(&item.payload) {
+                    self.resets.note_sent(item.peer, payload);
+                }
+                if item.conv_seq > 0 {
+                    ops.push(StoreOp::SetStatus {
+                        id,
+                        peer: item.peer,
+                        status: MessageStatus::Sent,
+                    });
+                }
+                self.commit(ops);
+                if item.conv_seq > 0 {
+                    self.event(Event::StatusChanged {
+                        id,
+                        peer: item.peer,
+                        status: MessageStatus::Sent,
+                    });
+                }
+            }
+            Err(error) if !is_retryable(error.code) => self.fail(id),
+            // A stale key: sent again at once, without it.
+            Err(error) if peer.is_some_and(|peer| self.on_access_denied(peer, &error)) => {}
+            _ => {
+                if let Some(peer) = peer {
+                    self.back_off(now, peer);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_bundle(&mut self, now: u64, peer: Address, result: Result<Response, ErrorResponse>) {
+        self.outbox.end_fetch(&peer);
+        let bundle = match result {
+            Ok(Response::Bundle(bundle)) => bundle,
+            Err(ErrorResponse {
+                code: ErrorCode::NotFound,
+                ..
+            }) => {
+                // A peer that has just registered may not have uploaded its prekeys yet: ask
+                // again a few times (with backoff) before deciding the mailbox does not exist.
+                if self.backoff.failures(&peer) < NOT_FOUND_RETRIES {
+                    self.back_off(now, peer);
+                    return;
+                }
+                self.backoff.clear(&peer);
+                // No such mailbox: nothing we queue for it can ever be delivered.
+                let items = self.outbox.unsealed_for(&peer);
+                // Those messages never left and, being unencrypted, are the latest to this peer:
+                // number the next one in their place, or the peer (once it exists) would wait
+                // for them forever.
+                let mut extra = Vec::new();
+                if let Some(first) = items.iter().map(|(_, seq)| *seq).filter(|seq| *seq > 0).min()
+                    && let Some(conversation) = self.conversations.get_mut(&peer)
+                    && conversation.next_out_seq > first
+                {
+                    conversation.next_out_seq = first;
+                    extra.push(StoreOp::PutConversation(*conversation));
+                }
+                let ids: Vec<MessageId> = items.into_iter().map(|(id, _)| id).collect();
+                self.fail_all(&ids, extra);
+                return;
+            }
+            Err(error) if self.on_access_denied(peer, &error) => return,
+            _ => {
+                self.back_off(now, peer);
+                return;
+            }
+        };
+        let Some(verified) = bundle_from_wire(&bundle).and_then(|b| b.verify(Some(&peer.identity())).ok())
+        else {
+            // A bundle that is not the peer's (a lying relay) or is malformed: retry later.
+            self.back_off(now, peer);
+            return;
+        };
+        let session = self.account.create_outbound_session(
+            self.address.as_bytes(),
+            peer.as_bytes(),
+            &verified,
+            now / 1000,
+            &mut self.rng,
+        );
+        let Ok(session) = session else {
+            self.back_off(now, peer);
+            return;
+        };
+        let sessions = self
+            .peers
+            .entry(peer)
+            .or_insert_with(|| PeerSessions::new(peer.identity()));
+        if sessions.add_outbound(session).is_err() {
+            self.back_off(now, peer);
+            return;
+        }
+        let pickle = sessions.pickle();
+        self.commit(vec![StoreOp::PutPeer(pickle)]);
+    }
+}
+
+/// The crypto crate's bundle from the wire form; `None` if a key is invalid.
+fn bundle_from_wire(bundle: &Bundle) -> Option<PreKeyBundle> {
+    Some(PreKeyBundle {
+        identity_key: IdentityKey::from_bytes(&bundle.identity_key).ok()?,
+        signed_prekey: SignedPreKeyPublic {
+            id: bundle.signed_prekey.id,
+            created_at: bundle.signed_prekey.created_at,
+            key: Curve25519PublicKey::from_bytes(&bundle.signed_prekey.key).ok()?,
+            signature: bundle.signed_prekey.signature.0,
+        },
+        one_time_prekey: match &bundle.one_time_prekey {
+            Some(otk) => Some(OneTimePreKeyPublic {
+                id: otk.id,
+                key: Curve25519PublicKey::from_bytes(&otk.key).ok()?,
+            }),
+            None => None,
+        },
+    })
+}
