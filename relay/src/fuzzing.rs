@@ -5,7 +5,7 @@
 //!
 //! An input is `[mode, stream...]`: `mode` sets the relay up (bits below), `stream` is a byte
 //! stream of length-prefixed [`ClientFrame`]s, each run through the request handlers
-//! (`cmd::apply`) on one connection against a fresh in-memory store, as the connection's request
+//! (`cmd::run`) on one connection against a fresh in-memory store, as the connection's request
 //! loop would (without the per-connection rate limit). The connection has a fixed challenge and
 //! TLS exporter, so the seed corpus carries genuine login signatures of the two fixture accounts
 //! and the fuzzer can log in by the front door too.
@@ -38,29 +38,24 @@
 //! Allocation is bounded by the input: at most [`MAX_REQUESTS`] requests run, and every message and
 //! prekey in the store came from the input or from the fixed setup.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    AccessKey, Addressed, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, FrameDecoder,
-    MAX_ERROR_DETAIL_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq,
-    ServerFrame, Signature, SignedPreKey, auth_transcript, encode_frame,
+    AccessKey, Addressed, ClientFrame, Deliveries, Envelope, ErrorCode, FrameDecoder, MAX_ERROR_DETAIL_LEN,
+    MailboxId, OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq, ServerFrame, Signature,
+    SignedPreKey, auth_transcript, encode_frame,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::mpsc;
 
-use crate::budget::StrangerBudget;
 use crate::clock::{Clock, ManualClock};
 use crate::cmd;
-use crate::config::{Config, Limits};
-use crate::connection::{ConnState, DELIVERY_BATCH, OUTBOX_CAPACITY};
-use crate::hub::{Hub, Online};
-use crate::limits::KeyedLimiter;
-use crate::metrics::Metrics;
-use crate::reports::Reports;
-use crate::server::Shared;
+use crate::config::Limits;
+use crate::delivery::{self, DELIVERY_BATCH, Online};
+use crate::session::{OUTBOX_CAPACITY, Session};
+use crate::shared::Shared;
 use crate::store::memory::MemoryStore;
 use crate::store::{MailboxStatus, Quota, Store};
 
@@ -223,28 +218,15 @@ pub fn request_handler(data: &[u8]) {
 }
 
 async fn run(mode: u8, stream: &[u8]) {
-    let config = Config {
-        limits: limits(mode),
-        ..Config::default()
-    };
-    let limits = &config.limits;
-    let shared = Arc::new(Shared {
-        fetch_by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
-        fetch_by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
-        strangers: StrangerBudget::from_limits(limits),
-        reports: Reports::default(),
-        store: MemoryStore::new(),
-        clock: Clock::Manual(ManualClock::new(NOW)),
-        hub: Hub::default(),
-        metrics: Arc::new(Metrics::default()),
-        registration_key: None,
-        next_connection_id: AtomicU64::new(2),
-        admission: crate::admission::Admission::new(limits),
-        config,
-    });
+    let shared = Shared::new(
+        MemoryStore::new(),
+        limits(mode),
+        Clock::Manual(ManualClock::new(NOW)),
+        None,
+    );
     let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);
     let mut harness = Harness {
-        state: ConnState::new_for_tests(1, CHALLENGE, EXPORTER, outbox),
+        session: Session::new(shared.connection_id(), CHALLENGE, EXPORTER, outbox),
         shared,
         outbox_rx,
         delivering: mode & MODE_DELIVERING != 0,
@@ -254,7 +236,7 @@ async fn run(mode: u8, stream: &[u8]) {
     harness.setup(mode).await;
     harness.check_store(&harness.snapshot().await);
     harness.deliver().await;
-    let mut decoder = FrameDecoder::new(harness.shared.config.limits.max_frame_len);
+    let mut decoder = FrameDecoder::new(harness.shared.limits.max_frame_len);
     // A stream that breaks the framing closes the connection: nothing more runs.
     if decoder.push(stream).is_err() {
         return;
@@ -264,15 +246,15 @@ async fn run(mode: u8, stream: &[u8]) {
             return;
         };
         harness.apply(frame).await;
-        if harness.state.close_after {
+        if harness.session.close_after {
             return;
         }
     }
 }
 
 struct Harness {
-    shared: Arc<Shared<MemoryStore>>,
-    state: ConnState,
+    shared: Shared<MemoryStore>,
+    session: Session,
     outbox_rx: mpsc::Receiver<ServerFrame>,
     delivering: bool,
     /// Messages ever stored (setup and accepted sends).
@@ -327,8 +309,8 @@ impl Harness {
 
     fn quota(&self) -> Quota {
         Quota {
-            max_messages: self.shared.config.limits.mailbox_max_messages,
-            max_bytes: self.shared.config.limits.mailbox_max_bytes,
+            max_messages: self.shared.limits.mailbox_max_messages,
+            max_bytes: self.shared.limits.mailbox_max_bytes,
         }
     }
 
@@ -336,7 +318,7 @@ impl Harness {
     /// limits, so none fails.
     async fn setup(&mut self, mode: u8) {
         let fixture = fixture();
-        let cap = self.shared.config.limits.max_one_time_prekeys as usize;
+        let cap = self.shared.limits.max_one_time_prekeys as usize;
         if mode & MODE_LOGGED_IN != 0 {
             let owner = &fixture.owner;
             let registered = self
@@ -366,10 +348,10 @@ impl Harness {
             };
             self.install_messages(owner.mailbox, queued).await;
             // What `authenticate` does once the signature verifies.
-            let online = Arc::new(Online::new(self.state.id, self.state.outbox.clone()));
+            let online = Arc::new(Online::new(self.session.id, self.session.outbox.clone()));
             self.shared.hub.register(owner.mailbox, online.clone());
-            self.state.mailbox = Some(owner.mailbox);
-            self.state.online = Some(online);
+            self.session.mailbox = Some(owner.mailbox);
+            self.session.online = Some(online);
         }
         if mode & MODE_PEER != 0 {
             let peer = &fixture.peer;
@@ -393,7 +375,7 @@ impl Harness {
                 party.mailbox,
                 party.signed_prekey.clone(),
                 one_time,
-                self.shared.config.limits.max_one_time_prekeys,
+                self.shared.limits.max_one_time_prekeys,
             )
             .await;
         assert!(
@@ -469,7 +451,7 @@ impl Harness {
             snapshot.depth,
             self.enqueued
         );
-        let cap = self.shared.config.limits.max_one_time_prekeys;
+        let cap = self.shared.limits.max_one_time_prekeys;
         for view in [&snapshot.owner, &snapshot.peer] {
             assert!(
                 view.one_time_prekeys.unwrap_or(0) <= cap,
@@ -482,13 +464,19 @@ impl Harness {
     async fn apply(&mut self, frame: ClientFrame) {
         let ClientFrame { id, request } = frame;
         let before = self.snapshot().await;
-        let logged_in = self.state.mailbox;
-        let pushed = self.state.pushed_through();
-        let result = cmd::apply(&self.shared, &mut self.state, request.clone()).await;
+        let logged_in = self.session.mailbox;
+        let pushed = self.session.pushed_through();
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        let respond = move |outcome| drop(reply.send(outcome));
+        cmd::run(&self.shared, &mut self.session, request.clone(), respond).await;
+        // The memory store commits at once: every request, sends too, is answered by now.
+        let answer = answer.try_recv();
+        assert!(answer.is_ok(), "{request:?} went unanswered");
+        let Ok(result) = answer else { return };
         let after = self.snapshot().await;
         assert_eq!(
-            self.state.mailbox.is_some(),
-            self.state.online.is_some(),
+            self.session.mailbox.is_some(),
+            self.session.online.is_some(),
             "logged in without being online, or the reverse"
         );
 
@@ -505,10 +493,13 @@ impl Harness {
                     request
                 );
                 assert_eq!(
-                    self.state.mailbox, logged_in,
+                    self.session.mailbox, logged_in,
                     "a refused request changed the login"
                 );
-                assert!(!self.state.close_after, "a refused request closes the connection");
+                assert!(
+                    !self.session.close_after,
+                    "a refused request closes the connection"
+                );
                 if logged_in.is_none() && !matches!(request, Request::Authenticate { .. } | Request::Ping) {
                     assert_eq!(
                         refused.code,
@@ -529,7 +520,7 @@ impl Harness {
         self.check_store(&after);
         let frame = ServerFrame::Response { id, result };
         assert!(
-            encode_frame(&frame, self.shared.config.limits.max_frame_len).is_ok(),
+            encode_frame(&frame, self.shared.limits.max_frame_len).is_ok(),
             "the response does not encode under the frame limit"
         );
         self.drain_pushes();
@@ -545,7 +536,7 @@ impl Harness {
         before: &Snapshot,
         after: &Snapshot,
     ) {
-        let cap = self.shared.config.limits.max_one_time_prekeys;
+        let cap = self.shared.limits.max_one_time_prekeys;
         // Everything but the mailbox `changed` (or nothing) is as it was.
         let only_changed = |changed: Option<&MailboxId>| {
             let fixture = fixture();
@@ -584,7 +575,7 @@ impl Harness {
             ) => {
                 assert_eq!(logged_in, None, "logged in twice");
                 assert_eq!(*mailbox, MailboxId::for_identity(identity_key));
-                assert_eq!(self.state.mailbox, Some(*mailbox));
+                assert_eq!(self.session.mailbox, Some(*mailbox));
                 let view = after.view(mailbox);
                 assert!(
                     view.is_some_and(|view| view.status
@@ -685,7 +676,10 @@ impl Harness {
             }
             (Request::DeleteMailbox, Response::MailboxDeleted) => {
                 let mailbox = logged_in.unwrap_or(MailboxId([0; 32]));
-                assert!(self.state.close_after, "the connection stays open after deleting");
+                assert!(
+                    self.session.close_after,
+                    "the connection stays open after deleting"
+                );
                 let view = after.view(&mailbox);
                 assert!(
                     view.is_some_and(|view| view.status == MailboxStatus::Unknown),
@@ -748,8 +742,8 @@ impl Harness {
 
     /// Takes every frame queued to the connection: only pushes, each encodable.
     fn drain_pushes(&mut self) {
-        let max = self.shared.config.limits.max_frame_len;
-        let threshold = self.shared.config.limits.prekey_low_threshold;
+        let max = self.shared.limits.max_frame_len;
+        let threshold = self.shared.limits.prekey_low_threshold;
         while let Ok(frame) = self.outbox_rx.try_recv() {
             assert!(
                 encode_frame(&frame, max).is_ok(),
@@ -770,10 +764,10 @@ impl Harness {
     /// What the delivery task does: pushes the mailbox's messages after the last pushed one, in
     /// batches, recording each push before it can be acknowledged.
     async fn deliver(&mut self) {
-        let (true, Some(mailbox)) = (self.delivering, self.state.mailbox) else {
+        let (true, Some(mailbox)) = (self.delivering, self.session.mailbox) else {
             return;
         };
-        let max = self.shared.config.limits.max_frame_len;
+        let max = self.shared.limits.max_frame_len;
         loop {
             let Ok(messages) = self
                 .store()
@@ -786,21 +780,17 @@ impl Harness {
             for message in messages {
                 assert!(message.seq > self.last_delivered, "deliveries out of order");
                 self.last_delivered = message.seq;
-                let envelope = Envelope::new(message.envelope);
-                assert!(envelope.is_some(), "a stored envelope over the protocol limit");
-                if let Some(envelope) = envelope {
-                    let frame = ServerFrame::Push(Push::Deliver(Delivery {
-                        seq: Seq(message.seq),
-                        received_at: message.received_at,
-                        envelope,
-                    }));
+                let seq = message.seq;
+                let frame = delivery::deliver_frame(message);
+                assert!(frame.is_some(), "a stored envelope over the protocol limit");
+                if let Some(frame) = frame {
                     assert!(
                         encode_frame(&frame, max).is_ok(),
                         "a delivery does not encode under the frame limit"
                     );
                 }
-                if let Some(online) = &self.state.online {
-                    online.record_push(message.seq);
+                if let Some(online) = &self.session.online {
+                    online.record_push(seq);
                 }
             }
             if !full_batch {

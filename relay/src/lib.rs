@@ -19,12 +19,16 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+mod background;
 mod budget;
+/// A minimal relay client for the relay's own tests and `hush-bench` (feature `testing`).
+#[cfg(feature = "testing")]
 pub mod client;
 pub mod clock;
 mod cmd;
 pub mod config;
 pub mod connection;
+mod delivery;
 /// Entry point of the cargo-fuzz target `relay_request_handler` in `fuzz/` and its seed corpus.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -34,6 +38,8 @@ pub mod metrics;
 pub mod registration;
 mod reports;
 pub mod server;
+mod session;
+mod shared;
 pub mod store;
 pub mod tls;
 
