@@ -38,51 +38,30 @@
 //! Allocation is bounded by the input: at most [`MAX_REQUESTS`] requests run, and every message and
 //! prekey in the store came from the input or from the fixed setup.
 
-use std::sync::{Arc, OnceLock};
+mod fixture;
+mod seeds;
 
-use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    AccessKey, Addressed, ClientFrame, Deliveries, Envelope, ErrorCode, FrameDecoder, MAX_ERROR_DETAIL_LEN,
-    MailboxId, OneTimePreKey, PreKeyUpload, Push, Request, RequestId, Response, Seq, ServerFrame, Signature,
-    SignedPreKey, auth_transcript, encode_frame,
+    AccessKey, ClientFrame, ErrorCode, FrameDecoder, MAX_ERROR_DETAIL_LEN, MailboxId, Push, Request,
+    Response, ServerFrame, encode_frame,
 };
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::sync::mpsc;
 
+pub use self::fixture::{
+    ACCESS_KEY, CHALLENGE, EXPORTER, MODE_DELIVERING, MODE_LOGGED_IN, MODE_PEER, MODE_TIGHT, NOW,
+};
+use self::fixture::{Snapshot, fixture, limits, snapshot};
+pub use self::seeds::{Seed, seed_corpus};
 use crate::clock::{Clock, ManualClock};
 use crate::cmd;
-use crate::config::Limits;
-use crate::delivery::{self, DELIVERY_BATCH, Online};
+use crate::delivery::{self, DELIVERY_BATCH};
 use crate::session::{OUTBOX_CAPACITY, Session};
 use crate::shared::Shared;
 use crate::store::memory::MemoryStore;
-use crate::store::{MailboxStatus, Quota, Store};
+use crate::store::{MailboxStatus, Store};
 
-/// The fixed clock (Unix seconds).
-pub const NOW: u64 = 1_800_000_000;
-/// The access key both fixture mailboxes start with (seeds present it, and a wrong one).
-pub const ACCESS_KEY: AccessKey = AccessKey([0xAC; 32]);
-/// The connection's login challenge.
-pub const CHALLENGE: [u8; 32] = [0xC4; 32];
-/// The connection's TLS exporter value.
-pub const EXPORTER: [u8; 32] = [0xE7; 32];
 /// Most requests run per input, so one input stays fast.
 pub const MAX_REQUESTS: usize = 64;
-
-/// Mode bit: start logged in as the owner.
-pub const MODE_LOGGED_IN: u8 = 1;
-/// Mode bit: a delivery task pushes the mailbox's messages after each request.
-pub const MODE_DELIVERING: u8 = 1 << 5;
-/// Mode bit: a second mailbox exists, with a bundle and a queued message.
-pub const MODE_PEER: u8 = 1 << 6;
-/// Mode bit: tight limits.
-pub const MODE_TIGHT: u8 = 1 << 7;
-
-/// One-time prekeys made for each fixture account's setup (the default cap).
-const SETUP_ONE_TIME: usize = 500;
-/// One-time prekeys in each fixture account's genuine upload (ids after the setup ones).
-const UPLOAD_ONE_TIME: usize = 5;
 
 /// An entry function: runs one input through one fuzz target.
 pub type Target = fn(&[u8]);
@@ -99,105 +78,6 @@ pub const TARGETS: &[(&str, Target)] = &[
 /// mangled), and as a run of journal records. Never panics; asserts what replay promises.
 pub fn journal_replay(data: &[u8]) {
     crate::store::sqlite::fuzz_journal_replay(data);
-}
-
-/// A fixture account, as the relay sees it.
-#[derive(Debug)]
-struct Party {
-    identity_key: [u8; 32],
-    mailbox: MailboxId,
-    signed_prekey: SignedPreKey,
-    /// Installed directly in the store at setup.
-    setup_one_time: Vec<OneTimePreKey>,
-    /// A genuine `UploadPreKeys` (signed prekey and fresh one-time prekeys).
-    upload: Request,
-    /// A genuine login on the fuzzed connection.
-    authenticate: Request,
-}
-
-#[derive(Debug)]
-struct Fixture {
-    owner: Party,
-    peer: Party,
-}
-
-#[allow(clippy::expect_used)]
-fn party(seed: u64) -> Party {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut account = Account::new(NOW, &mut rng);
-    let identity_key = account.identity_key().to_bytes();
-    // A new account always has a signed prekey.
-    let spk = account
-        .signed_prekey()
-        .expect("a new account has a signed prekey");
-    let signed_prekey = SignedPreKey {
-        id: spk.id,
-        created_at: spk.created_at,
-        key: spk.key.to_bytes(),
-        signature: Signature(spk.signature),
-    };
-    let mut one_time = |count| -> Vec<OneTimePreKey> {
-        account
-            .generate_one_time_prekeys(count, &mut rng)
-            .into_iter()
-            .map(|otk| OneTimePreKey {
-                id: otk.id,
-                key: otk.key.to_bytes(),
-            })
-            .collect()
-    };
-    let setup_one_time = one_time(SETUP_ONE_TIME);
-    let upload = Request::UploadPreKeys {
-        signed_prekey: signed_prekey.clone(),
-        // 5 is under the upload limit of 100.
-        one_time_prekeys: PreKeyUpload::new(one_time(UPLOAD_ONE_TIME)).expect("under the upload limit"),
-    };
-    let authenticate = Request::Authenticate {
-        identity_key,
-        signature: Signature(account.sign(
-            SignaturePurpose::RelayLogin,
-            &auth_transcript(&CHALLENGE, &EXPORTER, &identity_key),
-        )),
-        registration: None,
-    };
-    Party {
-        identity_key,
-        mailbox: MailboxId::for_identity(&identity_key),
-        signed_prekey,
-        setup_one_time,
-        upload,
-        authenticate,
-    }
-}
-
-/// Built once per process from seeded RNGs, so the seed corpus keeps matching it.
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| Fixture {
-        owner: party(1),
-        peer: party(2),
-    })
-}
-
-fn limits(mode: u8) -> Limits {
-    let defaults = Limits::default();
-    if mode & MODE_TIGHT == 0 {
-        return defaults;
-    }
-    Limits {
-        max_frame_len: 4096,
-        max_envelope_len: 64,
-        mailbox_max_messages: 4,
-        mailbox_max_bytes: 128,
-        max_one_time_prekeys: 8,
-        prekey_low_threshold: 4,
-        bundle_fetches_per_minute: 3,
-        bundle_fetches_per_target_per_minute: 2,
-        stranger_fetches_per_target: 1,
-        stranger_messages_per_mailbox: 3,
-        stranger_bytes_per_mailbox: 100,
-        ..defaults
-    }
 }
 
 thread_local! {
@@ -233,8 +113,8 @@ async fn run(mode: u8, stream: &[u8]) {
         enqueued: 0,
         last_delivered: 0,
     };
-    harness.setup(mode).await;
-    harness.check_store(&harness.snapshot().await);
+    harness.enqueued = fixture::setup(&harness.shared, &mut harness.session, mode).await;
+    harness.check_store(&snapshot(harness.store()).await);
     harness.deliver().await;
     let mut decoder = FrameDecoder::new(harness.shared.limits.max_frame_len);
     // A stream that breaks the framing closes the connection: nothing more runs.
@@ -263,182 +143,9 @@ struct Harness {
     last_delivered: u64,
 }
 
-/// What the store holds for one mailbox.
-#[derive(Debug, Clone, PartialEq)]
-struct MailboxView {
-    status: MailboxStatus,
-    one_time_prekeys: Option<u32>,
-    seqs: Vec<u64>,
-    access_verifier: Option<[u8; 32]>,
-}
-
-/// What the store holds for both fixture mailboxes (the only ones that can exist: registering
-/// needs a login signature).
-#[derive(Debug, Clone, PartialEq)]
-struct Snapshot {
-    owner: MailboxView,
-    peer: MailboxView,
-    depth: u64,
-}
-
-impl Snapshot {
-    fn view(&self, mailbox: &MailboxId) -> Option<&MailboxView> {
-        let fixture = fixture();
-        if *mailbox == fixture.owner.mailbox {
-            Some(&self.owner)
-        } else if *mailbox == fixture.peer.mailbox {
-            Some(&self.peer)
-        } else {
-            None
-        }
-    }
-
-    fn prekeys(&self, mailbox: &MailboxId) -> Option<u32> {
-        self.view(mailbox).and_then(|view| view.one_time_prekeys)
-    }
-
-    fn queued(&self, mailbox: &MailboxId) -> usize {
-        self.view(mailbox).map_or(0, |view| view.seqs.len())
-    }
-}
-
 impl Harness {
     fn store(&self) -> &MemoryStore {
         &self.shared.store
-    }
-
-    fn quota(&self) -> Quota {
-        Quota {
-            max_messages: self.shared.limits.mailbox_max_messages,
-            max_bytes: self.shared.limits.mailbox_max_bytes,
-        }
-    }
-
-    /// Installs the mode's mailboxes, prekeys, messages and login. Every step is within the
-    /// limits, so none fails.
-    async fn setup(&mut self, mode: u8) {
-        let fixture = fixture();
-        let cap = self.shared.limits.max_one_time_prekeys as usize;
-        if mode & MODE_LOGGED_IN != 0 {
-            let owner = &fixture.owner;
-            let registered = self
-                .store()
-                .register(owner.mailbox, owner.identity_key, NOW)
-                .await;
-            assert!(registered.is_ok(), "setup: registering the owner failed");
-            let keyed = self
-                .store()
-                .set_access_verifier(owner.mailbox, Some(ACCESS_KEY.verifier()))
-                .await;
-            assert!(keyed.is_ok(), "setup: setting the owner's access key failed");
-            let one_time = match (mode >> 1) & 3 {
-                0 => None,
-                1 => Some(0),
-                2 => Some(3),
-                _ => Some(cap),
-            };
-            if let Some(count) = one_time {
-                self.install_prekeys(owner, count.min(cap)).await;
-            }
-            let queued = match (mode >> 3) & 3 {
-                0 => 0,
-                1 => 1,
-                2 => 3,
-                _ => 70,
-            };
-            self.install_messages(owner.mailbox, queued).await;
-            // What `authenticate` does once the signature verifies.
-            let online = Arc::new(Online::new(self.session.id, self.session.outbox.clone()));
-            self.shared.hub.register(owner.mailbox, online.clone());
-            self.session.mailbox = Some(owner.mailbox);
-            self.session.online = Some(online);
-        }
-        if mode & MODE_PEER != 0 {
-            let peer = &fixture.peer;
-            let registered = self.store().register(peer.mailbox, peer.identity_key, NOW).await;
-            assert!(registered.is_ok(), "setup: registering the peer failed");
-            let keyed = self
-                .store()
-                .set_access_verifier(peer.mailbox, Some(ACCESS_KEY.verifier()))
-                .await;
-            assert!(keyed.is_ok(), "setup: setting the peer's access key failed");
-            self.install_prekeys(peer, 3.min(cap)).await;
-            self.install_messages(peer.mailbox, 1).await;
-        }
-    }
-
-    async fn install_prekeys(&self, party: &Party, count: usize) {
-        let one_time = party.setup_one_time.iter().take(count).copied().collect();
-        let held = self
-            .store()
-            .upload_prekeys(
-                party.mailbox,
-                party.signed_prekey.clone(),
-                one_time,
-                self.shared.limits.max_one_time_prekeys,
-            )
-            .await;
-        assert!(
-            held.is_ok_and(|held| held as usize == count),
-            "setup: uploading {count} prekeys failed"
-        );
-    }
-
-    async fn install_messages(&mut self, mailbox: MailboxId, count: u64) {
-        let quota = self.quota();
-        let count = count.min(quota.max_messages);
-        // Small envelopes of distinct contents, well within the tight byte quota.
-        let deliveries = (0..count)
-            .map(|index| (mailbox, vec![index as u8; 1 + (index % 7) as usize]))
-            .collect();
-        let stored = self.store().enqueue(deliveries, NOW, quota).await;
-        assert!(
-            stored.is_ok_and(|seqs| seqs.len() as u64 == count),
-            "setup: queueing {count} messages failed"
-        );
-        self.enqueued += count;
-    }
-
-    async fn view(&self, mailbox: MailboxId) -> MailboxView {
-        let store = self.store();
-        let status = store.mailbox_status(mailbox).await;
-        assert!(status.is_ok(), "the memory store failed");
-        let status = status.unwrap_or(MailboxStatus::Unknown);
-        let one_time_prekeys = store.one_time_prekey_count(mailbox).await.ok();
-        let seqs: Vec<u64> = store
-            .fetch(mailbox, 0, usize::MAX)
-            .await
-            .map(|messages| messages.iter().map(|message| message.seq).collect())
-            .unwrap_or_default();
-        let active = matches!(status, MailboxStatus::Active { .. });
-        assert_eq!(
-            one_time_prekeys.is_some(),
-            active,
-            "a prekey count exists exactly for active mailboxes"
-        );
-        assert!(active || seqs.is_empty(), "an unknown mailbox holds messages");
-        assert!(
-            seqs.windows(2).all(|pair| pair.first() < pair.get(1)),
-            "seqs out of order"
-        );
-        let access_verifier = store.access_verifier(mailbox).await.ok().flatten();
-        MailboxView {
-            status,
-            one_time_prekeys,
-            seqs,
-            access_verifier,
-        }
-    }
-
-    async fn snapshot(&self) -> Snapshot {
-        let fixture = fixture();
-        let depth = self.store().queue_depth().await;
-        assert!(depth.is_ok(), "the memory store failed");
-        Snapshot {
-            owner: self.view(fixture.owner.mailbox).await,
-            peer: self.view(fixture.peer.mailbox).await,
-            depth: depth.unwrap_or_default(),
-        }
     }
 
     /// The store-wide invariants.
@@ -463,7 +170,7 @@ impl Harness {
 
     async fn apply(&mut self, frame: ClientFrame) {
         let ClientFrame { id, request } = frame;
-        let before = self.snapshot().await;
+        let before = snapshot(self.store()).await;
         let logged_in = self.session.mailbox;
         let pushed = self.session.pushed_through();
         let (reply, mut answer) = tokio::sync::oneshot::channel();
@@ -473,7 +180,7 @@ impl Harness {
         let answer = answer.try_recv();
         assert!(answer.is_ok(), "{request:?} went unanswered");
         let Ok(result) = answer else { return };
-        let after = self.snapshot().await;
+        let after = snapshot(self.store()).await;
         assert_eq!(
             self.session.mailbox.is_some(),
             self.session.online.is_some(),
@@ -798,248 +505,4 @@ impl Harness {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Seed corpus.
-
-#[path = "../../fuzz/seed.rs"]
-mod seed;
-pub use seed::Seed;
-
-/// The seed corpus: genuine request sequences over the fixture (logins with the fixture
-/// accounts' real signatures, genuine prekey uploads, sends between the two mailboxes, acks in and
-/// out of range, deletion) in each mode family. Deterministic.
-#[allow(clippy::expect_used)]
-pub fn seed_corpus() -> Vec<Seed> {
-    let fixture = fixture();
-    let owner = &fixture.owner;
-    let peer = &fixture.peer;
-    let envelope = |len: usize, fill: u8| Envelope::new(vec![fill; len]).expect("under the envelope limit");
-    let send = |to: MailboxId, len: usize| Request::Send {
-        to,
-        access: None,
-        envelope: envelope(len, 0x5A),
-    };
-    let send_keyed = |to: MailboxId, access: AccessKey| Request::Send {
-        to,
-        access: Some(access),
-        envelope: envelope(8, 0x5B),
-    };
-    let send_many = |to: &[MailboxId]| Request::SendMany {
-        deliveries: Deliveries::new(
-            to.iter()
-                .map(|to| Addressed {
-                    to: *to,
-                    access: None,
-                    envelope: envelope(16, 0xA5),
-                })
-                .collect(),
-        )
-        .expect("under the recipient limit"),
-    };
-    let wrong_key = AccessKey([0x0B; 32]);
-    let ack = |through| Request::Ack {
-        through: Seq(through),
-    };
-    let fetch = |mailbox| Request::FetchBundle {
-        mailbox,
-        access: None,
-    };
-    let fetch_keyed = |mailbox, access| Request::FetchBundle {
-        mailbox,
-        access: Some(access),
-    };
-    let unknown = MailboxId([0x42; 32]);
-    let logged_in_full = MODE_LOGGED_IN | (3 << 1) | (3 << 3) | MODE_DELIVERING | MODE_PEER;
-    let sequences: Vec<(&str, u8, Vec<Request>)> = vec![
-        ("ping", 0, vec![Request::Ping]),
-        (
-            "logged_out_refusals",
-            MODE_PEER,
-            vec![
-                owner.upload.clone(),
-                fetch(peer.mailbox),
-                send(peer.mailbox, 8),
-                send_many(&[peer.mailbox]),
-                ack(1),
-                Request::DeleteMailbox,
-                Request::Ping,
-            ],
-        ),
-        (
-            "login_then_everything",
-            MODE_DELIVERING,
-            vec![
-                owner.authenticate.clone(),
-                owner.upload.clone(),
-                fetch(owner.mailbox),
-                send(owner.mailbox, 10),
-                send_many(&[owner.mailbox, owner.mailbox]),
-                ack(2),
-                ack(9),
-                owner.authenticate.clone(),
-                Request::DeleteMailbox,
-            ],
-        ),
-        (
-            "peer_login_existing",
-            MODE_PEER | MODE_DELIVERING,
-            vec![
-                peer.authenticate.clone(),
-                ack(1),
-                peer.upload.clone(),
-                fetch(peer.mailbox),
-            ],
-        ),
-        (
-            "wrong_login",
-            MODE_PEER,
-            vec![
-                // The owner's key with the peer's signature.
-                match (&owner.authenticate, &peer.authenticate) {
-                    (Request::Authenticate { identity_key, .. }, Request::Authenticate { signature, .. }) => {
-                        Request::Authenticate {
-                            identity_key: *identity_key,
-                            signature: *signature,
-                            registration: None,
-                        }
-                    }
-                    _ => Request::Ping,
-                },
-                Request::Ping,
-            ],
-        ),
-        (
-            "logged_in_all_kinds",
-            logged_in_full,
-            vec![
-                owner.upload.clone(),
-                peer.upload.clone(),
-                fetch(peer.mailbox),
-                fetch(owner.mailbox),
-                fetch(unknown),
-                send(peer.mailbox, 100),
-                send(unknown, 1),
-                send_many(&[peer.mailbox, owner.mailbox, peer.mailbox]),
-                send_many(&[peer.mailbox, unknown]),
-                ack(0),
-                ack(3),
-                ack(70),
-                ack(u64::MAX),
-                Request::Ping,
-                peer.authenticate.clone(),
-                Request::DeleteMailbox,
-                Request::Ping,
-            ],
-        ),
-        (
-            "not_delivered_acks",
-            MODE_LOGGED_IN | (2 << 3),
-            vec![ack(1), ack(3), send(owner.mailbox, 4), ack(4)],
-        ),
-        (
-            "few_prekeys",
-            MODE_LOGGED_IN | (2 << 1) | MODE_PEER,
-            vec![
-                fetch(owner.mailbox),
-                fetch(owner.mailbox),
-                fetch(owner.mailbox),
-                fetch(owner.mailbox),
-                owner.upload.clone(),
-                fetch(owner.mailbox),
-            ],
-        ),
-        (
-            "tight_limits",
-            MODE_TIGHT | logged_in_full,
-            vec![
-                owner.upload.clone(),
-                owner.upload.clone(),
-                send(peer.mailbox, 64),
-                send(peer.mailbox, 65),
-                send_many(&[peer.mailbox, peer.mailbox, peer.mailbox, peer.mailbox]),
-                send(owner.mailbox, 1),
-                fetch(peer.mailbox),
-                fetch(peer.mailbox),
-                fetch(peer.mailbox),
-                ack(4),
-                send(owner.mailbox, 1),
-            ],
-        ),
-        (
-            "access_keys_and_strangers",
-            MODE_TIGHT | logged_in_full,
-            vec![
-                send(peer.mailbox, 30),
-                send(peer.mailbox, 30),
-                send(peer.mailbox, 30),
-                send(peer.mailbox, 30),
-                send_keyed(peer.mailbox, ACCESS_KEY),
-                send_keyed(peer.mailbox, wrong_key),
-                fetch(peer.mailbox),
-                fetch(peer.mailbox),
-                fetch_keyed(peer.mailbox, ACCESS_KEY),
-                fetch_keyed(peer.mailbox, wrong_key),
-                Request::SetAccessKey { key: Some(wrong_key) },
-                send_keyed(owner.mailbox, wrong_key),
-                Request::SetAccessKey { key: None },
-                send_keyed(owner.mailbox, wrong_key),
-                Request::Report {
-                    mailbox: peer.mailbox,
-                },
-                Request::Report {
-                    mailbox: owner.mailbox,
-                },
-            ],
-        ),
-        (
-            "logged_out_access_requests",
-            MODE_PEER,
-            vec![
-                Request::SetAccessKey {
-                    key: Some(ACCESS_KEY),
-                },
-                Request::Report {
-                    mailbox: peer.mailbox,
-                },
-                send_keyed(peer.mailbox, ACCESS_KEY),
-            ],
-        ),
-        (
-            "tight_logged_out_login",
-            MODE_TIGHT | MODE_DELIVERING,
-            vec![
-                owner.authenticate.clone(),
-                owner.upload.clone(),
-                send(owner.mailbox, 200),
-            ],
-        ),
-    ];
-    let journals = crate::store::sqlite::journal_seed_files()
-        .into_iter()
-        .map(|(name, bytes)| Seed {
-            target: "relay_journal_replay",
-            name,
-            bytes,
-        });
-    sequences
-        .into_iter()
-        .map(|(name, mode, requests)| {
-            let mut bytes = vec![mode];
-            for (request, id) in requests.into_iter().zip(1..) {
-                let frame = ClientFrame {
-                    id: RequestId(id),
-                    request,
-                };
-                bytes.extend(encode_frame(&frame, hush_proto::MAX_FRAME_LEN).expect("seed frames are small"));
-            }
-            Seed {
-                target: "relay_request_handler",
-                name: name.to_owned(),
-                bytes,
-            }
-        })
-        .chain(journals)
-        .collect()
 }
