@@ -44,4 +44,4 @@ pub mod store;
 pub mod tls;
 
 pub use config::{Config, Limits};
-pub use server::{Relay, RelayHandle, StartError};
+pub use server::{ConfigError, Relay, RelayHandle, StartError};

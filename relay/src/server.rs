@@ -38,7 +38,7 @@ pub const DATABASE_FILE: &str = "relay.sqlite3";
 pub enum StartError {
     /// The configuration is inconsistent.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// TLS material could not be loaded or made.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -53,6 +53,35 @@ pub enum StartError {
     /// The store could not be opened.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+}
+
+/// What is wrong with the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `storage.synchronous` names no SQLite mode the relay offers.
+    #[error("storage.synchronous must be full or normal, not {0:?}")]
+    Synchronous(String),
+    /// The PostgreSQL backend was chosen without a database URL.
+    #[error(r#"storage.backend = "postgres" needs storage.postgres_url"#)]
+    PostgresUrlMissing,
+    /// The PostgreSQL backend was chosen in a relay built without it.
+    #[error(
+        r#"storage.backend = "postgres" needs a relay built with the `postgres` feature (cargo build --features postgres)"#
+    )]
+    PostgresNotBuilt,
+    /// Only one of `tls_cert` and `tls_key` is set.
+    #[error("tls_cert and tls_key go together")]
+    TlsPair,
+    /// `registration_key` is not 64 hex digits of an Ed25519 public key.
+    #[error("registration_key must be a hex Ed25519 key")]
+    RegistrationKey,
+    /// The TLS configuration offers no cipher suite QUIC can protect its initial packets with.
+    #[error("QUIC TLS configuration: {0}")]
+    QuicTls(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+    /// `idle_timeout_secs` is more than QUIC can carry.
+    #[error("idle_timeout_secs is too large: {0}")]
+    IdleTimeout(#[from] quinn::VarIntBoundsExceeded),
 }
 
 /// A bound relay, ready to [`run`](Relay::run).
@@ -89,9 +118,7 @@ fn open_sqlite(config: &Config) -> Result<SqliteStore, StartError> {
         "full" => Synchronous::Full,
         "normal" => Synchronous::Normal,
         other => {
-            return Err(StartError::Config(format!(
-                "storage.synchronous must be full or normal, not {other:?}"
-            )));
+            return Err(ConfigError::Synchronous(other.to_owned()).into());
         }
     };
     let options = SqliteOptions {
@@ -105,9 +132,11 @@ fn open_sqlite(config: &Config) -> Result<SqliteStore, StartError> {
 #[cfg(feature = "postgres")]
 async fn open_postgres(config: &Config) -> Result<ConfiguredStore, StartError> {
     use secrecy::ExposeSecret;
-    let url = config.storage.postgres_url.as_ref().ok_or_else(|| {
-        StartError::Config(r#"storage.backend = "postgres" needs storage.postgres_url"#.into())
-    })?;
+    let url = config
+        .storage
+        .postgres_url
+        .as_ref()
+        .ok_or(ConfigError::PostgresUrlMissing)?;
     let options = PostgresOptions {
         pool_size: config.storage.postgres_pool_size.max(1),
     };
@@ -118,10 +147,7 @@ async fn open_postgres(config: &Config) -> Result<ConfiguredStore, StartError> {
 
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(_config: &Config) -> Result<ConfiguredStore, StartError> {
-    Err(StartError::Config(
-        r#"storage.backend = "postgres" needs a relay built with the `postgres` feature (cargo build --features postgres)"#
-            .into(),
-    ))
+    Err(ConfigError::PostgresNotBuilt.into())
 }
 
 impl<S: Store> Relay<S> {
@@ -136,7 +162,7 @@ impl<S: Store> Relay<S> {
                 })?;
                 tls::load_or_create_self_signed(&config.data_dir)?
             }
-            _ => return Err(StartError::Config("tls_cert and tls_key go together".into())),
+            _ => return Err(ConfigError::TlsPair.into()),
         };
         let fingerprint = identity.fingerprint();
         let registration_key = match &config.registration_key {
@@ -144,7 +170,7 @@ impl<S: Store> Relay<S> {
             Some(hex) => Some(
                 tls::from_hex::<32>(hex)
                     .and_then(|bytes| IdentityKey::from_bytes(&bytes).ok())
-                    .ok_or_else(|| StartError::Config("registration_key must be a hex Ed25519 key".into()))?,
+                    .ok_or(ConfigError::RegistrationKey)?,
             ),
         };
         let endpoint =
@@ -340,12 +366,10 @@ fn server_config(config: &Config, identity: tls::Identity) -> Result<quinn::Serv
         .with_single_cert(identity.chain, identity.key)
         .map_err(TlsError::from)?;
     crypto.alpn_protocols = vec![hush_proto::ALPN.to_vec()];
-    let crypto = QuicServerConfig::try_from(crypto)
-        .map_err(|error| StartError::Config(format!("QUIC TLS configuration: {error}")))?;
+    let crypto = QuicServerConfig::try_from(crypto).map_err(ConfigError::from)?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
-    let idle = quinn::IdleTimeout::try_from(config.limits.idle_timeout())
-        .map_err(|_| StartError::Config("idle_timeout_secs is too large".into()))?;
+    let idle = quinn::IdleTimeout::try_from(config.limits.idle_timeout()).map_err(ConfigError::from)?;
     transport
         .max_idle_timeout(Some(idle))
         // One request stream per connection; no unidirectional streams.
