@@ -188,12 +188,7 @@ pub(super) async fn setup(shared: &Shared<MemoryStore>, session: &mut Session, m
     let mut enqueued = 0;
     if mode & MODE_LOGGED_IN != 0 {
         let owner = &fixture.owner;
-        let registered = store.register(owner.mailbox, owner.identity_key, NOW).await;
-        assert!(registered.is_ok(), "setup: registering the owner failed");
-        let keyed = store
-            .set_access_verifier(owner.mailbox, Some(ACCESS_KEY.verifier()))
-            .await;
-        assert!(keyed.is_ok(), "setup: setting the owner's access key failed");
+        register(store, owner, "owner").await;
         let one_time = match (mode >> 1) & 3 {
             0 => None,
             1 => Some(0),
@@ -218,16 +213,21 @@ pub(super) async fn setup(shared: &Shared<MemoryStore>, session: &mut Session, m
     }
     if mode & MODE_PEER != 0 {
         let peer = &fixture.peer;
-        let registered = store.register(peer.mailbox, peer.identity_key, NOW).await;
-        assert!(registered.is_ok(), "setup: registering the peer failed");
-        let keyed = store
-            .set_access_verifier(peer.mailbox, Some(ACCESS_KEY.verifier()))
-            .await;
-        assert!(keyed.is_ok(), "setup: setting the peer's access key failed");
+        register(store, peer, "peer").await;
         install_prekeys(shared, peer, 3.min(cap)).await;
         enqueued += install_messages(shared, peer.mailbox, 1).await;
     }
     enqueued
+}
+
+/// Registers `party` (the `who` of the setup) with the fixture access key.
+async fn register(store: &MemoryStore, party: &Party, who: &str) {
+    let registered = store.register(party.mailbox, party.identity_key, NOW).await;
+    assert!(registered.is_ok(), "setup: registering the {who} failed");
+    let keyed = store
+        .set_access_verifier(party.mailbox, Some(ACCESS_KEY.verifier()))
+        .await;
+    assert!(keyed.is_ok(), "setup: setting the {who}'s access key failed");
 }
 
 async fn install_prekeys(shared: &Shared<MemoryStore>, party: &Party, count: usize) {

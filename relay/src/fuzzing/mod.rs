@@ -60,9 +60,6 @@ use crate::shared::Shared;
 use crate::store::memory::MemoryStore;
 use crate::store::{MailboxStatus, Store};
 
-/// Most requests run per input, so one input stays fast.
-pub const MAX_REQUESTS: usize = 64;
-
 /// An entry function: runs one input through one fuzz target.
 pub type Target = fn(&[u8]);
 
@@ -88,6 +85,9 @@ thread_local! {
         .build()
         .expect("a current-thread runtime without drivers needs no OS resources");
 }
+
+/// Most requests run per input, so one input stays fast.
+pub const MAX_REQUESTS: usize = 64;
 
 /// Runs one input: the mode byte, then a stream of client frames (see the module docs).
 pub fn request_handler(data: &[u8]) {
