@@ -21,7 +21,7 @@
 pub mod admission;
 mod background;
 mod budget;
-/// A minimal relay client for the relay's own tests and `hush-bench` (feature `testing`).
+// The relay client of the relay's own tests and hush-bench.
 #[cfg(feature = "testing")]
 pub mod client;
 pub mod clock;
@@ -29,7 +29,6 @@ mod cmd;
 pub mod config;
 pub mod connection;
 mod delivery;
-/// Entry point of the cargo-fuzz target `relay_request_handler` in `fuzz/` and its seed corpus.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod hub;

@@ -1,7 +1,7 @@
-//! The listener: binds QUIC (and the metrics endpoint), admits connections (see [`crate::admission`]),
-//! runs one task per connection, purges expired messages, wakes connections for messages other
-//! relay nodes stored (with a shared store), and on shutdown stops accepting, lets every
-//! connection finish the request it is handling, then closes.
+//! The listener: binds QUIC (and the metrics endpoint) with the store the configuration picks,
+//! admits connections (see [`crate::admission`]) and runs one task per connection
+//! ([`crate::connection`]) beside the background tasks; on shutdown it stops accepting, lets
+//! every connection finish the request it is handling, then closes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

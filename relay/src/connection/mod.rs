@@ -1,5 +1,5 @@
 //! One connection, from its QUIC handshake to its close: the login challenge it opens with, the
-//! request loop ([`reader`]) and the writer task ([`writer`]) it runs, and how it ends.
+//! request loop (`reader`) and the writer task (`writer`) it runs, and how it ends.
 
 mod reader;
 mod writer;
