@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::Context;
 use hush_proto::{
     ClientFrame, Delivery, ErrorCode, ErrorResponse, MAX_FRAME_LEN, MailboxId, Push, Request, Response, Seq,
-    ServerFrame, decode_body, encode_frame_into, parse_length,
+    ServerFrame, encode_frame_into,
 };
 use hush_relay::tls;
 use quinn::crypto::rustls::QuicServerConfig;
@@ -101,7 +101,7 @@ async fn serve_connection(incoming: quinn::Incoming, hub: Hub) -> anyhow::Result
         .await?;
     let mut mailbox = None;
     let ending = async {
-        while let Some(frame) = read_frame(&mut recv).await? {
+        while let Some(frame) = hush_net::read_frame::<ClientFrame>(&mut recv, MAX_FRAME_LEN).await? {
             let result = apply(&hub, &outbox, &mut mailbox, frame.request).await;
             outbox
                 .send(ServerFrame::Response { id: frame.id, result })
@@ -171,19 +171,6 @@ async fn apply(
             detail: "the baseline only forwards messages".into(),
         }),
     }
-}
-
-/// Reads one frame; `None` at a clean end of stream.
-async fn read_frame(recv: &mut quinn::RecvStream) -> anyhow::Result<Option<ClientFrame>> {
-    let mut prefix = [0u8; 4];
-    match recv.read_exact(&mut prefix).await {
-        Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(error) => return Err(error.into()),
-    }
-    let mut body = vec![0u8; parse_length(prefix, MAX_FRAME_LEN)?];
-    recv.read_exact(&mut body).await?;
-    Ok(Some(decode_body(&body)?))
 }
 
 /// Encodes and writes frames, coalescing what is queued into one write (as the relay does).

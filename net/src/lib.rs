@@ -27,7 +27,7 @@ mod hex;
 mod pin;
 
 pub use config::{ClientConfigError, client_config, provider};
-pub use frames::{StreamError, read_server_frame, write_client_frame};
+pub use frames::{StreamError, read_frame, read_server_frame, write_client_frame};
 pub use hex::{from_hex, to_hex};
 pub use pin::{PinnedCertVerifier, fingerprint};
 

@@ -16,7 +16,7 @@ impl From<hush_net::StreamError> for ClientError {
     fn from(error: hush_net::StreamError) -> Self {
         match error {
             hush_net::StreamError::Frame(error) => Self::Frame(error),
-            _ => Self::StreamClosed,
+            other => Self::Stream(other),
         }
     }
 }
@@ -25,9 +25,15 @@ impl From<hush_net::StreamError> for ClientError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// Could not set up the endpoint or TLS.
+    /// The QUIC client configuration could not be built.
     #[error("client setup: {0}")]
-    Setup(String),
+    Setup(#[from] hush_net::ClientConfigError),
+    /// The client's UDP socket could not be bound.
+    #[error("binding the client socket: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The connection offered no TLS exporter value to bind the login to.
+    #[error("TLS exporter unavailable")]
+    Exporter,
     /// The connection could not be made or was lost.
     #[error("connection: {0}")]
     Connection(#[from] quinn::ConnectionError),
@@ -35,8 +41,8 @@ pub enum ClientError {
     #[error("connect: {0}")]
     Connect(#[from] quinn::ConnectError),
     /// The stream failed or ended.
-    #[error("stream closed")]
-    StreamClosed,
+    #[error("stream: {0}")]
+    Stream(#[source] hush_net::StreamError),
     /// The relay sent something that is not a valid frame.
     #[error("bad frame from relay: {0}")]
     Frame(#[from] hush_proto::FrameError),
@@ -51,10 +57,9 @@ pub enum ClientError {
 /// A QUIC client endpoint that trusts exactly the relay certificate with `fingerprint`. Many
 /// connections can share one endpoint.
 pub fn client_endpoint(fingerprint: [u8; 32]) -> Result<quinn::Endpoint, ClientError> {
-    let config =
-        hush_net::client_config(fingerprint).map_err(|error| ClientError::Setup(error.to_string()))?;
-    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|error| ClientError::Setup(error.to_string()))?;
+    let config = hush_net::client_config(fingerprint)?;
+    let mut endpoint =
+        quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(ClientError::Bind)?;
     endpoint.set_default_client_config(config);
     Ok(endpoint)
 }
@@ -84,7 +89,7 @@ impl RelayClient {
         let mut exporter = [0u8; 32];
         connection
             .export_keying_material(&mut exporter, EXPORTER_LABEL, b"")
-            .map_err(|_| ClientError::Setup("TLS exporter unavailable".into()))?;
+            .map_err(|_| ClientError::Exporter)?;
         let mut client = Self {
             connection,
             send,
@@ -167,7 +172,7 @@ impl RelayClient {
         self.send
             .write_all(bytes)
             .await
-            .map_err(|_| ClientError::StreamClosed)
+            .map_err(|error| ClientError::Stream(error.into()))
     }
 
     /// The next push, waiting for one if none is queued.

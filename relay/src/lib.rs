@@ -19,13 +19,16 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+mod background;
 mod budget;
+// The relay client of the relay's own tests and hush-bench.
+#[cfg(feature = "testing")]
 pub mod client;
 pub mod clock;
 mod cmd;
 pub mod config;
 pub mod connection;
-/// Entry point of the cargo-fuzz target `relay_request_handler` in `fuzz/` and its seed corpus.
+mod delivery;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod hub;
@@ -34,8 +37,10 @@ pub mod metrics;
 pub mod registration;
 mod reports;
 pub mod server;
+mod session;
+mod shared;
 pub mod store;
 pub mod tls;
 
 pub use config::{Config, Limits};
-pub use server::{Relay, RelayHandle, StartError};
+pub use server::{ConfigError, Relay, RelayHandle, StartError};

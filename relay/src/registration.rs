@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hush_crypto::IdentityKey;
 use hush_proto::{RegistrationToken, Signature, registration_message};
@@ -33,8 +33,8 @@ pub enum AuthorityError {
         source: std::io::Error,
     },
     /// The key file does not hold 64 hex digits.
-    #[error("{0} does not hold a hex Ed25519 seed (64 hex digits)")]
-    KeyFile(String),
+    #[error("{} does not hold a hex Ed25519 seed (64 hex digits)", .0.display())]
+    KeyFile(PathBuf),
     /// The identity to issue a token for is not `hush:` + 64 hex digits of an Ed25519 key.
     #[error("expected an address (hush: and 64 hex digits) or a hex identity key, found {0:?}")]
     Identity(String),
@@ -76,7 +76,7 @@ impl RegistrationAuthority {
                 let text = Zeroizing::new(text);
                 let seed = from_hex::<32>(text.trim())
                     .map(Zeroizing::new)
-                    .ok_or_else(|| AuthorityError::KeyFile(path.display().to_string()))?;
+                    .ok_or_else(|| AuthorityError::KeyFile(path.to_owned()))?;
                 Ok((Self::from_seed(&seed), false))
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

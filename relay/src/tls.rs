@@ -2,7 +2,7 @@
 //! operator configures one) and its SHA-256 fingerprint. The pieces clients share (provider,
 //! pinning verifier, hex) live in `hush-net` and are re-exported here under their old paths.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use hush_net::{PinnedCertVerifier, SERVER_NAME, fingerprint, from_hex, provider, to_hex};
 use rustls::pki_types::pem::PemObject;
@@ -16,24 +16,30 @@ const KEY_FILE: &str = "relay-key.der";
 #[non_exhaustive]
 pub enum TlsError {
     /// Reading or writing a certificate or key file failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A PEM file held no usable certificate or key.
-    #[error("{path}: {detail}")]
+    /// A PEM file could not be read or held no usable certificate or key.
+    #[error("{}: {source}", path.display())]
     Pem {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// What was wrong.
-        detail: String,
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The certificate PEM file held no certificate.
+    #[error("{}: no certificate", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
     },
     /// Generating the self-signed certificate failed.
     #[error("generating the self-signed certificate: {0}")]
-    Generate(String),
+    Generate(#[from] rcgen::Error),
     /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
@@ -57,7 +63,14 @@ impl Identity {
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
     move |source| TlsError::Io {
-        path: path.display().to_string(),
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn pem_error(path: &Path) -> impl Fn(rustls::pki_types::pem::Error) -> TlsError + '_ {
+    move |source| TlsError::Pem {
+        path: path.to_owned(),
         source,
     }
 }
@@ -65,25 +78,15 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
 /// Loads the operator's PEM certificate chain and key.
 pub fn load_pem(cert_path: &Path, key_path: &Path) -> Result<Identity, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
-        .map_err(|error| TlsError::Pem {
-            path: cert_path.display().to_string(),
-            detail: error.to_string(),
-        })?
+        .map_err(pem_error(cert_path))?
         .collect::<Result<_, _>>()
-        .map_err(|error| TlsError::Pem {
-            path: cert_path.display().to_string(),
-            detail: error.to_string(),
-        })?;
+        .map_err(pem_error(cert_path))?;
     if chain.is_empty() {
-        return Err(TlsError::Pem {
-            path: cert_path.display().to_string(),
-            detail: "no certificate".into(),
+        return Err(TlsError::NoCertificate {
+            path: cert_path.to_owned(),
         });
     }
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|error| TlsError::Pem {
-        path: key_path.display().to_string(),
-        detail: error.to_string(),
-    })?;
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(pem_error(key_path))?;
     Ok(Identity { chain, key })
 }
 
@@ -99,8 +102,7 @@ pub fn load_or_create_self_signed(data_dir: &Path) -> Result<Identity, TlsError>
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
         });
     }
-    let certified = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()])
-        .map_err(|error| TlsError::Generate(error.to_string()))?;
+    let certified = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()])?;
     let cert = certified.cert.der().to_vec();
     let key = certified.signing_key.serialize_der();
     write_private(&key_path, &key)?;

@@ -203,7 +203,7 @@ async fn the_postgres_backend_without_a_url_is_a_configuration_error() {
     config.storage.backend = StorageBackend::Postgres;
     let refused = Relay::bind(config).await;
     assert!(
-        matches!(&refused, Err(hush_relay::StartError::Config(message)) if message.contains("postgres_url")),
+        matches!(&refused, Err(hush_relay::StartError::Config(message)) if message.to_string().contains("postgres_url")),
         "{:?}",
         refused.err()
     );

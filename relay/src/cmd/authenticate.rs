@@ -10,23 +10,47 @@ use hush_proto::{
 };
 
 use super::{Outcome, error, store_error, unauthorized};
-use crate::connection::ConnState;
-use crate::hub::Online;
-use crate::server::Shared;
+use crate::clock::Clock;
+use crate::delivery::Online;
+use crate::hub::Hub;
+use crate::session::Session;
 use crate::store::{MailboxStatus, Store};
 
-pub(super) async fn apply<S: Store>(
-    shared: &Arc<Shared<S>>,
-    state: &mut ConnState,
-    identity_key: [u8; 32],
-    signature: Signature,
-    registration: Option<RegistrationToken>,
-) -> Outcome {
-    if state.mailbox.is_some() {
+/// What a login uses of the relay.
+pub(super) struct Relay<'a, S> {
+    pub(super) store: &'a S,
+    pub(super) hub: &'a Hub,
+    pub(super) clock: &'a Clock,
+    /// The registration authority's key; `None` for open registration.
+    pub(super) authority: Option<&'a IdentityKey>,
+    pub(super) prekey_low_threshold: u32,
+}
+
+/// The `Authenticate` request.
+pub(super) struct Login {
+    pub(super) identity_key: [u8; 32],
+    pub(super) signature: Signature,
+    pub(super) registration: Option<RegistrationToken>,
+}
+
+pub(super) async fn apply<S: Store>(relay: Relay<'_, S>, session: &mut Session, login: Login) -> Outcome {
+    let Relay {
+        store,
+        hub,
+        clock,
+        authority,
+        prekey_low_threshold,
+    } = relay;
+    let Login {
+        identity_key,
+        signature,
+        registration,
+    } = login;
+    if session.mailbox.is_some() {
         return Err(error(ErrorCode::Invalid, "already logged in"));
     }
     // A malformed key and a bad signature take the same path and give the same answer.
-    let transcript = auth_transcript(&state.challenge, &state.exporter, &identity_key);
+    let transcript = auth_transcript(&session.challenge, &session.exporter, &identity_key);
     let verified = IdentityKey::from_bytes(&identity_key).is_ok_and(|key| {
         key.verify_for(SignaturePurpose::RelayLogin, &transcript, &signature.0)
             .is_ok()
@@ -35,12 +59,12 @@ pub(super) async fn apply<S: Store>(
         return Err(unauthorized());
     }
     let mailbox = MailboxId::for_identity(&identity_key);
-    let now = shared.clock.now();
-    match shared.store.mailbox_status(mailbox).await.map_err(store_error)? {
+    let now = clock.now();
+    match store.mailbox_status(mailbox).await.map_err(store_error)? {
         MailboxStatus::Active { identity_key: stored } if stored == identity_key => {}
         MailboxStatus::Active { .. } => return Err(unauthorized()),
         MailboxStatus::Unknown => {
-            if let Some(authority) = &shared.registration_key {
+            if let Some(authority) = authority {
                 // Missing, expired and forged tokens all get the uniform answer: an unknown (or
                 // deleted) mailbox must look the same as a wrong key.
                 let valid = registration.is_some_and(|token| {
@@ -57,30 +81,25 @@ pub(super) async fn apply<S: Store>(
                     return Err(unauthorized());
                 }
             }
-            shared
-                .store
+            store
                 .register(mailbox, identity_key, now)
                 .await
                 .map_err(store_error)?;
         }
     }
-    let online = Arc::new(Online::new(state.id, state.outbox.clone()));
-    shared.hub.register(mailbox, online.clone());
+    let online = Arc::new(Online::new(session.id, session.outbox.clone()));
+    hub.register(mailbox, online.clone());
     // Other relay nodes sharing the store close their (older) connection of the mailbox.
-    shared.store.announce_login(mailbox).await;
-    state.mailbox = Some(mailbox);
-    state.online = Some(online);
-    let remaining = shared
-        .store
-        .one_time_prekey_count(mailbox)
-        .await
-        .map_err(store_error)?;
-    if remaining < shared.config.limits.prekey_low_threshold {
-        let _ = state
+    store.announce_login(mailbox).await;
+    session.mailbox = Some(mailbox);
+    session.online = Some(online);
+    let remaining = store.one_time_prekey_count(mailbox).await.map_err(store_error)?;
+    if remaining < prekey_low_threshold {
+        let _ = session
             .outbox
             .try_send(ServerFrame::Push(Push::PreKeysLow { remaining }));
     }
-    tracing::debug!(connection = state.id, "logged in");
+    tracing::debug!(connection = session.id, "logged in");
     Ok(Response::Authenticated {
         mailbox,
         one_time_prekeys: remaining,

@@ -1,21 +1,19 @@
 //! `DeleteMailbox`: the owner deletes its mailbox, messages and prekeys; nothing is left behind.
 //! The connection closes after the answer.
 
-use std::sync::Arc;
-
 use hush_proto::Response;
 
 use super::{Outcome, logged_in, store_error};
-use crate::connection::ConnState;
-use crate::server::Shared;
+use crate::hub::Hub;
+use crate::session::Session;
 use crate::store::Store;
 
-pub(super) async fn apply<S: Store>(shared: &Arc<Shared<S>>, state: &mut ConnState) -> Outcome {
-    let mailbox = logged_in(state)?;
-    shared.store.delete_mailbox(mailbox).await.map_err(store_error)?;
-    if let Some(online) = &state.online {
-        shared.hub.unregister(mailbox, online.connection_id);
+pub(super) async fn apply<S: Store>(store: &S, hub: &Hub, session: &mut Session) -> Outcome {
+    let mailbox = logged_in(session)?;
+    store.delete_mailbox(mailbox).await.map_err(store_error)?;
+    if let Some(online) = &session.online {
+        hub.unregister(mailbox, online.connection_id);
     }
-    state.close_after = true;
+    session.close_after = true;
     Ok(Response::MailboxDeleted)
 }

@@ -3,39 +3,60 @@
 //! target's stranger budget, which all of them share (so many throwaway identities cannot drain
 //! the one-time prekeys past it); tell the owner when its one-time prekeys run low.
 
-use std::sync::Arc;
-
 use hush_proto::{AccessKey, Bundle, ErrorCode, MailboxId, Push, Response, ServerFrame};
 
 use super::access::{Standing, standing};
 use super::{Outcome, error, store_error};
+use crate::budget::StrangerBudget;
+use crate::clock::Clock;
+use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::server::Shared;
+use crate::shared::BundleFetches;
 use crate::store::Store;
 
+/// What a bundle fetch uses of the relay.
+pub(super) struct Directory<'a, S> {
+    pub(super) store: &'a S,
+    pub(super) hub: &'a Hub,
+    pub(super) metrics: &'a Metrics,
+    pub(super) fetches: &'a BundleFetches,
+    pub(super) strangers: &'a StrangerBudget,
+    pub(super) clock: &'a Clock,
+    pub(super) prekey_low_threshold: u32,
+}
+
 pub(super) async fn apply<S: Store>(
-    shared: &Arc<Shared<S>>,
+    directory: Directory<'_, S>,
     requester: MailboxId,
     target: MailboxId,
     access: Option<AccessKey>,
 ) -> Outcome {
-    if !shared.fetch_by_requester.try_take(&requester) {
+    let Directory {
+        store,
+        hub,
+        metrics,
+        fetches,
+        strangers,
+        clock,
+        prekey_low_threshold,
+    } = directory;
+    if !fetches.by_requester.try_take(&requester) {
         return Err(error(ErrorCode::RateLimited, "too many bundle fetches"));
     }
-    let standing = standing(&shared.store, &shared.metrics, target, access.as_ref()).await?;
-    if standing == Standing::Stranger && !shared.strangers.try_fetch(target, shared.clock.now()) {
-        Metrics::add(&shared.metrics.stranger_fetches_refused, 1);
+    let standing = standing(store, metrics, target, access.as_ref()).await?;
+    if standing == Standing::Stranger && !strangers.try_fetch(target, clock.now()) {
+        Metrics::add(&metrics.stranger_fetches_refused, 1);
         return Err(error(
             ErrorCode::RateLimited,
             "the target's bundle fetches for strangers are spent",
         ));
     }
-    if !shared.fetch_by_target.try_take(&target) {
+    if !fetches.by_target.try_take(&target) {
         return Err(error(ErrorCode::RateLimited, "too many bundle fetches"));
     }
-    let claimed = shared.store.claim_bundle(target).await.map_err(store_error)?;
-    if claimed.remaining < shared.config.limits.prekey_low_threshold {
-        shared.hub.notify(
+    let claimed = store.claim_bundle(target).await.map_err(store_error)?;
+    if claimed.remaining < prekey_low_threshold {
+        hub.notify(
             &target,
             ServerFrame::Push(Push::PreKeysLow {
                 remaining: claimed.remaining,

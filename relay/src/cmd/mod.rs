@@ -1,5 +1,6 @@
 //! Request handlers, one file per request kind. Frames arrive already parsed and within their
-//! size limits (hush-proto checks those while decoding); handlers check meaning and apply.
+//! size limits (hush-proto checks those while decoding); handlers check meaning and apply. Each
+//! handler is given the parts of the relay it uses.
 
 mod access;
 mod ack;
@@ -11,14 +12,10 @@ mod send;
 mod set_access_key;
 mod upload_prekeys;
 
-pub(crate) use send::submit as submit_sends;
-
-use std::sync::Arc;
-
 use hush_proto::{Addressed, ErrorCode, ErrorResponse, MailboxId, Request, Response};
 
-use crate::connection::ConnState;
-use crate::server::Shared;
+use crate::session::Session;
+use crate::shared::Shared;
 use crate::store::{Store, StoreError};
 
 pub(crate) type Outcome = Result<Response, ErrorResponse>;
@@ -53,70 +50,99 @@ fn error_not_found() -> ErrorResponse {
     error(ErrorCode::NotFound, "not found")
 }
 
-fn logged_in(state: &ConnState) -> Result<MailboxId, ErrorResponse> {
-    state.mailbox.ok_or_else(unauthorized)
+fn logged_in(session: &Session) -> Result<MailboxId, ErrorResponse> {
+    session.mailbox.ok_or_else(unauthorized)
 }
 
-/// How the request loop runs a request.
-pub(crate) enum Route {
-    /// A logged-in connection's `Send` or `SendMany`: queued with [`submit_sends`] and answered
-    /// when the commit lands, while the next request is read.
-    Sends(Vec<Addressed>),
-    /// Anything else: run to the end with [`apply`] before the next request is read.
-    Apply(Request),
-}
-
-/// Picks the way `request` runs.
-pub(crate) fn route(state: &ConnState, request: Request) -> Route {
-    match request {
-        Request::Send { to, access, envelope } if state.mailbox.is_some() => {
-            Route::Sends(vec![Addressed { to, access, envelope }])
-        }
-        Request::SendMany { deliveries } if state.mailbox.is_some() => Route::Sends(deliveries.into_vec()),
-        other => Route::Apply(other),
+/// Runs one request; `respond` gets its answer. A logged-in connection's `Send` or `SendMany`
+/// returns once queued to the store and is answered when the commit lands, so the next request
+/// is read meanwhile (`respond` may then run on a store task and must not block); every other
+/// request is run to its end and answered before this returns.
+pub(crate) async fn run<S, R>(shared: &Shared<S>, session: &mut Session, request: Request, respond: R)
+where
+    S: Store,
+    R: FnOnce(Outcome) + Send + 'static,
+{
+    let deliveries = match request {
+        Request::Send { to, access, envelope } => vec![Addressed { to, access, envelope }],
+        Request::SendMany { deliveries } => deliveries.into_vec(),
+        other => return respond(apply(shared, session, other).await),
+    };
+    if session.mailbox.is_none() {
+        return respond(Err(unauthorized()));
     }
+    let post = send::Post {
+        store: &*shared.store,
+        hub: &shared.hub,
+        metrics: &shared.metrics,
+        strangers: &shared.strangers,
+        clock: &shared.clock,
+        limits: &shared.limits,
+    };
+    send::submit(post, deliveries, respond).await;
 }
 
-/// Runs one request.
-pub(crate) async fn apply<S: Store>(
-    shared: &Arc<Shared<S>>,
-    state: &mut ConnState,
-    request: Request,
-) -> Outcome {
+/// Runs a request other than a send.
+async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Request) -> Outcome {
+    let store = &*shared.store;
+    let limits = &shared.limits;
     match request {
         Request::Authenticate {
             identity_key,
             signature,
             registration,
-        } => authenticate::apply(shared, state, identity_key, signature, registration).await,
+        } => {
+            let relay = authenticate::Relay {
+                store,
+                hub: &shared.hub,
+                clock: &shared.clock,
+                authority: shared.registration_key.as_ref(),
+                prekey_low_threshold: limits.prekey_low_threshold,
+            };
+            let login = authenticate::Login {
+                identity_key,
+                signature,
+                registration,
+            };
+            authenticate::apply(relay, session, login).await
+        }
         Request::UploadPreKeys {
             signed_prekey,
             one_time_prekeys,
         } => {
+            let mailbox = logged_in(session)?;
+            let one_time = one_time_prekeys.into_vec();
             upload_prekeys::apply(
-                shared,
-                logged_in(state)?,
+                store,
+                mailbox,
                 signed_prekey,
-                one_time_prekeys.into_vec(),
+                one_time,
+                limits.max_one_time_prekeys,
             )
             .await
         }
         Request::FetchBundle { mailbox, access } => {
-            fetch_bundle::apply(shared, logged_in(state)?, mailbox, access).await
+            let directory = fetch_bundle::Directory {
+                store,
+                hub: &shared.hub,
+                metrics: &shared.metrics,
+                fetches: &shared.bundle_fetches,
+                strangers: &shared.strangers,
+                clock: &shared.clock,
+                prekey_low_threshold: limits.prekey_low_threshold,
+            };
+            fetch_bundle::apply(directory, logged_in(session)?, mailbox, access).await
         }
-        Request::Send { to, access, envelope } => {
-            logged_in(state)?;
-            send::apply(shared, vec![Addressed { to, access, envelope }]).await
+        Request::Ack { through } => {
+            let mailbox = logged_in(session)?;
+            ack::apply(store, &shared.metrics, mailbox, session.pushed_through(), through).await
         }
-        Request::SendMany { deliveries } => {
-            logged_in(state)?;
-            send::apply(shared, deliveries.into_vec()).await
-        }
-        Request::Ack { through } => ack::apply(shared, state, through).await,
-        Request::DeleteMailbox => delete_mailbox::apply(shared, state).await,
+        Request::DeleteMailbox => delete_mailbox::apply(store, &shared.hub, session).await,
         Request::Ping => Ok(Response::Pong),
-        Request::SetAccessKey { key } => set_access_key::apply(shared, logged_in(state)?, key).await,
-        Request::Report { mailbox } => report::apply(shared, logged_in(state)?, mailbox),
+        Request::SetAccessKey { key } => set_access_key::apply(store, logged_in(session)?, key).await,
+        Request::Report { mailbox } => {
+            report::apply(&shared.metrics, &shared.reports, logged_in(session)?, mailbox)
+        }
         _ => Err(error(ErrorCode::Invalid, "unsupported request")),
     }
 }

@@ -3,21 +3,23 @@
 //! reported most in its log); who reported is not kept. What the relay learns from a report is in
 //! SECURITY.md: that the reported mailbox sent something to the reporter.
 
-use std::sync::Arc;
-
 use hush_proto::{ErrorCode, MailboxId, Response};
 
 use super::{Outcome, error};
 use crate::metrics::Metrics;
-use crate::server::Shared;
-use crate::store::Store;
+use crate::reports::Reports;
 
-pub(super) fn apply<S: Store>(shared: &Arc<Shared<S>>, reporter: MailboxId, reported: MailboxId) -> Outcome {
+pub(super) fn apply(
+    metrics: &Metrics,
+    reports: &Reports,
+    reporter: MailboxId,
+    reported: MailboxId,
+) -> Outcome {
     if reporter == reported {
         return Err(error(ErrorCode::Invalid, "a mailbox cannot report itself"));
     }
-    Metrics::add(&shared.metrics.reports, 1);
-    let count = shared.reports.record(reported);
+    Metrics::add(&metrics.reports, 1);
+    let count = reports.record(reported);
     tracing::info!(reported = %hex(&reported), count, "abuse report");
     Ok(Response::Reported)
 }

@@ -12,32 +12,42 @@ use tokio::time::Instant;
 
 use super::access::{Standing, standing};
 use super::{Outcome, error, store_error};
-use crate::hub::Offered;
+use crate::budget::StrangerBudget;
+use crate::clock::Clock;
+use crate::config::Limits;
+use crate::delivery::Offered;
+use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::server::Shared;
-use crate::store::{Quota, Store, StoreError, StoredMessage};
+use crate::store::{Quota, Store, StoredMessage};
 
-/// Stores the envelopes and waits for the outcome.
-pub(super) async fn apply<S: Store>(shared: &Arc<Shared<S>>, deliveries: Vec<Addressed>) -> Outcome {
-    let (reply, outcome) = tokio::sync::oneshot::channel();
-    submit(shared, deliveries, move |result| drop(reply.send(result))).await;
-    outcome.await.unwrap_or_else(|_| {
-        Err(store_error(StoreError::Backend(
-            "the store dropped a write".to_owned(),
-        )))
-    })
+/// What a send uses of the relay. The hub and the metrics are shared with the commit's
+/// hand-over, which runs after the request has returned.
+pub(super) struct Post<'a, S> {
+    pub(super) store: &'a S,
+    pub(super) hub: &'a Arc<Hub>,
+    pub(super) metrics: &'a Arc<Metrics>,
+    pub(super) strangers: &'a StrangerBudget,
+    pub(super) clock: &'a Clock,
+    pub(super) limits: &'a Limits,
 }
 
 /// Checks the envelopes and queues them to the store; returns once queued. `done` gets the
 /// outcome once they are durable (or refused), after the online recipients were handed their
 /// messages; it may run on a store task, so it must not block.
-pub(crate) async fn submit<S, D>(shared: &Arc<Shared<S>>, deliveries: Vec<Addressed>, done: D)
+pub(super) async fn submit<S, D>(post: Post<'_, S>, deliveries: Vec<Addressed>, done: D)
 where
     S: Store,
     D: FnOnce(Outcome) + Send + 'static,
 {
+    let Post {
+        store,
+        hub,
+        metrics,
+        strangers: budget,
+        clock,
+        limits,
+    } = post;
     let received = Instant::now();
-    let limits = &shared.config.limits;
     if deliveries.is_empty() {
         return done(Err(error(ErrorCode::Invalid, "no recipients")));
     }
@@ -49,21 +59,14 @@ where
     }
     let mut strangers = Vec::new();
     for addressed in &deliveries {
-        match standing(
-            &shared.store,
-            &shared.metrics,
-            addressed.to,
-            addressed.access.as_ref(),
-        )
-        .await
-        {
+        match standing(store, metrics, addressed.to, addressed.access.as_ref()).await {
             Ok(Standing::Contact) => {}
             Ok(Standing::Stranger) => strangers.push((addressed.to, addressed.envelope.len() as u64)),
             Err(refused) => return done(Err(refused)),
         }
     }
-    if !shared.strangers.try_send(&strangers, shared.clock.now()) {
-        Metrics::add(&shared.metrics.stranger_sends_refused, 1);
+    if !budget.try_send(&strangers, clock.now()) {
+        Metrics::add(&metrics.stranger_sends_refused, 1);
         return done(Err(error(
             ErrorCode::RateLimited,
             "the recipient's messages from strangers are spent",
@@ -80,9 +83,7 @@ where
         .map(|addressed| {
             (
                 addressed.to,
-                shared
-                    .hub
-                    .is_online(&addressed.to)
+                hub.is_online(&addressed.to)
                     .then(|| addressed.envelope.as_bytes().to_vec()),
             )
         })
@@ -91,14 +92,13 @@ where
         .into_iter()
         .map(|addressed| (addressed.to, addressed.envelope.into_bytes()))
         .collect();
-    let now = shared.clock.now();
-    let after = shared.clone();
-    shared
-        .store
+    let now = clock.now();
+    let (hub, metrics) = (hub.clone(), metrics.clone());
+    store
         .enqueue_then(deliveries, now, quota, move |stored| {
             let outcome = stored
                 .map(|seqs| {
-                    hand_over(&after, handover, &seqs, now, received);
+                    hand_over(&hub, &metrics, handover, &seqs, now, received);
                     Response::Stored
                 })
                 .map_err(store_error);
@@ -108,14 +108,15 @@ where
 }
 
 /// Counts the stored messages and gives each online recipient its own.
-fn hand_over<S: Store>(
-    shared: &Shared<S>,
+fn hand_over(
+    hub: &Hub,
+    metrics: &Metrics,
     handover: Vec<(MailboxId, Option<Vec<u8>>)>,
     seqs: &[u64],
     now: u64,
     received: Instant,
 ) {
-    Metrics::add(&shared.metrics.messages_stored, seqs.len() as u64);
+    Metrics::add(&metrics.messages_stored, seqs.len() as u64);
     for ((recipient, envelope), &seq) in handover.into_iter().zip(seqs) {
         match envelope {
             Some(envelope) => {
@@ -124,12 +125,12 @@ fn hand_over<S: Store>(
                     received_at: now,
                     envelope,
                 };
-                if shared.hub.offer(&recipient, message) == Some(Offered::Pushed) {
-                    Metrics::add(&shared.metrics.messages_delivered, 1);
-                    shared.metrics.observe_delivery(received.elapsed());
+                if hub.offer(&recipient, message) == Some(Offered::Pushed) {
+                    Metrics::add(&metrics.messages_delivered, 1);
+                    metrics.observe_delivery(received.elapsed());
                 }
             }
-            None => shared.hub.wake(&recipient),
+            None => hub.wake(&recipient),
         }
     }
 }

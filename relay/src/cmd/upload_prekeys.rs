@@ -1,23 +1,21 @@
 //! `UploadPreKeys`: replace the signed prekey (its signature must verify under the mailbox's
 //! identity key) and add one-time prekeys, within the per-mailbox cap.
 
-use std::sync::Arc;
-
 use hush_crypto::{Curve25519PublicKey, IdentityKey, signed_prekey_message};
 use hush_proto::{ErrorCode, MailboxId, OneTimePreKey, Response, SignedPreKey};
 
 use super::{Outcome, error, store_error};
-use crate::server::Shared;
 use crate::store::{MailboxStatus, Store};
 
+/// Uploads for the logged-in `mailbox`, holding at most `max_one_time` one-time prekeys.
 pub(super) async fn apply<S: Store>(
-    shared: &Arc<Shared<S>>,
+    store: &S,
     mailbox: MailboxId,
     signed_prekey: SignedPreKey,
     one_time: Vec<OneTimePreKey>,
+    max_one_time: u32,
 ) -> Outcome {
-    let MailboxStatus::Active { identity_key } =
-        shared.store.mailbox_status(mailbox).await.map_err(store_error)?
+    let MailboxStatus::Active { identity_key } = store.mailbox_status(mailbox).await.map_err(store_error)?
     else {
         return Err(super::unauthorized());
     };
@@ -39,14 +37,8 @@ pub(super) async fn apply<S: Store>(
             "one-time prekey is not a valid X25519 key",
         ));
     }
-    let held = shared
-        .store
-        .upload_prekeys(
-            mailbox,
-            signed_prekey,
-            one_time,
-            shared.config.limits.max_one_time_prekeys,
-        )
+    let held = store
+        .upload_prekeys(mailbox, signed_prekey, one_time, max_one_time)
         .await
         .map_err(store_error)?;
     Ok(Response::PreKeysStored {

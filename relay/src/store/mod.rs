@@ -11,6 +11,7 @@ use std::future::Future;
 use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
 use thiserror::Error;
 
+pub mod configured;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
