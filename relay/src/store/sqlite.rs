@@ -1,18 +1,17 @@
 //! [`SqliteStore`]: the relay's embedded default. A WAL-mode database file, a message journal
-//! beside it, one writer thread doing group commit ([`writer`]) and a few read connections used
-//! from blocking tasks.
-//!
-//! Enqueues and acks are made durable in the journal ([`journal`]) and kept in memory
-//! ([`recent`]); the writer moves what is still unacknowledged into the database once it is half
-//! a second to a second old, so a message delivered and acknowledged within half a second costs
-//! no database write.
-//! At open, whatever the journal holds (the relay stopped before its last flush) is replayed into
-//! the database.
+//! beside it, one writer thread doing group commit and a few read connections used from blocking
+//! tasks. Enqueues and acks are made durable in the journal and kept in memory; the writer moves
+//! what is still unacknowledged into the database once it is half a second to a second old, so
+//! a message delivered and acknowledged within half a second costs no database write. At open,
+//! whatever the journal holds (the relay stopped before its last flush) is replayed.
 
 mod access;
+mod batch;
 mod journal;
 mod ops;
+mod options;
 mod recent;
+mod recover;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -29,8 +28,11 @@ use tokio::sync::mpsc;
 #[cfg(test)]
 use tokio::sync::watch;
 
+use self::batch::Batch;
+use self::ops::backend;
+pub use self::options::{DEFAULT_COMMIT_DELAY, SqliteOptions, Synchronous};
 use self::recent::Recent;
-use self::writer::{Batch, Before, CommitDelay, Core, FLUSH_TICK, Guard, Pace, Writer};
+use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
 use crate::metrics::StoreStats;
 
@@ -40,19 +42,6 @@ pub(crate) use self::journal::{fuzz_replay as fuzz_journal_replay, seed_files as
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
 /// next to each other on a small machine without holding many file handles.
 const READ_CONNECTIONS: usize = 4;
-
-/// How hard a commit pushes data to disk (SQLite's `PRAGMA synchronous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Synchronous {
-    /// Every commit and every journal write is fsynced: a stored message survives power loss.
-    /// The default.
-    #[default]
-    Full,
-    /// Commits and journal writes are not fsynced (checkpoints and flushes are): survives a relay
-    /// crash, but the last writes may be lost on power loss.
-    Normal,
-}
 
 /// Where the writer's flush ticks come from.
 #[derive(Debug, Clone, Copy)]
@@ -103,35 +92,6 @@ fn spawn_ticker(
     Ok(Some(keep))
 }
 
-/// How [`SqliteStore::open`] sets up the database.
-#[derive(Debug, Clone)]
-pub struct SqliteOptions {
-    /// Durability of each commit.
-    pub synchronous: Synchronous,
-    /// Most queued writes made durable together (one transaction, one journal fsync).
-    pub batch_max: usize,
-    /// Shortest time between the starts of two write batches. Under load, writes arriving
-    /// meanwhile share the next batch and its fsync; a write that finds the store idle is not
-    /// delayed. Zero starts each batch as soon as the previous one is done.
-    pub commit_delay: Duration,
-}
-
-/// [`SqliteOptions::commit_delay`] by default. On the 2-core development machine, five
-/// interleaved `hush-bench` rounds gave 28.7k-34.4k msg/s with p99 5.8-7.6 ms at 500 µs
-/// (about 1,000 fsyncs a second of ~30 writes each), against 21.5k-30.3k msg/s with p99
-/// 6.7-9.5 ms with no delay (~2,900 fsyncs a second of ~10); 1 and 1.5 ms did no better.
-pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(500);
-
-impl Default for SqliteOptions {
-    fn default() -> Self {
-        Self {
-            synchronous: Synchronous::Full,
-            batch_max: 256,
-            commit_delay: DEFAULT_COMMIT_DELAY,
-        }
-    }
-}
-
 /// A [`Store`] in one SQLite database file (plus its `-wal` and `-shm`) and its message journal
 /// (`-messages`).
 #[derive(Debug)]
@@ -151,12 +111,6 @@ pub struct SqliteStore {
     /// Keeps a ticker thread (a store opened outside a tokio runtime) going; it ends with the
     /// store.
     _ticker: Option<std::sync::mpsc::Sender<()>>,
-}
-
-/// A backend failure, described without any stored data: SQLite's messages name tables and
-/// columns, never bound values.
-fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("sqlite: {error}"))
 }
 
 impl SqliteStore {
@@ -187,11 +141,11 @@ impl SqliteStore {
             tracing::warn!(bytes = torn, "ignored the torn end of the message journal");
         }
         if !records.is_empty() {
-            let replayed = ops::replay(&mut conn, records)?;
+            let replayed = recover::replay(&mut conn, records)?;
             tracing::info!(messages = replayed, "replayed the message journal");
         }
         // Acks whose deletes a crash cut short.
-        ops::sweep_all(&conn)?;
+        recover::sweep_all(&conn)?;
         let mut journal = journal;
         // Frames of earlier runs (envelopes since acknowledged or deleted) do not outlive a
         // restart: zeroed here rather than at the first purge.
@@ -213,11 +167,11 @@ impl SqliteStore {
             })
             .collect::<Result<Arc<[_]>, StoreError>>()?;
         let recent = Arc::new(Recent::default());
-        let core = Core::new(conn, journal, options.synchronous, Arc::clone(&recent));
+        let committer = Committer::new(conn, journal, options.synchronous, Arc::clone(&recent));
         #[cfg(test)]
-        let flushes = core.flushes();
-        let stats = core.stats();
-        let writer = Writer::spawn(core, options.batch_max, pace)?;
+        let flushes = committer.flushes();
+        let stats = committer.stats();
+        let writer = Writer::spawn(committer, options.batch_max, pace)?;
         let ticker = match ticks {
             Ticks::Every(period) => spawn_ticker(writer.weak_queue(), period)?,
             #[cfg(test)]
@@ -394,7 +348,7 @@ impl Store for SqliteStore {
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
         self.write_batch(Guard::None, Before::Nothing, move |batch| {
-            ops::enqueue(batch, deliveries, now, quota)
+            batch.enqueue(deliveries, now, quota)
         })
         .await
     }
@@ -403,7 +357,7 @@ impl Store for SqliteStore {
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {
-        let operation = move |batch: &mut Batch<'_>| ops::enqueue(batch, deliveries, now, quota);
+        let operation = move |batch: &mut Batch<'_>| batch.enqueue(deliveries, now, quota);
         match &self.writer {
             Some(writer) => writer.submit_then(Guard::None, operation, done).await,
             None => done(Err(StoreError::Backend("the store is closed".to_owned()))),
@@ -441,7 +395,7 @@ impl Store for SqliteStore {
 
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
         self.write_batch(Guard::None, Before::Nothing, move |batch| {
-            ops::ack(batch, mailbox, through)
+            batch.ack(mailbox, through)
         })
         .await
     }
@@ -463,8 +417,10 @@ impl Store for SqliteStore {
     async fn queue_depth(&self) -> Result<u64, StoreError> {
         // On the writer, which knows what the database does not hold yet; no flush, so a
         // metrics scrape costs no database write.
-        self.write_batch(Guard::None, Before::Nothing, ops::queue_depth)
-            .await
+        self.write_batch(Guard::None, Before::Nothing, |batch: &mut Batch<'_>| {
+            batch.queue_depth()
+        })
+        .await
     }
 
     async fn shutdown(&self) {

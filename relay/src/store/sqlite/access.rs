@@ -3,7 +3,7 @@
 use hush_proto::MailboxId;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::backend;
+use super::ops::backend;
 use crate::store::StoreError;
 
 pub(super) fn set_verifier(

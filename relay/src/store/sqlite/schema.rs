@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{Synchronous, backend};
+use super::ops::backend;
+use super::options::Synchronous;
 use crate::store::StoreError;
 
 /// How long a connection waits on a lock held by another before failing with "busy". Only the

@@ -4,10 +4,11 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::batch::Batch;
 use super::journal::{CAPACITY, Journal, peek};
 use super::recent::Recent;
 use super::writer::{
-    Batch, Before, CHECKPOINT_COMMITS, CommitDelay, Core, FLUSH_MESSAGES, FLUSH_TICK, Guard, Pace, WriteJob,
+    Before, CHECKPOINT_COMMITS, CommitDelay, Committer, FLUSH_MESSAGES, FLUSH_TICK, Guard, Pace, WriteJob,
     job,
 };
 use super::{SqliteOptions, SqliteStore, Synchronous, Ticks, journal_path, ops, schema};
@@ -236,17 +237,17 @@ async fn writes_queued_during_the_commit_delay_share_one_batch() {
 }
 
 /// The writer's core on a fresh database in `dir`, driven without its thread.
-fn core_in(dir: &Path) -> Core {
+fn core_in(dir: &Path) -> Committer {
     let path = dir.join("relay.db");
     let mut conn = Connection::open(&path).unwrap();
     schema::configure_writer(&conn, Synchronous::Full).unwrap();
     schema::migrate(&mut conn).unwrap();
     let (journal, _, _) = Journal::open(&journal_path(&path)).unwrap();
-    Core::new(conn, journal, Synchronous::Full, Arc::new(Recent::default()))
+    Committer::new(conn, journal, Synchronous::Full, Arc::new(Recent::default()))
 }
 
 /// Runs `batch` on `core` and answers its jobs.
-fn run_batch(core: &mut Core, batch: Vec<Box<dyn WriteJob>>) {
+fn run_batch(core: &mut Committer, batch: Vec<Box<dyn WriteJob>>) {
     core.run_batch(batch).reply();
 }
 
@@ -261,16 +262,16 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
 
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
     let (queued, first) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"1".to_vec())], 1, QUOTA)
+        batch.enqueue(vec![(a, b"1".to_vec())], 1, QUOTA)
     });
     batch.push(queued);
     let (queued, broken) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"2".to_vec())], 1, QUOTA)?;
+        batch.enqueue(vec![(a, b"2".to_vec())], 1, QUOTA)?;
         Err::<(), _>(StoreError::Backend("failed after writing".to_owned()))
     });
     batch.push(queued);
     let (queued, later) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"3".to_vec())], 1, QUOTA)
+        batch.enqueue(vec![(a, b"3".to_vec())], 1, QUOTA)
     });
     batch.push(queued);
     run_batch(&mut core, batch);
@@ -284,7 +285,7 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
     core.flush().unwrap();
     assert!(ops::fetch(core.conn(), a, 0, 10).unwrap().is_empty());
     let (queued, again) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"4".to_vec())], 1, QUOTA)
+        batch.enqueue(vec![(a, b"4".to_vec())], 1, QUOTA)
     });
     run_batch(&mut core, vec![queued]);
     assert_eq!(again.await.unwrap().unwrap(), vec![1]);
@@ -308,16 +309,11 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     });
     batch.push(queued);
     let (queued, first) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"1".to_vec())], 1, quota)
+        batch.enqueue(vec![(a, b"1".to_vec())], 1, quota)
     });
     batch.push(queued);
     let (queued, unknown) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(
-            batch,
-            vec![(a, b"x".to_vec()), (mailbox(9), b"y".to_vec())],
-            1,
-            quota,
-        )
+        batch.enqueue(vec![(a, b"x".to_vec()), (mailbox(9), b"y".to_vec())], 1, quota)
     });
     batch.push(queued);
     let (queued, over_cap) = job(Guard::Savepoint, Before::Nothing, move |batch: &mut Batch<'_>| {
@@ -325,11 +321,11 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     });
     batch.push(queued);
     let (queued, second) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"2".to_vec())], 1, quota)
+        batch.enqueue(vec![(a, b"2".to_vec())], 1, quota)
     });
     batch.push(queued);
     let (queued, over_quota) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"3".to_vec())], 1, quota)
+        batch.enqueue(vec![(a, b"3".to_vec())], 1, quota)
     });
     batch.push(queued);
     run_batch(&mut core, batch);
@@ -505,7 +501,7 @@ async fn backend_errors_carry_no_stored_data() {
         )
         .unwrap();
     let (queued, stored) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, secret)], 0, QUOTA)
+        batch.enqueue(vec![(a, secret)], 0, QUOTA)
     });
     run_batch(&mut core, vec![queued]);
     assert_eq!(stored.await.unwrap().unwrap(), vec![1]);
@@ -803,7 +799,7 @@ async fn a_flush_comes_early_once_memory_holds_enough_unacknowledged_messages() 
     for (n, recipient) in recipients.iter().enumerate() {
         ops::register(core.conn(), *recipient, [n as u8; 32], 0).unwrap();
     }
-    let rows = |core: &Core| -> i64 {
+    let rows = |core: &Committer| -> i64 {
         core.conn()
             .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
             .unwrap()
@@ -812,7 +808,7 @@ async fn a_flush_comes_early_once_memory_holds_enough_unacknowledged_messages() 
     for round in 0..per_recipient {
         let deliveries: Vec<_> = recipients.iter().map(|to| (*to, vec![round as u8; 8])).collect();
         let (queued, stored) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-            ops::enqueue(batch, deliveries, 1, QUOTA)
+            batch.enqueue(deliveries, 1, QUOTA)
         });
         run_batch(&mut core, vec![queued]);
         stored.await.unwrap().unwrap();
@@ -869,7 +865,7 @@ async fn database_commits_alone_bring_a_checkpoint() {
 }
 
 /// Runs one job on `core` by itself and returns its result.
-fn run_one<T, F>(core: &mut Core, operation: F) -> Result<T, StoreError>
+fn run_one<T, F>(core: &mut Committer, operation: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -891,25 +887,40 @@ fn queue_depth_counts_unflushed_messages_without_flushing() {
     let (a, b) = (mailbox(1), mailbox(2));
     ops::register(core.conn(), a, [1; 32], 0).unwrap();
     ops::register(core.conn(), b, [2; 32], 0).unwrap();
-    let enqueue = |core: &mut Core, to, count: u8| {
+    let enqueue = |core: &mut Committer, to, count: u8| {
         let deliveries = (0..count).map(|i| (to, vec![i])).collect();
-        run_one(core, move |batch| ops::enqueue(batch, deliveries, 1, QUOTA)).unwrap()
+        run_one(core, move |batch| batch.enqueue(deliveries, 1, QUOTA)).unwrap()
     };
 
     enqueue(&mut core, a, 3);
     enqueue(&mut core, b, 2);
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 5);
-    run_one(&mut core, move |batch| ops::ack(batch, a, 1)).unwrap();
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 4);
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        5
+    );
+    run_one(&mut core, move |batch| batch.ack(a, 1)).unwrap();
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        4
+    );
     assert_eq!(*flushes.borrow(), 0, "counting flushed nothing");
 
     // Now the database holds a's 2 and b's 2; b gets one more, held only by the writer.
     core.flush().unwrap();
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 4);
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        4
+    );
     enqueue(&mut core, b, 1);
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 5);
-    run_one(&mut core, move |batch| ops::ack(batch, b, 3)).unwrap();
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 2);
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        5
+    );
+    run_one(&mut core, move |batch| batch.ack(b, 3)).unwrap();
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        2
+    );
     assert_eq!(*flushes.borrow(), 1);
 }
 
@@ -937,20 +948,20 @@ fn queue_depth_matches_a_model_over_random_writes_and_flushes() {
             0..=4 => {
                 let count = rng.random_range(1..=4u8);
                 let deliveries = (0..count).map(|i| (to, vec![i])).collect();
-                run_one(&mut core, move |batch| ops::enqueue(batch, deliveries, 1, QUOTA)).unwrap();
+                run_one(&mut core, move |batch| batch.enqueue(deliveries, 1, QUOTA)).unwrap();
                 model[which].0 += u64::from(count);
             }
             5..=8 => {
                 let (last, acked) = model[which];
                 let through = rng.random_range(0..=last + 2);
-                run_one(&mut core, move |batch| ops::ack(batch, to, through)).unwrap();
+                run_one(&mut core, move |batch| batch.ack(to, through)).unwrap();
                 model[which].1 = acked.max(through.min(last));
             }
             _ => core.flush().unwrap(),
         }
         let expected: u64 = model.iter().map(|(last, acked)| last - acked).sum();
         assert_eq!(
-            run_one(&mut core, ops::queue_depth).unwrap(),
+            run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
             expected,
             "after step {step}"
         );
