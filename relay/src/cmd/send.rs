@@ -15,17 +15,15 @@ use super::{Outcome, error, store_error};
 use crate::hub::Offered;
 use crate::metrics::Metrics;
 use crate::server::Shared;
-use crate::store::{Quota, Store, StoreError, StoredMessage};
+use crate::store::{BackendError, Quota, Store, StoreError, StoredMessage};
 
 /// Stores the envelopes and waits for the outcome.
 pub(super) async fn apply<S: Store>(shared: &Arc<Shared<S>>, deliveries: Vec<Addressed>) -> Outcome {
     let (reply, outcome) = tokio::sync::oneshot::channel();
     submit(shared, deliveries, move |result| drop(reply.send(result))).await;
-    outcome.await.unwrap_or_else(|_| {
-        Err(store_error(StoreError::Backend(
-            "the store dropped a write".to_owned(),
-        )))
-    })
+    outcome
+        .await
+        .unwrap_or_else(|_| Err(store_error(StoreError::Backend(BackendError::NoReply))))
 }
 
 /// Checks the envelopes and queues them to the store; returns once queued. `done` gets the

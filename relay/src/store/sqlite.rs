@@ -29,11 +29,12 @@ use tokio::sync::mpsc;
 use tokio::sync::watch;
 
 use self::batch::Batch;
-use self::ops::backend;
 pub use self::options::{DEFAULT_COMMIT_DELAY, SqliteOptions, Synchronous};
 use self::recent::Recent;
 use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
-use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use super::{
+    BackendError, ClaimedBundle, JournalAction, MailboxStatus, Quota, Store, StoreError, StoredMessage,
+};
 use crate::metrics::StoreStats;
 
 #[cfg(feature = "fuzzing")]
@@ -88,7 +89,10 @@ fn spawn_ticker(
                 let _ = queue.blocking_send(tick());
             }
         })
-        .map_err(|error| StoreError::Backend(format!("cannot start the store ticker thread: {error}")))?;
+        .map_err(|source| BackendError::Thread {
+            name: "ticker",
+            source,
+        })?;
     Ok(Some(keep))
 }
 
@@ -131,11 +135,14 @@ impl SqliteStore {
         pace: Box<dyn Pace>,
         ticks: Ticks,
     ) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path).map_err(backend)?;
+        let mut conn = Connection::open(path)?;
         schema::configure_writer(&conn, options.synchronous)?;
         schema::migrate(&mut conn)?;
-        let (journal, records, torn) = journal::Journal::open(&journal_path(path))
-            .map_err(|error| StoreError::Backend(format!("cannot open the message journal: {error}")))?;
+        let (journal, records, torn) =
+            journal::Journal::open(&journal_path(path)).map_err(|source| BackendError::Journal {
+                action: JournalAction::Open,
+                source,
+            })?;
         if torn > 0 {
             // The last write before a crash, never acknowledged to anyone.
             tracing::warn!(bytes = torn, "ignored the torn end of the message journal");
@@ -152,7 +159,10 @@ impl SqliteStore {
         journal
             .reset()
             .and_then(|()| journal.scrub())
-            .map_err(|error| StoreError::Backend(format!("cannot empty the message journal: {error}")))?;
+            .map_err(|source| BackendError::Journal {
+                action: JournalAction::Empty,
+                source,
+            })?;
         let readers = (0..READ_CONNECTIONS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -160,8 +170,7 @@ impl SqliteStore {
                     // Read-write without create (`query_only` forbids writes): WAL readers
                     // need write access to the shared-memory index.
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(backend)?;
+                )?;
                 schema::configure_reader(&reader)?;
                 Ok(Mutex::new(reader))
             })
@@ -201,8 +210,8 @@ impl SqliteStore {
         };
         tokio::task::spawn_blocking(move || thread.join())
             .await
-            .map_err(|_| StoreError::Backend("waiting for the store writer failed".to_owned()))?
-            .map_err(|_| StoreError::Backend("the store writer thread panicked".to_owned()))
+            .map_err(BackendError::Task)?
+            .map_err(|_| BackendError::WriterPanicked.into())
     }
 
     /// Runs a database operation on the writer (after what `before` says) and waits
@@ -240,7 +249,7 @@ impl SqliteStore {
     {
         match &self.writer {
             Some(writer) => writer.submit(guard, before, operation).await,
-            None => Err(StoreError::Backend("the store is closed".to_owned())),
+            None => Err(BackendError::Closed.into()),
         }
     }
 
@@ -255,19 +264,19 @@ impl SqliteStore {
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
             let Some(reader) = readers.get(index) else {
-                return Err(StoreError::Backend("no read connection".to_owned()));
+                return Err(BackendError::Invariant("no read connection").into());
             };
             // A panic cannot happen while a connection is in use (no code here panics), and a
             // read leaves nothing half-done: a poisoned lock is safe to take.
             let mut conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(backend)?;
+            let tx = conn.transaction()?;
             let result = operation(&tx);
             // Read-only: ending the transaction is all `finish` does here.
-            tx.finish().map_err(backend)?;
+            tx.finish()?;
             result
         })
         .await
-        .map_err(|_| StoreError::Backend("a store read task failed".to_owned()))?
+        .map_err(BackendError::Task)?
     }
 }
 
@@ -360,7 +369,7 @@ impl Store for SqliteStore {
         let operation = move |batch: &mut Batch<'_>| batch.enqueue(deliveries, now, quota);
         match &self.writer {
             Some(writer) => writer.submit_then(Guard::None, operation, done).await,
-            None => done(Err(StoreError::Backend("the store is closed".to_owned()))),
+            None => done(Err(BackendError::Closed.into())),
         }
     }
 

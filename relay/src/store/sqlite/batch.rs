@@ -11,9 +11,9 @@ use hush_proto::MailboxId;
 use rusqlite::Connection;
 
 use super::journal::{encode_acked, encode_stored};
-use super::ops::{self, QueueRow, backend};
+use super::ops::{self, QueueRow};
 use super::recent::{Effect, Recent};
-use crate::store::{Quota, StoreError, StoredMessage};
+use crate::store::{BackendError, Quota, StoreError, StoredMessage};
 
 /// The counters of a mailbox's queue, as a database row holds them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,9 +172,9 @@ impl<'a> Batch<'a> {
     }
 
     /// The connection, inside the batch's transaction (begun here on first use).
-    pub(super) fn sql(&mut self) -> Result<&'a Connection, StoreError> {
+    pub(super) fn sql(&mut self) -> Result<&'a Connection, BackendError> {
         if !self.in_transaction {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.in_transaction = true;
         }
         Ok(self.conn)
@@ -230,7 +230,7 @@ impl<'a> Batch<'a> {
             };
             let (_, queue) = queues
                 .get_mut(slot)
-                .ok_or_else(|| StoreError::Backend("enqueue lost a recipient".to_owned()))?;
+                .ok_or(BackendError::Invariant("enqueue lost a recipient"))?;
             let live = &mut queue.live;
             live.count = live.count.saturating_add(1);
             live.bytes = live.bytes.saturating_add(envelope.len() as u64);

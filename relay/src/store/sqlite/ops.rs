@@ -10,17 +10,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::{ClaimedBundle, MailboxStatus, StoreError, StoredMessage, count_u32, from_sql, to_sql};
 
-/// A backend failure, described without any stored data: SQLite's messages name tables and
-/// columns, never bound values.
-pub(super) fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("sqlite: {error}"))
-}
-
 /// The mailbox's integer id in this file (what `messages` rows name it by), or `UnknownMailbox`.
 fn mailbox_id(conn: &Connection, mailbox: &MailboxId) -> Result<i64, StoreError> {
     conn.prepare_cached("SELECT id FROM mailboxes WHERE mailbox = ?1")
-        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())
-        .map_err(backend)?
+        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())?
         .ok_or(StoreError::UnknownMailbox)
 }
 
@@ -32,8 +25,7 @@ fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreEr
 fn one_time_count(conn: &Connection, mailbox: &MailboxId) -> Result<u32, StoreError> {
     let count: i64 = conn
         .prepare_cached("SELECT count(*) FROM one_time_prekeys WHERE mailbox = ?1")
-        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)))
-        .map_err(backend)?;
+        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)))?;
     Ok(count_u32(from_sql(count)?))
 }
 
@@ -49,8 +41,7 @@ pub(super) fn register(
             [mailbox.0],
             |row| row.get(0),
         )
-        .optional()
-        .map_err(backend)?;
+        .optional()?;
     match existing {
         Some(key) if key == identity_key => Ok(()),
         Some(_) => Err(StoreError::IdentityMismatch),
@@ -60,8 +51,7 @@ pub(super) fn register(
                 "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at, id) \
                  VALUES (?1, ?2, 1, ?3, (SELECT coalesce(max(id), 0) + 1 FROM mailboxes))",
                 params![mailbox.0, identity_key, to_sql(now)],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         }
     }
@@ -70,8 +60,7 @@ pub(super) fn register(
 pub(super) fn mailbox_status(conn: &Connection, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
     let identity_key: Option<[u8; 32]> = conn
         .prepare_cached("SELECT identity_key FROM mailboxes WHERE mailbox = ?1")
-        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())
-        .map_err(backend)?;
+        .and_then(|mut statement| statement.query_row([mailbox.0], |row| row.get(0)).optional())?;
     Ok(match identity_key {
         Some(identity_key) => MailboxStatus::Active { identity_key },
         None => MailboxStatus::Unknown,
@@ -97,17 +86,14 @@ pub(super) fn upload_prekeys(
             signed_prekey.key,
             signed_prekey.signature.0
         ],
-    )
-    .map_err(backend)?;
+    )?;
     let adding = u32::try_from(one_time.len()).unwrap_or(u32::MAX);
     {
-        let mut insert = conn
-            .prepare_cached("INSERT OR REPLACE INTO one_time_prekeys (mailbox, id, key) VALUES (?1, ?2, ?3)")
-            .map_err(backend)?;
+        let mut insert = conn.prepare_cached(
+            "INSERT OR REPLACE INTO one_time_prekeys (mailbox, id, key) VALUES (?1, ?2, ?3)",
+        )?;
         for prekey in one_time {
-            insert
-                .execute(params![mailbox.0, prekey.id, prekey.key])
-                .map_err(backend)?;
+            insert.execute(params![mailbox.0, prekey.id, prekey.key])?;
         }
     }
     // Counting after the inserts handles replaced ids and duplicates within the upload; over the
@@ -130,8 +116,7 @@ pub(super) fn claim_bundle(conn: &Connection, mailbox: MailboxId) -> Result<Clai
             [mailbox.0],
             |row| row.get(0),
         )
-        .optional()
-        .map_err(backend)?
+        .optional()?
         .ok_or(StoreError::UnknownMailbox)?;
     let signed: Option<(u32, i64, [u8; 32], [u8; 64])> = conn
         .query_row(
@@ -139,8 +124,7 @@ pub(super) fn claim_bundle(conn: &Connection, mailbox: MailboxId) -> Result<Clai
             [mailbox.0],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
-        .optional()
-        .map_err(backend)?;
+        .optional()?;
     let (id, created_at, key, signature) = signed.ok_or(StoreError::NoBundle)?;
     let signed_prekey = SignedPreKey {
         id,
@@ -161,14 +145,12 @@ pub(super) fn claim_bundle(conn: &Connection, mailbox: MailboxId) -> Result<Clai
                 })
             },
         )
-        .optional()
-        .map_err(backend)?;
+        .optional()?;
     if let Some(prekey) = &one_time_prekey {
         conn.execute(
             "DELETE FROM one_time_prekeys WHERE mailbox = ?1 AND id = ?2",
             params![mailbox.0, prekey.id],
-        )
-        .map_err(backend)?;
+        )?;
     }
     Ok(ClaimedBundle {
         identity_key,
@@ -207,7 +189,7 @@ pub(super) fn load_queue(conn: &Connection, mailbox: &MailboxId) -> Result<Queue
                 })
                 .optional()
         })
-        .map_err(backend)?
+        ?
         .ok_or(StoreError::UnknownMailbox)?;
     Ok(QueueRow {
         id,
@@ -234,20 +216,17 @@ pub(super) fn count_between(
             statement.query_row(params![id, to_sql(after), to_sql(through)], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })
-        })
-        .map_err(backend)?;
+        })?;
     Ok((from_sql(rows)?, from_sql(size)?))
 }
 
 /// Unacknowledged messages across mailboxes, as the rows' counters hold them.
 pub(super) fn total_queued(conn: &Connection) -> Result<u64, StoreError> {
-    let count: i64 = conn
-        .query_row(
-            "SELECT coalesce(sum(queued_count), 0) FROM mailboxes",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(backend)?;
+    let count: i64 = conn.query_row(
+        "SELECT coalesce(sum(queued_count), 0) FROM mailboxes",
+        [],
+        |row| row.get(0),
+    )?;
     from_sql(count)
 }
 
@@ -261,20 +240,16 @@ pub(super) fn fetch(
     // No `LIMIT ?`: this SQLite build (STAT4) re-prepares a statement whose LIMIT is a bound
     // parameter on every run, which cost several percent of the relay's CPU under load. The
     // rows come in index order, so taking `limit` of them stops the scan just the same.
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT seq, received_at, envelope FROM messages WHERE mailbox = ?1 \
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, received_at, envelope FROM messages WHERE mailbox = ?1 \
              AND seq > max(?2, (SELECT acked_through FROM mailboxes WHERE id = ?1)) ORDER BY seq",
-        )
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(params![id, to_sql(after)], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
-        })
-        .map_err(backend)?;
+    )?;
+    let rows = statement.query_map(params![id, to_sql(after)], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
+    })?;
     let mut messages = Vec::new();
     for row in rows.take(limit) {
-        let (seq, received_at, envelope) = row.map_err(backend)?;
+        let (seq, received_at, envelope) = row?;
         messages.push(StoredMessage {
             seq: from_sql(seq)?,
             received_at: from_sql(received_at)?,
@@ -290,8 +265,7 @@ fn unqueue(conn: &Connection, id: i64, count: i64, bytes: i64) -> Result<(), Sto
         "UPDATE mailboxes SET queued_count = max(queued_count - ?2, 0), \
          queued_bytes = max(queued_bytes - ?3, 0) WHERE id = ?1",
     )
-    .and_then(|mut statement| statement.execute(params![id, count, bytes]))
-    .map_err(backend)?;
+    .and_then(|mut statement| statement.execute(params![id, count, bytes]))?;
     Ok(())
 }
 
@@ -310,11 +284,9 @@ pub(super) fn purge_expired(conn: &Connection, cutoff: u64) -> Result<u64, Store
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 })?
                 .collect()
-        })
-        .map_err(backend)?;
+        })?;
     // Acked rows past their TTL go too, uncounted.
-    conn.execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])
-        .map_err(backend)?;
+    conn.execute("DELETE FROM messages WHERE received_at < ?1", [to_sql(cutoff)])?;
     let mut expired_count = 0u64;
     for (id, count, bytes) in expired {
         unqueue(conn, id, count, bytes)?;
@@ -330,14 +302,13 @@ pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<()
         Err(error) => return Err(error),
     };
     // Children first, explicitly: the outcome does not depend on foreign-key enforcement.
-    conn.execute("DELETE FROM messages WHERE mailbox = ?1", [id])
-        .map_err(backend)?;
+    conn.execute("DELETE FROM messages WHERE mailbox = ?1", [id])?;
     for sql in [
         "DELETE FROM one_time_prekeys WHERE mailbox = ?1",
         "DELETE FROM signed_prekeys WHERE mailbox = ?1",
         "DELETE FROM mailboxes WHERE mailbox = ?1",
     ] {
-        conn.execute(sql, [mailbox.0]).map_err(backend)?;
+        conn.execute(sql, [mailbox.0])?;
     }
     Ok(())
 }

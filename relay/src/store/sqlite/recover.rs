@@ -7,7 +7,7 @@ use hush_proto::MailboxId;
 use rusqlite::{Connection, params};
 
 use super::journal::Record;
-use super::ops::{backend, load_queue};
+use super::ops::load_queue;
 use crate::store::{StoreError, to_sql};
 
 /// A mailbox as replay finds it.
@@ -25,9 +25,7 @@ struct Replayed {
 /// database already had are skipped, and acks only move marks forward. Records for mailboxes no
 /// longer registered are dropped. Returns how many messages were brought in.
 pub(super) fn replay(conn: &mut Connection, records: Vec<Record>) -> Result<u64, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut mailboxes: HashMap<MailboxId, Option<Replayed>> = HashMap::new();
     let mut stored = 0u64;
     for record in records {
@@ -73,8 +71,7 @@ pub(super) fn replay(conn: &mut Connection, records: Vec<Record>) -> Result<u64,
                         to_sql(envelope.len() as u64),
                         envelope
                     ])
-                })
-                .map_err(backend)?;
+                })?;
                 stored += 1;
                 replayed.next_seq = replayed.next_seq.max(seq.saturating_add(1));
             }
@@ -88,8 +85,7 @@ pub(super) fn replay(conn: &mut Connection, records: Vec<Record>) -> Result<u64,
         tx.execute(
             "UPDATE mailboxes SET next_seq = ?2, acked_through = ?3 WHERE id = ?1",
             params![replayed.id, to_sql(replayed.next_seq), to_sql(acked)],
-        )
-        .map_err(backend)?;
+        )?;
         // The counters, from the rows themselves.
         tx.execute(
             "UPDATE mailboxes SET \
@@ -97,22 +93,19 @@ pub(super) fn replay(conn: &mut Connection, records: Vec<Record>) -> Result<u64,
              queued_bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox = ?1 AND seq > ?2) \
              WHERE id = ?1",
             params![replayed.id, to_sql(acked)],
-        )
-        .map_err(backend)?;
+        )?;
     }
     sweep_all(&tx)?;
-    tx.commit().map_err(backend)?;
+    tx.commit()?;
     Ok(stored)
 }
 
 /// Deletes every acknowledged row (at open: acks whose sweep a crash or kill cut short).
 pub(super) fn sweep_all(conn: &Connection) -> Result<u64, StoreError> {
-    let deleted = conn
-        .execute(
-            "DELETE FROM messages WHERE seq <= \
+    let deleted = conn.execute(
+        "DELETE FROM messages WHERE seq <= \
              (SELECT acked_through FROM mailboxes WHERE mailboxes.id = messages.mailbox)",
-            [],
-        )
-        .map_err(backend)?;
+        [],
+    )?;
     Ok(deleted as u64)
 }

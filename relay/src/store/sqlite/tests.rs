@@ -13,7 +13,7 @@ use super::writer::{
 };
 use super::{SqliteOptions, SqliteStore, Synchronous, Ticks, journal_path, ops, schema};
 use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
-use crate::store::{MailboxStatus, Store, StoreError};
+use crate::store::{BackendError, JournalAction, MailboxStatus, Store, StoreError};
 
 crate::store::suite::store_suite!(temp_store());
 
@@ -267,7 +267,7 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
     batch.push(queued);
     let (queued, broken) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
         batch.enqueue(vec![(a, b"2".to_vec())], 1, QUOTA)?;
-        Err::<(), _>(StoreError::Backend("failed after writing".to_owned()))
+        Err::<(), _>(StoreError::from(rusqlite::Error::ExecuteReturnedResults))
     });
     batch.push(queued);
     let (queued, later) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
@@ -506,9 +506,8 @@ async fn backend_errors_carry_no_stored_data() {
     run_batch(&mut core, vec![queued]);
     assert_eq!(stored.await.unwrap().unwrap(), vec![1]);
     let error = core.flush().unwrap_err();
-    let StoreError::Backend(message) = error else {
-        panic!("expected a backend error, got {error:?}");
-    };
+    assert!(matches!(error, BackendError::Sqlite(_)), "{error:?}");
+    let message = error.to_string();
     assert!(!message.contains("secret"), "{message}");
     assert!(message.contains("sqlite"), "{message}");
 }
@@ -830,7 +829,12 @@ async fn a_second_store_on_the_same_files_is_refused_until_the_first_shuts_down(
     let a = registered(&first, 1).await;
     first.enqueue(vec![(a, b"m".to_vec())], 1, QUOTA).await.unwrap();
     match SqliteStore::open(&path, SqliteOptions::default()) {
-        Err(StoreError::Backend(message)) => assert!(message.contains("in use"), "{message}"),
+        Err(StoreError::Backend(
+            error @ BackendError::Journal {
+                action: JournalAction::Open,
+                ..
+            },
+        )) => assert!(error.to_string().contains("in use"), "{error}"),
         other => panic!("a second store opened: {other:?}"),
     }
     // Graceful shutdown through a shared reference (as the relay does): later writes fail, and

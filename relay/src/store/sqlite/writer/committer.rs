@@ -14,12 +14,11 @@ use tokio::sync::watch;
 use super::flush::Flushes;
 use super::job::{Committed, Guard, Ran, WriteJob};
 use crate::metrics::{Metrics, StoreStats};
-use crate::store::StoreError;
 use crate::store::sqlite::Synchronous;
 use crate::store::sqlite::batch::{Batch, Pending};
 use crate::store::sqlite::journal::Journal;
-use crate::store::sqlite::ops::backend;
 use crate::store::sqlite::recent::Recent;
+use crate::store::{BackendError, JournalAction};
 
 /// What the writer thread owns; see the module doc.
 #[derive(Debug)]
@@ -31,7 +30,7 @@ pub(in crate::store::sqlite) struct Committer {
     /// Set when a journal write or fsync failed: what reached the disk is unknown (a failed
     /// fsync may even have dropped earlier data from the page cache), so the store refuses every
     /// later write until the relay restarts and replays what the journal holds.
-    broken: Option<String>,
+    broken: Option<Arc<BackendError>>,
     flushes: Flushes,
     /// Group-commit figures for the metrics endpoint.
     stats: Arc<StoreStats>,
@@ -71,7 +70,7 @@ impl Committer {
     pub(in crate::store::sqlite) fn run_batch(&mut self, mut batch: Vec<Box<dyn WriteJob>>) -> Committed {
         let error = match &self.broken {
             Some(broken) => Some(broken.clone()),
-            None => self.run_jobs(&mut batch).err(),
+            None => self.run_jobs(&mut batch).err().map(Arc::new),
         };
         if error.is_some() {
             self.pending.abandon();
@@ -79,7 +78,7 @@ impl Committer {
         Committed::new(batch, error)
     }
 
-    fn run_jobs(&mut self, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+    fn run_jobs(&mut self, batch: &mut [Box<dyn WriteJob>]) -> Result<(), BackendError> {
         let mut context = Batch::new(&self.conn, &mut self.pending);
         let ran = run_each(&mut context, batch);
         let jobs = batch.len() as u64;
@@ -87,7 +86,7 @@ impl Committer {
         let committed = ran.and_then(|()| {
             if in_transaction {
                 self.flushes.committed();
-                self.conn.execute_batch("COMMIT").map_err(describe)
+                self.conn.execute_batch("COMMIT").map_err(BackendError::Sqlite)
             } else {
                 Ok(())
             }
@@ -106,10 +105,13 @@ impl Committer {
             let appended = self.journal.append(self.pending.records(), sync);
             self.stats.sync.observe(started.elapsed());
             if let Err(error) = appended {
-                let message = format!("the message journal failed ({error}); restart the relay");
                 tracing::error!(%error, "writing the message journal failed; the store refuses writes until restarted");
-                self.broken = Some(message.clone());
-                return Err(message);
+                let broken = Arc::new(BackendError::Journal {
+                    action: JournalAction::Append,
+                    source: error,
+                });
+                self.broken = Some(Arc::clone(&broken));
+                return Err(BackendError::Shared(broken));
             }
         }
         if journaled || in_transaction {
@@ -122,9 +124,9 @@ impl Committer {
     }
 
     /// Moves everything not yet in the database into it (see [`Flushes::flush`]).
-    pub(in crate::store::sqlite) fn flush(&mut self) -> Result<(), StoreError> {
+    pub(in crate::store::sqlite) fn flush(&mut self) -> Result<(), BackendError> {
         if let Some(broken) = &self.broken {
-            return Err(StoreError::Backend(broken.clone()));
+            return Err(BackendError::Shared(Arc::clone(broken)));
         }
         if !self.unflushed() {
             // Only loaded, unchanged queues.
@@ -160,10 +162,11 @@ impl Committer {
     }
 
     /// After a flush: zeroes the journal's earlier cycles (see [`Journal::scrub`]).
-    pub(in crate::store::sqlite) fn scrub(&mut self) -> Result<(), StoreError> {
-        self.journal
-            .scrub()
-            .map_err(|error| StoreError::Backend(format!("cannot scrub the message journal: {error}")))
+    pub(in crate::store::sqlite) fn scrub(&mut self) -> Result<(), BackendError> {
+        self.journal.scrub().map_err(|source| BackendError::Journal {
+            action: JournalAction::Scrub,
+            source,
+        })
     }
 
     /// Copies the WAL into the database and empties it, so the page images it holds of rows
@@ -173,7 +176,7 @@ impl Committer {
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         if let Err(error) = truncated {
-            tracing::warn!(error = %backend(error), "emptying the WAL after a delete failed");
+            tracing::warn!(error = %BackendError::Sqlite(error), "emptying the WAL after a delete failed");
         }
     }
 
@@ -195,32 +198,25 @@ impl Committer {
 }
 
 /// Runs each job, in its savepoint if it has one.
-fn run_each(batch: &mut Batch<'_>, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+fn run_each(batch: &mut Batch<'_>, jobs: &mut [Box<dyn WriteJob>]) -> Result<(), BackendError> {
     for job in jobs {
         match job.guard() {
             Guard::Savepoint => {
-                let conn = batch.sql().map_err(|error| error.to_string())?;
-                conn.execute_batch("SAVEPOINT job").map_err(describe)?;
+                let conn = batch.sql()?;
+                conn.execute_batch("SAVEPOINT job")?;
                 let end = if job.run(batch) == Ran::Succeeded {
                     "RELEASE job"
                 } else {
                     "ROLLBACK TO job; RELEASE job"
                 };
-                conn.execute_batch(end).map_err(describe)?;
+                conn.execute_batch(end)?;
             }
             Guard::None => {
                 if job.run(batch) == Ran::Broke {
-                    return Err("a write failed part-way; its batch was rolled back".to_owned());
+                    return Err(BackendError::PartWay);
                 }
             }
         }
     }
     Ok(())
-}
-
-fn describe(error: rusqlite::Error) -> String {
-    match backend(error) {
-        StoreError::Backend(message) => message,
-        other => other.to_string(),
-    }
 }

@@ -12,8 +12,7 @@ use tokio::sync::watch;
 
 use crate::store::sqlite::batch::Pending;
 use crate::store::sqlite::journal::{CAPACITY, Journal};
-use crate::store::sqlite::ops::backend;
-use crate::store::{StoreError, to_sql};
+use crate::store::{BackendError, to_sql};
 
 /// Period of the store's flush ticks: a change waits in the journal between one and two of them
 /// before a flush moves it into the database. Long enough that almost every message is
@@ -93,10 +92,10 @@ impl Flushes {
         conn: &mut Connection,
         journal: &mut Journal,
         pending: &mut Pending,
-    ) -> Result<(), StoreError> {
-        let tx = conn.transaction().map_err(backend)?;
+    ) -> Result<(), BackendError> {
+        let tx = conn.transaction()?;
         write_back(&tx, pending)?;
-        tx.commit().map_err(backend)?;
+        tx.commit()?;
         self.committed();
         self.checkpoint_due = true;
         pending.forget(true);
@@ -119,7 +118,7 @@ impl Flushes {
             // Passive: never waits on a reader; what it cannot copy now, the next one does.
             let checkpointed = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             if let Err(error) = checkpointed {
-                tracing::warn!(error = %backend(error), "WAL checkpoint failed; will retry");
+                tracing::warn!(error = %BackendError::Sqlite(error), "WAL checkpoint failed; will retry");
             }
         }
     }
@@ -128,55 +127,43 @@ impl Flushes {
 /// The flush's SQL, inside its transaction: writes back every changed queue, deletes the
 /// acknowledged rows, and inserts every message still held only in memory (all unacknowledged:
 /// an ack drops them there).
-fn write_back(conn: &Connection, pending: &Pending) -> Result<(), StoreError> {
+fn write_back(conn: &Connection, pending: &Pending) -> Result<(), BackendError> {
     let queues = pending.queues();
-    let mut update = conn
-        .prepare_cached(
-            "UPDATE mailboxes SET next_seq = ?2, queued_count = ?3, queued_bytes = ?4, \
+    let mut update = conn.prepare_cached(
+        "UPDATE mailboxes SET next_seq = ?2, queued_count = ?3, queued_bytes = ?4, \
              acked_through = ?5 WHERE id = ?1",
-        )
-        .map_err(backend)?;
-    let mut delete = conn
-        .prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")
-        .map_err(backend)?;
+    )?;
+    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND seq <= ?2")?;
     for queue in queues.values().filter(|queue| queue.dirty()) {
         let (live, flushed) = (&queue.live, &queue.flushed);
-        update
-            .execute(params![
-                queue.id,
-                to_sql(live.next_seq),
-                to_sql(live.count),
-                to_sql(live.bytes),
-                to_sql(live.acked_through)
-            ])
-            .map_err(backend)?;
+        update.execute(params![
+            queue.id,
+            to_sql(live.next_seq),
+            to_sql(live.count),
+            to_sql(live.bytes),
+            to_sql(live.acked_through)
+        ])?;
         if live.acked_through > flushed.acked_through
             && flushed.acked_through.saturating_add(1) < flushed.next_seq
         {
-            delete
-                .execute(params![queue.id, to_sql(live.acked_through)])
-                .map_err(backend)?;
+            delete.execute(params![queue.id, to_sql(live.acked_through)])?;
         }
     }
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages (mailbox, seq, received_at, size, envelope) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .map_err(backend)?;
+    )?;
     pending.recent().visit(|mailbox, message| {
         let queue = queues
             .get(mailbox)
-            .ok_or_else(|| StoreError::Backend("a journaled message has no queue".to_owned()))?;
-        insert
-            .execute(params![
-                queue.id,
-                to_sql(message.seq),
-                to_sql(message.received_at),
-                to_sql(message.envelope.len() as u64),
-                message.envelope
-            ])
-            .map_err(backend)?;
+            .ok_or(BackendError::Invariant("a journaled message has no queue"))?;
+        insert.execute(params![
+            queue.id,
+            to_sql(message.seq),
+            to_sql(message.received_at),
+            to_sql(message.envelope.len() as u64),
+            message.envelope
+        ])?;
         Ok(())
     })
 }

@@ -1,10 +1,12 @@
 //! A write queued for the writer thread: what it runs on the batch, how its failure is undone,
 //! and where its result goes.
 
+use std::sync::Arc;
+
 use tokio::sync::oneshot;
 
-use crate::store::StoreError;
 use crate::store::sqlite::batch::Batch;
+use crate::store::{BackendError, StoreError};
 
 /// How a failing operation is undone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +61,7 @@ pub(in crate::store::sqlite) trait WriteJob: Send {
 
     /// Sends the result: the operation's own, or `batch_error` if the batch did not commit (then
     /// nothing of it was stored).
-    fn reply(self: Box<Self>, batch_error: Option<&str>);
+    fn reply(self: Box<Self>, batch_error: Option<&Arc<BackendError>>);
 }
 
 /// A [`WriteJob`] from a closure, with what to do with its result.
@@ -137,11 +139,11 @@ where
         ran
     }
 
-    fn reply(self: Box<Self>, batch_error: Option<&str>) {
+    fn reply(self: Box<Self>, batch_error: Option<&Arc<BackendError>>) {
         let result = match (batch_error, self.result) {
-            (Some(error), _) => Err(StoreError::Backend(error.to_owned())),
+            (Some(error), _) => Err(BackendError::Shared(Arc::clone(error)).into()),
             (None, Some(result)) => result,
-            (None, None) => Err(StoreError::Backend("the write was not run".to_owned())),
+            (None, None) => Err(BackendError::Invariant("the write was not run").into()),
         };
         (self.done)(result);
     }
@@ -151,18 +153,18 @@ where
 pub(in crate::store::sqlite) struct Committed {
     batch: Vec<Box<dyn WriteJob>>,
     /// Why nothing of the batch was stored, if so.
-    error: Option<String>,
+    error: Option<Arc<BackendError>>,
 }
 
 impl Committed {
-    pub(super) fn new(batch: Vec<Box<dyn WriteJob>>, error: Option<String>) -> Self {
+    pub(super) fn new(batch: Vec<Box<dyn WriteJob>>, error: Option<Arc<BackendError>>) -> Self {
         Self { batch, error }
     }
 
     /// Answers every job of the batch.
     pub(in crate::store::sqlite) fn reply(self) {
         for job in self.batch {
-            job.reply(self.error.as_deref());
+            job.reply(self.error.as_ref());
         }
     }
 }

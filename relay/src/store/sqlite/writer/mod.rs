@@ -24,8 +24,8 @@ pub(super) use self::flush::{CHECKPOINT_COMMITS, FLUSH_MESSAGES};
 use self::job::Committed;
 pub(super) use self::job::{Before, Guard, WriteJob, job, job_then};
 pub(super) use self::pace::{CommitDelay, Pace};
-use crate::store::StoreError;
 use crate::store::sqlite::batch::Batch;
+use crate::store::{BackendError, StoreError};
 
 /// The writer thread and the queue into it.
 #[derive(Debug)]
@@ -59,7 +59,10 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("hush-store-writer".to_owned())
             .spawn(move || run(committer, receiver, batch_max, pace.as_mut(), replies, &stop))
-            .map_err(|error| StoreError::Backend(format!("cannot start the store writer thread: {error}")))?;
+            .map_err(|source| BackendError::Thread {
+                name: "writer",
+                source,
+            })?;
         Ok(Self {
             queue,
             thread: Mutex::new(Some(thread)),
@@ -79,13 +82,8 @@ impl Writer {
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (job, receiver) = job(guard, before, operation);
-        self.queue
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Backend("the store writer has stopped".to_owned()))?;
-        receiver
-            .await
-            .map_err(|_| StoreError::Backend("the store writer stopped before replying".to_owned()))?
+        self.queue.send(job).await.map_err(|_| BackendError::Closed)?;
+        receiver.await.map_err(|_| BackendError::NoReply)?
     }
 
     /// Queues `operation`; `done` gets its durable result. Returns once queued (waiting for
@@ -101,7 +99,7 @@ impl Writer {
             .send(job_then(guard, Before::Nothing, operation, done))
             .await
         {
-            job.reply(Some("the store writer has stopped"));
+            job.reply(Some(&Arc::new(BackendError::Closed)));
         }
     }
 
@@ -183,7 +181,7 @@ fn run(
             Before::FlushAndScrub => committer.flush().and_then(|()| committer.scrub()),
         };
         if let Err(error) = prepared {
-            first.reply(Some(&error.to_string()));
+            first.reply(Some(&Arc::new(error)));
             continue;
         }
         let mut batch = vec![first];
