@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hush_proto::{
-    ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, FrameError, MailboxId, Push, Request,
-    ServerFrame, decode_body, encode_frame_into, parse_length,
+    ClientFrame, Delivery, ErrorCode, ErrorResponse, FrameError, MailboxId, Push, Request, ServerFrame,
+    decode_body, encode_frame_into, parse_length,
 };
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
@@ -419,13 +419,10 @@ fn spawn_delivery<S: Store>(
 
 /// Pushes one message; `false` once the connection's writer is gone.
 async fn push(online: &Online, message: StoredMessage) -> bool {
-    let Some(envelope) = Envelope::new(message.envelope) else {
-        return true;
-    };
     let frame = ServerFrame::Push(Push::Deliver(Delivery {
         seq: hush_proto::Seq(message.seq),
         received_at: message.received_at,
-        envelope,
+        envelope: message.envelope,
     }));
     // Recorded before the push can be acknowledged.
     online.record_push(message.seq);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hush_proto::{Delivery as ProtoDelivery, Envelope, MailboxId, Push, Seq, ServerFrame};
+use hush_proto::{Delivery as ProtoDelivery, MailboxId, Push, Seq, ServerFrame};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
@@ -91,27 +91,17 @@ impl Online {
         }
         if !delivery.catching_up && message.seq == self.pushed_through() + 1 {
             let seq = message.seq;
-            match Envelope::new(message.envelope) {
-                Some(envelope) => {
-                    let frame = ServerFrame::Push(Push::Deliver(ProtoDelivery {
-                        seq: Seq(seq),
-                        received_at: message.received_at,
-                        envelope,
-                    }));
-                    // Recorded first: the client may ack it as soon as it is written.
-                    let before = self.pushed.swap(seq, Ordering::AcqRel);
-                    if self.outbox.try_send(frame).is_ok() {
-                        return Offered::Pushed;
-                    }
-                    self.pushed.store(before, Ordering::Release);
-                }
-                // Cannot happen (the store only holds envelopes within the limit); the delivery
-                // task skips such a message the same way.
-                None => {
-                    self.pushed.fetch_max(seq, Ordering::AcqRel);
-                    return Offered::Deferred;
-                }
+            let frame = ServerFrame::Push(Push::Deliver(ProtoDelivery {
+                seq: Seq(seq),
+                received_at: message.received_at,
+                envelope: message.envelope,
+            }));
+            // Recorded first: the client may ack it as soon as it is written.
+            let before = self.pushed.swap(seq, Ordering::AcqRel);
+            if self.outbox.try_send(frame).is_ok() {
+                return Offered::Pushed;
             }
+            self.pushed.store(before, Ordering::Release);
         }
         self.defer(&mut delivery);
         Offered::Deferred
@@ -248,7 +238,7 @@ mod tests {
         StoredMessage {
             seq,
             received_at: 7,
-            envelope: vec![u8::try_from(seq % 256).unwrap()],
+            envelope: hush_proto::Envelope::new(vec![u8::try_from(seq % 256).unwrap()]).unwrap(),
         }
     }
 

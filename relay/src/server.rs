@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hush_crypto::IdentityKey;
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use quinn::crypto::rustls::QuicServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -212,14 +212,14 @@ impl Store for ConfiguredStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
         dispatch!(self, store => store.enqueue(deliveries, now, quota).await)
     }
 
-    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Vec<u8>)>, now: u64, quota: Quota, done: F)
+    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Envelope)>, now: u64, quota: Quota, done: F)
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {

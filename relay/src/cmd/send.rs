@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use hush_proto::{Addressed, ErrorCode, MailboxId, Response};
+use hush_proto::{Addressed, Envelope, ErrorCode, MailboxId, Response};
 use tokio::time::Instant;
 
 use super::access::{Standing, standing};
@@ -73,7 +73,7 @@ where
     };
     // Keep a copy of what goes to recipients online now, to hand over after the commit instead
     // of reading it back. Others read the store when they log in.
-    let handover: Vec<(MailboxId, Option<Vec<u8>>)> = deliveries
+    let handover: Vec<(MailboxId, Option<Envelope>)> = deliveries
         .iter()
         .map(|addressed| {
             (
@@ -81,13 +81,13 @@ where
                 shared
                     .hub
                     .is_online(&addressed.to)
-                    .then(|| addressed.envelope.as_bytes().to_vec()),
+                    .then(|| addressed.envelope.clone()),
             )
         })
         .collect();
     let deliveries = deliveries
         .into_iter()
-        .map(|addressed| (addressed.to, addressed.envelope.into_bytes()))
+        .map(|addressed| (addressed.to, addressed.envelope))
         .collect();
     let now = shared.clock.now();
     let after = shared.clone();
@@ -108,7 +108,7 @@ where
 /// Counts the stored messages and gives each online recipient its own.
 fn hand_over<S: Store>(
     shared: &Shared<S>,
-    handover: Vec<(MailboxId, Option<Vec<u8>>)>,
+    handover: Vec<(MailboxId, Option<Envelope>)>,
     seqs: &[u64],
     now: u64,
     received: Instant,

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 
 mod error;
 pub mod memory;
@@ -34,6 +34,12 @@ pub(crate) fn from_sql(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| Corruption::NegativeInteger.into())
 }
 
+/// Reads back an envelope a store wrote; one over the protocol limit means a corrupt database.
+pub(crate) fn envelope_from_sql(bytes: Vec<u8>) -> Result<Envelope, StoreError> {
+    let len = bytes.len();
+    Envelope::new(bytes).ok_or_else(|| Corruption::OversizeEnvelope { len }.into())
+}
+
 /// A count as the protocol carries it, saturating (counts are capped far below `u32::MAX`).
 pub(crate) fn count_u32(count: u64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
@@ -47,7 +53,7 @@ pub struct StoredMessage {
     /// When it was stored, Unix seconds.
     pub received_at: u64,
     /// The opaque envelope.
-    pub envelope: Vec<u8>,
+    pub envelope: Envelope,
 }
 
 impl core::fmt::Debug for StoredMessage {
@@ -168,7 +174,7 @@ pub trait Store: Send + Sync + 'static {
     /// input order. Durable when it returns.
     fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
@@ -179,7 +185,7 @@ pub trait Store: Send + Sync + 'static {
     /// The default runs the write to the end and then `done`, before returning.
     fn enqueue_then<F>(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
         done: F,

@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use self::pool::Pool;
@@ -128,7 +128,7 @@ impl Store for PostgresStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 #[cfg(test)]
@@ -352,7 +352,7 @@ impl Store for SqliteStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
@@ -362,7 +362,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Vec<u8>)>, now: u64, quota: Quota, done: F)
+    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Envelope)>, now: u64, quota: Quota, done: F)
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {

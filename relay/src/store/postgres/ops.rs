@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -16,7 +16,7 @@ use super::listen::{self, NodeId};
 use super::pool::{PooledConn, Tx};
 use crate::store::{
     BackendError, ClaimedBundle, Corruption, MailboxStatus, Quota, StoreError, StoredMessage, count_u32,
-    from_sql, to_sql,
+    envelope_from_sql, from_sql, to_sql,
 };
 
 /// How often [`register`] retries when a concurrent delete keeps removing the mailbox between its
@@ -264,7 +264,7 @@ struct Queue {
 pub(super) async fn enqueue(
     conn: &mut PooledConn<'_>,
     node: NodeId,
-    deliveries: Vec<(MailboxId, Vec<u8>)>,
+    deliveries: Vec<(MailboxId, Envelope)>,
     now: u64,
     quota: Quota,
 ) -> Result<Vec<u64>, StoreError> {
@@ -321,7 +321,7 @@ pub(super) async fn enqueue(
         .collect();
     let envelopes: Vec<&[u8]> = deliveries
         .iter()
-        .map(|(_, envelope)| envelope.as_slice())
+        .map(|(_, envelope)| envelope.as_bytes())
         .collect();
     let queues: Vec<&Queue> = queues.values().filter(|queue| queue.added_count > 0).collect();
     let queue_ids: Vec<i64> = queues.iter().map(|queue| queue.id).collect();
@@ -396,7 +396,7 @@ pub(super) async fn fetch(
         messages.push(StoredMessage {
             seq: from_sql(seq)?,
             received_at: unsigned(row, 2)?,
-            envelope: column(row, 3)?,
+            envelope: envelope_from_sql(column(row, 3)?)?,
         });
     }
     Ok(messages)

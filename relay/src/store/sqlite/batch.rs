@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hush_proto::MailboxId;
+use hush_proto::{Envelope, MailboxId};
 use rusqlite::Connection;
 
 use super::journal::{encode_acked, encode_stored};
@@ -212,7 +212,7 @@ impl<'a> Batch<'a> {
     /// are still unacknowledged then.
     pub(super) fn enqueue(
         &mut self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
@@ -243,7 +243,7 @@ impl<'a> Batch<'a> {
         // Then the changes: a record and a visible message per envelope.
         let seqs = planned.iter().map(|(seq, _)| *seq).collect();
         for ((seq, from_seq), (mailbox, envelope)) in planned.into_iter().zip(deliveries) {
-            encode_stored(&mut self.pending.records, &mailbox, seq, now, &envelope);
+            encode_stored(&mut self.pending.records, &mailbox, seq, now, envelope.as_bytes());
             self.pending.effects.push(Effect::Stored {
                 mailbox,
                 from_seq,

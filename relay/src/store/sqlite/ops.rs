@@ -8,7 +8,9 @@
 use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::{ClaimedBundle, MailboxStatus, StoreError, StoredMessage, count_u32, from_sql, to_sql};
+use crate::store::{
+    ClaimedBundle, MailboxStatus, StoreError, StoredMessage, count_u32, envelope_from_sql, from_sql, to_sql,
+};
 
 /// The mailbox's integer id in this file (what `messages` rows name it by), or `UnknownMailbox`.
 fn mailbox_id(conn: &Connection, mailbox: &MailboxId) -> Result<i64, StoreError> {
@@ -249,11 +251,11 @@ pub(super) fn fetch(
     })?;
     let mut messages = Vec::new();
     for row in rows.take(limit) {
-        let (seq, received_at, envelope) = row?;
+        let (seq, received_at, envelope_bytes) = row?;
         messages.push(StoredMessage {
             seq: from_sql(seq)?,
             received_at: from_sql(received_at)?,
-            envelope,
+            envelope: envelope_from_sql(envelope_bytes)?,
         });
     }
     Ok(messages)

@@ -195,7 +195,7 @@ mod tests {
         StoredMessage {
             seq,
             received_at: 1,
-            envelope: vec![seq as u8; 3],
+            envelope: hush_proto::Envelope::new(vec![seq as u8; 3]).unwrap(),
         }
     }
 

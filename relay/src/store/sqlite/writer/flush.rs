@@ -162,7 +162,7 @@ fn write_back(conn: &Connection, pending: &Pending) -> Result<(), BackendError> 
             to_sql(message.seq),
             to_sql(message.received_at),
             to_sql(message.envelope.len() as u64),
-            message.envelope
+            message.envelope.as_bytes()
         ])?;
         Ok(())
     })
