@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hush_proto::{Delivery as ProtoDelivery, Envelope, MailboxId, Push, Seq, ServerFrame};
+use hush_proto::{Delivery as ProtoDelivery, MailboxId, Push, Seq, ServerFrame};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -55,15 +55,13 @@ pub(crate) enum Offered {
     Deferred,
 }
 
-/// The `Deliver` push of a stored message; `None` for an envelope over the protocol limit, which
-/// the store cannot hold (it only takes envelopes within it), so it is skipped.
-pub(crate) fn deliver_frame(message: StoredMessage) -> Option<ServerFrame> {
-    let envelope = Envelope::new(message.envelope)?;
-    Some(ServerFrame::Push(Push::Deliver(ProtoDelivery {
+/// The `Deliver` push of a stored message.
+pub(crate) fn deliver_frame(message: StoredMessage) -> ServerFrame {
+    ServerFrame::Push(Push::Deliver(ProtoDelivery {
         seq: Seq(message.seq),
         received_at: message.received_at,
-        envelope,
-    })))
+        envelope: message.envelope,
+    }))
 }
 
 impl Online {
@@ -108,11 +106,7 @@ impl Online {
         }
         if !delivery.catching_up && message.seq == self.pushed_through() + 1 {
             let seq = message.seq;
-            let Some(frame) = deliver_frame(message) else {
-                // Skipped the way the delivery task skips it.
-                self.record_push(seq);
-                return Offered::Deferred;
-            };
+            let frame = deliver_frame(message);
             // Recorded first: the client may ack it as soon as it is written.
             let before = self.pushed.swap(seq, Ordering::AcqRel);
             if self.outbox.try_send(frame).is_ok() {
@@ -128,9 +122,7 @@ impl Online {
     /// connection's writer is gone.
     async fn push(&self, message: StoredMessage) -> bool {
         let seq = message.seq;
-        let Some(frame) = deliver_frame(message) else {
-            return true;
-        };
+        let frame = deliver_frame(message);
         // Recorded before the push can be acknowledged.
         self.record_push(seq);
         self.outbox.send(frame).await.is_ok()
@@ -241,7 +233,7 @@ pub(crate) mod tests {
         StoredMessage {
             seq,
             received_at: 7,
-            envelope: vec![u8::try_from(seq % 256).unwrap()],
+            envelope: hush_proto::Envelope::new(vec![u8::try_from(seq % 256).unwrap()]).unwrap(),
         }
     }
 

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use helpers::{T0, test_config};
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    ErrorCode, MailboxId, OneTimePreKey, Request, Response, Signature, SignedPreKey, auth_transcript,
+    Envelope, ErrorCode, MailboxId, OneTimePreKey, Request, Response, Signature, SignedPreKey,
+    auth_transcript,
 };
 use hush_relay::client::{ClientError, RelayClient};
 use hush_relay::clock::{Clock, ManualClock};
@@ -90,7 +91,7 @@ impl Store for Counting {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use hush_proto::{Addressed, ErrorCode, MailboxId, Response};
+use hush_proto::{Addressed, Envelope, ErrorCode, MailboxId, Response};
 use tokio::time::Instant;
 
 use super::access::{Standing, standing};
@@ -78,19 +78,18 @@ where
     };
     // Keep a copy of what goes to recipients online now, to hand over after the commit instead
     // of reading it back. Others read the store when they log in.
-    let handover: Vec<(MailboxId, Option<Vec<u8>>)> = deliveries
+    let handover: Vec<(MailboxId, Option<Envelope>)> = deliveries
         .iter()
         .map(|addressed| {
             (
                 addressed.to,
-                hub.is_online(&addressed.to)
-                    .then(|| addressed.envelope.as_bytes().to_vec()),
+                hub.is_online(&addressed.to).then(|| addressed.envelope.clone()),
             )
         })
         .collect();
     let deliveries = deliveries
         .into_iter()
-        .map(|addressed| (addressed.to, addressed.envelope.into_bytes()))
+        .map(|addressed| (addressed.to, addressed.envelope))
         .collect();
     let now = clock.now();
     let (hub, metrics) = (hub.clone(), metrics.clone());
@@ -111,7 +110,7 @@ where
 fn hand_over(
     hub: &Hub,
     metrics: &Metrics,
-    handover: Vec<(MailboxId, Option<Vec<u8>>)>,
+    handover: Vec<(MailboxId, Option<Envelope>)>,
     seqs: &[u64],
     now: u64,
     received: Instant,

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    AccessKey, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey, auth_transcript,
+    AccessKey, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey,
+    auth_transcript,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -256,7 +257,8 @@ async fn install_messages(shared: &Shared<MemoryStore>, mailbox: MailboxId, coun
     let count = count.min(quota.max_messages);
     // Small envelopes of distinct contents, well within the tight byte quota.
     let deliveries = (0..count)
-        .map(|index| (mailbox, vec![index as u8; 1 + (index % 7) as usize]))
+        .filter_map(|index| Envelope::new(vec![index as u8; 1 + (index % 7) as usize]))
+        .map(|envelope| (mailbox, envelope))
         .collect();
     let stored = shared.store.enqueue(deliveries, NOW, quota).await;
     assert!(

@@ -1,7 +1,7 @@
 //! The store `config.storage.backend` chose, behind one type: [`ConfiguredStore`] forwards every
 //! [`Store`] call to the backend it holds.
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use crate::metrics::StoreStats;
@@ -78,14 +78,14 @@ impl Store for ConfiguredStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
         dispatch!(self, store => store.enqueue(deliveries, now, quota).await)
     }
 
-    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Vec<u8>)>, now: u64, quota: Quota, done: F)
+    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Envelope)>, now: u64, quota: Quota, done: F)
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {

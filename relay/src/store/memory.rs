@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 
 use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage, count_u32};
 
@@ -33,7 +33,7 @@ struct Mailbox {
 #[derive(Debug)]
 struct Message {
     received_at: u64,
-    envelope: Vec<u8>,
+    envelope: Envelope,
 }
 
 impl Mailbox {
@@ -190,7 +190,7 @@ impl Store for MemoryStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {

@@ -8,16 +8,21 @@
 
 use std::future::Future;
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
-use thiserror::Error;
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 
 pub mod configured;
+mod error;
 pub mod memory;
+mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
+
+#[cfg(feature = "postgres")]
+pub use self::error::PostgresError;
+pub use self::error::{BackendError, Corruption, JournalAction, StoreError};
 
 /// SQL integers are signed 64-bit. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
 /// stored value can be that large, so comparisons against the clamped value mean the same.
@@ -27,7 +32,13 @@ pub(crate) fn to_sql(value: u64) -> i64 {
 
 /// Reads back a value a store wrote from a `u64`; a negative one means a corrupt database.
 pub(crate) fn from_sql(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Backend("negative integer in the database".to_owned()))
+    u64::try_from(value).map_err(|_| Corruption::NegativeInteger.into())
+}
+
+/// Reads back an envelope a store wrote; one over the protocol limit means a corrupt database.
+pub(crate) fn envelope_from_sql(bytes: Vec<u8>) -> Result<Envelope, StoreError> {
+    let len = bytes.len();
+    Envelope::new(bytes).ok_or_else(|| Corruption::OversizeEnvelope { len }.into())
 }
 
 /// A count as the protocol carries it, saturating (counts are capped far below `u32::MAX`).
@@ -43,7 +54,7 @@ pub struct StoredMessage {
     /// When it was stored, Unix seconds.
     pub received_at: u64,
     /// The opaque envelope.
-    pub envelope: Vec<u8>,
+    pub envelope: Envelope,
 }
 
 impl core::fmt::Debug for StoredMessage {
@@ -89,40 +100,6 @@ pub enum MailboxStatus {
         /// The owner's Ed25519 identity key.
         identity_key: [u8; 32],
     },
-}
-
-/// Storage failures.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The mailbox is not registered (never, or deleted: the two are not told apart).
-    #[error("unknown mailbox")]
-    UnknownMailbox,
-    /// A mailbox is already registered with a different identity key.
-    #[error("mailbox registered to another identity")]
-    IdentityMismatch,
-    /// Storing would push the recipient over its quota; nothing was stored.
-    #[error("mailbox over quota")]
-    QuotaExceeded {
-        /// The full mailbox.
-        mailbox: MailboxId,
-    },
-    /// The upload would exceed the per-mailbox one-time prekey cap; nothing was stored.
-    #[error("too many one-time prekeys: {held} held, {adding} more, cap {max}")]
-    TooManyPreKeys {
-        /// Held now.
-        held: u32,
-        /// In the upload.
-        adding: u32,
-        /// Cap.
-        max: u32,
-    },
-    /// The mailbox has no signed prekey yet, so no bundle can be served.
-    #[error("no bundle uploaded")]
-    NoBundle,
-    /// The backend failed (I/O, corruption, a closed writer). The operation may be retried.
-    #[error("storage backend failed: {0}")]
-    Backend(String),
 }
 
 /// What another relay node sharing the store tells this one (see [`Store::notices`]).
@@ -198,7 +175,7 @@ pub trait Store: Send + Sync + 'static {
     /// input order. Durable when it returns.
     fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
@@ -209,7 +186,7 @@ pub trait Store: Send + Sync + 'static {
     /// The default runs the write to the end and then `done`, before returning.
     fn enqueue_then<F>(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
         done: F,

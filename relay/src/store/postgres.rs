@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use self::pool::Pool;
@@ -57,18 +57,6 @@ pub struct PostgresStore {
     notices: Mutex<Option<mpsc::Receiver<NodeNotice>>>,
 }
 
-/// A backend failure, described without any stored data: only the SQLSTATE and the primary
-/// message of a database error, never its detail (which can quote a row's values).
-fn backend(error: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = error.as_db_error() {
-        return StoreError::Backend(format!("postgres: {} ({})", db.message(), db.code().code()));
-    }
-    match std::error::Error::source(&error) {
-        Some(source) => StoreError::Backend(format!("postgres: {error}: {source}")),
-        None => StoreError::Backend(format!("postgres: {error}")),
-    }
-}
-
 impl PostgresStore {
     /// Connects to the database at `url` (a `postgresql://` URL or `key=value` pairs, as libpq
     /// takes them; a unix socket is a `host` that is a directory), creates or migrates the
@@ -76,7 +64,7 @@ impl PostgresStore {
     /// database whose schema a newer relay wrote, and a URL that asks for TLS (`sslmode=require`).
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         // The parse error names the bad option, never the URL (which may hold a password).
-        let mut config = tokio_postgres::Config::from_str(url).map_err(backend)?;
+        let mut config = tokio_postgres::Config::from_str(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -140,7 +128,7 @@ impl Store for PostgresStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {

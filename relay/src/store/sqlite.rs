@@ -1,18 +1,17 @@
 //! [`SqliteStore`]: the relay's embedded default. A WAL-mode database file, a message journal
-//! beside it, one writer thread doing group commit ([`writer`]) and a few read connections used
-//! from blocking tasks.
-//!
-//! Enqueues and acks are made durable in the journal ([`journal`]) and kept in memory
-//! ([`recent`]); the writer moves what is still unacknowledged into the database once it is half
-//! a second to a second old, so a message delivered and acknowledged within half a second costs
-//! no database write.
-//! At open, whatever the journal holds (the relay stopped before its last flush) is replayed into
-//! the database.
+//! beside it, one writer thread doing group commit and a few read connections used from blocking
+//! tasks. Enqueues and acks are made durable in the journal and kept in memory; the writer moves
+//! what is still unacknowledged into the database once it is half a second to a second old, so
+//! a message delivered and acknowledged within half a second costs no database write. At open,
+//! whatever the journal holds (the relay stopped before its last flush) is replayed.
 
 mod access;
+mod batch;
 mod journal;
 mod ops;
+mod options;
 mod recent;
+mod recover;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -23,15 +22,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 #[cfg(test)]
 use tokio::sync::watch;
 
+use self::batch::Batch;
+pub use self::options::{DEFAULT_COMMIT_DELAY, SqliteOptions, Synchronous};
 use self::recent::Recent;
-use self::writer::{Batch, Before, CommitDelay, Core, FLUSH_TICK, Guard, Pace, Writer};
-use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
+use super::{
+    BackendError, ClaimedBundle, JournalAction, MailboxStatus, Quota, Store, StoreError, StoredMessage,
+};
 use crate::metrics::StoreStats;
 
 #[cfg(feature = "fuzzing")]
@@ -40,19 +43,6 @@ pub(crate) use self::journal::{fuzz_replay as fuzz_journal_replay, seed_files as
 /// Read connections kept open. Reads are short indexed lookups; a few connections let them run
 /// next to each other on a small machine without holding many file handles.
 const READ_CONNECTIONS: usize = 4;
-
-/// How hard a commit pushes data to disk (SQLite's `PRAGMA synchronous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Synchronous {
-    /// Every commit and every journal write is fsynced: a stored message survives power loss.
-    /// The default.
-    #[default]
-    Full,
-    /// Commits and journal writes are not fsynced (checkpoints and flushes are): survives a relay
-    /// crash, but the last writes may be lost on power loss.
-    Normal,
-}
 
 /// Where the writer's flush ticks come from.
 #[derive(Debug, Clone, Copy)]
@@ -99,37 +89,11 @@ fn spawn_ticker(
                 let _ = queue.blocking_send(tick());
             }
         })
-        .map_err(|error| StoreError::Backend(format!("cannot start the store ticker thread: {error}")))?;
+        .map_err(|source| BackendError::Thread {
+            name: "ticker",
+            source,
+        })?;
     Ok(Some(keep))
-}
-
-/// How [`SqliteStore::open`] sets up the database.
-#[derive(Debug, Clone)]
-pub struct SqliteOptions {
-    /// Durability of each commit.
-    pub synchronous: Synchronous,
-    /// Most queued writes made durable together (one transaction, one journal fsync).
-    pub batch_max: usize,
-    /// Shortest time between the starts of two write batches. Under load, writes arriving
-    /// meanwhile share the next batch and its fsync; a write that finds the store idle is not
-    /// delayed. Zero starts each batch as soon as the previous one is done.
-    pub commit_delay: Duration,
-}
-
-/// [`SqliteOptions::commit_delay`] by default. On the 2-core development machine, five
-/// interleaved `hush-bench` rounds gave 28.7k-34.4k msg/s with p99 5.8-7.6 ms at 500 µs
-/// (about 1,000 fsyncs a second of ~30 writes each), against 21.5k-30.3k msg/s with p99
-/// 6.7-9.5 ms with no delay (~2,900 fsyncs a second of ~10); 1 and 1.5 ms did no better.
-pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(500);
-
-impl Default for SqliteOptions {
-    fn default() -> Self {
-        Self {
-            synchronous: Synchronous::Full,
-            batch_max: 256,
-            commit_delay: DEFAULT_COMMIT_DELAY,
-        }
-    }
 }
 
 /// A [`Store`] in one SQLite database file (plus its `-wal` and `-shm`) and its message journal
@@ -153,12 +117,6 @@ pub struct SqliteStore {
     _ticker: Option<std::sync::mpsc::Sender<()>>,
 }
 
-/// A backend failure, described without any stored data: SQLite's messages name tables and
-/// columns, never bound values.
-fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("sqlite: {error}"))
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates its schema and starts the
     /// writer thread. Opened inside a tokio runtime, the store hands out write results from a
@@ -177,28 +135,34 @@ impl SqliteStore {
         pace: Box<dyn Pace>,
         ticks: Ticks,
     ) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path).map_err(backend)?;
+        let mut conn = Connection::open(path)?;
         schema::configure_writer(&conn, options.synchronous)?;
         schema::migrate(&mut conn)?;
-        let (journal, records, torn) = journal::Journal::open(&journal_path(path))
-            .map_err(|error| StoreError::Backend(format!("cannot open the message journal: {error}")))?;
+        let (journal, records, torn) =
+            journal::Journal::open(&journal_path(path)).map_err(|source| BackendError::Journal {
+                action: JournalAction::Open,
+                source,
+            })?;
         if torn > 0 {
             // The last write before a crash, never acknowledged to anyone.
             tracing::warn!(bytes = torn, "ignored the torn end of the message journal");
         }
         if !records.is_empty() {
-            let replayed = ops::replay(&mut conn, records)?;
+            let replayed = recover::replay(&mut conn, records)?;
             tracing::info!(messages = replayed, "replayed the message journal");
         }
         // Acks whose deletes a crash cut short.
-        ops::sweep_all(&conn)?;
+        recover::sweep_all(&conn)?;
         let mut journal = journal;
         // Frames of earlier runs (envelopes since acknowledged or deleted) do not outlive a
         // restart: zeroed here rather than at the first purge.
         journal
             .reset()
             .and_then(|()| journal.scrub())
-            .map_err(|error| StoreError::Backend(format!("cannot empty the message journal: {error}")))?;
+            .map_err(|source| BackendError::Journal {
+                action: JournalAction::Empty,
+                source,
+            })?;
         let readers = (0..READ_CONNECTIONS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -206,18 +170,17 @@ impl SqliteStore {
                     // Read-write without create (`query_only` forbids writes): WAL readers
                     // need write access to the shared-memory index.
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(backend)?;
+                )?;
                 schema::configure_reader(&reader)?;
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Arc<[_]>, StoreError>>()?;
         let recent = Arc::new(Recent::default());
-        let core = Core::new(conn, journal, options.synchronous, Arc::clone(&recent));
+        let committer = Committer::new(conn, journal, options.synchronous, Arc::clone(&recent));
         #[cfg(test)]
-        let flushes = core.flushes();
-        let stats = core.stats();
-        let writer = Writer::spawn(core, options.batch_max, pace)?;
+        let flushes = committer.flushes();
+        let stats = committer.stats();
+        let writer = Writer::spawn(committer, options.batch_max, pace)?;
         let ticker = match ticks {
             Ticks::Every(period) => spawn_ticker(writer.weak_queue(), period)?,
             #[cfg(test)]
@@ -247,8 +210,8 @@ impl SqliteStore {
         };
         tokio::task::spawn_blocking(move || thread.join())
             .await
-            .map_err(|_| StoreError::Backend("waiting for the store writer failed".to_owned()))?
-            .map_err(|_| StoreError::Backend("the store writer thread panicked".to_owned()))
+            .map_err(BackendError::Task)?
+            .map_err(|_| BackendError::WriterPanicked.into())
     }
 
     /// Runs a database operation on the writer (after what `before` says) and waits
@@ -286,7 +249,7 @@ impl SqliteStore {
     {
         match &self.writer {
             Some(writer) => writer.submit(guard, before, operation).await,
-            None => Err(StoreError::Backend("the store is closed".to_owned())),
+            None => Err(BackendError::Closed.into()),
         }
     }
 
@@ -301,19 +264,19 @@ impl SqliteStore {
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
             let Some(reader) = readers.get(index) else {
-                return Err(StoreError::Backend("no read connection".to_owned()));
+                return Err(BackendError::Invariant("no read connection").into());
             };
             // A panic cannot happen while a connection is in use (no code here panics), and a
             // read leaves nothing half-done: a poisoned lock is safe to take.
             let mut conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(backend)?;
+            let tx = conn.transaction()?;
             let result = operation(&tx);
             // Read-only: ending the transaction is all `finish` does here.
-            tx.finish().map_err(backend)?;
+            tx.finish()?;
             result
         })
         .await
-        .map_err(|_| StoreError::Backend("a store read task failed".to_owned()))?
+        .map_err(BackendError::Task)?
     }
 }
 
@@ -389,24 +352,24 @@ impl Store for SqliteStore {
 
     async fn enqueue(
         &self,
-        deliveries: Vec<(MailboxId, Vec<u8>)>,
+        deliveries: Vec<(MailboxId, Envelope)>,
         now: u64,
         quota: Quota,
     ) -> Result<Vec<u64>, StoreError> {
         self.write_batch(Guard::None, Before::Nothing, move |batch| {
-            ops::enqueue(batch, deliveries, now, quota)
+            batch.enqueue(deliveries, now, quota)
         })
         .await
     }
 
-    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Vec<u8>)>, now: u64, quota: Quota, done: F)
+    async fn enqueue_then<F>(&self, deliveries: Vec<(MailboxId, Envelope)>, now: u64, quota: Quota, done: F)
     where
         F: FnOnce(Result<Vec<u64>, StoreError>) + Send + 'static,
     {
-        let operation = move |batch: &mut Batch<'_>| ops::enqueue(batch, deliveries, now, quota);
+        let operation = move |batch: &mut Batch<'_>| batch.enqueue(deliveries, now, quota);
         match &self.writer {
             Some(writer) => writer.submit_then(Guard::None, operation, done).await,
-            None => done(Err(StoreError::Backend("the store is closed".to_owned()))),
+            None => done(Err(BackendError::Closed.into())),
         }
     }
 
@@ -441,7 +404,7 @@ impl Store for SqliteStore {
 
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
         self.write_batch(Guard::None, Before::Nothing, move |batch| {
-            ops::ack(batch, mailbox, through)
+            batch.ack(mailbox, through)
         })
         .await
     }
@@ -463,8 +426,10 @@ impl Store for SqliteStore {
     async fn queue_depth(&self) -> Result<u64, StoreError> {
         // On the writer, which knows what the database does not hold yet; no flush, so a
         // metrics scrape costs no database write.
-        self.write_batch(Guard::None, Before::Nothing, ops::queue_depth)
-            .await
+        self.write_batch(Guard::None, Before::Nothing, |batch: &mut Batch<'_>| {
+            batch.queue_depth()
+        })
+        .await
     }
 
     async fn shutdown(&self) {

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
 
 use super::{MailboxStatus, Quota, Store, StoreError};
 
@@ -67,6 +67,16 @@ pub(crate) const QUOTA: Quota = Quota {
 };
 
 /// A mailbox id for test `n`.
+/// An envelope of these bytes.
+pub(crate) fn envelope(bytes: &[u8]) -> Envelope {
+    Envelope::new(bytes.to_vec()).unwrap()
+}
+
+/// An envelope of `len` bytes, each `byte`.
+pub(crate) fn filled(byte: u8, len: usize) -> Envelope {
+    Envelope::new(vec![byte; len]).unwrap()
+}
+
 pub(crate) fn mailbox(n: u8) -> MailboxId {
     MailboxId([n; 32])
 }
@@ -306,7 +316,7 @@ pub(crate) async fn enqueue_assigns_increasing_seqs<S: Store>(store: S) {
     let b = registered(&store, 2).await;
     assert_eq!(
         store
-            .enqueue(vec![(a, b"one".to_vec())], 100, QUOTA)
+            .enqueue(vec![(a, envelope(b"one"))], 100, QUOTA)
             .await
             .unwrap(),
         vec![1]
@@ -315,10 +325,10 @@ pub(crate) async fn enqueue_assigns_increasing_seqs<S: Store>(store: S) {
     let seqs = store
         .enqueue(
             vec![
-                (b, b"b1".to_vec()),
-                (a, b"two".to_vec()),
-                (a, b"three".to_vec()),
-                (b, b"b2".to_vec()),
+                (b, envelope(b"b1")),
+                (a, envelope(b"two")),
+                (a, envelope(b"three")),
+                (b, envelope(b"b2")),
             ],
             101,
             QUOTA,
@@ -327,7 +337,7 @@ pub(crate) async fn enqueue_assigns_increasing_seqs<S: Store>(store: S) {
         .unwrap();
     assert_eq!(seqs, vec![1, 2, 3, 2]);
     let fetched = store.fetch(a, 0, 10).await.unwrap();
-    let bodies: Vec<&[u8]> = fetched.iter().map(|m| m.envelope.as_slice()).collect();
+    let bodies: Vec<&[u8]> = fetched.iter().map(|m| m.envelope.as_bytes()).collect();
     assert_eq!(bodies, vec![&b"one"[..], b"two", b"three"]);
     assert_eq!(
         fetched.iter().map(|m| m.received_at).collect::<Vec<_>>(),
@@ -350,12 +360,12 @@ pub(crate) async fn enqueue_over_quota_for_one_recipient_stores_nothing<S: Store
         max_bytes: 1 << 20,
     };
     store
-        .enqueue(vec![(b, b"x".to_vec()), (b, b"y".to_vec())], 1, quota)
+        .enqueue(vec![(b, envelope(b"x")), (b, envelope(b"y"))], 1, quota)
         .await
         .unwrap();
     let refused = store
         .enqueue(
-            vec![(a, b"1".to_vec()), (b, b"2".to_vec()), (c, b"3".to_vec())],
+            vec![(a, envelope(b"1")), (b, envelope(b"2")), (c, envelope(b"3"))],
             2,
             quota,
         )
@@ -370,7 +380,7 @@ pub(crate) async fn enqueue_over_quota_for_one_recipient_stores_nothing<S: Store
     assert_eq!(store.queue_depth().await.unwrap(), 2);
     // The refused call consumed no seqs.
     assert_eq!(
-        store.enqueue(vec![(a, b"1".to_vec())], 3, quota).await.unwrap(),
+        store.enqueue(vec![(a, envelope(b"1"))], 3, quota).await.unwrap(),
         vec![1]
     );
 }
@@ -378,7 +388,7 @@ pub(crate) async fn enqueue_over_quota_for_one_recipient_stores_nothing<S: Store
 pub(crate) async fn enqueue_to_unknown_recipient_stores_nothing<S: Store>(store: S) {
     let a = registered(&store, 1).await;
     let refused = store
-        .enqueue(vec![(a, b"1".to_vec()), (mailbox(9), b"2".to_vec())], 1, QUOTA)
+        .enqueue(vec![(a, envelope(b"1")), (mailbox(9), envelope(b"2"))], 1, QUOTA)
         .await;
     assert!(matches!(refused, Err(StoreError::UnknownMailbox)), "{refused:?}");
     assert_eq!(seqs_of(&store, a).await, Vec::<u64>::new());
@@ -396,16 +406,16 @@ pub(crate) async fn quota_counts_messages<S: Store>(store: S) {
         max_bytes: 1 << 20,
     };
     for _ in 0..3 {
-        store.enqueue(vec![(a, vec![0; 10])], 1, quota).await.unwrap();
+        store.enqueue(vec![(a, filled(0, 10))], 1, quota).await.unwrap();
     }
     assert!(matches!(
-        store.enqueue(vec![(a, vec![0; 10])], 1, quota).await,
+        store.enqueue(vec![(a, filled(0, 10))], 1, quota).await,
         Err(StoreError::QuotaExceeded { mailbox }) if mailbox == a
     ));
     // Draining makes room again.
     assert_eq!(store.ack(a, 1).await.unwrap(), 1);
     assert_eq!(
-        store.enqueue(vec![(a, vec![0; 10])], 1, quota).await.unwrap(),
+        store.enqueue(vec![(a, filled(0, 10))], 1, quota).await.unwrap(),
         vec![4]
     );
 }
@@ -417,21 +427,21 @@ pub(crate) async fn purge_and_ack_free_quota<S: Store>(store: S) {
         max_bytes: 40,
     };
     for now in [10, 20, 30, 40] {
-        store.enqueue(vec![(a, vec![0; 10])], now, quota).await.unwrap();
+        store.enqueue(vec![(a, filled(0, 10))], now, quota).await.unwrap();
     }
-    assert!(store.enqueue(vec![(a, vec![0; 1])], 50, quota).await.is_err());
+    assert!(store.enqueue(vec![(a, filled(0, 1))], 50, quota).await.is_err());
     // Expiry frees both the count and the bytes of what it deletes.
     assert_eq!(store.purge_expired(30).await.unwrap(), 2);
     store
-        .enqueue(vec![(a, vec![0; 10]), (a, vec![0; 10])], 50, quota)
+        .enqueue(vec![(a, filled(0, 10)), (a, filled(0, 10))], 50, quota)
         .await
         .unwrap();
-    assert!(store.enqueue(vec![(a, vec![0; 1])], 50, quota).await.is_err());
+    assert!(store.enqueue(vec![(a, filled(0, 1))], 50, quota).await.is_err());
     // So does an ack; an ack that deletes nothing frees nothing.
     assert_eq!(store.ack(a, 2).await.unwrap(), 0);
-    assert!(store.enqueue(vec![(a, vec![0; 1])], 50, quota).await.is_err());
+    assert!(store.enqueue(vec![(a, filled(0, 1))], 50, quota).await.is_err());
     assert_eq!(store.ack(a, 3).await.unwrap(), 1);
-    store.enqueue(vec![(a, vec![0; 10])], 60, quota).await.unwrap();
+    store.enqueue(vec![(a, filled(0, 10))], 60, quota).await.unwrap();
     assert_eq!(store.queue_depth().await.unwrap(), 4);
 }
 
@@ -441,27 +451,27 @@ pub(crate) async fn quota_counts_bytes<S: Store>(store: S) {
         max_messages: 100,
         max_bytes: 100,
     };
-    store.enqueue(vec![(a, vec![1; 60])], 1, quota).await.unwrap();
+    store.enqueue(vec![(a, filled(1, 60))], 1, quota).await.unwrap();
     assert!(matches!(
-        store.enqueue(vec![(a, vec![2; 41])], 1, quota).await,
+        store.enqueue(vec![(a, filled(2, 41))], 1, quota).await,
         Err(StoreError::QuotaExceeded { .. })
     ));
     // Two in one call count together.
     assert!(matches!(
         store
-            .enqueue(vec![(a, vec![3; 20]), (a, vec![4; 21])], 1, quota)
+            .enqueue(vec![(a, filled(3, 20)), (a, filled(4, 21))], 1, quota)
             .await,
         Err(StoreError::QuotaExceeded { .. })
     ));
     // Exactly at the limit is fine.
     assert_eq!(
-        store.enqueue(vec![(a, vec![5; 40])], 1, quota).await.unwrap(),
+        store.enqueue(vec![(a, filled(5, 40))], 1, quota).await.unwrap(),
         vec![2]
     );
     // One envelope larger than the whole quota never fits.
     let b = registered(&store, 2).await;
     assert!(matches!(
-        store.enqueue(vec![(b, vec![6; 101])], 1, quota).await,
+        store.enqueue(vec![(b, filled(6, 101))], 1, quota).await,
         Err(StoreError::QuotaExceeded { mailbox }) if mailbox == b
     ));
 }
@@ -470,13 +480,13 @@ pub(crate) async fn fetch_orders_and_pages<S: Store>(store: S) {
     let a = registered(&store, 1).await;
     for n in 1..=5u8 {
         store
-            .enqueue(vec![(a, vec![n; 3])], u64::from(n), QUOTA)
+            .enqueue(vec![(a, filled(n, 3))], u64::from(n), QUOTA)
             .await
             .unwrap();
     }
     let all = store.fetch(a, 0, 100).await.unwrap();
     assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
-    assert_eq!(all.get(2).map(|m| m.envelope.clone()), Some(vec![3; 3]));
+    assert_eq!(all.get(2).map(|m| m.envelope.clone()), Some(filled(3, 3)));
     let page = store.fetch(a, 2, 2).await.unwrap();
     assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3, 4]);
     let tail = store.fetch(a, 4, 10).await.unwrap();
@@ -493,7 +503,7 @@ pub(crate) async fn ack_deletes_only_through<S: Store>(store: S) {
     let b = registered(&store, 2).await;
     for _ in 0..5 {
         store
-            .enqueue(vec![(a, b"m".to_vec()), (b, b"m".to_vec())], 1, QUOTA)
+            .enqueue(vec![(a, envelope(b"m")), (b, envelope(b"m"))], 1, QUOTA)
             .await
             .unwrap();
     }
@@ -508,7 +518,7 @@ pub(crate) async fn ack_deletes_only_through<S: Store>(store: S) {
 pub(crate) async fn ack_with_low_or_stale_seq_deletes_nothing<S: Store>(store: S) {
     let a = registered(&store, 1).await;
     for _ in 0..4 {
-        store.enqueue(vec![(a, b"m".to_vec())], 1, QUOTA).await.unwrap();
+        store.enqueue(vec![(a, envelope(b"m"))], 1, QUOTA).await.unwrap();
     }
     assert_eq!(store.ack(a, 0).await.unwrap(), 0);
     assert_eq!(store.ack(a, 2).await.unwrap(), 2);
@@ -521,12 +531,12 @@ pub(crate) async fn ack_with_low_or_stale_seq_deletes_nothing<S: Store>(store: S
 pub(crate) async fn ack_beyond_the_last_message_hides_nothing_sent_later<S: Store>(store: S) {
     let a = registered(&store, 1).await;
     store
-        .enqueue(vec![(a, b"1".to_vec()), (a, b"2".to_vec())], 1, QUOTA)
+        .enqueue(vec![(a, envelope(b"1")), (a, envelope(b"2"))], 1, QUOTA)
         .await
         .unwrap();
     assert_eq!(store.ack(a, 1000).await.unwrap(), 2);
     assert_eq!(
-        store.enqueue(vec![(a, b"3".to_vec())], 1, QUOTA).await.unwrap(),
+        store.enqueue(vec![(a, envelope(b"3"))], 1, QUOTA).await.unwrap(),
         vec![3]
     );
     assert_eq!(seqs_of(&store, a).await, vec![3]);
@@ -535,7 +545,7 @@ pub(crate) async fn ack_beyond_the_last_message_hides_nothing_sent_later<S: Stor
 
 pub(crate) async fn purge_counts_only_what_was_not_acked<S: Store>(store: S) {
     let a = registered(&store, 1).await;
-    let deliveries = (0..3u8).map(|i| (a, vec![i])).collect();
+    let deliveries = (0..3u8).map(|i| (a, filled(i, 1))).collect();
     store.enqueue(deliveries, 1, QUOTA).await.unwrap();
     assert_eq!(store.ack(a, 2).await.unwrap(), 2);
     assert_eq!(store.purge_expired(10).await.unwrap(), 1);
@@ -547,7 +557,7 @@ pub(crate) async fn purge_counts_only_what_was_not_acked<S: Store>(store: S) {
         max_bytes: 1 << 20,
     };
     assert_eq!(
-        store.enqueue(vec![(a, b"4".to_vec())], 20, tight).await.unwrap(),
+        store.enqueue(vec![(a, envelope(b"4"))], 20, tight).await.unwrap(),
         vec![4]
     );
 }
@@ -555,15 +565,15 @@ pub(crate) async fn purge_counts_only_what_was_not_acked<S: Store>(store: S) {
 pub(crate) async fn seqs_are_never_reused_after_ack<S: Store>(store: S) {
     let a = registered(&store, 1).await;
     let first = store
-        .enqueue(vec![(a, b"1".to_vec()), (a, b"2".to_vec())], 1, QUOTA)
+        .enqueue(vec![(a, envelope(b"1")), (a, envelope(b"2"))], 1, QUOTA)
         .await
         .unwrap();
     assert_eq!(first, vec![1, 2]);
     assert_eq!(store.ack(a, 2).await.unwrap(), 2);
-    let second = store.enqueue(vec![(a, b"3".to_vec())], 2, QUOTA).await.unwrap();
+    let second = store.enqueue(vec![(a, envelope(b"3"))], 2, QUOTA).await.unwrap();
     assert_eq!(second, vec![3]);
     store.purge_expired(u64::MAX).await.unwrap();
-    let third = store.enqueue(vec![(a, b"4".to_vec())], 3, QUOTA).await.unwrap();
+    let third = store.enqueue(vec![(a, envelope(b"4"))], 3, QUOTA).await.unwrap();
     assert_eq!(third, vec![4]);
 }
 
@@ -572,7 +582,7 @@ pub(crate) async fn purge_expired_uses_the_given_cutoff<S: Store>(store: S) {
     let b = registered(&store, 2).await;
     for (now, to) in [(100, a), (200, b), (300, a), (400, b)] {
         store
-            .enqueue(vec![(to, b"m".to_vec())], now, QUOTA)
+            .enqueue(vec![(to, envelope(b"m"))], now, QUOTA)
             .await
             .unwrap();
     }
@@ -594,7 +604,7 @@ pub(crate) async fn delete_mailbox_leaves_nothing<S: Store>(store: S) {
         .unwrap();
     store
         .enqueue(
-            vec![(a, b"1".to_vec()), (a, b"2".to_vec()), (b, b"3".to_vec())],
+            vec![(a, envelope(b"1")), (a, envelope(b"2")), (b, envelope(b"3"))],
             1,
             QUOTA,
         )
@@ -617,7 +627,7 @@ pub(crate) async fn delete_mailbox_leaves_nothing<S: Store>(store: S) {
         Err(StoreError::UnknownMailbox)
     ));
     assert!(matches!(
-        store.enqueue(vec![(a, b"4".to_vec())], 2, QUOTA).await,
+        store.enqueue(vec![(a, envelope(b"4"))], 2, QUOTA).await,
         Err(StoreError::UnknownMailbox)
     ));
     assert_eq!(store.queue_depth().await.unwrap(), 1);
@@ -636,7 +646,7 @@ pub(crate) async fn queue_depth_counts_every_mailbox<S: Store>(store: S) {
     let b = registered(&store, 2).await;
     store
         .enqueue(
-            vec![(a, b"1".to_vec()), (b, b"2".to_vec()), (b, b"3".to_vec())],
+            vec![(a, envelope(b"1")), (b, envelope(b"2")), (b, envelope(b"3"))],
             1,
             QUOTA,
         )

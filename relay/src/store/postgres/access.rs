@@ -3,7 +3,7 @@
 use hush_proto::MailboxId;
 
 use super::pool::PooledConn;
-use crate::store::StoreError;
+use crate::store::{Corruption, StoreError};
 
 pub(super) async fn set_verifier(
     conn: &mut PooledConn<'_>,
@@ -34,14 +34,14 @@ pub(super) async fn verifier(
         )
         .await?;
     let row = rows.first().ok_or(StoreError::UnknownMailbox)?;
-    let bytes: Option<&[u8]> = row.try_get(0).map_err(super::backend)?;
+    let bytes: Option<&[u8]> = row.try_get(0).map_err(StoreError::from)?;
     bytes
         .map(|bytes| {
             <[u8; 32]>::try_from(bytes).map_err(|_| {
-                StoreError::Backend(format!(
-                    "expected a 32-byte access verifier in the database, found {}",
-                    bytes.len()
-                ))
+                StoreError::from(Corruption::WrongLength {
+                    expected: 32,
+                    found: bytes.len(),
+                })
             })
         })
         .transpose()

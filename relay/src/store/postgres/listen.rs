@@ -11,8 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tracing::{debug, warn};
 
-use super::backend;
-use crate::store::{NodeNotice, StoreError};
+use crate::store::{BackendError, NodeNotice, StoreError};
 
 /// The channel of messages stored.
 pub(super) const CHANNEL: &str = "hush_relay_stored";
@@ -66,9 +65,7 @@ pub(super) async fn start(
     let (notices, receiver) = mpsc::channel(NOTICE_CAPACITY);
     let (ready, listening) = oneshot::channel();
     tokio::spawn(listen(config, own, notices, ready));
-    listening
-        .await
-        .map_err(|_| StoreError::Backend("the notice listener stopped".to_owned()))??;
+    listening.await.map_err(|_| BackendError::ListenerStopped)??;
     Ok(receiver)
 }
 
@@ -118,7 +115,7 @@ async fn session(
 ) -> Ended {
     let (client, mut connection) = match config.connect(NoTls).await {
         Ok(pair) => pair,
-        Err(error) => return Ended::Failed(backend(error)),
+        Err(error) => return Ended::Failed(StoreError::from(error)),
     };
     // The `LISTEN` runs while the connection is polled below (which is what sends it).
     let listen = format!("LISTEN {CHANNEL}; LISTEN {LOGIN_CHANNEL}");
@@ -129,7 +126,7 @@ async fn session(
         let message = tokio::select! {
             result = &mut listening, if !listened => {
                 if let Err(error) = result {
-                    return Ended::Failed(backend(error));
+                    return Ended::Failed(StoreError::from(error));
                 }
                 listened = true;
                 debug!("listening for other relay nodes' notices");
@@ -156,11 +153,9 @@ async fn session(
             }
             // Server notices (warnings) need nothing from us.
             Some(Ok(_)) => {}
-            Some(Err(error)) => return Ended::Failed(backend(error)),
+            Some(Err(error)) => return Ended::Failed(StoreError::from(error)),
             None => {
-                return Ended::Failed(StoreError::Backend(
-                    "the database closed the notice connection".to_owned(),
-                ));
+                return Ended::Failed(BackendError::ListenerStopped.into());
             }
         }
     }

@@ -8,15 +8,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hush_proto::{MailboxId, OneTimePreKey, Signature, SignedPreKey};
+use hush_proto::{Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
-use super::backend;
 use super::listen::{self, NodeId};
 use super::pool::{PooledConn, Tx};
 use crate::store::{
-    ClaimedBundle, MailboxStatus, Quota, StoreError, StoredMessage, count_u32, from_sql, to_sql,
+    BackendError, ClaimedBundle, Corruption, MailboxStatus, Quota, StoreError, StoredMessage, count_u32,
+    envelope_from_sql, from_sql, to_sql,
 };
 
 /// How often [`register`] retries when a concurrent delete keeps removing the mailbox between its
@@ -26,7 +26,7 @@ const REGISTER_ATTEMPTS: usize = 3;
 
 /// Column `index` of `row`.
 fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, StoreError> {
-    row.try_get(index).map_err(backend)
+    row.try_get(index).map_err(StoreError::from)
 }
 
 /// A `BIGINT` column this store wrote from a `u64`.
@@ -38,17 +38,17 @@ fn unsigned(row: &Row, index: usize) -> Result<u64, StoreError> {
 fn fixed<const N: usize>(row: &Row, index: usize) -> Result<[u8; N], StoreError> {
     let bytes: &[u8] = column(row, index)?;
     bytes.try_into().map_err(|_| {
-        StoreError::Backend(format!(
-            "expected {N} bytes in the database, found {}",
-            bytes.len()
-        ))
+        StoreError::from(Corruption::WrongLength {
+            expected: N,
+            found: bytes.len(),
+        })
     })
 }
 
 /// A prekey id: this store writes `u32`s.
 fn prekey_id(row: &Row, index: usize) -> Result<u32, StoreError> {
     let id: i64 = column(row, index)?;
-    u32::try_from(id).map_err(|_| StoreError::Backend("prekey id out of range in the database".to_owned()))
+    u32::try_from(id).map_err(|_| Corruption::PrekeyIdOutOfRange.into())
 }
 
 async fn identity_of(conn: &mut PooledConn<'_>, mailbox: &MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
@@ -110,9 +110,7 @@ pub(super) async fn register(
             return Ok(());
         }
     }
-    Err(StoreError::Backend(
-        "registration kept racing with a deletion of the same mailbox".to_owned(),
-    ))
+    Err(BackendError::RegisterRaced.into())
 }
 
 pub(super) async fn mailbox_status(
@@ -266,7 +264,7 @@ struct Queue {
 pub(super) async fn enqueue(
     conn: &mut PooledConn<'_>,
     node: NodeId,
-    deliveries: Vec<(MailboxId, Vec<u8>)>,
+    deliveries: Vec<(MailboxId, Envelope)>,
     now: u64,
     quota: Quota,
 ) -> Result<Vec<u64>, StoreError> {
@@ -323,7 +321,7 @@ pub(super) async fn enqueue(
         .collect();
     let envelopes: Vec<&[u8]> = deliveries
         .iter()
-        .map(|(_, envelope)| envelope.as_slice())
+        .map(|(_, envelope)| envelope.as_bytes())
         .collect();
     let queues: Vec<&Queue> = queues.values().filter(|queue| queue.added_count > 0).collect();
     let queue_ids: Vec<i64> = queues.iter().map(|queue| queue.id).collect();
@@ -398,7 +396,7 @@ pub(super) async fn fetch(
         messages.push(StoredMessage {
             seq: from_sql(seq)?,
             received_at: unsigned(row, 2)?,
-            envelope: column(row, 3)?,
+            envelope: envelope_from_sql(column(row, 3)?)?,
         });
     }
     Ok(messages)

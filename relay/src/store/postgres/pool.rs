@@ -11,8 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement, Transaction};
 use tracing::debug;
 
-use super::backend;
-use crate::store::StoreError;
+use crate::store::{BackendError, StoreError};
 
 /// Statement parameters, as tokio-postgres takes them.
 pub(super) type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -53,11 +52,7 @@ impl Pool {
 
     /// A connection for one operation, waiting while all `size` are in use.
     pub(super) async fn get(&self) -> Result<PooledConn<'_>, StoreError> {
-        let permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Backend("the connection pool is closed".to_owned()))?;
+        let permit = self.permits.acquire().await.map_err(|_| BackendError::Closed)?;
         let reused = loop {
             let Some(conn) = self.idle().pop() else { break None };
             // One whose connection task ended (the server restarted, the socket broke) is dropped.
@@ -87,11 +82,11 @@ struct Conn {
 
 impl Conn {
     async fn open(config: &tokio_postgres::Config) -> Result<Self, StoreError> {
-        let (client, connection) = config.connect(NoTls).await.map_err(backend)?;
+        let (client, connection) = config.connect(NoTls).await.map_err(StoreError::from)?;
         // Runs until the client is dropped or the connection fails.
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                debug!(error = %backend(error), "a database connection ended");
+                debug!(error = %StoreError::from(error), "a database connection ended");
             }
         });
         Ok(Self {
@@ -150,14 +145,14 @@ fn note(broken: &mut bool, error: tokio_postgres::Error) -> StoreError {
     if ends_session {
         *broken = true;
     }
-    backend(error)
+    StoreError::from(error)
 }
 
 impl PooledConn<'_> {
     fn conn(&mut self) -> Result<&mut Conn, StoreError> {
         self.conn
             .as_mut()
-            .ok_or_else(|| StoreError::Backend("a pooled connection was used after its return".to_owned()))
+            .ok_or(BackendError::Invariant("a pooled connection was used after its return").into())
     }
 
     /// Runs one statement on its own (its own implicit transaction).

@@ -2,9 +2,9 @@
 
 use super::pool::PooledConn;
 use crate::store::StoreError;
+use crate::store::migrations::Migrations;
 
-/// Migrations in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: Migrations = Migrations(&[
     // Version 1: the SQLite store's schema at its version 2. Only what delivery needs: no sender,
     // no plaintext, nothing about who talks to whom. Child rows name their mailbox by its small
     // integer `id` (a quarter of the 32-byte key in every message's index entry); identity
@@ -46,10 +46,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_received_at ON messages (received_at);",
     // Version 2: the verifier (SHA-256) of the mailbox's access key, `NULL` while it has none.
     "ALTER TABLE mailboxes ADD COLUMN access_verifier BYTEA;",
-];
+]);
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
+#[cfg(test)]
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.latest();
 
 /// Key of the advisory lock that serializes migrations, so nodes starting together do not race
 /// to create the same tables ("hushrely" in ASCII).
@@ -71,23 +72,9 @@ pub(super) async fn migrate(conn: &mut PooledConn<'_>) -> Result<(), StoreError>
     let rows = tx
         .query("SELECT coalesce(max(version), 0) FROM schema_version", &[])
         .await?;
-    let version: i32 = rows
-        .first()
-        .map(|row| row.try_get(0))
-        .transpose()
-        .map_err(super::backend)?
-        .unwrap_or(0);
-    let version = usize::try_from(version)
-        .map_err(|_| StoreError::Backend(format!("schema version {version} is negative")))?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::Backend(format!(
-            "database schema version {version} is newer than this relay's {SCHEMA_VERSION}"
-        )));
-    }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    let version: i32 = rows.first().map(|row| row.try_get(0)).transpose()?.unwrap_or(0);
+    for (to, sql) in MIGRATIONS.after(version.into())? {
         tx.batch_execute(sql).await?;
-        let to = i32::try_from(from + 1)
-            .map_err(|_| StoreError::Backend("too many schema migrations".to_owned()))?;
         tx.query("INSERT INTO schema_version (version) VALUES ($1)", &[&to])
             .await?;
     }

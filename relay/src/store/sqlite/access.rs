@@ -3,7 +3,6 @@
 use hush_proto::MailboxId;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::backend;
 use crate::store::StoreError;
 
 pub(super) fn set_verifier(
@@ -11,12 +10,10 @@ pub(super) fn set_verifier(
     mailbox: MailboxId,
     verifier: Option<[u8; 32]>,
 ) -> Result<(), StoreError> {
-    let changed = conn
-        .execute(
-            "UPDATE mailboxes SET access_verifier = ?2 WHERE mailbox = ?1",
-            rusqlite::params![mailbox.0, verifier],
-        )
-        .map_err(backend)?;
+    let changed = conn.execute(
+        "UPDATE mailboxes SET access_verifier = ?2 WHERE mailbox = ?1",
+        rusqlite::params![mailbox.0, verifier],
+    )?;
     if changed == 0 {
         return Err(StoreError::UnknownMailbox);
     }
@@ -29,7 +26,6 @@ pub(super) fn verifier(conn: &Connection, mailbox: MailboxId) -> Result<Option<[
             statement
                 .query_row([mailbox.0], |row| row.get::<_, Option<[u8; 32]>>(0))
                 .optional()
-        })
-        .map_err(backend)?
+        })?
         .ok_or(StoreError::UnknownMailbox)
 }

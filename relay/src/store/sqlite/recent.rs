@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hush_proto::MailboxId;
 
-use crate::store::{StoreError, StoredMessage};
+use crate::store::StoredMessage;
 
 /// What a durable batch changes here.
 #[derive(Debug)]
@@ -150,10 +150,10 @@ impl Recent {
 
     /// Calls `visit` for every message held here (the flush's inserts), stopping at its first
     /// error.
-    pub(super) fn visit(
+    pub(super) fn visit<E>(
         &self,
-        mut visit: impl FnMut(&MailboxId, &StoredMessage) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+        mut visit: impl FnMut(&MailboxId, &StoredMessage) -> Result<(), E>,
+    ) -> Result<(), E> {
         let boxes = self.lock();
         for (mailbox, slot) in boxes.iter() {
             for message in &slot.messages {
@@ -195,7 +195,7 @@ mod tests {
         StoredMessage {
             seq,
             received_at: 1,
-            envelope: vec![seq as u8; 3],
+            envelope: hush_proto::Envelope::new(vec![seq as u8; 3]).unwrap(),
         }
     }
 
@@ -257,7 +257,7 @@ mod tests {
         recent
             .visit(|mailbox, message| {
                 visited.push((mailbox.0[0], message.seq));
-                Ok(())
+                Ok::<(), ()>(())
             })
             .unwrap();
         visited.sort();

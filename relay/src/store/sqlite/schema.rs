@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{Synchronous, backend};
-use crate::store::StoreError;
+use super::options::Synchronous;
+use crate::store::migrations::Migrations;
+use crate::store::{BackendError, StoreError};
 
 /// How long a connection waits on a lock held by another before failing with "busy". Only the
 /// writer writes, so waits are short: readers never block it in WAL mode, and a checkpoint
 /// briefly does.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Migrations in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: Migrations = Migrations(&[
     // Version 1. Only what delivery needs: no sender, no plaintext, nothing about who talks to
     // whom. Small-row tables are WITHOUT ROWID (the key is the row); `messages` keeps a rowid
     // because envelopes reach 1 MiB, and large rows belong in a rowid table.
@@ -79,73 +79,54 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE mailboxes ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0;",
     // Version 4. The verifier (SHA-256) of the mailbox's access key, `NULL` while it has none.
     "ALTER TABLE mailboxes ADD COLUMN access_verifier BLOB;",
-];
+]);
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
+#[cfg(test)]
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.latest();
 
 /// Settings of the one connection that writes.
 pub(super) fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Backend(format!(
-            "expected journal mode wal, the database is in {mode}"
-        )));
+        return Err(BackendError::NotWal { mode }.into());
     }
     let synchronous = match synchronous {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
     };
-    conn.pragma_update(None, "synchronous", synchronous)
-        .map_err(backend)?;
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     // The writer checkpoints itself, after answering a batch (`SqliteStore`'s housekeeping).
-    conn.pragma_update(None, "wal_autocheckpoint", 0)
-        .map_err(backend)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // After a burst of large envelopes, a checkpointed WAL file shrinks back to this size.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
-        .map_err(backend)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     // Deleted rows (acked messages, deleted mailboxes) are overwritten with zeros instead of
     // lingering in free pages of the database file.
-    conn.pragma_update(None, "secure_delete", "ON").map_err(backend)?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // Group commit wraps most operations in a savepoint; keep its statement journal in memory
     // rather than in a temporary file written for every batch.
-    conn.pragma_update(None, "temp_store", "MEMORY")
-        .map_err(backend)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
 /// Settings of a read connection: it can never write, even by mistake.
 pub(super) fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
-    conn.pragma_update(None, "query_only", "ON").map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", "ON")?;
     Ok(())
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`], each step in its own transaction with its version
 /// bump. A database from a newer build is refused rather than misread.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(backend)?;
-    let version = usize::try_from(version)
-        .map_err(|_| StoreError::Backend(format!("schema version {version} is negative")))?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::Backend(format!(
-            "database schema version {version} is newer than this relay's {SCHEMA_VERSION}"
-        )));
-    }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        tx.execute_batch(sql).map_err(backend)?;
-        tx.pragma_update(None, "user_version", from + 1)
-            .map_err(backend)?;
-        tx.commit().map_err(backend)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (to, sql) in MIGRATIONS.after(version)? {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", to)?;
+        tx.commit()?;
     }
     Ok(())
 }
@@ -167,14 +148,17 @@ mod tests {
 
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
-        assert!(matches!(migrate(&mut conn), Err(StoreError::Backend(_))));
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::Backend(BackendError::SchemaTooNew { .. }))
+        ));
     }
 
     #[test]
     fn version_two_keeps_queued_messages_under_integer_ids() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("relay.db")).unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS.0[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         for (key, seqs) in [([2u8; 32], &[5i64, 6][..]), ([1u8; 32], &[1][..])] {
             conn.execute(

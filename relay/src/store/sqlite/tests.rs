@@ -4,15 +4,16 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::batch::Batch;
 use super::journal::{CAPACITY, Journal, peek};
 use super::recent::Recent;
 use super::writer::{
-    Batch, Before, CHECKPOINT_COMMITS, CommitDelay, Core, FLUSH_MESSAGES, FLUSH_TICK, Guard, Pace, WriteJob,
+    Before, CHECKPOINT_COMMITS, CommitDelay, Committer, FLUSH_MESSAGES, FLUSH_TICK, Guard, Pace, WriteJob,
     job,
 };
 use super::{SqliteOptions, SqliteStore, Synchronous, Ticks, journal_path, ops, schema};
-use crate::store::suite::{QUOTA, mailbox, one_time_prekeys, registered, signed_prekey};
-use crate::store::{MailboxStatus, Store, StoreError};
+use crate::store::suite::{QUOTA, envelope, filled, mailbox, one_time_prekeys, registered, signed_prekey};
+use crate::store::{BackendError, JournalAction, MailboxStatus, Store, StoreError};
 
 crate::store::suite::store_suite!(temp_store());
 
@@ -75,7 +76,7 @@ async fn data_survives_close_and_reopen() {
         .unwrap();
     store
         .enqueue(
-            vec![(a, b"1".to_vec()), (a, b"2".to_vec()), (a, b"3".to_vec())],
+            vec![(a, envelope(b"1")), (a, envelope(b"2")), (a, envelope(b"3"))],
             50,
             QUOTA,
         )
@@ -93,14 +94,14 @@ async fn data_survives_close_and_reopen() {
     assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3]);
     assert_eq!(
         messages.first().map(|m| (m.received_at, m.envelope.clone())),
-        Some((50, b"2".to_vec()))
+        Some((50, envelope(b"2")))
     );
     assert_eq!(store.one_time_prekey_count(a).await.unwrap(), 4);
     let bundle = store.claim_bundle(a).await.unwrap();
     assert_eq!(bundle.signed_prekey, signed_prekey(3));
     // The counter survived too: the next seq follows the last one ever assigned.
     assert_eq!(
-        store.enqueue(vec![(a, b"4".to_vec())], 60, QUOTA).await.unwrap(),
+        store.enqueue(vec![(a, envelope(b"4"))], 60, QUOTA).await.unwrap(),
         vec![4]
     );
     store.close().await.unwrap();
@@ -120,7 +121,7 @@ async fn concurrent_enqueues_commit_together_with_distinct_seqs() {
             let to = recipients[i as usize % recipients.len()];
             tokio::spawn(async move {
                 store
-                    .enqueue(vec![(to, i.to_be_bytes().to_vec())], 1, QUOTA)
+                    .enqueue(vec![(to, envelope(&i.to_be_bytes()))], 1, QUOTA)
                     .await
                     .map(|seqs| (to, seqs))
             })
@@ -149,7 +150,7 @@ async fn concurrent_failures_do_not_fail_neighbours() {
         .map(|i| {
             let store = Arc::clone(&store);
             let to = if i % 2 == 0 { a } else { mailbox(9) };
-            tokio::spawn(async move { (i, store.enqueue(vec![(to, vec![1])], 1, QUOTA).await) })
+            tokio::spawn(async move { (i, store.enqueue(vec![(to, filled(1, 1))], 1, QUOTA).await) })
         })
         .collect();
     let mut stored = Vec::new();
@@ -207,7 +208,7 @@ async fn writes_queued_during_the_commit_delay_share_one_batch() {
         let done = done.clone();
         // Returns once the write is queued.
         store
-            .enqueue_then(vec![(a, vec![i])], 1, QUOTA, move |result| {
+            .enqueue_then(vec![(a, filled(i, 1))], 1, QUOTA, move |result| {
                 drop(done.send(result))
             })
             .await;
@@ -236,17 +237,17 @@ async fn writes_queued_during_the_commit_delay_share_one_batch() {
 }
 
 /// The writer's core on a fresh database in `dir`, driven without its thread.
-fn core_in(dir: &Path) -> Core {
+fn core_in(dir: &Path) -> Committer {
     let path = dir.join("relay.db");
     let mut conn = Connection::open(&path).unwrap();
     schema::configure_writer(&conn, Synchronous::Full).unwrap();
     schema::migrate(&mut conn).unwrap();
     let (journal, _, _) = Journal::open(&journal_path(&path)).unwrap();
-    Core::new(conn, journal, Synchronous::Full, Arc::new(Recent::default()))
+    Committer::new(conn, journal, Synchronous::Full, Arc::new(Recent::default()))
 }
 
 /// Runs `batch` on `core` and answers its jobs.
-fn run_batch(core: &mut Core, batch: Vec<Box<dyn WriteJob>>) {
+fn run_batch(core: &mut Committer, batch: Vec<Box<dyn WriteJob>>) {
     core.run_batch(batch).reply();
 }
 
@@ -261,16 +262,16 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
 
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
     let (queued, first) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"1".to_vec())], 1, QUOTA)
+        batch.enqueue(vec![(a, envelope(b"1"))], 1, QUOTA)
     });
     batch.push(queued);
     let (queued, broken) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"2".to_vec())], 1, QUOTA)?;
-        Err::<(), _>(StoreError::Backend("failed after writing".to_owned()))
+        batch.enqueue(vec![(a, envelope(b"2"))], 1, QUOTA)?;
+        Err::<(), _>(StoreError::from(rusqlite::Error::ExecuteReturnedResults))
     });
     batch.push(queued);
     let (queued, later) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"3".to_vec())], 1, QUOTA)
+        batch.enqueue(vec![(a, envelope(b"3"))], 1, QUOTA)
     });
     batch.push(queued);
     run_batch(&mut core, batch);
@@ -284,7 +285,7 @@ async fn a_broken_job_without_a_savepoint_rolls_back_its_batch() {
     core.flush().unwrap();
     assert!(ops::fetch(core.conn(), a, 0, 10).unwrap().is_empty());
     let (queued, again) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"4".to_vec())], 1, QUOTA)
+        batch.enqueue(vec![(a, envelope(b"4"))], 1, QUOTA)
     });
     run_batch(&mut core, vec![queued]);
     assert_eq!(again.await.unwrap().unwrap(), vec![1]);
@@ -308,16 +309,11 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     });
     batch.push(queued);
     let (queued, first) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"1".to_vec())], 1, quota)
+        batch.enqueue(vec![(a, envelope(b"1"))], 1, quota)
     });
     batch.push(queued);
     let (queued, unknown) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(
-            batch,
-            vec![(a, b"x".to_vec()), (mailbox(9), b"y".to_vec())],
-            1,
-            quota,
-        )
+        batch.enqueue(vec![(a, envelope(b"x")), (mailbox(9), envelope(b"y"))], 1, quota)
     });
     batch.push(queued);
     let (queued, over_cap) = job(Guard::Savepoint, Before::Nothing, move |batch: &mut Batch<'_>| {
@@ -325,11 +321,11 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     });
     batch.push(queued);
     let (queued, second) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"2".to_vec())], 1, quota)
+        batch.enqueue(vec![(a, envelope(b"2"))], 1, quota)
     });
     batch.push(queued);
     let (queued, over_quota) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, b"3".to_vec())], 1, quota)
+        batch.enqueue(vec![(a, envelope(b"3"))], 1, quota)
     });
     batch.push(queued);
     run_batch(&mut core, batch);
@@ -352,7 +348,7 @@ async fn a_failing_op_in_a_batch_does_not_fail_its_neighbours() {
     let stored = ops::fetch(core.conn(), a, 0, 10).unwrap();
     assert_eq!(
         stored.iter().map(|m| m.envelope.clone()).collect::<Vec<_>>(),
-        vec![b"1".to_vec(), b"2".to_vec()]
+        vec![envelope(b"1"), envelope(b"2")]
     );
     assert_eq!(ops::one_time_prekey_count(core.conn(), a).unwrap(), 0);
     assert!(matches!(
@@ -372,7 +368,7 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
         .unwrap();
     store
         .enqueue(
-            vec![(a, b"first envelope for a".to_vec()), (b, b"2".to_vec())],
+            vec![(a, envelope(b"first envelope for a")), (b, envelope(b"2"))],
             1,
             QUOTA,
         )
@@ -384,7 +380,7 @@ async fn delete_mailbox_leaves_no_row_in_the_file() {
     assert!(rows_for(&path, a, a_id).iter().all(|(_, count)| *count > 0));
     // One more, only in the journal when the delete comes.
     store
-        .enqueue(vec![(a, b"later envelope for a".to_vec())], 1, QUOTA)
+        .enqueue(vec![(a, envelope(b"later envelope for a"))], 1, QUOTA)
         .await
         .unwrap();
     assert_eq!(peek(&journal_path(&path)).len(), 1);
@@ -443,7 +439,7 @@ fn writes_are_answered_without_the_opening_runtime() {
         runtime.block_on(async {
             let a = registered(&store, 1).await;
             assert_eq!(
-                store.enqueue(vec![(a, b"1".to_vec())], 1, QUOTA).await.unwrap(),
+                store.enqueue(vec![(a, envelope(b"1"))], 1, QUOTA).await.unwrap(),
                 vec![1]
             );
             store.close().await.unwrap();
@@ -462,7 +458,7 @@ async fn normal_synchronous_and_tiny_batches_work() {
     let store = SqliteStore::open(&dir.path().join("relay.db"), options).unwrap();
     let a = registered(&store, 1).await;
     assert_eq!(
-        store.enqueue(vec![(a, b"1".to_vec())], 1, QUOTA).await.unwrap(),
+        store.enqueue(vec![(a, envelope(b"1"))], 1, QUOTA).await.unwrap(),
         vec![1]
     );
     store.close().await.unwrap();
@@ -505,14 +501,13 @@ async fn backend_errors_carry_no_stored_data() {
         )
         .unwrap();
     let (queued, stored) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-        ops::enqueue(batch, vec![(a, secret)], 0, QUOTA)
+        batch.enqueue(vec![(a, envelope(&secret))], 0, QUOTA)
     });
     run_batch(&mut core, vec![queued]);
     assert_eq!(stored.await.unwrap().unwrap(), vec![1]);
     let error = core.flush().unwrap_err();
-    let StoreError::Backend(message) = error else {
-        panic!("expected a backend error, got {error:?}");
-    };
+    assert!(matches!(error, BackendError::Sqlite(_)), "{error:?}");
+    let message = error.to_string();
     assert!(!message.contains("secret"), "{message}");
     assert!(message.contains("sqlite"), "{message}");
 }
@@ -522,7 +517,7 @@ async fn two_queued(path: &Path) -> (SqliteStore, hush_proto::MailboxId) {
     let store = SqliteStore::open(path, SqliteOptions::default()).unwrap();
     let a = registered(&store, 1).await;
     store
-        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
+        .enqueue(vec![(a, envelope(b"x")), (a, envelope(b"y"))], 5, QUOTA)
         .await
         .unwrap();
     (store, a)
@@ -544,7 +539,7 @@ fn seqs(messages: &[crate::store::StoredMessage]) -> Vec<u64> {
 async fn messages_acked_before_the_flush_never_reach_the_database() {
     let (_dir, path, store) = new_store();
     let a = registered(&store, 1).await;
-    let deliveries = (0..10u8).map(|i| (a, vec![i; 20])).collect();
+    let deliveries = (0..10u8).map(|i| (a, filled(i, 20))).collect();
     store.enqueue(deliveries, 5, QUOTA).await.unwrap();
     // Durable in the journal, readable from memory, not in the database yet.
     assert_eq!(peek(&journal_path(&path)).len(), 10);
@@ -566,7 +561,7 @@ async fn messages_acked_before_the_flush_never_reach_the_database() {
     assert!(peek(&journal_path(&path)).is_empty());
     assert_eq!(seqs(&store.fetch(a, 0, 100).await.unwrap()), vec![7, 8, 9, 10]);
     // An ack of rows in the database, and new messages in memory beside them.
-    store.enqueue(vec![(a, b"k".to_vec())], 6, QUOTA).await.unwrap();
+    store.enqueue(vec![(a, envelope(b"k"))], 6, QUOTA).await.unwrap();
     assert_eq!(store.ack(a, 8).await.unwrap(), 2);
     assert_eq!(seqs(&store.fetch(a, 0, 100).await.unwrap()), vec![9, 10, 11]);
     assert_eq!(seqs(&store.fetch(a, 0, 2).await.unwrap()), vec![9, 10]);
@@ -591,7 +586,7 @@ async fn changes_are_flushed_at_the_second_tick_that_finds_them() {
     let store = store_ticked_by_hand(&path);
     let a = registered(&store, 1).await;
     store
-        .enqueue(vec![(a, b"x".to_vec()), (a, b"y".to_vec())], 5, QUOTA)
+        .enqueue(vec![(a, envelope(b"x")), (a, envelope(b"y"))], 5, QUOTA)
         .await
         .unwrap();
     store.ack(a, 1).await.unwrap();
@@ -608,7 +603,7 @@ async fn changes_are_flushed_at_the_second_tick_that_finds_them() {
 
     // Nothing waits now; a change made after the next tick waits two more.
     store.tick().await.unwrap();
-    store.enqueue(vec![(a, b"z".to_vec())], 5, QUOTA).await.unwrap();
+    store.enqueue(vec![(a, envelope(b"z"))], 5, QUOTA).await.unwrap();
     store.tick().await.unwrap();
     assert_eq!(message_rows(&path), 1, "the change's first tick");
     store.tick().await.unwrap();
@@ -625,7 +620,7 @@ async fn the_store_ticks_on_its_own_when_no_writes_come() {
     let path = dir.path().join("relay.db");
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
     let a = registered(&store, 1).await;
-    store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
+    store.enqueue(vec![(a, envelope(b"x"))], 5, QUOTA).await.unwrap();
     assert_eq!(message_rows(&path), 0);
     // Two periods pass: the ticker sends two ticks after the enqueue, and the second flushes.
     tokio::time::advance(FLUSH_TICK * 2).await;
@@ -654,7 +649,7 @@ async fn a_store_opened_outside_a_runtime_ticks_from_a_thread() {
     let store = std::thread::spawn(open).join().unwrap();
     let mut flushes = store.flushes.clone();
     let a = registered(&store, 1).await;
-    store.enqueue(vec![(a, b"x".to_vec())], 5, QUOTA).await.unwrap();
+    store.enqueue(vec![(a, envelope(b"x"))], 5, QUOTA).await.unwrap();
     while message_rows(&path) == 0 {
         tokio::time::timeout(PATIENCE, flushes.changed())
             .await
@@ -706,7 +701,7 @@ async fn the_journal_a_crash_left_is_replayed_at_open_once() {
         let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
         let fetched = store.fetch(a, 0, 10).await.unwrap();
         assert_eq!(seqs(&fetched), vec![5]);
-        assert_eq!(fetched[0].envelope, vec![5; 10]);
+        assert_eq!(fetched[0].envelope, filled(5, 10));
         assert_eq!(seqs(&store.fetch(b, 0, 10).await.unwrap()), vec![1]);
         assert_eq!(store.queue_depth().await.unwrap(), 2);
         store.close().await.unwrap();
@@ -716,7 +711,7 @@ async fn the_journal_a_crash_left_is_replayed_at_open_once() {
     }
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
     assert_eq!(
-        store.enqueue(vec![(a, b"n".to_vec())], 10, QUOTA).await.unwrap(),
+        store.enqueue(vec![(a, envelope(b"n"))], 10, QUOTA).await.unwrap(),
         vec![6],
         "the counter follows the replayed seqs"
     );
@@ -730,7 +725,7 @@ async fn frames_of_an_earlier_run_are_zeroed_when_the_store_opens() {
     let (dir, path, store) = new_store();
     let a = registered(&store, 1).await;
     store
-        .enqueue(vec![(a, b"acknowledged before the restart".to_vec())], 1, QUOTA)
+        .enqueue(vec![(a, envelope(b"acknowledged before the restart"))], 1, QUOTA)
         .await
         .unwrap();
     assert_eq!(store.ack(a, 1).await.unwrap(), 1);
@@ -743,7 +738,7 @@ async fn frames_of_an_earlier_run_are_zeroed_when_the_store_opens() {
     // The file keeps its preallocated size, and the store works on.
     assert_eq!(std::fs::metadata(journal_path(&path)).unwrap().len(), CAPACITY);
     store
-        .enqueue(vec![(a, b"next".to_vec())], 2, QUOTA)
+        .enqueue(vec![(a, envelope(b"next"))], 2, QUOTA)
         .await
         .unwrap();
     assert_eq!(seqs(&store.fetch(a, 0, 10).await.unwrap()), vec![2]);
@@ -778,13 +773,13 @@ async fn the_writer_checkpoints_the_wal_into_the_database_file_after_a_flush() {
     // header page only.
     let header_only = std::fs::metadata(&path).unwrap().len();
     assert_eq!(header_only, 4096);
-    store.enqueue(vec![(a, b"m".to_vec())], 5, QUOTA).await.unwrap();
+    store.enqueue(vec![(a, envelope(b"m"))], 5, QUOTA).await.unwrap();
     store.tick().await.unwrap();
     store.tick().await.unwrap();
     assert_eq!(message_rows(&path), 1, "flushed");
     // The checkpoint follows the flush on the writer thread: a write queued after it is
     // answered after it.
-    store.enqueue(vec![(a, b"n".to_vec())], 5, QUOTA).await.unwrap();
+    store.enqueue(vec![(a, envelope(b"n"))], 5, QUOTA).await.unwrap();
     assert!(
         std::fs::metadata(&path).unwrap().len() > header_only,
         "no checkpoint after a flush"
@@ -803,16 +798,19 @@ async fn a_flush_comes_early_once_memory_holds_enough_unacknowledged_messages() 
     for (n, recipient) in recipients.iter().enumerate() {
         ops::register(core.conn(), *recipient, [n as u8; 32], 0).unwrap();
     }
-    let rows = |core: &Core| -> i64 {
+    let rows = |core: &Committer| -> i64 {
         core.conn()
             .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
             .unwrap()
     };
     let per_recipient = FLUSH_MESSAGES / recipients.len();
     for round in 0..per_recipient {
-        let deliveries: Vec<_> = recipients.iter().map(|to| (*to, vec![round as u8; 8])).collect();
+        let deliveries: Vec<_> = recipients
+            .iter()
+            .map(|to| (*to, filled(round as u8, 8)))
+            .collect();
         let (queued, stored) = job(Guard::None, Before::Nothing, move |batch: &mut Batch<'_>| {
-            ops::enqueue(batch, deliveries, 1, QUOTA)
+            batch.enqueue(deliveries, 1, QUOTA)
         });
         run_batch(&mut core, vec![queued]);
         stored.await.unwrap().unwrap();
@@ -832,16 +830,21 @@ async fn a_second_store_on_the_same_files_is_refused_until_the_first_shuts_down(
     let path = dir.path().join("relay.db");
     let first = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
     let a = registered(&first, 1).await;
-    first.enqueue(vec![(a, b"m".to_vec())], 1, QUOTA).await.unwrap();
+    first.enqueue(vec![(a, envelope(b"m"))], 1, QUOTA).await.unwrap();
     match SqliteStore::open(&path, SqliteOptions::default()) {
-        Err(StoreError::Backend(message)) => assert!(message.contains("in use"), "{message}"),
+        Err(StoreError::Backend(
+            error @ BackendError::Journal {
+                action: JournalAction::Open,
+                ..
+            },
+        )) => assert!(error.to_string().contains("in use"), "{error}"),
         other => panic!("a second store opened: {other:?}"),
     }
     // Graceful shutdown through a shared reference (as the relay does): later writes fail, and
     // the files are free for the next store, which finds the message.
     first.shutdown().await;
     assert!(matches!(
-        first.enqueue(vec![(a, b"n".to_vec())], 1, QUOTA).await,
+        first.enqueue(vec![(a, envelope(b"n"))], 1, QUOTA).await,
         Err(StoreError::Backend(_))
     ));
     let second = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
@@ -869,7 +872,7 @@ async fn database_commits_alone_bring_a_checkpoint() {
 }
 
 /// Runs one job on `core` by itself and returns its result.
-fn run_one<T, F>(core: &mut Core, operation: F) -> Result<T, StoreError>
+fn run_one<T, F>(core: &mut Committer, operation: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -891,25 +894,40 @@ fn queue_depth_counts_unflushed_messages_without_flushing() {
     let (a, b) = (mailbox(1), mailbox(2));
     ops::register(core.conn(), a, [1; 32], 0).unwrap();
     ops::register(core.conn(), b, [2; 32], 0).unwrap();
-    let enqueue = |core: &mut Core, to, count: u8| {
-        let deliveries = (0..count).map(|i| (to, vec![i])).collect();
-        run_one(core, move |batch| ops::enqueue(batch, deliveries, 1, QUOTA)).unwrap()
+    let enqueue = |core: &mut Committer, to, count: u8| {
+        let deliveries = (0..count).map(|i| (to, filled(i, 1))).collect();
+        run_one(core, move |batch| batch.enqueue(deliveries, 1, QUOTA)).unwrap()
     };
 
     enqueue(&mut core, a, 3);
     enqueue(&mut core, b, 2);
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 5);
-    run_one(&mut core, move |batch| ops::ack(batch, a, 1)).unwrap();
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 4);
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        5
+    );
+    run_one(&mut core, move |batch| batch.ack(a, 1)).unwrap();
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        4
+    );
     assert_eq!(*flushes.borrow(), 0, "counting flushed nothing");
 
     // Now the database holds a's 2 and b's 2; b gets one more, held only by the writer.
     core.flush().unwrap();
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 4);
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        4
+    );
     enqueue(&mut core, b, 1);
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 5);
-    run_one(&mut core, move |batch| ops::ack(batch, b, 3)).unwrap();
-    assert_eq!(run_one(&mut core, ops::queue_depth).unwrap(), 2);
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        5
+    );
+    run_one(&mut core, move |batch| batch.ack(b, 3)).unwrap();
+    assert_eq!(
+        run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
+        2
+    );
     assert_eq!(*flushes.borrow(), 1);
 }
 
@@ -936,21 +954,21 @@ fn queue_depth_matches_a_model_over_random_writes_and_flushes() {
         match rng.random_range(0..10) {
             0..=4 => {
                 let count = rng.random_range(1..=4u8);
-                let deliveries = (0..count).map(|i| (to, vec![i])).collect();
-                run_one(&mut core, move |batch| ops::enqueue(batch, deliveries, 1, QUOTA)).unwrap();
+                let deliveries = (0..count).map(|i| (to, filled(i, 1))).collect();
+                run_one(&mut core, move |batch| batch.enqueue(deliveries, 1, QUOTA)).unwrap();
                 model[which].0 += u64::from(count);
             }
             5..=8 => {
                 let (last, acked) = model[which];
                 let through = rng.random_range(0..=last + 2);
-                run_one(&mut core, move |batch| ops::ack(batch, to, through)).unwrap();
+                run_one(&mut core, move |batch| batch.ack(to, through)).unwrap();
                 model[which].1 = acked.max(through.min(last));
             }
             _ => core.flush().unwrap(),
         }
         let expected: u64 = model.iter().map(|(last, acked)| last - acked).sum();
         assert_eq!(
-            run_one(&mut core, ops::queue_depth).unwrap(),
+            run_one(&mut core, |batch: &mut Batch<'_>| batch.queue_depth()).unwrap(),
             expected,
             "after step {step}"
         );
