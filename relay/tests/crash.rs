@@ -78,14 +78,14 @@ async fn start(data_dir: &Path, config: &Path) -> (Child, SocketAddr, [u8; 32]) 
 /// Killed within the first second: every acknowledged message is only in the message journal
 /// (and memory), none flushed into the database yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line41_sigkill_under_load_loses_no_acknowledged_message() {
+async fn sigkill_under_load_loses_no_acknowledged_message() {
     sigkill_under_load_then_restart(400).await;
 }
 
 /// Killed after a flush: more unacknowledged messages than the SQLite store keeps in memory
 /// (4,096) were acknowledged, so part of them is in the database and the rest in the journal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line41_sigkill_after_a_flush_loses_no_acknowledged_message() {
+async fn sigkill_after_a_flush_loses_no_acknowledged_message() {
     sigkill_under_load_then_restart(6_000).await;
 }
 

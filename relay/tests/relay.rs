@@ -55,7 +55,7 @@ async fn close_code_of(client: &RelayClient) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line35_requests_need_login_and_wrong_key_unknown_and_deleted_mailbox_get_one_error() {
+async fn requests_need_login_and_wrong_key_unknown_and_deleted_mailbox_get_one_error() {
     let relay = spawn_relay(|config| {
         // Registration by token: an unknown mailbox cannot just sign up.
         let authority = Account::new(T0, &mut rand::rng());
@@ -101,7 +101,7 @@ async fn line35_requests_need_login_and_wrong_key_unknown_and_deleted_mailbox_ge
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line35_deleted_mailbox_is_indistinguishable_from_unknown_and_leaves_nothing() {
+async fn deleted_mailbox_is_indistinguishable_from_unknown_and_leaves_nothing() {
     let relay = spawn_relay(|_| {}).await;
     let (mut bob, mut bob_client) = relay.user().await;
     let (_, mut alice_client) = relay.user().await;
@@ -145,7 +145,7 @@ async fn line35_deleted_mailbox_is_indistinguishable_from_unknown_and_leaves_not
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line33_one_time_prekey_claimed_at_most_once_under_50_concurrent_fetches() {
+async fn one_time_prekey_claimed_at_most_once_under_50_concurrent_fetches() {
     let relay = spawn_relay(|_| {}).await;
     let (mut owner, mut owner_client) = relay.user().await;
     owner_client.request(prekey_upload(&mut owner, 20)).await.unwrap();
@@ -193,7 +193,7 @@ async fn line33_one_time_prekey_claimed_at_most_once_under_50_concurrent_fetches
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line33_bundle_fetches_beyond_the_per_requester_limit_are_refused() {
+async fn bundle_fetches_beyond_the_per_requester_limit_are_refused() {
     let relay = spawn_relay(|config| config.limits.bundle_fetches_per_minute = 3).await;
     let (mut owner, mut owner_client) = relay.user().await;
     owner_client.request(prekey_upload(&mut owner, 10)).await.unwrap();
@@ -235,7 +235,7 @@ async fn line33_bundle_fetches_beyond_the_per_requester_limit_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line34_upload_with_bad_signature_or_too_many_prekeys_is_rejected() {
+async fn upload_with_bad_signature_or_too_many_prekeys_is_rejected() {
     let relay = spawn_relay(|config| config.limits.max_one_time_prekeys = 10).await;
     let (mut owner, mut client) = relay.user().await;
     let Request::UploadPreKeys {
@@ -312,7 +312,7 @@ async fn store_and_forward_to_offline_device_and_live_push_to_online_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line37_ordering_ack_semantics_and_at_least_once_redelivery() {
+async fn ordering_ack_semantics_and_at_least_once_redelivery() {
     let relay = spawn_relay(|_| {}).await;
     let bob = Account::new(T0, &mut rand::rng());
     let (_, mut alice) = relay.user().await;
@@ -358,7 +358,7 @@ async fn line37_ordering_ack_semantics_and_at_least_once_redelivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line37_expired_messages_are_purged_with_a_controllable_clock() {
+async fn expired_messages_are_purged_with_a_controllable_clock() {
     let relay = spawn_relay(|config| config.limits.message_ttl_secs = 3600).await;
     let bob = relay.offline_user().await;
     let (_, mut alice) = relay.user().await;
@@ -380,7 +380,7 @@ async fn line37_expired_messages_are_purged_with_a_controllable_clock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line37_over_quota_refused_until_drained() {
+async fn over_quota_refused_until_drained() {
     let relay = spawn_relay(|config| config.limits.mailbox_max_messages = 3).await;
     let bob = Account::new(T0, &mut rand::rng());
     let mut bob_client = relay.connect().await;
@@ -405,7 +405,7 @@ async fn line37_over_quota_refused_until_drained() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line36_oversize_frame_closes_that_connection_only() {
+async fn oversize_frame_closes_that_connection_only() {
     let relay = spawn_relay(|config| config.limits.max_frame_len = 4096).await;
     let (_, mut bystander) = relay.user().await;
     let mut abuser = relay.connect().await;
@@ -440,7 +440,7 @@ async fn line36_oversize_frame_closes_that_connection_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line38_garbage_frames_close_that_connection_only() {
+async fn garbage_frames_close_that_connection_only() {
     let relay = spawn_relay(|_| {}).await;
     let (_, mut bystander) = relay.user().await;
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -475,7 +475,7 @@ async fn line38_garbage_frames_close_that_connection_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line39_connections_over_the_limit_are_refused_and_silent_ones_time_out() {
+async fn connections_over_the_limit_are_refused_and_silent_ones_time_out() {
     let relay = spawn_relay(|config| {
         config.limits.max_connections = 4;
         config.limits.login_timeout_secs = 1;
@@ -503,7 +503,7 @@ async fn line39_connections_over_the_limit_are_refused_and_silent_ones_time_out(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line40_storage_holds_no_plaintext_and_no_sender() {
+async fn storage_holds_no_plaintext_and_no_sender() {
     let relay = spawn_relay(|_| {}).await;
     let mut rng = rand::rng();
     let (mut bob, mut bob_client) = relay.user().await;
