@@ -142,7 +142,9 @@ impl Client {
         Self::open_with_policy(path, key, relay, Arc::new(TrustOnFirstUse)).await
     }
 
-    /// Opens an existing profile; fails with [`ClientError::NoProfile`] if there is none.
+    /// Opens an existing profile, never creating an identity: fails with
+    /// [`ClientError::NoProfile`] if there is no file, and with [`StoreError::NotAProfile`] if
+    /// the file is empty, holds no Hush schema or no account (the file is left untouched).
     pub async fn open_existing(
         path: impl AsRef<Path>,
         key: &DatabaseKey,
@@ -151,7 +153,7 @@ impl Client {
         if !path.as_ref().exists() {
             return Err(ClientError::NoProfile(path.as_ref().to_path_buf()));
         }
-        Self::open(path, key, relay).await
+        Self::start(path.as_ref(), key, relay, Arc::new(TrustOnFirstUse), true).await
     }
 
     /// [`Client::open`] with an identity policy.
@@ -161,12 +163,34 @@ impl Client {
         relay: RelayAddress,
         policy: Arc<dyn IdentityPolicy>,
     ) -> Result<(Self, Events), ClientError> {
-        let path = path.as_ref().to_path_buf();
+        Self::start(path.as_ref(), key, relay, policy, false).await
+    }
+
+    /// Opens the store (an existing profile's only, if `existing`), restores or creates the
+    /// core and starts the driver.
+    async fn start(
+        path: &Path,
+        key: &DatabaseKey,
+        relay: RelayAddress,
+        policy: Arc<dyn IdentityPolicy>,
+        existing: bool,
+    ) -> Result<(Self, Events), ClientError> {
+        let path = path.to_path_buf();
         let key = key.clone();
         let (store, snapshot) = tokio::task::spawn_blocking(move || {
-            let store = SqlStore::open(&path, &key)?;
-            let snapshot = store.load()?;
-            Ok::<_, StoreError>((store, snapshot))
+            if !existing {
+                let store = SqlStore::open(&path, &key)?;
+                let snapshot = store.load()?;
+                return Ok::<_, StoreError>((store, snapshot));
+            }
+            let store = SqlStore::open_existing(&path, &key)?;
+            match store.load()? {
+                Some(snapshot) => Ok((store, Some(snapshot))),
+                None => Err(StoreError::NotAProfile {
+                    path,
+                    reason: crate::store::NotAProfile::NoAccount,
+                }),
+            }
         })
         .await
         .map_err(|error| ClientError::Stopped(StopReason::Task(Arc::new(error))))??;

@@ -72,6 +72,32 @@ pub enum StoreError {
     /// Any other SQLite failure (disk full, I/O error, ...).
     #[error("sqlite: {0}")]
     Backend(String),
+    /// Opening an existing profile found no profile in the file; nothing was written to it.
+    #[error("{} is not a Hush profile: {reason}", .path.display())]
+    NotAProfile {
+        /// The database file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: NotAProfile,
+    },
+}
+
+/// What an existing profile's database file held instead of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum NotAProfile {
+    /// There is no such file.
+    #[error("the file does not exist")]
+    Missing,
+    /// The file is empty (a crash or a full disk while it was created, or a truncation).
+    #[error("the file is empty")]
+    Empty,
+    /// The key opens the file, but it holds no Hush schema (another application's database).
+    #[error("the database holds no Hush schema")]
+    Foreign,
+    /// The schema is there but no account (identity) was ever saved in it.
+    #[error("the database holds no account")]
+    NoAccount,
 }
 
 impl From<rusqlite::Error> for StoreError {

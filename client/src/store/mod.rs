@@ -14,6 +14,8 @@
 mod access;
 mod codec;
 mod error;
+#[cfg(test)]
+mod existing_tests;
 mod key;
 mod ops;
 mod queries;
@@ -29,7 +31,7 @@ use hush_client_core::{Address, Commit, Contact, HistoryEntry, MessageId, Snapsh
 use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
 
-pub use self::error::StoreError;
+pub use self::error::{NotAProfile, StoreError};
 pub use self::key::{DatabaseKey, KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
 
 /// Statements kept prepared: every distinct statement the store runs fits.
@@ -51,8 +53,24 @@ impl SqlStore {
     /// [`StoreError::SchemaTooNew`] if a newer build wrote it, and [`StoreError::Locked`] if
     /// another process has it open.
     pub fn open(path: impl AsRef<Path>, key: &DatabaseKey) -> Result<Self, StoreError> {
-        let path = path.as_ref();
+        Self::open_checked(path.as_ref(), key, false)
+    }
+
+    /// Opens the database of an existing profile, never creating one: a missing or empty file,
+    /// or one without Hush's schema, is [`StoreError::NotAProfile`] and is left untouched (a new
+    /// database there would silently become a new identity).
+    pub fn open_existing(path: impl AsRef<Path>, key: &DatabaseKey) -> Result<Self, StoreError> {
+        Self::open_checked(path.as_ref(), key, true)
+    }
+
+    fn open_checked(path: &Path, key: &DatabaseKey, existing: bool) -> Result<Self, StoreError> {
+        if existing {
+            schema::check_not_empty(path)?;
+        }
         let mut conn = schema::open_keyed(path, key)?;
+        if existing {
+            schema::check_hush_schema(&conn, path)?;
+        }
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         schema::lock(&conn)?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use super::StoreError;
+use super::error::NotAProfile;
 use super::key::DatabaseKey;
 
 /// SQLCipher's page size (its default): an encrypted database is a whole number of these.
@@ -149,6 +150,39 @@ fn explain_unreadable(path: &Path) -> StoreError {
             source,
         },
     }
+}
+
+/// An existing profile's file must be there and hold something: SQLCipher would take a missing
+/// or empty file for a new database.
+pub(super) fn check_not_empty(path: &Path) -> Result<(), StoreError> {
+    let not_a_profile = |reason| StoreError::NotAProfile {
+        path: path.to_owned(),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.len() == 0 => Err(not_a_profile(NotAProfile::Empty)),
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(not_a_profile(NotAProfile::Missing))
+        }
+        Err(source) => Err(StoreError::Io {
+            what: format!("cannot inspect {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// An existing profile's database, keyed, has run at least Hush's first migration. Checked
+/// before anything (the migrations, the journal mode) writes to the file.
+pub(super) fn check_hush_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == 0 {
+        return Err(StoreError::NotAProfile {
+            path: path.to_owned(),
+            reason: NotAProfile::Foreign,
+        });
+    }
+    Ok(())
 }
 
 /// Settings of the store's connection.

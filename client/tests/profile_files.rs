@@ -1,0 +1,98 @@
+//! An existing profile whose database file is empty (a crash or a full disk while it was
+//! written) is refused, by the API and by every `hush` command, and never becomes a new
+//! identity: before, `hush address` exited 0 with a different address.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+
+use hush_client::{Client, ClientError, DatabaseKey, KdfParams, NotAProfile, RelayAddress, StoreError};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A profile directory as `hush init` leaves it, but with a 0-byte `profile.db`.
+fn profile_with_empty_database(dir: &Path) -> RelayAddress {
+    let relay = RelayAddress {
+        host: "127.0.0.1".to_owned(),
+        port: 9,
+        fingerprint: [0x11; 32],
+    };
+    std::fs::write(dir.join("relay"), relay.to_string()).unwrap();
+    let database = dir.join("profile.db");
+    // Writes the salt file (cheap parameters: the CLI reads them from it).
+    DatabaseKey::from_passphrase_with_params(PASSPHRASE, &database, KdfParams::new(64, 1, 1).unwrap())
+        .unwrap();
+    std::fs::write(&database, b"").unwrap();
+    relay
+}
+
+#[tokio::test]
+async fn open_existing_refuses_an_empty_database_and_leaves_it_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = profile_with_empty_database(dir.path());
+    let database = dir.path().join("profile.db");
+    let key = DatabaseKey::from_passphrase(PASSPHRASE, &database).unwrap();
+    let result = Client::open_existing(&database, &key, relay).await;
+    assert!(
+        matches!(
+            result,
+            Err(ClientError::Store(StoreError::NotAProfile {
+                reason: NotAProfile::Empty,
+                ..
+            }))
+        ),
+        "{:?}",
+        result.map(|_| ())
+    );
+    assert_eq!(std::fs::metadata(&database).unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn open_existing_refuses_a_database_without_an_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = profile_with_empty_database(dir.path());
+    let database = dir.path().join("profile.db");
+    std::fs::remove_file(&database).unwrap();
+    let key = DatabaseKey::from_passphrase(PASSPHRASE, &database).unwrap();
+    // The schema without an account: what a crash between creating the file and saving the
+    // new identity leaves.
+    drop(hush_client::SqlStore::open(&database, &key).unwrap());
+    let before = std::fs::read(&database).unwrap();
+    let result = Client::open_existing(&database, &key, relay).await;
+    assert!(
+        matches!(
+            result,
+            Err(ClientError::Store(StoreError::NotAProfile {
+                reason: NotAProfile::NoAccount,
+                ..
+            }))
+        ),
+        "{:?}",
+        result.map(|_| ())
+    );
+    assert_eq!(std::fs::read(&database).unwrap(), before);
+}
+
+#[test]
+fn hush_address_on_an_empty_database_fails_and_creates_no_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    profile_with_empty_database(dir.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_hush"))
+        .arg("address")
+        .env("HUSH_PROFILE", dir.path())
+        .env("HUSH_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "hush address succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(stderr.contains("not a Hush profile"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("hush:"),
+        "an address was printed"
+    );
+    assert_eq!(std::fs::metadata(dir.path().join("profile.db")).unwrap().len(), 0);
+}
