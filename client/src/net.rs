@@ -42,6 +42,24 @@ pub enum NetError {
         #[source]
         reason: UnreachableReason,
     },
+    /// The relay answered with a certificate other than the one the relay address pins. This
+    /// may be an attack (someone between us and the relay), or the relay was reinstalled with a
+    /// new certificate; nothing was sent to it.
+    #[error(
+        "the relay at {address} presented a certificate with fingerprint {} but the profile pins {}: \
+         this may be an attack, or the relay was reinstalled with a new certificate. Ask the \
+         relay's operator for its current address and check the fingerprint before using it",
+        hush_net::to_hex(.presented),
+        hush_net::to_hex(.pinned)
+    )]
+    CertificateMismatch {
+        /// Where we connected.
+        address: String,
+        /// The fingerprint in the relay address.
+        pinned: [u8; 32],
+        /// The fingerprint of the certificate the relay presented.
+        presented: [u8; 32],
+    },
     /// The QUIC endpoint could not be set up.
     #[error("client setup: {0}")]
     Setup(#[source] Arc<SetupError>),
@@ -160,11 +178,14 @@ pub(crate) struct RelayConnection {
     pub(crate) exporter: [u8; 32],
 }
 
-fn endpoint(fingerprint: [u8; 32], bind: SocketAddr) -> Result<quinn::Endpoint, SetupError> {
+fn endpoint(
+    verifier: Arc<hush_net::PinnedCertVerifier>,
+    bind: SocketAddr,
+) -> Result<quinn::Endpoint, SetupError> {
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(KEEP_ALIVE));
     transport.max_idle_timeout(Some(quinn::IdleTimeout::try_from(IDLE_TIMEOUT)?));
-    let mut config = hush_net::client_config(fingerprint)?;
+    let mut config = hush_net::client_config_with(verifier)?;
     config.transport_config(Arc::new(transport));
     let mut endpoint = quinn::Endpoint::client(bind)?;
     endpoint.set_default_client_config(config);
@@ -205,12 +226,20 @@ impl RelayConnection {
         } else {
             SocketAddr::from(([0u16; 8], 0))
         };
-        let endpoint = endpoint(fingerprint, bind)?;
+        let verifier = Arc::new(hush_net::PinnedCertVerifier::new(fingerprint));
+        let endpoint = endpoint(Arc::clone(&verifier), bind)?;
         let connection = endpoint
             .connect(address, hush_net::SERVER_NAME)
             .map_err(|error| unreachable(error.into()))?
             .await
-            .map_err(|error| unreachable(error.into()))?;
+            .map_err(|error| match verifier.refused() {
+                Some(presented) => NetError::CertificateMismatch {
+                    address: address.to_string(),
+                    pinned: fingerprint,
+                    presented,
+                },
+                None => unreachable(error.into()),
+            })?;
         let (send, recv) = connection
             .open_bi()
             .await

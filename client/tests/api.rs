@@ -189,7 +189,18 @@ async fn errors_an_app_can_tell_apart() {
     let (client, _events) = Client::open(dir.path().join("a.db"), &test_key(1), wrong_pin)
         .await
         .unwrap();
-    assert!(matches!(client.register().await, Err(ClientError::Relay(_))));
+    let refused = client.register().await;
+    assert!(matches!(refused, Err(ClientError::Relay(_))));
+    // ... and says which certificate it met instead of a TLS alert (the relay's real one).
+    match refused {
+        Err(ClientError::Relay(NetError::CertificateMismatch {
+            pinned, presented, ..
+        })) => {
+            assert_eq!(pinned, [0; 32]);
+            assert_eq!(presented, relay.address.fingerprint);
+        }
+        other => panic!("expected a certificate mismatch, got {other:?}"),
+    }
     client.shutdown().await.unwrap();
     // The profile is in use: a second open fails with a typed error.
     let (first, _events) = Client::open(dir.path().join("a.db"), &test_key(1), relay.address.clone())

@@ -30,10 +30,18 @@ pub enum ClientConfigError {
 /// [`SERVER_NAME`](crate::SERVER_NAME). Transport settings are quinn's defaults; callers that
 /// want keep-alives or another idle timeout set them with `transport_config`.
 pub fn client_config(fingerprint: [u8; 32]) -> Result<quinn::ClientConfig, ClientConfigError> {
+    client_config_with(Arc::new(PinnedCertVerifier::new(fingerprint)))
+}
+
+/// [`client_config`] with the caller's verifier, which it can ask afterwards what certificate
+/// a refused relay presented ([`PinnedCertVerifier::refused`]).
+pub fn client_config_with(
+    verifier: Arc<PinnedCertVerifier>,
+) -> Result<quinn::ClientConfig, ClientConfigError> {
     let mut crypto = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCertVerifier::new(fingerprint)))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     crypto.alpn_protocols = vec![hush_proto::ALPN.to_vec()];
     let crypto = QuicClientConfig::try_from(crypto)?;

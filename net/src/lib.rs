@@ -26,7 +26,7 @@ mod frames;
 mod hex;
 mod pin;
 
-pub use config::{ClientConfigError, client_config, provider};
+pub use config::{ClientConfigError, client_config, client_config_with, provider};
 pub use frames::{StreamError, read_frame, read_server_frame, write_client_frame};
 pub use hex::{from_hex, to_hex};
 pub use pin::{PinnedCertVerifier, fingerprint};

@@ -6,6 +6,8 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
 use subtle::ConstantTimeEq;
 
 use crate::provider;
@@ -23,6 +25,9 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> [u8; 32] {
 pub struct PinnedCertVerifier {
     pin: [u8; 32],
     algorithms: WebPkiSupportedAlgorithms,
+    /// The fingerprint of the first certificate refused, so a caller can say what the relay
+    /// presented instead of a TLS alert.
+    refused: OnceLock<[u8; 32]>,
 }
 
 impl PinnedCertVerifier {
@@ -31,7 +36,13 @@ impl PinnedCertVerifier {
         Self {
             pin: fingerprint,
             algorithms: provider().signature_verification_algorithms,
+            refused: OnceLock::new(),
         }
+    }
+
+    /// The fingerprint of the first certificate this verifier refused, if it refused one.
+    pub fn refused(&self) -> Option<[u8; 32]> {
+        self.refused.get().copied()
     }
 }
 
@@ -44,9 +55,11 @@ impl ServerCertVerifier for PinnedCertVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if bool::from(fingerprint(end_entity).ct_eq(&self.pin)) {
+        let presented = fingerprint(end_entity);
+        if bool::from(presented.ct_eq(&self.pin)) {
             Ok(ServerCertVerified::assertion())
         } else {
+            let _ = self.refused.set(presented);
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
             ))
