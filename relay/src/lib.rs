@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+pub mod advertise;
 mod background;
 mod budget;
 // The relay client of the relay's own tests and hush-bench.

@@ -130,7 +130,16 @@ fn main() -> anyhow::Result<()> {
         );
         println!("hush-relay listening on {addr}");
         println!("certificate fingerprint (SHA-256): {fingerprint}");
-        println!("relay address for clients: {addr}#{fingerprint}");
+        // The first line is for clients on this machine; a relay bound to every interface
+        // also names the one other machines reach it through.
+        for (index, client_addr) in hush_relay::advertise::client_addresses(addr).iter().enumerate() {
+            let whom = if index == 0 {
+                "clients"
+            } else {
+                "clients on other machines"
+            };
+            println!("relay address for {whom}: {client_addr}#{fingerprint}");
+        }
         if let Some(metrics) = relay.metrics_addr() {
             println!("metrics: http://{metrics}/metrics");
         }
