@@ -38,6 +38,15 @@ pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
     }
 }
 
+/// The mark of a status change. Statuses only move forward, so a read receipt that overtakes
+/// the delivered one is the only word of either: it says both.
+fn status_change_mark(status: MessageStatus, delivered_shown: bool) -> &'static str {
+    match status {
+        MessageStatus::Read if !delivered_shown => "delivered, read",
+        status => status_mark(status),
+    }
+}
+
 fn status_mark(status: MessageStatus) -> &'static str {
     match status {
         MessageStatus::Queued => "queued",
@@ -63,6 +72,7 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
     // Our messages the relay has not stored yet; on end of input we wait (a bounded time) for
     // them, so a line typed just before Ctrl-D is on its way when the chat exits.
     let mut unsent = std::collections::HashSet::new();
+    let mut delivered_shown = std::collections::HashSet::new();
     let mut leave_by = None;
     loop {
         tokio::select! {
@@ -99,7 +109,11 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                 }
                 Some(ClientEvent::Core(Event::StatusChanged { id, peer: about, status })) if about == peer => {
                     unsent.remove(&id);
-                    println!("  · {} {}", short(&id.to_string()), status_mark(status));
+                    let mark = status_change_mark(status, delivered_shown.contains(&id));
+                    if status == MessageStatus::Delivered {
+                        delivered_shown.insert(id);
+                    }
+                    println!("  · {} {}", short(&id.to_string()), mark);
                 }
                 Some(ClientEvent::Core(Event::SessionReset { peer: about, started_here })) if about == peer => {
                     let by = if started_here { "this device" } else { "the other side" };
@@ -143,4 +157,17 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_receipt_that_overtakes_the_delivered_one_shows_both() {
+        assert_eq!(status_change_mark(MessageStatus::Read, false), "delivered, read");
+        assert_eq!(status_change_mark(MessageStatus::Read, true), "read");
+        assert_eq!(status_change_mark(MessageStatus::Delivered, false), "delivered");
+        assert_eq!(status_change_mark(MessageStatus::Sent, false), "sent");
+    }
 }
