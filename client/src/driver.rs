@@ -19,8 +19,9 @@ use crate::store::SqlStore;
 
 /// First reconnect delay; doubles per failed attempt.
 pub const RECONNECT_BASE: Duration = Duration::from_millis(250);
-/// Longest reconnect delay.
-pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// Longest reconnect delay: someone may be waiting in a chat, so a relay that comes back is
+/// found within seconds (the jitter spreads the clients of a restarted relay over half of it).
+pub const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Most frames taken from the relay before the outputs are acted on, so a burst of deliveries
 /// shares one store transaction.
 const BATCH: usize = 256;

@@ -13,10 +13,12 @@ use crate::relay_address::RelayAddress;
 
 /// How long connecting and logging in may take before the attempt counts as failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Keep-alive interval, well under the relay's idle timeout (120 s by default).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Idle timeout on our side: a relay silent this long is considered gone.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Keep-alive interval: the relay answers each, so a live relay is never silent for longer.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(2);
+/// Idle timeout on our side: a relay silent this long (three keep-alives unanswered) is gone.
+/// The timer restarts at our first keep-alive after the relay's last packet, so a dead relay
+/// shows offline within `KEEP_ALIVE + IDLE_TIMEOUT` (8 s).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(6);
 /// Longest wait at shutdown for the close to reach the relay.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
