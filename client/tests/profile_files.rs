@@ -3,6 +3,8 @@
 //! identity: before, `hush address` exited 0 with a different address.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod helpers;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -95,4 +97,51 @@ fn hush_address_on_an_empty_database_fails_and_creates_no_identity() {
         "an address was printed"
     );
     assert_eq!(std::fs::metadata(dir.path().join("profile.db")).unwrap().len(), 0);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_profile_s_files_are_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("profile.db");
+    let key =
+        DatabaseKey::from_passphrase_with_params(PASSPHRASE, &database, KdfParams::new(64, 1, 1).unwrap())
+            .unwrap();
+    let relay = RelayAddress {
+        host: "127.0.0.1".to_owned(),
+        port: 9,
+        fingerprint: [0x11; 32],
+    };
+    let (client, _events) = Client::open(&database, &key, relay).await.unwrap();
+    client.shutdown().await.unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn hush_init_makes_a_profile_directory_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let relay = helpers::spawn_relay().await;
+    let home = tempfile::tempdir().unwrap();
+    let profile = home.path().join("alice");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(["init", "--relay", &relay.address.to_string()])
+        .env("HUSH_PROFILE", &profile)
+        .env("HUSH_PASSPHRASE", PASSPHRASE)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&profile), 0o700);
+    for entry in std::fs::read_dir(&profile).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    relay.stop().await;
 }

@@ -250,7 +250,7 @@ fn write_salt_file(path: &Path, params: KdfParams, salt: &[u8; SALT_LEN]) -> Res
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    let mut file = File::create(&temporary).map_err(io("cannot create"))?;
+    let mut file = super::private_file(&temporary).map_err(io("cannot create"))?;
     file.write_all(&contents).map_err(io("cannot write"))?;
     file.sync_all().map_err(io("cannot sync"))?;
     drop(file);

@@ -66,6 +66,12 @@ impl SqlStore {
     fn open_checked(path: &Path, key: &DatabaseKey, existing: bool) -> Result<Self, StoreError> {
         if existing {
             schema::check_not_empty(path)?;
+        } else if !path.exists() {
+            // Created here, readable by its owner only; SQLite's -wal file takes the same mode.
+            private_file(path).map_err(|source| StoreError::Io {
+                what: format!("cannot create {}", path.display()),
+                source,
+            })?;
         }
         let mut conn = schema::open_keyed(path, key)?;
         if existing {
@@ -95,6 +101,15 @@ impl SqlStore {
         tx.finish()?;
         result
     }
+}
+
+/// Creates (or truncates) `path`, readable and writable by its owner only (0600 on Unix).
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 impl fmt::Debug for SqlStore {

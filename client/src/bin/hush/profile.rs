@@ -59,6 +59,24 @@ fn unbuffered_stdin() -> Result<std::fs::File> {
     Ok(std::fs::File::from(fd))
 }
 
+/// The profile directory, for its owner only (0700 on Unix): it holds the encrypted database
+/// and whom the profile talks to through which relay.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Writes `path` readable by its owner only (0600 on Unix).
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = hush_client::private_file(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
 fn key(dir: &Path) -> Result<DatabaseKey> {
     let passphrase = passphrase()?;
     DatabaseKey::from_passphrase(&passphrase, &dir.join(DATABASE)).context("cannot derive the database key")
@@ -76,8 +94,8 @@ impl Profile {
         if dir.join(DATABASE).exists() {
             bail!("a profile already exists in {}", dir.display());
         }
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(dir.join(RELAY_FILE), relay.to_string())
+        create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        write_private(&dir.join(RELAY_FILE), relay.to_string().as_bytes())
             .with_context(|| format!("cannot write {}", dir.join(RELAY_FILE).display()))?;
         let key = key(dir)?;
         let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
