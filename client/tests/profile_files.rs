@@ -136,12 +136,58 @@ async fn hush_init_makes_a_profile_directory_for_its_owner_only() {
         .output()
         .await
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&profile), 0o700);
     for entry in std::fs::read_dir(&profile).unwrap() {
         let path = entry.unwrap().path();
         assert_eq!(mode(&path), 0o600, "{}", path.display());
     }
+    relay.stop().await;
+}
+
+/// Runs `hush` on the profile `dir` with `args`.
+async fn hush(dir: &Path, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(args)
+        .env("HUSH_PROFILE", dir)
+        .env("HUSH_PASSPHRASE", PASSPHRASE)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hush_relay_set_changes_the_relay_and_keeps_the_identity() {
+    let relay = helpers::spawn_relay().await;
+    let home = tempfile::tempdir().unwrap();
+    let profile = home.path().join("alice");
+    let init = hush(&profile, &["init", "--relay", &relay.address.to_string()]).await;
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let address_before = hush(&profile, &["address"]).await.stdout;
+
+    let moved = RelayAddress {
+        port: 1,
+        ..relay.address.clone()
+    };
+    let set = hush(&profile, &["relay", "set", &moved.to_string()]).await;
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let shown = hush(&profile, &["relay", "show"]).await;
+    assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), moved.to_string());
+
+    // A bad address is refused and the profile keeps the one it had.
+    let bad = hush(&profile, &["relay", "set", "0.0.0.0:7443#not-a-fingerprint"]).await;
+    assert!(!bad.status.success());
+    let shown = hush(&profile, &["relay", "show"]).await;
+    assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), moved.to_string());
+
+    // Back to the right relay: same identity.
+    let set = hush(&profile, &["relay", "set", &relay.address.to_string()]).await;
+    assert!(set.status.success());
+    assert_eq!(hush(&profile, &["address"]).await.stdout, address_before);
     relay.stop().await;
 }

@@ -28,7 +28,11 @@ const INBOX_QUIET: Duration = Duration::from_millis(700);
 #[command(
     name = "hush",
     version,
-    about = "End-to-end encrypted messaging over a Hush relay"
+    about = "End-to-end encrypted messaging over a Hush relay",
+    after_help = "Environment:\n  \
+        HUSH_PROFILE     the profile directory (as --profile)\n  \
+        HUSH_PASSPHRASE  the profile's passphrase; without it hush asks at a terminal (twice for \
+        `init`), or reads the first line of standard input"
 )]
 struct Cli {
     /// Profile directory.
@@ -104,6 +108,21 @@ enum Command {
     Report {
         /// Contact name or address.
         who: String,
+    },
+    /// The profile's relay.
+    #[command(subcommand)]
+    Relay(RelayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RelayCommand {
+    /// Print the relay address this profile uses.
+    Show,
+    /// Use another relay address (a relay that moved, or a wrong address given to `init`); the
+    /// identity, contacts and history stay.
+    Set {
+        /// The relay address the relay printed: host:port#fingerprint.
+        address: String,
     },
 }
 
@@ -184,6 +203,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
         Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,
         Command::Report { who } => peer_action(&cli.profile, &who, PeerAction::Report).await,
+        Command::Relay(RelayCommand::Show) => {
+            println!("{}", profile::relay(&cli.profile)?);
+            Ok(())
+        }
+        Command::Relay(RelayCommand::Set { address }) => {
+            let relay: RelayAddress = address
+                .parse()
+                .with_context(|| format!("bad relay address {address:?}"))?;
+            profile::set_relay(&cli.profile, &relay)?;
+            println!("relay of {} set to {relay}", cli.profile.display());
+            Ok(())
+        }
     }
 }
 
@@ -257,7 +288,8 @@ async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
         Err(error) => {
             profile.client.shutdown().await?;
             bail!(
-                "profile created, but registration failed: {error}. Start the relay and run any command to retry."
+                "profile created, but registration failed: {error}. Start the relay and run any command to retry, \
+                 or give the profile the right address with `hush relay set ADDRESS`."
             );
         }
     }

@@ -14,7 +14,8 @@ pub struct Profile {
     pub relay: RelayAddress,
 }
 
-fn passphrase() -> Result<String> {
+/// The passphrase; `confirm`: a new profile's, typed twice at a terminal.
+fn passphrase(confirm: bool) -> Result<String> {
     if let Ok(passphrase) = std::env::var("HUSH_PASSPHRASE") {
         return Ok(passphrase);
     }
@@ -23,6 +24,13 @@ fn passphrase() -> Result<String> {
         let passphrase = rpassword::prompt_password("passphrase: ").context("cannot read the passphrase")?;
         if passphrase.is_empty() {
             bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+        }
+        if confirm {
+            let again =
+                rpassword::prompt_password("passphrase again: ").context("cannot read the passphrase")?;
+            if again != passphrase {
+                bail!("the two passphrases differ; nothing was created");
+            }
         }
         return Ok(passphrase);
     }
@@ -77,9 +85,8 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn key(dir: &Path) -> Result<DatabaseKey> {
-    let passphrase = passphrase()?;
-    DatabaseKey::from_passphrase(&passphrase, &dir.join(DATABASE)).context("cannot derive the database key")
+fn key(dir: &Path, passphrase: &str) -> Result<DatabaseKey> {
+    DatabaseKey::from_passphrase(passphrase, &dir.join(DATABASE)).context("cannot derive the database key")
 }
 
 fn explain(error: ClientError) -> anyhow::Error {
@@ -89,15 +96,50 @@ fn explain(error: ClientError) -> anyhow::Error {
     }
 }
 
+/// The relay address of the profile in `dir`.
+pub fn relay(dir: &Path) -> Result<RelayAddress> {
+    require_database(dir)?;
+    let relay = std::fs::read_to_string(dir.join(RELAY_FILE))
+        .with_context(|| format!("cannot read {}", dir.join(RELAY_FILE).display()))?;
+    relay
+        .trim()
+        .parse()
+        .context("the profile's relay address is invalid (fix it with `hush relay set ADDRESS`)")
+}
+
+/// Points the profile in `dir` at another relay; nothing else of it changes.
+pub fn set_relay(dir: &Path, relay: &RelayAddress) -> Result<()> {
+    require_database(dir)?;
+    // Written beside and moved into place, so a crash leaves the old address or the new one.
+    let temporary = dir.join(format!("{RELAY_FILE}.tmp"));
+    write_private(&temporary, relay.to_string().as_bytes())
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, dir.join(RELAY_FILE))
+        .with_context(|| format!("cannot replace {}", dir.join(RELAY_FILE).display()))?;
+    Ok(())
+}
+
+fn require_database(dir: &Path) -> Result<()> {
+    if !dir.join(DATABASE).exists() {
+        bail!(
+            "no profile in {} (run `hush init --relay <address>` first)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 impl Profile {
     pub async fn create(dir: &Path, relay: RelayAddress) -> Result<Self> {
         if dir.join(DATABASE).exists() {
             bail!("a profile already exists in {}", dir.display());
         }
+        // Asked before anything is created: two differing entries leave nothing behind.
+        let passphrase = passphrase(true)?;
         create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         write_private(&dir.join(RELAY_FILE), relay.to_string().as_bytes())
             .with_context(|| format!("cannot write {}", dir.join(RELAY_FILE).display()))?;
-        let key = key(dir)?;
+        let key = key(dir, &passphrase)?;
         let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
             .await
             .map_err(explain)?;
@@ -110,19 +152,8 @@ impl Profile {
 
     pub async fn open(dir: &Path) -> Result<Self> {
         let database: PathBuf = dir.join(DATABASE);
-        if !database.exists() {
-            bail!(
-                "no profile in {} (run `hush init --relay <address>` first)",
-                dir.display()
-            );
-        }
-        let relay = std::fs::read_to_string(dir.join(RELAY_FILE))
-            .with_context(|| format!("cannot read {}", dir.join(RELAY_FILE).display()))?;
-        let relay: RelayAddress = relay
-            .trim()
-            .parse()
-            .context("the profile's relay address is invalid")?;
-        let key = key(dir)?;
+        let relay = relay(dir)?;
+        let key = key(dir, &passphrase(false)?)?;
         let (client, events) = Client::open_existing(&database, &key, relay.clone())
             .await
             .map_err(explain)?;
