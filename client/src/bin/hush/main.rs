@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use hush_client::{
-    Address, ClientError, ClientEvent, Content, Event, MessageStatus, NetError, RegistrationToken,
-    RelayAddress,
+    Address, ClientError, ClientEvent, ConnectionState, Content, Event, MessageStatus, NetError,
+    RegistrationToken, RelayAddress,
 };
 
 use crate::profile::Profile;
@@ -150,6 +150,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<QueuedNotSent>().is_some() => {
+            eprintln!("{error:#}");
+            ExitCode::from(QUEUED_EXIT)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -317,32 +321,55 @@ async fn send(dir: &std::path::Path, to: &str, text: String) -> Result<()> {
     let peer = profile.resolve(to).await?;
     let id = profile.client.send(peer, Content::text(text)).await?;
     println!("queued {id}");
+    // Until the relay stores it, the first failed connection attempt, or SEND_WAIT.
     let outcome = tokio::time::timeout(SEND_WAIT, async {
         while let Some(event) = profile.events.next().await {
             match event {
                 ClientEvent::Core(Event::StatusChanged {
                     id: changed, status, ..
                 }) if changed == id => {
-                    return Some(status);
+                    return Ok(status);
                 }
-                ClientEvent::Stopped(reason) => {
-                    eprintln!("stopped: {reason}");
-                    return None;
-                }
+                ClientEvent::Connection(ConnectionState::Offline { reason, .. }) => return Err(reason),
+                ClientEvent::Stopped(reason) => return Err(format!("stopped: {reason}")),
                 _ => {}
             }
         }
-        None
+        Err("the client stopped".to_owned())
     })
-    .await;
-    match outcome {
-        Ok(Some(MessageStatus::Failed)) => bail!("the relay has no mailbox for {to}; message not delivered"),
-        Ok(Some(_)) => println!("sent"),
-        _ => println!("relay not reachable now; the message stays queued and is sent by the next command"),
-    }
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {} s", SEND_WAIT.as_secs())));
     profile.client.shutdown().await?;
-    Ok(())
+    match outcome {
+        Ok(MessageStatus::Failed) => bail!("the relay has no mailbox for {to}; message not delivered"),
+        Ok(_) => {
+            println!("sent");
+            Ok(())
+        }
+        Err(reason) => Err(QueuedNotSent(reason).into()),
+    }
 }
+
+/// `send` could not hand the message to the relay; it stays queued (exit code
+/// [`QUEUED_EXIT`]).
+#[derive(Debug)]
+struct QueuedNotSent(String);
+
+impl std::fmt::Display for QueuedNotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "relay not reachable ({}): the message is queued, not sent; the next command that \
+             reaches the relay sends it",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for QueuedNotSent {}
+
+/// Exit code of a `send` whose message stayed queued.
+const QUEUED_EXIT: u8 = 3;
 
 async fn inbox(dir: &std::path::Path) -> Result<()> {
     let mut profile = Profile::open(dir).await?;
