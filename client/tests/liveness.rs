@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hush_client::{ClientEvent, ConnectionState, RelayAddress};
+use hush_client::{ClientEvent, ConnectionState, Content, RelayAddress};
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout};
 
@@ -123,5 +123,49 @@ async fn a_silent_relay_is_shown_offline_within_seconds_and_found_again_when_it_
         "the client did not find the relay again within {NOTICE_WITHIN:?}"
     );
     client.shutdown().await.unwrap();
+    relay.stop().await;
+}
+
+/// Waits until `events` report a received message with text `text`.
+async fn received(events: &mut hush_client::Events, text: &str) {
+    collect_until(events, |_, got| texts(got).iter().any(|got| got == text)).await;
+}
+
+#[tokio::test]
+async fn a_message_written_while_the_relay_is_silent_is_sent_once_it_returns() {
+    let relay = spawn_relay().await;
+    let path = Blackhole::start(&relay.address).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) =
+        online_client(&dir.path().join("a.db"), &test_key(1), &path.address).await;
+    let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
+    // Each writes first, so neither is a stranger's message request to the other.
+    bob.send(alice.address(), Content::text("hi Alice"))
+        .await
+        .unwrap();
+    alice.send(bob.address(), Content::text("hi Bob")).await.unwrap();
+    received(&mut alice_events, "hi Alice").await;
+    received(&mut bob_events, "hi Bob").await;
+
+    path.cut();
+    collect_until(&mut alice_events, |event, _| {
+        matches!(event, ClientEvent::Connection(ConnectionState::Offline { .. }))
+    })
+    .await;
+    alice
+        .send(bob.address(), Content::text("written while the relay was silent"))
+        .await
+        .unwrap();
+    path.restore();
+    received(&mut bob_events, "written while the relay was silent").await;
+    let history = bob.history(alice.address(), None, 100).await.unwrap();
+    let stored: Vec<_> = history.into_iter().map(|entry| entry.message).collect();
+    let copies = texts(&stored)
+        .iter()
+        .filter(|text| *text == "written while the relay was silent")
+        .count();
+    assert_eq!(copies, 1, "the message was stored {copies} times");
+    alice.shutdown().await.unwrap();
+    bob.shutdown().await.unwrap();
     relay.stop().await;
 }
