@@ -178,19 +178,17 @@ impl Client {
         let path = path.to_path_buf();
         let key = key.clone();
         let (store, snapshot) = tokio::task::spawn_blocking(move || {
-            if !existing {
-                let store = SqlStore::open(&path, &key)?;
-                let snapshot = store.load()?;
-                return Ok::<_, StoreError>((store, snapshot));
+            let store = if existing {
+                SqlStore::open_existing(&path, &key)?
+            } else {
+                SqlStore::open(&path, &key)?
+            };
+            let snapshot = store.load()?;
+            if existing && snapshot.is_none() {
+                let reason = crate::store::NotAProfile::NoAccount;
+                return Err(StoreError::NotAProfile { path, reason });
             }
-            let store = SqlStore::open_existing(&path, &key)?;
-            match store.load()? {
-                Some(snapshot) => Ok((store, Some(snapshot))),
-                None => Err(StoreError::NotAProfile {
-                    path,
-                    reason: crate::store::NotAProfile::NoAccount,
-                }),
-            }
+            Ok::<_, StoreError>((store, snapshot))
         })
         .await
         .map_err(|error| ClientError::Stopped(StopReason::Task(Arc::new(error))))??;

@@ -12,13 +12,27 @@ use hush_client::{Client, ClientError, DatabaseKey, KdfParams, NotAProfile, Rela
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
-/// A profile directory as `hush init` leaves it, but with a 0-byte `profile.db`.
-fn profile_with_empty_database(dir: &Path) -> RelayAddress {
-    let relay = RelayAddress {
+/// A relay address nothing answers at: these opens fail (or are checked) before connecting.
+fn nowhere() -> RelayAddress {
+    RelayAddress {
         host: "127.0.0.1".to_owned(),
         port: 9,
         fingerprint: [0x11; 32],
-    };
+    }
+}
+
+/// `result` is the typed refusal of a database that is not a profile, for `reason`.
+fn assert_not_a_profile<T>(result: Result<T, ClientError>, reason: NotAProfile) {
+    match result {
+        Err(ClientError::Store(StoreError::NotAProfile { reason: found, .. })) => assert_eq!(found, reason),
+        Err(other) => panic!("expected NotAProfile ({reason:?}), got {other:?}"),
+        Ok(_) => panic!("expected NotAProfile ({reason:?}), the profile opened"),
+    }
+}
+
+/// A profile directory as `hush init` leaves it, but with a 0-byte `profile.db`.
+fn profile_with_empty_database(dir: &Path) -> RelayAddress {
+    let relay = nowhere();
     std::fs::write(dir.join("relay"), relay.to_string()).unwrap();
     let database = dir.join("profile.db");
     // Writes the salt file (cheap parameters: the CLI reads them from it).
@@ -35,17 +49,7 @@ async fn open_existing_refuses_an_empty_database_and_leaves_it_empty() {
     let database = dir.path().join("profile.db");
     let key = DatabaseKey::from_passphrase(PASSPHRASE, &database).unwrap();
     let result = Client::open_existing(&database, &key, relay).await;
-    assert!(
-        matches!(
-            result,
-            Err(ClientError::Store(StoreError::NotAProfile {
-                reason: NotAProfile::Empty,
-                ..
-            }))
-        ),
-        "{:?}",
-        result.map(|_| ())
-    );
+    assert_not_a_profile(result, NotAProfile::Empty);
     assert_eq!(std::fs::metadata(&database).unwrap().len(), 0);
 }
 
@@ -61,17 +65,7 @@ async fn open_existing_refuses_a_database_without_an_account() {
     drop(hush_client::SqlStore::open(&database, &key).unwrap());
     let before = std::fs::read(&database).unwrap();
     let result = Client::open_existing(&database, &key, relay).await;
-    assert!(
-        matches!(
-            result,
-            Err(ClientError::Store(StoreError::NotAProfile {
-                reason: NotAProfile::NoAccount,
-                ..
-            }))
-        ),
-        "{:?}",
-        result.map(|_| ())
-    );
+    assert_not_a_profile(result, NotAProfile::NoAccount);
     assert_eq!(std::fs::read(&database).unwrap(), before);
 }
 
@@ -108,11 +102,7 @@ async fn a_new_profile_s_files_are_for_its_owner_only() {
     let key =
         DatabaseKey::from_passphrase_with_params(PASSPHRASE, &database, KdfParams::new(64, 1, 1).unwrap())
             .unwrap();
-    let relay = RelayAddress {
-        host: "127.0.0.1".to_owned(),
-        port: 9,
-        fingerprint: [0x11; 32],
-    };
+    let relay = nowhere();
     let (client, _events) = Client::open(&database, &key, relay).await.unwrap();
     client.shutdown().await.unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {

@@ -9,24 +9,11 @@ use hush_client_core::{Commit, Store, StoreOp};
 use tempfile::TempDir;
 
 use super::error::NotAProfile;
+use super::tests::files_in;
 use super::*;
 
 fn key() -> DatabaseKey {
     DatabaseKey::from_bytes([9; 32])
-}
-
-/// Every file in `dir` with its bytes, sorted (the database and any -wal / -shm beside it).
-fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = fs::read(&path).unwrap();
-            (path, bytes)
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Opens `path` as an existing profile and checks that it fails as `expected` without

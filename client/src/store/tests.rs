@@ -81,15 +81,18 @@ fn populated(path: &Path, key: &DatabaseKey, peer: Address) -> SqlStore {
     store
 }
 
-fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    fs::read_dir(dir)
+/// Every file in `dir` with its bytes, sorted by path.
+pub(super) fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(dir)
         .unwrap()
         .map(|entry| {
             let path = entry.unwrap().path();
             let bytes = fs::read(&path).unwrap();
             (path, bytes)
         })
-        .collect()
+        .collect();
+    files.sort();
+    files
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

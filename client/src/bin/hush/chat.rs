@@ -109,10 +109,14 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                 }
                 Some(ClientEvent::Core(Event::StatusChanged { id, peer: about, status })) if about == peer => {
                     unsent.remove(&id);
-                    let mark = status_change_mark(status, delivered_shown.contains(&id));
-                    if status == MessageStatus::Delivered {
-                        delivered_shown.insert(id);
-                    }
+                    // Read is the last status: the id need not be remembered past it.
+                    let mark = match status {
+                        MessageStatus::Delivered => {
+                            delivered_shown.insert(id);
+                            status_change_mark(status, true)
+                        }
+                        status => status_change_mark(status, delivered_shown.remove(&id)),
+                    };
                     println!("  · {} {}", short(&id.to_string()), mark);
                 }
                 Some(ClientEvent::Core(Event::SessionReset { peer: about, started_here })) if about == peer => {

@@ -352,21 +352,12 @@ async fn send(dir: &std::path::Path, to: &str, text: String) -> Result<()> {
 
 /// `send` could not hand the message to the relay; it stays queued (exit code
 /// [`QUEUED_EXIT`]).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "relay not reachable ({0}): the message is queued, not sent; the next command that reaches \
+     the relay sends it"
+)]
 struct QueuedNotSent(String);
-
-impl std::fmt::Display for QueuedNotSent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "relay not reachable ({}): the message is queued, not sent; the next command that \
-             reaches the relay sends it",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for QueuedNotSent {}
 
 /// Exit code of a `send` whose message stayed queued.
 const QUEUED_EXIT: u8 = 3;
