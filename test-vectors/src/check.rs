@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, decode_field, unhex, variant};
-use crate::{FILES, build, encodings, vectors_dir};
+use crate::{FILES, build, encodings, payload, vectors_dir};
 
 #[derive(Default)]
 struct Report {
@@ -137,6 +137,7 @@ pub fn run() -> bool {
             "encodings" => check_encodings(&mut report, stored),
             "ratchet" => check_transcript_shape(&mut report, stored),
             "sealed" => check_sealed(&mut report, stored),
+            "payload" => check_payload(&mut report, stored),
             _ => {}
         }
     }
@@ -239,5 +240,33 @@ fn check_sealed(report: &mut Report, stored: &Value) {
             ),
             problem,
         );
+    }
+}
+
+/// Decodes the stored payload bytes themselves (not the regenerated ones).
+fn check_payload(report: &mut Report, stored: &Value) {
+    for case in stored["cases"].as_array().cloned().unwrap_or_default() {
+        let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let problem = match hush_client_core::Payload::decode(&bytes) {
+            Ok(payload) if payload::fields(&payload) != case["payload"] => {
+                Some(format!("decodes to {}", payload::fields(&payload)))
+            }
+            Ok(payload) if payload.encode().ok().as_deref() != Some(bytes.as_slice()) => {
+                Some("re-encodes differently".into())
+            }
+            Ok(_) => None,
+            Err(error) => Some(format!("does not decode: {error}")),
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode payload.cases {name}"), problem);
+    }
+    for case in stored["refused"].as_array().cloned().unwrap_or_default() {
+        let problem = match hush_client_core::Payload::decode(&payload::refused_bytes(&case)) {
+            Ok(_) => Some("decodes".into()),
+            Err(error) if payload::error_name(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(_) => None,
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode payload.refused {name}"), problem);
     }
 }

@@ -17,6 +17,7 @@ mod encodings;
 mod group;
 mod identity;
 mod negative;
+mod payload;
 mod ratchet;
 mod rng;
 mod safety;
@@ -88,6 +89,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 8,
         description: sealed::DESCRIPTION,
         generate: sealed::generate,
+    },
+    VectorFile {
+        name: "payload",
+        seed: 20,
+        description: payload::DESCRIPTION,
+        generate: payload::generate,
     },
 ];
 

@@ -1,0 +1,331 @@
+//! `payload.json`: the payload inside every pairwise message (proto/PROTOCOL.md, "End to end").
+//!
+//! No randomness: the message ids are fixed, so the file pins the encoding alone.
+
+use hush_client_core::{Body, Content, MessageId, Payload, PayloadError, ReceiptKind};
+use serde_json::{Value, json};
+
+use crate::rng::Recorder;
+use crate::util::{hex, unhex, variant};
+
+pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to end): postcard \
+    Payload { id [16], conv_seq varint, sent_at varint, body: varint index (0 Content { kind \
+    varint, data bytes }, 1 Receipt { kind varint, ids Vec<[16]> }, 2 Reset { next_seq varint, \
+    answer bool, reuse_seen bool }, 3 AccessKey { key [32] }) }. `cases` decode to their fields \
+    and encode to their bytes; `refused` are decoded to the named error. A refused input is \
+    `bytes` followed by `fill_count` copies of `fill_byte`.";
+
+const ID_A: [u8; 16] = *b"hush-payload-id1";
+const ID_B: [u8; 16] = [0xff; 16];
+
+fn text_payload(conv_seq: u64, sent_at: u64, text: &str) -> Payload {
+    Payload {
+        id: MessageId(ID_A),
+        conv_seq,
+        sent_at,
+        body: Body::Content(Content::text(text)),
+    }
+}
+
+fn valid_cases() -> Vec<(&'static str, Payload)> {
+    let long_text = "0123456789".repeat(20);
+    vec![
+        ("text", text_payload(1, 1_700_000_000_000, "hello")),
+        ("empty_text_seq_127", text_payload(127, 0, "")),
+        ("utf8_text_seq_128", text_payload(128, 1, "h\u{e9}llo \u{2713}")),
+        ("text_of_200_bytes", text_payload(16_384, u64::MAX, &long_text)),
+        (
+            "unsupported_kind_77",
+            Payload {
+                body: Body::Content(Content::Unsupported {
+                    kind: 77,
+                    data: vec![1, 2, 3],
+                }),
+                ..text_payload(2, 5, "")
+            },
+        ),
+        (
+            "unsupported_kind_0_empty",
+            Payload {
+                body: Body::Content(Content::Unsupported {
+                    kind: 0,
+                    data: Vec::new(),
+                }),
+                ..text_payload(3, 5, "")
+            },
+        ),
+        (
+            "unsupported_kind_65535",
+            Payload {
+                body: Body::Content(Content::Unsupported {
+                    kind: u16::MAX,
+                    data: vec![0],
+                }),
+                ..text_payload(4, 5, "")
+            },
+        ),
+        (
+            "receipt_delivered_one",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 1_700_000_000_001,
+                body: Body::Receipt {
+                    kind: ReceiptKind::Delivered,
+                    ids: vec![MessageId(ID_A)],
+                },
+            },
+        ),
+        (
+            "receipt_read_three",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 9,
+                body: Body::Receipt {
+                    kind: ReceiptKind::Read,
+                    ids: vec![MessageId([1; 16]), MessageId([2; 16]), MessageId(ID_A)],
+                },
+            },
+        ),
+        (
+            "receipt_empty",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 9,
+                body: Body::Receipt {
+                    kind: ReceiptKind::Read,
+                    ids: Vec::new(),
+                },
+            },
+        ),
+        (
+            "reset_answer",
+            Payload {
+                id: MessageId(ID_A),
+                conv_seq: 0,
+                sent_at: 10,
+                body: Body::Reset {
+                    next_seq: u64::MAX,
+                    answer: true,
+                    reuse_seen: false,
+                },
+            },
+        ),
+        (
+            "reset_reuse_seen",
+            Payload {
+                id: MessageId(ID_A),
+                conv_seq: 0,
+                sent_at: 10,
+                body: Body::Reset {
+                    next_seq: 1,
+                    answer: false,
+                    reuse_seen: true,
+                },
+            },
+        ),
+        (
+            "access_key",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 11,
+                body: Body::AccessKey(*b"an access key of thirty-two b..."),
+            },
+        ),
+    ]
+}
+
+/// The fields of `payload` as the file writes them.
+pub fn fields(payload: &Payload) -> Value {
+    let body = match &payload.body {
+        Body::Content(content) => {
+            let (kind, data) = content.to_parts();
+            let mut body = json!({ "type": "content", "kind": kind, "data": hex(&data) });
+            if let Content::Text(text) = content {
+                body["text"] = json!(text);
+            }
+            body
+        }
+        Body::Receipt { kind, ids } => json!({
+            "type": "receipt",
+            "kind": match kind {
+                ReceiptKind::Delivered => "delivered",
+                ReceiptKind::Read => "read",
+            },
+            "ids": ids.iter().map(|id| hex(&id.0)).collect::<Vec<_>>(),
+        }),
+        Body::Reset {
+            next_seq,
+            answer,
+            reuse_seen,
+        } => json!({
+            "type": "reset",
+            "next_seq": next_seq,
+            "answer": answer,
+            "reuse_seen": reuse_seen,
+        }),
+        Body::AccessKey(key) => json!({ "type": "access_key", "key": hex(key) }),
+    };
+    json!({
+        "id": hex(&payload.id.0),
+        "conv_seq": payload.conv_seq,
+        "sent_at": payload.sent_at,
+        "body": body,
+    })
+}
+
+/// A refused input: `prefix`, then `count` copies of `fill`.
+struct Refused {
+    name: &'static str,
+    prefix: Vec<u8>,
+    fill: u8,
+    count: usize,
+    note: &'static str,
+}
+
+impl Refused {
+    fn bytes(&self) -> Vec<u8> {
+        let mut bytes = self.prefix.clone();
+        bytes.extend(std::iter::repeat_n(self.fill, self.count));
+        bytes
+    }
+}
+
+fn refused(name: &'static str, prefix: Vec<u8>, note: &'static str) -> Refused {
+    Refused {
+        name,
+        prefix,
+        fill: 0,
+        count: 0,
+        note,
+    }
+}
+
+fn encoded(payload: &Payload) -> Vec<u8> {
+    payload.encode().expect("the valid cases encode")
+}
+
+fn refused_cases() -> Vec<Refused> {
+    let text = encoded(&text_payload(3, 7, "hi"));
+    // id 16, conv_seq 1 byte (3), sent_at 1 byte (7), body index, kind, length, text.
+    let head = |end: usize| text[..end].to_vec();
+    let with = |at: usize, replacement: &[u8]| {
+        let mut bytes = head(at);
+        bytes.extend_from_slice(replacement);
+        bytes.extend_from_slice(&text[at + 1..]);
+        bytes
+    };
+    let reset = encoded(&Payload {
+        id: MessageId(ID_A),
+        conv_seq: 0,
+        sent_at: 1,
+        body: Body::Reset {
+            next_seq: 1,
+            answer: false,
+            reuse_seen: false,
+        },
+    });
+    let mut bad_bool = reset.clone();
+    let last = bad_bool.len() - 1;
+    bad_bool[last] = 2;
+    let mut trailing = text.clone();
+    trailing.push(0);
+    let mut past_end = head(text.len() - 2);
+    past_end.push(b'h');
+    let mut long_text = head(19);
+    long_text.extend_from_slice(&[0x01, 0x81, 0x80, 0x02]);
+    let mut receipt = head(16);
+    receipt.extend_from_slice(&[0x00, 0x01, 0x01, 0x01, 0x81, 0x04]);
+    let mut not_utf8 = head(21);
+    not_utf8.extend_from_slice(&[0xc3, 0x28]);
+    vec![
+        refused("empty", Vec::new(), "no id"),
+        refused(
+            "trailing_byte",
+            trailing,
+            "a valid text payload and one byte more",
+        ),
+        refused("length_past_the_end", past_end, "text length 2, one byte present"),
+        refused("unknown_body_4", with(18, &[0x04]), "body index 4"),
+        refused("bad_bool", bad_bool, "reuse_seen = 0x02"),
+        refused(
+            "overlong_conv_seq",
+            with(16, &[0x83, 0x00]),
+            "conv_seq 3 as 83 00",
+        ),
+        refused("overlong_kind", with(19, &[0x81, 0x00]), "kind 1 as 81 00"),
+        refused("kind_over_u16", with(19, &[0x80, 0x80, 0x04]), "kind 65536"),
+        refused(
+            "conv_seq_over_u64",
+            with(16, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),
+            "conv_seq 2^64",
+        ),
+        refused("text_not_utf8", not_utf8, "text bytes c3 28"),
+        Refused {
+            name: "text_too_long",
+            prefix: long_text,
+            fill: b'x',
+            count: 32_769,
+            note: "kind 1 with 32,769 bytes",
+        },
+        Refused {
+            name: "too_many_receipt_ids",
+            prefix: receipt,
+            fill: 0xab,
+            count: 513 * 16,
+            note: "a read receipt naming 513 ids",
+        },
+        Refused {
+            name: "too_long",
+            prefix: Vec::new(),
+            fill: 0,
+            count: 65_537,
+            note: "65,537 bytes",
+        },
+    ]
+}
+
+/// The decode error's name as the file writes it.
+pub fn error_name(error: &PayloadError) -> String {
+    variant(error)
+}
+
+pub fn generate(_rng: &mut Recorder) -> Value {
+    let cases: Vec<Value> = valid_cases()
+        .iter()
+        .map(|(name, payload)| {
+            let bytes = encoded(payload);
+            assert_eq!(Payload::decode(&bytes).as_ref(), Ok(payload));
+            json!({ "name": name, "payload": fields(payload), "bytes": hex(&bytes) })
+        })
+        .collect();
+    let refused: Vec<Value> = refused_cases()
+        .iter()
+        .map(|case| {
+            let error = Payload::decode(&case.bytes()).expect_err("refused cases are refused");
+            json!({
+                "name": case.name,
+                "note": case.note,
+                "bytes": hex(&case.prefix),
+                "fill_byte": hex(&[case.fill]),
+                "fill_count": case.count,
+                "error": error_name(&error),
+            })
+        })
+        .collect();
+    json!({ "cases": cases, "refused": refused })
+}
+
+/// A stored refused input, whole.
+pub fn refused_bytes(case: &Value) -> Vec<u8> {
+    let mut bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+    let fill = unhex(case["fill_byte"].as_str().unwrap_or_default());
+    let count = case["fill_count"].as_u64().unwrap_or(0);
+    for _ in 0..count {
+        bytes.extend_from_slice(&fill);
+    }
+    bytes
+}
