@@ -18,6 +18,9 @@ pub enum Standing {
     Requested,
     /// Blocked: whatever they send is dropped.
     Blocked,
+    /// Blocked, and reported to the relay, which has not confirmed the report yet: it is sent
+    /// at each login until the relay answers it. Otherwise the same as [`Standing::Blocked`].
+    ReportPending,
 }
 
 impl Standing {
@@ -27,7 +30,13 @@ impl Standing {
             Self::Accepted => 1,
             Self::Requested => 2,
             Self::Blocked => 3,
+            Self::ReportPending => 4,
         }
+    }
+
+    /// Whether what the peer sends is dropped.
+    pub fn is_blocked(self) -> bool {
+        matches!(self, Self::Blocked | Self::ReportPending)
     }
 
     /// From the stored number.
@@ -36,6 +45,7 @@ impl Standing {
             1 => Self::Accepted,
             2 => Self::Requested,
             3 => Self::Blocked,
+            4 => Self::ReportPending,
             _ => return None,
         })
     }

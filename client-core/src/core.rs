@@ -162,7 +162,8 @@ impl Core {
             Pending::Fetch(peer) => self.on_bundle(now, peer, result),
             Pending::Upload => self.with_upkeep(|upkeep, cx| upkeep.on_upload_result(now, result, cx)),
             Pending::AccessKey => self.on_access_key_result(result),
-            Pending::Ack | Pending::Report => {}
+            Pending::Report(peer) => self.on_report_result(peer, &result),
+            Pending::Ack => {}
         }
         self.pump(now);
     }

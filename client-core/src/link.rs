@@ -20,7 +20,7 @@ pub(crate) enum Pending {
     Upload,
     Ack,
     AccessKey,
-    Report,
+    Report(Address),
 }
 
 /// Request ids and the requests awaiting answers on the current connection.

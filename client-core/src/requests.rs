@@ -80,7 +80,7 @@ impl Core {
         match self.access.standing(&peer) {
             Some(Standing::Accepted) => {}
             // Writing to a blocked peer does not unblock it: only `handle_accept` does.
-            Some(Standing::Blocked) => {}
+            Some(Standing::Blocked | Standing::ReportPending) => {}
             None => self.mark_accepted(now, peer, ops),
             Some(Standing::Requested) => {
                 self.mark_accepted(now, peer, ops);
@@ -133,7 +133,7 @@ impl Core {
     ) -> bool {
         match self.access.standing(&from) {
             Some(Standing::Accepted) => false,
-            Some(Standing::Blocked) => true,
+            Some(Standing::Blocked | Standing::ReportPending) => true,
             standing @ (None | Some(Standing::Requested)) => {
                 if standing.is_none() {
                     let access = self.access.entry(from, Standing::Requested).clone();
@@ -149,7 +149,7 @@ impl Core {
 
     /// Whether envelopes from `from` are dropped unread.
     pub(crate) fn is_blocked(&self, from: &Address) -> bool {
-        self.access.standing(from) == Some(Standing::Blocked)
+        self.access.standing(from).is_some_and(Standing::is_blocked)
     }
 
     /// `from` gave us its access key (kept whatever its standing, so that accepting it later
@@ -186,12 +186,27 @@ impl Core {
     /// dropped and acknowledged, and our access key is rotated (the relay gets the new one, every
     /// accepted contact gets it too), so the key `peer` holds stops working.
     pub fn handle_block(&mut self, now: u64, peer: Address) -> Result<(), RequestError> {
+        self.block_as(now, peer, Standing::Blocked)
+    }
+
+    /// Reports `peer` to the relay (which learns that `peer` wrote to us) and blocks it. The
+    /// report is kept ([`Standing::ReportPending`]) and sent at each login until the relay
+    /// confirms it, so one made offline, or lost with a crash, still arrives.
+    pub fn handle_report(&mut self, now: u64, peer: Address) -> Result<(), RequestError> {
+        self.block_as(now, peer, Standing::ReportPending)?;
+        if self.link.is_online() {
+            self.send_report(peer);
+        }
+        Ok(())
+    }
+
+    fn block_as(&mut self, now: u64, peer: Address, standing: Standing) -> Result<(), RequestError> {
         if peer == self.address {
             return Err(RequestError::ToSelf);
         }
         let mut ops = Vec::new();
-        let access = self.access.entry(peer, Standing::Blocked);
-        access.standing = Standing::Blocked;
+        let access = self.access.entry(peer, standing);
+        access.standing = standing;
         let access = access.clone();
         ops.push(StoreOp::PutPeerAccess(access));
         for conv_seq in self.inbox.drop_below(peer, None) {
@@ -213,18 +228,34 @@ impl Core {
         Ok(())
     }
 
-    /// Reports `peer` to the relay (which learns that `peer` wrote to us) and blocks it.
-    pub fn handle_report(&mut self, now: u64, peer: Address) -> Result<(), RequestError> {
-        self.handle_block(now, peer)?;
-        if self.link.is_online() {
-            self.request(
-                Request::Report {
-                    mailbox: peer.mailbox(),
-                },
-                Pending::Report,
-            );
+    fn send_report(&mut self, peer: Address) {
+        self.request(
+            Request::Report {
+                mailbox: peer.mailbox(),
+            },
+            Pending::Report(peer),
+        );
+    }
+
+    /// Logged in: the reports the relay has not confirmed go (again).
+    pub(crate) fn send_pending_reports(&mut self) {
+        for peer in self.access.peers_with(Standing::ReportPending) {
+            self.send_report(peer);
         }
-        Ok(())
+    }
+
+    /// The relay answered the report on `peer`: confirmed, it is a plain block from now on. An
+    /// error leaves it pending for the next login.
+    pub(crate) fn on_report_result(&mut self, peer: Address, result: &Result<Response, ErrorResponse>) {
+        if !matches!(result, Ok(Response::Reported))
+            || self.access.standing(&peer) != Some(Standing::ReportPending)
+        {
+            return;
+        }
+        let access = self.access.entry(peer, Standing::Blocked);
+        access.standing = Standing::Blocked;
+        let access = access.clone();
+        self.commit(vec![StoreOp::PutPeerAccess(access)]);
     }
 
     /// Adds or replaces `contact` in the address book (one commit).

@@ -36,6 +36,7 @@ impl Core {
         self.access.uploading = false;
         self.run_upkeep(now, Some(one_time_prekeys));
         self.upload_access_key();
+        self.send_pending_reports();
         self.pump(now);
     }
 

@@ -177,3 +177,45 @@ fn a_report_reaches_the_relay_and_blocks() {
     world.drive();
     assert!(texts(&world, bob, alice_address).is_empty());
 }
+
+#[test]
+fn a_report_made_offline_reaches_the_relay_after_a_crash_and_only_once() {
+    let (mut world, alice, bob, _) = three(10);
+    let (alice_address, bob_address) = (world.address(alice), world.address(bob));
+    world.send(alice, bob_address, Content::text("spam")).unwrap();
+    world.drive();
+    assert_eq!(world.clients[bob].core.requests(), vec![alice_address]);
+
+    world.go_offline(bob);
+    world.report(bob, alice_address);
+    world.drive();
+    assert!(world.relay.reports.is_empty(), "nothing reaches an offline relay");
+    assert_eq!(
+        world.clients[bob].core.standing(&alice_address),
+        Some(Standing::ReportPending)
+    );
+    assert!(world.clients[bob].core.requests().is_empty());
+
+    // The report outlives the process: a new core from the store sends it at its next login.
+    world.crash(bob, None);
+    world.connect(bob);
+    world.drive();
+    let report = (bob_address.mailbox(), alice_address.mailbox());
+    assert_eq!(world.relay.reports, vec![report]);
+    assert_eq!(
+        world.clients[bob].core.standing(&alice_address),
+        Some(Standing::Blocked),
+        "the confirmed report is a plain block"
+    );
+
+    // Confirmed, it is not sent again, and the block still holds.
+    world.go_offline(bob);
+    world.connect(bob);
+    world.drive();
+    assert_eq!(world.relay.reports, vec![report]);
+    world
+        .send(alice, bob_address, Content::text("more spam"))
+        .unwrap();
+    world.drive();
+    assert!(texts(&world, bob, alice_address).is_empty());
+}

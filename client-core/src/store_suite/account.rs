@@ -94,6 +94,7 @@ pub fn access_keys_and_standings_are_put_and_replaced<S: Store>(mut store: S) {
         vec![
             StoreOp::PutOwnAccessKey(own(2, true)),
             StoreOp::PutPeerAccess(peer(bob, Standing::Blocked, None)),
+            StoreOp::PutPeerAccess(peer(carol, Standing::ReportPending, None)),
         ],
     );
     assert_eq!(load(&store).own_access_key, Some(own(2, true)));
@@ -102,7 +103,7 @@ pub fn access_keys_and_standings_are_put_and_replaced<S: Store>(mut store: S) {
         sorted(
             &[
                 peer(bob, Standing::Blocked, None),
-                peer(carol, Standing::Accepted, None)
+                peer(carol, Standing::ReportPending, None)
             ],
             by_peer
         )
