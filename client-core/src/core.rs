@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use hush_crypto::Account;
 use hush_crypto::peer::PeerSessions;
+use hush_crypto::sealed::SealKeys;
 use hush_proto::{ErrorResponse, Push, Request, RequestId, Response};
 use rand_core::CryptoRng;
 
@@ -39,6 +40,8 @@ pub(crate) use crate::{outbox::RECEIPT_DELAY_MS, upkeep::PREKEY_LOW_WATER};
 /// The client protocol state machine: a facade over the parts that own the state.
 pub struct Core {
     pub(crate) account: Account,
+    /// Per-recipient sealing keys (memory only): one X25519 less per envelope.
+    pub(crate) seal_keys: SealKeys,
     pub(crate) address: Address,
     pub(crate) rng: Box<dyn CryptoRng + Send>,
     pub(crate) peers: HashMap<Address, PeerSessions>,
@@ -108,6 +111,7 @@ impl Core {
         let address = Address::from_identity(&account.identity_key());
         Self {
             account,
+            seal_keys: SealKeys::new(),
             address,
             rng,
             peers: HashMap::new(),

@@ -177,8 +177,9 @@ impl Core {
                 refetch.push(item.peer);
                 continue;
             };
-            let sealed = hush_crypto::sealed::seal(
+            let sealed = hush_crypto::sealed::seal_with(
                 &self.account,
+                &mut self.seal_keys,
                 &item.peer.identity(),
                 &message.to_bytes(),
                 &mut self.rng,

@@ -38,8 +38,11 @@ use crate::keys::{Curve25519KeyPair, Curve25519PublicKey, IdentityKey, Secret32}
 use crate::primitives::{self, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use crate::ratchet::chain::{AeadKeys, hkdf_aead_keys};
 
+mod keys;
 #[cfg(test)]
 mod tests;
+
+pub use keys::{MAX_SEAL_KEYS, SealKeys};
 
 /// Version byte of sealed envelopes. Version 1 (one unauthenticated layer) is refused.
 pub const SEALED_VERSION: u8 = 2;
@@ -186,19 +189,27 @@ pub fn seal(
     inner: &[u8],
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> Result<Vec<u8>, KeyError> {
+    seal_with(sender, &mut SealKeys::new(), recipient, inner, rng)
+}
+
+/// [`seal`], with `recipient`'s X25519 form and static DH taken from `keys` (and kept there for
+/// the next envelope): the same bytes for the same RNG, one X25519 and a key conversion less
+/// from the second envelope to a recipient on.
+pub fn seal_with(
+    sender: &Account,
+    keys: &mut SealKeys,
+    recipient: &IdentityKey,
+    inner: &[u8],
+    rng: &mut (impl CryptoRng + ?Sized),
+) -> Result<Vec<u8>, KeyError> {
     // Drawn first, so the RNG stream does not depend on whether the recipient's key converts.
     let mut random = [0u8; 32];
     rng.fill_bytes(&mut random);
-    let recipient_dh = recipient.to_curve25519()?;
-    let dh2 = Secret32::new(sender.identity_key_agreement(&recipient_dh)?);
+    let recipient_keys = keys.get(sender, recipient)?;
+    let (recipient_dh, dh2) = (recipient_keys.x25519, &recipient_keys.static_shared);
     let sender_identity = sender.identity_key();
-    let ephemeral = Curve25519KeyPair::from_secret(ephemeral_secret(
-        &random,
-        &dh2,
-        &sender_identity,
-        recipient,
-        inner,
-    ));
+    let ephemeral =
+        Curve25519KeyPair::from_secret(ephemeral_secret(&random, dh2, &sender_identity, recipient, inner));
     random.zeroize();
     let dh1 = ephemeral.diffie_hellman(&recipient_dh)?;
     let layer1 = sender_keys(&dh1, &ephemeral.public(), recipient);
@@ -219,7 +230,7 @@ pub fn seal(
     out.extend_from_slice(&sender_box);
     let layer2 = inner_keys(
         &layer1,
-        &dh2,
+        dh2,
         &ephemeral.public(),
         recipient,
         &sender_identity,
