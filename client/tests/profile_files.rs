@@ -181,3 +181,62 @@ async fn hush_relay_set_changes_the_relay_and_keeps_the_identity() {
     assert_eq!(hush(&profile, &["address"]).await.stdout, address_before);
     relay.stop().await;
 }
+
+/// A profile directory with an identity (cheap key parameters), the relay pointing nowhere.
+async fn profile_with_account(dir: &Path) {
+    std::fs::write(dir.join("relay"), nowhere().to_string()).unwrap();
+    let database = dir.join("profile.db");
+    let key =
+        DatabaseKey::from_passphrase_with_params(PASSPHRASE, &database, KdfParams::new(64, 1, 1).unwrap())
+            .unwrap();
+    let (client, _events) = Client::open(&database, &key, nowhere()).await.unwrap();
+    client.shutdown().await.unwrap();
+}
+
+/// Every file in `dir` with its bytes, sorted.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `hush address` on `dir` with `passphrase`; its standard error.
+async fn hush_address_fails(dir: &Path, passphrase: &str) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .arg("address")
+        .env("HUSH_PROFILE", dir)
+        .env("HUSH_PASSPHRASE", passphrase)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success(), "hush address succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn hush_tells_a_damaged_first_page_from_a_wrong_passphrase_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    profile_with_account(dir.path()).await;
+    let database = dir.path().join("profile.db");
+    let mut bytes = std::fs::read(&database).unwrap();
+    for byte in &mut bytes[1000..1032] {
+        *byte ^= 0xff;
+    }
+    std::fs::write(&database, bytes).unwrap();
+    let before = snapshot(dir.path());
+
+    let damaged = hush_address_fails(dir.path(), PASSPHRASE).await;
+    assert!(damaged.contains("damaged"), "{damaged}");
+    assert!(!damaged.contains("wrong passphrase"), "{damaged}");
+    let wrong = hush_address_fails(dir.path(), "not the passphrase").await;
+    assert!(wrong.contains("wrong passphrase for this profile"), "{wrong}");
+    assert!(!wrong.contains("damaged"), "{wrong}");
+    assert_eq!(snapshot(dir.path()), before);
+}

@@ -19,9 +19,11 @@ mod existing_tests;
 mod key;
 mod ops;
 mod queries;
+mod salt_file;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod unlock;
 mod wal;
 
 use std::fmt;
@@ -48,7 +50,8 @@ impl SqlStore {
     /// Opens the database at `path` with `key`, creating it if the file does not exist, and
     /// brings its schema up to date.
     ///
-    /// Fails with [`StoreError::WrongKey`] if `key` does not open it,
+    /// Fails with [`StoreError::WrongKey`] if `key` does not open it (or, for a key that matched
+    /// its key check, [`StoreError::Corrupt`]: the first page is damaged),
     /// [`StoreError::NotADatabase`] if the file is not an encrypted database,
     /// [`StoreError::SchemaTooNew`] if a newer build wrote it, and [`StoreError::Locked`] if
     /// another process has it open.
@@ -73,13 +76,18 @@ impl SqlStore {
                 source,
             })?;
         }
-        let mut conn = schema::open_keyed(path, key)?;
+        let mut conn = match schema::open_keyed(path, key) {
+            Err(StoreError::WrongKey) => return Err(unlock::explain_unopened(key, path)),
+            opened => opened?,
+        };
         if existing {
             schema::check_hush_schema(&conn, path)?;
         }
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         schema::lock(&conn)?;
+        // Only now, holding the lock, are the salt files ours to change.
+        unlock::settle(key, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn,

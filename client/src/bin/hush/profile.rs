@@ -86,12 +86,24 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 fn key(dir: &Path, passphrase: &str) -> Result<DatabaseKey> {
-    DatabaseKey::from_passphrase(passphrase, &dir.join(DATABASE)).context("cannot derive the database key")
+    DatabaseKey::from_passphrase(passphrase, &dir.join(DATABASE)).map_err(|error| match error {
+        StoreError::WrongKey => anyhow::anyhow!("wrong passphrase for this profile"),
+        other => anyhow::Error::new(other).context("cannot derive the database key"),
+    })
 }
 
-fn explain(error: ClientError) -> anyhow::Error {
+/// A failed open in the user's words; `key` tells whether a wrong key can be told from damage.
+pub fn explain(error: ClientError, key: &DatabaseKey) -> anyhow::Error {
     match error {
+        // Only a key without a check (a profile from before key checks) gets here wrong.
+        ClientError::Store(StoreError::WrongKey) if !key.is_checked() => anyhow::anyhow!(
+            "wrong passphrase for this profile (or its database's first page is damaged: this profile \
+             predates key checks, so the two look the same until it has been opened once)"
+        ),
         ClientError::Store(StoreError::WrongKey) => anyhow::anyhow!("wrong passphrase for this profile"),
+        ClientError::Store(error @ StoreError::Corrupt(_)) => anyhow::Error::new(error).context(
+            "the profile's database is damaged; restore it from a backup (a new profile would be a new identity)",
+        ),
         other => other.into(),
     }
 }
@@ -142,7 +154,7 @@ impl Profile {
         let key = key(dir, &passphrase)?;
         let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
             .await
-            .map_err(explain)?;
+            .map_err(|error| explain(error, &key))?;
         Ok(Self {
             client,
             events,
@@ -156,7 +168,7 @@ impl Profile {
         let key = key(dir, &passphrase(false)?)?;
         let (client, events) = Client::open_existing(&database, &key, relay.clone())
             .await
-            .map_err(explain)?;
+            .map_err(|error| explain(error, &key))?;
         Ok(Self {
             client,
             events,
