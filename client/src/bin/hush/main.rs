@@ -234,7 +234,7 @@ async fn requests(dir: &std::path::Path) -> Result<()> {
     if let Err(error) = profile.client.register().await {
         eprintln!("warning: {error}; showing what is stored");
     } else {
-        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+        profile.wait_quiet(INBOX_QUIET).await?;
     }
     let requests = profile.client.requests().await?;
     if requests.is_empty() {
@@ -260,7 +260,7 @@ async fn peer_action(dir: &std::path::Path, who: &str, action: PeerAction) -> Re
         PeerAction::Report => profile.client.report(peer).await?,
     }
     // Let the requests this produced go out before shutting down.
-    while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+    profile.wait_quiet(INBOX_QUIET).await?;
     println!("{who}: {action:?} done");
     profile.client.shutdown().await?;
     Ok(())
@@ -368,10 +368,10 @@ async fn inbox(dir: &std::path::Path) -> Result<()> {
         eprintln!("warning: {error}; showing what is stored");
     } else {
         // Queued messages arrive right after login; wait until they stop coming.
-        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+        profile.wait_quiet(INBOX_QUIET).await?;
     }
     for peer in profile.client.conversations().await? {
-        let name = profile.display_name(&peer).await;
+        let name = profile.display_name(&peer).await?;
         let history = profile.client.history(peer, None, 5).await?;
         println!("== {name}");
         for entry in history {

@@ -190,11 +190,26 @@ impl Profile {
         }
     }
 
-    /// The contact name for `address`, or the address.
-    pub async fn display_name(&self, address: &Address) -> String {
-        match self.client.name_of(address).await {
-            Ok(Some(name)) => name,
-            _ => address.to_string(),
+    /// The contact name for `address`, or the address if it has none. A failure to read the
+    /// address book is an error, not the address: a damaged database must not pass for a list
+    /// of strangers.
+    pub async fn display_name(&self, address: &Address) -> Result<String> {
+        let name = self
+            .client
+            .name_of(address)
+            .await
+            .context("cannot read the contacts of this profile")?;
+        Ok(name.unwrap_or_else(|| address.to_string()))
+    }
+
+    /// Takes events until none comes for `quiet` (what arrives right after login has arrived);
+    /// fails if the client stopped meanwhile (a database write failed, say).
+    pub async fn wait_quiet(&mut self, quiet: std::time::Duration) -> Result<()> {
+        while let Ok(Some(event)) = tokio::time::timeout(quiet, self.events.next()).await {
+            if let hush_client::ClientEvent::Stopped(reason) = event {
+                bail!("the client stopped: {reason}");
+            }
         }
+        Ok(())
     }
 }
