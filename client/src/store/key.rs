@@ -204,7 +204,7 @@ impl DatabaseKey {
         &self.bytes
     }
 
-    fn with_origin(mut self, origin: Origin) -> Self {
+    pub(super) fn with_origin(mut self, origin: Origin) -> Self {
         self.origin = origin;
         self
     }
@@ -232,14 +232,21 @@ impl DatabaseKey {
     pub(super) fn key_statement(&self) -> Zeroizing<String> {
         let mut statement = Zeroizing::new(String::with_capacity(32 + 64));
         statement.push_str("PRAGMA key = \"x'");
+        statement.push_str(&self.hex());
+        statement.push_str("'\";");
+        statement
+    }
+
+    /// The key in lowercase hex, as SQLCipher's raw key syntax `x'...'` takes it.
+    pub(super) fn hex(&self) -> Zeroizing<String> {
+        let mut hex = Zeroizing::new(String::with_capacity(64));
         for byte in self.bytes.iter() {
             for nibble in [byte >> 4, byte & 0x0f] {
                 // A nibble is below 16, so it is always a hex digit.
-                statement.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                hex.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
             }
         }
-        statement.push_str("'\";");
-        statement
+        hex
     }
 
     /// The key that encrypts pickles inside the database, independent of the page key.

@@ -19,6 +19,9 @@ mod existing_tests;
 mod key;
 mod ops;
 mod queries;
+mod rekey;
+#[cfg(test)]
+mod rekey_tests;
 mod salt_file;
 mod schema;
 #[cfg(test)]
@@ -44,6 +47,8 @@ pub struct SqlStore {
     conn: Connection,
     pickle_key: PickleKey,
     path: PathBuf,
+    /// Whether the key came from a passphrase (so the passphrase can be changed).
+    passphrase_keyed: bool,
 }
 
 impl SqlStore {
@@ -93,6 +98,7 @@ impl SqlStore {
             conn,
             pickle_key: key.pickle_key()?,
             path: path.to_owned(),
+            passphrase_keyed: *key.origin() != key::Origin::Raw,
         })
     }
 
