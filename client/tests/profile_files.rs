@@ -240,3 +240,61 @@ async fn hush_tells_a_damaged_first_page_from_a_wrong_passphrase_and_changes_not
     assert!(!wrong.contains("damaged"), "{wrong}");
     assert_eq!(snapshot(dir.path()), before);
 }
+
+/// Runs `hush` on `dir` with `env` set and `stdin` as standard input.
+async fn hush_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(args)
+        .env("HUSH_PROFILE", dir)
+        .env_remove("HUSH_PASSPHRASE")
+        .env_remove("HUSH_NEW_PASSPHRASE")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+#[tokio::test]
+async fn hush_passphrase_change_keeps_the_identity_under_the_new_passphrase_only() {
+    let dir = tempfile::tempdir().unwrap();
+    profile_with_account(dir.path()).await;
+    let address = hush(dir.path(), &["address"]).await;
+    assert!(address.status.success());
+
+    // A wrong current passphrase changes nothing.
+    let before = snapshot(dir.path());
+    let env = [("HUSH_PASSPHRASE", "not it"), ("HUSH_NEW_PASSPHRASE", "new one")];
+    let refused = hush_with(dir.path(), &["passphrase", "change"], &env, "").await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("wrong passphrase for this profile"), "{stderr}");
+    assert_eq!(snapshot(dir.path()), before);
+
+    // From the environment.
+    let env = [("HUSH_PASSPHRASE", PASSPHRASE), ("HUSH_NEW_PASSPHRASE", "new one")];
+    let changed = hush_with(dir.path(), &["passphrase", "change"], &env, "").await;
+    assert!(changed.status.success(), "{}", String::from_utf8_lossy(&changed.stderr));
+    let old = hush_address_fails(dir.path(), PASSPHRASE).await;
+    assert!(old.contains("wrong passphrase for this profile"), "{old}");
+    let new = hush_with(dir.path(), &["address"], &[("HUSH_PASSPHRASE", "new one")], "").await;
+    assert_eq!(new.stdout, address.stdout);
+
+    // From standard input, a line each.
+    let changed = hush_with(dir.path(), &["passphrase", "change"], &[], "new one\nthird one\n").await;
+    assert!(changed.status.success(), "{}", String::from_utf8_lossy(&changed.stderr));
+    let third = hush_with(dir.path(), &["address"], &[], "third one\n").await;
+    assert_eq!(third.stdout, address.stdout);
+    let names: Vec<_> = snapshot(dir.path()).into_iter().map(|(path, _)| path).collect();
+    assert_eq!(
+        names,
+        ["profile.db", "profile.db.salt", "relay"].map(|name| dir.path().join(name)),
+        "nothing staged is left"
+    );
+}

@@ -44,13 +44,22 @@ pub(super) type StepHook<'a> = &'a mut dyn FnMut(RekeyStep) -> Result<(), StoreE
 
 impl SqlStore {
     /// Changes the passphrase of this profile to `new_passphrase`, with a fresh salt and
-    /// `params`, and returns the store open under the new key. The profile must have been
-    /// opened with a passphrase key ([`StoreError::NotPassphraseKeyed`] otherwise).
+    /// `params` (`None`: the Argon2 parameters the profile has now), and returns the store open
+    /// under the new key. The profile must have been opened with a passphrase key
+    /// ([`StoreError::NotPassphraseKeyed`] otherwise).
     ///
     /// Crash-safe: whenever it stops, the profile opens with the old passphrase or the new one.
     /// An error before the database is replaced leaves the old passphrase in force; one after
     /// it (reopening the database, moving the salt file) leaves the new one.
-    pub fn change_passphrase(self, new_passphrase: &str, params: KdfParams) -> Result<Self, StoreError> {
+    pub fn change_passphrase(self, new_passphrase: &str, params: Option<KdfParams>) -> Result<Self, StoreError> {
+        let salt_path = DatabaseKey::salt_path(&self.path);
+        let params = match params {
+            Some(params) => params,
+            None => match salt_file::read(&salt_path)? {
+                Some(file) => file.params,
+                None => return Err(StoreError::NotPassphraseKeyed),
+            },
+        };
         self.change_passphrase_with(new_passphrase, params, &mut |_| Ok(()))
     }
 

@@ -103,10 +103,13 @@ fn after_a_change_only_the_new_passphrase_opens_the_profile_with_everything_in_i
     let dir = tempfile::tempdir().unwrap();
     let (path, before) = profile(&dir);
     let store = open(&path, OLD).unwrap();
-    let store = store.change_passphrase(NEW, cheap()).unwrap();
+    let store = store.change_passphrase(NEW, None).unwrap();
     assert_eq!(contents(&store), before, "the store handed back is the changed one");
     drop(store);
     assert_eq!(staged_files(&path), [false, false]);
+    // The new salt file keeps the profile's Argon2 parameters (here the cheap ones).
+    let salt = salt_file::read(&DatabaseKey::salt_path(&path)).unwrap().unwrap();
+    assert_eq!(salt.params, cheap());
 
     assert!(matches!(open(&path, OLD), Err(StoreError::WrongKey)));
     let store = open(&path, NEW).unwrap();
@@ -167,7 +170,7 @@ fn a_change_can_be_made_again_after_one_was_stopped() {
         _ => Ok(()),
     });
     assert!(stopped.is_err());
-    let store = open(&path, OLD).unwrap().change_passphrase("third horse", cheap()).unwrap();
+    let store = open(&path, OLD).unwrap().change_passphrase("third horse", Some(cheap())).unwrap();
     drop(store);
     assert!(matches!(open(&path, NEW), Err(StoreError::WrongKey)));
     assert_eq!(contents(&open(&path, "third horse").unwrap()), before);
@@ -179,7 +182,7 @@ fn a_raw_keyed_store_has_no_passphrase_to_change() {
     let path = dir.path().join("profile.db");
     let store = SqlStore::open(&path, &DatabaseKey::from_bytes([3; 32])).unwrap();
     assert!(matches!(
-        store.change_passphrase(NEW, cheap()),
+        store.change_passphrase(NEW, Some(cheap())),
         Err(StoreError::NotPassphraseKeyed)
     ));
     assert!(SqlStore::open(&path, &DatabaseKey::from_bytes([3; 32])).is_ok());

@@ -4,6 +4,7 @@
 //! passphrase comes from `HUSH_PASSPHRASE` or is read from the first line of standard input.
 
 mod chat;
+mod passphrase;
 mod profile;
 
 use std::path::PathBuf;
@@ -112,6 +113,9 @@ enum Command {
     /// The profile's relay.
     #[command(subcommand)]
     Relay(RelayCommand),
+    /// The profile's passphrase.
+    #[command(subcommand)]
+    Passphrase(passphrase::PassphraseCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +211,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
         Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,
         Command::Report { who } => peer_action(&cli.profile, &who, PeerAction::Report).await,
+        Command::Passphrase(command) => passphrase::run(&cli.profile, command),
         Command::Relay(RelayCommand::Show) => {
             println!("{}", profile::relay(&cli.profile)?);
             Ok(())

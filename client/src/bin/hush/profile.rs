@@ -16,25 +16,33 @@ pub struct Profile {
 
 /// The passphrase; `confirm`: a new profile's, typed twice at a terminal.
 fn passphrase(confirm: bool) -> Result<String> {
-    if let Ok(passphrase) = std::env::var("HUSH_PASSPHRASE") {
+    ask_secret("HUSH_PASSPHRASE", "passphrase", confirm)
+}
+
+/// A passphrase from the environment variable `env`, else typed at a terminal after
+/// `prompt` (twice if `confirm`), else the next line of standard input.
+pub fn ask_secret(env: &str, prompt: &str, confirm: bool) -> Result<String> {
+    let empty = || anyhow::anyhow!("an empty {prompt} is not allowed (set {env} or type one)");
+    if let Ok(passphrase) = std::env::var(env) {
         return Ok(passphrase);
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         // Typed at a terminal: no echo.
-        let passphrase = rpassword::prompt_password("passphrase: ").context("cannot read the passphrase")?;
+        let passphrase =
+            rpassword::prompt_password(format!("{prompt}: ")).with_context(|| format!("cannot read the {prompt}"))?;
         if passphrase.is_empty() {
-            bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+            return Err(empty());
         }
         if confirm {
-            let again =
-                rpassword::prompt_password("passphrase again: ").context("cannot read the passphrase")?;
+            let again = rpassword::prompt_password(format!("{prompt} again: "))
+                .with_context(|| format!("cannot read the {prompt}"))?;
             if again != passphrase {
-                bail!("the two passphrases differ; nothing was created");
+                bail!("the two entries of the {prompt} differ; nothing was changed");
             }
         }
         return Ok(passphrase);
     }
-    eprint!("passphrase: ");
+    eprint!("{prompt}: ");
     // Byte by byte and unbuffered, so nothing after the passphrase line is taken from the
     // stream `hush chat` reads its input from.
     let mut bytes = Vec::new();
@@ -42,17 +50,17 @@ fn passphrase(confirm: bool) -> Result<String> {
     let mut byte = [0u8; 1];
     loop {
         let read = std::io::Read::read(&mut input, &mut byte)
-            .context("cannot read the passphrase from standard input")?;
+            .with_context(|| format!("cannot read the {prompt} from standard input"))?;
         let [value] = byte;
         if read == 0 || value == b'\n' {
             break;
         }
         bytes.push(value);
     }
-    let line = String::from_utf8(bytes).context("the passphrase is not UTF-8")?;
+    let line = String::from_utf8(bytes).with_context(|| format!("the {prompt} is not UTF-8"))?;
     let passphrase = line.trim_end_matches(['\r', '\n']).to_owned();
     if passphrase.is_empty() {
-        bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+        return Err(empty());
     }
     Ok(passphrase)
 }
@@ -85,7 +93,7 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn key(dir: &Path, passphrase: &str) -> Result<DatabaseKey> {
+pub fn key(dir: &Path, passphrase: &str) -> Result<DatabaseKey> {
     DatabaseKey::from_passphrase(passphrase, &dir.join(DATABASE)).map_err(|error| match error {
         StoreError::WrongKey => anyhow::anyhow!("wrong passphrase for this profile"),
         other => anyhow::Error::new(other).context("cannot derive the database key"),
@@ -132,13 +140,19 @@ pub fn set_relay(dir: &Path, relay: &RelayAddress) -> Result<()> {
 }
 
 fn require_database(dir: &Path) -> Result<()> {
-    if !dir.join(DATABASE).exists() {
+    database(dir).map(drop)
+}
+
+/// The database file of the profile in `dir`, which must exist.
+pub fn database(dir: &Path) -> Result<PathBuf> {
+    let database = dir.join(DATABASE);
+    if !database.exists() {
         bail!(
             "no profile in {} (run `hush init --relay <address>` first)",
             dir.display()
         );
     }
-    Ok(())
+    Ok(database)
 }
 
 impl Profile {
