@@ -4,6 +4,7 @@
 //! passphrase comes from `HUSH_PASSPHRASE` or is read from the first line of standard input.
 
 mod chat;
+mod init;
 mod passphrase;
 mod profile;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use hush_client::{
-    Address, ClientError, ClientEvent, ConnectionState, Content, Event, MessageStatus, NetError,
+    Address, ClientEvent, ConnectionState, Content, Event, MessageStatus,
     RegistrationToken, RelayAddress,
 };
 
@@ -51,11 +52,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a profile, register it with the relay and print the address to share.
+    /// Create a profile, register it with the relay and print the address to share. The relay
+    /// is tried first: a malformed address, a relay that does not answer or one whose
+    /// certificate does not match the fingerprint leaves nothing behind.
     Init {
         /// The relay address the relay printed: host:port#fingerprint.
         #[arg(long, env = "HUSH_RELAY")]
         relay: String,
+        /// Create the profile without trying the relay (it need not be reachable yet); register
+        /// later with `hush register`, after `hush relay set ADDRESS` if the address changes.
+        #[arg(long)]
+        offline: bool,
     },
     /// Register with the relay (again), with a registration token from its operator if the
     /// relay asks for one. `init` registers already where the relay needs no token.
@@ -167,7 +174,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Init { relay } => init(&cli.profile, &relay).await,
+        Command::Init { relay, offline } => init::run(&cli.profile, &relay, offline).await,
         Command::Register { token } => register(&cli.profile, token.as_deref()).await,
         Command::Address => {
             let profile = Profile::open(&cli.profile).await?;
@@ -271,39 +278,11 @@ async fn peer_action(dir: &std::path::Path, who: &str, action: PeerAction) -> Re
     Ok(())
 }
 
-fn print_identity(profile: &Profile) {
+pub(crate) fn print_identity(profile: &Profile) {
     let address = profile.client.address();
     println!("address: {address}");
     let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
     println!("safety number (your half): {half}");
-}
-
-async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
-    let relay: RelayAddress = relay
-        .parse()
-        .with_context(|| format!("bad relay address {relay:?}"))?;
-    let profile = Profile::create(dir, relay).await?;
-    println!("profile created in {}", dir.display());
-    print_identity(&profile);
-    match profile.client.register().await {
-        Ok(()) => println!("registered with relay {}", profile.relay),
-        Err(ClientError::Relay(NetError::RegistrationTokenRequired)) => {
-            profile.client.shutdown().await?;
-            bail!(
-                "profile created, but the relay registers new addresses by token only. Send your address \
-                 to the relay's operator, then run `hush register --token <token>` with the token you get."
-            );
-        }
-        Err(error) => {
-            profile.client.shutdown().await?;
-            bail!(
-                "profile created, but registration failed: {error}. Start the relay and run any command to retry, \
-                 or give the profile the right address with `hush relay set ADDRESS`."
-            );
-        }
-    }
-    profile.client.shutdown().await?;
-    Ok(())
 }
 
 async fn register(dir: &std::path::Path, token: Option<&str>) -> Result<()> {

@@ -155,16 +155,34 @@ pub fn database(dir: &Path) -> Result<PathBuf> {
     Ok(database)
 }
 
+/// Refuses to create a profile over an existing one.
+pub fn refuse_existing(dir: &Path) -> Result<()> {
+    if dir.join(DATABASE).exists() {
+        bail!("a profile already exists in {}", dir.display());
+    }
+    Ok(())
+}
+
 impl Profile {
     pub async fn create(dir: &Path, relay: RelayAddress) -> Result<Self> {
-        if dir.join(DATABASE).exists() {
-            bail!("a profile already exists in {}", dir.display());
-        }
+        refuse_existing(dir)?;
         // Asked before anything is created: two differing entries leave nothing behind.
         let passphrase = passphrase(true)?;
         create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         write_private(&dir.join(RELAY_FILE), relay.to_string().as_bytes())
             .with_context(|| format!("cannot write {}", dir.join(RELAY_FILE).display()))?;
+        // A salt file without its database is what an init that crashed before creating the
+        // database leaves; it belongs to no profile, and its key check would hold this new
+        // profile to that attempt's passphrase.
+        let salt = DatabaseKey::salt_path(&dir.join(DATABASE));
+        for leftover in [salt.clone(), salt.with_extension("salt.new")] {
+            match std::fs::remove_file(&leftover) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(error).with_context(|| format!("cannot remove {}", leftover.display()));
+                }
+                _ => {}
+            }
+        }
         let key = key(dir, &passphrase)?;
         let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
             .await
