@@ -36,7 +36,7 @@ pub enum RelayAddressError {
     /// The host is `0.0.0.0` or `::`: where a relay listens (every interface), not an address a
     /// client can reach it at.
     #[error(
-        "{0} is where a relay listens (every interface), not an address to reach it at: use the \
+        "{0} is where a relay listens (every interface), not an address to reach it at: give the \
          loopback or interface address the relay printed"
     )]
     Unspecified(String),

@@ -117,6 +117,15 @@ fn passphrase_key(path: &Path, passphrase: &str) -> Result<DatabaseKey, StoreErr
     DatabaseKey::from_passphrase_with_params(passphrase, path, cheap())
 }
 
+fn is_wrong_key(error: &StoreError) -> bool {
+    matches!(error, StoreError::WrongKey)
+}
+
+/// [`refused_untouched`] with the key from `passphrase`, derived in the check.
+fn refused_with_passphrase(path: &Path, passphrase: &str, expected: impl Fn(&StoreError) -> bool) {
+    refused_untouched_with(path, || passphrase_key(path, passphrase), expected);
+}
+
 /// A profile database with an account, under [`PASSPHRASE`].
 fn passphrase_profile(dir: &TempDir) -> PathBuf {
     let path = dir.path().join("profile.db");
@@ -147,16 +156,12 @@ fn a_damaged_first_page_is_corrupt_with_the_right_passphrase_and_wrong_key_with_
     let dir = tempfile::tempdir().unwrap();
     let path = passphrase_profile(&dir);
     damage_first_page(&path);
-    refused_untouched_with(
+    refused_with_passphrase(
         &path,
-        || passphrase_key(&path, PASSPHRASE),
+        PASSPHRASE,
         |error| matches!(error, StoreError::Corrupt(reason) if reason.contains("damaged")),
     );
-    refused_untouched_with(
-        &path,
-        || passphrase_key(&path, "wrong horse"),
-        |error| matches!(error, StoreError::WrongKey),
-    );
+    refused_with_passphrase(&path, "wrong horse", is_wrong_key);
 }
 
 #[test]
@@ -165,11 +170,7 @@ fn a_wrong_passphrase_is_refused_by_its_check_before_the_database_is_read() {
     let path = passphrase_profile(&dir);
     // Whatever the database holds, a passphrase that misses the key check is wrong.
     fs::write(&path, vec![0u8; 8192]).unwrap();
-    refused_untouched_with(
-        &path,
-        || passphrase_key(&path, "wrong horse"),
-        |error| matches!(error, StoreError::WrongKey),
-    );
+    refused_with_passphrase(&path, "wrong horse", is_wrong_key);
 }
 
 #[test]
@@ -179,17 +180,11 @@ fn a_truncated_passphrase_profile_is_a_typed_error_and_stays_as_it_is() {
     let bytes = fs::read(&path).unwrap();
     assert!(bytes.len() > 4096, "the profile has more than one page");
     fs::write(&path, &bytes[..1000]).unwrap();
-    refused_untouched_with(
-        &path,
-        || passphrase_key(&path, PASSPHRASE),
-        |error| matches!(error, StoreError::NotADatabase(_)),
-    );
+    refused_with_passphrase(&path, PASSPHRASE, |error| {
+        matches!(error, StoreError::NotADatabase(_))
+    });
     fs::write(&path, &bytes[..4096]).unwrap();
-    refused_untouched_with(
-        &path,
-        || passphrase_key(&path, PASSPHRASE),
-        |error| matches!(error, StoreError::Corrupt(_)),
-    );
+    refused_with_passphrase(&path, PASSPHRASE, |error| matches!(error, StoreError::Corrupt(_)));
 }
 
 /// Rewrites the salt file of `path` in format 1, as builds before key checks wrote it.
@@ -208,11 +203,7 @@ fn a_profile_without_a_key_check_opens_and_gets_one() {
     drop_key_check(&path);
     let salt_path = DatabaseKey::salt_path(&path);
     // Unchecked, a wrong passphrase reaches SQLCipher, which refuses it; nothing changes.
-    refused_untouched_with(
-        &path,
-        || passphrase_key(&path, "wrong horse"),
-        |error| matches!(error, StoreError::WrongKey),
-    );
+    refused_with_passphrase(&path, "wrong horse", is_wrong_key);
     let key = passphrase_key(&path, PASSPHRASE).unwrap();
     assert!(!key.is_checked());
     let store = SqlStore::open_existing(&path, &key).unwrap();
@@ -233,9 +224,5 @@ fn damage_in_a_profile_without_a_key_check_still_reads_as_a_wrong_key() {
     let path = passphrase_profile(&dir);
     drop_key_check(&path);
     damage_first_page(&path);
-    refused_untouched_with(
-        &path,
-        || passphrase_key(&path, PASSPHRASE),
-        |error| matches!(error, StoreError::WrongKey),
-    );
+    refused_with_passphrase(&path, PASSPHRASE, is_wrong_key);
 }

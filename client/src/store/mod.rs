@@ -16,6 +16,7 @@ mod codec;
 mod error;
 #[cfg(test)]
 mod existing_tests;
+mod kdf;
 mod key;
 mod ops;
 mod queries;
@@ -37,7 +38,8 @@ use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::error::{NotAProfile, StoreError};
-pub use self::key::{DatabaseKey, KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
+pub use self::kdf::{KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
+pub use self::key::DatabaseKey;
 
 /// Statements kept prepared: every distinct statement the store runs fits.
 const STATEMENT_CACHE: usize = 64;

@@ -24,7 +24,8 @@ use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleKey};
 use rusqlite::{Connection, params};
 
-use super::key::{DatabaseKey, KdfParams, Origin};
+use super::kdf::KdfParams;
+use super::key::{DatabaseKey, Origin};
 use super::{SqlStore, StoreError, salt_file, unlock};
 
 /// A step of a passphrase change that has just been made durable; a test hook may stop the
@@ -51,7 +52,11 @@ impl SqlStore {
     /// Crash-safe: whenever it stops, the profile opens with the old passphrase or the new one.
     /// An error before the database is replaced leaves the old passphrase in force; one after
     /// it (reopening the database, moving the salt file) leaves the new one.
-    pub fn change_passphrase(self, new_passphrase: &str, params: Option<KdfParams>) -> Result<Self, StoreError> {
+    pub fn change_passphrase(
+        self,
+        new_passphrase: &str,
+        params: Option<KdfParams>,
+    ) -> Result<Self, StoreError> {
         let salt_path = DatabaseKey::salt_path(&self.path);
         let params = match params {
             Some(params) => params,
@@ -108,7 +113,12 @@ impl SqlStore {
 
 /// Writes the database as it is now to `copy` under `key`, its pickles sealed again under the
 /// new key's pickle key, and syncs it.
-fn write_copy(conn: &Connection, copy: &Path, key: &DatabaseKey, old_pickles: &PickleKey) -> Result<(), StoreError> {
+fn write_copy(
+    conn: &Connection,
+    copy: &Path,
+    key: &DatabaseKey,
+    old_pickles: &PickleKey,
+) -> Result<(), StoreError> {
     let attach = format!(
         "ATTACH DATABASE '{}' AS rekeyed KEY \"x'{}'\";",
         copy.display().to_string().replace('\'', "''"),
@@ -143,7 +153,9 @@ fn reseal_pickles(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result
         }
     };
     let account: Option<Vec<u8>> = tx
-        .query_row("SELECT pickle FROM rekeyed.account WHERE id = 1", [], |row| row.get(0))
+        .query_row("SELECT pickle FROM rekeyed.account WHERE id = 1", [], |row| {
+            row.get(0)
+        })
         .map(Some)
         .or_else(|error| match error {
             rusqlite::Error::QueryReturnedNoRows => Ok(None),

@@ -2,12 +2,10 @@
 //! it; stopped after any step (as a crash would stop it), the profile opens with exactly one
 //! of the two, and that open tidies up.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use hush_client_core::{Commit, Contact, Direction, MessageId, MessageStatus, Store, StoreOp, StoredMessage};
 use hush_crypto::Account;
-use hush_crypto::peer::PeerSessions;
 use tempfile::TempDir;
 
 use super::rekey::RekeyStep;
@@ -42,9 +40,18 @@ fn contents(store: &SqlStore) -> Contents {
     let peer = Address::from_identity(&snapshot.peers[0].remote_identity());
     Contents {
         account: snapshot.account.to_plaintext_bytes(),
-        peers: snapshot.peers.iter().map(|peer| peer.to_plaintext_bytes()).collect(),
+        peers: snapshot
+            .peers
+            .iter()
+            .map(|peer| peer.to_plaintext_bytes())
+            .collect(),
         history: store.history(&peer, None, 10).unwrap().len(),
-        contacts: store.contacts().unwrap().into_iter().map(|contact| contact.name).collect(),
+        contacts: store
+            .contacts()
+            .unwrap()
+            .into_iter()
+            .map(|contact| contact.name)
+            .collect(),
     }
 }
 
@@ -53,16 +60,9 @@ fn contents(store: &SqlStore) -> Contents {
 fn profile(dir: &TempDir) -> (PathBuf, Contents) {
     let path = dir.path().join("profile.db");
     let mut store = SqlStore::open(&path, &passphrase_key(&path, OLD).unwrap()).unwrap();
-    let mut rng = rand::rng();
-    let local = Account::new(1_700_000_000, &mut rng);
-    let mut bob = Account::new(1_700_000_000, &mut rng);
-    let otk = bob.generate_one_time_prekeys(1, &mut rng)[0];
-    let bundle = bob.prekey_bundle(Some(otk.id)).unwrap().verify(None).unwrap();
-    let session = local
-        .create_outbound_session(b"local", b"peer", &bundle, 1_700_000_000, &mut rng)
-        .unwrap();
-    let mut sessions = PeerSessions::new(bob.identity_key());
-    sessions.add_outbound(session).unwrap();
+    let local = Account::new(1_700_000_000, &mut rand::rng());
+    let mut bob = Account::new(1_700_000_000, &mut rand::rng());
+    let sessions = super::wal::tests::sessions_with(&local, &mut bob);
     let bob_address = Address::from_identity(&bob.identity_key());
     let message = StoredMessage {
         id: MessageId([1; 16]),
@@ -104,7 +104,11 @@ fn after_a_change_only_the_new_passphrase_opens_the_profile_with_everything_in_i
     let (path, before) = profile(&dir);
     let store = open(&path, OLD).unwrap();
     let store = store.change_passphrase(NEW, None).unwrap();
-    assert_eq!(contents(&store), before, "the store handed back is the changed one");
+    assert_eq!(
+        contents(&store),
+        before,
+        "the store handed back is the changed one"
+    );
     drop(store);
     assert_eq!(staged_files(&path), [false, false]);
     // The new salt file keeps the profile's Argon2 parameters (here the cheap ones).
@@ -155,7 +159,10 @@ fn a_change_stopped_after_any_step_leaves_a_profile_that_exactly_one_passphrase_
         drop(store);
         // That open settled it: nothing staged is left, and the other one is now simply wrong.
         assert_eq!(staged_files(&path), [false, false], "{stop_after:?}");
-        assert!(matches!(open(&path, refused), Err(StoreError::WrongKey)), "{stop_after:?}");
+        assert!(
+            matches!(open(&path, refused), Err(StoreError::WrongKey)),
+            "{stop_after:?}"
+        );
         assert_eq!(contents(&open(&path, works).unwrap()), before, "{stop_after:?}");
     }
 }
@@ -170,7 +177,10 @@ fn a_change_can_be_made_again_after_one_was_stopped() {
         _ => Ok(()),
     });
     assert!(stopped.is_err());
-    let store = open(&path, OLD).unwrap().change_passphrase("third horse", Some(cheap())).unwrap();
+    let store = open(&path, OLD)
+        .unwrap()
+        .change_passphrase("third horse", Some(cheap()))
+        .unwrap();
     drop(store);
     assert!(matches!(open(&path, NEW), Err(StoreError::WrongKey)));
     assert_eq!(contents(&open(&path, "third horse").unwrap()), before);

@@ -26,7 +26,7 @@ use hush_crypto::primitives::{ct_eq, hkdf_sha256};
 use zeroize::Zeroize;
 
 use super::StoreError;
-use super::key::{KdfParams, SALT_LEN};
+use super::kdf::{KdfParams, SALT_LEN};
 
 const MAGIC_V1: &[u8; 8] = b"HUSHKDF1";
 const MAGIC_V2: &[u8; 8] = b"HUSHKDF2";
@@ -100,7 +100,11 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<SaltFile, StoreError> {
     let expected = match magic {
         magic if magic == MAGIC_V2 => V2_LEN,
         magic if magic == MAGIC_V1 => V1_LEN,
-        _ => return Err(malformed("it does not start with HUSHKDF2 or HUSHKDF1".to_owned())),
+        _ => {
+            return Err(malformed(
+                "it does not start with HUSHKDF2 or HUSHKDF1".to_owned(),
+            ));
+        }
     };
     if bytes.len() != expected {
         return Err(malformed(format!(

@@ -15,8 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use hush_client::{
-    Address, ClientEvent, ConnectionState, Content, Event, MessageStatus,
-    RegistrationToken, RelayAddress,
+    Address, ClientEvent, ConnectionState, Content, Event, MessageStatus, RegistrationToken, RelayAddress,
 };
 
 use crate::profile::Profile;

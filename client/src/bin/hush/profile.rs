@@ -28,8 +28,8 @@ pub fn ask_secret(env: &str, prompt: &str, confirm: bool) -> Result<String> {
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         // Typed at a terminal: no echo.
-        let passphrase =
-            rpassword::prompt_password(format!("{prompt}: ")).with_context(|| format!("cannot read the {prompt}"))?;
+        let passphrase = rpassword::prompt_password(format!("{prompt}: "))
+            .with_context(|| format!("cannot read the {prompt}"))?;
         if passphrase.is_empty() {
             return Err(empty());
         }
