@@ -94,7 +94,7 @@ impl SqlStore {
         schema::migrate(&mut conn)?;
         schema::lock(&conn)?;
         // Only now, holding the lock, are the salt files ours to change.
-        unlock::settle(key, path)?;
+        unlock::settle(key, path);
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn,

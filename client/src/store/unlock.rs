@@ -38,7 +38,17 @@ pub(super) fn explain_unopened(key: &DatabaseKey, database: &Path) -> StoreError
 ///   finished by moving the staged salt file into place;
 /// - the old passphrase still opens it: the change never reached the database, and its staged
 ///   files are removed.
-pub(super) fn settle(key: &DatabaseKey, database: &Path) -> Result<(), StoreError> {
+///
+/// None of this is needed to use the database, and each state it leaves opens as before (a
+/// staged file that stays is tried again next time), so a failure (a read-only directory, say)
+/// is logged, not returned.
+pub(super) fn settle(key: &DatabaseKey, database: &Path) {
+    if let Err(error) = try_settle(key, database) {
+        tracing::warn!(%error, "could not tidy the salt files of {}", database.display());
+    }
+}
+
+fn try_settle(key: &DatabaseKey, database: &Path) -> Result<(), StoreError> {
     let salt_path = DatabaseKey::salt_path(database);
     let pending = salt_file::pending_path(database);
     match key.origin() {
