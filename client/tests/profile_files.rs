@@ -251,6 +251,23 @@ async fn hush_tells_a_damaged_first_page_from_a_wrong_passphrase_and_changes_not
     assert_eq!(snapshot(dir.path()), before);
 }
 
+#[tokio::test]
+async fn hush_reports_a_truncated_database_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    profile_with_account(dir.path()).await.shutdown().await.unwrap();
+    let database = dir.path().join("profile.db");
+    let bytes = std::fs::read(&database).unwrap();
+    // Inside a page, then at a page boundary (the first page intact, the rest gone).
+    for (cut, says) in [(1000, "not a whole number of 4096-byte pages"), (4096, "damaged")] {
+        std::fs::write(&database, &bytes[..cut]).unwrap();
+        let before = snapshot(dir.path());
+        let stderr = hush_address_fails(dir.path(), PASSPHRASE).await;
+        assert!(stderr.contains(says), "cut at {cut}: {stderr}");
+        assert!(!stderr.contains("wrong passphrase"), "cut at {cut}: {stderr}");
+        assert_eq!(snapshot(dir.path()), before, "cut at {cut}");
+    }
+}
+
 /// Runs `hush` on `dir` with `env` set and `stdin` as standard input.
 async fn hush_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
     use tokio::io::AsyncWriteExt;

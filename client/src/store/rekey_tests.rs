@@ -55,6 +55,19 @@ fn contents(store: &SqlStore) -> Contents {
     }
 }
 
+fn message_from(peer: Address, id: u8) -> StoredMessage {
+    StoredMessage {
+        id: MessageId([id; 16]),
+        peer,
+        direction: Direction::Incoming,
+        conv_seq: u64::from(id),
+        sent_at: 1,
+        stored_at: 2,
+        content: hush_client_core::Content::text("hello"),
+        status: MessageStatus::Received,
+    }
+}
+
 /// A profile under [`OLD`] with an account, sessions with Bob, a message from him and his
 /// contact entry; what it holds.
 fn profile(dir: &TempDir) -> (PathBuf, Contents) {
@@ -64,16 +77,7 @@ fn profile(dir: &TempDir) -> (PathBuf, Contents) {
     let mut bob = Account::new(1_700_000_000, &mut rand::rng());
     let sessions = super::wal::tests::sessions_with(&local, &mut bob);
     let bob_address = Address::from_identity(&bob.identity_key());
-    let message = StoredMessage {
-        id: MessageId([1; 16]),
-        peer: bob_address,
-        direction: Direction::Incoming,
-        conv_seq: 1,
-        sent_at: 1,
-        stored_at: 2,
-        content: hush_client_core::Content::text("hello"),
-        status: MessageStatus::Received,
-    };
+    let message = message_from(bob_address, 1);
     let contact = Contact {
         name: "bob".to_owned(),
         address: bob_address,
@@ -118,11 +122,20 @@ fn after_a_change_only_the_new_passphrase_opens_the_profile_with_everything_in_i
     assert!(matches!(open(&path, OLD), Err(StoreError::WrongKey)));
     let store = open(&path, NEW).unwrap();
     assert_eq!(contents(&store), before);
-    // And it goes on working: a write after the change is read back.
+    // And it goes on working: a write after the change is read back, and a new message comes
+    // after the copied one.
     let mut store = store;
-    let ops = vec![StoreOp::RemoveContact("bob".to_owned())];
+    let bob = store.contacts().unwrap()[0].address;
+    let ops = vec![
+        StoreOp::RemoveContact("bob".to_owned()),
+        StoreOp::InsertMessage(message_from(bob, 2)),
+    ];
     store.apply(&Commit { ops }).unwrap();
     assert!(store.contacts().unwrap().is_empty());
+    let history = store.history(&bob, None, 10).unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history[0].position < history[1].position);
+    assert_eq!(history[1].message.id, MessageId([2; 16]));
 }
 
 #[test]
