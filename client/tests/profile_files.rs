@@ -335,6 +335,16 @@ async fn hush_passphrase_change_keeps_the_identity_under_the_new_passphrase_only
         ["profile.db", "profile.db.salt", "relay"].map(|name| dir.path().join(name)),
         "nothing staged is left"
     );
+    #[cfg(unix)]
+    for name in ["profile.db", "profile.db.salt"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name} has mode {mode:o} after the change");
+    }
 }
 
 /// A profile in `dir` with a contact "bob" and a message to him (queued: no relay); Bob's address.

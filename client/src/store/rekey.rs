@@ -80,8 +80,14 @@ impl SqlStore {
         let database = self.path.clone();
         let staged = salt_file::pending_path(&database);
         let copy = unlock::rekeyed_path(&database);
-        // Leftovers of an earlier attempt (an open with the old passphrase removes them too).
+        // Leftovers of an earlier attempt (an open with the old passphrase removes them too) go;
+        // the copy starts empty and readable by its owner only, as the database is (SQLite
+        // would create it with the umask's mode, and its journal takes the file's).
         salt_file::remove_if_present(&copy)?;
+        super::private_file(&copy).map_err(|source| StoreError::Io {
+            what: format!("cannot create {}", copy.display()),
+            source,
+        })?;
 
         let (new_key, new_salt) = DatabaseKey::fresh(new_passphrase, params)?;
         // Opening with it below is what moves the staged salt file into place.
