@@ -10,7 +10,8 @@
 //!    `<db>.rekey` ([`RekeyStep::Copied`]);
 //! 3. the write-ahead log is emptied into the database and removed, and the copy is moved over
 //!    the database ([`RekeyStep::Replaced`]): the change has taken effect;
-//! 4. the staged salt file is moved over `<db>.salt`.
+//! 4. the database is opened under the new key, which moves the staged salt file over
+//!    `<db>.salt` (a process that opens it first with the new passphrase does the same).
 //!
 //! Before step 3 the old passphrase opens the database (and that open removes the staged files);
 //! after it the new one does, and opening with it finishes step 4 (see `unlock::settle`). The
