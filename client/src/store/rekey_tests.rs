@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hush_client_core::{Commit, Contact, Direction, MessageId, MessageStatus, Store, StoreOp, StoredMessage};
+use hush_client_core::{Commit, Contact, MessageId, Store, StoreOp, StoredMessage};
 use hush_crypto::Account;
 use tempfile::TempDir;
 
@@ -56,16 +56,7 @@ fn contents(store: &SqlStore) -> Contents {
 }
 
 fn message_from(peer: Address, id: u8) -> StoredMessage {
-    StoredMessage {
-        id: MessageId([id; 16]),
-        peer,
-        direction: Direction::Incoming,
-        conv_seq: u64::from(id),
-        sent_at: 1,
-        stored_at: 2,
-        content: hush_client_core::Content::text("hello"),
-        status: MessageStatus::Received,
-    }
+    super::tests::text_message(id, peer, "hello")
 }
 
 /// A profile under [`OLD`] with an account, sessions with Bob, a message from him and his

@@ -50,7 +50,7 @@ fn address() -> Address {
     Address::from_identity(&hush_crypto::Account::new(1_700_000_000, &mut rand::rng()).identity_key())
 }
 
-fn text_message(id: u8, peer: Address, text: &str) -> StoredMessage {
+pub(super) fn text_message(id: u8, peer: Address, text: &str) -> StoredMessage {
     StoredMessage {
         id: MessageId([id; 16]),
         peer,
