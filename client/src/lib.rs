@@ -18,6 +18,7 @@ mod error;
 mod events;
 mod net;
 mod relay_address;
+mod relay_check;
 pub mod store;
 
 pub use client::{
@@ -32,4 +33,5 @@ pub use hush_client_core::{
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};
 pub use relay_address::{RelayAddress, RelayAddressError};
+pub use relay_check::check_relay;
 pub use store::{DatabaseKey, KdfParams, NotAProfile, SqlStore, StoreError, private_file};

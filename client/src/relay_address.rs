@@ -33,6 +33,13 @@ pub enum RelayAddressError {
     /// Empty host.
     #[error("a relay address needs a host (host:port#fingerprint)")]
     MissingHost,
+    /// The host is `0.0.0.0` or `::`: where a relay listens (every interface), not an address a
+    /// client can reach it at.
+    #[error(
+        "{0} is where a relay listens (every interface), not an address to reach it at: give the \
+         loopback or interface address the relay printed"
+    )]
+    Unspecified(String),
 }
 
 impl FromStr for RelayAddress {
@@ -52,6 +59,12 @@ impl FromStr for RelayAddress {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(RelayAddressError::MissingHost);
+        }
+        if host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_unspecified())
+        {
+            return Err(RelayAddressError::Unspecified(host.to_owned()));
         }
         Ok(Self {
             host: host.to_owned(),
@@ -118,5 +131,11 @@ mod tests {
             format!(":7#{fp}").parse::<RelayAddress>(),
             Err(RelayAddressError::MissingHost)
         );
+        for listen in ["0.0.0.0", "[::]"] {
+            assert!(matches!(
+                format!("{listen}:7443#{fp}").parse::<RelayAddress>(),
+                Err(RelayAddressError::Unspecified(_))
+            ));
+        }
     }
 }

@@ -10,15 +10,37 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The key or passphrase does not open this database. SQLCipher authenticates every page,
-    /// so a damaged first page looks the same.
-    #[error("wrong key or passphrase for this database (or its first page is damaged)")]
+    /// The key or passphrase does not open this database. For a passphrase whose salt file
+    /// holds a key check (every profile this build created or opened once) this is certain: the
+    /// check failed before the database was read, and a damaged database is
+    /// [`StoreError::Corrupt`] instead. For a raw key, or a salt file from before key checks,
+    /// nothing tells the two apart: SQLCipher authenticates every page, so a damaged first page
+    /// looks the same.
+    #[error("wrong key or passphrase for this database")]
     WrongKey,
+    /// The passphrase is the old one of a passphrase change that was interrupted after the
+    /// database was re-keyed: the new passphrase opens it (and finishes the change).
+    #[error(
+        "this is the old passphrase: an interrupted passphrase change already re-keyed the database, \
+         so open it with the new passphrase"
+    )]
+    PassphraseChanged,
+    /// The passphrase is the new one of a passphrase change that was interrupted before the
+    /// database was re-keyed: the old passphrase still opens it.
+    #[error(
+        "this is the new passphrase of a passphrase change that was interrupted before it took \
+         effect: the old passphrase still opens the database"
+    )]
+    PassphraseChangeUnfinished,
+    /// The database is keyed with a raw key, not a passphrase, so it has no passphrase to change.
+    #[error("the database is opened with a raw key, not a passphrase")]
+    NotPassphraseKeyed,
     /// The file is not an encrypted Hush database (for example a plain SQLite file, or one whose
     /// size is not whole pages).
     #[error("not an encrypted Hush database: {0}")]
     NotADatabase(String),
-    /// The database opened with this key, but a page failed its integrity check.
+    /// The database is damaged: a page failed its integrity check, or (with a passphrase that
+    /// matched its key check) the first page does not decrypt.
     #[error("the database is corrupt: {0}")]
     Corrupt(String),
     /// The database was written by a newer build with a schema this one cannot read.

@@ -2,112 +2,59 @@
 //! passphrase with Argon2id.
 //!
 //! A passphrase key needs a salt and the Argon2 parameters it was derived with. Both live in a
-//! small plaintext sidecar next to the database, `<database>.salt` (neither is secret):
-//!
-//! | offset | size | field |
-//! | --- | --- | --- |
-//! | 0 | 8 | magic `HUSHKDF1` (Argon2id, version 0x13) |
-//! | 8 | 4 | memory in KiB, u32 little-endian |
-//! | 12 | 4 | iterations, u32 little-endian |
-//! | 16 | 4 | parallelism, u32 little-endian |
-//! | 20 | 16 | random salt |
-//!
-//! Keeping the parameters with the salt means a later build can raise [`KdfParams::default`]
-//! without locking anyone out of an existing profile.
+//! small plaintext sidecar next to the database, `<database>.salt`, with a key check value that
+//! tells a wrong passphrase from a damaged database (format: `salt_file`). Keeping the
+//! parameters with the salt means a later build can raise [`KdfParams::default`] without locking
+//! anyone out of an existing profile.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use argon2::{Algorithm, Argon2, Params, Version};
 use hush_crypto::PickleKey;
 use hush_crypto::primitives::hkdf_sha256;
 use rand::Rng;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::StoreError;
-
-/// Largest Argon2 memory a salt file may ask for, KiB (1 GiB): a damaged or hostile file must not
-/// make opening the profile exhaust memory.
-pub const MAX_KDF_MEMORY_KIB: u32 = 1 << 20;
-
-/// Length of the passphrase salt, bytes (the Argon2 RFC's recommendation).
-pub const SALT_LEN: usize = 16;
-
-const MAGIC: &[u8; 8] = b"HUSHKDF1";
-const SALT_FILE_LEN: usize = MAGIC.len() + 12 + SALT_LEN;
+use super::kdf::{KdfParams, SALT_LEN};
+use super::salt_file::{self, SaltFile};
 
 /// HKDF label of the key that additionally encrypts pickles inside the database.
 const PICKLE_KEY_INFO: &[u8] = b"Hush_v1_ClientStore_PickleKey";
 
-/// Argon2id cost parameters for a passphrase key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KdfParams {
-    memory_kib: u32,
-    iterations: u32,
-    parallelism: u32,
-}
-
-impl KdfParams {
-    /// Checks the parameters against Argon2's limits and [`MAX_KDF_MEMORY_KIB`].
-    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, StoreError> {
-        if memory_kib > MAX_KDF_MEMORY_KIB {
-            return Err(StoreError::KdfParams(format!(
-                "memory of {memory_kib} KiB exceeds the {MAX_KDF_MEMORY_KIB} KiB limit"
-            )));
-        }
-        Params::new(memory_kib, iterations, parallelism, Some(32))
-            .map_err(|error| StoreError::KdfParams(error.to_string()))?;
-        Ok(Self {
-            memory_kib,
-            iterations,
-            parallelism,
-        })
-    }
-
-    /// Memory, KiB.
-    pub fn memory_kib(&self) -> u32 {
-        self.memory_kib
-    }
-
-    /// Passes over memory.
-    pub fn iterations(&self) -> u32 {
-        self.iterations
-    }
-
-    /// Lanes.
-    pub fn parallelism(&self) -> u32 {
-        self.parallelism
-    }
-
-    fn argon2(&self) -> Result<Argon2<'static>, StoreError> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
-            .map_err(|error| StoreError::KdfParams(error.to_string()))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-    }
-}
-
-impl Default for KdfParams {
-    /// 64 MiB, 3 passes, 1 lane: about half a second on a phone-class core, and the memory makes
-    /// guessing on GPUs expensive (OWASP's Argon2id guidance lists 19 MiB/2 passes as a floor).
-    fn default() -> Self {
-        Self {
-            memory_kib: 64 * 1024,
-            iterations: 3,
-            parallelism: 1,
-        }
-    }
-}
-
 /// The key of a profile's database. Wiped on drop; never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct DatabaseKey(Box<[u8; 32]>);
+pub struct DatabaseKey {
+    bytes: Box<[u8; 32]>,
+    /// What vouches for the key before SQLCipher reads a page (not secret).
+    #[zeroize(skip)]
+    origin: Origin,
+}
+
+/// Where a key came from, which decides what a database that does not open with it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// Given raw: nothing to check it against, so a wrong key and a damaged first page look
+    /// the same.
+    Raw,
+    /// Derived from a passphrase that matched the key check in `<database>.salt`.
+    Checked,
+    /// Derived with a salt file from before key checks; opening the database with it proves it
+    /// and adds the check.
+    Unchecked(SaltFile),
+    /// Derived from a passphrase that matched the staged `<database>.salt.new` of an interrupted
+    /// passphrase change: the new passphrase.
+    Pending,
+}
 
 impl DatabaseKey {
     /// A raw 32-byte key (for example from the platform keystore); used as is, with no KDF.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        let key = Self(Box::new(bytes));
+        let key = Self {
+            bytes: Box::new(bytes),
+            origin: Origin::Raw,
+        };
         // `bytes` is a copy on our stack: wipe it so only the boxed key remains.
         let mut bytes = bytes;
         bytes.zeroize();
@@ -116,8 +63,12 @@ impl DatabaseKey {
 
     /// The key for the database at `database` from a passphrase, with the salt and parameters
     /// in `<database>.salt`. If that file does not exist yet (a new profile) it is created with
-    /// a fresh salt and [`KdfParams::default`].
+    /// a fresh salt, [`KdfParams::default`] and the key's check value.
     ///
+    /// Fails with [`StoreError::WrongKey`] if the salt file holds a key check the passphrase does
+    /// not match (nor that of an interrupted passphrase change's staged file): the passphrase is
+    /// wrong, whatever state the database is in. A salt file from before key checks has none;
+    /// then SQLCipher decides, as before, and the check is added once the key opens the database.
     /// Fails with [`StoreError::SaltMissing`] if the database exists without its salt file:
     /// a new salt would give a different key.
     pub fn from_passphrase(passphrase: &str, database: &Path) -> Result<Self, StoreError> {
@@ -132,26 +83,64 @@ impl DatabaseKey {
         params: KdfParams,
     ) -> Result<Self, StoreError> {
         let salt_path = Self::salt_path(database);
-        let (params, salt) = match fs::read(&salt_path) {
-            Ok(bytes) => parse_salt_file(&salt_path, &bytes)?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let database_written = fs::metadata(database).is_ok_and(|meta| meta.len() > 0);
-                if database_written {
-                    return Err(StoreError::SaltMissing(salt_path));
-                }
-                let mut salt = [0u8; SALT_LEN];
-                rand::rng().fill_bytes(&mut salt);
-                write_salt_file(&salt_path, params, &salt)?;
-                (params, salt)
+        let Some(file) = salt_file::read(&salt_path)? else {
+            let database_written = fs::metadata(database).is_ok_and(|meta| meta.len() > 0);
+            if database_written {
+                return Err(StoreError::SaltMissing(salt_path));
             }
-            Err(source) => {
-                return Err(StoreError::Io {
-                    what: format!("cannot read {}", salt_path.display()),
-                    source,
-                });
-            }
+            let (key, file) = Self::fresh(passphrase, params)?;
+            salt_file::write(&salt_path, &file)?;
+            return Ok(key);
         };
-        Self::derive(passphrase.as_bytes(), &salt, params)
+        let key = Self::derive(passphrase.as_bytes(), &file.salt, file.params)?;
+        if let Some(check) = &file.check
+            && salt_file::matches(&key.bytes, check)?
+        {
+            return Ok(key.with_origin(Origin::Checked));
+        }
+        // Not the salt file's passphrase (or no check to tell): perhaps the new one of an
+        // interrupted passphrase change.
+        if let Some(pending) = salt_file::read(&salt_file::pending_path(database))?
+            && let Some(check) = &pending.check
+        {
+            let new = Self::derive(passphrase.as_bytes(), &pending.salt, pending.params)?;
+            if salt_file::matches(&new.bytes, check)? {
+                return Ok(new.with_origin(Origin::Pending));
+            }
+        }
+        match file.check {
+            Some(_) => Err(StoreError::WrongKey),
+            None => Ok(key.with_origin(Origin::Unchecked(file))),
+        }
+    }
+
+    /// A key from `passphrase` under a fresh random salt, and the salt file (with check) for it.
+    pub(super) fn fresh(passphrase: &str, params: KdfParams) -> Result<(Self, SaltFile), StoreError> {
+        let mut salt = [0u8; SALT_LEN];
+        rand::rng().fill_bytes(&mut salt);
+        let key = Self::derive(passphrase.as_bytes(), &salt, params)?.with_origin(Origin::Checked);
+        let check = Some(salt_file::check_value(&key.bytes)?);
+        Ok((key, SaltFile { params, salt, check }))
+    }
+
+    /// Whether the key matched a stored key check, so that a database it does not open is
+    /// damaged rather than under another key. A raw key, or one from a salt file written before
+    /// key checks, has nothing to be checked against.
+    pub fn is_checked(&self) -> bool {
+        matches!(self.origin, Origin::Checked | Origin::Pending)
+    }
+
+    pub(super) fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    pub(super) fn bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    pub(super) fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// Argon2id of `passphrase` with `salt` and `params`; the pure step of
@@ -162,34 +151,42 @@ impl DatabaseKey {
             .argon2()?
             .hash_password_into(passphrase, salt, key.as_mut_slice())
             .map_err(|error| StoreError::KdfParams(error.to_string()))?;
-        Ok(Self(key))
+        Ok(Self {
+            bytes: key,
+            origin: Origin::Raw,
+        })
     }
 
     /// Where the passphrase salt of the database at `database` lives: `<database>.salt`.
     pub fn salt_path(database: &Path) -> PathBuf {
-        let mut name = database.as_os_str().to_owned();
-        name.push(".salt");
-        PathBuf::from(name)
+        salt_file::suffixed(database, ".salt")
     }
 
     /// The statement that keys a SQLCipher connection with this raw key (no SQLCipher KDF).
     pub(super) fn key_statement(&self) -> Zeroizing<String> {
         let mut statement = Zeroizing::new(String::with_capacity(32 + 64));
         statement.push_str("PRAGMA key = \"x'");
-        for byte in self.0.iter() {
-            for nibble in [byte >> 4, byte & 0x0f] {
-                // A nibble is below 16, so it is always a hex digit.
-                statement.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-            }
-        }
+        statement.push_str(&self.hex());
         statement.push_str("'\";");
         statement
+    }
+
+    /// The key in lowercase hex, as SQLCipher's raw key syntax `x'...'` takes it.
+    pub(super) fn hex(&self) -> Zeroizing<String> {
+        let mut hex = Zeroizing::new(String::with_capacity(64));
+        for byte in self.bytes.iter() {
+            for nibble in [byte >> 4, byte & 0x0f] {
+                // A nibble is below 16, so it is always a hex digit.
+                hex.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
+        }
+        hex
     }
 
     /// The key that encrypts pickles inside the database, independent of the page key.
     pub(super) fn pickle_key(&self) -> Result<PickleKey, StoreError> {
         let mut okm = [0u8; 32];
-        hkdf_sha256(None, self.0.as_slice(), PICKLE_KEY_INFO, &mut okm)
+        hkdf_sha256(None, self.bytes.as_slice(), PICKLE_KEY_INFO, &mut okm)
             .map_err(|error| StoreError::Backend(format!("pickle key derivation: {error}")))?;
         let key = PickleKey::new(okm);
         okm.zeroize();
@@ -201,66 +198,6 @@ impl fmt::Debug for DatabaseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DatabaseKey(..)")
     }
-}
-
-fn parse_salt_file(path: &Path, bytes: &[u8]) -> Result<(KdfParams, [u8; SALT_LEN]), StoreError> {
-    let malformed = |reason: String| StoreError::SaltMalformed {
-        path: path.to_owned(),
-        reason,
-    };
-    if bytes.len() != SALT_FILE_LEN {
-        return Err(malformed(format!(
-            "expected {SALT_FILE_LEN} bytes, found {}",
-            bytes.len()
-        )));
-    }
-    let (magic, rest) = bytes.split_at(MAGIC.len());
-    if magic != MAGIC {
-        return Err(malformed("it does not start with HUSHKDF1".to_owned()));
-    }
-    let (numbers, salt) = rest.split_at(12);
-    let mut words = numbers
-        .chunks_exact(4)
-        .map(|chunk| <[u8; 4]>::try_from(chunk).map(u32::from_le_bytes));
-    let mut next = || {
-        words
-            .next()
-            .and_then(Result::ok)
-            .ok_or_else(|| malformed("truncated parameters".to_owned()))
-    };
-    let (memory_kib, iterations, parallelism) = (next()?, next()?, next()?);
-    let params =
-        KdfParams::new(memory_kib, iterations, parallelism).map_err(|error| malformed(error.to_string()))?;
-    let salt = <[u8; SALT_LEN]>::try_from(salt).map_err(|_| malformed("truncated salt".to_owned()))?;
-    Ok((params, salt))
-}
-
-/// Writes the salt file durably: a temporary file, synced, renamed into place, directory synced.
-fn write_salt_file(path: &Path, params: KdfParams, salt: &[u8; SALT_LEN]) -> Result<(), StoreError> {
-    let io = |what: &str| {
-        let what = format!("{what} {}", path.display());
-        move |source| StoreError::Io { what, source }
-    };
-    let mut contents = Vec::with_capacity(SALT_FILE_LEN);
-    contents.extend_from_slice(MAGIC);
-    for number in [params.memory_kib, params.iterations, params.parallelism] {
-        contents.extend_from_slice(&number.to_le_bytes());
-    }
-    contents.extend_from_slice(salt);
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    let mut file = super::private_file(&temporary).map_err(io("cannot create"))?;
-    file.write_all(&contents).map_err(io("cannot write"))?;
-    file.sync_all().map_err(io("cannot sync"))?;
-    drop(file);
-    fs::rename(&temporary, path).map_err(io("cannot move into place"))?;
-    if let Some(directory) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-        File::open(directory)
-            .and_then(|directory| directory.sync_all())
-            .map_err(io("cannot sync the directory of"))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -286,7 +223,7 @@ mod tests {
     fn passphrase_keys_depend_on_passphrase_salt_and_params() {
         let salt = [1; SALT_LEN];
         let key = |passphrase: &[u8], salt: &[u8; SALT_LEN], params| {
-            *DatabaseKey::derive(passphrase, salt, params).unwrap().0
+            *DatabaseKey::derive(passphrase, salt, params).unwrap().bytes
         };
         let base = key(b"correct horse", &salt, cheap());
         assert_eq!(base, key(b"correct horse", &salt, cheap()));
@@ -306,17 +243,17 @@ mod tests {
         let salt_path = DatabaseKey::salt_path(&database);
         assert_eq!(salt_path, dir.path().join("profile.db.salt"));
         let bytes = fs::read(&salt_path).unwrap();
-        assert_eq!(bytes.len(), SALT_FILE_LEN);
-        assert_eq!(parse_salt_file(&salt_path, &bytes).unwrap().0, cheap());
+        assert_eq!(bytes.len(), salt_file::V2_LEN);
+        assert_eq!(salt_file::parse(&salt_path, &bytes).unwrap().params, cheap());
         // Asking for other (here: the expensive default) parameters later changes nothing.
         let again = DatabaseKey::from_passphrase("pass", &database).unwrap();
-        assert_eq!(first.0, again.0);
+        assert_eq!(first.bytes, again.bytes);
         assert_eq!(fs::read(&salt_path).unwrap(), bytes);
 
         // Another profile gets another salt, so the same passphrase gives another key.
         let other =
             DatabaseKey::from_passphrase_with_params("pass", &dir.path().join("other.db"), cheap()).unwrap();
-        assert_ne!(first.0, other.0);
+        assert_ne!(first.bytes, other.bytes);
     }
 
     #[test]
@@ -336,7 +273,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("profile.db");
         let salt_path = DatabaseKey::salt_path(&database);
-        let mut valid = MAGIC.to_vec();
+        let mut valid = b"HUSHKDF1".to_vec();
         for number in [64u32, 1, 1] {
             valid.extend_from_slice(&number.to_le_bytes());
         }
@@ -374,19 +311,6 @@ mod tests {
         }
         fs::write(&salt_path, &valid).unwrap();
         assert!(DatabaseKey::from_passphrase_with_params("pass", &database, cheap()).is_ok());
-    }
-
-    #[test]
-    fn params_are_checked() {
-        assert!(KdfParams::new(MAX_KDF_MEMORY_KIB + 1, 1, 1).is_err());
-        assert!(KdfParams::new(64, 0, 1).is_err());
-        assert!(KdfParams::new(64, 1, 0).is_err());
-        assert!(KdfParams::new(4, 1, 1).is_err(), "below Argon2's minimum memory");
-        let default = KdfParams::default();
-        assert_eq!(
-            KdfParams::new(default.memory_kib(), default.iterations(), default.parallelism()).unwrap(),
-            default
-        );
     }
 
     #[test]

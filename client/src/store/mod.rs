@@ -16,12 +16,18 @@ mod codec;
 mod error;
 #[cfg(test)]
 mod existing_tests;
+mod kdf;
 mod key;
 mod ops;
 mod queries;
+mod rekey;
+#[cfg(test)]
+mod rekey_tests;
+mod salt_file;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod unlock;
 mod wal;
 
 use std::fmt;
@@ -32,7 +38,8 @@ use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::error::{NotAProfile, StoreError};
-pub use self::key::{DatabaseKey, KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
+pub use self::kdf::{KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
+pub use self::key::DatabaseKey;
 
 /// Statements kept prepared: every distinct statement the store runs fits.
 const STATEMENT_CACHE: usize = 64;
@@ -42,13 +49,16 @@ pub struct SqlStore {
     conn: Connection,
     pickle_key: PickleKey,
     path: PathBuf,
+    /// Whether the key came from a passphrase (so the passphrase can be changed).
+    passphrase_keyed: bool,
 }
 
 impl SqlStore {
     /// Opens the database at `path` with `key`, creating it if the file does not exist, and
     /// brings its schema up to date.
     ///
-    /// Fails with [`StoreError::WrongKey`] if `key` does not open it,
+    /// Fails with [`StoreError::WrongKey`] if `key` does not open it (or, for a key that matched
+    /// its key check, [`StoreError::Corrupt`]: the first page is damaged),
     /// [`StoreError::NotADatabase`] if the file is not an encrypted database,
     /// [`StoreError::SchemaTooNew`] if a newer build wrote it, and [`StoreError::Locked`] if
     /// another process has it open.
@@ -73,18 +83,24 @@ impl SqlStore {
                 source,
             })?;
         }
-        let mut conn = schema::open_keyed(path, key)?;
+        let mut conn = match schema::open_keyed(path, key) {
+            Err(StoreError::WrongKey) => return Err(unlock::explain_unopened(key, path)),
+            opened => opened?,
+        };
         if existing {
             schema::check_hush_schema(&conn, path)?;
         }
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         schema::lock(&conn)?;
+        // Only now, holding the lock, are the salt files ours to change.
+        unlock::settle(key, path);
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn,
             pickle_key: key.pickle_key()?,
             path: path.to_owned(),
+            passphrase_keyed: *key.origin() != key::Origin::Raw,
         })
     }
 

@@ -50,7 +50,7 @@ pub(super) fn truncate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
     use std::fs;
     use std::path::Path;
@@ -66,7 +66,7 @@ mod tests {
     const WAL_HEADER: usize = 32;
     const FRAME_HEADER: usize = 24;
 
-    fn sessions_with(local: &Account, peer: &mut Account) -> PeerSessions {
+    pub(in crate::store) fn sessions_with(local: &Account, peer: &mut Account) -> PeerSessions {
         let mut rng = rand::rng();
         let otk = peer.generate_one_time_prekeys(1, &mut rng)[0];
         let bundle = peer.prekey_bundle(Some(otk.id)).unwrap().verify(None).unwrap();

@@ -61,7 +61,7 @@ fn status_mark(status: MessageStatus) -> &'static str {
 pub async fn run(dir: &Path, with: &str) -> Result<()> {
     let mut profile = Profile::open(dir).await?;
     let peer: Address = profile.resolve(with).await?;
-    let name = profile.display_name(&peer).await;
+    let name = profile.display_name(&peer).await?;
     for entry in profile.client.history(peer, None, BACKLOG).await? {
         println!("{}", format_message(&entry.message, &name));
     }
@@ -103,7 +103,7 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                         println!("{}", format_message(&message, &name));
                         profile.client.mark_read(peer).await?;
                     } else {
-                        let other = profile.display_name(&message.peer).await;
+                        let other = profile.display_name(&message.peer).await?;
                         println!("  (new message from {other})");
                     }
                 }

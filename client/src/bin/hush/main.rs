@@ -4,6 +4,8 @@
 //! passphrase comes from `HUSH_PASSPHRASE` or is read from the first line of standard input.
 
 mod chat;
+mod init;
+mod passphrase;
 mod profile;
 
 use std::path::PathBuf;
@@ -13,8 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use hush_client::{
-    Address, ClientError, ClientEvent, ConnectionState, Content, Event, MessageStatus, NetError,
-    RegistrationToken, RelayAddress,
+    Address, ClientEvent, ConnectionState, Content, Event, MessageStatus, RegistrationToken, RelayAddress,
 };
 
 use crate::profile::Profile;
@@ -50,11 +51,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a profile, register it with the relay and print the address to share.
+    /// Create a profile, register it with the relay and print the address to share. The relay
+    /// is tried first: a malformed address, a relay that does not answer or one whose
+    /// certificate does not match the fingerprint leaves nothing behind.
     Init {
         /// The relay address the relay printed: host:port#fingerprint.
         #[arg(long, env = "HUSH_RELAY")]
         relay: String,
+        /// Create the profile without trying the relay (it need not be reachable yet); register
+        /// later with `hush register`, after `hush relay set ADDRESS` if the address changes.
+        #[arg(long)]
+        offline: bool,
     },
     /// Register with the relay (again), with a registration token from its operator if the
     /// relay asks for one. `init` registers already where the relay needs no token.
@@ -112,6 +119,9 @@ enum Command {
     /// The profile's relay.
     #[command(subcommand)]
     Relay(RelayCommand),
+    /// The profile's passphrase.
+    #[command(subcommand)]
+    Passphrase(passphrase::PassphraseCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,7 +173,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Init { relay } => init(&cli.profile, &relay).await,
+        Command::Init { relay, offline } => init::run(&cli.profile, &relay, offline).await,
         Command::Register { token } => register(&cli.profile, token.as_deref()).await,
         Command::Address => {
             let profile = Profile::open(&cli.profile).await?;
@@ -207,6 +217,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
         Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,
         Command::Report { who } => peer_action(&cli.profile, &who, PeerAction::Report).await,
+        Command::Passphrase(command) => passphrase::run(&cli.profile, command),
         Command::Relay(RelayCommand::Show) => {
             println!("{}", profile::relay(&cli.profile)?);
             Ok(())
@@ -234,7 +245,7 @@ async fn requests(dir: &std::path::Path) -> Result<()> {
     if let Err(error) = profile.client.register().await {
         eprintln!("warning: {error}; showing what is stored");
     } else {
-        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+        profile.wait_quiet(INBOX_QUIET).await?;
     }
     let requests = profile.client.requests().await?;
     if requests.is_empty() {
@@ -260,45 +271,17 @@ async fn peer_action(dir: &std::path::Path, who: &str, action: PeerAction) -> Re
         PeerAction::Report => profile.client.report(peer).await?,
     }
     // Let the requests this produced go out before shutting down.
-    while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+    profile.wait_quiet(INBOX_QUIET).await?;
     println!("{who}: {action:?} done");
     profile.client.shutdown().await?;
     Ok(())
 }
 
-fn print_identity(profile: &Profile) {
+pub(crate) fn print_identity(profile: &Profile) {
     let address = profile.client.address();
     println!("address: {address}");
     let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
     println!("safety number (your half): {half}");
-}
-
-async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
-    let relay: RelayAddress = relay
-        .parse()
-        .with_context(|| format!("bad relay address {relay:?}"))?;
-    let profile = Profile::create(dir, relay).await?;
-    println!("profile created in {}", dir.display());
-    print_identity(&profile);
-    match profile.client.register().await {
-        Ok(()) => println!("registered with relay {}", profile.relay),
-        Err(ClientError::Relay(NetError::RegistrationTokenRequired)) => {
-            profile.client.shutdown().await?;
-            bail!(
-                "profile created, but the relay registers new addresses by token only. Send your address \
-                 to the relay's operator, then run `hush register --token <token>` with the token you get."
-            );
-        }
-        Err(error) => {
-            profile.client.shutdown().await?;
-            bail!(
-                "profile created, but registration failed: {error}. Start the relay and run any command to retry, \
-                 or give the profile the right address with `hush relay set ADDRESS`."
-            );
-        }
-    }
-    profile.client.shutdown().await?;
-    Ok(())
 }
 
 async fn register(dir: &std::path::Path, token: Option<&str>) -> Result<()> {
@@ -368,10 +351,10 @@ async fn inbox(dir: &std::path::Path) -> Result<()> {
         eprintln!("warning: {error}; showing what is stored");
     } else {
         // Queued messages arrive right after login; wait until they stop coming.
-        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
+        profile.wait_quiet(INBOX_QUIET).await?;
     }
     for peer in profile.client.conversations().await? {
-        let name = profile.display_name(&peer).await;
+        let name = profile.display_name(&peer).await?;
         let history = profile.client.history(peer, None, 5).await?;
         println!("== {name}");
         for entry in history {

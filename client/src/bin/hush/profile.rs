@@ -16,25 +16,33 @@ pub struct Profile {
 
 /// The passphrase; `confirm`: a new profile's, typed twice at a terminal.
 fn passphrase(confirm: bool) -> Result<String> {
-    if let Ok(passphrase) = std::env::var("HUSH_PASSPHRASE") {
+    ask_secret("HUSH_PASSPHRASE", "passphrase", confirm)
+}
+
+/// A passphrase from the environment variable `env`, else typed at a terminal after
+/// `prompt` (twice if `confirm`), else the next line of standard input.
+pub fn ask_secret(env: &str, prompt: &str, confirm: bool) -> Result<String> {
+    let empty = || anyhow::anyhow!("an empty {prompt} is not allowed (set {env} or type one)");
+    if let Ok(passphrase) = std::env::var(env) {
         return Ok(passphrase);
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         // Typed at a terminal: no echo.
-        let passphrase = rpassword::prompt_password("passphrase: ").context("cannot read the passphrase")?;
+        let passphrase = rpassword::prompt_password(format!("{prompt}: "))
+            .with_context(|| format!("cannot read the {prompt}"))?;
         if passphrase.is_empty() {
-            bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+            return Err(empty());
         }
         if confirm {
-            let again =
-                rpassword::prompt_password("passphrase again: ").context("cannot read the passphrase")?;
+            let again = rpassword::prompt_password(format!("{prompt} again: "))
+                .with_context(|| format!("cannot read the {prompt}"))?;
             if again != passphrase {
-                bail!("the two passphrases differ; nothing was created");
+                bail!("the two entries of the {prompt} differ; nothing was changed");
             }
         }
         return Ok(passphrase);
     }
-    eprint!("passphrase: ");
+    eprint!("{prompt}: ");
     // Byte by byte and unbuffered, so nothing after the passphrase line is taken from the
     // stream `hush chat` reads its input from.
     let mut bytes = Vec::new();
@@ -42,17 +50,17 @@ fn passphrase(confirm: bool) -> Result<String> {
     let mut byte = [0u8; 1];
     loop {
         let read = std::io::Read::read(&mut input, &mut byte)
-            .context("cannot read the passphrase from standard input")?;
+            .with_context(|| format!("cannot read the {prompt} from standard input"))?;
         let [value] = byte;
         if read == 0 || value == b'\n' {
             break;
         }
         bytes.push(value);
     }
-    let line = String::from_utf8(bytes).context("the passphrase is not UTF-8")?;
+    let line = String::from_utf8(bytes).with_context(|| format!("the {prompt} is not UTF-8"))?;
     let passphrase = line.trim_end_matches(['\r', '\n']).to_owned();
     if passphrase.is_empty() {
-        bail!("an empty passphrase is not allowed (set HUSH_PASSPHRASE or type one)");
+        return Err(empty());
     }
     Ok(passphrase)
 }
@@ -85,13 +93,25 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn key(dir: &Path, passphrase: &str) -> Result<DatabaseKey> {
-    DatabaseKey::from_passphrase(passphrase, &dir.join(DATABASE)).context("cannot derive the database key")
+pub fn key(dir: &Path, passphrase: &str) -> Result<DatabaseKey> {
+    DatabaseKey::from_passphrase(passphrase, &dir.join(DATABASE)).map_err(|error| match error {
+        StoreError::WrongKey => anyhow::anyhow!("wrong passphrase for this profile"),
+        other => anyhow::Error::new(other).context("cannot derive the database key"),
+    })
 }
 
-fn explain(error: ClientError) -> anyhow::Error {
+/// A failed open in the user's words; `key` tells whether a wrong key can be told from damage.
+pub fn explain(error: ClientError, key: &DatabaseKey) -> anyhow::Error {
     match error {
+        // Only a key without a check (a profile from before key checks) gets here wrong.
+        ClientError::Store(StoreError::WrongKey) if !key.is_checked() => anyhow::anyhow!(
+            "wrong passphrase for this profile (or its database's first page is damaged: this profile \
+             predates key checks, so the two look the same until it has been opened once)"
+        ),
         ClientError::Store(StoreError::WrongKey) => anyhow::anyhow!("wrong passphrase for this profile"),
+        ClientError::Store(error @ StoreError::Corrupt(_)) => anyhow::Error::new(error).context(
+            "the profile's database is damaged; restore it from a backup (a new profile would be a new identity)",
+        ),
         other => other.into(),
     }
 }
@@ -120,29 +140,53 @@ pub fn set_relay(dir: &Path, relay: &RelayAddress) -> Result<()> {
 }
 
 fn require_database(dir: &Path) -> Result<()> {
-    if !dir.join(DATABASE).exists() {
+    database(dir).map(drop)
+}
+
+/// The database file of the profile in `dir`, which must exist.
+pub fn database(dir: &Path) -> Result<PathBuf> {
+    let database = dir.join(DATABASE);
+    if !database.exists() {
         bail!(
             "no profile in {} (run `hush init --relay <address>` first)",
             dir.display()
         );
+    }
+    Ok(database)
+}
+
+/// Refuses to create a profile over an existing one.
+pub fn refuse_existing(dir: &Path) -> Result<()> {
+    if dir.join(DATABASE).exists() {
+        bail!("a profile already exists in {}", dir.display());
     }
     Ok(())
 }
 
 impl Profile {
     pub async fn create(dir: &Path, relay: RelayAddress) -> Result<Self> {
-        if dir.join(DATABASE).exists() {
-            bail!("a profile already exists in {}", dir.display());
-        }
+        refuse_existing(dir)?;
         // Asked before anything is created: two differing entries leave nothing behind.
         let passphrase = passphrase(true)?;
         create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         write_private(&dir.join(RELAY_FILE), relay.to_string().as_bytes())
             .with_context(|| format!("cannot write {}", dir.join(RELAY_FILE).display()))?;
+        // A salt file without its database is what an init that crashed before creating the
+        // database leaves; it belongs to no profile, and its key check would hold this new
+        // profile to that attempt's passphrase.
+        let salt = DatabaseKey::salt_path(&dir.join(DATABASE));
+        for leftover in [salt.clone(), salt.with_extension("salt.new")] {
+            match std::fs::remove_file(&leftover) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(error).with_context(|| format!("cannot remove {}", leftover.display()));
+                }
+                _ => {}
+            }
+        }
         let key = key(dir, &passphrase)?;
         let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
             .await
-            .map_err(explain)?;
+            .map_err(|error| explain(error, &key))?;
         Ok(Self {
             client,
             events,
@@ -156,7 +200,7 @@ impl Profile {
         let key = key(dir, &passphrase(false)?)?;
         let (client, events) = Client::open_existing(&database, &key, relay.clone())
             .await
-            .map_err(explain)?;
+            .map_err(|error| explain(error, &key))?;
         Ok(Self {
             client,
             events,
@@ -178,11 +222,26 @@ impl Profile {
         }
     }
 
-    /// The contact name for `address`, or the address.
-    pub async fn display_name(&self, address: &Address) -> String {
-        match self.client.name_of(address).await {
-            Ok(Some(name)) => name,
-            _ => address.to_string(),
+    /// The contact name for `address`, or the address if it has none. A failure to read the
+    /// address book is an error, not the address: a damaged database must not pass for a list
+    /// of strangers.
+    pub async fn display_name(&self, address: &Address) -> Result<String> {
+        let name = self
+            .client
+            .name_of(address)
+            .await
+            .context("cannot read the contacts of this profile")?;
+        Ok(name.unwrap_or_else(|| address.to_string()))
+    }
+
+    /// Takes events until none comes for `quiet` (what arrives right after login has arrived);
+    /// fails if the client stopped meanwhile (a database write failed, say).
+    pub async fn wait_quiet(&mut self, quiet: std::time::Duration) -> Result<()> {
+        while let Ok(Some(event)) = tokio::time::timeout(quiet, self.events.next()).await {
+            if let hush_client::ClientEvent::Stopped(reason) = event {
+                bail!("the client stopped: {reason}");
+            }
         }
+        Ok(())
     }
 }

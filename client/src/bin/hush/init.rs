@@ -1,0 +1,60 @@
+//! `hush init`: a new profile, created only once its relay address is known to be right.
+//!
+//! The address is parsed and the relay tried (its certificate checked against the pinned
+//! fingerprint) before the passphrase is asked or any file written, so a mistyped address, a
+//! relay that is not running or a wrong fingerprint leaves nothing behind. `--offline` creates
+//! the profile without trying the relay, for setting up before the relay is reachable; the
+//! identity is made locally, and `hush register` (with `hush relay set` for another address)
+//! registers it later.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use hush_client::{ClientError, NetError, RelayAddress};
+
+use crate::profile::{self, Profile};
+
+pub async fn run(dir: &Path, relay: &str, offline: bool) -> Result<()> {
+    let relay: RelayAddress = relay
+        .parse()
+        .with_context(|| format!("bad relay address {relay:?}; nothing was created"))?;
+    profile::refuse_existing(dir)?;
+    if !offline && let Err(error) = hush_client::check_relay(&relay).await {
+        let what_to_do = match error {
+            // Creating the profile anyway would only pin the wrong certificate.
+            NetError::CertificateMismatch { .. } => "",
+            _ => {
+                " and that the relay is running, then run `hush init` again; or pass --offline to \
+                 create the profile now and register later with `hush register`"
+            }
+        };
+        bail!(
+            "{error}.\nNothing was created. Check the address (the relay prints it at start-up){what_to_do}."
+        );
+    }
+    let profile = Profile::create(dir, relay).await?;
+    println!("profile created in {}", dir.display());
+    crate::print_identity(&profile);
+    if offline {
+        profile.client.shutdown().await?;
+        println!(
+            "not registered yet (--offline): run `hush register` once the relay is reachable \
+             (`hush relay set ADDRESS` if its address changes)"
+        );
+        return Ok(());
+    }
+    let registered = profile.client.register().await;
+    profile.client.shutdown().await?;
+    match registered {
+        Ok(()) => println!("registered with relay {}", profile.relay),
+        Err(ClientError::Relay(NetError::RegistrationTokenRequired)) => bail!(
+            "profile created, but the relay registers new addresses by token only. Send your address \
+             to the relay's operator, then run `hush register --token <token>` with the token you get."
+        ),
+        Err(error) => bail!(
+            "profile created, but registration failed: {error}. Run `hush register` to try again, or \
+             give the profile the right address with `hush relay set ADDRESS` first."
+        ),
+    }
+    Ok(())
+}
