@@ -1,4 +1,5 @@
-//! `hush chat`: line-based interactive chat with one contact.
+//! `hush chat --plain`: the line mode, for scripts (and wherever standard input or output is not
+//! a terminal): typed lines are sent, incoming messages and status marks are printed as lines.
 
 use std::path::Path;
 
@@ -28,10 +29,7 @@ pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
         Direction::Incoming => peer_name,
         _ => "me",
     };
-    let text = match &message.content {
-        Content::Text(text) => text.clone(),
-        other => format!("<unsupported content: {other:?}>"),
-    };
+    let text = text_of(&message.content);
     match message.direction {
         Direction::Outgoing => format!("[{clock}] {who}: {text}  ({})", status_mark(message.status)),
         _ => format!("[{clock}] {who}: {text}"),
@@ -47,7 +45,16 @@ fn status_change_mark(status: MessageStatus, delivered_shown: bool) -> &'static 
     }
 }
 
-fn status_mark(status: MessageStatus) -> &'static str {
+/// What a message says, as text.
+pub(super) fn text_of(content: &Content) -> String {
+    match content {
+        Content::Text(text) => text.clone(),
+        other => format!("<unsupported content: {other:?}>"),
+    }
+}
+
+/// The word for a status of one of our messages.
+pub(super) fn status_mark(status: MessageStatus) -> &'static str {
     match status {
         MessageStatus::Queued => "queued",
         MessageStatus::Sent => "sent",
@@ -152,7 +159,8 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
     Ok(())
 }
 
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+/// Waits until `at`, or for ever.
+pub(super) async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
