@@ -89,6 +89,8 @@ pub struct App {
     pub notice: Option<String>,
     /// Rows the history pane has, for page sizes (set by the runtime from the terminal size).
     pub history_rows: usize,
+    /// The largest `scroll` that still fills the pane (set by the runtime from the layout).
+    pub max_scroll: usize,
     /// Set once the user asked to leave.
     pub quit: bool,
 }
@@ -110,6 +112,7 @@ impl App {
             link: Link::Connecting,
             notice: None,
             history_rows: 10,
+            max_scroll: 0,
             quit: false,
         };
         let action = app.select(selected);
@@ -225,11 +228,10 @@ impl App {
         self.link = link;
     }
 
-    /// Scrolls towards earlier messages by `count`; asks for the page before the loaded ones
-    /// once less than a screenful of them is left above the view.
+    /// Scrolls towards earlier messages by `count` (as far as the earliest loaded one at the
+    /// top); asks for the page before the loaded ones once less than a screenful is left above.
     pub fn scroll_up(&mut self, count: usize) -> Option<Action> {
-        let last = self.messages.len().saturating_sub(1);
-        self.scroll = (self.scroll + count).min(last);
+        self.scroll = (self.scroll + count).min(self.max_scroll);
         let above = self.messages.len().saturating_sub(self.scroll);
         if above > self.history_rows || self.complete || self.loading {
             return None;
@@ -287,3 +289,7 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+pub(crate) mod tests;

@@ -107,7 +107,10 @@ async fn session(
             break;
         }
         let size = screen.terminal.size().context("cannot read the terminal size")?;
-        app.history_rows = view::history_rows(Rect::new(0, 0, size.width, size.height));
+        let area = Rect::new(0, 0, size.width, size.height);
+        app.history_rows = view::history_rows(area);
+        app.max_scroll = view::max_scroll(app, Zone::Local, area);
+        app.scroll = app.scroll.min(app.max_scroll);
         screen
             .terminal
             .draw(|frame| view::render(frame, app, Zone::Local))

@@ -78,6 +78,22 @@ pub fn history_rows(area: Rect) -> usize {
     usize::from(areas(area).history.height.saturating_sub(2))
 }
 
+/// The largest scroll (messages hidden below) that still fills the history pane of a screen
+/// of `area`: scrolled further, the earliest loaded message would leave the top.
+pub fn max_scroll(app: &App, zone: Zone, area: Rect) -> usize {
+    let inner = Block::bordered().inner(areas(area).history);
+    let (width, rows) = (usize::from(inner.width), usize::from(inner.height));
+    let name = app.open_row().map(|row| clean(&row.name)).unwrap_or_default();
+    let mut count = 0;
+    for (index, message) in app.messages.iter().enumerate() {
+        count += message_lines(app, index, message, &name, zone, width).len();
+        if count >= rows {
+            return app.messages.len() - index - 1;
+        }
+    }
+    0
+}
+
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, app: &App, zone: Zone) {
     let areas = areas(frame.area());
@@ -176,13 +192,7 @@ fn history_lines(app: &App, name: &str, zone: Zone, width: usize, rows: usize) -
         let Some(message) = app.messages.get(index) else {
             continue;
         };
-        let day = zone.at(message.sent_at).date();
-        let previous = index.checked_sub(1).and_then(|before| app.messages.get(before));
-        let mut block = Vec::new();
-        if previous.map(|previous| zone.at(previous.sent_at).date()) != Some(day) {
-            block.push(date_line(day));
-        }
-        block.extend(wrap(message_spans(message, name, zone), width));
+        let block = message_lines(app, index, message, name, zone, width);
         count += block.len();
         blocks.push(block);
         if count >= rows {
@@ -192,6 +202,26 @@ fn history_lines(app: &App, name: &str, zone: Zone, width: usize, rows: usize) -
     let lines: Vec<Line<'static>> = blocks.into_iter().rev().flatten().collect();
     let skip = lines.len().saturating_sub(rows);
     lines.into_iter().skip(skip).collect()
+}
+
+/// Message `index` wrapped to `width`, after a date line if its day differs from the message
+/// before it.
+fn message_lines(
+    app: &App,
+    index: usize,
+    message: &StoredMessage,
+    name: &str,
+    zone: Zone,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let day = zone.at(message.sent_at).date();
+    let previous = index.checked_sub(1).and_then(|before| app.messages.get(before));
+    let mut lines = Vec::new();
+    if previous.map(|previous| zone.at(previous.sent_at).date()) != Some(day) {
+        lines.push(date_line(day));
+    }
+    lines.extend(wrap(message_spans(message, name, zone), width));
+    lines
 }
 
 fn date_line(day: NaiveDate) -> Line<'static> {
@@ -305,3 +335,7 @@ fn clean(text: &str) -> String {
         .map(|ch| if ch.is_control() { '\u{fffd}' } else { ch })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;
