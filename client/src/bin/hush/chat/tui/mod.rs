@@ -4,6 +4,7 @@
 
 mod app;
 mod input;
+mod keys;
 mod screen;
 mod view;
 
@@ -16,9 +17,9 @@ use crossterm::event::Event as TerminalEvent;
 use hush_client::{Address, ClientEvent, ConnectionState, Content, Event, MessageId, StoredMessage};
 use ratatui::layout::Rect;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
 
 use self::app::{Action, App, Link, PAGE, Row};
+use self::keys::TerminalEvents;
 use self::screen::Screen;
 use self::view::Zone;
 use crate::chat::plain::sleep_until_opt;
@@ -26,8 +27,6 @@ use crate::profile::Profile;
 
 /// Longest wait, when leaving with messages still in the outbox, for the relay to take them.
 const LEAVE_WAIT: Duration = Duration::from_secs(5);
-/// How often the terminal reader looks whether the chat is gone.
-const READER_POLL: Duration = Duration::from_millis(250);
 /// Our latest messages searched for the one just queued (others may arrive meanwhile).
 const SENT_SEARCH: usize = 16;
 
@@ -81,8 +80,7 @@ async fn session(
     screen: &mut Screen,
     first: Option<Action>,
 ) -> Result<()> {
-    let (sender, mut terminal_events) = mpsc::unbounded_channel();
-    std::thread::spawn(move || read_terminal(&sender));
+    let mut terminal_events = TerminalEvents::start();
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch for hangups")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
     let mut actions: VecDeque<Action> = first.into_iter().collect();
@@ -116,7 +114,7 @@ async fn session(
             .draw(|frame| view::render(frame, app, Zone::Local))
             .context("cannot draw the chat screen")?;
         tokio::select! {
-            event = terminal_events.recv() => match event {
+            event = terminal_events.next() => match event {
                 Some(Ok(TerminalEvent::Key(key))) => actions.extend(input::on_key(app, key)),
                 // A resize (or focus, mouse): the next draw fits the new size.
                 Some(Ok(_)) => {}
@@ -133,26 +131,6 @@ async fn session(
         }
     }
     Ok(())
-}
-
-/// Forwards terminal events until the chat is gone (the channel closed) or reading fails.
-fn read_terminal(sender: &mpsc::UnboundedSender<std::io::Result<TerminalEvent>>) {
-    while !sender.is_closed() {
-        match crossterm::event::poll(READER_POLL) {
-            Ok(false) => {}
-            Ok(true) => {
-                let event = crossterm::event::read();
-                let failed = event.is_err();
-                if sender.send(event).is_err() || failed {
-                    return;
-                }
-            }
-            Err(error) => {
-                let _ = sender.send(Err(error));
-                return;
-            }
-        }
-    }
 }
 
 /// Carries out `action`; what comes of it goes back into `app` (errors as a notice).
