@@ -278,14 +278,23 @@ def quickstart(bin_dir, home):
              "(cargo build --release -p hush-relay -p hush-client --bins) or pass the binaries' directory")
     hush = Hush(hush_bin, home)
 
+    def start_relay(port=0, name="hush-relay"):
+        relay = Child(
+            name,
+            [relay_bin, "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(home, "relay-data"),
+             "--metrics-listen", "off"],
+            clean_env(),
+        )
+        return relay, relay.expect(r"relay address for clients: (\S+:\d+#[0-9a-f]{64})\s*$").group(1)
+
+    def stop_relay(relay):
+        relay.proc.send_signal(signal.SIGTERM)
+        code = relay.wait()
+        need(code == 0, f"the relay exited with {code} on SIGTERM.\n{relay.tail()}")
+
     step("start the relay on 127.0.0.1, a free port, metrics off")
-    relay = Child(
-        "hush-relay",
-        [relay_bin, "--listen", "127.0.0.1:0", "--data-dir", os.path.join(home, "relay-data"),
-         "--metrics-listen", "off"],
-        clean_env(),
-    )
-    relay_address = relay.expect(r"relay address for clients: (\S+:\d+#[0-9a-f]{64})\s*$").group(1)
+    relay, relay_address = start_relay()
+    port = relay_address.split("#")[0].rsplit(":", 1)[1]
     step(f"  relay address: {relay_address}")
 
     addresses = {}
@@ -362,7 +371,12 @@ def quickstart(bin_dir, home):
         need(re.search(rf"^  \[\d\d:\d\d:\d\d\] {who}: {re.escape(text)}", out, re.MULTILINE),
              f"bob's inbox lacks {who}: {text!r}:\n{out}")
 
-    chat_screens(hush, home, {"hello": hello, "reply": reply})
+    def bounce_relay():
+        """Stops the relay; returns a function that starts it again (same port and data)."""
+        stop_relay(relay)
+        return lambda: start_relay(port, "hush-relay (bounced)")
+
+    relay = chat_screens(hush, home, {"hello": hello, "reply": reply}, bounce_relay)
 
     step("a wrong passphrase fails")
     code, out = hush.run("bob", "inbox", passphrase="not bob's passphrase", check=False)
@@ -370,9 +384,7 @@ def quickstart(bin_dir, home):
     need("wrong passphrase" in out, f"a wrong passphrase did not say so:\n{out}")
 
     step("stop the relay (SIGTERM) and check it exits cleanly")
-    relay.proc.send_signal(signal.SIGTERM)
-    code = relay.wait()
-    need(code == 0, f"the relay exited with {code} on SIGTERM.\n{relay.tail()}")
+    stop_relay(relay)
 
     step("alice: hush send with the relay down keeps the message queued")
     offline = "written while the relay is down"
@@ -382,14 +394,7 @@ def quickstart(bin_dir, home):
          f"`hush send` with the relay down did not say the message is queued, not sent:\n{out}")
 
     step("restart the relay on the same port and data directory: same address")
-    port = relay_address.split("#")[0].rsplit(":", 1)[1]
-    relay = Child(
-        "hush-relay (restarted)",
-        [relay_bin, "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(home, "relay-data"),
-         "--metrics-listen", "off"],
-        clean_env(),
-    )
-    again = relay.expect(r"relay address for clients: (\S+:\d+#[0-9a-f]{64})\s*$").group(1)
+    relay, again = start_relay(port, "hush-relay (restarted)")
     need(again == relay_address, f"the restarted relay has another address: {again} (was {relay_address})")
 
     step("alice: the next send delivers the queued message too")
@@ -407,8 +412,9 @@ def quickstart(bin_dir, home):
     need(positions[0] < positions[1], f"bob's inbox shows alice's messages out of order:\n{out}")
 
 
-def chat_screens(hush, home, said):
-    """The chat screen (`hush chat` at a terminal), two of them in tmux."""
+def chat_screens(hush, home, said, bounce_relay):
+    """The chat screen (`hush chat` at a terminal), two of them in tmux. `bounce_relay()` stops
+    the relay and returns a function that starts it again; the running relay is returned."""
     tmux = Tmux(home)
 
     def start(who, peer, width, height):
@@ -478,8 +484,16 @@ def chat_screens(hush, home, said):
                 and "online" in lines[0] and "message to alice" in lines[-3]
                 and lines[-2].startswith("│> half a thought") and not any(" chats " in l for l in lines))
     tmux.wait_for("bob", fits, "the 44x14 layout")
+
+    step("TUI: the relay stops: both screens say offline within 10 s, and online once it is back")
+    restart = bounce_relay()
+    for who in ("alice", "bob"):
+        tmux.wait_for(who, r"^ hush .* offline: ", "the offline state", timeout=10)
+    relay, _ = restart()
+    for who in ("alice", "bob"):
+        tmux.wait_for(who, r"^ hush .* online\s*$", "the online state")
     tmux.keys("bob", "Enter")
-    tmux.wait_for("alice", r"bob: half a thought", "bob's line, sent after the resize")
+    tmux.wait_for("alice", r"bob: half a thought", "bob's line, sent after the resize and the restart")
 
     step("TUI: Esc (alice) and Ctrl-C (bob) quit: exit 0, the shell is back, the terminal not raw")
     for who, key in (("alice", "Escape"), ("bob", "C-c")):
@@ -490,6 +504,7 @@ def chat_screens(hush, home, said):
         need(re.search(r"^exit=0\s*$", screen, re.MULTILINE), f"{who}'s chat did not exit 0:\n{screen}")
         need(re.search(r"^raw=0\s*$", screen, re.MULTILINE), f"{who}'s terminal was left raw:\n{screen}")
     tmux.kill()
+    return relay
 
 
 def main():
