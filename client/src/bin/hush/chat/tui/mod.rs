@@ -229,3 +229,25 @@ fn link_of(state: ConnectionState) -> Link {
         _ => Link::Connecting,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_bar_rounds_the_retry_up_and_knows_every_state() {
+        let offline = ConnectionState::Offline {
+            reason: "timed out".into(),
+            retry_in: Duration::from_millis(2_100),
+        };
+        assert_eq!(
+            link_of(offline),
+            Link::Offline {
+                reason: "timed out".into(),
+                retry_in_secs: 3
+            }
+        );
+        assert_eq!(link_of(ConnectionState::Online), Link::Online);
+        assert_eq!(link_of(ConnectionState::Connecting), Link::Connecting);
+    }
+}

@@ -79,14 +79,24 @@ pub fn history_rows(area: Rect) -> usize {
 }
 
 /// The largest scroll (messages hidden below) that still fills the history pane of a screen
-/// of `area`: scrolled further, the earliest loaded message would leave the top.
+/// of `area`: scrolled that far, the earliest loaded message is at the top.
 pub fn max_scroll(app: &App, zone: Zone, area: Rect) -> usize {
     let inner = Block::bordered().inner(areas(area).history);
-    let (width, rows) = (usize::from(inner.width), usize::from(inner.height));
     let name = app.open_row().map(|row| clean(&row.name)).unwrap_or_default();
+    max_scroll_in(
+        app,
+        &name,
+        zone,
+        usize::from(inner.width),
+        usize::from(inner.height),
+    )
+}
+
+/// [`max_scroll`] for a pane of `width` x `rows` inside its border.
+fn max_scroll_in(app: &App, name: &str, zone: Zone, width: usize, rows: usize) -> usize {
     let mut count = 0;
     for (index, message) in app.messages.iter().enumerate() {
-        count += message_lines(app, index, message, &name, zone, width).len();
+        count += message_lines(app, index, message, name, zone, width).len();
         if count >= rows {
             return app.messages.len() - index - 1;
         }
@@ -183,8 +193,16 @@ fn render_history(frame: &mut Frame, app: &App, zone: Zone, area: Rect) {
 }
 
 /// The last `rows` lines (wrapped to `width`) ending `app.scroll` messages before the newest,
-/// with a date line where the day changes.
+/// with a date line where the day changes; scrolled back all the way, the first `rows` lines.
 fn history_lines(app: &App, name: &str, zone: Zone, width: usize, rows: usize) -> Vec<Line<'static>> {
+    if app.scroll > 0 && app.scroll >= max_scroll_in(app, name, zone, width, rows) {
+        let lines = app
+            .messages
+            .iter()
+            .enumerate()
+            .flat_map(|(index, message)| message_lines(app, index, message, name, zone, width));
+        return lines.take(rows).collect();
+    }
     let end = app.messages.len().saturating_sub(app.scroll);
     let mut blocks: Vec<Vec<Line<'static>>> = Vec::new();
     let mut count = 0;

@@ -163,3 +163,28 @@ fn control_characters_from_a_peer_are_not_written_to_the_terminal() {
     let screen = draw(&app, 80, 20);
     assert!(line_with(&screen, "bob: a").contains("bob: a\u{fffd}[2Jb\u{fffd}c"));
 }
+
+#[test]
+fn scrolling_back_stops_when_the_first_message_is_at_the_top_even_when_messages_wrap() {
+    let mut app = two_chats();
+    app.messages.clear();
+    for n in 0..6 {
+        let mut long = message(bob(), 40 + n, false, MONDAY_MORNING);
+        // Wider than the pane's 54 columns at 80: two lines each.
+        long.content = hush_client::Content::text(format!("{n} {}", "x".repeat(60)));
+        app.on_incoming(long, "bob");
+    }
+    let area = Rect::new(0, 0, 80, 12);
+    assert_eq!(history_rows(area), 6);
+    // Date line + 2 lines for message 0 + 2 for message 1 + 1 of message 2: 6 rows reached with
+    // the third message, so at most the 3 after it are hidden.
+    assert_eq!(max_scroll(&app, Zone::Local, area), 3);
+    app.scroll = 3;
+    let screen = draw(&app, 80, 12);
+    assert!(
+        screen[2].contains("── Monday 2026-12-07 ──"),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(screen[3].contains("bob: 0 xxx"), "{}", screen.join("\n"));
+}
