@@ -6,6 +6,9 @@ use hush_client::{Address, HistoryEntry, MessageId, MessageStatus, StoredMessage
 /// Messages loaded per history page (when a conversation opens, and per page scrolled back).
 pub const PAGE: usize = 50;
 
+/// How a send error's notice starts.
+const NOT_SENT: &str = "not sent: ";
+
 /// The relay connection as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
@@ -197,7 +200,15 @@ impl App {
     }
 
     /// One of ours was queued: shown if its conversation is open; the conversation moves up.
+    /// An earlier send error is no longer news.
     pub fn on_sent(&mut self, message: StoredMessage, name: &str) {
+        if self
+            .notice
+            .as_deref()
+            .is_some_and(|notice| notice.starts_with(NOT_SENT))
+        {
+            self.notice = None;
+        }
         let open = self.open_peer() == Some(message.peer);
         self.touch(message.peer, name);
         if open {
@@ -220,7 +231,7 @@ impl App {
         if self.input.is_empty() {
             self.input = text;
         }
-        self.notice = Some(format!("not sent: {error}"));
+        self.notice = Some(format!("{NOT_SENT}{error}"));
     }
 
     /// The connection changed state.

@@ -203,6 +203,11 @@ fn a_failed_send_gives_the_line_back() {
     app.on_send_failed(text, "the client stopped");
     assert_eq!(app.input, "hello");
     assert_eq!(app.notice.as_deref(), Some("not sent: the client stopped"));
+    app.on_sent(message(bob(), 50, true, 50_000), "bob");
+    assert_eq!(app.notice, None, "a send that worked clears the old error");
+    app.notice = Some("session with bob started over".into());
+    app.on_sent(message(bob(), 51, true, 51_000), "bob");
+    assert!(app.notice.is_some(), "other notices stay");
 }
 
 #[test]
