@@ -3,6 +3,8 @@
 
 use hush_client::{Address, HistoryEntry, MessageId, MessageStatus, StoredMessage};
 
+use super::editor::Editor;
+
 /// Messages loaded per history page (when a conversation opens, and per page scrolled back).
 pub const PAGE: usize = 50;
 
@@ -85,7 +87,7 @@ pub struct App {
     /// Messages hidden below the view: 0 follows the newest message.
     pub scroll: usize,
     /// The line being typed. Nothing but keys changes it.
-    pub input: String,
+    pub input: Editor,
     /// The connection state.
     pub link: Link,
     /// The last thing worth telling (a send error, a session reset).
@@ -111,7 +113,7 @@ impl App {
             complete: false,
             loading: false,
             scroll: 0,
-            input: String::new(),
+            input: Editor::default(),
             link: Link::Connecting,
             notice: None,
             history_rows: 10,
@@ -229,7 +231,7 @@ impl App {
     /// something new was typed meanwhile) and the error is shown.
     pub fn on_send_failed(&mut self, text: String, error: &str) {
         if self.input.is_empty() {
-            self.input = text;
+            self.input.set(text);
         }
         self.notice = Some(format!("{NOT_SENT}{error}"));
     }

@@ -85,7 +85,7 @@ fn an_incoming_message_leaves_the_typed_line_alone() {
     let action = app.on_incoming(message(bob(), 9, false, 9_000), "bob");
     assert_eq!(action, Some(Action::MarkRead { peer: bob() }));
     app.on_incoming(message(carol(), 10, false, 10_000), "carol");
-    assert_eq!(app.input, "half a sent");
+    assert_eq!(app.input.text(), "half a sent");
     type_text(&mut app, "ence");
     let sent = on_key(&mut app, key(KeyCode::Enter));
     assert_eq!(
@@ -95,7 +95,7 @@ fn an_incoming_message_leaves_the_typed_line_alone() {
             text: "half a sentence".into()
         })
     );
-    assert_eq!(app.input, "");
+    assert_eq!(app.input.text(), "");
 }
 
 #[test]
@@ -201,7 +201,7 @@ fn a_failed_send_gives_the_line_back() {
         panic!("Enter sends");
     };
     app.on_send_failed(text, "the client stopped");
-    assert_eq!(app.input, "hello");
+    assert_eq!(app.input.text(), "hello");
     assert_eq!(app.notice.as_deref(), Some("not sent: the client stopped"));
     app.on_sent(message(bob(), 50, true, 50_000), "bob");
     assert_eq!(app.notice, None, "a send that worked clears the old error");
@@ -220,5 +220,5 @@ fn escape_and_control_c_quit_and_blank_lines_are_not_sent() {
     let mut app = two_chats();
     on_key(&mut app, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(app.quit);
-    assert_eq!(app.input, "", "Ctrl-C is not typed");
+    assert_eq!(app.input.text(), "", "Ctrl-C is not typed");
 }

@@ -1,9 +1,12 @@
 //! Keys to state changes: Enter sends, Tab / Shift-Tab or Ctrl-N / Ctrl-P switch conversation,
-//! PageUp / PageDown (a half screen) and Up / Down (one message) scroll, Esc or Ctrl-C leaves.
+//! PageUp / PageDown (a half screen) and Up / Down (one message) scroll, End returns to the
+//! newest, Esc or Ctrl-C leaves; Left / Right, Home / End, Ctrl-A / Ctrl-E, Backspace, Delete
+//! and Ctrl-U edit the line.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App};
+use super::editor::Editor;
 
 /// The key help on the input box.
 pub const HELP: &str = "Enter send · Tab next chat · PgUp/PgDn scroll · Esc quit";
@@ -20,9 +23,15 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('n') if control => app.select_next(1),
         KeyCode::Char('p') if control => app.select_next(-1),
         KeyCode::Char('u') if control => {
-            app.input.clear();
+            app.input.take();
             None
         }
+        KeyCode::Char('a') if control => edit(app, Editor::home),
+        KeyCode::Char('e') if control => edit(app, Editor::end),
+        KeyCode::Left => edit(app, Editor::left),
+        KeyCode::Right => edit(app, Editor::right),
+        KeyCode::Home => edit(app, Editor::home),
+        KeyCode::Delete => edit(app, Editor::delete),
         KeyCode::Tab => app.select_next(1),
         KeyCode::BackTab => app.select_next(-1),
         KeyCode::PageUp => app.scroll_up(app.page()),
@@ -37,19 +46,21 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Action> {
         }
         KeyCode::End => {
             app.scroll = 0;
-            None
+            edit(app, Editor::end)
         }
         KeyCode::Enter => send(app),
-        KeyCode::Backspace => {
-            app.input.pop();
-            None
-        }
+        KeyCode::Backspace => edit(app, Editor::backspace),
         KeyCode::Char(c) if !control => {
-            app.input.push(c);
+            app.input.insert(c);
             None
         }
         _ => None,
     }
+}
+
+fn edit(app: &mut App, change: fn(&mut Editor)) -> Option<Action> {
+    change(&mut app.input);
+    None
 }
 
 fn quit(app: &mut App) -> Option<Action> {
@@ -59,10 +70,10 @@ fn quit(app: &mut App) -> Option<Action> {
 
 /// The typed line goes to the open conversation (a blank one is not sent).
 fn send(app: &mut App) -> Option<Action> {
-    if app.input.trim().is_empty() {
+    if app.input.text().trim().is_empty() {
         return None;
     }
     let peer = app.open_peer()?;
-    let text = std::mem::take(&mut app.input);
+    let text = app.input.take();
     Some(Action::Send { peer, text })
 }

@@ -3,6 +3,7 @@
 //! carries out the [`Action`]s it returns and draws it ([`view`]) on the [`Screen`].
 
 mod app;
+mod editor;
 mod input;
 mod keys;
 mod screen;

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::app::{App, Link};
+use super::editor::char_width;
 use super::input::HELP;
 use crate::chat::plain::{status_mark, text_of};
 
@@ -289,24 +290,14 @@ fn render_input(frame: &mut Frame, app: &App, area: Rect) {
             Style::new().fg(Color::DarkGray),
         ));
     let inner = block.inner(area);
-    // The end of a line longer than the box, where the typing happens.
-    let room = usize::from(inner.width).saturating_sub(3);
-    let text = clean(&app.input);
-    let mut shown = String::new();
-    let mut used = 0;
-    for ch in text.chars().rev() {
-        let width = char_width(ch);
-        if used + width > room {
-            break;
-        }
-        used += width;
-        shown.insert(0, ch);
-    }
+    // Of a line longer than the box, the part around the cursor.
+    let (shown, column) = app.input.window(usize::from(inner.width).saturating_sub(2));
+    let shown = clean(&shown);
     frame.render_widget(Paragraph::new(format!("> {shown}")).block(block), area);
     if !inner.is_empty() {
         let x = inner
             .x
-            .saturating_add(u16::try_from(used + 2).unwrap_or(u16::MAX));
+            .saturating_add(u16::try_from(column + 2).unwrap_or(u16::MAX));
         frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
     }
 }
@@ -339,11 +330,6 @@ fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
         lines.push(Line::from(line));
     }
     lines
-}
-
-fn char_width(ch: char) -> usize {
-    let mut buffer = [0; 4];
-    Span::raw(&*ch.encode_utf8(&mut buffer)).width()
 }
 
 /// `text` with control characters (a peer's escape sequences, newlines) shown as `�`, so what

@@ -71,7 +71,7 @@ fn a_date_line_opens_each_day() {
 #[test]
 fn the_input_line_stays_at_the_bottom_after_a_resize() {
     let mut app = two_chats();
-    app.input = "still typing".into();
+    app.input.set("still typing".into());
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     for (width, height) in [(80, 24), (40, 12), (120, 40)] {
         terminal.backend_mut().resize(width, height);
@@ -187,4 +187,26 @@ fn scrolling_back_stops_when_the_first_message_is_at_the_top_even_when_messages_
         screen.join("\n")
     );
     assert!(screen[3].contains("bob: 0 xxx"), "{}", screen.join("\n"));
+}
+
+#[test]
+fn the_cursor_stands_where_the_typing_happens_even_in_a_long_line() {
+    let mut app = two_chats();
+    app.input.set("hello world".into());
+    for _ in 0..5 {
+        app.input.left();
+    }
+    let mut terminal = Terminal::new(TestBackend::new(40, 12)).unwrap();
+    let screen = draw_on(&mut terminal, &app);
+    assert!(screen[10].starts_with("│> hello world "), "{}", screen[10]);
+    // The box's inside starts at column 1, the text after "> " at 3: "hello " is 6 columns.
+    terminal.backend_mut().assert_cursor_position((9, 10));
+    app.input.set(format!("{}END", "a".repeat(60)));
+    let screen = draw_on(&mut terminal, &app);
+    assert!(screen[10].contains("aaaEND"), "{}", screen[10]);
+    terminal.backend_mut().assert_cursor_position((38, 10)); // the last column inside the box
+    app.input.home();
+    let screen = draw_on(&mut terminal, &app);
+    assert!(!screen[10].contains("END"), "{}", screen[10]);
+    terminal.backend_mut().assert_cursor_position((3, 10));
 }
