@@ -193,7 +193,7 @@ class Tmux:
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen(name)
-            if check(screen.split("\n")[:-1] if screen.endswith("\n") else screen.split("\n")):
+            if check(screen.splitlines()):
                 if verbose:
                     print("\n".join(f"          {name} | {l}" for l in screen.splitlines()), flush=True)
                 return screen
@@ -450,23 +450,24 @@ def chat_screens(hush, home, said, bounce_relay):
     tmux.wait_for("alice", rf"\d\d:\d\d bob: {re.escape(here)}", "bob's reply")
     tmux.wait_for("bob", rf"me: {re.escape(here)}  \(read\)", "the read mark")
 
-    step("TUI: alice sends 30 lines; bob's screen overflows, PageUp brings the first back")
-    for n in range(1, 31):
+    # More than one history page (50): the first lines come back only if scrolling loads the page
+    # before the one the screen opened with.
+    step("TUI: alice sends 60 lines; bob's screen overflows, PageUp (loading earlier pages) brings the first back")
+    for n in range(1, 61):
         tmux.type("alice", f"scrollback {n:02}")
-    tmux.wait_for("alice", r"me: scrollback 30  \(read\)", "the last line read")
-    screen = tmux.wait_for("bob", r"alice: scrollback 30", "the last line")
+    tmux.wait_for("alice", r"me: scrollback 60  \(read\)", "the last line read")
+    screen = tmux.wait_for("bob", r"alice: scrollback 60", "the last line")
     need(not re.search(r"scrollback 01\b", screen), f"bob's screen did not overflow:\n{screen}")
-    for _ in range(8):
+    for _ in range(15):
         tmux.keys("bob", "PageUp")
         before = screen
-        screen = tmux.wait_for("bob", lambda lines: "\n".join(lines) != before or re.search(
-            r"scrollback 01\b", before), "the screen to scroll", timeout=5)
+        screen = tmux.wait_for("bob", lambda lines: lines != before.splitlines(), "the screen to scroll", timeout=5)
         if re.search(r"alice: scrollback 01\b", screen):
             break
     need(re.search(r"alice: scrollback 01\b", screen), f"PageUp did not bring the first line back:\n{screen}")
     need(re.search(r" \d+ newer below", screen), f"bob's screen does not say newer lines are below:\n{screen}")
     tmux.keys("bob", "End")
-    tmux.wait_for("bob", r"alice: scrollback 30", "the newest line again")
+    tmux.wait_for("bob", r"alice: scrollback 60", "the newest line again")
 
     step("TUI: a message arriving while bob types leaves his input line alone")
     tmux.type("bob", "half a thought", enter=False)
