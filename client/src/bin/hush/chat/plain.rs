@@ -29,7 +29,7 @@ pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
         Direction::Incoming => peer_name,
         _ => "me",
     };
-    let text = text_of(&message.content);
+    let text = super::printable(&text_of(&message.content));
     match message.direction {
         Direction::Outgoing => format!("[{clock}] {who}: {text}  ({})", status_mark(message.status)),
         _ => format!("[{clock}] {who}: {text}"),
@@ -174,6 +174,26 @@ fn short(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peers_escape_sequences_are_not_printed() {
+        let message = StoredMessage {
+            id: hush_client::MessageId([1; 16]),
+            peer: "hush:1ff0f54088ed96d160ca723802313f32b9cf089eb3974928c337a27bad203a1b"
+                .parse()
+                .unwrap(),
+            direction: Direction::Incoming,
+            conv_seq: 1,
+            sent_at: 0,
+            stored_at: 0,
+            content: Content::text("hi\u{1b}]0;pwned\u{7}\n[00:00:00] me: fake"),
+            status: MessageStatus::Received,
+        };
+        assert_eq!(
+            format_message(&message, "bob"),
+            "[00:00:00] bob: hi\u{fffd}]0;pwned\u{fffd}\u{fffd}[00:00:00] me: fake"
+        );
+    }
 
     #[test]
     fn a_read_receipt_that_overtakes_the_delivered_one_shows_both() {

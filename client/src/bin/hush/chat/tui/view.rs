@@ -14,6 +14,7 @@ use super::app::{App, Link};
 use super::editor::char_width;
 use super::input::HELP;
 use crate::chat::plain::{status_mark, text_of};
+use crate::chat::printable as clean;
 
 /// Widest the conversation list gets.
 const LIST_WIDTH: u16 = 24;
@@ -330,14 +331,6 @@ fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
         lines.push(Line::from(line));
     }
     lines
-}
-
-/// `text` with control characters (a peer's escape sequences, newlines) shown as `�`, so what
-/// others write cannot move the cursor or restyle the terminal.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|ch| if ch.is_control() { '\u{fffd}' } else { ch })
-        .collect()
 }
 
 #[cfg(test)]
