@@ -85,17 +85,12 @@ pub fn history_rows(area: Rect) -> usize {
 pub fn max_scroll(app: &App, zone: Zone, area: Rect) -> usize {
     let inner = Block::bordered().inner(areas(area).history);
     let name = app.open_row().map(|row| clean(&row.name)).unwrap_or_default();
-    max_scroll_in(
-        app,
-        &name,
-        zone,
-        usize::from(inner.width),
-        usize::from(inner.height),
-    )
+    max_scroll_in(app, &name, zone, inner)
 }
 
-/// [`max_scroll`] for a pane of `width` x `rows` inside its border.
-fn max_scroll_in(app: &App, name: &str, zone: Zone, width: usize, rows: usize) -> usize {
+/// [`max_scroll`] for a history pane whose inside is `inner`.
+fn max_scroll_in(app: &App, name: &str, zone: Zone, inner: Rect) -> usize {
+    let (width, rows) = (usize::from(inner.width), usize::from(inner.height));
     let mut count = 0;
     for (index, message) in app.messages.iter().enumerate() {
         count += message_lines(app, index, message, name, zone, width).len();
@@ -183,21 +178,16 @@ fn render_history(frame: &mut Frame, app: &App, zone: Zone, area: Rect) {
             Style::new().fg(Color::DarkGray),
         )]
     } else {
-        history_lines(
-            app,
-            &name,
-            zone,
-            usize::from(inner.width),
-            usize::from(inner.height),
-        )
+        history_lines(app, &name, zone, inner)
     };
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// The last `rows` lines (wrapped to `width`) ending `app.scroll` messages before the newest,
-/// with a date line where the day changes; scrolled back all the way, the first `rows` lines.
-fn history_lines(app: &App, name: &str, zone: Zone, width: usize, rows: usize) -> Vec<Line<'static>> {
-    if app.scroll > 0 && app.scroll >= max_scroll_in(app, name, zone, width, rows) {
+/// The lines that fill `inner` (wrapped to its width), ending `app.scroll` messages before the
+/// newest, with a date line where the day changes; scrolled back all the way, the first ones.
+fn history_lines(app: &App, name: &str, zone: Zone, inner: Rect) -> Vec<Line<'static>> {
+    let (width, rows) = (usize::from(inner.width), usize::from(inner.height));
+    if app.scroll > 0 && app.scroll >= max_scroll_in(app, name, zone, inner) {
         let lines = app
             .messages
             .iter()

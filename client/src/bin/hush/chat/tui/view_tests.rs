@@ -28,6 +28,17 @@ fn draw_on(terminal: &mut Terminal<TestBackend>, app: &App) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that row `row` of `screen` shows `text`.
+#[track_caller]
+fn assert_row(screen: &[String], row: usize, text: &str) {
+    let shown = screen.get(row).map_or("", String::as_str);
+    assert!(
+        shown.contains(text),
+        "row {row} lacks {text:?}:\n{}",
+        screen.join("\n")
+    );
+}
+
 fn line_with<'a>(screen: &'a [String], text: &str) -> &'a str {
     screen
         .iter()
@@ -78,17 +89,9 @@ fn the_input_line_stays_at_the_bottom_after_a_resize() {
         let screen = draw_on(&mut terminal, &app);
         assert_eq!(screen.len(), usize::from(height));
         let rows = screen.len();
-        assert!(
-            screen[rows - 3].contains(" message to bob "),
-            "{}",
-            screen.join("\n")
-        );
-        assert!(
-            screen[rows - 2].contains("> still typing"),
-            "{}",
-            screen.join("\n")
-        );
-        assert!(screen[0].contains("hush · alice"), "{}", screen.join("\n"));
+        assert_row(&screen, rows - 3, " message to bob ");
+        assert_row(&screen, rows - 2, "> still typing");
+        assert_row(&screen, 0, "hush · alice");
         // The list gives way on a narrow screen; the open conversation keeps its title.
         assert_eq!(
             screen[1].contains(" chats "),
@@ -96,7 +99,7 @@ fn the_input_line_stays_at_the_bottom_after_a_resize() {
             "{}",
             screen.join("\n")
         );
-        assert!(screen[1].contains(" bob "), "{}", screen.join("\n"));
+        assert_row(&screen, 1, " bob ");
     }
 }
 
@@ -181,12 +184,8 @@ fn scrolling_back_stops_when_the_first_message_is_at_the_top_even_when_messages_
     assert_eq!(max_scroll(&app, Zone::Local, area), 3);
     app.scroll = 3;
     let screen = draw(&app, 80, 12);
-    assert!(
-        screen[2].contains("── Monday 2026-12-07 ──"),
-        "{}",
-        screen.join("\n")
-    );
-    assert!(screen[3].contains("bob: 0 xxx"), "{}", screen.join("\n"));
+    assert_row(&screen, 2, "── Monday 2026-12-07 ──");
+    assert_row(&screen, 3, "bob: 0 xxx");
 }
 
 #[test]
