@@ -469,13 +469,19 @@ def chat_screens(hush, home, said, bounce_relay):
     tmux.keys("bob", "End")
     tmux.wait_for("bob", r"alice: scrollback 60", "the newest line again")
 
-    step("TUI: a message arriving while bob types leaves his input line alone")
+    step("TUI: bob types and pastes two lines (bracketed paste: nothing sent yet)")
     tmux.type("bob", "half a thought", enter=False)
-    tmux.wait_for("bob", r"^│> half a thought", "the typed text")
+    tmux.cmd("set-buffer", "-b", "paste", " (pasted\nacross lines)")
+    tmux.cmd("paste-buffer", "-p", "-b", "paste", "-t", "bob")
+    draft = "half a thought (pasted across lines)"
+    tmux.wait_for("bob", rf"^│> {re.escape(draft)}\s*│", "the typed and pasted text on the input line")
+
+    step("TUI: a message arriving while bob types leaves his input line alone")
     interrupt = "an interruption"
     tmux.type("alice", interrupt)
-    tmux.wait_for("bob", rf"alice: {re.escape(interrupt)}(.|\n)*^│> half a thought\s*│",
-                  "the new message above the untouched input line")
+    screen = tmux.wait_for("bob", rf"alice: {re.escape(interrupt)}(.|\n)*^│> {re.escape(draft)}\s*│",
+                           "the new message above the untouched input line")
+    need(not re.search(r"me: half a thought|me: across lines", screen), f"the paste was sent:\n{screen}")
 
     step("TUI: bob's window shrinks to 44x14: the input line stays at the bottom, the list gives way")
     tmux.cmd("resize-window", "-t", "bob", "-x", "44", "-y", "14")
@@ -483,7 +489,7 @@ def chat_screens(hush, home, said, bounce_relay):
     def fits(lines):
         return (len(lines) == 14 and all(len(line) <= 44 for line in lines)
                 and "online" in lines[0] and "message to alice" in lines[-3]
-                and lines[-2].startswith("│> half a thought") and not any(" chats " in l for l in lines))
+                and lines[-2].startswith(f"│> {draft}") and not any(" chats " in l for l in lines))
     tmux.wait_for("bob", fits, "the 44x14 layout")
 
     step("TUI: the relay stops: both screens say offline within 10 s, and online once it is back")
@@ -494,7 +500,7 @@ def chat_screens(hush, home, said, bounce_relay):
     for who in ("alice", "bob"):
         tmux.wait_for(who, r"^ hush .* online\s*$", "the online state")
     tmux.keys("bob", "Enter")
-    tmux.wait_for("alice", r"bob: half a thought", "bob's line, sent after the resize and the restart")
+    tmux.wait_for("alice", rf"bob: {re.escape(draft)}", "bob's line, sent after the resize and the restart")
 
     step("TUI: Esc (alice) and Ctrl-C (bob) quit: exit 0, the shell is back, the terminal not raw")
     for who, key in (("alice", "Escape"), ("bob", "C-c")):

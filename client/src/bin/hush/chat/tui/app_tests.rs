@@ -2,7 +2,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hush_client::{Address, Content, Direction, HistoryEntry, MessageId, MessageStatus, StoredMessage};
 
 use super::*;
-use crate::chat::tui::input::on_key;
+use crate::chat::tui::input::{on_key, on_paste};
 
 /// Two real addresses (from `hush init`).
 pub(crate) fn bob() -> Address {
@@ -208,6 +208,16 @@ fn a_failed_send_gives_the_line_back() {
     app.notice = Some("session with bob started over".into());
     app.on_sent(message(bob(), 51, true, 51_000), "bob");
     assert!(app.notice.is_some(), "other notices stay");
+}
+
+#[test]
+fn a_paste_lands_in_the_line_whole_and_is_sent_only_on_enter() {
+    let mut app = two_chats();
+    type_text(&mut app, "see: ");
+    on_paste(&mut app, "first line\r\nsecond\tline\u{1b}");
+    assert_eq!(app.input.text(), "see: first line  second line");
+    let sent = on_key(&mut app, key(KeyCode::Enter));
+    assert!(matches!(sent, Some(Action::Send { text, .. }) if text == "see: first line  second line"));
 }
 
 #[test]

@@ -58,6 +58,18 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Action> {
     }
 }
 
+/// Pasted text goes into the line at the cursor, its line breaks and tabs as spaces: it is
+/// sent only when Enter is pressed.
+pub fn on_paste(app: &mut App, text: &str) {
+    for ch in text.chars() {
+        match ch {
+            '\r' | '\n' | '\t' => app.input.insert(' '),
+            ch if ch.is_control() => {}
+            ch => app.input.insert(ch),
+        }
+    }
+}
+
 fn edit(app: &mut App, change: fn(&mut Editor)) -> Option<Action> {
     change(&mut app.input);
     None

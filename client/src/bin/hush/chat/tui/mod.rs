@@ -117,6 +117,7 @@ async fn session(
         tokio::select! {
             event = terminal_events.next() => match event {
                 Some(Ok(TerminalEvent::Key(key))) => actions.extend(input::on_key(app, key)),
+                Some(Ok(TerminalEvent::Paste(text))) => input::on_paste(app, &text),
                 // A resize (or focus, mouse): the next draw fits the new size.
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error).context("cannot read the terminal"),

@@ -7,6 +7,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::Show;
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::execute;
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
@@ -23,7 +24,8 @@ pub struct Screen {
 }
 
 impl Screen {
-    /// Switches the terminal to raw mode and the alternate screen.
+    /// Switches the terminal to raw mode and the alternate screen, with bracketed paste (a
+    /// pasted text arrives whole, so its newlines do not send it line by line).
     pub fn enter() -> std::io::Result<Self> {
         PANIC_HOOK.call_once(|| {
             let previous = std::panic::take_hook();
@@ -34,7 +36,7 @@ impl Screen {
         });
         TAKEN.store(true, Ordering::SeqCst);
         let entered = enable_raw_mode()
-            .and_then(|()| execute!(stdout(), EnterAlternateScreen))
+            .and_then(|()| execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste))
             .and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
         match entered {
             Ok(terminal) => Ok(Self { terminal }),
@@ -55,7 +57,7 @@ impl Drop for Screen {
 /// Leaves the alternate screen and raw mode, shows the cursor; once, however often called.
 fn restore() {
     if TAKEN.swap(false, Ordering::SeqCst) {
-        let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+        let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, Show);
         let _ = disable_raw_mode();
     }
 }
