@@ -1,6 +1,6 @@
 //! Keys to state changes: Enter sends, Tab / Shift-Tab or Ctrl-N / Ctrl-P switch conversation,
 //! PageUp / PageDown (a half screen) and Up / Down (one message) scroll, End returns to the
-//! newest, Esc or Ctrl-C leaves; Left / Right, Home / End, Ctrl-A / Ctrl-E, Backspace, Delete
+//! newest, Esc, Ctrl-C or Ctrl-D leaves; Left / Right, Home / End, Ctrl-A / Ctrl-E, Backspace, Delete
 //! and Ctrl-U edit the line.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
