@@ -209,11 +209,15 @@ class Tmux:
 
 
 tmuxes = []
+strays = []  # pids of chats that should have exited by themselves
 
 
 def kill_children():
     for tmux in tmuxes:
         tmux.kill()
+    for pid in strays:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
     for child in children:
         if child.proc.poll() is None:
             child.proc.kill()
@@ -510,8 +514,29 @@ def chat_screens(hush, home, said, bounce_relay):
         screen = tmux.wait_for(who, r"^raw=\d+\s*$", "the shell's answer")
         need(re.search(r"^exit=0\s*$", screen, re.MULTILINE), f"{who}'s chat did not exit 0:\n{screen}")
         need(re.search(r"^raw=0\s*$", screen, re.MULTILINE), f"{who}'s terminal was left raw:\n{screen}")
+
+    step("TUI: a chat whose terminal goes away (the tmux session killed: a hangup) exits")
+    tmux.open("hangup", 80, 20, HUSH_PASSPHRASE=PASSPHRASES["alice"])
+    tmux.type("hangup", f"exec {hush.binary} -p {hush.profile('alice')} chat bob")
+    tmux.wait_for("hangup", r"message to bob", "the chat screen")
+    pid = int(tmux.cmd("display-message", "-p", "-t", "hangup", "#{pane_pid}").strip())
+    strays.append(pid)  # killed at the end if it does not exit
+    tmux.cmd("kill-session", "-t", "hangup")
+    deadline = time.monotonic() + 10
+    while process_alive(pid):
+        need(time.monotonic() < deadline, f"the chat (pid {pid}) still runs 10 s after its terminal went away")
+        time.sleep(Tmux.POLL)
     tmux.kill()
     return relay
+
+
+def process_alive(pid):
+    """Whether process `pid` still runs (a zombie does not: it has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def main():
