@@ -7,9 +7,12 @@ BIN_DIR holds `hush-relay` and `hush` (default: $HUSH_BIN_DIR, else target/relea
 builds nothing. It starts a relay on 127.0.0.1 (a free port, metrics off, a temporary data
 directory), creates two profiles (alice, bob), exchanges addresses, compares safety numbers,
 chats through two long-running `hush chat` processes (message, sent and read marks,
-reply), checks `hush inbox`, and then the two failure paths a user meets first: a wrong
-passphrase, and `send` while the relay is down. Every wait has a deadline; nothing sleeps to
-synchronise. Exit status 0 means every step passed. Standard library only.
+reply), checks `hush inbox`, then drives the two chat screens (the terminal UI) in tmux
+(send-keys to type, capture-pane to read the screen: messages, status marks, scrollback, a
+resize, quitting), and then the two failure paths a user meets first: a wrong passphrase, and
+`send` while the relay is down. Every wait has a deadline; nothing sleeps to synchronise (the
+screens are polled until the expected text shows). Exit status 0 means every step passed.
+Standard library and tmux only.
 """
 
 import argparse
@@ -142,7 +145,79 @@ class Child:
                 self.proc.wait()
 
 
+class Tmux:
+    """A private tmux server (its own socket), one session per chat screen, each running a shell."""
+
+    POLL = 0.1  # seconds between two looks at a screen while waiting for it
+
+    def __init__(self, home):
+        if shutil.which("tmux") is None:
+            raise Failure("tmux is missing (apt-get install tmux)")
+        self.socket = os.path.join(home, "tmux.sock")
+        self.started = False
+        tmuxes.append(self)
+
+    def cmd(self, *args):
+        # -u: the screens are UTF-8 (box drawing) whatever the locale says.
+        done = subprocess.run(["tmux", "-u", "-S", self.socket, *args], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              encoding="utf-8", errors="replace", env=clean_env(), timeout=10)
+        if done.returncode != 0:
+            raise Failure(f"`tmux {' '.join(args)}` failed with exit {done.returncode}:\n{done.stdout}")
+        return done.stdout
+
+    def open(self, name, width, height, **env):
+        """A session `name` of `width`x`height` running a plain shell with `env` set."""
+        settings = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        self.cmd("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
+                 "-e", "PS1=$ ", *settings, "bash --norc --noprofile")
+        self.started = True
+
+    def type(self, name, text, enter=True):
+        self.cmd("send-keys", "-t", name, "-l", text)
+        if enter:
+            self.keys(name, "Enter")
+
+    def keys(self, name, *keys):
+        self.cmd("send-keys", "-t", name, *keys)
+
+    def screen(self, name):
+        return self.cmd("capture-pane", "-p", "-t", name)
+
+    def wait_for(self, name, check, what, timeout=STEP_TIMEOUT):
+        """Polls `name`'s screen until `check` (a regex, or a function of the screen's lines)
+        holds; returns the screen."""
+        if isinstance(check, str):
+            regex = re.compile(check, re.MULTILINE)
+            check = lambda lines: regex.search("\n".join(lines))  # noqa: E731
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen(name)
+            if check(screen.splitlines()):
+                if verbose:
+                    print("\n".join(f"          {name} | {l}" for l in screen.splitlines()), flush=True)
+                return screen
+            if time.monotonic() > deadline:
+                raise Failure(f"{name}'s screen: expected {what}; not within {timeout:.0f}s. The screen:\n{screen}")
+            time.sleep(self.POLL)
+
+    def kill(self):
+        if self.started:
+            subprocess.run(["tmux", "-S", self.socket, "kill-server"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=10)
+            self.started = False
+
+
+tmuxes = []
+strays = []  # pids of chats that should have exited by themselves
+
+
 def kill_children():
+    for tmux in tmuxes:
+        tmux.kill()
+    for pid in strays:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
     for child in children:
         if child.proc.poll() is None:
             child.proc.kill()
@@ -207,14 +282,23 @@ def quickstart(bin_dir, home):
              "(cargo build --release -p hush-relay -p hush-client --bins) or pass the binaries' directory")
     hush = Hush(hush_bin, home)
 
+    def start_relay(port=0, name="hush-relay"):
+        relay = Child(
+            name,
+            [relay_bin, "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(home, "relay-data"),
+             "--metrics-listen", "off"],
+            clean_env(),
+        )
+        return relay, relay.expect(r"relay address for clients: (\S+:\d+#[0-9a-f]{64})\s*$").group(1)
+
+    def stop_relay(relay):
+        relay.proc.send_signal(signal.SIGTERM)
+        code = relay.wait()
+        need(code == 0, f"the relay exited with {code} on SIGTERM.\n{relay.tail()}")
+
     step("start the relay on 127.0.0.1, a free port, metrics off")
-    relay = Child(
-        "hush-relay",
-        [relay_bin, "--listen", "127.0.0.1:0", "--data-dir", os.path.join(home, "relay-data"),
-         "--metrics-listen", "off"],
-        clean_env(),
-    )
-    relay_address = relay.expect(r"relay address for clients: (\S+:\d+#[0-9a-f]{64})\s*$").group(1)
+    relay, relay_address = start_relay()
+    port = relay_address.split("#")[0].rsplit(":", 1)[1]
     step(f"  relay address: {relay_address}")
 
     addresses = {}
@@ -291,15 +375,20 @@ def quickstart(bin_dir, home):
         need(re.search(rf"^  \[\d\d:\d\d:\d\d\] {who}: {re.escape(text)}", out, re.MULTILINE),
              f"bob's inbox lacks {who}: {text!r}:\n{out}")
 
+    def bounce_relay():
+        """Stops the relay; returns a function that starts it again (same port and data)."""
+        stop_relay(relay)
+        return lambda: start_relay(port, "hush-relay (bounced)")
+
+    relay = chat_screens(hush, home, {"hello": hello, "reply": reply}, bounce_relay)
+
     step("a wrong passphrase fails")
     code, out = hush.run("bob", "inbox", passphrase="not bob's passphrase", check=False)
     need(code != 0, f"a wrong passphrase exited 0:\n{out}")
     need("wrong passphrase" in out, f"a wrong passphrase did not say so:\n{out}")
 
     step("stop the relay (SIGTERM) and check it exits cleanly")
-    relay.proc.send_signal(signal.SIGTERM)
-    code = relay.wait()
-    need(code == 0, f"the relay exited with {code} on SIGTERM.\n{relay.tail()}")
+    stop_relay(relay)
 
     step("alice: hush send with the relay down keeps the message queued")
     offline = "written while the relay is down"
@@ -309,14 +398,7 @@ def quickstart(bin_dir, home):
          f"`hush send` with the relay down did not say the message is queued, not sent:\n{out}")
 
     step("restart the relay on the same port and data directory: same address")
-    port = relay_address.split("#")[0].rsplit(":", 1)[1]
-    relay = Child(
-        "hush-relay (restarted)",
-        [relay_bin, "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(home, "relay-data"),
-         "--metrics-listen", "off"],
-        clean_env(),
-    )
-    again = relay.expect(r"relay address for clients: (\S+:\d+#[0-9a-f]{64})\s*$").group(1)
+    relay, again = start_relay(port, "hush-relay (restarted)")
     need(again == relay_address, f"the restarted relay has another address: {again} (was {relay_address})")
 
     step("alice: the next send delivers the queued message too")
@@ -332,6 +414,129 @@ def quickstart(bin_dir, home):
         need(len(found) == 1, f"bob's inbox shows {text!r} {len(found)} times:\n{out}")
         positions.append(out.index(text))
     need(positions[0] < positions[1], f"bob's inbox shows alice's messages out of order:\n{out}")
+
+
+def chat_screens(hush, home, said, bounce_relay):
+    """The chat screen (`hush chat` at a terminal), two of them in tmux. `bounce_relay()` stops
+    the relay and returns a function that starts it again; the running relay is returned."""
+    tmux = Tmux(home)
+
+    def start(who, peer, width, height):
+        tmux.open(who, width, height, HUSH_PASSPHRASE=PASSPHRASES[who])
+        tmux.type(who, f"{hush.binary} -p {hush.profile(who)} chat {peer}")
+        return tmux.wait_for(who, rf"^ hush .* online\s*$(.|\n)*message to {peer}",
+                             f"the chat screen with {peer}, online")
+
+    step("TUI: alice opens `hush chat bob` at a terminal (tmux, 100x30): history with marks, online")
+    screen = start("alice", "bob", 100, 30)
+    need(re.search(rf"\d\d:\d\d me: {re.escape(said['hello'])}  \(read\)", screen),
+         f"alice's screen does not show her first message as read:\n{screen}")
+    need(re.search(rf"\d\d:\d\d bob: {re.escape(said['reply'])}", screen),
+         f"alice's screen does not show bob's reply:\n{screen}")
+    need(re.search(r"── \w+day \d{4}-\d\d-\d\d ──", screen), f"alice's screen shows no date:\n{screen}")
+
+    step("TUI: alice types a line while bob's chat is closed: sent, then delivered once bob fetches")
+    there = "are you there, Bob?"
+    tmux.type("alice", there)
+    tmux.wait_for("alice", rf"me: {re.escape(there)}  \(sent\)", "the sent mark")
+    _, out = hush.run("bob", "inbox")
+    need(there in out, f"bob's inbox lacks {there!r}:\n{out}")
+    tmux.wait_for("alice", rf"me: {re.escape(there)}  \(delivered\)", "the delivered mark")
+
+    step("TUI: bob opens `hush chat alice` (100x30): he sees it, alice sees it read")
+    start("bob", "alice", 100, 30)
+    tmux.wait_for("bob", rf"alice: {re.escape(there)}", "alice's message")
+    tmux.wait_for("alice", rf"me: {re.escape(there)}  \(read\)", "the read mark")
+
+    step("TUI: bob replies; alice's screen shows it, bob's marks it read")
+    here = "yes, in the terminal UI"
+    tmux.type("bob", here)
+    tmux.wait_for("alice", rf"\d\d:\d\d bob: {re.escape(here)}", "bob's reply")
+    tmux.wait_for("bob", rf"me: {re.escape(here)}  \(read\)", "the read mark")
+
+    # More than one history page (50): the first lines come back only if scrolling loads the page
+    # before the one the screen opened with.
+    step("TUI: alice sends 60 lines; bob's screen overflows, PageUp (loading earlier pages) brings the first back")
+    for n in range(1, 61):
+        tmux.type("alice", f"scrollback {n:02}")
+    tmux.wait_for("alice", r"me: scrollback 60  \(read\)", "the last line read")
+    screen = tmux.wait_for("bob", r"alice: scrollback 60", "the last line")
+    need(not re.search(r"scrollback 01\b", screen), f"bob's screen did not overflow:\n{screen}")
+    for _ in range(15):
+        tmux.keys("bob", "PageUp")
+        before = screen
+        screen = tmux.wait_for("bob", lambda lines: lines != before.splitlines(), "the screen to scroll", timeout=5)
+        if re.search(r"alice: scrollback 01\b", screen):
+            break
+    need(re.search(r"alice: scrollback 01\b", screen), f"PageUp did not bring the first line back:\n{screen}")
+    need(re.search(r" \d+ newer below", screen), f"bob's screen does not say newer lines are below:\n{screen}")
+    tmux.keys("bob", "End")
+    tmux.wait_for("bob", r"alice: scrollback 60", "the newest line again")
+
+    step("TUI: bob types and pastes two lines (bracketed paste: nothing sent yet)")
+    tmux.type("bob", "half a thought", enter=False)
+    tmux.cmd("set-buffer", "-b", "paste", " (pasted\nacross lines)")
+    tmux.cmd("paste-buffer", "-p", "-b", "paste", "-t", "bob")
+    draft = "half a thought (pasted across lines)"
+    tmux.wait_for("bob", rf"^│> {re.escape(draft)}\s*│", "the typed and pasted text on the input line")
+
+    step("TUI: a message arriving while bob types leaves his input line alone")
+    interrupt = "an interruption"
+    tmux.type("alice", interrupt)
+    screen = tmux.wait_for("bob", rf"alice: {re.escape(interrupt)}(.|\n)*^│> {re.escape(draft)}\s*│",
+                           "the new message above the untouched input line")
+    need(not re.search(r"me: half a thought|me: across lines", screen), f"the paste was sent:\n{screen}")
+
+    step("TUI: bob's window shrinks to 44x14: the input line stays at the bottom, the list gives way")
+    tmux.cmd("resize-window", "-t", "bob", "-x", "44", "-y", "14")
+
+    def fits(lines):
+        return (len(lines) == 14 and all(len(line) <= 44 for line in lines)
+                and "online" in lines[0] and "message to alice" in lines[-3]
+                and lines[-2].startswith(f"│> {draft}") and not any(" chats " in l for l in lines))
+    tmux.wait_for("bob", fits, "the 44x14 layout")
+
+    step("TUI: the relay stops: both screens say offline within 10 s, and online once it is back")
+    restart = bounce_relay()
+    for who in ("alice", "bob"):
+        tmux.wait_for(who, r"^ hush .* offline: ", "the offline state", timeout=10)
+    relay, _ = restart()
+    for who in ("alice", "bob"):
+        tmux.wait_for(who, r"^ hush .* online\s*$", "the online state")
+    tmux.keys("bob", "Enter")
+    tmux.wait_for("alice", rf"bob: {re.escape(draft)}", "bob's line, sent after the resize and the restart")
+
+    step("TUI: Esc (alice) and Ctrl-C (bob) quit: exit 0, the shell is back, the terminal not raw")
+    for who, key in (("alice", "Escape"), ("bob", "C-c")):
+        tmux.keys(who, key)
+        tmux.wait_for(who, lambda lines: not any("message to" in l for l in lines), "the screen to close")
+        tmux.type(who, "echo \"exit=$?\"; echo \"raw=$(stty -a | tr -s ' ;' '\\n' | grep -cxE -- '-icanon|-echo')\"")
+        screen = tmux.wait_for(who, r"^raw=\d+\s*$", "the shell's answer")
+        need(re.search(r"^exit=0\s*$", screen, re.MULTILINE), f"{who}'s chat did not exit 0:\n{screen}")
+        need(re.search(r"^raw=0\s*$", screen, re.MULTILINE), f"{who}'s terminal was left raw:\n{screen}")
+
+    step("TUI: a chat whose terminal goes away (the tmux session killed: a hangup) exits")
+    tmux.open("hangup", 80, 20, HUSH_PASSPHRASE=PASSPHRASES["alice"])
+    tmux.type("hangup", f"exec {hush.binary} -p {hush.profile('alice')} chat bob")
+    tmux.wait_for("hangup", r"message to bob", "the chat screen")
+    pid = int(tmux.cmd("display-message", "-p", "-t", "hangup", "#{pane_pid}").strip())
+    strays.append(pid)  # killed at the end if it does not exit
+    tmux.cmd("kill-session", "-t", "hangup")
+    deadline = time.monotonic() + 10
+    while process_alive(pid):
+        need(time.monotonic() < deadline, f"the chat (pid {pid}) still runs 10 s after its terminal went away")
+        time.sleep(Tmux.POLL)
+    tmux.kill()
+    return relay
+
+
+def process_alive(pid):
+    """Whether process `pid` still runs (a zombie does not: it has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def main():

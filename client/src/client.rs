@@ -330,6 +330,12 @@ impl Client {
             .await
     }
 
+    /// How many messages from `peer` are not marked read yet.
+    pub async fn unread_count(&self, peer: Address) -> Result<usize, ClientError> {
+        self.with_store(move |store| store.unread(&peer).map(|ids| ids.len()))
+            .await
+    }
+
     /// Peers with messages, most recent first.
     pub async fn conversations(&self) -> Result<Vec<Address>, ClientError> {
         self.with_store(|store| store.peers()).await

@@ -93,10 +93,14 @@ enum Command {
     },
     /// Fetch new messages and list conversations.
     Inbox,
-    /// Chat interactively: type a line to send it; incoming messages appear as they arrive.
+    /// Chat interactively: a terminal UI with every conversation; incoming messages appear as
+    /// they arrive. Without a terminal (or with --plain) a line mode: type a line to send it.
     Chat {
         /// Contact name or address.
         with: String,
+        /// The line mode even at a terminal (for scripts).
+        #[arg(long)]
+        plain: bool,
     },
     /// Fetch new messages and list the message requests: first messages from people you have
     /// never answered, held until you accept them.
@@ -212,7 +216,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Send { to, text } => send(&cli.profile, &to, text).await,
         Command::Inbox => inbox(&cli.profile).await,
-        Command::Chat { with } => chat::run(&cli.profile, &with).await,
+        Command::Chat { with, plain } => chat::run(&cli.profile, &with, plain).await,
         Command::Requests => requests(&cli.profile).await,
         Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
         Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,

@@ -1,4 +1,5 @@
-//! `hush chat`: line-based interactive chat with one contact.
+//! `hush chat --plain`: the line mode, for scripts (and wherever standard input or output is not
+//! a terminal): typed lines are sent, incoming messages and status marks are printed as lines.
 
 use std::path::Path;
 
@@ -28,10 +29,7 @@ pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
         Direction::Incoming => peer_name,
         _ => "me",
     };
-    let text = match &message.content {
-        Content::Text(text) => text.clone(),
-        other => format!("<unsupported content: {other:?}>"),
-    };
+    let text = super::printable(&text_of(&message.content));
     match message.direction {
         Direction::Outgoing => format!("[{clock}] {who}: {text}  ({})", status_mark(message.status)),
         _ => format!("[{clock}] {who}: {text}"),
@@ -47,7 +45,16 @@ fn status_change_mark(status: MessageStatus, delivered_shown: bool) -> &'static 
     }
 }
 
-fn status_mark(status: MessageStatus) -> &'static str {
+/// What a message says, as text.
+pub(super) fn text_of(content: &Content) -> String {
+    match content {
+        Content::Text(text) => text.clone(),
+        other => format!("<unsupported content: {other:?}>"),
+    }
+}
+
+/// The word for a status of one of our messages.
+pub(super) fn status_mark(status: MessageStatus) -> &'static str {
     match status {
         MessageStatus::Queued => "queued",
         MessageStatus::Sent => "sent",
@@ -152,7 +159,8 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
     Ok(())
 }
 
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+/// Waits until `at`, or for ever.
+pub(super) async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -166,6 +174,26 @@ fn short(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peers_escape_sequences_are_not_printed() {
+        let message = StoredMessage {
+            id: hush_client::MessageId([1; 16]),
+            peer: "hush:1ff0f54088ed96d160ca723802313f32b9cf089eb3974928c337a27bad203a1b"
+                .parse()
+                .unwrap(),
+            direction: Direction::Incoming,
+            conv_seq: 1,
+            sent_at: 0,
+            stored_at: 0,
+            content: Content::text("hi\u{1b}]0;pwned\u{7}\n[00:00:00] me: fake"),
+            status: MessageStatus::Received,
+        };
+        assert_eq!(
+            format_message(&message, "bob"),
+            "[00:00:00] bob: hi\u{fffd}]0;pwned\u{fffd}\u{fffd}[00:00:00] me: fake"
+        );
+    }
 
     #[test]
     fn a_read_receipt_that_overtakes_the_delivered_one_shows_both() {

@@ -1,0 +1,30 @@
+//! `hush chat`: a terminal UI at a terminal ([`tui`]), the line mode ([`plain`]) with `--plain`
+//! or when standard input or output is not a terminal (scripts, pipes).
+
+mod plain;
+mod tui;
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Result;
+
+pub use plain::format_message;
+
+/// `text` with control characters (escape sequences, newlines) shown as `�`: what a peer
+/// writes must not move the cursor, restyle or retitle the terminal, or fake a line of ours.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|ch| if ch.is_control() { '\u{fffd}' } else { ch })
+        .collect()
+}
+
+/// Runs the chat with `with` (a contact name or an address).
+pub async fn run(dir: &Path, with: &str, plain: bool) -> Result<()> {
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if plain || !terminal {
+        plain::run(dir, with).await
+    } else {
+        tui::run(dir, with).await
+    }
+}
