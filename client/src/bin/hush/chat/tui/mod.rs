@@ -68,7 +68,7 @@ async fn conversation_rows(profile: &Profile, open: Address) -> Result<Vec<Row>>
     }
     let mut rows = Vec::with_capacity(peers.len());
     for peer in peers {
-        let name = profile.display_name(&peer).await;
+        let name = profile.display_name(&peer).await?;
         let unread = profile.client.unread_count(peer).await?;
         rows.push(Row { peer, name, unread });
     }
@@ -184,12 +184,12 @@ async fn sent_message(profile: &Profile, peer: Address, id: MessageId) -> Result
 async fn on_client_event(profile: &Profile, app: &mut App, event: ClientEvent) -> Result<Option<Action>> {
     match event {
         ClientEvent::Core(Event::MessageReceived(message)) => {
-            let name = profile.display_name(&message.peer).await;
+            let name = profile.display_name(&message.peer).await?;
             return Ok(app.on_incoming(message, &name));
         }
         ClientEvent::Core(Event::StatusChanged { id, status, .. }) => app.on_status(id, status),
         ClientEvent::Core(Event::SessionReset { peer, started_here }) => {
-            let name = profile.display_name(&peer).await;
+            let name = profile.display_name(&peer).await?;
             let by = if started_here {
                 "this device"
             } else {
@@ -204,7 +204,7 @@ async fn on_client_event(profile: &Profile, app: &mut App, event: ClientEvent) -
             reason,
         }) => {
             // The name on a dropped envelope is only a claim: say so.
-            let name = profile.display_name(&claimed.claimed_address()).await;
+            let name = profile.display_name(&claimed.claimed_address()).await?;
             app.notice = Some(format!(
                 "dropped an envelope claiming to be from {name}: {reason:?}"
             ));
