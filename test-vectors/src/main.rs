@@ -11,11 +11,14 @@
     clippy::indexing_slicing
 )]
 
+mod account_safety;
 mod check;
 mod conversation;
+mod devices;
 mod encodings;
 mod group;
 mod identity;
+mod link;
 mod negative;
 mod ratchet;
 mod rng;
@@ -88,6 +91,24 @@ pub const FILES: &[VectorFile] = &[
         seed: 8,
         description: sealed::DESCRIPTION,
         generate: sealed::generate,
+    },
+    VectorFile {
+        name: "devices",
+        seed: 9,
+        description: devices::DESCRIPTION,
+        generate: devices::generate,
+    },
+    VectorFile {
+        name: "link",
+        seed: 10,
+        description: link::DESCRIPTION,
+        generate: link::generate,
+    },
+    VectorFile {
+        name: "account_safety",
+        seed: 11,
+        description: account_safety::DESCRIPTION,
+        generate: account_safety::generate,
     },
 ];
 

@@ -25,9 +25,9 @@ pub const MAX_LINK_PAYLOAD_LEN: usize =
 pub const LINK_MESSAGE_HEADER_LEN: usize = 2 + 32 + 32 + 32;
 
 /// HKDF info label of the synthetic sender ephemeral secret.
-const EPHEMERAL_LABEL: &[u8] = b"Hush_v2_LinkEphemeralSecret";
+pub const LINK_EPHEMERAL_INFO: &[u8] = b"Hush_v2_LinkEphemeralSecret";
 /// HKDF info label of the link message key and nonce.
-const MESSAGE_LABEL: &[u8] = b"Hush_v2_LinkMessage";
+pub const LINK_MESSAGE_INFO: &[u8] = b"Hush_v2_LinkMessage";
 
 /// What a new device learns from a link message it accepted.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ fn message_keys(
     code_hash: &[u8; 32],
     sender_ephemeral: &Curve25519PublicKey,
 ) -> Result<Zeroizing<[u8; 44]>, LinkError> {
-    let info = [MESSAGE_LABEL, code_hash, sender_ephemeral.as_bytes()].concat();
+    let info = [LINK_MESSAGE_INFO, code_hash, sender_ephemeral.as_bytes()].concat();
     let mut okm = Zeroizing::new([0u8; 44]);
     hkdf_sha256(Some(secret), shared.bytes(), &info, okm.as_mut_slice())
         .map_err(|_| LinkError::Unauthenticated)?;
@@ -145,7 +145,7 @@ impl LinkCode {
         rng.fill_bytes(r.as_mut_slice());
         // Synthetic ephemeral (as the sealed sender's, SPEC.md §15): a repeated RNG stream gives
         // a repeated key only for a repeated payload to the same code.
-        let info = [EPHEMERAL_LABEL, &code_hash, &sha256(&payload)].concat();
+        let info = [LINK_EPHEMERAL_INFO, &code_hash, &sha256(&payload)].concat();
         let mut e = [0u8; 32];
         hkdf_sha256(Some(r.as_slice()), self.secret().bytes(), &info, &mut e)
             .map_err(|_| LinkError::Unauthenticated)?;

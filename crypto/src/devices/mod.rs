@@ -45,7 +45,8 @@ use rand_core::CryptoRng;
 pub use code::{LINK_CODE_LEN, LINK_CODE_LIFETIME, LinkCode, LinkRequest, MAX_LINK_CLOCK_SKEW};
 pub use error::{DeviceListError, LinkCodeError, LinkError};
 pub use link::{
-    LINK_MESSAGE_HEADER_LEN, Linked, MAX_LINK_CONTACTS_LEN, MAX_LINK_HISTORY_LEN, MAX_LINK_PAYLOAD_LEN,
+    LINK_EPHEMERAL_INFO, LINK_MESSAGE_HEADER_LEN, LINK_MESSAGE_INFO, Linked, MAX_LINK_CONTACTS_LEN,
+    MAX_LINK_HISTORY_LEN, MAX_LINK_PAYLOAD_LEN,
 };
 pub use list::{DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_DEVICES};
 
@@ -123,6 +124,13 @@ impl AccountSigningKey {
     #[cfg(feature = "hazmat")]
     pub fn hazmat_seed(&self) -> [u8; 32] {
         *self.0.seed().bytes()
+    }
+
+    /// Signs arbitrary list bytes (`body`, a list encoding without its signature), for test
+    /// vectors of lists no honest signer makes.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_sign_list_body(&self, body: &[u8]) -> [u8; 64] {
+        self.sign_list_body(body)
     }
 
     /// The seed, to hand to a device that becomes an account holder.
