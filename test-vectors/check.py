@@ -1519,11 +1519,14 @@ class Refused(Exception):
         self.variant, self.inner = variant, inner
 
 
-def account_header(r: Reader, expected_type: int):
+def account_reader(data: bytes, expected_type: int) -> Reader:
+    """A reader past the version and type bytes of an account-layer encoding (§16)."""
+    r = Reader(data)
     if r.u8("version") != ACCOUNT_VERSION:
         raise HushError("UnsupportedVersion")
     if r.u8("type") != expected_type:
         raise HushError("UnexpectedType")
+    return r
 
 
 def purpose_message(purpose: int, message: bytes) -> bytes:
@@ -1543,9 +1546,8 @@ def encode_list_body(account_key: bytes, counter: int, devices: list) -> bytes:
 
 def decode_device_list(data: bytes) -> dict:
     """§16.2 decoding; HushError inside Refused("Decode"), list errors as Refused(variant)."""
-    r = Reader(data)
     try:
-        account_header(r, TYPE_DEVICE_LIST)
+        r = account_reader(data, TYPE_DEVICE_LIST)
         account_key = r.identity_key("account_key")
         counter = r.u64("counter")
         count = r.u8("device_count")
@@ -1666,8 +1668,7 @@ def link_request(identity: bytes, random: bytes, created_at: int) -> dict:
 
 
 def decode_link_code(data: bytes) -> dict:
-    r = Reader(data)
-    account_header(r, TYPE_LINK_CODE)
+    r = account_reader(data, TYPE_LINK_CODE)
     out = {"identity": r.identity_key("identity_key"), "E": r.curve_key("link_ephemeral"),
            "secret": r.take("link_secret", 16), "created_at": r.u64("created_at")}
     r.finish()
@@ -1702,16 +1703,18 @@ def link_seal(code: bytes, payload: bytes, r: bytes) -> dict:
     return t
 
 
+def decode_link_header(message: bytes) -> tuple:
+    r = account_reader(message, TYPE_LINK_MESSAGE)
+    fields = (r.identity_key("new_device_key"), r.curve_key("link_ephemeral"), r.curve_key("sender_ephemeral"),
+              r.bytes_u32("ciphertext", TAG_LEN, MAX_LINK_PAYLOAD_LEN + TAG_LEN))
+    r.finish()
+    return fields
+
+
 def link_open(request: dict, message: bytes, now: int) -> dict:
     """LinkRequest::open (§16.5), checks in the SPEC's order."""
-    r = Reader(message)
     try:
-        account_header(r, TYPE_LINK_MESSAGE)
-        new_device = r.identity_key("new_device_key")
-        link_ephemeral = r.curve_key("link_ephemeral")
-        sender_ephemeral = r.curve_key("sender_ephemeral")
-        box = r.bytes_u32("ciphertext", TAG_LEN, MAX_LINK_PAYLOAD_LEN + TAG_LEN)
-        r.finish()
+        new_device, link_ephemeral, sender_ephemeral, box = decode_link_header(message)
     except HushError as e:
         raise Refused("Decode", e)
     if request["used"]:

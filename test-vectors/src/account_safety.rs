@@ -13,37 +13,37 @@ pub const DESCRIPTION: &str = "Account safety numbers (SPEC.md §16.6): fingerpr
     §9; QR = 0x02 || own fingerprint[0..32] || other fingerprint[0..32]. Account keys come from the seeds \
     (AccountSigningKey::generate's draws).";
 
+/// The stable ids of each pair (the accounts' addresses in an app).
+const PAIRS: [(&str, &str); 3] = [
+    ("hush:alice", "hush:bob"),
+    ("alice@hush.example", "bob@hush.example"),
+    ("", "x"),
+];
+
 pub fn generate(rng: &mut Recorder) -> Value {
-    let stable_ids: [(&[u8], &[u8]); 3] = [
-        (b"hush:alice", b"hush:bob"),
-        (b"alice@hush.example", b"bob@hush.example"),
-        (b"", b"x"),
-    ];
-    let cases: Vec<Value> = stable_ids
-        .iter()
-        .map(|(alice_id, bob_id)| {
-            let alice = AccountSigningKey::generate(rng);
-            let bob = AccountSigningKey::generate(rng);
-            let _ = rng.take();
-            let (alice_key, bob_key) = (alice.public(), bob.public());
-            let from_alice = SafetyNumber::for_accounts(&alice_key, alice_id, &bob_key, bob_id);
-            let from_bob = SafetyNumber::for_accounts(&bob_key, bob_id, &alice_key, alice_id);
-            assert_eq!(from_alice.digits(), from_bob.digits());
-            assert!(from_alice.matches_scanned(&from_bob.to_qr_bytes()));
-            json!({
-                "alice_seed": hex(&alice.hazmat_seed()),
-                "alice_account_key": hex(alice_key.as_bytes()),
-                "alice_stable_id": hex(alice_id),
-                "bob_seed": hex(&bob.hazmat_seed()),
-                "bob_account_key": hex(bob_key.as_bytes()),
-                "bob_stable_id": hex(bob_id),
-                "alice_half": SafetyNumber::half_for_account(&alice_key, alice_id),
-                "digits": from_alice.digits(),
-                "display": from_alice.to_display_string(),
-                "qr_alice": hex(&from_alice.to_qr_bytes()),
-                "qr_bob": hex(&from_bob.to_qr_bytes()),
-            })
-        })
-        .collect();
+    let mut cases = Vec::new();
+    for (alice_id, bob_id) in PAIRS.map(|(a, b)| (a.as_bytes(), b.as_bytes())) {
+        let alice = AccountSigningKey::generate(rng);
+        let bob = AccountSigningKey::generate(rng);
+        let _ = rng.take();
+        let (alice_key, bob_key) = (alice.public(), bob.public());
+        let from_alice = SafetyNumber::for_accounts(&alice_key, alice_id, &bob_key, bob_id);
+        let from_bob = SafetyNumber::for_accounts(&bob_key, bob_id, &alice_key, alice_id);
+        assert_eq!(from_alice.digits(), from_bob.digits());
+        assert!(from_alice.matches_scanned(&from_bob.to_qr_bytes()));
+        cases.push(json!({
+            "alice_seed": hex(&alice.hazmat_seed()),
+            "alice_account_key": hex(alice_key.as_bytes()),
+            "alice_stable_id": hex(alice_id),
+            "bob_seed": hex(&bob.hazmat_seed()),
+            "bob_account_key": hex(bob_key.as_bytes()),
+            "bob_stable_id": hex(bob_id),
+            "alice_half": SafetyNumber::half_for_account(&alice_key, alice_id),
+            "digits": from_alice.digits(),
+            "display": from_alice.to_display_string(),
+            "qr_alice": hex(&from_alice.to_qr_bytes()),
+            "qr_bob": hex(&from_bob.to_qr_bytes()),
+        }));
+    }
     json!({ "cases": cases })
 }

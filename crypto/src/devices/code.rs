@@ -128,26 +128,31 @@ impl LinkCode {
     pub(crate) fn secret(&self) -> &LinkSecret {
         &self.secret
     }
+
+    /// Wipes the one-time secret (after the code's request accepted its link message).
+    pub(crate) fn wipe_secret(&mut self) {
+        self.secret.zeroize();
+    }
 }
 
 /// The new device's side of a link: the secrets behind the code it shows. One request accepts
 /// one link message; after that its secrets are wiped. It is not pickled: a device that restarts
 /// while waiting shows a new code.
 pub struct LinkRequest {
-    pub(crate) identity_key: IdentityKey,
+    /// The code shown (it holds the one-time secret and the link key's public half).
+    pub(crate) code: LinkCode,
+    /// The link key pair, whose public half is in the code.
     pub(crate) ephemeral: Curve25519KeyPair,
-    pub(crate) secret: LinkSecret,
-    pub(crate) created_at: u64,
     pub(crate) used: bool,
 }
 
 impl fmt::Debug for LinkRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinkRequest")
-            .field("identity_key", &self.identity_key)
-            .field("created_at", &self.created_at)
-            .field("used", &self.used)
-            .finish_non_exhaustive()
+        // The code's Debug hides the secret; the ephemeral secret is not printed at all.
+        f.debug_tuple("LinkRequest")
+            .field(&self.code)
+            .field(&self.used)
+            .finish()
     }
 }
 
@@ -158,23 +163,22 @@ impl LinkRequest {
         let ephemeral = Curve25519KeyPair::generate(rng);
         let mut secret = Box::new([0u8; LINK_SECRET_LEN]);
         rng.fill_bytes(secret.as_mut_slice());
-        Self {
+        let code = LinkCode {
             identity_key,
-            ephemeral,
+            ephemeral: ephemeral.public(),
             secret: LinkSecret(secret),
             created_at: now,
+        };
+        Self {
+            code,
+            ephemeral,
             used: false,
         }
     }
 
     /// The code to show.
     pub fn code(&self) -> LinkCode {
-        LinkCode {
-            identity_key: self.identity_key,
-            ephemeral: self.ephemeral.public(),
-            secret: self.secret.clone(),
-            created_at: self.created_at,
-        }
+        self.code.clone()
     }
 }
 

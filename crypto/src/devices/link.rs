@@ -182,26 +182,25 @@ impl LinkRequest {
         if self.used {
             return Err(LinkError::AlreadyUsed);
         }
-        if now.saturating_sub(self.created_at) > LINK_CODE_LIFETIME {
-            return Err(LinkError::Expired {
-                created_at: self.created_at,
-                now,
-            });
+        let own = &self.code;
+        let created_at = own.created_at();
+        if now.saturating_sub(created_at) > LINK_CODE_LIFETIME {
+            return Err(LinkError::Expired { created_at, now });
         }
-        if new_device != self.identity_key {
+        if new_device != own.identity_key() {
             return Err(LinkError::WrongDevice);
         }
-        if link_ephemeral != self.ephemeral.public() {
+        if link_ephemeral != own.ephemeral() {
             return Err(LinkError::WrongEphemeral);
         }
 
-        let code = self.code().to_bytes();
+        let code = own.to_bytes();
         let code_hash = sha256(&code);
         let shared = self
             .ephemeral
             .diffie_hellman(&sender_ephemeral)
             .map_err(|_| LinkError::Unauthenticated)?;
-        let okm = message_keys(self.secret.bytes(), &shared, &code_hash, &sender_ephemeral)?;
+        let okm = message_keys(own.secret().bytes(), &shared, &code_hash, &sender_ephemeral)?;
         let (key, nonce) = split_keys(&okm);
         let key = Zeroizing::new(key);
         let header_len = LINK_MESSAGE_HEADER_LEN.min(message.len());
@@ -209,12 +208,11 @@ impl LinkRequest {
         let payload =
             Zeroizing::new(aead_open(&key, &nonce, &ad, ciphertext).map_err(|_| LinkError::Unauthenticated)?);
         let linked = parse_payload(&payload)?;
-        if linked.device_list.device(&self.identity_key).is_none() {
+        let new_device = own.identity_key();
+        if linked.device_list.device(&new_device).is_none() {
             return Err(LinkError::NotInDeviceList);
         }
-        if linked.sender_device == self.identity_key
-            || linked.device_list.device(&linked.sender_device).is_none()
-        {
+        if linked.sender_device == new_device || linked.device_list.device(&linked.sender_device).is_none() {
             return Err(LinkError::SenderNotInDeviceList);
         }
         if linked
@@ -226,7 +224,7 @@ impl LinkRequest {
         }
         self.used = true;
         zeroize::Zeroize::zeroize(&mut self.ephemeral);
-        zeroize::Zeroize::zeroize(&mut self.secret);
+        self.code.wipe_secret();
         Ok(linked)
     }
 }

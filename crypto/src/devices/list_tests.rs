@@ -189,30 +189,37 @@ fn decoding_is_strict() {
             "prefix of {len} bytes"
         );
     }
-    let mut extra = bytes.clone();
-    extra.push(0);
-    assert_eq!(
-        DeviceList::from_bytes(&extra).unwrap_err(),
-        DeviceListError::Decode(DecodeError::TrailingBytes { count: 1 })
-    );
-    let mut v1 = bytes.clone();
-    v1[0] = 1;
-    assert_eq!(
-        DeviceList::from_bytes(&v1).unwrap_err(),
-        DeviceListError::Decode(DecodeError::UnsupportedVersion {
-            expected: 2,
-            found: 1
-        })
-    );
-    let mut wrong_type = bytes.clone();
-    wrong_type[1] = 0x07;
-    assert_eq!(
-        DeviceList::from_bytes(&wrong_type).unwrap_err(),
-        DeviceListError::Decode(DecodeError::UnexpectedType {
-            expected: 0x06,
-            found: 0x07
-        })
-    );
+    let edited = |position: usize, value: u8| {
+        let mut edited = bytes.clone();
+        edited[position] = value;
+        edited
+    };
+    let cases = [
+        (
+            [&bytes[..], &[0]].concat(),
+            DecodeError::TrailingBytes { count: 1 },
+        ),
+        (
+            edited(0, 1),
+            DecodeError::UnsupportedVersion {
+                expected: 2,
+                found: 1,
+            },
+        ),
+        (
+            edited(1, 0x07),
+            DecodeError::UnexpectedType {
+                expected: 0x06,
+                found: 0x07,
+            },
+        ),
+    ];
+    for (input, error) in cases {
+        assert_eq!(
+            DeviceList::from_bytes(&input).unwrap_err(),
+            DeviceListError::Decode(error)
+        );
+    }
     let mut flag = body(&first);
     flag[43 + 40] = 2;
     assert_eq!(

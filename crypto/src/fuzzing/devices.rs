@@ -28,16 +28,15 @@ fn link_request(laptop: IdentityKey) -> LinkRequest {
     LinkRequest::new(laptop, NOW, &mut rng(LINK_SEED))
 }
 
+// Each step runs on valid inputs, so each `expect` states a fact about the library.
+#[allow(clippy::expect_used)]
 fn fixture() -> &'static DevicesFixture {
     static FIXTURE: OnceLock<DevicesFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let mut rng = rng(20);
         let account = AccountSigningKey::generate(&mut rng);
-        let devices: Vec<IdentityKey> = (0..6)
-            .map(|_| Account::new(NOW, &mut rng).identity_key())
-            .collect();
-        let phone = devices[0];
-        let laptop = devices[1];
+        let devices: [IdentityKey; 6] = core::array::from_fn(|_| Account::new(NOW, &mut rng).identity_key());
+        let [phone, laptop, ..] = devices;
         let first = account.first_device_list(DeviceEntry::new(phone, NOW));
         let mut entry = DeviceEntry::new(laptop, NOW + 30);
         entry.mailbox = Some([0x4d; 32]);
@@ -108,7 +107,10 @@ pub fn open_link_message(data: &[u8]) {
                 "a link message the sealer never made opened"
             );
             assert_eq!(linked.device_list.to_bytes(), fixture.linked_list);
-            assert!(request.open(&input, NOW + 1).is_err(), "a link message opened twice");
+            assert!(
+                request.open(&input, NOW + 1).is_err(),
+                "a link message opened twice"
+            );
         }
         Err(_) => {
             let genuine = fixture.messages.first().map(Vec::as_slice).unwrap_or_default();
@@ -130,11 +132,19 @@ pub(super) fn seeds() -> Vec<Seed> {
     for (index, list) in fixture.lists.iter().enumerate() {
         add("decode_device_list", format!("list_{index}"), list.clone());
         let which = u8::try_from(index).unwrap_or(0);
-        add("decode_device_list", format!("flip_{index}_sig"), vec![200, 0x01, which]);
+        add(
+            "decode_device_list",
+            format!("flip_{index}_sig"),
+            vec![200, 0x01, which],
+        );
     }
     let code = link_request(fixture.laptop).code();
     add("decode_link_code", "code".into(), code.to_bytes());
-    add("decode_link_code", "code_text".into(), code.to_text().into_bytes());
+    add(
+        "decode_link_code",
+        "code_text".into(),
+        code.to_text().into_bytes(),
+    );
     for (index, message) in fixture.messages.iter().enumerate() {
         add("open_link_message", format!("message_{index}"), message.clone());
         let which = u8::try_from(index).unwrap_or(0);
