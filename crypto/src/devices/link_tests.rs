@@ -374,3 +374,16 @@ fn the_sealer_draws_32_bytes_and_a_replayed_stream_repeats_nothing_for_another_p
     );
     assert_eq!(a, a_again);
 }
+
+#[test]
+fn an_accepted_request_wipes_its_secrets() {
+    fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    assert_zeroize_on_drop::<crate::devices::code::LinkSecret>();
+    assert_zeroize_on_drop::<crate::keys::Curve25519KeyPair>();
+    let mut w = world();
+    let message = w.seal(true);
+    assert_ne!(w.request.code.secret().bytes(), &[0; 16]);
+    w.request.open(&message, NOW + 60).unwrap();
+    assert_eq!(w.request.code.secret().bytes(), &[0; 16]);
+    assert_eq!(w.request.ephemeral.secret().bytes(), &[0; 32]);
+}
