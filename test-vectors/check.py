@@ -12,6 +12,7 @@ Prints one line per check and ends with `N passed, M failed` (exit status 1 if a
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -1619,6 +1620,347 @@ def check_payload(report: Report, v: dict):
                 return expect_eq([("error", e.args[0], c["error"])])
             return "decodes"
         report.run(f"payload.refused {c['name']} is {c['error']}", run)
+# Accounts and devices (SPEC.md §16)
+
+ACCOUNT_VERSION = 2
+TYPE_DEVICE_LIST, TYPE_LINK_CODE, TYPE_LINK_MESSAGE = 0x06, 0x07, 0x08
+MAX_DEVICES = 6
+MAX_DEVICE_LIST_LEN = 43 + 6 * 73 + 64
+LINK_CODE_LEN = 90
+LINK_CODE_LIFETIME = 600
+MAX_LINK_CONTACTS_LEN = MAX_LINK_HISTORY_LEN = 1 << 20
+MAX_LINK_PAYLOAD_LEN = 32 + 2 + MAX_DEVICE_LIST_LEN + 1 + 32 + 4 + MAX_LINK_CONTACTS_LEN + 4 + MAX_LINK_HISTORY_LEN
+PURPOSE_LABEL = b"Hush_v1_IdentitySignature"
+PURPOSE_DEVICE_LIST, PURPOSE_MEMBERSHIP = 3, 4
+LINK_EPHEMERAL_INFO = b"Hush_v2_LinkEphemeralSecret"
+LINK_MESSAGE_INFO = b"Hush_v2_LinkMessage"
+ACCOUNT_SAFETY_VERSION = 2
+
+
+class Refused(Exception):
+    """An account-layer refusal (§16): `variant`, and the inner error it carries, if any."""
+
+    def __init__(self, variant: str, inner: Exception | None = None):
+        super().__init__(variant)
+        self.variant, self.inner = variant, inner
+
+
+def account_reader(data: bytes, expected_type: int) -> Reader:
+    """A reader past the version and type bytes of an account-layer encoding (§16)."""
+    r = Reader(data)
+    if r.u8("version") != ACCOUNT_VERSION:
+        raise HushError("UnsupportedVersion")
+    if r.u8("type") != expected_type:
+        raise HushError("UnexpectedType")
+    return r
+
+
+def purpose_message(purpose: int, message: bytes) -> bytes:
+    return PURPOSE_LABEL + bytes([purpose]) + message
+
+
+def u64(n: int) -> bytes:
+    return struct.pack(">Q", n)
+
+
+def encode_list_body(account_key: bytes, counter: int, devices: list) -> bytes:
+    out = bytes([ACCOUNT_VERSION, TYPE_DEVICE_LIST]) + account_key + u64(counter) + bytes([len(devices)])
+    for identity, created_at, mailbox in devices:
+        out += identity + u64(created_at) + (b"\x01" + mailbox if mailbox is not None else b"\x00")
+    return out
+
+
+def decode_device_list(data: bytes) -> dict:
+    """§16.2 decoding; HushError inside Refused("Decode"), list errors as Refused(variant)."""
+    try:
+        r = account_reader(data, TYPE_DEVICE_LIST)
+        account_key = r.identity_key("account_key")
+        counter = r.u64("counter")
+        count = r.u8("device_count")
+        if count == 0:
+            raise Refused("NoDevices")
+        if count > MAX_DEVICES:
+            raise Refused("TooManyDevices")
+        devices = []
+        for _ in range(count):
+            identity = r.identity_key("device_identity_key")
+            if devices and devices[-1][0] == identity:
+                raise Refused("DuplicateDevice")
+            if devices and devices[-1][0] > identity:
+                raise Refused("DevicesOutOfOrder")
+            created_at = r.u64("device_created_at")
+            mailbox = r.take("device_mailbox", 32) if r.flag("device_has_mailbox") else None
+            devices.append((identity, created_at, mailbox))
+        signature = r.take("signature", 64)
+        r.finish()
+    except HushError as e:
+        raise Refused("Decode", e)
+    if not ed25519_verify(account_key, purpose_message(PURPOSE_DEVICE_LIST, data[:-64]), signature):
+        raise Refused("BadSignature")
+    return {"account_key": account_key, "counter": counter, "devices": devices, "signature": signature}
+
+
+def verify_list_update(data: bytes, pinned: dict) -> dict:
+    new = decode_device_list(data)
+    if new["account_key"] != pinned["account_key"]:
+        raise Refused("AccountKeyChanged")
+    if new["counter"] <= pinned["counter"]:
+        raise Refused("CounterNotGrowing")
+    return new
+
+
+def refusal_fields(e: Exception) -> dict:
+    """The vector fields of an account-layer refusal."""
+    if not isinstance(e, Refused):
+        raise e
+    fields = {"error": e.variant}
+    if isinstance(e.inner, HushError):
+        fields["decode_error"], fields["field"] = e.inner.variant, e.inner.field
+    if isinstance(e.inner, Refused):
+        fields["list_error"] = e.inner.variant
+    return fields
+
+
+def expect_refusal(fn, case: dict) -> str | None:
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - anything but the named refusal is a failure
+        got = refusal_fields(e)
+        want = {k: case.get(k) for k in got}
+        return None if got == want else f"refused with {got}, vector has {want}"
+    return "accepted"
+
+
+def check_devices(report: Report, v: dict):
+    account_seed = Replay(H(v["account_generate_random"])).take(32)
+    account_key = ed25519_public(account_seed)
+    report.check("devices: account key from its seed", account_key.hex() == v["account_key"]
+                 and account_seed.hex() == v["account_seed"])
+    devices = [ed25519_public(H(seed)) for seed in v["device_seeds"]]
+    report.check("devices: device identity keys", [d.hex() for d in devices] == v["device_identity_keys"])
+    for name, lst in v["lists"].items():
+        def run(lst=lst):
+            entries = sorted((H(d["identity_key"]), d["created_at"], None if d["mailbox"] is None
+                              else H(d["mailbox"])) for d in lst["devices"])
+            body = encode_list_body(account_key, lst["counter"], entries)
+            signed = purpose_message(PURPOSE_DEVICE_LIST, body)
+            signature = ed25519_sign(account_seed, signed)
+            decoded = decode_device_list(body + signature)
+            return expect_eq([
+                ("entries sorted as stored", [e[0].hex() for e in entries],
+                 [d["identity_key"] for d in lst["devices"]]),
+                ("signed_message", signed.hex(), lst["signed_message"]),
+                ("signature", signature.hex(), lst["signature"]),
+                ("bytes", (body + signature).hex(), lst["bytes"]),
+                ("decoded", (decoded["counter"], decoded["devices"]), (lst["counter"], entries)),
+            ])
+        report.run(f"devices.lists.{name}: encoding and signature", run)
+    seeds = {ed25519_public(H(seed)).hex(): H(seed) for seed in v["device_seeds"]}
+    for i, m in enumerate(v["membership"]):
+        def run(m=m):
+            signed = purpose_message(PURPOSE_MEMBERSHIP, account_key)
+            signature = ed25519_sign(seeds[m["device_identity_key"]], signed)
+            return expect_eq([
+                ("signed_message", signed.hex(), m["signed_message"]),
+                ("signature", signature.hex(), m["signature"]),
+                ("verifies", ed25519_verify(H(m["device_identity_key"]), signed, signature), True),
+            ])
+        report.run(f"devices.membership[{i}]", run)
+    other = ed25519_public(Replay(H(v["other_account_generate_random"])).take(32))
+    report.check("devices: other account key", other.hex() == v["other_account_key"])
+    for case in v["refused"]:
+        def run(case=case):
+            data = H(case["bytes"])
+            if case["mode"] == "update":
+                pinned = decode_device_list(H(case["pinned"]))
+                return expect_refusal(lambda: verify_list_update(data, pinned), case)
+            return expect_refusal(lambda: decode_device_list(data), case)
+        report.run(f"devices.refused {case['name']} -> {case['error']}", run)
+
+
+def base32_text(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=").lower()
+
+
+def link_request(identity: bytes, random: bytes, created_at: int) -> dict:
+    rng = Replay(random)
+    e_n = rng.take(32)
+    secret = rng.take(16)
+    assert rng.done(), "LinkRequest::new draws 48 bytes"
+    ephemeral = x25519_base(e_n)
+    code = bytes([ACCOUNT_VERSION, TYPE_LINK_CODE]) + identity + ephemeral + secret + u64(created_at)
+    return {"identity": identity, "e": e_n, "E": ephemeral, "secret": secret, "created_at": created_at,
+            "code": code, "used": False}
+
+
+def decode_link_code(data: bytes) -> dict:
+    r = account_reader(data, TYPE_LINK_CODE)
+    out = {"identity": r.identity_key("identity_key"), "E": r.curve_key("link_ephemeral"),
+           "secret": r.take("link_secret", 16), "created_at": r.u64("created_at")}
+    r.finish()
+    return out
+
+
+def link_keys(secret: bytes, shared: bytes, code: bytes, sender_ephemeral: bytes):
+    info = LINK_MESSAGE_INFO + hashlib.sha256(code).digest() + sender_ephemeral
+    okm = hkdf(secret, shared, info, 44)
+    return info, okm[:32], okm[32:]
+
+
+def link_payload(sender: bytes, device_list: bytes, seed: bytes | None, contacts: bytes, history: bytes):
+    return (sender + struct.pack(">H", len(device_list)) + device_list
+            + (b"\x01" + seed if seed is not None else b"\x00")
+            + u32(len(contacts)) + contacts + u32(len(history)) + history)
+
+
+def link_seal(code: bytes, payload: bytes, r: bytes) -> dict:
+    c = decode_link_code(code)
+    t = {"r": r, "code_hash": hashlib.sha256(code).digest(), "payload": payload,
+         "payload_hash": hashlib.sha256(payload).digest()}
+    t["ephemeral_info"] = LINK_EPHEMERAL_INFO + t["code_hash"] + t["payload_hash"]
+    t["sender_ephemeral_secret"] = hkdf(r, c["secret"], t["ephemeral_info"], 32)
+    t["sender_ephemeral"] = x25519_base(t["sender_ephemeral_secret"])
+    t["shared"] = x25519(t["sender_ephemeral_secret"], c["E"])
+    t["message_info"], t["key"], t["nonce"] = link_keys(c["secret"], t["shared"], code, t["sender_ephemeral"])
+    t["header"] = bytes([ACCOUNT_VERSION, TYPE_LINK_MESSAGE]) + c["identity"] + c["E"] + t["sender_ephemeral"]
+    t["associated_data"] = t["header"] + code
+    box = aead_seal(t["key"], t["nonce"], t["associated_data"], payload)
+    t["message"] = t["header"] + u32(len(box)) + box
+    return t
+
+
+def decode_link_header(message: bytes) -> tuple:
+    r = account_reader(message, TYPE_LINK_MESSAGE)
+    fields = (r.identity_key("new_device_key"), r.curve_key("link_ephemeral"), r.curve_key("sender_ephemeral"),
+              r.bytes_u32("ciphertext", TAG_LEN, MAX_LINK_PAYLOAD_LEN + TAG_LEN))
+    r.finish()
+    return fields
+
+
+def link_open(request: dict, message: bytes, now: int) -> dict:
+    """LinkRequest::open (§16.5), checks in the SPEC's order."""
+    try:
+        new_device, link_ephemeral, sender_ephemeral, box = decode_link_header(message)
+    except HushError as e:
+        raise Refused("Decode", e)
+    if request["used"]:
+        raise Refused("AlreadyUsed")
+    if now - request["created_at"] > LINK_CODE_LIFETIME:
+        raise Refused("Expired")
+    if new_device != request["identity"]:
+        raise Refused("WrongDevice")
+    if link_ephemeral != request["E"]:
+        raise Refused("WrongEphemeral")
+    try:
+        shared = x25519(request["e"], sender_ephemeral)
+        _, key, nonce = link_keys(request["secret"], shared, request["code"], sender_ephemeral)
+        payload = aead_open(key, nonce, message[:98] + request["code"], box)
+    except (KeyRefused, InvalidTag):
+        raise Refused("Unauthenticated")
+    p = Reader(payload)
+    try:
+        sender = p.identity_key("sender_device_key")
+        list_bytes = p.bytes_u16("device_list", MAX_DEVICE_LIST_LEN)
+        seed = p.take("account_seed", 32) if p.flag("has_account_seed") else None
+        contacts = p.bytes_u32("contacts", 0, MAX_LINK_CONTACTS_LEN)
+        history = p.bytes_u32("history", 0, MAX_LINK_HISTORY_LEN)
+        p.finish()
+    except HushError as e:
+        raise Refused("MalformedPayload", e)
+    try:
+        device_list = decode_device_list(list_bytes)
+    except Refused as e:
+        raise Refused("DeviceList", e)
+    listed = {d[0] for d in device_list["devices"]}
+    if request["identity"] not in listed:
+        raise Refused("NotInDeviceList")
+    if sender == request["identity"] or sender not in listed:
+        raise Refused("SenderNotInDeviceList")
+    if seed is not None and ed25519_public(seed) != device_list["account_key"]:
+        raise Refused("AccountSeedMismatch")
+    request["used"] = True
+    return {"sender_device": sender, "device_list": list_bytes, "account_key": device_list["account_key"],
+            "seed": seed, "contacts": contacts, "history": history}
+
+
+def check_link(report: Report, v: dict):
+    phone, laptop = ed25519_public(H(v["phone_seed"])), ed25519_public(H(v["laptop_seed"]))
+    account_seed = Replay(H(v["account_generate_random"])).take(32)
+    account_key = ed25519_public(account_seed)
+    report.check("link: device and account keys", (phone.hex(), laptop.hex(), account_seed.hex())
+                 == (v["phone_identity_key"], v["laptop_identity_key"], v["account_seed"]))
+    device_list = H(v["device_list"])
+    requests = []
+    for i, c in enumerate(v["cases"]):
+        request = link_request(laptop, H(c["request_random"]), c["created_at"])
+        requests.append(request)
+
+        def run(c=c, request=request):
+            seed = account_seed if c["with_account_seed"] else None
+            payload = link_payload(phone, device_list, seed, H(c["contacts"]), H(c["history"]))
+            t = link_seal(request["code"], payload, H(c["seal"]["r"]))
+            parsed = decode_link_code(base64.b32decode(c["code_text"].upper() + "=" * (-len(c["code_text"]) % 8)))
+            opened = link_open(dict(request), t["message"], c["sealed_at"] + 30)
+            listed = decode_device_list(device_list)
+            return expect_eq([
+                ("code", request["code"].hex(), c["code"]),
+                ("code length", len(request["code"]), LINK_CODE_LEN),
+                ("code_text", base32_text(request["code"]), c["code_text"]),
+                ("code_text parses", parsed["secret"], request["secret"]),
+                ("link_ephemeral", request["E"].hex(), c["link_ephemeral"]),
+                ("list names both", {laptop, phone} <= {d[0] for d in listed["devices"]}, True),
+            ] + [(name, t[name].hex(), c["seal"][name]) for name in (
+                "code_hash", "payload", "payload_hash", "ephemeral_info", "sender_ephemeral_secret",
+                "sender_ephemeral", "shared", "message_info", "key", "nonce", "header",
+                "associated_data", "message")] + [
+                ("opened sender", opened["sender_device"].hex(), c["opened"]["sender_device"]),
+                ("opened list", opened["device_list"].hex(), c["opened"]["device_list"]),
+                ("opened account key", opened["account_key"], account_key),
+                ("opened seed", opened["seed"] is not None, c["opened"]["has_account_seed"]),
+                ("opened contacts", opened["contacts"].hex(), c["opened"]["contacts"]),
+                ("opened history", opened["history"].hex(), c["opened"]["history"]),
+            ])
+        report.run(f"link.cases[{i}] code, seal ({'with' if c['with_account_seed'] else 'without'} account seed)"
+                   " and open", run)
+    for case in v["refused"]:
+        def run(case=case):
+            request = dict(requests[case["opened_by"]])
+            request["used"] = bool(case.get("after_genuine"))
+            return expect_refusal(lambda: link_open(request, H(case["message"]), case["now"]), case)
+        report.run(f"link.refused {case['name']} -> {case['error']}", run)
+
+
+def account_safety_number(local, local_stable, remote, remote_stable):
+    def fp(key, stable):
+        h = hashlib.sha512(bytes([0, ACCOUNT_SAFETY_VERSION]) + key + stable).digest()
+        for _ in range(1, SAFETY_ITERATIONS):
+            h = hashlib.sha512(h + key).digest()
+        return h
+    lf, rf = fp(local, local_stable), fp(remote, remote_stable)
+    ld, rd = fingerprint_digits(lf), fingerprint_digits(rf)
+    return (ld + rd if ld <= rd else rd + ld), bytes([ACCOUNT_SAFETY_VERSION]) + lf[:32] + rf[:32], ld
+
+
+def check_account_safety(report: Report, v: dict):
+    for i, c in enumerate(v["cases"]):
+        def run(c=c):
+            alice, bob = ed25519_public(H(c["alice_seed"])), ed25519_public(H(c["bob_seed"]))
+            digits_a, qr_a, half_a = account_safety_number(alice, H(c["alice_stable_id"]), bob,
+                                                           H(c["bob_stable_id"]))
+            digits_b, qr_b, _ = account_safety_number(bob, H(c["bob_stable_id"]), alice, H(c["alice_stable_id"]))
+            return expect_eq([
+                ("alice_account_key", alice.hex(), c["alice_account_key"]),
+                ("bob_account_key", bob.hex(), c["bob_account_key"]),
+                ("alice_half", half_a, c["alice_half"]),
+                ("digits (alice)", digits_a, c["digits"]),
+                ("digits (bob)", digits_b, c["digits"]),
+                ("display", " ".join(digits_a[j : j + 5] for j in range(0, 60, 5)), c["display"]),
+                ("qr_alice", qr_a.hex(), c["qr_alice"]),
+                ("qr_bob", qr_b.hex(), c["qr_bob"]),
+                ("not the version-1 number", digits_a != safety_number(alice, H(c["alice_stable_id"]), bob,
+                                                                       H(c["bob_stable_id"]))[0], True),
+            ])
+        report.run(f"account_safety.cases[{i}] 60 digits and QR bytes, both sides", run)
 
 
 def main() -> int:
@@ -1635,6 +1977,9 @@ def main() -> int:
         ("negative", check_negative),
         ("sealed", check_sealed),
         ("payload", check_payload),
+        ("devices", check_devices),
+        ("link", check_link),
+        ("account_safety", check_account_safety),
     ]
     for name, fn in checks:
         try:

@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod account;
+pub mod devices;
 mod error;
 /// Entry points of the cargo-fuzz targets in `fuzz/` and their seed corpus.
 #[cfg(feature = "fuzzing")]

@@ -18,6 +18,12 @@ pub enum SignaturePurpose {
     RelayLogin,
     /// A relay operator's registration token; the message names the identity and the expiry.
     RegistrationToken,
+    /// A device list, signed by an account key (SPEC.md §16.2); the message is the list's
+    /// encoding up to its signature.
+    DeviceList,
+    /// A device's consent to belong to an account, signed by the device's identity key; the
+    /// message is the 32-byte account key (SPEC.md §16.3).
+    AccountMembership,
 }
 
 impl SignaturePurpose {
@@ -26,6 +32,8 @@ impl SignaturePurpose {
         match self {
             Self::RelayLogin => 1,
             Self::RegistrationToken => 2,
+            Self::DeviceList => 3,
+            Self::AccountMembership => 4,
         }
     }
 }
@@ -60,6 +68,13 @@ mod tests {
     use crate::messages::signed_prekey_message;
     use crate::{Account, BundleError, Curve25519PublicKey};
 
+    const ALL_PURPOSES: [SignaturePurpose; 4] = [
+        SignaturePurpose::RelayLogin,
+        SignaturePurpose::RegistrationToken,
+        SignaturePurpose::DeviceList,
+        SignaturePurpose::AccountMembership,
+    ];
+
     /// Under a raw `sign(message)`, whoever chose `message` (a malicious relay's login
     /// challenge, say) could get a valid signed-prekey signature for a key of their own and serve
     /// a bundle that passes verification. With the purpose prefix it never verifies.
@@ -70,7 +85,7 @@ mod tests {
         let attacker_key =
             Curve25519PublicKey::from_bytes(&crate::primitives::x25519_base(&[5; 32])).unwrap();
         let forged_message = signed_prekey_message(77, 1_700_000_000, &attacker_key);
-        for purpose in [SignaturePurpose::RelayLogin, SignaturePurpose::RegistrationToken] {
+        for purpose in ALL_PURPOSES {
             let signature = victim.sign(purpose, &forged_message);
             let mut bundle = victim.prekey_bundle(None).unwrap();
             bundle.signed_prekey.id = 77;
@@ -86,7 +101,7 @@ mod tests {
                     .verify_for(purpose, &forged_message, &signature)
                     .is_ok()
             );
-            for other in [SignaturePurpose::RelayLogin, SignaturePurpose::RegistrationToken] {
+            for other in ALL_PURPOSES {
                 if other != purpose {
                     assert!(
                         victim

@@ -31,10 +31,20 @@ impl<'a> Reader<'a> {
 
     /// Reads the version and type bytes and checks both.
     pub(crate) fn header(&mut self, expected_type: u8) -> Result<(), DecodeError> {
+        self.versioned_header(VERSION, expected_type)
+    }
+
+    /// Reads the version and type bytes of a format with its own version (the account layer,
+    /// SPEC.md §16) and checks both.
+    pub(crate) fn versioned_header(
+        &mut self,
+        expected_version: u8,
+        expected_type: u8,
+    ) -> Result<(), DecodeError> {
         let version = self.u8("version")?;
-        if version != VERSION {
+        if version != expected_version {
             return Err(DecodeError::UnsupportedVersion {
-                expected: VERSION,
+                expected: expected_version,
                 found: version,
             });
         }
@@ -147,8 +157,12 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn with_header(message_type: u8, capacity: usize) -> Self {
+        Self::with_versioned_header(VERSION, message_type, capacity)
+    }
+
+    pub(crate) fn with_versioned_header(version: u8, message_type: u8, capacity: usize) -> Self {
         let mut bytes = Vec::with_capacity(capacity);
-        bytes.push(VERSION);
+        bytes.push(version);
         bytes.push(message_type);
         Self { bytes }
     }

@@ -24,9 +24,10 @@ use serde::de::DeserializeOwned;
 
 use crate::frame::LENGTH_PREFIX_LEN;
 use crate::{
-    AccessKey, Addressed, Bundle, ClientFrame, Deliveries, Delivery, Envelope, ErrorCode, ErrorResponse,
-    FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId, OneTimePreKey, PreKeyUpload, Push, RegistrationToken,
-    Request, RequestId, Response, Seq, ServerFrame, Signature, SignedPreKey, decode_body, encode_frame,
+    AccessKey, AccountId, Addressed, Bundle, ClientFrame, Deliveries, Delivery, DeviceListBytes, Envelope,
+    ErrorCode, ErrorResponse, FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId, Membership, Memberships,
+    OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId, Response, Seq, ServerFrame,
+    Signature, SignedPreKey, decode_body, encode_frame,
 };
 
 /// Bytes before the stream in every input: `[split, limit]`.
@@ -286,6 +287,20 @@ fn sample_client_frames() -> Vec<(&'static str, ClientFrame)> {
                 mailbox: MailboxId([0x9B; 32]),
             },
         ),
+        (
+            "publish_device_list",
+            Request::PublishDeviceList {
+                list: DeviceListBytes::new(vec![0x02; crate::MAX_DEVICE_LIST_LEN])
+                    .expect("at the list limit"),
+                membership: Signature([0x9C; 64]),
+            },
+        ),
+        (
+            "fetch_device_list",
+            Request::FetchDeviceList {
+                account: AccountId([0x9D; 32]),
+            },
+        ),
     ];
     requests
         .into_iter()
@@ -405,6 +420,34 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
         (
             "prekeys_low",
             ServerFrame::Push(Push::PreKeysLow { remaining: 3 }),
+        ),
+        ("device_list_stored", response(14, Ok(Response::DeviceListStored))),
+        (
+            "device_list",
+            response(
+                15,
+                Ok(Response::DeviceList {
+                    list: DeviceListBytes::new(vec![0x06; 148]).expect("under the list limit"),
+                    memberships: Memberships::new(vec![
+                        Membership {
+                            identity_key: [0x9E; 32],
+                            signature: Signature([0x9F; 64]),
+                        };
+                        crate::MAX_DEVICES
+                    ])
+                    .expect("at the membership limit"),
+                }),
+            ),
+        ),
+        (
+            "error_stale_device_list",
+            response(
+                16,
+                Err(ErrorResponse {
+                    code: ErrorCode::StaleDeviceList,
+                    detail: "device list counter does not grow".into(),
+                }),
+            ),
         ),
     ]
 }

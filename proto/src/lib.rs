@@ -1,7 +1,7 @@
 //! # hush-proto
 //!
 //! The client–relay wire format, with no I/O. A connection is QUIC with ALPN [`ALPN`]
-//! (`hush/2`, which carries the version). The client opens one bidirectional stream; each side
+//! (`hush/3`, which carries the version). The client opens one bidirectional stream; each side
 //! writes [frames](frame): a big-endian `u32` body length, then the body, a
 //! [postcard](https://docs.rs/postcard) encoding of [`ClientFrame`] (client to relay) or
 //! [`ServerFrame`] (relay to client). The length is checked against [`MAX_FRAME_LEN`] (or a
@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod devices;
 mod error;
 pub mod frame;
 /// Entry points of the cargo-fuzz targets in `fuzz/` and their seed corpus.
@@ -31,6 +32,7 @@ mod messages;
 mod registration;
 mod types;
 
+pub use devices::{AccountId, DeviceListBytes, MAX_DEVICE_LIST_LEN, MAX_DEVICES, Membership, Memberships};
 pub use error::FrameError;
 pub use frame::{FrameDecoder, decode_body, encode_frame, encode_frame_into, parse_length};
 pub use messages::{
@@ -45,8 +47,10 @@ pub use types::{
 };
 
 /// ALPN protocol id; a new incompatible version gets a new id. Version 2 added access keys
-/// (`Send`, `SendMany` and `FetchBundle` carry one; `SetAccessKey`, `Report`, `AccessDenied`).
-pub const ALPN: &[u8] = b"hush/2";
+/// (`Send`, `SendMany` and `FetchBundle` carry one; `SetAccessKey`, `Report`, `AccessDenied`);
+/// version 3 added device lists (`PublishDeviceList`, `FetchDeviceList`, `DeviceListStored`,
+/// `DeviceList`, `StaleDeviceList`).
+pub const ALPN: &[u8] = b"hush/3";
 
 /// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about
 /// 1 KiB of headers; 64 KiB more leaves room for the frame's own fields. Relays may enforce less.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::devices::{AccountId, DeviceListBytes, Memberships};
 use crate::types::{
     AccessKey, Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq,
     Signature, SignedPreKey,
@@ -92,6 +93,19 @@ pub enum Request {
         /// The reported sender's mailbox.
         mailbox: MailboxId,
     },
+    /// Store our account's signed device list (version 3), with our own membership signature;
+    /// see PROTOCOL.md "Device lists" for what the relay checks.
+    PublishDeviceList {
+        /// The signed list (test-vectors/SPEC.md §16.2).
+        list: DeviceListBytes,
+        /// Our membership signature for the list's account key (§16.3).
+        membership: Signature,
+    },
+    /// Fetch an account's latest stored device list and its devices' membership signatures.
+    FetchDeviceList {
+        /// The account key.
+        account: AccountId,
+    },
 }
 
 /// A relay-to-client frame.
@@ -141,6 +155,15 @@ pub enum Response {
     AccessKeySet,
     /// The report was recorded.
     Reported,
+    /// The device list was stored (it is now the account's latest).
+    DeviceListStored,
+    /// An account's latest device list.
+    DeviceList {
+        /// The signed list, as published.
+        list: DeviceListBytes,
+        /// The membership signatures of the listed devices that published one.
+        memberships: Memberships,
+    },
 }
 
 /// A refused request.
@@ -181,6 +204,9 @@ pub enum ErrorCode {
     /// The access key presented is not the target's (it rotated it, or never set one). The
     /// request did nothing; without a key it would be a stranger's.
     AccessDenied,
+    /// A published device list whose counter does not exceed the stored list's: an old or
+    /// replayed list. Nothing was stored.
+    StaleDeviceList,
 }
 
 /// Frames the relay sends unasked.

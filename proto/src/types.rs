@@ -177,9 +177,9 @@ impl<'de> Deserialize<'de> for Signature {
 
 /// Reads a byte string of at most `max` bytes: in one piece from a format with byte strings
 /// (postcard), element by element from one without (a JSON array), never holding more than `max`.
-struct BoundedBytes {
-    max: usize,
-    what: &'static str,
+pub(crate) struct BoundedBytes {
+    pub(crate) max: usize,
+    pub(crate) what: &'static str,
 }
 
 impl BoundedBytes {

@@ -11,11 +11,14 @@
     clippy::indexing_slicing
 )]
 
+mod account_safety;
 mod check;
 mod conversation;
+mod devices;
 mod encodings;
 mod group;
 mod identity;
+mod link;
 mod negative;
 mod payload;
 mod ratchet;
@@ -95,6 +98,24 @@ pub const FILES: &[VectorFile] = &[
         seed: 20,
         description: payload::DESCRIPTION,
         generate: payload::generate,
+    },
+    VectorFile {
+        name: "devices",
+        seed: 9,
+        description: devices::DESCRIPTION,
+        generate: devices::generate,
+    },
+    VectorFile {
+        name: "link",
+        seed: 10,
+        description: link::DESCRIPTION,
+        generate: link::generate,
+    },
+    VectorFile {
+        name: "account_safety",
+        seed: 11,
+        description: account_safety::DESCRIPTION,
+        generate: account_safety::generate,
     },
 ];
 

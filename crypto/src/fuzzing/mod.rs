@@ -16,12 +16,14 @@
 //! The live states the decryption targets attack are built once per process, deterministically
 //! (seeded RNG, fixed clock), so the checked-in corpus keeps matching them.
 
+mod devices;
 mod fixture;
 mod seeds;
 
 #[path = "../../../fuzz/seed.rs"]
 mod seed;
 
+pub use devices::{decode_device_list, decode_link_code, open_link_message};
 pub use fixture::NOW;
 pub use seed::Seed;
 pub use seeds::seed_corpus;
@@ -64,6 +66,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("inbound_session", inbound_session),
     ("unpickle", unpickle),
     ("open_sealed", open_sealed),
+    ("decode_device_list", decode_device_list),
+    ("decode_link_code", decode_link_code),
+    ("open_link_message", open_link_message),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -164,5 +164,6 @@ pub fn seed_corpus() -> Vec<Seed> {
             );
         }
     }
+    seeds.extend(super::devices::seeds());
     seeds
 }

@@ -143,6 +143,11 @@ async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Req
         Request::Report { mailbox } => {
             report::apply(&shared.metrics, &shared.reports, logged_in(session)?, mailbox)
         }
-        _ => Err(error(ErrorCode::Invalid, "unsupported request")),
+        // Requests of a later protocol version this relay does not serve yet (device lists):
+        // like every request but a login and a ping, they need a login first.
+        _ => {
+            logged_in(session)?;
+            Err(error(ErrorCode::Invalid, "unsupported request"))
+        }
     }
 }
