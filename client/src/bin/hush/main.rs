@@ -4,25 +4,17 @@
 //! passphrase comes from `HUSH_PASSPHRASE` or is read from the first line of standard input.
 
 mod chat;
+mod commands;
 mod profile;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use hush_client::{
-    Address, ClientError, ClientEvent, ConnectionState, Content, Event, MessageStatus, NetError,
-    RegistrationToken, RelayAddress,
-};
 
-use crate::profile::Profile;
-
-/// How long `send` waits for the relay to store a message before leaving it queued.
-const SEND_WAIT: Duration = Duration::from_secs(10);
-/// How long `inbox` waits, once online, for no more messages to arrive.
-const INBOX_QUIET: Duration = Duration::from_millis(700);
+use crate::commands::peer::PeerAction;
+use crate::commands::send::{QUEUED_EXIT, QueuedNotSent};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -162,222 +154,24 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let dir = cli.profile.as_path();
     match cli.command {
-        Command::Init { relay } => init(&cli.profile, &relay).await,
-        Command::Register { token } => register(&cli.profile, token.as_deref()).await,
-        Command::Address => {
-            let profile = Profile::open(&cli.profile).await?;
-            print_identity(&profile);
-            profile.client.shutdown().await?;
-            Ok(())
-        }
+        Command::Init { relay } => commands::init::init(dir, &relay).await,
+        Command::Register { token } => commands::init::register(dir, token.as_deref()).await,
+        Command::Address => commands::init::address(dir).await,
         Command::Contact(ContactCommand::Add { name, address }) => {
-            let profile = Profile::open(&cli.profile).await?;
-            let address: Address = address.parse().context("that is not a Hush address")?;
-            let update = profile.client.add_contact(&name, address).await?;
-            println!("{name}: {update:?}");
-            profile.client.shutdown().await?;
-            Ok(())
+            commands::contact::add(dir, &name, &address).await
         }
-        Command::Contact(ContactCommand::List) => {
-            let profile = Profile::open(&cli.profile).await?;
-            for contact in profile.client.contacts().await? {
-                let mark = if contact.verified { " (verified)" } else { "" };
-                println!("{}\t{}{mark}", contact.name, contact.address);
-            }
-            profile.client.shutdown().await?;
-            Ok(())
-        }
-        Command::Safety { name, verify } => {
-            let profile = Profile::open(&cli.profile).await?;
-            let contact = profile.client.contact(&name).await?;
-            let number = profile.client.safety_number(&contact.address);
-            println!("safety number with {name}: {}", number.to_display_string());
-            if verify {
-                profile.client.verify_contact(&name).await?;
-                println!("{name} marked verified");
-            }
-            profile.client.shutdown().await?;
-            Ok(())
-        }
-        Command::Send { to, text } => send(&cli.profile, &to, text).await,
-        Command::Inbox => inbox(&cli.profile).await,
-        Command::Chat { with } => chat::run(&cli.profile, &with).await,
-        Command::Requests => requests(&cli.profile).await,
-        Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
-        Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,
-        Command::Report { who } => peer_action(&cli.profile, &who, PeerAction::Report).await,
-        Command::Relay(RelayCommand::Show) => {
-            println!("{}", profile::relay(&cli.profile)?);
-            Ok(())
-        }
-        Command::Relay(RelayCommand::Set { address }) => {
-            let relay: RelayAddress = address
-                .parse()
-                .with_context(|| format!("bad relay address {address:?}"))?;
-            profile::set_relay(&cli.profile, &relay)?;
-            println!("relay of {} set to {relay}", cli.profile.display());
-            Ok(())
-        }
+        Command::Contact(ContactCommand::List) => commands::contact::list(dir).await,
+        Command::Safety { name, verify } => commands::safety::run(dir, &name, verify).await,
+        Command::Send { to, text } => commands::send::run(dir, &to, text).await,
+        Command::Inbox => commands::inbox::run(dir).await,
+        Command::Chat { with } => chat::run(dir, &with).await,
+        Command::Requests => commands::peer::requests(dir).await,
+        Command::Accept { who } => commands::peer::act(dir, &who, PeerAction::Accept).await,
+        Command::Block { who } => commands::peer::act(dir, &who, PeerAction::Block).await,
+        Command::Report { who } => commands::peer::act(dir, &who, PeerAction::Report).await,
+        Command::Relay(RelayCommand::Show) => commands::relay::show(dir),
+        Command::Relay(RelayCommand::Set { address }) => commands::relay::set(dir, &address),
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum PeerAction {
-    Accept,
-    Block,
-    Report,
-}
-
-async fn requests(dir: &std::path::Path) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    if let Err(error) = profile.client.register().await {
-        eprintln!("warning: {error}; showing what is stored");
-    } else {
-        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
-    }
-    let requests = profile.client.requests().await?;
-    if requests.is_empty() {
-        println!("no message requests");
-    }
-    for peer in requests {
-        println!("request from {peer} (hush accept|block|report <address>)");
-    }
-    profile.client.shutdown().await?;
-    Ok(())
-}
-
-async fn peer_action(dir: &std::path::Path, who: &str, action: PeerAction) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    let peer = profile.resolve(who).await?;
-    // Online first, so a report and the rotated access key reach the relay now.
-    if let Err(error) = profile.client.register().await {
-        eprintln!("warning: {error}; the relay hears of it at the next connection");
-    }
-    match action {
-        PeerAction::Accept => profile.client.accept(peer).await?,
-        PeerAction::Block => profile.client.block(peer).await?,
-        PeerAction::Report => profile.client.report(peer).await?,
-    }
-    // Let the requests this produced go out before shutting down.
-    while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
-    println!("{who}: {action:?} done");
-    profile.client.shutdown().await?;
-    Ok(())
-}
-
-fn print_identity(profile: &Profile) {
-    let address = profile.client.address();
-    println!("address: {address}");
-    let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
-    println!("safety number (your half): {half}");
-}
-
-async fn init(dir: &std::path::Path, relay: &str) -> Result<()> {
-    let relay: RelayAddress = relay
-        .parse()
-        .with_context(|| format!("bad relay address {relay:?}"))?;
-    let profile = Profile::create(dir, relay).await?;
-    println!("profile created in {}", dir.display());
-    print_identity(&profile);
-    match profile.client.register().await {
-        Ok(()) => println!("registered with relay {}", profile.relay),
-        Err(ClientError::Relay(NetError::RegistrationTokenRequired)) => {
-            profile.client.shutdown().await?;
-            bail!(
-                "profile created, but the relay registers new addresses by token only. Send your address \
-                 to the relay's operator, then run `hush register --token <token>` with the token you get."
-            );
-        }
-        Err(error) => {
-            profile.client.shutdown().await?;
-            bail!(
-                "profile created, but registration failed: {error}. Start the relay and run any command to retry, \
-                 or give the profile the right address with `hush relay set ADDRESS`."
-            );
-        }
-    }
-    profile.client.shutdown().await?;
-    Ok(())
-}
-
-async fn register(dir: &std::path::Path, token: Option<&str>) -> Result<()> {
-    let token: Option<RegistrationToken> = token
-        .map(|text| text.parse().context("that is not a registration token"))
-        .transpose()?;
-    let profile = Profile::open(dir).await?;
-    if let Some(token) = token {
-        profile.client.set_registration_token(token).await?;
-    }
-    let registered = profile.client.register().await;
-    profile.client.shutdown().await?;
-    registered?;
-    println!("registered with relay {}", profile.relay);
-    Ok(())
-}
-
-async fn send(dir: &std::path::Path, to: &str, text: String) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    let peer = profile.resolve(to).await?;
-    let id = profile.client.send(peer, Content::text(text)).await?;
-    println!("queued {id}");
-    // Until the relay stores it, the first failed connection attempt, or SEND_WAIT.
-    let outcome = tokio::time::timeout(SEND_WAIT, async {
-        while let Some(event) = profile.events.next().await {
-            match event {
-                ClientEvent::Core(Event::StatusChanged {
-                    id: changed, status, ..
-                }) if changed == id => {
-                    return Ok(status);
-                }
-                ClientEvent::Connection(ConnectionState::Offline { reason, .. }) => return Err(reason),
-                ClientEvent::Stopped(reason) => return Err(format!("stopped: {reason}")),
-                _ => {}
-            }
-        }
-        Err("the client stopped".to_owned())
-    })
-    .await
-    .unwrap_or_else(|_| Err(format!("no answer within {} s", SEND_WAIT.as_secs())));
-    profile.client.shutdown().await?;
-    match outcome {
-        Ok(MessageStatus::Failed) => bail!("the relay has no mailbox for {to}; message not delivered"),
-        Ok(_) => {
-            println!("sent");
-            Ok(())
-        }
-        Err(reason) => Err(QueuedNotSent(reason).into()),
-    }
-}
-
-/// `send` could not hand the message to the relay; it stays queued (exit code
-/// [`QUEUED_EXIT`]).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "relay not reachable ({0}): the message is queued, not sent; the next command that reaches \
-     the relay sends it"
-)]
-struct QueuedNotSent(String);
-
-/// Exit code of a `send` whose message stayed queued.
-const QUEUED_EXIT: u8 = 3;
-
-async fn inbox(dir: &std::path::Path) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    if let Err(error) = profile.client.register().await {
-        eprintln!("warning: {error}; showing what is stored");
-    } else {
-        // Queued messages arrive right after login; wait until they stop coming.
-        while let Ok(Some(_)) = tokio::time::timeout(INBOX_QUIET, profile.events.next()).await {}
-    }
-    for peer in profile.client.conversations().await? {
-        let name = profile.display_name(&peer).await;
-        let history = profile.client.history(peer, None, 5).await?;
-        println!("== {name}");
-        for entry in history {
-            println!("  {}", chat::format_message(&entry.message, &name));
-        }
-    }
-    profile.client.shutdown().await?;
-    Ok(())
 }
