@@ -20,6 +20,7 @@ mod key;
 mod ops;
 mod queries;
 mod schema;
+mod summary;
 #[cfg(test)]
 mod tests;
 mod wal;
@@ -33,6 +34,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::error::{NotAProfile, StoreError};
 pub use self::key::{DatabaseKey, KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
+pub use self::summary::ConversationSummary;
 
 /// Statements kept prepared: every distinct statement the store runs fits.
 const STATEMENT_CACHE: usize = 64;
@@ -91,6 +93,12 @@ impl SqlStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every conversation, most recent first, with its contact name, latest message and unread
+    /// count, read in one statement (in one read transaction).
+    pub fn conversations_summary(&self) -> Result<Vec<ConversationSummary>, StoreError> {
+        self.read(queries::conversations_summary)
     }
 
     /// Runs `read` in one read transaction, so it sees a single consistent state.

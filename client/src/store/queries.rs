@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 
 use super::StoreError;
 use super::codec::{self, MESSAGE_COLUMNS, column, saturating, uint};
+use super::summary::ConversationSummary;
 
 /// Every row of `sql`, each turned into a `T` by `decode`.
 fn rows<T>(
@@ -168,5 +169,36 @@ pub(super) fn peers(conn: &Connection) -> Result<Vec<Address>, StoreError> {
         "SELECT peer FROM activity ORDER BY last_position DESC",
         [],
         |row| codec::address(column(row, 0, "address")?),
+    )
+}
+
+/// Every conversation, most recent first, in one statement: per peer, its latest message (the
+/// row `activity` points at), its contact name and its unread count (a range of the partial
+/// index `messages_unread`), so a list of conversations costs no history read per peer.
+pub(super) fn conversations_summary(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> {
+    rows(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS}, \
+             (SELECT name FROM contacts WHERE address = messages.peer ORDER BY name LIMIT 1), \
+             (SELECT count(*) FROM messages AS unread WHERE unread.peer = messages.peer \
+              AND unread.direction = 0 AND unread.status = 10) \
+             FROM messages WHERE position IN (SELECT last_position FROM activity) \
+             ORDER BY position DESC"
+        ),
+        [],
+        |row| {
+            let last = codec::message(row)?;
+            let unread: i64 = column(row, 11, "unread count")?;
+            Ok(ConversationSummary {
+                peer: last.message.peer,
+                name: column(row, 10, "contact name")?,
+                unread: usize::try_from(unread).map_err(|_| StoreError::Decode {
+                    what: "unread count",
+                    reason: format!("{unread} is out of range"),
+                })?,
+                last,
+            })
+        },
     )
 }
