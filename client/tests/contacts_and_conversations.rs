@@ -115,7 +115,14 @@ async fn conversations_list_names_last_messages_and_unread_counts_and_removal_ke
     let list = alice.conversations_summary().await.unwrap();
     let rows: Vec<_> = list
         .iter()
-        .map(|c| (c.peer, c.name.clone(), texts(std::slice::from_ref(&c.last.message)), c.unread))
+        .map(|c| {
+            (
+                c.peer,
+                c.name.clone(),
+                texts(std::slice::from_ref(&c.last.message)),
+                c.unread,
+            )
+        })
         .collect();
     assert_eq!(
         rows,

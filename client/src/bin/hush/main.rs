@@ -76,8 +76,33 @@ enum Command {
         /// The text.
         text: String,
     },
-    /// Fetch new messages and list conversations.
-    Inbox,
+    /// Fetch new messages and show each conversation's latest, the new ones marked `*`; they
+    /// are marked read (the sender gets a read receipt).
+    Inbox {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Page back through a conversation, oldest first; the position to pass as `--before` for
+    /// the page before is printed at the end when there is one. Shows what is stored (no fetch)
+    /// and marks nothing read.
+    History {
+        /// Contact name or address.
+        contact: String,
+        /// Messages per page.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        limit: u64,
+        /// Show the messages before this position (printed at the end of the previous page).
+        #[arg(long, value_name = "POSITION", value_parser = commands::history::position)]
+        before: Option<u64>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Fetch new messages and list the conversations, most recent first: name (or address),
+    /// unread count, and the latest message.
+    Conversations {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Chat interactively: type a line to send it; incoming messages appear as they arrive.
     Chat {
         /// Contact name or address.
@@ -128,11 +153,38 @@ enum ContactCommand {
         address: String,
     },
     /// List contacts.
-    List,
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remove a contact's name. The conversation stays (listed under the address) and so does
+    /// their access: they can still write to you; `hush block ADDRESS` stops that.
+    Remove {
+        /// The contact's name.
+        name: String,
+    },
+    /// Rename a contact (address, verified mark and history stay).
+    Rename {
+        /// The current name.
+        old: String,
+        /// The new name (not another contact's).
+        new: String,
+    },
+}
+
+/// The output format of the listing commands.
+#[derive(Debug, clap::Args)]
+struct Output {
+    /// Print one line of JSON instead of text (the shapes are in the README): message ids and
+    /// addresses are strings, times are unix milliseconds in `*_ms` fields.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before the runtime starts threads: the local time zone can only be read safely now.
+    commands::read_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -162,10 +214,24 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Contact(ContactCommand::Add { name, address }) => {
             commands::contact::add(dir, &name, &address).await
         }
-        Command::Contact(ContactCommand::List) => commands::contact::list(dir).await,
+        Command::Contact(ContactCommand::List { output }) => commands::contact::list(dir, output.json).await,
+        Command::Contact(ContactCommand::Remove { name }) => commands::contact::remove(dir, &name).await,
+        Command::Contact(ContactCommand::Rename { old, new }) => {
+            commands::contact::rename(dir, &old, &new).await
+        }
         Command::Safety { name, verify } => commands::safety::run(dir, &name, verify).await,
         Command::Send { to, text } => commands::send::run(dir, &to, text).await,
-        Command::Inbox => commands::inbox::run(dir).await,
+        Command::Inbox { output } => commands::inbox::run(dir, output.json).await,
+        Command::History {
+            contact,
+            limit,
+            before,
+            output,
+        } => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            commands::history::run(dir, &contact, limit, before, output.json).await
+        }
+        Command::Conversations { output } => commands::conversations::run(dir, output.json).await,
         Command::Chat { with } => chat::run(dir, &with).await,
         Command::Requests => commands::peer::requests(dir).await,
         Command::Accept { who } => commands::peer::act(dir, &who, PeerAction::Accept).await,

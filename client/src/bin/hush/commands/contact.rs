@@ -3,25 +3,65 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hush_client::Address;
+use hush_client::{Address, ContactUpdate};
 
+use super::json;
 use crate::profile::Profile;
 
 pub async fn add(dir: &Path, name: &str, address: &str) -> Result<()> {
-    let profile = Profile::open(dir).await?;
     let address: Address = address.parse().context("that is not a Hush address")?;
-    let update = profile.client.add_contact(name, address).await?;
-    println!("{name}: {update:?}");
+    let profile = Profile::open(dir).await?;
+    let update = profile.client.add_contact(name, address).await;
     profile.client.shutdown().await?;
+    match update? {
+        ContactUpdate::AddedDuplicate { other_names } => {
+            println!("{name}: Added");
+            eprintln!(
+                "warning: {address} is also in your contacts as {}; both names now reach the same \
+                 person (remove one with `hush contact remove NAME` if that is a mistake)",
+                other_names.join(", ")
+            );
+        }
+        update => println!("{name}: {update:?}"),
+    }
     Ok(())
 }
 
-pub async fn list(dir: &Path) -> Result<()> {
+pub async fn list(dir: &Path, as_json: bool) -> Result<()> {
     let profile = Profile::open(dir).await?;
-    for contact in profile.client.contacts().await? {
+    let contacts = profile.client.contacts().await;
+    profile.client.shutdown().await?;
+    let contacts = contacts?;
+    if as_json {
+        return json::print(&json::Contacts {
+            contacts: contacts.iter().map(json::ContactEntry::new).collect(),
+        });
+    }
+    for contact in contacts {
         let mark = if contact.verified { " (verified)" } else { "" };
         println!("{}\t{}{mark}", contact.name, contact.address);
     }
+    Ok(())
+}
+
+pub async fn remove(dir: &Path, name: &str) -> Result<()> {
+    let profile = Profile::open(dir).await?;
+    let removed = profile.client.remove_contact(name).await;
     profile.client.shutdown().await?;
+    let removed = removed?;
+    println!(
+        "removed {name} ({}); the conversation stays, listed under the address, and they can still \
+         write to you (`hush block {}` stops that)",
+        removed.address, removed.address
+    );
+    Ok(())
+}
+
+pub async fn rename(dir: &Path, old: &str, new: &str) -> Result<()> {
+    let profile = Profile::open(dir).await?;
+    let renamed = profile.client.rename_contact(old, new).await;
+    profile.client.shutdown().await?;
+    renamed?;
+    println!("{old} renamed to {new}");
     Ok(())
 }

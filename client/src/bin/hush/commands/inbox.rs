@@ -1,23 +1,65 @@
-//! `hush inbox`: fetch new messages and list the conversations.
+//! `hush inbox`: fetch new messages, show each conversation's latest with the new ones marked,
+//! and mark them read.
 
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::chat;
+use super::{format, json, shown_name};
 use crate::profile::Profile;
 
-pub async fn run(dir: &Path) -> Result<()> {
+/// Messages shown before the new ones (or at all, when none is new).
+const CONTEXT: usize = 5;
+/// New messages shown per conversation; `hush history` shows the rest.
+const MAX_NEW: usize = 50;
+
+pub async fn run(dir: &Path, as_json: bool) -> Result<()> {
     let mut profile = Profile::open(dir).await?;
-    super::fetch(&mut profile, "showing what is stored").await;
-    for peer in profile.client.conversations().await? {
-        let name = profile.display_name(&peer).await;
-        let history = profile.client.history(peer, None, 5).await?;
-        println!("== {name}");
-        for entry in history {
-            println!("  {}", chat::format_message(&entry.message, &name));
+    let online = super::fetch(&mut profile, "showing what is stored").await;
+    let result = show(&profile, online, as_json).await;
+    profile.client.shutdown().await?;
+    result
+}
+
+async fn show(profile: &Profile, online: bool, as_json: bool) -> Result<()> {
+    let mut conversations = Vec::new();
+    for summary in profile.client.conversations_summary().await? {
+        let new = summary.unread.min(MAX_NEW);
+        let page = profile.client.history(summary.peer, None, new + CONTEXT).await?;
+        if as_json {
+            conversations.push(json::InboxConversation {
+                peer: summary.peer.to_string(),
+                name: summary.name.clone(),
+                unread: summary.unread,
+                messages: page.iter().map(json::Message::new).collect(),
+            });
+        } else {
+            let name = shown_name(&summary);
+            match summary.unread {
+                0 => println!("== {name}"),
+                unread => println!("== {name} ({unread} new, marked *)"),
+            }
+            for entry in &page {
+                println!("{}", format::listing_line(entry, &name));
+            }
+            if let (Some(first), true) = (page.first(), summary.unread > MAX_NEW) {
+                println!(
+                    "  … {} more new: hush history {name} --before {}",
+                    summary.unread - MAX_NEW,
+                    first.position
+                );
+            }
+        }
+        if summary.unread > 0 {
+            // Shown, so read: the sender gets a read receipt.
+            profile.client.mark_read(summary.peer).await?;
         }
     }
-    profile.client.shutdown().await?;
+    if as_json {
+        json::print(&json::Inbox {
+            online,
+            conversations,
+        })?;
+    }
     Ok(())
 }

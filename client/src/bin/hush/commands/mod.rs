@@ -1,8 +1,12 @@
 //! One file per command or command group; `main.rs` parses the arguments and dispatches here.
 
 pub mod contact;
+pub mod conversations;
+mod format;
+pub mod history;
 pub mod inbox;
 pub mod init;
+mod json;
 pub mod peer;
 pub mod relay;
 pub mod safety;
@@ -10,20 +14,38 @@ pub mod send;
 
 use std::time::Duration;
 
+use hush_client::{Address, ConversationSummary};
+
 use crate::profile::Profile;
 
 /// How long `inbox` and friends wait, once online, for no more messages to arrive.
 const QUIET: Duration = Duration::from_millis(700);
 
+pub use self::format::read_local_offset;
+
 /// Connects and takes what the relay holds for us, until nothing more arrives for [`QUIET`];
-/// offline, warns (`offline` says what is shown instead) and returns.
-async fn fetch(profile: &mut Profile, offline: &str) {
+/// offline, warns (`offline` says what is shown instead) and returns false.
+async fn fetch(profile: &mut Profile, offline: &str) -> bool {
     if let Err(error) = profile.client.register().await {
         eprintln!("warning: {error}; {offline}");
+        false
     } else {
         // Queued messages arrive right after login; wait until they stop coming.
         drain(profile).await;
+        true
     }
+}
+
+/// A conversation's contact name, or its address when it is not a contact.
+fn shown_name(summary: &ConversationSummary) -> String {
+    summary.name.clone().unwrap_or_else(|| summary.peer.to_string())
+}
+
+/// The contact name of `peer` or its address; a store that cannot be read is an error.
+async fn name_or_address(profile: &Profile, peer: &Address) -> anyhow::Result<(Option<String>, String)> {
+    let name = profile.client.name_of(peer).await?;
+    let shown = name.clone().unwrap_or_else(|| peer.to_string());
+    Ok((name, shown))
 }
 
 /// Takes events until none arrives for [`QUIET`].

@@ -16,7 +16,7 @@ pub enum PeerAction {
 
 pub async fn requests(dir: &Path) -> Result<()> {
     let mut profile = Profile::open(dir).await?;
-    super::fetch(&mut profile, "showing what is stored").await;
+    let _ = super::fetch(&mut profile, "showing what is stored").await;
     let requests = profile.client.requests().await?;
     if requests.is_empty() {
         println!("no message requests");
