@@ -5,15 +5,15 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use hush_client::{Address, ContactUpdate};
 
-use super::json;
-use crate::profile::Profile;
+use super::{json, with_profile};
 
 pub async fn add(dir: &Path, name: &str, address: &str) -> Result<()> {
     let address: Address = address.parse().context("that is not a Hush address")?;
-    let profile = Profile::open(dir).await?;
-    let update = profile.client.add_contact(name, address).await;
-    profile.client.shutdown().await?;
-    match update? {
+    let update = with_profile(dir, async |profile| {
+        Ok(profile.client.add_contact(name, address).await?)
+    })
+    .await?;
+    match update {
         ContactUpdate::AddedDuplicate { other_names } => {
             println!("{name}: Added");
             eprintln!(
@@ -28,10 +28,7 @@ pub async fn add(dir: &Path, name: &str, address: &str) -> Result<()> {
 }
 
 pub async fn list(dir: &Path, as_json: bool) -> Result<()> {
-    let profile = Profile::open(dir).await?;
-    let contacts = profile.client.contacts().await;
-    profile.client.shutdown().await?;
-    let contacts = contacts?;
+    let contacts = with_profile(dir, async |profile| Ok(profile.client.contacts().await?)).await?;
     if as_json {
         return json::print(&json::Contacts {
             contacts: contacts.iter().map(json::ContactEntry::new).collect(),
@@ -45,10 +42,10 @@ pub async fn list(dir: &Path, as_json: bool) -> Result<()> {
 }
 
 pub async fn remove(dir: &Path, name: &str) -> Result<()> {
-    let profile = Profile::open(dir).await?;
-    let removed = profile.client.remove_contact(name).await;
-    profile.client.shutdown().await?;
-    let removed = removed?;
+    let removed = with_profile(dir, async |profile| {
+        Ok(profile.client.remove_contact(name).await?)
+    })
+    .await?;
     println!(
         "removed {name} ({}); the conversation stays, listed under the address, and they can still \
          write to you (`hush block {}` stops that)",
@@ -58,10 +55,10 @@ pub async fn remove(dir: &Path, name: &str) -> Result<()> {
 }
 
 pub async fn rename(dir: &Path, old: &str, new: &str) -> Result<()> {
-    let profile = Profile::open(dir).await?;
-    let renamed = profile.client.rename_contact(old, new).await;
-    profile.client.shutdown().await?;
-    renamed?;
+    with_profile(dir, async |profile| {
+        Ok(profile.client.rename_contact(old, new).await?)
+    })
+    .await?;
     println!("{old} renamed to {new}");
     Ok(())
 }

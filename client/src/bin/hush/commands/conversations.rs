@@ -6,18 +6,17 @@ use std::path::Path;
 use anyhow::Result;
 use hush_client::Direction;
 
-use super::{format, json, shown_name};
-use crate::profile::Profile;
+use super::{format, json, shown_name, with_profile};
 
 /// Characters of the latest message shown.
 const PREVIEW: usize = 60;
 
 pub async fn run(dir: &Path, as_json: bool) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    let _ = super::fetch(&mut profile, "showing what is stored").await;
-    let list = profile.client.conversations_summary().await;
-    profile.client.shutdown().await?;
-    let list = list?;
+    let list = with_profile(dir, async |profile| {
+        let _ = super::fetch(profile, "showing what is stored").await;
+        Ok(profile.client.conversations_summary().await?)
+    })
+    .await?;
     if as_json {
         return json::print(&json::Conversations {
             conversations: list.iter().map(json::Conversation::new).collect(),

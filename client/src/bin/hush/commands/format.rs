@@ -49,17 +49,33 @@ pub fn text(content: &Content) -> String {
     }
 }
 
+/// Each status with its name in `--json` output and its mark in text listings (one's own
+/// messages only: an incoming one is marked `*` while unread instead).
+const STATUSES: [(MessageStatus, &str, &str); 7] = [
+    (MessageStatus::Queued, "queued", "queued"),
+    (MessageStatus::Sent, "sent", "sent"),
+    (MessageStatus::Delivered, "delivered", "delivered"),
+    (MessageStatus::Read, "read", "read"),
+    (MessageStatus::Failed, "failed", "FAILED"),
+    (MessageStatus::Received, "received", ""),
+    (MessageStatus::Seen, "seen", ""),
+];
+
+/// The status's name in `--json` output; `unknown` for one this build does not know.
+pub fn status_name(status: MessageStatus) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|(known, ..)| *known == status)
+        .map_or("unknown", |(_, name, _)| name)
+}
+
 /// The highest state one's own message reached (statuses only move forward, so a read
 /// message was delivered too).
 pub fn status_mark(status: MessageStatus) -> &'static str {
-    match status {
-        MessageStatus::Queued => "queued",
-        MessageStatus::Sent => "sent",
-        MessageStatus::Delivered => "delivered",
-        MessageStatus::Read => "read",
-        MessageStatus::Failed => "FAILED",
-        _ => "",
-    }
+    STATUSES
+        .iter()
+        .find(|(known, ..)| *known == status)
+        .map_or("", |(.., mark)| mark)
 }
 
 /// Whether `message` is incoming and not yet marked read.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{format, json, name_or_address};
+use super::{format, json, name_or_address, with_profile};
 use crate::profile::Profile;
 
 /// Parses `--before`: a position, as printed at the end of the page after it.
@@ -20,10 +20,10 @@ pub fn position(text: &str) -> Result<u64, String> {
 }
 
 pub async fn run(dir: &Path, who: &str, limit: usize, before: Option<u64>, as_json: bool) -> Result<()> {
-    let profile = Profile::open(dir).await?;
-    let result = show(&profile, who, limit, before, as_json).await;
-    profile.client.shutdown().await?;
-    result
+    with_profile(dir, async |profile| {
+        show(profile, who, limit, before, as_json).await
+    })
+    .await
 }
 
 async fn show(profile: &Profile, who: &str, limit: usize, before: Option<u64>, as_json: bool) -> Result<()> {
@@ -41,8 +41,7 @@ async fn show(profile: &Profile, who: &str, limit: usize, before: Option<u64>, a
     let next_before = page.first().filter(|_| more).map(|entry| entry.position);
     if as_json {
         return json::print(&json::History {
-            peer: peer.to_string(),
-            name,
+            with: json::Peer::new(&peer, name),
             messages: page.iter().map(json::Message::new).collect(),
             next_before,
         });

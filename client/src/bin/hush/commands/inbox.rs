@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{format, json, shown_name};
+use super::{format, json, shown_name, with_profile};
 use crate::profile::Profile;
 
 /// Messages shown before the new ones (or at all, when none is new).
@@ -14,11 +14,11 @@ const CONTEXT: usize = 5;
 const MAX_NEW: usize = 50;
 
 pub async fn run(dir: &Path, as_json: bool) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    let online = super::fetch(&mut profile, "showing what is stored").await;
-    let result = show(&profile, online, as_json).await;
-    profile.client.shutdown().await?;
-    result
+    with_profile(dir, async |profile| {
+        let online = super::fetch(profile, "showing what is stored").await;
+        show(profile, online, as_json).await
+    })
+    .await
 }
 
 async fn show(profile: &Profile, online: bool, as_json: bool) -> Result<()> {
@@ -28,8 +28,7 @@ async fn show(profile: &Profile, online: bool, as_json: bool) -> Result<()> {
         let page = profile.client.history(summary.peer, None, new + CONTEXT).await?;
         if as_json {
             conversations.push(json::InboxConversation {
-                peer: summary.peer.to_string(),
-                name: summary.name.clone(),
+                with: json::Peer::new(&summary.peer, summary.name.clone()),
                 unread: summary.unread,
                 messages: page.iter().map(json::Message::new).collect(),
             });

@@ -2,7 +2,7 @@
 //! addresses are strings (ids in hex), times are unix milliseconds (`*_ms`), positions are
 //! numbers (pass one to `history --before`).
 
-use hush_client::{Contact, ConversationSummary, Direction, HistoryEntry, MessageStatus};
+use hush_client::{Address, Contact, ConversationSummary, Direction, HistoryEntry};
 use serde::Serialize;
 
 use super::format;
@@ -41,33 +41,36 @@ impl Message {
             },
             sent_at_ms: message.sent_at,
             stored_at_ms: message.stored_at,
-            status: status(message.status),
+            status: format::status_name(message.status),
             unread: format::is_unread(message),
             text: format::text(&message.content),
         }
     }
 }
 
-fn status(status: MessageStatus) -> &'static str {
-    match status {
-        MessageStatus::Queued => "queued",
-        MessageStatus::Sent => "sent",
-        MessageStatus::Delivered => "delivered",
-        MessageStatus::Read => "read",
-        MessageStatus::Failed => "failed",
-        MessageStatus::Received => "received",
-        MessageStatus::Seen => "seen",
-        _ => "unknown",
+/// Whom a conversation is with; flattened into the shapes below.
+#[derive(Debug, Serialize)]
+pub struct Peer {
+    /// The other side's address.
+    pub peer: String,
+    /// Its contact name, `null` if it is not a contact.
+    pub name: Option<String>,
+}
+
+impl Peer {
+    pub fn new(address: &Address, name: Option<String>) -> Self {
+        Self {
+            peer: address.to_string(),
+            name,
+        }
     }
 }
 
 /// `hush history --json`: one page, oldest first.
 #[derive(Debug, Serialize)]
 pub struct History {
-    /// The other side's address.
-    pub peer: String,
-    /// Its contact name, `null` if it is not a contact.
-    pub name: Option<String>,
+    #[serde(flatten)]
+    pub with: Peer,
     pub messages: Vec<Message>,
     /// What to pass as `--before` for the page before this one; `null` at the start.
     pub next_before: Option<u64>,
@@ -81,8 +84,8 @@ pub struct Conversations {
 
 #[derive(Debug, Serialize)]
 pub struct Conversation {
-    pub peer: String,
-    pub name: Option<String>,
+    #[serde(flatten)]
+    pub with: Peer,
     /// Incoming messages not yet read.
     pub unread: usize,
     /// The latest message.
@@ -92,8 +95,7 @@ pub struct Conversation {
 impl Conversation {
     pub fn new(summary: &ConversationSummary) -> Self {
         Self {
-            peer: summary.peer.to_string(),
-            name: summary.name.clone(),
+            with: Peer::new(&summary.peer, summary.name.clone()),
             unread: summary.unread,
             last: Message::new(&summary.last),
         }
@@ -111,8 +113,8 @@ pub struct Inbox {
 
 #[derive(Debug, Serialize)]
 pub struct InboxConversation {
-    pub peer: String,
-    pub name: Option<String>,
+    #[serde(flatten)]
+    pub with: Peer,
     /// How many were new (they are marked read now).
     pub unread: usize,
     pub messages: Vec<Message>,

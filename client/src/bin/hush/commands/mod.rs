@@ -12,6 +12,7 @@ pub mod relay;
 pub mod safety;
 pub mod send;
 
+use std::path::Path;
 use std::time::Duration;
 
 use hush_client::{Address, ConversationSummary};
@@ -34,6 +35,17 @@ async fn fetch(profile: &mut Profile, offline: &str) -> bool {
         drain(profile).await;
         true
     }
+}
+
+/// Opens the profile in `dir`, runs `work` with it, and shuts it down whatever `work` returned.
+async fn with_profile<T>(
+    dir: &Path,
+    work: impl AsyncFnOnce(&mut Profile) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut profile = Profile::open(dir).await?;
+    let result = work(&mut profile).await;
+    profile.client.shutdown().await?;
+    result
 }
 
 /// A conversation's contact name, or its address when it is not a contact.
