@@ -76,15 +76,17 @@ enum Command {
         /// The text.
         text: String,
     },
-    /// Fetch new messages and show each conversation's latest, the new ones marked `*`; they
-    /// are marked read (the sender gets a read receipt).
+    /// Fetch new messages and show each conversation's latest, the new ones marked `*`.
+    ///
+    /// The new ones are then marked read (their sender gets a read receipt).
     Inbox {
         #[command(flatten)]
         output: Output,
     },
-    /// Page back through a conversation, oldest first; the position to pass as `--before` for
-    /// the page before is printed at the end when there is one. Shows what is stored (no fetch)
-    /// and marks nothing read.
+    /// Page back through a conversation, oldest first within a page.
+    ///
+    /// When there are older messages, the page ends with the command that shows them (with
+    /// `--before POSITION`). Shows what is stored (no fetch) and marks nothing read.
     History {
         /// Contact name or address.
         contact: String,
@@ -97,8 +99,10 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
-    /// Fetch new messages and list the conversations, most recent first: name (or address),
-    /// unread count, and the latest message.
+    /// Fetch new messages and list the conversations with their unread counts.
+    ///
+    /// Most recent first: the contact's name (or the address), the unread count, and the
+    /// latest message.
     Conversations {
         #[command(flatten)]
         output: Output,
@@ -157,8 +161,10 @@ enum ContactCommand {
         #[command(flatten)]
         output: Output,
     },
-    /// Remove a contact's name. The conversation stays (listed under the address) and so does
-    /// their access: they can still write to you; `hush block ADDRESS` stops that.
+    /// Remove a contact (its name; the conversation stays).
+    ///
+    /// The conversation stays, listed under the address, and so does their access: they keep
+    /// your access key and can still write to you; `hush block ADDRESS` stops that.
     Remove {
         /// The contact's name.
         name: String,
