@@ -17,3 +17,92 @@ pub struct ConversationSummary {
     /// Incoming messages not yet marked read ([`Client::mark_read`](crate::Client::mark_read)).
     pub unread: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use hush_client_core::{
+        Commit, Content, Direction, MessageId, MessageStatus, Store, StoreOp, StoredMessage,
+    };
+
+    use super::super::{DatabaseKey, SqlStore, StoreError};
+    use super::*;
+
+    fn peer() -> Address {
+        Address::from_identity(&hush_crypto::Account::new(1_700_000_000, &mut rand::rng()).identity_key())
+    }
+
+    fn message(id: u8, peer: Address, direction: Direction, status: MessageStatus) -> StoreOp {
+        StoreOp::InsertMessage(StoredMessage {
+            id: MessageId([id; 16]),
+            peer,
+            direction,
+            conv_seq: u64::from(id),
+            sent_at: u64::from(id),
+            stored_at: u64::from(id),
+            content: Content::text(format!("m{id}")),
+            status,
+        })
+    }
+
+    /// Unread counts only incoming messages not yet seen; the order is by latest message; and
+    /// a contact name the store cannot decode is an error, not a fallback to the address.
+    #[test]
+    fn summaries_count_unseen_incoming_only_and_a_bad_name_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            SqlStore::open(dir.path().join("profile.db"), &DatabaseKey::from_bytes([7; 32])).unwrap();
+        let (bob, carol) = (peer(), peer());
+        let ops = vec![
+            message(1, bob, Direction::Incoming, MessageStatus::Seen),
+            message(2, bob, Direction::Incoming, MessageStatus::Received),
+            message(3, carol, Direction::Incoming, MessageStatus::Received),
+            message(4, bob, Direction::Outgoing, MessageStatus::Sent),
+            message(5, bob, Direction::Incoming, MessageStatus::Received),
+            message(6, carol, Direction::Outgoing, MessageStatus::Read),
+        ];
+        store.apply(&Commit { ops }).unwrap();
+        let contact = hush_client_core::Contact {
+            name: "bob".to_owned(),
+            address: bob,
+            verified: false,
+            added_at: 0,
+        };
+        store
+            .apply(&Commit {
+                ops: vec![StoreOp::PutContact(contact)],
+            })
+            .unwrap();
+        let rows: Vec<_> = store
+            .conversations_summary()
+            .unwrap()
+            .into_iter()
+            .map(|summary| {
+                (
+                    summary.peer,
+                    summary.name,
+                    summary.last.message.id,
+                    summary.unread,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (carol, None, MessageId([6; 16]), 1),
+                (bob, Some("bob".to_owned()), MessageId([5; 16]), 2),
+            ]
+        );
+
+        store
+            .conn
+            .execute("UPDATE contacts SET name = x'ff00'", [])
+            .unwrap();
+        assert!(matches!(
+            store.conversations_summary(),
+            Err(StoreError::Decode {
+                what: "contact name",
+                ..
+            })
+        ));
+    }
+}
