@@ -270,6 +270,29 @@ impl Client {
     /// Marks every unread message from `peer` read and sends a read receipt. Returns how many.
     pub async fn mark_read(&self, peer: Address) -> Result<usize, ClientError> {
         let ids = self.with_store(move |store| store.unread(&peer)).await?;
+        self.send_read(peer, ids).await
+    }
+
+    /// Marks those of `ids` that are unread messages from `peer` read and sends a read receipt
+    /// for them: what a screen showed, not what arrived meanwhile. Other ids (one's own
+    /// messages, another peer's, ones already read) are skipped. Returns how many.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hush_client::Client, peer: hush_client::Address) -> Result<(), hush_client::ClientError> {
+    /// let page = client.history(peer, None, 20).await?;
+    /// let shown: Vec<_> = page.iter().map(|entry| entry.message.id).collect();
+    /// client.mark_read_messages(peer, &shown).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn mark_read_messages(&self, peer: Address, ids: &[MessageId]) -> Result<usize, ClientError> {
+        let shown: std::collections::HashSet<MessageId> = ids.iter().copied().collect();
+        let unread = self.with_store(move |store| store.unread(&peer)).await?;
+        let ids = unread.into_iter().filter(|id| shown.contains(id)).collect();
+        self.send_read(peer, ids).await
+    }
+
+    /// Marks `ids` (unread messages from `peer`) read and sends a read receipt.
+    async fn send_read(&self, peer: Address, ids: Vec<MessageId>) -> Result<usize, ClientError> {
         if ids.is_empty() {
             return Ok(0);
         }

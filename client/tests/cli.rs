@@ -54,12 +54,17 @@ impl Hush {
     }
 
     async fn run(&self, args: &[&str]) -> Run {
+        // Times in the text output are local: UTC unless a test asks for another zone.
+        self.run_in_zone(args, "UTC").await
+    }
+
+    /// Runs with the time zone `tz` (a POSIX `TZ` value).
+    async fn run_in_zone(&self, args: &[&str], tz: &str) -> Run {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
             .args(args)
             .env("HUSH_PROFILE", &self.dir)
             .env("HUSH_PASSPHRASE", PASSPHRASE)
-            // Times in the text output are local: make them UTC here.
-            .env("TZ", "UTC")
+            .env("TZ", tz)
             .stdin(std::process::Stdio::null())
             .output()
             .await
@@ -226,6 +231,23 @@ async fn history_pages_back_conversations_count_unread_and_inbox_marks_them_read
         lines[2],
         format!("-- older messages: hush history alice --before {before}")
     );
+
+    // Local time: nine hours east of UTC, the same message shows nine hours later.
+    let hour = |run: Run| -> u32 {
+        let line = run.stdout.lines().next().unwrap().to_owned();
+        line[14..16]
+            .parse()
+            .unwrap_or_else(|_| panic!("no hour in {line:?}"))
+    };
+    let utc = hour(
+        bob.run_in_zone(&["history", "alice", "--limit", "1"], "UTC")
+            .await,
+    );
+    let east = hour(
+        bob.run_in_zone(&["history", "alice", "--limit", "1"], "XST-9")
+            .await,
+    );
+    assert_eq!(east, (utc + 9) % 24);
 
     bob.fails(&["history", "nobody"], 1, "no contact named \"nobody\"")
         .await;

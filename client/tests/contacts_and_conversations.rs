@@ -135,7 +135,17 @@ async fn conversations_list_names_last_messages_and_unread_counts_and_removal_ke
     let history = alice.history(bob.address(), None, 1).await.unwrap();
     assert_eq!(list[1].last, history[0]);
 
-    assert_eq!(alice.mark_read(bob.address()).await.unwrap(), 3);
+    // Marking what a screen showed: only bob's unread b1 among these is marked.
+    let b1 = alice.history(bob.address(), None, 3).await.unwrap()[0].message.id;
+    let carol_history = alice.history(carol.address(), None, 2).await.unwrap();
+    let (c1, to_carol) = (carol_history[0].message.id, carol_history[1].message.id);
+    let marked = alice
+        .mark_read_messages(bob.address(), &[b1, c1, to_carol, b1])
+        .await
+        .unwrap();
+    assert_eq!(marked, 1);
+    assert_eq!(alice.conversations_summary().await.unwrap()[1].unread, 2);
+    assert_eq!(alice.mark_read(bob.address()).await.unwrap(), 2);
     let unread: Vec<usize> = alice
         .conversations_summary()
         .await

@@ -99,6 +99,16 @@ pub fn listing_line(entry: &HistoryEntry, peer_name: &str) -> String {
     format!("{mark} {}", message_line(&entry.message, peer_name))
 }
 
+/// `word` as one shell word, quoted only when it must be, for commands printed as hints.
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.:@+/".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// At most `chars` characters of `text` on one line, with `…` where it was cut.
 pub fn preview(text: &str, chars: usize) -> String {
     let line = text.replace(['\n', '\r'], " ");
@@ -118,6 +128,15 @@ mod tests {
         assert_eq!(local_time(0), "1970-01-01 00:00:00");
         assert_eq!(local_time(1_765_072_323_000), "2025-12-07 01:52:03");
         assert!(local_time(u64::MAX).starts_with("(time out of range"));
+    }
+
+    #[test]
+    fn hint_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("bob"), "bob");
+        assert_eq!(shell_word("hush:00ff"), "hush:00ff");
+        assert_eq!(shell_word("Bob Smith"), "'Bob Smith'");
+        assert_eq!(shell_word("o'hara"), r"'o'\''hara'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

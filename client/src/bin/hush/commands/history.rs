@@ -56,6 +56,7 @@ async fn show(profile: &Profile, who: &str, limit: usize, before: Option<u64>, a
         println!("{}", format::listing_line(entry, &shown));
     }
     if let Some(position) = next_before {
+        let who = format::shell_word(who);
         println!("-- older messages: hush history {who} --before {position}");
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! `hush inbox`: fetch new messages, show each conversation's latest with the new ones marked,
-//! and mark them read.
+//! and mark those shown read.
 
 use std::path::Path;
 
@@ -23,7 +23,11 @@ pub async fn run(dir: &Path, as_json: bool) -> Result<()> {
 
 async fn show(profile: &Profile, online: bool, as_json: bool) -> Result<()> {
     let mut conversations = Vec::new();
-    for summary in profile.client.conversations_summary().await? {
+    let summaries = profile.client.conversations_summary().await?;
+    if summaries.is_empty() && !as_json {
+        println!("no conversations");
+    }
+    for summary in summaries {
         let new = summary.unread.min(MAX_NEW);
         let page = profile.client.history(summary.peer, None, new + CONTEXT).await?;
         if as_json {
@@ -41,18 +45,22 @@ async fn show(profile: &Profile, online: bool, as_json: bool) -> Result<()> {
             for entry in &page {
                 println!("{}", format::listing_line(entry, &name));
             }
-            if let (Some(first), true) = (page.first(), summary.unread > MAX_NEW) {
+            let shown = page
+                .iter()
+                .filter(|entry| format::is_unread(&entry.message))
+                .count();
+            let older = summary.unread.saturating_sub(shown);
+            if let (Some(first), true) = (page.first(), older > 0) {
                 println!(
-                    "  … {} more new: hush history {name} --before {}",
-                    summary.unread - MAX_NEW,
+                    "  … {older} more new: hush history {} --before {}",
+                    format::shell_word(&name),
                     first.position
                 );
             }
         }
-        if summary.unread > 0 {
-            // Shown, so read: the sender gets a read receipt.
-            profile.client.mark_read(summary.peer).await?;
-        }
+        // Shown, so read (the sender gets a read receipt); what arrived meanwhile stays new.
+        let shown: Vec<_> = page.iter().map(|entry| entry.message.id).collect();
+        profile.client.mark_read_messages(summary.peer, &shown).await?;
     }
     if as_json {
         json::print(&json::Inbox {
