@@ -126,6 +126,14 @@ async fn send_stored(client: &Client, events: &mut Events, to: Address, texts: &
     ids
 }
 
+/// A relay, and bob's CLI profile in a fresh directory (kept while the `TempDir` lives).
+async fn relay_and_bob() -> (TestRelay, tempfile::TempDir, Hush, Address) {
+    let relay = spawn_relay().await;
+    let root = tempfile::tempdir().unwrap();
+    let (bob, address) = Hush::init(root.path(), "bob", &relay.address).await;
+    (relay, root, bob, address)
+}
+
 fn texts_of(messages: &Value) -> Vec<String> {
     messages
         .as_array()
@@ -137,9 +145,7 @@ fn texts_of(messages: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_pages_back_conversations_count_unread_and_inbox_marks_them_read() {
-    let relay = spawn_relay().await;
-    let root = tempfile::tempdir().unwrap();
-    let (bob, bob_address) = Hush::init(root.path(), "bob", &relay.address).await;
+    let (relay, root, bob, bob_address) = relay_and_bob().await;
     let (alice, mut alice_events) =
         online_client(&root.path().join("alice.db"), &test_key(1), &relay.address).await;
     let (carol, mut carol_events) =
@@ -308,9 +314,7 @@ async fn pages_position(bob: &Hush, text: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_are_added_with_warnings_renamed_and_removed() {
-    let relay = spawn_relay().await;
-    let root = tempfile::tempdir().unwrap();
-    let (bob, bob_address) = Hush::init(root.path(), "bob", &relay.address).await;
+    let (relay, _root, bob, bob_address) = relay_and_bob().await;
     let alice = Address::from_identity(&hush_crypto::Account::new(0, &mut rand::rng()).identity_key());
     let alice = alice.to_string();
 

@@ -81,14 +81,9 @@ async fn own_address_is_refused_a_duplicate_is_reported_and_rename_keeps_the_con
     let (alice, _events) = Client::open(dir.path().join("a.db"), &test_key(1), relay.address.clone())
         .await
         .unwrap();
-    let names: Vec<String> = alice
-        .contacts()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
-    assert_eq!(names, ["Bobby"]);
+    let contacts = alice.contacts().await.unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].name, "Bobby");
     alice.shutdown().await.unwrap();
     relay.stop().await;
 }

@@ -102,8 +102,8 @@ impl Conversation {
     }
 }
 
-/// `hush inbox --json`: most recent conversation first, each with its latest messages (every
-/// new one among them, `unread: true`).
+/// `hush inbox --json`: most recent conversation first, each with its latest messages: the new
+/// ones (`unread: true`, up to 50; they are then marked read) and five before them.
 #[derive(Debug, Serialize)]
 pub struct Inbox {
     /// Whether the relay was reached (otherwise this is what was stored).
@@ -115,17 +115,12 @@ pub struct Inbox {
 pub struct InboxConversation {
     #[serde(flatten)]
     pub with: Peer,
-    /// How many were new (they are marked read now).
+    /// How many were new (those shown are marked read now).
     pub unread: usize,
     pub messages: Vec<Message>,
 }
 
-/// `hush contact list --json`: by name.
-#[derive(Debug, Serialize)]
-pub struct Contacts {
-    pub contacts: Vec<ContactEntry>,
-}
-
+/// A contact, as `hush contact list --json` lists them.
 #[derive(Debug, Serialize)]
 pub struct ContactEntry {
     pub name: String,
@@ -144,6 +139,12 @@ impl ContactEntry {
             added_at_ms: contact.added_at,
         }
     }
+}
+
+/// `hush contact list --json`: by name.
+#[derive(Debug, Serialize)]
+pub struct Contacts {
+    pub contacts: Vec<ContactEntry>,
 }
 
 /// Prints `value` as one line of JSON.
