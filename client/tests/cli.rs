@@ -294,6 +294,17 @@ async fn history_pages_back_conversations_count_unread_and_inbox_marks_them_read
     let inbox = bob.ok(&["inbox"]).await.stdout;
     assert!(inbox.contains("== alice\n"), "{inbox}");
     assert!(!inbox.contains("new, marked *"), "{inbox}");
+
+    // A conversation whose contact is removed stays, under the address.
+    bob.ok(&["contact", "remove", "carol"]).await;
+    let list = bob.ok(&["conversations", "--json"]).await.json();
+    assert_eq!(list["conversations"][0]["peer"], carol.address().to_string());
+    assert_eq!(list["conversations"][0]["name"], Value::Null);
+    let text = bob.ok(&["conversations"]).await.stdout;
+    assert!(
+        text.starts_with(&format!("{}\t0 unread\t", carol.address())),
+        "{text}"
+    );
     relay.stop().await;
 }
 
