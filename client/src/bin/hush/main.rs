@@ -189,8 +189,6 @@ struct Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Before the runtime starts threads: the local time zone can only be read safely now.
-    commands::read_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -1,52 +1,47 @@
 //! How `history`, `inbox` and `conversations` print messages: local times with dates, who
 //! wrote, the text, and the status mark of one's own messages.
 
-use std::sync::OnceLock;
-
+use chrono::{DateTime, Local, TimeZone, Utc};
 use hush_client::{Content, Direction, HistoryEntry, MessageStatus, StoredMessage};
-use time::{OffsetDateTime, UtcOffset};
 
-/// The local time zone's offset from UTC, read once before any thread starts (reading it later
-/// is refused on Unix, where another thread could change the environment meanwhile).
-static LOCAL_OFFSET: OnceLock<UtcOffset> = OnceLock::new();
-
-/// Reads the local offset; call at start-up, while the process has one thread. Without it (or
-/// where the offset cannot be found) times are shown in UTC.
-pub fn read_local_offset() {
-    if let Ok(offset) = UtcOffset::current_local_offset() {
-        let _ = LOCAL_OFFSET.set(offset);
-    }
-}
-
-/// `unix_ms` as `YYYY-MM-DD hh:mm:ss` in local time. A time out of range (a peer's clock may
-/// say anything) is shown as such rather than failing the listing.
+/// `unix_ms` as `YYYY-MM-DD hh:mm:ss` in local time (the time zone's rules at that moment, so
+/// daylight saving is right for old messages too).
 pub fn local_time(unix_ms: u64) -> String {
-    let offset = LOCAL_OFFSET.get().copied().unwrap_or(UtcOffset::UTC);
-    let nanos = i128::from(unix_ms) * 1_000_000;
-    match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-        Ok(utc) => {
-            let at = utc.to_offset(offset);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                at.year(),
-                u8::from(at.month()),
-                at.day(),
-                at.hour(),
-                at.minute(),
-                at.second()
-            )
-        }
-        Err(_) => format!("(time out of range: {unix_ms} ms)"),
+    time_in(&Local, unix_ms)
+}
+
+/// `unix_ms` as `YYYY-MM-DD hh:mm:ss` in `zone`. A time out of range (a peer's clock may say
+/// anything) is shown as such rather than failing the listing.
+fn time_in<Zone: TimeZone>(zone: &Zone, unix_ms: u64) -> String
+where
+    Zone::Offset: std::fmt::Display,
+{
+    match i64::try_from(unix_ms)
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+    {
+        Some(utc) => utc.with_timezone(zone).format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => format!("(time out of range: {unix_ms} ms)"),
     }
 }
 
-/// The text of `content`, or a placeholder for a kind this build cannot show.
-pub fn text(content: &Content) -> String {
+/// The text of `content` as sent, or a placeholder for a kind this build cannot show.
+pub fn raw_text(content: &Content) -> String {
     match content {
         Content::Text(text) => text.clone(),
         Content::Unsupported { kind, .. } => format!("<unsupported content of kind {kind}>"),
         other => format!("<unsupported content: {other:?}>"),
     }
+}
+
+/// [`raw_text`] for a terminal: control characters (escape sequences, newlines) are shown as
+/// `�`, since what a peer writes must not move the cursor, restyle the terminal or fake a line
+/// of ours.
+pub fn text(content: &Content) -> String {
+    raw_text(content)
+        .chars()
+        .map(|ch| if ch.is_control() { '\u{fffd}' } else { ch })
+        .collect()
 }
 
 /// Each status with its name in `--json` output and its mark in text listings (one's own
@@ -109,12 +104,11 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
-/// At most `chars` characters of `text` on one line, with `…` where it was cut.
+/// At most `chars` characters of `text`, with `…` where it was cut.
 pub fn preview(text: &str, chars: usize) -> String {
-    let line = text.replace(['\n', '\r'], " ");
-    match line.char_indices().nth(chars) {
-        Some((cut, _)) => format!("{}…", line.get(..cut).unwrap_or_default()),
-        None => line,
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+        None => text.to_owned(),
     }
 }
 
@@ -124,10 +118,17 @@ mod tests {
 
     #[test]
     fn times_have_dates_and_bad_times_do_not_fail() {
-        // Without a local offset read, UTC.
-        assert_eq!(local_time(0), "1970-01-01 00:00:00");
-        assert_eq!(local_time(1_765_072_323_000), "2025-12-07 01:52:03");
+        assert_eq!(time_in(&Utc, 0), "1970-01-01 00:00:00");
+        assert_eq!(time_in(&Utc, 1_765_072_323_000), "2025-12-07 01:52:03");
+        let east = chrono::FixedOffset::east_opt(9 * 3600).unwrap();
+        assert_eq!(time_in(&east, 1_765_072_323_000), "2025-12-07 10:52:03");
         assert!(local_time(u64::MAX).starts_with("(time out of range"));
+    }
+
+    #[test]
+    fn a_peer_s_control_characters_are_not_printed() {
+        let text = super::text(&Content::text("hi\x1b[2J\nme: fake\r"));
+        assert_eq!(text, "hi\u{fffd}[2J\u{fffd}me: fake\u{fffd}");
     }
 
     #[test]
@@ -140,9 +141,8 @@ mod tests {
     }
 
     #[test]
-    fn previews_cut_on_characters_and_stay_on_one_line() {
+    fn previews_cut_on_characters() {
         assert_eq!(preview("héllo wörld", 5), "héllo…");
-        assert_eq!(preview("a\nb", 10), "a b");
         assert_eq!(preview("short", 5), "short");
     }
 }

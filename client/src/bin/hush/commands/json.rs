@@ -25,7 +25,8 @@ pub struct Message {
     pub status: &'static str,
     /// Incoming and not yet marked read.
     pub unread: bool,
-    /// The text; for a content kind this build cannot show, a placeholder.
+    /// The text as sent (JSON-escaped, control characters included); for a content kind this
+    /// build cannot show, a placeholder.
     pub text: String,
 }
 
@@ -43,7 +44,7 @@ impl Message {
             stored_at_ms: message.stored_at,
             status: format::status_name(message.status),
             unread: format::is_unread(message),
-            text: format::text(&message.content),
+            text: format::raw_text(&message.content),
         }
     }
 }

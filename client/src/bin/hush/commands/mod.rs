@@ -22,8 +22,6 @@ use crate::profile::Profile;
 /// How long `inbox` and friends wait, once online, for no more messages to arrive.
 const QUIET: Duration = Duration::from_millis(700);
 
-pub use self::format::read_local_offset;
-
 /// Connects and takes what the relay holds for us, until nothing more arrives for [`QUIET`];
 /// offline, warns (`offline` says what is shown instead) and returns false.
 async fn fetch(profile: &mut Profile, offline: &str) -> bool {
