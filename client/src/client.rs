@@ -353,8 +353,9 @@ impl Client {
 
     /// Every conversation, most recent first, as a conversation list shows it: the peer, its
     /// contact name (`None` if it is not a contact), the latest message and the number of
-    /// unread incoming messages. One query for all of them, not a history read per peer; a
-    /// store it cannot decode is an error, not a blank or a raw address.
+    /// unread incoming messages. One read for all of them, not a history read per peer; a
+    /// store it cannot decode (a damaged contact row too) is an error, not a blank or a raw
+    /// address.
     ///
     /// ```no_run
     /// # async fn demo(client: hush_client::Client) -> Result<(), hush_client::ClientError> {

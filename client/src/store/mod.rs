@@ -96,7 +96,8 @@ impl SqlStore {
     }
 
     /// Every conversation, most recent first, with its contact name, latest message and unread
-    /// count, read in one statement (in one read transaction).
+    /// count: two statements (the address book, then one row per conversation) in one read
+    /// transaction. A contact row that does not decode is an error.
     pub fn conversations_summary(&self) -> Result<Vec<ConversationSummary>, StoreError> {
         self.read(queries::conversations_summary)
     }

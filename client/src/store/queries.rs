@@ -172,15 +172,18 @@ pub(super) fn peers(conn: &Connection) -> Result<Vec<Address>, StoreError> {
     )
 }
 
-/// Every conversation, most recent first, in one statement: per peer, its latest message (the
-/// row `activity` points at), its contact name and its unread count (a range of the partial
-/// index `messages_unread`), so a list of conversations costs no history read per peer.
+/// Every conversation, most recent first: per peer, its latest message (the row `activity`
+/// points at) and its unread count (a range of the partial index `messages_unread`) in one
+/// statement, so a list of conversations costs no history read per peer; names come from the
+/// address book, read and decoded whole first, so a damaged contact row is an error rather
+/// than a conversation silently shown under its address. Call inside one read transaction.
 pub(super) fn conversations_summary(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> {
+    // By name, so a peer with several names gets the first.
+    let contacts = contacts(conn)?;
     rows(
         conn,
         &format!(
             "SELECT {MESSAGE_COLUMNS}, \
-             (SELECT name FROM contacts WHERE address = messages.peer ORDER BY name LIMIT 1), \
              (SELECT count(*) FROM messages AS unread WHERE unread.peer = messages.peer \
               AND unread.direction = 0 AND unread.status = 10) \
              FROM messages WHERE position IN (SELECT last_position FROM activity) \
@@ -189,10 +192,14 @@ pub(super) fn conversations_summary(conn: &Connection) -> Result<Vec<Conversatio
         [],
         |row| {
             let last = codec::message(row)?;
-            let unread: i64 = column(row, 11, "unread count")?;
+            let unread: i64 = column(row, 10, "unread count")?;
+            let peer = last.message.peer;
             Ok(ConversationSummary {
-                peer: last.message.peer,
-                name: column(row, 10, "contact name")?,
+                peer,
+                name: contacts
+                    .iter()
+                    .find(|contact| contact.address == peer)
+                    .map(|contact| contact.name.clone()),
                 unread: usize::try_from(unread).map_err(|_| StoreError::Decode {
                     what: "unread count",
                     reason: format!("{unread} is out of range"),

@@ -1,5 +1,5 @@
-//! [`ConversationSummary`]: one line of a conversation list, read for every conversation in one
-//! statement (see [`SqlStore::conversations_summary`](super::SqlStore::conversations_summary)).
+//! [`ConversationSummary`]: one line of a conversation list, read for every conversation at once
+//! (see [`SqlStore::conversations_summary`](super::SqlStore::conversations_summary)).
 
 use hush_client_core::{Address, HistoryEntry};
 
@@ -45,9 +45,9 @@ mod tests {
     }
 
     /// Unread counts only incoming messages not yet seen; the order is by latest message; and
-    /// a contact name the store cannot decode is an error, not a fallback to the address.
+    /// a contact row the store cannot decode is an error, not a fallback to the address.
     #[test]
-    fn summaries_count_unseen_incoming_only_and_a_bad_name_is_an_error() {
+    fn summaries_count_unseen_incoming_only_and_a_damaged_contact_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut store =
             SqlStore::open(dir.path().join("profile.db"), &DatabaseKey::from_bytes([7; 32])).unwrap();
@@ -103,6 +103,15 @@ mod tests {
                 what: "contact name",
                 ..
             })
+        ));
+        // A contact whose address no longer decodes does not leave bob unnamed.
+        store
+            .conn
+            .execute("UPDATE contacts SET name = 'bob', address = x'00'", [])
+            .unwrap();
+        assert!(matches!(
+            store.conversations_summary(),
+            Err(StoreError::Decode { what: "address", .. })
         ));
     }
 }

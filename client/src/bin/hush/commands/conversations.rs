@@ -14,7 +14,7 @@ const PREVIEW: usize = 60;
 pub async fn run(dir: &Path, as_json: bool) -> Result<()> {
     let list = with_profile(dir, async |profile| {
         let _ = super::fetch(profile, "showing what is stored").await;
-        Ok(profile.client.conversations_summary().await?)
+        super::summaries(profile).await
     })
     .await?;
     if as_json {

@@ -23,7 +23,7 @@ pub async fn run(dir: &Path, as_json: bool) -> Result<()> {
 
 async fn show(profile: &Profile, online: bool, as_json: bool) -> Result<()> {
     let mut conversations = Vec::new();
-    let summaries = profile.client.conversations_summary().await?;
+    let summaries = super::summaries(profile).await?;
     if summaries.is_empty() && !as_json {
         println!("no conversations");
     }

@@ -15,6 +15,7 @@ pub mod send;
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use hush_client::{Address, ConversationSummary};
 
 use crate::profile::Profile;
@@ -46,6 +47,12 @@ async fn with_profile<T>(
     result
 }
 
+/// Every conversation with its name, latest message and unread count.
+async fn summaries(profile: &Profile) -> anyhow::Result<Vec<ConversationSummary>> {
+    let summaries = profile.client.conversations_summary().await;
+    summaries.context("cannot read the contacts of this profile or its conversations")
+}
+
 /// A conversation's contact name, or its address when it is not a contact.
 fn shown_name(summary: &ConversationSummary) -> String {
     summary.name.clone().unwrap_or_else(|| summary.peer.to_string())
@@ -53,7 +60,8 @@ fn shown_name(summary: &ConversationSummary) -> String {
 
 /// The contact name of `peer` or its address; a store that cannot be read is an error.
 async fn name_or_address(profile: &Profile, peer: &Address) -> anyhow::Result<(Option<String>, String)> {
-    let name = profile.client.name_of(peer).await?;
+    let name = profile.client.name_of(peer).await;
+    let name = name.context("cannot read the contacts of this profile")?;
     let shown = name.clone().unwrap_or_else(|| peer.to_string());
     Ok((name, shown))
 }
