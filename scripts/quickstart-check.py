@@ -30,6 +30,7 @@ import time
 STEP_TIMEOUT = 20.0  # seconds to wait for one expected line
 COMMAND_TIMEOUT = 40.0  # seconds for one short-lived `hush` command (send waits 10 s when offline)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+DATED = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"  # how `hush inbox` and `history` print a time
 
 PASSPHRASES = {"alice": "alice's correct horse", "bob": "bob's battery staple"}
 
@@ -370,10 +371,11 @@ def quickstart(bin_dir, home):
 
     step("bob: hush inbox shows the conversation")
     _, out = hush.run("bob", "inbox")
-    need(re.search(r"^== alice$", out, re.MULTILINE), f"bob's inbox has no conversation with alice:\n{out}")
-    for text, who in ((hello, "alice"), (reply, "me"), (later, "alice")):
-        need(re.search(rf"^  \[\d\d:\d\d:\d\d\] {who}: {re.escape(text)}", out, re.MULTILINE),
-             f"bob's inbox lacks {who}: {text!r}:\n{out}")
+    need(re.search(r"^== alice \(1 new, marked \*\)$", out, re.MULTILINE),
+         f"bob's inbox has no conversation with alice with one new message:\n{out}")
+    for mark, text, who in ((" ", hello, "alice"), (" ", reply, "me"), ("*", later, "alice")):
+        need(re.search(rf"^{re.escape(mark)} \[{DATED}\] {who}: {re.escape(text)}", out, re.MULTILINE),
+             f"bob's inbox lacks {mark} {who}: {text!r}:\n{out}")
 
     def bounce_relay():
         """Stops the relay; returns a function that starts it again (same port and data)."""
@@ -410,7 +412,7 @@ def quickstart(bin_dir, home):
     _, out = hush.run("bob", "inbox")
     positions = []
     for text in (offline, back):
-        found = re.findall(rf"^  \[\d\d:\d\d:\d\d\] alice: {re.escape(text)}$", out, re.MULTILINE)
+        found = re.findall(rf"^\* \[{DATED}\] alice: {re.escape(text)}$", out, re.MULTILINE)
         need(len(found) == 1, f"bob's inbox shows {text!r} {len(found)} times:\n{out}")
         positions.append(out.index(text))
     need(positions[0] < positions[1], f"bob's inbox shows alice's messages out of order:\n{out}")

@@ -263,6 +263,19 @@ impl Core {
         self.commit(vec![StoreOp::PutContact(contact)]);
     }
 
+    /// Removes the contact `name` from the address book (one commit). Only the name goes: the
+    /// history with its address, the sessions and the peer's standing (and so the access key
+    /// it holds) stay.
+    pub fn handle_remove_contact(&mut self, name: String) {
+        self.commit(vec![StoreOp::RemoveContact(name)]);
+    }
+
+    /// Renames the contact `old` to `contact.name` in one commit, so a crash leaves one name or
+    /// the other, never both or neither.
+    pub fn handle_rename_contact(&mut self, old: String, contact: Contact) {
+        self.commit(vec![StoreOp::RemoveContact(old), StoreOp::PutContact(contact)]);
+    }
+
     /// Peers whose messages wait for the app to accept them.
     pub fn requests(&self) -> Vec<Address> {
         self.access.peers_with(Standing::Requested)

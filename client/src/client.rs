@@ -11,7 +11,11 @@ use crate::driver::{Command, Driver, PeerAction, now_ms};
 use crate::error::{ClientError, StopReason};
 use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
-use crate::store::{DatabaseKey, SqlStore, StoreError};
+use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
+
+mod contacts;
+
+pub use self::contacts::ContactUpdate;
 
 /// The core's randomness: the operating system's generator, asked at every draw. Nothing is
 /// seeded or buffered in the process, so a restored VM or process snapshot, or a fork, does not
@@ -80,17 +84,6 @@ impl Events {
     pub fn try_next(&mut self) -> Option<ClientEvent> {
         self.receiver.try_recv().ok()
     }
-}
-
-/// How a contact was added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContactUpdate {
-    /// A new contact.
-    Added,
-    /// Already there with this address.
-    Unchanged,
-    /// The address changed (accepted by the policy).
-    Changed,
 }
 
 /// A running client: one profile (identity, sessions, history) connected to one relay.
@@ -277,6 +270,29 @@ impl Client {
     /// Marks every unread message from `peer` read and sends a read receipt. Returns how many.
     pub async fn mark_read(&self, peer: Address) -> Result<usize, ClientError> {
         let ids = self.with_store(move |store| store.unread(&peer)).await?;
+        self.send_read(peer, ids).await
+    }
+
+    /// Marks those of `ids` that are unread messages from `peer` read and sends a read receipt
+    /// for them: what a screen showed, not what arrived meanwhile. Other ids (one's own
+    /// messages, another peer's, ones already read) are skipped. Returns how many.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hush_client::Client, peer: hush_client::Address) -> Result<(), hush_client::ClientError> {
+    /// let page = client.history(peer, None, 20).await?;
+    /// let shown: Vec<_> = page.iter().map(|entry| entry.message.id).collect();
+    /// client.mark_read_messages(peer, &shown).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn mark_read_messages(&self, peer: Address, ids: &[MessageId]) -> Result<usize, ClientError> {
+        let shown: std::collections::HashSet<MessageId> = ids.iter().copied().collect();
+        let unread = self.with_store(move |store| store.unread(&peer)).await?;
+        let ids = unread.into_iter().filter(|id| shown.contains(id)).collect();
+        self.send_read(peer, ids).await
+    }
+
+    /// Marks `ids` (unread messages from `peer`) read and sends a read receipt.
+    async fn send_read(&self, peer: Address, ids: Vec<MessageId>) -> Result<usize, ClientError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -341,6 +357,24 @@ impl Client {
         self.with_store(|store| store.peers()).await
     }
 
+    /// Every conversation, most recent first, as a conversation list shows it: the peer, its
+    /// contact name (`None` if it is not a contact), the latest message and the number of
+    /// unread incoming messages. One read for all of them, not a history read per peer; a
+    /// store it cannot decode (a damaged contact row too) is an error, not a blank or a raw
+    /// address.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hush_client::Client) -> Result<(), hush_client::ClientError> {
+    /// for conversation in client.conversations_summary().await? {
+    ///     let who = conversation.name.unwrap_or_else(|| conversation.peer.to_string());
+    ///     println!("{who}: {} unread, last at {} ms", conversation.unread, conversation.last.message.sent_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn conversations_summary(&self) -> Result<Vec<ConversationSummary>, ClientError> {
+        self.with_store(|store| store.conversations_summary()).await
+    }
+
     /// The safety number with `peer`: compare it out of band, then [`Client::verify_contact`].
     pub fn safety_number(&self, peer: &Address) -> SafetyNumber {
         SafetyNumber::new(
@@ -349,78 +383,6 @@ impl Client {
             &peer.identity(),
             peer.to_string().as_bytes(),
         )
-    }
-
-    /// The address book.
-    pub async fn contacts(&self) -> Result<Vec<Contact>, ClientError> {
-        self.with_store(|store| store.contacts()).await
-    }
-
-    /// The contact called `name`.
-    pub async fn contact(&self, name: &str) -> Result<Contact, ClientError> {
-        let name = name.to_owned();
-        let contacts = self.contacts().await?;
-        contacts
-            .into_iter()
-            .find(|contact| contact.name == name)
-            .ok_or(ClientError::UnknownContact(name))
-    }
-
-    /// Adds `name` → `address` and accepts `address` (see [`Client::accept`]). If `name` exists with another address, that is an identity
-    /// change: the policy decides, and a [`ClientEvent::ContactIdentityChanged`] reports it.
-    pub async fn add_contact(&self, name: &str, address: Address) -> Result<ContactUpdate, ClientError> {
-        let existing = self
-            .contacts()
-            .await?
-            .into_iter()
-            .find(|contact| contact.name == name);
-        let update = match &existing {
-            None => ContactUpdate::Added,
-            Some(contact) if contact.address == address => return Ok(ContactUpdate::Unchanged),
-            Some(contact) => {
-                let accepted = self.policy.on_identity_change(contact, &address) == IdentityDecision::Accept;
-                let _ = self.events.send(ClientEvent::ContactIdentityChanged {
-                    name: name.to_owned(),
-                    old: contact.address,
-                    new: address,
-                    accepted,
-                });
-                if !accepted {
-                    return Err(ClientError::IdentityChangeRejected {
-                        name: name.to_owned(),
-                    });
-                }
-                ContactUpdate::Changed
-            }
-        };
-        let contact = Contact {
-            name: name.to_owned(),
-            address,
-            verified: false,
-            added_at: now_ms(),
-        };
-        self.put_contact(contact).await?;
-        // Someone in the address book is not a stranger: their messages are not requests.
-        if address != self.address {
-            self.accept(address).await?;
-        }
-        Ok(update)
-    }
-
-    /// Records that the user compared safety numbers with `name`.
-    pub async fn verify_contact(&self, name: &str) -> Result<(), ClientError> {
-        let mut contact = self.contact(name).await?;
-        contact.verified = true;
-        self.put_contact(contact).await
-    }
-
-    /// The name for `address` in the address book, if any.
-    pub async fn name_of(&self, address: &Address) -> Result<Option<String>, ClientError> {
-        let contacts = self.contacts().await?;
-        Ok(contacts
-            .into_iter()
-            .find(|contact| contact.address == *address)
-            .map(|contact| contact.name))
     }
 
     /// Connects again now: after the network came back or changed (Wi-Fi to mobile data, say).
@@ -439,13 +401,6 @@ impl Client {
         let Self { store, .. } = self;
         drop(store);
         answer.await.map_err(|_| stopped())
-    }
-
-    /// Through the core, like every write: the driver answers once it is durable.
-    async fn put_contact(&self, contact: Contact) -> Result<(), ClientError> {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::PutContact { contact, reply }).await?;
-        answer.await.map_err(|_| stopped())?
     }
 
     async fn with_store<T: Send + 'static>(

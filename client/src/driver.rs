@@ -62,6 +62,17 @@ pub(crate) enum Command {
         contact: Contact,
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
+    /// Remove a contact by name; answered once durable.
+    RemoveContact {
+        name: String,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+    /// Rename contact `old` to `contact.name` in one commit; answered once durable.
+    RenameContact {
+        old: String,
+        contact: Contact,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     /// The peers whose message requests wait.
     Requests {
         reply: oneshot::Sender<Vec<Address>>,
@@ -266,7 +277,9 @@ impl Driver {
                 Command::MarkRead { reply, .. }
                 | Command::WaitOnline { reply }
                 | Command::Peer { reply, .. }
-                | Command::PutContact { reply, .. } => drop(reply.send(Err(error))),
+                | Command::PutContact { reply, .. }
+                | Command::RemoveContact { reply, .. }
+                | Command::RenameContact { reply, .. } => drop(reply.send(Err(error))),
                 Command::Requests { reply } => drop(reply.send(Vec::new())),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
@@ -283,6 +296,14 @@ impl Driver {
             }
             Command::PutContact { contact, reply } => {
                 self.core.handle_put_contact(contact);
+                Some(Deferred::Done { reply })
+            }
+            Command::RemoveContact { name, reply } => {
+                self.core.handle_remove_contact(name);
+                Some(Deferred::Done { reply })
+            }
+            Command::RenameContact { old, contact, reply } => {
+                self.core.handle_rename_contact(old, contact);
                 Some(Deferred::Done { reply })
             }
             Command::Peer { peer, action, reply } => {

@@ -29,6 +29,12 @@ pub enum ClientError {
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),
+    /// The address is this profile's own: a contact is someone else.
+    #[error("that is your own address; a contact must be someone else's")]
+    OwnAddress,
+    /// Another contact already has this name (rename the other one, or choose another name).
+    #[error("a contact named {0:?} already exists")]
+    ContactNameTaken(String),
     /// A contact's address changed and the identity policy refused the new one.
     #[error("the new address for {name:?} was refused by the identity policy")]
     IdentityChangeRejected {

@@ -34,4 +34,6 @@ pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};
 pub use relay_address::{RelayAddress, RelayAddressError};
 pub use relay_check::check_relay;
-pub use store::{DatabaseKey, KdfParams, NotAProfile, SqlStore, StoreError, private_file};
+pub use store::{
+    ConversationSummary, DatabaseKey, KdfParams, NotAProfile, SqlStore, StoreError, private_file,
+};

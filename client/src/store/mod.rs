@@ -25,6 +25,7 @@ mod rekey;
 mod rekey_tests;
 mod salt_file;
 mod schema;
+mod summary;
 #[cfg(test)]
 mod tests;
 mod unlock;
@@ -40,6 +41,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use self::error::{NotAProfile, StoreError};
 pub use self::kdf::{KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
 pub use self::key::DatabaseKey;
+pub use self::summary::ConversationSummary;
 
 /// Statements kept prepared: every distinct statement the store runs fits.
 const STATEMENT_CACHE: usize = 64;
@@ -107,6 +109,13 @@ impl SqlStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every conversation, most recent first, with its contact name, latest message and unread
+    /// count: two statements (the address book, then one row per conversation) in one read
+    /// transaction. A contact row that does not decode is an error.
+    pub fn conversations_summary(&self) -> Result<Vec<ConversationSummary>, StoreError> {
+        self.read(queries::conversations_summary)
     }
 
     /// Runs `read` in one read transaction, so it sees a single consistent state.

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 
 use super::StoreError;
 use super::codec::{self, MESSAGE_COLUMNS, column, saturating, uint};
+use super::summary::ConversationSummary;
 
 /// Every row of `sql`, each turned into a `T` by `decode`.
 fn rows<T>(
@@ -168,5 +169,43 @@ pub(super) fn peers(conn: &Connection) -> Result<Vec<Address>, StoreError> {
         "SELECT peer FROM activity ORDER BY last_position DESC",
         [],
         |row| codec::address(column(row, 0, "address")?),
+    )
+}
+
+/// Every conversation, most recent first: per peer, its latest message (the row `activity`
+/// points at) and its unread count (a range of the partial index `messages_unread`) in one
+/// statement, so a list of conversations costs no history read per peer; names come from the
+/// address book, read and decoded whole first, so a damaged contact row is an error rather
+/// than a conversation silently shown under its address. Call inside one read transaction.
+pub(super) fn conversations_summary(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> {
+    // By name, so a peer with several names gets the first.
+    let contacts = contacts(conn)?;
+    rows(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS}, \
+             (SELECT count(*) FROM messages AS unread WHERE unread.peer = messages.peer \
+              AND unread.direction = 0 AND unread.status = 10) \
+             FROM messages WHERE position IN (SELECT last_position FROM activity) \
+             ORDER BY position DESC"
+        ),
+        [],
+        |row| {
+            let last = codec::message(row)?;
+            let unread: i64 = column(row, 10, "unread count")?;
+            let peer = last.message.peer;
+            Ok(ConversationSummary {
+                peer,
+                name: contacts
+                    .iter()
+                    .find(|contact| contact.address == peer)
+                    .map(|contact| contact.name.clone()),
+                unread: usize::try_from(unread).map_err(|_| StoreError::Decode {
+                    what: "unread count",
+                    reason: format!("{unread} is out of range"),
+                })?,
+                last,
+            })
+        },
     )
 }

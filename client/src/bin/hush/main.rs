@@ -4,26 +4,17 @@
 //! passphrase comes from `HUSH_PASSPHRASE` or is read from the first line of standard input.
 
 mod chat;
-mod init;
-mod passphrase;
+mod commands;
 mod profile;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use hush_client::{
-    Address, ClientEvent, ConnectionState, Content, Event, MessageStatus, RegistrationToken, RelayAddress,
-};
 
-use crate::profile::Profile;
-
-/// How long `send` waits for the relay to store a message before leaving it queued.
-const SEND_WAIT: Duration = Duration::from_secs(10);
-/// How long `inbox` waits, once online, for no more messages to arrive.
-const INBOX_QUIET: Duration = Duration::from_millis(700);
+use crate::commands::peer::PeerAction;
+use crate::commands::send::{QUEUED_EXIT, QueuedNotSent};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,8 +82,37 @@ enum Command {
         /// The text.
         text: String,
     },
-    /// Fetch new messages and list conversations.
-    Inbox,
+    /// Fetch new messages and show each conversation's latest, the new ones marked `*`.
+    ///
+    /// The new ones are then marked read (their sender gets a read receipt).
+    Inbox {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Page back through a conversation, oldest first within a page.
+    ///
+    /// When there are older messages, the page ends with the command that shows them (with
+    /// `--before POSITION`). Shows what is stored (no fetch) and marks nothing read.
+    History {
+        /// Contact name or address.
+        contact: String,
+        /// Messages per page.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        limit: u64,
+        /// Show the messages before this position (printed at the end of the previous page).
+        #[arg(long, value_name = "POSITION", value_parser = commands::history::position)]
+        before: Option<u64>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Fetch new messages and list the conversations with their unread counts.
+    ///
+    /// Most recent first: the contact's name (or the address), the unread count, and the
+    /// latest message.
+    Conversations {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Chat interactively: a terminal UI with every conversation; incoming messages appear as
     /// they arrive. Without a terminal (or with --plain) a line mode: type a line to send it.
     Chat {
@@ -125,7 +145,7 @@ enum Command {
     Relay(RelayCommand),
     /// The profile's passphrase.
     #[command(subcommand)]
-    Passphrase(passphrase::PassphraseCommand),
+    Passphrase(commands::passphrase::PassphraseCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,7 +170,34 @@ enum ContactCommand {
         address: String,
     },
     /// List contacts.
-    List,
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remove a contact (its name; the conversation stays).
+    ///
+    /// The conversation stays, listed under the address, and so does their access: they keep
+    /// your access key and can still write to you; `hush block ADDRESS` stops that.
+    Remove {
+        /// The contact's name.
+        name: String,
+    },
+    /// Rename a contact (address, verified mark and history stay).
+    Rename {
+        /// The current name.
+        old: String,
+        /// The new name (not another contact's).
+        new: String,
+    },
+}
+
+/// The output format of the listing commands.
+#[derive(Debug, clap::Args)]
+struct Output {
+    /// Print one line of JSON instead of text (the shapes are in the README): message ids and
+    /// addresses are strings, times are unix milliseconds in `*_ms` fields.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -176,195 +223,39 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let dir = cli.profile.as_path();
     match cli.command {
-        Command::Init { relay, offline } => init::run(&cli.profile, &relay, offline).await,
-        Command::Register { token } => register(&cli.profile, token.as_deref()).await,
-        Command::Address => {
-            let profile = Profile::open(&cli.profile).await?;
-            print_identity(&profile);
-            profile.client.shutdown().await?;
-            Ok(())
-        }
+        Command::Init { relay, offline } => commands::init::init(dir, &relay, offline).await,
+        Command::Register { token } => commands::init::register(dir, token.as_deref()).await,
+        Command::Address => commands::init::address(dir).await,
         Command::Contact(ContactCommand::Add { name, address }) => {
-            let profile = Profile::open(&cli.profile).await?;
-            let address: Address = address.parse().context("that is not a Hush address")?;
-            let update = profile.client.add_contact(&name, address).await?;
-            println!("{name}: {update:?}");
-            profile.client.shutdown().await?;
-            Ok(())
+            commands::contact::add(dir, &name, &address).await
         }
-        Command::Contact(ContactCommand::List) => {
-            let profile = Profile::open(&cli.profile).await?;
-            for contact in profile.client.contacts().await? {
-                let mark = if contact.verified { " (verified)" } else { "" };
-                println!("{}\t{}{mark}", contact.name, contact.address);
-            }
-            profile.client.shutdown().await?;
-            Ok(())
+        Command::Contact(ContactCommand::List { output }) => commands::contact::list(dir, output.json).await,
+        Command::Contact(ContactCommand::Remove { name }) => commands::contact::remove(dir, &name).await,
+        Command::Contact(ContactCommand::Rename { old, new }) => {
+            commands::contact::rename(dir, &old, &new).await
         }
-        Command::Safety { name, verify } => {
-            let profile = Profile::open(&cli.profile).await?;
-            let contact = profile.client.contact(&name).await?;
-            let number = profile.client.safety_number(&contact.address);
-            println!("safety number with {name}: {}", number.to_display_string());
-            if verify {
-                profile.client.verify_contact(&name).await?;
-                println!("{name} marked verified");
-            }
-            profile.client.shutdown().await?;
-            Ok(())
+        Command::Safety { name, verify } => commands::safety::run(dir, &name, verify).await,
+        Command::Send { to, text } => commands::send::run(dir, &to, text).await,
+        Command::Inbox { output } => commands::inbox::run(dir, output.json).await,
+        Command::History {
+            contact,
+            limit,
+            before,
+            output,
+        } => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            commands::history::run(dir, &contact, limit, before, output.json).await
         }
-        Command::Send { to, text } => send(&cli.profile, &to, text).await,
-        Command::Inbox => inbox(&cli.profile).await,
-        Command::Chat { with, plain } => chat::run(&cli.profile, &with, plain).await,
-        Command::Requests => requests(&cli.profile).await,
-        Command::Accept { who } => peer_action(&cli.profile, &who, PeerAction::Accept).await,
-        Command::Block { who } => peer_action(&cli.profile, &who, PeerAction::Block).await,
-        Command::Report { who } => peer_action(&cli.profile, &who, PeerAction::Report).await,
-        Command::Passphrase(command) => passphrase::run(&cli.profile, command),
-        Command::Relay(RelayCommand::Show) => {
-            println!("{}", profile::relay(&cli.profile)?);
-            Ok(())
-        }
-        Command::Relay(RelayCommand::Set { address }) => {
-            let relay: RelayAddress = address
-                .parse()
-                .with_context(|| format!("bad relay address {address:?}"))?;
-            profile::set_relay(&cli.profile, &relay)?;
-            println!("relay of {} set to {relay}", cli.profile.display());
-            Ok(())
-        }
+        Command::Conversations { output } => commands::conversations::run(dir, output.json).await,
+        Command::Chat { with, plain } => chat::run(dir, &with, plain).await,
+        Command::Requests => commands::peer::requests(dir).await,
+        Command::Accept { who } => commands::peer::act(dir, &who, PeerAction::Accept).await,
+        Command::Block { who } => commands::peer::act(dir, &who, PeerAction::Block).await,
+        Command::Report { who } => commands::peer::act(dir, &who, PeerAction::Report).await,
+        Command::Passphrase(command) => commands::passphrase::run(dir, command),
+        Command::Relay(RelayCommand::Show) => commands::relay::show(dir),
+        Command::Relay(RelayCommand::Set { address }) => commands::relay::set(dir, &address),
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum PeerAction {
-    Accept,
-    Block,
-    Report,
-}
-
-async fn requests(dir: &std::path::Path) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    if let Err(error) = profile.client.register().await {
-        eprintln!("warning: {error}; showing what is stored");
-    } else {
-        profile.wait_quiet(INBOX_QUIET).await?;
-    }
-    let requests = profile.client.requests().await?;
-    if requests.is_empty() {
-        println!("no message requests");
-    }
-    for peer in requests {
-        println!("request from {peer} (hush accept|block|report <address>)");
-    }
-    profile.client.shutdown().await?;
-    Ok(())
-}
-
-async fn peer_action(dir: &std::path::Path, who: &str, action: PeerAction) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    let peer = profile.resolve(who).await?;
-    // Online first, so a report and the rotated access key reach the relay now.
-    if let Err(error) = profile.client.register().await {
-        eprintln!("warning: {error}; the relay hears of it at the next connection");
-    }
-    match action {
-        PeerAction::Accept => profile.client.accept(peer).await?,
-        PeerAction::Block => profile.client.block(peer).await?,
-        PeerAction::Report => profile.client.report(peer).await?,
-    }
-    // Let the requests this produced go out before shutting down.
-    profile.wait_quiet(INBOX_QUIET).await?;
-    println!("{who}: {action:?} done");
-    profile.client.shutdown().await?;
-    Ok(())
-}
-
-pub(crate) fn print_identity(profile: &Profile) {
-    let address = profile.client.address();
-    println!("address: {address}");
-    let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
-    println!("safety number (your half): {half}");
-}
-
-async fn register(dir: &std::path::Path, token: Option<&str>) -> Result<()> {
-    let token: Option<RegistrationToken> = token
-        .map(|text| text.parse().context("that is not a registration token"))
-        .transpose()?;
-    let profile = Profile::open(dir).await?;
-    if let Some(token) = token {
-        profile.client.set_registration_token(token).await?;
-    }
-    let registered = profile.client.register().await;
-    profile.client.shutdown().await?;
-    registered?;
-    println!("registered with relay {}", profile.relay);
-    Ok(())
-}
-
-async fn send(dir: &std::path::Path, to: &str, text: String) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    let peer = profile.resolve(to).await?;
-    let id = profile.client.send(peer, Content::text(text)).await?;
-    println!("queued {id}");
-    // Until the relay stores it, the first failed connection attempt, or SEND_WAIT.
-    let outcome = tokio::time::timeout(SEND_WAIT, async {
-        while let Some(event) = profile.events.next().await {
-            match event {
-                ClientEvent::Core(Event::StatusChanged {
-                    id: changed, status, ..
-                }) if changed == id => {
-                    return Ok(status);
-                }
-                ClientEvent::Connection(ConnectionState::Offline { reason, .. }) => return Err(reason),
-                ClientEvent::Stopped(reason) => return Err(format!("stopped: {reason}")),
-                _ => {}
-            }
-        }
-        Err("the client stopped".to_owned())
-    })
-    .await
-    .unwrap_or_else(|_| Err(format!("no answer within {} s", SEND_WAIT.as_secs())));
-    profile.client.shutdown().await?;
-    match outcome {
-        Ok(MessageStatus::Failed) => bail!("the relay has no mailbox for {to}; message not delivered"),
-        Ok(_) => {
-            println!("sent");
-            Ok(())
-        }
-        Err(reason) => Err(QueuedNotSent(reason).into()),
-    }
-}
-
-/// `send` could not hand the message to the relay; it stays queued (exit code
-/// [`QUEUED_EXIT`]).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "relay not reachable ({0}): the message is queued, not sent; the next command that reaches \
-     the relay sends it"
-)]
-struct QueuedNotSent(String);
-
-/// Exit code of a `send` whose message stayed queued.
-const QUEUED_EXIT: u8 = 3;
-
-async fn inbox(dir: &std::path::Path) -> Result<()> {
-    let mut profile = Profile::open(dir).await?;
-    if let Err(error) = profile.client.register().await {
-        eprintln!("warning: {error}; showing what is stored");
-    } else {
-        // Queued messages arrive right after login; wait until they stop coming.
-        profile.wait_quiet(INBOX_QUIET).await?;
-    }
-    for peer in profile.client.conversations().await? {
-        let name = profile.display_name(&peer).await?;
-        let history = profile.client.history(peer, None, 5).await?;
-        println!("== {name}");
-        for entry in history {
-            println!("  {}", chat::format_message(&entry.message, &name));
-        }
-    }
-    profile.client.shutdown().await?;
-    Ok(())
 }

@@ -9,8 +9,6 @@ use std::path::Path;
 
 use anyhow::Result;
 
-pub use plain::format_message;
-
 /// `text` with control characters (escape sequences, newlines) shown as `�`: what a peer
 /// writes must not move the cursor, restyle or retitle the terminal, or fake a line of ours.
 pub fn printable(text: &str) -> String {

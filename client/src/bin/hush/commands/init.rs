@@ -1,4 +1,4 @@
-//! `hush init`: a new profile, created only once its relay address is known to be right.
+//! `hush init`, `register` and `address`: a new profile, created only once its relay address is known to be right.
 //!
 //! The address is parsed and the relay tried (its certificate checked against the pinned
 //! fingerprint) before the passphrase is asked or any file written, so a mistyped address, a
@@ -10,11 +10,26 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use hush_client::{ClientError, NetError, RelayAddress};
+use hush_client::{ClientError, NetError, RegistrationToken, RelayAddress};
 
 use crate::profile::{self, Profile};
 
-pub async fn run(dir: &Path, relay: &str, offline: bool) -> Result<()> {
+/// Prints the profile's address and safety-number half.
+fn print_identity(profile: &Profile) {
+    let address = profile.client.address();
+    println!("address: {address}");
+    let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
+    println!("safety number (your half): {half}");
+}
+
+pub async fn address(dir: &Path) -> Result<()> {
+    let profile = Profile::open(dir).await?;
+    print_identity(&profile);
+    profile.client.shutdown().await?;
+    Ok(())
+}
+
+pub async fn init(dir: &Path, relay: &str, offline: bool) -> Result<()> {
     let relay: RelayAddress = relay
         .parse()
         .with_context(|| format!("bad relay address {relay:?}; nothing was created"))?;
@@ -34,7 +49,7 @@ pub async fn run(dir: &Path, relay: &str, offline: bool) -> Result<()> {
     }
     let profile = Profile::create(dir, relay).await?;
     println!("profile created in {}", dir.display());
-    crate::print_identity(&profile);
+    print_identity(&profile);
     if offline {
         profile.client.shutdown().await?;
         println!(
@@ -56,5 +71,20 @@ pub async fn run(dir: &Path, relay: &str, offline: bool) -> Result<()> {
              give the profile the right address with `hush relay set ADDRESS` first."
         ),
     }
+    Ok(())
+}
+
+pub async fn register(dir: &Path, token: Option<&str>) -> Result<()> {
+    let token: Option<RegistrationToken> = token
+        .map(|text| text.parse().context("that is not a registration token"))
+        .transpose()?;
+    let profile = Profile::open(dir).await?;
+    if let Some(token) = token {
+        profile.client.set_registration_token(token).await?;
+    }
+    let registered = profile.client.register().await;
+    profile.client.shutdown().await?;
+    registered?;
+    println!("registered with relay {}", profile.relay);
     Ok(())
 }
