@@ -437,12 +437,14 @@ def chat_screens(hush, home, said, bounce_relay):
          f"alice's screen does not show bob's reply:\n{screen}")
     need(re.search(r"── \w+day \d{4}-\d\d-\d\d ──", screen), f"alice's screen shows no date:\n{screen}")
 
+    # `hush conversations` fetches without reading (inbox would mark the message read).
     step("TUI: alice types a line while bob's chat is closed: sent, then delivered once bob fetches")
     there = "are you there, Bob?"
     tmux.type("alice", there)
     tmux.wait_for("alice", rf"me: {re.escape(there)}  \(sent\)", "the sent mark")
-    _, out = hush.run("bob", "inbox")
-    need(there in out, f"bob's inbox lacks {there!r}:\n{out}")
+    _, out = hush.run("bob", "conversations")
+    need(re.search(rf"^alice\t1 unread\t\[.*\] alice: {re.escape(there)}$", out, re.M),
+         f"bob's conversations do not show one unread from alice:\n{out}")
     tmux.wait_for("alice", rf"me: {re.escape(there)}  \(delivered\)", "the delivered mark")
 
     step("TUI: bob opens `hush chat alice` (100x30): he sees it, alice sees it read")
