@@ -1,5 +1,6 @@
 //! The `hush` binary against an in-process relay: history paging, conversations with unread
-//! counts, the inbox marking new messages, contact remove/rename/duplicate/own address, and the
+//! counts, the inbox marking new messages, contact remove/rename/duplicate/own address, message
+//! requests (requests, accept, report), and the
 //! `--json` shapes (parsed here, field by field).
 #![allow(
     clippy::unwrap_used,
@@ -380,5 +381,78 @@ async fn contacts_are_added_with_warnings_renamed_and_removed() {
         .await;
     let list = bob.ok(&["contact", "list"]).await.stdout;
     assert_eq!(list, format!("Al\t{alice}\n"));
+    relay.stop().await;
+}
+
+/// Every text `hush inbox --json` shows from `peer`.
+async fn inbox_texts_from(bob: &Hush, peer: &Address) -> Vec<String> {
+    let inbox = bob.ok(&["inbox", "--json"]).await.json();
+    inbox["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|conversation| conversation["peer"] == peer.to_string())
+        .flat_map(|conversation| texts_of(&conversation["messages"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_wait_as_requests_until_accepted_and_a_reported_one_is_dropped() {
+    let (relay, root, bob, bob_address) = relay_and_bob().await;
+    let (carol, mut carol_events) =
+        online_client(&root.path().join("carol"), &test_key(3), &relay.address).await;
+    let (mallory, mut mallory_events) =
+        online_client(&root.path().join("mallory"), &test_key(4), &relay.address).await;
+    let (carol_address, mallory_address) = (address_of(&carol), address_of(&mallory));
+    send_stored(
+        &carol,
+        &mut carol_events,
+        bob_address,
+        &["hi bob, it is carol".into()],
+    )
+    .await;
+    send_stored(&mallory, &mut mallory_events, bob_address, &["buy now".into()]).await;
+
+    let requests = bob.ok(&["requests"]).await.stdout;
+    for stranger in [carol_address, mallory_address] {
+        assert!(
+            requests.contains(&format!("request from {stranger}")),
+            "{stranger} missing from:\n{requests}"
+        );
+    }
+    assert!(
+        inbox_texts_from(&bob, &carol_address).await.is_empty(),
+        "a request is held, not shown"
+    );
+
+    bob.ok(&["accept", &carol_address.to_string()]).await;
+    assert_eq!(
+        inbox_texts_from(&bob, &carol_address).await,
+        vec!["hi bob, it is carol"]
+    );
+
+    bob.ok(&["report", &mallory_address.to_string()]).await;
+    let requests = bob.ok(&["requests"]).await.stdout;
+    assert!(requests.contains("no message requests"), "{requests}");
+    send_stored(&mallory, &mut mallory_events, bob_address, &["still here".into()]).await;
+    assert!(
+        inbox_texts_from(&bob, &mallory_address).await.is_empty(),
+        "a reported sender's messages, held and new, are dropped"
+    );
+    // Carol, accepted, still gets through after the key rotation the report made.
+    send_stored(
+        &carol,
+        &mut carol_events,
+        bob_address,
+        &["after the report".into()],
+    )
+    .await;
+    assert_eq!(
+        inbox_texts_from(&bob, &carol_address).await,
+        vec!["hi bob, it is carol", "after the report"]
+    );
+    for client in [carol, mallory] {
+        client.shutdown().await.unwrap();
+    }
     relay.stop().await;
 }
