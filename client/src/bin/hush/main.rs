@@ -24,7 +24,8 @@ use crate::commands::send::{QUEUED_EXIT, QueuedNotSent};
     after_help = "Environment:\n  \
         HUSH_PROFILE     the profile directory (as --profile)\n  \
         HUSH_PASSPHRASE  the profile's passphrase; without it hush asks at a terminal (twice for \
-        `init`), or reads the first line of standard input"
+        `init`), or reads the first line of standard input\n  \
+        HUSH_NEW_PASSPHRASE  the new passphrase for `passphrase change` (see its --help)"
 )]
 struct Cli {
     /// Profile directory.
