@@ -7,6 +7,8 @@ mod ack;
 mod authenticate;
 mod delete_mailbox;
 mod fetch_bundle;
+mod fetch_device_list;
+pub(crate) mod publish_device_list;
 mod report;
 mod send;
 mod set_access_key;
@@ -143,8 +145,24 @@ async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Req
         Request::Report { mailbox } => {
             report::apply(&shared.metrics, &shared.reports, logged_in(session)?, mailbox)
         }
-        // Requests of a later protocol version this relay does not serve yet (device lists):
-        // like every request but a login and a ping, they need a login first.
+        Request::PublishDeviceList { list, membership } => {
+            let relay = publish_device_list::Publish {
+                store,
+                metrics: &shared.metrics,
+                requests: &shared.device_list_requests,
+            };
+            publish_device_list::apply(relay, logged_in(session)?, list, membership).await
+        }
+        Request::FetchDeviceList { account } => {
+            let relay = fetch_device_list::Fetch {
+                store,
+                metrics: &shared.metrics,
+                requests: &shared.device_list_requests,
+            };
+            fetch_device_list::apply(relay, logged_in(session)?, account).await
+        }
+        // Sends are run by `run`; requests of a later protocol version hush-proto may add need a
+        // login first, like every request but a login and a ping.
         _ => {
             logged_in(session)?;
             Err(error(ErrorCode::Invalid, "unsupported request"))
