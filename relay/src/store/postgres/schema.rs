@@ -4,7 +4,7 @@ use super::pool::PooledConn;
 use crate::store::StoreError;
 use crate::store::migrations::Migrations;
 
-const MIGRATIONS: Migrations = Migrations(&[
+pub(super) const MIGRATIONS: Migrations = Migrations(&[
     // Version 1: the SQLite store's schema at its version 2. Only what delivery needs: no sender,
     // no plaintext, nothing about who talks to whom. Child rows name their mailbox by its small
     // integer `id` (a quarter of the 32-byte key in every message's index entry); identity

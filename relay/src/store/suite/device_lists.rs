@@ -7,13 +7,13 @@ use hush_proto::{AccountId, DeviceListBytes, Membership, Signature};
 
 use crate::store::{DeviceListUpdate, Store, StoreError, StoredDeviceList};
 
-const ACCOUNT: AccountId = AccountId([0xA1; 32]);
+pub(crate) const ACCOUNT: AccountId = AccountId([0xA1; 32]);
 
 fn device(n: u8) -> [u8; 32] {
     [n; 32]
 }
 
-fn membership(n: u8, signature: u8) -> Membership {
+pub(crate) fn membership(n: u8, signature: u8) -> Membership {
     Membership {
         identity_key: device(n),
         signature: Signature([signature; 64]),
@@ -21,7 +21,7 @@ fn membership(n: u8, signature: u8) -> Membership {
 }
 
 /// A list of `counter` naming `devices`, published by `publisher` with signature byte `sig`.
-fn update(counter: u64, devices: &[u8], publisher: u8, sig: u8) -> DeviceListUpdate {
+pub(crate) fn update(counter: u64, devices: &[u8], publisher: u8, sig: u8) -> DeviceListUpdate {
     let mut list = counter.to_be_bytes().to_vec();
     list.extend_from_slice(devices);
     DeviceListUpdate {
