@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use hush_crypto::devices::AccountSigningKey;
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
     AccessKey, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey,
@@ -17,7 +18,7 @@ use crate::delivery::Online;
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::store::memory::MemoryStore;
-use crate::store::{MailboxStatus, Quota, Store};
+use crate::store::{MailboxStatus, Quota, Store, StoredDeviceList};
 
 /// The fixed clock (Unix seconds).
 pub const NOW: u64 = 1_800_000_000;
@@ -54,6 +55,13 @@ pub(super) struct Party {
     pub(super) upload: Request,
     /// A genuine login on the fuzzed connection.
     pub(super) authenticate: Request,
+    /// The account's membership signature for the fixture account key ([`account_key`]).
+    pub(super) membership: Signature,
+}
+
+/// The fixture account key both fixture devices belong to (seeded, so seeds keep matching).
+pub(super) fn account_key() -> AccountSigningKey {
+    AccountSigningKey::generate(&mut StdRng::seed_from_u64(3))
 }
 
 #[derive(Debug)]
@@ -108,6 +116,7 @@ fn party(seed: u64) -> Party {
         setup_one_time,
         upload,
         authenticate,
+        membership: Signature(account.sign_membership(&account_key().public())),
     }
 }
 
@@ -151,12 +160,14 @@ pub(super) struct MailboxView {
 }
 
 /// What the store holds for both fixture mailboxes (the only ones that can exist: registering
-/// needs a login signature).
+/// needs a login signature) and for the fixture account (the only account with a list: storing
+/// one needs the account key's signature).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Snapshot {
     pub(super) owner: MailboxView,
     pub(super) peer: MailboxView,
     pub(super) depth: u64,
+    pub(super) device_list: Option<StoredDeviceList>,
 }
 
 impl Snapshot {
@@ -303,9 +314,12 @@ pub(super) async fn snapshot(store: &MemoryStore) -> Snapshot {
     let fixture = fixture();
     let depth = store.queue_depth().await;
     assert!(depth.is_ok(), "the memory store failed");
+    let device_list = store.device_list(super::device_lists::lists().account).await;
+    assert!(device_list.is_ok(), "the memory store failed");
     Snapshot {
         owner: view(store, fixture.owner.mailbox).await,
         peer: view(store, fixture.peer.mailbox).await,
         depth: depth.unwrap_or_default(),
+        device_list: device_list.ok().flatten(),
     }
 }
