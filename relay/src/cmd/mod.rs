@@ -6,9 +6,8 @@ mod access;
 mod ack;
 mod authenticate;
 mod delete_mailbox;
+pub(crate) mod device_lists;
 mod fetch_bundle;
-mod fetch_device_list;
-pub(crate) mod publish_device_list;
 mod report;
 mod send;
 mod set_access_key;
@@ -84,6 +83,15 @@ where
     send::submit(post, deliveries, respond).await;
 }
 
+/// What the device-list requests use of the relay.
+fn directory<S>(shared: &Shared<S>) -> device_lists::Directory<'_, S> {
+    device_lists::Directory {
+        store: &*shared.store,
+        metrics: &shared.metrics,
+        requests: &shared.device_list_requests,
+    }
+}
+
 /// Runs a request other than a send.
 async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Request) -> Outcome {
     let store = &*shared.store;
@@ -146,20 +154,11 @@ async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Req
             report::apply(&shared.metrics, &shared.reports, logged_in(session)?, mailbox)
         }
         Request::PublishDeviceList { list, membership } => {
-            let relay = publish_device_list::Publish {
-                store,
-                metrics: &shared.metrics,
-                requests: &shared.device_list_requests,
-            };
-            publish_device_list::apply(relay, logged_in(session)?, list, membership).await
+            let mailbox = logged_in(session)?;
+            device_lists::publish::apply(directory(shared), mailbox, list, membership).await
         }
         Request::FetchDeviceList { account } => {
-            let relay = fetch_device_list::Fetch {
-                store,
-                metrics: &shared.metrics,
-                requests: &shared.device_list_requests,
-            };
-            fetch_device_list::apply(relay, logged_in(session)?, account).await
+            device_lists::fetch::apply(directory(shared), logged_in(session)?, account).await
         }
         // Sends are run by `run`; requests of a later protocol version hush-proto may add need a
         // login first, like every request but a login and a ping.

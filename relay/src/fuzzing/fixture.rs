@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use hush_crypto::devices::AccountSigningKey;
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    AccessKey, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey,
+    AccessKey, AccountId, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey,
     auth_transcript,
 };
 use rand::SeedableRng;
@@ -68,6 +68,8 @@ pub(super) fn account_key() -> AccountSigningKey {
 pub(super) struct Fixture {
     pub(super) owner: Party,
     pub(super) peer: Party,
+    /// The public [`account_key`].
+    pub(super) account: AccountId,
 }
 
 #[allow(clippy::expect_used)]
@@ -126,6 +128,7 @@ pub(super) fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| Fixture {
         owner: party(1),
         peer: party(2),
+        account: AccountId(*account_key().public().as_bytes()),
     })
 }
 
@@ -314,7 +317,7 @@ pub(super) async fn snapshot(store: &MemoryStore) -> Snapshot {
     let fixture = fixture();
     let depth = store.queue_depth().await;
     assert!(depth.is_ok(), "the memory store failed");
-    let device_list = store.device_list(super::device_lists::lists().account).await;
+    let device_list = store.device_list(fixture.account).await;
     assert!(device_list.is_ok(), "the memory store failed");
     Snapshot {
         owner: view(store, fixture.owner.mailbox).await,

@@ -9,8 +9,8 @@ use hush_crypto::devices::{DeviceList, DeviceListError};
 use hush_proto::{AccountId, DeviceListBytes, ErrorCode, MailboxId, Membership, Response, Signature};
 use thiserror::Error;
 
-use super::{Outcome, error, store_error};
-use crate::limits::KeyedLimiter;
+use super::Directory;
+use crate::cmd::{Outcome, error, store_error, unauthorized};
 use crate::metrics::Metrics;
 use crate::store::{DeviceListUpdate, MailboxStatus, Store, StoreError};
 
@@ -60,34 +60,20 @@ pub(crate) fn verify(
     })
 }
 
-/// What a publish uses of the relay.
-pub(super) struct Publish<'a, S> {
-    pub(super) store: &'a S,
-    pub(super) metrics: &'a Metrics,
-    /// Device-list requests per requester (publishes and fetches share it).
-    pub(super) requests: &'a KeyedLimiter<MailboxId>,
-}
-
 /// Publishes for the logged-in `mailbox`.
-pub(super) async fn apply<S: Store>(
-    relay: Publish<'_, S>,
+pub(in crate::cmd) async fn apply<S: Store>(
+    relay: Directory<'_, S>,
     mailbox: MailboxId,
     list: DeviceListBytes,
     membership: Signature,
 ) -> Outcome {
-    let Publish {
-        store,
-        metrics,
-        requests,
-    } = relay;
-    if !requests.try_take(&mailbox) {
-        return Err(error(ErrorCode::RateLimited, "too many device-list requests"));
-    }
+    relay.take(&mailbox)?;
+    let Directory { store, metrics, .. } = relay;
     let MailboxStatus::Active { identity_key } = store.mailbox_status(mailbox).await.map_err(store_error)?
     else {
-        return Err(super::unauthorized());
+        return Err(unauthorized());
     };
-    let publisher = IdentityKey::from_bytes(&identity_key).map_err(|_| super::unauthorized())?;
+    let publisher = IdentityKey::from_bytes(&identity_key).map_err(|_| unauthorized())?;
     let update = verify(&publisher, list, membership)
         .map_err(|refused| error(ErrorCode::Invalid, &refused.to_string()))?;
     match store.publish_device_list(update).await {
@@ -107,5 +93,5 @@ pub(super) async fn apply<S: Store>(
 }
 
 #[cfg(test)]
-#[path = "publish_device_list_tests.rs"]
+#[path = "publish_tests.rs"]
 mod tests;

@@ -5,33 +5,19 @@
 
 use hush_proto::{AccountId, ErrorCode, MailboxId, Memberships, Response};
 
-use super::{Outcome, error, error_not_found, store_error};
-use crate::limits::KeyedLimiter;
+use super::Directory;
+use crate::cmd::{Outcome, error, error_not_found, store_error};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// What a fetch uses of the relay.
-pub(super) struct Fetch<'a, S> {
-    pub(super) store: &'a S,
-    pub(super) metrics: &'a Metrics,
-    /// Device-list requests per requester (publishes and fetches share it).
-    pub(super) requests: &'a KeyedLimiter<MailboxId>,
-}
-
 /// Fetches `account`'s list for the logged-in `requester`.
-pub(super) async fn apply<S: Store>(
-    relay: Fetch<'_, S>,
+pub(in crate::cmd) async fn apply<S: Store>(
+    relay: Directory<'_, S>,
     requester: MailboxId,
     account: AccountId,
 ) -> Outcome {
-    let Fetch {
-        store,
-        metrics,
-        requests,
-    } = relay;
-    if !requests.try_take(&requester) {
-        return Err(error(ErrorCode::RateLimited, "too many device-list requests"));
-    }
+    relay.take(&requester)?;
+    let Directory { store, metrics, .. } = relay;
     let stored = store
         .device_list(account)
         .await

@@ -12,6 +12,16 @@ fn bytes(list: &hush_crypto::devices::DeviceList) -> DeviceListBytes {
     DeviceListBytes::new(list.to_bytes()).unwrap()
 }
 
+/// `verify` of raw list bytes.
+fn verify_raw(publisher: &Account, list: Vec<u8>, membership: Signature) -> Result<(), PublishError> {
+    verify(
+        &publisher.identity_key(),
+        DeviceListBytes::new(list).unwrap(),
+        membership,
+    )
+    .map(drop)
+}
+
 #[test]
 fn a_listed_device_with_its_membership_is_accepted_with_what_the_store_needs() {
     let mut rng = rand::rng();
@@ -80,29 +90,17 @@ fn a_list_that_does_not_verify_or_decode_is_refused() {
     // The counter's last byte: a list whose counter was raised without the account key.
     tampered[2 + 32 + 7] ^= 1;
     assert!(matches!(
-        verify(
-            &phone.identity_key(),
-            DeviceListBytes::new(tampered).unwrap(),
-            membership
-        ),
+        verify_raw(&phone, tampered, membership),
         Err(PublishError::List(DeviceListError::BadSignature))
     ));
     let mut trailing = list.to_bytes();
     trailing.push(0);
     assert!(matches!(
-        verify(
-            &phone.identity_key(),
-            DeviceListBytes::new(trailing).unwrap(),
-            membership
-        ),
+        verify_raw(&phone, trailing, membership),
         Err(PublishError::List(DeviceListError::Decode(_)))
     ));
     assert!(matches!(
-        verify(
-            &phone.identity_key(),
-            DeviceListBytes::new(Vec::new()).unwrap(),
-            membership
-        ),
+        verify_raw(&phone, Vec::new(), membership),
         Err(PublishError::List(DeviceListError::Decode(_)))
     ));
 }
@@ -122,11 +120,7 @@ fn a_list_naming_one_account_key_signed_by_another_is_refused() {
     forged[2..34].copy_from_slice(alice.public().as_bytes());
     let membership = Signature(phone.sign_membership(&alice.public()));
     assert!(matches!(
-        verify(
-            &phone.identity_key(),
-            DeviceListBytes::new(forged).unwrap(),
-            membership
-        ),
+        verify_raw(&phone, forged, membership),
         Err(PublishError::List(DeviceListError::BadSignature))
     ));
 }
