@@ -144,7 +144,9 @@ pub struct Limits {
     pub requests_per_second: u32,
     /// Burst of requests per connection above the sustained rate.
     pub request_burst: u32,
-    /// Bundle fetches per minute per requesting mailbox.
+    /// Bundle fetches per minute per requesting mailbox; also the rate of its device-list
+    /// publishes and fetches together (a separate budget, so the account directory cannot be
+    /// read faster than bundles).
     pub bundle_fetches_per_minute: u32,
     /// Bundle fetches per minute of one target mailbox, across all requesters.
     pub bundle_fetches_per_target_per_minute: u32,

@@ -31,6 +31,9 @@ pub struct Metrics {
     pub(crate) stranger_sends_refused: AtomicU64,
     pub(crate) access_denied: AtomicU64,
     pub(crate) reports: AtomicU64,
+    pub(crate) device_lists_stored: AtomicU64,
+    pub(crate) device_lists_stale: AtomicU64,
+    pub(crate) device_lists_served: AtomicU64,
     delivery_latency: Histogram,
 }
 
@@ -154,7 +157,7 @@ impl Metrics {
     /// the store by the caller, `gauges` from the hub and the admission pools.
     pub fn render(&self, queue_depth: Option<u64>, gauges: Gauges, store: Option<&StoreStats>) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 17] = [
+        let counters: [(&str, &str, &AtomicU64); 20] = [
             (
                 "hush_connections_total",
                 "Connections accepted.",
@@ -236,6 +239,21 @@ impl Metrics {
                 &self.access_denied,
             ),
             ("hush_reports_total", "Abuse reports received.", &self.reports),
+            (
+                "hush_device_lists_stored_total",
+                "Device lists stored (a newer list, or a device's membership for the stored one).",
+                &self.device_lists_stored,
+            ),
+            (
+                "hush_device_lists_stale_total",
+                "Device lists refused because a list with a counter at least as high is stored.",
+                &self.device_lists_stale,
+            ),
+            (
+                "hush_device_lists_served_total",
+                "Device lists served to fetches.",
+                &self.device_lists_served,
+            ),
         ];
         for (name, help, value) in counters {
             render_counter(&mut out, name, help, value);

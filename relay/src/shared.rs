@@ -29,6 +29,8 @@ pub(crate) struct Shared<S> {
     /// The registration authority's key; `None` for open registration.
     pub(crate) registration_key: Option<IdentityKey>,
     pub(crate) bundle_fetches: BundleFetches,
+    /// Device-list publishes and fetches per requester, at the per-requester bundle-fetch rate.
+    pub(crate) device_list_requests: KeyedLimiter<MailboxId>,
     pub(crate) strangers: StrangerBudget,
     pub(crate) reports: Reports,
     pub(crate) admission: Admission,
@@ -50,6 +52,7 @@ impl<S> Shared<S> {
                 by_requester: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
                 by_target: KeyedLimiter::per_minute(limits.bundle_fetches_per_target_per_minute),
             },
+            device_list_requests: KeyedLimiter::per_minute(limits.bundle_fetches_per_minute),
             strangers: StrangerBudget::from_limits(&limits),
             reports: Reports::default(),
             admission: Admission::new(&limits),

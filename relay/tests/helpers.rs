@@ -20,6 +20,26 @@ use hush_relay::{Config, Relay, RelayHandle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The code of a refused request; panics on anything else.
+pub fn refused(
+    result: Result<hush_proto::Response, hush_relay::client::ClientError>,
+) -> hush_proto::ErrorCode {
+    match result {
+        Err(hush_relay::client::ClientError::Refused(error)) => error.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The value of counter `name` in the relay's metrics.
+pub async fn metric(relay: &TestRelay, name: &str) -> u64 {
+    let text = relay.handle.render_metrics().await;
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} is served"));
+    line[name.len() + 1..].parse().unwrap()
+}
+
 /// Start time of every manual clock.
 pub const T0: u64 = 1_800_000_000;
 

@@ -14,7 +14,7 @@ mod helpers;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use helpers::{T0, TestRelay, mailbox, next_delivery, prekey_upload, spawn_relay};
+use helpers::{T0, TestRelay, mailbox, metric, next_delivery, prekey_upload, spawn_relay};
 use hush_crypto::Account;
 use hush_proto::{Envelope, ErrorCode, MailboxId, Request, Response};
 use hush_relay::admission::{PRE_LOGIN_MAX_FRAME_LEN, PRE_LOGIN_RECEIVE_WINDOW};
@@ -37,16 +37,6 @@ async fn user_on(relay: &TestRelay, endpoint: &quinn::Endpoint) -> (Account, Rel
     let mut client = RelayClient::connect_on(endpoint, relay.addr).await.unwrap();
     client.login(&account, None).await.unwrap();
     (account, client)
-}
-
-/// The value of a counter or gauge the relay serves.
-async fn metric(relay: &TestRelay, name: &str) -> u64 {
-    let text = relay.handle.render_metrics().await;
-    let line = text
-        .lines()
-        .find(|line| line.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} is served"));
-    line[name.len() + 1..].parse().unwrap()
 }
 
 /// Waits (bounded) for the relay to close the connection; its application close code.

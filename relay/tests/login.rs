@@ -15,13 +15,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use helpers::{T0, test_config};
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    Envelope, ErrorCode, MailboxId, OneTimePreKey, Request, Response, Signature, SignedPreKey,
+    AccountId, Envelope, ErrorCode, MailboxId, OneTimePreKey, Request, Response, Signature, SignedPreKey,
     auth_transcript,
 };
 use hush_relay::client::{ClientError, RelayClient};
 use hush_relay::clock::{Clock, ManualClock};
 use hush_relay::store::memory::MemoryStore;
-use hush_relay::store::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage};
+use hush_relay::store::{
+    ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList, StoredMessage,
+};
 use hush_relay::{Relay, RelayHandle};
 
 /// The in-memory store, counting every call made to it.
@@ -112,6 +114,16 @@ impl Store for Counting {
     async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
         self.count();
         self.inner.ack(mailbox, through).await
+    }
+
+    async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
+        self.count();
+        self.inner.publish_device_list(update).await
+    }
+
+    async fn device_list(&self, account: AccountId) -> Result<Option<StoredDeviceList>, StoreError> {
+        self.count();
+        self.inner.device_list(account).await
     }
 
     async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {

@@ -13,7 +13,7 @@ mod helpers;
 use std::collections::HashSet;
 
 use helpers::{
-    T0, all_bytes, assert_nothing_more_delivered, contains, mailbox, next_delivery, prekey_upload,
+    T0, all_bytes, assert_nothing_more_delivered, contains, mailbox, next_delivery, prekey_upload, refused,
     spawn_relay, spawn_relay_in,
 };
 use hush_crypto::Account;
@@ -27,13 +27,6 @@ use hush_relay::store::Store;
 
 fn envelope(bytes: &[u8]) -> Envelope {
     Envelope::new(bytes.to_vec()).unwrap()
-}
-
-fn refused(result: Result<Response, ClientError>) -> ErrorCode {
-    match result {
-        Err(ClientError::Refused(error)) => error.code,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 async fn send(client: &mut RelayClient, to: MailboxId, bytes: &[u8]) -> Result<Response, ClientError> {

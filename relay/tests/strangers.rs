@@ -10,17 +10,10 @@
 
 mod helpers;
 
-use helpers::{TestRelay, mailbox, next_delivery, prekey_upload, spawn_relay};
+use helpers::{TestRelay, mailbox, next_delivery, prekey_upload, refused, spawn_relay};
 use hush_proto::{AccessKey, Addressed, Deliveries, Envelope, ErrorCode, MailboxId, Request, Response};
 use hush_relay::client::{ClientError, RelayClient};
 use hush_relay::store::Store;
-
-fn refused(result: Result<Response, ClientError>) -> ErrorCode {
-    match result {
-        Err(ClientError::Refused(error)) => error.code,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
 
 async fn send(
     client: &mut RelayClient,

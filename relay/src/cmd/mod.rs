@@ -6,6 +6,7 @@ mod access;
 mod ack;
 mod authenticate;
 mod delete_mailbox;
+pub(crate) mod device_lists;
 mod fetch_bundle;
 mod report;
 mod send;
@@ -82,6 +83,15 @@ where
     send::submit(post, deliveries, respond).await;
 }
 
+/// What the device-list requests use of the relay.
+fn directory<S>(shared: &Shared<S>) -> device_lists::Directory<'_, S> {
+    device_lists::Directory {
+        store: &*shared.store,
+        metrics: &shared.metrics,
+        requests: &shared.device_list_requests,
+    }
+}
+
 /// Runs a request other than a send.
 async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Request) -> Outcome {
     let store = &*shared.store;
@@ -143,8 +153,15 @@ async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Req
         Request::Report { mailbox } => {
             report::apply(&shared.metrics, &shared.reports, logged_in(session)?, mailbox)
         }
-        // Requests of a later protocol version this relay does not serve yet (device lists):
-        // like every request but a login and a ping, they need a login first.
+        Request::PublishDeviceList { list, membership } => {
+            let mailbox = logged_in(session)?;
+            device_lists::publish::apply(directory(shared), mailbox, list, membership).await
+        }
+        Request::FetchDeviceList { account } => {
+            device_lists::fetch::apply(directory(shared), logged_in(session)?, account).await
+        }
+        // Sends are run by `run`; requests of a later protocol version hush-proto may add need a
+        // login first, like every request but a login and a ping.
         _ => {
             logged_in(session)?;
             Err(error(ErrorCode::Invalid, "unsupported request"))

@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, OnceLock};
 
+use hush_crypto::devices::AccountSigningKey;
 use hush_crypto::{Account, SignaturePurpose};
 use hush_proto::{
-    AccessKey, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey,
+    AccessKey, AccountId, Envelope, MailboxId, OneTimePreKey, PreKeyUpload, Request, Signature, SignedPreKey,
     auth_transcript,
 };
 use rand::SeedableRng;
@@ -17,7 +18,7 @@ use crate::delivery::Online;
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::store::memory::MemoryStore;
-use crate::store::{MailboxStatus, Quota, Store};
+use crate::store::{MailboxStatus, Quota, Store, StoredDeviceList};
 
 /// The fixed clock (Unix seconds).
 pub const NOW: u64 = 1_800_000_000;
@@ -54,12 +55,21 @@ pub(super) struct Party {
     pub(super) upload: Request,
     /// A genuine login on the fuzzed connection.
     pub(super) authenticate: Request,
+    /// The account's membership signature for the fixture account key ([`account_key`]).
+    pub(super) membership: Signature,
+}
+
+/// The fixture account key both fixture devices belong to (seeded, so seeds keep matching).
+pub(super) fn account_key() -> AccountSigningKey {
+    AccountSigningKey::generate(&mut StdRng::seed_from_u64(3))
 }
 
 #[derive(Debug)]
 pub(super) struct Fixture {
     pub(super) owner: Party,
     pub(super) peer: Party,
+    /// The public [`account_key`].
+    pub(super) account: AccountId,
 }
 
 #[allow(clippy::expect_used)]
@@ -108,6 +118,7 @@ fn party(seed: u64) -> Party {
         setup_one_time,
         upload,
         authenticate,
+        membership: Signature(account.sign_membership(&account_key().public())),
     }
 }
 
@@ -117,6 +128,7 @@ pub(super) fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| Fixture {
         owner: party(1),
         peer: party(2),
+        account: AccountId(*account_key().public().as_bytes()),
     })
 }
 
@@ -151,12 +163,14 @@ pub(super) struct MailboxView {
 }
 
 /// What the store holds for both fixture mailboxes (the only ones that can exist: registering
-/// needs a login signature).
+/// needs a login signature) and for the fixture account (the only account with a list: storing
+/// one needs the account key's signature).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Snapshot {
     pub(super) owner: MailboxView,
     pub(super) peer: MailboxView,
     pub(super) depth: u64,
+    pub(super) device_list: Option<StoredDeviceList>,
 }
 
 impl Snapshot {
@@ -303,9 +317,12 @@ pub(super) async fn snapshot(store: &MemoryStore) -> Snapshot {
     let fixture = fixture();
     let depth = store.queue_depth().await;
     assert!(depth.is_ok(), "the memory store failed");
+    let device_list = store.device_list(fixture.account).await;
+    assert!(device_list.is_ok(), "the memory store failed");
     Snapshot {
         owner: view(store, fixture.owner.mailbox).await,
         peer: view(store, fixture.peer.mailbox).await,
         depth: depth.unwrap_or_default(),
+        device_list: device_list.ok().flatten(),
     }
 }

@@ -31,6 +31,10 @@
 //!   within its stranger budget); `SetAccessKey` changes only our own verifier; `Ack` deletes exactly the messages
 //!   up to its number, and only ones this connection was pushed; `FetchBundle` takes exactly the
 //!   one-time prekey it returns; a login reports the prekey count the store holds;
+//! - `PublishDeviceList` stores only a list that verifies, names the logged-in device and has a
+//!   greater counter (or is the stored list), keeps the publisher's membership and none of a
+//!   device the list does not name; `FetchDeviceList` serves exactly what is stored and
+//!   changes nothing;
 //! - the queue depth equals the messages the mailboxes hold and never exceeds what was enqueued;
 //!   no mailbox holds more one-time prekeys than the cap;
 //! - every push is a push, encodes under the frame limit, and deliveries go out in `seq` order.
@@ -38,6 +42,7 @@
 //! Allocation is bounded by the input: at most [`MAX_REQUESTS`] requests run, and every message and
 //! prekey in the store came from the input or from the fixed setup.
 
+mod device_lists;
 mod fixture;
 mod seeds;
 
@@ -269,6 +274,8 @@ impl Harness {
                     | (Request::Ping, Response::Pong)
                     | (Request::SetAccessKey { .. }, Response::AccessKeySet)
                     | (Request::Report { .. }, Response::Reported)
+                    | (Request::PublishDeviceList { .. }, Response::DeviceListStored)
+                    | (Request::FetchDeviceList { .. }, Response::DeviceList { .. })
             ),
             "{request:?} answered with {response:?}"
         );
@@ -397,6 +404,9 @@ impl Harness {
             (Request::Ping, Response::Pong) => assert_eq!(after, before, "a ping changed the store"),
             (Request::Report { .. }, Response::Reported) => {
                 assert_eq!(after, before, "a report changed the store");
+            }
+            (Request::PublishDeviceList { .. } | Request::FetchDeviceList { .. }, _) => {
+                device_lists::check_success(request, response, logged_in, before, after);
             }
             (Request::SetAccessKey { key }, Response::AccessKeySet) => {
                 let mailbox = logged_in.unwrap_or(MailboxId([0; 32]));

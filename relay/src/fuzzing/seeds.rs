@@ -2,9 +2,11 @@
 //! the SQLite journal's seed files.
 
 use hush_proto::{
-    AccessKey, Addressed, ClientFrame, Deliveries, Envelope, MailboxId, Request, RequestId, Seq, encode_frame,
+    AccessKey, AccountId, Addressed, ClientFrame, Deliveries, DeviceListBytes, Envelope, MailboxId, Request,
+    RequestId, Seq, Signature, encode_frame,
 };
 
+use super::device_lists::lists;
 use super::fixture::{ACCESS_KEY, MODE_DELIVERING, MODE_LOGGED_IN, MODE_PEER, MODE_TIGHT, fixture};
 
 #[path = "../../../fuzz/seed.rs"]
@@ -55,6 +57,13 @@ pub fn seed_corpus() -> Vec<Seed> {
         access: Some(access),
     };
     let unknown = MailboxId([0x42; 32]);
+    let lists = lists();
+    let publish = |list: &DeviceListBytes, membership: Signature| Request::PublishDeviceList {
+        list: list.clone(),
+        membership,
+    };
+    let fetch_list = |account| Request::FetchDeviceList { account };
+    let unknown_account = AccountId([0x43; 32]);
     let logged_in_full = MODE_LOGGED_IN | (3 << 1) | (3 << 3) | MODE_DELIVERING | MODE_PEER;
     let sequences: Vec<(&str, u8, Vec<Request>)> = vec![
         ("ping", 0, vec![Request::Ping]),
@@ -208,6 +217,48 @@ pub fn seed_corpus() -> Vec<Seed> {
                     mailbox: peer.mailbox,
                 },
                 send_keyed(peer.mailbox, ACCESS_KEY),
+            ],
+        ),
+        (
+            "device_lists",
+            MODE_LOGGED_IN | MODE_PEER,
+            vec![
+                fetch_list(lists.account),
+                publish(&lists.first, owner.membership),
+                publish(&lists.first, owner.membership),
+                fetch_list(lists.account),
+                publish(&lists.both, owner.membership),
+                publish(&lists.first, owner.membership),
+                // The peer's membership, sent by the owner; a list without the owner.
+                publish(&lists.both, peer.membership),
+                publish(&lists.without_owner, owner.membership),
+                publish(&lists.both, Signature([0; 64])),
+                fetch_list(lists.account),
+                fetch_list(unknown_account),
+            ],
+        ),
+        (
+            "device_lists_from_the_peer",
+            MODE_PEER,
+            vec![
+                publish(&lists.both, peer.membership),
+                fetch_list(lists.account),
+                peer.authenticate.clone(),
+                publish(&lists.both, peer.membership),
+                publish(&lists.without_owner, peer.membership),
+                publish(&lists.both, peer.membership),
+                fetch_list(lists.account),
+            ],
+        ),
+        (
+            "device_lists_tight",
+            MODE_TIGHT | MODE_LOGGED_IN,
+            vec![
+                publish(&lists.first, owner.membership),
+                fetch_list(lists.account),
+                fetch_list(lists.account),
+                fetch_list(lists.account),
+                publish(&lists.both, owner.membership),
             ],
         ),
         (

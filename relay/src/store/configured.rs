@@ -1,7 +1,7 @@
 //! The store `config.storage.backend` chose, behind one type: [`ConfiguredStore`] forwards every
 //! [`Store`] call to the backend it holds.
 
-use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use crate::metrics::StoreStats;
@@ -9,7 +9,10 @@ use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{ClaimedBundle, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredMessage};
+use crate::store::{
+    ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
+    StoredMessage,
+};
 
 /// The store [`Relay::bind`](crate::Relay::bind) opened, as `config.storage.backend` chose.
 #[derive(Debug)]
@@ -111,6 +114,14 @@ impl Store for ConfiguredStore {
 
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
         dispatch!(self, store => store.delete_mailbox(mailbox).await)
+    }
+
+    async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
+        dispatch!(self, store => store.publish_device_list(update).await)
+    }
+
+    async fn device_list(&self, account: AccountId) -> Result<Option<StoredDeviceList>, StoreError> {
+        dispatch!(self, store => store.device_list(account).await)
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {

@@ -35,6 +35,10 @@ pub enum StoreError {
     /// The mailbox has no signed prekey yet, so no bundle can be served.
     #[error("no bundle uploaded")]
     NoBundle,
+    /// The account's stored device list has a counter at least the published one's (and is
+    /// not the same list): nothing was stored.
+    #[error("a device list with a counter at least as high is stored")]
+    StaleDeviceList,
     /// The backend failed (I/O, corruption, a closed writer). The operation may be retried.
     #[error("storage backend failed: {0}")]
     Backend(#[from] BackendError),
@@ -169,6 +173,12 @@ pub enum Corruption {
     /// An envelope longer than the protocol allows (the store never accepts one).
     #[error("a stored envelope of {len} bytes is over the protocol limit")]
     OversizeEnvelope {
+        /// Its length.
+        len: usize,
+    },
+    /// A device list longer than the protocol allows (the store never accepts one).
+    #[error("a stored device list of {len} bytes is over the protocol limit")]
+    OversizeDeviceList {
         /// Its length.
         len: usize,
     },

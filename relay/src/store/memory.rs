@@ -6,14 +6,29 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{
+    AccountId, DeviceListBytes, Envelope, MailboxId, Membership, OneTimePreKey, Signature, SignedPreKey,
+};
 
-use super::{ClaimedBundle, MailboxStatus, Quota, Store, StoreError, StoredMessage, count_u32};
+use super::device_lists::replaces;
+use super::{
+    ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList,
+    StoredMessage, count_u32,
+};
 
 /// An in-memory [`Store`]. Every operation takes one lock, so each is atomic.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     mailboxes: Mutex<HashMap<MailboxId, Mailbox>>,
+    device_lists: Mutex<HashMap<AccountId, AccountDevices>>,
+}
+
+/// An account's latest list and its devices' membership signatures, by identity key.
+#[derive(Debug)]
+struct AccountDevices {
+    counter: u64,
+    list: DeviceListBytes,
+    memberships: BTreeMap<[u8; 32], Signature>,
 }
 
 #[derive(Debug)]
@@ -263,6 +278,45 @@ impl Store for MemoryStore {
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
         self.lock().remove(&mailbox);
         Ok(())
+    }
+
+    async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
+        // Poisoning: as for the mailboxes, every change below is checked before it is made.
+        let mut lists = self.device_lists.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut memberships = match lists.remove(&update.account) {
+            Some(stored) if !replaces(&update, stored.counter, stored.list.as_bytes()) => {
+                lists.insert(update.account, stored);
+                return Err(StoreError::StaleDeviceList);
+            }
+            Some(stored) => stored.memberships,
+            None => BTreeMap::new(),
+        };
+        memberships.retain(|device, _| update.devices.contains(device));
+        memberships.insert(update.membership.identity_key, update.membership.signature);
+        lists.insert(
+            update.account,
+            AccountDevices {
+                counter: update.counter,
+                list: update.list,
+                memberships,
+            },
+        );
+        Ok(())
+    }
+
+    async fn device_list(&self, account: AccountId) -> Result<Option<StoredDeviceList>, StoreError> {
+        let lists = self.device_lists.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(lists.get(&account).map(|stored| StoredDeviceList {
+            list: stored.list.clone(),
+            memberships: stored
+                .memberships
+                .iter()
+                .map(|(identity_key, signature)| Membership {
+                    identity_key: *identity_key,
+                    signature: *signature,
+                })
+                .collect(),
+        }))
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {

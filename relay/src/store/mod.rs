@@ -8,9 +8,10 @@
 
 use std::future::Future;
 
-use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 
 pub mod configured;
+mod device_lists;
 mod error;
 pub mod memory;
 mod migrations;
@@ -20,6 +21,7 @@ pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
 
+pub use self::device_lists::{DeviceListUpdate, StoredDeviceList};
 #[cfg(feature = "postgres")]
 pub use self::error::PostgresError;
 pub use self::error::{BackendError, Corruption, JournalAction, StoreError};
@@ -215,6 +217,22 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the mailbox with its messages and prekeys, leaving no row behind. Deleting an
     /// unknown mailbox is not an error.
     fn delete_mailbox(&self, mailbox: MailboxId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores `update` as its account's list if the account has none, if its counter is greater
+    /// than the stored list's, or if it is the stored list again; then drops the memberships of
+    /// devices the list does not name and keeps (or replaces) the publisher's. Otherwise
+    /// `StaleDeviceList` and nothing changes. Atomic as a compare-and-set on the counter: of
+    /// concurrent publishes the greatest counter stays, whatever the order they land in.
+    fn publish_device_list(
+        &self,
+        update: DeviceListUpdate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The account's stored list with its memberships, `None` if it has none.
+    fn device_list(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Option<StoredDeviceList>, StoreError>> + Send;
 
     /// Messages queued across all mailboxes (for the queue-depth metric).
     fn queue_depth(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;

@@ -5,6 +5,7 @@
 //! No TLS: the database must be reached over a trusted network or a unix socket.
 
 mod access;
+mod device_lists;
 mod listen;
 mod ops;
 mod pool;
@@ -18,11 +19,14 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use self::pool::Pool;
-use super::{ClaimedBundle, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredMessage};
+use super::{
+    ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
+    StoredMessage,
+};
 
 /// How long opening one connection may take before it counts as failed, unless the URL sets
 /// `connect_timeout`. A database that is down fails requests in bounded time instead of
@@ -158,6 +162,14 @@ impl Store for PostgresStore {
 
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
         ops::delete_mailbox(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
+        device_lists::publish(&mut self.pool.get().await?, update).await
+    }
+
+    async fn device_list(&self, account: AccountId) -> Result<Option<StoredDeviceList>, StoreError> {
+        device_lists::fetch(&mut self.pool.get().await?, account).await
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {

@@ -7,6 +7,7 @@
 
 mod access;
 mod batch;
+mod device_lists;
 mod journal;
 mod ops;
 mod options;
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 #[cfg(test)]
@@ -33,7 +34,8 @@ pub use self::options::{DEFAULT_COMMIT_DELAY, SqliteOptions, Synchronous};
 use self::recent::Recent;
 use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
 use super::{
-    BackendError, ClaimedBundle, JournalAction, MailboxStatus, Quota, Store, StoreError, StoredMessage,
+    BackendError, ClaimedBundle, DeviceListUpdate, JournalAction, MailboxStatus, Quota, Store, StoreError,
+    StoredDeviceList, StoredMessage,
 };
 use crate::metrics::StoreStats;
 
@@ -421,6 +423,18 @@ impl Store for SqliteStore {
             ops::delete_mailbox(conn, mailbox)
         })
         .await
+    }
+
+    async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
+            device_lists::publish(conn, update)
+        })
+        .await
+    }
+
+    async fn device_list(&self, account: AccountId) -> Result<Option<StoredDeviceList>, StoreError> {
+        // One read transaction: the list and its memberships from the same snapshot.
+        self.read(move |conn| device_lists::fetch(conn, account)).await
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {

@@ -17,6 +17,9 @@ use hush_proto::{Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
 
 use super::{MailboxStatus, Quota, Store, StoreError};
 
+mod device_lists;
+pub(crate) use self::device_lists::*;
+
 /// Generates one `#[tokio::test]` per suite function, each on a fresh store.
 macro_rules! store_suite {
     ($make:expr) => {
@@ -46,6 +49,12 @@ macro_rules! store_suite {
             delete_mailbox_leaves_nothing,
             queue_depth_counts_every_mailbox,
             access_verifier_is_set_replaced_cleared_and_deleted_with_the_mailbox,
+            device_list_is_served_once_published_under_its_account_only,
+            an_older_or_different_list_of_the_same_counter_changes_nothing,
+            the_same_list_again_adds_the_publishers_membership,
+            a_newer_list_drops_the_memberships_of_devices_it_no_longer_names,
+            concurrent_publishes_keep_the_greatest_counter,
+            counters_past_i64_compare_as_numbers,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

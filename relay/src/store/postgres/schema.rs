@@ -4,7 +4,7 @@ use super::pool::PooledConn;
 use crate::store::StoreError;
 use crate::store::migrations::Migrations;
 
-const MIGRATIONS: Migrations = Migrations(&[
+pub(super) const MIGRATIONS: Migrations = Migrations(&[
     // Version 1: the SQLite store's schema at its version 2. Only what delivery needs: no sender,
     // no plaintext, nothing about who talks to whom. Child rows name their mailbox by its small
     // integer `id` (a quarter of the 32-byte key in every message's index entry); identity
@@ -46,6 +46,20 @@ const MIGRATIONS: Migrations = Migrations(&[
     CREATE INDEX messages_by_received_at ON messages (received_at);",
     // Version 2: the verifier (SHA-256) of the mailbox's access key, `NULL` while it has none.
     "ALTER TABLE mailboxes ADD COLUMN access_verifier BYTEA;",
+    // Version 3: the SQLite store's version 5, accounts' device lists. The counter is 8
+    // big-endian bytes: `bytea` compares bytewise, so the upsert's comparison is the numbers'
+    // over the whole `u64` range.
+    "CREATE TABLE device_lists (
+        account BYTEA PRIMARY KEY,
+        counter BYTEA NOT NULL,
+        list BYTEA NOT NULL
+    );
+    CREATE TABLE device_memberships (
+        account BYTEA NOT NULL REFERENCES device_lists (account) ON DELETE CASCADE,
+        identity_key BYTEA NOT NULL,
+        signature BYTEA NOT NULL,
+        PRIMARY KEY (account, identity_key)
+    );",
 ]);
 
 /// The schema version this build writes.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use super::test_cluster::fresh_database;
 use super::{PostgresOptions, PostgresStore, schema};
 use crate::store::suite::{
-    QUOTA, envelope, fifty_claims_hand_out_each_prekey_once, filled, one_time_prekeys, registered,
-    signed_prekey,
+    ACCOUNT, QUOTA, envelope, fifty_claims_hand_out_each_prekey_once, filled, identity, mailbox, membership,
+    one_time_prekeys, registered, signed_prekey, update,
 };
-use crate::store::{BackendError, NodeNotice, Store, StoreError};
+use crate::store::{BackendError, MailboxStatus, NodeNotice, Store, StoreError, StoredDeviceList};
 
 /// How long a notice may take to arrive before a test fails (it takes milliseconds).
 const NOTICE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -231,6 +231,59 @@ async fn reconnecting_keeps_data_and_a_newer_schema_is_refused() {
         ),
         "{refused:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_three_adds_device_lists_to_a_version_two_database() {
+    let url = fresh_database().await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .unwrap();
+    for (to, sql) in schema::MIGRATIONS.after(0).unwrap().take(2) {
+        client.batch_execute(sql).await.unwrap();
+        client
+            .execute("INSERT INTO schema_version (version) VALUES ($1)", &[&to])
+            .await
+            .unwrap();
+    }
+    client
+        .execute(
+            "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at) VALUES ($1, $2, 1, 0)",
+            &[&&mailbox(1).0[..], &&identity(1)[..]],
+        )
+        .await
+        .unwrap();
+
+    let store = connect(&url).await;
+    assert_eq!(
+        store.mailbox_status(mailbox(1)).await.unwrap(),
+        MailboxStatus::Active {
+            identity_key: identity(1)
+        }
+    );
+    let list = update(1, &[1], 1, 0x11);
+    store.publish_device_list(list.clone()).await.unwrap();
+    assert_eq!(
+        store.device_list(ACCOUNT).await.unwrap(),
+        Some(StoredDeviceList {
+            list: list.list,
+            memberships: vec![membership(1, 0x11)],
+        })
+    );
+    let version: i32 = client
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,6 +79,21 @@ const MIGRATIONS: Migrations = Migrations(&[
     "ALTER TABLE mailboxes ADD COLUMN acked_through INTEGER NOT NULL DEFAULT 0;",
     // Version 4. The verifier (SHA-256) of the mailbox's access key, `NULL` while it has none.
     "ALTER TABLE mailboxes ADD COLUMN access_verifier BLOB;",
+    // Version 5. Accounts' device lists (proto/PROTOCOL.md "Device lists"): the latest list per
+    // account key, its counter as 8 big-endian bytes (blobs compare as the numbers do), and
+    // the membership signature of each listed device that published one. Nothing ties an
+    // account to a mailbox row: the list names devices by identity key, as contacts see them.
+    "CREATE TABLE device_lists (
+        account BLOB PRIMARY KEY NOT NULL,
+        counter BLOB NOT NULL,
+        list BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE device_memberships (
+        account BLOB NOT NULL REFERENCES device_lists (account) ON DELETE CASCADE,
+        identity_key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (account, identity_key)
+    ) WITHOUT ROWID;",
 ]);
 
 /// The schema version this build writes.
@@ -188,6 +203,50 @@ mod tests {
         assert_eq!(
             rows,
             vec![(vec![1; 32], 1, 1), (vec![2; 32], 2, 5), (vec![2; 32], 2, 6)]
+        );
+    }
+
+    #[test]
+    fn version_five_adds_device_lists_and_keeps_what_version_four_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("relay.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS.0[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at, id, access_verifier) \
+             VALUES (?1, ?1, 1, 0, 1, ?2)",
+            rusqlite::params![[1u8; 32], [2u8; 32]],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let verifier: [u8; 32] = conn
+            .query_row("SELECT access_verifier FROM mailboxes", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(verifier, [2; 32]);
+        let lists: i64 = conn
+            .query_row("SELECT count(*) FROM device_lists", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(lists, 0);
+        conn.execute(
+            "INSERT INTO device_lists (account, counter, list) VALUES (?1, ?2, x'aa')",
+            rusqlite::params![[3u8; 32], 7u64.to_be_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO device_memberships (account, identity_key, signature) VALUES (?1, ?1, ?2)",
+            rusqlite::params![[3u8; 32], [4u8; 64]],
+        )
+        .unwrap();
+        // A membership belongs to a stored list.
+        assert!(
+            conn.execute(
+                "INSERT INTO device_memberships (account, identity_key, signature) VALUES (?1, ?1, ?2)",
+                rusqlite::params![[5u8; 32], [4u8; 64]],
+            )
+            .is_err()
         );
     }
 }
