@@ -393,6 +393,15 @@ impl Client {
         self.command(Command::Reconnect).await
     }
 
+    /// Moves the live connection to a new local UDP socket (a new source port), as when the
+    /// device's address changes under it: QUIC migrates the connection to the new path, with
+    /// nothing to resend. Returns whether there was a connection to move.
+    pub async fn rebind(&self) -> Result<bool, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Rebind { reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Finishes pending writes and closes the connection.
     pub async fn shutdown(self) -> Result<(), ClientError> {
         let (reply, answer) = oneshot::channel();

@@ -79,6 +79,10 @@ pub(crate) enum Command {
     },
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
+    /// Move the live connection to a new local socket; answers whether there was one.
+    Rebind {
+        reply: oneshot::Sender<Result<bool, ClientError>>,
+    },
     /// Send this token with the logins until one succeeds; connect again now with it.
     SetRegistrationToken(RegistrationToken),
     Shutdown {
@@ -281,6 +285,7 @@ impl Driver {
                 | Command::RemoveContact { reply, .. }
                 | Command::RenameContact { reply, .. } => drop(reply.send(Err(error))),
                 Command::Requests { reply } => drop(reply.send(Vec::new())),
+                Command::Rebind { reply } => drop(reply.send(Err(error))),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
@@ -343,6 +348,17 @@ impl Driver {
                 if self.connecting.is_none() {
                     self.next_attempt = Instant::now();
                 }
+                None
+            }
+            Command::Rebind { reply } => {
+                let rebound = match &self.connection {
+                    Some(connection) => connection
+                        .rebind()
+                        .map(|()| true)
+                        .map_err(|error| ClientError::Relay(error.into())),
+                    None => Ok(false),
+                };
+                let _ = reply.send(rebound);
                 None
             }
             Command::SetRegistrationToken(token) => {

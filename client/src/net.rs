@@ -268,6 +268,15 @@ impl RelayConnection {
             .map_err(NetError::from)
     }
 
+    /// Moves the endpoint to a fresh socket on the same local address, another port: the
+    /// relay sees the connection arrive from a new address and migrates it.
+    pub(crate) fn rebind(&self) -> Result<(), SetupError> {
+        let local = self.endpoint.local_addr()?;
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(local.ip(), 0))?;
+        self.endpoint.rebind(socket)?;
+        Ok(())
+    }
+
     /// Closes the connection politely.
     pub(crate) fn close(&self) {
         self.connection.close(quinn::VarInt::from_u32(0), b"bye");

@@ -101,21 +101,33 @@ mod tests {
                 None => dropped += 1,
             }
         }
-        assert!(departures.windows(2).all(|pair| pair[0] <= pair[1]), "first in, first out");
+        assert!(
+            departures.windows(2).all(|pair| pair[0] <= pair[1]),
+            "first in, first out"
+        );
         for (count, at) in departures.iter().enumerate() {
             let sent = (count + 1) * len;
             let allowed = at.as_secs_f64() * RATE.bytes_per_second as f64 + RATE.burst_bytes as f64;
-            assert!(sent as f64 <= allowed + 1.0, "{sent} bytes by {at:?}, allowed {allowed}");
+            assert!(
+                sent as f64 <= allowed + 1.0,
+                "{sent} bytes by {at:?}, allowed {allowed}"
+            );
         }
         // About half is dropped: ten seconds at the rate plus the burst and a full queue pass.
         let passed = departures.len() * len;
         let most = 11.0 * RATE.bytes_per_second as f64 + RATE.burst_bytes as f64;
         assert!((passed as f64) <= most, "{passed} bytes passed");
-        assert!(passed as f64 >= 9.0 * RATE.bytes_per_second as f64, "{passed} bytes passed");
+        assert!(
+            passed as f64 >= 9.0 * RATE.bytes_per_second as f64,
+            "{passed} bytes passed"
+        );
         assert!(dropped > 200, "{dropped} dropped");
         // No datagram waited longer than the queue allows.
         for (i, at) in departures.iter().enumerate() {
-            assert!(at.as_secs_f64() <= 10.0 + RATE.max_queue.as_secs_f64(), "{i}: {at:?}");
+            assert!(
+                at.as_secs_f64() <= 10.0 + RATE.max_queue.as_secs_f64(),
+                "{i}: {at:?}"
+            );
         }
     }
 

@@ -108,7 +108,11 @@ impl Link {
             self.last_departure = departs;
             departs
         };
-        let copies = if draws.duplicate < impairment.duplicate { 2 } else { 1 };
+        let copies = if draws.duplicate < impairment.duplicate {
+            2
+        } else {
+            1
+        };
         Fate {
             departures: vec![departs; copies],
         }
@@ -201,7 +205,10 @@ mod tests {
         let departures: Vec<Duration> = fates.iter().map(|fate| fate.departures[0]).collect();
         // A datagram overtook if it leaves before the one that arrived just before it.
         let overtaking = departures.windows(2).filter(|pair| pair[1] < pair[0]).count();
-        assert!((350..=650).contains(&overtaking), "{overtaking} of 10,000 overtook");
+        assert!(
+            (350..=650).contains(&overtaking),
+            "{overtaking} of 10,000 overtook"
+        );
     }
 
     #[test]
@@ -212,7 +219,10 @@ mod tests {
             assert!(link.decide(&perfect, true, MS * i, 100).departures.is_empty());
         }
         // And healing lets everything through again.
-        assert_eq!(link.decide(&perfect, false, 1000 * MS, 100).departures, [1000 * MS]);
+        assert_eq!(
+            link.decide(&perfect, false, 1000 * MS, 100).departures,
+            [1000 * MS]
+        );
     }
 
     #[test]

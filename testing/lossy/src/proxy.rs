@@ -164,7 +164,9 @@ impl Drop for Proxy {
 impl ProxyHandle {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // A task that panicked holding the lock left counters only: keep going.
-        self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sets the impairment of one direction, from the next datagram on.

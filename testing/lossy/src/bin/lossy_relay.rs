@@ -45,7 +45,11 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
-        let fingerprint: String = relay.fingerprint().iter().map(|byte| format!("{byte:02x}")).collect();
+        let fingerprint: String = relay
+            .fingerprint()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         println!("relay {address}#{fingerprint}");
         relay.run(std::future::pending()).await;
         std::process::ExitCode::SUCCESS
