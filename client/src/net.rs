@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use crate::relay_address::RelayAddress;
 
-/// How long connecting and logging in may take before the attempt counts as failed.
+/// How long connecting may take before the attempt counts as failed; logging in then has as
+/// long again.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Keep-alive interval: the relay answers each, so a live relay is never silent for longer.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(2);

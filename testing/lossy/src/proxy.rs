@@ -36,6 +36,8 @@ pub struct Counts {
     pub sent: u64,
     /// Datagrams dropped (loss, partition or a full rate-limit queue).
     pub dropped: u64,
+    /// Bytes sent on (copies counted).
+    pub bytes_sent: u64,
 }
 
 /// The proxy's counters.
@@ -388,6 +390,7 @@ impl ProxyHandle {
         };
         if sent {
             counts.sent += 1;
+            counts.bytes_sent += datagram.bytes.len() as u64;
         } else {
             counts.dropped += 1;
         }

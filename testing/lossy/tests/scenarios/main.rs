@@ -15,5 +15,7 @@ mod address_change;
 mod loss;
 mod partition;
 mod relay_restart;
+mod slow_path;
+mod soak;
 mod traffic;
 mod world;

@@ -115,10 +115,33 @@ impl Conversation {
             reconnects: reconnects(&pair.alice) + reconnects(&pair.bob),
             latencies,
             extra: format!(
-                "up_dropped={}/{} down_dropped={}/{}",
-                stats.up.dropped, stats.up.received, stats.down.dropped, stats.down.received
+                "seed={} up_dropped={}/{} down_dropped={}/{} up_kib={} down_kib={}",
+                pair.seed,
+                stats.up.dropped,
+                stats.up.received,
+                stats.down.dropped,
+                stats.down.received,
+                stats.up.bytes_sent / 1024,
+                stats.down.bytes_sent / 1024
             ),
         }
+    }
+}
+
+impl Conversation {
+    /// Delivery latencies of the messages that arrived (either way) at or after `since`.
+    pub fn latencies_since(&self, pair: &Pair, since: Instant) -> Vec<Duration> {
+        let mut latencies = Vec::new();
+        for (party, stream) in [(&pair.bob, &self.to_bob), (&pair.alice, &self.to_alice)] {
+            let progress = party.progress.borrow();
+            let sent_at = stream.sent_at.lock().unwrap();
+            for ((_, arrived), sent) in progress.received.iter().zip(sent_at.iter()) {
+                if *arrived >= since {
+                    latencies.push(arrived.saturating_duration_since(*sent));
+                }
+            }
+        }
+        latencies
     }
 }
 

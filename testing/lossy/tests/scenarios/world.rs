@@ -126,13 +126,24 @@ async fn pump(mut events: Events, record: watch::Sender<Progress>) {
 pub struct Pair {
     pub alice: Party,
     pub bob: Party,
-    pub proxy: Proxy,
+    /// The proxy's seed, printed with the figures.
+    pub seed: u64,
+    /// Kept alive for the pair: dropping it stops the proxy.
+    _proxy: Proxy,
     pub handle: ProxyHandle,
     _dir: tempfile::TempDir,
 }
 
+/// Replaces every scenario's proxy seed, to replay a failing run or try others.
+pub const SEED_VAR: &str = "HUSH_LOSSY_SEED";
+
 impl Pair {
+    /// The pair behind a proxy seeded with `seed` (or `HUSH_LOSSY_SEED`).
     pub async fn through_proxy(relay: SocketAddr, fingerprint: [u8; 32], seed: u64) -> Self {
+        let seed = std::env::var(SEED_VAR)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(seed);
         let proxy = Proxy::start(relay, seed).await.unwrap();
         let handle = proxy.handle();
         let address = RelayAddress {
@@ -148,7 +159,8 @@ impl Pair {
         Self {
             alice,
             bob,
-            proxy,
+            seed,
+            _proxy: proxy,
             handle,
             _dir: dir,
         }

@@ -1,0 +1,48 @@
+//! A slow path: 1 s each way, a 2 s round trip (a congested mobile uplink). Logging in takes
+//! three round trips (the QUIC handshake, the ping and challenge, the signed login); when
+//! connecting and logging in shared one 5-second budget, no attempt on this path could finish
+//! and the client stayed offline for good. Regression test for that.
+
+use std::time::Duration;
+
+use hush_lossy::Impairment;
+
+use crate::traffic::Conversation;
+use crate::world::{InProcessRelay, Pair};
+
+/// One way.
+const DELAY: Duration = Duration::from_millis(1_000);
+/// The first attempt after the reconnect logs in: its backoff (under 1 s) plus three round
+/// trips, with slack.
+const BACK_WITHIN: Duration = Duration::from_secs(20);
+const BOUND: Duration = Duration::from_secs(90);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_second_round_trip_still_logs_in_and_delivers() {
+    let relay = InProcessRelay::start().await;
+    let pair = Pair::through_proxy(relay.addr, relay.fingerprint, 6).await;
+    pair.handle.set_both(Impairment {
+        delay: DELAY,
+        ..Impairment::none()
+    });
+    for party in [&pair.alice, &pair.bob] {
+        let (onlines, offlines) = (party.onlines(), party.progress.borrow().offlines);
+        party.client.reconnect().await.unwrap();
+        party
+            .wait("logged in again over the slow path", BACK_WITHIN, |progress| {
+                progress.onlines > onlines
+            })
+            .await;
+        let failed = party.progress.borrow().offlines - offlines - 1;
+        assert_eq!(failed, 0, "attempts that failed before one logged in");
+    }
+    let mut conversation = Conversation::new();
+    conversation
+        .send(&pair, 20, Duration::from_millis(50))
+        .await
+        .unwrap();
+    let figures = conversation.finish(&pair, "slow_path_2s_rtt", BOUND).await;
+    figures.print();
+    drop(pair);
+    relay.stop().await;
+}
