@@ -182,27 +182,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn jitter_without_reordering_keeps_the_order() {
+    /// The first copy's departure of each of `count` datagrams on a lossless link with
+    /// scenario 1's delay and jitter and `reorder`.
+    fn departures(seed: u64, reorder: f64, count: u32) -> Vec<Duration> {
         let impairment = Impairment {
             loss: 0.0,
-            reorder: 0.0,
+            reorder,
             ..lossy()
         };
-        let fates = run(&mut Link::new(5), &impairment, 5_000);
-        let departures: Vec<Duration> = fates.iter().map(|fate| fate.departures[0]).collect();
+        let fates = run(&mut Link::new(seed), &impairment, count);
+        fates.iter().map(|fate| fate.departures[0]).collect()
+    }
+
+    #[test]
+    fn jitter_without_reordering_keeps_the_order() {
+        let departures = departures(5, 0.0, 5_000);
         assert!(departures.windows(2).all(|pair| pair[0] <= pair[1]));
     }
 
     #[test]
     fn reordering_lets_about_its_share_overtake() {
-        let impairment = Impairment {
-            loss: 0.0,
-            reorder: 0.05,
-            ..lossy()
-        };
-        let fates = run(&mut Link::new(9), &impairment, 10_000);
-        let departures: Vec<Duration> = fates.iter().map(|fate| fate.departures[0]).collect();
+        let departures = departures(9, 0.05, 10_000);
         // A datagram overtook if it leaves before the one that arrived just before it.
         let overtaking = departures.windows(2).filter(|pair| pair[1] < pair[0]).count();
         assert!(

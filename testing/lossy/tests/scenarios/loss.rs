@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use hush_lossy::Impairment;
 
-use crate::traffic::Conversation;
-use crate::world::{InProcessRelay, Pair};
+use crate::traffic::{Conversation, PACE};
+use crate::world::relay_and_pair;
 
 /// Messages each way.
 const MESSAGES: usize = 2_000;
-/// One message each way every this often: 50 a second.
-const PACE: Duration = Duration::from_millis(20);
 /// Bound on the whole exchange.
 const BOUND: Duration = Duration::from_secs(600);
 
@@ -28,8 +26,7 @@ pub fn lossy_link() -> Impairment {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loss_delay_and_reordering_deliver_every_message_once_in_order() {
-    let relay = InProcessRelay::start().await;
-    let pair = Pair::through_proxy(relay.addr, relay.fingerprint, 1).await;
+    let (relay, pair) = relay_and_pair(1).await;
     pair.handle.set_both(lossy_link());
     let mut conversation = Conversation::new();
     conversation.send(&pair, MESSAGES, PACE).await.unwrap();

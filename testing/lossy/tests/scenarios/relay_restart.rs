@@ -6,14 +6,12 @@ use std::time::Duration;
 
 use hush_lossy::Impairment;
 
-use crate::traffic::Conversation;
+use crate::traffic::{Conversation, DRAIN_BOUND};
 use crate::world::{ChildRelay, Pair};
 
-/// Messages each way.
+/// Messages each way, one every 10 ms.
 const MESSAGES: usize = 500;
-/// One each way every 10 ms.
 const PACE: Duration = Duration::from_millis(10);
-const BOUND: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_killed_and_restarted_under_loss_loses_nothing_acknowledged() {
@@ -26,12 +24,14 @@ async fn a_relay_killed_and_restarted_under_loss_loses_nothing_acknowledged() {
     });
     let mut conversation = Conversation::new();
     let sending = conversation.send(&pair, MESSAGES, PACE);
-    conversation.wait_received(&pair, MESSAGES / 5, BOUND).await;
+    conversation.wait_received(&pair, MESSAGES / 5, DRAIN_BOUND).await;
     relay.kill_and_restart().await;
-    conversation.wait_received(&pair, 2 * MESSAGES / 5, BOUND).await;
+    conversation
+        .wait_received(&pair, 2 * MESSAGES / 5, DRAIN_BOUND)
+        .await;
     relay.kill_and_restart().await;
     sending.await.unwrap();
-    let figures = conversation.finish(&pair, "relay_restart", BOUND).await;
+    let figures = conversation.finish(&pair, "relay_restart", DRAIN_BOUND).await;
     figures.print();
     assert!(
         figures.reconnects >= 2,

@@ -7,41 +7,37 @@ use std::time::Duration;
 
 use hush_lossy::Impairment;
 
-use crate::traffic::Conversation;
-use crate::world::{InProcessRelay, Pair};
+use crate::traffic::{Conversation, DRAIN_BOUND};
+use crate::world::relay_and_pair;
 
 /// One way.
 const DELAY: Duration = Duration::from_millis(1_000);
 /// The first attempt after the reconnect logs in: its backoff (under 1 s) plus three round
 /// trips, with slack.
 const BACK_WITHIN: Duration = Duration::from_secs(20);
-const BOUND: Duration = Duration::from_secs(90);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_second_round_trip_still_logs_in_and_delivers() {
-    let relay = InProcessRelay::start().await;
-    let pair = Pair::through_proxy(relay.addr, relay.fingerprint, 6).await;
+    let (relay, pair) = relay_and_pair(6).await;
     pair.handle.set_both(Impairment {
         delay: DELAY,
         ..Impairment::none()
     });
-    for party in [&pair.alice, &pair.bob] {
-        let (onlines, offlines) = (party.onlines(), party.progress.borrow().offlines);
-        party.client.reconnect().await.unwrap();
-        party
-            .wait("logged in again over the slow path", BACK_WITHIN, |progress| {
-                progress.onlines > onlines
-            })
-            .await;
-        let failed = party.progress.borrow().offlines - offlines - 1;
-        assert_eq!(failed, 0, "attempts that failed before one logged in");
+    let before = pair.counts();
+    pair.alice.client.reconnect().await.unwrap();
+    pair.bob.client.reconnect().await.unwrap();
+    pair.wait_online_again("logged in again over the slow path", BACK_WITHIN, before)
+        .await;
+    for ((_, offlines), now) in before.into_iter().zip(pair.counts()) {
+        // One offline: the reconnect's own; any more is an attempt that failed.
+        assert_eq!(now.1 - offlines, 1, "attempts that failed before one logged in");
     }
     let mut conversation = Conversation::new();
     conversation
         .send(&pair, 20, Duration::from_millis(50))
         .await
         .unwrap();
-    let figures = conversation.finish(&pair, "slow_path_2s_rtt", BOUND).await;
+    let figures = conversation.finish(&pair, "slow_path_2s_rtt", DRAIN_BOUND).await;
     figures.print();
     drop(pair);
     relay.stop().await;

@@ -12,14 +12,12 @@ use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use tokio::time::Instant;
 
-use crate::traffic::{Conversation, percentile, reconnects};
+use crate::traffic::{Conversation, PACE, percentile, reconnects};
 use crate::world::{ChildRelay, Pair};
 
 /// Messages each way per round; a round waits for its delivery before the next, so a bad spell
 /// of the link cannot build an unbounded backlog.
 const ROUND: usize = 200;
-/// One message each way every this often within a round.
-const PACE: Duration = Duration::from_millis(20);
 /// Bound on one round's delivery (a partition of up to 15 s and reconnects fit easily).
 const BOUND: Duration = Duration::from_secs(300);
 

@@ -6,10 +6,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hush_client::Content;
+use hush_lossy::Impairment;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::world::{Pair, Party};
+
+/// One message each way every this often: 50 a second, more than a 10%-lossy link carries,
+/// so a backlog builds and drains.
+pub const PACE: Duration = Duration::from_millis(20);
+/// Bound on draining what was sent once the link is usable again: a safety net.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(120);
+
+/// A good mobile link: 50 ms ± 10 ms each way, losing `loss` of the datagrams.
+pub fn mild_link(loss: f64) -> Impairment {
+    Impairment {
+        loss,
+        delay: Duration::from_millis(50),
+        jitter: Duration::from_millis(10),
+        ..Impairment::none()
+    }
+}
 
 /// One direction: what was sent, and when each send started.
 #[derive(Clone, Default)]

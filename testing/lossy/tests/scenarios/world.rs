@@ -138,6 +138,32 @@ pub struct Pair {
 pub const SEED_VAR: &str = "HUSH_LOSSY_SEED";
 
 impl Pair {
+    /// Alice's and bob's progress counters now, to wait for a change from.
+    pub fn counts(&self) -> [(u32, u32); 2] {
+        [&self.alice, &self.bob].map(|party| {
+            let progress = party.progress.borrow();
+            (progress.onlines, progress.offlines)
+        })
+    }
+
+    /// Waits until each party logged in again since [`Pair::counts`] said `before`.
+    pub async fn wait_online_again(&self, what: &str, bound: Duration, before: [(u32, u32); 2]) {
+        for (party, (onlines, _)) in [&self.alice, &self.bob].into_iter().zip(before) {
+            party
+                .wait(what, bound, |progress| progress.onlines > onlines)
+                .await;
+        }
+    }
+
+    /// Waits until each party went offline since [`Pair::counts`] said `before`.
+    pub async fn wait_offline_again(&self, what: &str, bound: Duration, before: [(u32, u32); 2]) {
+        for (party, (_, offlines)) in [&self.alice, &self.bob].into_iter().zip(before) {
+            party
+                .wait(what, bound, |progress| progress.offlines > offlines)
+                .await;
+        }
+    }
+
     /// The pair behind a proxy seeded with `seed` (or `HUSH_LOSSY_SEED`).
     pub async fn through_proxy(relay: SocketAddr, fingerprint: [u8; 32], seed: u64) -> Self {
         let seed = std::env::var(SEED_VAR)
@@ -167,6 +193,13 @@ impl Pair {
     }
 }
 
+/// A relay in this process and the pair behind a proxy seeded with `seed`.
+pub async fn relay_and_pair(seed: u64) -> (InProcessRelay, Pair) {
+    let relay = InProcessRelay::start().await;
+    let pair = Pair::through_proxy(relay.addr, relay.fingerprint, seed).await;
+    (relay, pair)
+}
+
 /// A relay in this process on 127.0.0.1:0 with a fresh SQLite store.
 pub struct InProcessRelay {
     pub addr: SocketAddr,
@@ -186,17 +219,13 @@ impl InProcessRelay {
             ..Config::default()
         };
         let relay = Relay::bind(config).await.unwrap();
-        let addr = relay.local_addr().unwrap();
-        let fingerprint = relay.fingerprint();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(relay.run(async move {
-            let _ = stopped.await;
-        }));
         Self {
-            addr,
-            fingerprint,
+            addr: relay.local_addr().unwrap(),
+            fingerprint: relay.fingerprint(),
             stop: Some(stop),
-            task,
+            // Runs until `stop` sends or is dropped.
+            task: tokio::spawn(relay.run(async move { stopped.await.unwrap_or(()) })),
             _dir: dir,
         }
     }
