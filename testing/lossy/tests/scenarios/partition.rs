@@ -37,6 +37,11 @@ async fn a_partition_mid_burst_heals_and_every_message_arrives_once_in_order() {
     // Datagrams already on the wire when the link broke may still have landed; from here on
     // nothing can.
     let received_before = [pair.alice.received(), pair.bob.received()];
+    // No connection to move: no handshake can finish across the partition.
+    assert!(
+        !pair.alice.client.rebind().await.unwrap(),
+        "alice has no connection"
+    );
     // The partition lasts its full length: the clients keep retrying meanwhile.
     tokio::time::sleep_until(cut + PARTITION).await;
     assert_eq!(
