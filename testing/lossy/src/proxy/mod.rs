@@ -16,7 +16,7 @@ use crate::link::{Impairment, Link};
 
 mod schedule;
 
-use schedule::send_loop;
+use schedule::{Timed, send_loop};
 
 /// Largest datagram forwarded (QUIC's are at most 1,500 bytes here; room to spare).
 const MAX_DATAGRAM: usize = 65_535;
@@ -77,9 +77,6 @@ struct Shared {
 
 /// A datagram waiting for its time.
 struct Scheduled {
-    at: Instant,
-    /// Arrival order, so datagrams due at the same instant keep it.
-    order: u64,
     direction: Direction,
     client: SocketAddr,
     bytes: Vec<u8>,
@@ -102,7 +99,7 @@ impl std::fmt::Debug for ProxyHandle {
 struct Context {
     listen: Arc<UdpSocket>,
     start: Instant,
-    schedule: mpsc::UnboundedSender<Scheduled>,
+    schedule: mpsc::UnboundedSender<Timed<Scheduled>>,
 }
 
 /// A running proxy; dropping it stops it.
@@ -137,7 +134,13 @@ impl Proxy {
         let handle = ProxyHandle { shared, context };
         let tasks = vec![
             tokio::spawn(listen_loop(handle.clone())),
-            tokio::spawn(send_loop(handle.clone(), scheduled)),
+            tokio::spawn(send_loop(scheduled, {
+                let handle = handle.clone();
+                move |datagram| {
+                    let handle = handle.clone();
+                    async move { handle.send(datagram).await }
+                }
+            })),
         ];
         Ok(Self {
             handle,
@@ -259,12 +262,14 @@ impl ProxyHandle {
         }
         for departs in fate.departures {
             let order = counts.received;
-            let _ = self.context.schedule.send(Scheduled {
+            let _ = self.context.schedule.send(Timed {
                 at: self.context.start + departs,
                 order,
-                direction,
-                client,
-                bytes: bytes.to_vec(),
+                item: Scheduled {
+                    direction,
+                    client,
+                    bytes: bytes.to_vec(),
+                },
             });
         }
     }
@@ -339,6 +344,41 @@ async fn upstream_loop(handle: ProxyHandle, client: SocketAddr, socket: Arc<UdpS
         };
         if let Some(bytes) = buffer.get(..len) {
             handle.forward(Direction::Down, client, bytes);
+        }
+    }
+}
+
+impl ProxyHandle {
+    async fn send(&self, datagram: Scheduled) {
+        let sent = match datagram.direction {
+            Direction::Up => {
+                let socket = self
+                    .lock()
+                    .flows
+                    .get(&datagram.client)
+                    .map(|flow| Arc::clone(&flow.upstream));
+                match socket {
+                    Some(socket) => socket.send(&datagram.bytes).await.is_ok(),
+                    None => false,
+                }
+            }
+            Direction::Down => self
+                .context
+                .listen
+                .send_to(&datagram.bytes, datagram.client)
+                .await
+                .is_ok(),
+        };
+        let mut shared = self.lock();
+        let counts = match datagram.direction {
+            Direction::Up => &mut shared.stats.up,
+            Direction::Down => &mut shared.stats.down,
+        };
+        if sent {
+            counts.sent += 1;
+            counts.bytes_sent += datagram.bytes.len() as u64;
+        } else {
+            counts.dropped += 1;
         }
     }
 }

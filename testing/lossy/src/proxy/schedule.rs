@@ -1,30 +1,38 @@
-//! The scheduler: datagrams wait in a heap until their departure time, then go out through
-//! the flow's upstream socket (toward the relay) or the listening socket (toward the client).
+//! The scheduler: items wait in a heap until their time, then go to `send`, in (time, arrival)
+//! order.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Direction, ProxyHandle, Scheduled};
+/// An item due at `at`; `order` (arrival) breaks ties, so items due together keep it.
+pub(super) struct Timed<T> {
+    pub(super) at: Instant,
+    pub(super) order: u64,
+    pub(super) item: T,
+}
 
-/// Sends each scheduled datagram at its time, in (time, arrival) order.
-pub(super) async fn send_loop(handle: ProxyHandle, mut scheduled: mpsc::UnboundedReceiver<Scheduled>) {
-    let mut queue: BinaryHeap<Reverse<Due>> = BinaryHeap::new();
+/// Hands each item to `send` at its time.
+pub(super) async fn send_loop<T, F, Fut>(mut scheduled: mpsc::UnboundedReceiver<Timed<T>>, mut send: F)
+where
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut queue: BinaryHeap<Reverse<Timed<T>>> = BinaryHeap::new();
     loop {
-        let next = queue.peek().map(|Reverse(due)| due.0.at);
+        let next = queue.peek().map(|Reverse(due)| due.at);
         tokio::select! {
-            datagram = scheduled.recv() => match datagram {
-                Some(datagram) => queue.push(Reverse(Due(datagram))),
+            timed = scheduled.recv() => match timed {
+                Some(timed) => queue.push(Reverse(timed)),
                 None => return,
             },
             () = sleep_until_opt(next), if next.is_some() => {
                 let now = Instant::now();
-                while queue.peek().is_some_and(|Reverse(due)| due.0.at <= now) {
-                    if let Some(Reverse(Due(datagram))) = queue.pop() {
-                        handle.send(datagram).await;
+                while queue.peek().is_some_and(|Reverse(due)| due.at <= now) {
+                    if let Some(Reverse(due)) = queue.pop() {
+                        send(due.item).await;
                     }
                 }
             }
@@ -32,58 +40,21 @@ pub(super) async fn send_loop(handle: ProxyHandle, mut scheduled: mpsc::Unbounde
     }
 }
 
-impl ProxyHandle {
-    async fn send(&self, datagram: Scheduled) {
-        let sent = match datagram.direction {
-            Direction::Up => {
-                let socket = self
-                    .lock()
-                    .flows
-                    .get(&datagram.client)
-                    .map(|flow| Arc::clone(&flow.upstream));
-                match socket {
-                    Some(socket) => socket.send(&datagram.bytes).await.is_ok(),
-                    None => false,
-                }
-            }
-            Direction::Down => self
-                .context
-                .listen
-                .send_to(&datagram.bytes, datagram.client)
-                .await
-                .is_ok(),
-        };
-        let mut shared = self.lock();
-        let counts = match datagram.direction {
-            Direction::Up => &mut shared.stats.up,
-            Direction::Down => &mut shared.stats.down,
-        };
-        if sent {
-            counts.sent += 1;
-            counts.bytes_sent += datagram.bytes.len() as u64;
-        } else {
-            counts.dropped += 1;
-        }
-    }
-}
-
 /// Heap order: earliest time first, then arrival.
-struct Due(Scheduled);
-
-impl PartialEq for Due {
+impl<T> PartialEq for Timed<T> {
     fn eq(&self, other: &Self) -> bool {
-        (self.0.at, self.0.order) == (other.0.at, other.0.order)
+        (self.at, self.order) == (other.at, other.order)
     }
 }
-impl Eq for Due {}
-impl PartialOrd for Due {
+impl<T> Eq for Timed<T> {}
+impl<T> PartialOrd for Timed<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Due {
+impl<T> Ord for Timed<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0.at, self.0.order).cmp(&(other.0.at, other.0.order))
+        (self.at, self.order).cmp(&(other.at, other.order))
     }
 }
 
