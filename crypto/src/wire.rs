@@ -4,8 +4,10 @@
 use crate::error::DecodeError;
 use crate::keys::{Curve25519PublicKey, IdentityKey};
 
-/// The one protocol version this library speaks.
+/// The protocol version of every encoding that has no newer form.
 pub const VERSION: u8 = 1;
+/// The version of the PQXDH forms of the bundle and the pre-key message (SPEC.md §17).
+pub const PQXDH_VERSION: u8 = 2;
 
 /// Type byte of a ratchet [`crate::Message`].
 pub const TYPE_MESSAGE: u8 = 0x01;
@@ -32,6 +34,26 @@ impl<'a> Reader<'a> {
     /// Reads the version and type bytes and checks both.
     pub(crate) fn header(&mut self, expected_type: u8) -> Result<(), DecodeError> {
         self.versioned_header(VERSION, expected_type)
+    }
+
+    /// Reads the version and type bytes of an encoding with a classical (1) and a PQXDH (2)
+    /// form, and returns which.
+    pub(crate) fn header_classical_or_pq(&mut self, expected_type: u8) -> Result<u8, DecodeError> {
+        let version = self.u8("version")?;
+        if version != VERSION && version != PQXDH_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                expected: PQXDH_VERSION,
+                found: version,
+            });
+        }
+        let found = self.u8("type")?;
+        if found != expected_type {
+            return Err(DecodeError::UnexpectedType {
+                expected: expected_type,
+                found,
+            });
+        }
+        Ok(version)
     }
 
     /// Reads the version and type bytes of a format with its own version (the account layer,

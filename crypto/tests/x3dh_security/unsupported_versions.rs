@@ -2,16 +2,32 @@
 //! every message type.
 
 use hush_crypto::group::{GroupSender, SenderKeyDistribution, SenderKeyMessage};
-use hush_crypto::{DecodeError, Message, PreKeyBundle, PreKeyMessage, SessionMessage, VERSION};
+use hush_crypto::pq::PqPreKeyBundle;
+use hush_crypto::{
+    DecodeError, Message, PQXDH_VERSION, PreKeyBundle, PreKeyMessage, SessionMessage, VERSION,
+};
 
 use crate::common::{NOW, accounts, bundle, first_prekey_message, pair};
 use crate::{inner_start, rng};
 
 fn assert_version_refused(name: &str, genuine: &[u8], decode: &dyn Fn(&[u8]) -> Result<(), DecodeError>) {
+    assert_versions_refused(name, genuine, VERSION, decode);
+}
+
+/// Every version but 1 and `newest`, for encodings with a classical and a PQXDH form.
+fn assert_versions_refused(
+    name: &str,
+    genuine: &[u8],
+    newest: u8,
+    decode: &dyn Fn(&[u8]) -> Result<(), DecodeError>,
+) {
     assert!(decode(genuine).is_ok(), "{name}: genuine bytes decode");
     for version in [0u8, 2, 3, 0x7f, 0x80, 255] {
+        if version == newest {
+            continue;
+        }
         let expected = Err(DecodeError::UnsupportedVersion {
-            expected: VERSION,
+            expected: newest,
             found: version,
         });
         let mut changed = genuine.to_vec();
@@ -58,14 +74,17 @@ fn unsupported_version_is_refused_first_on_every_message_type() {
     assert_version_refused("SessionMessage(Normal)", &normal, &|b| {
         SessionMessage::from_bytes(b).map(drop)
     });
-    assert_version_refused("PreKeyMessage", &first.to_bytes(), &|b| {
+    assert_versions_refused("PreKeyMessage", &first.to_bytes(), PQXDH_VERSION, &|b| {
         PreKeyMessage::from_bytes(b).map(drop)
     });
-    assert_version_refused("SessionMessage(PreKey)", &first.to_bytes(), &|b| {
+    assert_versions_refused("SessionMessage(PreKey)", &first.to_bytes(), PQXDH_VERSION, &|b| {
         SessionMessage::from_bytes(b).map(drop)
     });
     assert_version_refused("PreKeyBundle", &bundle_bytes, &|b| {
         PreKeyBundle::from_bytes(b).map(drop)
+    });
+    assert_versions_refused("PqPreKeyBundle", &bundle_bytes, PQXDH_VERSION, &|b| {
+        PqPreKeyBundle::from_bytes(b).map(drop)
     });
     assert_version_refused("SenderKeyDistribution", &distribution, &|b| {
         SenderKeyDistribution::from_bytes(b).map(drop)
