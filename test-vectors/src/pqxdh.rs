@@ -280,7 +280,7 @@ fn refused(rng: &mut Recorder, bob: &Account) -> Value {
     let used_random = rng.take_hex();
     let reused = &pre_key_messages[1];
     let error = used
-        .create_inbound_session(BOB, &reused, NOW, rng)
+        .create_inbound_session(BOB, reused, NOW, rng)
         .expect_err("reused one-time KEM prekey");
     assert!(matches!(
         error,
