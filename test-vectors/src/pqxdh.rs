@@ -313,6 +313,8 @@ fn refused(rng: &mut Recorder, bob: &Account) -> Value {
         .expect_err("classical refused");
     json!({
         "alice": alice_json,
+        "alice_address": hex(ALICE),
+        "bob_address": hex(BOB),
         "genuine_bundle": hex(&genuine.to_bytes()),
         "setup_random": setup_random,
         "genuine_message": hex(&first_bytes),
