@@ -223,7 +223,7 @@ pub enum InboundError {
     #[error("unknown or already used {kind:?} KEM prekey id {id}")]
     UnknownKemPreKey {
         /// The kind named by the message.
-        kind: crate::pq::KemPreKeyKind,
+        kind: crate::pq::kind::KemPreKeyKind,
         /// The id named by the message.
         id: u32,
     },

@@ -4,6 +4,7 @@
 
 mod bundle;
 pub mod kem;
+pub(crate) mod kind;
 mod policy;
 pub mod prekey;
 pub(crate) mod store;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DecodeError, KeyError};
 use crate::keys::IdentityKey;
 use crate::pq::kem::{KEM_PUBLIC_KEY_LEN, KemCiphertext, KemPublicKey};
+pub use crate::pq::kind::KemPreKeyKind;
 use crate::signature::{SignaturePurpose, purpose_signed_message};
 use crate::wire::{Reader, Writer};
 
@@ -18,34 +19,6 @@ pub const KEM_ALGORITHM_ML_KEM_1024: u8 = 0x01;
 pub const TYPE_KEM_PREKEY: u8 = 0x09;
 /// Length of a KEM prekey's fields (algorithm, kind, id, key, signature).
 pub const KEM_PREKEY_BODY_LEN: usize = 1 + 1 + 4 + KEM_PUBLIC_KEY_LEN + 64;
-
-/// Which kind of KEM prekey: the kind is signed, so a one-time key cannot be replayed as reusable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KemPreKeyKind {
-    /// Served to one initiator and erased by its owner after the first session.
-    OneTime,
-    /// Served when the one-time ones ran out; bound to the signed prekey with the same id and
-    /// erased with it.
-    LastResort,
-}
-
-impl KemPreKeyKind {
-    /// The byte on the wire: 1 one-time, 2 last-resort.
-    pub fn tag(self) -> u8 {
-        match self {
-            Self::OneTime => 1,
-            Self::LastResort => 2,
-        }
-    }
-
-    pub(crate) fn from_tag(field: &'static str, tag: u8) -> Result<Self, DecodeError> {
-        match tag {
-            1 => Ok(Self::OneTime),
-            2 => Ok(Self::LastResort),
-            value => Err(DecodeError::InvalidFlag { field, value }),
-        }
-    }
-}
 
 /// Which KEM prekey a pre-key message encapsulated to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,7 +86,7 @@ impl KemPreKeyPublic {
 
     pub(crate) fn read(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         read_algorithm(reader, "kem_algorithm")?;
-        let kind = KemPreKeyKind::from_tag("kem_prekey_kind", reader.u8("kem_prekey_kind")?)?;
+        let kind = read_kind(reader)?;
         Ok(Self {
             kind,
             id: reader.u32("kem_prekey_id")?,
@@ -137,6 +110,12 @@ impl KemPreKeyPublic {
         reader.finish()?;
         Ok(key)
     }
+}
+
+fn read_kind(reader: &mut Reader<'_>) -> Result<KemPreKeyKind, DecodeError> {
+    let field = "kem_prekey_kind";
+    let value = reader.u8(field)?;
+    KemPreKeyKind::from_tag(value).ok_or(DecodeError::InvalidFlag { field, value })
 }
 
 /// Reads the KEM algorithm byte: anything but ML-KEM-1024 is refused.
@@ -173,7 +152,7 @@ impl KemHeader {
 
     pub(crate) fn read(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         read_algorithm(reader, "kem_algorithm")?;
-        let kind = KemPreKeyKind::from_tag("kem_prekey_kind", reader.u8("kem_prekey_kind")?)?;
+        let kind = read_kind(reader)?;
         Ok(Self {
             prekey: KemPreKeyId {
                 kind,
@@ -194,7 +173,7 @@ impl KemHeader {
     pub(crate) fn from_pickle(pickle: &KemHeaderPickle) -> Option<Self> {
         Some(Self {
             prekey: KemPreKeyId {
-                kind: KemPreKeyKind::from_tag("kem_prekey_kind", pickle.kind).ok()?,
+                kind: KemPreKeyKind::from_tag(pickle.kind)?,
                 id: pickle.id,
             },
             ciphertext: KemCiphertext::from_bytes(pickle.ciphertext.as_slice().try_into().ok()?),
