@@ -13,6 +13,7 @@ mod common;
 mod encodings;
 mod pickles;
 mod refused;
+mod replay;
 mod setup;
 
 use hush_crypto::pq::{PqPreKeyBundle, SetupPolicy};
