@@ -67,7 +67,69 @@ pub fn generate(rng: &mut Recorder) -> Value {
         .into_iter()
         .map(|(otk, kem)| case(rng, &bob_account, otk, kem))
         .collect();
-    json!({ "bob": bob_json, "cases": cases, "refused": refused(rng, &bob_account) })
+    let refused = refused(rng, &bob_account);
+    json!({ "bob": bob_json, "cases": cases, "refused": refused, "decode_errors": decode_errors(&bob_account) })
+}
+
+/// Encodings of §17 that must not decode, with the error variant, field and key error.
+fn decode_errors(bob: &Account) -> Vec<Value> {
+    let key = bob
+        .pq_prekey_bundle(Some(1), Some(1))
+        .and_then(|bundle| bundle.kem_prekey)
+        .expect("held")
+        .to_bytes();
+    let bundle = bob.pq_prekey_bundle(None, None).expect("held").to_bytes();
+    let with = |bytes: &[u8], at: usize, value: &[u8]| {
+        let mut out = bytes.to_vec();
+        out[at..at + value.len()].copy_from_slice(value);
+        out
+    };
+    let mut trailing = key.clone();
+    trailing.push(0);
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "kem_prekey_out_of_range_coefficient",
+            "kem_prekey",
+            with(&key, 8, &[0xff, 0xff]),
+        ),
+        ("kem_prekey_all_ff", "kem_prekey", with(&key, 8, &[0xff; 1536])),
+        ("kem_prekey_bad_algorithm", "kem_prekey", with(&key, 2, &[2])),
+        ("kem_prekey_bad_kind", "kem_prekey", with(&key, 3, &[3])),
+        ("kem_prekey_trailing_byte", "kem_prekey", trailing),
+        (
+            "kem_prekey_truncated",
+            "kem_prekey",
+            key[..key.len() - 1].to_vec(),
+        ),
+        ("kem_prekey_version_2", "kem_prekey", with(&key, 0, &[2])),
+        (
+            "bundle_v2_truncated",
+            "bundle",
+            bundle[..bundle.len() - 64].to_vec(),
+        ),
+        (
+            "bundle_v2_bad_kem_key",
+            "bundle",
+            with(&bundle, 143 + 6, &[0xff, 0xff]),
+        ),
+        ("bundle_version_3", "bundle", with(&bundle, 0, &[3])),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, kind, bytes)| {
+            let error = match kind {
+                "kem_prekey" => KemPreKeyPublic::from_bytes(&bytes).map(drop),
+                _ => PqPreKeyBundle::from_bytes(&bytes).map(drop),
+            }
+            .expect_err("refused");
+            let key_error = match &error {
+                hush_crypto::DecodeError::InvalidKey { source, .. } => json!(variant(source)),
+                _ => Value::Null,
+            };
+            json!({ "name": name, "kind": kind, "bytes": hex(&bytes), "error": variant(&error),
+                "field": crate::util::decode_field(&error), "key_error": key_error })
+        })
+        .collect()
 }
 
 fn arr<const N: usize>(text: &str) -> [u8; N] {
