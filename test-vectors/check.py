@@ -2214,6 +2214,16 @@ def check_pqxdh(report: Report, v: dict):
     for case in v["cases"]:
         check_pqxdh_case(report, case, st["bob"])
     check_pqxdh_refused(report, v["refused"], st["bob"], v["cases"][0]["now"])
+    for case in v["decode_errors"]:
+        def run(case=case):
+            decode = KemPreKey.decode if case["kind"] == "kem_prekey" else PqBundle.decode
+            try:
+                decode(H(case["bytes"]))
+                return "decoded"
+            except HushError as e:
+                return expect_eq([("error", (e.variant, e.field, e.key_error),
+                                   (case["error"], case["field"], case["key_error"]))])
+        report.run(f"pqxdh.decode_errors {case['name']} -> {case['error']}", run)
 
 
 def check_pqxdh_case(report: Report, case: dict, bob: Account):
