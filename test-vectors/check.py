@@ -495,6 +495,15 @@ class PreKeyMessage:
         return PreKeyMessage(identity, base, spk_id, otk_id, address, Message.decode(inner), kem)
 
 
+def decode_whole(data: bytes, expected_type: int, read):
+    """Header (version 1), the fields `read` reads, nothing after them."""
+    r = Reader(data)
+    r.header(expected_type)
+    value = read(r)
+    r.finish()
+    return value
+
+
 def decode_session_message(data: bytes):
     if len(data) > 1 and data[1] == TYPE_PREKEY_MESSAGE:
         return PreKeyMessage.decode(data)
@@ -518,11 +527,7 @@ class PreKeyBundle:
 
     @staticmethod
     def decode(data: bytes) -> "PreKeyBundle":
-        r = Reader(data)
-        r.header(TYPE_PREKEY_BUNDLE)
-        bundle = PreKeyBundle.read_fields(r)
-        r.finish()
-        return bundle
+        return decode_whole(data, TYPE_PREKEY_BUNDLE, PreKeyBundle.read_fields)
 
     @staticmethod
     def read_fields(r: Reader) -> "PreKeyBundle":
@@ -561,11 +566,7 @@ class KemPreKey:
 
     @staticmethod
     def decode(data: bytes) -> "KemPreKey":
-        r = Reader(data)
-        r.header(TYPE_KEM_PREKEY)
-        key = KemPreKey.read(r)
-        r.finish()
-        return key
+        return decode_whole(data, TYPE_KEM_PREKEY, KemPreKey.read)
 
     def verify(self, identity: bytes) -> bool:
         return ed25519_verify(identity, purpose_message(PURPOSE_KEM_PREKEY, kem_prekey_message(

@@ -39,10 +39,25 @@ impl<'a> Reader<'a> {
     /// Reads the version and type bytes of an encoding with a classical (1) and a PQXDH (2)
     /// form, and returns which.
     pub(crate) fn header_classical_or_pq(&mut self, expected_type: u8) -> Result<u8, DecodeError> {
+        self.header_of(&[VERSION, PQXDH_VERSION], expected_type)
+    }
+
+    /// Reads the version and type bytes of a format with its own version (the account layer,
+    /// SPEC.md §16) and checks both.
+    pub(crate) fn versioned_header(
+        &mut self,
+        expected_version: u8,
+        expected_type: u8,
+    ) -> Result<(), DecodeError> {
+        self.header_of(&[expected_version], expected_type).map(drop)
+    }
+
+    /// Reads the version (one of `accepted`; a refusal names the last, the newest) and the type.
+    fn header_of(&mut self, accepted: &[u8], expected_type: u8) -> Result<u8, DecodeError> {
         let version = self.u8("version")?;
-        if version != VERSION && version != PQXDH_VERSION {
+        if !accepted.contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
-                expected: PQXDH_VERSION,
+                expected: accepted.last().copied().unwrap_or(VERSION),
                 found: version,
             });
         }
@@ -54,30 +69,6 @@ impl<'a> Reader<'a> {
             });
         }
         Ok(version)
-    }
-
-    /// Reads the version and type bytes of a format with its own version (the account layer,
-    /// SPEC.md §16) and checks both.
-    pub(crate) fn versioned_header(
-        &mut self,
-        expected_version: u8,
-        expected_type: u8,
-    ) -> Result<(), DecodeError> {
-        let version = self.u8("version")?;
-        if version != expected_version {
-            return Err(DecodeError::UnsupportedVersion {
-                expected: expected_version,
-                found: version,
-            });
-        }
-        let found = self.u8("type")?;
-        if found != expected_type {
-            return Err(DecodeError::UnexpectedType {
-                expected: expected_type,
-                found,
-            });
-        }
-        Ok(())
     }
 
     pub(crate) fn take(&mut self, field: &'static str, len: usize) -> Result<&'a [u8], DecodeError> {
