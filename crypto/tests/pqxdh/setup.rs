@@ -119,9 +119,46 @@ fn last_resort_kem_prekey_is_erased_with_its_signed_prekey() {
     let mut later = bob.clone();
     later.remove_expired_signed_prekeys(NOW + hush_crypto::SIGNED_PREKEY_GRACE);
     assert!(!later.signed_prekey_ids().contains(&old_spk));
+    #[cfg(feature = "hazmat")]
+    {
+        let id = |id| hush_crypto::pq::KemPreKeyId {
+            kind: KemPreKeyKind::LastResort,
+            id,
+        };
+        assert!(bob.hazmat_kem_prekey_seed(id(old_spk)).is_some());
+        assert!(
+            later.hazmat_kem_prekey_seed(id(old_spk)).is_none(),
+            "erased with its signed prekey"
+        );
+        assert!(later.hazmat_kem_prekey_seed(id(old_spk + 1)).is_some());
+    }
     assert!(
         later
             .create_inbound_session(b"bob", &first, NOW, &mut rng)
             .is_ok()
     );
+}
+
+#[cfg(feature = "hazmat")]
+#[test]
+fn last_resort_kem_prekey_goes_when_rotation_evicts_its_signed_prekey() {
+    let mut rng = rng(6);
+    let mut bob = bob(&mut rng);
+    let first_spk = bob.signed_prekey().unwrap().id;
+    for _ in 0..hush_crypto::MAX_SIGNED_PREKEYS {
+        bob.rotate_signed_prekey(NOW, &mut rng);
+        bob.generate_last_resort_kem_prekey(&mut rng).unwrap();
+    }
+    assert!(!bob.signed_prekey_ids().contains(&first_spk));
+    let last_resort = |id| hush_crypto::pq::KemPreKeyId {
+        kind: KemPreKeyKind::LastResort,
+        id,
+    };
+    assert!(bob.hazmat_kem_prekey_seed(last_resort(first_spk)).is_none());
+    for id in bob.signed_prekey_ids() {
+        assert!(
+            bob.hazmat_kem_prekey_seed(last_resort(id)).is_some(),
+            "signed prekey {id}"
+        );
+    }
 }
