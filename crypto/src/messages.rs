@@ -166,7 +166,8 @@ impl PreKeyMessage {
         } else {
             VERSION
         };
-        let capacity = 1700 + self.sender_address.len() + inner.len();
+        let kem_len = if self.kem.is_some() { 1574 } else { 0 };
+        let capacity = 120 + kem_len + self.sender_address.len() + inner.len();
         let mut writer = Writer::with_versioned_header(version, TYPE_PREKEY_MESSAGE, capacity);
         writer
             .put(self.identity_key.as_bytes())

@@ -1,20 +1,21 @@
 //! PQXDH (SPEC.md §17): hybrid setup with one-time and last-resort KEM prekeys, the setup
 //! policy, refused bundles and initial messages, and the saved forms of PQXDH state.
+// Tests: a broken expectation should stop them loudly.
 #![allow(
+    clippy::panic,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing
 )]
-
-#[path = "../common/mod.rs"]
-mod common;
 
 mod encodings;
 mod pickles;
 mod refused;
 mod replay;
 mod setup;
+
+#[path = "../common/mod.rs"]
+mod common;
 
 use hush_crypto::pq::{PqPreKeyBundle, SetupPolicy};
 use hush_crypto::{Account, PreKeyMessage, Session, SessionMessage};
