@@ -168,7 +168,11 @@ fn setup_pq_against_classical(config: &Config) -> (f64, f64) {
         pq.push(p);
         classical.push(c);
     }
-    println!("{line}  (hush PQXDH/hush classical per round)");
+    let ratios: Vec<f64> = pq.iter().zip(&classical).map(|(p, c)| p / c).collect();
+    println!(
+        "{line}  (hush PQXDH/hush classical per round; median of per-round ratios {:.3})",
+        median(&ratios)
+    );
     (median(&pq), median(&classical))
 }
 

@@ -2,6 +2,7 @@
 //! prekey (by that signed prekey's id), each with the signature published with it.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::PickleError;
 use crate::keys::SigningKey;
-use crate::pq::kem::{KEM_SEED_LEN, KemKeyPair};
+use crate::pq::kem::{KEM_SEED_LEN, KemKeyPair, KemPublicKey};
 use crate::pq::prekey::{KemPreKeyId, KemPreKeyKind, KemPreKeyPublic, kem_prekey_message};
 use crate::signature::{SignaturePurpose, purpose_signed_message};
 
@@ -20,7 +21,28 @@ pub const MAX_KEM_ONE_TIME_PREKEYS: usize = 200;
 #[derive(Clone)]
 struct StoredKemPreKey {
     key_pair: KemKeyPair,
+    /// `ek`, kept once computed: expanding the seed (`KeyGen_internal`) is the costly part of
+    /// serving a bundle, and an account loaded from its pickle computes it only when asked.
+    public: OnceLock<KemPublicKey>,
     signature: [u8; 64],
+}
+
+impl StoredKemPreKey {
+    fn new(key_pair: KemKeyPair, public: Option<KemPublicKey>, signature: [u8; 64]) -> Self {
+        let cell = OnceLock::new();
+        if let Some(public) = public {
+            let _ = cell.set(public);
+        }
+        Self {
+            key_pair,
+            public: cell,
+            signature,
+        }
+    }
+
+    fn public(&self) -> &KemPublicKey {
+        self.public.get_or_init(|| self.key_pair.public())
+    }
 }
 
 /// One-time and last-resort KEM prekeys.
@@ -65,13 +87,8 @@ impl KemPreKeys {
                 self.next_one_time_id = id.wrapping_add(1).max(1);
                 let key_pair = KemKeyPair::generate(rng);
                 let public = sign(signing, KemPreKeyKind::OneTime, id, &key_pair);
-                self.one_time.insert(
-                    id,
-                    StoredKemPreKey {
-                        key_pair,
-                        signature: public.signature,
-                    },
-                );
+                let stored = StoredKemPreKey::new(key_pair, Some(public.key.clone()), public.signature);
+                self.one_time.insert(id, stored);
                 public
             })
             .collect()
@@ -86,13 +103,8 @@ impl KemPreKeys {
     ) -> KemPreKeyPublic {
         let key_pair = KemKeyPair::generate(rng);
         let public = sign(signing, KemPreKeyKind::LastResort, signed_prekey_id, &key_pair);
-        self.last_resort.insert(
-            signed_prekey_id,
-            StoredKemPreKey {
-                key_pair,
-                signature: public.signature,
-            },
-        );
+        let stored = StoredKemPreKey::new(key_pair, Some(public.key.clone()), public.signature);
+        self.last_resort.insert(signed_prekey_id, stored);
         public
     }
 
@@ -108,7 +120,7 @@ impl KemPreKeys {
         self.stored(id).map(|stored| KemPreKeyPublic {
             kind: id.kind,
             id: id.id,
-            key: stored.key_pair.public(),
+            key: stored.public().clone(),
             signature: stored.signature,
         })
     }
@@ -178,7 +190,7 @@ impl KemPreKeys {
                         .try_into()
                         .map_err(|_| PickleError::Malformed)?;
                     let key_pair = KemKeyPair::from_seed(seed);
-                    Ok((entry.id, StoredKemPreKey { key_pair, signature }))
+                    Ok((entry.id, StoredKemPreKey::new(key_pair, None, signature)))
                 })
                 .collect()
         };
