@@ -194,3 +194,20 @@ fn reused_one_time_kem_prekey_is_refused() {
     );
     assert_eq!(account_state(&bob), before);
 }
+
+#[test]
+fn pqxdh_message_delivered_to_another_account_with_the_same_prekey_ids_is_refused() {
+    let mut rng = rng(17);
+    let alice = Account::new(NOW, &mut rng);
+    let bob = bob(&mut rng);
+    let mut carol = crate::bob(&mut rng);
+    let (_, first) = start(&alice, &served(&bob, true, Some(1)), &mut rng);
+    let before = account_state(&carol);
+    assert_eq!(
+        carol
+            .create_inbound_session(b"bob", &first, NOW, &mut rng)
+            .unwrap_err(),
+        InboundError::Unauthenticated
+    );
+    assert_eq!(account_state(&carol), before);
+}
