@@ -1,7 +1,8 @@
 //! # hush-crypto
 //!
-//! The cryptographic core of Hush: X3DH key agreement, the Double Ratchet, sender keys for
-//! groups and safety numbers, on x25519-dalek, ed25519-dalek, AES-256-GCM and HKDF-SHA256.
+//! The cryptographic core of Hush: X3DH and PQXDH key agreement ([`pq`], with ML-KEM-1024), the
+//! Double Ratchet, sender keys for groups and safety numbers, on x25519-dalek, ed25519-dalek,
+//! ml-kem, AES-256-GCM and HKDF-SHA256.
 //! No I/O and no clock: time comes in as `now` (Unix seconds), randomness as an RNG.
 //! Every byte layout and KDF label is written down in `test-vectors/SPEC.md`.
 //!
