@@ -2,8 +2,10 @@
 """Independent checker of the Hush test vectors, written from test-vectors/SPEC.md alone (and,
 for payload.json, from the "End to end" section of proto/PROTOCOL.md).
 
-Uses only the standard library and pyca `cryptography` (pip install cryptography). It never runs
-Rust: every value in vectors/*.json is recomputed from the vector inputs (seeds and the random
+Uses only the standard library, pyca `cryptography` (pip install cryptography) and, for ML-KEM
+(FIPS 203, pqxdh.json), `kyber-py` (pip install kyber-py==1.2.0, a pure-Python ML-KEM whose 1.x
+releases implement final FIPS 203; only its KeyGen_internal, Encaps_internal and Decaps are used,
+the encapsulation-key check is done here). It never runs Rust: every value in vectors/*.json is recomputed from the vector inputs (seeds and the random
 bytes each operation drew), by a second implementation of the protocol that lives in this file.
 
 Usage: python3 test-vectors/check.py [vectors-dir]
@@ -28,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from kyber_py.ml_kem import ML_KEM_1024
 
 # ---------------------------------------------------------------------------------------------
 # Constants (SPEC.md §2, §7)
@@ -36,6 +39,13 @@ VERSION = 1
 TYPE_MESSAGE, TYPE_PREKEY_MESSAGE, TYPE_SENDER_KEY_MESSAGE = 0x01, 0x02, 0x03
 TYPE_SENDER_KEY_DISTRIBUTION, TYPE_PREKEY_BUNDLE = 0x04, 0x05
 X3DH_INFO = b"Hush_v1_X3DH"
+PQXDH_VERSION = 2
+PQXDH_INFO = b"Hush_v2_PQXDH_CURVE25519_SHA-256_ML-KEM-1024"
+TYPE_KEM_PREKEY = 0x09
+KEM_ALGORITHM_ML_KEM_1024 = 0x01
+KEM_ONE_TIME, KEM_LAST_RESORT = 1, 2
+KEM_PUBLIC_KEY_LEN = KEM_CIPHERTEXT_LEN = 1568
+PURPOSE_KEM_PREKEY = 5
 RATCHET_INFO = b"Hush_v1_Ratchet"
 MESSAGE_KEYS_INFO = b"Hush_v1_MessageKeys"
 SENDER_KEY_INFO = b"Hush_v1_SenderKey"
@@ -245,8 +255,44 @@ def identity_x25519_secret(seed: bytes) -> bytes:
 # KDFs (SPEC.md §5, §6)
 
 
-def x3dh_kdf(dhs: list[bytes]) -> bytes:
-    return hkdf(bytes(32), b"\xff" * 32 + b"".join(dhs), X3DH_INFO, 32)
+def x3dh_kdf(dhs: list[bytes], kem_shared: bytes | None = None) -> bytes:
+    if kem_shared is None:
+        return hkdf(bytes(32), b"\xff" * 32 + b"".join(dhs), X3DH_INFO, 32)
+    return hkdf(bytes(32), b"\xff" * 32 + b"".join(dhs) + kem_shared, PQXDH_INFO, 32)
+
+
+# ---------------------------------------------------------------------------------------------
+# ML-KEM-1024 (SPEC.md §17.1): kyber-py's FIPS 203 internals, the input check written here
+
+
+def kem_check_public(ek: bytes) -> None:
+    """FIPS 203 §7.2: 1568 bytes, and every 12-bit coefficient of ek[0:1536] below q = 3329."""
+    if len(ek) != KEM_PUBLIC_KEY_LEN:
+        raise KeyRefused("InvalidKemKey")
+    for i in range(0, 1536, 3):
+        b0, b1, b2 = ek[i], ek[i + 1], ek[i + 2]
+        if (b0 | (b1 & 0x0F) << 8) >= 3329 or (b1 >> 4 | b2 << 4) >= 3329:
+            raise KeyRefused("InvalidKemKey")
+
+
+def kem_keygen(seed: bytes) -> tuple[bytes, bytes]:
+    """KeyGen_internal(d, z) with seed = d || z: (ek, dk)."""
+    return ML_KEM_1024._keygen_internal(seed[:32], seed[32:])
+
+
+def kem_encaps(ek: bytes, m: bytes) -> tuple[bytes, bytes]:
+    """Encaps_internal(ek, m): (ciphertext, shared secret)."""
+    kem_check_public(ek)
+    shared, ciphertext = ML_KEM_1024._encaps_internal(ek, m)
+    return ciphertext, shared
+
+
+def kem_decaps(seed: bytes, ciphertext: bytes) -> bytes:
+    return ML_KEM_1024.decaps(kem_keygen(seed)[1], ciphertext)
+
+
+def kem_prekey_message(kind: int, kem_id: int, ek: bytes) -> bytes:
+    return bytes([KEM_ALGORITHM_ML_KEM_1024, kind]) + u32(kem_id) + ek
 
 
 def kdf_rk(root_key: bytes, dh_out: bytes) -> tuple[bytes, bytes]:
@@ -306,11 +352,32 @@ class Reader:
     def u64(self, field):
         return struct.unpack(">Q", self.take(field, 8))[0]
 
-    def header(self, expected_type: int):
-        if self.u8("version") != VERSION:
+    def header(self, expected_type: int, versions=(VERSION,)) -> int:
+        version = self.u8("version")
+        if version not in versions:
             raise HushError("UnsupportedVersion")
         if self.u8("type") != expected_type:
             raise HushError("UnexpectedType")
+        return version
+
+    def kem_algorithm(self):
+        value = self.u8("kem_algorithm")
+        if value != KEM_ALGORITHM_ML_KEM_1024:
+            raise HushError("InvalidFlag", "kem_algorithm")
+
+    def kem_kind(self) -> int:
+        value = self.u8("kem_prekey_kind")
+        if value not in (KEM_ONE_TIME, KEM_LAST_RESORT):
+            raise HushError("InvalidFlag", "kem_prekey_kind")
+        return value
+
+    def kem_key(self, field) -> bytes:
+        key = self.take(field, KEM_PUBLIC_KEY_LEN)
+        try:
+            kem_check_public(key)
+        except KeyRefused as e:
+            raise HushError("InvalidKey", field, e.variant)
+        return key
 
     def flag(self, field):
         value = self.u8(field)
@@ -396,27 +463,45 @@ class PreKeyMessage:
     one_time_prekey_id: int | None
     sender_address: bytes
     message: Message
+    kem: tuple[int, int, bytes] | None = None  # PQXDH (§17.4): (kind, id, ciphertext)
 
     def encode(self) -> bytes:
-        out = bytes([VERSION, TYPE_PREKEY_MESSAGE]) + self.identity_key + self.base_key + u32(self.signed_prekey_id)
+        version = VERSION if self.kem is None else PQXDH_VERSION
+        out = bytes([version, TYPE_PREKEY_MESSAGE]) + self.identity_key + self.base_key + u32(self.signed_prekey_id)
         out += b"\x00" if self.one_time_prekey_id is None else b"\x01" + u32(self.one_time_prekey_id)
+        if self.kem is not None:
+            kind, kem_id, ciphertext = self.kem
+            out += bytes([KEM_ALGORITHM_ML_KEM_1024, kind]) + u32(kem_id) + ciphertext
         inner = self.message.encode()
         return out + struct.pack(">H", len(self.sender_address)) + self.sender_address + u32(len(inner)) + inner
 
     @staticmethod
     def decode(data: bytes) -> "PreKeyMessage":
         r = Reader(data)
-        r.header(TYPE_PREKEY_MESSAGE)
+        version = r.header(TYPE_PREKEY_MESSAGE, (VERSION, PQXDH_VERSION))
         identity = r.identity_key("identity_key")
         base = r.curve_key("base_key")
         spk_id = r.u32("signed_prekey_id")
         otk_id = r.u32("one_time_prekey_id") if r.flag("has_one_time_prekey") else None
+        kem = None
+        if version == PQXDH_VERSION:
+            r.kem_algorithm()
+            kem = (r.kem_kind(), r.u32("kem_prekey_id"), r.take("kem_ciphertext", KEM_CIPHERTEXT_LEN))
         address = r.bytes_u16("sender_address", MAX_ADDRESS_LEN)
         inner = r.bytes_u32(
             "message", MESSAGE_HEADER_LEN + 4 + TAG_LEN, MESSAGE_HEADER_LEN + 4 + MAX_CIPHERTEXT_LEN
         )
         r.finish()
-        return PreKeyMessage(identity, base, spk_id, otk_id, address, Message.decode(inner))
+        return PreKeyMessage(identity, base, spk_id, otk_id, address, Message.decode(inner), kem)
+
+
+def decode_whole(data: bytes, expected_type: int, read):
+    """Header (version 1), the fields `read` reads, nothing after them."""
+    r = Reader(data)
+    r.header(expected_type)
+    value = read(r)
+    r.finish()
+    return value
 
 
 def decode_session_message(data: bytes):
@@ -442,8 +527,10 @@ class PreKeyBundle:
 
     @staticmethod
     def decode(data: bytes) -> "PreKeyBundle":
-        r = Reader(data)
-        r.header(TYPE_PREKEY_BUNDLE)
+        return decode_whole(data, TYPE_PREKEY_BUNDLE, PreKeyBundle.read_fields)
+
+    @staticmethod
+    def read_fields(r: Reader) -> "PreKeyBundle":
         identity = r.identity_key("identity_key")
         spk_id = r.u32("signed_prekey_id")
         created = r.u64("signed_prekey_created_at")
@@ -453,8 +540,68 @@ class PreKeyBundle:
         if r.flag("has_one_time_prekey"):
             otk_id = r.u32("one_time_prekey_id")
             otk = r.curve_key("one_time_prekey")
-        r.finish()
         return PreKeyBundle(identity, spk_id, created, spk, sig, otk_id, otk)
+
+
+@dataclass
+class KemPreKey:
+    """A signed KEM prekey (§17.2)."""
+
+    kind: int
+    kem_id: int
+    key: bytes
+    signature: bytes
+
+    def body(self) -> bytes:
+        return kem_prekey_message(self.kind, self.kem_id, self.key) + self.signature
+
+    def encode(self) -> bytes:
+        return bytes([VERSION, TYPE_KEM_PREKEY]) + self.body()
+
+    @staticmethod
+    def read(r: Reader) -> "KemPreKey":
+        r.kem_algorithm()
+        return KemPreKey(r.kem_kind(), r.u32("kem_prekey_id"), r.kem_key("kem_prekey"),
+                         r.take("kem_prekey_signature", 64))
+
+    @staticmethod
+    def decode(data: bytes) -> "KemPreKey":
+        return decode_whole(data, TYPE_KEM_PREKEY, KemPreKey.read)
+
+    def verify(self, identity: bytes) -> bool:
+        return ed25519_verify(identity, purpose_message(PURPOSE_KEM_PREKEY, kem_prekey_message(
+            self.kind, self.kem_id, self.key)), self.signature)
+
+
+@dataclass
+class PqBundle:
+    """Version 2 of the bundle (§17.3): the classical fields then a KEM prekey; version 1 has none."""
+
+    bundle: PreKeyBundle
+    kem: KemPreKey | None
+
+    def encode(self) -> bytes:
+        if self.kem is None:
+            return self.bundle.encode()
+        return bytes([PQXDH_VERSION]) + self.bundle.encode()[1:] + self.kem.body()
+
+    @staticmethod
+    def decode(data: bytes) -> "PqBundle":
+        r = Reader(data)
+        version = r.header(TYPE_PREKEY_BUNDLE, (VERSION, PQXDH_VERSION))
+        bundle = PreKeyBundle.read_fields(r)
+        kem = KemPreKey.read(r) if version == PQXDH_VERSION else None
+        r.finish()
+        return PqBundle(bundle, kem)
+
+    def verify(self) -> None:
+        """§17.3's checks after §5's (those are made by create_outbound_session)."""
+        if self.kem is None:
+            return
+        if not self.kem.verify(self.bundle.identity_key):
+            raise HushError("BadKemSignature")
+        if self.kem.kind == KEM_LAST_RESORT and self.kem.kem_id != self.bundle.spk_id:
+            raise HushError("KemPreKeyMismatch")
 
 
 def signed_prekey_message(spk_id: int, created_at: int, key: bytes) -> bytes:
@@ -698,8 +845,9 @@ class Session:
         m = self.ratchet.encrypt(self.ad, plaintext, rng)
         if self.pending is None:
             return m
-        spk_id, otk_id, local_address = self.pending
-        return PreKeyMessage(self.local_identity, self.base_key, spk_id, otk_id, local_address, m)
+        spk_id, otk_id, local_address, *kem = self.pending
+        return PreKeyMessage(self.local_identity, self.base_key, spk_id, otk_id, local_address, m,
+                             kem[0] if kem else None)
 
     def matches(self, pkm: PreKeyMessage) -> bool:
         return not self.initiator and pkm.base_key == self.base_key and pkm.identity_key == self.remote_identity
@@ -730,6 +878,40 @@ class Account:
         self.next_otk_id = 1
         # Base keys remembered per signed prekey id (SPEC.md §6.4).
         self.used_base_keys: dict[int, list[bytes]] = {}
+        # KEM prekey seeds d || z (§17.2): one-time by id, last-resort by signed prekey id.
+        self.kem_one_time: dict[int, bytes] = {}
+        self.kem_last_resort: dict[int, bytes] = {}
+        self.next_kem_id = 1
+
+    def sign_kem(self, kind: int, kem_id: int, seed: bytes) -> KemPreKey:
+        ek, _ = kem_keygen(seed)
+        message = purpose_message(PURPOSE_KEM_PREKEY, kem_prekey_message(kind, kem_id, ek))
+        return KemPreKey(kind, kem_id, ek, ed25519_sign(self.seed, message))
+
+    def generate_kem_one_time_prekeys(self, count: int, rng: Replay) -> list[KemPreKey]:
+        out = []
+        for _ in range(count):
+            seed = rng.take(64)
+            self.kem_one_time[self.next_kem_id] = seed
+            out.append(self.sign_kem(KEM_ONE_TIME, self.next_kem_id, seed))
+            self.next_kem_id += 1
+        return out
+
+    def generate_last_resort_kem_prekey(self, rng: Replay) -> KemPreKey:
+        spk_id = max(self.spks)
+        self.kem_last_resort[spk_id] = rng.take(64)
+        return self.sign_kem(KEM_LAST_RESORT, spk_id, self.kem_last_resort[spk_id])
+
+    def pq_bundle(self, otk_id: int | None, kem_id: int | None) -> PqBundle:
+        bundle = self.bundle(otk_id)
+        if kem_id is not None:
+            kem = self.sign_kem(KEM_ONE_TIME, kem_id, self.kem_one_time[kem_id])
+        else:
+            kem = self.sign_kem(KEM_LAST_RESORT, bundle.spk_id, self.kem_last_resort[bundle.spk_id])
+        return PqBundle(bundle, kem)
+
+    def kem_seed(self, kind: int, kem_id: int) -> bytes | None:
+        return (self.kem_one_time if kind == KEM_ONE_TIME else self.kem_last_resort).get(kem_id)
 
     def generate_one_time_prekeys(self, count: int, rng: Replay) -> list[tuple[int, bytes, bytes]]:
         out = []
@@ -745,7 +927,10 @@ class Account:
         otk = None if otk_id is None else x25519_base(self.otks[otk_id])
         return PreKeyBundle(self.identity, 1, created, spk_public, signature, otk_id, otk)
 
-    def create_outbound_session(self, local_address, remote_address, bundle: PreKeyBundle, now: int, rng: Replay):
+    def create_outbound_session(self, local_address, remote_address, bundle: PreKeyBundle, now: int, rng: Replay,
+                                kem: KemPreKey | None = None, require_pq: bool = False):
+        if kem is None and require_pq:
+            raise HushError("ClassicalSetupRefused")
         if now - bundle.spk_created_at >= SIGNED_PREKEY_ROTATION + SIGNED_PREKEY_GRACE:
             raise HushError("SignedPreKeyTooOld")
         if bundle.spk_created_at - now > MAX_SIGNED_PREKEY_CLOCK_SKEW:
@@ -758,6 +943,13 @@ class Account:
             raise HushError("BadSignature")
         remote_x = identity_to_x25519(bundle.identity_key)
         base_secret = rng.take(32)
+        pending = (bundle.spk_id, bundle.otk_id, local_address)
+        kem_trace = {}
+        if kem is not None:
+            m = rng.take(32)
+            ciphertext, shared = kem_encaps(kem.key, m)
+            pending += ((kem.kind, kem.kem_id, ciphertext),)
+            kem_trace = {"m": m, "ciphertext": ciphertext, "ss": shared}
         dhs = [
             x25519(self.identity_x_secret, bundle.spk),
             x25519(base_secret, remote_x),
@@ -765,16 +957,17 @@ class Account:
         ]
         if bundle.otk is not None:
             dhs.append(x25519(base_secret, bundle.otk))
-        sk = x3dh_kdf(dhs)
+        sk = x3dh_kdf(dhs, kem_trace.get("ss"))
         ratchet = Ratchet.init_initiator(sk, bundle.spk, rng)
         ad = session_ad(self.identity, local_address, bundle.identity_key, remote_address)
         session = Session(
-            ratchet, ad, self.identity, bundle.identity_key, x25519_base(base_secret), True,
-            (bundle.spk_id, bundle.otk_id, local_address),
+            ratchet, ad, self.identity, bundle.identity_key, x25519_base(base_secret), True, pending,
         )
-        return session, {"base_secret": base_secret, "dhs": dhs, "sk": sk}
+        return session, {"base_secret": base_secret, "dhs": dhs, "sk": sk, **kem_trace}
 
-    def create_inbound_session(self, local_address: bytes, m: PreKeyMessage, rng: Replay):
+    def create_inbound_session(self, local_address: bytes, m: PreKeyMessage, rng: Replay, require_pq: bool = False):
+        if m.kem is None and require_pq:
+            raise HushError("ClassicalSetupRefused")
         if m.signed_prekey_id not in self.spks:
             raise HushError("UnknownSignedPreKey")
         _, spk_secret, _, _ = self.spks[m.signed_prekey_id]
@@ -783,12 +976,20 @@ class Account:
         remembered = self.used_base_keys.get(m.signed_prekey_id, [])
         full = len(remembered) >= MAX_BASE_KEYS_PER_SIGNED_PREKEY
         otk_secret = None
+        one_time_kem = m.kem is not None and m.kem[0] == KEM_ONE_TIME
         if m.one_time_prekey_id is not None:
             if m.one_time_prekey_id not in self.otks:
                 raise HushError("UnknownOneTimePreKey")
             otk_secret = self.otks[m.one_time_prekey_id]
-        elif full:
+        elif full and not one_time_kem:
             raise HushError("ReplayCacheFull")
+        kem_shared = None
+        if m.kem is not None:
+            kind, kem_id, ciphertext = m.kem
+            seed = self.kem_seed(kind, kem_id)
+            if seed is None:
+                raise HushError("UnknownKemPreKey")
+            kem_shared = kem_decaps(seed, ciphertext)
         try:
             remote_x = identity_to_x25519(m.identity_key)
             dhs = [
@@ -800,7 +1001,7 @@ class Account:
                 dhs.append(x25519(otk_secret, m.base_key))
         except KeyRefused:
             raise HushError("Unauthenticated")
-        sk = x3dh_kdf(dhs)
+        sk = x3dh_kdf(dhs, kem_shared)
         ad = session_ad(m.identity_key, m.sender_address, self.identity, local_address)
         session = Session(
             Ratchet.init_responder(sk, spk_secret), ad, self.identity, m.identity_key, m.base_key, False, None
@@ -811,6 +1012,8 @@ class Account:
             raise HushError("Unauthenticated")
         if m.one_time_prekey_id is not None:
             del self.otks[m.one_time_prekey_id]
+        if one_time_kem:
+            del self.kem_one_time[m.kem[1]]
         if not full:
             self.used_base_keys.setdefault(m.signed_prekey_id, []).append(m.base_key)
         return session, plaintext, sk
@@ -1963,6 +2166,218 @@ def check_account_safety(report: Report, v: dict):
         report.run(f"account_safety.cases[{i}] 60 digits and QR bytes, both sides", run)
 
 
+# ---------------------------------------------------------------------------------------------
+# PQXDH (SPEC.md §17)
+
+
+def kem_keys_match(acc: Account, made: list[KemPreKey], recorded: list[dict]) -> str | None:
+    pairs = [("count", len(made), len(recorded))]
+    for key, rec in zip(made, recorded):
+        seed = acc.kem_seed(key.kind, key.kem_id)
+        signed = purpose_message(PURPOSE_KEM_PREKEY, kem_prekey_message(key.kind, key.kem_id, key.key))
+        name = f"kem prekey {key.kind}/{key.kem_id}"
+        pairs += [
+            (f"{name} id", (key.kind, key.kem_id), (rec["kind"], rec["id"])),
+            (f"{name} d", seed[:32].hex(), rec["d"]),
+            (f"{name} z", seed[32:].hex(), rec["z"]),
+            (f"{name} ek = KeyGen_internal(d, z)", key.key.hex(), rec["public"]),
+            (f"{name} signed message", signed.hex(), rec["signed_message"]),
+            (f"{name} signature", key.signature.hex(), rec["signature"]),
+            (f"{name} bytes", key.encode().hex(), rec["bytes"]),
+            (f"{name} decodes", KemPreKey.decode(H(rec["bytes"])), key),
+            (f"{name} verifies", key.verify(acc.identity), True),
+        ]
+    return expect_eq(pairs)
+
+
+def pq_bob(v: dict, now: int) -> tuple[Account, str | None]:
+    bob, problem = account_from(v["account"], now)
+    problem = problem or otks_from(bob, v["one_time_prekeys"])
+    for name, make in [
+        ("kem_one_time_prekeys", lambda rng, n: bob.generate_kem_one_time_prekeys(n, rng)),
+        ("kem_last_resort_prekey", lambda rng, n: [bob.generate_last_resort_kem_prekey(rng)]),
+    ]:
+        rng = Replay(H(v[name]["random"]))
+        made = make(rng, len(v[name]["keys"]))
+        if not rng.done():
+            return bob, f"{name} drew fewer random bytes than recorded"
+        problem = problem or kem_keys_match(bob, made, v[name]["keys"])
+    return bob, problem
+
+
+def check_pqxdh(report: Report, v: dict):
+    st: dict = {}
+
+    def bob():
+        st["bob"], problem = pq_bob(v["bob"], v["cases"][0]["now"])
+        return problem
+    report.run("pqxdh.bob: account, one-time and last-resort KEM prekeys from d || z", bob)
+    for case in v["cases"]:
+        check_pqxdh_case(report, case, st["bob"])
+    check_pqxdh_refused(report, v["refused"], st["bob"], v["cases"][0]["now"])
+    for case in v["decode_errors"]:
+        def run(case=case):
+            decode = KemPreKey.decode if case["kind"] == "kem_prekey" else PqBundle.decode
+            try:
+                decode(H(case["bytes"]))
+                return "decoded"
+            except HushError as e:
+                return expect_eq([("error", (e.variant, e.field, e.key_error),
+                                   (case["error"], case["field"], case["key_error"]))])
+        report.run(f"pqxdh.decode_errors {case['name']} -> {case['error']}", run)
+
+
+def check_pqxdh_case(report: Report, case: dict, bob: Account):
+    name, now = f"pqxdh.{case['name']}", case["now"]
+    alice_addr, bob_addr = H(case["alice_address"]), H(case["bob_address"])
+    bob = copy.deepcopy(bob)
+    st: dict = {}
+
+    def bundle():
+        st["alice"], problem = account_from(case["alice"], now)
+        kem = case["bundle_kem_prekey"]
+        made = bob.pq_bundle(case["bundle_one_time_prekey_id"], kem["id"] if kem["kind"] == KEM_ONE_TIME else None)
+        st["bundle"] = PqBundle.decode(H(case["bundle"]))
+        st["bundle"].verify()
+        return problem or expect_eq([("bundle bytes", made.encode().hex(), case["bundle"]),
+                                     ("decoded", st["bundle"], made)])
+    report.run(f"{name}: version-2 bundle bytes and its KEM prekey's checks", bundle)
+
+    def outbound():
+        co = case["create_session"]
+        rng = Replay(H(co["random"]))
+        b = st["bundle"]
+        session, x = st["alice"].create_outbound_session(alice_addr, bob_addr, b.bundle, now, rng, b.kem, True)
+        st["session"] = session
+        r = session.ratchet
+        dhs = x["dhs"] + [None] * (4 - len(x["dhs"]))
+        seed = bob.kem_seed(b.kem.kind, b.kem.kem_id)
+        return expect_eq([
+            ("random fully used", rng.done(), True),
+            ("base_key_secret", x["base_secret"].hex(), co["base_key_secret"]),
+            ("base_key", session.base_key.hex(), co["base_key"]),
+            ("m", x["m"].hex(), co["kem_m"]),
+            ("ciphertext = Encaps_internal(ek, m)", x["ciphertext"].hex(), co["kem_ciphertext"]),
+            ("SS", x["ss"].hex(), co["kem_shared_secret"]),
+            ("Decaps(dk, ciphertext) = SS", kem_decaps(seed, x["ciphertext"]).hex(), co["kem_shared_secret"]),
+            ("dh1", dhs[0].hex(), co["dh1"]),
+            ("dh2", dhs[1].hex(), co["dh2"]),
+            ("dh3", dhs[2].hex(), co["dh3"]),
+            ("dh4", hx(dhs[3]), co["dh4"]),
+            ("sk = HKDF(0xFF*32 || DH1..DH4 || SS, PQXDH info)", x["sk"].hex(), co["sk"]),
+            ("associated_data", session.ad.hex(), co["associated_data"]),
+            ("ratchet_secret", r.own_secret.hex(), co["ratchet_secret"]),
+            ("ratchet_dh", x25519(r.own_secret, b.bundle.spk).hex(), co["ratchet_dh"]),
+            ("root_key", r.root_key.hex(), co["root_key"]),
+            ("sending_chain_key", r.sending[0].hex(), co["sending_chain_key"]),
+        ])
+    report.run(f"{name}: PQXDH initiator (Encaps, DH1..DH4, SK) and RatchetInitAlice", outbound)
+
+    def first():
+        fm = case["first_message"]
+        rng = Replay(H(fm["random"]))
+        pkm = st["session"].encrypt(H(fm["plaintext"]), rng)
+        return expect_eq([("random fully used", rng.done(), True), ("PreKeyMessage v2 bytes", pkm.encode().hex(), fm["bytes"]),
+                          ("decodes back", PreKeyMessage.decode(H(fm["bytes"])), pkm)])
+    report.run(f"{name}: first PreKeyMessage (version 2) bytes", first)
+
+    def inbound():
+        bi = case["bob_inbound"]
+        rng = Replay(H(bi["random"]))
+        m = PreKeyMessage.decode(H(case["first_message"]["bytes"]))
+        one_time_before = len(bob.kem_one_time)
+        session, plaintext, sk = bob.create_inbound_session(bob_addr, m, rng, True)
+        erased = one_time_before - len(bob.kem_one_time)
+        return expect_eq([
+            ("random fully used", rng.done(), True),
+            ("sk", sk.hex(), case["create_session"]["sk"]),
+            ("plaintext", plaintext.hex(), bi["plaintext"]),
+            ("state", session.ratchet.state(), bi["state"]),
+            ("one-time KEM prekeys erased", erased, 1 if m.kem[0] == KEM_ONE_TIME else 0),
+        ])
+    report.run(f"{name}: PQXDH responder (Decaps) and first decrypt", inbound)
+
+
+def check_pqxdh_refused(report: Report, v: dict, bob: Account, now: int):
+    alice, problem = account_from(v["alice"], now)
+    report.check("pqxdh.refused.alice from its random bytes", problem is None, problem or "")
+    alice_addr, bob_addr = H(v["alice_address"]), H(v["bob_address"])
+
+    def attempt(fn) -> str:
+        try:
+            fn()
+            return "ok"
+        except HushError as e:
+            return e.variant
+
+    def bundle_case(case):
+        b = PqBundle.decode(H(case["bundle"]))
+        require_pq = case["policy"] == "RequirePostQuantum"
+
+        def go():
+            b.verify()
+            alice.create_outbound_session(b"a", b"b", b.bundle, now, Replay(b""), b.kem, require_pq)
+        return expect_eq([("error", attempt(go), case["error"])])
+
+    def message_case(case):
+        account = copy.deepcopy(bob)
+        m = PreKeyMessage.decode(H(case["message"]))
+        require_pq = case["policy"] == "RequirePostQuantum"
+        result = attempt(lambda: account.create_inbound_session(bob_addr, m, Replay(b""), require_pq))
+        return expect_eq([("error", result, case["error"]),
+                          ("account unchanged", (account.otks, account.kem_one_time, account.used_base_keys),
+                           (bob.otks, bob.kem_one_time, bob.used_base_keys))])
+
+    for case in v["cases"]:
+        run = bundle_case if case["target"] == "alice_create_session" else message_case
+        report.run(f"pqxdh.refused {case['name']} -> {case['error']}", lambda case=case, run=run: run(case))
+
+    def genuine():
+        b = PqBundle.decode(H(v["genuine_bundle"]))
+        b.verify()
+        rng = Replay(H(v["setup_random"]))
+        session, _ = alice.create_outbound_session(alice_addr, bob_addr, b.bundle, now, rng, b.kem, True)
+        message = session.encrypt(b"to be refused", rng)
+        account = copy.deepcopy(bob)
+        _, plaintext, _ = account.create_inbound_session(bob_addr, message, Replay(bytes(32)), True)
+        return expect_eq([("random fully used", rng.done(), True),
+                          ("genuine message", message.encode().hex(), v["genuine_message"]),
+                          ("it is accepted", plaintext, b"to be refused")])
+    report.run("pqxdh.refused: the genuine message the cases alter", genuine)
+
+    def reused():
+        r = v["reused_one_time_kem_prekey"]
+        b = PqBundle.decode(H(r["bundle"]))
+        b.verify()
+        rng = Replay(H(r["setup_random"]))
+        messages = []
+        for text in (b"first", b"second"):
+            session, _ = alice.create_outbound_session(alice_addr, bob_addr, b.bundle, now, rng, b.kem, True)
+            messages.append(session.encrypt(text, rng))
+        account = copy.deepcopy(bob)
+        _, plaintext, _ = account.create_inbound_session(bob_addr, messages[0], Replay(H(r["first_use_random"])), False)
+        second = attempt(lambda: account.create_inbound_session(bob_addr, messages[1], Replay(b""), False))
+        return expect_eq([
+            ("random fully used", rng.done(), True),
+            ("first message", messages[0].encode().hex(), r["first_message"]),
+            ("second message", messages[1].encode().hex(), r["message"]),
+            ("first use", plaintext, b"first"),
+            ("second use", second, r["error"]),
+        ])
+    report.run("pqxdh.refused one-time KEM prekey served twice -> UnknownKemPreKey on the second", reused)
+
+    def classical():
+        c = v["classical_message_default_policy"]
+        m = PreKeyMessage.decode(H(c["message"]))
+        account = copy.deepcopy(bob)
+        refused = attempt(lambda: account.create_inbound_session(bob_addr, m, Replay(b""), True))
+        # Any 32 bytes serve as Bob's next ratchet secret: this only shows the message is genuine.
+        _, plaintext, _ = copy.deepcopy(bob).create_inbound_session(bob_addr, m, Replay(bytes(32)), False)
+        return expect_eq([("kem", m.kem, None), ("under RequirePostQuantum", refused, c["error"]),
+                          ("under AllowClassical", plaintext, b"classical")])
+    report.run("pqxdh.refused classical pre-key message under the default policy -> ClassicalSetupRefused", classical)
+
+
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "vectors")
@@ -1980,6 +2395,7 @@ def main() -> int:
         ("devices", check_devices),
         ("link", check_link),
         ("account_safety", check_account_safety),
+        ("pqxdh", check_pqxdh),
     ]
     for name, fn in checks:
         try:

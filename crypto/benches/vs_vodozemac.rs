@@ -16,11 +16,15 @@
 //! per setup, for both. Burst is 100,000 messages per run for both libraries. `HUSH_BENCH_ROUNDS`
 //! (default 15; burst gets half) and `HUSH_BENCH_SCALE` (a divisor of the per-run counts, for
 //! quick checks) override the defaults.
+//!
+//! `setup-pq` (PQXDH, no vodozemac counterpart) alternates with hush's classical setup in the same
+//! way and ends with `PQ setup-pq pq=<ops/s> classical=<ops/s> cost=<classical/pq>`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use hush_crypto::group::{GroupReceiver, GroupSender, SenderKeyMessage};
+use hush_crypto::pq::SetupPolicy;
 use hush_crypto::{Account, Session, SessionMessage};
 use vodozemac::megolm::{GroupSession, InboundGroupSession, MegolmMessage};
 use vodozemac::olm::{self, OlmMessage};
@@ -111,6 +115,65 @@ fn hush_setup(alice: &Account, bob: &mut Account, count: usize) -> usize {
         black_box((alice_session, inbound.session));
     }
     count
+}
+
+/// [`hush_setup`] with PQXDH: Bob also makes a one-time KEM prekey per session (inside the timed
+/// part, as the EC one), Alice encapsulates to it under the default policy, Bob decapsulates.
+fn hush_setup_pq(alice: &Account, bob: &mut Account, count: usize) -> usize {
+    let mut rng = rand::rng();
+    let payload = [0x42u8; MESSAGE_LEN];
+    for _ in 0..count {
+        let otk = bob.generate_one_time_prekeys(1, &mut rng)[0];
+        let kem = bob.generate_kem_one_time_prekeys(1, &mut rng).remove(0);
+        let bundle = bob
+            .pq_prekey_bundle(Some(otk.id), Some(kem.id))
+            .unwrap()
+            .verify(None)
+            .unwrap();
+        let mut alice_session = alice
+            .create_session(b"alice", b"bob", &bundle, SetupPolicy::default(), NOW, &mut rng)
+            .unwrap();
+        let SessionMessage::PreKey(first) = alice_session.encrypt(NOW, &payload, &mut rng).unwrap() else {
+            panic!("first message must be a pre-key message");
+        };
+        let inbound = bob
+            .create_inbound_session_with_policy(b"bob", &first, SetupPolicy::default(), NOW, &mut rng)
+            .unwrap();
+        assert_eq!(inbound.plaintext.len(), MESSAGE_LEN);
+        black_box((alice_session, inbound.session));
+    }
+    count
+}
+
+fn hush_setup_pq_run(config: &Config) -> f64 {
+    let mut rng = rand::rng();
+    let alice = Account::new(NOW, &mut rng);
+    let mut bob = Account::new(NOW, &mut rng);
+    measure(|| hush_setup_pq(&alice, &mut bob, config.setups))
+}
+
+/// `setup-pq` against hush's classical setup, alternating as the other scenarios do.
+fn setup_pq_against_classical(config: &Config) -> (f64, f64) {
+    let (mut pq, mut classical) = (Vec::new(), Vec::new());
+    let mut line = format!("{:<14}", "setup-pq");
+    for round in 0..config.rounds {
+        let (p, c) = if round % 2 == 0 {
+            let p = hush_setup_pq_run(config);
+            (p, hush_setup_run(config))
+        } else {
+            let c = hush_setup_run(config);
+            (hush_setup_pq_run(config), c)
+        };
+        line.push_str(&format!(" {}/{}", human(p), human(c)));
+        pq.push(p);
+        classical.push(c);
+    }
+    let ratios: Vec<f64> = pq.iter().zip(&classical).map(|(p, c)| p / c).collect();
+    println!(
+        "{line}  (hush PQXDH/hush classical per round; median of per-round ratios {:.3})",
+        median(&ratios)
+    );
+    (median(&pq), median(&classical))
 }
 
 /// A pair of hush sessions that have exchanged one message each way (both send normal messages).
@@ -453,6 +516,7 @@ fn main() {
         );
         summary.push((scenario.name, median(&hush), median(&vodozemac)));
     }
+    let (pq, classical) = setup_pq_against_classical(&config);
     println!("total {:.1} s", total.elapsed().as_secs_f64());
     println!();
     for (name, hush, vodozemac) in summary {
@@ -461,4 +525,8 @@ fn main() {
             hush / vodozemac
         );
     }
+    println!(
+        "PQ setup-pq pq={pq:.0} classical={classical:.0} cost={:.2}x",
+        classical / pq
+    );
 }

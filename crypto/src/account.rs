@@ -14,6 +14,8 @@ use crate::messages::{
     signed_prekey_message,
 };
 use crate::pickle::{self, PickleKey};
+use crate::pq::store::{KemPreKeys, KemPreKeysPickle};
+use crate::pq::{KemHeader, KemPreKeyId, KemPreKeyKind, KemPreKeyPublic, PqPreKeyBundle, SetupPolicy};
 use crate::ratchet::Ratchet;
 use crate::session::{PendingPreKey, Session, SessionParts};
 use crate::signature::{SignaturePurpose, purpose_signed_message};
@@ -96,6 +98,8 @@ pub struct Account {
     next_signed_prekey_id: u32,
     /// Base keys of the sessions started on each held signed prekey (by its id).
     used_base_keys: BTreeMap<u32, BTreeSet<[u8; 32]>>,
+    /// PQXDH: one-time KEM prekeys and a last-resort one per signed prekey.
+    kem_prekeys: KemPreKeys,
 }
 
 impl core::fmt::Debug for Account {
@@ -133,6 +137,7 @@ impl Account {
             next_one_time_prekey_id: 1,
             next_signed_prekey_id: 1,
             used_base_keys: BTreeMap::new(),
+            kem_prekeys: KemPreKeys::default(),
         };
         account.push_signed_prekey(now, Curve25519KeyPair::generate(rng));
         account
@@ -249,6 +254,7 @@ impl Account {
             let oldest = self.signed_prekeys.remove(0);
             self.used_base_keys.remove(&oldest.id);
         }
+        self.kem_prekeys.retain_last_resort(&self.signed_prekey_ids());
         public
     }
 
@@ -263,6 +269,7 @@ impl Account {
             .collect();
         self.signed_prekeys.retain(|spk| !spk.expired(now));
         self.used_base_keys.retain(|id, _| !expired.contains(id));
+        self.kem_prekeys.retain_last_resort(&self.signed_prekey_ids());
     }
 
     /// Ids of the signed prekeys still held (current last).
@@ -322,15 +329,95 @@ impl Account {
         })
     }
 
-    /// Starts a session with the owner of `bundle` (X3DH as initiator). `local_address` and
-    /// `remote_address` are bound into the session's associated data. A bundle whose signed
-    /// prekey is too old or dated too far ahead of `now` is refused
-    /// ([`BundleError::SignedPreKeyTooOld`], [`BundleError::SignedPreKeyInTheFuture`]).
+    /// Makes `count` signed one-time KEM prekeys (at most
+    /// [`crate::pq::MAX_KEM_ONE_TIME_PREKEYS`] held; the oldest are erased past it) and returns
+    /// them for upload. Draws 64 bytes per key (`d` then `z`).
+    pub fn generate_kem_one_time_prekeys(
+        &mut self,
+        count: usize,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Vec<KemPreKeyPublic> {
+        self.kem_prekeys.generate_one_time(&self.signing, count, rng)
+    }
+
+    /// Makes the signed last-resort KEM prekey of the current signed prekey (replacing any) and
+    /// returns it for upload; `None` if no signed prekey is held. Call it after every
+    /// [`Account::rotate_signed_prekey`]: it is erased with its signed prekey. Draws 64 bytes.
+    pub fn generate_last_resort_kem_prekey(
+        &mut self,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Option<KemPreKeyPublic> {
+        let spk_id = self.signed_prekeys.last()?.id;
+        Some(self.kem_prekeys.generate_last_resort(&self.signing, spk_id, rng))
+    }
+
+    /// Number of unused one-time KEM prekeys held.
+    pub fn kem_one_time_prekey_count(&self) -> usize {
+        self.kem_prekeys.one_time_count()
+    }
+
+    /// A PQXDH bundle as a relay would serve it: [`Account::prekey_bundle`] plus the one-time
+    /// KEM prekey `kem_one_time_prekey_id`, or the current signed prekey's last-resort KEM prekey
+    /// when that is `None` (no KEM prekey at all if neither is held). `None` if a named key is
+    /// not held.
+    pub fn pq_prekey_bundle(
+        &self,
+        one_time_prekey_id: Option<u32>,
+        kem_one_time_prekey_id: Option<u32>,
+    ) -> Option<PqPreKeyBundle> {
+        let bundle = self.prekey_bundle(one_time_prekey_id)?;
+        let kem_prekey = match kem_one_time_prekey_id {
+            Some(id) => Some(self.kem_prekeys.public(KemPreKeyId {
+                kind: KemPreKeyKind::OneTime,
+                id,
+            })?),
+            None => self.kem_prekeys.public(KemPreKeyId {
+                kind: KemPreKeyKind::LastResort,
+                id: bundle.signed_prekey.id,
+            }),
+        };
+        Some(PqPreKeyBundle { bundle, kem_prekey })
+    }
+
+    /// The seed `d || z` of a held KEM prekey, for test vectors.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_kem_prekey_seed(&self, id: KemPreKeyId) -> Option<[u8; 64]> {
+        self.kem_prekeys.seed(id)
+    }
+
+    /// Starts a session with the owner of `bundle` as [`Account::create_session`] does under
+    /// [`SetupPolicy::AllowClassical`]: PQXDH when the bundle has a KEM prekey, classical X3DH
+    /// when it has none. Kept for callers that do not pass a policy yet.
     pub fn create_outbound_session(
         &self,
         local_address: &[u8],
         remote_address: &[u8],
         bundle: &VerifiedBundle,
+        now: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Session, SessionError> {
+        self.create_session(
+            local_address,
+            remote_address,
+            bundle,
+            SetupPolicy::AllowClassical,
+            now,
+            rng,
+        )
+    }
+
+    /// Starts a session with the owner of `bundle` (PQXDH, or X3DH if the policy allows it, as
+    /// initiator). `local_address` and `remote_address` are bound into the session's associated
+    /// data. A bundle without a KEM prekey is refused under [`SetupPolicy::RequirePostQuantum`]
+    /// ([`SessionError::ClassicalSetupRefused`]); one whose signed prekey is too old or dated too
+    /// far ahead of `now` is refused ([`BundleError::SignedPreKeyTooOld`],
+    /// [`BundleError::SignedPreKeyInTheFuture`]).
+    pub fn create_session(
+        &self,
+        local_address: &[u8],
+        remote_address: &[u8],
+        verified: &VerifiedBundle,
+        policy: SetupPolicy,
         now: u64,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Session, SessionError> {
@@ -342,19 +429,31 @@ impl Account {
                 });
             }
         }
-        let bundle = bundle.bundle();
+        if verified.kem_prekey.is_none() && !policy.allows_classical() {
+            return Err(SessionError::ClassicalSetupRefused);
+        }
+        let bundle = verified.bundle();
         check_signed_prekey_age(bundle.signed_prekey.created_at, now)?;
         let remote_identity_dh = bundle
             .identity_key
             .to_curve25519()
             .map_err(SessionError::KeyAgreement)?;
         let base = Curve25519KeyPair::generate(rng);
+        let encapsulated = verified.kem_prekey.as_ref().map(|kem| {
+            let (ciphertext, shared) = kem.key.encapsulate(rng);
+            let header = KemHeader {
+                prekey: kem.prekey_id(),
+                ciphertext,
+            };
+            (header, shared)
+        });
         let shared = x3dh::initiator_secret(
             &self.identity_dh,
             &base,
             &remote_identity_dh,
             &bundle.signed_prekey.key,
             bundle.one_time_prekey.as_ref().map(|otk| &otk.key),
+            encapsulated.as_ref().map(|(_, shared)| shared),
         )
         .map_err(SessionError::KeyAgreement)?;
         let ratchet = Ratchet::init_initiator(&shared, &bundle.signed_prekey.key, rng)
@@ -380,15 +479,13 @@ impl Account {
                 local_address: local_address.to_vec(),
                 created_at: now,
             },
+            encapsulated.map(|(header, _)| header),
         ))
     }
 
-    /// Starts a session from an incoming pre-key message (X3DH as responder) and decrypts it.
-    ///
-    /// The account changes only if the message authenticates: then its one-time prekey is
-    /// erased and its base key remembered, so the same message cannot start a second session.
-    /// Check [`Session::matches`] on existing sessions first: later pre-key messages of an
-    /// established session decrypt there.
+    /// Starts a session from an incoming pre-key message as
+    /// [`Account::create_inbound_session_with_policy`] does under [`SetupPolicy::AllowClassical`]
+    /// (PQXDH or classical X3DH, whichever the initiator used).
     pub fn create_inbound_session(
         &mut self,
         local_address: &[u8],
@@ -396,6 +493,27 @@ impl Account {
         now: u64,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<InboundSession, InboundError> {
+        self.create_inbound_session_with_policy(local_address, message, SetupPolicy::AllowClassical, now, rng)
+    }
+
+    /// Starts a session from an incoming pre-key message (PQXDH or X3DH as responder) and
+    /// decrypts it. A classical message is refused under [`SetupPolicy::RequirePostQuantum`].
+    ///
+    /// The account changes only if the message authenticates: then its one-time prekeys (EC and
+    /// KEM) are erased and its base key remembered, so the same message cannot start a second
+    /// session. Check [`Session::matches`] on existing sessions first: later pre-key messages of
+    /// an established session decrypt there.
+    pub fn create_inbound_session_with_policy(
+        &mut self,
+        local_address: &[u8],
+        message: &PreKeyMessage,
+        policy: SetupPolicy,
+        now: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<InboundSession, InboundError> {
+        if message.kem.is_none() && !policy.allows_classical() {
+            return Err(InboundError::ClassicalSetupRefused);
+        }
         if local_address.len() > MAX_ADDRESS_LEN {
             return Err(InboundError::AddressTooLong {
                 length: local_address.len(),
@@ -416,6 +534,11 @@ impl Account {
             return Err(InboundError::ReplayedBaseKey);
         }
         let cache_full = self.remembered_base_keys(spk_id) >= MAX_BASE_KEYS_PER_SIGNED_PREKEY;
+        // A one-time KEM prekey's erasure refuses replays as a one-time EC prekey's does.
+        let one_time_kem = message
+            .kem
+            .as_ref()
+            .is_some_and(|kem| kem.prekey.kind == KemPreKeyKind::OneTime);
         let one_time = match message.one_time_prekey_id {
             Some(id) => Some(
                 self.one_time_prekeys
@@ -423,7 +546,18 @@ impl Account {
                     .ok_or(InboundError::UnknownOneTimePreKey { id })?,
             ),
             // Only the remembered base key could refuse this one's replay: never forget it.
-            None if cache_full => return Err(InboundError::ReplayCacheFull { id: spk_id }),
+            None if cache_full && !one_time_kem => return Err(InboundError::ReplayCacheFull { id: spk_id }),
+            None => None,
+        };
+        let kem_shared = match &message.kem {
+            Some(kem) => {
+                let unknown = InboundError::UnknownKemPreKey {
+                    kind: kem.prekey.kind,
+                    id: kem.prekey.id,
+                };
+                let key_pair = self.kem_prekeys.key_pair(kem.prekey).ok_or(unknown)?;
+                Some(key_pair.decapsulate(&kem.ciphertext))
+            }
             None => None,
         };
         let remote_identity_dh = message
@@ -436,6 +570,7 @@ impl Account {
             one_time,
             &remote_identity_dh,
             &message.base_key,
+            kem_shared.as_ref(),
         )
         .map_err(|_| InboundError::Unauthenticated)?;
         let associated_data = x3dh::session_associated_data(
@@ -459,6 +594,9 @@ impl Account {
         // Authenticated: commit.
         if let Some(id) = message.one_time_prekey_id {
             self.one_time_prekeys.remove(&id);
+        }
+        if let Some(kem) = &message.kem {
+            self.kem_prekeys.consume(kem.prekey);
         }
         // With a one-time prekey a full set needs no new entry: that key's erasure refuses replays.
         if !cache_full {
@@ -494,6 +632,7 @@ impl Account {
                 .iter()
                 .flat_map(|(id, keys)| keys.iter().map(|key| (*id, *key)))
                 .collect(),
+            kem: (!self.kem_prekeys.is_empty()).then(|| self.kem_prekeys.pickle()),
         }
     }
 
@@ -544,6 +683,10 @@ impl Account {
             next_one_time_prekey_id: pickle.next_one_time_prekey_id,
             next_signed_prekey_id: pickle.next_signed_prekey_id,
             used_base_keys,
+            kem_prekeys: match &pickle.kem {
+                Some(kem) => KemPreKeys::from_pickle(kem)?,
+                None => KemPreKeys::default(),
+            },
         })
     }
 }
@@ -579,22 +722,30 @@ pub struct AccountPickle {
     next_one_time_prekey_id: u32,
     next_signed_prekey_id: u32,
     used_base_keys: Vec<(u32, [u8; 32])>,
+    /// KEM prekeys: sealed beside the classical fields under kind 6, so an account without them
+    /// keeps kind 1 and its old bytes (SPEC.md §11).
+    #[serde(skip)]
+    kem: Option<KemPreKeysPickle>,
 }
+
+const ACCOUNT_KINDS: (u8, u8) = (pickle::KIND_ACCOUNT, pickle::KIND_ACCOUNT_PQ);
 
 impl AccountPickle {
     /// Encrypts the pickle under `key`.
     pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
-        pickle::seal(pickle::KIND_ACCOUNT, key, self, rng)
+        pickle::seal_extended(ACCOUNT_KINDS, key, self, self.kem.as_ref(), rng)
     }
 
     /// Decrypts and decodes a pickle made by [`AccountPickle::encrypt`].
     pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
-        pickle::open(pickle::KIND_ACCOUNT, key, bytes)
+        let (mut pickle, kem): (Self, _) = pickle::open_extended(ACCOUNT_KINDS, key, bytes)?;
+        pickle.kem = kem;
+        Ok(pickle)
     }
 
-    /// The plaintext encoding (postcard).
+    /// The plaintext encoding (postcard): the classical fields, then the KEM prekeys if any.
     pub fn to_plaintext_bytes(&self) -> Vec<u8> {
-        pickle::encode(self)
+        pickle::encode_extended(self, self.kem.as_ref())
     }
 }
 

@@ -22,6 +22,10 @@ pub enum KeyError {
     /// An Ed25519 signature did not verify under strict rules.
     #[error("Ed25519 signature does not verify")]
     BadSignature,
+    /// Bytes that are not an ML-KEM-1024 encapsulation key: a coefficient is not below `q`
+    /// (FIPS 203 §7.2 modulus check).
+    #[error("invalid ML-KEM-1024 encapsulation key")]
+    InvalidKemKey,
     /// HKDF was asked for more than 255 * 32 bytes.
     #[error("HKDF output of {requested} bytes is longer than 8160")]
     KdfLength {
@@ -139,6 +143,18 @@ pub enum BundleError {
         /// The time passed in.
         now: u64,
     },
+    /// The KEM prekey's signature does not verify under the bundle identity (purpose
+    /// `KemPreKey`, SPEC.md §17.2).
+    #[error("KEM prekey signature does not verify under the bundle identity")]
+    BadKemSignature,
+    /// A last-resort KEM prekey whose id is not the bundle's signed prekey id.
+    #[error("last-resort KEM prekey {kem_prekey_id} does not belong to signed prekey {signed_prekey_id}")]
+    KemPreKeyMismatch {
+        /// The KEM prekey's id.
+        kem_prekey_id: u32,
+        /// The bundle's signed prekey id.
+        signed_prekey_id: u32,
+    },
 }
 
 /// Why an outbound session could not be created from a bundle.
@@ -151,6 +167,10 @@ pub enum SessionError {
     /// A key exchange step gave a non-contributory result.
     #[error("key agreement failed: {0}")]
     KeyAgreement(KeyError),
+    /// The bundle has no KEM prekey and the policy is [`crate::pq::SetupPolicy::RequirePostQuantum`]:
+    /// a classical session would be open to a quantum-capable recorder (or a relay stripped the key).
+    #[error("bundle has no KEM prekey and classical setup is not allowed")]
+    ClassicalSetupRefused,
     /// An address is longer than [`crate::MAX_ADDRESS_LEN`].
     #[error("address of {length} bytes is over the limit of {max}")]
     AddressTooLong {
@@ -198,6 +218,19 @@ pub enum InboundError {
         /// Id named by the message.
         id: u32,
     },
+    /// The message names a KEM prekey this account does not hold: a one-time one already used
+    /// (a replay or a relay that served it twice), or one never made.
+    #[error("unknown or already used {kind:?} KEM prekey id {id}")]
+    UnknownKemPreKey {
+        /// The kind named by the message.
+        kind: crate::pq::kind::KemPreKeyKind,
+        /// The id named by the message.
+        id: u32,
+    },
+    /// A classical (X3DH-only) pre-key message under
+    /// [`crate::pq::SetupPolicy::RequirePostQuantum`].
+    #[error("pre-key message has no KEM ciphertext and classical setup is not allowed")]
+    ClassicalSetupRefused,
     /// The message did not authenticate. One uniform error for every cryptographic failure
     /// (bad keys, failed DH, failed tag), so an attacker learns nothing from which step failed.
     #[error("pre-key message did not authenticate")]

@@ -1,7 +1,8 @@
 //! # hush-crypto
 //!
-//! The cryptographic core of Hush: X3DH key agreement, the Double Ratchet, sender keys for
-//! groups and safety numbers, on x25519-dalek, ed25519-dalek, AES-256-GCM and HKDF-SHA256.
+//! The cryptographic core of Hush: X3DH and PQXDH key agreement ([`pq`], with ML-KEM-1024), the
+//! Double Ratchet, sender keys for groups and safety numbers, on x25519-dalek, ed25519-dalek,
+//! ml-kem, AES-256-GCM and HKDF-SHA256.
 //! No I/O and no clock: time comes in as `now` (Unix seconds), randomness as an RNG.
 //! Every byte layout and KDF label is written down in `test-vectors/SPEC.md`.
 //!
@@ -46,6 +47,7 @@ mod keys;
 mod messages;
 pub mod peer;
 pub mod pickle;
+pub mod pq;
 pub mod primitives;
 pub mod ratchet;
 pub mod safety;
@@ -73,4 +75,4 @@ pub use pickle::PickleKey;
 pub use safety::SafetyNumber;
 pub use session::{Session, SessionPickle};
 pub use signature::{PURPOSE_SIGNATURE_LABEL, SignaturePurpose, purpose_signed_message};
-pub use wire::VERSION;
+pub use wire::{PQXDH_VERSION, VERSION};

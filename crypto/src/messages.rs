@@ -2,8 +2,11 @@
 
 use crate::error::DecodeError;
 use crate::keys::{Curve25519PublicKey, IdentityKey};
+use crate::pq::prekey::KemHeader;
 use crate::primitives::AEAD_TAG_LEN;
-use crate::wire::{Reader, TYPE_MESSAGE, TYPE_PREKEY_BUNDLE, TYPE_PREKEY_MESSAGE, Writer};
+use crate::wire::{
+    PQXDH_VERSION, Reader, TYPE_MESSAGE, TYPE_PREKEY_BUNDLE, TYPE_PREKEY_MESSAGE, VERSION, Writer,
+};
 
 /// Largest plaintext Hush encrypts in one message (1 MiB). Larger payloads (attachments) are
 /// encrypted separately and referenced; a fixed bound lets receivers refuse oversize input before
@@ -113,6 +116,8 @@ pub struct PreKeyMessage {
     pub(crate) base_key: Curve25519PublicKey,
     pub(crate) signed_prekey_id: u32,
     pub(crate) one_time_prekey_id: Option<u32>,
+    /// PQXDH: the KEM prekey used and the ciphertext (encoded as version 2, SPEC.md §17.4).
+    pub(crate) kem: Option<KemHeader>,
     pub(crate) sender_address: Vec<u8>,
     pub(crate) message: Message,
 }
@@ -138,6 +143,11 @@ impl PreKeyMessage {
         self.one_time_prekey_id
     }
 
+    /// The PQXDH part (KEM prekey id and ciphertext), `None` for a classical X3DH message.
+    pub fn kem(&self) -> Option<&KemHeader> {
+        self.kem.as_ref()
+    }
+
     /// The initiator's address, bound into the session's associated data.
     pub fn sender_address(&self) -> &[u8] {
         &self.sender_address
@@ -151,8 +161,14 @@ impl PreKeyMessage {
     /// Encodes the message.
     pub fn to_bytes(&self) -> Vec<u8> {
         let inner = self.message.to_bytes();
-        let mut writer =
-            Writer::with_header(TYPE_PREKEY_MESSAGE, 120 + self.sender_address.len() + inner.len());
+        let version = if self.kem.is_some() {
+            PQXDH_VERSION
+        } else {
+            VERSION
+        };
+        let kem_len = if self.kem.is_some() { 1574 } else { 0 };
+        let capacity = 120 + kem_len + self.sender_address.len() + inner.len();
+        let mut writer = Writer::with_versioned_header(version, TYPE_PREKEY_MESSAGE, capacity);
         writer
             .put(self.identity_key.as_bytes())
             .put(self.base_key.as_bytes())
@@ -161,19 +177,27 @@ impl PreKeyMessage {
             Some(id) => writer.u8(1).u32(id),
             None => writer.u8(0),
         };
+        if let Some(kem) = &self.kem {
+            kem.write(&mut writer);
+        }
         writer.bytes_u16(&self.sender_address).bytes_u32(&inner);
         writer.bytes
     }
 
-    /// Decodes a pre-key message.
+    /// Decodes a pre-key message: version 1 is classical X3DH, version 2 PQXDH.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(bytes);
-        reader.header(TYPE_PREKEY_MESSAGE)?;
+        let version = reader.header_classical_or_pq(TYPE_PREKEY_MESSAGE)?;
         let identity_key = reader.identity_key("identity_key")?;
         let base_key = reader.curve_key("base_key")?;
         let signed_prekey_id = reader.u32("signed_prekey_id")?;
         let one_time_prekey_id = if reader.flag("has_one_time_prekey")? {
             Some(reader.u32("one_time_prekey_id")?)
+        } else {
+            None
+        };
+        let kem = if version == PQXDH_VERSION {
+            Some(KemHeader::read(&mut reader)?)
         } else {
             None
         };
@@ -189,6 +213,7 @@ impl PreKeyMessage {
             base_key,
             signed_prekey_id,
             one_time_prekey_id,
+            kem,
             sender_address,
             message: Message::from_bytes(inner)?,
         })
@@ -297,12 +322,21 @@ impl PreKeyBundle {
                 &spk.signature,
             )
             .map_err(|_| crate::BundleError::BadSignature)?;
-        Ok(VerifiedBundle(self.clone()))
+        Ok(VerifiedBundle {
+            bundle: self.clone(),
+            kem_prekey: None,
+        })
     }
 
-    /// Encodes the bundle.
+    /// Encodes the bundle (version 1).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut writer = Writer::with_header(TYPE_PREKEY_BUNDLE, 180);
+        self.write_fields(&mut writer);
+        writer.bytes
+    }
+
+    /// Everything after the header: shared by the classical and the PQXDH encodings.
+    pub(crate) fn write_fields(&self, writer: &mut Writer) {
         let spk = &self.signed_prekey;
         writer
             .put(self.identity_key.as_bytes())
@@ -314,13 +348,18 @@ impl PreKeyBundle {
             Some(otk) => writer.u8(1).u32(otk.id).put(otk.key.as_bytes()),
             None => writer.u8(0),
         };
-        writer.bytes
     }
 
     /// Decodes a bundle (the signature is checked by [`PreKeyBundle::verify`], not here).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(bytes);
         reader.header(TYPE_PREKEY_BUNDLE)?;
+        let bundle = Self::read_fields(&mut reader)?;
+        reader.finish()?;
+        Ok(bundle)
+    }
+
+    pub(crate) fn read_fields(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let identity_key = reader.identity_key("identity_key")?;
         let signed_prekey = SignedPreKeyPublic {
             id: reader.u32("signed_prekey_id")?,
@@ -336,7 +375,6 @@ impl PreKeyBundle {
         } else {
             None
         };
-        reader.finish()?;
         Ok(Self {
             identity_key,
             signed_prekey,
@@ -345,13 +383,23 @@ impl PreKeyBundle {
     }
 }
 
-/// A bundle whose signature (and pinned identity, if any) checked out. Only these start sessions.
+/// A bundle whose signatures (and pinned identity, if any) checked out. Only these start
+/// sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedBundle(pub(crate) PreKeyBundle);
+pub struct VerifiedBundle {
+    pub(crate) bundle: PreKeyBundle,
+    /// Verified too, when the bundle is a PQXDH one ([`crate::pq::PqPreKeyBundle`]).
+    pub(crate) kem_prekey: Option<crate::pq::KemPreKeyPublic>,
+}
 
 impl VerifiedBundle {
-    /// The bundle.
+    /// The bundle's classical part.
     pub fn bundle(&self) -> &PreKeyBundle {
-        &self.0
+        &self.bundle
+    }
+
+    /// The verified KEM prekey, if the bundle had one.
+    pub fn kem_prekey(&self) -> Option<&crate::pq::KemPreKeyPublic> {
+        self.kem_prekey.as_ref()
     }
 }

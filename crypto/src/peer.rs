@@ -22,8 +22,11 @@ use crate::error::{DecryptError, EncryptError, InboundError, PickleError};
 use crate::keys::IdentityKey;
 use crate::messages::SessionMessage;
 use crate::pickle::{self, PickleKey};
+use crate::pq::prekey::KemHeaderPickle;
 use crate::ratchet::MAX_SKIP;
 use crate::session::{Session, SessionPickle};
+
+const PEER_KINDS: (u8, u8) = (pickle::KIND_PEER_SESSIONS, pickle::KIND_PEER_SESSIONS_PQ);
 
 /// Most sessions kept with one peer. Two are needed for simultaneous initiation; the rest cover
 /// the peer restarting sessions (reinstall, restore) while messages of older ones are still in
@@ -339,19 +342,36 @@ impl PeerSessionsPickle {
         }
     }
 
+    /// The sessions' KEM headers (SPEC.md §11, kind 8), or `None` when no session has one, so
+    /// classical peer sessions keep kind 5 and their old bytes.
+    fn kem_headers(&self) -> Option<Vec<Option<KemHeaderPickle>>> {
+        let headers: Vec<_> = self.sessions.iter().map(|s| s.kem_header().cloned()).collect();
+        headers.iter().any(Option::is_some).then_some(headers)
+    }
+
     /// Encrypts the pickle under `key`.
     pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
-        pickle::seal(pickle::KIND_PEER_SESSIONS, key, self, rng)
+        pickle::seal_extended(PEER_KINDS, key, self, self.kem_headers().as_ref(), rng)
     }
 
     /// Decrypts and decodes a pickle made by [`PeerSessionsPickle::encrypt`].
     pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
-        pickle::open(pickle::KIND_PEER_SESSIONS, key, bytes)
+        let (mut pickle, headers): (Self, Option<Vec<Option<KemHeaderPickle>>>) =
+            pickle::open_extended(PEER_KINDS, key, bytes)?;
+        if let Some(headers) = headers {
+            if headers.len() != pickle.sessions.len() {
+                return Err(PickleError::Malformed);
+            }
+            for (session, header) in pickle.sessions.iter_mut().zip(headers) {
+                session.set_kem_header(header);
+            }
+        }
+        Ok(pickle)
     }
 
     /// The plaintext encoding (postcard), deterministic.
     pub fn to_plaintext_bytes(&self) -> Vec<u8> {
-        pickle::encode(self)
+        pickle::encode_extended(self, self.kem_headers().as_ref())
     }
 }
 

@@ -26,6 +26,12 @@ pub(crate) const KIND_SESSION: u8 = 2;
 pub(crate) const KIND_GROUP_SENDER: u8 = 3;
 pub(crate) const KIND_GROUP_RECEIVER: u8 = 4;
 pub(crate) const KIND_PEER_SESSIONS: u8 = 5;
+/// An account holding KEM prekeys: `(account, KEM prekeys)` (SPEC.md §11).
+pub(crate) const KIND_ACCOUNT_PQ: u8 = 6;
+/// A session still repeating a PQXDH header: `(session, KEM header)`.
+pub(crate) const KIND_SESSION_PQ: u8 = 7;
+/// Peer sessions of which one or more repeat a PQXDH header: `(sessions, KEM header per session)`.
+pub(crate) const KIND_PEER_SESSIONS_PQ: u8 = 8;
 
 /// A 32-byte key that encrypts pickles. Wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -128,6 +134,43 @@ pub(crate) fn open<T: DeserializeOwned>(kind: u8, key: &PickleKey, bytes: &[u8])
     let value = postcard::from_bytes(&plaintext).map_err(|_| PickleError::Malformed);
     plaintext.zeroize();
     value
+}
+
+/// The plaintext of `value`, or of `(value, extension)` when there is one: the classical state
+/// keeps its old kind and bytes, post-quantum additions travel beside it under a new kind.
+pub(crate) fn encode_extended<T: Serialize, E: Serialize>(value: &T, extension: Option<&E>) -> Vec<u8> {
+    match extension {
+        None => encode(value),
+        Some(extension) => encode(&(value, extension)),
+    }
+}
+
+/// Seals `value` under `kind`, or `(value, extension)` under `extended_kind`.
+pub(crate) fn seal_extended<T: Serialize, E: Serialize>(
+    (kind, extended_kind): (u8, u8),
+    key: &PickleKey,
+    value: &T,
+    extension: Option<&E>,
+    rng: &mut (impl CryptoRng + ?Sized),
+) -> Vec<u8> {
+    match extension {
+        None => seal(kind, key, value, rng),
+        Some(extension) => seal(extended_kind, key, &(value, extension), rng),
+    }
+}
+
+/// Opens a pickle sealed by [`seal_extended`] under either kind.
+pub(crate) fn open_extended<T: DeserializeOwned, E: DeserializeOwned>(
+    (kind, extended_kind): (u8, u8),
+    key: &PickleKey,
+    bytes: &[u8],
+) -> Result<(T, Option<E>), PickleError> {
+    if bytes.get(1) == Some(&extended_kind) {
+        let (value, extension) = open::<(T, E)>(extended_kind, key, bytes)?;
+        Ok((value, Some(extension)))
+    } else {
+        open(kind, key, bytes).map(|value| (value, None))
+    }
 }
 
 /// Decodes a plaintext pickle encoding (as made by `to_plaintext_bytes`); for fuzzing and tests.

@@ -9,6 +9,8 @@ use crate::error::{DecryptError, EncryptError, PickleError};
 use crate::keys::{Curve25519PublicKey, IdentityKey};
 use crate::messages::{MAX_ADDRESS_LEN, PreKeyMessage, SessionMessage};
 use crate::pickle::{self, PickleKey};
+use crate::pq::KemHeader;
+use crate::pq::prekey::KemHeaderPickle;
 use crate::ratchet::{Ratchet, RatchetPickle};
 
 /// How long an initiator keeps sending on a session the responder never answered (30 days, as
@@ -45,6 +47,8 @@ pub struct Session {
     pub(crate) base_key: Curve25519PublicKey,
     pub(crate) initiator: bool,
     pending: Option<PendingPreKey>,
+    /// With `pending`, for a PQXDH session: the KEM header every pre-key message repeats.
+    pending_kem: Option<KemHeader>,
 }
 
 impl core::fmt::Debug for Session {
@@ -60,8 +64,10 @@ impl core::fmt::Debug for Session {
 
 impl Session {
     /// A session we started; `pending` goes out with every message until the first reply.
-    pub(crate) fn new_outbound(parts: SessionParts, pending: PendingPreKey) -> Self {
-        Self::from_parts(parts, true, Some(pending))
+    pub(crate) fn new_outbound(parts: SessionParts, pending: PendingPreKey, kem: Option<KemHeader>) -> Self {
+        let mut session = Self::from_parts(parts, true, Some(pending));
+        session.pending_kem = kem;
+        session
     }
 
     /// A session the peer started.
@@ -87,6 +93,7 @@ impl Session {
             base_key,
             initiator,
             pending,
+            pending_kem: None,
         }
     }
 
@@ -116,6 +123,7 @@ impl Session {
                 base_key: self.base_key,
                 signed_prekey_id: pending.signed_prekey_id,
                 one_time_prekey_id: pending.one_time_prekey_id,
+                kem: self.pending_kem.clone(),
                 sender_address: pending.local_address.clone(),
                 message,
             }),
@@ -138,6 +146,7 @@ impl Session {
             .decrypt(&self.associated_data, message.message(), rng)?;
         // Any authenticated message from the peer proves it holds the session.
         self.pending = None;
+        self.pending_kem = None;
         Ok(plaintext)
     }
 
@@ -200,6 +209,7 @@ impl Session {
             base_key: self.base_key,
             initiator: self.initiator,
             pending: self.pending.clone(),
+            kem: self.pending_kem.as_ref().map(KemHeader::to_pickle),
         }
     }
 
@@ -226,6 +236,11 @@ impl Session {
             base_key: pickle.base_key,
             initiator: pickle.initiator,
             pending: pickle.pending.clone(),
+            pending_kem: match (&pickle.pending, &pickle.kem) {
+                (Some(_), Some(kem)) => Some(KemHeader::from_pickle(kem).ok_or(PickleError::Malformed)?),
+                (None, Some(_)) => return Err(PickleError::Malformed),
+                (_, None) => None,
+            },
         })
     }
 
@@ -258,22 +273,40 @@ pub struct SessionPickle {
     initiator: bool,
     #[zeroize(skip)]
     pending: Option<PendingPreKey>,
+    /// A PQXDH session's repeated KEM header: sealed beside the rest under kind 7, so a
+    /// classical session keeps kind 2 and its old bytes (SPEC.md §11).
+    #[serde(skip)]
+    #[zeroize(skip)]
+    kem: Option<KemHeaderPickle>,
 }
+
+const SESSION_KINDS: (u8, u8) = (pickle::KIND_SESSION, pickle::KIND_SESSION_PQ);
 
 impl SessionPickle {
     /// Encrypts the pickle under `key` (AES-256-GCM, synthetic nonce: SPEC.md §11).
     pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
-        pickle::seal(pickle::KIND_SESSION, key, self, rng)
+        pickle::seal_extended(SESSION_KINDS, key, self, self.kem.as_ref(), rng)
     }
 
     /// Decrypts and decodes a pickle made by [`SessionPickle::encrypt`].
     pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
-        pickle::open(pickle::KIND_SESSION, key, bytes)
+        let (mut pickle, kem): (Self, _) = pickle::open_extended(SESSION_KINDS, key, bytes)?;
+        pickle.kem = kem;
+        Ok(pickle)
     }
 
     /// The plaintext encoding (postcard), deterministic: equal sessions give equal bytes.
     pub fn to_plaintext_bytes(&self) -> Vec<u8> {
-        pickle::encode(self)
+        pickle::encode_extended(self, self.kem.as_ref())
+    }
+
+    /// The KEM header, kept outside the serde fields (see the field's doc).
+    pub(crate) fn kem_header(&self) -> Option<&KemHeaderPickle> {
+        self.kem.as_ref()
+    }
+
+    pub(crate) fn set_kem_header(&mut self, kem: Option<KemHeaderPickle>) {
+        self.kem = kem;
     }
 }
 

@@ -24,6 +24,8 @@ pub enum SignaturePurpose {
     /// A device's consent to belong to an account, signed by the device's identity key; the
     /// message is the 32-byte account key (SPEC.md §16.3).
     AccountMembership,
+    /// A KEM prekey (SPEC.md §17.2); the message is `algorithm || kind || id || ek`.
+    KemPreKey,
 }
 
 impl SignaturePurpose {
@@ -34,6 +36,7 @@ impl SignaturePurpose {
             Self::RegistrationToken => 2,
             Self::DeviceList => 3,
             Self::AccountMembership => 4,
+            Self::KemPreKey => 5,
         }
     }
 }
@@ -68,11 +71,12 @@ mod tests {
     use crate::messages::signed_prekey_message;
     use crate::{Account, BundleError, Curve25519PublicKey};
 
-    const ALL_PURPOSES: [SignaturePurpose; 4] = [
+    const ALL_PURPOSES: [SignaturePurpose; 5] = [
         SignaturePurpose::RelayLogin,
         SignaturePurpose::RegistrationToken,
         SignaturePurpose::DeviceList,
         SignaturePurpose::AccountMembership,
+        SignaturePurpose::KemPreKey,
     ];
 
     /// Under a raw `sign(message)`, whoever chose `message` (a malicious relay's login

@@ -4,8 +4,10 @@
 use crate::error::DecodeError;
 use crate::keys::{Curve25519PublicKey, IdentityKey};
 
-/// The one protocol version this library speaks.
+/// The protocol version of every encoding that has no newer form.
 pub const VERSION: u8 = 1;
+/// The version of the PQXDH forms of the bundle and the pre-key message (SPEC.md §17).
+pub const PQXDH_VERSION: u8 = 2;
 
 /// Type byte of a ratchet [`crate::Message`].
 pub const TYPE_MESSAGE: u8 = 0x01;
@@ -34,6 +36,12 @@ impl<'a> Reader<'a> {
         self.versioned_header(VERSION, expected_type)
     }
 
+    /// Reads the version and type bytes of an encoding with a classical (1) and a PQXDH (2)
+    /// form, and returns which.
+    pub(crate) fn header_classical_or_pq(&mut self, expected_type: u8) -> Result<u8, DecodeError> {
+        self.header_of(&[VERSION, PQXDH_VERSION], expected_type)
+    }
+
     /// Reads the version and type bytes of a format with its own version (the account layer,
     /// SPEC.md §16) and checks both.
     pub(crate) fn versioned_header(
@@ -41,10 +49,15 @@ impl<'a> Reader<'a> {
         expected_version: u8,
         expected_type: u8,
     ) -> Result<(), DecodeError> {
+        self.header_of(&[expected_version], expected_type).map(drop)
+    }
+
+    /// Reads the version (one of `accepted`; a refusal names the last, the newest) and the type.
+    fn header_of(&mut self, accepted: &[u8], expected_type: u8) -> Result<u8, DecodeError> {
         let version = self.u8("version")?;
-        if version != expected_version {
+        if !accepted.contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
-                expected: expected_version,
+                expected: accepted.last().copied().unwrap_or(VERSION),
                 found: version,
             });
         }
@@ -55,7 +68,7 @@ impl<'a> Reader<'a> {
                 found,
             });
         }
-        Ok(())
+        Ok(version)
     }
 
     pub(crate) fn take(&mut self, field: &'static str, len: usize) -> Result<&'a [u8], DecodeError> {

@@ -76,7 +76,8 @@ pub fn generate(rng: &mut Recorder) -> Value {
         trailing.push(0);
         push("trailing_byte", trailing);
         let mut version = bytes.clone();
-        version[0] = 2;
+        // 3: version 2 is the PQXDH form of the bundle and the pre-key message (SPEC.md §17).
+        version[0] = 3;
         push("bad_version", version);
         let mut version = bytes.clone();
         version[0] = 0;

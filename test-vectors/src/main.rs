@@ -21,6 +21,7 @@ mod identity;
 mod link;
 mod negative;
 mod payload;
+mod pqxdh;
 mod ratchet;
 mod rng;
 mod safety;
@@ -116,6 +117,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 11,
         description: account_safety::DESCRIPTION,
         generate: account_safety::generate,
+    },
+    VectorFile {
+        name: "pqxdh",
+        seed: 12,
+        description: pqxdh::DESCRIPTION,
+        generate: pqxdh::generate,
     },
 ];
 

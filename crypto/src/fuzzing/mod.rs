@@ -18,6 +18,7 @@
 
 mod devices;
 mod fixture;
+mod pq;
 mod seeds;
 
 #[path = "../../../fuzz/seed.rs"]
@@ -25,6 +26,7 @@ mod seed;
 
 pub use devices::{decode_device_list, decode_link_code, open_link_message};
 pub use fixture::NOW;
+pub use pq::{decode_kem_prekey, decode_pq_prekey_bundle, inbound_pq_session};
 pub use seed::Seed;
 pub use seeds::seed_corpus;
 
@@ -69,6 +71,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode_device_list", decode_device_list),
     ("decode_link_code", decode_link_code),
     ("open_link_message", open_link_message),
+    ("decode_kem_prekey", decode_kem_prekey),
+    ("decode_pq_prekey_bundle", decode_pq_prekey_bundle),
+    ("inbound_pq_session", inbound_pq_session),
 ];
 
 // ---------------------------------------------------------------------------------------------

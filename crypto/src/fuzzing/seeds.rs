@@ -165,5 +165,6 @@ pub fn seed_corpus() -> Vec<Seed> {
         }
     }
     seeds.extend(super::devices::seeds());
+    seeds.extend(super::pq::seeds());
     seeds
 }
