@@ -1,11 +1,13 @@
 //! What the core tells the app.
 
-use hush_crypto::DecodeError;
+use hush_crypto::devices::AccountKey;
 use hush_crypto::peer::PeerDecryptError;
 use hush_crypto::sealed::SealError;
+use hush_crypto::{DecodeError, IdentityKey};
 
 use crate::address::Address;
 use crate::content::{MessageId, PayloadError};
+use crate::devices::OwnListError;
 use crate::records::{MessageStatus, StoredMessage};
 
 /// The sender an envelope *names*, which is not proof of who sent it.
@@ -116,5 +118,30 @@ pub enum Event {
     PreKeysReplenished {
         /// Count the relay reported after the upload.
         one_time_prekeys: u32,
+    },
+    /// A device joined our account: the pinned list now names it.
+    DeviceAdded {
+        /// Its identity key.
+        device: IdentityKey,
+    },
+    /// A device left our account: the pinned list no longer names it.
+    DeviceRemoved {
+        /// Its identity key.
+        device: IdentityKey,
+    },
+    /// This device joined an account (a link message from one of its devices opened).
+    JoinedAccount {
+        /// The account key.
+        account: AccountKey,
+        /// Whether the linking device handed over the account key (we are now a holder).
+        holder: bool,
+    },
+    /// Our device list could not be published or brought up to date; retried at the next login.
+    OwnListFailed(OwnListError),
+    /// The relay stored our device list with this device's membership (contacts can now find
+    /// this device through the account).
+    OwnListPublished {
+        /// The list's counter.
+        counter: u64,
     },
 }

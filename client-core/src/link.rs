@@ -21,6 +21,17 @@ pub(crate) enum Pending {
     Ack,
     AccessKey,
     Report(Address),
+    /// A publish or fetch of our own device list.
+    OwnList(ListRequest),
+}
+
+/// A request about our own device list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ListRequest {
+    /// Our list with that counter, published.
+    Publish(u64),
+    /// Our account's list, fetched (after the relay called ours stale, or to compare).
+    Fetch { after_stale: bool },
 }
 
 /// Request ids and the requests awaiting answers on the current connection.

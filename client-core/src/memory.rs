@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::MessageId;
+use crate::devices::OwnAccountRecord;
 use crate::records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
@@ -48,6 +49,7 @@ pub struct MemoryStore {
     next_position: u64,
     own_access_key: Option<OwnAccessKey>,
     peer_access: HashMap<Address, PeerAccess>,
+    own_account: Option<OwnAccountRecord>,
 }
 
 impl MemoryStore {
@@ -97,6 +99,7 @@ impl MemoryStore {
                 self.contacts.insert(contact.name.clone(), contact.clone());
             }
             StoreOp::PutOwnAccessKey(own) => self.own_access_key = Some(own.clone()),
+            StoreOp::PutOwnAccount(own) => self.own_account = Some(own.clone()),
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
             }
@@ -169,6 +172,7 @@ impl Store for MemoryStore {
             },
             own_access_key: self.own_access_key.clone(),
             peer_access: self.peer_access.values().cloned().collect(),
+            own_account: self.own_account.clone(),
         }))
     }
 

@@ -13,6 +13,7 @@ use hush_crypto::peer::PeerSessionsPickle;
 use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::{Content, MessageId};
+use crate::devices::OwnAccountRecord;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,6 +221,8 @@ pub enum StoreOp {
     PutOwnAccessKey(OwnAccessKey),
     /// Insert or replace what we know of a peer's standing and access key (by peer).
     PutPeerAccess(PeerAccess),
+    /// Replace this device's own account (account key if held, pinned list, published counter).
+    PutOwnAccount(OwnAccountRecord),
 }
 
 /// Changes to apply atomically.
@@ -259,4 +262,6 @@ pub struct Snapshot {
     pub own_access_key: Option<OwnAccessKey>,
     /// Each peer's standing and access key, any order.
     pub peer_access: Vec<PeerAccess>,
+    /// This device's account; `None` in a profile from before accounts (the core migrates it).
+    pub own_account: Option<OwnAccountRecord>,
 }

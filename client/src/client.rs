@@ -14,6 +14,7 @@ use crate::relay_address::RelayAddress;
 use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 
 mod contacts;
+mod devices;
 
 pub use self::contacts::ContactUpdate;
 
@@ -188,7 +189,7 @@ impl Client {
         let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(os_rng());
         let core = match snapshot {
             Some(snapshot) => {
-                let restored = Core::restore(snapshot, rng);
+                let restored = Core::restore(now_ms(), snapshot, rng);
                 restored.map_err(|error| ClientError::Stopped(StopReason::Restore(Arc::new(error))))?
             }
             None => Core::create(now_ms(), rng),

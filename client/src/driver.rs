@@ -77,6 +77,10 @@ pub(crate) enum Command {
     Requests {
         reply: oneshot::Sender<Vec<Address>>,
     },
+    /// Our account's pinned device list.
+    DeviceList {
+        reply: oneshot::Sender<hush_crypto::devices::DeviceList>,
+    },
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
     /// Send this token with the logins until one succeeds; connect again now with it.
@@ -281,6 +285,8 @@ impl Driver {
                 | Command::RemoveContact { reply, .. }
                 | Command::RenameContact { reply, .. } => drop(reply.send(Err(error))),
                 Command::Requests { reply } => drop(reply.send(Vec::new())),
+                // Dropping the reply tells the caller the client stopped.
+                Command::DeviceList { reply } => drop(reply),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
@@ -323,6 +329,10 @@ impl Driver {
             }
             Command::Requests { reply } => {
                 let _ = reply.send(self.core.requests());
+                None
+            }
+            Command::DeviceList { reply } => {
+                let _ = reply.send(self.core.own_account().list().clone());
                 None
             }
             Command::WaitOnline { reply } => {

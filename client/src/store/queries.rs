@@ -110,6 +110,7 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         recent_incoming,
         own_access_key: super::access::load_own(conn)?,
         peer_access: super::access::load_peers(conn)?,
+        own_account: super::devices::load_own(conn, pickle_key)?,
     }))
 }
 
