@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use hush_crypto::Account;
-use hush_crypto::devices::AccountKey;
+use hush_crypto::devices::{AccountKey, LinkRequest};
 use hush_crypto::peer::PeerSessions;
 use hush_crypto::sealed::SealKeys;
 use hush_proto::{ErrorResponse, Push, Request, RequestId, Response};
@@ -60,6 +60,8 @@ pub struct Core {
     /// This device's account: its key (on a holder), the pinned list, our membership.
     pub(crate) own: OwnAccount,
     pub(crate) list_sync: ListSync,
+    /// The link request of a new device waiting to join an account.
+    pub(crate) joining: Option<LinkRequest>,
 }
 
 impl core::fmt::Debug for Core {
@@ -108,6 +110,9 @@ impl Core {
         if migrated {
             core.save_own();
         }
+        if let Some(pickle) = &snapshot.link_request {
+            core.joining = Some(LinkRequest::from_pickle(pickle)?);
+        }
         for pickle in &snapshot.peers {
             let sessions = PeerSessions::from_pickle(pickle)?;
             core.peers
@@ -147,6 +152,7 @@ impl Core {
             access: Access::default(),
             own,
             list_sync: ListSync::default(),
+            joining: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! What the core tells the app.
 
-use hush_crypto::devices::AccountKey;
+use hush_crypto::devices::{AccountKey, LinkError};
 use hush_crypto::peer::PeerDecryptError;
 use hush_crypto::sealed::SealError;
 use hush_crypto::{DecodeError, IdentityKey};
@@ -56,6 +56,10 @@ pub enum DropReason {
     /// It decrypted but the payload is invalid. The session authenticated the sender.
     #[error("invalid payload: {0}")]
     BadPayload(#[source] PayloadFault),
+    /// A link message (SPEC.md §16.5) that did not open: not for a request we wait on (none,
+    /// another code, spent), expired, or altered. No sender is known.
+    #[error("link message refused: {0}")]
+    Link(#[source] LinkError),
 }
 
 /// What was wrong with a payload that decrypted.

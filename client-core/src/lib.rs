@@ -43,7 +43,7 @@ pub use content::{
 };
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;
-pub use devices::{OwnAccount, OwnAccountRecord, OwnListError};
+pub use devices::{LinkDeviceError, OwnAccount, OwnAccountRecord, OwnListError};
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use memory::{MemoryStore, MemoryStoreError};

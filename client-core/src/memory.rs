@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use hush_crypto::devices::LinkRequestPickle;
 use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleError};
 use thiserror::Error;
@@ -50,6 +51,7 @@ pub struct MemoryStore {
     own_access_key: Option<OwnAccessKey>,
     peer_access: HashMap<Address, PeerAccess>,
     own_account: Option<OwnAccountRecord>,
+    link_request: Option<LinkRequestPickle>,
 }
 
 impl MemoryStore {
@@ -100,6 +102,7 @@ impl MemoryStore {
             }
             StoreOp::PutOwnAccessKey(own) => self.own_access_key = Some(own.clone()),
             StoreOp::PutOwnAccount(own) => self.own_account = Some(own.clone()),
+            StoreOp::PutLinkRequest(request) => self.link_request = request.clone(),
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
             }
@@ -173,6 +176,7 @@ impl Store for MemoryStore {
             own_access_key: self.own_access_key.clone(),
             peer_access: self.peer_access.values().cloned().collect(),
             own_account: self.own_account.clone(),
+            link_request: self.link_request.clone(),
         }))
     }
 

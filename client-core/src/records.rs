@@ -8,6 +8,7 @@
 //! state that encrypted it is.
 
 use hush_crypto::AccountPickle;
+use hush_crypto::devices::LinkRequestPickle;
 use hush_crypto::peer::PeerSessionsPickle;
 
 use crate::access::{OwnAccessKey, PeerAccess};
@@ -223,6 +224,8 @@ pub enum StoreOp {
     PutPeerAccess(PeerAccess),
     /// Replace this device's own account (account key if held, pinned list, published counter).
     PutOwnAccount(OwnAccountRecord),
+    /// Replace (or with `None` delete) the link request a new device waits on.
+    PutLinkRequest(Option<LinkRequestPickle>),
 }
 
 /// Changes to apply atomically.
@@ -264,4 +267,6 @@ pub struct Snapshot {
     pub peer_access: Vec<PeerAccess>,
     /// This device's account; `None` in a profile from before accounts (the core migrates it).
     pub own_account: Option<OwnAccountRecord>,
+    /// The link request a new device waits on, if it does.
+    pub link_request: Option<LinkRequestPickle>,
 }

@@ -4,7 +4,9 @@
 //!   pinned device list, this device's membership signature, and publishing them at the relay.
 //! - `linking`: joining an account (the new device) and linking a device (an existing one).
 
+pub(crate) mod linking;
 pub(crate) mod own;
 pub(crate) mod publish;
 
+pub use linking::LinkDeviceError;
 pub use own::{OwnAccount, OwnAccountRecord, OwnListError};

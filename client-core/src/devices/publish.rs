@@ -42,7 +42,7 @@ impl Core {
     /// connection. Does nothing offline, while a request is in flight, or while rate-limited.
     pub(crate) fn sync_own_list(&mut self, now: u64) {
         let sync = &mut self.list_sync;
-        if !self.link.is_online() || sync.in_flight || sync.halted {
+        if !self.link.is_online() || sync.in_flight || sync.halted || self.joining.is_some() {
             return;
         }
         if let Some(at) = sync.retry_at {
@@ -81,6 +81,12 @@ impl Core {
             Request::FetchDeviceList { account },
             Pending::OwnList(ListRequest::Fetch { after_stale }),
         );
+    }
+
+    /// We changed our list (linked or removed a device): publish it now if online.
+    pub(crate) fn own_list_changed(&mut self, now: u64) {
+        self.list_sync.halted = false;
+        self.sync_own_list(now);
     }
 
     fn own_list_failed(&mut self, error: OwnListError) {

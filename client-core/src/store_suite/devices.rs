@@ -40,3 +40,19 @@ pub fn own_account_is_put_and_replaced<S: Store>(mut store: S) {
     apply(&mut store, vec![StoreOp::PutOwnAccount(member.clone())]);
     assert_eq!(load(&store).own_account, Some(member));
 }
+
+/// A waiting link request is one record: put, replaced, and deleted with `None`.
+pub fn link_request_is_put_replaced_and_deleted<S: Store>(mut store: S) {
+    use hush_crypto::devices::LinkRequest;
+    let device = account();
+    apply(&mut store, vec![StoreOp::PutAccount(device.pickle())]);
+    assert_eq!(load(&store).link_request, None);
+    let first = LinkRequest::new(device.identity_key(), NOW, &mut rand::rng()).pickle();
+    apply(&mut store, vec![StoreOp::PutLinkRequest(Some(first.clone()))]);
+    assert_eq!(load(&store).link_request, Some(first));
+    let second = LinkRequest::new(device.identity_key(), NOW + 1, &mut rand::rng()).pickle();
+    apply(&mut store, vec![StoreOp::PutLinkRequest(Some(second.clone()))]);
+    assert_eq!(load(&store).link_request, Some(second));
+    apply(&mut store, vec![StoreOp::PutLinkRequest(None)]);
+    assert_eq!(load(&store).link_request, None);
+}

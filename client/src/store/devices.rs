@@ -4,7 +4,7 @@
 
 use hush_client_core::OwnAccountRecord;
 use hush_crypto::PickleKey;
-use hush_crypto::devices::AccountKeyPickle;
+use hush_crypto::devices::{AccountKeyPickle, LinkRequestPickle};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
@@ -41,7 +41,23 @@ pub(super) fn load_own(
     .transpose()
 }
 
-/// Re-encrypts the account key's pickle of the attached copy `rekeyed` (a passphrase change).
+pub(super) fn load_link_request(
+    conn: &Connection,
+    pickle_key: &PickleKey,
+) -> Result<Option<LinkRequestPickle>, StoreError> {
+    let sealed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT pickle FROM link_request WHERE id = 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    sealed
+        .map(|sealed| {
+            LinkRequestPickle::from_encrypted(pickle_key, &sealed).map_err(undecodable("link request pickle"))
+        })
+        .transpose()
+}
+
+/// Re-encrypts the account key's and the link request's pickles of the attached copy `rekeyed`
+/// (a passphrase change).
 pub(super) fn reseal(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result<(), StoreError> {
     let sealed: Option<Option<Vec<u8>>> = conn
         .query_row(
