@@ -148,4 +148,9 @@ pub enum Event {
         /// The list's counter.
         counter: u64,
     },
+    /// The relay stored the link message for a device we linked: it joins once it reads it.
+    LinkSent {
+        /// The new device's identity key.
+        device: IdentityKey,
+    },
 }

@@ -291,6 +291,11 @@ impl Core {
                         peer: item.peer,
                         status: MessageStatus::Sent,
                     });
+                } else if item.payload.is_empty() {
+                    // Only a link message is queued sealed, without a payload.
+                    self.event(Event::LinkSent {
+                        device: item.peer.identity(),
+                    });
                 }
             }
             Err(error) if !is_retryable(error.code) => self.fail(id),

@@ -172,7 +172,8 @@ fn a_holder_links_a_new_device_which_joins_with_the_list_and_contacts() {
             events,
             vec![
                 Event::DeviceAdded { device: laptop_key },
-                Event::OwnListPublished { counter: 2 }
+                Event::OwnListPublished { counter: 2 },
+                Event::LinkSent { device: laptop_key }
             ]
         );
         let [message] = sent.try_into().unwrap();

@@ -173,6 +173,7 @@ impl Core {
             id: MessageId::random(&mut self.rng),
             peer: Address::from_identity(&device),
             conv_seq: 0,
+            // Empty: the envelope is sealed already (and the item is told apart by it).
             payload: Vec::new(),
             envelope: Some(message),
             created_at: now,

@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod hush;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
