@@ -23,7 +23,7 @@ use rand_core::CryptoRng;
 use crate::access::{Access, OwnAccessKey};
 use crate::address::Address;
 use crate::backoff::Backoff;
-use crate::devices::own::{ListSync, OwnAccount};
+use crate::devices::own::{BundleChecks, ListSync, OwnAccount};
 use crate::error::CoreError;
 use crate::event::Event;
 use crate::inbox::Inbox;
@@ -62,6 +62,7 @@ pub struct Core {
     pub(crate) list_sync: ListSync,
     /// The link request of a new device waiting to join an account.
     pub(crate) joining: Option<LinkRequest>,
+    pub(crate) bundle_checks: BundleChecks,
 }
 
 impl core::fmt::Debug for Core {
@@ -153,6 +154,7 @@ impl Core {
             own,
             list_sync: ListSync::default(),
             joining: None,
+            bundle_checks: BundleChecks::default(),
         }
     }
 
@@ -206,6 +208,7 @@ impl Core {
             Pending::AccessKey => self.on_access_key_result(result),
             Pending::Report(peer) => self.on_report_result(peer, &result),
             Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
+            Pending::LinkedBundle(device) => self.on_linked_bundle(device, result),
             Pending::Ack => {}
         }
         self.pump(now);

@@ -153,4 +153,13 @@ pub enum Event {
         /// The new device's identity key.
         device: IdentityKey,
     },
+    /// The relay served, for a device we linked, a bundle under another identity key than the
+    /// one its link code gave: it tried to substitute the device's key. Nothing is encrypted to
+    /// the served key; compare the account's devices on both screens.
+    LinkedDeviceKeyMismatch {
+        /// The device's identity key (from its code, in our list).
+        device: IdentityKey,
+        /// The identity key the relay's bundle named.
+        served: [u8; 32],
+    },
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use hush_crypto::IdentityKey;
 use hush_proto::{ClientFrame, Request, RequestId};
 
 use crate::address::Address;
@@ -23,6 +24,8 @@ pub(crate) enum Pending {
     Report(Address),
     /// A publish or fetch of our own device list.
     OwnList(ListRequest),
+    /// The bundle of a device we linked, fetched to check its identity key.
+    LinkedBundle(IdentityKey),
 }
 
 /// A request about our own device list.

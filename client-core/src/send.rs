@@ -378,7 +378,7 @@ impl Core {
 }
 
 /// The crypto crate's bundle from the wire form; `None` if a key is invalid.
-fn bundle_from_wire(bundle: &Bundle) -> Option<PreKeyBundle> {
+pub(crate) fn bundle_from_wire(bundle: &Bundle) -> Option<PreKeyBundle> {
     Some(PreKeyBundle {
         identity_key: IdentityKey::from_bytes(&bundle.identity_key).ok()?,
         signed_prekey: SignedPreKeyPublic {

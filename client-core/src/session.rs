@@ -37,6 +37,8 @@ impl Core {
         self.run_upkeep(now, Some(one_time_prekeys));
         self.list_sync.reset();
         self.sync_own_list(now);
+        self.bundle_checks.reset();
+        self.check_linked_bundles();
         self.upload_access_key();
         self.send_pending_reports();
         self.pump(now);

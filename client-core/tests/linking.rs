@@ -13,7 +13,10 @@ use hush_client_core::{
     Address, Contact, Core, DropReason, Event, LinkDeviceError, MemoryStore, Output, Store,
 };
 use hush_crypto::devices::LinkError;
-use hush_proto::{ClientFrame, Delivery, Envelope, Push, Request, Response, Seq};
+use hush_proto::{
+    Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, Push, Request, Response, Seq,
+    Signature, SignedPreKey,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -77,6 +80,15 @@ impl Dev {
                     Request::SetAccessKey { .. } => Response::AccessKeySet,
                     Request::PublishDeviceList { .. } => Response::DeviceListStored,
                     Request::Ack { .. } => Response::Acked { deleted: 1 },
+                    // No bundle here: the linked-device check waits for the next login.
+                    Request::FetchBundle { .. } => {
+                        let missing = ErrorResponse {
+                            code: ErrorCode::NotFound,
+                            detail: "none".into(),
+                        };
+                        self.core.handle_response(now, frame.id, Err(missing));
+                        continue;
+                    }
                     other => panic!("unexpected request {other:?}"),
                 };
                 self.core.handle_response(now, frame.id, Ok(answer));
@@ -320,5 +332,68 @@ fn a_holder_removes_a_device_with_a_list_without_it() {
         Err(LinkDeviceError::List(
             hush_crypto::devices::DeviceListError::UnknownDevice
         ))
+    );
+}
+
+/// `account`'s bundle as the relay serves it.
+fn served_bundle(account: &hush_crypto::Account) -> Bundle {
+    let bundle = account.prekey_bundle(None).unwrap();
+    Bundle {
+        identity_key: *bundle.identity_key.as_bytes(),
+        signed_prekey: SignedPreKey {
+            id: bundle.signed_prekey.id,
+            created_at: bundle.signed_prekey.created_at,
+            key: bundle.signed_prekey.key.to_bytes(),
+            signature: Signature(bundle.signed_prekey.signature),
+        },
+        one_time_prekey: None,
+    }
+}
+
+/// The holder links the laptop; the relay answers its bundle check with `bundle`: the events.
+fn check_answered_with(phone: &mut Dev, laptop: &Dev, bundle: Bundle) -> Vec<Event> {
+    let code = laptop.core.link_code().unwrap();
+    phone
+        .core
+        .handle_link_device(NOW + 1_000, &code, false, &[])
+        .unwrap();
+    let (requests, _) = phone.drain();
+    let fetch = requests
+        .iter()
+        .find(|frame| matches!(frame.request, Request::FetchBundle { .. }))
+        .expect("the holder checks the linked device's bundle");
+    let laptop_mailbox = Address::from_identity(&code.identity_key()).mailbox();
+    assert!(matches!(fetch.request, Request::FetchBundle { mailbox, .. } if mailbox == laptop_mailbox));
+    phone
+        .core
+        .handle_response(NOW + 1_000, fetch.id, Ok(Response::Bundle(bundle)));
+    phone.drain().1
+}
+
+#[test]
+fn a_bundle_under_another_key_served_for_the_linked_device_is_reported() {
+    let (mut phone, laptop) = phone_and_laptop();
+    let impostor = hush_crypto::Account::new(NOW / 1000, &mut StdRng::seed_from_u64(9));
+    let events = check_answered_with(&mut phone, &laptop, served_bundle(&impostor));
+    assert_eq!(
+        events,
+        vec![Event::LinkedDeviceKeyMismatch {
+            device: laptop.core.account().identity_key(),
+            served: *impostor.identity_key().as_bytes(),
+        }]
+    );
+
+    // The laptop's own bundle passes, and is not asked for again.
+    let (mut phone, laptop) = phone_and_laptop();
+    let events = check_answered_with(&mut phone, &laptop, served_bundle(laptop.core.account()));
+    assert!(events.is_empty(), "{events:?}");
+    phone.core.handle_disconnected(NOW + 2_000);
+    phone.core.handle_authenticated(NOW + 2_000, 100);
+    let (requests, _) = phone.drain();
+    assert!(
+        !requests
+            .iter()
+            .any(|frame| matches!(frame.request, Request::FetchBundle { .. })),
+        "{requests:?}"
     );
 }

@@ -190,6 +190,7 @@ impl Core {
             self.event(event);
         }
         self.own_list_changed(now);
+        self.check_bundle_of(device);
         self.pump(now);
         Ok(())
     }

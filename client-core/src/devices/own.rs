@@ -182,3 +182,17 @@ impl ListSync {
         *self = Self::default();
     }
 }
+
+/// Linked devices whose bundle is still to be checked (memory only).
+#[derive(Debug, Default)]
+pub(crate) struct BundleChecks {
+    pub(crate) waiting: Vec<IdentityKey>,
+    pub(crate) in_flight: Vec<IdentityKey>,
+}
+
+impl BundleChecks {
+    /// A new connection (or none): nothing is in flight.
+    pub(crate) fn reset(&mut self) {
+        self.in_flight.clear();
+    }
+}

@@ -38,16 +38,32 @@ pub async fn spawn_relay() -> TestRelay {
 
 /// [`spawn_relay`] with `configure` applied to the relay's configuration first.
 pub async fn spawn_relay_with(configure: impl FnOnce(&mut Config)) -> TestRelay {
+    let (config, dir) = test_config(configure);
+    serve(Relay::bind(config).await.unwrap(), dir)
+}
+
+/// A relay on `store` (a test wrapper around a real store, say).
+pub async fn spawn_relay_on<S: hush_relay::store::Store>(store: S) -> TestRelay {
+    let (config, dir) = test_config(|_| {});
+    let relay = Relay::bind_with(config, store, hush_relay::clock::Clock::System)
+        .await
+        .unwrap();
+    serve(relay, dir)
+}
+
+fn test_config(configure: impl FnOnce(&mut Config)) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_path_buf();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
-        data_dir: data_dir.clone(),
+        data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
     configure(&mut config);
-    let relay = Relay::bind(config).await.unwrap();
+    (config, dir)
+}
+
+fn serve<S: hush_relay::store::Store>(relay: Relay<S>, dir: tempfile::TempDir) -> TestRelay {
     let addr = relay.local_addr().unwrap();
     let address = RelayAddress {
         host: addr.ip().to_string(),
@@ -60,7 +76,7 @@ pub async fn spawn_relay_with(configure: impl FnOnce(&mut Config)) -> TestRelay 
     }));
     TestRelay {
         address,
-        data_dir,
+        data_dir: dir.path().to_path_buf(),
         stop: Some(stop),
         task: Some(task),
         _dir: dir,
