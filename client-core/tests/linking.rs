@@ -397,3 +397,35 @@ fn a_bundle_under_another_key_served_for_the_linked_device_is_reported() {
         "{requests:?}"
     );
 }
+
+#[test]
+fn a_removal_made_while_the_login_fetch_is_answered_is_still_published() {
+    let (mut phone, mut laptop) = phone_and_laptop();
+    link(&mut phone, &mut laptop);
+    let laptop_key = laptop.core.account().identity_key();
+    let before = phone.core.own_account().list().clone();
+    // The next login compares the relay's list with ours; we remove the laptop meanwhile.
+    phone.core.handle_disconnected(NOW + 3_000);
+    phone.core.handle_authenticated(NOW + 3_000, 100);
+    let (requests, _) = phone.drain();
+    let fetch = requests
+        .iter()
+        .find(|frame| matches!(frame.request, Request::FetchDeviceList { .. }))
+        .expect("the login compares lists")
+        .clone();
+    phone.core.handle_remove_device(NOW + 3_000, &laptop_key).unwrap();
+    let served = hush_proto::DeviceListBytes::new(before.to_bytes()).unwrap();
+    let answer = Response::DeviceList {
+        list: served,
+        memberships: hush_proto::Memberships::new(Vec::new()).unwrap(),
+    };
+    phone.core.handle_response(NOW + 3_000, fetch.id, Ok(answer));
+    let (_, events) = phone.settle(NOW + 3_000);
+    assert_eq!(
+        events,
+        vec![
+            Event::DeviceRemoved { device: laptop_key },
+            Event::OwnListPublished { counter: 3 }
+        ]
+    );
+}

@@ -10,7 +10,7 @@
 //!   login.
 
 use hush_crypto::IdentityKey;
-use hush_crypto::devices::DeviceList;
+use hush_crypto::devices::{DeviceList, DeviceListError};
 use hush_proto::{AccountId, DeviceListBytes, ErrorCode, ErrorResponse, Request, Response, Signature};
 
 use super::own::{LIST_RETRY_MS, OwnListError};
@@ -151,6 +151,11 @@ impl Core {
         }
         let newer = match DeviceList::verify_update(bytes, self.own.list()) {
             Ok(newer) => newer,
+            // We changed our list while the fetch was answered: the relay has the one before
+            // it, and ours is published next.
+            Err(DeviceListError::CounterNotGrowing { .. }) if !after_stale && !self.own.is_published() => {
+                return;
+            }
             Err(error) => return self.own_list_failed(OwnListError::Rejected(error)),
         };
         if newer.device(&self.account.identity_key()).is_none() {
