@@ -157,7 +157,22 @@ fn link_message(phone: &mut Dev, laptop: &Dev) -> Vec<u8> {
 /// The phone links the laptop and the laptop joins.
 fn link(phone: &mut Dev, laptop: &mut Dev) {
     let message = link_message(phone, laptop);
-    let (_, events) = laptop.deliver(NOW + 2_000, 1, &message);
+    joins(laptop, &message);
+}
+
+/// The phone reports the laptop removed and the relay stored the list without it.
+fn removed_and_published(phone: &mut Dev, laptop_key: hush_crypto::IdentityKey) {
+    let (_, events) = phone.settle(NOW + 3_000);
+    let expected = vec![
+        Event::DeviceRemoved { device: laptop_key },
+        Event::OwnListPublished { counter: 3 },
+    ];
+    assert_eq!(events, expected);
+}
+
+/// `message` makes the laptop join.
+fn joins(laptop: &mut Dev, message: &[u8]) {
+    let (_, events) = laptop.deliver(NOW + 2_000, 1, message);
     assert!(
         matches!(events.first(), Some(Event::JoinedAccount { .. })),
         "{events:?}"
@@ -263,11 +278,7 @@ fn the_link_message_survives_a_holder_crash_in_the_outbox() {
     let mut phone = phone.restarted(NOW + 1_500, 4);
     let (sent, _) = phone.online(NOW + 1_500);
     let [message] = sent.try_into().unwrap();
-    let (_, events) = laptop.deliver(NOW + 2_000, 1, &message);
-    assert!(
-        matches!(events.first(), Some(Event::JoinedAccount { .. })),
-        "{events:?}"
-    );
+    joins(&mut laptop, &message);
 }
 
 #[test]
@@ -316,14 +327,7 @@ fn a_holder_removes_a_device_with_a_list_without_it() {
     let laptop_key = laptop.core.account().identity_key();
 
     phone.core.handle_remove_device(NOW + 3_000, &laptop_key).unwrap();
-    let (_, events) = phone.settle(NOW + 3_000);
-    assert_eq!(
-        events,
-        vec![
-            Event::DeviceRemoved { device: laptop_key },
-            Event::OwnListPublished { counter: 3 }
-        ]
-    );
+    removed_and_published(&mut phone, laptop_key);
     let list = phone.core.own_account().list();
     assert_eq!(list.counter(), 3);
     assert!(list.device(&laptop_key).is_none());
@@ -420,12 +424,5 @@ fn a_removal_made_while_the_login_fetch_is_answered_is_still_published() {
         memberships: hush_proto::Memberships::new(Vec::new()).unwrap(),
     };
     phone.core.handle_response(NOW + 3_000, fetch.id, Ok(answer));
-    let (_, events) = phone.settle(NOW + 3_000);
-    assert_eq!(
-        events,
-        vec![
-            Event::DeviceRemoved { device: laptop_key },
-            Event::OwnListPublished { counter: 3 }
-        ]
-    );
+    removed_and_published(&mut phone, laptop_key);
 }
