@@ -141,3 +141,48 @@ async fn a_relay_that_substitutes_the_linked_devices_key_is_detected() {
     laptop.shutdown().await.unwrap();
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_device_learns_it_was_removed_at_its_next_login() {
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (phone, mut phone_events) =
+        online_client(&dir.path().join("phone.db"), &test_key(1), &relay.address).await;
+    published(&mut phone_events, 1).await;
+    let laptop_path = dir.path().join("laptop.db");
+    let (laptop, mut laptop_events) = Client::open_joining(&laptop_path, &test_key(2), relay.address.clone())
+        .await
+        .unwrap();
+    laptop.register().await.unwrap();
+    phone
+        .link_device(&laptop.link_code().await.unwrap().to_text(), false)
+        .await
+        .unwrap();
+    laptop.join_account().await.unwrap();
+    published(&mut laptop_events, 2).await;
+    let laptop_key = laptop.address().identity();
+    laptop.shutdown().await.unwrap();
+    phone.remove_device(laptop_key).await.unwrap();
+    published(&mut phone_events, 3).await;
+
+    // On a relay with open registration its key registers an empty mailbox again; its client
+    // compares lists at login, finds itself unlisted, and keeps nothing of the account's new list.
+    let (laptop, mut laptop_events) =
+        Client::open_existing(&laptop_path, &test_key(2), relay.address.clone())
+            .await
+            .unwrap();
+    let received = collect_until(&mut laptop_events, |event, _| {
+        matches!(
+            event,
+            ClientEvent::Core(Event::OwnListFailed(
+                hush_client_core::OwnListError::RemovedFromAccount
+            ))
+        )
+    })
+    .await;
+    assert!(received.is_empty(), "{received:?}");
+    assert_eq!(laptop.device_list().await.unwrap().counter(), 2);
+    laptop.shutdown().await.unwrap();
+    phone.shutdown().await.unwrap();
+    relay.stop().await;
+}
