@@ -13,7 +13,7 @@ mod substitute;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hush_client::{Client, ClientError, ClientEvent, Event, Events, NetError};
+use hush_client::{Client, ClientError, ClientEvent, Event, NetError};
 use hush_proto::MailboxId;
 use hush_relay::registration::RegistrationAuthority;
 
@@ -21,13 +21,6 @@ use helpers::*;
 
 fn in_an_hour() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600
-}
-
-async fn published(events: &mut Events, counter: u64) {
-    collect_until(events, |event, _| {
-        matches!(event, ClientEvent::Core(Event::OwnListPublished { counter: stored }) if *stored == counter)
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,18 +139,10 @@ async fn a_relay_that_substitutes_the_linked_devices_key_is_detected() {
 async fn a_removed_device_learns_it_was_removed_at_its_next_login() {
     let relay = spawn_relay().await;
     let dir = tempfile::tempdir().unwrap();
-    let (phone, mut phone_events) =
-        online_client(&dir.path().join("phone.db"), &test_key(1), &relay.address).await;
-    published(&mut phone_events, 1).await;
+    let (phone, mut phone_events) = first_device(dir.path(), &relay.address).await;
     let laptop_path = dir.path().join("laptop.db");
-    let (laptop, mut laptop_events) = Client::open_joining(&laptop_path, &test_key(2), relay.address.clone())
-        .await
-        .unwrap();
-    laptop.register().await.unwrap();
-    phone
-        .link_device(&laptop.link_code().await.unwrap().to_text(), false)
-        .await
-        .unwrap();
+    let (laptop, mut laptop_events, code) = joining(&laptop_path, &test_key(2), &relay.address).await;
+    phone.link_device(&code, false).await.unwrap();
     laptop.join_account().await.unwrap();
     published(&mut laptop_events, 2).await;
     let laptop_key = laptop.address().identity();

@@ -122,6 +122,29 @@ pub async fn online_client(path: &Path, key: &DatabaseKey, relay: &RelayAddress)
     (client, events)
 }
 
+/// Waits for the relay to confirm our device list with that counter.
+pub async fn published(events: &mut Events, counter: u64) {
+    collect_until(events, |event, _| {
+        matches!(event, ClientEvent::Core(Event::OwnListPublished { counter: stored }) if *stored == counter)
+    })
+    .await;
+}
+
+/// The first device of a new account (`phone.db` in `dir`), registered, its list published.
+pub async fn first_device(dir: &Path, relay: &RelayAddress) -> (Client, Events) {
+    let (phone, mut events) = online_client(&dir.join("phone.db"), &test_key(1), relay).await;
+    published(&mut events, 1).await;
+    (phone, events)
+}
+
+/// A new profile waiting to join, registered at the relay, and its code's text.
+pub async fn joining(path: &Path, key: &DatabaseKey, relay: &RelayAddress) -> (Client, Events, String) {
+    let (client, events) = Client::open_joining(path, key, relay.clone()).await.unwrap();
+    client.register().await.unwrap();
+    let code = client.link_code().await.unwrap().to_text();
+    (client, events, code)
+}
+
 /// Takes events until `done` says so, returning the messages received meanwhile.
 pub async fn collect_until(
     events: &mut Events,
