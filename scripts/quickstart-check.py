@@ -32,7 +32,11 @@ COMMAND_TIMEOUT = 40.0  # seconds for one short-lived `hush` command (send waits
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 DATED = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"  # how `hush inbox` and `history` print a time
 
-PASSPHRASES = {"alice": "alice's correct horse", "bob": "bob's battery staple"}
+PASSPHRASES = {
+    "alice": "alice's correct horse",
+    "bob": "bob's battery staple",
+    "alice-laptop": "alice's laptop staple",
+}
 
 started = time.monotonic()
 children = []
@@ -416,6 +420,43 @@ def quickstart(bin_dir, home):
         need(len(found) == 1, f"bob's inbox shows {text!r} {len(found)} times:\n{out}")
         positions.append(out.index(text))
     need(positions[0] < positions[1], f"bob's inbox shows alice's messages out of order:\n{out}")
+
+    two_devices(hush, relay_address)
+
+
+def two_devices(hush, relay_address):
+    """README "Alice on two devices": the laptop prints a code, the phone profile types it."""
+    step("alice-laptop: hush init --link prints a code and waits")
+    laptop = Child(
+        "alice-laptop's init --link",
+        [hush.binary, "-p", hush.profile("alice-laptop"), "init", "--link", "--relay", relay_address],
+        clean_env(HUSH_PASSPHRASE=PASSPHRASES["alice-laptop"]),
+    )
+    code = laptop.expect(r"^link code: ([a-z2-7]{144})$", what="the link code").group(1)
+
+    step("alice: hush device link CODE")
+    _, out = hush.run("alice", "device", "link", code)
+    linked = grab(r"^linked device ([0-9a-f]{64})$", out, "the linked device's id")
+    laptop.expect(r"^joined account [0-9a-f]{64} \(2 devices\)$", what="the join")
+    code = laptop.wait()
+    need(code == 0, f"alice-laptop's init --link exited with {code}.\n{laptop.tail()}")
+
+    step("both list the same two devices; the laptop has alice's contacts")
+    lists = {}
+    for who in ("alice", "alice-laptop"):
+        _, out = hush.run(who, "device", "list")
+        lists[who] = sorted(re.findall(r"^([0-9a-f]{64})\t", out, re.MULTILINE))
+        need(len(lists[who]) == 2 and "(this device)" in out, f"{who}'s device list:\n{out}")
+    need(lists["alice"] == lists["alice-laptop"], f"the device lists differ: {lists}")
+    need(linked in lists["alice"], f"the linked device {linked} is not listed: {lists}")
+    _, out = hush.run("alice-laptop", "contact", "list")
+    need(re.search(r"^bob\thush:", out, re.MULTILINE), f"the laptop lacks alice's contact bob:\n{out}")
+
+    step("alice: hush device remove (the laptop); one device left")
+    _, out = hush.run("alice", "device", "remove", linked[:12])
+    need(f"removed device {linked}" in out, f"`hush device remove` did not confirm:\n{out}")
+    _, out = hush.run("alice", "device", "list")
+    need(linked not in out and out.count("\t") == 1, f"alice still lists the laptop:\n{out}")
 
 
 def chat_screens(hush, home, said, bounce_relay):

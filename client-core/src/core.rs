@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use hush_crypto::Account;
+use hush_crypto::devices::{AccountKey, LinkRequest};
 use hush_crypto::peer::PeerSessions;
 use hush_crypto::sealed::SealKeys;
 use hush_proto::{ErrorResponse, Push, Request, RequestId, Response};
@@ -22,6 +23,7 @@ use rand_core::CryptoRng;
 use crate::access::{Access, OwnAccessKey};
 use crate::address::Address;
 use crate::backoff::Backoff;
+use crate::devices::own::{BundleChecks, ListSync, OwnAccount};
 use crate::error::CoreError;
 use crate::event::Event;
 use crate::inbox::Inbox;
@@ -55,6 +57,12 @@ pub struct Core {
     pub(crate) out: Outputs,
     pub(crate) resets: Resets,
     pub(crate) access: Access,
+    /// This device's account: its key (on a holder), the pinned list, our membership.
+    pub(crate) own: OwnAccount,
+    pub(crate) list_sync: ListSync,
+    /// The link request of a new device waiting to join an account.
+    pub(crate) joining: Option<LinkRequest>,
+    pub(crate) bundle_checks: BundleChecks,
 }
 
 impl core::fmt::Debug for Core {
@@ -73,21 +81,39 @@ impl Core {
     /// A new identity. The first output is the commit that saves it.
     pub fn create(now: u64, mut rng: Box<dyn CryptoRng + Send>) -> Self {
         let account = Account::new(now / 1000, &mut rng);
-        let mut core = Self::with_account(account, rng);
+        let own_account = OwnAccount::create(&account, now / 1000, &mut rng);
+        let mut core = Self::with_account(account, own_account, rng);
         let own = OwnAccessKey::random(&mut core.rng);
         core.access.own = Some(own.clone());
         let ops = vec![
             StoreOp::PutAccount(core.account.pickle()),
             StoreOp::PutOwnAccessKey(own),
+            StoreOp::PutOwnAccount(core.own.record()),
         ];
         core.commit(ops);
         core
     }
 
-    /// Restores from what the store saved.
-    pub fn restore(snapshot: Snapshot, rng: Box<dyn CryptoRng + Send>) -> Result<Self, CoreError> {
+    /// Restores from what the store saved, at `now` (Unix ms). A profile from before accounts
+    /// (no saved own account) migrates (SPEC.md §16.1): its device becomes the first device of
+    /// a new account, in the first commit.
+    pub fn restore(
+        now: u64,
+        snapshot: Snapshot,
+        mut rng: Box<dyn CryptoRng + Send>,
+    ) -> Result<Self, CoreError> {
         let account = Account::from_pickle(&snapshot.account)?;
-        let mut core = Self::with_account(account, rng);
+        let (own_account, migrated) = match &snapshot.own_account {
+            Some(record) => (OwnAccount::restore(&account, record)?, false),
+            None => (OwnAccount::create(&account, now / 1000, &mut rng), true),
+        };
+        let mut core = Self::with_account(account, own_account, rng);
+        if migrated {
+            core.save_own();
+        }
+        if let Some(pickle) = &snapshot.link_request {
+            core.joining = Some(LinkRequest::from_pickle(pickle)?);
+        }
         for pickle in &snapshot.peers {
             let sessions = PeerSessions::from_pickle(pickle)?;
             core.peers
@@ -107,7 +133,7 @@ impl Core {
         Ok(core)
     }
 
-    fn with_account(account: Account, rng: Box<dyn CryptoRng + Send>) -> Self {
+    fn with_account(account: Account, own: OwnAccount, rng: Box<dyn CryptoRng + Send>) -> Self {
         let address = Address::from_identity(&account.identity_key());
         Self {
             account,
@@ -125,6 +151,10 @@ impl Core {
             out: Outputs::default(),
             resets: Resets::default(),
             access: Access::default(),
+            own,
+            list_sync: ListSync::default(),
+            joining: None,
+            bundle_checks: BundleChecks::default(),
         }
     }
 
@@ -136,6 +166,16 @@ impl Core {
     /// Our account (for safety numbers).
     pub fn account(&self) -> &Account {
         &self.account
+    }
+
+    /// Our account key: the address and safety number are computed over it.
+    pub fn account_key(&self) -> AccountKey {
+        self.own.account_key()
+    }
+
+    /// This device's account: the pinned device list, the account key if we hold it.
+    pub fn own_account(&self) -> &OwnAccount {
+        &self.own
     }
 
     /// Messages and receipts not yet stored by the relay.
@@ -167,6 +207,8 @@ impl Core {
             Pending::Upload => self.with_upkeep(|upkeep, cx| upkeep.on_upload_result(now, result, cx)),
             Pending::AccessKey => self.on_access_key_result(result),
             Pending::Report(peer) => self.on_report_result(peer, &result),
+            Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
+            Pending::LinkedBundle(device) => self.on_linked_bundle(device, result),
             Pending::Ack => {}
         }
         self.pump(now);
@@ -195,6 +237,7 @@ impl Core {
             self.run_upkeep(now, None);
         }
         self.run_due_resets(now);
+        self.sync_own_list(now);
         self.pump(now);
     }
 
@@ -215,6 +258,7 @@ impl Core {
             self.next_gap_timeout(),
             self.backoff.next_after(pumped_at),
             self.outbox.next_due(),
+            self.list_sync.next_timeout(),
         ]
         .into_iter()
         .flatten()

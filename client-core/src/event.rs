@@ -1,11 +1,13 @@
 //! What the core tells the app.
 
-use hush_crypto::DecodeError;
+use hush_crypto::devices::{AccountKey, LinkError};
 use hush_crypto::peer::PeerDecryptError;
 use hush_crypto::sealed::SealError;
+use hush_crypto::{DecodeError, IdentityKey};
 
 use crate::address::Address;
 use crate::content::{MessageId, PayloadError};
+use crate::devices::OwnListError;
 use crate::records::{MessageStatus, StoredMessage};
 
 /// The sender an envelope *names*, which is not proof of who sent it.
@@ -54,6 +56,10 @@ pub enum DropReason {
     /// It decrypted but the payload is invalid. The session authenticated the sender.
     #[error("invalid payload: {0}")]
     BadPayload(#[source] PayloadFault),
+    /// A link message (SPEC.md §16.5) that did not open: not for a request we wait on (none,
+    /// another code, spent), expired, or altered. No sender is known.
+    #[error("link message refused: {0}")]
+    Link(#[source] LinkError),
 }
 
 /// What was wrong with a payload that decrypted.
@@ -116,5 +122,44 @@ pub enum Event {
     PreKeysReplenished {
         /// Count the relay reported after the upload.
         one_time_prekeys: u32,
+    },
+    /// A device joined our account: the pinned list now names it.
+    DeviceAdded {
+        /// Its identity key.
+        device: IdentityKey,
+    },
+    /// A device left our account: the pinned list no longer names it.
+    DeviceRemoved {
+        /// Its identity key.
+        device: IdentityKey,
+    },
+    /// This device joined an account (a link message from one of its devices opened).
+    JoinedAccount {
+        /// The account key.
+        account: AccountKey,
+        /// Whether the linking device handed over the account key (we are now a holder).
+        holder: bool,
+    },
+    /// Our device list could not be published or brought up to date; retried at the next login.
+    OwnListFailed(OwnListError),
+    /// The relay stored our device list with this device's membership (contacts can now find
+    /// this device through the account).
+    OwnListPublished {
+        /// The list's counter.
+        counter: u64,
+    },
+    /// The relay stored the link message for a device we linked: it joins once it reads it.
+    LinkSent {
+        /// The new device's identity key.
+        device: IdentityKey,
+    },
+    /// The relay served, for a device we linked, a bundle under another identity key than the
+    /// one its link code gave: it tried to substitute the device's key. Nothing is encrypted to
+    /// the served key; compare the account's devices on both screens.
+    LinkedDeviceKeyMismatch {
+        /// The device's identity key (from its code, in our list).
+        device: IdentityKey,
+        /// The identity key the relay's bundle named.
+        served: [u8; 32],
     },
 }

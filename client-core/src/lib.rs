@@ -13,6 +13,7 @@ mod address;
 mod backoff;
 mod content;
 mod core;
+mod devices;
 mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
@@ -41,6 +42,8 @@ pub use content::{
     Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
 };
 pub use core::Core;
+pub use devices::own::LIST_RETRY_MS;
+pub use devices::{LinkDeviceError, OwnAccount, OwnAccountRecord, OwnListError};
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use memory::{MemoryStore, MemoryStoreError};

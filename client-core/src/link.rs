@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use hush_crypto::IdentityKey;
 use hush_proto::{ClientFrame, Request, RequestId};
 
 use crate::address::Address;
@@ -21,6 +22,19 @@ pub(crate) enum Pending {
     Ack,
     AccessKey,
     Report(Address),
+    /// A publish or fetch of our own device list.
+    OwnList(ListRequest),
+    /// The bundle of a device we linked, fetched to check its identity key.
+    LinkedBundle(IdentityKey),
+}
+
+/// A request about our own device list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ListRequest {
+    /// Our list with that counter, published.
+    Publish(u64),
+    /// Our account's list, fetched (after the relay called ours stale, or to compare).
+    Fetch { after_stale: bool },
 }
 
 /// Request ids and the requests awaiting answers on the current connection.

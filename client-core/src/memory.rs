@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use hush_crypto::devices::LinkRequestPickle;
 use hush_crypto::peer::PeerSessionsPickle;
 use hush_crypto::{AccountPickle, PickleError};
 use thiserror::Error;
@@ -11,6 +12,7 @@ use thiserror::Error;
 use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::MessageId;
+use crate::devices::OwnAccountRecord;
 use crate::records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
@@ -48,6 +50,8 @@ pub struct MemoryStore {
     next_position: u64,
     own_access_key: Option<OwnAccessKey>,
     peer_access: HashMap<Address, PeerAccess>,
+    own_account: Option<OwnAccountRecord>,
+    link_request: Option<LinkRequestPickle>,
 }
 
 impl MemoryStore {
@@ -97,6 +101,8 @@ impl MemoryStore {
                 self.contacts.insert(contact.name.clone(), contact.clone());
             }
             StoreOp::PutOwnAccessKey(own) => self.own_access_key = Some(own.clone()),
+            StoreOp::PutOwnAccount(own) => self.own_account = Some(own.clone()),
+            StoreOp::PutLinkRequest(request) => self.link_request = request.clone(),
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
             }
@@ -169,6 +175,8 @@ impl Store for MemoryStore {
             },
             own_access_key: self.own_access_key.clone(),
             peer_access: self.peer_access.values().cloned().collect(),
+            own_account: self.own_account.clone(),
+            link_request: self.link_request.clone(),
         }))
     }
 

@@ -8,11 +8,13 @@
 //! state that encrypted it is.
 
 use hush_crypto::AccountPickle;
+use hush_crypto::devices::LinkRequestPickle;
 use hush_crypto::peer::PeerSessionsPickle;
 
 use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::{Content, MessageId};
+use crate::devices::OwnAccountRecord;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,6 +222,10 @@ pub enum StoreOp {
     PutOwnAccessKey(OwnAccessKey),
     /// Insert or replace what we know of a peer's standing and access key (by peer).
     PutPeerAccess(PeerAccess),
+    /// Replace this device's own account (account key if held, pinned list, published counter).
+    PutOwnAccount(OwnAccountRecord),
+    /// Replace (or with `None` delete) the link request a new device waits on.
+    PutLinkRequest(Option<LinkRequestPickle>),
 }
 
 /// Changes to apply atomically.
@@ -259,4 +265,8 @@ pub struct Snapshot {
     pub own_access_key: Option<OwnAccessKey>,
     /// Each peer's standing and access key, any order.
     pub peer_access: Vec<PeerAccess>,
+    /// This device's account; `None` in a profile from before accounts (the core migrates it).
+    pub own_account: Option<OwnAccountRecord>,
+    /// The link request a new device waits on, if it does.
+    pub link_request: Option<LinkRequestPickle>,
 }

@@ -291,6 +291,11 @@ impl Core {
                         peer: item.peer,
                         status: MessageStatus::Sent,
                     });
+                } else if item.payload.is_empty() {
+                    // Only a link message is queued sealed, without a payload.
+                    self.event(Event::LinkSent {
+                        device: item.peer.identity(),
+                    });
                 }
             }
             Err(error) if !is_retryable(error.code) => self.fail(id),
@@ -373,7 +378,7 @@ impl Core {
 }
 
 /// The crypto crate's bundle from the wire form; `None` if a key is invalid.
-fn bundle_from_wire(bundle: &Bundle) -> Option<PreKeyBundle> {
+pub(crate) fn bundle_from_wire(bundle: &Bundle) -> Option<PreKeyBundle> {
     Some(PreKeyBundle {
         identity_key: IdentityKey::from_bytes(&bundle.identity_key).ok()?,
         signed_prekey: SignedPreKeyPublic {

@@ -35,6 +35,10 @@ impl Core {
         self.upkeep.logged_in(now);
         self.access.uploading = false;
         self.run_upkeep(now, Some(one_time_prekeys));
+        self.list_sync.reset();
+        self.sync_own_list(now);
+        self.bundle_checks.reset();
+        self.check_linked_bundles();
         self.upload_access_key();
         self.send_pending_reports();
         self.pump(now);
@@ -47,6 +51,7 @@ impl Core {
         self.outbox.disconnected();
         self.upkeep.disconnected();
         self.access.uploading = false;
+        self.list_sync.reset();
     }
 
     pub(crate) fn on_opened(&mut self) {

@@ -14,6 +14,7 @@ use crate::relay_address::RelayAddress;
 use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 
 mod contacts;
+mod devices;
 
 pub use self::contacts::ContactUpdate;
 
@@ -66,6 +67,17 @@ impl IdentityPolicy for KeepVerified {
             IdentityDecision::Accept
         }
     }
+}
+
+/// Which profiles [`Client::start`] opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// An existing one, or a new one with a new account.
+    Any,
+    /// An existing one only.
+    Existing,
+    /// A new one (the caller checked) that is to join an account.
+    Joining,
 }
 
 /// The app's stream of [`ClientEvent`]s.
@@ -146,7 +158,14 @@ impl Client {
         if !path.as_ref().exists() {
             return Err(ClientError::NoProfile(path.as_ref().to_path_buf()));
         }
-        Self::start(path.as_ref(), key, relay, Arc::new(TrustOnFirstUse), true).await
+        Self::start(
+            path.as_ref(),
+            key,
+            relay,
+            Arc::new(TrustOnFirstUse),
+            Opening::Existing,
+        )
+        .await
     }
 
     /// [`Client::open`] with an identity policy.
@@ -156,18 +175,19 @@ impl Client {
         relay: RelayAddress,
         policy: Arc<dyn IdentityPolicy>,
     ) -> Result<(Self, Events), ClientError> {
-        Self::start(path.as_ref(), key, relay, policy, false).await
+        Self::start(path.as_ref(), key, relay, policy, Opening::Any).await
     }
 
-    /// Opens the store (an existing profile's only, if `existing`), restores or creates the
-    /// core and starts the driver.
+    /// Opens the store (an existing profile's only, for [`Opening::Existing`]), restores or
+    /// creates the core and starts the driver.
     async fn start(
         path: &Path,
         key: &DatabaseKey,
         relay: RelayAddress,
         policy: Arc<dyn IdentityPolicy>,
-        existing: bool,
+        opening: Opening,
     ) -> Result<(Self, Events), ClientError> {
+        let existing = opening == Opening::Existing;
         let path = path.to_path_buf();
         let key = key.clone();
         let (store, snapshot) = tokio::task::spawn_blocking(move || {
@@ -188,9 +208,10 @@ impl Client {
         let rng: Box<dyn rand_core::CryptoRng + Send> = Box::new(os_rng());
         let core = match snapshot {
             Some(snapshot) => {
-                let restored = Core::restore(snapshot, rng);
+                let restored = Core::restore(now_ms(), snapshot, rng);
                 restored.map_err(|error| ClientError::Stopped(StopReason::Restore(Arc::new(error))))?
             }
+            None if opening == Opening::Joining => Core::create_joining(now_ms(), rng),
             None => Core::create(now_ms(), rng),
         };
         let address = core.address();

@@ -11,6 +11,7 @@ use rand_core::Rng as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::device_command::DeviceCommand;
 use crate::error::{ClientError, StopReason};
 use crate::events::{ClientEvent, ConnectionState};
 use crate::net::{CONNECT_TIMEOUT, Incoming, NetError, RelayConnection, UnreachableReason};
@@ -77,6 +78,8 @@ pub(crate) enum Command {
     Requests {
         reply: oneshot::Sender<Vec<Address>>,
     },
+    /// About our account and its devices.
+    Device(DeviceCommand),
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
     /// Move the live connection to a new local socket; answers whether there was one.
@@ -100,13 +103,17 @@ pub(crate) enum PeerAction {
 
 /// An answer owed once the commit the command produced is durable (the id of a queued message
 /// is returned only then).
-enum Deferred {
+pub(crate) enum Deferred {
     Send {
         reply: oneshot::Sender<Result<MessageId, ClientError>>,
         result: Result<MessageId, SendError>,
     },
     Done {
         reply: oneshot::Sender<Result<(), ClientError>>,
+    },
+    Code {
+        reply: oneshot::Sender<Result<hush_crypto::devices::LinkCode, ClientError>>,
+        code: Box<hush_crypto::devices::LinkCode>,
     },
 }
 
@@ -126,6 +133,9 @@ impl Deferred {
             Self::Done { reply } => {
                 let _ = reply.send(if durable { Ok(()) } else { Err(stopped()) });
             }
+            Self::Code { reply, code } => {
+                let _ = reply.send(if durable { Ok(*code) } else { Err(stopped()) });
+            }
         }
     }
 }
@@ -142,6 +152,8 @@ pub(crate) struct Driver {
     next_attempt: Instant,
     failures: u32,
     waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
+    /// Waiting for this profile to join an account.
+    pub(crate) join_waiters: Vec<oneshot::Sender<hush_crypto::devices::AccountKey>>,
     fatal: Option<StopReason>,
     /// Sent with each login until one succeeds (then the mailbox exists and needs none).
     registration: Option<RegistrationToken>,
@@ -168,6 +180,7 @@ impl Driver {
             next_attempt: Instant::now(),
             failures: 0,
             waiters: Vec::new(),
+            join_waiters: Vec::new(),
             fatal: None,
             registration: None,
             login_deadline: None,
@@ -281,6 +294,7 @@ impl Driver {
                 | Command::RenameContact { reply, .. } => drop(reply.send(Err(error))),
                 Command::Requests { reply } => drop(reply.send(Vec::new())),
                 Command::Rebind { reply } => drop(reply.send(Err(error))),
+                Command::Device(command) => command.refuse(error),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
@@ -325,6 +339,7 @@ impl Driver {
                 let _ = reply.send(self.core.requests());
                 None
             }
+            Command::Device(command) => self.device_command(command),
             Command::WaitOnline { reply } => {
                 if self.core.is_online() && !self.core.is_uploading_prekeys() {
                     let _ = reply.send(Ok(()));
@@ -527,6 +542,7 @@ impl Driver {
                 let _ = waiter.send(Ok(()));
             }
         }
+        self.answer_join_waiters();
         true
     }
 

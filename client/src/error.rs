@@ -44,6 +44,15 @@ pub enum ClientError {
     /// There is no profile at the path (create one first).
     #[error("no profile at {}", .0.display())]
     NoProfile(std::path::PathBuf),
+    /// A profile that is to join an account must be new, and one is there already.
+    #[error("a profile exists at {}; a device joins an account with a new profile", .0.display())]
+    ProfileExists(std::path::PathBuf),
+    /// A device could not be linked or removed, or this profile is not waiting to join.
+    #[error(transparent)]
+    Device(#[from] hush_client_core::LinkDeviceError),
+    /// The link code does not parse.
+    #[error("not a link code: {0}")]
+    InvalidLinkCode(#[source] hush_crypto::devices::LinkCodeError),
     /// The client stopped (the local database could not be written, or it was shut down).
     #[error("client stopped: {0}")]
     Stopped(#[source] StopReason),

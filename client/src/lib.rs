@@ -13,6 +13,8 @@
 #![deny(missing_docs)]
 
 mod client;
+mod device_command;
+mod device_commands;
 mod driver;
 mod error;
 mod events;

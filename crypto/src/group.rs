@@ -11,7 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::error::{DecodeError, GroupError, PickleError};
 use crate::keys::{IdentityKey, Secret32, SigningKey};
 use crate::messages::{MAX_CIPHERTEXT_LEN, MAX_PLAINTEXT_LEN, SALT_LEN};
-use crate::pickle::{self, PickleKey};
+use crate::pickle::{self, PickleKey, pickle_envelope};
 use crate::primitives::{self, AEAD_TAG_LEN};
 use crate::ratchet::MAX_SKIP;
 use crate::ratchet::chain::{ChainKey, MessageKey};
@@ -456,33 +456,6 @@ pub struct GroupReceiverPickle {
     chain_key: [u8; 32],
     evicted_below: u32,
     skipped: Vec<(u32, [u8; 32])>,
-}
-
-macro_rules! pickle_envelope {
-    ($ty:ty, $kind:expr) => {
-        impl $ty {
-            /// Encrypts the pickle under `key`.
-            pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
-                pickle::seal($kind, key, self, rng)
-            }
-
-            /// Decrypts and decodes a pickle made by `encrypt`.
-            pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
-                pickle::open($kind, key, bytes)
-            }
-
-            /// The plaintext encoding (postcard), deterministic: equal states give equal bytes.
-            pub fn to_plaintext_bytes(&self) -> Vec<u8> {
-                pickle::encode(self)
-            }
-        }
-
-        impl core::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str(concat!(stringify!($ty), "(..)"))
-            }
-        }
-    };
 }
 
 pickle_envelope!(GroupSenderPickle, pickle::KIND_GROUP_SENDER);

@@ -32,6 +32,10 @@ pub(crate) const KIND_ACCOUNT_PQ: u8 = 6;
 pub(crate) const KIND_SESSION_PQ: u8 = 7;
 /// Peer sessions of which one or more repeat a PQXDH header: `(sessions, KEM header per session)`.
 pub(crate) const KIND_PEER_SESSIONS_PQ: u8 = 8;
+/// An account key's seed on a holder device (SPEC.md §16.8).
+pub(crate) const KIND_ACCOUNT_KEY: u8 = 9;
+/// A new device's pending link request (SPEC.md §16.8).
+pub(crate) const KIND_LINK_REQUEST: u8 = 10;
 
 /// A 32-byte key that encrypts pickles. Wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -177,3 +181,34 @@ pub(crate) fn open_extended<T: DeserializeOwned, E: DeserializeOwned>(
 pub fn decode_plaintext<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PickleError> {
     postcard::from_bytes(bytes).map_err(|_| PickleError::Malformed)
 }
+
+/// `encrypt`, `from_encrypted`, `to_plaintext_bytes` and a `Debug` that prints nothing of the
+/// contents, for a pickle type sealed under `kind`.
+macro_rules! pickle_envelope {
+    ($ty:ty, $kind:expr) => {
+        impl $ty {
+            /// Encrypts the pickle under `key`.
+            pub fn encrypt(&self, key: &PickleKey, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
+                pickle::seal($kind, key, self, rng)
+            }
+
+            /// Decrypts and decodes a pickle made by `encrypt`.
+            pub fn from_encrypted(key: &PickleKey, bytes: &[u8]) -> Result<Self, PickleError> {
+                pickle::open($kind, key, bytes)
+            }
+
+            /// The plaintext encoding (postcard), deterministic: equal states give equal bytes.
+            pub fn to_plaintext_bytes(&self) -> Vec<u8> {
+                pickle::encode(self)
+            }
+        }
+
+        impl core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(concat!(stringify!($ty), "(..)"))
+            }
+        }
+    };
+}
+
+pub(crate) use pickle_envelope;

@@ -12,7 +12,9 @@ mod helpers;
 use helpers::{T0, metric, refused, spawn_relay};
 use hush_crypto::Account;
 use hush_crypto::devices::{AccountKey, AccountSigningKey, DeviceEntry, DeviceList};
-use hush_proto::{AccountId, DeviceListBytes, ErrorCode, Membership, Request, Response, Signature};
+use hush_proto::{
+    AccountId, DeviceListBytes, ErrorCode, MailboxId, Membership, Request, Response, Signature,
+};
 use hush_relay::client::{ClientError, RelayClient};
 
 fn account_id(key: &AccountKey) -> AccountId {
@@ -260,7 +262,7 @@ async fn concurrent_publishes_keep_the_highest_counter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_list_drops_the_removed_devices_membership() {
+async fn a_new_list_drops_the_removed_devices_membership_and_mailbox() {
     let relay = spawn_relay(|_| {}).await;
     let (phone, mut phone_client) = relay.user().await;
     let (laptop, mut laptop_client) = relay.user().await;
@@ -283,13 +285,46 @@ async fn a_new_list_drops_the_removed_devices_membership() {
         .request(publish(&phone, &without_laptop))
         .await
         .unwrap();
-    let (bytes, memberships) = fetch(&mut laptop_client, &account.public()).await.unwrap();
+    let (bytes, memberships) = fetch(&mut phone_client, &account.public()).await.unwrap();
     assert_eq!(bytes, without_laptop.to_bytes());
     assert_eq!(memberships, memberships_of(&[&phone], &account.public()));
-    // The removed laptop cannot publish the old list back.
+    // The laptop had consented (its membership), so the account removed its mailbox: its
+    // connection can do nothing more, not even publish the old list back.
     assert_eq!(
         refused(laptop_client.request(publish(&laptop, &both)).await),
-        ErrorCode::StaleDeviceList
+        ErrorCode::Unauthorized
+    );
+    assert_eq!(
+        refused(
+            phone_client
+                .request(Request::FetchBundle {
+                    mailbox: MailboxId::for_identity(&laptop.identity_key().to_bytes()),
+                    access: None,
+                })
+                .await
+        ),
+        ErrorCode::NotFound,
+        "its bundle is gone with it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlisting_a_device_that_never_consented_leaves_its_mailbox() {
+    let relay = spawn_relay(|_| {}).await;
+    let (phone, mut phone_client) = relay.user().await;
+    let (stranger, mut stranger_client) = relay.user().await;
+    let account = AccountSigningKey::generate(&mut rand::rng());
+    let first = account.first_device_list(DeviceEntry::new(phone.identity_key(), T0));
+    let listed = account
+        .add_device(&first, DeviceEntry::new(stranger.identity_key(), T0))
+        .unwrap();
+    phone_client.request(publish(&phone, &listed)).await.unwrap();
+    let unlisted = account.remove_device(&listed, &stranger.identity_key()).unwrap();
+    phone_client.request(publish(&phone, &unlisted)).await.unwrap();
+    // The stranger's mailbox is untouched: it can still fetch (it is logged in and exists).
+    assert_eq!(
+        fetch(&mut stranger_client, &account.public()).await.unwrap().0,
+        unlisted.to_bytes()
     );
 }
 

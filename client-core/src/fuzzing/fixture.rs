@@ -126,6 +126,7 @@ impl Party {
                         Response::Bundle(bundle.clone())
                     }
                     Request::SetAccessKey { .. } => Response::AccessKeySet,
+                    Request::PublishDeviceList { .. } => Response::DeviceListStored,
                     _ => Response::Pong,
                 };
                 self.core.handle_response(now, frame.id, Ok(answer));

@@ -76,7 +76,8 @@ impl Run {
     // The snapshot is one the core itself committed, so it restores.
     #[allow(clippy::expect_used)]
     fn start(fixture: &'static ReceiveFixture) -> Self {
-        let core = Core::restore(fixture.bob.clone(), rng(21)).expect("Bob's own snapshot restores");
+        let core =
+            Core::restore(fixture.start, fixture.bob.clone(), rng(21)).expect("Bob's own snapshot restores");
         let mut run = Self {
             fixture,
             core,
@@ -275,7 +276,10 @@ impl Run {
                         other => assert!(
                             matches!(
                                 other,
-                                Request::UploadPreKeys { .. } | Request::SetAccessKey { .. }
+                                Request::UploadPreKeys { .. }
+                                    | Request::SetAccessKey { .. }
+                                    | Request::PublishDeviceList { .. }
+                                    | Request::FetchDeviceList { .. }
                             ),
                             "the core wrote an unexpected request: {other:?}"
                         ),

@@ -47,6 +47,8 @@ pub struct App {
     pub resets: Vec<(Address, bool)>,
     /// Senders of every `MessageRequest`, in order.
     pub requests: Vec<hush_client_core::Address>,
+    /// Counters of our device lists the relay confirmed (`OwnListPublished`), in order.
+    pub lists_published: Vec<u64>,
 }
 
 impl App {
@@ -92,6 +94,7 @@ impl App {
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
             Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             Event::MessageRequest { from } => self.requests.push(from),
+            Event::OwnListPublished { counter } => self.lists_published.push(counter),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

@@ -563,6 +563,7 @@ impl World {
     pub fn crash(&mut self, id: ClientId, pending: Option<Output>) {
         self.stats.crashes += 1;
         let seed = self.rng.next_u64();
+        let now = self.now;
         let mailbox = self.clients[id].address.mailbox();
         let online = self.cut(&mailbox);
         let client = &mut self.clients[id];
@@ -582,8 +583,8 @@ impl World {
             .load()
             .expect("memory store")
             .expect("the account was saved before the first login");
-        client.core =
-            Core::restore(snapshot, Box::new(StdRng::seed_from_u64(seed))).expect("saved state restores");
+        client.core = Core::restore(now, snapshot, Box::new(StdRng::seed_from_u64(seed)))
+            .expect("saved state restores");
         client.app.reload(client.name, &client.store);
         let was_connecting = client.reconnect_at.is_some();
         if online || was_connecting {
@@ -597,6 +598,7 @@ impl World {
     /// statuses of the restored history.
     pub fn restore_backup(&mut self, id: ClientId, backup: MemoryStore) {
         let seed = self.rng.next_u64();
+        let now = self.now;
         let mailbox = self.clients[id].address.mailbox();
         let online = self.cut(&mailbox);
         let client = &mut self.clients[id];
@@ -607,7 +609,7 @@ impl World {
             .expect("memory store")
             .expect("the backup holds the account");
         client.core =
-            Core::restore(snapshot, Box::new(StdRng::seed_from_u64(seed))).expect("the backup restores");
+            Core::restore(now, snapshot, Box::new(StdRng::seed_from_u64(seed))).expect("the backup restores");
         client.app.statuses.clear();
         for peer in client.store.peers().expect("memory store") {
             for entry in client

@@ -8,10 +8,11 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use hush_crypto::devices::DeviceList;
 use hush_crypto::{Curve25519PublicKey, IdentityKey, signed_prekey_message};
 use hush_proto::{
-    AccessKey, Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, MailboxId, OneTimePreKey,
-    Push, Request, Response, Seq, ServerFrame, SignedPreKey,
+    AccessKey, Bundle, ClientFrame, Delivery, DeviceListBytes, Envelope, ErrorCode, ErrorResponse, MailboxId,
+    Membership, OneTimePreKey, Push, Request, Response, Seq, ServerFrame, Signature, SignedPreKey,
 };
 
 /// Below this many one-time prekeys the relay pushes `PreKeysLow` (the relay's default config).
@@ -87,7 +88,13 @@ pub struct Relay {
     pub access: HashMap<MailboxId, [u8; 32]>,
     /// Every `Report`: (reporter, reported).
     pub reports: Vec<(MailboxId, MailboxId)>,
+    /// Each account's latest device list and the memberships published with it (hush-relay's
+    /// "Device lists" semantics: verified, replaced by a greater counter or the same bytes).
+    pub device_lists: HashMap<[u8; 32], StoredList>,
 }
+
+/// An account's stored list: counter, bytes, and each listed device's membership signature.
+pub type StoredList = (u64, Vec<u8>, BTreeMap<[u8; 32], [u8; 64]>);
 
 fn refuse(code: ErrorCode, detail: &str) -> ErrorResponse {
     ErrorResponse {
@@ -263,8 +270,69 @@ impl Relay {
             }
             Request::Ack { through } => self.ack(from, through),
             Request::Ping => Ok(Response::Pong),
+            Request::PublishDeviceList { list, membership } => {
+                self.publish_list(from, list.as_bytes(), &membership.0)
+            }
+            Request::FetchDeviceList { account } => self.fetch_list(&account.0),
             _ => Err(refuse(ErrorCode::Invalid, "unsupported request")),
         }
+    }
+
+    fn publish_list(
+        &mut self,
+        from: &MailboxId,
+        bytes: &[u8],
+        membership: &[u8; 64],
+    ) -> Result<Response, ErrorResponse> {
+        let invalid = || refuse(ErrorCode::Invalid, "device list refused");
+        let identity = self
+            .mailboxes
+            .get(from)
+            .and_then(|mailbox| IdentityKey::from_bytes(&mailbox.identity_key).ok())
+            .ok_or_else(|| refuse(ErrorCode::Unauthorized, "unauthorized"))?;
+        let list = DeviceList::from_bytes(bytes).map_err(|_| invalid())?;
+        if list.device(&identity).is_none() {
+            return Err(invalid());
+        }
+        let account = list.account_key();
+        account
+            .verify_membership(&identity, membership)
+            .map_err(|_| invalid())?;
+        let entry = self
+            .device_lists
+            .entry(*account.as_bytes())
+            .or_insert_with(|| (0, Vec::new(), BTreeMap::new()));
+        if !(list.counter() > entry.0 || entry.1 == bytes) {
+            return Err(refuse(ErrorCode::StaleDeviceList, "stale"));
+        }
+        entry.0 = list.counter();
+        entry.1 = bytes.to_vec();
+        entry
+            .2
+            .retain(|key, _| IdentityKey::from_bytes(key).is_ok_and(|key| list.device(&key).is_some()));
+        entry.2.insert(*identity.as_bytes(), *membership);
+        Ok(Response::DeviceListStored)
+    }
+
+    fn fetch_list(&self, account: &[u8; 32]) -> Result<Response, ErrorResponse> {
+        let (_, list, memberships) = self
+            .device_lists
+            .get(account)
+            .ok_or_else(|| refuse(ErrorCode::NotFound, "not found"))?;
+        let memberships: Vec<Membership> = memberships
+            .iter()
+            .map(|(key, signature)| Membership {
+                identity_key: *key,
+                signature: Signature(*signature),
+            })
+            .collect();
+        Ok(Response::DeviceList {
+            list: DeviceListBytes::new(list.clone())
+                .ok_or_else(|| refuse(ErrorCode::Internal, "too long"))?,
+            memberships: memberships
+                .try_into()
+                .map_err(|_| refuse(ErrorCode::Internal, "too many"))?,
+        })
     }
 
     /// As hush-relay: a key that is not the target's is refused; no key is a stranger's (this

@@ -13,6 +13,7 @@
 
 mod access;
 mod codec;
+mod devices;
 mod error;
 #[cfg(test)]
 mod existing_tests;

@@ -132,6 +132,28 @@ pub(super) fn apply(
         }
         StoreOp::PutOwnAccessKey(own) => super::access::put_own(conn, own)?,
         StoreOp::PutPeerAccess(access) => super::access::put_peer(conn, access)?,
+        StoreOp::PutLinkRequest(Some(request)) => {
+            let sealed = request.encrypt(pickle_key, rng);
+            execute(
+                conn,
+                "INSERT OR REPLACE INTO link_request (id, pickle) VALUES (1, ?1)",
+                [sealed],
+            )?;
+        }
+        StoreOp::PutLinkRequest(None) => {
+            execute(conn, "DELETE FROM link_request WHERE id = 1", [])?;
+        }
+        StoreOp::PutOwnAccount(own) => {
+            // The account key's seed is sealed as the account's pickle is.
+            let signing_key = own.signing_key.as_ref().map(|key| key.encrypt(pickle_key, rng));
+            execute(
+                conn,
+                "INSERT INTO own_account (id, signing_key, list, published) VALUES (1, ?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET signing_key = excluded.signing_key, list = excluded.list, \
+                 published = excluded.published",
+                params![signing_key, own.list, int(own.published)],
+            )?;
+        }
         // A newer core's op this store does not know: refusing the commit keeps the
         // all-or-nothing promise instead of silently losing the op.
         _ => {

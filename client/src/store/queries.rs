@@ -110,6 +110,8 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         recent_incoming,
         own_access_key: super::access::load_own(conn)?,
         peer_access: super::access::load_peers(conn)?,
+        own_account: super::devices::load_own(conn, pickle_key)?,
+        link_request: super::devices::load_link_request(conn, pickle_key)?,
     }))
 }
 

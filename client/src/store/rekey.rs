@@ -186,6 +186,7 @@ fn reseal_pickles(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result
             params![pickle.encrypt(new, &mut rng), identity],
         )?;
     }
+    super::devices::reseal(&tx, old, new)?;
     tx.commit()?;
     Ok(())
 }

@@ -95,6 +95,20 @@ const MIGRATIONS: &[&str] = &[
         standing INTEGER NOT NULL,
         access_key BLOB
     ) WITHOUT ROWID;",
+    // Version 3: accounts with several devices. `own_account` holds this device's account (one
+    // row): the account key's sealed pickle if this device holds it, the pinned device list and
+    // the counter the relay last confirmed with our membership. `link_request` holds the sealed
+    // link request a new device waits on, until its answer opened.
+    "CREATE TABLE own_account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        signing_key BLOB,
+        list BLOB NOT NULL,
+        published INTEGER NOT NULL
+    );
+    CREATE TABLE link_request (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pickle BLOB NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.
@@ -221,6 +235,11 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
 /// Brings the schema to [`SCHEMA_VERSION`], each step in its own transaction with its version
 /// bump. A database from a newer build is refused rather than misread.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// [`migrate`] up to schema version `target` only (tests make databases of older versions).
+pub(super) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
@@ -232,7 +251,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         what: "schema version",
         reason: format!("{version} is negative"),
     })?;
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+    for (from, sql) in MIGRATIONS.iter().enumerate().take(target).skip(start) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", from + 1)?;

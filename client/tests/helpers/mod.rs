@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod hush;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,16 +38,32 @@ pub async fn spawn_relay() -> TestRelay {
 
 /// [`spawn_relay`] with `configure` applied to the relay's configuration first.
 pub async fn spawn_relay_with(configure: impl FnOnce(&mut Config)) -> TestRelay {
+    let (config, dir) = test_config(configure);
+    serve(Relay::bind(config).await.unwrap(), dir)
+}
+
+/// A relay on `store` (a test wrapper around a real store, say).
+pub async fn spawn_relay_on<S: hush_relay::store::Store>(store: S) -> TestRelay {
+    let (config, dir) = test_config(|_| {});
+    let relay = Relay::bind_with(config, store, hush_relay::clock::Clock::System)
+        .await
+        .unwrap();
+    serve(relay, dir)
+}
+
+fn test_config(configure: impl FnOnce(&mut Config)) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_path_buf();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
-        data_dir: data_dir.clone(),
+        data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
     configure(&mut config);
-    let relay = Relay::bind(config).await.unwrap();
+    (config, dir)
+}
+
+fn serve<S: hush_relay::store::Store>(relay: Relay<S>, dir: tempfile::TempDir) -> TestRelay {
     let addr = relay.local_addr().unwrap();
     let address = RelayAddress {
         host: addr.ip().to_string(),
@@ -58,7 +76,7 @@ pub async fn spawn_relay_with(configure: impl FnOnce(&mut Config)) -> TestRelay 
     }));
     TestRelay {
         address,
-        data_dir,
+        data_dir: dir.path().to_path_buf(),
         stop: Some(stop),
         task: Some(task),
         _dir: dir,
@@ -102,6 +120,29 @@ pub async fn online_client(path: &Path, key: &DatabaseKey, relay: &RelayAddress)
         .expect("registration timed out")
         .expect("registration failed");
     (client, events)
+}
+
+/// Waits for the relay to confirm our device list with that counter.
+pub async fn published(events: &mut Events, counter: u64) {
+    collect_until(events, |event, _| {
+        matches!(event, ClientEvent::Core(Event::OwnListPublished { counter: stored }) if *stored == counter)
+    })
+    .await;
+}
+
+/// The first device of a new account (`phone.db` in `dir`), registered, its list published.
+pub async fn first_device(dir: &Path, relay: &RelayAddress) -> (Client, Events) {
+    let (phone, mut events) = online_client(&dir.join("phone.db"), &test_key(1), relay).await;
+    published(&mut events, 1).await;
+    (phone, events)
+}
+
+/// A new profile waiting to join, registered at the relay, and its code's text.
+pub async fn joining(path: &Path, key: &DatabaseKey, relay: &RelayAddress) -> (Client, Events, String) {
+    let (client, events) = Client::open_joining(path, key, relay.clone()).await.unwrap();
+    client.register().await.unwrap();
+    let code = client.link_code().await.unwrap().to_text();
+    (client, events, code)
 }
 
 /// Takes events until `done` says so, returning the messages received meanwhile.

@@ -136,8 +136,9 @@ impl LinkCode {
 }
 
 /// The new device's side of a link: the secrets behind the code it shows. One request accepts
-/// one link message; after that its secrets are wiped. It is not pickled: a device that restarts
-/// while waiting shows a new code.
+/// one link message; after that its secrets are wiped. Its saved form
+/// ([`LinkRequest::pickle`], sealed like every pickle) lets a device that restarts while waiting
+/// still open the answer to the code it showed.
 pub struct LinkRequest {
     /// The code shown (it holds the one-time secret and the link key's public half).
     pub(crate) code: LinkCode,

@@ -387,3 +387,20 @@ fn an_accepted_request_wipes_its_secrets() {
     assert_eq!(w.request.code.secret().bytes(), &[0; 16]);
     assert_eq!(w.request.ephemeral.secret().bytes(), &[0; 32]);
 }
+
+#[test]
+fn a_link_request_restored_from_its_sealed_pickle_opens_the_answer_once() {
+    let mut w = world();
+    let pickle_key = crate::PickleKey::new([9; 32]);
+    let sealed = w.request.pickle().encrypt(&pickle_key, &mut w.rng);
+    let saved = super::super::LinkRequestPickle::from_encrypted(&pickle_key, &sealed).unwrap();
+    let mut restored = LinkRequest::from_pickle(&saved).unwrap();
+    let message = w.seal(false);
+    assert_eq!(restored.open(&message, NOW + 60).unwrap().contacts, b"alice,bob");
+    // Spent, and its saved form stays spent.
+    let mut spent = LinkRequest::from_pickle(&restored.pickle()).unwrap();
+    assert!(matches!(
+        spent.open(&message, NOW + 60),
+        Err(LinkError::AlreadyUsed)
+    ));
+}

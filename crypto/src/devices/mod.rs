@@ -37,6 +37,7 @@ mod code;
 mod error;
 mod link;
 mod list;
+mod pickle;
 
 use core::fmt;
 
@@ -49,6 +50,7 @@ pub use link::{
     MAX_LINK_HISTORY_LEN, MAX_LINK_PAYLOAD_LEN,
 };
 pub use list::{DeviceEntry, DeviceList, MAX_DEVICE_LIST_LEN, MAX_DEVICES};
+pub use pickle::{AccountKeyPickle, LinkRequestPickle};
 
 use crate::error::KeyError;
 use crate::keys::{IdentityKey, Secret32, SigningKey};

@@ -393,6 +393,35 @@ pub fn unpickle(data: &[u8]) {
     if let Ok(pickle) = decode_plaintext::<GroupReceiverPickle>(data) {
         exercise_group_receiver(&pickle);
     }
+    if let Ok(pickle) = crate::devices::LinkRequestPickle::from_encrypted(&key, data) {
+        exercise_link_request(&pickle);
+    }
+    if let Ok(pickle) = decode_plaintext::<crate::devices::LinkRequestPickle>(data) {
+        exercise_link_request(&pickle);
+    }
+    for pickle in [
+        crate::devices::AccountKeyPickle::from_encrypted(&key, data),
+        decode_plaintext::<crate::devices::AccountKeyPickle>(data),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = crate::devices::AccountSigningKey::from_pickle(&pickle).public();
+    }
+}
+
+/// A restored link request shows its code and refuses what cannot be a link message for it.
+fn exercise_link_request(pickle: &crate::devices::LinkRequestPickle) {
+    let Ok(mut request) = crate::devices::LinkRequest::from_pickle(pickle) else {
+        return;
+    };
+    let code = request.code();
+    assert_eq!(
+        crate::devices::LinkCode::from_text(&code.to_text()).map(|parsed| parsed.to_bytes()),
+        Ok(code.to_bytes()),
+        "a restored request's code round-trips"
+    );
+    assert!(request.open(&[], code.created_at()).is_err());
 }
 
 fn exercise_session(pickle: &SessionPickle) {

@@ -291,8 +291,21 @@ impl Store for MemoryStore {
             Some(stored) => stored.memberships,
             None => BTreeMap::new(),
         };
+        // A device that published its membership and is no longer named was removed by the
+        // account: its mailbox goes (one that never consented keeps it).
+        let removed: Vec<[u8; 32]> = memberships
+            .keys()
+            .filter(|device| !update.devices.contains(device))
+            .copied()
+            .collect();
         memberships.retain(|device, _| update.devices.contains(device));
         memberships.insert(update.membership.identity_key, update.membership.signature);
+        if !removed.is_empty() {
+            let mut mailboxes = self.lock();
+            for device in &removed {
+                mailboxes.remove(&MailboxId::for_identity(device));
+            }
+        }
         lists.insert(
             update.account,
             AccountDevices {

@@ -426,7 +426,8 @@ impl Store for SqliteStore {
     }
 
     async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
-        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
+        // Flushed first, as for `delete_mailbox`: a list that removes a device deletes its mailbox.
+        self.write(Guard::Savepoint, Before::FlushAndScrub, move |conn| {
             device_lists::publish(conn, update)
         })
         .await

@@ -55,6 +55,7 @@ macro_rules! store_suite {
             a_newer_list_drops_the_memberships_of_devices_it_no_longer_names,
             concurrent_publishes_keep_the_greatest_counter,
             counters_past_i64_compare_as_numbers,
+            a_removed_device_that_consented_loses_its_mailbox,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

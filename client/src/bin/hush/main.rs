@@ -52,8 +52,13 @@ enum Command {
         relay: String,
         /// Create the profile without trying the relay (it need not be reachable yet); register
         /// later with `hush register`, after `hush relay set ADDRESS` if the address changes.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "link")]
         offline: bool,
+        /// This is a new device of an existing account: print a link code and wait until a
+        /// device of the account runs `hush device link CODE` (the new device shows the code,
+        /// the existing one types it).
+        #[arg(long)]
+        link: bool,
     },
     /// Register with the relay (again), with a registration token from its operator if the
     /// relay asks for one. `init` registers already where the relay needs no token.
@@ -147,6 +152,33 @@ enum Command {
     /// The profile's passphrase.
     #[command(subcommand)]
     Passphrase(commands::passphrase::PassphraseCommand),
+    /// The devices of this profile's account.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Link the new device that shows CODE (`hush init --link` prints it) to this account.
+    Link {
+        /// The code the new device printed.
+        code: String,
+        /// Hand it the account key too: it can then link and remove devices itself (keep two
+        /// such devices, so losing one does not freeze the account; a stolen one can re-add
+        /// itself, see SECURITY.md).
+        #[arg(long)]
+        holder: bool,
+    },
+    /// List the account's devices (ids, when each was added, which one is this).
+    List,
+    /// Remove a device: the account's devices and contacts send it nothing more, and the relay
+    /// deletes its mailbox.
+    Remove {
+        /// The device's id from `hush device list` (or a unique prefix of 8 digits or more).
+        id: String,
+    },
+    /// A profile made by `init --link` that has not joined yet: print a new code and wait again.
+    Join,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,7 +258,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     let dir = cli.profile.as_path();
     match cli.command {
-        Command::Init { relay, offline } => commands::init::init(dir, &relay, offline).await,
+        Command::Init { relay, offline, link } => commands::init::init(dir, &relay, offline, link).await,
         Command::Register { token } => commands::init::register(dir, token.as_deref()).await,
         Command::Address => commands::init::address(dir).await,
         Command::Contact(ContactCommand::Add { name, address }) => {
@@ -258,5 +290,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Passphrase(command) => commands::passphrase::run(dir, command),
         Command::Relay(RelayCommand::Show) => commands::relay::show(dir),
         Command::Relay(RelayCommand::Set { address }) => commands::relay::set(dir, &address),
+        Command::Device(DeviceCommand::Link { code, holder }) => {
+            commands::device::link(dir, &code, holder).await
+        }
+        Command::Device(DeviceCommand::List) => commands::device::list(dir).await,
+        Command::Device(DeviceCommand::Remove { id }) => commands::device::remove(dir, &id).await,
+        Command::Device(DeviceCommand::Join) => commands::device::join(dir).await,
     }
 }

@@ -165,6 +165,15 @@ pub fn refuse_existing(dir: &Path) -> Result<()> {
 
 impl Profile {
     pub async fn create(dir: &Path, relay: RelayAddress) -> Result<Self> {
+        Self::create_as(dir, relay, false).await
+    }
+
+    /// [`Profile::create`] for a new device that is to join an existing account.
+    pub async fn create_joining(dir: &Path, relay: RelayAddress) -> Result<Self> {
+        Self::create_as(dir, relay, true).await
+    }
+
+    async fn create_as(dir: &Path, relay: RelayAddress, joining: bool) -> Result<Self> {
         refuse_existing(dir)?;
         // Asked before anything is created: two differing entries leave nothing behind.
         let passphrase = passphrase(true)?;
@@ -184,9 +193,12 @@ impl Profile {
             }
         }
         let key = key(dir, &passphrase)?;
-        let (client, events) = Client::open(dir.join(DATABASE), &key, relay.clone())
-            .await
-            .map_err(|error| explain(error, &key))?;
+        let opened = if joining {
+            Client::open_joining(dir.join(DATABASE), &key, relay.clone()).await
+        } else {
+            Client::open(dir.join(DATABASE), &key, relay.clone()).await
+        };
+        let (client, events) = opened.map_err(|error| explain(error, &key))?;
         Ok(Self {
             client,
             events,
@@ -243,5 +255,31 @@ impl Profile {
             }
         }
         Ok(())
+    }
+
+    /// Takes events until `pick` returns something, the connection attempt fails, the client
+    /// stops or `wait` passes; the last three are the error's text.
+    pub async fn wait_for<T>(
+        &mut self,
+        wait: std::time::Duration,
+        mut pick: impl FnMut(hush_client::ClientEvent) -> Option<T>,
+    ) -> Result<T, String> {
+        use hush_client::{ClientEvent, ConnectionState};
+        tokio::time::timeout(wait, async {
+            while let Some(event) = self.events.next().await {
+                match event {
+                    ClientEvent::Connection(ConnectionState::Offline { reason, .. }) => return Err(reason),
+                    ClientEvent::Stopped(reason) => return Err(format!("stopped: {reason}")),
+                    event => {
+                        if let Some(found) = pick(event) {
+                            return Ok(found);
+                        }
+                    }
+                }
+            }
+            Err("the client stopped".to_owned())
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", wait.as_secs())))
     }
 }

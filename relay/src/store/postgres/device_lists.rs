@@ -2,7 +2,7 @@
 //! upsert of the list row: it locks the row and compares counters in the database, so of two
 //! nodes publishing at once the later waits for the earlier and then sees its counter.
 
-use hush_proto::AccountId;
+use hush_proto::{AccountId, MailboxId};
 
 use super::pool::PooledConn;
 use crate::store::device_lists::{counter_to_sql, list_from_sql, membership_from_sql};
@@ -26,11 +26,28 @@ pub(super) async fn publish(conn: &mut PooledConn<'_>, update: DeviceListUpdate)
         return Err(StoreError::StaleDeviceList);
     }
     let devices: Vec<&[u8]> = update.devices.iter().map(|device| &device[..]).collect();
-    tx.query(
-        "DELETE FROM device_memberships WHERE account = $1 AND NOT (identity_key = ANY($2))",
-        &[&account, &devices],
-    )
-    .await?;
+    let removed = tx
+        .query(
+            "DELETE FROM device_memberships WHERE account = $1 AND NOT (identity_key = ANY($2)) \
+             RETURNING identity_key",
+            &[&account, &devices],
+        )
+        .await?;
+    // A device that published its membership and is no longer named was removed by the
+    // account: its mailbox goes too, with its prekeys and messages (`ON DELETE CASCADE`).
+    for row in &removed {
+        let identity_key: &[u8] = row.try_get(0).map_err(StoreError::from)?;
+        let identity_key: [u8; 32] =
+            identity_key
+                .try_into()
+                .map_err(|_| crate::store::Corruption::WrongLength {
+                    expected: 32,
+                    found: identity_key.len(),
+                })?;
+        let mailbox = MailboxId::for_identity(&identity_key);
+        tx.query("DELETE FROM mailboxes WHERE mailbox = $1", &[&&mailbox.0[..]])
+            .await?;
+    }
     tx.query(
         "INSERT INTO device_memberships (account, identity_key, signature) VALUES ($1, $2, $3) \
          ON CONFLICT (account, identity_key) DO UPDATE SET signature = EXCLUDED.signature",

@@ -1,7 +1,7 @@
 //! Accounts' device lists: one row per account, one per membership. Publishing runs on the
 //! writer in a savepoint, so its read of the stored counter and its writes are one atomic step.
 
-use hush_proto::AccountId;
+use hush_proto::{AccountId, MailboxId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::device_lists::{
@@ -36,9 +36,12 @@ pub(super) fn publish(conn: &Connection, update: DeviceListUpdate) -> Result<(),
         .prepare_cached("SELECT identity_key FROM device_memberships WHERE account = ?1")?
         .query_map([account], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
+    // A device that published its membership and is no longer named was removed by the
+    // account: its mailbox goes too (one that never consented keeps it).
     for device in held.iter().filter(|device| !update.devices.contains(device)) {
         conn.prepare_cached("DELETE FROM device_memberships WHERE account = ?1 AND identity_key = ?2")?
             .execute(params![account, device])?;
+        super::ops::delete_mailbox(conn, MailboxId::for_identity(device))?;
     }
     conn.prepare_cached(
         "INSERT INTO device_memberships (account, identity_key, signature) VALUES (?1, ?2, ?3) \

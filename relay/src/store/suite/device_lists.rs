@@ -155,3 +155,39 @@ pub(crate) async fn counters_past_i64_compare_as_numbers<S: Store>(store: S) {
         stored(&top, vec![membership(1, 0x11)])
     );
 }
+
+/// A newer list that no longer names a device deletes that device's mailbox, but only for a
+/// device that published its membership for the account: an account cannot delete a stranger's
+/// mailbox by listing it and then unlisting it.
+pub(crate) async fn a_removed_device_that_consented_loses_its_mailbox<S: Store>(store: S) {
+    use hush_proto::MailboxId;
+
+    use crate::store::MailboxStatus;
+    let mailbox = |n: u8| MailboxId::for_identity(&device(n));
+    for n in 1..=3 {
+        store.register(mailbox(n), device(n), 1_000).await.unwrap();
+    }
+    let all = update(1, &[1, 2, 3], 1, 0x11);
+    store.publish_device_list(all.clone()).await.unwrap();
+    store
+        .publish_device_list(DeviceListUpdate {
+            membership: membership(2, 0x22),
+            ..all
+        })
+        .await
+        .unwrap();
+    // Device 3 never published its membership: a stranger the account listed.
+    store.publish_device_list(update(2, &[1], 1, 0x11)).await.unwrap();
+    assert_eq!(
+        store.mailbox_status(mailbox(2)).await.unwrap(),
+        MailboxStatus::Unknown
+    );
+    for kept in [1, 3] {
+        assert_eq!(
+            store.mailbox_status(mailbox(kept)).await.unwrap(),
+            MailboxStatus::Active {
+                identity_key: device(kept)
+            }
+        );
+    }
+}

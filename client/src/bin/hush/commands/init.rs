@@ -29,7 +29,7 @@ pub async fn address(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub async fn init(dir: &Path, relay: &str, offline: bool) -> Result<()> {
+pub async fn init(dir: &Path, relay: &str, offline: bool, link: bool) -> Result<()> {
     let relay: RelayAddress = relay
         .parse()
         .with_context(|| format!("bad relay address {relay:?}; nothing was created"))?;
@@ -46,6 +46,9 @@ pub async fn init(dir: &Path, relay: &str, offline: bool) -> Result<()> {
         bail!(
             "{error}.\nNothing was created. Check the address (the relay prints it at start-up){what_to_do}."
         );
+    }
+    if link {
+        return super::device::init_link(dir, relay).await;
     }
     let profile = Profile::create(dir, relay).await?;
     println!("profile created in {}", dir.display());

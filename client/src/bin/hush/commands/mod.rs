@@ -2,6 +2,7 @@
 
 pub mod contact;
 pub mod conversations;
+pub mod device;
 mod format;
 pub mod history;
 pub mod inbox;

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use hush_client::{ClientEvent, ConnectionState, Content, Event, MessageStatus};
+use hush_client::{ClientEvent, Content, Event, MessageStatus};
 
 use crate::profile::Profile;
 
@@ -29,23 +29,14 @@ pub async fn run(dir: &Path, to: &str, text: String) -> Result<()> {
     let id = profile.client.send(peer, Content::text(text)).await?;
     println!("queued {id}");
     // Until the relay stores it, the first failed connection attempt, or SEND_WAIT.
-    let outcome = tokio::time::timeout(SEND_WAIT, async {
-        while let Some(event) = profile.events.next().await {
-            match event {
-                ClientEvent::Core(Event::StatusChanged {
-                    id: changed, status, ..
-                }) if changed == id => {
-                    return Ok(status);
-                }
-                ClientEvent::Connection(ConnectionState::Offline { reason, .. }) => return Err(reason),
-                ClientEvent::Stopped(reason) => return Err(format!("stopped: {reason}")),
-                _ => {}
-            }
-        }
-        Err("the client stopped".to_owned())
-    })
-    .await
-    .unwrap_or_else(|_| Err(format!("no answer within {} s", SEND_WAIT.as_secs())));
+    let outcome = profile
+        .wait_for(SEND_WAIT, |event| match event {
+            ClientEvent::Core(Event::StatusChanged {
+                id: changed, status, ..
+            }) if changed == id => Some(status),
+            _ => None,
+        })
+        .await;
     profile.client.shutdown().await?;
     match outcome {
         Ok(MessageStatus::Failed) => bail!("the relay has no mailbox for {to}; message not delivered"),

@@ -1,0 +1,149 @@
+//! A relay store that lies about one device: the bundle it serves for a chosen mailbox is an
+//! impostor's (another identity key, with a signed prekey that key really signed). Everything
+//! else is the in-memory store's, and every mailbox messages are stored for is recorded.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use hush_crypto::Account;
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
+use hush_relay::store::memory::MemoryStore;
+use hush_relay::store::{
+    ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList, StoredMessage,
+};
+
+#[derive(Debug, Default)]
+pub struct Substituting {
+    inner: MemoryStore,
+    lies: Arc<Lies>,
+}
+
+/// What the test controls and sees of the lying store.
+#[derive(Debug, Default)]
+pub struct Lies {
+    /// The mailbox whose bundle is swapped, and the impostor's bundle.
+    swap: Mutex<Option<(MailboxId, ClaimedBundle)>>,
+    /// Every mailbox a message was stored for, with the envelope, in order.
+    pub stored_for: Mutex<Vec<(MailboxId, Vec<u8>)>>,
+}
+
+impl Substituting {
+    /// The store and the handle the test keeps.
+    pub fn new() -> (Self, Arc<Lies>) {
+        let store = Self::default();
+        let lies = Arc::clone(&store.lies);
+        (store, lies)
+    }
+}
+
+impl Lies {
+    /// From now on, `mailbox`'s bundle is `impostor`'s.
+    pub fn swap(&self, mailbox: MailboxId, impostor: &Account) {
+        let bundle = impostor.prekey_bundle(None).unwrap();
+        let claimed = ClaimedBundle {
+            identity_key: impostor.identity_key().to_bytes(),
+            signed_prekey: SignedPreKey {
+                id: bundle.signed_prekey.id,
+                created_at: bundle.signed_prekey.created_at,
+                key: bundle.signed_prekey.key.to_bytes(),
+                signature: Signature(bundle.signed_prekey.signature),
+            },
+            one_time_prekey: None,
+            remaining: 0,
+        };
+        *self.swap.lock().unwrap() = Some((mailbox, claimed));
+    }
+}
+
+impl Store for Substituting {
+    async fn register(&self, mailbox: MailboxId, identity_key: [u8; 32], now: u64) -> Result<(), StoreError> {
+        self.inner.register(mailbox, identity_key, now).await
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        self.inner.mailbox_status(mailbox).await
+    }
+
+    async fn upload_prekeys(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey: SignedPreKey,
+        one_time: Vec<OneTimePreKey>,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        self.inner
+            .upload_prekeys(mailbox, signed_prekey, one_time, max_one_time)
+            .await
+    }
+
+    async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
+        let swapped = self.lies.swap.lock().unwrap().clone();
+        match swapped {
+            Some((target, impostor)) if target == mailbox => Ok(impostor),
+            _ => self.inner.claim_bundle(mailbox).await,
+        }
+    }
+
+    async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
+        self.inner.one_time_prekey_count(mailbox).await
+    }
+
+    async fn set_access_verifier(
+        &self,
+        mailbox: MailboxId,
+        verifier: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_access_verifier(mailbox, verifier).await
+    }
+
+    async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
+        self.inner.access_verifier(mailbox).await
+    }
+
+    async fn enqueue(
+        &self,
+        deliveries: Vec<(MailboxId, Envelope)>,
+        now: u64,
+        quota: Quota,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.lies.stored_for.lock().unwrap().extend(
+            deliveries
+                .iter()
+                .map(|(mailbox, envelope)| (*mailbox, envelope.as_bytes().to_vec())),
+        );
+        self.inner.enqueue(deliveries, now, quota).await
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.inner.fetch(mailbox, after, limit).await
+    }
+
+    async fn ack(&self, mailbox: MailboxId, through: u64) -> Result<u64, StoreError> {
+        self.inner.ack(mailbox, through).await
+    }
+
+    async fn publish_device_list(&self, update: DeviceListUpdate) -> Result<(), StoreError> {
+        self.inner.publish_device_list(update).await
+    }
+
+    async fn device_list(&self, account: AccountId) -> Result<Option<StoredDeviceList>, StoreError> {
+        self.inner.device_list(account).await
+    }
+
+    async fn purge_expired(&self, cutoff: u64) -> Result<u64, StoreError> {
+        self.inner.purge_expired(cutoff).await
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        self.inner.delete_mailbox(mailbox).await
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        self.inner.queue_depth().await
+    }
+}
