@@ -162,4 +162,12 @@ pub enum Event {
         /// The identity key the relay's bundle named.
         served: [u8; 32],
     },
+    /// The devices that count for a contact changed: a newer device list of its account was
+    /// pinned (SPEC.md §16.8 "Pinning"). Nothing is sent to them yet: the 1:1 path is unchanged.
+    ContactDevicesChanged {
+        /// The contact.
+        peer: Address,
+        /// The devices named by the pinned list whose membership verified.
+        devices: Vec<IdentityKey>,
+    },
 }
