@@ -170,4 +170,11 @@ pub enum Event {
         /// The devices named by the pinned list whose membership verified.
         devices: Vec<IdentityKey>,
     },
+    /// The relay served, for a contact, a device list signed by another account key than the
+    /// one its address names: an identity change. The list is not pinned; the app decides
+    /// (the client's identity-change policy), as for a changed address.
+    ContactAccountKeyChanged {
+        /// The contact.
+        peer: Address,
+    },
 }

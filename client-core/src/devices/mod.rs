@@ -7,6 +7,7 @@
 pub(crate) mod bundle_check;
 pub(crate) mod linking;
 pub(crate) mod own;
+pub(crate) mod peer_fetch;
 pub(crate) mod peers;
 pub(crate) mod publish;
 
