@@ -15,6 +15,7 @@ use rand::rngs::StdRng;
 
 const NOW: u64 = 1_700_000_000_000;
 
+/// Bob's core and store (every commit applied).
 struct Dev {
     core: Core,
     store: MemoryStore,
@@ -22,26 +23,28 @@ struct Dev {
 
 impl Dev {
     fn new() -> Self {
-        let core = Core::create(NOW, Box::new(StdRng::seed_from_u64(7)));
-        let mut dev = Self {
-            core,
+        let mut bob = Self {
+            core: Core::create(NOW, Box::new(StdRng::seed_from_u64(7))),
             store: MemoryStore::new(),
         };
-        dev.drain();
-        dev
+        let _ = bob.drain();
+        bob
     }
 
+    /// Commits applied; the requests and events the core output, in order.
     fn drain(&mut self) -> (Vec<ClientFrame>, Vec<Event>) {
-        let (mut requests, mut events) = (Vec::new(), Vec::new());
-        while let Some(output) = self.core.poll_output() {
-            match output {
-                Output::Commit(commit) => self.store.apply(&commit).unwrap(),
-                Output::Request(frame) => requests.push(frame),
-                Output::Event(event) => events.push(event),
-                _ => {}
+        let outputs: Vec<Output> = std::iter::from_fn(|| self.core.poll_output()).collect();
+        let mut out = (Vec::new(), Vec::new());
+        for output in outputs {
+            if let Output::Commit(commit) = &output {
+                self.store.apply(commit).unwrap();
+            } else if let Output::Request(frame) = output {
+                out.0.push(frame);
+            } else if let Output::Event(event) = output {
+                out.1.push(event);
             }
         }
-        (requests, events)
+        out
     }
 
     /// The fetches of `peer`'s list among the requests.

@@ -10,8 +10,6 @@
 //!   at the next login.
 //! - `RateLimited` or another error: asked again at the next login.
 
-use std::collections::BTreeSet;
-
 use hush_proto::{AccountId, ErrorResponse, Request, Response};
 
 use super::peers::{ListOutcome, PeerLists};
@@ -21,22 +19,6 @@ use crate::core::Core;
 use crate::event::Event;
 use crate::link::Pending;
 use crate::records::StoreOp;
-
-/// Contacts' lists asked for on the current connection (memory only).
-#[derive(Debug, Default)]
-pub(crate) struct PeerFetch {
-    /// Asked on this connection (answered or not): not asked again before the next login.
-    asked: BTreeSet<Address>,
-    /// The relay had no list for them on this connection: single-device legacy peers.
-    legacy: BTreeSet<Address>,
-}
-
-impl PeerFetch {
-    /// A new connection (or none).
-    pub(crate) fn reset(&mut self) {
-        *self = Self::default();
-    }
-}
 
 impl Core {
     /// The contacts' pinned lists.

@@ -11,7 +11,7 @@
 //!
 //! Nothing here sends: fan-out over the pinned devices is a later step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hush_crypto::IdentityKey;
 use hush_crypto::devices::{AccountKey, DeviceList, DeviceListError};
@@ -189,6 +189,22 @@ impl PeerLists {
         };
         self.by_peer.insert(peer, new);
         outcome
+    }
+}
+
+/// Contacts' lists asked for on the current connection (memory only).
+#[derive(Debug, Default)]
+pub(crate) struct PeerFetch {
+    /// Asked on this connection (answered or not): not asked again before the next login.
+    pub(crate) asked: BTreeSet<Address>,
+    /// The relay had no list for them on this connection: single-device legacy peers.
+    pub(crate) legacy: BTreeSet<Address>,
+}
+
+impl PeerFetch {
+    /// A new connection (or none).
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
     }
 }
 

@@ -11,8 +11,11 @@ use super::codec::address;
 /// One membership entry: a device identity key and its signature.
 const ENTRY: usize = 32 + 64;
 
-fn memberships(bytes: &[u8]) -> Result<Vec<([u8; 32], [u8; 64])>, StoreError> {
-    if bytes.len() % ENTRY != 0 {
+/// Membership entries: `(device identity key, signature)`.
+type Entries = Vec<([u8; 32], [u8; 64])>;
+
+fn memberships(bytes: &[u8]) -> Result<Entries, StoreError> {
+    if !bytes.len().is_multiple_of(ENTRY) {
         return Err(StoreError::Decode {
             what: "peer memberships",
             reason: format!("{} bytes is not a whole number of entries", bytes.len()),
