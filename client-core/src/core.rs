@@ -24,6 +24,7 @@ use crate::access::{Access, OwnAccessKey};
 use crate::address::Address;
 use crate::backoff::Backoff;
 use crate::devices::own::{BundleChecks, ListSync, OwnAccount};
+use crate::devices::peers::{PeerFetch, PeerLists};
 use crate::error::CoreError;
 use crate::event::Event;
 use crate::inbox::Inbox;
@@ -63,6 +64,9 @@ pub struct Core {
     /// The link request of a new device waiting to join an account.
     pub(crate) joining: Option<LinkRequest>,
     pub(crate) bundle_checks: BundleChecks,
+    /// Each contact's pinned device list, and what was asked on this connection.
+    pub(crate) peer_lists: PeerLists,
+    pub(crate) peer_fetch: PeerFetch,
 }
 
 impl core::fmt::Debug for Core {
@@ -122,6 +126,7 @@ impl Core {
         for conversation in snapshot.conversations {
             core.conversations.insert(conversation.peer, conversation);
         }
+        core.peer_lists = PeerLists::restore(&snapshot.peer_devices);
         core.outbox.restore(snapshot.outbox);
         core.inbox.restore(snapshot.held);
         core.resets
@@ -155,6 +160,8 @@ impl Core {
             list_sync: ListSync::default(),
             joining: None,
             bundle_checks: BundleChecks::default(),
+            peer_lists: PeerLists::default(),
+            peer_fetch: PeerFetch::default(),
         }
     }
 
@@ -209,6 +216,7 @@ impl Core {
             Pending::Report(peer) => self.on_report_result(peer, &result),
             Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
             Pending::LinkedBundle(device) => self.on_linked_bundle(device, result),
+            Pending::PeerList(peer) => self.on_peer_list(peer, result),
             Pending::Ack => {}
         }
         self.pump(now);

@@ -162,4 +162,19 @@ pub enum Event {
         /// The identity key the relay's bundle named.
         served: [u8; 32],
     },
+    /// The devices that count for a contact changed: a newer device list of its account was
+    /// pinned (SPEC.md §16.8 "Pinning"). Nothing is sent to them yet: the 1:1 path is unchanged.
+    ContactDevicesChanged {
+        /// The contact.
+        peer: Address,
+        /// The devices named by the pinned list whose membership verified.
+        devices: Vec<IdentityKey>,
+    },
+    /// The relay served, for a contact, a device list signed by another account key than the
+    /// one its address names: an identity change. The list is not pinned; the app decides
+    /// (the client's identity-change policy), as for a changed address.
+    ContactAccountKeyChanged {
+        /// The contact.
+        peer: Address,
+    },
 }

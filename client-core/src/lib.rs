@@ -43,7 +43,11 @@ pub use content::{
 };
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;
-pub use devices::{LinkDeviceError, OwnAccount, OwnAccountRecord, OwnListError};
+pub use devices::peers::peer_account_key;
+pub use devices::{
+    LinkDeviceError, ListOutcome, OwnAccount, OwnAccountRecord, OwnListError, PeerDevices, PeerDevicesRecord,
+    PeerLists,
+};
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use memory::{MemoryStore, MemoryStoreError};

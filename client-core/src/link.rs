@@ -26,6 +26,8 @@ pub(crate) enum Pending {
     OwnList(ListRequest),
     /// The bundle of a device we linked, fetched to check its identity key.
     LinkedBundle(IdentityKey),
+    /// A contact's device list.
+    PeerList(Address),
 }
 
 /// A request about our own device list.

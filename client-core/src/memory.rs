@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::MessageId;
-use crate::devices::OwnAccountRecord;
+use crate::devices::{OwnAccountRecord, PeerDevicesRecord};
 use crate::records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
@@ -52,6 +52,7 @@ pub struct MemoryStore {
     peer_access: HashMap<Address, PeerAccess>,
     own_account: Option<OwnAccountRecord>,
     link_request: Option<LinkRequestPickle>,
+    peer_devices: BTreeMap<Address, PeerDevicesRecord>,
 }
 
 impl MemoryStore {
@@ -103,6 +104,9 @@ impl MemoryStore {
             StoreOp::PutOwnAccessKey(own) => self.own_access_key = Some(own.clone()),
             StoreOp::PutOwnAccount(own) => self.own_account = Some(own.clone()),
             StoreOp::PutLinkRequest(request) => self.link_request = request.clone(),
+            StoreOp::PutPeerDevices(record) => {
+                self.peer_devices.insert(record.peer, record.clone());
+            }
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
             }
@@ -177,6 +181,7 @@ impl Store for MemoryStore {
             peer_access: self.peer_access.values().cloned().collect(),
             own_account: self.own_account.clone(),
             link_request: self.link_request.clone(),
+            peer_devices: self.peer_devices.values().cloned().collect(),
         }))
     }
 

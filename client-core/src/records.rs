@@ -14,7 +14,7 @@ use hush_crypto::peer::PeerSessionsPickle;
 use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::{Content, MessageId};
-use crate::devices::OwnAccountRecord;
+use crate::devices::{OwnAccountRecord, PeerDevicesRecord};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -216,6 +216,8 @@ pub enum StoreOp {
     },
     /// Add or replace a contact (by name).
     PutContact(Contact),
+    /// Pin a contact's device list (replaces the one pinned for `peer`).
+    PutPeerDevices(PeerDevicesRecord),
     /// Remove a contact by name (no-op if absent).
     RemoveContact(String),
     /// Replace our own access key.
@@ -269,4 +271,6 @@ pub struct Snapshot {
     pub own_account: Option<OwnAccountRecord>,
     /// The link request a new device waits on, if it does.
     pub link_request: Option<LinkRequestPickle>,
+    /// Each contact's pinned device list (SPEC.md §16.8 "Pinning"), any order.
+    pub peer_devices: Vec<PeerDevicesRecord>,
 }

@@ -175,6 +175,9 @@ impl Core {
         }
         self.release_from(now, peer, Vec::new(), &mut ops, &mut events);
         self.commit(ops);
+        if !self.peer_lists.has(&peer) {
+            self.fetch_peer_list(peer);
+        }
         for event in events {
             self.event(event);
         }

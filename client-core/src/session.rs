@@ -39,6 +39,8 @@ impl Core {
         self.sync_own_list(now);
         self.bundle_checks.reset();
         self.check_linked_bundles();
+        self.peer_fetch.reset();
+        self.fetch_missing_peer_lists();
         self.upload_access_key();
         self.send_pending_reports();
         self.pump(now);

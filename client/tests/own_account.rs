@@ -85,8 +85,10 @@ fn downgrade_to_version_2(path: &Path, key_byte: u8) {
     let hex: String = std::iter::repeat_n(format!("{key_byte:02x}"), 32).collect();
     conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
         .unwrap();
-    conn.execute_batch("DROP TABLE own_account; DROP TABLE link_request; PRAGMA user_version = 2;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE own_account; DROP TABLE link_request; DROP TABLE peer_devices; PRAGMA user_version = 2;",
+    )
+    .unwrap();
 }
 
 async fn open(path: &Path, key: &DatabaseKey, relay: &hush_client::RelayAddress) -> (Client, Events) {

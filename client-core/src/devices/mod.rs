@@ -7,7 +7,10 @@
 pub(crate) mod bundle_check;
 pub(crate) mod linking;
 pub(crate) mod own;
+pub(crate) mod peer_fetch;
+pub(crate) mod peers;
 pub(crate) mod publish;
 
 pub use linking::LinkDeviceError;
 pub use own::{OwnAccount, OwnAccountRecord, OwnListError};
+pub use peers::{ListOutcome, PeerDevices, PeerDevicesRecord, PeerLists};

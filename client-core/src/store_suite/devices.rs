@@ -56,3 +56,32 @@ pub fn link_request_is_put_replaced_and_deleted<S: Store>(mut store: S) {
     apply(&mut store, vec![StoreOp::PutLinkRequest(None)]);
     assert_eq!(load(&store).link_request, None);
 }
+
+/// Contacts' pinned device lists: one record per contact, replaced whole, several contacts side
+/// by side (SPEC.md §16.8 "Pinning").
+pub fn peer_devices_are_put_and_replaced<S: Store>(mut store: S) {
+    use crate::address::Address;
+    use crate::devices::PeerDevicesRecord;
+    let alice = Address::from_identity(&account().identity_key());
+    let bob = Address::from_identity(&account().identity_key());
+    let record = |peer, list: u8, members: u8| PeerDevicesRecord {
+        peer,
+        list: vec![list; 40],
+        memberships: (0..members).map(|i| ([i; 32], [i; 64])).collect(),
+    };
+    apply(&mut store, vec![StoreOp::PutAccount(account().pickle())]);
+    assert!(load(&store).peer_devices.is_empty());
+    apply(
+        &mut store,
+        vec![
+            StoreOp::PutPeerDevices(record(alice, 1, 1)),
+            StoreOp::PutPeerDevices(record(bob, 2, 0)),
+        ],
+    );
+    apply(&mut store, vec![StoreOp::PutPeerDevices(record(alice, 3, 2))]);
+    let mut pinned = load(&store).peer_devices;
+    pinned.sort_by_key(|record| *record.peer.as_bytes());
+    let mut expected = vec![record(alice, 3, 2), record(bob, 2, 0)];
+    expected.sort_by_key(|record| *record.peer.as_bytes());
+    assert_eq!(pinned, expected);
+}

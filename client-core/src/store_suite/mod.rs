@@ -37,7 +37,10 @@ pub use commits::{
     empty_commit_changes_nothing, failed_commit_leaves_nothing, ops_in_a_commit_apply_in_order,
     reopen_keeps_everything,
 };
-pub use devices::{link_request_is_put_replaced_and_deleted, own_account_is_put_and_replaced};
+pub use devices::{
+    link_request_is_put_replaced_and_deleted, own_account_is_put_and_replaced,
+    peer_devices_are_put_and_replaced,
+};
 pub use messages::{
     insert_message_ignores_a_second_insert_of_an_id, messages_round_trip_every_field,
     status_ignores_unknown_ids_and_other_peers, status_moves_only_forward,
@@ -82,6 +85,7 @@ macro_rules! store_suite {
             access_keys_and_standings_are_put_and_replaced,
             own_account_is_put_and_replaced,
             link_request_is_put_replaced_and_deleted,
+            peer_devices_are_put_and_replaced,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

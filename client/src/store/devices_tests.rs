@@ -56,7 +56,7 @@ fn a_version_2_profile_migrates_to_version_3_and_then_to_an_account() {
     }
 
     let mut store = SqlStore::open_existing(&path, &key()).unwrap();
-    assert_eq!(user_version(&store), 3);
+    assert_eq!(user_version(&store), schema::SCHEMA_VERSION);
     let snapshot = store.load().unwrap().unwrap();
     assert_eq!(snapshot.own_account, None);
     assert_eq!(store.history(&peer, None, 10).unwrap().len(), 1);

@@ -20,6 +20,7 @@ mod existing_tests;
 mod kdf;
 mod key;
 mod ops;
+mod peer_devices;
 mod queries;
 mod rekey;
 #[cfg(test)]

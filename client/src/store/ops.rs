@@ -154,6 +154,7 @@ pub(super) fn apply(
                 params![signing_key, own.list, int(own.published)],
             )?;
         }
+        StoreOp::PutPeerDevices(record) => super::peer_devices::put(conn, record)?,
         // A newer core's op this store does not know: refusing the commit keeps the
         // all-or-nothing promise instead of silently losing the op.
         _ => {

@@ -112,6 +112,7 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         peer_access: super::access::load_peers(conn)?,
         own_account: super::devices::load_own(conn, pickle_key)?,
         link_request: super::devices::load_link_request(conn, pickle_key)?,
+        peer_devices: super::peer_devices::load(conn)?,
     }))
 }
 

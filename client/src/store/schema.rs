@@ -109,6 +109,13 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         pickle BLOB NOT NULL
     );",
+    // Version 4: each contact's pinned device list (SPEC.md §16.8 "Pinning"): the list's bytes
+    // and the membership signatures that verified (96-byte entries: identity key, signature).
+    "CREATE TABLE peer_devices (
+        peer BLOB PRIMARY KEY NOT NULL,
+        list BLOB NOT NULL,
+        memberships BLOB NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
