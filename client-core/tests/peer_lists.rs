@@ -168,3 +168,37 @@ fn a_list_under_another_account_key_is_an_identity_change_and_not_pinned() {
     assert!(bob.core.peer_lists().get(&alice).is_none());
     assert!(bob.store.load().unwrap().unwrap().peer_devices.is_empty());
 }
+
+/// A login asks for a bounded number of missing lists (the relay's fetch budget is shared with
+/// the bundle fetches sends need), and the next logins ask the others in turn.
+#[test]
+fn a_login_fetches_a_bounded_number_of_lists_and_the_next_logins_the_rest() {
+    let mut bob = Dev::new();
+    let contacts: Vec<Address> = (10..16).map(|seed| alice(seed).1).collect();
+    for peer in &contacts {
+        let fetch = bob.add(*peer);
+        bob.answer(&fetch, not_found());
+    }
+    let list_fetches = |requests: &[ClientFrame]| -> Vec<Address> {
+        contacts
+            .iter()
+            .filter(|peer| !Dev::fetches(requests, peer).is_empty())
+            .copied()
+            .collect()
+    };
+    let mut asked = std::collections::BTreeSet::new();
+    for _ in 0..2 {
+        bob.core.handle_disconnected(NOW);
+        bob.drain();
+        bob.core.handle_authenticated(NOW, 100);
+        let (requests, _) = bob.drain();
+        let fetched = list_fetches(&requests);
+        assert_eq!(fetched.len(), 4, "one login asks at most 4 lists: {fetched:?}");
+        asked.extend(fetched);
+    }
+    assert_eq!(
+        asked.len(),
+        contacts.len(),
+        "two logins between them ask every contact"
+    );
+}

@@ -1,5 +1,6 @@
 //! Fetching contacts' device lists (SPEC.md §16.8 "Pinning"): when a contact is accepted, and
-//! at each login for every accepted contact with no pinned list, the core asks the relay for
+//! at each login for up to [`LOGIN_LIST_FETCHES`] accepted contacts with no pinned list (in
+//! turn over logins), the core asks the relay for
 //! the account's list (`FetchDeviceList` under the account key the address names) once per
 //! connection, and pins what [`PeerLists::accept`] accepts.
 //!
@@ -20,6 +21,10 @@ use crate::event::Event;
 use crate::link::Pending;
 use crate::records::StoreOp;
 
+/// At most this many contacts' lists are fetched at one login (the relay's per-requester fetch
+/// budget is shared with the bundle fetches sends need).
+pub(crate) const LOGIN_LIST_FETCHES: usize = 4;
+
 impl Core {
     /// The contacts' pinned lists.
     pub fn peer_lists(&self) -> &PeerLists {
@@ -32,12 +37,27 @@ impl Core {
         self.peer_fetch.legacy.contains(peer)
     }
 
-    /// Asks for the list of every accepted contact with none pinned (at login).
+    /// Asks for the lists of up to [`LOGIN_LIST_FETCHES`] accepted contacts with none pinned (at
+    /// login). Device-list fetches share the relay's per-requester budget with bundle fetches
+    /// (60 a minute by default), so a login must not spend it all on lists while sends wait for
+    /// bundles; the other contacts are asked when they are accepted or at a later login.
     pub(crate) fn fetch_missing_peer_lists(&mut self) {
-        for peer in self.access.peers_with(Standing::Accepted) {
-            if !self.peer_lists.has(&peer) {
-                self.fetch_peer_list(peer);
-            }
+        let mut missing: Vec<Address> = self
+            .access
+            .peers_with(Standing::Accepted)
+            .into_iter()
+            .filter(|peer| !self.peer_lists.has(peer))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        // Each login starts where the last one's pass ended.
+        let start = self.peer_fetch.logins.wrapping_mul(LOGIN_LIST_FETCHES) % missing.len();
+        self.peer_fetch.logins = self.peer_fetch.logins.wrapping_add(1);
+        missing.rotate_left(start);
+        missing.truncate(LOGIN_LIST_FETCHES);
+        for peer in missing {
+            self.fetch_peer_list(peer);
         }
     }
 

@@ -199,12 +199,16 @@ pub(crate) struct PeerFetch {
     pub(crate) asked: BTreeSet<Address>,
     /// The relay had no list for them on this connection: single-device legacy peers.
     pub(crate) legacy: BTreeSet<Address>,
+    /// Logins so far in this process: where the next login's bounded fetch pass starts, so
+    /// every contact is asked in turn (kept across connections).
+    pub(crate) logins: usize,
 }
 
 impl PeerFetch {
     /// A new connection (or none).
     pub(crate) fn reset(&mut self) {
-        *self = Self::default();
+        self.asked.clear();
+        self.legacy.clear();
     }
 }
 
