@@ -58,4 +58,5 @@ pub use records::{
 };
 pub use requests::RequestError;
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
+pub use send::signed_prekey_to_wire;
 pub use store::Store;

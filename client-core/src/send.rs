@@ -377,6 +377,16 @@ impl Core {
     }
 }
 
+/// The wire form of a signed prekey (what `UploadPreKeys` carries and a `Bundle` serves).
+pub fn signed_prekey_to_wire(signed: &SignedPreKeyPublic) -> hush_proto::SignedPreKey {
+    hush_proto::SignedPreKey {
+        id: signed.id,
+        created_at: signed.created_at,
+        key: signed.key.to_bytes(),
+        signature: hush_proto::Signature(signed.signature),
+    }
+}
+
 /// The crypto crate's bundle from the wire form; `None` if a key is invalid.
 pub(crate) fn bundle_from_wire(bundle: &Bundle) -> Option<PreKeyBundle> {
     Some(PreKeyBundle {

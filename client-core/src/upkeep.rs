@@ -1,7 +1,7 @@
 //! Prekey upkeep: keep the relay stocked with one-time prekeys and rotate the signed prekey.
 
 use hush_crypto::Account;
-use hush_proto::{ErrorResponse, OneTimePreKey, PreKeyUpload, Request, Response, Signature, SignedPreKey};
+use hush_proto::{ErrorResponse, OneTimePreKey, PreKeyUpload, Request, Response};
 use rand_core::CryptoRng;
 
 use crate::backoff::RETRY_BASE_MS;
@@ -121,12 +121,7 @@ impl Upkeep {
         self.uploading = true;
         self.upload_due = None;
         let request = Request::UploadPreKeys {
-            signed_prekey: SignedPreKey {
-                id: signed.id,
-                created_at: signed.created_at,
-                key: signed.key.to_bytes(),
-                signature: Signature(signed.signature),
-            },
+            signed_prekey: crate::send::signed_prekey_to_wire(&signed),
             one_time_prekeys,
         };
         link.request(out, request, Pending::Upload);

@@ -15,7 +15,6 @@ use hush_client_core::{
 use hush_crypto::devices::LinkError;
 use hush_proto::{
     Bundle, ClientFrame, Delivery, Envelope, ErrorCode, ErrorResponse, Push, Request, Response, Seq,
-    Signature, SignedPreKey,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -344,12 +343,7 @@ fn served_bundle(account: &hush_crypto::Account) -> Bundle {
     let bundle = account.prekey_bundle(None).unwrap();
     Bundle {
         identity_key: *bundle.identity_key.as_bytes(),
-        signed_prekey: SignedPreKey {
-            id: bundle.signed_prekey.id,
-            created_at: bundle.signed_prekey.created_at,
-            key: bundle.signed_prekey.key.to_bytes(),
-            signature: Signature(bundle.signed_prekey.signature),
-        },
+        signed_prekey: hush_client_core::signed_prekey_to_wire(&bundle.signed_prekey),
         one_time_prekey: None,
     }
 }

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use hush_proto::{
-    Bundle, ClientFrame, Delivery, Envelope, Push, Request, Response, Seq, Signature, SignedPreKey,
-};
+use hush_proto::{Bundle, ClientFrame, Delivery, Envelope, Push, Request, Response, Seq};
 
 use super::{NOW, rng};
 use crate::address::Address;
@@ -93,12 +91,7 @@ impl Party {
             .expect("a new account has a signed prekey");
         Bundle {
             identity_key: *self.address().as_bytes(),
-            signed_prekey: SignedPreKey {
-                id: signed.id,
-                created_at: signed.created_at,
-                key: signed.key.to_bytes(),
-                signature: Signature(signed.signature),
-            },
+            signed_prekey: crate::send::signed_prekey_to_wire(&signed),
             one_time_prekey: None,
         }
     }

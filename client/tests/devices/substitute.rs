@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use hush_crypto::Account;
-use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use hush_relay::store::memory::MemoryStore;
 use hush_relay::store::{
     ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList, StoredMessage,
@@ -42,12 +42,7 @@ impl Lies {
         let bundle = impostor.prekey_bundle(None).unwrap();
         let claimed = ClaimedBundle {
             identity_key: impostor.identity_key().to_bytes(),
-            signed_prekey: SignedPreKey {
-                id: bundle.signed_prekey.id,
-                created_at: bundle.signed_prekey.created_at,
-                key: bundle.signed_prekey.key.to_bytes(),
-                signature: Signature(bundle.signed_prekey.signature),
-            },
+            signed_prekey: hush_client_core::signed_prekey_to_wire(&bundle.signed_prekey),
             one_time_prekey: None,
             remaining: 0,
         };
