@@ -24,6 +24,7 @@ mod login;
 mod memory;
 mod outbox;
 mod outputs;
+mod prekey_wire;
 mod receive;
 mod records;
 mod requests;
@@ -52,11 +53,11 @@ pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
+pub use prekey_wire::signed_prekey_to_wire;
 pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
 };
 pub use requests::RequestError;
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
-pub use send::signed_prekey_to_wire;
 pub use store::Store;

@@ -121,7 +121,7 @@ impl Upkeep {
         self.uploading = true;
         self.upload_due = None;
         let request = Request::UploadPreKeys {
-            signed_prekey: crate::send::signed_prekey_to_wire(&signed),
+            signed_prekey: crate::prekey_wire::signed_prekey_to_wire(&signed),
             one_time_prekeys,
         };
         link.request(out, request, Pending::Upload);

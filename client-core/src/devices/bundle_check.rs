@@ -12,7 +12,7 @@ use crate::address::Address;
 use crate::core::Core;
 use crate::event::Event;
 use crate::link::Pending;
-use crate::send::bundle_from_wire;
+use crate::prekey_wire::bundle_from_wire;
 
 impl Core {
     /// Checks `device`'s bundle once it is served (now, if online).

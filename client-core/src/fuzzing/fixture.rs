@@ -91,7 +91,7 @@ impl Party {
             .expect("a new account has a signed prekey");
         Bundle {
             identity_key: *self.address().as_bytes(),
-            signed_prekey: crate::send::signed_prekey_to_wire(&signed),
+            signed_prekey: crate::prekey_wire::signed_prekey_to_wire(&signed),
             one_time_prekey: None,
         }
     }
