@@ -1,5 +1,5 @@
 //! Fuzz entry points of the account layer (SPEC.md §16): the device-list, link-code and
-//! link-message decoders, and their seeds.
+//! link-message decoders, and their seeds (with the account layer's pickles for `unpickle`).
 
 use std::sync::OnceLock;
 
@@ -155,6 +155,28 @@ pub(super) fn seeds() -> Vec<Seed> {
                 vec![position, 0x01, which],
             );
         }
+    }
+    // The account layer's pickles (kinds 9 and 10), for the `unpickle` target: encrypted under
+    // the fuzz pickle key (nonces from a seeded RNG) and in plaintext.
+    let key = crate::pickle::PickleKey::new(super::PICKLE_KEY);
+    let mut pickle_rng = rng(22);
+    let account_key = AccountSigningKey::generate(&mut pickle_rng).pickle();
+    let request = link_request(fixture.laptop).pickle();
+    let pickles = [
+        (
+            "account_key",
+            account_key.encrypt(&key, &mut pickle_rng),
+            account_key.to_plaintext_bytes(),
+        ),
+        (
+            "link_request",
+            request.encrypt(&key, &mut pickle_rng),
+            request.to_plaintext_bytes(),
+        ),
+    ];
+    for (name, encrypted, plain) in pickles {
+        add("unpickle", name.to_string(), encrypted);
+        add("unpickle", format!("{name}_plain"), plain);
     }
     seeds
 }
