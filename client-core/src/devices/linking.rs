@@ -251,3 +251,40 @@ impl Core {
         self.list_sync.halted = false;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The example of proto/PROTOCOL.md "Link messages: contacts", byte for byte.
+    #[test]
+    fn contacts_encode_as_the_protocol_text_says() {
+        let mut address = [0x66u8; 32];
+        address[0] = 0x58; // the Ed25519 base point: a valid identity key
+        let bob = Contact {
+            name: "bob".into(),
+            address: Address::from_bytes(address).unwrap(),
+            verified: true,
+            added_at: 1_700_000_000_000,
+        };
+        let mut expected = vec![0x01, 0x03, b'b', b'o', b'b'];
+        expected.extend_from_slice(&address);
+        expected.extend_from_slice(&[0x01, 0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31]);
+        let encoded = encode_contacts(std::slice::from_ref(&bob));
+        assert_eq!(encoded, expected);
+        assert_eq!(decode_contacts(&encoded), vec![bob]);
+    }
+
+    /// An entry whose address is not a valid identity key is skipped; bytes that do not decode
+    /// give no contact.
+    #[test]
+    fn contacts_that_do_not_decode_are_skipped() {
+        let mut bytes = vec![0x01, 0x01, b'x'];
+        bytes.extend_from_slice(&[0x00; 32]); // not a valid identity key
+        bytes.extend_from_slice(&[0x00, 0x00]);
+        assert!(decode_contacts(&bytes).is_empty());
+        assert!(decode_contacts(&[0x05, 0x01]).is_empty());
+    }
+}
