@@ -85,7 +85,10 @@ pub enum Event {
     MessageReceived(StoredMessage),
     /// One of our messages has a new status (sent, delivered, read, failed). Receipts race
     /// (a late `Sent` after `Delivered`), so the core reports only moves forward from the last
-    /// status it reported for the message (in this process); stores keep the highest.
+    /// status it reported for the message (in this process); stores keep the highest. A
+    /// contact with several devices sends receipts to every device of our account, so a receipt
+    /// can name a message another of our devices sent: stores ignore an id they do not hold,
+    /// and so should the app.
     StatusChanged {
         /// Which.
         id: MessageId,

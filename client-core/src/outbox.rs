@@ -28,7 +28,7 @@ pub(crate) struct Plan {
     pub(crate) send: Vec<MessageId>,
     /// Due, with a session to encrypt on.
     pub(crate) encrypt: Vec<MessageId>,
-    /// Peers to fetch a bundle for (due items and no session).
+    /// Devices to fetch a bundle for (due items, and no session with them).
     pub(crate) fetch: Vec<Address>,
 }
 
@@ -110,7 +110,7 @@ impl Outbox {
         &mut self,
         now: u64,
         backed_off: impl Fn(&Address) -> bool,
-        has_session: impl Fn(&Address) -> bool,
+        without_session: impl Fn(&Address) -> Option<Vec<Address>>,
     ) -> Plan {
         self.pumped_at = now;
         let mut plan = Plan::default();
@@ -126,11 +126,21 @@ impl Outbox {
                 plan.send.push(item.id);
                 budget -= 1;
             } else if item.not_before <= now {
-                if has_session(&item.peer) {
+                // The devices of the item's route with no session (`None`: nowhere to go yet).
+                let Some(missing) = without_session(&item.peer) else {
+                    continue;
+                };
+                if missing.is_empty() {
                     plan.encrypt.push(item.id);
                     budget -= 1;
-                } else if !self.fetching.contains(&item.peer) && !plan.fetch.contains(&item.peer) {
-                    plan.fetch.push(item.peer);
+                }
+                for device in missing {
+                    let skip = self.fetching.contains(&device)
+                        || plan.fetch.contains(&device)
+                        || (device != item.peer && backed_off(&device));
+                    if !skip {
+                        plan.fetch.push(device);
+                    }
                 }
             }
         }

@@ -55,7 +55,7 @@ impl Core {
             }
         };
         let from = Address::from_identity(&unsealed.sender);
-        if self.is_blocked(&from) {
+        if self.is_blocked(&self.owner_of(&from)) {
             // Dropped unread (no session work) and acknowledged by the caller.
             return;
         }
@@ -115,8 +115,9 @@ impl Core {
         }
     }
 
-    /// A decrypted payload from `from`: receipts apply at once; content is delivered in the
-    /// sender's order, exactly once.
+    /// A decrypted payload from the device `from`: receipts apply at once; content is delivered
+    /// in the sending device's order, exactly once. What it sends is the contact's whose pinned
+    /// list counts the device ([`Core::owner_of`]); order, holding and sessions stay per device.
     pub(crate) fn accept(
         &mut self,
         now: u64,
@@ -140,28 +141,30 @@ impl Core {
             self.on_peer_reset(now, from, notice, ops, events);
             return;
         }
+        let contact = self.owner_of(&from);
         if let Body::Receipt { kind, ids } = payload.body {
             let status = match kind {
                 ReceiptKind::Delivered => MessageStatus::Delivered,
                 ReceiptKind::Read => MessageStatus::Read,
             };
             for id in ids {
-                self.resets.note_confirmed(from, &id);
+                self.resets.note_confirmed(contact, &id);
                 ops.push(StoreOp::SetStatus {
                     id,
-                    peer: from,
+                    peer: contact,
                     status,
                 });
                 events.push(Event::StatusChanged {
                     id,
-                    peer: from,
+                    peer: contact,
                     status,
                 });
             }
             return;
         }
         if let Body::AccessKey(key) = payload.body {
-            self.store_peer_key(from, key, ops);
+            // Each device has its own mailbox and key; a contact's device stands as the contact.
+            self.store_peer_key(from, contact, key, ops);
             return;
         }
         if payload.conv_seq == 0 {
@@ -184,7 +187,7 @@ impl Core {
             }
             return;
         }
-        let request = self.hold_as_request(from, ops, events);
+        let request = self.hold_as_request(contact, ops, events);
         if request || payload.conv_seq > conversation.next_in_seq {
             let held = HeldMessage {
                 peer: from,
@@ -237,7 +240,9 @@ impl Core {
         self.conversations.insert(from, conversation);
         ops.push(StoreOp::PutConversation(conversation));
         let not_before = now + RECEIPT_DELAY_MS;
-        self.queue_receipts(now, from, ReceiptKind::Delivered, &delivered, not_before, ops);
+        // Receipts go to the contact: every device of it hears them.
+        let contact = self.owner_of(&from);
+        self.queue_receipts(now, contact, ReceiptKind::Delivered, &delivered, not_before, ops);
     }
 
     fn deliver(
@@ -252,6 +257,7 @@ impl Core {
         let Body::Content(content) = payload.body else {
             return;
         };
+        let from = self.owner_of(&from);
         // A copy resent under a new number after a session reset: confirm it again only.
         if self.resets.delivered(&payload.id) {
             delivered.push(payload.id);

@@ -154,8 +154,19 @@ impl Core {
 
     /// `from` gave us its access key (kept whatever its standing, so that accepting it later
     /// lets us write to it as a contact).
-    pub(crate) fn store_peer_key(&mut self, from: Address, key: [u8; 32], ops: &mut Vec<StoreOp>) {
-        let access = self.access.entry(from, Standing::Requested);
+    /// A device of a pinned contact (`contact` ≠ `from`) takes the contact's standing.
+    pub(crate) fn store_peer_key(
+        &mut self,
+        from: Address,
+        contact: Address,
+        key: [u8; 32],
+        ops: &mut Vec<StoreOp>,
+    ) {
+        let standing = match self.access.standing(&contact) {
+            Some(standing) if contact != from => standing,
+            _ => Standing::Requested,
+        };
+        let access = self.access.entry(from, standing);
         if access.access_key != Some(key) {
             access.access_key = Some(key);
             ops.push(StoreOp::PutPeerAccess(access.clone()));

@@ -8,6 +8,7 @@ use crate::address::Address;
 use crate::backoff::is_retryable;
 use crate::content::{Body, Content, MAX_RECEIPT_IDS, MessageId, Payload, ReceiptKind};
 use crate::core::Core;
+use crate::devices::fanout;
 use crate::error::SendError;
 use crate::event::Event;
 use crate::link::Pending;
@@ -66,6 +67,10 @@ impl Core {
         let mut events = Vec::new();
         self.accept_on_send(now, to, &mut ops, &mut events);
         self.commit(ops);
+        // Where its messages go: the contact's devices if it has a list (once per connection).
+        if !self.peer_lists.has(&to) {
+            self.fetch_peer_list(to);
+        }
         for event in events {
             self.event(event);
         }
@@ -123,15 +128,11 @@ impl Core {
         if !self.link.is_online() {
             return;
         }
-        let (backoff, peers) = (&self.backoff, &self.peers);
+        let (backoff, peers, lists) = (&self.backoff, &self.peers, &self.peer_lists);
         let plan = self.outbox.plan(
             now,
             |peer| backoff.backed_off(now, peer),
-            |peer| {
-                peers
-                    .get(peer)
-                    .is_some_and(|sessions| sessions.active().is_some())
-            },
+            |peer| fanout::without_session(lists, peers, peer),
         );
         for peer in plan.fetch {
             self.fetch_bundle(peer);
@@ -165,32 +166,31 @@ impl Core {
             let Some(mut item) = self.outbox.get(id).cloned() else {
                 continue;
             };
-            if refetch.contains(&item.peer) {
+            let route = fanout::Route::of(&self.peer_lists, &item.peer);
+            let devices = route.devices(item.peer);
+            if devices.is_empty() || devices.iter().any(|device| refetch.contains(device)) {
                 continue;
             }
-            let Some(peer) = self.peers.get_mut(&item.peer) else {
-                continue;
-            };
-            // No usable session (none, or stale): start a new one from a fresh bundle. Nothing
-            // else can fail (the payload was checked when queued); the item stays either way.
-            let Ok(message) = peer.encrypt(now / 1000, &item.payload, &mut self.rng) else {
-                refetch.push(item.peer);
-                continue;
-            };
-            let sealed = hush_crypto::sealed::seal_with(
-                &self.account,
-                &mut self.seal_keys,
-                &item.peer.identity(),
-                &message.to_bytes(),
-                &mut self.rng,
-            );
-            let Ok(sealed) = sealed else {
-                continue;
-            };
-            item.envelope = Some(sealed);
-            if !touched.contains(&item.peer) {
-                touched.push(item.peer);
+            let mut copies = Vec::with_capacity(devices.len());
+            for device in devices {
+                match self.seal_for(now, device, &item.payload) {
+                    Some(sealed) => copies.push((device, sealed)),
+                    None => {
+                        refetch.push(device);
+                        break;
+                    }
+                }
+                if !touched.contains(&device) {
+                    touched.push(device);
+                }
             }
+            if copies.len() < route.devices(item.peer).len() {
+                continue;
+            }
+            item.envelope = Some(match route {
+                fanout::Route::Legacy => copies.remove(0).1,
+                _ => fanout::Copies(copies).encode(),
+            });
             ready.push(item.id);
             self.outbox.insert(item.clone());
             ops.push(StoreOp::PutOutbox(item));
@@ -207,6 +207,25 @@ impl Core {
         ready
     }
 
+    /// `payload` encrypted on the session with `device` and sealed to it; `None` without a
+    /// usable session (none, or stale: a new one starts from a fresh bundle). Nothing else can
+    /// fail (the payload was checked when queued).
+    fn seal_for(&mut self, now: u64, device: Address, payload: &[u8]) -> Option<Vec<u8>> {
+        let message = self
+            .peers
+            .get_mut(&device)?
+            .encrypt(now / 1000, payload, &mut self.rng)
+            .ok()?;
+        hush_crypto::sealed::seal_with(
+            &self.account,
+            &mut self.seal_keys,
+            &device.identity(),
+            &message.to_bytes(),
+            &mut self.rng,
+        )
+        .ok()
+    }
+
     fn transmit(&mut self, id: MessageId) {
         let Some(item) = self.outbox.get(&id) else {
             return;
@@ -214,6 +233,12 @@ impl Core {
         let (peer, Some(bytes)) = (item.peer, item.envelope.clone()) else {
             return;
         };
+        if let Some(copies) = fanout::Copies::decode(&bytes) {
+            if !self.transmit_copies(id, peer, copies) {
+                self.fail(id);
+            }
+            return;
+        }
         let Some(envelope) = Envelope::new(bytes) else {
             // Larger than the protocol allows; cannot happen for validated payloads.
             self.fail(id);
@@ -298,6 +323,7 @@ impl Core {
                     });
                 }
             }
+            Err(error) if self.on_copies_refused(now, &id, &error) => {}
             Err(error) if !is_retryable(error.code) => self.fail(id),
             // A stale key: sent again at once, without it.
             Err(error) if peer.is_some_and(|peer| self.on_access_denied(peer, &error)) => {}
@@ -317,6 +343,20 @@ impl Core {
                 code: ErrorCode::NotFound,
                 ..
             }) => {
+                // A device of a contact with a pinned list, or a contact whose list came after
+                // the fetch: the list says where its messages go, nothing is failed here.
+                if self.peer_lists.has(&peer) {
+                    self.back_off(now, peer);
+                    return;
+                }
+                if let Some(contact) = self.peer_lists.owner_of(&peer.identity()) {
+                    // The device's mailbox is gone: ask for the list again (a list without it
+                    // routes the messages to the devices left).
+                    self.back_off(now, peer);
+                    self.peer_fetch.asked.remove(&contact);
+                    self.fetch_peer_list(contact);
+                    return;
+                }
                 // A peer that has just registered may not have uploaded its prekeys yet: ask
                 // again a few times (with backoff) before deciding the mailbox does not exist.
                 if self.backoff.failures(&peer) < NOT_FOUND_RETRIES {

@@ -5,6 +5,7 @@
 //! - `linking`: joining an account (the new device) and linking a device (an existing one).
 
 pub(crate) mod bundle_check;
+pub(crate) mod fanout;
 pub(crate) mod linking;
 pub(crate) mod own;
 pub(crate) mod peer_fetch;

@@ -152,6 +152,15 @@ impl PeerLists {
         self.by_peer.get(peer)
     }
 
+    /// The contact whose pinned list counts `device` (the first in address order should a
+    /// device have signed memberships for several accounts).
+    pub fn owner_of(&self, device: &IdentityKey) -> Option<Address> {
+        self.by_peer
+            .iter()
+            .find(|(_, pinned)| pinned.members.iter().any(|(key, _)| key == device))
+            .map(|(peer, _)| *peer)
+    }
+
     /// Whether a list is pinned for `peer`.
     pub fn has(&self, peer: &Address) -> bool {
         self.by_peer.contains_key(peer)

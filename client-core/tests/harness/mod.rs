@@ -215,7 +215,35 @@ impl World {
     /// A new client (its account is saved; it is offline until [`World::connect`]).
     pub fn add_client(&mut self, name: &'static str) -> ClientId {
         let rng = StdRng::seed_from_u64(self.rng.next_u64());
-        let mut core = Core::create(self.now, Box::new(rng));
+        let core = Core::create(self.now, Box::new(rng));
+        self.add_core(name, core)
+    }
+
+    /// A new device waiting to join an account ([`World::link`] joins it).
+    pub fn add_joining_client(&mut self, name: &'static str) -> ClientId {
+        let rng = StdRng::seed_from_u64(self.rng.next_u64());
+        let core = Core::create_joining(self.now, Box::new(rng));
+        self.add_core(name, core)
+    }
+
+    /// `holder` links the waiting device `new` (both online): the link message goes through the
+    /// relay; drive the world for `new` to join and publish its membership.
+    pub fn link(&mut self, holder: ClientId, new: ClientId) {
+        let code = self.clients[new].core.link_code().expect("a joining device");
+        let now = self.now;
+        self.clients[holder]
+            .core
+            .handle_link_device(now, &code, false, &[])
+            .expect("a holder links");
+        self.act(holder);
+    }
+
+    /// The address of `id`'s account (what a person shares once it has several devices).
+    pub fn account_address(&self, id: ClientId) -> Address {
+        Address::from_bytes(*self.clients[id].core.account_key().as_bytes()).expect("a valid key")
+    }
+
+    fn add_core(&mut self, name: &'static str, mut core: Core) -> ClientId {
         let mut store = MemoryStore::new();
         let mut app = App::default();
         while let Some(output) = core.poll_output() {

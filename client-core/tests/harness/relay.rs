@@ -66,6 +66,8 @@ pub struct RelayStats {
     pub keyed: u64,
     /// Requests refused for a wrong access key (`AccessDenied`).
     pub access_denied: u64,
+    /// `SendMany`s stored (each also counts its envelopes in `stored`).
+    pub send_many: u64,
 }
 
 /// The relay.
@@ -222,7 +224,10 @@ impl Relay {
         };
         let refusable = matches!(
             frame.request,
-            Request::Send { .. } | Request::FetchBundle { .. } | Request::UploadPreKeys { .. }
+            Request::Send { .. }
+                | Request::SendMany { .. }
+                | Request::FetchBundle { .. }
+                | Request::UploadPreKeys { .. }
         );
         let result = match refusal {
             Some(code) if refusable => Err(refuse(code, "injected transient failure")),
@@ -256,6 +261,21 @@ impl Relay {
                 self.enqueue(to, envelope.into_bytes(), now_ms)
                     .map(|_| Response::Stored)
                     .ok_or_else(|| refuse(ErrorCode::NotFound, "not found"))
+            }
+            Request::SendMany { deliveries } => {
+                let deliveries: Vec<_> = deliveries.into();
+                // Atomic, as the relay: every key checked and every mailbox found first.
+                for delivery in &deliveries {
+                    self.check_access(&delivery.to, delivery.access)?;
+                    if !self.mailboxes.contains_key(&delivery.to) {
+                        return Err(refuse(ErrorCode::NotFound, "not found"));
+                    }
+                }
+                for delivery in deliveries {
+                    self.enqueue(delivery.to, delivery.envelope.into_bytes(), now_ms);
+                }
+                self.stats.send_many += 1;
+                Ok(Response::Stored)
             }
             Request::SetAccessKey { key } => {
                 match key {

@@ -1,0 +1,245 @@
+//! Fan-out to a contact's devices (proto/PROTOCOL.md "Accounts with several devices"): a
+//! message to a contact whose device list is pinned is encrypted once per device that counts,
+//! over that device's own pairwise session, sealed to that device's identity key, and sent to
+//! every device's mailbox in one `SendMany` (one device: `Send`). One `send` stays one outbox
+//! entry: its envelope field holds the sealed copies ([`Copies`]), resent unchanged until the
+//! relay stores them all, so no message key is used twice.
+//!
+//! A contact with no pinned list is a single-device legacy peer: its address is its device's
+//! identity key and the message takes today's 1:1 path (one raw sealed envelope).
+//!
+//! A `SendMany` refused with `NotFound` (a device's mailbox is gone: the list is stale) drops the
+//! copies, fetches the list again and seals anew for the devices that count then; nothing is
+//! lost. Receiving attributes a sender device to the contact whose pinned list counts it
+//! ([`PeerLists::owner_of`](super::peers::PeerLists::owner_of)); any other device is its own
+//! (legacy) peer.
+
+use std::collections::HashMap;
+
+use hush_crypto::peer::PeerSessions;
+use hush_proto::{Addressed, Deliveries, Envelope, ErrorCode, ErrorResponse, Request};
+
+use super::peers::PeerLists;
+use crate::address::Address;
+use crate::core::Core;
+use crate::link::Pending;
+use crate::records::StoreOp;
+
+/// First byte of an outbox envelope field that holds [`Copies`]. A sealed envelope (SPEC §15)
+/// and a link message (§16.5) both start with version byte 2, so the two never meet.
+const COPIES_TAG: u8 = 0xF6;
+
+/// Where an outbox item goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A legacy peer: its address is its one device.
+    Legacy,
+    /// The devices that count in the contact's pinned list (never empty).
+    Devices(Vec<Address>),
+    /// A pinned list in which no device counts: wait for a list that names one.
+    Nowhere,
+}
+
+impl Route {
+    /// Where `peer`'s messages go, from the pinned lists.
+    pub(crate) fn of(lists: &PeerLists, peer: &Address) -> Self {
+        match lists.get(peer) {
+            None => Self::Legacy,
+            Some(pinned) => {
+                let devices: Vec<Address> = pinned.devices().iter().map(Address::from_identity).collect();
+                if devices.is_empty() {
+                    Self::Nowhere
+                } else {
+                    Self::Devices(devices)
+                }
+            }
+        }
+    }
+
+    /// The devices (`peer` itself for a legacy peer).
+    pub(crate) fn devices(&self, peer: Address) -> Vec<Address> {
+        match self {
+            Self::Legacy => vec![peer],
+            Self::Devices(devices) => devices.clone(),
+            Self::Nowhere => Vec::new(),
+        }
+    }
+}
+
+/// The devices of `peer`'s route that have no session yet (a bundle must be fetched for each
+/// before the item can be encrypted); `None` when the item cannot go anywhere yet.
+pub(crate) fn without_session(
+    lists: &PeerLists,
+    sessions: &HashMap<Address, PeerSessions>,
+    peer: &Address,
+) -> Option<Vec<Address>> {
+    let route = Route::of(lists, peer);
+    if route == Route::Nowhere {
+        return None;
+    }
+    Some(
+        route
+            .devices(*peer)
+            .into_iter()
+            .filter(|device| sessions.get(device).is_none_or(|s| s.active().is_none()))
+            .collect(),
+    )
+}
+
+/// The sealed copies of one outbox item, one per device, as the outbox keeps them:
+/// `F6 || count u8 || (device identity key [32] || length u32 big-endian || envelope)*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Copies(pub(crate) Vec<(Address, Vec<u8>)>);
+
+impl Copies {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = vec![COPIES_TAG, u8::try_from(self.0.len()).unwrap_or(u8::MAX)];
+        for (device, envelope) in self.0.iter().take(usize::from(u8::MAX)) {
+            out.extend_from_slice(device.as_bytes());
+            out.extend_from_slice(&u32::try_from(envelope.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(envelope);
+        }
+        out
+    }
+
+    /// `None` for anything else (a single raw envelope, or bytes that do not decode).
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let (&tag, rest) = bytes.split_first()?;
+        if tag != COPIES_TAG {
+            return None;
+        }
+        let (&count, mut rest) = rest.split_first()?;
+        let mut copies = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            let (key, tail) = rest.split_first_chunk::<32>()?;
+            let (length, tail) = tail.split_first_chunk::<4>()?;
+            let length = usize::try_from(u32::from_be_bytes(*length)).ok()?;
+            if tail.len() < length {
+                return None;
+            }
+            let (envelope, tail) = tail.split_at(length);
+            copies.push((Address::from_bytes(*key).ok()?, envelope.to_vec()));
+            rest = tail;
+        }
+        rest.is_empty().then_some(Self(copies))
+    }
+}
+
+impl Core {
+    /// The request that writes `copies` (for `peer`): `Send` for one, `SendMany` for several;
+    /// `None` if an envelope is larger than the protocol allows.
+    pub(crate) fn copies_request(&self, peer: &Address, copies: Copies) -> Option<Request> {
+        let mut deliveries = Vec::with_capacity(copies.0.len());
+        for (device, bytes) in copies.0 {
+            let access = self.access.key_for(&device).or_else(|| self.access.key_for(peer));
+            deliveries.push(Addressed {
+                to: device.mailbox(),
+                access,
+                envelope: Envelope::new(bytes)?,
+            });
+        }
+        if deliveries.len() == 1 {
+            let one = deliveries.pop()?;
+            return Some(Request::Send {
+                to: one.to,
+                access: one.access,
+                envelope: one.envelope,
+            });
+        }
+        Some(Request::SendMany {
+            deliveries: Deliveries::new(deliveries)?,
+        })
+    }
+
+    /// A fan-out send was refused: `NotFound` means a device left (the pinned list is stale), so
+    /// the copies are dropped, the list fetched again and the item sealed anew for the devices
+    /// that count then; `AccessDenied` drops the keys of every device and writes again without
+    /// them. Returns whether the refusal was handled here (the item stays either way).
+    pub(crate) fn on_copies_refused(
+        &mut self,
+        now: u64,
+        id: &crate::content::MessageId,
+        error: &ErrorResponse,
+    ) -> bool {
+        let Some(item) = self.outbox.get(id).cloned() else {
+            return false;
+        };
+        let Some(copies) = item.envelope.as_deref().and_then(Copies::decode) else {
+            return false;
+        };
+        match error.code {
+            ErrorCode::NotFound => {
+                let mut item = item;
+                item.envelope = None;
+                self.outbox.insert(item.clone());
+                self.commit(vec![StoreOp::PutOutbox(item.clone())]);
+                self.peer_fetch.asked.remove(&item.peer);
+                self.fetch_peer_list(item.peer);
+                self.backoff.back_off(now, item.peer, &mut self.rng);
+                true
+            }
+            ErrorCode::AccessDenied => {
+                let mut ops = Vec::new();
+                for (device, _) in &copies.0 {
+                    if let Some(access) = self.access.drop_key(device) {
+                        ops.push(StoreOp::PutPeerAccess(access));
+                    }
+                }
+                if let Some(access) = self.access.drop_key(&item.peer) {
+                    ops.push(StoreOp::PutPeerAccess(access));
+                }
+                self.commit(ops);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The contact a sealed sender's device belongs to: the one whose pinned list counts it, or
+    /// the device itself (a legacy peer).
+    pub(crate) fn owner_of(&self, device: &Address) -> Address {
+        self.peer_lists.owner_of(&device.identity()).unwrap_or(*device)
+    }
+
+    /// Writes the item `id`'s copies.
+    pub(crate) fn transmit_copies(
+        &mut self,
+        id: crate::content::MessageId,
+        peer: Address,
+        copies: Copies,
+    ) -> bool {
+        let Some(request) = self.copies_request(&peer, copies) else {
+            return false;
+        };
+        self.outbox.start_send(id);
+        self.request(request, Pending::Send(id));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(byte: u8) -> Address {
+        let account = hush_crypto::Account::new(1, &mut rand::rngs::StdRng::seed_from_u64(u64::from(byte)));
+        Address::from_identity(&account.identity_key())
+    }
+
+    use rand::SeedableRng;
+
+    #[test]
+    fn copies_round_trip_and_anything_else_is_not_copies() {
+        let copies = Copies(vec![(address(1), vec![2, 9, 9]), (address(2), Vec::new())]);
+        let bytes = copies.encode();
+        assert_eq!(bytes[..2], [COPIES_TAG, 2]);
+        assert_eq!(Copies::decode(&bytes), Some(copies));
+        // A raw sealed envelope (version byte 2), a truncated or a padded encoding.
+        assert_eq!(Copies::decode(&[2, 0xF6, 1]), None);
+        assert_eq!(Copies::decode(&bytes[..bytes.len() - 1]), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Copies::decode(&longer), None);
+        assert_eq!(Copies::decode(&[]), None);
+    }
+}
