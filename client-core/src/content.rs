@@ -9,6 +9,8 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::address::Address;
+
 /// Longest text a [`Content::Text`] may hold, in bytes.
 pub const MAX_TEXT_LEN: usize = 32 * 1024;
 /// Most message ids one receipt names; larger batches are split.
@@ -138,6 +140,35 @@ pub enum Body {
     /// The sender's access key (hush-proto's `AccessKey`): it accepted us, so we present the key
     /// to the relay when writing to it. Like receipts, it carries `conv_seq` 0.
     AccessKey([u8; 32]),
+    /// Sent-message sync, only between devices of one account: a copy of a message the sending
+    /// device sent to `to`, under the same message id. The payload's `conv_seq` numbers the
+    /// sending device's stream of copies to the receiving device; `seq` is the message's own
+    /// `conv_seq` in the stream to `to`.
+    Sent {
+        /// The contact the message went to.
+        to: Address,
+        /// Its `conv_seq` in the sending device's stream to `to`.
+        seq: u64,
+        /// What was sent.
+        content: Content,
+    },
+    /// Read-state sync, only between devices of one account: the user read these messages from
+    /// `peer` on the sending device. Unnumbered and idempotent, like receipts.
+    ReadSync {
+        /// Who sent the messages.
+        peer: Address,
+        /// The messages (at most [`MAX_RECEIPT_IDS`]).
+        ids: Vec<MessageId>,
+    },
+    /// The sending device's account published its device list with this counter (a device
+    /// joined, was removed, or published its membership). A hint only: the receiver fetches the
+    /// list from the relay and accepts it as any list (SPEC.md §16.2, §16.3). Unnumbered.
+    ListChanged {
+        /// The account whose list changed.
+        account: Address,
+        /// The list's counter.
+        counter: u64,
+    },
 }
 
 /// The decrypted unit.
@@ -202,6 +233,20 @@ enum WireBody {
     AccessKey {
         key: [u8; 32],
     },
+    Sent {
+        to: [u8; 32],
+        seq: u64,
+        kind: u16,
+        data: Vec<u8>,
+    },
+    ReadSync {
+        peer: [u8; 32],
+        ids: Vec<MessageId>,
+    },
+    ListChanged {
+        account: [u8; 32],
+        counter: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -240,6 +285,29 @@ impl Payload {
                 reuse_seen: *reuse_seen,
             },
             Body::AccessKey(key) => WireBody::AccessKey { key: *key },
+            Body::Sent { to, seq, content } => {
+                content.validate()?;
+                let (kind, data) = content.to_parts();
+                WireBody::Sent {
+                    to: *to.as_bytes(),
+                    seq: *seq,
+                    kind,
+                    data,
+                }
+            }
+            Body::ReadSync { peer, ids } => {
+                if ids.len() > MAX_RECEIPT_IDS {
+                    return Err(PayloadError::TooManyIds { count: ids.len() });
+                }
+                WireBody::ReadSync {
+                    peer: *peer.as_bytes(),
+                    ids: ids.clone(),
+                }
+            }
+            Body::ListChanged { account, counter } => WireBody::ListChanged {
+                account: *account.as_bytes(),
+                counter: *counter,
+            },
         };
         let bytes = postcard::to_allocvec(&WirePayload {
             id: self.id,
@@ -282,6 +350,24 @@ impl Payload {
                 reuse_seen,
             },
             WireBody::AccessKey { key } => Body::AccessKey(key),
+            WireBody::Sent { to, seq, kind, data } => Body::Sent {
+                to: Address::from_bytes(to).map_err(|_| PayloadError::Malformed)?,
+                seq,
+                content: Content::from_parts(kind, data)?,
+            },
+            WireBody::ReadSync { peer, ids } => {
+                if ids.len() > MAX_RECEIPT_IDS {
+                    return Err(PayloadError::TooManyIds { count: ids.len() });
+                }
+                Body::ReadSync {
+                    peer: Address::from_bytes(peer).map_err(|_| PayloadError::Malformed)?,
+                    ids,
+                }
+            }
+            WireBody::ListChanged { account, counter } => Body::ListChanged {
+                account: Address::from_bytes(account).map_err(|_| PayloadError::Malformed)?,
+                counter,
+            },
         };
         let payload = Self {
             id: wire.id,
@@ -343,6 +429,74 @@ mod tests {
             body: Body::AccessKey([9; 32]),
         };
         assert_eq!(Payload::decode(&access.encode().unwrap()).unwrap(), access);
+        let to = Address::from_bytes(BASE_POINT).unwrap();
+        let sent = Payload {
+            id: MessageId([5; 16]),
+            conv_seq: 2,
+            sent_at: 7,
+            body: Body::Sent {
+                to,
+                seq: 9,
+                content: Content::text("hi"),
+            },
+        };
+        assert_eq!(Payload::decode(&sent.encode().unwrap()).unwrap(), sent);
+        let read = Payload {
+            id: MessageId([6; 16]),
+            conv_seq: 0,
+            sent_at: 8,
+            body: Body::ReadSync {
+                peer: to,
+                ids: vec![MessageId([2; 16])],
+            },
+        };
+        assert_eq!(Payload::decode(&read.encode().unwrap()).unwrap(), read);
+        let changed = Payload {
+            id: MessageId([8; 16]),
+            conv_seq: 0,
+            sent_at: 9,
+            body: Body::ListChanged {
+                account: to,
+                counter: 300,
+            },
+        };
+        assert_eq!(Payload::decode(&changed.encode().unwrap()).unwrap(), changed);
+    }
+
+    /// The Ed25519 base point: a valid key for an address.
+    const BASE_POINT: [u8; 32] = {
+        let mut key = [0x66; 32];
+        key[0] = 0x58;
+        key
+    };
+
+    #[test]
+    fn sync_bodies_encode_as_the_protocol_text_says_and_bad_addresses_are_refused() {
+        let sent = Payload {
+            id: MessageId([0xAA; 16]),
+            conv_seq: 1,
+            sent_at: 2,
+            body: Body::Sent {
+                to: Address::from_bytes(BASE_POINT).unwrap(),
+                seq: 3,
+                content: Content::text("hi"),
+            },
+        };
+        let mut expected = vec![0xAA; 16];
+        expected.extend_from_slice(&[1, 2, 4]);
+        expected.extend_from_slice(&BASE_POINT);
+        expected.extend_from_slice(&[3, 1, 2, b'h', b'i']);
+        assert_eq!(sent.encode().unwrap(), expected);
+        // The same bytes naming a key that is not a valid point (all zero bytes decode as the
+        // identity, which §3.2 refuses).
+        let mut bad = expected.clone();
+        bad[19..51].copy_from_slice(&[0; 32]);
+        assert_eq!(Payload::decode(&bad), Err(PayloadError::Malformed));
+        let mut read = vec![0xAA; 16];
+        read.extend_from_slice(&[0, 2, 5]);
+        read.extend_from_slice(&[0; 32]);
+        read.extend_from_slice(&[0]);
+        assert_eq!(Payload::decode(&read), Err(PayloadError::Malformed));
     }
 
     #[test]

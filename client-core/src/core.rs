@@ -67,6 +67,8 @@ pub struct Core {
     /// Each contact's pinned device list, and what was asked on this connection.
     pub(crate) peer_lists: PeerLists,
     pub(crate) peer_fetch: PeerFetch,
+    /// Whether our access key went to our other devices in this process.
+    pub(crate) own_key_shared: bool,
 }
 
 impl core::fmt::Debug for Core {
@@ -162,6 +164,7 @@ impl Core {
             bundle_checks: BundleChecks::default(),
             peer_lists: PeerLists::default(),
             peer_fetch: PeerFetch::default(),
+            own_key_shared: false,
         }
     }
 

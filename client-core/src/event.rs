@@ -75,6 +75,10 @@ pub enum PayloadFault {
     /// Too many messages from the sender are held ahead of a missing one.
     #[error("too many messages ahead of a missing one")]
     TooManyHeld,
+    /// A sync body (a copy of a sent message, read state) from a device that is not one of our
+    /// account's.
+    #[error("sync from a device that is not our account's")]
+    NotOwnDevice,
 }
 
 /// Something the app should know. Each event follows the commit that made it true.
@@ -179,5 +183,16 @@ pub enum Event {
     ContactAccountKeyChanged {
         /// The contact.
         peer: Address,
+    },
+    /// Another device of our account sent this message (sent-message sync): stored as our
+    /// outgoing message, with the id the contact's devices got it under.
+    MessageSynced(StoredMessage),
+    /// The user read these messages from `peer` on another device of our account: they are
+    /// marked seen here too.
+    ReadElsewhere {
+        /// Who sent them.
+        peer: Address,
+        /// The messages.
+        ids: Vec<crate::content::MessageId>,
     },
 }

@@ -39,6 +39,11 @@ pub(crate) struct Outbox {
     index: HashMap<MessageId, OutboxKey>,
     in_flight: HashSet<MessageId>,
     fetching: HashSet<Address>,
+    /// Sealed items whose devices changed (a refusal naming a device that left, a contact's or
+    /// our list changed): sealed again before they are written, keeping the copies of devices
+    /// still there (memory only: after a restart they are written as they are, and a refusal
+    /// puts them here again).
+    reroute: HashSet<MessageId>,
     /// `now` of the last pass: items due up to it were acted on then.
     pumped_at: u64,
 }
@@ -64,6 +69,7 @@ impl Outbox {
     }
 
     pub(crate) fn remove(&mut self, id: &MessageId) -> Option<OutboxItem> {
+        self.reroute.remove(id);
         let key = self.index.remove(id)?;
         self.items.remove(&key)
     }
@@ -85,6 +91,28 @@ impl Outbox {
     pub(crate) fn disconnected(&mut self) {
         self.in_flight.clear();
         self.fetching.clear();
+    }
+
+    /// Marks the sealed item `id` for sealing again (see `reroute`).
+    pub(crate) fn reroute(&mut self, id: MessageId) {
+        if self.get(&id).is_some_and(|item| item.envelope.is_some()) {
+            self.reroute.insert(id);
+        }
+    }
+
+    /// `id` was sealed again.
+    pub(crate) fn rerouted(&mut self, id: &MessageId) {
+        self.reroute.remove(id);
+    }
+
+    /// The sealed content items to `peer` (`None`: to anyone).
+    pub(crate) fn sealed_for(&self, peer: Option<&Address>) -> Vec<MessageId> {
+        self.items
+            .values()
+            .filter(|item| item.envelope.is_some() && item.conv_seq > 0)
+            .filter(|item| peer.is_none_or(|peer| item.peer == *peer))
+            .map(|item| item.id)
+            .collect()
     }
 
     pub(crate) fn start_send(&mut self, id: MessageId) {
@@ -110,7 +138,7 @@ impl Outbox {
         &mut self,
         now: u64,
         backed_off: impl Fn(&Address) -> bool,
-        without_session: impl Fn(&Address) -> Option<Vec<Address>>,
+        without_session: impl Fn(&OutboxItem) -> Option<Vec<Address>>,
     ) -> Plan {
         self.pumped_at = now;
         let mut plan = Plan::default();
@@ -122,12 +150,13 @@ impl Outbox {
             if self.in_flight.contains(&item.id) || backed_off(&item.peer) {
                 continue;
             }
-            if item.envelope.is_some() {
+            let rerouted = self.reroute.contains(&item.id);
+            if item.envelope.is_some() && !rerouted {
                 plan.send.push(item.id);
                 budget -= 1;
-            } else if item.not_before <= now {
+            } else if item.not_before <= now || rerouted {
                 // The devices of the item's route with no session (`None`: nowhere to go yet).
-                let Some(missing) = without_session(&item.peer) else {
+                let Some(missing) = without_session(item) else {
                     continue;
                 };
                 if missing.is_empty() {

@@ -162,10 +162,18 @@ impl Core {
             }
             return;
         }
+        if self.accept_read_sync(from, &payload.body, ops, events)
+            || self.accept_list_hint(now, &payload.body)
+        {
+            return;
+        }
         if let Body::AccessKey(key) = payload.body {
             // Each device has its own mailbox and key; a contact's device stands as the contact.
             self.store_peer_key(from, contact, key, ops);
             return;
+        }
+        if matches!(payload.body, Body::Sent { .. }) && !self.is_own_device(&from) {
+            return self.hold_from_unknown_own(now, from, payload.conv_seq, encoded, ops, events);
         }
         if payload.conv_seq == 0 {
             events.push(Event::Dropped {
@@ -187,7 +195,8 @@ impl Core {
             }
             return;
         }
-        let request = self.hold_as_request(contact, ops, events);
+        // Our own devices send us copies, not requests.
+        let request = !self.is_own_device(&from) && self.hold_as_request(contact, ops, events);
         if request || payload.conv_seq > conversation.next_in_seq {
             let held = HeldMessage {
                 peer: from,
@@ -254,16 +263,28 @@ impl Core {
         events: &mut Vec<Event>,
         delivered: &mut Vec<MessageId>,
     ) {
+        let sent = matches!(payload.body, Body::Sent { .. });
+        // Copies of sent messages only from our own devices (held ones are released only once
+        // our list names the device, but a held copy can meet other paths that release).
+        if !sent && !matches!(payload.body, Body::Content(_)) || sent && !self.is_own_device(&from) {
+            return;
+        }
+        // A copy resent under a new number after a session reset: confirm it again only.
+        if self.resets.delivered(&payload.id) {
+            if !sent {
+                delivered.push(payload.id);
+            }
+            return;
+        }
+        self.resets.note_incoming(payload.id);
+        if sent {
+            // Our own message, sent from another of our devices: no receipt for it.
+            return self.deliver_sent(now, &payload, ops, events);
+        }
         let Body::Content(content) = payload.body else {
             return;
         };
         let from = self.owner_of(&from);
-        // A copy resent under a new number after a session reset: confirm it again only.
-        if self.resets.delivered(&payload.id) {
-            delivered.push(payload.id);
-            return;
-        }
-        self.resets.note_incoming(payload.id);
         let message = StoredMessage {
             id: payload.id,
             peer: from,

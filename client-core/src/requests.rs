@@ -101,7 +101,7 @@ impl Core {
     }
 
     /// An outbox item giving `peer` our current access key.
-    fn access_key_item(&mut self, now: u64, peer: Address) -> Option<OutboxItem> {
+    pub(crate) fn access_key_item(&mut self, now: u64, peer: Address) -> Option<OutboxItem> {
         let key = self.access.own.as_ref()?.key;
         let id = MessageId::random(&mut self.rng);
         let payload = Payload {
@@ -163,6 +163,7 @@ impl Core {
         ops: &mut Vec<StoreOp>,
     ) {
         let standing = match self.access.standing(&contact) {
+            _ if self.is_own_device(&from) => Standing::Accepted,
             Some(standing) if contact != from => standing,
             _ => Standing::Requested,
         };

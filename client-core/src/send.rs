@@ -20,7 +20,7 @@ impl Core {
     /// Queues `content` for `to`. The returned id is durable once the commit that follows is
     /// applied; the message then survives crashes until the relay has stored it.
     pub fn handle_send(&mut self, now: u64, to: Address, content: Content) -> Result<MessageId, SendError> {
-        if to == self.address {
+        if to == self.address || to == self.account_address() {
             return Err(SendError::ToSelf);
         }
         content.validate()?;
@@ -66,6 +66,7 @@ impl Core {
         ];
         let mut events = Vec::new();
         self.accept_on_send(now, to, &mut ops, &mut events);
+        self.share_key_with_own_devices(now, &mut ops);
         self.commit(ops);
         // Where its messages go: the contact's devices if it has a list (once per connection).
         if !self.peer_lists.has(&to) {
@@ -92,6 +93,7 @@ impl Core {
             })
             .collect();
         self.queue_receipts(now, peer, ReceiptKind::Read, ids, now, &mut ops);
+        self.queue_read_sync(now, peer, ids, &mut ops);
         self.commit(ops);
         self.pump(now);
     }
@@ -128,11 +130,15 @@ impl Core {
         if !self.link.is_online() {
             return;
         }
+        let own = fanout::Own {
+            account: self.account_address(),
+            devices: self.own_devices(),
+        };
         let (backoff, peers, lists) = (&self.backoff, &self.peers, &self.peer_lists);
         let plan = self.outbox.plan(
             now,
             |peer| backoff.backed_off(now, peer),
-            |peer| fanout::without_session(lists, peers, peer),
+            |item| fanout::without_session(lists, &own, peers, item),
         );
         for peer in plan.fetch {
             self.fetch_bundle(peer);
@@ -166,31 +172,11 @@ impl Core {
             let Some(mut item) = self.outbox.get(id).cloned() else {
                 continue;
             };
-            let route = fanout::Route::of(&self.peer_lists, &item.peer);
-            let devices = route.devices(item.peer);
-            if devices.is_empty() || devices.iter().any(|device| refetch.contains(device)) {
+            let Some(envelope) = self.seal_item(now, &item, &mut refetch, &mut touched, &mut ops) else {
                 continue;
-            }
-            let mut copies = Vec::with_capacity(devices.len());
-            for device in devices {
-                match self.seal_for(now, device, &item.payload) {
-                    Some(sealed) => copies.push((device, sealed)),
-                    None => {
-                        refetch.push(device);
-                        break;
-                    }
-                }
-                if !touched.contains(&device) {
-                    touched.push(device);
-                }
-            }
-            if copies.len() < route.devices(item.peer).len() {
-                continue;
-            }
-            item.envelope = Some(match route {
-                fanout::Route::Legacy => copies.remove(0).1,
-                _ => fanout::Copies(copies).encode(),
-            });
+            };
+            item.envelope = Some(envelope);
+            self.outbox.rerouted(&item.id);
             ready.push(item.id);
             self.outbox.insert(item.clone());
             ops.push(StoreOp::PutOutbox(item));
@@ -210,7 +196,7 @@ impl Core {
     /// `payload` encrypted on the session with `device` and sealed to it; `None` without a
     /// usable session (none, or stale: a new one starts from a fresh bundle). Nothing else can
     /// fail (the payload was checked when queued).
-    fn seal_for(&mut self, now: u64, device: Address, payload: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn seal_for(&mut self, now: u64, device: Address, payload: &[u8]) -> Option<Vec<u8>> {
         let message = self
             .peers
             .get_mut(&device)?

@@ -23,64 +23,77 @@ use super::peers::PeerLists;
 use crate::address::Address;
 use crate::core::Core;
 use crate::link::Pending;
-use crate::records::StoreOp;
+use crate::records::{Conversation, OutboxItem, StoreOp};
 
 /// First byte of an outbox envelope field that holds [`Copies`]. A sealed envelope (SPEC §15)
 /// and a link message (§16.5) both start with version byte 2, so the two never meet.
 const COPIES_TAG: u8 = 0xF6;
 
-/// Where an outbox item goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// A legacy peer: its address is its one device.
-    Legacy,
-    /// The devices that count in the contact's pinned list (never empty).
-    Devices(Vec<Address>),
-    /// A pinned list in which no device counts: wait for a list that names one.
-    Nowhere,
+/// Which payload a device gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Copy {
+    /// The item's payload.
+    Plain,
+    /// A `Sent` copy of it (our own other devices, for content: see `sync`).
+    Sent,
 }
 
-impl Route {
-    /// Where `peer`'s messages go, from the pinned lists.
-    pub(crate) fn of(lists: &PeerLists, peer: &Address) -> Self {
-        match lists.get(peer) {
-            None => Self::Legacy,
-            Some(pinned) => {
-                let devices: Vec<Address> = pinned.devices().iter().map(Address::from_identity).collect();
-                if devices.is_empty() {
-                    Self::Nowhere
-                } else {
-                    Self::Devices(devices)
-                }
-            }
-        }
-    }
-
-    /// The devices (`peer` itself for a legacy peer).
-    pub(crate) fn devices(&self, peer: Address) -> Vec<Address> {
-        match self {
-            Self::Legacy => vec![peer],
-            Self::Devices(devices) => devices.clone(),
-            Self::Nowhere => Vec::new(),
-        }
-    }
+/// Our account and other devices, for routing (computed once per pass).
+#[derive(Debug, Clone)]
+pub(crate) struct Own {
+    pub(crate) account: Address,
+    pub(crate) devices: Vec<Address>,
 }
 
-/// The devices of `peer`'s route that have no session yet (a bundle must be fetched for each
+/// Where an outbox item goes: each device with the payload it gets. Empty when it cannot go
+/// anywhere yet (a pinned list in which no device counts).
+///
+/// - An item to our own account (read-state sync, our access key): our other devices.
+/// - An item to a contact with a pinned list: the devices that count in it.
+/// - An item to a contact without one (a legacy peer): its address, as a device.
+/// - Content to a contact also goes to our other devices, as a `Sent` copy.
+pub(crate) fn targets(lists: &PeerLists, own: &Own, item: &OutboxItem) -> Vec<(Address, Copy)> {
+    if item.peer == own.account {
+        return own.devices.iter().map(|device| (*device, Copy::Plain)).collect();
+    }
+    let mut targets: Vec<(Address, Copy)> = match lists.get(&item.peer) {
+        None => vec![(item.peer, Copy::Plain)],
+        Some(pinned) => pinned
+            .devices()
+            .iter()
+            .map(|key| (Address::from_identity(key), Copy::Plain))
+            .collect(),
+    };
+    if targets.is_empty() {
+        return targets;
+    }
+    if item.conv_seq > 0 {
+        targets.extend(own.devices.iter().map(|device| (*device, Copy::Sent)));
+    }
+    targets
+}
+
+/// Whether `targets` is a legacy peer alone (its envelope is stored raw, as before fan-out).
+pub(crate) fn is_single_legacy(targets: &[(Address, Copy)], peer: &Address) -> bool {
+    targets == [(*peer, Copy::Plain)]
+}
+
+/// The devices of `item`'s targets that have no session yet (a bundle must be fetched for each
 /// before the item can be encrypted); `None` when the item cannot go anywhere yet.
 pub(crate) fn without_session(
     lists: &PeerLists,
+    own: &Own,
     sessions: &HashMap<Address, PeerSessions>,
-    peer: &Address,
+    item: &OutboxItem,
 ) -> Option<Vec<Address>> {
-    let route = Route::of(lists, peer);
-    if route == Route::Nowhere {
+    let targets = targets(lists, own, item);
+    if targets.is_empty() {
         return None;
     }
     Some(
-        route
-            .devices(*peer)
+        targets
             .into_iter()
+            .map(|(device, _)| device)
             .filter(|device| sessions.get(device).is_none_or(|s| s.active().is_none()))
             .collect(),
     )
@@ -152,9 +165,10 @@ impl Core {
     }
 
     /// A fan-out send was refused: `NotFound` means a device left (the pinned list is stale), so
-    /// the copies are dropped, the list fetched again and the item sealed anew for the devices
-    /// that count then; `AccessDenied` drops the keys of every device and writes again without
-    /// them. Returns whether the refusal was handled here (the item stays either way).
+    /// the list is fetched again and the item sealed again for the devices that count then,
+    /// keeping the copies of those still there (no message key is used twice, no number
+    /// skipped); `AccessDenied` drops the keys of every device and writes again without them.
+    /// Returns whether the refusal was handled here (the item stays either way).
     pub(crate) fn on_copies_refused(
         &mut self,
         now: u64,
@@ -169,12 +183,14 @@ impl Core {
         };
         match error.code {
             ErrorCode::NotFound => {
-                let mut item = item;
-                item.envelope = None;
-                self.outbox.insert(item.clone());
-                self.commit(vec![StoreOp::PutOutbox(item.clone())]);
-                self.peer_fetch.asked.remove(&item.peer);
-                self.fetch_peer_list(item.peer);
+                self.outbox.reroute(item.id);
+                if item.peer == self.account_address() {
+                    self.list_sync.checked = false;
+                    self.sync_own_list(now);
+                } else {
+                    self.peer_fetch.asked.remove(&item.peer);
+                    self.fetch_peer_list(item.peer);
+                }
                 self.backoff.back_off(now, item.peer, &mut self.rng);
                 true
             }
@@ -192,6 +208,80 @@ impl Core {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// `item` sealed for each of its targets (see [`targets`]): the raw envelope for a legacy
+    /// peer alone, [`Copies`] otherwise. `None` if it cannot be yet: a device without a usable
+    /// session goes into `refetch` (a bundle is fetched for it), and nothing of the item is kept.
+    /// Devices whose session moved go into `touched`; the `Sent` streams to our devices that
+    /// moved go into `ops`.
+    pub(crate) fn seal_item(
+        &mut self,
+        now: u64,
+        item: &OutboxItem,
+        refetch: &mut Vec<Address>,
+        touched: &mut Vec<Address>,
+        ops: &mut Vec<StoreOp>,
+    ) -> Option<Vec<u8>> {
+        let own = Own {
+            account: self.account_address(),
+            devices: self.own_devices(),
+        };
+        let targets = targets(&self.peer_lists, &own, item);
+        if targets.is_empty() || targets.iter().any(|(device, _)| refetch.contains(device)) {
+            return None;
+        }
+        // Sealed before for other devices (see `Outbox::reroute`): the copies of devices still
+        // there are kept as they are.
+        let before = item.envelope.as_deref().map(|bytes| match Copies::decode(bytes) {
+            Some(copies) => copies.0,
+            None => vec![(item.peer, bytes.to_vec())],
+        });
+        let mut copies = Vec::with_capacity(targets.len());
+        let mut streams: Vec<Conversation> = Vec::new();
+        for (device, copy) in &targets {
+            let kept = before
+                .as_ref()
+                .and_then(|before| before.iter().find(|(old, _)| old == device));
+            if let Some((_, sealed)) = kept {
+                copies.push((*device, sealed.clone()));
+                continue;
+            }
+            let payload = match copy {
+                // A legacy peer's content keeps the number it was queued with.
+                Copy::Plain if *device == item.peer || item.conv_seq == 0 => item.payload.clone(),
+                Copy::Plain | Copy::Sent => {
+                    let (payload, stream) = self.numbered_copy(item, *device, *copy)?;
+                    streams.push(stream);
+                    payload
+                }
+            };
+            let Some(sealed) = self.seal_for(now, *device, &payload) else {
+                refetch.push(*device);
+                return None;
+            };
+            if !touched.contains(device) {
+                touched.push(*device);
+            }
+            copies.push((*device, sealed));
+        }
+        for stream in streams {
+            self.conversations.insert(stream.peer, stream);
+            ops.push(StoreOp::PutConversation(stream));
+        }
+        if is_single_legacy(&targets, &item.peer) {
+            return copies.pop().map(|(_, sealed)| sealed);
+        }
+        Some(Copies(copies).encode())
+    }
+
+    /// The devices of `peer` (`None`: ours) changed: its sealed content not yet stored is
+    /// sealed again for the devices that count now (`Outbox::reroute`). Receipts and other
+    /// unnumbered items go as they were sealed.
+    pub(crate) fn reroute_sealed(&mut self, peer: Option<&Address>) {
+        for id in self.outbox.sealed_for(peer) {
+            self.outbox.reroute(id);
         }
     }
 

@@ -11,6 +11,7 @@ pub(crate) mod own;
 pub(crate) mod peer_fetch;
 pub(crate) mod peers;
 pub(crate) mod publish;
+pub(crate) mod sync;
 
 pub use linking::LinkDeviceError;
 pub use own::{OwnAccount, OwnAccountRecord, OwnListError};

@@ -46,7 +46,7 @@ impl Core {
             .access
             .peers_with(Standing::Accepted)
             .into_iter()
-            .filter(|peer| !self.peer_lists.has(peer))
+            .filter(|peer| !self.peer_lists.has(peer) && !self.is_own_device(peer))
             .collect();
         if missing.is_empty() {
             return;
@@ -88,6 +88,7 @@ impl Core {
         {
             ListOutcome::Changed(devices) => {
                 self.save_peer_list(peer);
+                self.reroute_sealed(Some(&peer));
                 self.event(Event::ContactDevicesChanged { peer, devices });
             }
             ListOutcome::Pinned => self.save_peer_list(peer),

@@ -208,6 +208,9 @@ pub(crate) struct PeerFetch {
     pub(crate) asked: BTreeSet<Address>,
     /// The relay had no list for them on this connection: single-device legacy peers.
     pub(crate) legacy: BTreeSet<Address>,
+    /// Devices that sent us a copy of a sent message while our list did not name them, for
+    /// which our list was fetched again on this connection (see `sync`).
+    pub(crate) unknown_own: BTreeSet<Address>,
     /// Logins so far in this process: where the next login's bounded fetch pass starts, so
     /// every contact is asked in turn (kept across connections).
     pub(crate) logins: usize,
@@ -218,6 +221,7 @@ impl PeerFetch {
     pub(crate) fn reset(&mut self) {
         self.asked.clear();
         self.legacy.clear();
+        self.unknown_own.clear();
     }
 }
 

@@ -14,6 +14,7 @@ use hush_crypto::devices::{DeviceList, DeviceListError};
 use hush_proto::{AccountId, DeviceListBytes, ErrorCode, ErrorResponse, Request, Response, Signature};
 
 use super::own::{LIST_RETRY_MS, OwnListError};
+use crate::address::Address;
 use crate::core::Core;
 use crate::event::Event;
 use crate::link::{ListRequest, Pending};
@@ -85,6 +86,7 @@ impl Core {
 
     /// We changed our list (linked or removed a device): publish it now if online.
     pub(crate) fn own_list_changed(&mut self, now: u64) {
+        self.reroute_sealed(None);
         self.list_sync.halted = false;
         self.sync_own_list(now);
     }
@@ -114,10 +116,12 @@ impl Core {
                     self.own.published = counter;
                     self.save_own();
                     self.event(Event::OwnListPublished { counter });
+                    self.queue_list_hints(now, counter);
                 }
             }
             (ListRequest::Fetch { .. }, Ok(Response::DeviceList { list, .. })) => {
-                self.adopt_own_list(list.as_bytes(), after_stale);
+                let added = self.adopt_own_list(list.as_bytes(), after_stale);
+                self.release_new_own_devices(now, &added);
             }
             (_, Ok(_)) => self.own_list_failed(OwnListError::UnexpectedAnswer),
             (ListRequest::Publish(_), Err(error)) if error.code == ErrorCode::StaleDeviceList => {
@@ -140,26 +144,31 @@ impl Core {
         self.sync_own_list(now);
     }
 
-    /// The relay's list of our account: pinned if it is a newer valid list naming us.
-    fn adopt_own_list(&mut self, bytes: &[u8], after_stale: bool) {
+    /// The relay's list of our account: pinned if it is a newer valid list naming us. Returns
+    /// the devices it added.
+    fn adopt_own_list(&mut self, bytes: &[u8], after_stale: bool) -> Vec<Address> {
         if bytes == self.own.list().to_bytes() {
             if after_stale {
                 // The relay refused this very list as stale and serves it back: it misbehaves.
                 self.own_list_failed(OwnListError::UnexpectedAnswer);
             }
-            return;
+            return Vec::new();
         }
         let newer = match DeviceList::verify_update(bytes, self.own.list()) {
             Ok(newer) => newer,
             // We changed our list while the fetch was answered: the relay has the one before
             // it, and ours is published next.
             Err(DeviceListError::CounterNotGrowing { .. }) if !after_stale && !self.own.is_published() => {
-                return;
+                return Vec::new();
             }
-            Err(error) => return self.own_list_failed(OwnListError::Rejected(error)),
+            Err(error) => {
+                self.own_list_failed(OwnListError::Rejected(error));
+                return Vec::new();
+            }
         };
         if newer.device(&self.account.identity_key()).is_none() {
-            return self.own_list_failed(OwnListError::RemovedFromAccount);
+            self.own_list_failed(OwnListError::RemovedFromAccount);
+            return Vec::new();
         }
         let events = list_changes(self.own.list(), &newer);
         // Our membership stays at the relay with a list that still names us, if we published it.
@@ -171,8 +180,16 @@ impl Core {
         self.own.pin(newer);
         self.own.published = published;
         self.save_own();
+        if !events.is_empty() {
+            self.reroute_sealed(None);
+        }
+        let mut added = Vec::new();
         for event in events {
+            if let Event::DeviceAdded { device } = &event {
+                added.push(Address::from_identity(device));
+            }
             self.event(event);
         }
+        added
     }
 }

@@ -57,6 +57,11 @@ pub struct App {
     pub unordered_peers: bool,
     /// Status events naming a message this device did not send (see `unordered_peers`).
     pub foreign_status_events: usize,
+    /// Copies of what our other devices sent (`MessageSynced`), in the order seen.
+    pub synced: Vec<StoredMessage>,
+    synced_ids: HashSet<MessageId>,
+    /// `ReadElsewhere` events, in order.
+    pub read_elsewhere: Vec<(Address, Vec<MessageId>)>,
 }
 
 impl App {
@@ -107,6 +112,21 @@ impl App {
             Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             Event::MessageRequest { from } => self.requests.push(from),
             Event::OwnListPublished { counter } => self.lists_published.push(counter),
+            Event::MessageSynced(message) => {
+                let stored = store.message(&message.id).expect("memory store");
+                assert_eq!(
+                    stored.as_ref(),
+                    Some(&message),
+                    "{who}: MessageSynced before its commit"
+                );
+                assert!(
+                    self.synced_ids.insert(message.id),
+                    "{who}: message {} synced twice",
+                    message.id
+                );
+                self.synced.push(message);
+            }
+            Event::ReadElsewhere { peer, ids } => self.read_elsewhere.push((peer, ids)),
             event @ (Event::ContactDevicesChanged { .. }
             | Event::DeviceAdded { .. }
             | Event::JoinedAccount { .. }
@@ -138,11 +158,20 @@ impl App {
     /// event was lost behind an applied commit; see the module docs.
     pub fn credit_lost(&mut self, who: &str, lost: Vec<Event>, store: &MemoryStore) {
         for event in lost {
-            if let Event::MessageReceived(message) = event
-                && store.message(&message.id).expect("memory store").is_some()
-            {
-                self.recovered += 1;
-                self.see(who, message);
+            match event {
+                Event::MessageReceived(message)
+                    if store.message(&message.id).expect("memory store").is_some() =>
+                {
+                    self.recovered += 1;
+                    self.see(who, message);
+                }
+                Event::MessageSynced(message)
+                    if store.message(&message.id).expect("memory store").is_some()
+                        && self.synced_ids.insert(message.id) =>
+                {
+                    self.synced.push(message);
+                }
+                _ => {}
             }
         }
     }
