@@ -1761,7 +1761,25 @@ def encode_payload(p: dict) -> bytes:
     if body["type"] == "reset":
         flags = bytes([int(body["answer"]), int(body["reuse_seen"])])
         return out + varint(2) + varint(body["next_seq"]) + flags
+    if body["type"] == "sent":
+        data = H(body["data"])
+        return (out + varint(4) + H(body["to"]) + varint(body["seq"]) + varint(body["kind"])
+                + varint(len(data)) + data)
+    if body["type"] == "read_sync":
+        ids = [H(i) for i in body["ids"]]
+        return out + varint(5) + H(body["peer"]) + varint(len(ids)) + b"".join(ids)
+    if body["type"] == "list_changed":
+        return out + varint(6) + H(body["account"]) + varint(body["counter"])
     return out + varint(3) + H(body["key"])
+
+
+def _payload_key(key: bytes) -> str:
+    """A key a payload names (an address): a valid Ed25519 key (SPEC §3.2), else Malformed."""
+    try:
+        ed25519_point(key)
+    except KeyRefused:
+        raise PayloadRefused("Malformed") from None
+    return key.hex()
 
 
 def decode_payload(data: bytes) -> dict:
@@ -1784,11 +1802,24 @@ def decode_payload(data: bytes) -> dict:
                 "reuse_seen": r.boolean()}
     elif index == 3:
         body = {"type": "access_key", "key": r.take(32).hex()}
+    elif index == 4:
+        to, seq = r.take(32), r.varint(64)
+        kind = r.varint(16)
+        body = {"type": "sent", "to": to, "seq": seq, "kind": kind, "data": r.take(r.varint(64))}
+    elif index == 5:
+        peer, count = r.take(32), r.varint(64)
+        body = {"type": "read_sync", "peer": peer, "ids": [r.take(16).hex() for _ in range(count)]}
+    elif index == 6:
+        body = {"type": "list_changed", "account": r.take(32), "counter": r.varint(64)}
     else:
         raise PayloadRefused("Malformed")
     if r.at != len(data):
         raise PayloadRefused("Malformed")
-    if body["type"] == "content":
+    # The keys a body names are checked before its text and its ids.
+    for field in ("to", "peer", "account"):
+        if field in body:
+            body[field] = _payload_key(body[field])
+    if body["type"] in ("content", "sent"):
         raw = body["data"]
         body["data"] = raw.hex()
         if body["kind"] == KIND_TEXT:
@@ -1798,7 +1829,7 @@ def decode_payload(data: bytes) -> dict:
                 body["text"] = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise PayloadRefused("TextNotUtf8") from None
-    if body["type"] == "receipt" and len(body["ids"]) > MAX_RECEIPT_IDS:
+    if body["type"] in ("receipt", "read_sync") and len(body["ids"]) > MAX_RECEIPT_IDS:
         raise PayloadRefused("TooManyIds")
     p["body"] = body
     if encode_payload(p) != data:

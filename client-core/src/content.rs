@@ -356,13 +356,11 @@ impl Payload {
                 content: Content::from_parts(kind, data)?,
             },
             WireBody::ReadSync { peer, ids } => {
+                let peer = Address::from_bytes(peer).map_err(|_| PayloadError::Malformed)?;
                 if ids.len() > MAX_RECEIPT_IDS {
                     return Err(PayloadError::TooManyIds { count: ids.len() });
                 }
-                Body::ReadSync {
-                    peer: Address::from_bytes(peer).map_err(|_| PayloadError::Malformed)?,
-                    ids,
-                }
+                Body::ReadSync { peer, ids }
             }
             WireBody::ListChanged { account, counter } => Body::ListChanged {
                 account: Address::from_bytes(account).map_err(|_| PayloadError::Malformed)?,

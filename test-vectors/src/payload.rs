@@ -2,7 +2,7 @@
 //!
 //! No randomness: the message ids are fixed, so the file pins the encoding alone.
 
-use hush_client_core::{Body, Content, MessageId, Payload, PayloadError, ReceiptKind};
+use hush_client_core::{Address, Body, Content, MessageId, Payload, PayloadError, ReceiptKind};
 use serde_json::{Value, json};
 
 use crate::rng::Recorder;
@@ -11,8 +11,10 @@ use crate::util::{hex, unhex, variant};
 pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to end): postcard \
     Payload { id [16], conv_seq varint, sent_at varint, body: varint index (0 Content { kind \
     varint, data bytes }, 1 Receipt { kind varint, ids Vec<[16]> }, 2 Reset { next_seq varint, \
-    answer bool, reuse_seen bool }, 3 AccessKey { key [32] }) }. `cases` decode to their fields \
-    and encode to their bytes; `refused` are decoded to the named error. A refused input is \
+    answer bool, reuse_seen bool }, 3 AccessKey { key [32] }, 4 Sent { to [32], seq varint, kind \
+    varint, data bytes }, 5 ReadSync { peer [32], ids Vec<[16]> }, 6 ListChanged { account [32], \
+    counter varint }) }; the 32-byte keys must be valid Ed25519 keys (SPEC 3.2). `cases` decode to \
+    their fields and encode to their bytes; `refused` are decoded to the named error. A refused input is \
     `bytes` followed by `fill_count` copies of `fill_byte`.";
 
 const ID_A: [u8; 16] = *b"hush-payload-id1";
@@ -135,7 +137,55 @@ fn valid_cases() -> Vec<(&'static str, Payload)> {
                 body: Body::AccessKey(*b"an access key of thirty-two b..."),
             },
         ),
+        (
+            "sent_copy",
+            Payload {
+                id: MessageId(ID_A),
+                conv_seq: 2,
+                sent_at: 1_700_000_000_002,
+                body: Body::Sent {
+                    to: address(),
+                    seq: 300,
+                    content: Content::text("hi bob"),
+                },
+            },
+        ),
+        (
+            "read_sync_two",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 12,
+                body: Body::ReadSync {
+                    peer: address(),
+                    ids: vec![MessageId(ID_A), MessageId([3; 16])],
+                },
+            },
+        ),
+        (
+            "list_changed",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 13,
+                body: Body::ListChanged {
+                    account: address(),
+                    counter: 129,
+                },
+            },
+        ),
     ]
+}
+
+/// The Ed25519 base point, a valid key for an address.
+const BASE_POINT: [u8; 32] = {
+    let mut key = [0x66; 32];
+    key[0] = 0x58;
+    key
+};
+
+fn address() -> Address {
+    Address::from_bytes(BASE_POINT).expect("the base point is a valid key")
 }
 
 /// The fields of `payload` as the file writes them.
@@ -168,6 +218,30 @@ pub fn fields(payload: &Payload) -> Value {
             "reuse_seen": reuse_seen,
         }),
         Body::AccessKey(key) => json!({ "type": "access_key", "key": hex(key) }),
+        Body::Sent { to, seq, content } => {
+            let (kind, data) = content.to_parts();
+            let mut body = json!({
+                "type": "sent",
+                "to": hex(to.as_bytes()),
+                "seq": seq,
+                "kind": kind,
+                "data": hex(&data),
+            });
+            if let Content::Text(text) = content {
+                body["text"] = json!(text);
+            }
+            body
+        }
+        Body::ReadSync { peer, ids } => json!({
+            "type": "read_sync",
+            "peer": hex(peer.as_bytes()),
+            "ids": ids.iter().map(|id| hex(&id.0)).collect::<Vec<_>>(),
+        }),
+        Body::ListChanged { account, counter } => json!({
+            "type": "list_changed",
+            "account": hex(account.as_bytes()),
+            "counter": counter,
+        }),
     };
     json!({
         "id": hex(&payload.id.0),
@@ -241,15 +315,57 @@ fn refused_cases() -> Vec<Refused> {
     receipt.extend_from_slice(&[0x00, 0x01, 0x01, 0x01, 0x81, 0x04]);
     let mut not_utf8 = head(21);
     not_utf8.extend_from_slice(&[0xc3, 0x28]);
+    let list_changed = |key: &[u8; 32]| {
+        let mut bytes = ID_B.to_vec();
+        bytes.extend_from_slice(&[0x00, 0x01, 0x06]);
+        bytes.extend_from_slice(key);
+        bytes.push(0x05);
+        bytes
+    };
+    // The identity point (y = 1): on the curve, of small order, so not a key (SPEC 3.2).
+    let mut small_order = [0; 32];
+    small_order[0] = 1;
+    let mut read_sync = ID_B.to_vec();
+    read_sync.extend_from_slice(&[0x00, 0x01, 0x05]);
+    read_sync.extend_from_slice(&BASE_POINT);
+    read_sync.extend_from_slice(&[0x81, 0x04]);
+    let mut sent_long = ID_A.to_vec();
+    sent_long.extend_from_slice(&[0x01, 0x01, 0x04]);
+    sent_long.extend_from_slice(&small_order);
+    sent_long.extend_from_slice(&[0x01, 0x01, 0x81, 0x80, 0x02]);
     vec![
         refused("empty", Vec::new(), "no id"),
+        refused(
+            "list_changed_small_order_key",
+            list_changed(&small_order),
+            "ListChanged naming the identity point",
+        ),
+        refused(
+            "list_changed_key_not_canonical",
+            list_changed(&[0xff; 32]),
+            "ListChanged naming y >= p",
+        ),
+        Refused {
+            name: "read_sync_too_many_ids",
+            prefix: read_sync,
+            fill: 0xcd,
+            count: 513 * 16,
+            note: "ReadSync naming 513 ids",
+        },
+        Refused {
+            name: "sent_bad_key_before_long_text",
+            prefix: sent_long,
+            fill: b'x',
+            count: 32_769,
+            note: "Sent to the identity point with 32,769 text bytes: the key is checked first",
+        },
         refused(
             "trailing_byte",
             trailing,
             "a valid text payload and one byte more",
         ),
         refused("length_past_the_end", past_end, "text length 2, one byte present"),
-        refused("unknown_body_4", with(18, &[0x04]), "body index 4"),
+        refused("unknown_body_7", with(18, &[0x07]), "body index 7"),
         refused("bad_bool", bad_bool, "reuse_seen = 0x02"),
         refused(
             "overlong_conv_seq",

@@ -120,6 +120,41 @@ pub fn seed_corpus() -> Vec<Seed> {
     }
     too_many.extend_from_slice(&[9; 16]);
     add("client_payload", "receipt_too_many", too_many);
+    // The bodies of accounts with several devices.
+    add(
+        "client_payload",
+        "sent_copy",
+        payload(
+            2,
+            Body::Sent {
+                to: fixture.carol,
+                seq: 9,
+                content: Content::text("hi"),
+            },
+        ),
+    );
+    add(
+        "client_payload",
+        "read_sync",
+        payload(
+            0,
+            Body::ReadSync {
+                peer: fixture.alice,
+                ids: vec![MessageId([1; 16]), MessageId([2; 16])],
+            },
+        ),
+    );
+    add(
+        "client_payload",
+        "list_changed",
+        payload(
+            0,
+            Body::ListChanged {
+                account: fixture.carol,
+                counter: 3,
+            },
+        ),
+    );
 
     // Addresses.
     let address = fixture.alice.to_string();
