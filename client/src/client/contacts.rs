@@ -63,7 +63,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn add_contact(&self, name: &str, address: Address) -> Result<ContactUpdate, ClientError> {
-        if address == self.address {
+        if address == self.address || address == self.account_address().await? {
             return Err(ClientError::OwnAddress);
         }
         let contacts = self.contacts().await?;

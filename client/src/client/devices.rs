@@ -27,6 +27,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use hush_client_core::Address;
 use hush_crypto::IdentityKey;
 use hush_crypto::devices::{AccountKey, DeviceEntry, DeviceList, LinkCode};
 use tokio::sync::oneshot;
@@ -77,6 +78,16 @@ impl Client {
     /// Our account key: the address and safety number are computed over it.
     pub async fn account_key(&self) -> Result<AccountKey, ClientError> {
         Ok(*self.device_list().await?.account_key())
+    }
+
+    /// Our account's address: the one to share. A contact that writes to it reaches every
+    /// device of the account, and our other devices see what we send
+    /// (proto/PROTOCOL.md "Accounts with several devices"); [`Client::address`] names this
+    /// device alone (a contact that knows only it reaches only this device).
+    pub async fn account_address(&self) -> Result<Address, ClientError> {
+        let key = self.account_key().await?;
+        // An account key is validated as an identity key is (SPEC.md §16.1).
+        Ok(Address::from_bytes(*key.as_bytes()).unwrap_or(self.address))
     }
 
     /// The devices of our account, this one included, in ascending order of identity key.
