@@ -452,6 +452,27 @@ def two_devices(hush, relay_address):
     _, out = hush.run("alice-laptop", "contact", "list")
     need(re.search(r"^bob\thush:", out, re.MULTILINE), f"the laptop lacks alice's contact bob:\n{out}")
 
+    step("bob writes to alice's address: both of her devices get it")
+    both = "to both of your devices"
+    _, out = hush.run("bob", "send", "alice", both)
+    need(re.search(r"^sent$", out, re.MULTILINE), f"bob's `hush send` did not report sent:\n{out}")
+    for who in ("alice", "alice-laptop"):
+        _, out = hush.run(who, "inbox")
+        need(re.search(rf"^\* \[{DATED}\] bob: {re.escape(both)}$", out, re.MULTILINE),
+             f"{who}'s inbox lacks bob's {both!r}:\n{out}")
+
+    step("alice-laptop writes to bob: he gets it from alice, and her first device shows it as hers")
+    from_laptop = "written on the laptop"
+    _, out = hush.run("alice-laptop", "send", "bob", from_laptop)
+    need(re.search(r"^sent$", out, re.MULTILINE), f"the laptop's `hush send` did not report sent:\n{out}")
+    _, out = hush.run("bob", "inbox")
+    need(re.search(rf"^\* \[{DATED}\] alice: {re.escape(from_laptop)}$", out, re.MULTILINE),
+         f"bob's inbox lacks alice's {from_laptop!r} (sent from her laptop):\n{out}")
+    _, out = hush.run("alice", "inbox")
+    _, out = hush.run("alice", "history", "bob")
+    need(re.search(rf"me: {re.escape(from_laptop)}", out),
+         f"alice's first device does not show the laptop's message as hers:\n{out}")
+
     step("alice: hush device remove (the laptop); one device left")
     _, out = hush.run("alice", "device", "remove", linked[:12])
     need(f"removed device {linked}" in out, f"`hush device remove` did not confirm:\n{out}")

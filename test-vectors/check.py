@@ -1837,7 +1837,36 @@ def decode_payload(data: bytes) -> dict:
     return p
 
 
+PAYLOAD_VERSION = 2
+
+
+def unframe_payload(data: bytes) -> tuple[str, bytes]:
+    """A session message's plaintext: version byte 2, the sender's account key, the payload."""
+    if not data:
+        raise PayloadRefused("Malformed")
+    if data[0] != PAYLOAD_VERSION:
+        raise PayloadRefused("UnsupportedVersion")
+    if len(data) < 33:
+        raise PayloadRefused("Malformed")
+    return _payload_key(data[1:33]), data[33:]
+
+
 def check_payload(report: Report, v: dict):
+    for c in v["framed"]["cases"]:
+        def run(c=c):
+            account, payload = unframe_payload(H(c["framed"]))
+            return expect_eq([("account", account, c["account"]), ("payload", payload.hex(), c["payload"]),
+                              ("framed", (bytes([PAYLOAD_VERSION]) + H(c["account"]) + H(c["payload"])).hex(),
+                               c["framed"])])
+        report.run(f"payload.framed {c['name']} splits into its account and payload", run)
+    for c in v["framed"]["refused"]:
+        def run(c=c):
+            try:
+                unframe_payload(H(c["bytes"]))
+            except PayloadRefused as e:
+                return expect_eq([("error", e.args[0], c["error"])])
+            return "accepted"
+        report.run(f"payload.framed.refused {c['name']} is {c['error']}", run)
     for c in v["cases"]:
         def run(c=c):
             return expect_eq([

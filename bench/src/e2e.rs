@@ -154,7 +154,11 @@ fn sealed_len(text_len: usize) -> anyhow::Result<usize> {
         body: Body::Content(Content::text("x".repeat(text_len))),
     }
     .encode()?;
-    let inner = alice_session.encrypt(0, &payload, &mut rng)?.to_bytes();
+    let framed = hush_client_core::frame_payload(
+        &hush_client_core::Address::from_identity(&alice.identity_key()),
+        &payload,
+    );
+    let inner = alice_session.encrypt(0, &framed, &mut rng)?.to_bytes();
     Ok(hush_crypto::sealed::seal(&alice, &bob.identity_key(), &inner, &mut rng)?.len())
 }
 

@@ -17,6 +17,35 @@ pub const MAX_TEXT_LEN: usize = 32 * 1024;
 pub const MAX_RECEIPT_IDS: usize = 512;
 /// Largest encoded payload accepted (the session layer's own plaintext limit is higher).
 pub const MAX_PAYLOAD_LEN: usize = 64 * 1024;
+/// First byte of a session message's plaintext (proto/PROTOCOL.md "Payload"): `02 || the
+/// sender's account key [32] || payload`.
+pub const PAYLOAD_VERSION: u8 = 2;
+/// Bytes before the payload in a session message's plaintext.
+pub const PAYLOAD_HEADER_LEN: usize = 33;
+
+/// The plaintext a session message carries: `payload` (an encoded [`Payload`]) from a device of
+/// `account`, behind the version byte.
+pub fn frame_payload(account: &Address, payload: &[u8]) -> Vec<u8> {
+    let mut framed = Vec::with_capacity(PAYLOAD_HEADER_LEN + payload.len());
+    framed.push(PAYLOAD_VERSION);
+    framed.extend_from_slice(account.as_bytes());
+    framed.extend_from_slice(payload);
+    framed
+}
+
+/// Splits a session message's plaintext into the account its sender claims (proved by
+/// nothing: the receiver counts the device only through that account's pinned list) and the
+/// payload bytes. Empty, shorter than the header or a key that is not valid: `Malformed`;
+/// another version byte: `UnsupportedVersion`.
+pub fn unframe_payload(plaintext: &[u8]) -> Result<(Address, &[u8]), PayloadError> {
+    let (&version, rest) = plaintext.split_first().ok_or(PayloadError::Malformed)?;
+    if version != PAYLOAD_VERSION {
+        return Err(PayloadError::UnsupportedVersion { version });
+    }
+    let (key, payload) = rest.split_first_chunk::<32>().ok_or(PayloadError::Malformed)?;
+    let account = Address::from_bytes(*key).map_err(|_| PayloadError::Malformed)?;
+    Ok((account, payload))
+}
 
 const KIND_TEXT: u16 = 1;
 
@@ -192,6 +221,13 @@ pub enum PayloadError {
     /// Not a valid encoding (or trailing bytes).
     #[error("payload is not a valid encoding")]
     Malformed,
+    /// A session plaintext whose version byte is not [`PAYLOAD_VERSION`] (a client of an older
+    /// or newer protocol).
+    #[error("payload version {version} is not supported (this client reads version {PAYLOAD_VERSION})")]
+    UnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
     /// Larger than the payload limit (64 KiB).
     #[error("payload of {length} bytes exceeds the {MAX_PAYLOAD_LEN}-byte limit")]
     TooLong {
@@ -495,6 +531,26 @@ mod tests {
         read.extend_from_slice(&[0; 32]);
         read.extend_from_slice(&[0]);
         assert_eq!(Payload::decode(&read), Err(PayloadError::Malformed));
+    }
+
+    #[test]
+    fn a_framed_payload_names_its_account_and_other_versions_are_refused() {
+        let account = Address::from_bytes(BASE_POINT).unwrap();
+        let payload = text_payload("hi").encode().unwrap();
+        let framed = frame_payload(&account, &payload);
+        assert_eq!(framed[..2], [2, 0x58]);
+        assert_eq!(unframe_payload(&framed), Ok((account, payload.as_slice())));
+        let mut old = framed.clone();
+        old[0] = 1;
+        assert_eq!(
+            unframe_payload(&old),
+            Err(PayloadError::UnsupportedVersion { version: 1 })
+        );
+        assert_eq!(unframe_payload(&[]), Err(PayloadError::Malformed));
+        assert_eq!(unframe_payload(&framed[..32]), Err(PayloadError::Malformed));
+        let mut bad_key = framed;
+        bad_key[1..33].copy_from_slice(&[0xff; 32]);
+        assert_eq!(unframe_payload(&bad_key), Err(PayloadError::Malformed));
     }
 
     #[test]

@@ -71,6 +71,18 @@ impl Inbox {
         seqs
     }
 
+    /// Takes everything held from `peer`, in `conv_seq` order.
+    pub(crate) fn take_all(&mut self, peer: Address) -> Vec<HeldMessage> {
+        let seqs: Vec<u64> = self
+            .held
+            .range((peer, 0)..=(peer, u64::MAX))
+            .map(|((_, seq), _)| *seq)
+            .collect();
+        seqs.into_iter()
+            .filter_map(|seq| self.held.remove(&(peer, seq)))
+            .collect()
+    }
+
     /// Per peer with held messages, in address order: the first held message (the one waiting
     /// for the gap right before it).
     pub(crate) fn firsts(&self) -> Vec<&HeldMessage> {

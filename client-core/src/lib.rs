@@ -40,7 +40,8 @@ mod upkeep;
 pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
 pub use content::{
-    Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
+    Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, PAYLOAD_HEADER_LEN, PAYLOAD_VERSION, Payload,
+    PayloadError, ReceiptKind, frame_payload, unframe_payload,
 };
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;

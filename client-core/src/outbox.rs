@@ -1,7 +1,7 @@
 //! The outbox: messages and receipts waiting to reach the relay, in sending order, and which of
 //! them are in flight.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rand_core::CryptoRng;
 
@@ -189,6 +189,15 @@ impl Outbox {
             .map(|item| item.not_before)
             .filter(|time| *time > self.pumped_at)
             .min()
+    }
+
+    /// The peers of unsealed items (and of sealed ones waiting to be sealed again).
+    pub(crate) fn unsealed_peers(&self) -> BTreeSet<Address> {
+        self.items
+            .values()
+            .filter(|item| item.envelope.is_none() || self.reroute.contains(&item.id))
+            .map(|item| item.peer)
+            .collect()
     }
 
     /// Unsealed items to `peer` (they never left): ids with their `conv_seq`.

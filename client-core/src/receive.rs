@@ -106,8 +106,17 @@ impl Core {
             // A new inbound session consumed a one-time prekey and remembered the base key.
             ops.push(StoreOp::PutAccount(self.account.pickle()));
         }
-        match Payload::decode(&plaintext) {
-            Ok(payload) => self.accept(now, from, payload, plaintext, ops, events),
+        let (claimed, encoded) = match crate::content::unframe_payload(&plaintext) {
+            Ok((claimed, encoded)) => (claimed, encoded.to_vec()),
+            Err(error) => {
+                return events.push(Event::Dropped {
+                    claimed_from: Some(ClaimedSender::new(from)),
+                    reason: DropReason::BadPayload(PayloadFault::Decode(error)),
+                });
+            }
+        };
+        match Payload::decode(&encoded) {
+            Ok(payload) => self.accept(now, from, Some(claimed), payload, encoded, ops, events),
             Err(error) => events.push(Event::Dropped {
                 claimed_from: Some(ClaimedSender::new(from)),
                 reason: DropReason::BadPayload(PayloadFault::Decode(error)),
@@ -118,10 +127,12 @@ impl Core {
     /// A decrypted payload from the device `from`: receipts apply at once; content is delivered
     /// in the sending device's order, exactly once. What it sends is the contact's whose pinned
     /// list counts the device ([`Core::owner_of`]); order, holding and sessions stay per device.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept(
         &mut self,
         now: u64,
         from: Address,
+        claimed: Option<Address>,
         payload: Payload,
         encoded: Vec<u8>,
         ops: &mut Vec<StoreOp>,
@@ -172,9 +183,6 @@ impl Core {
             self.store_peer_key(from, contact, key, ops);
             return;
         }
-        if matches!(payload.body, Body::Sent { .. }) && !self.is_own_device(&from) {
-            return self.hold_from_unknown_own(now, from, payload.conv_seq, encoded, ops, events);
-        }
         if payload.conv_seq == 0 {
             events.push(Event::Dropped {
                 claimed_from: Some(ClaimedSender::new(from)),
@@ -195,6 +203,24 @@ impl Core {
             }
             return;
         }
+        let sent = matches!(payload.body, Body::Sent { .. });
+        let held = HeldMessage {
+            peer: from,
+            conv_seq: payload.conv_seq,
+            payload: encoded.clone(),
+            received_at: now,
+        };
+        if self.hold_for_attribution(now, from, claimed, sent, held, ops, events) {
+            return;
+        }
+        if sent && !self.is_own_device(&from) {
+            return events.push(Event::Dropped {
+                claimed_from: Some(ClaimedSender::new(from)),
+                reason: DropReason::BadPayload(PayloadFault::NotOwnDevice),
+            });
+        }
+        // Attributed now (held content was accepted again once its list came).
+        let contact = self.owner_of(&from);
         // Our own devices send us copies, not requests.
         let request = !self.is_own_device(&from) && self.hold_as_request(contact, ops, events);
         if request || payload.conv_seq > conversation.next_in_seq {

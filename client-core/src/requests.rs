@@ -89,7 +89,7 @@ impl Core {
         }
     }
 
-    fn mark_accepted(&mut self, now: u64, peer: Address, ops: &mut Vec<StoreOp>) {
+    pub(crate) fn mark_accepted(&mut self, now: u64, peer: Address, ops: &mut Vec<StoreOp>) {
         let access = self.access.entry(peer, Standing::Accepted);
         access.standing = Standing::Accepted;
         let access = access.clone();

@@ -68,10 +68,6 @@ impl Core {
         self.accept_on_send(now, to, &mut ops, &mut events);
         self.share_key_with_own_devices(now, &mut ops);
         self.commit(ops);
-        // Where its messages go: the contact's devices if it has a list (once per connection).
-        if !self.peer_lists.has(&to) {
-            self.fetch_peer_list(to);
-        }
         for event in events {
             self.event(event);
         }
@@ -130,15 +126,17 @@ impl Core {
         if !self.link.is_online() {
             return;
         }
+        self.ask_for_routes();
         let own = fanout::Own {
             account: self.account_address(),
             devices: self.own_devices(),
         };
         let (backoff, peers, lists) = (&self.backoff, &self.peers, &self.peer_lists);
+        let answered = &self.peer_fetch.answered;
         let plan = self.outbox.plan(
             now,
             |peer| backoff.backed_off(now, peer),
-            |item| fanout::without_session(lists, &own, peers, item),
+            |item| fanout::without_session(lists, &own, answered, peers, item),
         );
         for peer in plan.fetch {
             self.fetch_bundle(peer);
@@ -197,10 +195,11 @@ impl Core {
     /// usable session (none, or stale: a new one starts from a fresh bundle). Nothing else can
     /// fail (the payload was checked when queued).
     pub(crate) fn seal_for(&mut self, now: u64, device: Address, payload: &[u8]) -> Option<Vec<u8>> {
+        let framed = crate::content::frame_payload(&self.account_address(), payload);
         let message = self
             .peers
             .get_mut(&device)?
-            .encrypt(now / 1000, payload, &mut self.rng)
+            .encrypt(now / 1000, &framed, &mut self.rng)
             .ok()?;
         hush_crypto::sealed::seal_with(
             &self.account,
@@ -339,8 +338,7 @@ impl Core {
                     // The device's mailbox is gone: ask for the list again (a list without it
                     // routes the messages to the devices left).
                     self.back_off(now, peer);
-                    self.peer_fetch.asked.remove(&contact);
-                    self.fetch_peer_list(contact);
+                    self.refetch_peer_list(contact);
                     return;
                 }
                 // A peer that has just registered may not have uploaded its prekeys yet: ask

@@ -79,8 +79,9 @@ impl Dev {
                     Request::SetAccessKey { .. } => Response::AccessKeySet,
                     Request::PublishDeviceList { .. } => Response::DeviceListStored,
                     Request::Ack { .. } => Response::Acked { deleted: 1 },
-                    // No bundle here: the linked-device check waits for the next login.
-                    Request::FetchBundle { .. } => {
+                    // No bundle here: the linked-device check waits for the next login. No list
+                    // either: a contact is then its address's single device.
+                    Request::FetchBundle { .. } | Request::FetchDeviceList { .. } => {
                         let missing = ErrorResponse {
                             code: ErrorCode::NotFound,
                             detail: "none".into(),
@@ -232,6 +233,17 @@ fn a_holder_links_a_new_device_which_joins_with_the_list_and_contacts() {
         assert_eq!(imported, contacts);
         let saved = laptop.store.load().unwrap().unwrap();
         assert_eq!(saved.link_request, None, "the spent request is deleted");
+        // The account's contacts are the laptop's: accepted (their messages are no requests).
+        for contact in &contacts {
+            let access = saved
+                .peer_access
+                .iter()
+                .find(|access| access.peer == contact.address);
+            assert_eq!(
+                access.map(|a| a.standing),
+                Some(hush_client_core::Standing::Accepted)
+            );
+        }
         assert_eq!(saved.own_account, Some(laptop.core.own_account().record()));
     }
 }

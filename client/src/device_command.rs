@@ -1,7 +1,7 @@
 //! The account and device commands the app's [`crate::Client`] sends its driver (carried out
 //! in `device_commands.rs`).
 
-use hush_client_core::Contact;
+use hush_client_core::{Address, Contact};
 use hush_crypto::IdentityKey;
 use hush_crypto::devices::{AccountKey, DeviceList, LinkCode};
 use tokio::sync::oneshot;
@@ -13,6 +13,11 @@ use crate::error::ClientError;
 pub(crate) enum DeviceCommand {
     /// Our account's pinned device list.
     List { reply: oneshot::Sender<DeviceList> },
+    /// The devices that count in a contact's pinned list (`None`: no list pinned).
+    ContactDevices {
+        peer: Address,
+        reply: oneshot::Sender<Option<Vec<IdentityKey>>>,
+    },
     /// The code of a profile waiting to join (a fresh one if the old expired); answered once
     /// the request behind it is durable.
     LinkCode {
@@ -39,7 +44,7 @@ impl DeviceCommand {
     /// The client stopped: every reply says so (a dropped sender reads as stopped).
     pub(crate) fn refuse(self, error: ClientError) {
         match self {
-            Self::List { .. } | Self::WaitJoined { .. } => {}
+            Self::List { .. } | Self::ContactDevices { .. } | Self::WaitJoined { .. } => {}
             Self::LinkCode { reply } => drop(reply.send(Err(error))),
             Self::Link { reply, .. } | Self::Remove { reply, .. } => drop(reply.send(Err(error))),
         }

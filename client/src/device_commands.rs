@@ -21,6 +21,11 @@ impl Driver {
                 let _ = reply.send(self.core.own_account().list().clone());
                 None
             }
+            DeviceCommand::ContactDevices { peer, reply } => {
+                let pinned = self.core.peer_lists().get(&peer).map(|pinned| pinned.devices());
+                let _ = reply.send(pinned);
+                None
+            }
             DeviceCommand::LinkCode { reply } => {
                 let fresh = self
                     .core

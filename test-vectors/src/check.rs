@@ -269,4 +269,30 @@ fn check_payload(report: &mut Report, stored: &Value) {
         let name = case["name"].as_str().unwrap_or_default();
         report.check(&format!("decode payload.refused {name}"), problem);
     }
+    for case in stored["framed"]["cases"].as_array().into_iter().flatten() {
+        let framed = crate::util::unhex(case["framed"].as_str().unwrap_or_default());
+        let problem = match hush_client_core::unframe_payload(&framed) {
+            Ok((account, _)) if crate::util::hex(account.as_bytes()) != case["account"] => {
+                Some(format!("names {account}"))
+            }
+            Ok((_, payload)) if crate::util::hex(payload) != case["payload"] => {
+                Some("another payload".into())
+            }
+            Ok(_) => None,
+            Err(error) => Some(format!("{error:?}")),
+        };
+        report.check(&format!("unframe payload.framed {}", case["name"]), problem);
+    }
+    for case in stored["framed"]["refused"].as_array().into_iter().flatten() {
+        let framed = crate::util::unhex(case["bytes"].as_str().unwrap_or_default());
+        let problem = match hush_client_core::unframe_payload(&framed) {
+            Ok(_) => Some("accepted".into()),
+            Err(error) if payload::error_name(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(_) => None,
+        };
+        report.check(
+            &format!("unframe payload.framed.refused {}", case["name"]),
+            problem,
+        );
+    }
 }

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use crate::rng::Recorder;
 use crate::util::{hex, unhex, variant};
 
-pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to end): postcard \
+pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to end). `framed`: the \
+    plaintext of a session message is `02 || sender account key [32] || payload`; its cases split \
+    into account and payload, its refused give the error (another version byte: \
+    UnsupportedVersion). The payload is postcard \
     Payload { id [16], conv_seq varint, sent_at varint, body: varint index (0 Content { kind \
     varint, data bytes }, 1 Receipt { kind varint, ids Vec<[16]> }, 2 Reset { next_seq varint, \
     answer bool, reuse_seen bool }, 3 AccessKey { key [32] }, 4 Sent { to [32], seq varint, kind \
@@ -430,6 +433,40 @@ pub fn generate(_rng: &mut Recorder) -> Value {
                 "fill_count": case.count,
                 "error": error_name(&error),
             })
+        })
+        .collect();
+    json!({ "cases": cases, "refused": refused, "framed": framed() })
+}
+
+/// Session plaintexts: `02 || sender account key || payload`, and the ones refused.
+fn framed() -> Value {
+    let payload = encoded(&text_payload(1, 1_700_000_000_000, "hello"));
+    let good = hush_client_core::frame_payload(&address(), &payload);
+    let cases = vec![json!({
+        "name": "text_from_the_base_point_account",
+        "account": hex(address().as_bytes()),
+        "payload": hex(&payload),
+        "framed": hex(&good),
+    })];
+    let mut version_1 = good.clone();
+    version_1[0] = 1;
+    let mut small_order = good.clone();
+    small_order[1..33].copy_from_slice(&{
+        let mut key = [0; 32];
+        key[0] = 1;
+        key
+    });
+    let refused_framed = [
+        ("empty", Vec::new()),
+        ("version_1", version_1),
+        ("no_key", good[..20].to_vec()),
+        ("small_order_key", small_order),
+    ];
+    let refused: Vec<Value> = refused_framed
+        .iter()
+        .map(|(name, bytes)| {
+            let error = hush_client_core::unframe_payload(bytes).expect_err("refused");
+            json!({ "name": name, "bytes": hex(bytes), "error": error_name(&error) })
         })
         .collect();
     json!({ "cases": cases, "refused": refused })

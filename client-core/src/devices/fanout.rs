@@ -14,7 +14,7 @@
 //! ([`PeerLists::owner_of`](super::peers::PeerLists::owner_of)); any other device is its own
 //! (legacy) peer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use hush_crypto::peer::PeerSessions;
 use hush_proto::{Addressed, Deliveries, Envelope, ErrorCode, ErrorResponse, Request};
@@ -79,13 +79,20 @@ pub(crate) fn is_single_legacy(targets: &[(Address, Copy)], peer: &Address) -> b
 }
 
 /// The devices of `item`'s targets that have no session yet (a bundle must be fetched for each
-/// before the item can be encrypted); `None` when the item cannot go anywhere yet.
+/// before the item can be encrypted); `None` when the item cannot go anywhere yet: its
+/// contact's list was not answered on this connection (the item waits one round trip, so that
+/// it is sealed for the devices the account has now, see [`Core::ask_for_routes`]), or no
+/// device counts in it.
 pub(crate) fn without_session(
     lists: &PeerLists,
     own: &Own,
+    answered: &BTreeSet<Address>,
     sessions: &HashMap<Address, PeerSessions>,
     item: &OutboxItem,
 ) -> Option<Vec<Address>> {
+    if item.peer != own.account && !answered.contains(&item.peer) {
+        return None;
+    }
     let targets = targets(lists, own, item);
     if targets.is_empty() {
         return None;
@@ -188,8 +195,7 @@ impl Core {
                     self.list_sync.checked = false;
                     self.sync_own_list(now);
                 } else {
-                    self.peer_fetch.asked.remove(&item.peer);
-                    self.fetch_peer_list(item.peer);
+                    self.refetch_peer_list(item.peer);
                 }
                 self.backoff.back_off(now, item.peer, &mut self.rng);
                 true
@@ -274,6 +280,17 @@ impl Core {
             return copies.pop().map(|(_, sealed)| sealed);
         }
         Some(Copies(copies).encode())
+    }
+
+    /// Asks the relay for the list of every contact with unsealed items whose list was not
+    /// asked on this connection: their items wait for the answer (see [`without_session`]).
+    pub(crate) fn ask_for_routes(&mut self) {
+        let own = self.account_address();
+        for peer in self.outbox.unsealed_peers() {
+            if peer != own && !self.peer_fetch.asked.contains(&peer) {
+                self.fetch_peer_list(peer);
+            }
+        }
     }
 
     /// The devices of `peer` (`None`: ours) changed: its sealed content not yet stored is

@@ -242,11 +242,13 @@ impl Core {
         self.joining = None;
         ops.push(StoreOp::PutOwnAccount(self.own.record()));
         ops.push(StoreOp::PutLinkRequest(None));
-        ops.extend(
-            decode_contacts(&linked.contacts)
-                .into_iter()
-                .map(StoreOp::PutContact),
-        );
+        // The account's contacts are this device's too: accepted, as a contact added by hand is
+        // (they get our access key, and their messages are not requests).
+        for contact in decode_contacts(&linked.contacts) {
+            let peer = contact.address;
+            ops.push(StoreOp::PutContact(contact));
+            self.mark_accepted(now, peer, ops);
+        }
         events.push(Event::JoinedAccount { account, holder });
         self.list_sync.halted = false;
     }

@@ -4,6 +4,7 @@
 //!   pinned device list, this device's membership signature, and publishing them at the relay.
 //! - `linking`: joining an account (the new device) and linking a device (an existing one).
 
+pub(crate) mod attribution;
 pub(crate) mod bundle_check;
 pub(crate) mod fanout;
 pub(crate) mod linking;

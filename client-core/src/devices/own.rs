@@ -9,6 +9,7 @@ use hush_crypto::{Account, IdentityKey};
 use hush_proto::ErrorResponse;
 use rand_core::CryptoRng;
 
+use crate::address::Address;
 use crate::error::CoreError;
 
 /// What the store keeps of this device's account.
@@ -53,6 +54,8 @@ pub struct OwnAccount {
     list: DeviceList,
     membership: [u8; 64],
     pub(crate) published: u64,
+    /// The account's address (over the list's account key, which a later list keeps).
+    address: Address,
 }
 
 impl OwnAccount {
@@ -72,12 +75,21 @@ impl OwnAccount {
         published: u64,
     ) -> Self {
         let membership = device.sign_membership(list.account_key());
+        // An account key is validated as an identity key is (SPEC.md §16.1), so this holds.
+        let address = Address::from_bytes(*list.account_key().as_bytes())
+            .unwrap_or_else(|_| Address::from_identity(&device.identity_key()));
         Self {
             signing_key,
             list,
             membership,
             published,
+            address,
         }
+    }
+
+    /// The account's address: what contacts write to so that every device gets it.
+    pub fn address(&self) -> Address {
+        self.address
     }
 
     /// Restores what [`OwnAccount::record`] saved, for `device`.

@@ -70,8 +70,23 @@ impl Core {
         self.request(Request::FetchDeviceList { account }, Pending::PeerList(peer));
     }
 
+    /// Asks for `peer`'s list again on this connection (it changed, or a device of it is gone):
+    /// what is queued for it waits for the answer.
+    pub(crate) fn refetch_peer_list(&mut self, peer: Address) {
+        self.peer_fetch.asked.remove(&peer);
+        self.peer_fetch.answered.remove(&peer);
+        self.fetch_peer_list(peer);
+    }
+
     /// The relay answered a fetch of `peer`'s list.
     pub(crate) fn on_peer_list(&mut self, peer: Address, result: Result<Response, ErrorResponse>) {
+        self.peer_fetch.answered.insert(peer);
+        self.pin_answer(peer, result);
+        // What its devices sent while unattributed is filed now.
+        self.release_attributed(peer);
+    }
+
+    fn pin_answer(&mut self, peer: Address, result: Result<Response, ErrorResponse>) {
         let (list, memberships) = match result {
             Ok(Response::DeviceList { list, memberships }) => (list, memberships),
             Err(error) if error.code == hush_proto::ErrorCode::NotFound => {

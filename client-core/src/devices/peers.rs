@@ -208,9 +208,15 @@ pub(crate) struct PeerFetch {
     pub(crate) asked: BTreeSet<Address>,
     /// The relay had no list for them on this connection: single-device legacy peers.
     pub(crate) legacy: BTreeSet<Address>,
+    /// Answered on this connection (whatever the answer): what is pinned for them now is what
+    /// the outbox seals for (see `fanout`).
+    pub(crate) answered: BTreeSet<Address>,
     /// Devices that sent us a copy of a sent message while our list did not name them, for
     /// which our list was fetched again on this connection (see `sync`).
     pub(crate) unknown_own: BTreeSet<Address>,
+    /// Per account asked for on this connection, the devices whose content waits (held) to be
+    /// attributed by its answer (see `attribution`).
+    pub(crate) pending: BTreeMap<Address, BTreeSet<Address>>,
     /// Logins so far in this process: where the next login's bounded fetch pass starts, so
     /// every contact is asked in turn (kept across connections).
     pub(crate) logins: usize,
@@ -221,7 +227,9 @@ impl PeerFetch {
     pub(crate) fn reset(&mut self) {
         self.asked.clear();
         self.legacy.clear();
+        self.answered.clear();
         self.unknown_own.clear();
+        self.pending.clear();
     }
 }
 

@@ -14,7 +14,6 @@ use hush_crypto::devices::{DeviceList, DeviceListError};
 use hush_proto::{AccountId, DeviceListBytes, ErrorCode, ErrorResponse, Request, Response, Signature};
 
 use super::own::{LIST_RETRY_MS, OwnListError};
-use crate::address::Address;
 use crate::core::Core;
 use crate::event::Event;
 use crate::link::{ListRequest, Pending};
@@ -120,8 +119,7 @@ impl Core {
                 }
             }
             (ListRequest::Fetch { .. }, Ok(Response::DeviceList { list, .. })) => {
-                let added = self.adopt_own_list(list.as_bytes(), after_stale);
-                self.release_new_own_devices(now, &added);
+                self.adopt_own_list(list.as_bytes(), after_stale);
             }
             (_, Ok(_)) => self.own_list_failed(OwnListError::UnexpectedAnswer),
             (ListRequest::Publish(_), Err(error)) if error.code == ErrorCode::StaleDeviceList => {
@@ -142,33 +140,32 @@ impl Core {
             (_, Err(error)) => self.own_list_failed(OwnListError::Refused(error)),
         }
         self.sync_own_list(now);
+        if !self.list_sync.in_flight {
+            let own = self.account_address();
+            self.release_attributed(own);
+        }
     }
 
-    /// The relay's list of our account: pinned if it is a newer valid list naming us. Returns
-    /// the devices it added.
-    fn adopt_own_list(&mut self, bytes: &[u8], after_stale: bool) -> Vec<Address> {
+    /// The relay's list of our account: pinned if it is a newer valid list naming us.
+    fn adopt_own_list(&mut self, bytes: &[u8], after_stale: bool) {
         if bytes == self.own.list().to_bytes() {
             if after_stale {
                 // The relay refused this very list as stale and serves it back: it misbehaves.
                 self.own_list_failed(OwnListError::UnexpectedAnswer);
             }
-            return Vec::new();
+            return;
         }
         let newer = match DeviceList::verify_update(bytes, self.own.list()) {
             Ok(newer) => newer,
             // We changed our list while the fetch was answered: the relay has the one before
             // it, and ours is published next.
             Err(DeviceListError::CounterNotGrowing { .. }) if !after_stale && !self.own.is_published() => {
-                return Vec::new();
+                return;
             }
-            Err(error) => {
-                self.own_list_failed(OwnListError::Rejected(error));
-                return Vec::new();
-            }
+            Err(error) => return self.own_list_failed(OwnListError::Rejected(error)),
         };
         if newer.device(&self.account.identity_key()).is_none() {
-            self.own_list_failed(OwnListError::RemovedFromAccount);
-            return Vec::new();
+            return self.own_list_failed(OwnListError::RemovedFromAccount);
         }
         let events = list_changes(self.own.list(), &newer);
         // Our membership stays at the relay with a list that still names us, if we published it.
@@ -183,13 +180,8 @@ impl Core {
         if !events.is_empty() {
             self.reroute_sealed(None);
         }
-        let mut added = Vec::new();
         for event in events {
-            if let Event::DeviceAdded { device } = &event {
-                added.push(Address::from_identity(device));
-            }
             self.event(event);
         }
-        added
     }
 }

@@ -20,15 +20,12 @@ use crate::address::Address;
 use crate::content::{Body, MAX_RECEIPT_IDS, MessageId, Payload};
 use crate::core::Core;
 use crate::event::{ClaimedSender, DropReason, Event, PayloadFault};
-use crate::records::{
-    Conversation, Direction, HeldMessage, MessageStatus, OutboxItem, StoreOp, StoredMessage,
-};
+use crate::records::{Conversation, Direction, MessageStatus, OutboxItem, StoreOp, StoredMessage};
 
 impl Core {
     /// The address of our account (what contacts write to once it has several devices).
     pub fn account_address(&self) -> Address {
-        // An account key is validated as an identity key is (SPEC.md §16.1), so this holds.
-        Address::from_bytes(*self.own.account_key().as_bytes()).unwrap_or(self.address)
+        self.own.address()
     }
 
     /// Our other devices, from our pinned list.
@@ -194,63 +191,6 @@ impl Core {
         events.push(Event::MessageSynced(message));
     }
 
-    /// A `Sent` copy from a device our list does not name. A device that another of ours just
-    /// linked sends before this one heard of it, so the copy is held (like a message ahead of a
-    /// gap, durably) and our list fetched again, once per connection for each such device; when
-    /// a newer list names the device, what it sent is released in order
-    /// ([`Core::release_new_own_devices`]). Asked already on this connection: dropped.
-    pub(crate) fn hold_from_unknown_own(
-        &mut self,
-        now: u64,
-        from: Address,
-        conv_seq: u64,
-        encoded: Vec<u8>,
-        ops: &mut Vec<StoreOp>,
-        events: &mut Vec<Event>,
-    ) {
-        if self.inbox.contains(from, conv_seq) {
-            return;
-        }
-        let first = self.peer_fetch.unknown_own.insert(from);
-        if !first && !self.list_sync.in_flight {
-            events.push(not_own(from));
-            return;
-        }
-        let held = HeldMessage {
-            peer: from,
-            conv_seq,
-            payload: encoded,
-            received_at: now,
-        };
-        if self.inbox.hold(held.clone()) {
-            ops.push(StoreOp::PutHeld(held));
-        } else {
-            events.push(not_own(from));
-        }
-        if first {
-            self.list_sync.checked = false;
-            self.sync_own_list(now);
-        }
-    }
-
-    /// Our list now names `added`: what they sent while unknown is delivered, in order.
-    pub(crate) fn release_new_own_devices(&mut self, now: u64, added: &[Address]) {
-        let (mut ops, mut events) = (Vec::new(), Vec::new());
-        for device in added {
-            if self.inbox.firsts().iter().any(|held| held.peer == *device) {
-                self.release_from(now, *device, Vec::new(), &mut ops, &mut events);
-            }
-        }
-        if !ops.is_empty() {
-            self.commit(ops);
-        }
-        for event in events {
-            self.event(event);
-        }
-    }
-}
-
-impl Core {
     /// Our list was published with `counter`: our other devices and our accepted contacts are
     /// told ([`Body::ListChanged`]), so they fetch it (a device that joined is counted once its
     /// membership is at the relay, which is now).
@@ -310,8 +250,7 @@ impl Core {
         } else if let Some(pinned) = self.peer_lists.get(account)
             && *counter > pinned.counter()
         {
-            self.peer_fetch.asked.remove(account);
-            self.fetch_peer_list(*account);
+            self.refetch_peer_list(*account);
         }
         true
     }

@@ -60,6 +60,8 @@ struct Run {
     reset: bool,
     /// Bundle fetches for Alice's mailbox Bob wrote and no operation answered.
     alice_fetches: Vec<RequestId>,
+    /// Device-list fetches Bob wrote and no operation answered.
+    list_fetches: Vec<RequestId>,
     /// Sends to Alice's mailbox Bob wrote in the last input.
     sent_to_alice: usize,
 }
@@ -90,6 +92,7 @@ impl Run {
             decrypted: (0..=fixture.envelopes.len()).map(|index| index == 0).collect(),
             reset: false,
             alice_fetches: Vec::new(),
+            list_fetches: Vec::new(),
             sent_to_alice: 0,
         };
         run.core.handle_authenticated(run.now, PREKEY_LOW_WATER);
@@ -127,6 +130,7 @@ impl Run {
                 };
                 self.pending.retain(|pending| *pending != id);
                 self.alice_fetches.retain(|pending| *pending != id);
+                self.list_fetches.retain(|pending| *pending != id);
                 let result = self.answer(answer);
                 self.core.handle_response(self.now, id, result);
                 self.observe(None);
@@ -141,6 +145,7 @@ impl Run {
                 self.observe(None);
                 self.pending.clear();
                 self.alice_fetches.clear();
+                self.list_fetches.clear();
                 self.core.handle_authenticated(self.now, u32::from(prekeys));
                 self.observe(None);
             }
@@ -273,6 +278,7 @@ impl Run {
                                 }
                             }
                         }
+                        Request::FetchDeviceList { .. } => self.list_fetches.push(frame.id),
                         other => assert!(
                             matches!(
                                 other,
@@ -369,6 +375,20 @@ impl Run {
         let bundle: Bundle = decode_body(alice_bundle).expect("Alice's bundle decodes");
         // A failed fetch is written again when its backoff ends: run the timers until it is.
         for _ in 0..64 {
+            if !self.alice_fetches.is_empty() {
+                break;
+            }
+            // The lists asked for (Alice's, before anything to her is sealed): none at the relay,
+            // so she is the single device her address names.
+            for id in std::mem::take(&mut self.list_fetches) {
+                self.pending.retain(|pending| *pending != id);
+                let none = hush_proto::ErrorResponse {
+                    code: hush_proto::ErrorCode::NotFound,
+                    detail: String::new(),
+                };
+                self.core.handle_response(self.now, id, Err(none));
+                self.observe(None);
+            }
             if !self.alice_fetches.is_empty() {
                 break;
             }

@@ -214,7 +214,7 @@ impl Core {
                 conv_seq: next_seq,
             });
             if let Ok(payload) = Payload::decode(&first.payload) {
-                self.accept(first.received_at, from, payload, first.payload, ops, events);
+                self.accept(first.received_at, from, None, payload, first.payload, ops, events);
             }
         }
         // Every reset is answered, ours or not: when both sides reset at once, each answer

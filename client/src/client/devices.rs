@@ -90,6 +90,39 @@ impl Client {
         Ok(Address::from_bytes(*key.as_bytes()).unwrap_or(self.address))
     }
 
+    /// The devices that count in `peer`'s pinned device list (named by the list, with a
+    /// membership that verified), or `None` if no list is pinned for it (a single-device
+    /// contact known by its device address, or one whose list was not fetched yet).
+    pub async fn contact_devices(&self, peer: Address) -> Result<Option<Vec<IdentityKey>>, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.device(DeviceCommand::ContactDevices { peer, reply }).await?;
+        answer.await.map_err(|_| stopped())
+    }
+
+    /// The account safety number with `peer` (SPEC.md §16.6), over our account key and the
+    /// key `peer`'s address names: linking or removing devices on either side changes nothing
+    /// the two compared. Both sides must know each other by account address (what
+    /// [`Client::account_address`] gives) for the numbers to match; [`Client::safety_number`]
+    /// is the number over this device's identity key.
+    pub async fn account_safety_number(
+        &self,
+        peer: &Address,
+    ) -> Result<hush_crypto::SafetyNumber, ClientError> {
+        let own = self.account_address().await?;
+        let (Ok(local), Ok(remote)) = (
+            AccountKey::from_bytes(own.as_bytes()),
+            AccountKey::from_bytes(peer.as_bytes()),
+        ) else {
+            return Ok(self.safety_number(peer));
+        };
+        Ok(hush_crypto::SafetyNumber::for_accounts(
+            &local,
+            own.to_string().as_bytes(),
+            &remote,
+            peer.to_string().as_bytes(),
+        ))
+    }
+
     /// The devices of our account, this one included, in ascending order of identity key.
     pub async fn devices(&self) -> Result<Vec<DeviceEntry>, ClientError> {
         Ok(self.device_list().await?.devices().to_vec())

@@ -51,7 +51,7 @@ pub async fn join(dir: &Path) -> Result<()> {
     wait_to_join(profile).await
 }
 
-async fn wait_to_join(profile: Profile) -> Result<()> {
+async fn wait_to_join(mut profile: Profile) -> Result<()> {
     let code = profile.client.link_code().await?;
     println!("link code: {}", code.to_text());
     println!(
@@ -68,6 +68,19 @@ async fn wait_to_join(profile: Profile) -> Result<()> {
                 hex(account.as_bytes()),
                 devices.len()
             );
+            // Contacts count this device once its membership is at the relay: wait for it, so
+            // that what they send next reaches it too.
+            let published = profile
+                .wait_for(LINK_WAIT, |event| match event {
+                    ClientEvent::Core(Event::OwnListPublished { .. }) => Some(()),
+                    _ => None,
+                })
+                .await;
+            if let Err(reason) = published {
+                println!(
+                    "this device's membership is not published yet ({reason}); the next command                      that reaches the relay publishes it"
+                );
+            }
             Ok(())
         }
         Ok(Err(error)) => Err(error.into()),

@@ -14,17 +14,21 @@ use hush_client::{ClientError, NetError, RegistrationToken, RelayAddress};
 
 use crate::profile::{self, Profile};
 
-/// Prints the profile's address and safety-number half.
-fn print_identity(profile: &Profile) {
-    let address = profile.client.address();
+/// Prints the profile's address (its account's: what to share), this device's, and the
+/// account safety number's half.
+async fn print_identity(profile: &Profile) -> Result<()> {
+    let address = profile.client.account_address().await?;
     println!("address: {address}");
-    let half = hush_crypto::SafetyNumber::half_for(&address.identity(), address.to_string().as_bytes());
+    println!("device: {}", profile.client.address());
+    let account = hush_crypto::devices::AccountKey::from_bytes(address.as_bytes())?;
+    let half = hush_crypto::SafetyNumber::half_for_account(&account, address.to_string().as_bytes());
     println!("safety number (your half): {half}");
+    Ok(())
 }
 
 pub async fn address(dir: &Path) -> Result<()> {
     let profile = Profile::open(dir).await?;
-    print_identity(&profile);
+    print_identity(&profile).await?;
     profile.client.shutdown().await?;
     Ok(())
 }
@@ -52,7 +56,7 @@ pub async fn init(dir: &Path, relay: &str, offline: bool, link: bool) -> Result<
     }
     let profile = Profile::create(dir, relay).await?;
     println!("profile created in {}", dir.display());
-    print_identity(&profile);
+    print_identity(&profile).await?;
     if offline {
         profile.client.shutdown().await?;
         println!(
