@@ -374,8 +374,9 @@ fn a_device_linked_later_is_announced_to_the_contact_and_gets_what_is_sent_after
         matches!(event, hush_client_core::Event::ContactDevicesChanged { devices, .. } if devices.len() == 3)
     });
     assert_eq!(changed.count(), 1, "{:?}", world.clients[alice].app.device_events);
+    // No drive here: Alice's message can reach the tablet before its fetch of her list is
+    // answered; it claims her account, so it waits for the list and is filed under it.
     world.accept(tablet, alice_account);
-    world.drive();
     let after = world.send(alice, bob_account, Content::text("alice #1")).unwrap();
     world.drive();
     let got = |id| -> Vec<_> {
@@ -410,5 +411,50 @@ fn a_device_linked_later_is_announced_to_the_contact_and_gets_what_is_sent_after
                 .iter()
                 .any(|m| m.id == from_tablet)
         );
+    }
+}
+
+#[test]
+fn content_from_a_contact_s_device_waits_for_its_list_and_is_filed_under_the_account() {
+    let mut world = World::new(31);
+    let alice = world.add_client("alice");
+    let bob = world.add_client("bob");
+    world.connect(alice);
+    world.connect(bob);
+    world.drive();
+    let (alice_account, bob_account) = (world.account_address(alice), world.account_address(bob));
+    world.accept(alice, bob_account);
+    world.drive();
+    // Bob adds Alice while offline: her list is asked for only when he logs in, and the relay
+    // pushes what waits in his mailbox before it answers that fetch.
+    world.go_offline(bob);
+    world.accept(bob, alice_account);
+    let sent: Vec<_> = (0..3)
+        .map(|n| {
+            world
+                .send(alice, bob_account, Content::text(format!("alice #{n}")))
+                .unwrap()
+        })
+        .collect();
+    world.drive();
+    world.connect(bob);
+    world.drive();
+    let filed: Vec<_> = world
+        .history(bob, alice_account, Direction::Incoming)
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(filed, sent, "filed under Alice's account, in order");
+    assert!(
+        world
+            .history(bob, world.address(alice), Direction::Incoming)
+            .is_empty()
+    );
+    assert!(
+        world.clients[bob].app.requests.is_empty(),
+        "no message request from her device"
+    );
+    for id in &sent {
+        assert_eq!(world.status(alice, id), Some(MessageStatus::Delivered));
     }
 }
