@@ -608,10 +608,28 @@ def signed_prekey_message(spk_id: int, created_at: int, key: bytes) -> bytes:
     return SIGNED_PREKEY_LABEL + u32(spk_id) + struct.pack(">Q", created_at) + key
 
 
+SENDER_KEY_VERSION = 2
+
+
+@dataclass
+class ChainLabel:
+    """SPEC.md §8: the group, the sending device's identity key, the epoch and the chain's id."""
+    group_id: bytes
+    sender: bytes
+    epoch: int
+    distribution_id: bytes
+
+    def encode(self) -> bytes:
+        return self.group_id + self.sender + struct.pack(">Q", self.epoch) + self.distribution_id
+
+    @staticmethod
+    def read(r: "Reader") -> "ChainLabel":
+        return ChainLabel(r.take("group_id", 16), r.identity_key("sender"), r.u64("epoch"), r.take("distribution_id", 16))
+
+
 @dataclass
 class SenderKeyMessage:
-    distribution_id: bytes
-    chain_id: int
+    label: ChainLabel
     iteration: int
     salt: bytes
     ciphertext: bytes
@@ -619,9 +637,8 @@ class SenderKeyMessage:
 
     def header(self) -> bytes:
         return (
-            bytes([VERSION, TYPE_SENDER_KEY_MESSAGE])
-            + self.distribution_id
-            + u32(self.chain_id)
+            bytes([SENDER_KEY_VERSION, TYPE_SENDER_KEY_MESSAGE])
+            + self.label.encode()
             + u32(self.iteration)
             + self.salt
         )
@@ -635,10 +652,9 @@ class SenderKeyMessage:
     @staticmethod
     def decode(data: bytes) -> "SenderKeyMessage":
         r = Reader(data)
-        r.header(TYPE_SENDER_KEY_MESSAGE)
+        r.header(TYPE_SENDER_KEY_MESSAGE, (SENDER_KEY_VERSION,))
         m = SenderKeyMessage(
-            r.take("distribution_id", 16),
-            r.u32("chain_id"),
+            ChainLabel.read(r),
             r.u32("iteration"),
             r.take("salt", SALT_LEN),
             r.bytes_u32("ciphertext", TAG_LEN, MAX_CIPHERTEXT_LEN),
@@ -650,17 +666,15 @@ class SenderKeyMessage:
 
 @dataclass
 class SenderKeyDistribution:
-    distribution_id: bytes
-    chain_id: int
+    label: ChainLabel
     iteration: int
     chain_key: bytes
     signing_key: bytes
 
     def encode(self) -> bytes:
         return (
-            bytes([VERSION, TYPE_SENDER_KEY_DISTRIBUTION])
-            + self.distribution_id
-            + u32(self.chain_id)
+            bytes([SENDER_KEY_VERSION, TYPE_SENDER_KEY_DISTRIBUTION])
+            + self.label.encode()
             + u32(self.iteration)
             + self.chain_key
             + self.signing_key
@@ -669,10 +683,9 @@ class SenderKeyDistribution:
     @staticmethod
     def decode(data: bytes) -> "SenderKeyDistribution":
         r = Reader(data)
-        r.header(TYPE_SENDER_KEY_DISTRIBUTION)
+        r.header(TYPE_SENDER_KEY_DISTRIBUTION, (SENDER_KEY_VERSION,))
         d = SenderKeyDistribution(
-            r.take("distribution_id", 16),
-            r.u32("chain_id"),
+            ChainLabel.read(r),
             r.u32("iteration"),
             r.take("chain_key", 32),
             r.identity_key("signing_key"),
@@ -1024,24 +1037,21 @@ class Account:
 
 
 class GroupSender:
-    def __init__(self, distribution_id: bytes, rng: Replay):
-        self.distribution_id = distribution_id
-        self.chain_id = int.from_bytes(rng.take(4), "little")
+    def __init__(self, group_id: bytes, sender: bytes, epoch: int, rng: Replay):
+        self.label = ChainLabel(group_id, sender, epoch, rng.take(16))
         self.chain_key = rng.take(32)
         self.signing_seed = rng.take(32)
         self.iteration = 0
 
     def distribution(self) -> SenderKeyDistribution:
-        return SenderKeyDistribution(
-            self.distribution_id, self.chain_id, self.iteration, self.chain_key, ed25519_public(self.signing_seed)
-        )
+        return SenderKeyDistribution(self.label, self.iteration, self.chain_key, ed25519_public(self.signing_seed))
 
     def encrypt(self, plaintext: bytes, rng: Replay) -> SenderKeyMessage:
         if len(plaintext) > MAX_PLAINTEXT_LEN:
             raise HushError("PlaintextTooLong")
         mk, next_ck = kdf_ck(self.chain_key)
         salt = synthetic_salt(mk, SENDER_KEY_SALT_LABEL, rng.take(SALT_LEN), plaintext)
-        m = SenderKeyMessage(self.distribution_id, self.chain_id, self.iteration, salt, b"", b"")
+        m = SenderKeyMessage(self.label, self.iteration, salt, b"", b"")
         key, nonce = expand_message_key(mk, salt, SENDER_KEY_INFO)
         m.ciphertext = aead_seal(key, nonce, m.header(), plaintext)
         m.signature = ed25519_sign(self.signing_seed, m.signed_bytes())
@@ -1050,8 +1060,10 @@ class GroupSender:
 
 
 class GroupReceiver:
-    def __init__(self, d: SenderKeyDistribution):
-        self.distribution_id, self.chain_id, self.signing_key = d.distribution_id, d.chain_id, d.signing_key
+    def __init__(self, d: SenderKeyDistribution, session_peer: bytes):
+        if d.label.sender != session_peer:
+            raise HushError("ForwardedDistribution")
+        self.label, self.signing_key = d.label, d.signing_key
         self.next, self.chain_key, self.evicted_below = d.iteration, d.chain_key, d.iteration
         self.skipped: list = []
 
@@ -1064,8 +1076,10 @@ class GroupReceiver:
             raise HushError("Unauthenticated")
 
     def decrypt(self, m: SenderKeyMessage) -> bytes:
-        if m.distribution_id != self.distribution_id or m.chain_id != self.chain_id:
-            raise HushError("WrongChain")
+        for field, error in (("group_id", "WrongGroup"), ("sender", "WrongSender"),
+                             ("distribution_id", "WrongChain"), ("epoch", "WrongEpoch")):
+            if getattr(m.label, field) != getattr(self.label, field):
+                raise HushError(error)
         if not ed25519_verify(self.signing_key, m.signed_bytes(), m.signature):
             raise HushError("BadSignature")
         if m.iteration < self.next:
@@ -1398,10 +1412,14 @@ def check_group(report: Report, v: dict):
     def sender():
         gs = v["group_sender_new"]
         rng = Replay(H(gs["random"]))
-        st["sender"] = s = GroupSender(H(v["distribution_id"]), rng)
+        sender = ed25519_public(H(v["sender_seed"]))
+        st["sender"] = s = GroupSender(H(v["group_id"]), sender, v["epoch"], rng)
         return expect_eq([
             ("random fully used", rng.done(), True),
-            ("chain_id", s.chain_id, gs["chain_id"]),
+            ("sender = identity key of sender_seed", sender.hex(), v["sender"]),
+            ("other_member = identity key of other_member_seed", ed25519_public(H(v["other_member_seed"])).hex(),
+             v["other_member"]),
+            ("distribution_id", s.label.distribution_id.hex(), gs["distribution_id"]),
             ("chain_key", s.chain_key.hex(), gs["chain_key"]),
             ("signing_seed", s.signing_seed.hex(), gs["signing_seed"]),
             ("signing_key", ed25519_public(s.signing_seed).hex(), gs["signing_key"]),
@@ -1430,9 +1448,19 @@ def check_group(report: Report, v: dict):
             return expect_eq(problems)
         report.run(f"group.messages[{i}] encrypt iteration {m['iteration']}", run)
 
+    def forwarded():
+        f = v["forwarded"]
+        try:
+            GroupReceiver(SenderKeyDistribution.decode(H(v[f["distribution"]])), H(f["session_peer"]))
+            result = "ok"
+        except HushError as e:
+            result = e.variant
+        return expect_eq([("result", result, f["result"])])
+    report.run(f"group.forwarded distribution over another member's session -> {v['forwarded']['result']}", forwarded)
+
     receivers = {
-        "a": GroupReceiver(SenderKeyDistribution.decode(H(v["distribution"]))),
-        "b": GroupReceiver(SenderKeyDistribution.decode(H(v["late_distribution"]))),
+        which: GroupReceiver(SenderKeyDistribution.decode(H(v[r["distribution"]])), H(v[r["session_peer"]]))
+        for which, r in (("a", v["receiver_a"]), ("b", v["receiver_b"]))
     }
 
     def attempt(receiver: GroupReceiver, data: bytes):
@@ -1463,7 +1491,7 @@ def check_group(report: Report, v: dict):
             problems = [("result", result, case["result"])]
             if result != "ok":
                 problems.append(("receiver unchanged", r.__dict__, before))
-            if result in ("TooManySkipped", "BadSignature", "WrongChain"):
+            if result in ("TooManySkipped", "BadSignature", "WrongChain", "WrongGroup", "WrongSender", "WrongEpoch"):
                 problems.append(("chain keys derived before refusing", KDF_CK_CALLS - calls, 0))
             return expect_eq(problems)
         report.run(f"group.refused[{i}] {case['name']} -> {case['result']}", run)
@@ -1663,12 +1691,14 @@ def fields_of(kind: str, obj) -> dict:
                 "signed_prekey_created_at": obj.spk_created_at, "signed_prekey": obj.spk.hex(),
                 "signed_prekey_signature": obj.spk_signature.hex(), "one_time_prekey_id": obj.otk_id,
                 "one_time_prekey": hx(obj.otk)}
-    if kind == "sender_key_message":
-        return {"version": 1, "type": 3, "distribution_id": obj.distribution_id.hex(), "chain_id": obj.chain_id,
-                "iteration": obj.iteration, "salt": obj.salt.hex(), "ciphertext": obj.ciphertext.hex(),
-                "signature": obj.signature.hex()}
-    return {"version": 1, "type": 4, "distribution_id": obj.distribution_id.hex(), "chain_id": obj.chain_id,
-            "iteration": obj.iteration, "chain_key": obj.chain_key.hex(), "signing_key": obj.signing_key.hex()}
+    if kind in ("sender_key_message", "sender_key_distribution"):
+        label = {"group_id": obj.label.group_id.hex(), "sender": obj.label.sender.hex(), "epoch": obj.label.epoch,
+                 "distribution_id": obj.label.distribution_id.hex()}
+        if kind == "sender_key_message":
+            return {"version": 2, "type": 3, **label, "iteration": obj.iteration, "salt": obj.salt.hex(),
+                    "ciphertext": obj.ciphertext.hex(), "signature": obj.signature.hex()}
+        return {"version": 2, "type": 4, **label, "iteration": obj.iteration, "chain_key": obj.chain_key.hex(),
+                "signing_key": obj.signing_key.hex()}
 
 
 def check_encodings(report: Report, v: dict):
