@@ -2408,6 +2408,244 @@ def check_pqxdh_refused(report: Report, v: dict, bob: Account, now: int):
     report.run("pqxdh.refused classical pre-key message under the default policy -> ClassicalSetupRefused", classical)
 
 
+# ---------------------------------------------------------------------------------------------
+# Group updates (proto/PROTOCOL.md, "Group updates")
+
+GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE = 1, 0x47
+PURPOSE_GROUP_UPDATE = 6
+GROUP_UPDATE_HASH_KEY = b"Hush_v1_GroupUpdateHash"
+MAX_GROUP_MEMBERS, MAX_GROUP_NAME_LEN, MAX_GROUP_DESCRIPTION_LEN = 1000, 128, 1024
+GROUP_OPS = {1: "create", 2: "add", 3: "remove", 4: "leave", 5: "rename", 6: "set_role"}
+GROUP_ROLES = {1: "admin", 2: "member"}
+
+
+def group_key(r: Reader, field: str) -> bytes:
+    key = r.take(field, 32)
+    try:
+        ed25519_point(key)
+    except KeyRefused:
+        raise HushError("InvalidKey", field)
+    return key
+
+
+def group_count(r: Reader, field: str) -> int:
+    count = r.u16(field)
+    if count == 0:
+        raise HushError("Empty", field)
+    if count > MAX_GROUP_MEMBERS:
+        raise HushError("TooLong", field)
+    return count
+
+
+def group_text(r: Reader, field: str, limit: int) -> str:
+    length = r.u16(field)
+    if length > limit:
+        raise HushError("TooLong", field)
+    try:
+        return r.take(field, length).decode("utf-8")
+    except UnicodeDecodeError:
+        raise HushError("NotUtf8", field)
+
+
+def group_texts(r: Reader) -> dict:
+    name = group_text(r, "name", MAX_GROUP_NAME_LEN)
+    if name == "":
+        raise HushError("Empty", "name")
+    flag = r.u8("description")
+    if flag not in (0, 1):
+        raise HushError("InvalidFlag", "description")
+    description = group_text(r, "description", MAX_GROUP_DESCRIPTION_LEN) if flag == 1 else None
+    return {"name": name, "description": description}
+
+
+def group_accounts(r: Reader, field: str, with_roles: bool) -> list:
+    out = []
+    for _ in range(group_count(r, field)):
+        account = group_key(r, field)
+        if with_roles:
+            role = r.u8("role")
+            if role not in GROUP_ROLES:
+                raise HushError("UnknownRole")
+        if out and (out[-1]["account"] if with_roles else out[-1]) >= account.hex():
+            raise HushError("OutOfOrder", field)
+        out.append({"account": account.hex(), "role": GROUP_ROLES[role]} if with_roles else account.hex())
+    return out
+
+
+def decode_group_update(data: bytes) -> dict:
+    """The fields of a group update, checked in byte order, then the version rule, then the
+    signature."""
+    r = Reader(data)
+    if r.u8("format") != GROUP_UPDATE_FORMAT:
+        raise HushError("UnsupportedVersion")
+    if r.u8("kind") != KIND_GROUP_UPDATE:
+        raise HushError("UnexpectedKind")
+    f = {"group_id": r.take("group_id", 16).hex(), "version": r.u64("version"),
+         "author_account": group_key(r, "author_account").hex(), "author_device": group_key(r, "author_device").hex()}
+    op = r.u8("operation")
+    kind = GROUP_OPS.get(op)
+    if kind is None:
+        raise HushError("UnknownOperation")
+    operation = {"kind": kind}
+    if kind == "create":
+        operation.update(group_texts(r))
+        operation["members"] = group_accounts(r, "members", True)
+    elif kind == "add":
+        operation["members"] = group_accounts(r, "members", True)
+    elif kind == "remove":
+        operation["accounts"] = group_accounts(r, "accounts", False)
+    elif kind == "rename":
+        operation.update(group_texts(r))
+    elif kind == "set_role":
+        operation["account"] = group_key(r, "account").hex()
+        role = r.u8("role")
+        if role not in GROUP_ROLES:
+            raise HushError("UnknownRole")
+        operation["role"] = GROUP_ROLES[role]
+    f["operation"] = operation
+    f["signature"] = r.take("signature", 64).hex()
+    if r.pos != len(data):
+        raise HushError("TrailingBytes")
+    if f["version"] == 0 or (f["version"] == 1) != (kind == "create"):
+        raise HushError("BadVersion")
+    if not ed25519_verify(H(f["author_device"]), purpose_message(PURPOSE_GROUP_UPDATE, data[:-64]), H(f["signature"])):
+        raise HushError("BadSignature")
+    return f
+
+
+def encode_group_update(f: dict, device_seed: bytes) -> bytes:
+    """The update of these fields, signed again with the author device's seed."""
+    def text(t: str) -> bytes:
+        b = t.encode("utf-8")
+        return struct.pack(">H", len(b)) + b
+
+    def texts(o: dict) -> bytes:
+        return text(o["name"]) + (b"\x00" if o["description"] is None else b"\x01" + text(o["description"]))
+
+    def members(ms: list) -> bytes:
+        return struct.pack(">H", len(ms)) + b"".join(H(m["account"]) + bytes([1 if m["role"] == "admin" else 2]) for m in ms)
+
+    o = f["operation"]
+    op = {v: k for k, v in GROUP_OPS.items()}[o["kind"]]
+    body = {"create": lambda: texts(o) + members(o["members"]), "add": lambda: members(o["members"]),
+            "remove": lambda: struct.pack(">H", len(o["accounts"])) + b"".join(H(a) for a in o["accounts"]),
+            "leave": lambda: b"", "rename": lambda: texts(o),
+            "set_role": lambda: H(o["account"]) + bytes([1 if o["role"] == "admin" else 2])}[o["kind"]]()
+    unsigned = (bytes([GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE]) + H(f["group_id"]) + struct.pack(">Q", f["version"])
+                + H(f["author_account"]) + H(f["author_device"]) + bytes([op]) + body)
+    return unsigned + ed25519_sign(device_seed, purpose_message(PURPOSE_GROUP_UPDATE, unsigned))
+
+
+def group_apply(state: dict, f: dict) -> dict:
+    """The rules: the state after update `f`, or HushError naming the refusal."""
+    author, o = f["author_account"], f["operation"]
+    members = dict(state["members"])
+    if author not in members:
+        raise HushError("AuthorNotMember")
+    if o["kind"] not in ("leave", "create") and members[author] != "admin":
+        raise HushError("AuthorNotAdmin")
+    new = dict(state, members=members, version=state["version"] + 1)
+    if o["kind"] == "create":
+        raise HushError("SecondCreation")
+    if o["kind"] == "add":
+        if any(m["account"] in members for m in o["members"]):
+            raise HushError("AlreadyMember")
+        if len(members) + len(o["members"]) > MAX_GROUP_MEMBERS:
+            raise HushError("TooManyMembers")
+        members.update({m["account"]: m["role"] for m in o["members"]})
+    elif o["kind"] == "remove":
+        if author in o["accounts"]:
+            raise HushError("RemovesAuthor")
+        for a in o["accounts"]:
+            if a not in members:
+                raise HushError("NotMember")
+            del members[a]
+    elif o["kind"] == "leave":
+        del members[author]
+    elif o["kind"] == "rename":
+        new["name"], new["description"] = o["name"], o["description"]
+    elif o["kind"] == "set_role":
+        if o["account"] not in members:
+            raise HushError("NotMember")
+        if members[o["account"]] == o["role"]:
+            raise HushError("RoleUnchanged")
+        members[o["account"]] = o["role"]
+    if members and "admin" not in members.values():
+        raise HushError("NoAdminLeft")
+    return new
+
+
+def group_order(creation: dict, updates: list) -> tuple:
+    """The ordering rule: -> (state, {hash: outcome})."""
+    o = creation["operation"]
+    members = {m["account"]: m["role"] for m in o["members"]}
+    if members.get(creation["author_account"]) != "admin":
+        raise HushError("CreatorNotAdmin")
+    state = {"group_id": creation["group_id"], "name": o["name"], "description": o["description"],
+             "members": members, "version": 1}
+    demotes = ("remove", "leave", "set_role")
+    outcomes = {}
+    waiting = False
+    for h, f in sorted(updates, key=lambda u: (u[1]["version"], u[1]["operation"]["kind"] not in demotes, u[0])):
+        if waiting or f["version"] > state["version"] + 1:
+            waiting = True
+            outcomes[h] = "waiting"
+            continue
+        try:
+            state = group_apply(state, f)
+            outcomes[h] = "applied"
+        except HushError as e:
+            outcomes[h] = f"refused:{e.variant}"
+    return state, outcomes
+
+
+def check_group_update(report: Report, v: dict):
+    seeds = {}
+    for p in v["people"]:
+        def run(p=p):
+            seeds[p["device"]] = H(p["device_seed"])
+            return expect_eq([("account", ed25519_public(H(p["account_seed"])).hex(), p["account"]),
+                              ("device", ed25519_public(H(p["device_seed"])).hex(), p["device"])])
+        report.run(f"group_update.people {p['name']} keys from seeds", run)
+    decoded = {}
+    for c in v["updates"]:
+        def run(c=c):
+            f = decode_group_update(H(c["bytes"]))
+            h = hmac.new(GROUP_UPDATE_HASH_KEY, H(c["bytes"]), hashlib.sha256).digest()
+            decoded[c["name"]] = (h, f)
+            return expect_eq([
+                ("fields", f, c["fields"]),
+                ("encoded and signed again", encode_group_update(f, seeds[f["author_device"]]).hex(), c["bytes"]),
+                ("hash", h.hex(), c["hash"]),
+            ])
+        report.run(f"group_update.updates {c['name']} decodes, re-encodes and hashes", run)
+    for c in v["refused"]:
+        def run(c=c):
+            try:
+                decode_group_update(H(c["bytes"]))
+            except HushError as e:
+                return expect_eq([("error", e.variant, c["error"])])
+            return "decodes"
+        report.run(f"group_update.refused {c['name']} -> {c['error']}", run)
+
+    def order():
+        o = v["order"]
+        names = [c["name"] for c in v["updates"]]
+        creation = decoded[names[o["creation"]]][1]
+        arrived = [decoded[names[i]] for i in o["arrival"]]
+        state, outcomes = group_order(creation, arrived)
+        shown = dict(state, members=[{"account": a, "role": r} for a, r in sorted(state["members"].items())])
+        problems = [("state", shown, o["state"])]
+        for entry in o["outcomes"]:
+            h = decoded[entry["update"]][0]
+            problems.append((f"outcome of {entry['update']}", outcomes.get(h, "absent"), entry["outcome"]))
+        for reordered in (list(reversed(arrived)), sorted(arrived, key=lambda u: u[0])):
+            problems.append(("same state in another arrival order", group_order(creation, reordered)[0], state))
+        return expect_eq(problems)
+    report.run("group_update.order concurrent updates order to one state", order)
+
+
+
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "vectors")
@@ -2426,6 +2664,7 @@ def main() -> int:
         ("link", check_link),
         ("account_safety", check_account_safety),
         ("pqxdh", check_pqxdh),
+        ("group_update", check_group_update),
     ]
     for name, fn in checks:
         try:

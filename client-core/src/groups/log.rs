@@ -19,6 +19,7 @@ use super::{GroupRuleError, GroupState, GroupUpdateError, MAX_WAITING_UPDATES};
 
 /// Where an update stands in the log's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Received {
     /// Applied: the state includes it.
     Applied,

@@ -55,6 +55,7 @@ impl GroupId {
 
 /// What a member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Role {
     /// May add, remove, rename and change roles.
     Admin,
