@@ -2595,6 +2595,7 @@ def group_order(creation: dict, updates: list) -> tuple:
             state = group_apply(state, f)
             outcomes[h] = "applied"
         except HushError as e:
+            state = dict(state, version=state["version"] + 1)
             outcomes[h] = f"refused:{e.variant}"
     return state, outcomes
 

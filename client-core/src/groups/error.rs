@@ -129,7 +129,8 @@ pub enum GroupUpdateError {
 }
 
 /// A well-formed, signed update that does not apply to the group state it is ordered after. It
-/// stays in the log (an update ordered earlier may arrive and make it apply), but changes nothing.
+/// stays in the log (an update ordered earlier may arrive and make it apply) and takes its
+/// version, but changes nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum GroupRuleError {

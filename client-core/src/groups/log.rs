@@ -1,9 +1,9 @@
 //! A group's log of updates and the one order every member puts them in.
 //!
 //! The state is a function of the set of updates held, not of the order they arrived in: sort
-//! them by (version, demoting operations first, hash), then apply them one after another to the
-//! creation's state, each one taking the next version if its author may make it there (else it is
-//! refused and changes nothing). An update waits while its version is more than one past the
+//! them by (version, demoting operations first, hash), then take them one after another from the
+//! creation's state: each takes the next version, and applies if its author may make it there
+//! (else it is refused and changes nothing else). An update waits while its version is more than one past the
 //! state's (it was made on a state this member has not reached). Two admins updating at the same
 //! version: the first in that order applies at that version, the other is re-based onto it (it
 //! applies one version later if still allowed). So members holding the same updates hold the
@@ -26,7 +26,7 @@ pub enum Received {
     /// Waits for updates of earlier versions.
     Waiting,
     /// Ordered after a state it does not apply to; kept (an update ordered before it may still
-    /// arrive and make it apply), but it changes nothing.
+    /// arrive and make it apply). It takes its version but changes nothing else.
     Refused(GroupRuleError),
     /// Already held; nothing changed.
     Duplicate,
@@ -157,7 +157,12 @@ impl GroupLog {
                         state = next;
                         Received::Applied
                     }
-                    Err(error) => Received::Refused(error),
+                    // A refused update still takes its version, so that no update arriving
+                    // later can lower the version: every update placed stays placed.
+                    Err(error) => {
+                        state.version = state.version.saturating_add(1);
+                        Received::Refused(error)
+                    }
                 }
             };
             outcomes.insert(update.hash(), outcome);

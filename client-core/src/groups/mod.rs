@@ -117,7 +117,9 @@ impl GroupState {
         self.members.get(account).copied()
     }
 
-    /// How many updates have been applied (1 after the creation); it only grows.
+    /// 1 for the creation plus the updates the log has placed, applied or refused (PROTOCOL.md,
+    /// "Group updates"). It only grows: an update arriving late may re-order history, but never
+    /// un-places an update.
     pub fn version(&self) -> u64 {
         self.version
     }
