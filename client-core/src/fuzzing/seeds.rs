@@ -372,5 +372,6 @@ pub fn seed_corpus() -> Vec<Seed> {
     for (name, ops) in sequences {
         add("client_receive", name, encode_ops(&ops));
     }
+    seeds.extend(super::groups::seeds());
     seeds
 }
