@@ -86,6 +86,15 @@ fn identity(sender: &GroupSender) -> IdentityKey {
     sender.label().sender
 }
 
+/// Bob's chains of the group, holding Alice's (taken over her own session).
+fn chains_with_alice(w: &World) -> GroupChains {
+    let mut chains = GroupChains::new(GROUP);
+    chains
+        .add_distribution(&w.alice.distribution(), &identity(&w.alice))
+        .unwrap();
+    chains
+}
+
 #[test]
 fn distribution_forwarded_over_another_members_session_is_refused() {
     let mut w = world(1);
@@ -137,10 +146,7 @@ fn message_relabelled_to_another_sender_is_refused_on_every_chain() {
     let mut w = world(3);
     let alice_identity = w.bob_from_alice.remote_identity();
     let mallory_identity = w.bob_from_mallory.remote_identity();
-    let mut chains = GroupChains::new(GROUP);
-    chains
-        .add_distribution(&w.alice.distribution(), &alice_identity)
-        .unwrap();
+    let mut chains = chains_with_alice(&w);
     chains
         .add_distribution(&w.mallory.distribution(), &mallory_identity)
         .unwrap();
@@ -167,10 +173,7 @@ fn message_relabelled_to_another_sender_is_refused_on_every_chain() {
 fn message_naming_another_epoch_is_refused() {
     let mut w = world(4);
     let alice_identity = identity(&w.alice);
-    let mut chains = GroupChains::new(GROUP);
-    chains
-        .add_distribution(&w.alice.distribution(), &alice_identity)
-        .unwrap();
+    let mut chains = chains_with_alice(&w);
     let before = chains_state(&chains);
     let message = w.alice.encrypt(b"epoch 7", &mut w.rng).unwrap();
     for epoch in [EPOCH - 1, EPOCH + 1, u64::MAX] {
@@ -198,10 +201,7 @@ fn message_naming_another_epoch_is_refused() {
 fn message_or_distribution_of_another_group_is_refused() {
     let mut w = world(5);
     let alice_identity = identity(&w.alice);
-    let mut chains = GroupChains::new(GROUP);
-    chains
-        .add_distribution(&w.alice.distribution(), &alice_identity)
-        .unwrap();
+    let mut chains = chains_with_alice(&w);
     let before = chains_state(&chains);
     let mut elsewhere = GroupSender::new(OTHER_GROUP, alice_identity, EPOCH, &mut w.rng);
     assert_eq!(

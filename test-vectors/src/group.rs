@@ -3,7 +3,8 @@
 
 use hush_crypto::Account;
 use hush_crypto::group::{
-    GroupReceiver, GroupSender, SenderKeyDistribution, SenderKeyMessage, hazmat_sender_key_salt,
+    DISTRIBUTION_ID_LEN, GROUP_HEADER_LEN, GROUP_ID_LEN, GroupReceiver, GroupSender, SenderKeyDistribution,
+    SenderKeyMessage, hazmat_sender_key_salt,
 };
 use hush_crypto::ratchet::hazmat_kdf_ck;
 use serde_json::{Value, json};
@@ -22,17 +23,19 @@ pub const DESCRIPTION: &str = "Sender keys (version 2, bound to their sender): G
     delivers message 8, withheld from A until then); `resigned` ones were re-signed with the sender's signing seed, so only the check \
     they target refuses them.";
 
-/// Offsets in an encoded SenderKeyMessage (SPEC.md §10.4).
+/// Offsets in an encoded SenderKeyMessage (SPEC.md §10.4); the label (group id, sender,
+/// epoch, distribution id) is at the same place in a distribution (§10.5).
 const GROUP_ID_AT: usize = 2;
-const SENDER_AT: usize = 18;
-const EPOCH_AT: usize = 50;
-const DISTRIBUTION_ID_AT: usize = 58;
-const ITERATION_AT: usize = 74;
-const SALT_AT: usize = 78;
-const CIPHERTEXT_AT: usize = 98;
-/// Offsets in an encoded SenderKeyDistribution (SPEC.md §10.5).
-const CHAIN_KEY_AT: usize = 78;
-const SIGNING_KEY_AT: usize = 110;
+const SENDER_AT: usize = GROUP_ID_AT + GROUP_ID_LEN;
+const EPOCH_AT: usize = SENDER_AT + 32;
+const DISTRIBUTION_ID_AT: usize = EPOCH_AT + 8;
+const ITERATION_AT: usize = DISTRIBUTION_ID_AT + DISTRIBUTION_ID_LEN;
+const SALT_AT: usize = ITERATION_AT + 4;
+const CIPHERTEXT_AT: usize = GROUP_HEADER_LEN + 4;
+/// Offsets in an encoded SenderKeyDistribution: after the iteration, the chain key and then
+/// the signing key.
+const CHAIN_KEY_AT: usize = ITERATION_AT + 4;
+const SIGNING_KEY_AT: usize = CHAIN_KEY_AT + 32;
 
 const EPOCH: u64 = 5;
 
@@ -190,7 +193,7 @@ pub fn generate(rng: &mut Recorder) -> Value {
         "other_member": hex(other_identity.as_bytes()),
         "group_sender_new": {
             "random": hex(&new_random),
-            "distribution_id": hex(&distribution.distribution_id()),
+            "distribution_id": hex(&distribution.label().distribution_id),
             "chain_key": hex(&chain_key),
             "signing_seed": hex(&signing_seed),
             "signing_key": hex(&distribution_bytes[SIGNING_KEY_AT..]),

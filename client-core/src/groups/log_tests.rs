@@ -14,19 +14,8 @@ use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 
-use super::tests::{Person, create, person};
+use super::tests::{Person, create, person, sign};
 use super::*;
-
-fn sign(log: &GroupLog, version: u64, author: &Person, operation: GroupOperation) -> GroupUpdate {
-    GroupUpdate::sign(
-        log.state().id(),
-        version,
-        author.account,
-        &author.device,
-        operation,
-    )
-    .unwrap()
-}
 
 fn rename(name: &str) -> GroupOperation {
     GroupOperation::Rename {

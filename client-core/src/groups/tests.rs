@@ -50,7 +50,7 @@ pub(super) fn create(
     (creation, log)
 }
 
-fn sign(log: &GroupLog, version: u64, author: &Person, operation: GroupOperation) -> GroupUpdate {
+pub(super) fn sign(log: &GroupLog, version: u64, author: &Person, operation: GroupOperation) -> GroupUpdate {
     GroupUpdate::sign(
         log.state().id(),
         version,

@@ -173,7 +173,8 @@ fn check_version(version: u64, operation: &GroupOperation) -> Result<(), GroupUp
     }
 }
 
-fn put_count(out: &mut Vec<u8>, field: &'static str, count: usize) -> Result<(), GroupUpdateError> {
+/// A member or account list has `1 ..= MAX_GROUP_MEMBERS` entries.
+fn check_count(field: &'static str, count: usize) -> Result<usize, GroupUpdateError> {
     if count == 0 {
         return Err(GroupUpdateError::Empty { field });
     }
@@ -184,6 +185,11 @@ fn put_count(out: &mut Vec<u8>, field: &'static str, count: usize) -> Result<(),
             max: MAX_GROUP_MEMBERS,
         });
     }
+    Ok(count)
+}
+
+fn put_count(out: &mut Vec<u8>, field: &'static str, count: usize) -> Result<(), GroupUpdateError> {
+    check_count(field, count)?;
     // At most MAX_GROUP_MEMBERS, so it fits a u16.
     out.extend_from_slice(&u16::try_from(count).unwrap_or(u16::MAX).to_be_bytes());
     Ok(())
@@ -265,18 +271,7 @@ impl<'a> Reader<'a> {
 
     /// A member or account count: 1 ..= MAX_GROUP_MEMBERS.
     fn count(&mut self, field: &'static str) -> Result<usize, GroupUpdateError> {
-        let count = self.u16(field)?;
-        if count == 0 {
-            return Err(GroupUpdateError::Empty { field });
-        }
-        if count > MAX_GROUP_MEMBERS {
-            return Err(GroupUpdateError::TooLong {
-                field,
-                length: count,
-                max: MAX_GROUP_MEMBERS,
-            });
-        }
-        Ok(count)
+        check_count(field, self.u16(field)?)
     }
 
     fn members(&mut self) -> Result<BTreeMap<AccountKey, Role>, GroupUpdateError> {

@@ -214,7 +214,7 @@ pub(super) fn group_fixture() -> &'static GroupFixture {
         mallory_distribution
             .get_mut(id_at..id_at + 16)
             .expect("a distribution holds a distribution id")
-            .copy_from_slice(&distribution.distribution_id());
+            .copy_from_slice(&distribution.label().distribution_id);
         let mallory_distribution =
             SenderKeyDistribution::from_bytes(&mallory_distribution).expect("still a distribution");
         let mut chains = GroupChains::new(GROUP_ID);

@@ -88,11 +88,6 @@ impl SenderKeyDistribution {
         &self.label
     }
 
-    /// Distribution id.
-    pub fn distribution_id(&self) -> [u8; DISTRIBUTION_ID_LEN] {
-        self.label.distribution_id
-    }
-
     /// The chain position the key is at.
     pub fn iteration(&self) -> u32 {
         self.iteration
@@ -141,11 +136,6 @@ impl SenderKeyMessage {
     /// against a chain when decrypting).
     pub fn label(&self) -> &ChainLabel {
         &self.label
-    }
-
-    /// Distribution id.
-    pub fn distribution_id(&self) -> [u8; DISTRIBUTION_ID_LEN] {
-        self.label.distribution_id
     }
 
     /// Position in the sender's chain.
