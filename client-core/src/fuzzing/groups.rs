@@ -7,7 +7,6 @@ use hush_crypto::Account;
 use hush_crypto::devices::AccountSigningKey;
 
 use super::rng;
-use super::seeds::Seed;
 use crate::groups::{GroupId, GroupLog, GroupOperation, GroupUpdate, Role};
 
 /// A group of Alice (admin) and Bob (member), and updates of theirs: one of each operation.
@@ -124,8 +123,8 @@ pub fn decode_group_update(data: &[u8]) {
     }
 }
 
-/// Seeds: each fixture update, and each with one byte flipped at a few places.
-pub(super) fn seeds() -> Vec<Seed> {
+/// Seeds (name, bytes): each fixture update, and each with one byte flipped at a few places.
+pub(super) fn seeds() -> Vec<(String, Vec<u8>)> {
     let mut seeds = Vec::new();
     for (index, update) in fixture().updates.iter().enumerate() {
         let bytes = update.to_bytes().to_vec();
@@ -135,18 +134,10 @@ pub(super) fn seeds() -> Vec<Seed> {
                 if let Some(slot) = flipped.get_mut(at) {
                     *slot = byte ^ 0x01;
                 }
-                seeds.push(Seed {
-                    target: "decode_group_update",
-                    name: format!("update_{index}_flip_{at}"),
-                    bytes: flipped,
-                });
+                seeds.push((format!("update_{index}_flip_{at}"), flipped));
             }
         }
-        seeds.push(Seed {
-            target: "decode_group_update",
-            name: format!("update_{index}"),
-            bytes,
-        });
+        seeds.push((format!("update_{index}"), bytes));
     }
     seeds
 }

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use hush_crypto::Account;
 use hush_crypto::devices::AccountKey;
 
-use super::update::{GroupOperation, GroupUpdate, UpdateHash};
+use super::operation::GroupOperation;
+use super::update::{GroupUpdate, UpdateHash};
 use super::{GroupRuleError, GroupState, GroupUpdateError, MAX_WAITING_UPDATES};
 
 /// Where an update stands in the log's order.

@@ -11,6 +11,7 @@ use rand_core::CryptoRng;
 
 mod error;
 mod log;
+mod operation;
 mod state;
 mod update;
 mod wire;
@@ -22,7 +23,8 @@ mod tests;
 
 pub use error::{GroupRuleError, GroupUpdateError};
 pub use log::{GroupLog, Received};
-pub use update::{GroupOperation, GroupUpdate, UPDATE_HASH_KEY, UpdateHash};
+pub use operation::GroupOperation;
+pub use update::{GroupUpdate, UPDATE_HASH_KEY, UpdateHash};
 pub use wire::{GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE};
 
 /// Most members of a group. The target is 1,000-member groups; a creation listing them

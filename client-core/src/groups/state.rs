@@ -1,6 +1,7 @@
 //! The rules of each operation: who may make it and what it does to a group state.
 
-use super::update::{GroupOperation, GroupUpdate};
+use super::operation::GroupOperation;
+use super::update::GroupUpdate;
 use super::{GroupRuleError, GroupState, GroupUpdateError, MAX_GROUP_MEMBERS, Role};
 
 impl GroupState {

@@ -1,14 +1,13 @@
 //! One signed group update: who made it (the author device, and the account the caller resolved
 //! it to), which group, the version it was made at, and the operation.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use hush_crypto::devices::AccountKey;
 use hush_crypto::primitives::hmac_sha256;
 use hush_crypto::{Account, IdentityKey, SignaturePurpose};
 
+use super::operation::GroupOperation;
 use super::wire::{SIGNATURE_LEN, UpdateBody};
-use super::{GroupId, GroupUpdateError, Role};
+use super::{GroupId, GroupUpdateError};
 
 /// HMAC-SHA256 key of an update's hash (a public label: the hash only has to be collision
 /// resistant and the same at every member).
@@ -17,68 +16,6 @@ pub const UPDATE_HASH_KEY: &[u8] = b"Hush_v1_GroupUpdateHash";
 /// An update's hash: `HMAC-SHA256(UPDATE_HASH_KEY, encoding)`. The tiebreak between updates
 /// made at the same version.
 pub type UpdateHash = [u8; 32];
-
-/// What an update changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GroupOperation {
-    /// Makes the group: version 1, the author among the members as an admin.
-    Create {
-        /// The group's name.
-        name: String,
-        /// The group's description.
-        description: Option<String>,
-        /// The first members and their roles.
-        members: BTreeMap<AccountKey, Role>,
-    },
-    /// Adds members (admins only).
-    Add {
-        /// The new members and their roles.
-        members: BTreeMap<AccountKey, Role>,
-    },
-    /// Removes members other than the author (admins only).
-    Remove {
-        /// The members removed.
-        accounts: BTreeSet<AccountKey>,
-    },
-    /// The author's account leaves.
-    Leave,
-    /// Sets the name and description (admins only).
-    Rename {
-        /// The new name.
-        name: String,
-        /// The new description.
-        description: Option<String>,
-    },
-    /// Changes a member's role (admins only).
-    SetRole {
-        /// The member.
-        account: AccountKey,
-        /// Its new role.
-        role: Role,
-    },
-}
-
-impl GroupOperation {
-    /// The operation's name in errors.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Create { .. } => "create",
-            Self::Add { .. } => "add",
-            Self::Remove { .. } => "remove",
-            Self::Leave => "leave",
-            Self::Rename { .. } => "rename",
-            Self::SetRole { .. } => "set-role",
-        }
-    }
-
-    /// Whether the operation can take an admin's rights away (a removal, a leave, a role
-    /// change). Among updates made at one version these are ordered first, so an admin's
-    /// removal applies before that admin's concurrent updates, which are then refused.
-    pub(super) fn demotes(&self) -> bool {
-        matches!(self, Self::Remove { .. } | Self::Leave | Self::SetRole { .. })
-    }
-}
 
 /// A signed group update, as made by [`GroupUpdate::sign`] or decoded and verified by
 /// [`GroupUpdate::from_bytes`]. The signature is the author device's; that the device belongs

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hush_crypto::IdentityKey;
 use hush_crypto::devices::AccountKey;
 
-use super::update::GroupOperation;
+use super::operation::GroupOperation;
 use super::{
     GroupId, GroupUpdateError, MAX_GROUP_DESCRIPTION_LEN, MAX_GROUP_MEMBERS, MAX_GROUP_NAME_LEN, Role,
 };
