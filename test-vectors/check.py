@@ -608,10 +608,28 @@ def signed_prekey_message(spk_id: int, created_at: int, key: bytes) -> bytes:
     return SIGNED_PREKEY_LABEL + u32(spk_id) + struct.pack(">Q", created_at) + key
 
 
+SENDER_KEY_VERSION = 2
+
+
+@dataclass
+class ChainLabel:
+    """SPEC.md §8: the group, the sending device's identity key, the epoch and the chain's id."""
+    group_id: bytes
+    sender: bytes
+    epoch: int
+    distribution_id: bytes
+
+    def encode(self) -> bytes:
+        return self.group_id + self.sender + struct.pack(">Q", self.epoch) + self.distribution_id
+
+    @staticmethod
+    def read(r: "Reader") -> "ChainLabel":
+        return ChainLabel(r.take("group_id", 16), r.identity_key("sender"), r.u64("epoch"), r.take("distribution_id", 16))
+
+
 @dataclass
 class SenderKeyMessage:
-    distribution_id: bytes
-    chain_id: int
+    label: ChainLabel
     iteration: int
     salt: bytes
     ciphertext: bytes
@@ -619,9 +637,8 @@ class SenderKeyMessage:
 
     def header(self) -> bytes:
         return (
-            bytes([VERSION, TYPE_SENDER_KEY_MESSAGE])
-            + self.distribution_id
-            + u32(self.chain_id)
+            bytes([SENDER_KEY_VERSION, TYPE_SENDER_KEY_MESSAGE])
+            + self.label.encode()
             + u32(self.iteration)
             + self.salt
         )
@@ -635,10 +652,9 @@ class SenderKeyMessage:
     @staticmethod
     def decode(data: bytes) -> "SenderKeyMessage":
         r = Reader(data)
-        r.header(TYPE_SENDER_KEY_MESSAGE)
+        r.header(TYPE_SENDER_KEY_MESSAGE, (SENDER_KEY_VERSION,))
         m = SenderKeyMessage(
-            r.take("distribution_id", 16),
-            r.u32("chain_id"),
+            ChainLabel.read(r),
             r.u32("iteration"),
             r.take("salt", SALT_LEN),
             r.bytes_u32("ciphertext", TAG_LEN, MAX_CIPHERTEXT_LEN),
@@ -650,17 +666,15 @@ class SenderKeyMessage:
 
 @dataclass
 class SenderKeyDistribution:
-    distribution_id: bytes
-    chain_id: int
+    label: ChainLabel
     iteration: int
     chain_key: bytes
     signing_key: bytes
 
     def encode(self) -> bytes:
         return (
-            bytes([VERSION, TYPE_SENDER_KEY_DISTRIBUTION])
-            + self.distribution_id
-            + u32(self.chain_id)
+            bytes([SENDER_KEY_VERSION, TYPE_SENDER_KEY_DISTRIBUTION])
+            + self.label.encode()
             + u32(self.iteration)
             + self.chain_key
             + self.signing_key
@@ -669,10 +683,9 @@ class SenderKeyDistribution:
     @staticmethod
     def decode(data: bytes) -> "SenderKeyDistribution":
         r = Reader(data)
-        r.header(TYPE_SENDER_KEY_DISTRIBUTION)
+        r.header(TYPE_SENDER_KEY_DISTRIBUTION, (SENDER_KEY_VERSION,))
         d = SenderKeyDistribution(
-            r.take("distribution_id", 16),
-            r.u32("chain_id"),
+            ChainLabel.read(r),
             r.u32("iteration"),
             r.take("chain_key", 32),
             r.identity_key("signing_key"),
@@ -1024,24 +1037,21 @@ class Account:
 
 
 class GroupSender:
-    def __init__(self, distribution_id: bytes, rng: Replay):
-        self.distribution_id = distribution_id
-        self.chain_id = int.from_bytes(rng.take(4), "little")
+    def __init__(self, group_id: bytes, sender: bytes, epoch: int, rng: Replay):
+        self.label = ChainLabel(group_id, sender, epoch, rng.take(16))
         self.chain_key = rng.take(32)
         self.signing_seed = rng.take(32)
         self.iteration = 0
 
     def distribution(self) -> SenderKeyDistribution:
-        return SenderKeyDistribution(
-            self.distribution_id, self.chain_id, self.iteration, self.chain_key, ed25519_public(self.signing_seed)
-        )
+        return SenderKeyDistribution(self.label, self.iteration, self.chain_key, ed25519_public(self.signing_seed))
 
     def encrypt(self, plaintext: bytes, rng: Replay) -> SenderKeyMessage:
         if len(plaintext) > MAX_PLAINTEXT_LEN:
             raise HushError("PlaintextTooLong")
         mk, next_ck = kdf_ck(self.chain_key)
         salt = synthetic_salt(mk, SENDER_KEY_SALT_LABEL, rng.take(SALT_LEN), plaintext)
-        m = SenderKeyMessage(self.distribution_id, self.chain_id, self.iteration, salt, b"", b"")
+        m = SenderKeyMessage(self.label, self.iteration, salt, b"", b"")
         key, nonce = expand_message_key(mk, salt, SENDER_KEY_INFO)
         m.ciphertext = aead_seal(key, nonce, m.header(), plaintext)
         m.signature = ed25519_sign(self.signing_seed, m.signed_bytes())
@@ -1050,8 +1060,10 @@ class GroupSender:
 
 
 class GroupReceiver:
-    def __init__(self, d: SenderKeyDistribution):
-        self.distribution_id, self.chain_id, self.signing_key = d.distribution_id, d.chain_id, d.signing_key
+    def __init__(self, d: SenderKeyDistribution, session_peer: bytes):
+        if d.label.sender != session_peer:
+            raise HushError("ForwardedDistribution")
+        self.label, self.signing_key = d.label, d.signing_key
         self.next, self.chain_key, self.evicted_below = d.iteration, d.chain_key, d.iteration
         self.skipped: list = []
 
@@ -1064,8 +1076,10 @@ class GroupReceiver:
             raise HushError("Unauthenticated")
 
     def decrypt(self, m: SenderKeyMessage) -> bytes:
-        if m.distribution_id != self.distribution_id or m.chain_id != self.chain_id:
-            raise HushError("WrongChain")
+        for field, error in (("group_id", "WrongGroup"), ("sender", "WrongSender"),
+                             ("distribution_id", "WrongChain"), ("epoch", "WrongEpoch")):
+            if getattr(m.label, field) != getattr(self.label, field):
+                raise HushError(error)
         if not ed25519_verify(self.signing_key, m.signed_bytes(), m.signature):
             raise HushError("BadSignature")
         if m.iteration < self.next:
@@ -1398,10 +1412,14 @@ def check_group(report: Report, v: dict):
     def sender():
         gs = v["group_sender_new"]
         rng = Replay(H(gs["random"]))
-        st["sender"] = s = GroupSender(H(v["distribution_id"]), rng)
+        sender = ed25519_public(H(v["sender_seed"]))
+        st["sender"] = s = GroupSender(H(v["group_id"]), sender, v["epoch"], rng)
         return expect_eq([
             ("random fully used", rng.done(), True),
-            ("chain_id", s.chain_id, gs["chain_id"]),
+            ("sender = identity key of sender_seed", sender.hex(), v["sender"]),
+            ("other_member = identity key of other_member_seed", ed25519_public(H(v["other_member_seed"])).hex(),
+             v["other_member"]),
+            ("distribution_id", s.label.distribution_id.hex(), gs["distribution_id"]),
             ("chain_key", s.chain_key.hex(), gs["chain_key"]),
             ("signing_seed", s.signing_seed.hex(), gs["signing_seed"]),
             ("signing_key", ed25519_public(s.signing_seed).hex(), gs["signing_key"]),
@@ -1430,9 +1448,19 @@ def check_group(report: Report, v: dict):
             return expect_eq(problems)
         report.run(f"group.messages[{i}] encrypt iteration {m['iteration']}", run)
 
+    def forwarded():
+        f = v["forwarded"]
+        try:
+            GroupReceiver(SenderKeyDistribution.decode(H(v[f["distribution"]])), H(f["session_peer"]))
+            result = "ok"
+        except HushError as e:
+            result = e.variant
+        return expect_eq([("result", result, f["result"])])
+    report.run(f"group.forwarded distribution over another member's session -> {v['forwarded']['result']}", forwarded)
+
     receivers = {
-        "a": GroupReceiver(SenderKeyDistribution.decode(H(v["distribution"]))),
-        "b": GroupReceiver(SenderKeyDistribution.decode(H(v["late_distribution"]))),
+        which: GroupReceiver(SenderKeyDistribution.decode(H(v[r["distribution"]])), H(v[r["session_peer"]]))
+        for which, r in (("a", v["receiver_a"]), ("b", v["receiver_b"]))
     }
 
     def attempt(receiver: GroupReceiver, data: bytes):
@@ -1463,7 +1491,7 @@ def check_group(report: Report, v: dict):
             problems = [("result", result, case["result"])]
             if result != "ok":
                 problems.append(("receiver unchanged", r.__dict__, before))
-            if result in ("TooManySkipped", "BadSignature", "WrongChain"):
+            if result in ("TooManySkipped", "BadSignature", "WrongChain", "WrongGroup", "WrongSender", "WrongEpoch"):
                 problems.append(("chain keys derived before refusing", KDF_CK_CALLS - calls, 0))
             return expect_eq(problems)
         report.run(f"group.refused[{i}] {case['name']} -> {case['result']}", run)
@@ -1663,12 +1691,14 @@ def fields_of(kind: str, obj) -> dict:
                 "signed_prekey_created_at": obj.spk_created_at, "signed_prekey": obj.spk.hex(),
                 "signed_prekey_signature": obj.spk_signature.hex(), "one_time_prekey_id": obj.otk_id,
                 "one_time_prekey": hx(obj.otk)}
-    if kind == "sender_key_message":
-        return {"version": 1, "type": 3, "distribution_id": obj.distribution_id.hex(), "chain_id": obj.chain_id,
-                "iteration": obj.iteration, "salt": obj.salt.hex(), "ciphertext": obj.ciphertext.hex(),
-                "signature": obj.signature.hex()}
-    return {"version": 1, "type": 4, "distribution_id": obj.distribution_id.hex(), "chain_id": obj.chain_id,
-            "iteration": obj.iteration, "chain_key": obj.chain_key.hex(), "signing_key": obj.signing_key.hex()}
+    if kind in ("sender_key_message", "sender_key_distribution"):
+        label = {"group_id": obj.label.group_id.hex(), "sender": obj.label.sender.hex(), "epoch": obj.label.epoch,
+                 "distribution_id": obj.label.distribution_id.hex()}
+        if kind == "sender_key_message":
+            return {"version": 2, "type": 3, **label, "iteration": obj.iteration, "salt": obj.salt.hex(),
+                    "ciphertext": obj.ciphertext.hex(), "signature": obj.signature.hex()}
+        return {"version": 2, "type": 4, **label, "iteration": obj.iteration, "chain_key": obj.chain_key.hex(),
+                "signing_key": obj.signing_key.hex()}
 
 
 def check_encodings(report: Report, v: dict):
@@ -2438,6 +2468,245 @@ def check_pqxdh_refused(report: Report, v: dict, bob: Account, now: int):
     report.run("pqxdh.refused classical pre-key message under the default policy -> ClassicalSetupRefused", classical)
 
 
+# ---------------------------------------------------------------------------------------------
+# Group updates (proto/PROTOCOL.md, "Group updates")
+
+GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE = 1, 0x47
+PURPOSE_GROUP_UPDATE = 6
+GROUP_UPDATE_HASH_KEY = b"Hush_v1_GroupUpdateHash"
+MAX_GROUP_MEMBERS, MAX_GROUP_NAME_LEN, MAX_GROUP_DESCRIPTION_LEN = 1000, 128, 1024
+GROUP_OPS = {1: "create", 2: "add", 3: "remove", 4: "leave", 5: "rename", 6: "set_role"}
+GROUP_ROLES = {1: "admin", 2: "member"}
+
+
+def group_key(r: Reader, field: str) -> bytes:
+    key = r.take(field, 32)
+    try:
+        ed25519_point(key)
+    except KeyRefused:
+        raise HushError("InvalidKey", field)
+    return key
+
+
+def group_count(r: Reader, field: str) -> int:
+    count = r.u16(field)
+    if count == 0:
+        raise HushError("Empty", field)
+    if count > MAX_GROUP_MEMBERS:
+        raise HushError("TooLong", field)
+    return count
+
+
+def group_text(r: Reader, field: str, limit: int) -> str:
+    length = r.u16(field)
+    if length > limit:
+        raise HushError("TooLong", field)
+    try:
+        return r.take(field, length).decode("utf-8")
+    except UnicodeDecodeError:
+        raise HushError("NotUtf8", field)
+
+
+def group_texts(r: Reader) -> dict:
+    name = group_text(r, "name", MAX_GROUP_NAME_LEN)
+    if name == "":
+        raise HushError("Empty", "name")
+    flag = r.u8("description")
+    if flag not in (0, 1):
+        raise HushError("InvalidFlag", "description")
+    description = group_text(r, "description", MAX_GROUP_DESCRIPTION_LEN) if flag == 1 else None
+    return {"name": name, "description": description}
+
+
+def group_accounts(r: Reader, field: str, with_roles: bool) -> list:
+    out = []
+    for _ in range(group_count(r, field)):
+        account = group_key(r, field)
+        if with_roles:
+            role = r.u8("role")
+            if role not in GROUP_ROLES:
+                raise HushError("UnknownRole")
+        if out and (out[-1]["account"] if with_roles else out[-1]) >= account.hex():
+            raise HushError("OutOfOrder", field)
+        out.append({"account": account.hex(), "role": GROUP_ROLES[role]} if with_roles else account.hex())
+    return out
+
+
+def decode_group_update(data: bytes) -> dict:
+    """The fields of a group update, checked in byte order, then the version rule, then the
+    signature."""
+    r = Reader(data)
+    if r.u8("format") != GROUP_UPDATE_FORMAT:
+        raise HushError("UnsupportedVersion")
+    if r.u8("kind") != KIND_GROUP_UPDATE:
+        raise HushError("UnexpectedKind")
+    f = {"group_id": r.take("group_id", 16).hex(), "version": r.u64("version"),
+         "author_account": group_key(r, "author_account").hex(), "author_device": group_key(r, "author_device").hex()}
+    op = r.u8("operation")
+    kind = GROUP_OPS.get(op)
+    if kind is None:
+        raise HushError("UnknownOperation")
+    operation = {"kind": kind}
+    if kind == "create":
+        operation.update(group_texts(r))
+        operation["members"] = group_accounts(r, "members", True)
+    elif kind == "add":
+        operation["members"] = group_accounts(r, "members", True)
+    elif kind == "remove":
+        operation["accounts"] = group_accounts(r, "accounts", False)
+    elif kind == "rename":
+        operation.update(group_texts(r))
+    elif kind == "set_role":
+        operation["account"] = group_key(r, "account").hex()
+        role = r.u8("role")
+        if role not in GROUP_ROLES:
+            raise HushError("UnknownRole")
+        operation["role"] = GROUP_ROLES[role]
+    f["operation"] = operation
+    f["signature"] = r.take("signature", 64).hex()
+    if r.pos != len(data):
+        raise HushError("TrailingBytes")
+    if f["version"] == 0 or (f["version"] == 1) != (kind == "create"):
+        raise HushError("BadVersion")
+    if not ed25519_verify(H(f["author_device"]), purpose_message(PURPOSE_GROUP_UPDATE, data[:-64]), H(f["signature"])):
+        raise HushError("BadSignature")
+    return f
+
+
+def encode_group_update(f: dict, device_seed: bytes) -> bytes:
+    """The update of these fields, signed again with the author device's seed."""
+    def text(t: str) -> bytes:
+        b = t.encode("utf-8")
+        return struct.pack(">H", len(b)) + b
+
+    def texts(o: dict) -> bytes:
+        return text(o["name"]) + (b"\x00" if o["description"] is None else b"\x01" + text(o["description"]))
+
+    def members(ms: list) -> bytes:
+        return struct.pack(">H", len(ms)) + b"".join(H(m["account"]) + bytes([1 if m["role"] == "admin" else 2]) for m in ms)
+
+    o = f["operation"]
+    op = {v: k for k, v in GROUP_OPS.items()}[o["kind"]]
+    body = {"create": lambda: texts(o) + members(o["members"]), "add": lambda: members(o["members"]),
+            "remove": lambda: struct.pack(">H", len(o["accounts"])) + b"".join(H(a) for a in o["accounts"]),
+            "leave": lambda: b"", "rename": lambda: texts(o),
+            "set_role": lambda: H(o["account"]) + bytes([1 if o["role"] == "admin" else 2])}[o["kind"]]()
+    unsigned = (bytes([GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE]) + H(f["group_id"]) + struct.pack(">Q", f["version"])
+                + H(f["author_account"]) + H(f["author_device"]) + bytes([op]) + body)
+    return unsigned + ed25519_sign(device_seed, purpose_message(PURPOSE_GROUP_UPDATE, unsigned))
+
+
+def group_apply(state: dict, f: dict) -> dict:
+    """The rules: the state after update `f`, or HushError naming the refusal."""
+    author, o = f["author_account"], f["operation"]
+    members = dict(state["members"])
+    if author not in members:
+        raise HushError("AuthorNotMember")
+    if o["kind"] not in ("leave", "create") and members[author] != "admin":
+        raise HushError("AuthorNotAdmin")
+    new = dict(state, members=members, version=state["version"] + 1)
+    if o["kind"] == "create":
+        raise HushError("SecondCreation")
+    if o["kind"] == "add":
+        if any(m["account"] in members for m in o["members"]):
+            raise HushError("AlreadyMember")
+        if len(members) + len(o["members"]) > MAX_GROUP_MEMBERS:
+            raise HushError("TooManyMembers")
+        members.update({m["account"]: m["role"] for m in o["members"]})
+    elif o["kind"] == "remove":
+        if author in o["accounts"]:
+            raise HushError("RemovesAuthor")
+        for a in o["accounts"]:
+            if a not in members:
+                raise HushError("NotMember")
+            del members[a]
+    elif o["kind"] == "leave":
+        del members[author]
+    elif o["kind"] == "rename":
+        new["name"], new["description"] = o["name"], o["description"]
+    elif o["kind"] == "set_role":
+        if o["account"] not in members:
+            raise HushError("NotMember")
+        if members[o["account"]] == o["role"]:
+            raise HushError("RoleUnchanged")
+        members[o["account"]] = o["role"]
+    if members and "admin" not in members.values():
+        raise HushError("NoAdminLeft")
+    return new
+
+
+def group_order(creation: dict, updates: list) -> tuple:
+    """The ordering rule: -> (state, {hash: outcome})."""
+    o = creation["operation"]
+    members = {m["account"]: m["role"] for m in o["members"]}
+    if members.get(creation["author_account"]) != "admin":
+        raise HushError("CreatorNotAdmin")
+    state = {"group_id": creation["group_id"], "name": o["name"], "description": o["description"],
+             "members": members, "version": 1}
+    demotes = ("remove", "leave", "set_role")
+    outcomes = {}
+    waiting = False
+    for h, f in sorted(updates, key=lambda u: (u[1]["version"], u[1]["operation"]["kind"] not in demotes, u[0])):
+        if waiting or f["version"] > state["version"] + 1:
+            waiting = True
+            outcomes[h] = "waiting"
+            continue
+        try:
+            state = group_apply(state, f)
+            outcomes[h] = "applied"
+        except HushError as e:
+            state = dict(state, version=state["version"] + 1)
+            outcomes[h] = f"refused:{e.variant}"
+    return state, outcomes
+
+
+def check_group_update(report: Report, v: dict):
+    seeds = {}
+    for p in v["people"]:
+        def run(p=p):
+            seeds[p["device"]] = H(p["device_seed"])
+            return expect_eq([("account", ed25519_public(H(p["account_seed"])).hex(), p["account"]),
+                              ("device", ed25519_public(H(p["device_seed"])).hex(), p["device"])])
+        report.run(f"group_update.people {p['name']} keys from seeds", run)
+    decoded = {}
+    for c in v["updates"]:
+        def run(c=c):
+            f = decode_group_update(H(c["bytes"]))
+            h = hmac.new(GROUP_UPDATE_HASH_KEY, H(c["bytes"]), hashlib.sha256).digest()
+            decoded[c["name"]] = (h, f)
+            return expect_eq([
+                ("fields", f, c["fields"]),
+                ("encoded and signed again", encode_group_update(f, seeds[f["author_device"]]).hex(), c["bytes"]),
+                ("hash", h.hex(), c["hash"]),
+            ])
+        report.run(f"group_update.updates {c['name']} decodes, re-encodes and hashes", run)
+    for c in v["refused"]:
+        def run(c=c):
+            try:
+                decode_group_update(H(c["bytes"]))
+            except HushError as e:
+                return expect_eq([("error", e.variant, c["error"])])
+            return "decodes"
+        report.run(f"group_update.refused {c['name']} -> {c['error']}", run)
+
+    def order():
+        o = v["order"]
+        names = [c["name"] for c in v["updates"]]
+        creation = decoded[names[o["creation"]]][1]
+        arrived = [decoded[names[i]] for i in o["arrival"]]
+        state, outcomes = group_order(creation, arrived)
+        shown = dict(state, members=[{"account": a, "role": r} for a, r in sorted(state["members"].items())])
+        problems = [("state", shown, o["state"])]
+        for entry in o["outcomes"]:
+            h = decoded[entry["update"]][0]
+            problems.append((f"outcome of {entry['update']}", outcomes.get(h, "absent"), entry["outcome"]))
+        for reordered in (list(reversed(arrived)), sorted(arrived, key=lambda u: u[0])):
+            problems.append(("same state in another arrival order", group_order(creation, reordered)[0], state))
+        return expect_eq(problems)
+    report.run("group_update.order concurrent updates order to one state", order)
+
+
+
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "vectors")
@@ -2456,6 +2725,7 @@ def main() -> int:
         ("link", check_link),
         ("account_safety", check_account_safety),
         ("pqxdh", check_pqxdh),
+        ("group_update", check_group_update),
     ]
     for name, fn in checks:
         try:

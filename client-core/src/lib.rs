@@ -18,6 +18,7 @@ mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod groups;
 mod inbox;
 mod link;
 mod login;

@@ -226,8 +226,10 @@ fn hush_pingpong(alice: &mut Session, bob: &mut Session, count: usize) -> usize 
 
 fn hush_group_pair() -> (GroupSender, GroupReceiver) {
     let mut rng = rand::rng();
-    let sender = GroupSender::new([7; 16], &mut rng);
-    let receiver = GroupReceiver::from_distribution(&sender.distribution());
+    let identity = hush_crypto::Account::new(0, &mut rng).identity_key();
+    let sender = GroupSender::new([7; 16], identity, 1, &mut rng);
+    let receiver =
+        GroupReceiver::from_distribution(&sender.distribution(), &identity).expect("its own sender");
     (sender, receiver)
 }
 

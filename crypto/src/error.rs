@@ -322,9 +322,37 @@ pub enum GroupError {
     /// The Ed25519 signature does not verify under the sender's signing key.
     #[error("group message signature does not verify")]
     BadSignature,
-    /// The message belongs to another distribution or chain than this receiver.
-    #[error("group message is for another distribution or chain")]
+    /// The message names another distribution id than this receiver's chain.
+    #[error("group message is for another distribution")]
     WrongChain,
+    /// The message or distribution names another group than the chain or chain set it was
+    /// given to.
+    #[error("group message or distribution names another group")]
+    WrongGroup,
+    /// The message names another sender than the chain's (a message re-labelled to another
+    /// member).
+    #[error("group message names another sender than its chain's")]
+    WrongSender,
+    /// The message names another group epoch than the chain's.
+    #[error("group message is for epoch {found}, its chain is of epoch {expected}")]
+    WrongEpoch {
+        /// The chain's epoch.
+        expected: u64,
+        /// The epoch the message names.
+        found: u64,
+    },
+    /// A distribution names another sender than the pairwise session's peer it arrived over
+    /// (a member forwarding another's distribution as its own).
+    #[error("sender-key distribution names another sender than the session it came over")]
+    ForwardedDistribution,
+    /// No chain of this sender and distribution id is known (its distribution has not arrived,
+    /// or the chain was dropped).
+    #[error("no chain for this group message's sender and distribution id")]
+    UnknownChain,
+    /// A distribution for a chain already held (same sender and distribution id) carries other
+    /// keys or another iteration (an identical one is a harmless re-delivery).
+    #[error("sender-key distribution conflicts with the chain already held")]
+    ConflictingDistribution,
     /// The AEAD tag did not verify.
     #[error("group message did not authenticate")]
     Unauthenticated,

@@ -1,6 +1,12 @@
-//! Sender keys for groups (Signal's construction): each member has a chain key and an Ed25519
-//! signing key, hands both to the other members in a [`SenderKeyDistribution`] over pairwise
-//! sessions, and then encrypts each group message once, signed.
+//! Sender keys for groups (Signal's construction): each member device has a chain key and an
+//! Ed25519 signing key, hands both to the other members in a [`SenderKeyDistribution`] over
+//! pairwise sessions, and then encrypts each group message once, signed.
+//!
+//! Unlike Signal's, a chain is bound to its sender: the distribution and every message name the
+//! group, the sending device's identity key and the group epoch; a receiver takes a distribution
+//! only from the pairwise session of the device it names ([`GroupReceiver::from_distribution`]),
+//! keys its chains by sender and distribution id ([`GroupChains`]), and refuses a message whose
+//! header names anything else than its chain.
 
 use std::collections::VecDeque;
 
@@ -8,14 +14,22 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::error::{DecodeError, GroupError, PickleError};
+use crate::error::{GroupError, PickleError};
 use crate::keys::{IdentityKey, Secret32, SigningKey};
-use crate::messages::{MAX_CIPHERTEXT_LEN, MAX_PLAINTEXT_LEN, SALT_LEN};
+use crate::messages::{MAX_PLAINTEXT_LEN, SALT_LEN};
 use crate::pickle::{self, PickleKey, pickle_envelope};
-use crate::primitives::{self, AEAD_TAG_LEN};
+use crate::primitives;
 use crate::ratchet::MAX_SKIP;
 use crate::ratchet::chain::{ChainKey, MessageKey};
-use crate::wire::{Reader, TYPE_SENDER_KEY_DISTRIBUTION, TYPE_SENDER_KEY_MESSAGE, Writer};
+
+mod chains;
+mod wire;
+
+pub use chains::{GroupChains, GroupPlaintext, MAX_CHAINS_PER_SENDER};
+pub use wire::{
+    ChainLabel, DISTRIBUTION_ID_LEN, DISTRIBUTION_LEN, GROUP_HEADER_LEN, GROUP_ID_LEN, SENDER_KEY_VERSION,
+    SenderKeyDistribution, SenderKeyMessage,
+};
 
 /// HKDF info of the sender-key message-key expansion.
 pub const SENDER_KEY_INFO: &[u8] = b"Hush_v1_SenderKey";
@@ -28,151 +42,10 @@ pub const SENDER_KEY_SALT_LABEL: &[u8] = b"Hush_v1_SenderKeySalt";
 /// [`crate::ratchet::MAX_SKIPPED_KEYS`].
 pub const MAX_GROUP_SKIPPED_KEYS: usize = 2000;
 
-/// Length of a distribution id (chosen by the sender, for example per group).
-pub const DISTRIBUTION_ID_LEN: usize = 16;
-
-const GROUP_HEADER_LEN: usize = 2 + DISTRIBUTION_ID_LEN + 4 + 4 + SALT_LEN;
-
-/// The sender's chain state as handed to a group member over a pairwise session. Holds the
-/// chain key: wiped on drop, never printed.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct SenderKeyDistribution {
-    #[zeroize(skip)]
-    distribution_id: [u8; DISTRIBUTION_ID_LEN],
-    chain_id: u32,
-    iteration: u32,
-    chain_key: [u8; 32],
-    #[zeroize(skip)]
-    signing_key: IdentityKey,
-}
-
-impl core::fmt::Debug for SenderKeyDistribution {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SenderKeyDistribution")
-            .field("chain_id", &self.chain_id)
-            .field("iteration", &self.iteration)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SenderKeyDistribution {
-    /// Distribution id.
-    pub fn distribution_id(&self) -> [u8; DISTRIBUTION_ID_LEN] {
-        self.distribution_id
-    }
-
-    /// Chain id (new on every rotation).
-    pub fn chain_id(&self) -> u32 {
-        self.chain_id
-    }
-
-    /// Encodes: `version || 0x04 || distribution_id (16) || u32 chain_id || u32 iteration ||
-    /// chain_key (32) || signing_key (32)`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut writer = Writer::with_header(TYPE_SENDER_KEY_DISTRIBUTION, 90);
-        writer
-            .put(&self.distribution_id)
-            .u32(self.chain_id)
-            .u32(self.iteration)
-            .put(&self.chain_key)
-            .put(self.signing_key.as_bytes());
-        writer.bytes
-    }
-
-    /// Decodes a distribution message.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut reader = Reader::new(bytes);
-        reader.header(TYPE_SENDER_KEY_DISTRIBUTION)?;
-        let distribution = Self {
-            distribution_id: reader.array("distribution_id")?,
-            chain_id: reader.u32("chain_id")?,
-            iteration: reader.u32("iteration")?,
-            chain_key: reader.array("chain_key")?,
-            signing_key: reader.identity_key("signing_key")?,
-        };
-        reader.finish()?;
-        Ok(distribution)
-    }
-}
-
-/// One encrypted, signed group message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderKeyMessage {
-    distribution_id: [u8; DISTRIBUTION_ID_LEN],
-    chain_id: u32,
-    iteration: u32,
-    salt: [u8; SALT_LEN],
-    ciphertext: Vec<u8>,
-    signature: [u8; 64],
-}
-
-impl SenderKeyMessage {
-    /// Distribution id.
-    pub fn distribution_id(&self) -> [u8; DISTRIBUTION_ID_LEN] {
-        self.distribution_id
-    }
-
-    /// Chain id.
-    pub fn chain_id(&self) -> u32 {
-        self.chain_id
-    }
-
-    /// Position in the sender's chain.
-    pub fn iteration(&self) -> u32 {
-        self.iteration
-    }
-
-    fn header_bytes(&self) -> Vec<u8> {
-        let mut writer = Writer::with_header(TYPE_SENDER_KEY_MESSAGE, GROUP_HEADER_LEN);
-        writer
-            .put(&self.distribution_id)
-            .u32(self.chain_id)
-            .u32(self.iteration)
-            .put(&self.salt);
-        writer.bytes
-    }
-
-    /// The bytes the signature covers: everything before it.
-    fn signed_bytes(&self) -> Vec<u8> {
-        let mut writer = Writer {
-            bytes: self.header_bytes(),
-        };
-        writer.bytes_u32(&self.ciphertext);
-        writer.bytes
-    }
-
-    /// Encodes: `version || 0x03 || distribution_id (16) || u32 chain_id || u32 iteration ||
-    /// salt (16) || u32 len || ciphertext || signature (64)`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = self.signed_bytes();
-        bytes.extend_from_slice(&self.signature);
-        bytes
-    }
-
-    /// Decodes a group message (the signature is checked when decrypting).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut reader = Reader::new(bytes);
-        reader.header(TYPE_SENDER_KEY_MESSAGE)?;
-        let message = Self {
-            distribution_id: reader.array("distribution_id")?,
-            chain_id: reader.u32("chain_id")?,
-            iteration: reader.u32("iteration")?,
-            salt: reader.array("salt")?,
-            ciphertext: reader
-                .bytes_u32("ciphertext", AEAD_TAG_LEN, MAX_CIPHERTEXT_LEN)?
-                .to_vec(),
-            signature: reader.array("signature")?,
-        };
-        reader.finish()?;
-        Ok(message)
-    }
-}
-
-/// Our own sending chain in one group.
+/// Our own sending chain in one group and epoch.
 #[derive(Clone)]
 pub struct GroupSender {
-    distribution_id: [u8; DISTRIBUTION_ID_LEN],
-    chain_id: u32,
+    label: ChainLabel,
     iteration: u32,
     chain_key: ChainKey,
     signing: SigningKey,
@@ -180,32 +53,50 @@ pub struct GroupSender {
 
 impl core::fmt::Debug for GroupSender {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Only the epoch of the label: the test that no secret prints compares against the whole
+        // pickle, label included.
         f.debug_struct("GroupSender")
-            .field("chain_id", &self.chain_id)
+            .field("epoch", &self.label.epoch)
             .field("iteration", &self.iteration)
             .finish_non_exhaustive()
     }
 }
 
 impl GroupSender {
-    /// A new sender chain with a fresh chain key, signing key and random chain id. Rotating the
-    /// sender key (after a member leaves) is making a new one.
-    pub fn new(distribution_id: [u8; DISTRIBUTION_ID_LEN], rng: &mut (impl CryptoRng + ?Sized)) -> Self {
+    /// A new sender chain of the device with identity key `sender` in `group_id` at `epoch`,
+    /// with a fresh random distribution id, chain key and signing key. Rotating the sender key
+    /// (after a member leaves) is making a new one at the new epoch.
+    pub fn new(
+        group_id: [u8; GROUP_ID_LEN],
+        sender: IdentityKey,
+        epoch: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Self {
+        let mut distribution_id = [0u8; DISTRIBUTION_ID_LEN];
+        rng.fill_bytes(&mut distribution_id);
         Self {
-            distribution_id,
-            chain_id: rng.next_u32(),
+            label: ChainLabel {
+                group_id,
+                sender,
+                epoch,
+                distribution_id,
+            },
             iteration: 0,
             chain_key: ChainKey(Secret32::random(rng)),
             signing: SigningKey::generate(rng),
         }
     }
 
+    /// Group, sender, epoch and distribution id of this chain.
+    pub fn label(&self) -> &ChainLabel {
+        &self.label
+    }
+
     /// The distribution message for members, starting at the current iteration (new members
     /// cannot read earlier messages).
     pub fn distribution(&self) -> SenderKeyDistribution {
         SenderKeyDistribution {
-            distribution_id: self.distribution_id,
-            chain_id: self.chain_id,
+            label: self.label,
             iteration: self.iteration,
             chain_key: *self.chain_key.0.bytes(),
             signing_key: self.signing.public(),
@@ -230,8 +121,7 @@ impl GroupSender {
         rng.fill_bytes(&mut random);
         let salt = message_key.synthetic_salt(SENDER_KEY_SALT_LABEL, &random, plaintext);
         let mut message = SenderKeyMessage {
-            distribution_id: self.distribution_id,
-            chain_id: self.chain_id,
+            label: self.label,
             iteration: self.iteration,
             salt,
             ciphertext: Vec::new(),
@@ -254,8 +144,7 @@ impl GroupSender {
     /// The saved form.
     pub fn pickle(&self) -> GroupSenderPickle {
         GroupSenderPickle {
-            distribution_id: self.distribution_id,
-            chain_id: self.chain_id,
+            label: self.label,
             iteration: self.iteration,
             chain_key: *self.chain_key.0.bytes(),
             signing_seed: *self.signing.seed().bytes(),
@@ -265,8 +154,7 @@ impl GroupSender {
     /// Restores from the saved form.
     pub fn from_pickle(pickle: &GroupSenderPickle) -> Self {
         Self {
-            distribution_id: pickle.distribution_id,
-            chain_id: pickle.chain_id,
+            label: pickle.label,
             iteration: pickle.iteration,
             chain_key: ChainKey(Secret32::new(pickle.chain_key)),
             signing: SigningKey::from_seed(&Secret32::new(pickle.signing_seed)),
@@ -274,11 +162,10 @@ impl GroupSender {
     }
 }
 
-/// Another member's chain as we receive it.
+/// Another member device's chain as we receive it.
 #[derive(Clone)]
 pub struct GroupReceiver {
-    distribution_id: [u8; DISTRIBUTION_ID_LEN],
-    chain_id: u32,
+    label: ChainLabel,
     signing_key: IdentityKey,
     next: u32,
     chain_key: ChainKey,
@@ -290,7 +177,7 @@ pub struct GroupReceiver {
 impl core::fmt::Debug for GroupReceiver {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("GroupReceiver")
-            .field("chain_id", &self.chain_id)
+            .field("label", &self.label)
             .field("next", &self.next)
             .field("skipped", &self.skipped.len())
             .finish_non_exhaustive()
@@ -298,25 +185,35 @@ impl core::fmt::Debug for GroupReceiver {
 }
 
 impl GroupReceiver {
-    /// Starts receiving from a distribution message (received over an authenticated pairwise
-    /// session; the caller ties it to that session's peer).
-    pub fn from_distribution(distribution: &SenderKeyDistribution) -> Self {
-        Self {
-            distribution_id: distribution.distribution_id,
-            chain_id: distribution.chain_id,
+    /// Starts receiving from a distribution that arrived over the authenticated pairwise session
+    /// with the device whose identity key is `session_peer`. A distribution naming any other
+    /// sender is refused (`ForwardedDistribution`): a member forwarding another's distribution
+    /// as its own cannot get its messages taken for that member's.
+    pub fn from_distribution(
+        distribution: &SenderKeyDistribution,
+        session_peer: &IdentityKey,
+    ) -> Result<Self, GroupError> {
+        if distribution.label.sender != *session_peer {
+            return Err(GroupError::ForwardedDistribution);
+        }
+        Ok(Self {
+            label: distribution.label,
             signing_key: distribution.signing_key,
             next: distribution.iteration,
             chain_key: ChainKey(Secret32::new(distribution.chain_key)),
             evicted_below: distribution.iteration,
             skipped: VecDeque::new(),
-        }
+        })
+    }
+
+    /// Group, sender, epoch and distribution id of this chain.
+    pub fn label(&self) -> &ChainLabel {
+        &self.label
     }
 
     /// Verifies and decrypts one group message. On error the receiver is unchanged.
     pub fn decrypt(&mut self, message: &SenderKeyMessage) -> Result<Vec<u8>, GroupError> {
-        if message.distribution_id != self.distribution_id || message.chain_id != self.chain_id {
-            return Err(GroupError::WrongChain);
-        }
+        check_label(&self.label, &message.label)?;
         self.signing_key
             .verify(&message.signed_bytes(), &message.signature)
             .map_err(|_| GroupError::BadSignature)?;
@@ -372,8 +269,7 @@ impl GroupReceiver {
     /// The saved form.
     pub fn pickle(&self) -> GroupReceiverPickle {
         GroupReceiverPickle {
-            distribution_id: self.distribution_id,
-            chain_id: self.chain_id,
+            label: self.label,
             signing_key: self.signing_key,
             next: self.next,
             chain_key: *self.chain_key.0.bytes(),
@@ -388,8 +284,7 @@ impl GroupReceiver {
             return Err(PickleError::Malformed);
         }
         Ok(Self {
-            distribution_id: pickle.distribution_id,
-            chain_id: pickle.chain_id,
+            label: pickle.label,
             signing_key: pickle.signing_key,
             next: pickle.next,
             chain_key: ChainKey(Secret32::new(pickle.chain_key)),
@@ -401,6 +296,27 @@ impl GroupReceiver {
                 .collect(),
         })
     }
+}
+
+/// A message's header must name this chain's group, sender, distribution and epoch (checked in
+/// that order, before the signature, so a mislabelled message costs no verification).
+fn check_label(chain: &ChainLabel, message: &ChainLabel) -> Result<(), GroupError> {
+    if message.group_id != chain.group_id {
+        return Err(GroupError::WrongGroup);
+    }
+    if message.sender != chain.sender {
+        return Err(GroupError::WrongSender);
+    }
+    if message.distribution_id != chain.distribution_id {
+        return Err(GroupError::WrongChain);
+    }
+    if message.epoch != chain.epoch {
+        return Err(GroupError::WrongEpoch {
+            expected: chain.epoch,
+            found: message.epoch,
+        });
+    }
+    Ok(())
 }
 
 /// The synthetic salt of a group message, `HMAC(mk, "Hush_v1_SenderKeySalt" || random ||
@@ -435,21 +351,23 @@ fn open(message: &SenderKeyMessage, key: &MessageKey) -> Result<Vec<u8>, GroupEr
     .map_err(|_| GroupError::Unauthenticated)
 }
 
-/// Saved form of a [`GroupSender`] (version 1). Wiped on drop; store it encrypted.
+/// Saved form of a [`GroupSender`] (version 1 of the pickle kind; sender keys version 2). Wiped
+/// on drop; store it encrypted.
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct GroupSenderPickle {
-    distribution_id: [u8; DISTRIBUTION_ID_LEN],
-    chain_id: u32,
+    #[zeroize(skip)]
+    label: ChainLabel,
     iteration: u32,
     chain_key: [u8; 32],
     signing_seed: [u8; 32],
 }
 
-/// Saved form of a [`GroupReceiver`] (version 1). Wiped on drop; store it encrypted.
+/// Saved form of a [`GroupReceiver`] (version 1 of the pickle kind; sender keys version 2).
+/// Wiped on drop; store it encrypted.
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct GroupReceiverPickle {
-    distribution_id: [u8; DISTRIBUTION_ID_LEN],
-    chain_id: u32,
+    #[zeroize(skip)]
+    label: ChainLabel,
     #[zeroize(skip)]
     signing_key: IdentityKey,
     next: u32,

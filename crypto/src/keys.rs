@@ -344,7 +344,12 @@ mod tests {
         assert_eq!(wiped[..32], [0; 32]);
         assert!(!wiped.windows(32).any(|window| window == SEED));
 
-        let mut sender = crate::group::GroupSender::new([1; 16], &mut rng);
+        let mut sender = crate::group::GroupSender::new(
+            [1; 16],
+            crate::Account::new(0, &mut rng).identity_key(),
+            1,
+            &mut rng,
+        );
         sender.encrypt(b"x", &mut rng).unwrap();
         let secrets = encode(&sender.pickle());
         let mut pickle = sender.pickle();
@@ -358,7 +363,8 @@ mod tests {
         let mut distribution = sender.distribution();
         let before = distribution.to_bytes();
         distribution.zeroize();
-        let chain_key = &before[2 + 16 + 8..2 + 16 + 8 + 32];
+        // SPEC.md §10.5: the chain key is bytes 78..110.
+        let chain_key = &before[78..110];
         assert!(!distribution.to_bytes().windows(32).any(|w| w == chain_key));
     }
 
@@ -450,13 +456,18 @@ mod tests {
         assert_not_printed(&session.pickle(), &session.pickle().to_plaintext_bytes(), 8);
 
         // Group sender and the distribution that carries its chain key.
-        let sender = crate::group::GroupSender::new([2; 16], &mut rng);
+        let sender = crate::group::GroupSender::new(
+            [2; 16],
+            crate::Account::new(0, &mut rng).identity_key(),
+            1,
+            &mut rng,
+        );
         let sender_secrets = encode(&sender.pickle());
         assert_not_printed(&sender, &sender_secrets, 8);
         assert_not_printed(&sender.pickle(), &sender_secrets, 8);
         assert_not_printed(
             &sender.distribution(),
-            &sender.distribution().to_bytes()[26..58],
+            &sender.distribution().to_bytes()[78..110],
             8,
         );
 

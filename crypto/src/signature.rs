@@ -26,6 +26,9 @@ pub enum SignaturePurpose {
     AccountMembership,
     /// A KEM prekey (SPEC.md §17.2); the message is `algorithm || kind || id || ek`.
     KemPreKey,
+    /// A group update, signed by its author device's identity key; the message is the update's
+    /// encoding up to its signature (proto/PROTOCOL.md, "Group updates").
+    GroupUpdate,
 }
 
 impl SignaturePurpose {
@@ -37,6 +40,7 @@ impl SignaturePurpose {
             Self::DeviceList => 3,
             Self::AccountMembership => 4,
             Self::KemPreKey => 5,
+            Self::GroupUpdate => 6,
         }
     }
 }

@@ -10,8 +10,7 @@ mod common;
 
 use common::{NOW, accounts, pair};
 use hush_crypto::group::{
-    DISTRIBUTION_ID_LEN, GroupReceiver, GroupSender, MAX_GROUP_SKIPPED_KEYS, SenderKeyDistribution,
-    SenderKeyMessage,
+    GROUP_ID_LEN, GroupReceiver, GroupSender, MAX_GROUP_SKIPPED_KEYS, SenderKeyDistribution, SenderKeyMessage,
 };
 use hush_crypto::ratchet::MAX_SKIP;
 use hush_crypto::safety::{SAFETY_NUMBER_QR_LEN, SAFETY_NUMBER_QR_VERSION};
@@ -20,7 +19,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-const GROUP: [u8; DISTRIBUTION_ID_LEN] = *b"hush test group!";
+const GROUP: [u8; GROUP_ID_LEN] = *b"hush test group!";
+const EPOCH: u64 = 3;
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -28,9 +28,19 @@ fn rng(seed: u64) -> StdRng {
 
 /// A sender and a receiver that got the sender's distribution directly.
 fn group(rng: &mut StdRng) -> (GroupSender, GroupReceiver) {
-    let sender = GroupSender::new(GROUP, rng);
-    let receiver = GroupReceiver::from_distribution(&sender.distribution());
+    let sender = new_sender(rng);
+    let receiver = receiver_of(&sender.distribution());
     (sender, receiver)
+}
+
+fn new_sender(rng: &mut StdRng) -> GroupSender {
+    let identity = Account::new(NOW, rng).identity_key();
+    GroupSender::new(GROUP, identity, EPOCH, rng)
+}
+
+/// A receiver of a distribution that came over its sender's own pairwise session.
+fn receiver_of(distribution: &SenderKeyDistribution) -> GroupReceiver {
+    GroupReceiver::from_distribution(distribution, &distribution.label().sender).unwrap()
 }
 
 fn send_many(sender: &mut GroupSender, count: u32, rng: &mut StdRng) -> Vec<SenderKeyMessage> {
@@ -50,7 +60,7 @@ fn receiver_state(receiver: &GroupReceiver) -> Vec<u8> {
 fn sender_key_distribution_over_pairwise_session_then_group_messages_decrypt() {
     let mut rng = rng(1);
     let (mut alice_to_bob, mut bob_from_alice) = pair(&mut rng);
-    let mut sender = GroupSender::new(GROUP, &mut rng);
+    let mut sender = new_sender(&mut rng);
     sender.encrypt(b"before bob joined", &mut rng).unwrap();
 
     // The distribution travels encrypted in the pairwise session.
@@ -60,8 +70,9 @@ fn sender_key_distribution_over_pairwise_session_then_group_messages_decrypt() {
     let received = bob_from_alice.decrypt(&wire, &mut rng).unwrap();
     let distribution = SenderKeyDistribution::from_bytes(&received).unwrap();
     assert_eq!(distribution, sender.distribution());
-    assert_eq!(distribution.distribution_id(), GROUP);
-    let mut receiver = GroupReceiver::from_distribution(&distribution);
+    assert_eq!(distribution.label().group_id, GROUP);
+    assert_eq!(distribution.label().epoch, EPOCH);
+    let mut receiver = receiver_of(&distribution);
 
     for text in [&b"one"[..], b"two", b""] {
         let message = sender.encrypt(text, &mut rng).unwrap();
@@ -74,9 +85,9 @@ fn sender_key_distribution_over_pairwise_session_then_group_messages_decrypt() {
 #[test]
 fn sender_key_new_member_cannot_read_messages_sent_before_distribution() {
     let mut rng = rng(2);
-    let mut sender = GroupSender::new(GROUP, &mut rng);
+    let mut sender = new_sender(&mut rng);
     let early = send_many(&mut sender, 3, &mut rng);
-    let mut receiver = GroupReceiver::from_distribution(&sender.distribution());
+    let mut receiver = receiver_of(&sender.distribution());
     let before = receiver_state(&receiver);
     for message in &early {
         assert_eq!(
@@ -158,8 +169,8 @@ fn sender_key_tampered_message_is_bad_signature_and_receiver_unchanged() {
     let message = sender.encrypt(b"genuine", &mut rng).unwrap();
     let bytes = message.to_bytes();
     let before = receiver_state(&receiver);
-    let ids = 2..2 + DISTRIBUTION_ID_LEN + 4;
-    let (mut bad_signature, mut wrong_chain, mut malformed) = (0, 0, 0);
+    // SPEC.md §10.4: group id 2..18, sender 18..50, epoch 50..58, distribution id 58..74.
+    let (mut bad_signature, mut mislabelled, mut malformed) = (0, 0, 0);
     for position in 0..bytes.len() {
         for mask in [0x01u8, 0x80] {
             let mut tampered = bytes.clone();
@@ -169,9 +180,19 @@ fn sender_key_tampered_message_is_bad_signature_and_receiver_unchanged() {
                 continue;
             };
             let error = receiver.decrypt(&decoded).unwrap_err();
-            if ids.contains(&position) {
-                assert_eq!(error, GroupError::WrongChain, "byte {position}");
-                wrong_chain += 1;
+            let label_error = match position {
+                2..18 => Some(GroupError::WrongGroup),
+                18..50 => Some(GroupError::WrongSender),
+                50..58 => Some(GroupError::WrongEpoch {
+                    expected: EPOCH,
+                    found: decoded.label().epoch,
+                }),
+                58..74 => Some(GroupError::WrongChain),
+                _ => None,
+            };
+            if let Some(expected) = label_error {
+                assert_eq!(error, expected, "byte {position}");
+                mislabelled += 1;
             } else {
                 assert_eq!(error, GroupError::BadSignature, "byte {position}");
                 bad_signature += 1;
@@ -183,7 +204,7 @@ fn sender_key_tampered_message_is_bad_signature_and_receiver_unchanged() {
             );
         }
     }
-    assert!(bad_signature > 100 && wrong_chain > 0 && malformed > 0);
+    assert!(bad_signature > 100 && mislabelled > 100 && malformed > 0);
     assert_eq!(receiver.decrypt(&message).unwrap(), b"genuine");
 }
 
@@ -198,25 +219,36 @@ fn sender_key_message_signed_by_another_key_is_bad_signature() {
     let mut forged = sender.distribution().to_bytes();
     let len = forged.len();
     forged[len - 32..].copy_from_slice(mallory_identity.as_bytes());
-    let mut forged_receiver =
-        GroupReceiver::from_distribution(&SenderKeyDistribution::from_bytes(&forged).unwrap());
+    let mut forged_receiver = receiver_of(&SenderKeyDistribution::from_bytes(&forged).unwrap());
     assert_eq!(forged_receiver.decrypt(&message), Err(GroupError::BadSignature));
     let mut receiver = receiver;
     assert_eq!(receiver.decrypt(&message).unwrap(), b"x");
 }
 
 #[test]
-fn sender_key_message_of_another_chain_or_distribution_is_wrong_chain() {
+fn sender_key_message_of_another_chain_or_group_is_refused_by_its_label() {
     let mut rng = rng(8);
-    let (_, mut receiver) = group(&mut rng);
+    let (sender, mut receiver) = group(&mut rng);
     let before = receiver_state(&receiver);
-    let mut other_chain = GroupSender::new(GROUP, &mut rng);
-    let mut other_group = GroupSender::new([0xaa; DISTRIBUTION_ID_LEN], &mut rng);
-    for message in [
-        other_chain.encrypt(b"rotated", &mut rng).unwrap(),
-        other_group.encrypt(b"elsewhere", &mut rng).unwrap(),
+    let identity = sender.label().sender;
+    let mut rotated = GroupSender::new(GROUP, identity, EPOCH, &mut rng);
+    let mut other_group = GroupSender::new([0xaa; GROUP_ID_LEN], identity, EPOCH, &mut rng);
+    let mut other_member = new_sender(&mut rng);
+    for (message, error) in [
+        (
+            rotated.encrypt(b"rotated", &mut rng).unwrap(),
+            GroupError::WrongChain,
+        ),
+        (
+            other_group.encrypt(b"elsewhere", &mut rng).unwrap(),
+            GroupError::WrongGroup,
+        ),
+        (
+            other_member.encrypt(b"someone else", &mut rng).unwrap(),
+            GroupError::WrongSender,
+        ),
     ] {
-        assert_eq!(receiver.decrypt(&message), Err(GroupError::WrongChain));
+        assert_eq!(receiver.decrypt(&message), Err(error));
     }
     assert_eq!(receiver_state(&receiver), before);
 }

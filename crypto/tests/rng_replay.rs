@@ -23,9 +23,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 /// Offsets in an encoded SenderKeyMessage (SPEC.md §10.4).
-const GROUP_SALT: core::ops::Range<usize> = 26..42;
-const GROUP_HEADER_LEN: usize = 42;
-const GROUP_BODY_START: usize = 46;
+const GROUP_SALT: core::ops::Range<usize> = 78..94;
+const GROUP_HEADER_LEN: usize = 94;
+const GROUP_BODY_START: usize = 98;
 /// Offset of the nonce in a pickle envelope (SPEC.md §11).
 const PICKLE_NONCE: core::ops::Range<usize> = 2..14;
 
@@ -125,9 +125,14 @@ fn cloned_session_and_rng_never_reuse_key_and_nonce_for_different_plaintexts() {
 #[test]
 fn cloned_group_sender_and_rng_never_reuse_key_and_nonce_for_different_plaintexts() {
     let mut rng = StdRng::seed_from_u64(1511);
-    let sender = GroupSender::new([7; 16], &mut rng);
-    // The distribution carries the chain key (SPEC.md §10.5, bytes 26..58).
-    let chain_key: [u8; 32] = sender.distribution().to_bytes()[26..58].try_into().unwrap();
+    let sender = GroupSender::new(
+        [7; 16],
+        hush_crypto::Account::new(0, &mut rng).identity_key(),
+        1,
+        &mut rng,
+    );
+    // The distribution carries the chain key (SPEC.md §10.5, bytes 78..110).
+    let chain_key: [u8; 32] = sender.distribution().to_bytes()[78..110].try_into().unwrap();
     let key_and_nonce = |plaintext: &[u8]| {
         let bytes = sender
             .clone()
@@ -174,7 +179,12 @@ fn cloned_rng_never_reuses_a_pickle_nonce_for_different_pickles() {
     }
 
     // Group pickles and account pickles go through the same envelope.
-    let sender = GroupSender::new([1; 16], &mut rng);
+    let sender = GroupSender::new(
+        [1; 16],
+        hush_crypto::Account::new(0, &mut rng).identity_key(),
+        1,
+        &mut rng,
+    );
     let mut moved = sender.clone();
     moved.encrypt(b"x", &mut rng).unwrap();
     assert_ne!(

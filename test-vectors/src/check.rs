@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, decode_field, unhex, variant};
-use crate::{FILES, build, encodings, payload, vectors_dir};
+use crate::{FILES, build, encodings, group_update, payload, vectors_dir};
 
 #[derive(Default)]
 struct Report {
@@ -138,6 +138,7 @@ pub fn run() -> bool {
             "ratchet" => check_transcript_shape(&mut report, stored),
             "sealed" => check_sealed(&mut report, stored),
             "payload" => check_payload(&mut report, stored),
+            "group_update" => check_group_updates(&mut report, stored),
             _ => {}
         }
     }
@@ -294,5 +295,36 @@ fn check_payload(report: &mut Report, stored: &Value) {
             &format!("unframe payload.framed.refused {}", case["name"]),
             problem,
         );
+    }
+}
+
+/// Decodes the stored group updates themselves (not the regenerated ones).
+fn check_group_updates(report: &mut Report, stored: &Value) {
+    use hush_client_core::groups::GroupUpdate;
+    for case in stored["updates"].as_array().cloned().unwrap_or_default() {
+        let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let problem = match GroupUpdate::from_bytes(&bytes) {
+            Ok(update) if group_update::fields(&update) != case["fields"] => {
+                Some(format!("decodes to {}", group_update::fields(&update)))
+            }
+            Ok(update) if update.to_bytes() != bytes.as_slice() => Some("re-encodes differently".into()),
+            Ok(update) if crate::util::hex(&update.hash()) != case["hash"] => {
+                Some("hashes differently".into())
+            }
+            Ok(_) => None,
+            Err(error) => Some(format!("does not decode: {error}")),
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode group_update.updates {name}"), problem);
+    }
+    for case in stored["refused"].as_array().cloned().unwrap_or_default() {
+        let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let problem = match GroupUpdate::from_bytes(&bytes) {
+            Ok(_) => Some("decodes".into()),
+            Err(error) if group_update::error_name(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(_) => None,
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode group_update.refused {name}"), problem);
     }
 }

@@ -1,10 +1,10 @@
 //! `encodings.json`: every wire encoding with its fields, and decode errors.
 
 use hush_crypto::group::{GroupSender, SenderKeyDistribution, SenderKeyMessage};
-use hush_crypto::{DecodeError, Message, PreKeyBundle, PreKeyMessage, SessionMessage};
+use hush_crypto::{Account, DecodeError, Message, PreKeyBundle, PreKeyMessage, SessionMessage};
 use serde_json::{Value, json};
 
-use crate::rng::Recorder;
+use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, decode_field, hex, new_account, one_time_prekeys, variant};
 
 pub const DESCRIPTION: &str = "Wire encodings: real Message, PreKeyMessage (with and without a one-time \
@@ -43,7 +43,8 @@ pub fn generate(rng: &mut Recorder) -> Value {
         panic!("normal message expected")
     };
     let _ = rng.take();
-    let mut sender = GroupSender::new(rng.input::<16>(), rng);
+    let group_sender_identity = Account::hazmat_from_seed([0x5e; 32], NOW, &mut throwaway()).identity_key();
+    let mut sender = GroupSender::new(rng.input::<16>(), group_sender_identity, 9, rng);
     let group_message = sender.encrypt(b"to the group", rng).expect("encrypt");
     let distribution = sender.distribution();
     let _ = rng.take();
@@ -165,12 +166,25 @@ pub fn generate(rng: &mut Recorder) -> Value {
         (
             "sender_key_message",
             "ciphertext_length_over_limit",
-            with(skm, 42, &u32::MAX.to_be_bytes()),
+            with(skm, 94, &u32::MAX.to_be_bytes()),
+        ),
+        // Version 1 named no sender (SPEC.md §8).
+        ("sender_key_message", "version_1", with(skm, 0, &[1])),
+        ("sender_key_distribution", "version_1", with(skd, 0, &[1])),
+        (
+            "sender_key_message",
+            "sender_zero_low_order",
+            with(skm, 18, &[0; 32]),
+        ),
+        (
+            "sender_key_distribution",
+            "sender_zero_low_order",
+            with(skd, 18, &[0; 32]),
         ),
         (
             "sender_key_distribution",
             "signing_key_zero_low_order",
-            with(skd, 58, &[0; 32]),
+            with(skd, 110, &[0; 32]),
         ),
     ];
     for (kind, name, bytes) in cases {
@@ -262,13 +276,15 @@ fn sender_key_message_json(message: &SenderKeyMessage) -> Value {
     let end = bytes.len() - 64;
     json!({
         "fields": {
-            "version": 1,
+            "version": 2,
             "type": 3,
-            "distribution_id": hex(&message.distribution_id()),
-            "chain_id": message.chain_id(),
+            "group_id": hex(&message.label().group_id),
+            "sender": hex(message.label().sender.as_bytes()),
+            "epoch": message.label().epoch,
+            "distribution_id": hex(&message.label().distribution_id),
             "iteration": message.iteration(),
-            "salt": hex(&bytes[26..42]),
-            "ciphertext": hex(&bytes[46..end]),
+            "salt": hex(&bytes[78..94]),
+            "ciphertext": hex(&bytes[98..end]),
             "signature": hex(&bytes[end..]),
         },
         "bytes": hex(&bytes),
@@ -279,13 +295,15 @@ fn distribution_json(distribution: &SenderKeyDistribution) -> Value {
     let bytes = distribution.to_bytes();
     json!({
         "fields": {
-            "version": 1,
+            "version": 2,
             "type": 4,
-            "distribution_id": hex(&distribution.distribution_id()),
-            "chain_id": distribution.chain_id(),
-            "iteration": u32::from_be_bytes(bytes[22..26].try_into().expect("4")),
-            "chain_key": hex(&bytes[26..58]),
-            "signing_key": hex(&bytes[58..90]),
+            "group_id": hex(&distribution.label().group_id),
+            "sender": hex(distribution.label().sender.as_bytes()),
+            "epoch": distribution.label().epoch,
+            "distribution_id": hex(&distribution.label().distribution_id),
+            "iteration": distribution.iteration(),
+            "chain_key": hex(&bytes[78..110]),
+            "signing_key": hex(&bytes[110..142]),
         },
         "bytes": hex(&bytes),
     })

@@ -3,7 +3,8 @@
 
 use hush_crypto::Account;
 use hush_crypto::group::{
-    GroupReceiver, GroupSender, SenderKeyDistribution, SenderKeyMessage, hazmat_sender_key_salt,
+    DISTRIBUTION_ID_LEN, GROUP_HEADER_LEN, GROUP_ID_LEN, GroupReceiver, GroupSender, SenderKeyDistribution,
+    SenderKeyMessage, hazmat_sender_key_salt,
 };
 use hush_crypto::ratchet::hazmat_kdf_ck;
 use serde_json::{Value, json};
@@ -11,26 +12,47 @@ use serde_json::{Value, json};
 use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, hex, variant};
 
-pub const DESCRIPTION: &str = "Sender keys: GroupSender::new draws next_u32 (4 bytes, little-endian) for \
-    the chain id, 32 bytes of chain key, 32 bytes of Ed25519 signing seed; each encrypt draws 16 \
-    random bytes, and its salt is HMAC(message_key, \"Hush_v1_SenderKeySalt\" || random || plaintext)[0..16]. Receiver A starts from the distribution at iteration 0, receiver B from one at \
-    iteration 3. `refused` cases are applied in order (receiver A, except `before_distribution`: \
+pub const DESCRIPTION: &str = "Sender keys (version 2, bound to their sender): GroupSender::new(group_id, \
+    sender, epoch) draws 16 bytes of distribution id, 32 bytes of chain key, 32 bytes of Ed25519 \
+    signing seed; `sender` is the identity key of the Ed25519 seed `sender_seed`. Each encrypt draws \
+    16 random bytes, and its salt is HMAC(message_key, \"Hush_v1_SenderKeySalt\" || random || \
+    plaintext)[0..16]. Receivers A and B take their distributions over the sender's own session \
+    (session peer = sender); A starts at iteration 0, B at iteration 3; `forwarded` is the \
+    distribution taken over another member's session. `refused` cases are applied in order (receiver A, except `before_distribution`: \
     receiver B) after the deliveries; refused ones leave the receiver unchanged (the last case \
-    delivers message 8, withheld from A until then); `resigned` ones were re-signed with the sender's signing seed so they pass the \
-    signature check and fail later.";
+    delivers message 8, withheld from A until then); `resigned` ones were re-signed with the sender's signing seed, so only the check \
+    they target refuses them.";
 
-/// Offsets in an encoded SenderKeyMessage.
-const ITERATION_AT: usize = 22;
-const CIPHERTEXT_AT: usize = 46;
+/// Offsets in an encoded SenderKeyMessage (SPEC.md §10.4); the label (group id, sender,
+/// epoch, distribution id) is at the same place in a distribution (§10.5).
+const GROUP_ID_AT: usize = 2;
+const SENDER_AT: usize = GROUP_ID_AT + GROUP_ID_LEN;
+const EPOCH_AT: usize = SENDER_AT + 32;
+const DISTRIBUTION_ID_AT: usize = EPOCH_AT + 8;
+const ITERATION_AT: usize = DISTRIBUTION_ID_AT + DISTRIBUTION_ID_LEN;
+const SALT_AT: usize = ITERATION_AT + 4;
+const CIPHERTEXT_AT: usize = GROUP_HEADER_LEN + 4;
+/// Offsets in an encoded SenderKeyDistribution: after the iteration, the chain key and then
+/// the signing key.
+const CHAIN_KEY_AT: usize = ITERATION_AT + 4;
+const SIGNING_KEY_AT: usize = CHAIN_KEY_AT + 32;
+
+const EPOCH: u64 = 5;
 
 pub fn generate(rng: &mut Recorder) -> Value {
-    let distribution_id = rng.input::<16>();
-    let mut sender = GroupSender::new(distribution_id, rng);
+    let group_id = rng.input::<16>();
+    let sender_seed = rng.input::<32>();
+    let other_seed = rng.input::<32>();
+    let sender_identity = Account::hazmat_from_seed(sender_seed, NOW, &mut throwaway()).identity_key();
+    let other_identity = Account::hazmat_from_seed(other_seed, NOW, &mut throwaway()).identity_key();
+    let mut sender = GroupSender::new(group_id, sender_identity, EPOCH, rng);
     let new_random = rng.take();
-    let signing_seed: [u8; 32] = new_random[36..].try_into().expect("32");
+    let signing_seed: [u8; 32] = new_random[48..].try_into().expect("32");
     let distribution = sender.distribution();
     let distribution_bytes = distribution.to_bytes();
-    let chain_key: [u8; 32] = distribution_bytes[26..58].try_into().expect("32");
+    let chain_key: [u8; 32] = distribution_bytes[CHAIN_KEY_AT..SIGNING_KEY_AT]
+        .try_into()
+        .expect("32");
 
     let mut messages = Vec::new();
     let mut encoded = Vec::new();
@@ -47,7 +69,7 @@ pub fn generate(rng: &mut Recorder) -> Value {
         let (message_key, next) = hazmat_kdf_ck(&chain);
         let salt = hazmat_sender_key_salt(&message_key, &random, &plaintext);
         let bytes = message.to_bytes();
-        assert_eq!(bytes[26..42], salt, "synthetic salt");
+        assert_eq!(bytes[SALT_AT..CIPHERTEXT_AT - 4], salt, "synthetic salt");
         messages.push(json!({
             "iteration": iteration,
             "plaintext": hex(&plaintext),
@@ -61,13 +83,23 @@ pub fn generate(rng: &mut Recorder) -> Value {
         encoded.push(bytes);
     }
 
+    let forwarded = GroupReceiver::from_distribution(
+        &SenderKeyDistribution::from_bytes(&distribution_bytes).expect("decodes"),
+        &other_identity,
+    )
+    .map(drop)
+    .map_err(|e| variant(&e));
     let mut receiver_a = GroupReceiver::from_distribution(
         &SenderKeyDistribution::from_bytes(&distribution_bytes).expect("decodes"),
-    );
+        &sender_identity,
+    )
+    .expect("the sender's own session");
     let deliveries_a = deliver(&mut receiver_a, &encoded, &[2, 0, 1, 5, 3, 7, 4, 6, 5]);
     let mut receiver_b = GroupReceiver::from_distribution(
         &SenderKeyDistribution::from_bytes(&late_distribution).expect("decodes"),
-    );
+        &sender_identity,
+    )
+    .expect("the sender's own session");
     let deliveries_b = deliver(&mut receiver_b, &encoded, &[1, 4, 3, 7, 2, 6, 5]);
 
     // Refused messages, against receiver A (next iteration 8, no skipped keys left); message 8
@@ -105,9 +137,31 @@ pub fn generate(rng: &mut Recorder) -> Value {
     resign(&mut tag);
     case("tampered_tag_resigned", tag, &mut receiver_a, "a");
     let mut wrong_chain = last.clone();
-    wrong_chain[18] ^= 0x01;
+    wrong_chain[DISTRIBUTION_ID_AT] ^= 0x01;
     resign(&mut wrong_chain);
-    case("wrong_chain_id_resigned", wrong_chain, &mut receiver_a, "a");
+    case(
+        "wrong_distribution_id_resigned",
+        wrong_chain,
+        &mut receiver_a,
+        "a",
+    );
+    let mut wrong_group = last.clone();
+    wrong_group[GROUP_ID_AT] ^= 0x01;
+    resign(&mut wrong_group);
+    case("wrong_group_resigned", wrong_group, &mut receiver_a, "a");
+    let mut wrong_sender = last.clone();
+    wrong_sender[SENDER_AT..EPOCH_AT].copy_from_slice(other_identity.as_bytes());
+    resign(&mut wrong_sender);
+    case(
+        "another_sender_resigned",
+        wrong_sender.clone(),
+        &mut receiver_a,
+        "a",
+    );
+    let mut wrong_epoch = last.clone();
+    wrong_epoch[EPOCH_AT..DISTRIBUTION_ID_AT].copy_from_slice(&(EPOCH + 1).to_be_bytes());
+    resign(&mut wrong_epoch);
+    case("next_epoch_resigned", wrong_epoch, &mut receiver_a, "a");
     case("duplicate", encoded[2].clone(), &mut receiver_a, "a");
     // receiver A's next iteration is 8: 8 + 2000 is the furthest it derives to; one more is refused.
     for (name, iteration) in [
@@ -120,7 +174,7 @@ pub fn generate(rng: &mut Recorder) -> Value {
         case(name, far, &mut receiver_a, "a");
     }
     let mut early = encoded[1].clone();
-    early[0] = 2;
+    early[0] = 1;
     case("unsupported_version", early, &mut receiver_a, "a");
     case("before_distribution", encoded[0].clone(), &mut receiver_b, "b");
     case(
@@ -131,19 +185,29 @@ pub fn generate(rng: &mut Recorder) -> Value {
     );
 
     json!({
-        "distribution_id": hex(&distribution_id),
+        "group_id": hex(&group_id),
+        "epoch": EPOCH,
+        "sender_seed": hex(&sender_seed),
+        "sender": hex(sender_identity.as_bytes()),
+        "other_member_seed": hex(&other_seed),
+        "other_member": hex(other_identity.as_bytes()),
         "group_sender_new": {
             "random": hex(&new_random),
-            "chain_id": distribution.chain_id(),
+            "distribution_id": hex(&distribution.label().distribution_id),
             "chain_key": hex(&chain_key),
             "signing_seed": hex(&signing_seed),
-            "signing_key": hex(&distribution_bytes[58..90]),
+            "signing_key": hex(&distribution_bytes[SIGNING_KEY_AT..]),
+        },
+        "forwarded": {
+            "distribution": "distribution",
+            "session_peer": hex(other_identity.as_bytes()),
+            "result": forwarded.err().unwrap_or_else(|| "ok".to_string()),
         },
         "distribution": hex(&distribution_bytes),
         "late_distribution": hex(&late_distribution),
         "messages": messages,
-        "receiver_a": { "distribution": "distribution", "deliveries": deliveries_a },
-        "receiver_b": { "distribution": "late_distribution", "deliveries": deliveries_b },
+        "receiver_a": { "distribution": "distribution", "session_peer": "sender", "deliveries": deliveries_a },
+        "receiver_b": { "distribution": "late_distribution", "session_peer": "sender", "deliveries": deliveries_b },
         "refused": refused,
     })
 }

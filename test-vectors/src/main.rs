@@ -17,6 +17,7 @@ mod conversation;
 mod devices;
 mod encodings;
 mod group;
+mod group_update;
 mod identity;
 mod link;
 mod negative;
@@ -123,6 +124,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 12,
         description: pqxdh::DESCRIPTION,
         generate: pqxdh::generate,
+    },
+    VectorFile {
+        name: "group_update",
+        seed: 21,
+        description: group_update::DESCRIPTION,
+        generate: group_update::generate,
     },
 ];
 

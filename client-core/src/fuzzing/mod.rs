@@ -13,13 +13,17 @@
 //!   with Alice (and waits on a bundle of Carol's and the relay's answer to a send), runs a
 //!   sequence of [`Op`]s decoded from the input: hostile or mutated envelopes, genuine ones
 //!   (in any order, twice), arbitrary relay answers to his pending requests, timers, reconnects,
-//!   prekey pushes, sends and read marks. See [`client_receive`] for what must hold.
+//!   prekey pushes, sends and read marks. See [`client_receive`] for what must hold;
+//! - `decode_group_update`: whatever [`crate::groups::GroupUpdate::from_bytes`] accepts
+//!   re-encodes to the input, and a group log takes or refuses it without a panic, changing
+//!   nothing on refusal and never lowering the version.
 //!
 //! The fixture is built once per process by driving three cores (Alice, Bob, Carol) by hand
 //! from seeded RNGs and a fixed clock, so the seed corpus in `fuzz/corpus/<target>/` keeps
 //! matching it.
 
 mod fixture;
+mod groups;
 mod ops;
 mod receive;
 mod seeds;
@@ -31,6 +35,7 @@ use rand::rngs::StdRng;
 use crate::address::Address;
 use crate::content::Payload;
 
+pub use groups::decode_group_update;
 pub use ops::{Answer, Op, decode_ops, encode_ops};
 pub use receive::client_receive;
 pub use seeds::{Seed, seed_corpus};
@@ -50,6 +55,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_payload", client_payload),
     ("parse_address", parse_address),
     ("client_receive", client_receive),
+    ("decode_group_update", decode_group_update),
 ];
 
 /// The error codes [`Answer::Error`] picks from.

@@ -407,5 +407,10 @@ pub fn seed_corpus() -> Vec<Seed> {
     for (name, ops) in sequences {
         add("client_receive", name, encode_ops(&ops));
     }
+    seeds.extend(super::groups::seeds().into_iter().map(|(name, bytes)| Seed {
+        target: "decode_group_update",
+        name,
+        bytes,
+    }));
     seeds
 }

@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::group::{GroupReceiver, GroupReceiverPickle, GroupSender, GroupSenderPickle, SenderKeyMessage};
+use crate::group::{
+    GroupChains, GroupReceiver, GroupReceiverPickle, GroupSender, GroupSenderPickle, SenderKeyDistribution,
+    SenderKeyMessage,
+};
 use crate::pickle::decode_plaintext;
 use crate::sealed::seal;
 use crate::{
@@ -155,14 +158,24 @@ pub(super) fn restore_session(bytes: &[u8]) -> Session {
 pub(super) struct GroupFixture {
     pub(super) receiver: GroupReceiverPickle,
     pub(super) receiver_bytes: Vec<u8>,
+    /// The identity key of the live sender's device.
+    pub(super) sender_identity: IdentityKey,
+    /// The chains of the group held by the attacked member: the live sender's (as
+    /// `receiver_bytes`) and another member's, whose distribution reused the live sender's
+    /// distribution id. Receiver pickles in the chain set's order.
+    pub(super) chains: Vec<Vec<u8>>,
     /// Messages not read yet: a skipped one, the next one, and one further ahead.
     pub(super) pending: Vec<Pending<SenderKeyMessage>>,
-    /// Messages already read, and one of another chain of the same group.
+    /// Messages already read, one of another chain of the same sender, and one of the other
+    /// member's.
     pub(super) delivered: Vec<Vec<u8>>,
     pub(super) all: Vec<Vec<u8>>,
     pub(super) distribution: Vec<u8>,
     pub(super) sender: GroupSenderPickle,
 }
+
+/// The group id of the group fixture.
+pub(super) const GROUP_ID: [u8; 16] = [7; 16];
 
 // As for the session fixture: honest protocol steps on valid inputs.
 #[allow(clippy::expect_used)]
@@ -170,10 +183,12 @@ pub(super) fn group_fixture() -> &'static GroupFixture {
     static FIXTURE: OnceLock<GroupFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let mut rng = rng(3);
-        let distribution_id = [7u8; 16];
-        let mut sender = GroupSender::new(distribution_id, &mut rng);
+        let alice = Account::new(NOW, &mut rng).identity_key();
+        let mallory = Account::new(NOW, &mut rng).identity_key();
+        let mut sender = GroupSender::new(GROUP_ID, alice, 1, &mut rng);
         let distribution = sender.distribution();
-        let mut receiver = GroupReceiver::from_distribution(&distribution);
+        let mut receiver =
+            GroupReceiver::from_distribution(&distribution, &alice).expect("it came from alice");
         let mut messages: Vec<(SenderKeyMessage, Vec<u8>)> = (0..5u8)
             .map(|n| {
                 let text = vec![b'g', b'0' + n];
@@ -188,10 +203,32 @@ pub(super) fn group_fixture() -> &'static GroupFixture {
             assert_eq!(&plaintext, text);
         }
         let receiver_pickle = receiver.pickle();
-        let mut other_sender = GroupSender::new(distribution_id, &mut rng);
+        let mut other_sender = GroupSender::new(GROUP_ID, alice, 1, &mut rng);
         let other = other_sender
             .encrypt(b"other chain", &mut rng)
             .expect("short plaintexts encrypt");
+        // Mallory's chain under alice's distribution id: a distinct chain of the set.
+        let mut mallory_sender = GroupSender::new(GROUP_ID, mallory, 1, &mut rng);
+        let mut mallory_distribution = mallory_sender.distribution().to_bytes();
+        let id_at = 2 + 16 + 32 + 8;
+        mallory_distribution
+            .get_mut(id_at..id_at + 16)
+            .expect("a distribution holds a distribution id")
+            .copy_from_slice(&distribution.label().distribution_id);
+        let mallory_distribution =
+            SenderKeyDistribution::from_bytes(&mallory_distribution).expect("still a distribution");
+        let mut chains = GroupChains::new(GROUP_ID);
+        chains.restore(receiver.clone()).expect("same group");
+        chains
+            .add_distribution(&mallory_distribution, &mallory)
+            .expect("mallory's own distribution");
+        let mallory_message = mallory_sender
+            .encrypt(b"mallory", &mut rng)
+            .expect("short plaintexts encrypt");
+        let chains = chains
+            .receivers()
+            .map(|r| r.pickle().to_plaintext_bytes())
+            .collect();
 
         let mut delivered = Vec::new();
         let mut pending = Vec::new();
@@ -207,9 +244,12 @@ pub(super) fn group_fixture() -> &'static GroupFixture {
             }
         }
         delivered.push(other.to_bytes());
+        delivered.push(mallory_message.to_bytes());
         let all = mutation_sources(&pending, &delivered);
         GroupFixture {
             receiver_bytes: receiver_pickle.to_plaintext_bytes(),
+            sender_identity: alice,
+            chains,
             receiver: receiver_pickle,
             pending,
             delivered,
@@ -225,6 +265,26 @@ pub(super) fn group_fixture() -> &'static GroupFixture {
 pub(super) fn restore_receiver(bytes: &[u8]) -> GroupReceiver {
     let pickle = decode_plaintext::<GroupReceiverPickle>(bytes).expect("a genuine receiver pickle decodes");
     GroupReceiver::from_pickle(&pickle).expect("a genuine receiver pickle restores")
+}
+
+// The fixture's chains are genuine receivers of its group.
+#[allow(clippy::expect_used)]
+pub(super) fn restore_chains(fixture: &GroupFixture) -> GroupChains {
+    let mut chains = GroupChains::new(GROUP_ID);
+    for bytes in &fixture.chains {
+        chains
+            .restore(restore_receiver(bytes))
+            .expect("a chain of the fixture's group");
+    }
+    chains
+}
+
+/// The state of a chain set: its receivers' pickles, in order.
+pub(super) fn chains_state(chains: &GroupChains) -> Vec<u8> {
+    chains
+        .receivers()
+        .flat_map(|r| r.pickle().to_plaintext_bytes())
+        .collect()
 }
 
 /// Bob's account and pre-key messages from Alice to it.

@@ -31,11 +31,11 @@ pub use seed::Seed;
 pub use seeds::seed_corpus;
 
 use self::fixture::{
-    group_fixture, inbound_fixture, restore_account, restore_receiver, restore_session, rng, sealed_fixture,
-    session_fixture,
+    chains_state, group_fixture, inbound_fixture, restore_account, restore_chains, restore_session, rng,
+    sealed_fixture, session_fixture,
 };
 use crate::group::{
-    GroupReceiver, GroupReceiverPickle, GroupSender, GroupSenderPickle, SenderKeyDistribution,
+    GroupChains, GroupReceiver, GroupReceiverPickle, GroupSender, GroupSenderPickle, SenderKeyDistribution,
     SenderKeyMessage,
 };
 use crate::pickle::{PickleKey, decode_plaintext};
@@ -139,7 +139,22 @@ pub fn decode_sender_key_distribution(data: &[u8]) {
             data,
             "SenderKeyDistribution encoding is not canonical"
         );
-        let receiver = GroupReceiver::from_distribution(&distribution);
+        let sender = distribution.label().sender;
+        let receiver = GroupReceiver::from_distribution(&distribution, &sender);
+        assert!(
+            receiver.is_ok(),
+            "a distribution over its own sender's session was refused"
+        );
+        let Ok(receiver) = receiver else {
+            return;
+        };
+        let mut chains = GroupChains::new(distribution.label().group_id);
+        assert!(
+            chains.add_distribution(&distribution, &sender).is_ok()
+                && chains.add_distribution(&distribution, &sender).is_ok()
+                && chains.chain_count() == 1,
+            "a distribution is not taken once, then again as a re-delivery"
+        );
         let pickle = receiver.pickle();
         let restored = GroupReceiver::from_pickle(&pickle);
         assert!(restored.is_ok(), "a fresh receiver's pickle does not restore");
@@ -250,32 +265,40 @@ pub fn session_decrypt(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Group (sender keys).
 
-/// Feeds the input (or a mutation of a genuine message) to a live group receiver: an error leaves
-/// it byte-identical, a success is one of the sender's messages (whose replay is then refused),
-/// and afterwards every genuine message not consumed still decrypts.
+/// Feeds the input (or a mutation of a genuine message) to a member's live chains of a group
+/// (the live sender's and another member's that reused its distribution id): an error leaves them
+/// byte-identical, a success is one of the live sender's messages attributed to it (whose replay
+/// is then refused), and afterwards every genuine message not consumed still decrypts.
 pub fn group_decrypt(data: &[u8]) {
     let fixture = group_fixture();
     let input = input_or_mutation(data, &fixture.all);
-    let mut receiver = restore_receiver(&fixture.receiver_bytes);
+    let mut chains = restore_chains(fixture);
+    let before = chains_state(&chains);
     let consumed = match SenderKeyMessage::from_bytes(&input) {
         Ok(message) => {
-            let result = receiver.decrypt(&message);
-            let after = receiver.pickle().to_plaintext_bytes();
+            let result = chains.decrypt(&message);
+            if let Ok(opened) = &result {
+                assert!(
+                    opened.sender == fixture.sender_identity,
+                    "a group message was attributed to another sender than its chain's"
+                );
+            }
+            let after = chains_state(&chains);
             let consumed = check_outcome(
                 "group",
-                result,
+                result.map(|opened| opened.plaintext),
                 fixture.pending.iter().map(|p| p.plaintext.clone()),
-                &fixture.receiver_bytes,
+                &before,
                 &after,
             );
             if consumed.is_some() {
                 assert!(
-                    receiver.decrypt(&message).is_err(),
+                    chains.decrypt(&message).is_err(),
                     "a replayed group message decrypted twice"
                 );
                 assert!(
-                    receiver.pickle().to_plaintext_bytes() == after,
-                    "a refused replay changed the receiver"
+                    chains_state(&chains) == after,
+                    "a refused replay changed the chains"
                 );
             }
             consumed
@@ -286,10 +309,10 @@ pub fn group_decrypt(data: &[u8]) {
         if consumed.as_ref() == Some(&pending.plaintext) {
             continue;
         }
-        let result = receiver.decrypt(&pending.message);
+        let result = chains.decrypt(&pending.message);
         assert!(
-            result.as_ref().is_ok_and(|p| *p == pending.plaintext),
-            "the receiver no longer decrypts a genuine message: {result:?}"
+            result.as_ref().is_ok_and(|p| p.plaintext == pending.plaintext),
+            "the chains no longer decrypt a genuine message: {result:?}"
         );
     }
 }
@@ -503,13 +526,14 @@ fn exercise_group_sender(pickle: &GroupSenderPickle) {
     );
     let mut rng = rng(8);
     let distribution = sender.distribution();
+    let identity = distribution.label().sender;
     if let Ok(message) = sender.encrypt(b"x", &mut rng) {
         assert!(
             SenderKeyMessage::from_bytes(&message.to_bytes()).is_ok_and(|decoded| decoded == message),
             "a restored sender sent a message that does not decode"
         );
-        let mut receiver = GroupReceiver::from_distribution(&distribution);
-        let plaintext = receiver.decrypt(&message);
+        let plaintext = GroupReceiver::from_distribution(&distribution, &identity)
+            .and_then(|mut receiver| receiver.decrypt(&message));
         assert!(
             plaintext.is_ok_and(|p| p == b"x"),
             "a restored sender's message does not decrypt"

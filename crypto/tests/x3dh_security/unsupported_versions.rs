@@ -1,7 +1,7 @@
 //! An unknown or older message version is refused first, before anything else is looked at, on
 //! every message type.
 
-use hush_crypto::group::{GroupSender, SenderKeyDistribution, SenderKeyMessage};
+use hush_crypto::group::{GroupSender, SENDER_KEY_VERSION, SenderKeyDistribution, SenderKeyMessage};
 use hush_crypto::pq::PqPreKeyBundle;
 use hush_crypto::{
     DecodeError, Message, PQXDH_VERSION, PreKeyBundle, PreKeyMessage, SessionMessage, VERSION,
@@ -14,8 +14,8 @@ fn assert_version_refused(name: &str, genuine: &[u8], decode: &dyn Fn(&[u8]) -> 
     assert_versions_refused(name, genuine, None, &|_| VERSION, decode);
 }
 
-/// Every version but 1 and `accepted_too` is refused first with `UnsupportedVersion`, naming
-/// the newest version the decoder `expected` for those bytes.
+/// Every version but the genuine bytes' and `accepted_too` is refused first with
+/// `UnsupportedVersion`, naming the newest version the decoder `expected` for those bytes.
 fn assert_versions_refused(
     name: &str,
     genuine: &[u8],
@@ -24,8 +24,8 @@ fn assert_versions_refused(
     decode: &dyn Fn(&[u8]) -> Result<(), DecodeError>,
 ) {
     assert!(decode(genuine).is_ok(), "{name}: genuine bytes decode");
-    for version in [0u8, 2, 3, 0x7f, 0x80, 255] {
-        if Some(version) == accepted_too {
+    for version in [0u8, 1, 2, 3, 0x7f, 0x80, 255] {
+        if Some(version) == accepted_too || genuine.first() == Some(&version) {
             continue;
         }
         let expected = |bytes: &[u8]| {
@@ -70,7 +70,12 @@ fn unsupported_version_is_refused_first_on_every_message_type() {
     let (_, first) = first_prekey_message(&alice, b"alice", &mut bob, b"bob", true, b"hi", &mut rng);
     let (mut session, _) = pair(&mut rng);
     let normal = session.encrypt(NOW, b"x", &mut rng).unwrap().to_bytes();
-    let mut sender = GroupSender::new([9; 16], &mut rng);
+    let mut sender = GroupSender::new(
+        [9; 16],
+        hush_crypto::Account::new(0, &mut rng).identity_key(),
+        1,
+        &mut rng,
+    );
     let distribution = sender.distribution().to_bytes();
     let group_message = sender.encrypt(b"group", &mut rng).unwrap().to_bytes();
 
@@ -99,10 +104,12 @@ fn unsupported_version_is_refused_first_on_every_message_type() {
     assert_versions_refused("PqPreKeyBundle", &bundle_bytes, pq, &|_| PQXDH_VERSION, &|b| {
         PqPreKeyBundle::from_bytes(b).map(drop)
     });
-    assert_version_refused("SenderKeyDistribution", &distribution, &|b| {
+    // Sender keys speak only version 2: version 1 named no sender.
+    let sender_keys = |_: &[u8]| SENDER_KEY_VERSION;
+    assert_versions_refused("SenderKeyDistribution", &distribution, None, &sender_keys, &|b| {
         SenderKeyDistribution::from_bytes(b).map(drop)
     });
-    assert_version_refused("SenderKeyMessage", &group_message, &|b| {
+    assert_versions_refused("SenderKeyMessage", &group_message, None, &sender_keys, &|b| {
         SenderKeyMessage::from_bytes(b).map(drop)
     });
 

@@ -176,7 +176,14 @@ fn small_order_and_non_canonical_ed25519_identity_keys_are_rejected() {
     let bundle_bytes = bundle(&mut bob, true, &mut rng).bundle().to_bytes();
     let (_, first) = first_prekey_message(&alice, b"alice", &mut bob, b"bob", true, b"hi", &mut rng);
     let prekey_bytes = first.to_bytes();
-    let distribution = GroupSender::new([1; 16], &mut rng).distribution().to_bytes();
+    let distribution = GroupSender::new(
+        [1; 16],
+        hush_crypto::Account::new(0, &mut rng).identity_key(),
+        1,
+        &mut rng,
+    )
+    .distribution()
+    .to_bytes();
     let invalid = |field| DecodeError::InvalidKey {
         field,
         source: KeyError::InvalidEd25519,
