@@ -258,4 +258,71 @@ mod tests {
             );
         }
     }
+
+    /// The bytes PROTOCOL.md spells out for the version-4 frames.
+    #[test]
+    fn version_4_frames_encode_as_the_protocol_text_says() {
+        use crate::{
+            ClientFrame, EphemeralEnvelope, Push, Request, RequestId, Response, ServerFrame, decode_body,
+        };
+        let check = |bytes: Vec<u8>, expected: Vec<u8>| assert_eq!(bytes, expected);
+        let shared = ClientFrame {
+            id: RequestId(7),
+            request: Request::SendShared {
+                body: SharedBody::new(vec![1, 2, 3]).unwrap(),
+                deliveries: SharedDeliveries::new(vec![SharedAddressed {
+                    to: MailboxId([0x11; 32]),
+                    access: None,
+                    part: SharedPart::new(vec![0xaa, 0xbb]).unwrap(),
+                }])
+                .unwrap(),
+            },
+        };
+        let mut expected = vec![0x07, 0x0c, 0x03, 1, 2, 3, 0x01];
+        expected.extend([0x11; 32]);
+        expected.extend([0x00, 0x02, 0xaa, 0xbb]);
+        let encoded = postcard::to_allocvec(&shared).unwrap();
+        check(encoded.clone(), expected);
+        assert_eq!(decode_body::<ClientFrame>(&encoded).unwrap(), shared);
+        check(
+            shared_envelope(
+                &SharedPart::new(vec![0xaa, 0xbb]).unwrap(),
+                &SharedBody::new(vec![1, 2, 3]).unwrap(),
+            )
+            .into_bytes(),
+            vec![0xf4, 0x02, 0xaa, 0xbb, 1, 2, 3],
+        );
+
+        let envelope = EphemeralEnvelope::new(b"ty".to_vec()).unwrap();
+        let ephemeral = ClientFrame {
+            id: RequestId(8),
+            request: Request::SendEphemeral {
+                to: MailboxId([0x22; 32]),
+                access: Some(AccessKey([0x33; 32])),
+                envelope: envelope.clone(),
+            },
+        };
+        let mut expected = vec![0x08, 0x0d];
+        expected.extend([0x22; 32]);
+        expected.push(0x01);
+        expected.extend([0x33; 32]);
+        expected.extend([0x02, 0x74, 0x79]);
+        check(postcard::to_allocvec(&ephemeral).unwrap(), expected);
+        let answer = |response| ServerFrame::Response {
+            id: RequestId(8),
+            result: Ok(response),
+        };
+        check(
+            postcard::to_allocvec(&answer(Response::EphemeralPushed)).unwrap(),
+            vec![0x00, 0x08, 0x00, 0x0b],
+        );
+        check(
+            postcard::to_allocvec(&answer(Response::EphemeralDropped)).unwrap(),
+            vec![0x00, 0x08, 0x00, 0x0c],
+        );
+        check(
+            postcard::to_allocvec(&ServerFrame::Push(Push::Ephemeral { envelope })).unwrap(),
+            vec![0x01, 0x03, 0x02, 0x74, 0x79],
+        );
+    }
 }

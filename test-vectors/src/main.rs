@@ -16,6 +16,7 @@ mod check;
 mod conversation;
 mod devices;
 mod encodings;
+mod frames;
 mod group;
 mod identity;
 mod link;
@@ -99,6 +100,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 20,
         description: payload::DESCRIPTION,
         generate: payload::generate,
+    },
+    VectorFile {
+        name: "frames",
+        seed: 21,
+        description: frames::DESCRIPTION,
+        generate: frames::generate,
     },
     VectorFile {
         name: "devices",
