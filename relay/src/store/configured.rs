@@ -75,6 +75,13 @@ impl Store for ConfiguredStore {
         dispatch!(self, store => store.access_verifier(mailbox).await)
     }
 
+    async fn access_verifiers(
+        &self,
+        mailboxes: Vec<MailboxId>,
+    ) -> Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError> {
+        dispatch!(self, store => store.access_verifiers(mailboxes).await)
+    }
+
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
         dispatch!(self, store => store.one_time_prekey_count(mailbox).await)
     }

@@ -166,6 +166,22 @@ pub trait Store: Send + Sync + 'static {
         mailbox: MailboxId,
     ) -> impl Future<Output = Result<Option<[u8; 32]>, StoreError>> + Send;
 
+    /// [`Store::access_verifier`] of each mailbox, in order, each with its own outcome, read
+    /// together where the backend can (a shared send checks up to 1,000 recipients' keys). The
+    /// default asks one at a time.
+    fn access_verifiers(
+        &self,
+        mailboxes: Vec<MailboxId>,
+    ) -> impl Future<Output = Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError>> + Send {
+        async move {
+            let mut verifiers = Vec::with_capacity(mailboxes.len());
+            for mailbox in mailboxes {
+                verifiers.push(self.access_verifier(mailbox).await);
+            }
+            Ok(verifiers)
+        }
+    }
+
     /// One-time prekeys held for the mailbox.
     fn one_time_prekey_count(
         &self,

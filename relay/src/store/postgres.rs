@@ -111,6 +111,19 @@ impl Store for PostgresStore {
         access::verifier(&mut self.pool.get().await?, mailbox).await
     }
 
+    async fn access_verifiers(
+        &self,
+        mailboxes: Vec<MailboxId>,
+    ) -> Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError> {
+        // One pooled connection for all of them.
+        let mut conn = self.pool.get().await?;
+        let mut verifiers = Vec::with_capacity(mailboxes.len());
+        for mailbox in mailboxes {
+            verifiers.push(access::verifier(&mut conn, mailbox).await);
+        }
+        Ok(verifiers)
+    }
+
     async fn upload_prekeys(
         &self,
         mailbox: MailboxId,

@@ -347,6 +347,21 @@ impl Store for SqliteStore {
         self.read(move |conn| access::verifier(conn, mailbox)).await
     }
 
+    async fn access_verifiers(
+        &self,
+        mailboxes: Vec<MailboxId>,
+    ) -> Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError> {
+        // One read transaction for all: a thread hand-off per mailbox would cost more than the
+        // lookups.
+        self.read(move |conn| {
+            Ok(mailboxes
+                .into_iter()
+                .map(|mailbox| access::verifier(conn, mailbox))
+                .collect())
+        })
+        .await
+    }
+
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
         self.read(move |conn| ops::one_time_prekey_count(conn, mailbox))
             .await
