@@ -48,6 +48,9 @@ pub(crate) fn count_u32(count: u64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
+/// Access-key verifiers of several mailboxes, each read as [`Store::access_verifier`] reads one.
+pub type Verifiers = Vec<Result<Option<[u8; 32]>, StoreError>>;
+
 /// A stored message as read back for delivery.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -172,7 +175,7 @@ pub trait Store: Send + Sync + 'static {
     fn access_verifiers(
         &self,
         mailboxes: Vec<MailboxId>,
-    ) -> impl Future<Output = Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Verifiers, StoreError>> + Send {
         async move {
             let mut verifiers = Vec::with_capacity(mailboxes.len());
             for mailbox in mailboxes {

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use self::pool::Pool;
 use super::{
     ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
-    StoredMessage,
+    StoredMessage, Verifiers,
 };
 
 /// How long opening one connection may take before it counts as failed, unless the URL sets
@@ -111,10 +111,7 @@ impl Store for PostgresStore {
         access::verifier(&mut self.pool.get().await?, mailbox).await
     }
 
-    async fn access_verifiers(
-        &self,
-        mailboxes: Vec<MailboxId>,
-    ) -> Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError> {
+    async fn access_verifiers(&self, mailboxes: Vec<MailboxId>) -> Result<Verifiers, StoreError> {
         // One pooled connection for all of them.
         let mut conn = self.pool.get().await?;
         let mut verifiers = Vec::with_capacity(mailboxes.len());

@@ -35,7 +35,7 @@ use self::recent::Recent;
 use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
 use super::{
     BackendError, ClaimedBundle, DeviceListUpdate, JournalAction, MailboxStatus, Quota, Store, StoreError,
-    StoredDeviceList, StoredMessage,
+    StoredDeviceList, StoredMessage, Verifiers,
 };
 use crate::metrics::StoreStats;
 
@@ -347,10 +347,7 @@ impl Store for SqliteStore {
         self.read(move |conn| access::verifier(conn, mailbox)).await
     }
 
-    async fn access_verifiers(
-        &self,
-        mailboxes: Vec<MailboxId>,
-    ) -> Result<Vec<Result<Option<[u8; 32]>, StoreError>>, StoreError> {
+    async fn access_verifiers(&self, mailboxes: Vec<MailboxId>) -> Result<Verifiers, StoreError> {
         // One read transaction for all: a thread hand-off per mailbox would cost more than the
         // lookups.
         self.read(move |conn| {
