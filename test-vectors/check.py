@@ -1699,6 +1699,136 @@ def check_encodings(report: Report, v: dict):
 
 
 # ---------------------------------------------------------------------------------------------
+# End-to-end payloads (proto/PROTOCOL.md, "End to end: what an envelope carries")
+
+MAX_PAYLOAD_LEN, MAX_TEXT_LEN, MAX_RECEIPT_IDS, KIND_TEXT = 65536, 32768, 512, 1
+
+
+class PayloadRefused(Exception):
+    """A payload PROTOCOL.md says to refuse; args[0] is the error name."""
+
+
+class _Reader:
+    refused = PayloadRefused
+
+    def __init__(self, data: bytes):
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.data):
+            raise self.refused("Malformed")
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def varint(self, bits: int) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+            if shift >= bits:
+                raise PayloadRefused("Malformed")
+        if value >= 1 << bits:
+            raise PayloadRefused("Malformed")
+        return value
+
+    def boolean(self) -> bool:
+        byte = self.take(1)[0]
+        if byte > 1:
+            raise PayloadRefused("Malformed")
+        return byte == 1
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def encode_payload(p: dict) -> bytes:
+    body = p["body"]
+    out = H(p["id"]) + varint(p["conv_seq"]) + varint(p["sent_at"])
+    if body["type"] == "content":
+        data = H(body["data"])
+        return out + varint(0) + varint(body["kind"]) + varint(len(data)) + data
+    if body["type"] == "receipt":
+        ids = [H(i) for i in body["ids"]]
+        kind = {"delivered": 0, "read": 1}[body["kind"]]
+        return out + varint(1) + varint(kind) + varint(len(ids)) + b"".join(ids)
+    if body["type"] == "reset":
+        flags = bytes([int(body["answer"]), int(body["reuse_seen"])])
+        return out + varint(2) + varint(body["next_seq"]) + flags
+    return out + varint(3) + H(body["key"])
+
+
+def decode_payload(data: bytes) -> dict:
+    if len(data) > MAX_PAYLOAD_LEN:
+        raise PayloadRefused("TooLong")
+    r = _Reader(data)
+    p = {"id": r.take(16).hex(), "conv_seq": r.varint(64), "sent_at": r.varint(64)}
+    index = r.varint(32)
+    if index == 0:
+        kind = r.varint(16)
+        body = {"type": "content", "kind": kind, "data": r.take(r.varint(64))}
+    elif index == 1:
+        kind = {0: "delivered", 1: "read"}.get(r.varint(32))
+        if kind is None:
+            raise PayloadRefused("Malformed")
+        count = r.varint(64)
+        body = {"type": "receipt", "kind": kind, "ids": [r.take(16).hex() for _ in range(count)]}
+    elif index == 2:
+        body = {"type": "reset", "next_seq": r.varint(64), "answer": r.boolean(),
+                "reuse_seen": r.boolean()}
+    elif index == 3:
+        body = {"type": "access_key", "key": r.take(32).hex()}
+    else:
+        raise PayloadRefused("Malformed")
+    if r.at != len(data):
+        raise PayloadRefused("Malformed")
+    if body["type"] == "content":
+        raw = body["data"]
+        body["data"] = raw.hex()
+        if body["kind"] == KIND_TEXT:
+            if len(raw) > MAX_TEXT_LEN:
+                raise PayloadRefused("TextTooLong")
+            try:
+                body["text"] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PayloadRefused("TextNotUtf8") from None
+    if body["type"] == "receipt" and len(body["ids"]) > MAX_RECEIPT_IDS:
+        raise PayloadRefused("TooManyIds")
+    p["body"] = body
+    if encode_payload(p) != data:
+        raise PayloadRefused("Malformed")
+    return p
+
+
+def check_payload(report: Report, v: dict):
+    for c in v["cases"]:
+        def run(c=c):
+            return expect_eq([
+                ("decoded", decode_payload(H(c["bytes"])), c["payload"]),
+                ("encoded", encode_payload(c["payload"]).hex(), c["bytes"]),
+            ])
+        report.run(f"payload.cases {c['name']} decodes to its fields and back", run)
+    for c in v["refused"]:
+        def run(c=c):
+            data = H(c["bytes"]) + H(c["fill_byte"]) * c["fill_count"]
+            try:
+                decode_payload(data)
+            except PayloadRefused as e:
+                return expect_eq([("error", e.args[0], c["error"])])
+            return "decodes"
+        report.run(f"payload.refused {c['name']} is {c['error']}", run)
+
+
+# ---------------------------------------------------------------------------------------------
 # Client-relay frames of protocol version 4 (proto/PROTOCOL.md, "Frames in detail", "Shared
 # sends", "Ephemeral sends"): postcard bodies, no length prefix.
 
@@ -1715,19 +1845,11 @@ class FrameRefused(Exception):
     """A frame body PROTOCOL.md says does not decode; args[0] is the FrameError name."""
 
 
-class _FrameReader:
+class _FrameReader(_Reader):
     """Postcard as PROTOCOL.md's "Frames" describes it. Overlong varints are read (and caught by
     the canonical check after the whole frame): a frame with one is `NonCanonical`."""
 
-    def __init__(self, data: bytes):
-        self.data, self.at = data, 0
-
-    def take(self, n: int) -> bytes:
-        if self.at + n > len(self.data):
-            raise FrameRefused("Malformed")
-        out = self.data[self.at : self.at + n]
-        self.at += n
-        return out
+    refused = FrameRefused
 
     def varint(self, max_bytes: int) -> int:
         value = 0
@@ -1883,132 +2005,6 @@ def check_frames(report: Report, v: dict):
             report.run(f"frames.{key} {c['name']} is {c['error']}", run)
 
 
-# ---------------------------------------------------------------------------------------------
-# End-to-end payloads (proto/PROTOCOL.md, "End to end: what an envelope carries")
-
-MAX_PAYLOAD_LEN, MAX_TEXT_LEN, MAX_RECEIPT_IDS, KIND_TEXT = 65536, 32768, 512, 1
-
-
-class PayloadRefused(Exception):
-    """A payload PROTOCOL.md says to refuse; args[0] is the error name."""
-
-
-class _Reader:
-    def __init__(self, data: bytes):
-        self.data, self.at = data, 0
-
-    def take(self, n: int) -> bytes:
-        if self.at + n > len(self.data):
-            raise PayloadRefused("Malformed")
-        out = self.data[self.at : self.at + n]
-        self.at += n
-        return out
-
-    def varint(self, bits: int) -> int:
-        value, shift = 0, 0
-        while True:
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-            if shift >= bits:
-                raise PayloadRefused("Malformed")
-        if value >= 1 << bits:
-            raise PayloadRefused("Malformed")
-        return value
-
-    def boolean(self) -> bool:
-        byte = self.take(1)[0]
-        if byte > 1:
-            raise PayloadRefused("Malformed")
-        return byte == 1
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def encode_payload(p: dict) -> bytes:
-    body = p["body"]
-    out = H(p["id"]) + varint(p["conv_seq"]) + varint(p["sent_at"])
-    if body["type"] == "content":
-        data = H(body["data"])
-        return out + varint(0) + varint(body["kind"]) + varint(len(data)) + data
-    if body["type"] == "receipt":
-        ids = [H(i) for i in body["ids"]]
-        kind = {"delivered": 0, "read": 1}[body["kind"]]
-        return out + varint(1) + varint(kind) + varint(len(ids)) + b"".join(ids)
-    if body["type"] == "reset":
-        flags = bytes([int(body["answer"]), int(body["reuse_seen"])])
-        return out + varint(2) + varint(body["next_seq"]) + flags
-    return out + varint(3) + H(body["key"])
-
-
-def decode_payload(data: bytes) -> dict:
-    if len(data) > MAX_PAYLOAD_LEN:
-        raise PayloadRefused("TooLong")
-    r = _Reader(data)
-    p = {"id": r.take(16).hex(), "conv_seq": r.varint(64), "sent_at": r.varint(64)}
-    index = r.varint(32)
-    if index == 0:
-        kind = r.varint(16)
-        body = {"type": "content", "kind": kind, "data": r.take(r.varint(64))}
-    elif index == 1:
-        kind = {0: "delivered", 1: "read"}.get(r.varint(32))
-        if kind is None:
-            raise PayloadRefused("Malformed")
-        count = r.varint(64)
-        body = {"type": "receipt", "kind": kind, "ids": [r.take(16).hex() for _ in range(count)]}
-    elif index == 2:
-        body = {"type": "reset", "next_seq": r.varint(64), "answer": r.boolean(),
-                "reuse_seen": r.boolean()}
-    elif index == 3:
-        body = {"type": "access_key", "key": r.take(32).hex()}
-    else:
-        raise PayloadRefused("Malformed")
-    if r.at != len(data):
-        raise PayloadRefused("Malformed")
-    if body["type"] == "content":
-        raw = body["data"]
-        body["data"] = raw.hex()
-        if body["kind"] == KIND_TEXT:
-            if len(raw) > MAX_TEXT_LEN:
-                raise PayloadRefused("TextTooLong")
-            try:
-                body["text"] = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise PayloadRefused("TextNotUtf8") from None
-    if body["type"] == "receipt" and len(body["ids"]) > MAX_RECEIPT_IDS:
-        raise PayloadRefused("TooManyIds")
-    p["body"] = body
-    if encode_payload(p) != data:
-        raise PayloadRefused("Malformed")
-    return p
-
-
-def check_payload(report: Report, v: dict):
-    for c in v["cases"]:
-        def run(c=c):
-            return expect_eq([
-                ("decoded", decode_payload(H(c["bytes"])), c["payload"]),
-                ("encoded", encode_payload(c["payload"]).hex(), c["bytes"]),
-            ])
-        report.run(f"payload.cases {c['name']} decodes to its fields and back", run)
-    for c in v["refused"]:
-        def run(c=c):
-            data = H(c["bytes"]) + H(c["fill_byte"]) * c["fill_count"]
-            try:
-                decode_payload(data)
-            except PayloadRefused as e:
-                return expect_eq([("error", e.args[0], c["error"])])
-            return "decodes"
-        report.run(f"payload.refused {c['name']} is {c['error']}", run)
 # Accounts and devices (SPEC.md §16)
 
 ACCOUNT_VERSION = 2

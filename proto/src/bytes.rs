@@ -1,5 +1,5 @@
-//! A byte string with a decode-time length limit, for the fields of protocol version 4 (the
-//! shared and ephemeral sends) whose limits differ from an envelope's.
+//! A byte string with a decode-time length limit: an envelope, and the fields of protocol
+//! version 4 (the shared and ephemeral sends) whose limits differ from an envelope's.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,13 @@ impl<const MAX: usize> LimitedBytes<MAX> {
     /// Wraps bytes; `None` if there are more than `MAX`.
     pub fn new(bytes: Vec<u8>) -> Option<Self> {
         (bytes.len() <= MAX).then_some(Self(bytes))
+    }
+
+    /// Wraps bytes whose builder's input limits already keep them within `MAX` (a shared
+    /// envelope).
+    pub(crate) fn within_limit(bytes: Vec<u8>) -> Self {
+        debug_assert!(bytes.len() <= MAX);
+        Self(bytes)
     }
 
     /// The bytes.

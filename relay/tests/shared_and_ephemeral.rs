@@ -19,8 +19,8 @@ use hush_relay::client::RelayClient;
 use hush_relay::connection::close_code;
 
 use helpers::{
-    DELIVERY_TIMEOUT, all_bytes, assert_nothing_more_delivered, contains, mailbox, next_delivery, refused,
-    spawn_relay, spawn_relay_in,
+    DELIVERY_TIMEOUT, all_bytes, assert_nothing_more_delivered, close_code_of, contains, keyed_user, mailbox,
+    next_delivery, refused, spawn_relay, spawn_relay_in,
 };
 
 fn part_for(index: usize) -> Vec<u8> {
@@ -50,13 +50,6 @@ async fn next_shared(client: &mut RelayClient) -> (Vec<u8>, Vec<u8>) {
     let delivery = next_delivery(client).await;
     let split = split_shared_envelope(delivery.envelope.as_bytes()).unwrap();
     (split.part.to_vec(), split.body.to_vec())
-}
-
-async fn close_code_of(client: &RelayClient) -> u64 {
-    match client.connection().closed().await {
-        quinn::ConnectionError::ApplicationClosed(close) => close.error_code.into_inner(),
-        other => panic!("closed otherwise: {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,15 +280,8 @@ async fn ephemeral_sends_reach_an_online_contact_and_leave_nothing_in_the_data_d
     })
     .await;
     let (_, mut alice) = relay.user().await;
-    let (bob_account, mut bob) = relay.user().await;
     let key = AccessKey([0x42; 32]);
-    assert_eq!(
-        bob.request(Request::SetAccessKey { key: Some(key) })
-            .await
-            .unwrap(),
-        Response::AccessKeySet
-    );
-    let target = mailbox(&bob_account);
+    let (_, mut bob, target) = keyed_user(&relay, key).await;
     let marker = |i: usize| format!("TYPING-MARKER-{i:05}-typing").into_bytes();
     let receiver = tokio::spawn(async move {
         let mut received = Vec::new();
@@ -342,15 +328,8 @@ async fn ephemeral_sends_reach_an_online_contact_and_leave_nothing_in_the_data_d
 async fn ephemeral_sends_are_refused_for_strangers_and_dropped_for_an_offline_contact() {
     let relay = spawn_relay(|_| {}).await;
     let (_, mut alice) = relay.user().await;
-    let (bob_account, mut bob) = relay.user().await;
     let key = AccessKey([0x43; 32]);
-    assert_eq!(
-        bob.request(Request::SetAccessKey { key: Some(key) })
-            .await
-            .unwrap(),
-        Response::AccessKeySet
-    );
-    let target = mailbox(&bob_account);
+    let (bob_account, mut bob, target) = keyed_user(&relay, key).await;
     // Without the key, or with a wrong one: refused, so a stranger cannot probe who is online.
     assert_eq!(
         refused(alice.request(ephemeral(target, None, b"hi")).await),
@@ -406,15 +385,8 @@ async fn ephemeral_sends_have_their_own_per_connection_budget() {
     })
     .await;
     let (_, mut alice) = relay.user().await;
-    let (bob_account, mut bob) = relay.user().await;
     let key = AccessKey([0x44; 32]);
-    assert_eq!(
-        bob.request(Request::SetAccessKey { key: Some(key) })
-            .await
-            .unwrap(),
-        Response::AccessKeySet
-    );
-    let target = mailbox(&bob_account);
+    let (_, mut bob, target) = keyed_user(&relay, key).await;
     for _ in 0..3 {
         assert_eq!(
             alice.request(ephemeral(target, Some(key), b"t")).await.unwrap(),

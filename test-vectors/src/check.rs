@@ -262,7 +262,7 @@ fn check_payload(report: &mut Report, stored: &Value) {
         report.check(&format!("decode payload.cases {name}"), problem);
     }
     for case in stored["refused"].as_array().cloned().unwrap_or_default() {
-        let problem = match hush_client_core::Payload::decode(&payload::refused_bytes(&case)) {
+        let problem = match hush_client_core::Payload::decode(&crate::util::Refused::stored_bytes(&case)) {
             Ok(_) => Some("decodes".into()),
             Err(error) if payload::error_name(&error) != case["error"] => Some(format!("{error:?}")),
             Err(_) => None,
@@ -301,7 +301,7 @@ fn check_frames(report: &mut Report, stored: &Value) {
         report.check(&format!("split frames.shared_envelopes {name}"), problem);
     }
     for case in stored["refused_frames"].as_array().cloned().unwrap_or_default() {
-        let problem = match decode_body::<ClientFrame>(&frames::refused_bytes(&case)) {
+        let problem = match decode_body::<ClientFrame>(&crate::util::Refused::stored_bytes(&case)) {
             Ok(_) => Some("decodes".into()),
             Err(error) if frames::frame_error_name(&error) != case["error"] => Some(format!("{error:?}")),
             Err(_) => None,
@@ -314,7 +314,7 @@ fn check_frames(report: &mut Report, stored: &Value) {
         .cloned()
         .unwrap_or_default()
     {
-        let problem = match split_shared_envelope(&frames::refused_bytes(&case)) {
+        let problem = match split_shared_envelope(&crate::util::Refused::stored_bytes(&case)) {
             Ok(_) => Some("splits".into()),
             Err(error) if frames::envelope_error_name(&error) != case["error"] => Some(format!("{error:?}")),
             Err(_) => None,

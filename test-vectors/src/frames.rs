@@ -11,7 +11,7 @@ use hush_proto::{
 use serde_json::{Value, json};
 
 use crate::rng::Recorder;
-use crate::util::{hex, unhex, variant};
+use crate::util::{Refused, hex, variant};
 
 pub const DESCRIPTION: &str = "Client-relay frames of protocol version 4 (proto/PROTOCOL.md, \
     Frames in detail, Shared sends, Ephemeral sends), postcard bodies without the u32 length \
@@ -213,42 +213,8 @@ fn envelope_cases() -> Vec<Value> {
     .collect()
 }
 
-/// A refused input: `prefix`, then `count` copies of `fill`.
-struct Refused {
-    name: &'static str,
-    prefix: Vec<u8>,
-    fill: u8,
-    count: usize,
-    note: &'static str,
-}
-
-impl Refused {
-    fn bytes(&self) -> Vec<u8> {
-        let mut bytes = self.prefix.clone();
-        bytes.extend(std::iter::repeat_n(self.fill, self.count));
-        bytes
-    }
-
-    fn to_json(&self, error: String) -> Value {
-        json!({
-            "name": self.name,
-            "note": self.note,
-            "bytes": hex(&self.prefix),
-            "fill_byte": hex(&[self.fill]),
-            "fill_count": self.count,
-            "error": error,
-        })
-    }
-}
-
 fn plain(name: &'static str, prefix: Vec<u8>, note: &'static str) -> Refused {
-    Refused {
-        name,
-        prefix,
-        fill: 0,
-        count: 0,
-        note,
-    }
+    Refused::plain(name, prefix, note)
 }
 
 fn refused_frames() -> Vec<Refused> {
@@ -380,14 +346,14 @@ pub fn generate(_rng: &mut Recorder) -> Value {
         .iter()
         .map(|case| {
             let error = decode_body::<ClientFrame>(&case.bytes()).expect_err("refused frames are refused");
-            case.to_json(frame_error_name(&error))
+            case.to_json(&frame_error_name(&error))
         })
         .collect();
     let refused_envelopes: Vec<Value> = refused_envelopes()
         .iter()
         .map(|case| {
             let error = split_shared_envelope(&case.bytes()).expect_err("refused envelopes are refused");
-            case.to_json(envelope_error_name(&error))
+            case.to_json(&envelope_error_name(&error))
         })
         .collect();
     json!({
@@ -396,15 +362,4 @@ pub fn generate(_rng: &mut Recorder) -> Value {
         "refused_frames": refused_frames,
         "refused_envelopes": refused_envelopes,
     })
-}
-
-/// A stored refused input, whole.
-pub fn refused_bytes(case: &Value) -> Vec<u8> {
-    let mut bytes = unhex(case["bytes"].as_str().unwrap_or_default());
-    let fill = unhex(case["fill_byte"].as_str().unwrap_or_default());
-    let count = case["fill_count"].as_u64().unwrap_or(0);
-    for _ in 0..count {
-        bytes.extend_from_slice(&fill);
-    }
-    bytes
 }
