@@ -408,3 +408,36 @@ async fn ephemeral_sends_have_their_own_per_connection_budget() {
         assert_eq!(next_ephemeral(&mut bob).await, b"t");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_offering_only_an_older_protocol_version_fails_the_handshake() {
+    let relay = spawn_relay(|_| {}).await;
+    let connect = |alpn: &'static [u8]| {
+        let verifier = std::sync::Arc::new(hush_net::PinnedCertVerifier::new(relay.fingerprint));
+        let mut crypto = rustls::ClientConfig::builder_with_provider(hush_net::provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        crypto.alpn_protocols = vec![alpn.to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).unwrap();
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
+        let connecting = endpoint.connect(relay.addr, hush_net::SERVER_NAME).unwrap();
+        async move { (connecting.await, endpoint) }
+    };
+    assert_eq!(hush_proto::ALPN, b"hush/4");
+    for old in [&b"hush/3"[..], b"hush/2", b"hush/1"] {
+        let (outcome, _endpoint) = connect(old).await;
+        // TLS alert 120, no_application_protocol: QUIC crypto error 0x100 + 120.
+        match outcome {
+            Err(quinn::ConnectionError::ConnectionClosed(close)) => {
+                assert_eq!(u64::from(close.error_code), 0x178, "{old:?}");
+            }
+            other => panic!("{old:?} connected or failed otherwise: {other:?}"),
+        }
+    }
+    let (current, _endpoint) = connect(hush_proto::ALPN).await;
+    assert!(current.is_ok(), "the current version connects");
+}
