@@ -208,7 +208,12 @@ fn envelope_cases() -> Vec<Value> {
         let envelope = shared_envelope(&part(part_bytes), &body(body_bytes));
         let split = split_shared_envelope(envelope.as_bytes()).expect("a built envelope splits");
         assert_eq!((split.part, split.body), (part_bytes, body_bytes));
-        json!({ "name": name, "part": hex(part_bytes), "body": hex(body_bytes), "envelope": hex(envelope.as_bytes()) })
+        json!({
+            "name": name,
+            "part": hex(part_bytes),
+            "body": hex(body_bytes),
+            "envelope": hex(envelope.as_bytes()),
+        })
     })
     .collect()
 }

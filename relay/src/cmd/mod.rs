@@ -59,9 +59,9 @@ fn logged_in(session: &Session) -> Result<MailboxId, ErrorResponse> {
 }
 
 /// Runs one request; `respond` gets its answer. A logged-in connection's `Send`, `SendMany` or
-/// `SendShared` returns once queued to the store and is answered when the commit lands, so the next request
-/// is read meanwhile (`respond` may then run on a store task and must not block); every other
-/// request is run to its end and answered before this returns.
+/// `SendShared` returns once queued to the store and is answered when the commit lands, so the
+/// next request is read meanwhile (`respond` may then run on a store task and must not block);
+/// every other request is run to its end and answered before this returns.
 pub(crate) async fn run<S, R>(shared: &Shared<S>, session: &mut Session, request: Request, respond: R)
 where
     S: Store,
