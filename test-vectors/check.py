@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Independent checker of the Hush test vectors, written from test-vectors/SPEC.md alone (and,
-for payload.json, from the "End to end" section of proto/PROTOCOL.md).
+for payload.json, from the "End to end" section of proto/PROTOCOL.md; for frames.json, from its
+"Frames", "Frames in detail", "Shared sends" and "Ephemeral sends" sections).
 
 Uses only the standard library, pyca `cryptography` (pip install cryptography) and, for ML-KEM
 (FIPS 203, pqxdh.json), `kyber-py` (pip install kyber-py==1.2.0, a pure-Python ML-KEM whose 1.x
@@ -1738,12 +1739,14 @@ class PayloadRefused(Exception):
 
 
 class _Reader:
+    refused = PayloadRefused
+
     def __init__(self, data: bytes):
         self.data, self.at = data, 0
 
     def take(self, n: int) -> bytes:
         if self.at + n > len(self.data):
-            raise PayloadRefused("Malformed")
+            raise self.refused("Malformed")
         out = self.data[self.at : self.at + n]
         self.at += n
         return out
@@ -1913,6 +1916,185 @@ def check_payload(report: Report, v: dict):
                 return expect_eq([("error", e.args[0], c["error"])])
             return "decodes"
         report.run(f"payload.refused {c['name']} is {c['error']}", run)
+
+
+# ---------------------------------------------------------------------------------------------
+# Client-relay frames of protocol version 4 (proto/PROTOCOL.md, "Frames in detail", "Shared
+# sends", "Ephemeral sends"): postcard bodies, no length prefix.
+
+MAX_RECIPIENTS, MAX_PART_LEN, MAX_EPHEMERAL_LEN = 1000, 200, 4096
+MAX_ENVELOPE_LEN = (1 << 20) + 2048
+MAX_SHARED_BODY_LEN = MAX_ENVELOPE_LEN - MAX_PART_LEN - 3
+SHARED_ENVELOPE_TAG = 0xF4
+REQUEST_SEND_SHARED, REQUEST_SEND_EPHEMERAL = 12, 13
+RESPONSES = {11: "EphemeralPushed", 12: "EphemeralDropped"}
+PUSH_EPHEMERAL = 3
+
+
+class FrameRefused(Exception):
+    """A frame body PROTOCOL.md says does not decode; args[0] is the FrameError name."""
+
+
+class _FrameReader(_Reader):
+    """Postcard as PROTOCOL.md's "Frames" describes it. Overlong varints are read (and caught by
+    the canonical check after the whole frame): a frame with one is `NonCanonical`."""
+
+    refused = FrameRefused
+
+    def varint(self, max_bytes: int) -> int:
+        value = 0
+        for i in range(max_bytes):
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << (7 * i)
+            if not byte & 0x80:
+                return value
+        raise FrameRefused("Malformed")
+
+    def byte_string(self, limit: int) -> bytes:
+        length = self.varint(10)
+        if length > limit:
+            raise FrameRefused("Malformed")
+        return self.take(length)
+
+    def option_key(self):
+        flag = self.take(1)[0]
+        if flag > 1:
+            raise FrameRefused("Malformed")
+        return self.take(32).hex() if flag else None
+
+
+def _bytes_field(data: bytes) -> bytes:
+    return varint(len(data)) + data
+
+
+def _option_key(key) -> bytes:
+    return b"\x00" if key is None else b"\x01" + H(key)
+
+
+def encode_client_frame(f: dict) -> bytes:
+    r = f["request"]
+    out = varint(f["id"])
+    if r["type"] == "SendShared":
+        out += varint(REQUEST_SEND_SHARED) + _bytes_field(H(r["body"])) + varint(len(r["deliveries"]))
+        for d in r["deliveries"]:
+            out += H(d["to"]) + _option_key(d["access"]) + _bytes_field(H(d["part"]))
+        return out
+    return (out + varint(REQUEST_SEND_EPHEMERAL) + H(r["to"]) + _option_key(r["access"])
+            + _bytes_field(H(r["envelope"])))
+
+
+def decode_client_frame(data: bytes) -> dict:
+    r = _FrameReader(data)
+    frame = {"id": r.varint(5)}
+    index = r.varint(5)
+    if index == REQUEST_SEND_SHARED:
+        body = r.byte_string(MAX_SHARED_BODY_LEN).hex()
+        count = r.varint(10)
+        deliveries = []
+        for _ in range(count):
+            to = r.take(32).hex()
+            access = r.option_key()
+            deliveries.append({"access": access, "part": r.byte_string(MAX_PART_LEN).hex(), "to": to})
+        if count > MAX_RECIPIENTS:
+            raise FrameRefused("Malformed")
+        frame["request"] = {"body": body, "deliveries": deliveries, "type": "SendShared"}
+    elif index == REQUEST_SEND_EPHEMERAL:
+        to = r.take(32).hex()
+        access = r.option_key()
+        envelope = r.byte_string(MAX_EPHEMERAL_LEN).hex()
+        frame["request"] = {"access": access, "envelope": envelope, "to": to, "type": "SendEphemeral"}
+    else:
+        raise FrameRefused("Malformed")  # other requests are not in frames.json
+    if r.at != len(data):
+        raise FrameRefused("TrailingBytes")
+    if len(encode_client_frame(frame)) != len(data):
+        raise FrameRefused("NonCanonical")
+    return frame
+
+
+def encode_server_frame(f: dict) -> bytes:
+    if "response" in f:
+        index = {name: i for i, name in RESPONSES.items()}[f["response"]["ok"]]
+        return b"\x00" + varint(f["response"]["id"]) + b"\x00" + varint(index)
+    return b"\x01" + varint(PUSH_EPHEMERAL) + _bytes_field(H(f["push"]["envelope"]))
+
+
+def decode_server_frame(data: bytes) -> dict:
+    r = _FrameReader(data)
+    kind = r.varint(5)
+    if kind == 0:
+        frame_id = r.varint(5)
+        if r.take(1) != b"\x00" or (index := r.varint(5)) not in RESPONSES:
+            raise FrameRefused("Malformed")
+        frame = {"response": {"id": frame_id, "ok": RESPONSES[index]}}
+    elif kind == 1 and r.varint(5) == PUSH_EPHEMERAL:
+        frame = {"push": {"envelope": r.byte_string(MAX_EPHEMERAL_LEN).hex(), "type": "Ephemeral"}}
+    else:
+        raise FrameRefused("Malformed")
+    if r.at != len(data):
+        raise FrameRefused("TrailingBytes")
+    if len(encode_server_frame(frame)) != len(data):
+        raise FrameRefused("NonCanonical")
+    return frame
+
+
+def shared_envelope(part: bytes, body: bytes) -> bytes:
+    return bytes([SHARED_ENVELOPE_TAG]) + varint(len(part)) + part + body
+
+
+def split_shared_envelope(data: bytes) -> tuple[bytes, bytes]:
+    """The "Shared sends" rules, in their order; raises FrameRefused with the error name."""
+    if not data or data[0] != SHARED_ENVELOPE_TAG:
+        raise FrameRefused("NotShared")
+    rest = data[1:]
+    if not rest or (rest[0] & 0x80 and len(rest) == 1):
+        raise FrameRefused("Truncated")
+    if not rest[0] & 0x80:
+        length, rest = rest[0], rest[1:]
+    elif rest[1] == 0:
+        raise FrameRefused("NonCanonicalLength")
+    elif rest[1] & 0x80:
+        raise FrameRefused("PartTooLong")
+    else:
+        length, rest = (rest[0] & 0x7F) | (rest[1] << 7), rest[2:]
+    if length > MAX_PART_LEN:
+        raise FrameRefused("PartTooLong")
+    if len(rest) < length:
+        raise FrameRefused("Truncated")
+    return rest[:length], rest[length:]
+
+
+def check_frames(report: Report, v: dict):
+    codecs = {"client": (decode_client_frame, encode_client_frame),
+              "server": (decode_server_frame, encode_server_frame)}
+    for c in v["frames"]:
+        def run(c=c):
+            decode, encode = codecs[c["kind"]]
+            return expect_eq([
+                ("decoded", decode(H(c["bytes"])), c["frame"]),
+                ("encoded", encode(c["frame"]).hex(), c["bytes"]),
+            ])
+        report.run(f"frames.frames {c['name']} decodes to its fields and back", run)
+    for c in v["shared_envelopes"]:
+        def run(c=c):
+            part, body = H(c["part"]), H(c["body"])
+            return expect_eq([
+                ("built", shared_envelope(part, body).hex(), c["envelope"]),
+                ("split", split_shared_envelope(H(c["envelope"])), (part, body)),
+            ])
+        report.run(f"frames.shared_envelopes {c['name']} builds and splits", run)
+    for key, decode in (("refused_frames", decode_client_frame), ("refused_envelopes", split_shared_envelope)):
+        for c in v[key]:
+            def run(c=c, decode=decode):
+                data = H(c["bytes"]) + H(c["fill_byte"]) * c["fill_count"]
+                try:
+                    decode(data)
+                except FrameRefused as e:
+                    return expect_eq([("error", e.args[0], c["error"])])
+                return "accepted"
+            report.run(f"frames.{key} {c['name']} is {c['error']}", run)
+
+
 # Accounts and devices (SPEC.md §16)
 
 ACCOUNT_VERSION = 2
@@ -2721,6 +2903,7 @@ def main() -> int:
         ("negative", check_negative),
         ("sealed", check_sealed),
         ("payload", check_payload),
+        ("frames", check_frames),
         ("devices", check_devices),
         ("link", check_link),
         ("account_safety", check_account_safety),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hush_crypto::Account;
-use hush_proto::Response;
+use hush_proto::{MailboxId, Response};
 use hush_relay::client::{RelayClient, client_endpoint};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -51,7 +51,13 @@ pub async fn run(idle: &IdleRun) -> anyhow::Result<()> {
     let before_kib = procfs::rss_kib(pid)?;
 
     let started = Instant::now();
-    let (clients, failures) = open(idle, relay.addr, relay.fingerprint).await?;
+    let opening = Opening {
+        connections: idle.connections,
+        per_endpoint: idle.per_endpoint,
+        concurrency: idle.concurrency,
+    };
+    let (clients, failures) = opening.open(relay.addr, relay.fingerprint).await?;
+    let clients: Vec<RelayClient> = clients.into_iter().map(|(_, client)| client).collect();
     let setup = started.elapsed();
     println!(
         "idle: {} of {} connections logged in in {:.1} s ({:.0}/s), {} failed{}",
@@ -98,63 +104,74 @@ pub async fn run(idle: &IdleRun) -> anyhow::Result<()> {
 
 /// Failed connection attempts.
 #[derive(Debug, Default)]
-struct Failures {
-    count: usize,
-    first: Option<anyhow::Error>,
+pub(crate) struct Failures {
+    pub(crate) count: usize,
+    pub(crate) first: Option<anyhow::Error>,
 }
 
-/// Opens and logs in the connections, `per_endpoint` to a client endpoint, `concurrency` at a
-/// time.
-async fn open(
-    idle: &IdleRun,
-    addr: SocketAddr,
-    fingerprint: [u8; 32],
-) -> anyhow::Result<(Vec<RelayClient>, Failures)> {
-    let endpoints = (0..idle.connections.div_ceil(idle.per_endpoint.max(1)))
-        .map(|_| client_endpoint(fingerprint))
-        .collect::<Result<Vec<_>, _>>()?;
-    let permits = Arc::new(Semaphore::new(idle.concurrency.max(1)));
-    let mut setups = JoinSet::new();
-    for (index, endpoint) in (0..idle.connections).zip(
-        endpoints
-            .iter()
-            .flat_map(|endpoint| std::iter::repeat_n(endpoint, idle.per_endpoint.max(1))),
-    ) {
-        let endpoint = endpoint.clone();
-        let permits = permits.clone();
-        setups.spawn(async move {
-            let _permit = permits.acquire_owned().await?;
-            let account = Account::new(0, &mut rand::rng());
-            let mut client = RelayClient::connect_on(&endpoint, addr)
-                .await
-                .with_context(|| format!("connecting {index}"))?;
-            match client.login(&account, None).await {
-                Ok(Response::Authenticated { .. }) => anyhow::Ok(client),
-                Ok(other) => bail!("login of connection {index} answered {other:?}"),
-                Err(error) => bail!(
-                    "login of connection {index}: {error} (close reason: {:?})",
-                    client.connection().close_reason()
-                ),
-            }
-        });
-    }
-    let mut clients = Vec::with_capacity(idle.connections);
-    let mut failures = Failures::default();
-    while let Some(joined) = setups.join_next().await {
-        match joined.context("setup task failed")? {
-            Ok(client) => {
-                clients.push(client);
-                if clients.len() % 1000 == 0 {
-                    eprintln!("idle: {} logged in", clients.len());
+/// How many connections to open, how many share a client endpoint (one UDP socket), how many are
+/// set up at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opening {
+    pub(crate) connections: usize,
+    pub(crate) per_endpoint: usize,
+    pub(crate) concurrency: usize,
+}
+
+impl Opening {
+    /// Opens and logs in the connections, each as a new account; returns each with its mailbox.
+    pub(crate) async fn open(
+        self,
+        addr: SocketAddr,
+        fingerprint: [u8; 32],
+    ) -> anyhow::Result<(Vec<(MailboxId, RelayClient)>, Failures)> {
+        let idle = self;
+        let endpoints = (0..idle.connections.div_ceil(idle.per_endpoint.max(1)))
+            .map(|_| client_endpoint(fingerprint))
+            .collect::<Result<Vec<_>, _>>()?;
+        let permits = Arc::new(Semaphore::new(idle.concurrency.max(1)));
+        let mut setups = JoinSet::new();
+        for (index, endpoint) in (0..idle.connections).zip(
+            endpoints
+                .iter()
+                .flat_map(|endpoint| std::iter::repeat_n(endpoint, idle.per_endpoint.max(1))),
+        ) {
+            let endpoint = endpoint.clone();
+            let permits = permits.clone();
+            setups.spawn(async move {
+                let _permit = permits.acquire_owned().await?;
+                let account = Account::new(0, &mut rand::rng());
+                let mut client = RelayClient::connect_on(&endpoint, addr)
+                    .await
+                    .with_context(|| format!("connecting {index}"))?;
+                match client.login(&account, None).await {
+                    Ok(Response::Authenticated { mailbox, .. }) => anyhow::Ok((mailbox, client)),
+                    Ok(other) => bail!("login of connection {index} answered {other:?}"),
+                    Err(error) => bail!(
+                        "login of connection {index}: {error} (close reason: {:?})",
+                        client.connection().close_reason()
+                    ),
+                }
+            });
+        }
+        let mut clients = Vec::with_capacity(idle.connections);
+        let mut failures = Failures::default();
+        while let Some(joined) = setups.join_next().await {
+            match joined.context("setup task failed")? {
+                Ok(client) => {
+                    clients.push(client);
+                    if clients.len() % 1000 == 0 {
+                        eprintln!("idle: {} logged in", clients.len());
+                    }
+                }
+                Err(error) => {
+                    failures.count += 1;
+                    failures.first.get_or_insert(error);
                 }
             }
-            Err(error) => {
-                failures.count += 1;
-                failures.first.get_or_insert(error);
-            }
         }
+        Ok((clients, failures))
     }
-    Ok((clients, failures))
 }
 
 fn mib(kib: u64) -> f64 {

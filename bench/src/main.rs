@@ -5,6 +5,7 @@
 mod baseline;
 mod child;
 mod e2e;
+mod group;
 mod idle;
 mod load;
 mod procfs;
@@ -44,6 +45,35 @@ enum Mode {
     /// Two hush-client profiles exchange messages end to end through the relay (encrypt, relay,
     /// decrypt, store on both sides), against bare relay connections carrying the same envelopes.
     E2e(E2eArgs),
+    /// One sender's message to N member mailboxes, relay level: one `SendShared` against N
+    /// separate `Send`s in the same run (no client group crypto yet).
+    Group(GroupArgs),
+}
+
+#[derive(Debug, Args)]
+struct GroupArgs {
+    /// Member connections (mailboxes).
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
+    /// Measured messages of each kind.
+    #[arg(long, default_value_t = 20)]
+    messages: usize,
+    /// Messages of each kind sent first and not measured.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Bytes of each message's body (the group ciphertext).
+    #[arg(long, default_value_t = 256)]
+    message_len: usize,
+    /// Bytes of each member's part (a sealed layer: 32-byte wrapped key and 16-byte tag).
+    #[arg(long, default_value_t = 48)]
+    part_len: usize,
+    /// Send without the members' access keys (as strangers; the bench relay lifts the budgets).
+    #[arg(long)]
+    no_access_keys: bool,
+    /// The `hush-relay` binary to run as a child process (default: the one next to `hush-bench`,
+    /// else in process).
+    #[arg(long)]
+    spawn_relay: Option<PathBuf>,
 }
 
 /// Throughput and latency (the default mode).
@@ -140,9 +170,25 @@ fn main() -> anyhow::Result<()> {
         match cli.mode {
             Some(Mode::Idle(args)) => idle::run(&idle_run(args)?).await,
             Some(Mode::E2e(args)) => e2e_mode(args).await,
+            Some(Mode::Group(args)) => group::run(&group_run(args)).await,
             Some(Mode::BaselineServer) | None => throughput_mode(cli.load).await,
         }
     })
+}
+
+fn group_run(args: GroupArgs) -> group::GroupRun {
+    group::GroupRun {
+        members: args.members,
+        messages: args.messages,
+        warmup: args.warmup,
+        message_len: args.message_len,
+        part_len: args.part_len,
+        access_keys: !args.no_access_keys,
+        placement: match args.spawn_relay {
+            Some(binary) => Placement::Child(binary),
+            None => Placement::sibling_binary().map_or(Placement::InProcess, Placement::Child),
+        },
+    }
 }
 
 fn idle_run(args: IdleArgs) -> anyhow::Result<idle::IdleRun> {

@@ -410,7 +410,10 @@ mod tests {
     #[test]
     fn envelope_debug_never_shows_payload() {
         let envelope = Envelope::new(b"secret payload".to_vec()).unwrap();
-        assert_eq!(format!("{envelope:?}"), "Envelope(14 bytes)");
+        assert_eq!(
+            format!("{envelope:?}"),
+            format!("Bytes(14 of at most {})", crate::MAX_ENVELOPE_LEN)
+        );
     }
 
     #[test]

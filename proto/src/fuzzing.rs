@@ -15,7 +15,10 @@
 //!   pieces;
 //! - once every complete frame is taken, a working decoder holds at most one prefix plus one body
 //!   of at most the limit; a failed decoder stays failed and buffers nothing more (nothing at all
-//!   after an oversize prefix).
+//!   after an oversize prefix);
+//! - ([`decode_client_frame`]) every recipient of a decoded `SendShared` gets an envelope that
+//!   splits back into its part and the body, and the stream's bytes taken as an envelope split
+//!   only if [`shared_envelope`] rebuilds exactly them from the pieces.
 
 use core::fmt::Debug;
 
@@ -25,9 +28,10 @@ use serde::de::DeserializeOwned;
 use crate::frame::LENGTH_PREFIX_LEN;
 use crate::{
     AccessKey, AccountId, Addressed, Bundle, ClientFrame, Deliveries, Delivery, DeviceListBytes, Envelope,
-    ErrorCode, ErrorResponse, FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId, Membership, Memberships,
-    OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId, Response, Seq, ServerFrame,
-    Signature, SignedPreKey, decode_body, encode_frame,
+    EphemeralEnvelope, ErrorCode, ErrorResponse, FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId,
+    Membership, Memberships, OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId,
+    Response, Seq, ServerFrame, SharedAddressed, SharedBody, SharedDeliveries, SharedPart, Signature,
+    SignedPreKey, decode_body, encode_frame, shared_envelope, split_shared_envelope,
 };
 
 /// Bytes before the stream in every input: `[split, limit]`.
@@ -45,12 +49,46 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 /// Decodes a stream of [`ClientFrame`]s (see the module docs for the input layout and checks).
 pub fn decode_client_frame(data: &[u8]) {
-    decode_stream::<ClientFrame>(data);
+    let frames = decode_stream::<ClientFrame>(data);
+    for frame in &frames {
+        if let Request::SendShared { body, deliveries } = &frame.request {
+            for addressed in deliveries.as_slice() {
+                let envelope = shared_envelope(&addressed.part, body);
+                let split = split_shared_envelope(envelope.as_bytes());
+                assert!(
+                    split.as_ref().is_ok_and(
+                        |split| split.part == addressed.part.as_bytes() && split.body == body.as_bytes()
+                    ),
+                    "a shared envelope does not split into its part and body: {split:?}"
+                );
+            }
+        }
+    }
+    if let Some(stream) = data.get(HEADER_LEN..) {
+        check_split(stream);
+    }
+}
+
+/// Bytes that split as a shared envelope are exactly what its pieces build.
+fn check_split(bytes: &[u8]) {
+    let Ok(split) = split_shared_envelope(bytes) else {
+        return;
+    };
+    let part = SharedPart::new(split.part.to_vec());
+    let body = SharedBody::new(split.body.to_vec());
+    assert!(part.is_some(), "a split part over the limit");
+    if let (Some(part), Some(body)) = (part, body) {
+        assert_eq!(
+            shared_envelope(&part, &body).as_bytes(),
+            bytes,
+            "a split envelope does not rebuild to its bytes"
+        );
+    }
 }
 
 /// Decodes a stream of [`ServerFrame`]s (see the module docs for the input layout and checks).
 pub fn decode_server_frame(data: &[u8]) {
-    decode_stream::<ServerFrame>(data);
+    let _ = decode_stream::<ServerFrame>(data);
 }
 
 /// The body limit an input's `limit` byte selects.
@@ -68,12 +106,13 @@ struct Decoded<T> {
     error: Option<FrameError>,
 }
 
-fn decode_stream<T>(data: &[u8])
+/// Runs the stream checks; returns the frames the whole stream decoded to.
+fn decode_stream<T>(data: &[u8]) -> Vec<T>
 where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
     let [split, limit, stream @ ..] = data else {
-        return;
+        return Vec::new();
     };
     let max = body_limit(*limit);
     let (first, second) = stream.split_at(usize::from(*split) % (stream.len() + 1));
@@ -85,6 +124,7 @@ where
         "the stream decodes differently when split at {}",
         first.len()
     );
+    whole.frames
 }
 
 /// Pushes `pieces` (which concatenate to `stream`) one at a time, taking every complete frame
@@ -301,6 +341,34 @@ fn sample_client_frames() -> Vec<(&'static str, ClientFrame)> {
                 account: AccountId([0x9D; 32]),
             },
         ),
+        (
+            "send_shared",
+            Request::SendShared {
+                body: SharedBody::new(vec![0xC1; 300]).expect("under the body limit"),
+                deliveries: SharedDeliveries::new(vec![
+                    SharedAddressed {
+                        to: MailboxId([0x88; 32]),
+                        access: None,
+                        part: SharedPart::new(vec![0xC2; 100]).expect("under the part limit"),
+                    },
+                    SharedAddressed {
+                        to: MailboxId([0x89; 32]),
+                        access: Some(AccessKey([0x8B; 32])),
+                        part: SharedPart::new(vec![0xC3; crate::MAX_SHARED_PART_LEN])
+                            .expect("at the part limit"),
+                    },
+                ])
+                .expect("under the recipient limit"),
+            },
+        ),
+        (
+            "send_ephemeral",
+            Request::SendEphemeral {
+                to: MailboxId([0x88; 32]),
+                access: Some(AccessKey([0x8A; 32])),
+                envelope: EphemeralEnvelope::new(vec![0xC4; 40]).expect("under the ephemeral limit"),
+            },
+        ),
     ];
     requests
         .into_iter()
@@ -449,6 +517,14 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
                 }),
             ),
         ),
+        ("ephemeral_pushed", response(17, Ok(Response::EphemeralPushed))),
+        ("ephemeral_dropped", response(18, Ok(Response::EphemeralDropped))),
+        (
+            "ephemeral",
+            ServerFrame::Push(Push::Ephemeral {
+                envelope: EphemeralEnvelope::new(vec![0xC5; 24]).expect("under the ephemeral limit"),
+            }),
+        ),
     ]
 }
 
@@ -484,5 +560,17 @@ pub fn seed_corpus() -> Vec<Seed> {
     let mut seeds = Vec::new();
     add_target(&mut seeds, "decode_client_frame", &sample_client_frames());
     add_target(&mut seeds, "decode_server_frame", &sample_server_frames());
+    // A shared envelope as the stream itself, for the split check.
+    let envelope = shared_envelope(
+        &SharedPart::new(vec![0xC6; 130]).expect("under the part limit"),
+        &SharedBody::new(vec![0xC7; 20]).expect("under the body limit"),
+    );
+    let mut input = vec![0, 0];
+    input.extend_from_slice(envelope.as_bytes());
+    seeds.push(Seed {
+        target: "decode_client_frame",
+        name: "shared_envelope".to_owned(),
+        bytes: input,
+    });
     seeds
 }

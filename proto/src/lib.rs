@@ -1,7 +1,7 @@
 //! # hush-proto
 //!
 //! The client–relay wire format, with no I/O. A connection is QUIC with ALPN [`ALPN`]
-//! (`hush/3`, which carries the version). The client opens one bidirectional stream; each side
+//! (`hush/4`, which carries the version). The client opens one bidirectional stream; each side
 //! writes [frames](frame): a big-endian `u32` body length, then the body, a
 //! [postcard](https://docs.rs/postcard) encoding of [`ClientFrame`] (client to relay) or
 //! [`ServerFrame`] (relay to client). The length is checked against [`MAX_FRAME_LEN`] (or a
@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bytes;
 mod devices;
 mod error;
 pub mod frame;
@@ -30,8 +31,10 @@ pub mod frame;
 pub mod fuzzing;
 mod messages;
 mod registration;
+mod shared;
 mod types;
 
+pub use bytes::LimitedBytes;
 pub use devices::{AccountId, DeviceListBytes, MAX_DEVICE_LIST_LEN, MAX_DEVICES, Membership, Memberships};
 pub use error::FrameError;
 pub use frame::{FrameDecoder, decode_body, encode_frame, encode_frame_into, parse_length};
@@ -40,6 +43,11 @@ pub use messages::{
     auth_transcript,
 };
 pub use registration::{REGISTRATION_TOKEN_PREFIX, RegistrationTokenError};
+pub use shared::{
+    MAX_SHARED_BODY_LEN, MAX_SHARED_PART_LEN, SHARED_ENVELOPE_OVERHEAD, SHARED_ENVELOPE_TAG, SharedAddressed,
+    SharedBody, SharedDeliveries, SharedEnvelope, SharedEnvelopeError, SharedPart, shared_envelope,
+    split_shared_envelope,
+};
 pub use types::{
     ACCESS_KEY_LABEL, AccessKey, Addressed, BoundedVec, Bundle, Deliveries, Envelope, MAILBOX_LABEL,
     MailboxId, OneTimePreKey, PreKeyUpload, REGISTRATION_LABEL, RegistrationToken, RequestId, Seq, Signature,
@@ -49,8 +57,9 @@ pub use types::{
 /// ALPN protocol id; a new incompatible version gets a new id. Version 2 added access keys
 /// (`Send`, `SendMany` and `FetchBundle` carry one; `SetAccessKey`, `Report`, `AccessDenied`);
 /// version 3 added device lists (`PublishDeviceList`, `FetchDeviceList`, `DeviceListStored`,
-/// `DeviceList`, `StaleDeviceList`).
-pub const ALPN: &[u8] = b"hush/3";
+/// `DeviceList`, `StaleDeviceList`); version 4 added the shared and the ephemeral send
+/// (`SendShared`, `SendEphemeral`, `EphemeralPushed`, `EphemeralDropped`, `Push::Ephemeral`).
+pub const ALPN: &[u8] = b"hush/4";
 
 /// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about
 /// 1 KiB of headers; 64 KiB more leaves room for the frame's own fields. Relays may enforce less.
@@ -72,6 +81,13 @@ pub const PREKEY_LOW_THRESHOLD: u32 = 25;
 
 /// Most recipients of one `SendMany` request (a large group's devices).
 pub const MAX_RECIPIENTS_PER_SEND: usize = 1000;
+
+/// Longest ephemeral envelope (typing, presence: a sealed payload of a few bytes). Small, so a
+/// connection's ephemeral rate limit bounds the bytes it can push to others without storage.
+pub const MAX_EPHEMERAL_LEN: usize = 4096;
+
+/// The ciphertext of an ephemeral send.
+pub type EphemeralEnvelope = LimitedBytes<MAX_EPHEMERAL_LEN>;
 
 /// Longest human-readable error detail a relay sends.
 pub const MAX_ERROR_DETAIL_LEN: usize = 256;

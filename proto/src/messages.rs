@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::EphemeralEnvelope;
 use crate::devices::{AccountId, DeviceListBytes, Memberships};
+use crate::shared::{SharedBody, SharedDeliveries};
 use crate::types::{
     AccessKey, Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq,
     Signature, SignedPreKey,
@@ -106,6 +108,26 @@ pub enum Request {
         /// The account key.
         account: AccountId,
     },
+    /// Store for each recipient the shared envelope of its part and `body` (see
+    /// [`crate::shared_envelope`]), atomically, as `SendMany` would: the body is uploaded once.
+    /// Answered `Stored`. The recipients must be distinct.
+    SendShared {
+        /// The ciphertext every recipient gets.
+        body: SharedBody,
+        /// Recipients and their parts.
+        deliveries: SharedDeliveries,
+    },
+    /// Push `envelope` to the recipient if it is online now, else drop it; never stored, never
+    /// acknowledged. Needs the recipient's access key. Answered `EphemeralPushed` or
+    /// `EphemeralDropped`.
+    SendEphemeral {
+        /// Recipient mailbox.
+        to: MailboxId,
+        /// The recipient's access key (required: a stranger gets `AccessDenied`).
+        access: Option<AccessKey>,
+        /// Ciphertext (typing, presence).
+        envelope: EphemeralEnvelope,
+    },
 }
 
 /// A relay-to-client frame.
@@ -164,6 +186,11 @@ pub enum Response {
         /// The membership signatures of the listed devices that published one.
         memberships: Memberships,
     },
+    /// The ephemeral envelope was handed to the recipient's connection.
+    EphemeralPushed,
+    /// The recipient is not online (or its connection has no room): the ephemeral envelope was
+    /// dropped.
+    EphemeralDropped,
 }
 
 /// A refused request.
@@ -224,6 +251,12 @@ pub enum Push {
     PreKeysLow {
         /// How many are left.
         remaining: u32,
+    },
+    /// An ephemeral envelope for our mailbox: no sequence number, nothing to acknowledge, never
+    /// stored by the relay.
+    Ephemeral {
+        /// The ciphertext.
+        envelope: EphemeralEnvelope,
     },
 }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bytes::LimitedBytes;
 use crate::{MAX_ENVELOPE_LEN, MAX_PREKEYS_PER_UPLOAD, MAX_RECIPIENTS_PER_SEND};
 
 /// Names a mailbox: `SHA-256("Hush_v1_Mailbox" || identity key)` computed by its owner, so the
@@ -92,60 +93,9 @@ pub struct Seq(pub u64);
 /// Opaque ciphertext for one recipient, at most [`MAX_ENVELOPE_LEN`] bytes.
 ///
 /// On the wire a byte string (postcard: varint length, then the bytes), the same bytes as a
-/// sequence of `u8` would give; (de)serialized in one piece, not byte by byte.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Envelope(Vec<u8>);
-
-impl Envelope {
-    /// Wraps ciphertext; `None` if it is longer than [`MAX_ENVELOPE_LEN`].
-    pub fn new(bytes: Vec<u8>) -> Option<Self> {
-        (bytes.len() <= MAX_ENVELOPE_LEN).then_some(Self(bytes))
-    }
-
-    /// The ciphertext.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The ciphertext, owned.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-}
-
-impl core::fmt::Debug for Envelope {
-    // Payloads never reach logs: only their size.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Envelope({} bytes)", self.0.len())
-    }
-}
-
-impl Serialize for Envelope {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Envelope {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_byte_buf(BoundedBytes {
-                max: MAX_ENVELOPE_LEN,
-                what: "an envelope",
-            })
-            .map(Self)
-    }
-}
+/// sequence of `u8` would give; (de)serialized in one piece, not byte by byte. `Debug` shows its
+/// length only.
+pub type Envelope = LimitedBytes<MAX_ENVELOPE_LEN>;
 
 /// An Ed25519 signature (64 bytes), on the wire a byte string of length 64 as [`Envelope`] is.
 #[derive(Clone, Copy, PartialEq, Eq)]

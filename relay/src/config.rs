@@ -175,6 +175,14 @@ pub struct Limits {
     pub prekey_low_threshold: u32,
     /// How long graceful shutdown waits for connections to finish, seconds.
     pub shutdown_grace_secs: u64,
+    /// Most envelope bytes one `SendShared` may have the relay store, over all its recipients
+    /// (each stores the body with its part): bounds what one small upload makes the relay write.
+    pub max_shared_fanout_bytes: u64,
+    /// Sustained ephemeral sends (typing, presence) per second per connection, apart from the
+    /// request rate: each is a push to someone else that nothing stores.
+    pub ephemeral_per_second: u32,
+    /// Burst of ephemeral sends per connection above the sustained rate.
+    pub ephemeral_burst: u32,
 }
 
 impl Default for Limits {
@@ -208,6 +216,12 @@ impl Default for Limits {
             max_one_time_prekeys: 500,
             prekey_low_threshold: hush_proto::PREKEY_LOW_THRESHOLD,
             shutdown_grace_secs: 10,
+            // 1,000 recipients of a 8 KiB message, or 32 of the largest envelope.
+            max_shared_fanout_bytes: 8 * 1024 * 1024,
+            // Typing starts and stops a few times a second at most; 20 a second with a burst of
+            // 100 covers a typing notice to each of 100 conversations at once.
+            ephemeral_per_second: 20,
+            ephemeral_burst: 100,
         }
     }
 }

@@ -72,6 +72,13 @@ impl Hub {
         }
     }
 
+    /// Queues `frame` to the mailbox's connection if it is online here and its outbox has room;
+    /// whether it was queued. Nothing else keeps it: a frame not queued is gone.
+    pub(crate) fn push_now(&self, mailbox: &MailboxId, frame: ServerFrame) -> bool {
+        self.online(mailbox)
+            .is_some_and(|online| online.outbox.try_send(frame).is_ok())
+    }
+
     /// The mailbox's connection, if online. The handle is cloned out so no caller holds the map
     /// lock while it touches the connection.
     pub(crate) fn online(&self, mailbox: &MailboxId) -> Option<Arc<Online>> {

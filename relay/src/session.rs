@@ -7,6 +7,7 @@ use hush_proto::{MailboxId, ServerFrame};
 use tokio::sync::mpsc;
 
 use crate::delivery::Online;
+use crate::limits::TokenBucket;
 
 /// Frames queued to one connection's writer before senders wait.
 pub(crate) const OUTBOX_CAPACITY: usize = 256;
@@ -22,6 +23,8 @@ pub(crate) struct Session {
     pub(crate) outbox: mpsc::Sender<ServerFrame>,
     /// Set by a handler to close the connection after its response (mailbox deleted).
     pub(crate) close_after: bool,
+    /// The connection's ephemeral-send budget, made at its first ephemeral send.
+    pub(crate) ephemeral: Option<TokenBucket>,
 }
 
 impl Session {
@@ -40,6 +43,7 @@ impl Session {
             online: None,
             outbox,
             close_after: false,
+            ephemeral: None,
         }
     }
 

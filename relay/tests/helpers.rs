@@ -215,3 +215,25 @@ pub async fn next_delivery(client: &mut RelayClient) -> hush_proto::Delivery {
         .expect("a delivery within the timeout")
         .unwrap()
 }
+
+/// The application close code a connection ended with; panics if it ended otherwise.
+pub async fn close_code_of(client: &RelayClient) -> u64 {
+    match client.connection().closed().await {
+        quinn::ConnectionError::ApplicationClosed(close) => close.error_code.into_inner(),
+        other => panic!("closed otherwise: {other:?}"),
+    }
+}
+
+/// A new account, logged in, that set `key` as its access key; with its mailbox.
+pub async fn keyed_user(relay: &TestRelay, key: hush_proto::AccessKey) -> (Account, RelayClient, MailboxId) {
+    let (account, mut client) = relay.user().await;
+    assert_eq!(
+        client
+            .request(Request::SetAccessKey { key: Some(key) })
+            .await
+            .unwrap(),
+        hush_proto::Response::AccessKeySet
+    );
+    let target = mailbox(&account);
+    (account, client, target)
+}

@@ -13,8 +13,8 @@ mod helpers;
 use std::collections::HashSet;
 
 use helpers::{
-    T0, all_bytes, assert_nothing_more_delivered, contains, mailbox, next_delivery, prekey_upload, refused,
-    spawn_relay, spawn_relay_in,
+    T0, all_bytes, assert_nothing_more_delivered, close_code_of, contains, mailbox, next_delivery,
+    prekey_upload, refused, spawn_relay, spawn_relay_in,
 };
 use hush_crypto::Account;
 use hush_proto::{
@@ -40,13 +40,6 @@ async fn send(client: &mut RelayClient, to: MailboxId, bytes: &[u8]) -> Result<R
 }
 
 /// Waits for the connection to be closed by the relay and returns the application close code.
-async fn close_code_of(client: &RelayClient) -> u64 {
-    match client.connection().closed().await {
-        quinn::ConnectionError::ApplicationClosed(close) => close.error_code.into_inner(),
-        other => panic!("closed otherwise: {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_need_login_and_wrong_key_unknown_and_deleted_mailbox_get_one_error() {
     let relay = spawn_relay(|config| {

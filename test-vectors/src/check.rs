@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, decode_field, unhex, variant};
-use crate::{FILES, build, encodings, group_update, payload, vectors_dir};
+use crate::{FILES, build, encodings, frames, group_update, payload, vectors_dir};
 
 #[derive(Default)]
 struct Report {
@@ -139,6 +139,7 @@ pub fn run() -> bool {
             "sealed" => check_sealed(&mut report, stored),
             "payload" => check_payload(&mut report, stored),
             "group_update" => check_group_updates(&mut report, stored),
+            "frames" => check_frames(&mut report, stored),
             _ => {}
         }
     }
@@ -262,7 +263,7 @@ fn check_payload(report: &mut Report, stored: &Value) {
         report.check(&format!("decode payload.cases {name}"), problem);
     }
     for case in stored["refused"].as_array().cloned().unwrap_or_default() {
-        let problem = match hush_client_core::Payload::decode(&payload::refused_bytes(&case)) {
+        let problem = match hush_client_core::Payload::decode(&crate::util::Refused::stored_bytes(&case)) {
             Ok(_) => Some("decodes".into()),
             Err(error) if payload::error_name(&error) != case["error"] => Some(format!("{error:?}")),
             Err(_) => None,
@@ -326,5 +327,57 @@ fn check_group_updates(report: &mut Report, stored: &Value) {
         };
         let name = case["name"].as_str().unwrap_or_default();
         report.check(&format!("decode group_update.refused {name}"), problem);
+    }
+}
+
+/// Decodes the stored frame and envelope bytes themselves (not the regenerated ones).
+fn check_frames(report: &mut Report, stored: &Value) {
+    use hush_proto::{ClientFrame, ServerFrame, decode_body, split_shared_envelope};
+    for case in stored["frames"].as_array().cloned().unwrap_or_default() {
+        let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let fields = match case["kind"].as_str() {
+            Some("client") => decode_body::<ClientFrame>(&bytes).map(|frame| frames::client_fields(&frame)),
+            _ => decode_body::<ServerFrame>(&bytes).map(|frame| frames::server_fields(&frame)),
+        };
+        let problem = match fields {
+            Ok(fields) if fields != case["frame"] => Some(format!("decodes to {fields}")),
+            Ok(_) => None,
+            Err(error) => Some(format!("does not decode: {error}")),
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode frames.frames {name}"), problem);
+    }
+    for case in stored["shared_envelopes"].as_array().cloned().unwrap_or_default() {
+        let envelope = unhex(case["envelope"].as_str().unwrap_or_default());
+        let expected = |key: &str| unhex(case[key].as_str().unwrap_or_default());
+        let problem = match split_shared_envelope(&envelope) {
+            Ok(split) if (split.part, split.body) == (&expected("part")[..], &expected("body")[..]) => None,
+            Ok(_) => Some("splits into other parts".into()),
+            Err(error) => Some(format!("does not split: {error}")),
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("split frames.shared_envelopes {name}"), problem);
+    }
+    for case in stored["refused_frames"].as_array().cloned().unwrap_or_default() {
+        let problem = match decode_body::<ClientFrame>(&crate::util::Refused::stored_bytes(&case)) {
+            Ok(_) => Some("decodes".into()),
+            Err(error) if frames::frame_error_name(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(_) => None,
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode frames.refused_frames {name}"), problem);
+    }
+    for case in stored["refused_envelopes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let problem = match split_shared_envelope(&crate::util::Refused::stored_bytes(&case)) {
+            Ok(_) => Some("splits".into()),
+            Err(error) if frames::envelope_error_name(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(_) => None,
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("split frames.refused_envelopes {name}"), problem);
     }
 }

@@ -16,6 +16,7 @@ mod check;
 mod conversation;
 mod devices;
 mod encodings;
+mod frames;
 mod group;
 mod group_update;
 mod identity;
@@ -100,6 +101,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 20,
         description: payload::DESCRIPTION,
         generate: payload::generate,
+    },
+    VectorFile {
+        name: "frames",
+        seed: 21,
+        description: frames::DESCRIPTION,
+        generate: frames::generate,
     },
     VectorFile {
         name: "devices",

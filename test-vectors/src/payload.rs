@@ -6,7 +6,7 @@ use hush_client_core::{Address, Body, Content, MessageId, Payload, PayloadError,
 use serde_json::{Value, json};
 
 use crate::rng::Recorder;
-use crate::util::{hex, unhex, variant};
+use crate::util::{Refused, hex, variant};
 
 pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to end). `framed`: the \
     plaintext of a session message is `02 || sender account key [32] || payload`; its cases split \
@@ -254,31 +254,8 @@ pub fn fields(payload: &Payload) -> Value {
     })
 }
 
-/// A refused input: `prefix`, then `count` copies of `fill`.
-struct Refused {
-    name: &'static str,
-    prefix: Vec<u8>,
-    fill: u8,
-    count: usize,
-    note: &'static str,
-}
-
-impl Refused {
-    fn bytes(&self) -> Vec<u8> {
-        let mut bytes = self.prefix.clone();
-        bytes.extend(std::iter::repeat_n(self.fill, self.count));
-        bytes
-    }
-}
-
 fn refused(name: &'static str, prefix: Vec<u8>, note: &'static str) -> Refused {
-    Refused {
-        name,
-        prefix,
-        fill: 0,
-        count: 0,
-        note,
-    }
+    Refused::plain(name, prefix, note)
 }
 
 fn encoded(payload: &Payload) -> Vec<u8> {
@@ -425,14 +402,7 @@ pub fn generate(_rng: &mut Recorder) -> Value {
         .iter()
         .map(|case| {
             let error = Payload::decode(&case.bytes()).expect_err("refused cases are refused");
-            json!({
-                "name": case.name,
-                "note": case.note,
-                "bytes": hex(&case.prefix),
-                "fill_byte": hex(&[case.fill]),
-                "fill_count": case.count,
-                "error": error_name(&error),
-            })
+            case.to_json(&error_name(&error))
         })
         .collect();
     json!({ "cases": cases, "refused": refused, "framed": framed() })
@@ -470,15 +440,4 @@ fn framed() -> Value {
         })
         .collect();
     json!({ "cases": cases, "refused": refused })
-}
-
-/// A stored refused input, whole.
-pub fn refused_bytes(case: &Value) -> Vec<u8> {
-    let mut bytes = unhex(case["bytes"].as_str().unwrap_or_default());
-    let fill = unhex(case["fill_byte"].as_str().unwrap_or_default());
-    let count = case["fill_count"].as_u64().unwrap_or(0);
-    for _ in 0..count {
-        bytes.extend_from_slice(&fill);
-    }
-    bytes
 }

@@ -96,3 +96,56 @@ pub fn session_state(session: &Session) -> Value {
         "receiving_chain_count": session.receiving_chain_count(),
     })
 }
+
+/// A refused input of a vector file: `prefix`, then `count` copies of `fill` (so a long input is
+/// short in the file).
+pub struct Refused {
+    pub name: &'static str,
+    pub prefix: Vec<u8>,
+    pub fill: u8,
+    pub count: usize,
+    pub note: &'static str,
+}
+
+impl Refused {
+    /// An input that is its prefix alone.
+    pub fn plain(name: &'static str, prefix: Vec<u8>, note: &'static str) -> Self {
+        Self {
+            name,
+            prefix,
+            fill: 0,
+            count: 0,
+            note,
+        }
+    }
+
+    /// The whole input.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut bytes = self.prefix.clone();
+        bytes.extend(std::iter::repeat_n(self.fill, self.count));
+        bytes
+    }
+
+    /// The input as the files write it, with the error it gives.
+    pub fn to_json(&self, error: &str) -> Value {
+        json!({
+            "name": self.name,
+            "note": self.note,
+            "bytes": hex(&self.prefix),
+            "fill_byte": hex(&[self.fill]),
+            "fill_count": self.count,
+            "error": error,
+        })
+    }
+
+    /// A stored refused input, whole.
+    pub fn stored_bytes(case: &Value) -> Vec<u8> {
+        let mut bytes = unhex(case["bytes"].as_str().unwrap_or_default());
+        let fill = unhex(case["fill_byte"].as_str().unwrap_or_default());
+        let count = case["fill_count"].as_u64().unwrap_or(0);
+        for _ in 0..count {
+            bytes.extend_from_slice(&fill);
+        }
+        bytes
+    }
+}

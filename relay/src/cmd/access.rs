@@ -38,3 +38,45 @@ pub(super) async fn standing<S: Store>(
         Err(error(ErrorCode::AccessDenied, "access key does not match"))
     }
 }
+
+/// The standing of each request in `targets` (a target and the key presented for it), in order,
+/// as [`standing`] would give them one by one: the first refusal in order is the answer. The
+/// verifiers of the keyed targets are read together.
+pub(super) async fn standings<S: Store>(
+    store: &S,
+    metrics: &Metrics,
+    targets: &[(MailboxId, Option<&AccessKey>)],
+) -> Result<Vec<Standing>, ErrorResponse> {
+    let keyed: Vec<MailboxId> = targets
+        .iter()
+        .filter(|(_, key)| key.is_some())
+        .map(|(target, _)| *target)
+        .collect();
+    let mut verifiers = if keyed.is_empty() {
+        Vec::new()
+    } else {
+        store.access_verifiers(keyed).await.map_err(store_error)?
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(targets.len());
+    for (_, key) in targets {
+        let Some(key) = key else {
+            out.push(Standing::Stranger);
+            continue;
+        };
+        let stored = verifiers
+            .next()
+            .unwrap_or(Err(crate::store::BackendError::Invariant(
+                "a verifier per keyed target",
+            )
+            .into()))
+            .map_err(store_error)?;
+        if stored.is_some_and(|stored| bool::from(stored.ct_eq(&key.verifier()))) {
+            out.push(Standing::Contact);
+        } else {
+            Metrics::add(&metrics.access_denied, 1);
+            return Err(error(ErrorCode::AccessDenied, "access key does not match"));
+        }
+    }
+    Ok(out)
+}

@@ -7,14 +7,17 @@ mod ack;
 mod authenticate;
 mod delete_mailbox;
 pub(crate) mod device_lists;
+mod ephemeral;
 mod fetch_bundle;
 mod report;
 mod send;
+mod send_shared;
 mod set_access_key;
 mod upload_prekeys;
 
 use hush_proto::{Addressed, ErrorCode, ErrorResponse, MailboxId, Request, Response};
 
+use crate::limits::TokenBucket;
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::store::{Store, StoreError};
@@ -55,10 +58,10 @@ fn logged_in(session: &Session) -> Result<MailboxId, ErrorResponse> {
     session.mailbox.ok_or_else(unauthorized)
 }
 
-/// Runs one request; `respond` gets its answer. A logged-in connection's `Send` or `SendMany`
-/// returns once queued to the store and is answered when the commit lands, so the next request
-/// is read meanwhile (`respond` may then run on a store task and must not block); every other
-/// request is run to its end and answered before this returns.
+/// Runs one request; `respond` gets its answer. A logged-in connection's `Send`, `SendMany` or
+/// `SendShared` returns once queued to the store and is answered when the commit lands, so the
+/// next request is read meanwhile (`respond` may then run on a store task and must not block);
+/// every other request is run to its end and answered before this returns.
 pub(crate) async fn run<S, R>(shared: &Shared<S>, session: &mut Session, request: Request, respond: R)
 where
     S: Store,
@@ -67,6 +70,13 @@ where
     let deliveries = match request {
         Request::Send { to, access, envelope } => vec![Addressed { to, access, envelope }],
         Request::SendMany { deliveries } => deliveries.into_vec(),
+        Request::SendShared { .. } if session.mailbox.is_none() => return respond(Err(unauthorized())),
+        Request::SendShared { body, deliveries } => {
+            match send_shared::expand(&shared.limits, body, deliveries) {
+                Ok(deliveries) => deliveries,
+                Err(refused) => return respond(Err(refused)),
+            }
+        }
         other => return respond(apply(shared, session, other).await),
     };
     if session.mailbox.is_none() {
@@ -159,6 +169,21 @@ async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Req
         }
         Request::FetchDeviceList { account } => {
             device_lists::fetch::apply(directory(shared), logged_in(session)?, account).await
+        }
+        Request::SendEphemeral { to, access, envelope } => {
+            logged_in(session)?;
+            let relay = ephemeral::Relay {
+                store,
+                hub: &shared.hub,
+                metrics: &shared.metrics,
+            };
+            let budget = session.ephemeral.get_or_insert_with(|| {
+                TokenBucket::new(
+                    f64::from(limits.ephemeral_per_second),
+                    f64::from(limits.ephemeral_burst),
+                )
+            });
+            ephemeral::apply(relay, budget, to, access, envelope).await
         }
         // Sends are run by `run`; requests of a later protocol version hush-proto may add need a
         // login first, like every request but a login and a ping.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hush_proto::{Addressed, Envelope, ErrorCode, MailboxId, Response};
 use tokio::time::Instant;
 
-use super::access::{Standing, standing};
+use super::access::{Standing, standings};
 use super::{Outcome, error, store_error};
 use crate::budget::StrangerBudget;
 use crate::clock::Clock;
@@ -57,14 +57,20 @@ where
     {
         return done(Err(error(ErrorCode::Invalid, "envelope over the size limit")));
     }
-    let mut strangers = Vec::new();
-    for addressed in &deliveries {
-        match standing(store, metrics, addressed.to, addressed.access.as_ref()).await {
-            Ok(Standing::Contact) => {}
-            Ok(Standing::Stranger) => strangers.push((addressed.to, addressed.envelope.len() as u64)),
-            Err(refused) => return done(Err(refused)),
-        }
-    }
+    let targets: Vec<_> = deliveries
+        .iter()
+        .map(|addressed| (addressed.to, addressed.access.as_ref()))
+        .collect();
+    let standings = match standings(store, metrics, &targets).await {
+        Ok(standings) => standings,
+        Err(refused) => return done(Err(refused)),
+    };
+    let strangers: Vec<_> = deliveries
+        .iter()
+        .zip(standings)
+        .filter(|(_, standing)| *standing == Standing::Stranger)
+        .map(|(addressed, _)| (addressed.to, addressed.envelope.len() as u64))
+        .collect();
     if !budget.try_send(&strangers, clock.now()) {
         Metrics::add(&metrics.stranger_sends_refused, 1);
         return done(Err(error(

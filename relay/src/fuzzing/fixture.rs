@@ -149,6 +149,9 @@ pub(super) fn limits(mode: u8) -> Limits {
         stranger_fetches_per_target: 1,
         stranger_messages_per_mailbox: 3,
         stranger_bytes_per_mailbox: 100,
+        max_shared_fanout_bytes: 256,
+        ephemeral_per_second: 0,
+        ephemeral_burst: 2,
         ..defaults
     }
 }

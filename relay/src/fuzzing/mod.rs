@@ -27,8 +27,10 @@
 //! - a refused request changed nothing in the store (mailboxes, prekeys, queued messages); an
 //!   `Ack` answered with `UnknownSequence` in particular deleted nothing;
 //! - a request that needs a login, without one, is `Unauthorized`;
-//! - `Send`/`SendMany` add exactly one message per recipient (with the recipient's access key or
-//!   within its stranger budget); `SetAccessKey` changes only our own verifier; `Ack` deletes exactly the messages
+//! - `Send`/`SendMany`/`SendShared` add exactly one message per recipient (with the recipient's
+//!   access key or within its stranger budget; a `SendShared` naming a mailbox twice is refused);
+//!   `SendEphemeral` changes nothing in the store, carries the recipient's access key, is pushed
+//!   exactly when its recipient is online (here: our own mailbox) and then as one `Ephemeral` push; `SetAccessKey` changes only our own verifier; `Ack` deletes exactly the messages
 //!   up to its number, and only ones this connection was pushed; `FetchBundle` takes exactly the
 //!   one-time prekey it returns; a login reports the prekey count the store holds;
 //! - `PublishDeviceList` stores only a list that verifies, names the logged-in device and has a
@@ -117,6 +119,7 @@ async fn run(mode: u8, stream: &[u8]) {
         delivering: mode & MODE_DELIVERING != 0,
         enqueued: 0,
         last_delivered: 0,
+        ephemeral_pushed: 0,
     };
     harness.enqueued = fixture::setup(&harness.shared, &mut harness.session, mode).await;
     harness.check_store(&snapshot(harness.store()).await);
@@ -146,6 +149,8 @@ struct Harness {
     enqueued: u64,
     /// Highest seq the simulated delivery task pushed.
     last_delivered: u64,
+    /// Ephemeral sends answered `EphemeralPushed` whose push was not taken from the outbox yet.
+    ephemeral_pushed: u64,
 }
 
 impl Harness {
@@ -236,6 +241,10 @@ impl Harness {
             "the response does not encode under the frame limit"
         );
         self.drain_pushes();
+        assert_eq!(
+            self.ephemeral_pushed, 0,
+            "an ephemeral send answered pushed was not pushed"
+        );
         self.deliver().await;
     }
 
@@ -276,6 +285,11 @@ impl Harness {
                     | (Request::Report { .. }, Response::Reported)
                     | (Request::PublishDeviceList { .. }, Response::DeviceListStored)
                     | (Request::FetchDeviceList { .. }, Response::DeviceList { .. })
+                    | (Request::SendShared { .. }, Response::Stored)
+                    | (
+                        Request::SendEphemeral { .. },
+                        Response::EphemeralPushed | Response::EphemeralDropped
+                    )
             ),
             "{request:?} answered with {response:?}"
         );
@@ -364,6 +378,36 @@ impl Harness {
                     .map(|addressed| addressed.to)
                     .collect();
                 self.check_stored(request, &recipients, before, after);
+            }
+            (Request::SendShared { deliveries, .. }, Response::Stored) => {
+                let recipients: Vec<MailboxId> = deliveries
+                    .as_slice()
+                    .iter()
+                    .map(|addressed| addressed.to)
+                    .collect();
+                let mut distinct = recipients.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                assert_eq!(
+                    distinct.len(),
+                    recipients.len(),
+                    "a shared send to a mailbox twice stored"
+                );
+                self.check_stored(request, &recipients, before, after);
+            }
+            (Request::SendEphemeral { to, access, .. }, _) => {
+                assert_eq!(after, before, "an ephemeral send changed the store");
+                assert!(
+                    access.is_some(),
+                    "an ephemeral send without an access key went through"
+                );
+                let pushed = *response == Response::EphemeralPushed;
+                assert_eq!(
+                    pushed,
+                    Some(*to) == logged_in,
+                    "an ephemeral send pushed to a mailbox not online, or dropped for one online"
+                );
+                self.ephemeral_pushed += u64::from(pushed);
             }
             (Request::Ack { through }, Response::Acked { deleted }) => {
                 let mailbox = logged_in.unwrap_or(MailboxId([0; 32]));
@@ -467,7 +511,12 @@ impl Harness {
                 "a push does not encode under the frame limit"
             );
             // Responses go out through the request loop, deliveries through the delivery task:
-            // a handler queues nothing but notices.
+            // a handler queues nothing but notices and the ephemeral pushes it answered for.
+            if let ServerFrame::Push(Push::Ephemeral { .. }) = frame {
+                assert!(self.ephemeral_pushed > 0, "an ephemeral push nobody was told of");
+                self.ephemeral_pushed -= 1;
+                continue;
+            }
             assert!(
                 matches!(frame, ServerFrame::Push(Push::PreKeysLow { .. })),
                 "unexpected frame in the outbox: {frame:?}"

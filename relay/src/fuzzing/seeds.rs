@@ -2,8 +2,9 @@
 //! the SQLite journal's seed files.
 
 use hush_proto::{
-    AccessKey, AccountId, Addressed, ClientFrame, Deliveries, DeviceListBytes, Envelope, MailboxId, Request,
-    RequestId, Seq, Signature, encode_frame,
+    AccessKey, AccountId, Addressed, ClientFrame, Deliveries, DeviceListBytes, Envelope, EphemeralEnvelope,
+    MailboxId, Request, RequestId, Seq, SharedAddressed, SharedBody, SharedDeliveries, SharedPart, Signature,
+    encode_frame,
 };
 
 use super::device_lists::lists;
@@ -43,6 +44,24 @@ pub fn seed_corpus() -> Vec<Seed> {
                 .collect(),
         )
         .expect("under the recipient limit"),
+    };
+    let shared = |body_len: usize, to: &[(MailboxId, Option<AccessKey>)]| Request::SendShared {
+        body: SharedBody::new(vec![0xB5; body_len]).expect("under the body limit"),
+        deliveries: SharedDeliveries::new(
+            to.iter()
+                .map(|(to, access)| SharedAddressed {
+                    to: *to,
+                    access: *access,
+                    part: SharedPart::new(vec![0xB6; 24]).expect("under the part limit"),
+                })
+                .collect(),
+        )
+        .expect("under the recipient limit"),
+    };
+    let ephemeral = |to: MailboxId, access: Option<AccessKey>| Request::SendEphemeral {
+        to,
+        access,
+        envelope: EphemeralEnvelope::new(vec![0xE7; 12]).expect("under the ephemeral limit"),
     };
     let wrong_key = AccessKey([0x0B; 32]);
     let ack = |through| Request::Ack {
@@ -259,6 +278,51 @@ pub fn seed_corpus() -> Vec<Seed> {
                 fetch_list(lists.account),
                 fetch_list(lists.account),
                 publish(&lists.both, owner.membership),
+            ],
+        ),
+        (
+            "shared_and_ephemeral",
+            logged_in_full,
+            vec![
+                shared(40, &[(peer.mailbox, None), (owner.mailbox, Some(ACCESS_KEY))]),
+                shared(40, &[(peer.mailbox, None), (peer.mailbox, None)]),
+                shared(0, &[]),
+                shared(8, &[(peer.mailbox, Some(wrong_key)), (owner.mailbox, None)]),
+                shared(8, &[(unknown, None), (owner.mailbox, None)]),
+                ephemeral(owner.mailbox, Some(ACCESS_KEY)),
+                ephemeral(peer.mailbox, Some(ACCESS_KEY)),
+                ephemeral(peer.mailbox, None),
+                ephemeral(owner.mailbox, Some(wrong_key)),
+                ephemeral(unknown, Some(ACCESS_KEY)),
+                ack(3),
+            ],
+        ),
+        (
+            "shared_and_ephemeral_tight",
+            MODE_TIGHT | logged_in_full,
+            vec![
+                shared(8, &[(peer.mailbox, None), (owner.mailbox, None)]),
+                shared(
+                    60,
+                    &[
+                        (peer.mailbox, Some(ACCESS_KEY)),
+                        (owner.mailbox, Some(ACCESS_KEY)),
+                    ],
+                ),
+                shared(100, &[(owner.mailbox, Some(ACCESS_KEY))]),
+                shared(8, &[(peer.mailbox, None)]),
+                shared(8, &[(peer.mailbox, None)]),
+                ephemeral(owner.mailbox, Some(ACCESS_KEY)),
+                ephemeral(owner.mailbox, Some(ACCESS_KEY)),
+                ephemeral(owner.mailbox, Some(ACCESS_KEY)),
+            ],
+        ),
+        (
+            "logged_out_shared_and_ephemeral",
+            MODE_PEER,
+            vec![
+                shared(8, &[(peer.mailbox, None), (peer.mailbox, None)]),
+                ephemeral(peer.mailbox, Some(ACCESS_KEY)),
             ],
         ),
         (

@@ -11,7 +11,7 @@ use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
     ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
-    StoredMessage,
+    StoredMessage, Verifiers,
 };
 
 /// The store [`Relay::bind`](crate::Relay::bind) opened, as `config.storage.backend` chose.
@@ -73,6 +73,10 @@ impl Store for ConfiguredStore {
 
     async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
         dispatch!(self, store => store.access_verifier(mailbox).await)
+    }
+
+    async fn access_verifiers(&self, mailboxes: Vec<MailboxId>) -> Result<Verifiers, StoreError> {
+        dispatch!(self, store => store.access_verifiers(mailboxes).await)
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

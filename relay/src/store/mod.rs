@@ -48,6 +48,9 @@ pub(crate) fn count_u32(count: u64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
+/// Access-key verifiers of several mailboxes, each read as [`Store::access_verifier`] reads one.
+pub type Verifiers = Vec<Result<Option<[u8; 32]>, StoreError>>;
+
 /// A stored message as read back for delivery.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -165,6 +168,22 @@ pub trait Store: Send + Sync + 'static {
         &self,
         mailbox: MailboxId,
     ) -> impl Future<Output = Result<Option<[u8; 32]>, StoreError>> + Send;
+
+    /// [`Store::access_verifier`] of each mailbox, in order, each with its own outcome, read
+    /// together where the backend can (a shared send checks up to 1,000 recipients' keys). The
+    /// default asks one at a time.
+    fn access_verifiers(
+        &self,
+        mailboxes: Vec<MailboxId>,
+    ) -> impl Future<Output = Result<Verifiers, StoreError>> + Send {
+        async move {
+            let mut verifiers = Vec::with_capacity(mailboxes.len());
+            for mailbox in mailboxes {
+                verifiers.push(self.access_verifier(mailbox).await);
+            }
+            Ok(verifiers)
+        }
+    }
 
     /// One-time prekeys held for the mailbox.
     fn one_time_prekey_count(

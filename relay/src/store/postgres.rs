@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use self::pool::Pool;
 use super::{
     ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
-    StoredMessage,
+    StoredMessage, Verifiers,
 };
 
 /// How long opening one connection may take before it counts as failed, unless the URL sets
@@ -109,6 +109,16 @@ impl Store for PostgresStore {
 
     async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
         access::verifier(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn access_verifiers(&self, mailboxes: Vec<MailboxId>) -> Result<Verifiers, StoreError> {
+        // One pooled connection for all of them.
+        let mut conn = self.pool.get().await?;
+        let mut verifiers = Vec::with_capacity(mailboxes.len());
+        for mailbox in mailboxes {
+            verifiers.push(access::verifier(&mut conn, mailbox).await);
+        }
+        Ok(verifiers)
     }
 
     async fn upload_prekeys(

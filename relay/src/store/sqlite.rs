@@ -35,7 +35,7 @@ use self::recent::Recent;
 use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
 use super::{
     BackendError, ClaimedBundle, DeviceListUpdate, JournalAction, MailboxStatus, Quota, Store, StoreError,
-    StoredDeviceList, StoredMessage,
+    StoredDeviceList, StoredMessage, Verifiers,
 };
 use crate::metrics::StoreStats;
 
@@ -345,6 +345,18 @@ impl Store for SqliteStore {
 
     async fn access_verifier(&self, mailbox: MailboxId) -> Result<Option<[u8; 32]>, StoreError> {
         self.read(move |conn| access::verifier(conn, mailbox)).await
+    }
+
+    async fn access_verifiers(&self, mailboxes: Vec<MailboxId>) -> Result<Verifiers, StoreError> {
+        // One read transaction for all: a thread hand-off per mailbox would cost more than the
+        // lookups.
+        self.read(move |conn| {
+            Ok(mailboxes
+                .into_iter()
+                .map(|mailbox| access::verifier(conn, mailbox))
+                .collect())
+        })
+        .await
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

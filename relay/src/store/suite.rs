@@ -49,6 +49,7 @@ macro_rules! store_suite {
             delete_mailbox_leaves_nothing,
             queue_depth_counts_every_mailbox,
             access_verifier_is_set_replaced_cleared_and_deleted_with_the_mailbox,
+            access_verifiers_read_together_match_one_at_a_time,
             device_list_is_served_once_published_under_its_account_only,
             an_older_or_different_list_of_the_same_counter_changes_nothing,
             the_same_list_again_adds_the_publishers_membership,
@@ -699,4 +700,21 @@ pub(crate) async fn access_verifier_is_set_replaced_cleared_and_deleted_with_the
     ));
     registered(&store, 1).await;
     assert_eq!(store.access_verifier(a).await.unwrap(), None);
+}
+
+pub(crate) async fn access_verifiers_read_together_match_one_at_a_time<S: Store>(store: S) {
+    let keyed = registered(&store, 1).await;
+    let open = registered(&store, 2).await;
+    store.set_access_verifier(keyed, Some([7; 32])).await.unwrap();
+    let unknown = mailbox(9);
+    let read = store
+        .access_verifiers(vec![open, keyed, unknown, keyed])
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 4);
+    assert!(matches!(read[0], Ok(None)));
+    assert!(matches!(read[1], Ok(Some(v)) if v == [7; 32]));
+    assert!(matches!(read[2], Err(StoreError::UnknownMailbox)));
+    assert!(matches!(read[3], Ok(Some(v)) if v == [7; 32]));
+    assert!(store.access_verifiers(Vec::new()).await.unwrap().is_empty());
 }
