@@ -9,6 +9,10 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::content_kinds::{
+    self, KIND_DELETE, KIND_EDIT, KIND_REACTION, KIND_REPLY, KIND_THREAD, Reaction, Referring,
+};
+
 /// Longest text a [`Content::Text`] may hold, in bytes.
 pub const MAX_TEXT_LEN: usize = 32 * 1024;
 /// Most message ids one receipt names; larger batches are split.
@@ -60,6 +64,17 @@ pub enum Content {
         /// Its encoding.
         data: Vec<u8>,
     },
+    /// An emoji added to or removed from a message (kind 2, `content_kinds`).
+    Reaction(Reaction),
+    /// New text for one of the sender's own messages (kind 3).
+    Edit(Referring),
+    /// The sender deletes one of its own messages for everyone (kind 4). In a store, a message
+    /// whose content is `Delete` of its own id is a tombstone ([`Content::tombstone`]).
+    Delete(MessageId),
+    /// A message quoting another (kind 5).
+    Reply(Referring),
+    /// A message in the thread under a root message (kind 6).
+    InThread(Referring),
 }
 
 impl Content {
@@ -73,6 +88,11 @@ impl Content {
         match self {
             Self::Text(text) => (KIND_TEXT, text.as_bytes().to_vec()),
             Self::Unsupported { kind, data } => (*kind, data.clone()),
+            Self::Reaction(reaction) => (KIND_REACTION, reaction.encode()),
+            Self::Edit(edit) => (KIND_EDIT, edit.encode()),
+            Self::Delete(target) => (KIND_DELETE, target.0.to_vec()),
+            Self::Reply(reply) => (KIND_REPLY, reply.encode()),
+            Self::InThread(message) => (KIND_THREAD, message.encode()),
         }
     }
 
@@ -87,6 +107,7 @@ impl Content {
                     .map(Self::Text)
                     .map_err(|_| PayloadError::TextNotUtf8)
             }
+            kind if content_kinds::is_surface_kind(kind) => content_kinds::decode(kind, &data),
             kind => Ok(Self::Unsupported { kind, data }),
         }
     }
@@ -97,7 +118,7 @@ impl Content {
             Self::Text(text) if text.len() > MAX_TEXT_LEN => {
                 Err(PayloadError::TextTooLong { length: text.len() })
             }
-            _ => Ok(()),
+            other => content_kinds::validate(other),
         }
     }
 }
@@ -181,6 +202,15 @@ pub enum PayloadError {
     TooManyIds {
         /// Ids found.
         count: usize,
+    },
+    /// A reaction's emoji is empty or longer than [`crate::MAX_EMOJI_LEN`] bytes.
+    #[error(
+        "reaction emoji of {length} bytes, expected 1 to {} bytes",
+        content_kinds::MAX_EMOJI_LEN
+    )]
+    BadEmoji {
+        /// Bytes found.
+        length: usize,
     },
 }
 

@@ -35,6 +35,7 @@ pub(crate) use crate::outputs::Output;
 use crate::outputs::Outputs;
 use crate::records::{Conversation, Snapshot, StoreOp};
 use crate::reset::state::Resets;
+use crate::surface::Surface;
 use crate::upkeep::{Upkeep, UpkeepCx};
 // Where the fuzzing module finds them.
 #[cfg(feature = "fuzzing")]
@@ -67,6 +68,8 @@ pub struct Core {
     /// Each contact's pinned device list, and what was asked on this connection.
     pub(crate) peer_lists: PeerLists,
     pub(crate) peer_fetch: PeerFetch,
+    /// Recent messages and early effects, for reactions, edits and deletes.
+    pub(crate) surface: Surface,
 }
 
 impl core::fmt::Debug for Core {
@@ -129,6 +132,7 @@ impl Core {
         core.peer_lists = PeerLists::restore(&snapshot.peer_devices);
         core.outbox.restore(snapshot.outbox);
         core.inbox.restore(snapshot.held);
+        core.surface.restore(&snapshot.recent);
         core.resets
             .restore(snapshot.unconfirmed, snapshot.recent_incoming);
         let (peers, own) = (snapshot.peer_access, snapshot.own_access_key);
@@ -162,6 +166,7 @@ impl Core {
             bundle_checks: BundleChecks::default(),
             peer_lists: PeerLists::default(),
             peer_fetch: PeerFetch::default(),
+            surface: Surface::default(),
         }
     }
 

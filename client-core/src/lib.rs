@@ -12,6 +12,7 @@ mod access;
 mod address;
 mod backoff;
 mod content;
+mod content_kinds;
 mod core;
 mod devices;
 mod error;
@@ -35,6 +36,7 @@ mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
 pub mod store_suite;
+mod surface;
 mod upkeep;
 
 pub use access::{OwnAccessKey, PeerAccess, Standing};
@@ -42,6 +44,7 @@ pub use address::{ADDRESS_PREFIX, Address, AddressError};
 pub use content::{
     Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
 };
+pub use content_kinds::{MAX_EMOJI_LEN, Reaction, Referring};
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;
 pub use devices::peers::peer_account_key;
@@ -61,3 +64,4 @@ pub use records::{
 pub use requests::RequestError;
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;
+pub use surface::{IgnoredReason, MAX_EARLY_EFFECTS, MAX_SURFACE_WINDOW, StoredReaction, SurfaceError};

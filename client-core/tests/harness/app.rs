@@ -49,6 +49,8 @@ pub struct App {
     pub requests: Vec<hush_client_core::Address>,
     /// Counters of our device lists the relay confirmed (`OwnListPublished`), in order.
     pub lists_published: Vec<u64>,
+    /// Reactions, edits, deletes and ignored effects, in order.
+    pub surface: Vec<Event>,
 }
 
 impl App {
@@ -95,6 +97,10 @@ impl App {
             Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             Event::MessageRequest { from } => self.requests.push(from),
             Event::OwnListPublished { counter } => self.lists_published.push(counter),
+            event @ (Event::MessageEdited { .. }
+            | Event::MessageDeleted { .. }
+            | Event::ReactionChanged { .. }
+            | Event::EffectIgnored { .. }) => self.surface.push(event),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }
