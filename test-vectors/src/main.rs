@@ -13,6 +13,7 @@
 
 mod account_safety;
 mod check;
+mod content;
 mod conversation;
 mod devices;
 mod encodings;
@@ -123,6 +124,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 12,
         description: pqxdh::DESCRIPTION,
         generate: pqxdh::generate,
+    },
+    VectorFile {
+        name: "content",
+        seed: 21,
+        description: content::DESCRIPTION,
+        generate: content::generate,
     },
 ];
 
