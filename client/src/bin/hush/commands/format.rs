@@ -30,6 +30,9 @@ pub fn raw_text(content: &Content) -> String {
     match content {
         Content::Text(text) => text.clone(),
         Content::Unsupported { kind, .. } => format!("<unsupported content of kind {kind}>"),
+        Content::Reply(reply) => format!("(reply to {}) {}", reply.target, reply.text),
+        Content::InThread(message) => format!("(in thread {}) {}", message.target, message.text),
+        Content::Delete(_) => "(deleted)".to_string(),
         other => format!("<unsupported content: {other:?}>"),
     }
 }
