@@ -9,18 +9,23 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::content_kinds::{
-    self, KIND_DELETE, KIND_EDIT, KIND_REACTION, KIND_REPLY, KIND_THREAD, Reaction, Referring,
-};
-
 /// Longest text a [`Content::Text`] may hold, in bytes.
 pub const MAX_TEXT_LEN: usize = 32 * 1024;
+/// Longest emoji a reaction may carry, in bytes: the longest emoji ZWJ sequences (families with
+/// skin tones) stay under 40 bytes, and 64 keeps a reaction from carrying a message.
+pub const MAX_EMOJI_LEN: usize = 64;
 /// Most message ids one receipt names; larger batches are split.
 pub const MAX_RECEIPT_IDS: usize = 512;
 /// Largest encoded payload accepted (the session layer's own plaintext limit is higher).
 pub const MAX_PAYLOAD_LEN: usize = 64 * 1024;
 
 const KIND_TEXT: u16 = 1;
+// The conversation-surface kinds; their layouts are in `content_kinds`.
+pub(crate) const KIND_REACTION: u16 = 2;
+pub(crate) const KIND_EDIT: u16 = 3;
+pub(crate) const KIND_DELETE: u16 = 4;
+pub(crate) const KIND_REPLY: u16 = 5;
+pub(crate) const KIND_THREAD: u16 = 6;
 
 /// A message id, chosen at random by the sender. The same id is kept across resends, so the
 /// receiver can drop copies.
@@ -49,6 +54,27 @@ impl fmt::Debug for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MessageId({self})")
     }
+}
+
+/// An emoji put on (or taken off) a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// The message reacted to.
+    pub target: MessageId,
+    /// The emoji (any non-empty UTF-8 of at most [`MAX_EMOJI_LEN`] bytes).
+    pub emoji: String,
+    /// `true` adds the emoji, `false` removes the sender's reaction with it.
+    pub added: bool,
+}
+
+/// Text that refers to another message: an edit's new text, a reply's text under its quote, a
+/// thread message's text under its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referring {
+    /// The message edited, quoted, or the thread's root.
+    pub target: MessageId,
+    /// The text (UTF-8, at most [`MAX_TEXT_LEN`] bytes).
+    pub text: String,
 }
 
 /// What a person sends.
@@ -107,7 +133,7 @@ impl Content {
                     .map(Self::Text)
                     .map_err(|_| PayloadError::TextNotUtf8)
             }
-            kind if content_kinds::is_surface_kind(kind) => content_kinds::decode(kind, &data),
+            KIND_REACTION..=KIND_THREAD => Self::decode_surface(kind, &data),
             kind => Ok(Self::Unsupported { kind, data }),
         }
     }
@@ -118,7 +144,7 @@ impl Content {
             Self::Text(text) if text.len() > MAX_TEXT_LEN => {
                 Err(PayloadError::TextTooLong { length: text.len() })
             }
-            other => content_kinds::validate(other),
+            other => other.validate_surface(),
         }
     }
 }
@@ -203,11 +229,8 @@ pub enum PayloadError {
         /// Ids found.
         count: usize,
     },
-    /// A reaction's emoji is empty or longer than [`crate::MAX_EMOJI_LEN`] bytes.
-    #[error(
-        "reaction emoji of {length} bytes, expected 1 to {} bytes",
-        content_kinds::MAX_EMOJI_LEN
-    )]
+    /// A reaction's emoji is empty or longer than [`MAX_EMOJI_LEN`] bytes.
+    #[error("reaction emoji of {length} bytes, expected 1 to {MAX_EMOJI_LEN} bytes")]
     BadEmoji {
         /// Bytes found.
         length: usize,

@@ -8,46 +8,13 @@
 //!   [`MAX_TEXT_LEN`] bytes);
 //! - kind 4 delete: `target[16]`, nothing after.
 
-use crate::content::{Content, MAX_TEXT_LEN, MessageId, PayloadError};
-
-/// Kind number of [`Content::Reaction`].
-pub(crate) const KIND_REACTION: u16 = 2;
-/// Kind number of [`Content::Edit`].
-pub(crate) const KIND_EDIT: u16 = 3;
-/// Kind number of [`Content::Delete`].
-pub(crate) const KIND_DELETE: u16 = 4;
-/// Kind number of [`Content::Reply`].
-pub(crate) const KIND_REPLY: u16 = 5;
-/// Kind number of [`Content::InThread`].
-pub(crate) const KIND_THREAD: u16 = 6;
-
-/// Longest emoji a reaction may carry, in bytes: the longest emoji ZWJ sequences (families with
-/// skin tones) stay under 40 bytes, and 64 keeps a reaction from carrying a message.
-pub const MAX_EMOJI_LEN: usize = 64;
+use crate::content::{
+    Content, KIND_DELETE, KIND_EDIT, KIND_REACTION, KIND_REPLY, KIND_THREAD, MAX_EMOJI_LEN, MAX_TEXT_LEN,
+    MessageId, PayloadError, Reaction, Referring,
+};
 
 const ADD: u8 = 1;
 const REMOVE: u8 = 0;
-
-/// An emoji put on (or taken off) a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reaction {
-    /// The message reacted to.
-    pub target: MessageId,
-    /// The emoji (any non-empty UTF-8 of at most [`MAX_EMOJI_LEN`] bytes).
-    pub emoji: String,
-    /// `true` adds the emoji, `false` removes the sender's reaction with it.
-    pub added: bool,
-}
-
-/// Text that refers to another message: an edit's new text, a reply's text under its quote, a
-/// thread message's text under its root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Referring {
-    /// The message edited, quoted, or the thread's root.
-    pub target: MessageId,
-    /// The text (UTF-8, at most [`MAX_TEXT_LEN`] bytes).
-    pub text: String,
-}
 
 impl Reaction {
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -102,45 +69,40 @@ fn check_emoji_len(length: usize) -> Result<(), PayloadError> {
     Ok(())
 }
 
-/// Whether `kind` is one of this module's kinds.
-pub(crate) fn is_surface_kind(kind: u16) -> bool {
-    (KIND_REACTION..=KIND_THREAD).contains(&kind)
-}
-
-/// Decodes one of this module's kinds (see [`is_surface_kind`]).
-pub(crate) fn decode(kind: u16, data: &[u8]) -> Result<Content, PayloadError> {
-    match kind {
-        KIND_REACTION => Reaction::decode(data).map(Content::Reaction),
-        KIND_EDIT => Referring::decode(data).map(Content::Edit),
-        KIND_DELETE => match <[u8; 16]>::try_from(data) {
-            Ok(target) => Ok(Content::Delete(MessageId(target))),
-            Err(_) => Err(PayloadError::Malformed),
-        },
-        KIND_REPLY => Referring::decode(data).map(Content::Reply),
-        KIND_THREAD => Referring::decode(data).map(Content::InThread),
-        kind => Ok(Content::Unsupported {
-            kind,
-            data: data.to_vec(),
-        }),
-    }
-}
-
-/// Checks this module's limits before sending (other kinds pass).
-pub(crate) fn validate(content: &Content) -> Result<(), PayloadError> {
-    match content {
-        Content::Reaction(reaction) => check_emoji_len(reaction.emoji.len()),
-        Content::Edit(referring) | Content::Reply(referring) | Content::InThread(referring)
-            if referring.text.len() > MAX_TEXT_LEN =>
-        {
-            Err(PayloadError::TextTooLong {
-                length: referring.text.len(),
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
 impl Content {
+    /// Decodes one of this module's kinds (2 to 6).
+    pub(crate) fn decode_surface(kind: u16, data: &[u8]) -> Result<Self, PayloadError> {
+        match kind {
+            KIND_REACTION => Reaction::decode(data).map(Self::Reaction),
+            KIND_EDIT => Referring::decode(data).map(Self::Edit),
+            KIND_DELETE => match <[u8; 16]>::try_from(data) {
+                Ok(target) => Ok(Self::Delete(MessageId(target))),
+                Err(_) => Err(PayloadError::Malformed),
+            },
+            KIND_REPLY => Referring::decode(data).map(Self::Reply),
+            KIND_THREAD => Referring::decode(data).map(Self::InThread),
+            kind => Ok(Self::Unsupported {
+                kind,
+                data: data.to_vec(),
+            }),
+        }
+    }
+
+    /// Checks this module's limits before sending (other kinds pass).
+    pub(crate) fn validate_surface(&self) -> Result<(), PayloadError> {
+        match self {
+            Self::Reaction(reaction) => check_emoji_len(reaction.emoji.len()),
+            Self::Edit(referring) | Self::Reply(referring) | Self::InThread(referring)
+                if referring.text.len() > MAX_TEXT_LEN =>
+            {
+                Err(PayloadError::TextTooLong {
+                    length: referring.text.len(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A reaction with `emoji` on `target` (`added` false takes it off).
     pub fn reaction(target: MessageId, emoji: impl Into<String>, added: bool) -> Self {
         Self::Reaction(Reaction {
@@ -245,7 +207,7 @@ mod tests {
 
     fn round_trip(content: Content) {
         let (kind, data) = content.to_parts();
-        assert!(is_surface_kind(kind));
+        assert!((KIND_REACTION..=KIND_THREAD).contains(&kind));
         assert_eq!(Content::from_parts(kind, data), Ok(content));
     }
 
@@ -274,38 +236,50 @@ mod tests {
 
     #[test]
     fn bad_encodings_get_typed_errors() {
-        assert_eq!(decode(KIND_DELETE, &[9; 15]), Err(PayloadError::Malformed));
-        assert_eq!(decode(KIND_DELETE, &[9; 17]), Err(PayloadError::Malformed));
-        assert_eq!(decode(KIND_EDIT, &[9; 15]), Err(PayloadError::Malformed));
-        assert_eq!(decode(KIND_REACTION, &[9; 16]), Err(PayloadError::Malformed));
-        let reaction = |action: u8, emoji: &[u8]| [&[9; 16][..], &[action], emoji].concat();
         assert_eq!(
-            decode(KIND_REACTION, &reaction(2, b"x")),
+            Content::decode_surface(KIND_DELETE, &[9; 15]),
             Err(PayloadError::Malformed)
         );
         assert_eq!(
-            decode(KIND_REACTION, &reaction(1, b"")),
+            Content::decode_surface(KIND_DELETE, &[9; 17]),
+            Err(PayloadError::Malformed)
+        );
+        assert_eq!(
+            Content::decode_surface(KIND_EDIT, &[9; 15]),
+            Err(PayloadError::Malformed)
+        );
+        assert_eq!(
+            Content::decode_surface(KIND_REACTION, &[9; 16]),
+            Err(PayloadError::Malformed)
+        );
+        let reaction = |action: u8, emoji: &[u8]| [&[9; 16][..], &[action], emoji].concat();
+        assert_eq!(
+            Content::decode_surface(KIND_REACTION, &reaction(2, b"x")),
+            Err(PayloadError::Malformed)
+        );
+        assert_eq!(
+            Content::decode_surface(KIND_REACTION, &reaction(1, b"")),
             Err(PayloadError::BadEmoji { length: 0 })
         );
         assert_eq!(
-            decode(KIND_REACTION, &reaction(1, &[b'x'; MAX_EMOJI_LEN + 1])),
+            Content::decode_surface(KIND_REACTION, &reaction(1, &[b'x'; MAX_EMOJI_LEN + 1])),
             Err(PayloadError::BadEmoji {
                 length: MAX_EMOJI_LEN + 1
             })
         );
         assert_eq!(
-            decode(KIND_REACTION, &reaction(1, &[0xff])),
+            Content::decode_surface(KIND_REACTION, &reaction(1, &[0xff])),
             Err(PayloadError::TextNotUtf8)
         );
         let long = [&[9; 16][..], &vec![b'x'; MAX_TEXT_LEN + 1]].concat();
         assert_eq!(
-            decode(KIND_REPLY, &long),
+            Content::decode_surface(KIND_REPLY, &long),
             Err(PayloadError::TextTooLong {
                 length: MAX_TEXT_LEN + 1
             })
         );
         assert_eq!(
-            decode(KIND_THREAD, &[&[9; 16][..], &[0xc3, 0x28]].concat()),
+            Content::decode_surface(KIND_THREAD, &[&[9; 16][..], &[0xc3, 0x28]].concat()),
             Err(PayloadError::TextNotUtf8)
         );
         assert_eq!(

@@ -42,9 +42,9 @@ mod upkeep;
 pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
 pub use content::{
-    Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, ReceiptKind,
+    Body, Content, MAX_EMOJI_LEN, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, Payload, PayloadError, Reaction,
+    ReceiptKind, Referring,
 };
-pub use content_kinds::{MAX_EMOJI_LEN, Reaction, Referring};
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;
 pub use devices::peers::peer_account_key;

@@ -57,34 +57,38 @@ fn every_kind(seed: u64, faults: Faults) {
     world.faults = faults;
 
     surely(&mut world, alice, |core, now| {
-        core.handle_react(now, b, hello, "👍")
+        core.handle_send_about(now, b, Content::reaction(hello, "👍", true))
     });
     surely(&mut world, bob, |core, now| {
-        core.handle_react(now, a, first, "🎉")
+        core.handle_send_about(now, a, Content::reaction(first, "🎉", true))
     });
-    surely(&mut world, bob, |core, now| core.handle_react(now, a, first, "❤"));
-    surely(&mut world, alice, |core, now| {
-        core.handle_edit(now, b, first, "second draft")
-    });
-    surely(&mut world, alice, |core, now| {
-        core.handle_edit(now, b, first, "final")
+    surely(&mut world, bob, |core, now| {
+        core.handle_send_about(now, a, Content::reaction(first, "❤", true))
     });
     surely(&mut world, alice, |core, now| {
-        core.handle_edit(now, b, secret, "more secret words")
+        core.handle_send_about(now, b, Content::edit(first, "second draft"))
     });
-    surely(&mut world, alice, |core, now| core.handle_delete(now, b, secret));
+    surely(&mut world, alice, |core, now| {
+        core.handle_send_about(now, b, Content::edit(first, "final"))
+    });
+    surely(&mut world, alice, |core, now| {
+        core.handle_send_about(now, b, Content::edit(secret, "more secret words"))
+    });
+    surely(&mut world, alice, |core, now| {
+        core.handle_send_about(now, b, Content::Delete(secret))
+    });
     let reply = surely(&mut world, bob, |core, now| {
-        core.handle_reply(now, a, first, "agreed")
+        core.handle_send_about(now, a, Content::reply(first, "agreed"))
     });
     let one = surely(&mut world, bob, |core, now| {
-        core.handle_thread_send(now, a, first, "on it")
+        core.handle_send_about(now, a, Content::in_thread(first, "on it"))
     });
     world.run(200);
     surely(&mut world, bob, |core, now| {
-        core.handle_unreact(now, a, first, "🎉")
+        core.handle_send_about(now, a, Content::reaction(first, "🎉", false))
     });
     let two = surely(&mut world, alice, |core, now| {
-        core.handle_thread_send(now, b, first, "thanks")
+        core.handle_send_about(now, b, Content::in_thread(first, "thanks"))
     });
     world.heal();
 
@@ -171,20 +175,20 @@ fn edits_and_deletes_of_a_message_one_did_not_send_are_refused() {
     let now = world.now;
     let core = &mut world.clients[alice].core;
     assert_eq!(
-        core.handle_edit(now, b, hello, "forged"),
+        core.handle_send_about(now, b, Content::edit(hello, "forged")),
         Err(SurfaceError::NotOwnMessage { id: hello })
     );
     assert_eq!(
-        core.handle_delete(now, b, hello),
+        core.handle_send_about(now, b, Content::Delete(hello)),
         Err(SurfaceError::NotOwnMessage { id: hello })
     );
     let unknown = MessageId([0x55; 16]);
     assert_eq!(
-        core.handle_edit(now, b, unknown, "x"),
+        core.handle_send_about(now, b, Content::edit(unknown, "x")),
         Err(SurfaceError::UnknownMessage { id: unknown })
     );
     assert_eq!(
-        core.handle_react(now, b, unknown, "👍"),
+        core.handle_send_about(now, b, Content::reaction(unknown, "👍", true)),
         Err(SurfaceError::UnknownMessage { id: unknown })
     );
     // Bob's message is not in a conversation with anyone else.
@@ -192,7 +196,9 @@ fn edits_and_deletes_of_a_message_one_did_not_send_are_refused() {
     let c = world.address(carol);
     let now = world.now;
     assert_eq!(
-        world.clients[alice].core.handle_react(now, c, hello, "👍"),
+        world.clients[alice]
+            .core
+            .handle_send_about(now, c, Content::reaction(hello, "👍", true)),
         Err(SurfaceError::UnknownMessage { id: hello })
     );
 }
@@ -232,8 +238,12 @@ fn a_reaction_to_a_message_the_receiver_deleted_is_ignored() {
     world.drive();
     world.faults = Faults::rough();
     // Both at once: Bob reacts before Alice's delete reaches him.
-    surely(&mut world, alice, |core, now| core.handle_delete(now, b, gone));
-    let reaction = surely(&mut world, bob, |core, now| core.handle_react(now, a, gone, "👍"));
+    surely(&mut world, alice, |core, now| {
+        core.handle_send_about(now, b, Content::Delete(gone))
+    });
+    let reaction = surely(&mut world, bob, |core, now| {
+        core.handle_send_about(now, a, Content::reaction(gone, "👍", true))
+    });
     world.heal();
     for who in [alice, bob] {
         assert_eq!(content(&world, who, &gone), Content::tombstone(gone));
@@ -248,7 +258,9 @@ fn a_reaction_to_a_message_the_receiver_deleted_is_ignored() {
     // And now Bob knows it is deleted: he cannot react any more.
     let now = world.now;
     assert_eq!(
-        world.clients[bob].core.handle_react(now, a, gone, "👍"),
+        world.clients[bob]
+            .core
+            .handle_send_about(now, a, Content::reaction(gone, "👍", true)),
         Err(SurfaceError::Deleted { id: gone })
     );
 }

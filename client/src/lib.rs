@@ -23,6 +23,7 @@ mod relay_address;
 mod relay_check;
 pub mod store;
 mod surface_command;
+mod surface_commands;
 
 pub use client::{
     Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse,

@@ -15,11 +15,10 @@ use helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_reaches_the_other_side_and_both_histories_agree() {
-    let relay = spawn_relay().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, mut alice_events) =
-        online_client(&dir.path().join("a.db"), &test_key(1), &relay.address).await;
-    let (bob, mut bob_events) = online_client(&dir.path().join("b.db"), &test_key(2), &relay.address).await;
+    let (relay, dir) = (spawn_relay().await, tempfile::tempdir().unwrap());
+    let profile = |name: &str| dir.path().join(name);
+    let (alice, mut alice_events) = online_client(&profile("alice.db"), &test_key(1), &relay.address).await;
+    let (bob, mut bob_events) = online_client(&profile("bob.db"), &test_key(2), &relay.address).await;
     let (a, b) = (alice.address(), bob.address());
     bob.accept(a).await.unwrap();
 

@@ -5,7 +5,7 @@ use crate::address::Address;
 use crate::content::{Content, MessageId};
 use crate::core::Core;
 use crate::event::Event;
-use crate::records::{Direction, StoreOp, StoredMessage};
+use crate::records::{Direction, MessageStatus, StoreOp, StoredMessage};
 
 /// What an effect does to a known target.
 enum Verdict {
@@ -99,6 +99,11 @@ impl Core {
         events: &mut Vec<Event>,
     ) {
         if message.content.is_effect() {
+            // Not shown on its own, so nothing to read: it never counts as unread.
+            let message = StoredMessage {
+                status: MessageStatus::Seen,
+                ..message
+            };
             ops.push(StoreOp::InsertMessage(message.clone()));
             self.receive_effect(early_of(&message), ops, events);
             return;

@@ -4,9 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::StoredReaction;
-use crate::address::Address;
 use crate::content::{Content, MessageId};
-use crate::records::{Direction, HistoryEntry, StoreOp, StoredMessage};
+use crate::records::{HistoryEntry, StoreOp, StoredMessage};
 
 /// Edit histories and reactions, by message.
 #[derive(Debug, Clone, Default)]
@@ -15,81 +14,49 @@ pub(crate) struct SurfaceTables {
     reactions: HashMap<MessageId, BTreeSet<StoredReaction>>,
 }
 
-/// The message `id` if it has this peer (and direction, if given) and is not a tombstone
-/// (unless `tombstone_too`).
-fn guarded<'a>(
-    messages: &'a mut BTreeMap<u64, StoredMessage>,
-    positions: &HashMap<MessageId, u64>,
-    id: &MessageId,
-    (peer, direction): (&Address, Option<Direction>),
-    tombstone_too: bool,
-) -> Option<&'a mut StoredMessage> {
-    let message = positions
-        .get(id)
-        .and_then(|position| messages.get_mut(position))?;
-    let fits = message.peer == *peer
-        && direction.is_none_or(|direction| message.direction == direction)
-        && (tombstone_too || !message.content.is_tombstone_of(id));
-    fits.then_some(message)
-}
-
 impl SurfaceTables {
     /// Applies a surface op ([`StoreOp::EditMessage`], [`StoreOp::DeleteMessage`],
-    /// [`StoreOp::PutReaction`]); other ops are left alone.
+    /// [`StoreOp::PutReaction`]) where [`StoreOp::applies_to`] lets it.
     pub(crate) fn apply(
         &mut self,
         op: &StoreOp,
         messages: &mut BTreeMap<u64, StoredMessage>,
         positions: &HashMap<MessageId, u64>,
     ) {
+        let Some(id) = op.surface_target() else {
+            return;
+        };
+        let Some(message) = positions.get(&id).and_then(|position| messages.get_mut(position)) else {
+            return;
+        };
+        if !op.applies_to(message) {
+            return;
+        }
         match op {
-            StoreOp::EditMessage {
-                id,
-                peer,
-                direction,
-                text,
-                ..
-            } => {
-                let Some(message) = guarded(messages, positions, id, (peer, Some(*direction)), false) else {
-                    return;
-                };
-                let (Some(old), Some(new)) = (message.content.shown_text(), message.content.with_text(text))
-                else {
-                    return;
-                };
-                self.edits.entry(*id).or_default().push(old.to_string());
-                message.content = new;
+            StoreOp::EditMessage { .. } => {
+                if let Some((old, new)) = op.edited(message) {
+                    self.edits.entry(id).or_default().push(old);
+                    message.content = new;
+                }
             }
-            StoreOp::DeleteMessage { id, peer, direction } => {
-                let Some(message) = guarded(messages, positions, id, (peer, Some(*direction)), true) else {
-                    return;
-                };
-                message.content = Content::tombstone(*id);
-                self.edits.remove(id);
-                self.reactions.remove(id);
+            StoreOp::DeleteMessage { .. } => {
+                message.content = Content::tombstone(id);
+                self.edits.remove(&id);
+                self.reactions.remove(&id);
                 for message in messages.values_mut() {
                     if let Content::Edit(edit) = &mut message.content
-                        && edit.target == *id
+                        && edit.target == id
                     {
                         edit.text.clear();
                     }
                 }
             }
-            StoreOp::PutReaction {
-                target,
-                peer,
-                by,
-                emoji,
-                added,
-            } => {
-                if guarded(messages, positions, target, (peer, None), false).is_none() {
-                    return;
-                }
+            StoreOp::PutReaction { by, emoji, added, .. } => {
                 let reaction = StoredReaction {
                     by: *by,
                     emoji: emoji.clone(),
                 };
-                let set = self.reactions.entry(*target).or_default();
+                let set = self.reactions.entry(id).or_default();
                 if *added {
                     set.insert(reaction);
                 } else {

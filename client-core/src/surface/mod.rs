@@ -9,6 +9,7 @@
 
 mod apply;
 pub(crate) mod memory;
+mod rules;
 mod send;
 
 use std::collections::{HashMap, VecDeque};

@@ -1,5 +1,7 @@
 //! Reactions, edits, deletes for everyone, replies and threads (proto/PROTOCOL.md, "Content
-//! kinds"). Each returns the id of the message that carries it, once durable in the outbox.
+//! kinds"). Each returns the id of the message that carries it, once durable in the outbox;
+//! [`ClientError::Surface`] if the message named is not one of the latest of the conversation
+//! (or, for an edit or delete, not ours), or was deleted.
 //!
 //! ```no_run
 //! # async fn demo(client: hush_client::Client, bob: hush_client::Address) -> Result<(), hush_client::ClientError> {
@@ -15,86 +17,49 @@
 //! # let _ = thread; Ok(()) }
 //! ```
 
-use hush_client_core::{Address, HistoryEntry, MessageId, Store, StoredReaction};
+use hush_client_core::{Address, Content, HistoryEntry, MessageId, Store, StoredReaction};
 use tokio::sync::oneshot;
 
 use super::{Client, stopped};
 use crate::driver::Command;
 use crate::error::ClientError;
-use crate::surface_command::{SurfaceAction, SurfaceCommand};
+use crate::surface_command::SurfaceCommand;
+
+type Queued = Result<MessageId, ClientError>;
 
 impl Client {
     /// Puts `emoji` on message `message_id` of the conversation with `peer`.
-    /// [`ClientError::Surface`] if the message is not one of the latest of that conversation,
-    /// or was deleted.
-    pub async fn react(
-        &self,
-        peer: Address,
-        message_id: MessageId,
-        emoji: &str,
-    ) -> Result<MessageId, ClientError> {
-        let emoji = emoji.to_string();
-        self.surface(peer, message_id, SurfaceAction::React { emoji })
+    pub async fn react(&self, peer: Address, message_id: MessageId, emoji: &str) -> Queued {
+        self.send_about(peer, Content::reaction(message_id, emoji, true))
             .await
     }
 
     /// Takes our reaction `emoji` off message `message_id`.
-    pub async fn unreact(
-        &self,
-        peer: Address,
-        message_id: MessageId,
-        emoji: &str,
-    ) -> Result<MessageId, ClientError> {
-        let emoji = emoji.to_string();
-        self.surface(peer, message_id, SurfaceAction::Unreact { emoji })
+    pub async fn unreact(&self, peer: Address, message_id: MessageId, emoji: &str) -> Queued {
+        self.send_about(peer, Content::reaction(message_id, emoji, false))
             .await
     }
 
     /// Gives our message `message_id` to `peer` new text; both sides keep the earlier text in
-    /// its edit history ([`Client::edits`]). [`ClientError::Surface`] for a message we did not
-    /// send, an unknown one, or a deleted one.
-    pub async fn edit(
-        &self,
-        peer: Address,
-        message_id: MessageId,
-        text: &str,
-    ) -> Result<MessageId, ClientError> {
-        let text = text.to_string();
-        self.surface(peer, message_id, SurfaceAction::Edit { text }).await
+    /// its edit history ([`Client::edits`]).
+    pub async fn edit(&self, peer: Address, message_id: MessageId, text: &str) -> Queued {
+        self.send_about(peer, Content::edit(message_id, text)).await
     }
 
     /// Deletes our message `message_id` to `peer` for everyone: both databases keep a tombstone
-    /// only (the text, its edits and reactions are overwritten). Same refusals as
-    /// [`Client::edit`].
-    pub async fn delete_for_everyone(
-        &self,
-        peer: Address,
-        message_id: MessageId,
-    ) -> Result<MessageId, ClientError> {
-        self.surface(peer, message_id, SurfaceAction::Delete).await
+    /// only (the text, its edits and reactions are overwritten).
+    pub async fn delete_for_everyone(&self, peer: Address, message_id: MessageId) -> Queued {
+        self.send_about(peer, Content::Delete(message_id)).await
     }
 
     /// Sends `text` to `peer` quoting message `message_id`.
-    pub async fn reply(
-        &self,
-        peer: Address,
-        message_id: MessageId,
-        text: &str,
-    ) -> Result<MessageId, ClientError> {
-        let text = text.to_string();
-        self.surface(peer, message_id, SurfaceAction::Reply { text })
-            .await
+    pub async fn reply(&self, peer: Address, message_id: MessageId, text: &str) -> Queued {
+        self.send_about(peer, Content::reply(message_id, text)).await
     }
 
     /// Sends `text` to `peer` in the thread under message `root`.
-    pub async fn send_in_thread(
-        &self,
-        peer: Address,
-        root: MessageId,
-        text: &str,
-    ) -> Result<MessageId, ClientError> {
-        let text = text.to_string();
-        self.surface(peer, root, SurfaceAction::InThread { text }).await
+    pub async fn send_in_thread(&self, peer: Address, root: MessageId, text: &str) -> Queued {
+        self.send_about(peer, Content::in_thread(root, text)).await
     }
 
     /// Up to `limit` messages in the thread under `root` before position `before` (latest if
@@ -119,19 +84,9 @@ impl Client {
         self.with_store(move |store| store.reactions(&message_id)).await
     }
 
-    async fn surface(
-        &self,
-        peer: Address,
-        target: MessageId,
-        action: SurfaceAction,
-    ) -> Result<MessageId, ClientError> {
+    async fn send_about(&self, peer: Address, content: Content) -> Queued {
         let (reply, answer) = oneshot::channel();
-        let command = SurfaceCommand {
-            peer,
-            target,
-            action,
-            reply,
-        };
+        let command = SurfaceCommand { peer, content, reply };
         self.command(Command::Surface(command)).await?;
         answer.await.map_err(|_| stopped())?
     }

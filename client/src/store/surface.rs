@@ -3,8 +3,7 @@
 //! replaced, `reactions` the set of (who, emoji) per message.
 
 use hush_client_core::{
-    Address, Content, Direction, HistoryEntry, MAX_SURFACE_WINDOW, MessageId, StoreOp, StoredMessage,
-    StoredReaction,
+    Content, HistoryEntry, MAX_SURFACE_WINDOW, MessageId, StoreOp, StoredMessage, StoredReaction,
 };
 use rusqlite::{Connection, params};
 
@@ -33,23 +32,6 @@ pub(super) fn note_target(conn: &Connection, message: &StoredMessage) -> Result<
     Ok(())
 }
 
-/// Message `id` if it is with `peer` (and by `direction`, if given) and, unless
-/// `tombstone_too`, not a tombstone.
-fn guarded(
-    conn: &Connection,
-    id: &MessageId,
-    (peer, direction): (&Address, Option<Direction>),
-    tombstone_too: bool,
-) -> Result<Option<StoredMessage>, StoreError> {
-    let Some(message) = super::queries::message(conn, id)? else {
-        return Ok(None);
-    };
-    let fits = message.peer == *peer
-        && direction.is_none_or(|direction| message.direction == direction)
-        && (tombstone_too || !message.content.is_tombstone_of(id));
-    Ok(fits.then_some(message))
-}
-
 fn set_content(conn: &Connection, id: &MessageId, content: &Content) -> Result<(), StoreError> {
     let (kind, body) = content.to_parts();
     execute(
@@ -60,36 +42,32 @@ fn set_content(conn: &Connection, id: &MessageId, content: &Content) -> Result<(
     Ok(())
 }
 
-/// Applies [`StoreOp::EditMessage`], [`StoreOp::DeleteMessage`] and [`StoreOp::PutReaction`].
+/// Applies [`StoreOp::EditMessage`], [`StoreOp::DeleteMessage`] and [`StoreOp::PutReaction`]
+/// where [`StoreOp::applies_to`] lets them.
 pub(super) fn apply(conn: &Connection, op: &StoreOp) -> Result<(), StoreError> {
+    let Some(id) = op.surface_target() else {
+        return Ok(());
+    };
+    let Some(message) = super::queries::message(conn, &id)? else {
+        return Ok(());
+    };
+    if !op.applies_to(&message) {
+        return Ok(());
+    }
     match op {
-        StoreOp::EditMessage {
-            id,
-            peer,
-            direction,
-            text,
-            ..
-        } => {
-            let Some(message) = guarded(conn, id, (peer, Some(*direction)), false)? else {
-                return Ok(());
-            };
-            let (Some(old), Some(new)) = (message.content.shown_text(), message.content.with_text(text))
-            else {
-                return Ok(());
-            };
-            execute(
-                conn,
-                "INSERT INTO edits (message, text) VALUES (?1, ?2)",
-                params![id.0, old],
-            )?;
-            set_content(conn, id, &new)?;
-        }
-        StoreOp::DeleteMessage { id, peer, direction } => {
-            if guarded(conn, id, (peer, Some(*direction)), true)?.is_none() {
-                return Ok(());
+        StoreOp::EditMessage { .. } => {
+            if let Some((old, new)) = op.edited(&message) {
+                execute(
+                    conn,
+                    "INSERT INTO edits (message, text) VALUES (?1, ?2)",
+                    params![id.0, old],
+                )?;
+                set_content(conn, &id, &new)?;
             }
+        }
+        StoreOp::DeleteMessage { .. } => {
             // `secure_delete` overwrites what these free; the commit then truncates the log.
-            set_content(conn, id, &Content::tombstone(*id))?;
+            set_content(conn, &id, &Content::tombstone(id))?;
             execute(conn, "DELETE FROM edits WHERE message = ?1", [id.0])?;
             execute(conn, "DELETE FROM reactions WHERE message = ?1", [id.0])?;
             // Stored edits of it keep their target and lose their text.
@@ -99,22 +77,13 @@ pub(super) fn apply(conn: &Connection, op: &StoreOp) -> Result<(), StoreError> {
                 [id.0],
             )?;
         }
-        StoreOp::PutReaction {
-            target,
-            peer,
-            by,
-            emoji,
-            added,
-        } => {
-            if guarded(conn, target, (peer, None), false)?.is_none() {
-                return Ok(());
-            }
+        StoreOp::PutReaction { by, emoji, added, .. } => {
             let sql = if *added {
                 "INSERT INTO reactions (message, by, emoji) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"
             } else {
                 "DELETE FROM reactions WHERE message = ?1 AND by = ?2 AND emoji = ?3"
             };
-            execute(conn, sql, params![target.0, by.as_bytes(), emoji])?;
+            execute(conn, sql, params![id.0, by.as_bytes(), emoji])?;
         }
         _ => {}
     }
