@@ -348,7 +348,7 @@ def quickstart(bin_dir, home):
     hello = "hello Bob, it is Alice"
     alice_chat.send_line(hello)
     message_id = alice_chat.expect(r"^  · ([0-9a-f]{8}) queued$", what="the queued mark").group(1)
-    bob_chat.expect(rf"^\[\d\d:\d\d:\d\d\] alice: {re.escape(hello)}$", what="alice's message")
+    bob_chat.expect(rf"^\[\d\d:\d\d:\d\d\] alice: {re.escape(hello)}  #[0-9a-f]{{8}}$", what="alice's message")
     # Bob's chat marks it read at once; the read receipt can overtake the delivered one (which
     # waits 200 ms to batch): statuses only move forward, so the chat then says both at once.
     alice_chat.expect(rf"^  · {message_id} (delivered, )?read$", what=f"the read mark of {message_id}")
@@ -357,7 +357,7 @@ def quickstart(bin_dir, home):
     reply = "hi Alice, safety number checked"
     bob_chat.send_line(reply)
     reply_id = bob_chat.expect(r"^  · ([0-9a-f]{8}) queued$", what="the queued mark").group(1)
-    alice_chat.expect(rf"^\[\d\d:\d\d:\d\d\] bob: {re.escape(reply)}$", what="bob's reply")
+    alice_chat.expect(rf"^\[\d\d:\d\d:\d\d\] bob: {re.escape(reply)}  #[0-9a-f]{{8}}$", what="bob's reply")
     bob_chat.expect(rf"^  · {reply_id} (delivered, )?read$", what=f"the read mark of {reply_id}")
 
     step("close both chats (end of input)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent checker of the Hush test vectors, written from test-vectors/SPEC.md alone (and,
-for payload.json, from the "End to end" section of proto/PROTOCOL.md; for frames.json, from its
-"Frames", "Frames in detail", "Shared sends" and "Ephemeral sends" sections).
+for payload.json and content.json, from the "End to end" section of proto/PROTOCOL.md; for
+frames.json, from its "Frames", "Frames in detail", "Shared sends" and "Ephemeral sends" sections).
 
 Uses only the standard library, pyca `cryptography` (pip install cryptography) and, for ML-KEM
 (FIPS 203, pqxdh.json), `kyber-py` (pip install kyber-py==1.2.0, a pure-Python ML-KEM whose 1.x
@@ -2095,6 +2095,76 @@ def check_frames(report: Report, v: dict):
             report.run(f"frames.{key} {c['name']} is {c['error']}", run)
 
 
+# Content kinds (proto/PROTOCOL.md, "Content kinds")
+
+MAX_EMOJI_LEN = 64
+CONTENT_NAMES = {3: "edit", 5: "reply", 6: "thread"}
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadRefused("TextNotUtf8") from None
+
+
+def decode_content(kind: int, data: bytes) -> dict:
+    if kind == KIND_TEXT:
+        if len(data) > MAX_TEXT_LEN:
+            raise PayloadRefused("TextTooLong")
+        return {"type": "text", "text": _utf8(data)}
+    if not 2 <= kind <= 6:
+        return {"type": "unsupported"}
+    if len(data) < 16:
+        raise PayloadRefused("Malformed")
+    target, rest = data[:16].hex(), data[16:]
+    if kind == 2:
+        if not rest or rest[0] not in (0, 1):
+            raise PayloadRefused("Malformed")
+        emoji = rest[1:]
+        if not 1 <= len(emoji) <= MAX_EMOJI_LEN:
+            raise PayloadRefused("BadEmoji")
+        return {"type": "reaction", "target": target, "emoji": _utf8(emoji), "added": rest[0] == 1}
+    if kind == 4:
+        if rest:
+            raise PayloadRefused("Malformed")
+        return {"type": "delete", "target": target}
+    if len(rest) > MAX_TEXT_LEN:
+        raise PayloadRefused("TextTooLong")
+    return {"type": CONTENT_NAMES[kind], "target": target, "text": _utf8(rest)}
+
+
+def encode_content(c: dict) -> bytes:
+    if c["type"] == "text":
+        return c["text"].encode()
+    target = H(c.get("target", ""))
+    if c["type"] == "reaction":
+        return target + bytes([1 if c["added"] else 0]) + c["emoji"].encode()
+    if c["type"] == "delete":
+        return target
+    return target + c["text"].encode()
+
+
+def check_content(report: Report, v: dict):
+    for c in v["cases"]:
+        def run(c=c):
+            checks = [("decoded", decode_content(c["kind"], H(c["data"])), c["content"])]
+            if c["content"]["type"] != "unsupported":
+                checks.append(("encoded", encode_content(c["content"]).hex(), c["data"]))
+            return expect_eq(checks)
+        report.run(f"content.cases {c['name']} decodes to its fields and back", run)
+    for c in v["refused"]:
+        def run(c=c):
+            data = H(c["data"]) + H(c["fill_byte"]) * c["fill_count"]
+            try:
+                decode_content(c["kind"], data)
+            except PayloadRefused as e:
+                return expect_eq([("error", e.args[0], c["error"])])
+            return "decodes"
+        report.run(f"content.refused {c['name']} is {c['error']}", run)
+
+
+# ---------------------------------------------------------------------------------------------
 # Accounts and devices (SPEC.md §16)
 
 ACCOUNT_VERSION = 2
@@ -2909,6 +2979,7 @@ def main() -> int:
         ("account_safety", check_account_safety),
         ("pqxdh", check_pqxdh),
         ("group_update", check_group_update),
+        ("content", check_content),
     ]
     for name, fn in checks:
         try:

@@ -13,6 +13,9 @@ use crate::address::Address;
 
 /// Longest text a [`Content::Text`] may hold, in bytes.
 pub const MAX_TEXT_LEN: usize = 32 * 1024;
+/// Longest emoji a reaction may carry, in bytes: the longest emoji ZWJ sequences (families with
+/// skin tones) stay under 40 bytes, and 64 keeps a reaction from carrying a message.
+pub const MAX_EMOJI_LEN: usize = 64;
 /// Most message ids one receipt names; larger batches are split.
 pub const MAX_RECEIPT_IDS: usize = 512;
 /// Largest encoded payload accepted (the session layer's own plaintext limit is higher).
@@ -48,6 +51,12 @@ pub fn unframe_payload(plaintext: &[u8]) -> Result<(Address, &[u8]), PayloadErro
 }
 
 const KIND_TEXT: u16 = 1;
+// The conversation-surface kinds; their layouts are in `content_kinds`.
+pub(crate) const KIND_REACTION: u16 = 2;
+pub(crate) const KIND_EDIT: u16 = 3;
+pub(crate) const KIND_DELETE: u16 = 4;
+pub(crate) const KIND_REPLY: u16 = 5;
+pub(crate) const KIND_THREAD: u16 = 6;
 
 /// A message id, chosen at random by the sender. The same id is kept across resends, so the
 /// receiver can drop copies.
@@ -78,6 +87,27 @@ impl fmt::Debug for MessageId {
     }
 }
 
+/// An emoji put on (or taken off) a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// The message reacted to.
+    pub target: MessageId,
+    /// The emoji (any non-empty UTF-8 of at most [`MAX_EMOJI_LEN`] bytes).
+    pub emoji: String,
+    /// `true` adds the emoji, `false` removes the sender's reaction with it.
+    pub added: bool,
+}
+
+/// Text that refers to another message: an edit's new text, a reply's text under its quote, a
+/// thread message's text under its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referring {
+    /// The message edited, quoted, or the thread's root.
+    pub target: MessageId,
+    /// The text (UTF-8, at most [`MAX_TEXT_LEN`] bytes).
+    pub text: String,
+}
+
 /// What a person sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -91,6 +121,17 @@ pub enum Content {
         /// Its encoding.
         data: Vec<u8>,
     },
+    /// An emoji added to or removed from a message (kind 2, `content_kinds`).
+    Reaction(Reaction),
+    /// New text for one of the sender's own messages (kind 3).
+    Edit(Referring),
+    /// The sender deletes one of its own messages for everyone (kind 4). In a store, a message
+    /// whose content is `Delete` of its own id is a tombstone ([`Content::tombstone`]).
+    Delete(MessageId),
+    /// A message quoting another (kind 5).
+    Reply(Referring),
+    /// A message in the thread under a root message (kind 6).
+    InThread(Referring),
 }
 
 impl Content {
@@ -104,6 +145,11 @@ impl Content {
         match self {
             Self::Text(text) => (KIND_TEXT, text.as_bytes().to_vec()),
             Self::Unsupported { kind, data } => (*kind, data.clone()),
+            Self::Reaction(reaction) => (KIND_REACTION, reaction.encode()),
+            Self::Edit(edit) => (KIND_EDIT, edit.encode()),
+            Self::Delete(target) => (KIND_DELETE, target.0.to_vec()),
+            Self::Reply(reply) => (KIND_REPLY, reply.encode()),
+            Self::InThread(message) => (KIND_THREAD, message.encode()),
         }
     }
 
@@ -118,6 +164,7 @@ impl Content {
                     .map(Self::Text)
                     .map_err(|_| PayloadError::TextNotUtf8)
             }
+            KIND_REACTION..=KIND_THREAD => Self::decode_surface(kind, &data),
             kind => Ok(Self::Unsupported { kind, data }),
         }
     }
@@ -128,7 +175,7 @@ impl Content {
             Self::Text(text) if text.len() > MAX_TEXT_LEN => {
                 Err(PayloadError::TextTooLong { length: text.len() })
             }
-            _ => Ok(()),
+            other => other.validate_surface(),
         }
     }
 }
@@ -248,6 +295,12 @@ pub enum PayloadError {
     TooManyIds {
         /// Ids found.
         count: usize,
+    },
+    /// A reaction's emoji is empty or longer than [`MAX_EMOJI_LEN`] bytes.
+    #[error("reaction emoji of {length} bytes, expected 1 to {MAX_EMOJI_LEN} bytes")]
+    BadEmoji {
+        /// Bytes found.
+        length: usize,
     },
 }
 

@@ -35,6 +35,7 @@ pub(crate) use crate::outputs::Output;
 use crate::outputs::Outputs;
 use crate::records::{Conversation, Snapshot, StoreOp};
 use crate::reset::state::Resets;
+use crate::surface::Surface;
 use crate::upkeep::{Upkeep, UpkeepCx};
 // Where the fuzzing module finds them.
 #[cfg(feature = "fuzzing")]
@@ -69,6 +70,8 @@ pub struct Core {
     pub(crate) peer_fetch: PeerFetch,
     /// Whether our access key went to our other devices in this process.
     pub(crate) own_key_shared: bool,
+    /// Recent messages and early effects, for reactions, edits and deletes.
+    pub(crate) surface: Surface,
 }
 
 impl core::fmt::Debug for Core {
@@ -131,6 +134,7 @@ impl Core {
         core.peer_lists = PeerLists::restore(&snapshot.peer_devices);
         core.outbox.restore(snapshot.outbox);
         core.inbox.restore(snapshot.held);
+        core.surface.restore(&snapshot.recent);
         core.resets
             .restore(snapshot.unconfirmed, snapshot.recent_incoming);
         let (peers, own) = (snapshot.peer_access, snapshot.own_access_key);
@@ -165,6 +169,7 @@ impl Core {
             peer_lists: PeerLists::default(),
             peer_fetch: PeerFetch::default(),
             own_key_shared: false,
+            surface: Surface::default(),
         }
     }
 

@@ -9,6 +9,7 @@ use crate::address::Address;
 use crate::content::{MessageId, PayloadError};
 use crate::devices::OwnListError;
 use crate::records::{MessageStatus, StoredMessage};
+use crate::surface::IgnoredReason;
 
 /// The sender an envelope *names*, which is not proof of who sent it.
 ///
@@ -194,5 +195,43 @@ pub enum Event {
         peer: Address,
         /// The messages.
         ids: Vec<crate::content::MessageId>,
+    },
+    /// A message of ours or the peer's has new text (the old one is in its edit history).
+    MessageEdited {
+        /// The other party.
+        peer: Address,
+        /// The message edited.
+        id: MessageId,
+        /// Its new text.
+        text: String,
+    },
+    /// The peer deleted one of its messages for everyone: only a tombstone is left.
+    MessageDeleted {
+        /// The other party.
+        peer: Address,
+        /// The message deleted.
+        id: MessageId,
+    },
+    /// `peer` put a reaction on a message, or took it off.
+    ReactionChanged {
+        /// The other party, who reacted.
+        peer: Address,
+        /// The message reacted to.
+        id: MessageId,
+        /// The emoji.
+        emoji: String,
+        /// Put on or taken off.
+        added: bool,
+    },
+    /// A reaction, edit or delete from `peer` was ignored.
+    EffectIgnored {
+        /// The sender.
+        peer: Address,
+        /// The ignored message.
+        effect: MessageId,
+        /// The message it named.
+        target: MessageId,
+        /// Why.
+        reason: IgnoredReason,
     },
 }

@@ -12,6 +12,7 @@ mod access;
 mod address;
 mod backoff;
 mod content;
+mod content_kinds;
 mod core;
 mod devices;
 mod error;
@@ -36,13 +37,14 @@ mod store;
 /// A test suite every [`Store`] implementation runs.
 #[cfg(feature = "store-suite")]
 pub mod store_suite;
+mod surface;
 mod upkeep;
 
 pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
 pub use content::{
-    Body, Content, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, PAYLOAD_HEADER_LEN, PAYLOAD_VERSION, Payload,
-    PayloadError, ReceiptKind, frame_payload, unframe_payload,
+    Body, Content, MAX_EMOJI_LEN, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, PAYLOAD_HEADER_LEN,
+    PAYLOAD_VERSION, Payload, PayloadError, Reaction, ReceiptKind, Referring, frame_payload, unframe_payload,
 };
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;
@@ -63,3 +65,4 @@ pub use records::{
 pub use requests::RequestError;
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;
+pub use surface::{IgnoredReason, MAX_EARLY_EFFECTS, MAX_SURFACE_WINDOW, StoredReaction, SurfaceError};

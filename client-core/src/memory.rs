@@ -18,6 +18,8 @@ use crate::records::{
     StoreOp, StoredMessage,
 };
 use crate::store::Store;
+use crate::surface::StoredReaction;
+use crate::surface::memory::{SurfaceTables, thread_page};
 
 /// Why a [`MemoryStore`] refused a commit (nothing of it was applied).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -53,6 +55,7 @@ pub struct MemoryStore {
     own_account: Option<OwnAccountRecord>,
     link_request: Option<LinkRequestPickle>,
     peer_devices: BTreeMap<Address, PeerDevicesRecord>,
+    surface: SurfaceTables,
 }
 
 impl MemoryStore {
@@ -112,6 +115,11 @@ impl MemoryStore {
             }
             StoreOp::RemoveContact(name) => {
                 self.contacts.remove(name);
+            }
+            op @ (StoreOp::EditMessage { .. }
+            | StoreOp::DeleteMessage { .. }
+            | StoreOp::PutReaction { .. }) => {
+                self.surface.apply(op, &mut self.messages, &self.positions);
             }
         }
     }
@@ -182,6 +190,17 @@ impl Store for MemoryStore {
             own_account: self.own_account.clone(),
             link_request: self.link_request.clone(),
             peer_devices: self.peer_devices.values().cloned().collect(),
+            recent: {
+                let mut recent: Vec<StoredMessage> = self
+                    .messages
+                    .values()
+                    .rev()
+                    .take(crate::MAX_SURFACE_WINDOW)
+                    .cloned()
+                    .collect();
+                recent.reverse();
+                recent
+            },
         }))
     }
 
@@ -211,13 +230,14 @@ impl Store for MemoryStore {
         let mut entries: Vec<HistoryEntry> = self
             .peer_positions(peer, before.unwrap_or(u64::MAX))
             .rev()
-            .take(limit)
             .filter_map(|position| {
                 self.messages.get(&position).map(|message| HistoryEntry {
                     position,
                     message: message.clone(),
                 })
             })
+            .filter(|entry| entry.message.content.is_shown(&entry.message.id))
+            .take(limit)
             .collect();
         entries.reverse();
         Ok(entries)
@@ -240,6 +260,28 @@ impl Store for MemoryStore {
             })
             .map(|message| message.id)
             .collect())
+    }
+
+    fn edits(&self, id: &MessageId) -> Result<Vec<String>, Self::Error> {
+        Ok(self.surface.edits(id))
+    }
+
+    fn reactions(&self, id: &MessageId) -> Result<Vec<StoredReaction>, Self::Error> {
+        Ok(self.surface.reactions(id))
+    }
+
+    fn thread(
+        &self,
+        root: &MessageId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, Self::Error> {
+        Ok(thread_page(
+            &self.messages,
+            root,
+            before.unwrap_or(u64::MAX),
+            limit,
+        ))
     }
 
     fn contacts(&self) -> Result<Vec<Contact>, Self::Error> {

@@ -64,6 +64,24 @@ impl Outputs {
         self.queue.push_back(Output::Event(event));
     }
 
+    /// Adds `ops` to the first commit queued after the first `mark` outputs, so they land in
+    /// the same transaction (a commit of their own if there is none).
+    pub(crate) fn join_commit(&mut self, mark: usize, ops: Vec<StoreOp>) {
+        let first = self.queue.iter_mut().skip(mark).find_map(|output| match output {
+            Output::Commit(commit) => Some(commit),
+            _ => None,
+        });
+        match first {
+            Some(commit) => commit.ops.extend(ops),
+            None => self.commit(ops),
+        }
+    }
+
+    /// Outputs not yet taken.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     pub(crate) fn push(&mut self, output: Output) {
         self.queue.push_back(output);
     }

@@ -322,7 +322,6 @@ impl Core {
             status: MessageStatus::Received,
         };
         delivered.push(payload.id);
-        ops.push(StoreOp::InsertMessage(message.clone()));
-        events.push(Event::MessageReceived(message));
+        self.deliver_content(message, ops, events);
     }
 }

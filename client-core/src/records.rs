@@ -228,6 +228,48 @@ pub enum StoreOp {
     PutOwnAccount(OwnAccountRecord),
     /// Replace (or with `None` delete) the link request a new device waits on.
     PutLinkRequest(Option<LinkRequestPickle>),
+    /// An edit: the shown text of message `id` becomes `text` (its kind and what it refers to
+    /// stay), and the text it replaces is appended to the message's edit history. Ignored
+    /// unless the message exists with this `peer` and `direction` and is not a tombstone.
+    EditMessage {
+        /// Which.
+        id: MessageId,
+        /// The message's other party.
+        peer: Address,
+        /// Who wrote the message (only its author edits it).
+        direction: Direction,
+        /// The new text.
+        text: String,
+        /// The editor's clock, Unix milliseconds.
+        edited_at: u64,
+    },
+    /// A delete for everyone: message `id`'s content becomes [`Content::tombstone`], and its
+    /// edit history, its reactions and the text of stored edits of it are removed, with the
+    /// bytes overwritten. Same guard as [`StoreOp::EditMessage`], except that a tombstone is
+    /// deleted again (a message that arrives after its delete is stored as a tombstone, and
+    /// the edits that came before it are wiped then).
+    DeleteMessage {
+        /// Which.
+        id: MessageId,
+        /// The message's other party.
+        peer: Address,
+        /// Who wrote the message.
+        direction: Direction,
+    },
+    /// Adds (or with `added` false removes) `by`'s reaction `emoji` on `target`. Ignored unless
+    /// the target exists with this `peer` and is not a tombstone.
+    PutReaction {
+        /// The message reacted to.
+        target: MessageId,
+        /// The message's other party.
+        peer: Address,
+        /// Who reacted.
+        by: Address,
+        /// The emoji.
+        emoji: String,
+        /// Add or remove.
+        added: bool,
+    },
 }
 
 /// Changes to apply atomically.
@@ -273,4 +315,7 @@ pub struct Snapshot {
     pub link_request: Option<LinkRequestPickle>,
     /// Each contact's pinned device list (SPEC.md §16.8 "Pinning"), any order.
     pub peer_devices: Vec<PeerDevicesRecord>,
+    /// The latest messages of the history (at most [`crate::MAX_SURFACE_WINDOW`]), oldest
+    /// first, effects included: what reactions, edits and deletes can act on.
+    pub recent: Vec<StoredMessage>,
 }

@@ -58,6 +58,7 @@ impl Core {
             content,
             status: MessageStatus::Queued,
         };
+        self.surface.note(&message);
         self.outbox.insert(item.clone());
         let mut ops = vec![
             StoreOp::PutConversation(conversation),

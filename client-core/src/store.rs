@@ -5,6 +5,7 @@
 use crate::address::Address;
 use crate::content::MessageId;
 use crate::records::{Commit, Contact, HistoryEntry, Snapshot, StoredMessage};
+use crate::surface::StoredReaction;
 
 /// Durable client state.
 pub trait Store {
@@ -18,10 +19,26 @@ pub trait Store {
     fn apply(&mut self, commit: &Commit) -> Result<(), Self::Error>;
 
     /// Up to `limit` messages with `peer` stored before position `before` (or the latest, if
-    /// `None`), oldest first.
+    /// `None`), oldest first. Reactions, edits and deletes are not listed (they act on the
+    /// messages they name); tombstones are.
     fn history(
         &self,
         peer: &Address,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, Self::Error>;
+
+    /// Earlier texts of message `id` (each edit appends the text it replaced), oldest first.
+    fn edits(&self, id: &MessageId) -> Result<Vec<String>, Self::Error>;
+
+    /// The reactions on message `id`, by who reacted, then emoji.
+    fn reactions(&self, id: &MessageId) -> Result<Vec<StoredReaction>, Self::Error>;
+
+    /// Up to `limit` messages in the thread under `root` stored before position `before` (or
+    /// the latest), oldest first.
+    fn thread(
+        &self,
+        root: &MessageId,
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, Self::Error>;

@@ -47,6 +47,8 @@ pub(crate) enum Command {
         ids: Vec<MessageId>,
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
+    /// A reaction, edit, delete, reply or thread message (`surface_command.rs`).
+    Surface(crate::surface_command::SurfaceCommand),
     /// Answered once logged in with prekeys uploaded, or with the error of the next failed
     /// connection attempt.
     WaitOnline {
@@ -295,6 +297,7 @@ impl Driver {
                 Command::Requests { reply } => drop(reply.send(Vec::new())),
                 Command::Rebind { reply } => drop(reply.send(Err(error))),
                 Command::Device(command) => command.refuse(error),
+                Command::Surface(command) => command.refuse(error),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
@@ -340,6 +343,7 @@ impl Driver {
                 None
             }
             Command::Device(command) => self.device_command(command),
+            Command::Surface(command) => self.surface_command(command),
             Command::WaitOnline { reply } => {
                 if self.core.is_online() && !self.core.is_uploading_prekeys() {
                     let _ = reply.send(Ok(()));

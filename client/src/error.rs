@@ -26,6 +26,10 @@ pub enum ClientError {
     /// The content breaks a limit (for example text over 32 KiB).
     #[error("cannot send this content: {0}")]
     InvalidContent(#[source] SendError),
+    /// A reaction, edit, delete, reply or thread message about a message it cannot be about
+    /// (unknown, not ours to edit or delete, deleted).
+    #[error(transparent)]
+    Surface(hush_client_core::SurfaceError),
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),

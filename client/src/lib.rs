@@ -22,6 +22,8 @@ mod net;
 mod relay_address;
 mod relay_check;
 pub mod store;
+mod surface_command;
+mod surface_commands;
 
 pub use client::{
     Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse,
@@ -30,7 +32,8 @@ pub use error::{ClientError, StopReason};
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry,
-    MessageId, MessageStatus, StoredMessage,
+    IgnoredReason, MAX_EMOJI_LEN, MessageId, MessageStatus, Reaction, Referring, StoredMessage,
+    StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::rng::{Recorder, throwaway};
 use crate::util::{NOW, decode_field, unhex, variant};
-use crate::{FILES, build, encodings, frames, group_update, payload, vectors_dir};
+use crate::{FILES, build, content, encodings, frames, group_update, payload, vectors_dir};
 
 #[derive(Default)]
 struct Report {
@@ -140,6 +140,7 @@ pub fn run() -> bool {
             "payload" => check_payload(&mut report, stored),
             "group_update" => check_group_updates(&mut report, stored),
             "frames" => check_frames(&mut report, stored),
+            "content" => check_content(&mut report, stored),
             _ => {}
         }
     }
@@ -242,6 +243,36 @@ fn check_sealed(report: &mut Report, stored: &Value) {
             ),
             problem,
         );
+    }
+}
+
+/// Decodes the stored content kinds themselves (not the regenerated ones).
+fn check_content(report: &mut Report, stored: &Value) {
+    let kind_of = |case: &Value| u16::try_from(case["kind"].as_u64().unwrap_or(u64::MAX)).unwrap_or(0);
+    for case in stored["cases"].as_array().cloned().unwrap_or_default() {
+        let data = unhex(case["data"].as_str().unwrap_or_default());
+        let problem = match hush_client_core::Content::from_parts(kind_of(&case), data.clone()) {
+            Ok(decoded) if content::fields(&decoded) != case["content"] => {
+                Some(format!("decodes to {}", content::fields(&decoded)))
+            }
+            Ok(decoded) if decoded.to_parts() != (kind_of(&case), data) => {
+                Some("re-encodes differently".into())
+            }
+            Ok(_) => None,
+            Err(error) => Some(format!("does not decode: {error}")),
+        };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode content.cases {name}"), problem);
+    }
+    for case in stored["refused"].as_array().cloned().unwrap_or_default() {
+        let problem =
+            match hush_client_core::Content::from_parts(kind_of(&case), content::refused_data(&case)) {
+                Ok(_) => Some("decodes".into()),
+                Err(error) if content::error_name(&error) != case["error"] => Some(format!("{error:?}")),
+                Err(_) => None,
+            };
+        let name = case["name"].as_str().unwrap_or_default();
+        report.check(&format!("decode content.refused {name}"), problem);
     }
 }
 

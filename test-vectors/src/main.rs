@@ -13,6 +13,7 @@
 
 mod account_safety;
 mod check;
+mod content;
 mod conversation;
 mod devices;
 mod encodings;
@@ -137,6 +138,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 21,
         description: group_update::DESCRIPTION,
         generate: group_update::generate,
+    },
+    VectorFile {
+        name: "content",
+        seed: 22,
+        description: content::DESCRIPTION,
+        generate: content::generate,
     },
 ];
 

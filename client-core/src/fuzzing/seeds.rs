@@ -112,6 +112,52 @@ pub fn seed_corpus() -> Vec<Seed> {
         "text_too_long",
         unsupported(text_kind, vec![b'x'; MAX_TEXT_LEN + 1]),
     );
+    // The conversation-surface kinds, valid and just off their layouts.
+    let target = MessageId([5; 16]);
+    let content = |content: Content| payload(4, Body::Content(content));
+    add(
+        "client_payload",
+        "reaction",
+        content(Content::reaction(target, "👍", true)),
+    );
+    add(
+        "client_payload",
+        "unreaction",
+        content(Content::reaction(target, "👍", false)),
+    );
+    add(
+        "client_payload",
+        "edit",
+        content(Content::edit(target, "new text")),
+    );
+    add("client_payload", "delete", content(Content::Delete(target)));
+    add(
+        "client_payload",
+        "reply",
+        content(Content::reply(target, "quoting")),
+    );
+    add(
+        "client_payload",
+        "thread",
+        content(Content::in_thread(target, "in a thread")),
+    );
+    let (reaction_kind, _) = Content::reaction(target, "x", true).to_parts();
+    let (delete_kind, _) = Content::Delete(target).to_parts();
+    add(
+        "client_payload",
+        "reaction_bad_action",
+        unsupported(reaction_kind, [&target.0[..], &[2, b'x']].concat()),
+    );
+    add(
+        "client_payload",
+        "reaction_empty_emoji",
+        unsupported(reaction_kind, [&target.0[..], &[1]].concat()),
+    );
+    add(
+        "client_payload",
+        "delete_short",
+        unsupported(delete_kind, target.0[..15].to_vec()),
+    );
     // One id over the limit: the count varint (512 = 80 04) becomes 513 and one id more follows.
     let mut too_many = receipt(ReceiptKind::Delivered, MAX_RECEIPT_IDS);
     let count_at = too_many.len() - MAX_RECEIPT_IDS * 16 - 2;

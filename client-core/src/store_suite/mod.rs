@@ -28,6 +28,7 @@ mod messages;
 mod peers;
 mod queries;
 mod queues;
+mod surface;
 
 pub use account::{
     access_keys_and_standings_are_put_and_replaced, account_round_trips_and_is_replaced,
@@ -56,6 +57,10 @@ pub use queries::{
 pub use queues::{
     conversations_are_replaced_per_peer, held_messages_are_put_replaced_and_removed,
     outbox_items_are_put_replaced_and_removed,
+};
+pub use surface::{
+    deletes_leave_a_tombstone_only, edits_replace_text_and_keep_a_history, reactions_are_a_set_per_message,
+    threads_page_backwards,
 };
 
 /// Generates one `#[test]` per suite function, each on a fresh store from `$make`, an
@@ -86,6 +91,10 @@ macro_rules! store_suite {
             own_account_is_put_and_replaced,
             link_request_is_put_replaced_and_deleted,
             peer_devices_are_put_and_replaced,
+            edits_replace_text_and_keep_a_history,
+            deletes_leave_a_tombstone_only,
+            reactions_are_a_set_per_message,
+            threads_page_backwards,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -62,6 +62,8 @@ pub struct App {
     synced_ids: HashSet<MessageId>,
     /// `ReadElsewhere` events, in order.
     pub read_elsewhere: Vec<(Address, Vec<MessageId>)>,
+    /// Reactions, edits, deletes and ignored effects, in order.
+    pub surface: Vec<Event>,
 }
 
 impl App {
@@ -131,6 +133,10 @@ impl App {
             | Event::DeviceAdded { .. }
             | Event::JoinedAccount { .. }
             | Event::LinkSent { .. }) => self.device_events.push(event),
+            event @ (Event::MessageEdited { .. }
+            | Event::MessageDeleted { .. }
+            | Event::ReactionChanged { .. }
+            | Event::EffectIgnored { .. }) => self.surface.push(event),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

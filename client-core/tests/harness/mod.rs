@@ -670,6 +670,31 @@ impl World {
         Some(id)
     }
 
+    /// Runs a surface call (`handle_react`, `handle_edit`, …) on `from`'s core and acts on its
+    /// outputs. `Ok(Some(id))` if its commit was applied; a shown message (a reply, a thread
+    /// message) is then recorded as sent.
+    pub fn surface(
+        &mut self,
+        from: ClientId,
+        call: impl FnOnce(&mut Core, u64) -> Result<MessageId, hush_client_core::SurfaceError>,
+    ) -> Result<Option<MessageId>, hush_client_core::SurfaceError> {
+        let now = self.now;
+        let id = call(&mut self.clients[from].core, now)?;
+        self.act(from);
+        let client = &mut self.clients[from];
+        let Some(stored) = client.store.message(&id).expect("memory store") else {
+            return Ok(None);
+        };
+        if stored.content.is_shown(&id) {
+            client.sent.push(Sent {
+                id,
+                to: stored.peer,
+                content: stored.content,
+            });
+        }
+        Ok(Some(id))
+    }
+
     /// `id`'s app accepts `peer`'s message request.
     pub fn accept(&mut self, id: ClientId, peer: Address) {
         let now = self.now;

@@ -28,6 +28,9 @@ mod rekey_tests;
 mod salt_file;
 mod schema;
 mod summary;
+mod surface;
+#[cfg(test)]
+mod surface_tests;
 #[cfg(test)]
 mod tests;
 mod unlock;
@@ -36,7 +39,9 @@ mod wal;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use hush_client_core::{Address, Commit, Contact, HistoryEntry, MessageId, Snapshot, Store, StoredMessage};
+use hush_client_core::{
+    Address, Commit, Contact, HistoryEntry, MessageId, Snapshot, Store, StoredMessage, StoredReaction,
+};
 use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -188,6 +193,23 @@ impl Store for SqlStore {
 
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
         queries::message(&self.conn, id)
+    }
+
+    fn edits(&self, id: &MessageId) -> Result<Vec<String>, StoreError> {
+        surface::edits(&self.conn, id)
+    }
+
+    fn reactions(&self, id: &MessageId) -> Result<Vec<StoredReaction>, StoreError> {
+        surface::reactions(&self.conn, id)
+    }
+
+    fn thread(
+        &self,
+        root: &MessageId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        surface::thread(&self.conn, root, before, limit)
     }
 
     fn unread(&self, peer: &Address) -> Result<Vec<MessageId>, StoreError> {

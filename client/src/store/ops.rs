@@ -155,6 +155,9 @@ pub(super) fn apply(
             )?;
         }
         StoreOp::PutPeerDevices(record) => super::peer_devices::put(conn, record)?,
+        op @ (StoreOp::EditMessage { .. } | StoreOp::DeleteMessage { .. } | StoreOp::PutReaction { .. }) => {
+            super::surface::apply(conn, op)?;
+        }
         // A newer core's op this store does not know: refusing the commit keeps the
         // all-or-nothing promise instead of silently losing the op.
         _ => {
@@ -192,6 +195,7 @@ fn insert_message(conn: &Connection, message: &StoredMessage) -> Result<(), Stor
              ON CONFLICT (peer) DO UPDATE SET last_position = excluded.last_position",
             params![message.peer.as_bytes(), conn.last_insert_rowid()],
         )?;
+        super::surface::note_target(conn, message)?;
     }
     Ok(())
 }

@@ -50,7 +50,7 @@ fn a_version_3_profile_migrates_to_version_4_and_stores_pinned_lists() {
         .conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, schema::SCHEMA_VERSION);
     let snapshot = store.load().unwrap().unwrap();
     assert_eq!(snapshot.own_account, Some(own));
     assert!(snapshot.peer_devices.is_empty());

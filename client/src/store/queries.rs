@@ -13,7 +13,7 @@ use super::codec::{self, MESSAGE_COLUMNS, column, saturating, uint};
 use super::summary::ConversationSummary;
 
 /// Every row of `sql`, each turned into a `T` by `decode`.
-fn rows<T>(
+pub(super) fn rows<T>(
     conn: &Connection,
     sql: &str,
     params: impl Params,
@@ -113,6 +113,7 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         own_account: super::devices::load_own(conn, pickle_key)?,
         link_request: super::devices::load_link_request(conn, pickle_key)?,
         peer_devices: super::peer_devices::load(conn)?,
+        recent: super::surface::recent(conn)?,
     }))
 }
 
@@ -127,8 +128,9 @@ pub(super) fn history(
     let mut entries = rows(
         conn,
         &format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE peer = ?1 AND position < ?2 \
-             ORDER BY position DESC LIMIT ?3"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE peer = ?1 AND position < ?2 AND {} \
+             ORDER BY position DESC LIMIT ?3",
+            super::surface::HIDDEN
         ),
         params![peer.as_bytes(), before, saturating(limit)],
         codec::message,

@@ -116,6 +116,25 @@ const MIGRATIONS: &[&str] = &[
         list BLOB NOT NULL,
         memberships BLOB NOT NULL
     ) WITHOUT ROWID;",
+    // Version 5: reactions, edits and deletes for everyone (proto/PROTOCOL.md, "Content
+    // kinds"). `target` is the message a row of kinds 2 to 6 names (the first 16 bytes of its
+    // body; filled in for rows a newer client sent before this build knew the kinds); `edits`
+    // keeps the texts edits replaced, in order; `reactions` is a set per message.
+    "ALTER TABLE messages ADD COLUMN target BLOB;
+    UPDATE messages SET target = substr(body, 1, 16) WHERE kind BETWEEN 2 AND 6 AND length(body) >= 16;
+    CREATE INDEX messages_by_target ON messages (target, kind, position) WHERE target IS NOT NULL;
+    CREATE TABLE edits (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message BLOB NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX edits_by_message ON edits (message, seq);
+    CREATE TABLE reactions (
+        message BLOB NOT NULL,
+        by BLOB NOT NULL,
+        emoji TEXT NOT NULL,
+        PRIMARY KEY (message, by, emoji)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
@@ -229,8 +248,8 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
     // Every commit is fsynced before `apply` returns: the core acknowledges a message to the
     // relay right after, so it must survive power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // Deleted rows (sent outbox items, released held messages) are overwritten, not left in
-    // free pages.
+    // Deleted rows (sent outbox items, released held messages, texts deleted for everyone) are
+    // overwritten, not left in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
     // Temporary tables and sort spills stay in memory rather than in files.
     conn.pragma_update(None, "temp_store", "MEMORY")?;

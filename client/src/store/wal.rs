@@ -19,13 +19,15 @@ use super::StoreError;
 pub(super) const WAL_SIZE_LIMIT: i64 = 0;
 
 /// Whether `commit` replaces state whose old copy must not survive it: the account (identity
-/// and prekey secrets, one-time prekeys erased after use) or a peer's sessions (ratchet chain
-/// keys).
+/// and prekey secrets, one-time prekeys erased after use), a peer's sessions (ratchet chain
+/// keys) or a message deleted for everyone (its text).
 pub(super) fn replaces_secrets(commit: &Commit) -> bool {
-    commit
-        .ops
-        .iter()
-        .any(|op| matches!(op, StoreOp::PutAccount(_) | StoreOp::PutPeer(_)))
+    commit.ops.iter().any(|op| {
+        matches!(
+            op,
+            StoreOp::PutAccount(_) | StoreOp::PutPeer(_) | StoreOp::DeleteMessage { .. }
+        )
+    })
 }
 
 /// Moves every page of the log into the database file and truncates the log to zero bytes.

@@ -2,6 +2,7 @@
 //! or when standard input or output is not a terminal (scripts, pipes).
 
 mod plain;
+mod surface;
 mod tui;
 
 use std::io::IsTerminal;

@@ -16,7 +16,7 @@ const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// History lines shown when the chat opens.
 const BACKLOG: usize = 20;
 
-/// One history line: `[hh:mm:ss] name: text  (status)`.
+/// One history line: `[hh:mm:ss] name: text  (status)  #tag`.
 pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
     let seconds = message.sent_at / 1000;
     let clock = format!(
@@ -30,9 +30,13 @@ pub fn format_message(message: &StoredMessage, peer_name: &str) -> String {
         _ => "me",
     };
     let text = super::printable(&text_of(&message.content));
+    let tag = super::surface::tag(&message.id);
     match message.direction {
-        Direction::Outgoing => format!("[{clock}] {who}: {text}  ({})", status_mark(message.status)),
-        _ => format!("[{clock}] {who}: {text}"),
+        Direction::Outgoing => format!(
+            "[{clock}] {who}: {text}  ({})  #{tag}",
+            status_mark(message.status)
+        ),
+        _ => format!("[{clock}] {who}: {text}  #{tag}"),
     }
 }
 
@@ -47,10 +51,7 @@ fn status_change_mark(status: MessageStatus, delivered_shown: bool) -> &'static 
 
 /// What a message says, as text.
 pub(super) fn text_of(content: &Content) -> String {
-    match content {
-        Content::Text(text) => text.clone(),
-        other => format!("<unsupported content: {other:?}>"),
-    }
+    super::surface::shown(content).unwrap_or_else(|| format!("<unsupported content: {content:?}>"))
 }
 
 /// The word for a status of one of our messages.
@@ -69,8 +70,16 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
     let mut profile = Profile::open(dir).await?;
     let peer: Address = profile.resolve(with).await?;
     let name = profile.display_name(&peer).await?;
+    let names = |address: &Address| {
+        if *address == peer {
+            name.clone()
+        } else {
+            "me".to_string()
+        }
+    };
     for entry in profile.client.history(peer, None, BACKLOG).await? {
-        println!("{}", format_message(&entry.message, &name));
+        let extra = super::surface::annotations(&profile.client, entry.message.id, &names).await?;
+        println!("{}{extra}", format_message(&entry.message, &name));
     }
     profile.client.mark_read(peer).await?;
     println!("-- chatting with {name}; type a line and press enter to send, Ctrl-D to leave --");
@@ -85,6 +94,13 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
         tokio::select! {
             line = lines.next_line(), if stdin_open => match line? {
                 Some(line) if line.trim().is_empty() => {}
+                Some(line) if line.starts_with('/') => {
+                    match super::surface::command(&profile.client, peer, &line).await {
+                        Some(Ok(done)) => println!("{done}"),
+                        Some(Err(error)) => println!("  ! {error}"),
+                        None => println!("  ! unknown command; /react, /unreact, /edit, /delete, /reply, /thread, /show"),
+                    }
+                }
                 Some(line) => {
                     match profile.client.send(peer, Content::text(line)).await {
                         Ok(id) => {
@@ -125,6 +141,9 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                         status => status_change_mark(status, delivered_shown.remove(&id)),
                     };
                     println!("  · {} {}", short(&id.to_string()), mark);
+                }
+                Some(ClientEvent::Core(event)) if super::surface::event_line(&event, &peer, &name).is_some() => {
+                    println!("{}", super::surface::event_line(&event, &peer, &name).unwrap_or_default());
                 }
                 Some(ClientEvent::Core(Event::SessionReset { peer: about, started_here })) if about == peer => {
                     let by = if started_here { "this device" } else { "the other side" };
@@ -191,7 +210,7 @@ mod tests {
         };
         assert_eq!(
             format_message(&message, "bob"),
-            "[00:00:00] bob: hi\u{fffd}]0;pwned\u{fffd}\u{fffd}[00:00:00] me: fake"
+            "[00:00:00] bob: hi\u{fffd}]0;pwned\u{fffd}\u{fffd}[00:00:00] me: fake  #01010101"
         );
     }
 

@@ -30,6 +30,12 @@ pub fn raw_text(content: &Content) -> String {
     match content {
         Content::Text(text) => text.clone(),
         Content::Unsupported { kind, .. } => format!("<unsupported content of kind {kind}>"),
+        Content::Reply(reply) => format!("(reply to {}) {}", reply.target, reply.text),
+        Content::InThread(message) => format!("(in thread {}) {}", message.target, message.text),
+        Content::Delete(_) => "(deleted)".to_string(),
+        Content::Reaction(reaction) if reaction.added => format!("(reacted {})", reaction.emoji),
+        Content::Reaction(reaction) => format!("(took back {})", reaction.emoji),
+        Content::Edit(edit) => format!("(edited a message: {})", edit.text),
         other => format!("<unsupported content: {other:?}>"),
     }
 }
