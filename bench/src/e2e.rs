@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// Longest the whole exchange may take before the run is declared broken.
-const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The e2e workload.
 #[derive(Debug, Clone)]
@@ -39,9 +39,12 @@ pub struct E2eOutcome {
     pub relay_rate: f64,
     /// Bytes of one sealed envelope (what the baseline sends).
     pub envelope_len: usize,
+    /// Sealed copies of each message (one per receiving device, plus the sender's other
+    /// devices); the baseline carries that many envelopes per message.
+    pub copies: usize,
 }
 
-async fn open_client(
+pub(crate) async fn open_client(
     dir: &std::path::Path,
     name: &str,
     key: u8,
@@ -114,10 +117,11 @@ pub async fn measure(relay: &RelayAddress, run: &E2eRun) -> anyhow::Result<E2eOu
         client_rate: run.messages as f64 / client_elapsed.as_secs_f64(),
         relay_rate,
         envelope_len,
+        copies: 1,
     })
 }
 
-async fn wait_for(events: &mut Events, count: usize) -> anyhow::Result<()> {
+pub(crate) async fn wait_for(events: &mut Events, count: usize) -> anyhow::Result<()> {
     let mut received = 0;
     while received < count {
         match events.next().await {
@@ -132,7 +136,7 @@ async fn wait_for(events: &mut Events, count: usize) -> anyhow::Result<()> {
 
 /// Bytes of the sealed envelope one of the run's messages becomes once the session is past its
 /// first round trip: measured by building that envelope (payload, ratchet message, seal).
-fn sealed_len(text_len: usize) -> anyhow::Result<usize> {
+pub(crate) fn sealed_len(text_len: usize) -> anyhow::Result<usize> {
     let mut rng = rand::rng();
     let alice = Account::new(0, &mut rng);
     let mut bob = Account::new(0, &mut rng);
@@ -164,7 +168,7 @@ fn sealed_len(text_len: usize) -> anyhow::Result<usize> {
 
 /// `count` opaque envelopes from one bare connection to another through the relay, `window`
 /// outstanding; returns envelopes per second until the last is delivered.
-async fn bare_relay(
+pub(crate) async fn bare_relay(
     relay: &RelayAddress,
     count: usize,
     window: usize,

@@ -5,6 +5,7 @@
 mod baseline;
 mod child;
 mod e2e;
+mod e2e_devices;
 mod group;
 mod idle;
 mod load;
@@ -158,6 +159,10 @@ struct E2eArgs {
     /// else in process).
     #[arg(long)]
     spawn_relay: Option<PathBuf>,
+    /// Devices of the receiving account (above 1: the sending account has 2 devices, and every
+    /// message goes to each receiving device and, as a synced copy, to the sender's other one).
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -382,17 +387,23 @@ async fn e2e_mode(args: E2eArgs) -> anyhow::Result<()> {
         window: args.window,
         text_len: args.text_len,
     };
-    let outcome = e2e::measure(&address, &run).await;
+    let outcome = if args.devices > 1 {
+        e2e_devices::measure(&address, &run, args.devices).await
+    } else {
+        e2e::measure(&address, &run).await
+    };
     relay.stop().await;
     let outcome = outcome?;
     println!(
-        "E2E client={:.0} relay_only={:.0} ratio={:.2} messages={} window={} envelope_bytes={}",
+        "E2E client={:.0} relay_only={:.0} ratio={:.2} devices={} messages={} window={} envelope_bytes={} copies={}",
         outcome.client_rate,
         outcome.relay_rate,
         outcome.client_rate / outcome.relay_rate.max(f64::MIN_POSITIVE),
+        args.devices,
         args.messages,
         args.window,
-        outcome.envelope_len
+        outcome.envelope_len,
+        outcome.copies
     );
     Ok(())
 }
