@@ -78,28 +78,7 @@ pub async fn measure(relay: &RelayAddress, run: &E2eRun) -> anyhow::Result<E2eOu
     wait_for(&mut bob_events, 1).await?;
 
     let start = Instant::now();
-    let sender = {
-        let alice = Arc::clone(&alice);
-        let window = Arc::new(Semaphore::new(run.window));
-        let messages = run.messages;
-        tokio::spawn(async move {
-            let mut sends = JoinSet::new();
-            for _ in 0..messages {
-                let permit = Arc::clone(&window).acquire_owned().await?;
-                let alice = Arc::clone(&alice);
-                let text = text.clone();
-                sends.spawn(async move {
-                    let result = alice.send(bob_address, Content::text(text)).await;
-                    drop(permit);
-                    result
-                });
-            }
-            while let Some(result) = sends.join_next().await {
-                result??;
-            }
-            anyhow::Ok(())
-        })
-    };
+    let sender = send_all(&alice, bob_address, run, text);
     tokio::time::timeout(RUN_TIMEOUT, wait_for(&mut bob_events, run.messages))
         .await
         .context("Bob did not receive every message in time")??;
@@ -118,6 +97,35 @@ pub async fn measure(relay: &RelayAddress, run: &E2eRun) -> anyhow::Result<E2eOu
         relay_rate,
         envelope_len,
         copies: 1,
+    })
+}
+
+/// Sends `run.messages` texts from `alice` to `to` in the background, `run.window` at once.
+pub(crate) fn send_all(
+    alice: &Arc<Client>,
+    to: hush_client::Address,
+    run: &E2eRun,
+    text: String,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let alice = Arc::clone(alice);
+    let window = Arc::new(Semaphore::new(run.window));
+    let messages = run.messages;
+    tokio::spawn(async move {
+        let mut sends = JoinSet::new();
+        for _ in 0..messages {
+            let permit = Arc::clone(&window).acquire_owned().await?;
+            let alice = Arc::clone(&alice);
+            let text = text.clone();
+            sends.spawn(async move {
+                let result = alice.send(to, Content::text(text)).await;
+                drop(permit);
+                result
+            });
+        }
+        while let Some(result) = sends.join_next().await {
+            result??;
+        }
+        anyhow::Ok(())
     })
 }
 

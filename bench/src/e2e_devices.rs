@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hush_client::{Client, ClientEvent, Content, DatabaseKey, Event, Events, RelayAddress};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::e2e::{E2eOutcome, E2eRun, RUN_TIMEOUT, bare_relay, open_client, sealed_len, wait_for};
+use crate::e2e::{E2eOutcome, E2eRun, RUN_TIMEOUT, bare_relay, open_client, sealed_len, send_all, wait_for};
 
 /// A device that joins the account of `holder`.
 async fn linked(
@@ -100,28 +99,7 @@ pub async fn measure(relay: &RelayAddress, run: &E2eRun, devices: usize) -> anyh
     wait_synced(&mut laptop_events, 1).await?;
 
     let start = Instant::now();
-    let sender = {
-        let alice = Arc::clone(&alice);
-        let window = Arc::new(Semaphore::new(run.window));
-        let messages = run.messages;
-        tokio::spawn(async move {
-            let mut sends = JoinSet::new();
-            for _ in 0..messages {
-                let permit = Arc::clone(&window).acquire_owned().await?;
-                let alice = Arc::clone(&alice);
-                let text = text.clone();
-                sends.spawn(async move {
-                    let result = alice.send(bob_account, Content::text(text)).await;
-                    drop(permit);
-                    result
-                });
-            }
-            while let Some(result) = sends.join_next().await {
-                result??;
-            }
-            anyhow::Ok(())
-        })
-    };
+    let sender = send_all(&alice, bob_account, run, text);
     let mut receivers = JoinSet::new();
     let messages = run.messages;
     let mut clients = Vec::new();

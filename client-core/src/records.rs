@@ -142,6 +142,21 @@ pub struct OutboxItem {
     pub not_before: u64,
 }
 
+impl OutboxItem {
+    /// An unnumbered item (our access key, sync, a hint) for `peer`, queued and due at `now`.
+    pub(crate) fn unnumbered(id: MessageId, peer: Address, payload: Vec<u8>, now: u64) -> Self {
+        Self {
+            id,
+            peer,
+            conv_seq: 0,
+            payload,
+            envelope: None,
+            created_at: now,
+            not_before: now,
+        }
+    }
+}
+
 /// A decrypted message that arrived ahead of an earlier one; released in order once the gap
 /// fills (the sender resends until the relay has stored it).
 #[derive(Debug, Clone, PartialEq, Eq)]

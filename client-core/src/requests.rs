@@ -112,15 +112,7 @@ impl Core {
         }
         .encode()
         .ok()?;
-        Some(OutboxItem {
-            id,
-            peer,
-            conv_seq: 0,
-            payload,
-            envelope: None,
-            created_at: now,
-            not_before: now,
-        })
+        Some(OutboxItem::unnumbered(id, peer, payload, now))
     }
 
     /// Whether content from `from` is held as a request. The first message held from a peer we

@@ -69,31 +69,29 @@ impl Core {
         }
         let own = self.account_address();
         for chunk in ids.chunks(MAX_RECEIPT_IDS) {
-            let id = MessageId::random(&mut self.rng);
-            let payload = Payload {
-                id,
-                conv_seq: 0,
-                sent_at: now,
-                body: Body::ReadSync {
-                    peer,
-                    ids: chunk.to_vec(),
-                },
+            let body = Body::ReadSync {
+                peer,
+                ids: chunk.to_vec(),
             };
-            let Ok(payload) = payload.encode() else {
-                continue;
-            };
-            let item = OutboxItem {
-                id,
-                peer: own,
-                conv_seq: 0,
-                payload,
-                envelope: None,
-                created_at: now,
-                not_before: now,
-            };
-            self.outbox.insert(item.clone());
-            ops.push(StoreOp::PutOutbox(item));
+            self.queue_unnumbered(now, own, body, ops);
         }
+    }
+
+    /// Queues an unnumbered `body` for `peer` into `ops`.
+    fn queue_unnumbered(&mut self, now: u64, peer: Address, body: Body, ops: &mut Vec<StoreOp>) {
+        let id = MessageId::random(&mut self.rng);
+        let Ok(payload) = (Payload {
+            id,
+            conv_seq: 0,
+            sent_at: now,
+            body,
+        })
+        .encode() else {
+            return;
+        };
+        let item = OutboxItem::unnumbered(id, peer, payload, now);
+        self.outbox.insert(item.clone());
+        ops.push(StoreOp::PutOutbox(item));
     }
 
     /// The copy of the content item `item` for `device`, numbered next in our stream to that
@@ -207,28 +205,7 @@ impl Core {
         }
         let mut ops = Vec::new();
         for peer in to {
-            let id = MessageId::random(&mut self.rng);
-            let body = Body::ListChanged { account, counter };
-            let Ok(payload) = (Payload {
-                id,
-                conv_seq: 0,
-                sent_at: now,
-                body,
-            })
-            .encode() else {
-                continue;
-            };
-            let item = OutboxItem {
-                id,
-                peer,
-                conv_seq: 0,
-                payload,
-                envelope: None,
-                created_at: now,
-                not_before: now,
-            };
-            self.outbox.insert(item.clone());
-            ops.push(StoreOp::PutOutbox(item));
+            self.queue_unnumbered(now, peer, Body::ListChanged { account, counter }, &mut ops);
         }
         if !ops.is_empty() {
             self.commit(ops);
