@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::BoundedBytes;
-
 /// Opaque bytes, at most `MAX` of them. On the wire a byte string (postcard: varint length, then
 /// the bytes), as [`crate::Envelope`] is; a longer one does not decode. `Debug` shows the length
 /// only: these carry ciphertext, which never reaches logs.
@@ -65,6 +63,49 @@ impl<'de, const MAX: usize> Deserialize<'de> for LimitedBytes<MAX> {
                 what: "a byte string",
             })
             .map(Self)
+    }
+}
+
+/// Reads a byte string of at most `max` bytes: in one piece from a format with byte strings
+/// (postcard), element by element from one without (a JSON array), never holding more than `max`.
+pub(crate) struct BoundedBytes {
+    pub(crate) max: usize,
+    pub(crate) what: &'static str,
+}
+
+impl BoundedBytes {
+    fn check<E: serde::de::Error>(&self, len: usize) -> Result<(), E> {
+        if len > self.max {
+            return Err(E::invalid_length(len, self));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BoundedBytes {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} of at most {} bytes", self.what, self.max)
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+        self.check(bytes.len())?;
+        Ok(bytes.to_vec())
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+        self.check(bytes.len())?;
+        Ok(bytes)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+        while let Some(byte) = seq.next_element::<u8>()? {
+            self.check(bytes.len() + 1)?;
+            bytes.push(byte);
+        }
+        Ok(bytes)
     }
 }
 

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{BoundedBytes, BoundedVec, Signature};
+use crate::bytes::BoundedBytes;
+use crate::types::{BoundedVec, Signature};
 
 /// Most devices an account has (test-vectors/SPEC.md §16, `MAX_DEVICES`).
 pub const MAX_DEVICES: usize = 6;

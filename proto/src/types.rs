@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bytes::LimitedBytes;
+use crate::bytes::{BoundedBytes, LimitedBytes};
 use crate::{MAX_ENVELOPE_LEN, MAX_PREKEYS_PER_UPLOAD, MAX_RECIPIENTS_PER_SEND};
 
 /// Names a mailbox: `SHA-256("Hush_v1_Mailbox" || identity key)` computed by its owner, so the
@@ -122,49 +122,6 @@ impl<'de> Deserialize<'de> for Signature {
         let array = <[u8; 64]>::try_from(bytes.as_slice())
             .map_err(|_| serde::de::Error::invalid_length(bytes.len(), &"a signature of 64 bytes"))?;
         Ok(Self(array))
-    }
-}
-
-/// Reads a byte string of at most `max` bytes: in one piece from a format with byte strings
-/// (postcard), element by element from one without (a JSON array), never holding more than `max`.
-pub(crate) struct BoundedBytes {
-    pub(crate) max: usize,
-    pub(crate) what: &'static str,
-}
-
-impl BoundedBytes {
-    fn check<E: serde::de::Error>(&self, len: usize) -> Result<(), E> {
-        if len > self.max {
-            return Err(E::invalid_length(len, self));
-        }
-        Ok(())
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for BoundedBytes {
-    type Value = Vec<u8>;
-
-    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} of at most {} bytes", self.what, self.max)
-    }
-
-    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
-        self.check(bytes.len())?;
-        Ok(bytes.to_vec())
-    }
-
-    fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
-        self.check(bytes.len())?;
-        Ok(bytes)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
-        while let Some(byte) = seq.next_element::<u8>()? {
-            self.check(bytes.len() + 1)?;
-            bytes.push(byte);
-        }
-        Ok(bytes)
     }
 }
 
