@@ -245,6 +245,10 @@ pub enum Body {
         /// The list's counter.
         counter: u64,
     },
+    /// A group control message (its encoding is `groups::control`'s: signed group updates, or
+    /// the sending device's sender key for a group). Unnumbered; the group log orders updates,
+    /// and a sender key delivered twice is taken once.
+    Group(Vec<u8>),
 }
 
 /// The decrypted unit.
@@ -336,6 +340,9 @@ enum WireBody {
         account: [u8; 32],
         counter: u64,
     },
+    Group {
+        data: Vec<u8>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -397,6 +404,7 @@ impl Payload {
                 account: *account.as_bytes(),
                 counter: *counter,
             },
+            Body::Group(data) => WireBody::Group { data: data.clone() },
         };
         let bytes = postcard::to_allocvec(&WirePayload {
             id: self.id,
@@ -455,6 +463,7 @@ impl Payload {
                 account: Address::from_bytes(account).map_err(|_| PayloadError::Malformed)?,
                 counter,
             },
+            WireBody::Group { data } => Body::Group(data),
         };
         let payload = Self {
             id: wire.id,

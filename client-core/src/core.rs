@@ -11,7 +11,7 @@
 //! A driver may apply several commits in one transaction as long as it does so before acting on
 //! the requests and events that followed them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hush_crypto::Account;
 use hush_crypto::devices::{AccountKey, LinkRequest};
@@ -27,6 +27,7 @@ use crate::devices::own::{BundleChecks, ListSync, OwnAccount};
 use crate::devices::peers::{PeerFetch, PeerLists};
 use crate::error::CoreError;
 use crate::event::Event;
+use crate::groups::{GroupId, GroupRecord};
 use crate::inbox::Inbox;
 use crate::link::{Link, Pending};
 use crate::login::Login;
@@ -72,6 +73,8 @@ pub struct Core {
     pub(crate) own_key_shared: bool,
     /// Recent messages and early effects, for reactions, edits and deletes.
     pub(crate) surface: Surface,
+    /// The groups we are or were in.
+    pub(crate) groups: BTreeMap<GroupId, GroupRecord>,
 }
 
 impl core::fmt::Debug for Core {
@@ -135,6 +138,10 @@ impl Core {
         core.outbox.restore(snapshot.outbox);
         core.inbox.restore(snapshot.held);
         core.surface.restore(&snapshot.recent);
+        for blob in &snapshot.groups {
+            let record = GroupRecord::from_blob(blob)?;
+            core.groups.insert(blob.id, record);
+        }
         core.resets
             .restore(snapshot.unconfirmed, snapshot.recent_incoming);
         let (peers, own) = (snapshot.peer_access, snapshot.own_access_key);
@@ -170,6 +177,7 @@ impl Core {
             peer_fetch: PeerFetch::default(),
             own_key_shared: false,
             surface: Surface::default(),
+            groups: BTreeMap::new(),
         }
     }
 

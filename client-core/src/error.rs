@@ -16,6 +16,9 @@ pub enum CoreError {
     /// A saved outbox or held item names an invalid address or payload.
     #[error("saved state is inconsistent: {0}")]
     Inconsistent(&'static str),
+    /// A saved group does not restore.
+    #[error("saved group is unreadable: {0}")]
+    Group(#[from] crate::groups::GroupRecordError),
 }
 
 /// Why a message could not be queued.

@@ -80,6 +80,9 @@ pub enum PayloadFault {
     /// account's.
     #[error("sync from a device that is not our account's")]
     NotOwnDevice,
+    /// A group control message refused (it changes nothing).
+    #[error("group control refused: {0}")]
+    Group(crate::groups::ControlError),
 }
 
 /// Something the app should know. Each event follows the commit that made it true.
@@ -101,6 +104,12 @@ pub enum Event {
         peer: Address,
         /// Its new status.
         status: MessageStatus,
+    },
+    /// A group we are in was made, joined, or changed (members, roles, name): its state is
+    /// [`crate::Core::group`]'s.
+    GroupChanged {
+        /// Which.
+        group: crate::groups::GroupId,
     },
     /// An envelope was dropped; it never reaches the history.
     Dropped {

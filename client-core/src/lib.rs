@@ -19,6 +19,7 @@ mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod group_control;
 pub mod groups;
 mod inbox;
 mod link;
@@ -55,6 +56,7 @@ pub use devices::{
 };
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
+pub use group_control::{GroupChainsSummary, GroupCommandError};
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
 pub use prekey_wire::signed_prekey_to_wire;

@@ -56,6 +56,7 @@ pub struct MemoryStore {
     link_request: Option<LinkRequestPickle>,
     peer_devices: BTreeMap<Address, PeerDevicesRecord>,
     surface: SurfaceTables,
+    groups: BTreeMap<crate::groups::GroupId, crate::groups::GroupBlob>,
 }
 
 impl MemoryStore {
@@ -109,6 +110,9 @@ impl MemoryStore {
             StoreOp::PutLinkRequest(request) => self.link_request = request.clone(),
             StoreOp::PutPeerDevices(record) => {
                 self.peer_devices.insert(record.peer, record.clone());
+            }
+            StoreOp::PutGroup(blob) => {
+                self.groups.insert(blob.id, blob.clone());
             }
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
@@ -201,6 +205,7 @@ impl Store for MemoryStore {
                 recent.reverse();
                 recent
             },
+            groups: self.groups.values().cloned().collect(),
         }))
     }
 

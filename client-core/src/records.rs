@@ -15,6 +15,7 @@ use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::{Content, MessageId};
 use crate::devices::{OwnAccountRecord, PeerDevicesRecord};
+use crate::groups::GroupBlob;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -199,6 +200,8 @@ pub struct HistoryEntry {
 pub enum StoreOp {
     /// Replace the account (identity and prekeys).
     PutAccount(AccountPickle),
+    /// Replace one group (keyed by its id): its log and chains.
+    PutGroup(GroupBlob),
     /// Replace the sessions with one peer (keyed by its identity).
     PutPeer(PeerSessionsPickle),
     /// Replace a conversation's counters.
@@ -333,4 +336,6 @@ pub struct Snapshot {
     /// The latest messages of the history (at most [`crate::MAX_SURFACE_WINDOW`]), oldest
     /// first, effects included: what reactions, edits and deletes can act on.
     pub recent: Vec<StoredMessage>,
+    /// The groups we are or were in.
+    pub groups: Vec<GroupBlob>,
 }

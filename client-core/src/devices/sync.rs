@@ -78,7 +78,7 @@ impl Core {
     }
 
     /// Queues an unnumbered `body` for `peer` into `ops`.
-    fn queue_unnumbered(&mut self, now: u64, peer: Address, body: Body, ops: &mut Vec<StoreOp>) {
+    pub(crate) fn queue_unnumbered(&mut self, now: u64, peer: Address, body: Body, ops: &mut Vec<StoreOp>) {
         let id = MessageId::random(&mut self.rng);
         let Ok(payload) = (Payload {
             id,

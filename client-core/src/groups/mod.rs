@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use hush_crypto::devices::AccountKey;
 use rand_core::CryptoRng;
 
+mod control;
 mod error;
 mod log;
 mod operation;
+mod record;
 mod state;
 mod update;
 mod wire;
@@ -21,9 +23,13 @@ mod log_tests;
 #[cfg(test)]
 mod tests;
 
+pub use control::{
+    CONTROL_KEY_REQUEST, CONTROL_SENDER_KEY, CONTROL_UPDATES, ControlError, GroupControl, MAX_CONTROL_UPDATES,
+};
 pub use error::{GroupRuleError, GroupUpdateError};
 pub use log::{GroupLog, Received};
 pub use operation::GroupOperation;
+pub use record::{GroupBlob, GroupRecord, GroupRecordError};
 pub use update::{GroupUpdate, UPDATE_HASH_KEY, UpdateHash};
 pub use wire::{GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE};
 

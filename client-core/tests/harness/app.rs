@@ -64,6 +64,8 @@ pub struct App {
     pub read_elsewhere: Vec<(Address, Vec<MessageId>)>,
     /// Reactions, edits, deletes and ignored effects, in order.
     pub surface: Vec<Event>,
+    /// Group events (`GroupChanged`), in order.
+    pub group_events: Vec<Event>,
 }
 
 impl App {
@@ -137,6 +139,7 @@ impl App {
             | Event::MessageDeleted { .. }
             | Event::ReactionChanged { .. }
             | Event::EffectIgnored { .. }) => self.surface.push(event),
+            event @ Event::GroupChanged { .. } => self.group_events.push(event),
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

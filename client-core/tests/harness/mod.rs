@@ -705,6 +705,19 @@ impl World {
         self.act(id);
     }
 
+    /// Runs a group call (`create_group`, `group_add`, ...) on `id`'s core at the world's time
+    /// and acts on its outputs.
+    pub fn group<T>(
+        &mut self,
+        id: ClientId,
+        call: impl FnOnce(&mut Core, u64) -> Result<T, hush_client_core::GroupCommandError>,
+    ) -> Result<T, hush_client_core::GroupCommandError> {
+        let now = self.now;
+        let result = call(&mut self.clients[id].core, now);
+        self.act(id);
+        result
+    }
+
     /// `id`'s app blocks `peer`.
     pub fn block(&mut self, id: ClientId, peer: Address) {
         let now = self.now;

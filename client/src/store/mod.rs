@@ -17,6 +17,7 @@ mod devices;
 mod error;
 #[cfg(test)]
 mod existing_tests;
+mod groups;
 mod kdf;
 mod key;
 mod ops;

@@ -155,6 +155,7 @@ pub(super) fn apply(
             )?;
         }
         StoreOp::PutPeerDevices(record) => super::peer_devices::put(conn, record)?,
+        StoreOp::PutGroup(blob) => super::groups::put(conn, blob)?,
         op @ (StoreOp::EditMessage { .. } | StoreOp::DeleteMessage { .. } | StoreOp::PutReaction { .. }) => {
             super::surface::apply(conn, op)?;
         }

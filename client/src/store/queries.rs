@@ -114,6 +114,7 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         link_request: super::devices::load_link_request(conn, pickle_key)?,
         peer_devices: super::peer_devices::load(conn)?,
         recent: super::surface::recent(conn)?,
+        groups: super::groups::load(conn)?,
     }))
 }
 

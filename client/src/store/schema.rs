@@ -135,6 +135,11 @@ const MIGRATIONS: &[&str] = &[
         emoji TEXT NOT NULL,
         PRIMARY KEY (message, by, emoji)
     ) WITHOUT ROWID;",
+    // Version 6: groups (client-core `groups`): one row per group with the core's stored form.
+    "CREATE TABLE groups (
+        id BLOB PRIMARY KEY NOT NULL,
+        record BLOB NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,488 @@
+//! Groups in the core, the control side (proto/PROTOCOL.md, "Group control messages"): making
+//! and changing groups, sending each change and our sender key to every member over the
+//! pairwise sessions, and taking the ones that arrive.
+//!
+//! Every control message is an unnumbered pairwise payload ([`Body::Group`]) to a member
+//! account (so every device of it gets one, through the fan-out), kept in the outbox until the
+//! relay stores it. The group log orders updates whatever order they arrive in, and a sender key
+//! delivered twice is taken once, so control messages need no stream numbers.
+//!
+//! Our sending chain rotates (a new chain at the next epoch, sent to the members that remain)
+//! whenever an account leaves the group, so a removed member cannot read what is sent after.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hush_crypto::devices::AccountKey;
+use hush_crypto::group::GroupSender;
+
+use crate::address::Address;
+use crate::content::Body;
+use crate::core::Core;
+use crate::devices::peers::peer_account_key;
+use crate::event::{ClaimedSender, DropReason, Event, PayloadFault};
+use crate::groups::{
+    ControlError, GroupControl, GroupId, GroupLog, GroupOperation, GroupRecord, GroupState, GroupUpdate,
+    GroupUpdateError, MAX_CONTROL_UPDATES, Received, Role,
+};
+use crate::records::StoreOp;
+
+/// Why a group command was refused. Nothing was queued or stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupCommandError {
+    /// No group with this id.
+    #[error("no such group")]
+    UnknownGroup,
+    /// We are not (or no longer) a member.
+    #[error("not a member of this group")]
+    NotMember,
+    /// The member at `index` of the list given is not an account we know (no device list pinned
+    /// for it): talk to them first.
+    #[error("member {index} of the list is not a known account")]
+    UnknownAccount {
+        /// Its position in the list.
+        index: usize,
+    },
+    /// The group rules refuse it (not an admin, already a member, ...).
+    #[error("refused by the group rules: {0}")]
+    Refused(#[from] GroupUpdateError),
+}
+
+/// What [`Core::group_chains`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupChainsSummary {
+    /// Our sending chain's epoch; `None` once we are no longer a member.
+    pub own_epoch: Option<u64>,
+    /// The other member devices' chains: device identity key and epoch.
+    pub received: Vec<(hush_crypto::IdentityKey, u64)>,
+}
+
+impl Core {
+    /// The groups we are or were in.
+    pub fn groups(&self) -> Vec<&GroupState> {
+        self.groups.values().map(GroupRecord::state).collect()
+    }
+
+    /// One group.
+    pub fn group(&self, id: &GroupId) -> Option<&GroupState> {
+        self.groups.get(id).map(GroupRecord::state)
+    }
+
+    /// The sending chains of group `id` as this device holds them, for diagnostics and tests:
+    /// our own chain's epoch (`None` once we are out), and each other member device's chains
+    /// (its identity key and the chain's epoch).
+    pub fn group_chains(&self, id: &GroupId) -> Option<GroupChainsSummary> {
+        let record = self.groups.get(id)?;
+        Some(GroupChainsSummary {
+            own_epoch: record.sender.as_ref().map(|sender| sender.label().epoch),
+            received: record
+                .chains
+                .receivers()
+                .map(|receiver| (receiver.label().sender, receiver.label().epoch))
+                .collect(),
+        })
+    }
+
+    /// Whether we are a member of `id` now.
+    pub fn is_group_member(&self, id: &GroupId) -> bool {
+        self.group(id)
+            .is_some_and(|state| state.role(&self.account_key()).is_some())
+    }
+
+    /// Makes a group named `name` with us as its admin and `members` (contacts' account
+    /// addresses) as members, and sends it to them.
+    pub fn create_group(
+        &mut self,
+        now: u64,
+        name: &str,
+        members: &[Address],
+    ) -> Result<GroupId, GroupCommandError> {
+        let me = self.account_key();
+        let mut listed: BTreeMap<AccountKey, Role> = self
+            .member_accounts(members)?
+            .into_iter()
+            .map(|account| (account, Role::Member))
+            .collect();
+        listed.insert(me, Role::Admin);
+        let id = GroupId::random(&mut self.rng);
+        let operation = GroupOperation::Create {
+            name: name.to_owned(),
+            description: None,
+            members: listed,
+        };
+        let creation = GroupUpdate::sign(id, 1, me, &self.account, operation)?;
+        let log = GroupLog::new(creation.clone(), &me)?;
+        self.join_group(now, log, false);
+        let mut ops = Vec::new();
+        self.queue_control(now, &id, &GroupControl::Updates(vec![creation]), None, &mut ops);
+        self.commit(ops);
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Adds `members` (contacts' account addresses) to group `id`; they are sent its whole log.
+    pub fn group_add(&mut self, now: u64, id: GroupId, members: &[Address]) -> Result<(), GroupCommandError> {
+        let accounts = self.member_accounts(members)?;
+        let operation = GroupOperation::Add {
+            members: accounts.iter().map(|account| (*account, Role::Member)).collect(),
+        };
+        self.make_update(now, id, operation)
+    }
+
+    /// Removes `members` (account addresses) from group `id`.
+    pub fn group_remove(
+        &mut self,
+        now: u64,
+        id: GroupId,
+        members: &[Address],
+    ) -> Result<(), GroupCommandError> {
+        let accounts = members.iter().filter_map(peer_account_key).collect();
+        self.make_update(now, id, GroupOperation::Remove { accounts })
+    }
+
+    /// Leaves group `id`.
+    pub fn group_leave(&mut self, now: u64, id: GroupId) -> Result<(), GroupCommandError> {
+        self.make_update(now, id, GroupOperation::Leave)
+    }
+
+    /// The account keys of `members`: each must be an account whose device list we pinned.
+    fn member_accounts(&self, members: &[Address]) -> Result<BTreeSet<AccountKey>, GroupCommandError> {
+        let mut accounts = BTreeSet::new();
+        for (index, member) in members.iter().enumerate() {
+            if *member == self.account_address() {
+                continue;
+            }
+            if !self.peer_lists.has(member) {
+                return Err(GroupCommandError::UnknownAccount { index });
+            }
+            accounts.extend(peer_account_key(member));
+        }
+        Ok(accounts)
+    }
+
+    /// Signs and applies our update, then sends it to every member before and after it (an
+    /// account added gets the whole log).
+    fn make_update(
+        &mut self,
+        now: u64,
+        id: GroupId,
+        operation: GroupOperation,
+    ) -> Result<(), GroupCommandError> {
+        let me = self.account_key();
+        let record = self.groups.get_mut(&id).ok_or(GroupCommandError::UnknownGroup)?;
+        if record.state().role(&me).is_none() {
+            return Err(GroupCommandError::NotMember);
+        }
+        let before: BTreeSet<AccountKey> = record.state().members().keys().copied().collect();
+        let update = record.log.make_update(&self.account, me, operation)?;
+        let mut ops = Vec::new();
+        let after: BTreeSet<AccountKey> = record.state().members().keys().copied().collect();
+        // Everyone who was or is a member hears of it: a removed member learns it is out.
+        let told: BTreeSet<AccountKey> = before.union(&after).copied().collect();
+        self.queue_control(
+            now,
+            &id,
+            &GroupControl::Updates(vec![update]),
+            Some(&told),
+            &mut ops,
+        );
+        let added: BTreeSet<AccountKey> = after.difference(&before).copied().collect();
+        if !added.is_empty() {
+            let log: Vec<GroupUpdate> = self
+                .groups
+                .get(&id)
+                .map(|r| r.log.updates().cloned().collect())
+                .unwrap_or_default();
+            for part in log.chunks(MAX_CONTROL_UPDATES) {
+                self.queue_control(
+                    now,
+                    &id,
+                    &GroupControl::Updates(part.to_vec()),
+                    Some(&added),
+                    &mut ops,
+                );
+            }
+        }
+        self.after_change(now, &id, &before, &mut ops);
+        self.commit(ops);
+        self.event(Event::GroupChanged { group: id });
+        self.pump(now);
+        Ok(())
+    }
+
+    /// A group log we are a member of, new to this device: kept, with a fresh sending chain
+    /// whose key goes to every member.
+    fn join_group(&mut self, now: u64, log: GroupLog, ask_for_keys: bool) {
+        let id = log.state().id();
+        let sender = GroupSender::new(id.0, self.account.identity_key(), 0, &mut self.rng);
+        self.groups.insert(id, GroupRecord::new(log, sender));
+        let mut ops = Vec::new();
+        self.queue_sender_key(now, &id, None, &mut ops);
+        // Members' keys may have come before the log did, and were refused then.
+        if ask_for_keys {
+            self.queue_control(now, &id, &GroupControl::KeyRequest(id), None, &mut ops);
+        }
+        self.save_group(&id, &mut ops);
+        self.commit(ops);
+    }
+
+    /// After the log of `id` changed (it had the members `before`): members that left are
+    /// forgotten and our chain rotates; members that came get our current key; a group we are
+    /// no longer in keeps its history but no keys.
+    fn after_change(
+        &mut self,
+        now: u64,
+        id: &GroupId,
+        before: &BTreeSet<AccountKey>,
+        ops: &mut Vec<StoreOp>,
+    ) {
+        let me = self.account_key();
+        let Some(record) = self.groups.get(id) else {
+            return;
+        };
+        let after: BTreeSet<AccountKey> = record.state().members().keys().copied().collect();
+        if !after.contains(&me) {
+            if let Some(record) = self.groups.get_mut(id) {
+                record.sender = None;
+                let senders: Vec<_> = record.chains.receivers().map(|r| r.label().sender).collect();
+                for sender in senders {
+                    record.chains.remove_sender(&sender);
+                }
+            }
+            return self.save_group(id, ops);
+        }
+        let gone: Vec<AccountKey> = before.difference(&after).copied().collect();
+        let came: BTreeSet<AccountKey> = after.difference(before).copied().collect();
+        if !gone.is_empty() {
+            self.drop_chains_of_non_members(id);
+            if let Some(record) = self.groups.get_mut(id) {
+                record.epoch = record.epoch.saturating_add(1);
+                let epoch = record.epoch;
+                record.sender = Some(GroupSender::new(
+                    id.0,
+                    self.account.identity_key(),
+                    epoch,
+                    &mut self.rng,
+                ));
+            }
+            self.queue_sender_key(now, id, None, ops);
+        } else if !came.is_empty() {
+            self.queue_sender_key(now, id, Some(&came), ops);
+        }
+        if !came.is_empty() {
+            // Their keys may have come before we knew they were members.
+            self.queue_control(now, id, &GroupControl::KeyRequest(*id), Some(&came), ops);
+        }
+        self.save_group(id, ops);
+    }
+
+    /// Forgets the chains of devices whose account is no longer a member of `id`.
+    fn drop_chains_of_non_members(&mut self, id: &GroupId) {
+        let Some(record) = self.groups.get(id) else {
+            return;
+        };
+        let senders: BTreeSet<_> = record.chains.receivers().map(|r| r.label().sender).collect();
+        let stale: Vec<_> = senders
+            .into_iter()
+            .filter(|sender| {
+                self.device_account(&Address::from_identity(sender))
+                    .is_none_or(|account| record.state().role(&account).is_none())
+            })
+            .collect();
+        if let Some(record) = self.groups.get_mut(id) {
+            for sender in stale {
+                record.chains.remove_sender(&sender);
+            }
+        }
+    }
+
+    /// The account a device belongs to: ours, or a contact's whose pinned list counts it.
+    pub(crate) fn device_account(&self, device: &Address) -> Option<AccountKey> {
+        if *device == self.address || self.is_own_device(device) {
+            return Some(self.account_key());
+        }
+        self.peer_lists
+            .owner_of(&device.identity())
+            .and_then(|account| peer_account_key(&account))
+    }
+
+    /// Queues our current sender key of `id` to `to` (every member when `None`).
+    fn queue_sender_key(
+        &mut self,
+        now: u64,
+        id: &GroupId,
+        to: Option<&BTreeSet<AccountKey>>,
+        ops: &mut Vec<StoreOp>,
+    ) {
+        let Some(distribution) = self
+            .groups
+            .get(id)
+            .and_then(|record| record.sender.as_ref())
+            .map(|sender| Box::new(sender.distribution()))
+        else {
+            return;
+        };
+        self.queue_control(now, id, &GroupControl::SenderKey(distribution), to, ops);
+    }
+
+    /// Queues `control` to the accounts `to` (every member of `id` when `None`), and to our own
+    /// other devices, as unnumbered pairwise payloads.
+    fn queue_control(
+        &mut self,
+        now: u64,
+        id: &GroupId,
+        control: &GroupControl,
+        to: Option<&BTreeSet<AccountKey>>,
+        ops: &mut Vec<StoreOp>,
+    ) {
+        let me = self.account_key();
+        let accounts: BTreeSet<AccountKey> = match to {
+            Some(to) => to.clone(),
+            None => self
+                .group(id)
+                .map(|state| state.members().keys().copied().collect())
+                .unwrap_or_default(),
+        };
+        let bytes = control.encode();
+        for account in accounts {
+            if account == me {
+                continue;
+            }
+            let Ok(peer) = Address::from_bytes(*account.as_bytes()) else {
+                continue;
+            };
+            self.queue_unnumbered(now, peer, Body::Group(bytes.clone()), ops);
+        }
+        if !self.own_devices().is_empty() {
+            let own = self.account_address();
+            self.queue_unnumbered(now, own, Body::Group(bytes), ops);
+        }
+    }
+
+    fn save_group(&self, id: &GroupId, ops: &mut Vec<StoreOp>) {
+        if let Some(record) = self.groups.get(id) {
+            ops.push(StoreOp::PutGroup(record.to_blob()));
+        }
+    }
+
+    /// A [`Body::Group`] payload from the device `from`.
+    pub(crate) fn accept_group_control(
+        &mut self,
+        now: u64,
+        from: Address,
+        data: &[u8],
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let drop = |fault: ControlError| Event::Dropped {
+            claimed_from: Some(ClaimedSender::new(from)),
+            reason: DropReason::BadPayload(PayloadFault::Group(fault)),
+        };
+        let control = match GroupControl::decode(data) {
+            Ok(control) => control,
+            Err(error) => return events.push(drop(error)),
+        };
+        let Some(account) = self.device_account(&from) else {
+            return events.push(drop(ControlError::UnknownSender));
+        };
+        match control {
+            GroupControl::Updates(updates) => self.accept_updates(now, from, account, updates, ops, events),
+            GroupControl::SenderKey(distribution) => {
+                let id = GroupId(distribution.label().group_id);
+                let Some(record) = self.groups.get_mut(&id) else {
+                    return events.push(drop(ControlError::UnknownGroup));
+                };
+                if record.state().role(&account).is_none() {
+                    return events.push(drop(ControlError::NotMember));
+                }
+                if let Err(error) = record.chains.add_distribution(&distribution, &from.identity()) {
+                    return events.push(drop(ControlError::Chain(error)));
+                }
+                self.save_group(&id, ops);
+            }
+            GroupControl::KeyRequest(id) => {
+                let is_member = self
+                    .group(&id)
+                    .is_some_and(|state| state.role(&account).is_some());
+                if !is_member {
+                    return events.push(drop(ControlError::NotMember));
+                }
+                self.queue_sender_key(now, &id, Some(&BTreeSet::from([account])), ops);
+            }
+        }
+    }
+
+    fn accept_updates(
+        &mut self,
+        now: u64,
+        from: Address,
+        account: AccountKey,
+        updates: Vec<GroupUpdate>,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let drop = |fault: ControlError| Event::Dropped {
+            claimed_from: Some(ClaimedSender::new(from)),
+            reason: DropReason::BadPayload(PayloadFault::Group(fault)),
+        };
+        let Some(id) = updates.first().map(GroupUpdate::group_id) else {
+            return;
+        };
+        let me = self.account_key();
+        let before: BTreeSet<AccountKey> = match self.groups.get(&id) {
+            Some(record) => record.state().members().keys().copied().collect(),
+            None => {
+                // A group new to us: the log of a member that added us (or made the group with
+                // us in it). The sender vouches for the updates of other authors it forwards; it
+                // must have made one of them itself.
+                if !updates
+                    .iter()
+                    .any(|u| u.author_device() == from.identity() && u.author_account() == account)
+                {
+                    return events.push(drop(ControlError::NotMember));
+                }
+                let mut updates = updates.into_iter();
+                let Some(creation) = updates.next() else {
+                    return;
+                };
+                let author = creation.author_account();
+                let log = match GroupLog::new(creation, &author) {
+                    Ok(log) => log,
+                    Err(error) => return events.push(drop(ControlError::Update(error))),
+                };
+                let mut log = log;
+                for update in updates {
+                    let author = update.author_account();
+                    // Refused ones are kept by the log; an invalid one is skipped.
+                    let _ = log.receive(update, &author);
+                }
+                if log.state().role(&me).is_none() {
+                    return events.push(drop(ControlError::NotMember));
+                }
+                self.join_group(now, log, true);
+                events.push(Event::GroupChanged { group: id });
+                return;
+            }
+        };
+        let mut changed = false;
+        for update in updates {
+            // Updates of a group we hold come straight from their author device.
+            if update.author_device() != from.identity() {
+                events.push(drop(ControlError::NotAuthor));
+                continue;
+            }
+            let Some(record) = self.groups.get_mut(&id) else {
+                return;
+            };
+            match record.log.receive(update, &account) {
+                Ok(Received::Duplicate) => {}
+                Ok(_) => changed = true,
+                Err(error) => events.push(drop(ControlError::Update(error))),
+            }
+        }
+        if changed {
+            self.after_change(now, &id, &before, ops);
+            events.push(Event::GroupChanged { group: id });
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! A group as this device keeps it: the log, our sending chain, the chains of the other member
+//! devices, and its stored form ([`GroupBlob`]).
+
+use hush_crypto::group::{GroupChains, GroupReceiver, GroupReceiverPickle, GroupSender, GroupSenderPickle};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::{GroupId, GroupLog, GroupState, GroupUpdate};
+
+/// Version of the stored form.
+const RECORD_VERSION: u8 = 1;
+
+/// One group this device is (or was) a member of.
+pub struct GroupRecord {
+    /// The signed updates and the state they give.
+    pub log: GroupLog,
+    /// Our current sending chain; `None` once we are no longer a member.
+    pub sender: Option<GroupSender>,
+    /// The other member devices' chains.
+    pub chains: GroupChains,
+    /// The epoch of our sending chain: one more at each rotation (a member or device removed).
+    pub epoch: u64,
+}
+
+impl core::fmt::Debug for GroupRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GroupRecord")
+            .field("id", &self.log.state().id())
+            .field("version", &self.log.state().version())
+            .field("epoch", &self.epoch)
+            .field("chains", &self.chains.chain_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stored form of a [`GroupRecord`]: it holds chain keys, so it is wiped on drop and never
+/// printed. Stores keep it as one value per group id, inside the encrypted database.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct GroupBlob {
+    /// The group.
+    #[zeroize(skip)]
+    pub id: GroupId,
+    /// The encoding (version byte, then postcard).
+    pub bytes: Vec<u8>,
+}
+
+impl core::fmt::Debug for GroupBlob {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GroupBlob")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a stored group does not restore.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum GroupRecordError {
+    /// Not a stored group of this version, or it does not decode.
+    #[error("stored group does not decode")]
+    Malformed,
+    /// The updates it holds no longer form a log (they were checked when first stored).
+    #[error("stored group log is invalid: {0}")]
+    Log(#[from] super::GroupUpdateError),
+    /// A chain it holds does not restore.
+    #[error("stored group chain is invalid")]
+    Chain,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct Wire {
+    updates: Vec<Vec<u8>>,
+    sender: Option<GroupSenderPickle>,
+    chains: Vec<GroupReceiverPickle>,
+    epoch: u64,
+}
+
+impl GroupRecord {
+    /// A group we just created or joined, with a fresh sending chain at epoch 0 for `device`.
+    pub fn new(log: GroupLog, sender: GroupSender) -> Self {
+        let id = log.state().id();
+        Self {
+            log,
+            sender: Some(sender),
+            chains: GroupChains::new(id.0),
+            epoch: 0,
+        }
+    }
+
+    /// The group's state.
+    pub fn state(&self) -> &GroupState {
+        self.log.state()
+    }
+
+    /// The stored form.
+    pub fn to_blob(&self) -> GroupBlob {
+        let wire = Wire {
+            updates: self
+                .log
+                .updates()
+                .map(|update| update.to_bytes().to_vec())
+                .collect(),
+            sender: self.sender.as_ref().map(GroupSender::pickle),
+            chains: self.chains.receivers().map(GroupReceiver::pickle).collect(),
+            epoch: self.epoch,
+        };
+        let mut bytes = vec![RECORD_VERSION];
+        // Serialising plain data into a Vec does not fail.
+        bytes.extend(postcard::to_allocvec(&wire).unwrap_or_default());
+        GroupBlob {
+            id: self.state().id(),
+            bytes,
+        }
+    }
+
+    /// Restores a stored group.
+    pub fn from_blob(blob: &GroupBlob) -> Result<Self, GroupRecordError> {
+        let Some((&RECORD_VERSION, rest)) = blob.bytes.split_first() else {
+            return Err(GroupRecordError::Malformed);
+        };
+        let wire: Wire = postcard::from_bytes(rest).map_err(|_| GroupRecordError::Malformed)?;
+        let mut updates = wire
+            .updates
+            .iter()
+            .map(|bytes| GroupUpdate::from_bytes(bytes))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        let creation = updates.next().ok_or(GroupRecordError::Malformed)?;
+        let log = GroupLog::restore(creation, updates)?;
+        if log.state().id() != blob.id {
+            return Err(GroupRecordError::Malformed);
+        }
+        let mut chains = GroupChains::new(blob.id.0);
+        for pickle in &wire.chains {
+            let receiver = GroupReceiver::from_pickle(pickle).map_err(|_| GroupRecordError::Chain)?;
+            chains.restore(receiver).map_err(|_| GroupRecordError::Chain)?;
+        }
+        Ok(Self {
+            log,
+            sender: wire.sender.as_ref().map(GroupSender::from_pickle),
+            chains,
+            epoch: wire.epoch,
+        })
+    }
+}
