@@ -203,10 +203,13 @@ pub fn seal_shared(
     })?;
     body.extend_from_slice(&sealed);
     let body_digest = Sha256::digest(&body);
+    let points: Vec<_> = recipients.iter().map(IdentityKey::to_edwards).collect();
+    let shared = primitives::x25519_edwards_batch(keys.ephemeral.secret().bytes(), &points);
     let parts = recipients
         .iter()
-        .map(|recipient| {
-            let shared = keys.ephemeral.diffie_hellman(&recipient.to_curve25519()?)?;
+        .zip(shared)
+        .map(|(recipient, shared)| {
+            let shared = Secret32::new(shared?);
             let wrap_keys = wrap_keys(&shared, &ephemeral, recipient);
             let mut part = Vec::with_capacity(MAX_SHARED_PART_LEN);
             part.push(SHARED_SEAL_VERSION);

@@ -310,3 +310,18 @@ fn arbitrary_bytes_never_open_and_never_panic() {
         assert!(bob.open_shared(&part, &body).is_err(), "round {round} opened");
     }
 }
+
+#[test]
+fn the_batched_dh_gives_what_x25519_gives_for_each_recipient() {
+    let keys = identities(&accounts(50));
+    let points: Vec<_> = keys.iter().map(IdentityKey::to_edwards).collect();
+    for _ in 0..4 {
+        let secret: [u8; 32] = rand::rng().random();
+        let batch = primitives::x25519_edwards_batch(&secret, &points);
+        assert_eq!(batch.len(), keys.len());
+        for (key, shared) in keys.iter().zip(batch) {
+            let one = primitives::x25519(&secret, key.to_curve25519().unwrap().as_bytes()).unwrap();
+            assert_eq!(shared.unwrap(), one);
+        }
+    }
+}
