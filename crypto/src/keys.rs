@@ -195,7 +195,7 @@ impl IdentityKey {
 
     /// The decompressed Edwards point (for DHs with many identity keys at once,
     /// [`primitives::x25519_edwards_batch`]).
-    pub(crate) fn to_edwards(&self) -> curve25519_dalek::EdwardsPoint {
+    pub(crate) fn edwards(&self) -> curve25519_dalek::EdwardsPoint {
         self.0.to_edwards()
     }
 

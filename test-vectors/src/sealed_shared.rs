@@ -30,6 +30,12 @@ pub const DESCRIPTION: &str = "Shared seals (SPEC.md §15.1): one body for many 
 
 const POOL: usize = 6;
 
+// A part must fit the relay's bound on a delivery's part.
+const _: () = assert!(MAX_SHARED_PART_LEN <= hush_proto::MAX_SHARED_PART_LEN);
+
+/// A refused open: name, opener's seed, part, body, how it was made (empty: see the name).
+type RefusedOpen<'a> = (&'a str, [u8; 32], Vec<u8>, Vec<u8>, &'a str);
+
 fn account(seed: [u8; 32]) -> Account {
     Account::hazmat_from_seed(seed, NOW, &mut throwaway())
 }
@@ -107,10 +113,6 @@ fn unhex_field(value: &Value) -> Vec<u8> {
 }
 
 pub fn generate(rng: &mut Recorder) -> Value {
-    assert!(
-        MAX_SHARED_PART_LEN <= hush_proto::MAX_SHARED_PART_LEN,
-        "a part must fit the relay's bound on a delivery's part"
-    );
     let pool_seeds: Vec<[u8; 32]> = (0..POOL).map(|_| rng.input::<32>()).collect();
     let pool: Vec<IdentityKey> = pool_seeds
         .iter()
@@ -271,7 +273,7 @@ fn refused_opens(cases: &[Value], pool_seeds: &[[u8; 32]], other_seed: [u8; 32],
         b"plaintext",
     );
     let end = body.len();
-    let list: Vec<(&str, [u8; 32], Vec<u8>, Vec<u8>, &str)> = vec![
+    let list: Vec<RefusedOpen> = vec![
         ("part_empty", opener, Vec::new(), body.clone(), ""),
         (
             "part_truncated_by_one",

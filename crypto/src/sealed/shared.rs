@@ -203,7 +203,7 @@ pub fn seal_shared(
     })?;
     body.extend_from_slice(&sealed);
     let body_digest = Sha256::digest(&body);
-    let points: Vec<_> = recipients.iter().map(IdentityKey::to_edwards).collect();
+    let points: Vec<_> = recipients.iter().map(IdentityKey::edwards).collect();
     let shared = primitives::x25519_edwards_batch(keys.ephemeral.secret().bytes(), &points);
     let parts = recipients
         .iter()

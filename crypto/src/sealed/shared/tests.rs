@@ -314,7 +314,7 @@ fn arbitrary_bytes_never_open_and_never_panic() {
 #[test]
 fn the_batched_dh_gives_what_x25519_gives_for_each_recipient() {
     let keys = identities(&accounts(50));
-    let points: Vec<_> = keys.iter().map(IdentityKey::to_edwards).collect();
+    let points: Vec<_> = keys.iter().map(IdentityKey::edwards).collect();
     for _ in 0..4 {
         let secret: [u8; 32] = rand::rng().random();
         let batch = primitives::x25519_edwards_batch(&secret, &points);
