@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 //! What a shared seal (`sealed::seal_shared`) costs the sender of a group message, against the
 //! baseline of sealing the same plaintext once per recipient with sealed sender v2.
 //!
@@ -18,42 +13,25 @@
 //! `HUSH_BENCH_ROUNDS` (default 9) overrides the number of rounds.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use hush_crypto::sealed::{SealKeys, seal_shared, seal_with};
 use hush_crypto::{Account, IdentityKey};
+
+mod timing;
+use timing::{env_or, median, per_op};
 
 const NOW: u64 = 1_700_000_000;
 const PLAINTEXT_LEN: usize = 1024;
 const OPENS_PER_ROUND: usize = 200;
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
-}
-
 /// Milliseconds one call of `op` takes.
-fn millis(op: impl FnOnce()) -> f64 {
-    let start = Instant::now();
-    op();
-    start.elapsed().as_secs_f64() * 1e3
-}
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(default)
+fn millis(mut op: impl FnMut()) -> f64 {
+    per_op(1, &mut op) / 1e3
 }
 
 fn main() {
-    let rounds = env("HUSH_BENCH_ROUNDS", 9);
-    let count = env("HUSH_BENCH_RECIPIENTS", 1000);
+    let rounds = env_or("HUSH_BENCH_ROUNDS", 9);
+    let count = env_or("HUSH_BENCH_RECIPIENTS", 1000);
     let mut rng = rand::rng();
     let alice = Account::new(NOW, &mut rng);
     let members: Vec<Account> = (0..count).map(|_| Account::new(NOW, &mut rng)).collect();
@@ -86,22 +64,12 @@ fn main() {
                 black_box(seal_with(&alice, &mut keys, recipient, black_box(&plaintext), &mut rng).unwrap());
             }
         }));
-        open_shared_us.push(
-            millis(|| {
-                for _ in 0..OPENS_PER_ROUND {
-                    black_box(bob.open_shared(black_box(part), &shared.body).unwrap());
-                }
-            }) * 1e3
-                / OPENS_PER_ROUND as f64,
-        );
-        open_sealed_us.push(
-            millis(|| {
-                for _ in 0..OPENS_PER_ROUND {
-                    black_box(bob.open_sealed(black_box(envelope)).unwrap());
-                }
-            }) * 1e3
-                / OPENS_PER_ROUND as f64,
-        );
+        open_shared_us.push(per_op(OPENS_PER_ROUND, || {
+            black_box(bob.open_shared(black_box(part), &shared.body).unwrap());
+        }));
+        open_sealed_us.push(per_op(OPENS_PER_ROUND, || {
+            black_box(bob.open_sealed(black_box(envelope)).unwrap());
+        }));
     }
     let (shared_ms, baseline_ms) = (median(&mut shared_ms), median(&mut baseline_ms));
     let (open_shared_us, open_sealed_us) = (median(&mut open_shared_us), median(&mut open_sealed_us));

@@ -197,6 +197,39 @@ fn check_transcript_shape(report: &mut Report, stored: &Value) {
     );
 }
 
+/// Runs every refused case through `open`: each must fail with the `error` it names (and the
+/// `key_error`, for `Key`).
+fn check_refusals<T>(
+    report: &mut Report,
+    label: &str,
+    cases: &Value,
+    open: impl Fn(&Value) -> Result<T, hush_crypto::sealed::SealError>,
+) {
+    for case in cases.as_array().cloned().unwrap_or_default() {
+        let problem = match open(&case) {
+            Ok(_) => Some("opens".into()),
+            Err(error) => {
+                let key_error = match &error {
+                    hush_crypto::sealed::SealError::Key(key) => Value::from(variant(key)),
+                    _ => Value::Null,
+                };
+                let stored_key_error = case.get("key_error").cloned().unwrap_or(Value::Null);
+                (variant(&error) != case["error"] || key_error != stored_key_error)
+                    .then(|| format!("{error:?}"))
+            }
+        };
+        let (name, error) = (case["name"].as_str(), case["error"].as_str());
+        report.check(
+            &format!(
+                "{label} {} -> {}",
+                name.unwrap_or_default(),
+                error.unwrap_or_default()
+            ),
+            problem,
+        );
+    }
+}
+
 /// Opens the stored envelopes themselves (not the regenerated ones) as the recorded recipient.
 fn check_sealed(report: &mut Report, stored: &Value) {
     let text = |value: &Value| unhex(value.as_str().unwrap_or_default());
@@ -222,29 +255,9 @@ fn check_sealed(report: &mut Report, stored: &Value) {
             problem,
         );
     }
-    for case in stored["refused"].as_array().cloned().unwrap_or_default() {
-        let account = opener(&case["opened_by_seed"]);
-        let problem = match account.open_sealed(&text(&case["bytes"])) {
-            Ok(_) => Some("opens".into()),
-            Err(error) => {
-                let key_error = match &error {
-                    hush_crypto::sealed::SealError::Key(key) => Value::from(variant(key)),
-                    _ => Value::Null,
-                };
-                let stored_key_error = case.get("key_error").cloned().unwrap_or(Value::Null);
-                (variant(&error) != case["error"] || key_error != stored_key_error)
-                    .then(|| format!("{error:?}"))
-            }
-        };
-        report.check(
-            &format!(
-                "open_sealed sealed.refused {} -> {}",
-                case["name"].as_str().unwrap_or_default(),
-                case["error"].as_str().unwrap_or_default()
-            ),
-            problem,
-        );
-    }
+    check_refusals(report, "open_sealed sealed.refused", &stored["refused"], |case| {
+        opener(&case["opened_by_seed"]).open_sealed(&text(&case["bytes"]))
+    });
 }
 
 /// Opens the stored parts and bodies themselves (not the regenerated ones).
@@ -278,29 +291,12 @@ fn check_sealed_shared(report: &mut Report, stored: &Value) {
             );
         }
     }
-    for case in stored["refused_opens"].as_array().cloned().unwrap_or_default() {
-        let account = opener(&case["opened_by_seed"]);
-        let problem = match account.open_shared(&text(&case["part"]), &text(&case["body"])) {
-            Ok(_) => Some("opens".into()),
-            Err(error) => {
-                let key_error = match &error {
-                    hush_crypto::sealed::SealError::Key(key) => Value::from(variant(key)),
-                    _ => Value::Null,
-                };
-                let stored_key_error = case.get("key_error").cloned().unwrap_or(Value::Null);
-                (variant(&error) != case["error"] || key_error != stored_key_error)
-                    .then(|| format!("{error:?}"))
-            }
-        };
-        report.check(
-            &format!(
-                "open_shared sealed_shared.refused_opens {} -> {}",
-                case["name"].as_str().unwrap_or_default(),
-                case["error"].as_str().unwrap_or_default()
-            ),
-            problem,
-        );
-    }
+    check_refusals(
+        report,
+        "open_shared sealed_shared.refused_opens",
+        &stored["refused_opens"],
+        |case| opener(&case["opened_by_seed"]).open_shared(&text(&case["part"]), &text(&case["body"])),
+    );
 }
 
 /// Decodes the stored content kinds themselves (not the regenerated ones).

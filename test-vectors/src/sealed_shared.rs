@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::rng::{Recorder, throwaway};
-use crate::util::{NOW, hex, variant};
+use crate::util::{NOW, hex, variant, with_seal_error};
 
 pub const DESCRIPTION: &str = "Shared seals (SPEC.md §15.1): one body for many recipients plus a 49-byte \
     part each. r = draw(32) (after the recipient list's checks); M = HKDF(salt r, SHA-256(plaintext), \
@@ -88,24 +88,37 @@ fn recipient_part(
     })
 }
 
-/// A body under `ephemeral_secret` and the keys of `body_secret`, and a part for `recipient`
-/// wrapping `wrapped`, tagged as whoever knows the ephemeral secret can.
-fn by_hand(
-    ephemeral_secret: &[u8; 32],
-    body_secret: &[u8; 32],
-    wrapped: &[u8; 32],
-    recipient: &IdentityKey,
-    plaintext: &[u8],
-) -> (Vec<u8>, Vec<u8>) {
-    let (_, key, nonce) = message_keys(body_secret);
-    let header = [[SHARED_SEAL_VERSION].as_slice(), &x25519_base(ephemeral_secret)].concat();
-    let body = [
-        header.clone(),
-        aead_seal(&key, &nonce, &header, plaintext).expect("seal"),
-    ]
-    .concat();
-    let part = recipient_part(ephemeral_secret, wrapped, &Sha256::digest(&body), recipient);
-    (unhex_field(&part["part"]), body)
+/// A pair made from the primitives for one of the refusals `open_shared` meets only from a
+/// sealer: the body under `ephemeral_secret` and the keys of `body_secret`, the part wrapping
+/// `wrapped`, tagged as whoever knows the ephemeral secret can; the plaintext is `"plaintext"`.
+struct HandMade {
+    ephemeral_secret: [u8; 32],
+    body_secret: [u8; 32],
+    wrapped: [u8; 32],
+}
+
+impl HandMade {
+    /// (part, body) for `recipient`.
+    fn pair(&self, recipient: &IdentityKey) -> (Vec<u8>, Vec<u8>) {
+        let (_, key, nonce) = message_keys(&self.body_secret);
+        let header = [
+            [SHARED_SEAL_VERSION].as_slice(),
+            &x25519_base(&self.ephemeral_secret),
+        ]
+        .concat();
+        let body = [
+            header.clone(),
+            aead_seal(&key, &nonce, &header, b"plaintext").expect("seal"),
+        ]
+        .concat();
+        let part = recipient_part(
+            &self.ephemeral_secret,
+            &self.wrapped,
+            &Sha256::digest(&body),
+            recipient,
+        );
+        (unhex_field(&part["part"]), body)
+    }
 }
 
 fn unhex_field(value: &Value) -> Vec<u8> {
@@ -214,22 +227,24 @@ fn case(
             entry
         })
         .collect();
-    json!({
-        "name": name,
-        "recipients": members,
-        "plaintext": hex(plaintext),
-        "random": hex(&random),
-        "plaintext_sha256": hex(&plaintext_sha256),
-        "message_secret": hex(&message_secret),
-        "ephemeral_secret": hex(&ephemeral_secret),
-        "body_key": hex(&body_key),
-        "body_nonce": hex(&body_nonce),
-        "ephemeral_public": hex(&ephemeral),
-        "body_associated_data": hex(&header),
-        "body": hex(&body),
-        "body_sha256": hex(&body_sha256),
-        "parts": parts,
-    })
+    let mut out = json!({"name": name, "recipients": members, "parts": parts});
+    let fields: [(&str, &[u8]); 11] = [
+        ("plaintext", plaintext),
+        ("random", &random),
+        ("plaintext_sha256", &plaintext_sha256),
+        ("message_secret", &message_secret),
+        ("ephemeral_secret", &ephemeral_secret),
+        ("body_key", &body_key),
+        ("body_nonce", &body_nonce),
+        ("ephemeral_public", &ephemeral),
+        ("body_associated_data", &header),
+        ("body", &body),
+        ("body_sha256", &body_sha256),
+    ];
+    for (field, bytes) in fields {
+        out[field] = json!(hex(bytes));
+    }
+    out
 }
 
 /// The secrets of the two refusals made by hand.
@@ -257,21 +272,18 @@ fn refused_opens(cases: &[Value], pool_seeds: &[[u8; 32]], other_seed: [u8; 32],
     };
     let mut non_canonical = [0xff; 32];
     non_canonical[31] = 0x7f;
-    let (mismatch_part, mismatch_body) = by_hand(
-        &hand.ephemeral_secret,
-        &hand.message_secret,
-        &hand.message_secret,
-        &recipient,
-        b"plaintext",
-    );
-    let (own_ephemeral, _, _) = message_keys(&hand.message_secret);
-    let (unauthenticated_part, unauthenticated_body) = by_hand(
-        &own_ephemeral,
-        &hand.ephemeral_secret,
-        &hand.message_secret,
-        &recipient,
-        b"plaintext",
-    );
+    let (mismatch_part, mismatch_body) = HandMade {
+        ephemeral_secret: hand.ephemeral_secret,
+        body_secret: hand.message_secret,
+        wrapped: hand.message_secret,
+    }
+    .pair(&recipient);
+    let (unauthenticated_part, unauthenticated_body) = HandMade {
+        ephemeral_secret: message_keys(&hand.message_secret).0,
+        body_secret: hand.ephemeral_secret,
+        wrapped: hand.message_secret,
+    }
+    .pair(&recipient);
     let end = body.len();
     let list: Vec<RefusedOpen> = vec![
         ("part_empty", opener, Vec::new(), body.clone(), ""),
@@ -453,17 +465,14 @@ fn refused_opens(cases: &[Value], pool_seeds: &[[u8; 32]], other_seed: [u8; 32],
     list.into_iter()
         .map(|(name, seed, part, body, made_by)| {
             let error = account(seed).open_shared(&part, &body).expect_err(name);
-            let mut out = json!({
+            let case = json!({
                 "name": name,
                 "opened_by": if seed == other_seed { "other" } else { "pool_0" },
                 "opened_by_seed": hex(&seed),
                 "part": hex(&part),
                 "body": hex(&body),
-                "error": variant(&error),
             });
-            if let SealError::Key(key_error) = &error {
-                out["key_error"] = json!(variant(key_error));
-            }
+            let mut out = with_seal_error(case, &error);
             if !made_by.is_empty() {
                 out["made_by"] = json!(made_by);
             }

@@ -163,13 +163,10 @@ fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
 
 /// Refuses an empty, oversized or repeating recipient list (caller misuse, before any draw).
 fn check_recipients(recipients: &[IdentityKey]) -> Result<(), SealError> {
-    if recipients.is_empty() {
-        return Err(SealError::NoRecipients);
-    }
-    if recipients.len() > MAX_SHARED_RECIPIENTS {
-        return Err(SealError::TooManyRecipients {
-            count: recipients.len(),
-        });
+    match recipients.len() {
+        0 => return Err(SealError::NoRecipients),
+        count if count > MAX_SHARED_RECIPIENTS => return Err(SealError::TooManyRecipients { count }),
+        _ => {}
     }
     let mut seen = HashSet::with_capacity(recipients.len());
     match recipients.iter().position(|key| !seen.insert(key.as_bytes())) {
@@ -234,27 +231,29 @@ struct Shared<'a> {
     sealed: &'a [u8],
 }
 
+/// Checks in SPEC order: the part's length and version, then the body's length and version.
 fn parse<'a>(part: &'a [u8], body: &'a [u8]) -> Result<Shared<'a>, SealError> {
     let part_length = SealError::PartLength { length: part.len() };
-    if part.len() != MAX_SHARED_PART_LEN {
-        return Err(part_length);
-    }
-    let (part_head, tag) = part.split_at(1 + 32);
-    let (version, wrap) = part_head.split_first().ok_or(part_length)?;
-    if *version != SHARED_SEAL_VERSION {
-        return Err(SealError::UnknownPartVersion { found: *version });
+    let (part_head, tag) = part
+        .split_at_checked(1 + 32)
+        .filter(|_| part.len() == MAX_SHARED_PART_LEN)
+        .ok_or(part_length)?;
+    let (&part_version, wrap) = part_head.split_first().ok_or(part_length)?;
+    if part_version != SHARED_SEAL_VERSION {
+        return Err(SealError::UnknownPartVersion { found: part_version });
     }
     let wrap = <&[u8; 32]>::try_from(wrap).map_err(|_| part_length)?;
-    let too_short = SealError::BodyTooShort { length: body.len() };
-    if body.len() < SHARED_BODY_OVERHEAD {
-        return Err(too_short);
+    let body_short = SealError::BodyTooShort { length: body.len() };
+    let (header, sealed) = body
+        .split_at_checked(SHARED_BODY_HEADER_LEN)
+        .filter(|(_, sealed)| sealed.len() >= AEAD_TAG_LEN)
+        .ok_or(body_short)?;
+    match header.split_first() {
+        Some((&SHARED_SEAL_VERSION, _)) => {}
+        Some((&found, _)) => return Err(SealError::UnknownBodyVersion { found }),
+        None => return Err(body_short),
     }
-    let (header, sealed) = body.split_at(SHARED_BODY_HEADER_LEN);
-    let (version, ephemeral) = header.split_first().ok_or(too_short)?;
-    if *version != SHARED_SEAL_VERSION {
-        return Err(SealError::UnknownBodyVersion { found: *version });
-    }
-    let ephemeral = <&[u8; 32]>::try_from(ephemeral).map_err(|_| too_short)?;
+    let ephemeral = header.last_chunk::<32>().ok_or(body_short)?;
     Ok(Shared {
         part_head,
         wrap,
