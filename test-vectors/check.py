@@ -1796,6 +1796,9 @@ def check_sealed_shared(report: Report, v: dict):
                 pairs += [(f"parts[{k}].{name}", mine[name].hex(), theirs[name]) for name in (
                     "identity", "x25519_public", "ephemeral_shared_secret", "wrap_hkdf_info", "pad", "mac_key",
                     "wrap", "tag", "part")]
+                envelope = shared_envelope(mine["part"], t["body"])
+                pairs += [(f"parts[{k}] envelope", envelope.hex(), theirs["envelope"]),
+                          (f"parts[{k}] envelope splits", split_shared_envelope(envelope), (mine["part"], t["body"]))]
                 pairs += [(f"parts[{k}] pool_index", theirs["pool_index"], c["recipients"][k]),
                           (f"parts[{k}] length", len(mine["part"]), SHARED_PART_LEN)]
                 opened = open_shared(pool_seeds[c["recipients"][k]], H(theirs["part"]), H(c["body"]))

@@ -279,7 +279,14 @@ fn check_sealed_shared(report: &mut Report, stored: &Value) {
             let index =
                 usize::try_from(part["pool_index"].as_u64().unwrap_or(u64::MAX)).unwrap_or(usize::MAX);
             let recipient = opener(pool.get(index).unwrap_or(&Value::Null));
-            let problem = match recipient.open_shared(&text(&part["part"]), &text(&case["body"])) {
+            // The envelope the relay stores, taken apart as a receiver does, gives the pair.
+            let envelope = text(&part["envelope"]);
+            let split = hush_proto::split_shared_envelope(&envelope).ok();
+            let (part_bytes, body) = (text(&part["part"]), text(&case["body"]));
+            let problem = match recipient.open_shared(&part_bytes, &body) {
+                _ if split.map(|s| (s.part, s.body)) != Some((part_bytes.as_slice(), body.as_slice())) => {
+                    Some("the envelope does not split into the part and the body".into())
+                }
                 Ok(opened) if opened != text(&case["plaintext"]) => Some("another plaintext".into()),
                 Ok(_) => None,
                 Err(error) => Some(format!("refused: {error:?}")),

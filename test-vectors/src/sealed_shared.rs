@@ -20,7 +20,8 @@ pub const DESCRIPTION: &str = "Shared seals (SPEC.md §15.1): one body for many 
     76), E = X25519_base(e); body = 0x03 || E || AES-256-GCM(body_key, body_nonce, 0x03 || E, plaintext). Per \
     recipient R (Ed25519 identity, its X25519 form in the DH): pad || mac_key = HKDF(zero salt, X25519(e, R), \
     \"Hush_v1_SharedWrap\" || E || R, 64), wrap = M xor pad, tag = HMAC(mac_key, 0x03 || wrap || \
-    SHA-256(body))[0..16], part = 0x03 || wrap || tag. Recipient accounts come from `pool_seeds` \
+    SHA-256(body))[0..16], part = 0x03 || wrap || tag; a part's `envelope` is what the relay stores for \
+    that recipient (proto/PROTOCOL.md \"Shared sends\": 0xF4 || varint(49) || part || body). Recipient accounts come from `pool_seeds` \
     (Account::hazmat_from_seed); `cases` list the pool indices they seal for, in order. `refused_opens` are \
     (part, body) pairs open_shared must refuse for the account with seed `opened_by_seed` (`other_seed` is \
     in no case), with the error variant (and the key error for Key); ephemeral_mismatch_by_hand and \
@@ -119,6 +120,13 @@ impl HandMade {
         );
         (unhex_field(&part["part"]), body)
     }
+}
+
+/// What the relay stores for one recipient of a `SendShared` (proto/PROTOCOL.md "Shared sends").
+fn envelope(part: &[u8], body: &[u8]) -> Vec<u8> {
+    let part = hush_proto::SharedPart::new(part.to_vec()).expect("a part fits the relay's bound");
+    let body = hush_proto::SharedBody::new(body.to_vec()).expect("a short body fits");
+    hush_proto::shared_envelope(&part, &body).as_bytes().to_vec()
 }
 
 fn unhex_field(value: &Value) -> Vec<u8> {
@@ -224,6 +232,7 @@ fn case(
             assert_eq!(opened, plaintext);
             entry["pool_index"] = json!(index);
             entry["opened"] = json!(hex(&opened));
+            entry["envelope"] = json!(hex(&envelope(part, &seal.body)));
             entry
         })
         .collect();
