@@ -59,6 +59,14 @@ SEAL_INNER_INFO = b"Hush_v2_SealInner"
 SEALED_VERSION = 2
 SEAL_HEADER_LEN = 1 + 32 + 32 + 16
 SEAL_OVERHEAD = SEAL_HEADER_LEN + 16
+SHARED_SEAL_VERSION = 3
+SHARED_SECRET_INFO = b"Hush_v1_SharedSecret"
+SHARED_MESSAGE_INFO = b"Hush_v1_SharedMessage"
+SHARED_WRAP_INFO = b"Hush_v1_SharedWrap"
+SHARED_PART_LEN = 1 + 32 + 16
+SHARED_BODY_HEADER_LEN = 1 + 32
+SHARED_BODY_OVERHEAD = SHARED_BODY_HEADER_LEN + 16
+MAX_SHARED_RECIPIENTS = 1000
 SALT_LEN, TAG_LEN = 16, 16
 MESSAGE_HEADER_LEN = 58
 MAX_PLAINTEXT_LEN = 1 << 20
@@ -1679,6 +1687,160 @@ def check_sealed(report: Report, v: dict):
         report.run(f"sealed.refused[{i}] {case['name']} -> {case['error']}", run)
 
 
+# ---------------------------------------------------------------------------------------------
+# Shared seals (SPEC.md §15.1)
+
+
+def shared_message_keys(m: bytes) -> tuple[bytes, bytes, bytes]:
+    """Seal step 4: M -> (e, body_key, body_nonce)."""
+    okm = hkdf(bytes(32), m, SHARED_MESSAGE_INFO, 76)
+    return okm[:32], okm[32:64], okm[64:76]
+
+
+def shared_wrap(e: bytes, m: bytes, body_sha256: bytes, recipient: bytes) -> dict:
+    """Seal step 6 for one recipient, every value by its vector name."""
+    t = {"identity": recipient, "x25519_public": identity_to_x25519(recipient)}
+    ephemeral = x25519_base(e)
+    t["ephemeral_shared_secret"] = x25519(e, t["x25519_public"])
+    t["wrap_hkdf_info"] = SHARED_WRAP_INFO + ephemeral + recipient
+    okm = hkdf(bytes(32), t["ephemeral_shared_secret"], t["wrap_hkdf_info"], 64)
+    t["pad"], t["mac_key"] = okm[:32], okm[32:]
+    t["wrap"] = bytes(a ^ b for a, b in zip(m, t["pad"]))
+    t["tag"] = hmac_sha256(t["mac_key"], bytes([SHARED_SEAL_VERSION]) + t["wrap"] + body_sha256)[:16]
+    t["part"] = bytes([SHARED_SEAL_VERSION]) + t["wrap"] + t["tag"]
+    return t
+
+
+def seal_shared_trace(recipients: list[bytes], plaintext: bytes, rng: Replay) -> dict:
+    """seal_shared(recipients, plaintext): every intermediate value by its vector name."""
+    if not recipients:
+        raise HushError("NoRecipients")
+    if len(recipients) > MAX_SHARED_RECIPIENTS:
+        raise HushError("TooManyRecipients", field=str(len(recipients)))
+    for i, key in enumerate(recipients):
+        if key in recipients[:i]:
+            raise HushError("DuplicateRecipient", field=str(i))
+    t = {"random": rng.take(32), "plaintext_sha256": hashlib.sha256(plaintext).digest()}
+    t["message_secret"] = hkdf(t["random"], t["plaintext_sha256"], SHARED_SECRET_INFO, 32)
+    t["ephemeral_secret"], t["body_key"], t["body_nonce"] = shared_message_keys(t["message_secret"])
+    t["ephemeral_public"] = x25519_base(t["ephemeral_secret"])
+    t["body_associated_data"] = header = bytes([SHARED_SEAL_VERSION]) + t["ephemeral_public"]
+    t["body"] = header + aead_seal(t["body_key"], t["body_nonce"], header, plaintext)
+    t["body_sha256"] = hashlib.sha256(t["body"]).digest()
+    t["parts"] = [shared_wrap(t["ephemeral_secret"], t["message_secret"], t["body_sha256"], r) for r in recipients]
+    return t
+
+
+def open_shared(seed: bytes, part: bytes, body: bytes) -> bytes:
+    """Account::open_shared for the account with identity seed `seed`, checks in SPEC order."""
+    if len(part) != SHARED_PART_LEN:
+        raise HushError("PartLength")
+    if part[0] != SHARED_SEAL_VERSION:
+        raise HushError("UnknownPartVersion")
+    if len(body) < SHARED_BODY_OVERHEAD:
+        raise HushError("BodyTooShort")
+    if body[0] != SHARED_SEAL_VERSION:
+        raise HushError("UnknownBodyVersion")
+    ephemeral = body[1:33]
+    try:
+        shared = x25519(identity_x25519_secret(seed), ephemeral)
+    except KeyRefused as e:
+        raise HushError("Key", key_error=e.variant)
+    okm = hkdf(bytes(32), shared, SHARED_WRAP_INFO + ephemeral + ed25519_public(seed), 64)
+    tag = hmac_sha256(okm[32:], part[:33] + hashlib.sha256(body).digest())[:16]
+    if not hmac.compare_digest(tag, part[33:]):
+        raise HushError("PartMismatch")
+    m = bytes(a ^ b for a, b in zip(part[1:33], okm[:32]))
+    e, key, nonce = shared_message_keys(m)
+    if x25519_base(e) != ephemeral:
+        raise HushError("EphemeralMismatch")
+    try:
+        return aead_open(key, nonce, body[:SHARED_BODY_HEADER_LEN], body[SHARED_BODY_HEADER_LEN:])
+    except InvalidTag:
+        raise HushError("BodyUnauthenticated")
+
+
+def shared_by_hand(ephemeral_secret: bytes, body_secret: bytes, wrapped: bytes, recipient: bytes,
+                   plaintext: bytes) -> tuple[bytes, bytes]:
+    """A body under `ephemeral_secret` and the keys of `body_secret`, a part wrapping `wrapped`."""
+    _, key, nonce = shared_message_keys(body_secret)
+    header = bytes([SHARED_SEAL_VERSION]) + x25519_base(ephemeral_secret)
+    body = header + aead_seal(key, nonce, header, plaintext)
+    return shared_wrap(ephemeral_secret, wrapped, hashlib.sha256(body).digest(), recipient)["part"], body
+
+
+def check_sealed_shared(report: Report, v: dict):
+    pool_seeds = [H(seed) for seed in v["pool_seeds"]]
+    pool = [ed25519_public(seed) for seed in pool_seeds]
+    other = H(v["other_seed"])
+    problem = expect_eq([
+        ("pool_identities", [key.hex() for key in pool], v["pool_identities"]),
+        ("other_identity", ed25519_public(other).hex(), v["other_identity"]),
+        ("part_len", SHARED_PART_LEN, v["part_len"]),
+        ("body_overhead", SHARED_BODY_OVERHEAD, v["body_overhead"]),
+        ("max_recipients", MAX_SHARED_RECIPIENTS, v["max_recipients"]),
+        ("other is in no case", other in pool_seeds, False),
+    ])
+    report.check("sealed_shared: pool, other identity and sizes", problem is None, problem or "")
+    for i, c in enumerate(v["cases"]):
+        def run(c=c):
+            plaintext = H(c["plaintext"])
+            rng = Replay(H(c["random"]))
+            t = seal_shared_trace([pool[j] for j in c["recipients"]], plaintext, rng)
+            pairs = [("random fully used", rng.done(), True), ("part count", len(c["parts"]), len(t["parts"])),
+                     ("body length", len(t["body"]), SHARED_BODY_OVERHEAD + len(plaintext))]
+            pairs += [(name, t[name].hex(), c[name]) for name in (
+                "random", "plaintext_sha256", "message_secret", "ephemeral_secret", "body_key", "body_nonce",
+                "ephemeral_public", "body_associated_data", "body", "body_sha256")]
+            for k, (mine, theirs) in enumerate(zip(t["parts"], c["parts"])):
+                pairs += [(f"parts[{k}].{name}", mine[name].hex(), theirs[name]) for name in (
+                    "identity", "x25519_public", "ephemeral_shared_secret", "wrap_hkdf_info", "pad", "mac_key",
+                    "wrap", "tag", "part")]
+                envelope = shared_envelope(mine["part"], t["body"])
+                pairs += [(f"parts[{k}] envelope", envelope.hex(), theirs["envelope"]),
+                          (f"parts[{k}] envelope splits", split_shared_envelope(envelope), (mine["part"], t["body"]))]
+                pairs += [(f"parts[{k}] pool_index", theirs["pool_index"], c["recipients"][k]),
+                          (f"parts[{k}] length", len(mine["part"]), SHARED_PART_LEN)]
+                opened = open_shared(pool_seeds[c["recipients"][k]], H(theirs["part"]), H(c["body"]))
+                pairs += [(f"parts[{k}] opened", opened.hex(), theirs["opened"]),
+                          (f"parts[{k}] opened is the plaintext", opened, plaintext)]
+            return expect_eq(pairs)
+        report.run(f"sealed_shared.cases[{i}] {c['name']}: seal for {len(c['recipients'])} and open each part", run)
+
+    hand_e, hand_m = H(v["hand_ephemeral_secret"]), H(v["hand_message_secret"])
+    for i, case in enumerate(v["refused_opens"]):
+        def run(case=case):
+            seed, part, body = H(case["opened_by_seed"]), H(case["part"]), H(case["body"])
+            problems = [("opened_by_seed", seed, other if case["opened_by"] == "other" else pool_seeds[0])]
+            try:
+                open_shared(seed, part, body)
+                return "opened"
+            except HushError as e:
+                problems += [("error", e.variant, case["error"]), ("key_error", e.key_error, case.get("key_error"))]
+            recipient = ed25519_public(seed)
+            if case["name"] == "ephemeral_mismatch_by_hand":
+                problems.append(("made by hand", (part, body),
+                                 shared_by_hand(hand_e, hand_m, hand_m, recipient, b"plaintext")))
+            if case["name"] == "body_unauthenticated_by_hand":
+                own_e = shared_message_keys(hand_m)[0]
+                problems.append(("made by hand", (part, body),
+                                 shared_by_hand(own_e, hand_e, hand_m, recipient, b"plaintext")))
+            return expect_eq(problems)
+        report.run(f"sealed_shared.refused_opens[{i}] {case['name']} -> {case['error']}", run)
+
+    for i, case in enumerate(v["refused_seals"]):
+        def run(case=case):
+            rng = Replay(b"")
+            try:
+                seal_shared_trace([pool[j] for j in case["recipients"]], b"x", rng)
+                return "sealed"
+            except HushError as e:
+                detail = case.get("count", case.get("index"))
+                return expect_eq([("error", e.variant, case["error"]), ("drew nothing", rng.pos, 0),
+                                  ("count or index", e.field, None if detail is None else str(detail))])
+        report.run(f"sealed_shared.refused_seals[{i}] {case['name']} -> {case['error']}", run)
+
+
 def fields_of(kind: str, obj) -> dict:
     if kind == "message":
         return {"version": 1, "type": 1, "ratchet_key": obj.ratchet_key.hex(), "previous_counter": obj.previous_counter,
@@ -2972,6 +3134,7 @@ def main() -> int:
         ("encodings", check_encodings),
         ("negative", check_negative),
         ("sealed", check_sealed),
+        ("sealed_shared", check_sealed_shared),
         ("payload", check_payload),
         ("frames", check_frames),
         ("devices", check_devices),

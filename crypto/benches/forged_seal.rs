@@ -32,7 +32,6 @@
 //! `HUSH_BENCH_ROUNDS` (default 15) overrides the number of rounds.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use hush_crypto::peer::{MAX_PEER_SESSIONS, PeerDecryptError, PeerSessions};
 use hush_crypto::primitives::{aead_open, aead_seal, hkdf_sha256, x25519, x25519_base};
@@ -40,6 +39,9 @@ use hush_crypto::ratchet::MAX_SKIP;
 use hush_crypto::sealed::{SEAL_SENDER_INFO, SEALED_VERSION, SealError, seal};
 use hush_crypto::{Account, IdentityKey, SessionMessage, VERSION};
 use rand::RngExt;
+
+mod timing;
+use timing::{env_or, median, per_op};
 
 const NOW: u64 = 1_700_000_000;
 const BODY_LEN: usize = 256 * 1024;
@@ -147,31 +149,8 @@ fn bobs_sessions(alice: &Account, bob: &mut Account) -> PeerSessions {
     peer
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
-}
-
-/// Microseconds per call of `op`, over `count` calls.
-fn per_op(count: usize, mut op: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..count {
-        op();
-    }
-    start.elapsed().as_secs_f64() * 1e6 / count as f64
-}
-
 fn main() {
-    let rounds = std::env::var("HUSH_BENCH_ROUNDS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(15usize)
-        .max(1);
+    let rounds = env_or("HUSH_BENCH_ROUNDS", 15).max(1);
     let mut rng = rand::rng();
     let alice = Account::new(NOW, &mut rng);
     let mut bob = Account::new(NOW, &mut rng);

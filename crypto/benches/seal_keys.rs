@@ -15,39 +15,19 @@
 //! `HUSH_BENCH_ROUNDS` (default 15) overrides the number of rounds.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use hush_crypto::Account;
 use hush_crypto::sealed::{SealKeys, seal, seal_with};
+
+mod timing;
+use timing::{env_or, median, per_op};
 
 const NOW: u64 = 1_700_000_000;
 const INNER_LEN: usize = 300;
 const SEALS_PER_ROUND: usize = 400;
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
-}
-
-/// Microseconds per call of `op`, over `count` calls.
-fn per_op(count: usize, mut op: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..count {
-        op();
-    }
-    start.elapsed().as_secs_f64() * 1e6 / count as f64
-}
-
 fn main() {
-    let rounds = std::env::var("HUSH_BENCH_ROUNDS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(15);
+    let rounds = env_or("HUSH_BENCH_ROUNDS", 15);
     let mut rng = rand::rng();
     let (alice, bob) = (Account::new(NOW, &mut rng), Account::new(NOW, &mut rng));
     let recipient = bob.identity_key();

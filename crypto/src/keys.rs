@@ -193,6 +193,12 @@ impl IdentityKey {
         Curve25519PublicKey::from_bytes(&self.0.to_montgomery().to_bytes())
     }
 
+    /// The decompressed Edwards point (for DHs with many identity keys at once,
+    /// [`primitives::x25519_edwards_batch`]).
+    pub(crate) fn edwards(&self) -> curve25519_dalek::EdwardsPoint {
+        self.0.to_edwards()
+    }
+
     /// Strict Ed25519 verification of `signature` over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
         primitives::ed25519_verify_key(&self.0, message, signature)

@@ -179,6 +179,36 @@ fn x25519_unchecked(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     shared
 }
 
+/// [`x25519`] of one secret with many peers given as Edwards points of identity keys: for each
+/// `A`, byte for byte `x25519(secret, u(A))` with `u(A)` its X25519 form, computed as
+/// `u([clamp(secret)] A)` (the equivalence [`x25519_unchecked`] rests on) with one batched
+/// inversion for every result, instead of a conversion each way and an inversion per peer.
+/// `u(A)` needs no public-key check: an identity key is canonical and not of small order
+/// (keys.rs refuses weak keys), so its u-coordinate is canonical and not a low-order point. An
+/// all-zero result is `NonContributory`, as in [`x25519`].
+pub(crate) fn x25519_edwards_batch(
+    secret: &[u8; 32],
+    peers: &[curve25519_dalek::EdwardsPoint],
+) -> Vec<Result<[u8; 32], KeyError>> {
+    let mut products: Vec<curve25519_dalek::EdwardsPoint> =
+        peers.iter().map(|peer| peer.mul_clamped(*secret)).collect();
+    let mut shared = curve25519_dalek::EdwardsPoint::to_montgomery_batch(&products);
+    zeroize::Zeroize::zeroize(&mut products);
+    let out = shared
+        .iter()
+        .map(|point| {
+            let bytes = point.to_bytes();
+            if bool::from(bytes.ct_eq(&[0u8; 32])) {
+                Err(KeyError::NonContributory)
+            } else {
+                Ok(bytes)
+            }
+        })
+        .collect();
+    zeroize::Zeroize::zeroize(&mut shared);
+    out
+}
+
 /// The X25519 public key for a secret scalar (clamped as RFC 7748 requires).
 pub fn x25519_base(secret: &[u8; 32]) -> [u8; 32] {
     let secret = x25519_dalek::StaticSecret::from(*secret);

@@ -137,6 +137,7 @@ pub fn run() -> bool {
             "encodings" => check_encodings(&mut report, stored),
             "ratchet" => check_transcript_shape(&mut report, stored),
             "sealed" => check_sealed(&mut report, stored),
+            "sealed_shared" => check_sealed_shared(&mut report, stored),
             "payload" => check_payload(&mut report, stored),
             "group_update" => check_group_updates(&mut report, stored),
             "frames" => check_frames(&mut report, stored),
@@ -196,6 +197,39 @@ fn check_transcript_shape(report: &mut Report, stored: &Value) {
     );
 }
 
+/// Runs every refused case through `open`: each must fail with the `error` it names (and the
+/// `key_error`, for `Key`).
+fn check_refusals<T>(
+    report: &mut Report,
+    label: &str,
+    cases: &Value,
+    open: impl Fn(&Value) -> Result<T, hush_crypto::sealed::SealError>,
+) {
+    for case in cases.as_array().cloned().unwrap_or_default() {
+        let problem = match open(&case) {
+            Ok(_) => Some("opens".into()),
+            Err(error) => {
+                let key_error = match &error {
+                    hush_crypto::sealed::SealError::Key(key) => Value::from(variant(key)),
+                    _ => Value::Null,
+                };
+                let stored_key_error = case.get("key_error").cloned().unwrap_or(Value::Null);
+                (variant(&error) != case["error"] || key_error != stored_key_error)
+                    .then(|| format!("{error:?}"))
+            }
+        };
+        let (name, error) = (case["name"].as_str(), case["error"].as_str());
+        report.check(
+            &format!(
+                "{label} {} -> {}",
+                name.unwrap_or_default(),
+                error.unwrap_or_default()
+            ),
+            problem,
+        );
+    }
+}
+
 /// Opens the stored envelopes themselves (not the regenerated ones) as the recorded recipient.
 fn check_sealed(report: &mut Report, stored: &Value) {
     let text = |value: &Value| unhex(value.as_str().unwrap_or_default());
@@ -221,29 +255,55 @@ fn check_sealed(report: &mut Report, stored: &Value) {
             problem,
         );
     }
-    for case in stored["refused"].as_array().cloned().unwrap_or_default() {
-        let account = opener(&case["opened_by_seed"]);
-        let problem = match account.open_sealed(&text(&case["bytes"])) {
-            Ok(_) => Some("opens".into()),
-            Err(error) => {
-                let key_error = match &error {
-                    hush_crypto::sealed::SealError::Key(key) => Value::from(variant(key)),
-                    _ => Value::Null,
-                };
-                let stored_key_error = case.get("key_error").cloned().unwrap_or(Value::Null);
-                (variant(&error) != case["error"] || key_error != stored_key_error)
-                    .then(|| format!("{error:?}"))
-            }
-        };
-        report.check(
-            &format!(
-                "open_sealed sealed.refused {} -> {}",
-                case["name"].as_str().unwrap_or_default(),
-                case["error"].as_str().unwrap_or_default()
-            ),
-            problem,
-        );
+    check_refusals(report, "open_sealed sealed.refused", &stored["refused"], |case| {
+        opener(&case["opened_by_seed"]).open_sealed(&text(&case["bytes"]))
+    });
+}
+
+/// Opens the stored parts and bodies themselves (not the regenerated ones).
+fn check_sealed_shared(report: &mut Report, stored: &Value) {
+    let text = |value: &Value| unhex(value.as_str().unwrap_or_default());
+    let opener = |seed: &Value| {
+        let seed: [u8; 32] = text(seed).try_into().unwrap_or([0; 32]);
+        hush_crypto::Account::hazmat_from_seed(seed, NOW, &mut throwaway())
+    };
+    let pool = stored["pool_seeds"].as_array().cloned().unwrap_or_default();
+    for case in stored["cases"].as_array().cloned().unwrap_or_default() {
+        for (i, part) in case["parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let index =
+                usize::try_from(part["pool_index"].as_u64().unwrap_or(u64::MAX)).unwrap_or(usize::MAX);
+            let recipient = opener(pool.get(index).unwrap_or(&Value::Null));
+            // The envelope the relay stores, taken apart as a receiver does, gives the pair.
+            let envelope = text(&part["envelope"]);
+            let split = hush_proto::split_shared_envelope(&envelope).ok();
+            let (part_bytes, body) = (text(&part["part"]), text(&case["body"]));
+            let problem = match recipient.open_shared(&part_bytes, &body) {
+                _ if split.map(|s| (s.part, s.body)) != Some((part_bytes.as_slice(), body.as_slice())) => {
+                    Some("the envelope does not split into the part and the body".into())
+                }
+                Ok(opened) if opened != text(&case["plaintext"]) => Some("another plaintext".into()),
+                Ok(_) => None,
+                Err(error) => Some(format!("refused: {error:?}")),
+            };
+            let name = case["name"].as_str().unwrap_or_default();
+            report.check(
+                &format!("open_shared sealed_shared.cases {name} part {i}"),
+                problem,
+            );
+        }
     }
+    check_refusals(
+        report,
+        "open_shared sealed_shared.refused_opens",
+        &stored["refused_opens"],
+        |case| opener(&case["opened_by_seed"]).open_shared(&text(&case["part"]), &text(&case["body"])),
+    );
 }
 
 /// Decodes the stored content kinds themselves (not the regenerated ones).

@@ -29,6 +29,7 @@ mod ratchet;
 mod rng;
 mod safety;
 mod sealed;
+mod sealed_shared;
 mod util;
 mod x3dh;
 
@@ -96,6 +97,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 8,
         description: sealed::DESCRIPTION,
         generate: sealed::generate,
+    },
+    VectorFile {
+        name: "sealed_shared",
+        seed: 23,
+        description: sealed_shared::DESCRIPTION,
+        generate: sealed_shared::generate,
     },
     VectorFile {
         name: "payload",

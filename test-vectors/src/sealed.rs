@@ -5,14 +5,14 @@
 use hush_crypto::primitives::{aead_open, aead_seal, hkdf_sha256, x25519, x25519_base};
 use hush_crypto::sealed::{
     SEAL_EPHEMERAL_INFO, SEAL_HEADER_LEN, SEAL_INNER_INFO, SEAL_OVERHEAD, SEAL_SENDER_INFO, SEALED_VERSION,
-    SealError, seal,
+    seal,
 };
 use hush_crypto::{Account, IdentityKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::rng::{Recorder, throwaway};
-use crate::util::{NOW, hex, unhex, variant};
+use crate::util::{NOW, hex, unhex, with_seal_error};
 
 pub const DESCRIPTION: &str = "Sealed sender v2 (SPEC.md §15): sealed = 0x02 || E[32] || sender_box[48] || \
     inner_box. r = draw(32); static_shared = X25519(sender identity secret, recipient identity as X25519); \
@@ -414,17 +414,13 @@ fn refused(
         .map(|(name, seed, bytes)| {
             let opener = account(seed);
             let error = opener.open_sealed(&bytes).expect_err(name);
-            let mut out = json!({
+            let case = json!({
                 "name": name,
                 "opened_by": if seed == other_seed { "other" } else { "recipient" },
                 "opened_by_seed": hex(&seed),
                 "bytes": hex(&bytes),
-                "error": variant(&error),
             });
-            if let SealError::Key(key_error) = &error {
-                out["key_error"] = json!(variant(key_error));
-            }
-            out
+            with_seal_error(case, &error)
         })
         .collect()
 }

@@ -32,6 +32,16 @@ pub fn variant<E: Debug>(error: &E) -> String {
     text.split([' ', '{', '(']).next().unwrap_or_default().to_string()
 }
 
+/// `case` with the variant of a sealing error as `error` (and the key error as `key_error`, for
+/// `Key`): how sealed.json and sealed_shared.json name their refusals.
+pub fn with_seal_error(mut case: Value, error: &hush_crypto::sealed::SealError) -> Value {
+    case["error"] = json!(variant(error));
+    if let hush_crypto::sealed::SealError::Key(key_error) = error {
+        case["key_error"] = json!(variant(key_error));
+    }
+    case
+}
+
 /// The `field` of a `DecodeError`, if it has one.
 pub fn decode_field(error: &hush_crypto::DecodeError) -> Value {
     let text = format!("{error:?}");

@@ -11,7 +11,7 @@
 //! - pickles: arbitrary (encrypted or plaintext) pickle bytes are refused or restore a state that
 //!   pickles stably and behaves (no panic, unchanged on error) under encrypt and decrypt;
 //! - sealed sender: only the exact bytes of a genuine envelope open, and they name the sender and
-//!   inner message that were sealed.
+//!   inner message that were sealed; likewise for shared seals, a genuine part and body.
 //!
 //! The live states the decryption targets attack are built once per process, deterministically
 //! (seeded RNG, fixed clock), so the checked-in corpus keeps matching them.
@@ -20,6 +20,7 @@ mod devices;
 mod fixture;
 mod pq;
 mod seeds;
+mod shared;
 
 #[path = "../../../fuzz/seed.rs"]
 mod seed;
@@ -29,6 +30,7 @@ pub use fixture::NOW;
 pub use pq::{decode_kem_prekey, decode_pq_prekey_bundle, inbound_pq_session};
 pub use seed::Seed;
 pub use seeds::seed_corpus;
+pub use shared::open_shared;
 
 use self::fixture::{
     chains_state, group_fixture, inbound_fixture, restore_account, restore_chains, restore_session, rng,
@@ -68,6 +70,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("inbound_session", inbound_session),
     ("unpickle", unpickle),
     ("open_sealed", open_sealed),
+    ("open_shared", open_shared),
     ("decode_device_list", decode_device_list),
     ("decode_link_code", decode_link_code),
     ("open_link_message", open_link_message),

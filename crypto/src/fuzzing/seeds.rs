@@ -166,5 +166,6 @@ pub fn seed_corpus() -> Vec<Seed> {
     }
     seeds.extend(super::devices::seeds());
     seeds.extend(super::pq::seeds());
+    seeds.extend(super::shared::seeds());
     seeds
 }

@@ -39,10 +39,16 @@ use crate::primitives::{self, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use crate::ratchet::chain::{AeadKeys, hkdf_aead_keys};
 
 mod keys;
+mod shared;
 #[cfg(test)]
 mod tests;
 
 pub use keys::{MAX_SEAL_KEYS, SealKeys};
+pub use shared::{
+    MAX_SHARED_PART_LEN, MAX_SHARED_RECIPIENTS, SHARED_BODY_HEADER_LEN, SHARED_BODY_OVERHEAD,
+    SHARED_MESSAGE_INFO, SHARED_PART_TAG_LEN, SHARED_SEAL_VERSION, SHARED_SECRET_INFO, SHARED_WRAP_INFO,
+    SharedSeal, seal_shared,
+};
 
 /// Version byte of sealed envelopes. Version 1 (one unauthenticated layer) is refused.
 pub const SEALED_VERSION: u8 = 2;
@@ -59,7 +65,11 @@ pub const SEAL_HEADER_LEN: usize = 1 + 32 + SEALED_SENDER_LEN;
 /// Bytes a seal adds to the inner message: the header and the inner box's tag.
 pub const SEAL_OVERHEAD: usize = SEAL_HEADER_LEN + AEAD_TAG_LEN;
 
-/// Why a sealed envelope could not be opened. Nothing about the account changes.
+/// Why a sealed envelope could not be opened, or a shared seal ([`seal_shared`]) not made or
+/// opened. Nothing about the account changes. The first four variants are sealed sender's; a
+/// shared open fails with `Key` for a bad ephemeral key and otherwise with the shared variants
+/// (its refusals need not hide which check failed: passing the part's tag already takes the
+/// recipient's or the sealer's secret, see [`Account::open_shared`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum SealError {
@@ -86,6 +96,59 @@ pub enum SealError {
     /// envelope was sealed for this identity) nor a sender name nobody authenticated.
     #[error("sealed envelope does not authenticate")]
     Unauthenticated,
+    /// [`seal_shared`] was given no recipient (caller misuse).
+    #[error("a shared seal needs at least one recipient")]
+    NoRecipients,
+    /// [`seal_shared`] was given more than [`MAX_SHARED_RECIPIENTS`] recipients (caller misuse).
+    #[error("{count} recipients for a shared seal, at most {MAX_SHARED_RECIPIENTS} allowed")]
+    TooManyRecipients {
+        /// Recipients given.
+        count: usize,
+    },
+    /// [`seal_shared`] was given the same identity key twice (caller misuse: that device would
+    /// get two parts of one message).
+    #[error("recipient {index} of a shared seal repeats an earlier one")]
+    DuplicateRecipient {
+        /// Index of the second occurrence in the list.
+        index: usize,
+    },
+    /// A shared part is not exactly [`MAX_SHARED_PART_LEN`] bytes (truncated or extended).
+    #[error("shared part of {length} bytes, expected {MAX_SHARED_PART_LEN}")]
+    PartLength {
+        /// Bytes received.
+        length: usize,
+    },
+    /// A shared body is shorter than its fixed overhead ([`SHARED_BODY_OVERHEAD`]).
+    #[error("shared body of {length} bytes is shorter than the {SHARED_BODY_OVERHEAD}-byte minimum")]
+    BodyTooShort {
+        /// Bytes received.
+        length: usize,
+    },
+    /// A shared part's version byte is not [`SHARED_SEAL_VERSION`].
+    #[error("shared part version {found}, expected {SHARED_SEAL_VERSION}")]
+    UnknownPartVersion {
+        /// The version byte found.
+        found: u8,
+    },
+    /// A shared body's version byte is not [`SHARED_SEAL_VERSION`].
+    #[error("shared body version {found}, expected {SHARED_SEAL_VERSION}")]
+    UnknownBodyVersion {
+        /// The version byte found.
+        found: u8,
+    },
+    /// The part's tag does not verify: the part was made for another body or another
+    /// recipient, or a byte of either was changed.
+    #[error("shared part is not for this body and recipient")]
+    PartMismatch,
+    /// The part's tag verifies but the message secret it wraps does not derive the body's
+    /// ephemeral key: whoever made that ephemeral key (nobody else can make the tag verify)
+    /// paired a message secret with it that does not give it.
+    #[error("shared part's message secret does not give the body's ephemeral key")]
+    EphemeralMismatch,
+    /// The body's AEAD did not authenticate under the keys the part gives: a sealer that made a
+    /// malformed body (the part's tag binds the exact body bytes).
+    #[error("shared body does not authenticate")]
+    BodyUnauthenticated,
 }
 
 /// A sealed envelope, opened: who sent it and the inner message.
