@@ -75,6 +75,8 @@ pub struct Core {
     pub(crate) surface: Surface,
     /// The groups we are or were in.
     pub(crate) groups: BTreeMap<GroupId, GroupRecord>,
+    /// Each group's conversation address ([`GroupId::conversation`]), to tell group items apart.
+    pub(crate) group_conversations: HashMap<Address, GroupId>,
 }
 
 impl core::fmt::Debug for Core {
@@ -141,6 +143,7 @@ impl Core {
         for blob in &snapshot.groups {
             let record = GroupRecord::from_blob(blob)?;
             core.groups.insert(blob.id, record);
+            core.group_conversations.insert(blob.id.conversation(), blob.id);
         }
         core.resets
             .restore(snapshot.unconfirmed, snapshot.recent_incoming);
@@ -178,6 +181,7 @@ impl Core {
             own_key_shared: false,
             surface: Surface::default(),
             groups: BTreeMap::new(),
+            group_conversations: HashMap::new(),
         }
     }
 
@@ -261,6 +265,7 @@ impl Core {
             self.run_upkeep(now, None);
         }
         self.run_due_resets(now);
+        self.release_group_gaps(now);
         self.sync_own_list(now);
         self.pump(now);
     }
@@ -283,6 +288,7 @@ impl Core {
             self.backoff.next_after(pumped_at),
             self.outbox.next_due(),
             self.list_sync.next_timeout(),
+            self.next_group_gap_timeout(),
         ]
         .into_iter()
         .flatten()

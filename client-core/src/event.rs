@@ -61,6 +61,9 @@ pub enum DropReason {
     /// another code, spent), expired, or altered. No sender is known.
     #[error("link message refused: {0}")]
     Link(#[source] LinkError),
+    /// A group message (a shared envelope) that was not delivered.
+    #[error("group message dropped: {0}")]
+    Group(#[source] crate::group_receive::GroupDropReason),
 }
 
 /// What was wrong with a payload that decrypted.
@@ -110,6 +113,17 @@ pub enum Event {
     GroupChanged {
         /// Which.
         group: crate::groups::GroupId,
+    },
+    /// The group message `id` that follows (as [`Event::MessageReceived`], under the group's
+    /// conversation address) was written by `author` (an account address). Stores keep the
+    /// author ([`crate::Store::author`]).
+    GroupMessageFrom {
+        /// The group.
+        group: crate::groups::GroupId,
+        /// The message.
+        id: MessageId,
+        /// Its author's account address.
+        author: Address,
     },
     /// An envelope was dropped; it never reaches the history.
     Dropped {

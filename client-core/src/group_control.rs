@@ -216,6 +216,7 @@ impl Core {
         let id = log.state().id();
         let sender = GroupSender::new(id.0, self.account.identity_key(), 0, &mut self.rng);
         self.groups.insert(id, GroupRecord::new(log, sender));
+        self.group_conversations.insert(id.conversation(), id);
         let mut ops = Vec::new();
         self.queue_sender_key(now, &id, None, &mut ops);
         // Members' keys may have come before the log did, and were refused then.
@@ -399,6 +400,8 @@ impl Core {
                     return events.push(drop(ControlError::Chain(error)));
                 }
                 self.save_group(&id, ops);
+                // Messages that waited for this chain can be read now.
+                self.retry_waiting(now, id, ops, events);
             }
             GroupControl::KeyRequest(id) => {
                 let is_member = self

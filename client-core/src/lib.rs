@@ -20,6 +20,8 @@ mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod group_control;
+mod group_receive;
+mod group_send;
 pub mod groups;
 mod inbox;
 mod link;
@@ -57,6 +59,8 @@ pub use devices::{
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use group_control::{GroupChainsSummary, GroupCommandError};
+pub use group_receive::{GROUP_GAP_MS, GroupDropReason};
+pub use group_send::GroupSendError;
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
 pub use prekey_wire::signed_prekey_to_wire;

@@ -57,6 +57,7 @@ pub struct MemoryStore {
     peer_devices: BTreeMap<Address, PeerDevicesRecord>,
     surface: SurfaceTables,
     groups: BTreeMap<crate::groups::GroupId, crate::groups::GroupBlob>,
+    authors: HashMap<MessageId, Address>,
 }
 
 impl MemoryStore {
@@ -113,6 +114,9 @@ impl MemoryStore {
             }
             StoreOp::PutGroup(blob) => {
                 self.groups.insert(blob.id, blob.clone());
+            }
+            StoreOp::PutAuthor { id, author } => {
+                self.authors.insert(*id, *author);
             }
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
@@ -246,6 +250,10 @@ impl Store for MemoryStore {
             .collect();
         entries.reverse();
         Ok(entries)
+    }
+
+    fn author(&self, id: &MessageId) -> Result<Option<Address>, Self::Error> {
+        Ok(self.authors.get(id).copied())
     }
 
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, Self::Error> {

@@ -44,6 +44,9 @@ impl Core {
         {
             return self.on_link_message(now, envelope, ops, events);
         }
+        if envelope.first() == Some(&hush_proto::SHARED_ENVELOPE_TAG) {
+            return self.receive_shared(now, envelope, ops, events);
+        }
         let unsealed = match self.account.open_sealed(envelope) {
             Ok(unsealed) => unsealed,
             Err(error) => {

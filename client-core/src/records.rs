@@ -202,6 +202,13 @@ pub enum StoreOp {
     PutAccount(AccountPickle),
     /// Replace one group (keyed by its id): its log and chains.
     PutGroup(GroupBlob),
+    /// Record who wrote the group message `id` (an account address).
+    PutAuthor {
+        /// The message.
+        id: MessageId,
+        /// Its author.
+        author: Address,
+    },
     /// Replace the sessions with one peer (keyed by its identity).
     PutPeer(PeerSessionsPickle),
     /// Replace a conversation's counters.

@@ -128,16 +128,22 @@ impl Core {
             return;
         }
         self.ask_for_routes();
+        self.ask_for_group_routes();
         let own = fanout::Own {
             account: self.account_address(),
             devices: self.own_devices(),
         };
+        // A group message needs no session, only its members' lists answered.
+        let groups = self.groups_ready();
         let (backoff, peers, lists) = (&self.backoff, &self.peers, &self.peer_lists);
         let answered = &self.peer_fetch.answered;
         let plan = self.outbox.plan(
             now,
             |peer| backoff.backed_off(now, peer),
-            |item| fanout::without_session(lists, &own, answered, peers, item),
+            |item| match groups.get(&item.peer) {
+                Some(ready) => ready.then(Vec::new),
+                None => fanout::without_session(lists, &own, answered, peers, item),
+            },
         );
         for peer in plan.fetch {
             self.fetch_bundle(peer);
@@ -171,7 +177,11 @@ impl Core {
             let Some(mut item) = self.outbox.get(id).cloned() else {
                 continue;
             };
-            let Some(envelope) = self.seal_item(now, &item, &mut refetch, &mut touched, &mut ops) else {
+            let sealed = match self.group_of(&item.peer) {
+                Some(group) => self.seal_group_item(group, &item, &mut ops),
+                None => self.seal_item(now, &item, &mut refetch, &mut touched, &mut ops),
+            };
+            let Some(envelope) = sealed else {
                 continue;
             };
             item.envelope = Some(envelope);
@@ -219,6 +229,12 @@ impl Core {
         let (peer, Some(bytes)) = (item.peer, item.envelope.clone()) else {
             return;
         };
+        if let Some(copies) = crate::group_send::SharedCopies::decode(&bytes) {
+            if !self.transmit_shared(id, copies) {
+                self.fail(id);
+            }
+            return;
+        }
         if let Some(copies) = fanout::Copies::decode(&bytes) {
             if !self.transmit_copies(id, peer, copies) {
                 self.fail(id);
@@ -285,7 +301,10 @@ impl Core {
                 };
                 self.backoff.clear(&item.peer);
                 let mut ops = vec![StoreOp::RemoveOutbox(id)];
-                if let Ok(payload) = Payload::decode(&item.payload) {
+                // Group messages are not resent by session resets (they use no session).
+                if let Ok(payload) = Payload::decode(&item.payload)
+                    && self.group_of(&item.peer).is_none()
+                {
                     self.resets.note_sent(item.peer, payload);
                 }
                 if item.conv_seq > 0 {
@@ -310,6 +329,7 @@ impl Core {
                 }
             }
             Err(error) if self.on_copies_refused(now, &id, &error) => {}
+            Err(error) if self.on_shared_refused(now, &id, &error) => {}
             Err(error) if !is_retryable(error.code) => self.fail(id),
             // A stale key: sent again at once, without it.
             Err(error) if peer.is_some_and(|peer| self.on_access_denied(peer, &error)) => {}

@@ -43,6 +43,10 @@ pub trait Store {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, Self::Error>;
 
+    /// The author of the group message `id` (an account address); `None` for a message that is
+    /// not an incoming group message.
+    fn author(&self, id: &MessageId) -> Result<Option<Address>, Self::Error>;
+
     /// One message by id.
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, Self::Error>;
 

@@ -17,27 +17,8 @@ use harness::{ClientId, Faults, World};
 use hush_client_core::groups::GroupId;
 use hush_client_core::{Address, peer_account_key};
 
-/// `names.len()` accounts of one device each, every one a contact of every other.
 fn people(seed: u64, names: &[&'static str]) -> (World, Vec<ClientId>) {
-    let mut world = World::new(seed);
-    let ids: Vec<ClientId> = names.iter().map(|name| world.add_client(name)).collect();
-    for id in &ids {
-        world.connect(*id);
-    }
-    world.drive();
-    for a in &ids {
-        for b in &ids {
-            if a != b {
-                let account = world.account_address(*b);
-                world.accept(*a, account);
-            }
-        }
-    }
-    world.drive();
-    for id in &ids {
-        world.clients[*id].app.unordered_peers = true;
-    }
-    (world, ids)
+    World::contacts(seed, names, &[])
 }
 
 fn members(world: &World, id: ClientId, group: &GroupId) -> Option<(u64, BTreeSet<Address>)> {

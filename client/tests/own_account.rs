@@ -88,7 +88,7 @@ fn downgrade_to_version_2(path: &Path, key_byte: u8) {
     conn.execute_batch(
         "DROP TABLE own_account; DROP TABLE link_request; DROP TABLE peer_devices; \
          DROP INDEX messages_by_target; ALTER TABLE messages DROP COLUMN target; DROP TABLE edits; \
-         DROP TABLE reactions; PRAGMA user_version = 2;",
+         DROP TABLE reactions; DROP TABLE groups; DROP TABLE authors; PRAGMA user_version = 2;",
     )
     .unwrap();
 }

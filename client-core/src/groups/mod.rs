@@ -29,7 +29,7 @@ pub use control::{
 pub use error::{GroupRuleError, GroupUpdateError};
 pub use log::{GroupLog, Received};
 pub use operation::GroupOperation;
-pub use record::{GroupBlob, GroupRecord, GroupRecordError};
+pub use record::{ChainId, GroupBlob, GroupRecord, GroupRecordError, MAX_GROUP_HELD};
 pub use update::{GroupUpdate, UPDATE_HASH_KEY, UpdateHash};
 pub use wire::{GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE};
 
@@ -52,7 +52,29 @@ pub const MAX_WAITING_UPDATES: usize = 1_024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId(pub [u8; 16]);
 
+/// HMAC key of a group's conversation address ([`GroupId::conversation`]).
+pub const GROUP_CONVERSATION_KEY: &[u8] = b"Hush_v1_GroupConversation";
+
 impl GroupId {
+    /// The key the group's messages are kept under in the history and the outbox: the first
+    /// `HMAC-SHA256(GROUP_CONVERSATION_KEY, id || u32 counter)` (counter big-endian, from 0)
+    /// that is a valid Ed25519 key, so that it is an [`crate::Address`] like a contact's. Local
+    /// only: it names no mailbox and nobody holds its private key. About half of all strings
+    /// are valid keys, so the loop ends after two tries on average.
+    pub fn conversation(&self) -> crate::Address {
+        let mut input = [0u8; 20];
+        input[..16].copy_from_slice(&self.0);
+        let mut counter: u32 = 0;
+        loop {
+            input[16..].copy_from_slice(&counter.to_be_bytes());
+            let candidate = hush_crypto::primitives::hmac_sha256(GROUP_CONVERSATION_KEY, &input);
+            if let Ok(address) = crate::Address::from_bytes(candidate) {
+                return address;
+            }
+            counter = counter.wrapping_add(1);
+        }
+    }
+
     /// A fresh random id.
     pub fn random(rng: &mut (impl CryptoRng + ?Sized)) -> Self {
         let mut id = [0u8; 16];

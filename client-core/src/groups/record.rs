@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use std::collections::BTreeMap;
+
 use super::{GroupId, GroupLog, GroupState, GroupUpdate};
 
 /// Version of the stored form.
@@ -21,7 +23,28 @@ pub struct GroupRecord {
     pub chains: GroupChains,
     /// The epoch of our sending chain: one more at each rotation (a member or device removed).
     pub epoch: u64,
+    /// Per received chain (sender device, distribution id): the chain position delivered next.
+    pub next: BTreeMap<ChainId, u32>,
+    /// Decrypted messages ahead of a missing one, by chain and position: the encoded payload
+    /// and when it arrived (Unix ms).
+    pub ahead: BTreeMap<HeldAt, Held>,
+    /// Sender-key messages on a chain we do not hold yet (its key was refused before we knew its
+    /// sender was a member, or is still on its way), with when they arrived.
+    pub waiting: Vec<(Vec<u8>, u64)>,
 }
+
+/// A received chain: the sending device's identity key and the chain's distribution id.
+pub type ChainId = ([u8; 32], [u8; 16]);
+
+/// Where a held message sits: its chain and chain position.
+pub type HeldAt = (ChainId, u32);
+
+/// A held message: its encoded payload and when it arrived (Unix ms).
+pub type Held = (Vec<u8>, u64);
+
+/// Most messages a group holds ahead of missing ones, and most waiting for a chain: beyond
+/// them, new ones are refused (the relay keeps nothing for us, so they are dropped with an event).
+pub const MAX_GROUP_HELD: usize = 512;
 
 impl core::fmt::Debug for GroupRecord {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -74,6 +97,9 @@ struct Wire {
     sender: Option<GroupSenderPickle>,
     chains: Vec<GroupReceiverPickle>,
     epoch: u64,
+    next: Vec<(ChainId, u32)>,
+    ahead: Vec<(HeldAt, Held)>,
+    waiting: Vec<(Vec<u8>, u64)>,
 }
 
 impl GroupRecord {
@@ -85,6 +111,9 @@ impl GroupRecord {
             sender: Some(sender),
             chains: GroupChains::new(id.0),
             epoch: 0,
+            next: BTreeMap::new(),
+            ahead: BTreeMap::new(),
+            waiting: Vec::new(),
         }
     }
 
@@ -104,6 +133,9 @@ impl GroupRecord {
             sender: self.sender.as_ref().map(GroupSender::pickle),
             chains: self.chains.receivers().map(GroupReceiver::pickle).collect(),
             epoch: self.epoch,
+            next: self.next.iter().map(|(k, v)| (*k, *v)).collect(),
+            ahead: self.ahead.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            waiting: self.waiting.clone(),
         };
         let mut bytes = vec![RECORD_VERSION];
         // Serialising plain data into a Vec does not fail.
@@ -141,6 +173,9 @@ impl GroupRecord {
             sender: wire.sender.as_ref().map(GroupSender::from_pickle),
             chains,
             epoch: wire.epoch,
+            next: wire.next.iter().copied().collect(),
+            ahead: wire.ahead.iter().cloned().collect(),
+            waiting: wire.waiting.clone(),
         })
     }
 }

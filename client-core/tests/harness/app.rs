@@ -66,6 +66,8 @@ pub struct App {
     pub surface: Vec<Event>,
     /// Group events (`GroupChanged`), in order.
     pub group_events: Vec<Event>,
+    /// The author of each group message seen (`GroupMessageFrom`).
+    pub authors: HashMap<MessageId, Address>,
 }
 
 impl App {
@@ -140,6 +142,14 @@ impl App {
             | Event::ReactionChanged { .. }
             | Event::EffectIgnored { .. }) => self.surface.push(event),
             event @ Event::GroupChanged { .. } => self.group_events.push(event),
+            Event::GroupMessageFrom { id, author, .. } => {
+                assert_eq!(
+                    store.author(&id).expect("memory store"),
+                    Some(author),
+                    "{who}: GroupMessageFrom before the commit that stores the author"
+                );
+                self.authors.insert(id, author);
+            }
             other => panic!("{who}: unexpected event {other:?}"),
         }
     }

@@ -705,13 +705,54 @@ impl World {
         self.act(id);
     }
 
+    /// Accounts of one device each named `names`, plus a second device linked to the account of
+    /// each client listed in `linked` (named `"<name>-2"` from `second_names`); every client
+    /// has every other account as a contact (adding one accepts it and pins its list).
+    pub fn contacts(
+        seed: u64,
+        names: &[&'static str],
+        second_names: &[(usize, &'static str)],
+    ) -> (Self, Vec<ClientId>) {
+        let mut world = Self::new(seed);
+        let mut ids: Vec<ClientId> = names.iter().map(|name| world.add_client(name)).collect();
+        let seconds: Vec<(usize, ClientId)> = second_names
+            .iter()
+            .map(|(holder, name)| (*holder, world.add_joining_client(name)))
+            .collect();
+        for id in ids.iter().chain(seconds.iter().map(|(_, id)| id)) {
+            world.connect(*id);
+        }
+        world.drive();
+        for (holder, id) in &seconds {
+            world.link(ids[*holder], *id);
+            world.drive();
+            ids.push(*id);
+        }
+        let accounts: Vec<Address> = names
+            .iter()
+            .enumerate()
+            .map(|(i, _)| world.account_address(ids[i]))
+            .collect();
+        for id in &ids {
+            let own = world.account_address(*id);
+            for account in accounts.iter().filter(|account| **account != own) {
+                world.accept(*id, *account);
+            }
+        }
+        world.drive();
+        for id in &ids {
+            world.clients[*id].app.unordered_peers = true;
+        }
+        (world, ids)
+    }
+
     /// Runs a group call (`create_group`, `group_add`, ...) on `id`'s core at the world's time
     /// and acts on its outputs.
-    pub fn group<T>(
+    pub fn group<T, E>(
         &mut self,
         id: ClientId,
-        call: impl FnOnce(&mut Core, u64) -> Result<T, hush_client_core::GroupCommandError>,
-    ) -> Result<T, hush_client_core::GroupCommandError> {
+        call: impl FnOnce(&mut Core, u64) -> Result<T, E>,
+    ) -> Result<T, E> {
         let now = self.now;
         let result = call(&mut self.clients[id].core, now);
         self.act(id);

@@ -68,6 +68,8 @@ pub struct RelayStats {
     pub access_denied: u64,
     /// `SendMany`s stored (each also counts its envelopes in `stored`).
     pub send_many: u64,
+    /// `SendShared`s stored (each also counts its envelopes in `stored`).
+    pub shared: u64,
 }
 
 /// The relay.
@@ -226,6 +228,7 @@ impl Relay {
             frame.request,
             Request::Send { .. }
                 | Request::SendMany { .. }
+                | Request::SendShared { .. }
                 | Request::FetchBundle { .. }
                 | Request::UploadPreKeys { .. }
         );
@@ -275,6 +278,22 @@ impl Relay {
                     self.enqueue(delivery.to, delivery.envelope.into_bytes(), now_ms);
                 }
                 self.stats.send_many += 1;
+                Ok(Response::Stored)
+            }
+            Request::SendShared { body, deliveries } => {
+                let deliveries: Vec<_> = deliveries.into();
+                // As `SendMany`, with each recipient's envelope built from its part and the body.
+                for delivery in &deliveries {
+                    self.check_access(&delivery.to, delivery.access)?;
+                    if !self.mailboxes.contains_key(&delivery.to) {
+                        return Err(refuse(ErrorCode::NotFound, "not found"));
+                    }
+                }
+                for delivery in deliveries {
+                    let envelope = hush_proto::shared_envelope(&delivery.part, &body);
+                    self.enqueue(delivery.to, envelope.into_bytes(), now_ms);
+                }
+                self.stats.shared += 1;
                 Ok(Response::Stored)
             }
             Request::SetAccessKey { key } => {

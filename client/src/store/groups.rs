@@ -1,8 +1,10 @@
 //! Groups (`groups`, schema version 6): one row per group, its id and its stored form (the
 //! signed updates, our sending chain and the other members' chains, as the core encodes them).
-//! The chain keys in it are protected as the rest of the database is, by SQLCipher.
+//! `authors` keeps who wrote each incoming group message. The chain keys in it are protected as the rest of the database is, by SQLCipher.
 
 use hush_client_core::groups::{GroupBlob, GroupId};
+use hush_client_core::{Address, MessageId};
+use rusqlite::OptionalExtension;
 use rusqlite::{Connection, params};
 
 use super::StoreError;
@@ -33,4 +35,18 @@ pub(super) fn put(conn: &Connection, blob: &GroupBlob) -> Result<(), StoreError>
     )?
     .execute(params![blob.id.0.as_slice(), blob.bytes])?;
     Ok(())
+}
+
+pub(super) fn put_author(conn: &Connection, id: &MessageId, author: &Address) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT OR REPLACE INTO authors (message, author) VALUES (?1, ?2)")?
+        .execute(params![id.0.as_slice(), author.as_bytes().as_slice()])?;
+    Ok(())
+}
+
+pub(super) fn author(conn: &Connection, id: &MessageId) -> Result<Option<Address>, StoreError> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT author FROM authors WHERE message = ?1")?
+        .query_row([id.0.as_slice()], |row| row.get(0))
+        .optional()?;
+    bytes.map(super::codec::address).transpose()
 }

@@ -192,6 +192,10 @@ impl Store for SqlStore {
         queries::history(&self.conn, peer, before, limit)
     }
 
+    fn author(&self, id: &MessageId) -> Result<Option<Address>, StoreError> {
+        groups::author(&self.conn, id)
+    }
+
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
         queries::message(&self.conn, id)
     }

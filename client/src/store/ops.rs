@@ -156,6 +156,7 @@ pub(super) fn apply(
         }
         StoreOp::PutPeerDevices(record) => super::peer_devices::put(conn, record)?,
         StoreOp::PutGroup(blob) => super::groups::put(conn, blob)?,
+        StoreOp::PutAuthor { id, author } => super::groups::put_author(conn, id, author)?,
         op @ (StoreOp::EditMessage { .. } | StoreOp::DeleteMessage { .. } | StoreOp::PutReaction { .. }) => {
             super::surface::apply(conn, op)?;
         }

@@ -1,0 +1,304 @@
+//! Group messages, the receiving side (proto/PROTOCOL.md "Group messages"): a shared envelope
+//! (`0xF4`) is split, its part and body opened with our identity key (SPEC §15.1), and the
+//! sender-key message inside verified and decrypted on the chain of the device it names, which
+//! must belong to a member account. Each chain's messages are delivered in chain order, exactly
+//! once: a message ahead of a missing one waits (in the group's record, durably) until the gap
+//! fills or [`GROUP_GAP_MS`] passes; a message on a chain we do not hold yet waits for its key.
+
+use hush_crypto::GroupError;
+use hush_crypto::group::SenderKeyMessage;
+use hush_crypto::sealed::SealError;
+use hush_proto::{SharedEnvelopeError, split_shared_envelope};
+
+use crate::address::Address;
+use crate::content::{Body, Payload, PayloadError, unframe_payload};
+use crate::core::Core;
+use crate::event::{DropReason, Event};
+use crate::groups::{ChainId, GroupId, MAX_GROUP_HELD};
+use crate::records::{Direction, MessageStatus, StoreOp, StoredMessage};
+
+/// How long a group message ahead of a missing one waits before it is delivered anyway (the
+/// missing one may have failed for good at its sender); a late one is still delivered.
+pub const GROUP_GAP_MS: u64 = 5 * 60_000;
+
+/// Why a group message was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupDropReason {
+    /// Not a shared envelope the relay would have built.
+    #[error("not a shared envelope: {0}")]
+    NotShared(SharedEnvelopeError),
+    /// The shared seal did not open for us.
+    #[error("shared seal did not open: {0}")]
+    Unsealable(SealError),
+    /// The body is not a sender-key message.
+    #[error("not a sender-key message")]
+    Malformed,
+    /// A group we do not hold (not, or not yet, a member).
+    #[error("a message of a group we are not in")]
+    UnknownGroup,
+    /// The sending device belongs to no member account.
+    #[error("a group message from a device of no member")]
+    NotMember,
+    /// The chain refused it (forged, altered, or a chain whose key was refused).
+    #[error("group message refused by its chain: {0}")]
+    Chain(GroupError),
+    /// It decrypted but the payload is not valid, or names another account than its device's.
+    #[error("invalid group payload: {0}")]
+    Payload(PayloadError),
+    /// Too many messages already wait in this group.
+    #[error("too many group messages waiting")]
+    TooManyWaiting,
+}
+
+impl Core {
+    /// A delivered envelope that starts with the shared-envelope tag.
+    pub(crate) fn receive_shared(
+        &mut self,
+        now: u64,
+        envelope: &[u8],
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let drop = |reason: GroupDropReason| Event::Dropped {
+            claimed_from: None,
+            reason: DropReason::Group(reason),
+        };
+        let shared = match split_shared_envelope(envelope) {
+            Ok(shared) => shared,
+            Err(error) => return events.push(drop(GroupDropReason::NotShared(error))),
+        };
+        let inner = match self.account.open_shared(shared.part, shared.body) {
+            Ok(inner) => inner,
+            Err(error) => return events.push(drop(GroupDropReason::Unsealable(error))),
+        };
+        let Ok(message) = SenderKeyMessage::from_bytes(&inner) else {
+            return events.push(drop(GroupDropReason::Malformed));
+        };
+        let group = GroupId(message.label().group_id);
+        // A group we are not in, or no longer: we hold no chain of anything sent since.
+        if !self.is_group_member(&group) {
+            return events.push(drop(GroupDropReason::UnknownGroup));
+        }
+        self.open_group_message(now, group, &inner, message, now, ops, events);
+    }
+
+    /// Decrypts and files one sender-key message of `group` (which we hold) that arrived at
+    /// `received_at`.
+    #[allow(clippy::too_many_arguments)]
+    fn open_group_message(
+        &mut self,
+        now: u64,
+        group: GroupId,
+        bytes: &[u8],
+        message: SenderKeyMessage,
+        received_at: u64,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let drop = |reason: GroupDropReason| Event::Dropped {
+            claimed_from: None,
+            reason: DropReason::Group(reason),
+        };
+        let device = Address::from_identity(&message.label().sender);
+        let Some(account) = self.device_account(&device) else {
+            return events.push(drop(GroupDropReason::NotMember));
+        };
+        let Some(record) = self.groups.get_mut(&group) else {
+            return;
+        };
+        if record.state().role(&account).is_none() {
+            return events.push(drop(GroupDropReason::NotMember));
+        }
+        let plaintext = match record.chains.decrypt(&message) {
+            Ok(plaintext) => plaintext,
+            // A copy of what was delivered: its key is used up.
+            Err(GroupError::Duplicate { .. }) => return,
+            Err(GroupError::UnknownChain) => {
+                if record.waiting.len() >= MAX_GROUP_HELD {
+                    return events.push(drop(GroupDropReason::TooManyWaiting));
+                }
+                record.waiting.push((bytes.to_vec(), received_at));
+                ops.push(StoreOp::PutGroup(record.to_blob()));
+                return;
+            }
+            Err(error) => return events.push(drop(GroupDropReason::Chain(error))),
+        };
+        let encoded = match unframe_payload(&plaintext.plaintext) {
+            Ok((claimed, encoded)) if crate::devices::peers::peer_account_key(&claimed) == Some(account) => {
+                encoded.to_vec()
+            }
+            Ok(_) => return events.push(drop(GroupDropReason::Payload(PayloadError::Malformed))),
+            Err(error) => return events.push(drop(GroupDropReason::Payload(error))),
+        };
+        let chain: ChainId = (
+            *message.label().sender.as_bytes(),
+            message.label().distribution_id,
+        );
+        let position = message.iteration();
+        let next = *record.next.entry(chain).or_insert(position);
+        if position > next {
+            if record.ahead.len() >= MAX_GROUP_HELD {
+                return events.push(drop(GroupDropReason::TooManyWaiting));
+            }
+            record.ahead.insert((chain, position), (encoded, received_at));
+            ops.push(StoreOp::PutGroup(record.to_blob()));
+            return;
+        }
+        if position == next {
+            record.next.insert(chain, next.saturating_add(1));
+        }
+        self.deliver_group(now, group, device, &encoded, ops, events);
+        self.release_ahead(now, group, chain, ops, events);
+    }
+
+    /// Delivers the messages of `chain` that are next in line now.
+    fn release_ahead(
+        &mut self,
+        now: u64,
+        group: GroupId,
+        chain: ChainId,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let device = Address::from_bytes(chain.0).ok();
+        loop {
+            let Some(record) = self.groups.get_mut(&group) else {
+                return;
+            };
+            let next = record.next.get(&chain).copied().unwrap_or(0);
+            let Some((encoded, _)) = record.ahead.remove(&(chain, next)) else {
+                break;
+            };
+            record.next.insert(chain, next.saturating_add(1));
+            if let Some(device) = device {
+                self.deliver_group(now, group, device, &encoded, ops, events);
+            }
+        }
+        if let Some(record) = self.groups.get(&group) {
+            ops.push(StoreOp::PutGroup(record.to_blob()));
+        }
+    }
+
+    /// Stores one group message from `device` (its account checked) in the group's history.
+    fn deliver_group(
+        &mut self,
+        now: u64,
+        group: GroupId,
+        device: Address,
+        encoded: &[u8],
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let Ok(payload) = Payload::decode(encoded) else {
+            return;
+        };
+        let Body::Content(content) = payload.body else {
+            return;
+        };
+        let ours = device == self.address || self.is_own_device(&device);
+        let message = StoredMessage {
+            id: payload.id,
+            peer: group.conversation(),
+            direction: if ours {
+                Direction::Outgoing
+            } else {
+                Direction::Incoming
+            },
+            conv_seq: payload.conv_seq,
+            sent_at: payload.sent_at,
+            stored_at: now,
+            content,
+            status: if ours {
+                MessageStatus::Sent
+            } else {
+                MessageStatus::Received
+            },
+        };
+        if ours {
+            ops.push(StoreOp::InsertMessage(message.clone()));
+            return events.push(Event::MessageSynced(message));
+        }
+        let Some(author) = self
+            .device_account(&device)
+            .and_then(|account| Address::from_bytes(*account.as_bytes()).ok())
+        else {
+            return;
+        };
+        ops.push(StoreOp::PutAuthor {
+            id: payload.id,
+            author,
+        });
+        events.push(Event::GroupMessageFrom {
+            group,
+            id: payload.id,
+            author,
+        });
+        self.deliver_content(message, ops, events);
+    }
+
+    /// After a sender key of `group` was taken: the messages that waited for a chain are tried
+    /// again.
+    pub(crate) fn retry_waiting(
+        &mut self,
+        now: u64,
+        group: GroupId,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let Some(record) = self.groups.get_mut(&group) else {
+            return;
+        };
+        let waiting = std::mem::take(&mut record.waiting);
+        if waiting.is_empty() {
+            return;
+        }
+        ops.push(StoreOp::PutGroup(record.to_blob()));
+        for (bytes, received_at) in waiting {
+            if let Ok(message) = SenderKeyMessage::from_bytes(&bytes) {
+                self.open_group_message(now, group, &bytes, message, received_at, ops, events);
+            }
+        }
+    }
+
+    /// When the first group message ahead of a gap has waited [`GROUP_GAP_MS`].
+    pub(crate) fn next_group_gap_timeout(&self) -> Option<u64> {
+        self.groups
+            .values()
+            .flat_map(|record| record.ahead.values().map(|(_, at)| at + GROUP_GAP_MS))
+            .min()
+    }
+
+    /// Delivers, in chain order, what has waited past a gap for [`GROUP_GAP_MS`].
+    pub(crate) fn release_group_gaps(&mut self, now: u64) {
+        let overdue: Vec<(GroupId, ChainId)> = self
+            .groups
+            .iter()
+            .flat_map(|(group, record)| {
+                record
+                    .ahead
+                    .iter()
+                    .filter(|(_, (_, at))| at + GROUP_GAP_MS <= now)
+                    .map(|((chain, _), _)| (*group, *chain))
+            })
+            .collect();
+        let (mut ops, mut events) = (Vec::new(), Vec::new());
+        for (group, chain) in overdue {
+            let Some(record) = self.groups.get_mut(&group) else {
+                continue;
+            };
+            // Skip to the first message held on the chain.
+            if let Some(((_, first), _)) = record.ahead.range((chain, 0)..=(chain, u32::MAX)).next() {
+                let first = *first;
+                record.next.insert(chain, first);
+            }
+            self.release_ahead(now, group, chain, &mut ops, &mut events);
+        }
+        if !ops.is_empty() {
+            self.commit(ops);
+        }
+        for event in events {
+            self.event(event);
+        }
+    }
+}
