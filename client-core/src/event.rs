@@ -63,7 +63,7 @@ pub enum DropReason {
     Link(#[source] LinkError),
     /// A group message (a shared envelope) that was not delivered.
     #[error("group message dropped: {0}")]
-    Group(#[source] crate::group_receive::GroupDropReason),
+    Group(#[source] crate::groups::GroupDropReason),
 }
 
 /// What was wrong with a payload that decrypted.

@@ -7,49 +7,18 @@
 
 use hush_crypto::GroupError;
 use hush_crypto::group::SenderKeyMessage;
-use hush_crypto::sealed::SealError;
-use hush_proto::{SharedEnvelopeError, split_shared_envelope};
+use hush_proto::split_shared_envelope;
 
 use crate::address::Address;
 use crate::content::{Body, Payload, PayloadError, unframe_payload};
 use crate::core::Core;
 use crate::event::{DropReason, Event};
-use crate::groups::{ChainId, GroupId, MAX_GROUP_HELD};
+use crate::groups::{ChainId, GroupDropReason, GroupId, MAX_GROUP_HELD};
 use crate::records::{Direction, MessageStatus, StoreOp, StoredMessage};
 
 /// How long a group message ahead of a missing one waits before it is delivered anyway (the
 /// missing one may have failed for good at its sender); a late one is still delivered.
 pub const GROUP_GAP_MS: u64 = 5 * 60_000;
-
-/// Why a group message was dropped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum GroupDropReason {
-    /// Not a shared envelope the relay would have built.
-    #[error("not a shared envelope: {0}")]
-    NotShared(SharedEnvelopeError),
-    /// The shared seal did not open for us.
-    #[error("shared seal did not open: {0}")]
-    Unsealable(SealError),
-    /// The body is not a sender-key message.
-    #[error("not a sender-key message")]
-    Malformed,
-    /// A group we do not hold (not, or not yet, a member).
-    #[error("a message of a group we are not in")]
-    UnknownGroup,
-    /// The sending device belongs to no member account.
-    #[error("a group message from a device of no member")]
-    NotMember,
-    /// The chain refused it (forged, altered, or a chain whose key was refused).
-    #[error("group message refused by its chain: {0}")]
-    Chain(GroupError),
-    /// It decrypted but the payload is not valid, or names another account than its device's.
-    #[error("invalid group payload: {0}")]
-    Payload(PayloadError),
-    /// Too many messages already wait in this group.
-    #[error("too many group messages waiting")]
-    TooManyWaiting,
-}
 
 impl Core {
     /// A delivered envelope that starts with the shared-envelope tag.

@@ -59,8 +59,9 @@ pub use devices::{
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use group_control::{GroupChainsSummary, GroupCommandError};
-pub use group_receive::{GROUP_GAP_MS, GroupDropReason};
+pub use group_receive::GROUP_GAP_MS;
 pub use group_send::GroupSendError;
+pub use groups::GroupDropReason;
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
 pub use prekey_wire::signed_prekey_to_wire;

@@ -10,6 +10,7 @@ use hush_crypto::devices::AccountKey;
 use rand_core::CryptoRng;
 
 mod control;
+mod drop_reason;
 mod error;
 mod log;
 mod operation;
@@ -26,6 +27,7 @@ mod tests;
 pub use control::{
     CONTROL_KEY_REQUEST, CONTROL_SENDER_KEY, CONTROL_UPDATES, ControlError, GroupControl, MAX_CONTROL_UPDATES,
 };
+pub use drop_reason::GroupDropReason;
 pub use error::{GroupRuleError, GroupUpdateError};
 pub use log::{GroupLog, Received};
 pub use operation::GroupOperation;
