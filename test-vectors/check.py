@@ -1965,6 +1965,9 @@ def encode_payload(p: dict) -> bytes:
         return out + varint(5) + H(body["peer"]) + varint(len(ids)) + b"".join(ids)
     if body["type"] == "list_changed":
         return out + varint(6) + H(body["account"]) + varint(body["counter"])
+    if body["type"] == "group":
+        data = H(body["data"])
+        return out + varint(7) + varint(len(data)) + data
     return out + varint(3) + H(body["key"])
 
 
@@ -2006,6 +2009,13 @@ def decode_payload(data: bytes) -> dict:
         body = {"type": "read_sync", "peer": peer, "ids": [r.take(16).hex() for _ in range(count)]}
     elif index == 6:
         body = {"type": "list_changed", "account": r.take(32), "counter": r.varint(64)}
+    elif index == 7:
+        raw = r.take(r.varint(64))
+        body = {"type": "group", "data": raw.hex()}
+        # A group control message (PROTOCOL.md "Group control messages"): kind 3 is a key
+        # request, the 16-byte group id and nothing more.
+        if raw[:1] == b"\x03" and len(raw) == 17:
+            body["control"] = {"kind": "key_request", "group_id": raw[1:].hex()}
     else:
         raise PayloadRefused("Malformed")
     if r.at != len(data):

@@ -2,6 +2,7 @@
 //!
 //! No randomness: the message ids are fixed, so the file pins the encoding alone.
 
+use hush_client_core::groups::{GroupControl, GroupId};
 use hush_client_core::{Address, Body, Content, MessageId, Payload, PayloadError, ReceiptKind};
 use serde_json::{Value, json};
 
@@ -16,7 +17,9 @@ pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to en
     varint, data bytes }, 1 Receipt { kind varint, ids Vec<[16]> }, 2 Reset { next_seq varint, \
     answer bool, reuse_seen bool }, 3 AccessKey { key [32] }, 4 Sent { to [32], seq varint, kind \
     varint, data bytes }, 5 ReadSync { peer [32], ids Vec<[16]> }, 6 ListChanged { account [32], \
-    counter varint }) }; the 32-byte keys must be valid Ed25519 keys (SPEC 3.2). `cases` decode to \
+    counter varint }, 7 Group { data bytes }: a group control message, proto/PROTOCOL.md \
+    \"Group control messages\", whose key request `03 || group id [16]` the `control` field of a \
+    case decodes) }; the 32-byte keys must be valid Ed25519 keys (SPEC 3.2). `cases` decode to \
     their fields and encode to their bytes; `refused` are decoded to the named error. A refused input is \
     `bytes` followed by `fill_count` copies of `fill_byte`.";
 
@@ -177,6 +180,15 @@ fn valid_cases() -> Vec<(&'static str, Payload)> {
                 },
             },
         ),
+        (
+            "group_key_request",
+            Payload {
+                id: MessageId(ID_A),
+                conv_seq: 0,
+                sent_at: 14,
+                body: Body::Group(GroupControl::KeyRequest(GroupId(*b"hush-group-id-01")).encode()),
+            },
+        ),
     ]
 }
 
@@ -245,6 +257,13 @@ pub fn fields(payload: &Payload) -> Value {
             "account": hex(account.as_bytes()),
             "counter": counter,
         }),
+        Body::Group(data) => {
+            let mut body = json!({ "type": "group", "data": hex(data) });
+            if let Ok(GroupControl::KeyRequest(id)) = GroupControl::decode(data) {
+                body["control"] = json!({ "kind": "key_request", "group_id": hex(&id.0) });
+            }
+            body
+        }
     };
     json!({
         "id": hex(&payload.id.0),

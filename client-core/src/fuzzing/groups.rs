@@ -1,4 +1,5 @@
-//! The `decode_group_update` target: the group-update decoder, and a log taking what it decodes.
+//! The `decode_group_update` target: the group-update decoder, and a log taking what it decodes;
+//! and the `decode_group_control` target: the group control message decoder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -7,7 +8,7 @@ use hush_crypto::Account;
 use hush_crypto::devices::AccountSigningKey;
 
 use super::rng;
-use crate::groups::{GroupId, GroupLog, GroupOperation, GroupUpdate, Role};
+use crate::groups::{GroupControl, GroupId, GroupLog, GroupOperation, GroupUpdate, Role};
 
 /// A group of Alice (admin) and Bob (member), and updates of theirs: one of each operation.
 struct GroupsFixture {
@@ -139,5 +140,48 @@ pub(super) fn seeds() -> Vec<(String, Vec<u8>)> {
         }
         seeds.push((format!("update_{index}"), bytes));
     }
+    seeds
+}
+
+/// Decodes a group control message; if it decodes, it encodes back to exactly the input (one
+/// message, one encoding) and names the group its contents name.
+pub fn decode_group_control(data: &[u8]) {
+    let Ok(control) = GroupControl::decode(data) else {
+        return;
+    };
+    assert!(
+        control.encode() == data,
+        "a group control message's encoding is not canonical"
+    );
+    assert!(
+        control.group_id().is_some(),
+        "a decoded control message names no group"
+    );
+}
+
+/// Seeds for `decode_group_control`: the fixture's log in one message, each update alone, a
+/// sender key and a key request of the fixture's group.
+// A fresh sender chain of a valid group always makes a distribution.
+pub(super) fn control_seeds() -> Vec<(String, Vec<u8>)> {
+    let fixture = fixture();
+    let id = fixture.log.state().id();
+    let mut seeds = vec![(
+        "log".to_owned(),
+        GroupControl::Updates(fixture.log.updates().cloned().collect()).encode(),
+    )];
+    for (index, update) in fixture.updates.iter().enumerate() {
+        seeds.push((
+            format!("update_{index}"),
+            GroupControl::Updates(vec![update.clone()]).encode(),
+        ));
+    }
+    let mut rng = rng(41);
+    let device = Account::new(0, &mut *rng);
+    let sender = hush_crypto::group::GroupSender::new(id.0, device.identity_key(), 3, &mut *rng);
+    seeds.push((
+        "sender_key".to_owned(),
+        GroupControl::SenderKey(Box::new(sender.distribution())).encode(),
+    ));
+    seeds.push(("key_request".to_owned(), GroupControl::KeyRequest(id).encode()));
     seeds
 }

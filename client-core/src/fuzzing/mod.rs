@@ -16,7 +16,9 @@
 //!   prekey pushes, sends and read marks. See [`client_receive`] for what must hold;
 //! - `decode_group_update`: whatever [`crate::groups::GroupUpdate::from_bytes`] accepts
 //!   re-encodes to the input, and a group log takes or refuses it without a panic, changing
-//!   nothing on refusal and never lowering the version.
+//!   nothing on refusal and never lowering the version;
+//! - `decode_group_control`: whatever [`crate::groups::GroupControl::decode`] accepts encodes
+//!   back to the input.
 //!
 //! The fixture is built once per process by driving three cores (Alice, Bob, Carol) by hand
 //! from seeded RNGs and a fixed clock, so the seed corpus in `fuzz/corpus/<target>/` keeps
@@ -35,7 +37,7 @@ use rand::rngs::StdRng;
 use crate::address::Address;
 use crate::content::Payload;
 
-pub use groups::decode_group_update;
+pub use groups::{decode_group_control, decode_group_update};
 pub use ops::{Answer, Op, decode_ops, encode_ops};
 pub use receive::client_receive;
 pub use seeds::{Seed, seed_corpus};
@@ -56,6 +58,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("parse_address", parse_address),
     ("client_receive", client_receive),
     ("decode_group_update", decode_group_update),
+    ("decode_group_control", decode_group_control),
 ];
 
 /// The error codes [`Answer::Error`] picks from.

@@ -458,5 +458,14 @@ pub fn seed_corpus() -> Vec<Seed> {
         name,
         bytes,
     }));
+    seeds.extend(
+        super::groups::control_seeds()
+            .into_iter()
+            .map(|(name, bytes)| Seed {
+                target: "decode_group_control",
+                name,
+                bytes,
+            }),
+    );
     seeds
 }
