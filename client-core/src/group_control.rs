@@ -218,6 +218,7 @@ impl Core {
         self.groups.insert(id, GroupRecord::new(log, sender));
         self.group_conversations.insert(id.conversation(), id);
         let mut ops = Vec::new();
+        self.fetch_member_lists(&id);
         self.queue_sender_key(now, &id, None, &mut ops);
         // Members' keys may have come before the log did, and were refused then.
         if ask_for_keys {
@@ -271,10 +272,31 @@ impl Core {
             self.queue_sender_key(now, id, Some(&came), ops);
         }
         if !came.is_empty() {
+            self.fetch_member_lists(id);
             // Their keys may have come before we knew they were members.
             self.queue_control(now, id, &GroupControl::KeyRequest(*id), Some(&came), ops);
         }
         self.save_group(id, ops);
+    }
+
+    /// Asks for the device list of every member account of `id` not asked on this connection,
+    /// so their devices' keys and messages are attributed to them.
+    fn fetch_member_lists(&mut self, id: &GroupId) {
+        let me = self.account_key();
+        let members: Vec<Address> = self
+            .group(id)
+            .map(|state| {
+                state
+                    .members()
+                    .keys()
+                    .filter(|account| **account != me)
+                    .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for member in members {
+            self.fetch_peer_list(member);
+        }
     }
 
     /// Forgets the chains of devices whose account is no longer a member of `id`.

@@ -15,6 +15,7 @@ use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 
 mod contacts;
 mod devices;
+mod groups;
 mod surface;
 
 pub use self::contacts::ContactUpdate;

@@ -49,6 +49,8 @@ pub(crate) enum Command {
     },
     /// A reaction, edit, delete, reply or thread message (`surface_command.rs`).
     Surface(crate::surface_command::SurfaceCommand),
+    /// Make, change, list a group, or send to one (`group_command.rs`).
+    Group(crate::group_command::GroupCommand),
     /// Answered once logged in with prekeys uploaded, or with the error of the next failed
     /// connection attempt.
     WaitOnline {
@@ -117,6 +119,10 @@ pub(crate) enum Deferred {
         reply: oneshot::Sender<Result<hush_crypto::devices::LinkCode, ClientError>>,
         code: Box<hush_crypto::devices::LinkCode>,
     },
+    Group {
+        reply: oneshot::Sender<Result<hush_client_core::groups::GroupId, ClientError>>,
+        group: hush_client_core::groups::GroupId,
+    },
 }
 
 impl Deferred {
@@ -137,6 +143,9 @@ impl Deferred {
             }
             Self::Code { reply, code } => {
                 let _ = reply.send(if durable { Ok(*code) } else { Err(stopped()) });
+            }
+            Self::Group { reply, group } => {
+                let _ = reply.send(if durable { Ok(group) } else { Err(stopped()) });
             }
         }
     }
@@ -298,6 +307,7 @@ impl Driver {
                 Command::Rebind { reply } => drop(reply.send(Err(error))),
                 Command::Device(command) => command.refuse(error),
                 Command::Surface(command) => command.refuse(error),
+                Command::Group(command) => command.refuse(error),
                 Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
             }
             return None;
@@ -344,6 +354,7 @@ impl Driver {
             }
             Command::Device(command) => self.device_command(command),
             Command::Surface(command) => self.surface_command(command),
+            Command::Group(command) => self.group_command(command),
             Command::WaitOnline { reply } => {
                 if self.core.is_online() && !self.core.is_uploading_prekeys() {
                     let _ = reply.send(Ok(()));

@@ -30,6 +30,13 @@ pub enum ClientError {
     /// (unknown, not ours to edit or delete, deleted).
     #[error(transparent)]
     Surface(hush_client_core::SurfaceError),
+    /// A group change refused (no such group, not a member, not an admin, an account we do not
+    /// know).
+    #[error(transparent)]
+    Group(hush_client_core::GroupCommandError),
+    /// A group message refused (no such group, or no longer a member).
+    #[error(transparent)]
+    GroupSend(hush_client_core::GroupSendError),
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),

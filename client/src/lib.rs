@@ -18,6 +18,7 @@ mod device_commands;
 mod driver;
 mod error;
 mod events;
+mod group_command;
 mod net;
 mod relay_address;
 mod relay_check;
@@ -30,10 +31,11 @@ pub use client::{
 };
 pub use error::{ClientError, StopReason};
 pub use events::{ClientEvent, ConnectionState};
+pub use hush_client_core::groups::{GroupId, GroupState, Role as GroupRole};
 pub use hush_client_core::{
-    ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry,
-    IgnoredReason, MAX_EMOJI_LEN, MessageId, MessageStatus, Reaction, Referring, StoredMessage,
-    StoredReaction, SurfaceError,
+    ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event,
+    GroupCommandError, GroupDropReason, GroupSendError, HistoryEntry, IgnoredReason, MAX_EMOJI_LEN,
+    MessageId, MessageStatus, Reaction, Referring, StoredMessage, StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};

@@ -155,6 +155,58 @@ enum Command {
     /// The devices of this profile's account.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Groups of contacts: one message reaches every member's devices.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Make a group with you as admin and CONTACTS as members (contacts you have exchanged
+    /// messages with).
+    Create {
+        /// The group's name.
+        name: String,
+        /// The members' contact names (or addresses).
+        contacts: Vec<String>,
+    },
+    /// Add contacts to a group (admins only).
+    Add {
+        /// The group's name or id.
+        group: String,
+        /// The contacts to add.
+        contacts: Vec<String>,
+    },
+    /// Remove members from a group (admins only): the others change their keys, so the removed
+    /// ones cannot read what follows.
+    Remove {
+        /// The group's name or id.
+        group: String,
+        /// The members to remove.
+        contacts: Vec<String>,
+    },
+    /// Leave a group (its history stays).
+    Leave {
+        /// The group's name or id.
+        group: String,
+    },
+    /// List your groups with their ids and members.
+    List,
+    /// Send a message to a group.
+    Send {
+        /// The group's name or id.
+        group: String,
+        /// The text.
+        text: String,
+    },
+    /// Show a group's latest messages with who wrote each.
+    History {
+        /// The group's name or id.
+        group: String,
+        /// How many messages.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,5 +348,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Device(DeviceCommand::List) => commands::device::list(dir).await,
         Command::Device(DeviceCommand::Remove { id }) => commands::device::remove(dir, &id).await,
         Command::Device(DeviceCommand::Join) => commands::device::join(dir).await,
+        Command::Group(GroupCommand::Create { name, contacts }) => {
+            commands::group::create(dir, &name, &contacts).await
+        }
+        Command::Group(GroupCommand::Add { group, contacts }) => {
+            commands::group::add(dir, &group, &contacts).await
+        }
+        Command::Group(GroupCommand::Remove { group, contacts }) => {
+            commands::group::remove(dir, &group, &contacts).await
+        }
+        Command::Group(GroupCommand::Leave { group }) => commands::group::leave(dir, &group).await,
+        Command::Group(GroupCommand::List) => commands::group::list(dir).await,
+        Command::Group(GroupCommand::Send { group, text }) => commands::group::send(dir, &group, text).await,
+        Command::Group(GroupCommand::History { group, limit }) => {
+            commands::group::history(dir, &group, limit).await
+        }
     }
 }

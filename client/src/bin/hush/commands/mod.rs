@@ -4,6 +4,7 @@ pub mod contact;
 pub mod conversations;
 pub mod device;
 mod format;
+pub mod group;
 pub mod history;
 pub mod inbox;
 pub mod init;
