@@ -19,6 +19,7 @@ mod driver;
 mod error;
 mod events;
 mod group_command;
+mod group_commands;
 mod net;
 mod relay_address;
 mod relay_check;
