@@ -47,6 +47,7 @@ pub use content::{
     PAYLOAD_VERSION, Payload, PayloadError, Reaction, ReceiptKind, Referring, frame_payload, unframe_payload,
 };
 pub use core::Core;
+pub use surface::timer::MAX_TIMER_SECONDS;
 pub use devices::own::LIST_RETRY_MS;
 pub use devices::peers::peer_account_key;
 pub use devices::{

@@ -1,0 +1,85 @@
+//! The disappearing-messages timer (content kind 7, proto/PROTOCOL.md "Content kinds"): either
+//! side of a conversation sets it, and both sides then delete the text of every message stored
+//! while it is set once the message is that old.
+//!
+//! Layout (after the payload's `kind` and `data` length): `seconds` u32, big-endian, exactly 4
+//! bytes; `0` turns the timer off. The core carries it like text (numbered, acknowledged, shown
+//! as an event in the history); what it does to later messages is the store's (its `expires_at`).
+
+use crate::content::{Content, PayloadError};
+
+/// The timer's content kind.
+pub(crate) const KIND_TIMER: u16 = 7;
+
+/// Longest timer one may set, in seconds (a year): longer is refused before sending, and a
+/// received one is clamped to it.
+pub const MAX_TIMER_SECONDS: u32 = 365 * 24 * 60 * 60;
+
+impl Content {
+    /// Sets the conversation's disappearing timer to `seconds` (`0` turns it off).
+    pub fn timer(seconds: u32) -> Self {
+        Self::Timer { seconds }
+    }
+
+    /// Decodes kind 7: exactly four bytes, else `Malformed`.
+    pub(crate) fn decode_timer(data: &[u8]) -> Result<Self, PayloadError> {
+        let bytes = <[u8; 4]>::try_from(data).map_err(|_| PayloadError::Malformed)?;
+        Ok(Self::Timer {
+            seconds: u32::from_be_bytes(bytes),
+        })
+    }
+
+    /// The timer this content sets, in seconds, if it is a timer (`0` is off), clamped to
+    /// [`MAX_TIMER_SECONDS`].
+    pub fn timer_seconds(&self) -> Option<u32> {
+        match self {
+            Self::Timer { seconds } => Some((*seconds).min(MAX_TIMER_SECONDS)),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn encode_timer(seconds: u32) -> Vec<u8> {
+    seconds.to_be_bytes().to_vec()
+}
+
+pub(crate) fn validate_timer(seconds: u32) -> Result<(), PayloadError> {
+    if seconds > MAX_TIMER_SECONDS {
+        return Err(PayloadError::TimerTooLong { seconds });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_round_trips_in_four_big_endian_bytes() {
+        let content = Content::timer(3600);
+        assert_eq!(content.to_parts(), (7, vec![0, 0, 0x0e, 0x10]));
+        assert_eq!(Content::from_parts(7, vec![0, 0, 0x0e, 0x10]), Ok(content));
+        assert_eq!(Content::from_parts(7, vec![0; 4]), Ok(Content::timer(0)));
+        assert_eq!(Content::timer(0).timer_seconds(), Some(0));
+        assert_eq!(Content::text("x").timer_seconds(), None);
+    }
+
+    #[test]
+    fn bad_timers_get_typed_errors() {
+        assert_eq!(Content::from_parts(7, vec![0; 3]), Err(PayloadError::Malformed));
+        assert_eq!(Content::from_parts(7, vec![0; 5]), Err(PayloadError::Malformed));
+        assert_eq!(Content::from_parts(7, Vec::new()), Err(PayloadError::Malformed));
+        assert_eq!(
+            Content::timer(MAX_TIMER_SECONDS + 1).validate(),
+            Err(PayloadError::TimerTooLong {
+                seconds: MAX_TIMER_SECONDS + 1
+            })
+        );
+        assert_eq!(Content::timer(MAX_TIMER_SECONDS).validate(), Ok(()));
+        // A received one from a peer that allows longer is clamped, not refused.
+        assert_eq!(
+            Content::from_parts(7, vec![0xff; 4]).unwrap().timer_seconds(),
+            Some(MAX_TIMER_SECONDS)
+        );
+    }
+}
