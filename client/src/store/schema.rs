@@ -135,6 +135,8 @@ const MIGRATIONS: &[&str] = &[
         emoji TEXT NOT NULL,
         PRIMARY KEY (message, by, emoji)
     ) WITHOUT ROWID;",
+    // Version 6: local full-text search and disappearing messages (`search`, `expiry`).
+    super::search::MIGRATION,
 ];
 
 /// The schema version this build writes.
