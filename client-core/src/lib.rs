@@ -47,7 +47,6 @@ pub use content::{
     PAYLOAD_VERSION, Payload, PayloadError, Reaction, ReceiptKind, Referring, frame_payload, unframe_payload,
 };
 pub use core::Core;
-pub use surface::timer::MAX_TIMER_SECONDS;
 pub use devices::own::LIST_RETRY_MS;
 pub use devices::peers::peer_account_key;
 pub use devices::{
@@ -66,4 +65,5 @@ pub use records::{
 pub use requests::RequestError;
 pub use reset::{MAX_RECENT_INCOMING, MAX_RESETS_PER_HOUR, MAX_UNCONFIRMED, RESET_INTERVAL_MS};
 pub use store::Store;
+pub use surface::timer::MAX_TIMER_SECONDS;
 pub use surface::{IgnoredReason, MAX_EARLY_EFFECTS, MAX_SURFACE_WINDOW, StoredReaction, SurfaceError};

@@ -30,6 +30,9 @@ pub enum ClientError {
     /// (unknown, not ours to edit or delete, deleted).
     #[error(transparent)]
     Surface(hush_client_core::SurfaceError),
+    /// A search could not run (no words, too long, refused).
+    #[error(transparent)]
+    Search(crate::store::SearchError),
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),
