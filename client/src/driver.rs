@@ -201,7 +201,11 @@ impl Driver {
                 .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
             let online = self.connection.is_some();
             let connecting = self.connecting.is_some();
-            let expiry = if self.fatal.is_none() { self.next_expiry() } else { None };
+            let expiry = if self.fatal.is_none() {
+                self.next_expiry()
+            } else {
+                None
+            };
             tokio::select! {
                 command = self.commands.recv() => {
                     let Some(first) = command else { break };

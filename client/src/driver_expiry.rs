@@ -28,7 +28,8 @@ impl Driver {
     pub(crate) async fn expire_due(&mut self) {
         let store = Arc::clone(&self.store);
         let events = self.events.clone();
-        let result = tokio::task::spawn_blocking(move || crate::client::expire(&store, &events, now_ms())).await;
+        let result =
+            tokio::task::spawn_blocking(move || crate::client::expire(&store, &events, now_ms())).await;
         match result {
             Ok(Ok(_)) => {}
             // Texts that should be gone are not: stop, as for any store write that failed

@@ -57,7 +57,11 @@ impl Client {
     /// Sets the disappearing timer of the conversation with `peer` to `seconds` (`0` turns it
     /// off; at most [`MAX_TIMER_SECONDS`](hush_client_core::MAX_TIMER_SECONDS)): a message both
     /// sides show. Returns its id once durable in the outbox.
-    pub async fn set_disappearing_timer(&self, peer: Address, seconds: u32) -> Result<MessageId, ClientError> {
+    pub async fn set_disappearing_timer(
+        &self,
+        peer: Address,
+        seconds: u32,
+    ) -> Result<MessageId, ClientError> {
         self.send(peer, Content::timer(seconds)).await
     }
 
