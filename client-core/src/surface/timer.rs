@@ -82,4 +82,46 @@ mod tests {
             Some(MAX_TIMER_SECONDS)
         );
     }
+
+    /// On the core's receive path a timer is a message like text: stored, listed in the
+    /// history, told to the app (the visible event); it acts on nothing.
+    #[test]
+    fn a_received_timer_is_a_shown_message() {
+        use rand::SeedableRng;
+
+        use crate::content::MessageId;
+        use crate::event::Event;
+        use crate::memory::MemoryStore;
+        use crate::records::{Commit, Direction, MessageStatus, StoredMessage};
+        use crate::store::Store;
+
+        let now = 1_750_000_000_000;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let peer =
+            crate::Address::from_identity(&hush_crypto::Account::new(now / 1000, &mut rng).identity_key());
+        let mut core = crate::Core::create(now, Box::new(rng));
+        let mut store = MemoryStore::new();
+        let message = StoredMessage {
+            id: MessageId([4; 16]),
+            peer,
+            direction: Direction::Incoming,
+            conv_seq: 1,
+            sent_at: now,
+            stored_at: now,
+            content: Content::timer(600),
+            status: MessageStatus::Received,
+        };
+        let (mut ops, mut events) = (Vec::new(), Vec::new());
+        core.deliver_content(message.clone(), &mut ops, &mut events);
+        store.apply(&Commit { ops }).unwrap();
+        assert!(
+            matches!(&events[..], [Event::MessageReceived(m)] if m.content == Content::timer(600)),
+            "{events:?}"
+        );
+        let history = store.history(&peer, None, 10).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].message.content, Content::timer(600));
+        assert!(!Content::timer(600).is_effect());
+        assert_eq!(Content::timer(600).target(), None);
+    }
 }
