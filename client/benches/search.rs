@@ -15,7 +15,12 @@
 //! `HUSH_SEARCH_DIR` is where the two profiles go (default: the current directory; both are
 //! deleted at the end), `HUSH_SEARCH_SLOW` prints each query slower than 10 ms.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -173,7 +178,7 @@ fn main() {
         stored += batch.len();
         let commit = Commit { ops: batch };
         // In turn which goes first, so neither always meets the disk after the other.
-        let order = if (stored / BATCH) % 2 == 0 {
+        let order = if (stored / BATCH).is_multiple_of(2) {
             [false, true]
         } else {
             [true, false]

@@ -298,7 +298,7 @@ fn snippet(text: &str, terms: &[Term]) -> String {
     if start > 0 {
         out.push("…".to_owned());
     }
-    for word in &words[start..end] {
+    for word in words.get(start..end).unwrap_or_default() {
         out.push(if matches(word, terms) {
             format!("[{word}]")
         } else {

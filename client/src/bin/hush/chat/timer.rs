@@ -17,10 +17,13 @@ pub fn shown(seconds: u32) -> String {
 /// `seconds` in the largest unit that divides it: `1h`, `90s`, `2d`.
 pub fn duration(seconds: u32) -> String {
     const UNITS: [(u32, &str); 4] = [(7 * 86_400, "w"), (86_400, "d"), (3600, "h"), (60, "m")];
-    UNITS.iter().find(|(unit, _)| seconds % unit == 0).map_or_else(
-        || format!("{seconds}s"),
-        |(unit, name)| format!("{}{name}", seconds / unit),
-    )
+    UNITS
+        .iter()
+        .find(|(unit, _)| seconds.is_multiple_of(*unit))
+        .map_or_else(
+            || format!("{seconds}s"),
+            |(unit, name)| format!("{}{name}", seconds / unit),
+        )
 }
 
 /// `off`, a number of seconds, or a number with `s`, `m`, `h`, `d` or `w`.
