@@ -57,7 +57,11 @@ pub(crate) const KIND_EDIT: u16 = 3;
 pub(crate) const KIND_DELETE: u16 = 4;
 pub(crate) const KIND_REPLY: u16 = 5;
 pub(crate) const KIND_THREAD: u16 = 6;
-use crate::surface::timer::KIND_TIMER;
+/// The disappearing-messages timer (`surface::timer`).
+pub(crate) const KIND_TIMER: u16 = 7;
+/// Longest disappearing timer one may set, in seconds (a year): longer is refused before
+/// sending, and a received one is clamped to it.
+pub const MAX_TIMER_SECONDS: u32 = 365 * 24 * 60 * 60;
 
 /// A message id, chosen at random by the sender. The same id is kept across resends, so the
 /// receiver can drop copies.
@@ -157,7 +161,7 @@ impl Content {
             Self::Delete(target) => (KIND_DELETE, target.0.to_vec()),
             Self::Reply(reply) => (KIND_REPLY, reply.encode()),
             Self::InThread(message) => (KIND_THREAD, message.encode()),
-            Self::Timer { seconds } => (KIND_TIMER, crate::surface::timer::encode_timer(*seconds)),
+            Self::Timer { seconds } => (KIND_TIMER, seconds.to_be_bytes().to_vec()),
         }
     }
 
@@ -184,7 +188,9 @@ impl Content {
             Self::Text(text) if text.len() > MAX_TEXT_LEN => {
                 Err(PayloadError::TextTooLong { length: text.len() })
             }
-            Self::Timer { seconds } => crate::surface::timer::validate_timer(*seconds),
+            Self::Timer { seconds } if *seconds > MAX_TIMER_SECONDS => {
+                Err(PayloadError::TimerTooLong { seconds: *seconds })
+            }
             other => other.validate_surface(),
         }
     }
@@ -312,7 +318,7 @@ pub enum PayloadError {
         /// Bytes found.
         length: usize,
     },
-    /// A disappearing timer longer than [`MAX_TIMER_SECONDS`](crate::MAX_TIMER_SECONDS) (refused
+    /// A disappearing timer longer than [`MAX_TIMER_SECONDS`] (refused
     /// before sending only: a received one is clamped).
     #[error("disappearing timer of {seconds} s exceeds the limit")]
     TimerTooLong {

@@ -6,14 +6,7 @@
 //! bytes; `0` turns the timer off. The core carries it like text (numbered, acknowledged, shown
 //! as an event in the history); what it does to later messages is the store's (its `expires_at`).
 
-use crate::content::{Content, PayloadError};
-
-/// The timer's content kind.
-pub(crate) const KIND_TIMER: u16 = 7;
-
-/// Longest timer one may set, in seconds (a year): longer is refused before sending, and a
-/// received one is clamped to it.
-pub const MAX_TIMER_SECONDS: u32 = 365 * 24 * 60 * 60;
+use crate::content::{Content, MAX_TIMER_SECONDS, PayloadError};
 
 impl Content {
     /// Sets the conversation's disappearing timer to `seconds` (`0` turns it off).
@@ -37,17 +30,6 @@ impl Content {
             _ => None,
         }
     }
-}
-
-pub(crate) fn encode_timer(seconds: u32) -> Vec<u8> {
-    seconds.to_be_bytes().to_vec()
-}
-
-pub(crate) fn validate_timer(seconds: u32) -> Result<(), PayloadError> {
-    if seconds > MAX_TIMER_SECONDS {
-        return Err(PayloadError::TimerTooLong { seconds });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
