@@ -2,8 +2,8 @@
 //! expiry; disappearing messages' texts gone from the file bytes.
 
 use hush_client_core::{Content, Direction, MessageId, Store, StoreOp, StoredMessage};
-use rusqlite::Connection;
 
+use super::surface_tests::{commit_plain, plain_database};
 use super::tests::{files_in, text_message};
 use super::*;
 
@@ -268,18 +268,9 @@ fn a_timer_applies_to_later_messages_of_its_conversation_until_turned_off() {
 #[test]
 fn an_expired_text_is_overwritten_in_the_file_and_the_index() {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = Connection::open(dir.path().join("plain.db")).unwrap();
-    schema::configure(&conn).unwrap();
-    schema::migrate(&mut conn).unwrap();
-    let pickle_key = key().pickle_key().unwrap();
+    let mut conn = plain_database(dir.path());
     let peer = address();
-    let commit = |conn: &mut Connection, ops: Vec<StoreOp>| {
-        let tx = conn.transaction().unwrap();
-        for op in &ops {
-            ops::apply(&tx, op, &pickle_key, &mut rand::rng()).unwrap();
-        }
-        tx.commit().unwrap();
-    };
+    let commit = commit_plain;
     // Many other messages, so the index has several leaves and merges.
     let filler: Vec<StoreOp> = (100..=250u8)
         .map(|id| StoreOp::InsertMessage(message_at(id, peer, &format!("filler text number {id}"), 5)))
@@ -299,8 +290,7 @@ fn an_expired_text_is_overwritten_in_the_file_and_the_index() {
             .iter()
             .any(|(_, bytes)| bytes.windows(needle.len()).any(|window| window == needle))
     };
-    // The search sees the texts and terms while they are stored (in the log, not yet
-    // checkpointed, for some).
+    // The search of the bytes sees the texts and terms while they are stored.
     for needle in [
         &b"Zanzibarquay"[..],
         b"zanzibarquay",
