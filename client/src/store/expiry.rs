@@ -2,8 +2,9 @@
 //! kind 7): `timers` holds each conversation's timer, set by the timer messages either side
 //! sends; every other message stored while one is set gets `expires_at` = its store time plus
 //! the timer. [`expire`] then turns each due message into a tombstone (no longer listed), with
-//! its edit history, its reactions and the rows that act on it deleted; the search index drops
-//! it through its trigger, and `secure_delete` overwrites what all this frees.
+//! its edit history and its reactions deleted and the rows that act on it (edits, reactions)
+//! made such tombstones too; the search index drops it through its trigger, and
+//! `secure_delete` overwrites what all this frees.
 
 use hush_client_core::{Address, Content, MessageId, StoredMessage};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -94,11 +95,14 @@ pub(super) fn expire(conn: &Connection, now: u64) -> Result<Vec<Expired>, StoreE
         )?;
         execute(conn, "DELETE FROM edits WHERE message = ?1", [id])?;
         execute(conn, "DELETE FROM reactions WHERE message = ?1", [id])?;
-        // Reactions, edits and deletes of it carry its text (an edit's) or nothing worth keeping.
+        // Reactions, edits and deletes of it become hidden tombstones too: an edit carries its
+        // text, and the rows stay (a conversation's latest row may be one of them).
         execute(
             conn,
-            "DELETE FROM messages WHERE target = ?1 AND id != ?1 AND kind IN (2, 3, 4)",
-            [id],
+            "UPDATE messages SET kind = ?2, body = id, target = id, \
+             expires_at = coalesce(expires_at, ?3) \
+             WHERE target = ?1 AND id != ?1 AND kind IN (2, 3, 4)",
+            params![id, kind, int(now).max(0)],
         )?;
     }
     Ok(due)

@@ -327,3 +327,43 @@ fn an_expired_text_is_overwritten_in_the_file_and_the_index() {
         .unwrap();
     assert_eq!(filler, 151);
 }
+
+/// The rows acting on an expired message stay as hidden tombstones: a conversation whose
+/// latest row is a reaction to it is still listed.
+#[test]
+fn a_conversation_ending_in_a_reaction_to_an_expired_message_is_still_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqlStore::open(dir.path().join("profile.db"), &key()).unwrap();
+    let peer = address();
+    apply(
+        &mut store,
+        vec![
+            StoreOp::InsertMessage(with_content(1, peer, Content::timer(5), 10)),
+            StoreOp::InsertMessage(message_at(2, peer, "soon gone", 10)),
+        ],
+    );
+    apply(&mut store, vec![edit(2, peer, "soon gone, edited")]);
+    // The timer goes off, then a reaction: it has no expiry of its own, and is the latest row.
+    apply(
+        &mut store,
+        vec![
+            StoreOp::InsertMessage(with_content(4, peer, Content::timer(0), 15)),
+            StoreOp::InsertMessage(with_content(
+                3,
+                peer,
+                Content::reaction(MessageId([2; 16]), "👍", true),
+                20,
+            )),
+        ],
+    );
+    assert_eq!(store.expire(100_000).unwrap().len(), 1);
+    let summary = store.conversations_summary().unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].peer, peer);
+    let listed = store.history(&peer, None, 10).unwrap();
+    assert_eq!(listed.len(), 2, "only the timer events: {listed:?}");
+    assert_eq!(
+        store.message(&MessageId([3; 16])).unwrap().unwrap().content,
+        Content::tombstone(MessageId([3; 16]))
+    );
+}
