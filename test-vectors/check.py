@@ -2271,6 +2271,7 @@ def check_frames(report: Report, v: dict):
 
 MAX_EMOJI_LEN = 64
 CONTENT_NAMES = {3: "edit", 5: "reply", 6: "thread"}
+KIND_TIMER = 7
 
 
 def _utf8(raw: bytes) -> str:
@@ -2285,6 +2286,10 @@ def decode_content(kind: int, data: bytes) -> dict:
         if len(data) > MAX_TEXT_LEN:
             raise PayloadRefused("TextTooLong")
         return {"type": "text", "text": _utf8(data)}
+    if kind == KIND_TIMER:
+        if len(data) != 4:
+            raise PayloadRefused("Malformed")
+        return {"type": "timer", "seconds": int.from_bytes(data, "big")}
     if not 2 <= kind <= 6:
         return {"type": "unsupported"}
     if len(data) < 16:
@@ -2309,6 +2314,8 @@ def decode_content(kind: int, data: bytes) -> dict:
 def encode_content(c: dict) -> bytes:
     if c["type"] == "text":
         return c["text"].encode()
+    if c["type"] == "timer":
+        return c["seconds"].to_bytes(4, "big")
     target = H(c.get("target", ""))
     if c["type"] == "reaction":
         return target + bytes([1 if c["added"] else 0]) + c["emoji"].encode()

@@ -57,6 +57,11 @@ pub(crate) const KIND_EDIT: u16 = 3;
 pub(crate) const KIND_DELETE: u16 = 4;
 pub(crate) const KIND_REPLY: u16 = 5;
 pub(crate) const KIND_THREAD: u16 = 6;
+/// The disappearing-messages timer (`surface::timer`).
+pub(crate) const KIND_TIMER: u16 = 7;
+/// Longest disappearing timer one may set, in seconds (a year): longer is refused before
+/// sending, and a received one is clamped to it.
+pub const MAX_TIMER_SECONDS: u32 = 365 * 24 * 60 * 60;
 
 /// A message id, chosen at random by the sender. The same id is kept across resends, so the
 /// receiver can drop copies.
@@ -132,6 +137,12 @@ pub enum Content {
     Reply(Referring),
     /// A message in the thread under a root message (kind 6).
     InThread(Referring),
+    /// The conversation's disappearing timer set to `seconds` (kind 7, `surface::timer`; `0`
+    /// turns it off): shown as an event; later messages expire that long after being stored.
+    Timer {
+        /// The timer in seconds, `0` for off.
+        seconds: u32,
+    },
 }
 
 impl Content {
@@ -150,6 +161,7 @@ impl Content {
             Self::Delete(target) => (KIND_DELETE, target.0.to_vec()),
             Self::Reply(reply) => (KIND_REPLY, reply.encode()),
             Self::InThread(message) => (KIND_THREAD, message.encode()),
+            Self::Timer { seconds } => (KIND_TIMER, seconds.to_be_bytes().to_vec()),
         }
     }
 
@@ -165,6 +177,7 @@ impl Content {
                     .map_err(|_| PayloadError::TextNotUtf8)
             }
             KIND_REACTION..=KIND_THREAD => Self::decode_surface(kind, &data),
+            KIND_TIMER => Self::decode_timer(&data),
             kind => Ok(Self::Unsupported { kind, data }),
         }
     }
@@ -174,6 +187,9 @@ impl Content {
         match self {
             Self::Text(text) if text.len() > MAX_TEXT_LEN => {
                 Err(PayloadError::TextTooLong { length: text.len() })
+            }
+            Self::Timer { seconds } if *seconds > MAX_TIMER_SECONDS => {
+                Err(PayloadError::TimerTooLong { seconds: *seconds })
             }
             other => other.validate_surface(),
         }
@@ -305,6 +321,13 @@ pub enum PayloadError {
     BadEmoji {
         /// Bytes found.
         length: usize,
+    },
+    /// A disappearing timer longer than [`MAX_TIMER_SECONDS`] (refused
+    /// before sending only: a received one is clamped).
+    #[error("disappearing timer of {seconds} s exceeds the limit")]
+    TimerTooLong {
+        /// Seconds asked for.
+        seconds: u32,
     },
 }
 

@@ -46,8 +46,9 @@ mod upkeep;
 pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
 pub use content::{
-    Body, Content, MAX_EMOJI_LEN, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MessageId, PAYLOAD_HEADER_LEN,
-    PAYLOAD_VERSION, Payload, PayloadError, Reaction, ReceiptKind, Referring, frame_payload, unframe_payload,
+    Body, Content, MAX_EMOJI_LEN, MAX_RECEIPT_IDS, MAX_TEXT_LEN, MAX_TIMER_SECONDS, MessageId,
+    PAYLOAD_HEADER_LEN, PAYLOAD_VERSION, Payload, PayloadError, Reaction, ReceiptKind, Referring,
+    frame_payload, unframe_payload,
 };
 pub use core::Core;
 pub use devices::own::LIST_RETRY_MS;

@@ -210,6 +210,11 @@ impl Driver {
                 .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
             let online = self.connection.is_some();
             let connecting = self.connecting.is_some();
+            let expiry = if self.fatal.is_none() {
+                self.next_expiry()
+            } else {
+                None
+            };
             tokio::select! {
                 command = self.commands.recv() => {
                     let Some(first) = command else { break };
@@ -281,6 +286,7 @@ impl Driver {
                     self.core.handle_timeout(now_ms());
                     self.flush().await;
                 }
+                () = sleep_until_opt(expiry), if expiry.is_some() => self.expire_due().await,
             }
         }
         // Release the database (and its lock) before saying we are done, so the profile can be
@@ -561,7 +567,7 @@ impl Driver {
         true
     }
 
-    fn stop(&mut self, reason: StopReason) {
+    pub(crate) fn stop(&mut self, reason: StopReason) {
         self.login_deadline = None;
         if let Some(connection) = self.connection.take() {
             connection.close();

@@ -37,6 +37,9 @@ pub enum ClientError {
     /// A group message refused (no such group, or no longer a member).
     #[error(transparent)]
     GroupSend(hush_client_core::GroupSendError),
+    /// A search could not run (no words, too long, refused).
+    #[error(transparent)]
+    Search(crate::store::SearchError),
     /// No contact of that name.
     #[error("no contact named {0:?}")]
     UnknownContact(String),

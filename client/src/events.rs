@@ -41,6 +41,9 @@ pub enum ClientEvent {
         /// Whether the policy accepted it.
         accepted: bool,
     },
+    /// Disappearing messages expired: their texts are gone from the database and they are no
+    /// longer listed (`Client::set_disappearing_timer`).
+    Expired(Vec<crate::store::Expired>),
     /// The client stopped working (the local database could not be written); nothing after the
     /// last durable state was acknowledged or sent.
     Stopped(String),

@@ -86,7 +86,10 @@ fn downgrade_to_version_2(path: &Path, key_byte: u8) {
     conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
         .unwrap();
     conn.execute_batch(
-        "DROP TABLE own_account; DROP TABLE link_request; DROP TABLE peer_devices; \
+        "DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; \
+         DROP TRIGGER message_search_delete; DROP TRIGGER messages_expiry; DROP TABLE message_search; \
+         DROP TABLE timers; DROP INDEX messages_expiring; ALTER TABLE messages DROP COLUMN expires_at; \
+         DROP TABLE own_account; DROP TABLE link_request; DROP TABLE peer_devices; \
          DROP INDEX messages_by_target; ALTER TABLE messages DROP COLUMN target; DROP TABLE edits; \
          DROP TABLE reactions; DROP TABLE groups; DROP TABLE authors; PRAGMA user_version = 2;",
     )

@@ -13,7 +13,8 @@ use crate::util::{hex, unhex, variant};
 pub const DESCRIPTION: &str = "Content kinds (proto/PROTOCOL.md, Content kinds): `kind` and \
     `data` as a payload's Content body carries them. 1 text: UTF-8. 2 reaction: target [16] || \
     action u8 (1 add, 0 remove) || emoji UTF-8 (1 to 64 bytes). 3 edit, 5 reply, 6 thread: \
-    target [16] || text UTF-8 (at most 32768 bytes). 4 delete: target [16]. Other kinds: \
+    target [16] || text UTF-8 (at most 32768 bytes). 4 delete: target [16]. 7 disappearing \
+    timer: seconds u32 big-endian, exactly 4 bytes (0 off). Other kinds: \
     unsupported, kept as they are. `cases` decode to `content` and encode back to `data`; \
     `refused` decode to the named error. A refused input's data is `data` followed by \
     `fill_count` copies of `fill_byte`.";
@@ -38,6 +39,7 @@ pub fn fields(content: &Content) -> Value {
         Content::InThread(message) => {
             json!({ "type": "thread", "target": hex(&message.target.0), "text": message.text })
         }
+        Content::Timer { seconds } => json!({ "type": "timer", "seconds": seconds }),
         _ => json!({ "type": "unsupported" }),
     }
 }
@@ -59,10 +61,12 @@ fn valid_cases() -> Vec<(&'static str, Content)> {
         ("delete", Content::Delete(TARGET)),
         ("reply", Content::reply(TARGET, "h\u{e9}llo \u{2713}")),
         ("thread", Content::in_thread(TARGET, "in the thread")),
+        ("timer_one_hour", Content::timer(3600)),
+        ("timer_off", Content::timer(0)),
         (
-            "unsupported_kind_7",
+            "unsupported_kind_8",
             Content::Unsupported {
-                kind: 7,
+                kind: 8,
                 data: vec![1, 2, 3],
             },
         ),
@@ -119,6 +123,8 @@ fn refused_cases() -> Vec<Refused> {
         refused("delete_long", 4, with_target(&[0])),
         refused("reply_empty", 5, Vec::new()),
         refused("thread_text_not_utf8", 6, with_target(&[0xc3, 0x28])),
+        refused("timer_short", 7, vec![0, 0, 1]),
+        refused("timer_long", 7, vec![0, 0, 0, 1, 0]),
     ]
 }
 

@@ -141,6 +141,13 @@ pub fn seed_corpus() -> Vec<Seed> {
         "thread",
         content(Content::in_thread(target, "in a thread")),
     );
+    add("client_payload", "timer", content(Content::timer(3600)));
+    let (timer_kind, _) = Content::timer(0).to_parts();
+    add(
+        "client_payload",
+        "timer_short",
+        unsupported(timer_kind, vec![0, 1]),
+    );
     let (reaction_kind, _) = Content::reaction(target, "x", true).to_parts();
     let (delete_kind, _) = Content::Delete(target).to_parts();
     add(

@@ -11,6 +11,7 @@ mod apply;
 pub(crate) mod memory;
 mod rules;
 mod send;
+pub(crate) mod timer;
 
 use std::collections::{HashMap, VecDeque};
 

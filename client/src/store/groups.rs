@@ -1,4 +1,4 @@
-//! Groups (`groups`, schema version 6): one row per group, its id and its stored form (the
+//! Groups (`groups`, schema version 7): one row per group, its id and its stored form (the
 //! signed updates, our sending chain and the other members' chains, as the core encodes them).
 //! `authors` keeps who wrote each incoming group message. The chain keys in it are protected as the rest of the database is, by SQLCipher.
 

@@ -17,6 +17,7 @@ mod devices;
 mod error;
 #[cfg(test)]
 mod existing_tests;
+mod expiry;
 mod groups;
 mod kdf;
 mod key;
@@ -28,6 +29,9 @@ mod rekey;
 mod rekey_tests;
 mod salt_file;
 mod schema;
+mod search;
+#[cfg(test)]
+mod search_tests;
 mod summary;
 mod surface;
 #[cfg(test)]
@@ -47,8 +51,12 @@ use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::error::{NotAProfile, StoreError};
+pub use self::expiry::Expired;
 pub use self::kdf::{KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};
 pub use self::key::DatabaseKey;
+pub use self::search::{
+    MAX_PAGE, MAX_QUERY_LEN, MAX_QUERY_WORDS, SearchError, SearchHit, SearchPage, SearchScope,
+};
 pub use self::summary::ConversationSummary;
 
 /// Statements kept prepared: every distinct statement the store runs fits.

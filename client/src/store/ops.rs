@@ -198,6 +198,7 @@ fn insert_message(conn: &Connection, message: &StoredMessage) -> Result<(), Stor
             params![message.peer.as_bytes(), conn.last_insert_rowid()],
         )?;
         super::surface::note_target(conn, message)?;
+        super::expiry::note_insert(conn, message)?;
     }
     Ok(())
 }

@@ -135,7 +135,9 @@ const MIGRATIONS: &[&str] = &[
         emoji TEXT NOT NULL,
         PRIMARY KEY (message, by, emoji)
     ) WITHOUT ROWID;",
-    // Version 6: groups (client-core `groups`): one row per group with the core's stored form,
+    // Version 6: local full-text search and disappearing messages (`search`, `expiry`).
+    super::search::MIGRATION,
+    // Version 7: groups (client-core `groups`): one row per group with the core's stored form,
     // and the author (an account address) of each incoming group message.
     "CREATE TABLE groups (
         id BLOB PRIMARY KEY NOT NULL,

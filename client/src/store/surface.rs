@@ -14,7 +14,10 @@ use super::queries::rows;
 /// Kind numbers of reactions, edits and deletes (proto/PROTOCOL.md, "Content kinds"): rows of
 /// these kinds act on other messages and are not listed in a history, except a tombstone (a
 /// delete naming its own row).
-pub(super) const HIDDEN: &str = "NOT (kind IN (2, 3, 4) AND (target IS NULL OR target != id))";
+/// A tombstone of a message that had a disappearing timer (`expires_at` set) is not listed
+/// either: the message is gone, not deleted in view.
+pub(super) const HIDDEN: &str =
+    "NOT (kind IN (2, 3, 4) AND (target IS NULL OR target != id OR expires_at IS NOT NULL))";
 
 fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
     Ok(conn.prepare_cached(sql)?.execute(params)?)

@@ -75,28 +75,39 @@ fn a_version_4_database_migrates_and_names_the_targets_of_rows_a_newer_client_se
     assert_eq!(store.edits(&quoted).unwrap(), vec!["quoted"]);
 }
 
+/// The store's own schema and settings on an unencrypted database (SQLCipher with no key) in
+/// `dir`, so the file's bytes can be searched.
+pub(super) fn plain_database(dir: &std::path::Path) -> Connection {
+    let mut conn = Connection::open(dir.join("plain.db")).unwrap();
+    schema::configure(&conn).unwrap();
+    schema::migrate(&mut conn).unwrap();
+    conn
+}
+
+/// Applies `ops` to a [`plain_database`] in one transaction, as the store does, and truncates
+/// the log.
+pub(super) fn commit_plain(conn: &mut Connection, ops: Vec<StoreOp>) {
+    let pickle_key = key().pickle_key().unwrap();
+    let tx = conn.transaction().unwrap();
+    for op in &ops {
+        ops::apply(&tx, op, &pickle_key, &mut rand::rng()).unwrap();
+    }
+    tx.commit().unwrap();
+    wal::truncate(conn).unwrap();
+}
+
 /// The store's own schema, settings and ops on an unencrypted database (SQLCipher with no
 /// key), so the file's bytes can be searched: after a delete for everyone and the log
 /// truncation its commit triggers, neither the text nor its edit is anywhere in the files.
 #[test]
 fn a_deleted_text_is_overwritten_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = Connection::open(dir.path().join("plain.db")).unwrap();
-    schema::configure(&conn).unwrap();
-    schema::migrate(&mut conn).unwrap();
-    let pickle_key = key().pickle_key().unwrap();
+    let mut conn = plain_database(dir.path());
     let peer = address();
     let target = MessageId([1; 16]);
     let mut edit = text_message(2, peer, "");
     edit.content = Content::edit(target, "edited SECRET-TWO");
-    let commit = |conn: &mut Connection, ops: Vec<StoreOp>| {
-        let tx = conn.transaction().unwrap();
-        for op in &ops {
-            ops::apply(&tx, op, &pickle_key, &mut rand::rng()).unwrap();
-        }
-        tx.commit().unwrap();
-        wal::truncate(conn).unwrap();
-    };
+    let commit = commit_plain;
     commit(
         &mut conn,
         vec![

@@ -111,6 +111,25 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Search the local history: messages holding every word (`word*` matches a prefix),
+    /// newest first, with the words marked in context.
+    ///
+    /// Searches what is stored (no fetch). When there are older results, the page ends with
+    /// the command that shows them (with `--before POSITION`).
+    Search {
+        /// The words to look for.
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// Search only the conversation with this contact name or address.
+        #[arg(long, value_name = "CONTACT")]
+        with: Option<String>,
+        /// Results per page.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=200))]
+        limit: u64,
+        /// Show the results before this position (printed at the end of the previous page).
+        #[arg(long, value_name = "POSITION", value_parser = commands::history::position)]
+        before: Option<u64>,
+    },
     /// Fetch new messages and list the conversations with their unread counts.
     ///
     /// Most recent first: the contact's name (or the address), the unread count, and the
@@ -332,6 +351,20 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let limit = usize::try_from(limit).unwrap_or(usize::MAX);
             commands::history::run(dir, &contact, limit, before, output.json).await
+        }
+        Command::Search {
+            words,
+            with,
+            limit,
+            before,
+        } => {
+            let query = commands::search::Query {
+                words: &words,
+                with: with.as_deref(),
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                before,
+            };
+            commands::search::run(dir, query).await
         }
         Command::Conversations { output } => commands::conversations::run(dir, output.json).await,
         Command::Chat { with, plain } => chat::run(dir, &with, plain).await,

@@ -3,6 +3,7 @@
 
 mod plain;
 mod surface;
+mod timer;
 mod tui;
 
 use std::io::IsTerminal;

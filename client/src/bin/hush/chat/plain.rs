@@ -98,7 +98,7 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                     match super::surface::command(&profile.client, peer, &line).await {
                         Some(Ok(done)) => println!("{done}"),
                         Some(Err(error)) => println!("  ! {error}"),
-                        None => println!("  ! unknown command; /react, /unreact, /edit, /delete, /reply, /thread, /show"),
+                        None => println!("  ! unknown command; /react, /unreact, /edit, /delete, /reply, /thread, /show, /timer"),
                     }
                 }
                 Some(line) => {
@@ -161,6 +161,12 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                 }
                 Some(ClientEvent::ContactIdentityChanged { name, accepted, .. }) => {
                     println!("  ! {name}'s address changed (accepted: {accepted}); compare safety numbers again");
+                }
+                Some(ClientEvent::Expired(expired)) => {
+                    let here = expired.iter().filter(|expired| expired.peer == peer).count();
+                    if here > 0 {
+                        println!("  ⌛ {here} message(s) disappeared");
+                    }
                 }
                 Some(ClientEvent::Stopped(reason)) => {
                     println!("  ! stopped: {reason}");

@@ -22,6 +22,7 @@ pub fn shown(content: &Content) -> Option<String> {
         Content::Reply(reply) => format!("↪ #{} {}", tag(&reply.target), reply.text),
         Content::InThread(message) => format!("[thread #{}] {}", tag(&message.target), message.text),
         Content::Delete(_) => "(deleted)".to_string(),
+        Content::Timer { seconds } => super::timer::shown(*seconds),
         _ => return None,
     })
 }
@@ -83,6 +84,9 @@ pub fn event_line(event: &Event, peer: &Address, name: &str) -> Option<String> {
 pub async fn command(client: &Client, peer: Address, line: &str) -> Option<Result<String>> {
     let rest = line.strip_prefix('/')?;
     let (verb, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    if verb == "timer" {
+        return Some(super::timer::command(client, peer, rest.trim()).await);
+    }
     let (tag, arg) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
     let known = ["react", "unreact", "edit", "delete", "reply", "thread", "show"];
     if !known.contains(&verb) {

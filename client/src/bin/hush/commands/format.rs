@@ -33,6 +33,8 @@ pub fn raw_text(content: &Content) -> String {
         Content::Reply(reply) => format!("(reply to {}) {}", reply.target, reply.text),
         Content::InThread(message) => format!("(in thread {}) {}", message.target, message.text),
         Content::Delete(_) => "(deleted)".to_string(),
+        Content::Timer { seconds: 0 } => "(turned disappearing messages off)".to_string(),
+        Content::Timer { seconds } => format!("(set disappearing messages to {seconds} s)"),
         Content::Reaction(reaction) if reaction.added => format!("(reacted {})", reaction.emoji),
         Content::Reaction(reaction) => format!("(took back {})", reaction.emoji),
         Content::Edit(edit) => format!("(edited a message: {})", edit.text),

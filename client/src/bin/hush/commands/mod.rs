@@ -13,6 +13,7 @@ pub mod passphrase;
 pub mod peer;
 pub mod relay;
 pub mod safety;
+pub mod search;
 pub mod send;
 
 use std::path::Path;
