@@ -25,6 +25,7 @@ use crate::address::Address;
 use crate::backoff::Backoff;
 use crate::devices::own::{BundleChecks, ListSync, OwnAccount};
 use crate::devices::peers::{PeerFetch, PeerLists};
+use crate::ephemeral::Ephemerals;
 use crate::error::CoreError;
 use crate::event::Event;
 use crate::inbox::Inbox;
@@ -72,6 +73,8 @@ pub struct Core {
     pub(crate) own_key_shared: bool,
     /// Recent messages and early effects, for reactions, edits and deletes.
     pub(crate) surface: Surface,
+    /// Typing and presence: the setting and the replay window (memory only).
+    pub(crate) ephemerals: Ephemerals,
 }
 
 impl core::fmt::Debug for Core {
@@ -170,6 +173,7 @@ impl Core {
             peer_fetch: PeerFetch::default(),
             own_key_shared: false,
             surface: Surface::default(),
+            ephemerals: Ephemerals::default(),
         }
     }
 
@@ -225,7 +229,7 @@ impl Core {
             Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
             Pending::LinkedBundle(device) => self.on_linked_bundle(device, result),
             Pending::PeerList(peer) => self.on_peer_list(peer, result),
-            Pending::Ack => {}
+            Pending::Ack | Pending::Ephemeral => {}
         }
         self.pump(now);
     }
@@ -238,6 +242,7 @@ impl Core {
         match push {
             Push::Deliver(delivery) => self.receive(now, delivery),
             Push::PreKeysLow { remaining } => self.run_upkeep(now, Some(remaining)),
+            Push::Ephemeral { envelope } => self.receive_ephemeral(now, envelope.as_bytes()),
             // A challenge outside a login, or pushes for newer clients.
             _ => {}
         }

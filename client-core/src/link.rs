@@ -28,6 +28,8 @@ pub(crate) enum Pending {
     LinkedBundle(IdentityKey),
     /// A contact's device list.
     PeerList(Address),
+    /// A typing or presence ephemeral: pushed or dropped, nothing to do either way.
+    Ephemeral,
 }
 
 /// A request about our own device list.
