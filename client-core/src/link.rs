@@ -88,6 +88,14 @@ impl Link {
         self.pending.remove(&id)
     }
 
+    /// Ephemeral sends not answered yet.
+    pub(crate) fn ephemerals_in_flight(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|pending| matches!(pending, Pending::Ephemeral))
+            .count()
+    }
+
     /// The answer to a send of `message` still in flight no longer matters.
     pub(crate) fn ignore_send(&mut self, message: MessageId) {
         for value in self.pending.values_mut() {

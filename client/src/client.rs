@@ -16,8 +16,10 @@ use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 mod contacts;
 mod devices;
 mod surface;
+mod typing;
 
 pub use self::contacts::ContactUpdate;
+pub(crate) use self::typing::EphemeralCommand;
 
 /// The core's randomness: the operating system's generator, asked at every draw. Nothing is
 /// seeded or buffered in the process, so a restored VM or process snapshot, or a fork, does not

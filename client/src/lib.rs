@@ -32,8 +32,8 @@ pub use error::{ClientError, StopReason};
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry,
-    IgnoredReason, MAX_EMOJI_LEN, MessageId, MessageStatus, Reaction, Referring, StoredMessage,
-    StoredReaction, SurfaceError,
+    IgnoredReason, MAX_EMOJI_LEN, MessageId, MessageStatus, Presence, PresenceSetting, Reaction, Referring,
+    StoredMessage, StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};

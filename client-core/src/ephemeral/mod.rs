@@ -21,7 +21,9 @@ use crate::link::Pending;
 
 pub(crate) use self::replay::ReplayWindow;
 pub use self::replay::{EPHEMERAL_MAX_SKEW_MS, MAX_REPLAY_ENTRIES};
-pub use self::wire::{EPHEMERAL_HEADER_LEN, EPHEMERAL_TAG, Ephemeral, EphemeralError, EphemeralKind, Presence};
+pub use self::wire::{
+    EPHEMERAL_HEADER_LEN, EPHEMERAL_TAG, Ephemeral, EphemeralError, EphemeralKind, Presence,
+};
 
 /// Whether this device tells its contacts when it is online and when it was last seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +82,12 @@ impl Core {
                 reply: false,
             },
         );
+    }
+
+    /// Ephemeral sends the relay has not answered yet on this connection: a driver about to
+    /// close it waits (briefly) for them, since closing discards what is still unsent.
+    pub fn ephemerals_in_flight(&self) -> usize {
+        self.link.ephemerals_in_flight()
     }
 
     /// The presence setting.

@@ -77,8 +77,14 @@ mod tests {
         assert!(window.admit(now, device, &at(now, 1)));
         assert!(!window.admit(now + 5, device, &at(now, 1)), "replayed");
         assert!(window.admit(now, device, &at(now - EPHEMERAL_MAX_SKEW_MS, 2)));
-        assert!(!window.admit(now, device, &at(now - EPHEMERAL_MAX_SKEW_MS - 1, 3)), "stale");
-        assert!(!window.admit(now, device, &at(now + EPHEMERAL_MAX_SKEW_MS + 1, 4)), "future");
+        assert!(
+            !window.admit(now, device, &at(now - EPHEMERAL_MAX_SKEW_MS - 1, 3)),
+            "stale"
+        );
+        assert!(
+            !window.admit(now, device, &at(now + EPHEMERAL_MAX_SKEW_MS + 1, 4)),
+            "future"
+        );
         // Another device may use the same id.
         assert!(window.admit(now, self::device(), &at(now, 1)));
     }

@@ -71,7 +71,10 @@ fn typing_goes_out_sealed_to_the_contact_and_commits_nothing() {
     let opened = alice.open_sealed(envelope.as_bytes()).unwrap();
     assert_eq!(opened.sender, bob.account.identity_key());
     let ephemeral = Ephemeral::decode(&opened.inner).unwrap();
-    assert_eq!((ephemeral.sent_at, ephemeral.kind), (NOW, EphemeralKind::Typing(true)));
+    assert_eq!(
+        (ephemeral.sent_at, ephemeral.kind),
+        (NOW, EphemeralKind::Typing(true))
+    );
     assert!(bob.peers.is_empty(), "no session was made or used");
 }
 
@@ -102,7 +105,10 @@ fn a_contacts_typing_is_an_event_once_and_a_replay_or_stale_one_is_not() {
     bob.handle_push(NOW + 1, push);
     let stale = NOW - EPHEMERAL_MAX_SKEW_MS - 1;
     bob.handle_push(NOW, sealed(&alice, &bob, &typing(stale, 2, false)));
-    assert!(outputs(&mut bob).is_empty(), "a replay and a stale one are ignored");
+    assert!(
+        outputs(&mut bob).is_empty(),
+        "a replay and a stale one are ignored"
+    );
 }
 
 #[test]
@@ -117,7 +123,13 @@ fn a_blocked_or_unknown_senders_ephemeral_is_ignored() {
     let mut bad = typing(NOW, 3, true).encode();
     bad[0] = 0x01;
     bob.access.entry(alice_address, Standing::Accepted).standing = Standing::Accepted;
-    let bytes = hush_crypto::sealed::seal(&alice, &bob.account.identity_key(), &bad, &mut StdRng::seed_from_u64(4)).unwrap();
+    let bytes = hush_crypto::sealed::seal(
+        &alice,
+        &bob.account.identity_key(),
+        &bad,
+        &mut StdRng::seed_from_u64(4),
+    )
+    .unwrap();
     bob.handle_push(
         NOW,
         Push::Ephemeral {
@@ -145,7 +157,13 @@ fn presence_is_off_by_default_and_on_says_online_and_answers_a_contact_that_asks
     bob.handle_push(NOW, sealed(&alice, &bob, &asks));
     let out = outputs(&mut bob);
     assert!(
-        matches!(out.as_slice(), [Output::Event(Event::PresenceChanged { presence: Presence::Online, .. })]),
+        matches!(
+            out.as_slice(),
+            [Output::Event(Event::PresenceChanged {
+                presence: Presence::Online,
+                ..
+            })]
+        ),
         "with presence off Bob shows Alice's but sends none: {out:?}"
     );
 
@@ -172,6 +190,9 @@ fn presence_is_off_by_default_and_on_says_online_and_answers_a_contact_that_asks
     bob.handle_push(NOW, sealed(&alice, &bob, &asks_again));
     assert_eq!(presence_of(&outputs(&mut bob)), [(Presence::Online, false)]);
     bob.handle_presence_setting(NOW + 7, PresenceSetting::Off);
-    assert_eq!(presence_of(&outputs(&mut bob)), [(Presence::LastSeen(NOW + 7), false)]);
+    assert_eq!(
+        presence_of(&outputs(&mut bob)),
+        [(Presence::LastSeen(NOW + 7), false)]
+    );
     let _ = alice_address;
 }

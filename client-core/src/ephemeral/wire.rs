@@ -131,12 +131,16 @@ impl Ephemeral {
         let (header, body) = bytes
             .split_first_chunk::<EPHEMERAL_HEADER_LEN>()
             .ok_or(short(EPHEMERAL_HEADER_LEN))?;
-        let (tag, rest) = header.split_first_chunk::<1>().ok_or(short(EPHEMERAL_HEADER_LEN))?;
+        let (tag, rest) = header
+            .split_first_chunk::<1>()
+            .ok_or(short(EPHEMERAL_HEADER_LEN))?;
         if tag[0] != EPHEMERAL_TAG {
             return Err(EphemeralError::Tag { found: tag[0] });
         }
         let (sent_at, rest) = rest.split_first_chunk::<8>().ok_or(short(EPHEMERAL_HEADER_LEN))?;
-        let (id, kind) = rest.split_first_chunk::<16>().ok_or(short(EPHEMERAL_HEADER_LEN))?;
+        let (id, kind) = rest
+            .split_first_chunk::<16>()
+            .ok_or(short(EPHEMERAL_HEADER_LEN))?;
         let expected = |body_len| EPHEMERAL_HEADER_LEN + body_len;
         let kind = match kind.first().copied().unwrap_or_default() {
             KIND_TYPING => match body {
@@ -204,7 +208,10 @@ mod tests {
         let bytes = typing().encode();
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(matches!(Ephemeral::decode(&longer), Err(EphemeralError::Length { .. })));
+        assert!(matches!(
+            Ephemeral::decode(&longer),
+            Err(EphemeralError::Length { .. })
+        ));
         assert!(matches!(
             Ephemeral::decode(&bytes[..26]),
             Err(EphemeralError::Length { .. })

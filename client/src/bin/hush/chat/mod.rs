@@ -4,6 +4,7 @@
 mod plain;
 mod surface;
 mod tui;
+mod typing;
 
 use std::io::IsTerminal;
 use std::path::Path;
