@@ -458,5 +458,10 @@ pub fn seed_corpus() -> Vec<Seed> {
         name,
         bytes,
     }));
+    seeds.extend(super::ephemeral::seeds().into_iter().map(|(name, bytes)| Seed {
+        target: "decode_ephemeral",
+        name,
+        bytes,
+    }));
     seeds
 }
