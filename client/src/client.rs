@@ -19,7 +19,6 @@ mod surface;
 mod typing;
 
 pub use self::contacts::ContactUpdate;
-pub(crate) use self::typing::EphemeralCommand;
 
 /// The core's randomness: the operating system's generator, asked at every draw. Nothing is
 /// seeded or buffered in the process, so a restored VM or process snapshot, or a fork, does not

@@ -85,7 +85,7 @@ pub(crate) enum Command {
     /// About our account and its devices.
     Device(DeviceCommand),
     /// Typing or the presence setting (`client/typing.rs`); nothing to answer.
-    Ephemeral(crate::client::EphemeralCommand),
+    Ephemeral(crate::ephemeral_command::EphemeralCommand),
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
     /// Move the live connection to a new local socket; answers whether there was one.
@@ -355,7 +355,7 @@ impl Driver {
             Command::Device(command) => self.device_command(command),
             Command::Surface(command) => self.surface_command(command),
             Command::Ephemeral(command) => {
-                self.ephemeral_command(command);
+                command.apply(&mut self.core, now_ms());
                 None
             }
             Command::WaitOnline { reply } => {

@@ -16,6 +16,7 @@ mod client;
 mod device_command;
 mod device_commands;
 mod driver;
+mod ephemeral_command;
 mod error;
 mod events;
 mod net;

@@ -16,15 +16,8 @@ use hush_client_core::{Address, PresenceSetting};
 
 use super::Client;
 use crate::driver::Command;
+use crate::ephemeral_command::EphemeralCommand;
 use crate::error::ClientError;
-
-/// What [`Client::send_typing`] and [`Client::set_presence`] ask of the driver. No answer:
-/// nothing about them is durable.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum EphemeralCommand {
-    Typing { peer: Address, typing: bool },
-    Presence(PresenceSetting),
-}
 
 impl Client {
     /// Tells `peer` that we started (`true`) or stopped typing. Lost if either side is offline
@@ -40,15 +33,5 @@ impl Client {
     pub async fn set_presence(&self, setting: PresenceSetting) -> Result<(), ClientError> {
         self.command(Command::Ephemeral(EphemeralCommand::Presence(setting)))
             .await
-    }
-}
-
-impl crate::driver::Driver {
-    pub(crate) fn ephemeral_command(&mut self, command: EphemeralCommand) {
-        let now = crate::driver::now_ms();
-        match command {
-            EphemeralCommand::Typing { peer, typing } => self.core.handle_typing(now, peer, typing),
-            EphemeralCommand::Presence(setting) => self.core.handle_presence_setting(now, setting),
-        }
     }
 }
