@@ -13,6 +13,7 @@ use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
 use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 
+mod backup;
 mod contacts;
 mod devices;
 mod surface;

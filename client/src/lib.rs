@@ -41,5 +41,5 @@ pub use net::{NetError, ResolveError, SetupError, UnreachableReason};
 pub use relay_address::{RelayAddress, RelayAddressError};
 pub use relay_check::check_relay;
 pub use store::{
-    ConversationSummary, DatabaseKey, KdfParams, NotAProfile, SqlStore, StoreError, private_file,
+    BackupError, ConversationSummary, DatabaseKey, KdfParams, NotAProfile, SqlStore, StoreError, private_file,
 };

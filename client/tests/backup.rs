@@ -1,0 +1,108 @@
+//! Backup and restore over a real relay: Alice exports her profile, stops, restores it into a
+//! new directory under a new key, and carries on with Bob without a session reset: what Bob sent
+//! meanwhile arrives, then 100 messages each way, in order, exactly once. A wrong passphrase is
+//! refused and leaves nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod helpers;
+
+use hush_client::{BackupError, Client, ClientError, ClientEvent, Content, Event, KdfParams};
+
+use helpers::*;
+
+const EACH_WAY: usize = 100;
+
+/// Collects `count` messages from `events`; fails on a session reset.
+async fn receive(events: &mut hush_client::Events, count: usize) -> Vec<String> {
+    let got = collect_until(events, |event, received| {
+        assert!(
+            !matches!(event, ClientEvent::Core(Event::SessionReset { .. })),
+            "the session was reset"
+        );
+        received.len() >= count
+    })
+    .await;
+    texts(&got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_profile_carries_on_every_conversation() {
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) =
+        online_client(&dir.path().join("alice.db"), &test_key(1), &relay.address).await;
+    let (bob, mut bob_events) = online_client(&dir.path().join("bob.db"), &test_key(2), &relay.address).await;
+    let alice_address = alice.address();
+    alice.add_contact("bob", bob.address()).await.unwrap();
+    bob.add_contact("alice", alice_address).await.unwrap();
+    alice
+        .send(bob.address(), Content::text("before 1"))
+        .await
+        .unwrap();
+    assert_eq!(receive(&mut bob_events, 1).await, ["before 1"]);
+    bob.send(alice_address, Content::text("before 2")).await.unwrap();
+    assert_eq!(receive(&mut alice_events, 1).await, ["before 2"]);
+
+    let backup = dir.path().join("alice.hushbackup");
+    let cheap = KdfParams::new(1024, 1, 1).unwrap();
+    alice
+        .export_backup_with(&backup, "backup words", cheap)
+        .await
+        .unwrap();
+    alice.shutdown().await.unwrap();
+    drop(alice_events);
+    // Bob writes while Alice is away: the relay keeps it for her mailbox.
+    bob.send(alice_address, Content::text("while away"))
+        .await
+        .unwrap();
+
+    let restored = dir.path().join("new").join("alice.db");
+    std::fs::create_dir_all(restored.parent().unwrap()).unwrap();
+    let key = test_key(9);
+    let wrong = Client::restore_backup(&backup, "other words", &restored, &key)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            wrong,
+            ClientError::Backup(BackupError::Unauthenticated { chunk: 0 })
+        ),
+        "{wrong:?}"
+    );
+    assert!(!restored.exists());
+    Client::restore_backup(&backup, "backup words", &restored, &key)
+        .await
+        .unwrap();
+    let (alice, mut alice_events) = online_client(&restored, &key, &relay.address).await;
+    assert_eq!(alice.address(), alice_address, "the same identity");
+    assert_eq!(receive(&mut alice_events, 1).await, ["while away"]);
+    let history = alice.history(bob.address(), None, 10).await.unwrap();
+    let earlier: Vec<_> = history.iter().map(|entry| entry.message.clone()).collect();
+    assert_eq!(texts(&earlier), ["before 1", "before 2", "while away"]);
+
+    let to_bob: Vec<String> = (0..EACH_WAY).map(|n| format!("alice #{n}")).collect();
+    let to_alice: Vec<String> = (0..EACH_WAY).map(|n| format!("bob #{n}")).collect();
+    for (a, b) in to_bob.iter().zip(&to_alice) {
+        alice.send(bob.address(), Content::text(a.clone())).await.unwrap();
+        bob.send(alice_address, Content::text(b.clone())).await.unwrap();
+    }
+    assert_same_sequence(&receive(&mut bob_events, EACH_WAY).await, &to_bob, "Bob got");
+    assert_same_sequence(
+        &receive(&mut alice_events, EACH_WAY).await,
+        &to_alice,
+        "Alice got",
+    );
+    // Exactly once: a last message each way is the next one to arrive.
+    alice.send(bob.address(), Content::text("last")).await.unwrap();
+    bob.send(alice_address, Content::text("last")).await.unwrap();
+    assert_eq!(receive(&mut bob_events, 1).await, ["last"]);
+    assert_eq!(receive(&mut alice_events, 1).await, ["last"]);
+    alice.shutdown().await.unwrap();
+    bob.shutdown().await.unwrap();
+    let _ = relay.stop().await;
+}
