@@ -42,7 +42,7 @@ impl Core {
         if self.ephemerals.presence != PresenceSetting::On {
             return;
         }
-        self.to_all_contacts(
+        self.send_to_all_contacts(
             now,
             wire::EphemeralKind::Presence {
                 presence: Presence::LastSeen(now),
@@ -68,7 +68,7 @@ impl Core {
         if self.ephemerals.presence != PresenceSetting::On {
             return;
         }
-        self.to_all_contacts(
+        self.send_to_all_contacts(
             now,
             wire::EphemeralKind::Presence {
                 presence: Presence::Online,
@@ -77,7 +77,7 @@ impl Core {
         );
     }
 
-    fn to_all_contacts(&mut self, now: u64, kind: wire::EphemeralKind) {
+    fn send_to_all_contacts(&mut self, now: u64, kind: wire::EphemeralKind) {
         for peer in self.access.peers_with(Standing::Accepted) {
             if !self.is_own_device(&peer) && peer != self.account_address() {
                 self.send_ephemeral(now, peer, kind);
@@ -119,7 +119,7 @@ impl Core {
             };
             let request = Request::SendEphemeral {
                 to: device.mailbox(),
-                access: Some(access.clone()),
+                access: Some(access),
                 envelope,
             };
             self.request(request, Pending::Ephemeral);
