@@ -2211,20 +2211,25 @@ def encode_ephemeral(f: dict) -> bytes:
     return head + bytes([2, state]) + f["last_seen"].to_bytes(8, "big") + bytes([int(f["reply"])])
 
 
+def check_refusals(report: Report, cases: list, decode, what: str):
+    """Each case's `bytes` must make `decode` refuse with the HushError named `error`."""
+    for c in cases:
+        def run(c=c):
+            try:
+                decode(H(c["bytes"]))
+            except HushError as e:
+                return expect_eq([("error", e.variant, c["error"])])
+            return "decodes"
+        report.run(f"{what} {c['name']} -> {c['error']}", run)
+
+
 def check_ephemeral(report: Report, v: dict):
     for c in v["cases"]:
         def run(c=c):
             return expect_eq([("decoded", decode_ephemeral(H(c["bytes"])), c["fields"]),
                               ("encoded", encode_ephemeral(c["fields"]).hex(), c["bytes"])])
         report.run(f"ephemeral.cases {c['name']} decodes to its fields and back", run)
-    for c in v["refused"]:
-        def run(c=c):
-            try:
-                decode_ephemeral(H(c["bytes"]))
-            except HushError as e:
-                return expect_eq([("error", e.variant, c["error"])])
-            return "decodes"
-        report.run(f"ephemeral.refused {c['name']} is {c['error']}", run)
+    check_refusals(report, v["refused"], decode_ephemeral, "ephemeral.refused")
     sealed = v["sealed"]
 
     def run():
@@ -3003,14 +3008,7 @@ def check_group_update(report: Report, v: dict):
                 ("hash", h.hex(), c["hash"]),
             ])
         report.run(f"group_update.updates {c['name']} decodes, re-encodes and hashes", run)
-    for c in v["refused"]:
-        def run(c=c):
-            try:
-                decode_group_update(H(c["bytes"]))
-            except HushError as e:
-                return expect_eq([("error", e.variant, c["error"])])
-            return "decodes"
-        report.run(f"group_update.refused {c['name']} -> {c['error']}", run)
+    check_refusals(report, v["refused"], decode_group_update, "group_update.refused")
 
     def order():
         o = v["order"]

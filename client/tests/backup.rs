@@ -34,12 +34,8 @@ async fn receive(events: &mut hush_client::Events, count: usize) -> Vec<String> 
 async fn a_restored_profile_carries_on_every_conversation() {
     let relay = spawn_relay().await;
     let dir = tempfile::tempdir().unwrap();
-    let (alice, mut alice_events) =
-        online_client(&dir.path().join("alice.db"), &test_key(1), &relay.address).await;
-    let (bob, mut bob_events) = online_client(&dir.path().join("bob.db"), &test_key(2), &relay.address).await;
+    let ((alice, mut alice_events), (bob, mut bob_events)) = alice_and_bob(dir.path(), &relay.address).await;
     let alice_address = alice.address();
-    alice.add_contact("bob", bob.address()).await.unwrap();
-    bob.add_contact("alice", alice_address).await.unwrap();
     alice
         .send(bob.address(), Content::text("before 1"))
         .await

@@ -6,25 +6,17 @@ mod helpers;
 
 use std::path::Path;
 
-use helpers::hush::{Hush, PASSPHRASE, Run};
+use helpers::hush::{Hush, Run};
 use helpers::*;
 
 /// `hush` on `profile` with the backup passphrase `backup`.
 async fn hush(profile: &Path, backup: &str, args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
-        .args(args)
-        .env("HUSH_PROFILE", profile)
-        .env("HUSH_PASSPHRASE", PASSPHRASE)
-        .env("HUSH_BACKUP_PASSPHRASE", backup)
-        .stdin(std::process::Stdio::null())
-        .output()
+    let profile = Hush {
+        dir: profile.to_path_buf(),
+    };
+    profile
+        .run_with(args, &[("HUSH_BACKUP_PASSPHRASE", backup)])
         .await
-        .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

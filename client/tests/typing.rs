@@ -18,6 +18,13 @@ use helpers::*;
 
 const TYPING_EVENTS: usize = 1_000;
 
+/// The one text column `sql` selects, every row.
+fn strings(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut statement = conn.prepare(sql).unwrap();
+    let rows = statement.query_map([], |row| row.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
 /// Every row of every table of the SQLite (or SQLCipher, with `key`) database at `path`.
 fn rows(path: &Path, key: Option<u8>) -> Vec<(String, Vec<String>)> {
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -26,13 +33,10 @@ fn rows(path: &Path, key: Option<u8>) -> Vec<(String, Vec<String>)> {
         conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
             .unwrap();
     }
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let tables = strings(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
     let mut out = Vec::new();
     for table in tables {
         let mut statement = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
@@ -62,13 +66,10 @@ fn relay_rows(dir: &Path) -> Vec<(String, Vec<String>)> {
         .filter(|(name, _)| name != "mailboxes")
         .collect();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let seqs: Vec<String> = conn
-        .prepare("SELECT hex(mailbox) || ':' || next_seq FROM mailboxes ORDER BY mailbox")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let seqs = strings(
+        &conn,
+        "SELECT hex(mailbox) || ':' || next_seq FROM mailboxes ORDER BY mailbox",
+    );
     all.push(("mailboxes.next_seq".to_owned(), seqs));
     all
 }
@@ -99,10 +100,7 @@ async fn contacts(
     relay: &hush_client::RelayAddress,
 ) -> (hush_client::Address, hush_client::Address) {
     use hush_client::MessageStatus::{Delivered, Read};
-    let (alice, mut alice_events) = online_client(&dir.join("alice.db"), &test_key(1), relay).await;
-    let (bob, mut bob_events) = online_client(&dir.join("bob.db"), &test_key(2), relay).await;
-    alice.add_contact("bob", bob.address()).await.unwrap();
-    bob.add_contact("alice", alice.address()).await.unwrap();
+    let ((alice, mut alice_events), (bob, mut bob_events)) = alice_and_bob(dir, relay).await;
     let hi = alice.send(bob.address(), Content::text("hi")).await.unwrap();
     status(&mut alice_events, hi, Delivered).await;
     bob.mark_read(alice.address()).await.unwrap();

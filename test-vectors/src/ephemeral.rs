@@ -1,7 +1,7 @@
 //! `ephemeral.json`: the plaintext of typing and presence ephemerals (SPEC.md §18), the encodings
 //! a decoder must refuse, and one ephemeral sealed (SPEC.md §15) as a client sends it.
 
-use hush_client_core::{Ephemeral, EphemeralError, EphemeralKind, Presence};
+use hush_client_core::{Ephemeral, EphemeralKind, Presence};
 use serde_json::{Value, json};
 
 use crate::rng::Recorder;
@@ -87,24 +87,18 @@ fn refused_cases() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-pub fn error_name(error: &EphemeralError) -> String {
-    variant(error)
-}
-
 pub fn generate(rng: &mut Recorder) -> Value {
-    let cases: Vec<Value> = valid_cases()
-        .iter()
-        .map(|(name, value)| {
-            let bytes = value.encode();
-            assert_eq!(Ephemeral::decode(&bytes), Ok(*value));
-            json!({ "name": name, "bytes": hex(&bytes), "fields": fields(value) })
-        })
-        .collect();
+    let mut cases = Vec::new();
+    for (name, value) in valid_cases() {
+        let bytes = value.encode();
+        assert_eq!(Ephemeral::decode(&bytes), Ok(value));
+        cases.push(json!({ "name": name, "bytes": hex(&bytes), "fields": fields(&value) }));
+    }
     let refused: Vec<Value> = refused_cases()
         .iter()
         .map(|(name, bytes)| {
             let error = Ephemeral::decode(bytes).expect_err("refused cases are refused");
-            json!({ "name": name, "bytes": hex(bytes), "error": error_name(&error) })
+            json!({ "name": name, "bytes": hex(bytes), "error": variant(&error) })
         })
         .collect();
     let (sender, _) = new_account(rng);
@@ -144,7 +138,7 @@ pub fn check_stored(stored: &Value) -> Vec<(String, Option<String>)> {
         let bytes = unhex(case["bytes"].as_str().unwrap_or_default());
         let problem = match Ephemeral::decode(&bytes) {
             Ok(_) => Some("decodes".into()),
-            Err(error) if error_name(&error) != case["error"] => Some(format!("{error:?}")),
+            Err(error) if variant(&error) != case["error"] => Some(format!("{error:?}")),
             Err(_) => None,
         };
         out.push((format!("decode ephemeral.refused {}", case["name"]), problem));

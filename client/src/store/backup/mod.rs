@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 pub use self::rows::MAX_VALUE_LEN;
 pub use self::stream::{BACKUP_HEADER_LEN, BACKUP_MAGIC, BACKUP_VERSION, CHUNK_LEN};
-use self::stream::{ChunkReader, ChunkWriter, Header};
+use self::stream::{ChunkKeys, ChunkReader, ChunkWriter, Header};
 use super::kdf::{KdfParams, SALT_LEN};
 use super::{DatabaseKey, SqlStore, StoreError};
 
@@ -129,7 +129,8 @@ impl SqlStore {
                 nonce_prefix: random::<7>(),
             };
             let file = super::private_file(&partial)?;
-            let mut out = ChunkWriter::new(BufWriter::new(file), &header, header.key(passphrase)?)?;
+            let keys = ChunkKeys::new(&header, header.key(passphrase)?);
+            let mut out = ChunkWriter::new(BufWriter::new(file), keys)?;
             out.write(one_off.as_slice())?;
             out.write(&schema_version(&conn, "main")?.to_be_bytes())?;
             rows::write_tables(&conn, "main", &mut out)?;
@@ -160,9 +161,9 @@ impl SqlStore {
             return Err(BackupError::Exists(database.to_path_buf()));
         }
         let mut input = BufReader::new(File::open(backup)?);
-        let (header_bytes, header) = ChunkReader::header(&mut input)?;
-        let stream_key = header.key(passphrase)?;
-        let mut input = ChunkReader::new(input, header_bytes, &header, stream_key);
+        let header = ChunkReader::header(&mut input)?;
+        let keys = ChunkKeys::new(&header, header.key(passphrase)?);
+        let mut input = ChunkReader::new(input, keys);
         // The first chunk is authenticated before a database is created.
         let one_off = Zeroizing::new(rows::take::<32, _>(&mut input)?);
         let found = u32::from_be_bytes(rows::take(&mut input)?);

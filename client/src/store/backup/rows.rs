@@ -25,16 +25,19 @@ const MAX_COLUMNS: usize = 256;
 /// Longest text or blob value: above any envelope or pickle the store keeps (1 MiB frames).
 pub const MAX_VALUE_LEN: usize = 16 << 20;
 
-const END: u8 = 0x00;
-const TABLE: u8 = 0x01;
-const ROW: u8 = 0x02;
-
 /// A table to copy: its name and columns as the backup lists them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct TableShape {
     pub(super) name: String,
     pub(super) columns: Vec<String>,
 }
+
+/// Ends the tables.
+const END: u8 = 0x00;
+/// Starts a table: its name and columns.
+const TABLE: u8 = 0x01;
+/// Starts a row of the current table.
+const ROW: u8 = 0x02;
 
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -106,38 +106,73 @@ impl Header {
     }
 }
 
-fn nonce(prefix: &[u8; 7], counter: u32, last: bool) -> [u8; 12] {
-    let mut nonce = [0u8; 12];
-    let bytes = [prefix.as_slice(), &counter.to_be_bytes(), &[u8::from(last)]].concat();
-    for (slot, byte) in nonce.iter_mut().zip(bytes) {
-        *slot = byte;
+/// The stream key, the header every chunk is bound to, and the next chunk's index.
+pub(super) struct ChunkKeys {
+    key: Zeroizing<[u8; 32]>,
+    header: [u8; BACKUP_HEADER_LEN],
+    prefix: [u8; 7],
+    counter: u32,
+}
+
+impl ChunkKeys {
+    pub(super) fn new(header: &Header, key: Zeroizing<[u8; 32]>) -> Self {
+        Self {
+            key,
+            header: header.encode(),
+            prefix: header.nonce_prefix,
+            counter: 0,
+        }
     }
-    nonce
+
+    /// `nonce_prefix || u32(index) || last`.
+    fn nonce(&self, last: bool) -> [u8; 12] {
+        let mut nonce = [0u8; 12];
+        let bytes = [
+            self.prefix.as_slice(),
+            &self.counter.to_be_bytes(),
+            &[u8::from(last)],
+        ]
+        .concat();
+        for (slot, byte) in nonce.iter_mut().zip(bytes) {
+            *slot = byte;
+        }
+        nonce
+    }
+
+    fn advance(&mut self) -> Result<(), BackupError> {
+        self.counter = self.counter.checked_add(1).ok_or(BackupError::TooLarge)?;
+        Ok(())
+    }
+
+    fn seal(&mut self, plain: &[u8], last: bool) -> Result<Vec<u8>, BackupError> {
+        let sealed = aead_seal(&self.key, &self.nonce(last), &self.header, plain)
+            .map_err(|_| BackupError::TooLarge)?;
+        self.advance()?;
+        Ok(sealed)
+    }
+
+    fn open(&mut self, block: &[u8], last: bool) -> Result<Vec<u8>, BackupError> {
+        let chunk = self.counter;
+        let plain = aead_open(&self.key, &self.nonce(last), &self.header, block)
+            .map_err(|_| BackupError::Unauthenticated { chunk })?;
+        self.advance()?;
+        Ok(plain)
+    }
 }
 
 /// Encrypts what is written to it into chunks; [`ChunkWriter::finish`] seals the last.
 pub(super) struct ChunkWriter<W: Write> {
     out: W,
-    key: Zeroizing<[u8; 32]>,
-    header: [u8; BACKUP_HEADER_LEN],
-    prefix: [u8; 7],
+    keys: ChunkKeys,
     buffer: Zeroizing<Vec<u8>>,
-    counter: u32,
 }
 
 impl<W: Write> ChunkWriter<W> {
     /// Writes the header to `out`.
-    pub(super) fn new(mut out: W, header: &Header, key: Zeroizing<[u8; 32]>) -> Result<Self, BackupError> {
-        let bytes = header.encode();
-        out.write_all(&bytes)?;
-        Ok(Self {
-            out,
-            key,
-            header: bytes,
-            prefix: header.nonce_prefix,
-            buffer: Zeroizing::new(Vec::with_capacity(CHUNK_LEN)),
-            counter: 0,
-        })
+    pub(super) fn new(mut out: W, keys: ChunkKeys) -> Result<Self, BackupError> {
+        out.write_all(&keys.header)?;
+        let buffer = Zeroizing::new(Vec::with_capacity(CHUNK_LEN));
+        Ok(Self { out, keys, buffer })
     }
 
     pub(super) fn write(&mut self, mut data: &[u8]) -> Result<(), BackupError> {
@@ -155,12 +190,9 @@ impl<W: Write> ChunkWriter<W> {
     }
 
     fn seal(&mut self, last: bool) -> Result<(), BackupError> {
-        let nonce = nonce(&self.prefix, self.counter, last);
-        let sealed =
-            aead_seal(&self.key, &nonce, &self.header, &self.buffer).map_err(|_| BackupError::TooLarge)?;
+        let sealed = self.keys.seal(&self.buffer, last)?;
         self.out.write_all(&sealed)?;
         self.buffer.clear();
-        self.counter = self.counter.checked_add(1).ok_or(BackupError::TooLarge)?;
         Ok(())
     }
 
@@ -175,12 +207,9 @@ impl<W: Write> ChunkWriter<W> {
 /// Decrypts and authenticates chunks as they are read.
 pub(super) struct ChunkReader<R: Read> {
     input: R,
-    key: Zeroizing<[u8; 32]>,
-    header: [u8; BACKUP_HEADER_LEN],
-    prefix: [u8; 7],
+    keys: ChunkKeys,
     plain: Zeroizing<Vec<u8>>,
     at: usize,
-    counter: u32,
     /// The first byte of the next chunk, read to learn that this one was not the last.
     peeked: Option<u8>,
     done: bool,
@@ -202,29 +231,21 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, BackupError> {
 
 impl<R: Read> ChunkReader<R> {
     /// Reads the header from `input`; `key` comes from it and the passphrase.
-    pub(super) fn header(input: &mut R) -> Result<([u8; BACKUP_HEADER_LEN], Header), BackupError> {
+    pub(super) fn header(input: &mut R) -> Result<Header, BackupError> {
         let mut bytes = [0u8; BACKUP_HEADER_LEN];
         if fill(input, &mut bytes)? < BACKUP_HEADER_LEN {
             return Err(BackupError::NotABackup);
         }
-        let header = Header::decode(&bytes)?;
-        Ok((bytes, header))
+        Header::decode(&bytes)
     }
 
-    pub(super) fn new(
-        input: R,
-        header_bytes: [u8; BACKUP_HEADER_LEN],
-        header: &Header,
-        key: Zeroizing<[u8; 32]>,
-    ) -> Self {
+    /// `keys` from the header and the passphrase (the header is read already).
+    pub(super) fn new(input: R, keys: ChunkKeys) -> Self {
         Self {
             input,
-            key,
-            header: header_bytes,
-            prefix: header.nonce_prefix,
+            keys,
             plain: Zeroizing::new(Vec::new()),
             at: 0,
-            counter: 0,
             peeked: None,
             done: false,
         }
@@ -232,7 +253,6 @@ impl<R: Read> ChunkReader<R> {
 
     /// Reads and opens the next chunk into `plain`.
     fn next_chunk(&mut self) -> Result<(), BackupError> {
-        let unauthenticated = BackupError::Unauthenticated { chunk: self.counter };
         if self.done {
             return Err(BackupError::Truncated);
         }
@@ -257,18 +277,14 @@ impl<R: Read> ChunkReader<R> {
             }
         };
         if block.len() < TAG_LEN {
-            return Err(if self.counter == 0 {
-                unauthenticated
-            } else {
-                BackupError::Truncated
+            return Err(match self.keys.counter {
+                0 => BackupError::Unauthenticated { chunk: 0 },
+                _ => BackupError::Truncated,
             });
         }
-        let nonce = nonce(&self.prefix, self.counter, last);
-        let plain = aead_open(&self.key, &nonce, &self.header, &block).map_err(|_| unauthenticated)?;
-        self.plain = Zeroizing::new(plain);
+        self.plain = Zeroizing::new(self.keys.open(&block, last)?);
         self.at = 0;
         self.done = last;
-        self.counter = self.counter.checked_add(1).ok_or(BackupError::TooLarge)?;
         Ok(())
     }
 

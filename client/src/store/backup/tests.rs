@@ -72,12 +72,25 @@ fn all_rows(store: &SqlStore, skip: &[&str]) -> Vec<(String, Vec<Vec<String>>)> 
         .collect()
 }
 
-#[test]
-fn a_restore_has_the_same_identity_and_rows() {
+/// A profile (see [`profile`]) and its backup, in a new directory.
+fn exported(
+    filler: bool,
+) -> (
+    tempfile::TempDir,
+    SqlStore,
+    hush_client_core::Address,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let (old, address) = profile(dir.path(), false);
+    let (old, address) = profile(dir.path(), filler);
     let file = dir.path().join("backup.hush");
     old.export_backup(&file, PASSPHRASE, cheap()).unwrap();
+    (dir, old, address, file)
+}
+
+#[test]
+fn a_restore_has_the_same_identity_and_rows() {
+    let (dir, old, address, file) = exported(false);
     assert_eq!(std::fs::read(&file).unwrap()[..8], *b"HUSHBKUP");
     let key = DatabaseKey::from_bytes([2; 32]);
     let new = SqlStore::import_backup(&file, PASSPHRASE, &dir.path().join("new.db"), &key).unwrap();
@@ -99,10 +112,7 @@ fn a_restore_has_the_same_identity_and_rows() {
 
 #[test]
 fn every_changed_byte_a_cut_or_a_wrong_passphrase_is_refused_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (old, _) = profile(dir.path(), true);
-    let file = dir.path().join("backup.hush");
-    old.export_backup(&file, PASSPHRASE, cheap()).unwrap();
+    let (dir, old, _, file) = exported(true);
     let bytes = std::fs::read(&file).unwrap();
     let chunk = CHUNK_LEN + 16;
     assert!(bytes.len() > BACKUP_HEADER_LEN + 3 * chunk, "four chunks");
