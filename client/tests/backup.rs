@@ -102,3 +102,76 @@ async fn a_restored_profile_carries_on_every_conversation() {
     bob.shutdown().await.unwrap();
     let _ = relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_backup_starts_the_session_over_and_both_sides_are_told() {
+    let relay = spawn_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ((alice, mut alice_events), (bob, mut bob_events)) = alice_and_bob(dir.path(), &relay.address).await;
+    let alice_address = alice.address();
+    alice.send(bob.address(), Content::text("before")).await.unwrap();
+    assert_eq!(receive(&mut bob_events, 1).await, ["before"]);
+    let backup = dir.path().join("alice.hushbackup");
+    let cheap = KdfParams::new(1024, 1, 1).unwrap();
+    alice
+        .export_backup_with(&backup, "backup words", cheap)
+        .await
+        .unwrap();
+    // The original goes on after the export: the backup's sessions are behind.
+    for n in 0..3 {
+        alice
+            .send(bob.address(), Content::text(format!("after {n}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        receive(&mut bob_events, 3).await,
+        ["after 0", "after 1", "after 2"]
+    );
+    alice.shutdown().await.unwrap();
+    drop(alice_events);
+
+    let restored = dir.path().join("alice-restored.db");
+    Client::restore_backup(&backup, "backup words", &restored, &test_key(9))
+        .await
+        .unwrap();
+    let (alice, mut alice_events) = online_client(&restored, &test_key(9), &relay.address).await;
+    alice
+        .send(bob.address(), Content::text("from the restored copy"))
+        .await
+        .unwrap();
+    // Bob finds the session broken, starts it over, and both apps are told.
+    let mut got = Vec::new();
+    let mut bob_told = false;
+    collect_until(&mut bob_events, |event, received| {
+        if let ClientEvent::Core(Event::SessionReset { peer, .. }) = event {
+            assert_eq!(*peer, alice_address);
+            bob_told = true;
+        }
+        got = texts(received);
+        bob_told && got.contains(&"from the restored copy".to_owned())
+    })
+    .await;
+    assert_eq!(
+        got.iter()
+            .filter(|text| *text == "from the restored copy")
+            .count(),
+        1
+    );
+    collect_until(&mut alice_events, |event, _| {
+        matches!(event, ClientEvent::Core(Event::SessionReset { peer, .. }) if *peer == bob.address())
+    })
+    .await;
+    // The new session carries on both ways.
+    bob.send(alice_address, Content::text("welcome back"))
+        .await
+        .unwrap();
+    let back = collect_until(&mut alice_events, |_, received| {
+        texts(received).contains(&"welcome back".to_owned())
+    })
+    .await;
+    assert!(texts(&back).contains(&"welcome back".to_owned()));
+    alice.shutdown().await.unwrap();
+    bob.shutdown().await.unwrap();
+    let _ = relay.stop().await;
+}
