@@ -107,7 +107,7 @@ async fn a_restored_profile_carries_on_every_conversation() {
 async fn a_stale_backup_starts_the_session_over_and_both_sides_are_told() {
     let relay = spawn_relay().await;
     let dir = tempfile::tempdir().unwrap();
-    let ((alice, mut alice_events), (bob, mut bob_events)) = alice_and_bob(dir.path(), &relay.address).await;
+    let ((alice, alice_events), (bob, mut bob_events)) = alice_and_bob(dir.path(), &relay.address).await;
     let alice_address = alice.address();
     alice.send(bob.address(), Content::text("before")).await.unwrap();
     assert_eq!(receive(&mut bob_events, 1).await, ["before"]);
