@@ -30,6 +30,17 @@ async fn receive(events: &mut hush_client::Events, count: usize) -> Vec<String> 
     texts(&got)
 }
 
+/// `client`'s backup in `dir`, under "backup words" at a test's Argon2 cost.
+async fn export(client: &Client, dir: &std::path::Path) -> std::path::PathBuf {
+    let backup = dir.join("alice.hushbackup");
+    let cheap = KdfParams::new(1024, 1, 1).unwrap();
+    client
+        .export_backup_with(&backup, "backup words", cheap)
+        .await
+        .unwrap();
+    backup
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_profile_carries_on_every_conversation() {
     let relay = spawn_relay().await;
@@ -44,12 +55,7 @@ async fn a_restored_profile_carries_on_every_conversation() {
     bob.send(alice_address, Content::text("before 2")).await.unwrap();
     assert_eq!(receive(&mut alice_events, 1).await, ["before 2"]);
 
-    let backup = dir.path().join("alice.hushbackup");
-    let cheap = KdfParams::new(1024, 1, 1).unwrap();
-    alice
-        .export_backup_with(&backup, "backup words", cheap)
-        .await
-        .unwrap();
+    let backup = export(&alice, dir.path()).await;
     alice.shutdown().await.unwrap();
     drop(alice_events);
     // Bob writes while Alice is away: the relay keeps it for her mailbox.
@@ -111,12 +117,7 @@ async fn a_stale_backup_starts_the_session_over_and_both_sides_are_told() {
     let alice_address = alice.address();
     alice.send(bob.address(), Content::text("before")).await.unwrap();
     assert_eq!(receive(&mut bob_events, 1).await, ["before"]);
-    let backup = dir.path().join("alice.hushbackup");
-    let cheap = KdfParams::new(1024, 1, 1).unwrap();
-    alice
-        .export_backup_with(&backup, "backup words", cheap)
-        .await
-        .unwrap();
+    let backup = export(&alice, dir.path()).await;
     // The original goes on after the export: the backup's sessions are behind.
     for n in 0..3 {
         alice
