@@ -2344,6 +2344,82 @@ def check_content(report: Report, v: dict):
 
 
 # ---------------------------------------------------------------------------------------------
+# Ephemerals: typing and presence (SPEC.md §18)
+
+EPHEMERAL_TAG = 0xE1
+EPHEMERAL_LENGTHS = {1: 27, 2: 36}
+
+
+def decode_ephemeral(data: bytes) -> dict:
+    """§18.1: the fields of an ephemeral, or HushError(Length | Tag | Kind | Value)."""
+    if len(data) < 26:
+        raise HushError("Length")
+    if data[0] != EPHEMERAL_TAG:
+        raise HushError("Tag")
+    kind = data[25]
+    if kind not in EPHEMERAL_LENGTHS:
+        raise HushError("Kind")
+    if len(data) != EPHEMERAL_LENGTHS[kind]:
+        raise HushError("Length")
+    out = {"sent_at": int.from_bytes(data[1:9], "big"), "id": data[9:25].hex()}
+
+    def flag(b: int) -> bool:
+        if b not in (0, 1):
+            raise HushError("Value")
+        return b == 1
+
+    if kind == 1:
+        out.update({"type": "typing", "started": flag(data[26])})
+        return out
+    state, last_seen = data[26], int.from_bytes(data[27:35], "big")
+    if state == 1 and last_seen == 0:
+        name = "online"
+    elif state == 2:
+        name = "offline"
+    else:
+        raise HushError("Value")
+    out.update({"type": "presence", "state": name, "last_seen": last_seen, "reply": flag(data[35])})
+    return out
+
+
+def encode_ephemeral(f: dict) -> bytes:
+    head = bytes([EPHEMERAL_TAG]) + f["sent_at"].to_bytes(8, "big") + H(f["id"])
+    if f["type"] == "typing":
+        return head + bytes([1, int(f["started"])])
+    state = 1 if f["state"] == "online" else 2
+    return head + bytes([2, state]) + f["last_seen"].to_bytes(8, "big") + bytes([int(f["reply"])])
+
+
+def check_refusals(report: Report, cases: list, decode, what: str):
+    """Each case's `bytes` must make `decode` refuse with the HushError named `error`."""
+    for c in cases:
+        def run(c=c):
+            try:
+                decode(H(c["bytes"]))
+            except HushError as e:
+                return expect_eq([("error", e.variant, c["error"])])
+            return "decodes"
+        report.run(f"{what} {c['name']} -> {c['error']}", run)
+
+
+def check_ephemeral(report: Report, v: dict):
+    for c in v["cases"]:
+        def run(c=c):
+            return expect_eq([("decoded", decode_ephemeral(H(c["bytes"])), c["fields"]),
+                              ("encoded", encode_ephemeral(c["fields"]).hex(), c["bytes"])])
+        report.run(f"ephemeral.cases {c['name']} decodes to its fields and back", run)
+    check_refusals(report, v["refused"], decode_ephemeral, "ephemeral.refused")
+    sealed = v["sealed"]
+
+    def run():
+        sender, inner = open_sealed(H(sealed["recipient_seed"]), H(sealed["sealed"]))
+        decode_ephemeral(inner)
+        return expect_eq([("sender", sender.hex(), sealed["sender_identity"]),
+                          ("plaintext", inner.hex(), sealed["plaintext"])])
+    report.run("ephemeral.sealed opens to the sender and a typing ephemeral", run)
+
+
+# ---------------------------------------------------------------------------------------------
 # Accounts and devices (SPEC.md §16)
 
 ACCOUNT_VERSION = 2
@@ -3111,14 +3187,7 @@ def check_group_update(report: Report, v: dict):
                 ("hash", h.hex(), c["hash"]),
             ])
         report.run(f"group_update.updates {c['name']} decodes, re-encodes and hashes", run)
-    for c in v["refused"]:
-        def run(c=c):
-            try:
-                decode_group_update(H(c["bytes"]))
-            except HushError as e:
-                return expect_eq([("error", e.variant, c["error"])])
-            return "decodes"
-        report.run(f"group_update.refused {c['name']} -> {c['error']}", run)
+    check_refusals(report, v["refused"], decode_group_update, "group_update.refused")
 
     def order():
         o = v["order"]
@@ -3160,6 +3229,7 @@ def main() -> int:
         ("pqxdh", check_pqxdh),
         ("group_update", check_group_update),
         ("content", check_content),
+        ("ephemeral", check_ephemeral),
     ]
     for name, fn in checks:
         try:

@@ -25,6 +25,7 @@ use crate::address::Address;
 use crate::backoff::Backoff;
 use crate::devices::own::{BundleChecks, ListSync, OwnAccount};
 use crate::devices::peers::{PeerFetch, PeerLists};
+use crate::ephemeral::Ephemerals;
 use crate::error::CoreError;
 use crate::event::Event;
 use crate::groups::{GroupId, GroupRecord};
@@ -77,6 +78,8 @@ pub struct Core {
     pub(crate) groups: BTreeMap<GroupId, GroupRecord>,
     /// Each group's conversation address ([`GroupId::conversation`]), to tell group items apart.
     pub(crate) group_conversations: HashMap<Address, GroupId>,
+    /// Typing and presence: the setting and the replay window (memory only).
+    pub(crate) ephemerals: Ephemerals,
 }
 
 impl core::fmt::Debug for Core {
@@ -182,6 +185,7 @@ impl Core {
             surface: Surface::default(),
             groups: BTreeMap::new(),
             group_conversations: HashMap::new(),
+            ephemerals: Ephemerals::default(),
         }
     }
 
@@ -237,7 +241,7 @@ impl Core {
             Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
             Pending::LinkedBundle(device) => self.on_linked_bundle(device, result),
             Pending::PeerList(peer) => self.on_peer_list(peer, result),
-            Pending::Ack => {}
+            Pending::Ack | Pending::Ephemeral => {}
         }
         self.pump(now);
     }
@@ -250,6 +254,7 @@ impl Core {
         match push {
             Push::Deliver(delivery) => self.receive(now, delivery),
             Push::PreKeysLow { remaining } => self.run_upkeep(now, Some(remaining)),
+            Push::Ephemeral { envelope } => self.receive_ephemeral(now, envelope.as_bytes()),
             // A challenge outside a login, or pushes for newer clients.
             _ => {}
         }

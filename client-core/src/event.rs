@@ -8,6 +8,7 @@ use hush_crypto::{DecodeError, IdentityKey};
 use crate::address::Address;
 use crate::content::{MessageId, PayloadError};
 use crate::devices::OwnListError;
+use crate::ephemeral::Presence;
 use crate::records::{MessageStatus, StoredMessage};
 use crate::surface::IgnoredReason;
 
@@ -256,5 +257,20 @@ pub enum Event {
         target: MessageId,
         /// Why.
         reason: IgnoredReason,
+    },
+    /// `peer` started (`typing`) or stopped typing to us. Ephemeral: never stored; a "started"
+    /// whose "stopped" was lost should be shown for a few seconds only.
+    Typing {
+        /// The contact.
+        peer: Address,
+        /// Started or stopped.
+        typing: bool,
+    },
+    /// `peer` says it is online, or when it was last seen (it turned presence on). Ephemeral.
+    PresenceChanged {
+        /// The contact.
+        peer: Address,
+        /// What it says.
+        presence: Presence,
     },
 }

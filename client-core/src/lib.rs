@@ -15,6 +15,7 @@ mod content;
 mod content_kinds;
 mod core;
 mod devices;
+mod ephemeral;
 mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
@@ -56,6 +57,10 @@ pub use devices::peers::peer_account_key;
 pub use devices::{
     LinkDeviceError, ListOutcome, OwnAccount, OwnAccountRecord, OwnListError, PeerDevices, PeerDevicesRecord,
     PeerLists,
+};
+pub use ephemeral::{
+    EPHEMERAL_HEADER_LEN, EPHEMERAL_MAX_SKEW_MS, EPHEMERAL_TAG, Ephemeral, EphemeralError, EphemeralKind,
+    MAX_REPLAY_ENTRIES, Presence, PresenceSetting,
 };
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};

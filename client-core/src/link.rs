@@ -28,6 +28,8 @@ pub(crate) enum Pending {
     LinkedBundle(IdentityKey),
     /// A contact's device list.
     PeerList(Address),
+    /// A typing or presence ephemeral: pushed or dropped, nothing to do either way.
+    Ephemeral,
 }
 
 /// A request about our own device list.
@@ -84,6 +86,14 @@ impl Link {
     /// What the request `id` was for; `None` if it is not ours or was answered.
     pub(crate) fn answered(&mut self, id: RequestId) -> Option<Pending> {
         self.pending.remove(&id)
+    }
+
+    /// Ephemeral sends not answered yet.
+    pub(crate) fn ephemerals_in_flight(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|pending| matches!(pending, Pending::Ephemeral))
+            .count()
     }
 
     /// The answer to a send of `message` still in flight no longer matters.

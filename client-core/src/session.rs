@@ -74,6 +74,7 @@ impl Core {
             Ok((one_time_prekeys, early)) => {
                 self.out.push(Output::LoggedIn);
                 self.handle_authenticated(now, one_time_prekeys);
+                self.announce_presence(now);
                 for push in early {
                     self.handle_push(now, push);
                 }

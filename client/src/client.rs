@@ -13,11 +13,13 @@ use crate::events::ClientEvent;
 use crate::relay_address::RelayAddress;
 use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 
+mod backup;
 mod contacts;
 mod devices;
 mod groups;
 mod search;
 mod surface;
+mod typing;
 
 pub use self::contacts::ContactUpdate;
 pub(crate) use self::search::expire;

@@ -26,6 +26,8 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Most frames taken from the relay before the outputs are acted on, so a burst of deliveries
 /// shares one store transaction.
 const BATCH: usize = 256;
+/// Longest a shutdown waits for the relay to take the ephemerals it queued ("last seen").
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
 
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> u64 {
@@ -84,6 +86,8 @@ pub(crate) enum Command {
     },
     /// About our account and its devices.
     Device(DeviceCommand),
+    /// Typing or the presence setting (`client/typing.rs`); nothing to answer.
+    Ephemeral(crate::ephemeral_command::EphemeralCommand),
     /// Re-try connecting now (the app knows the network is back).
     Reconnect,
     /// Move the live connection to a new local socket; answers whether there was one.
@@ -225,6 +229,8 @@ impl Driver {
                     let mut taken = 0;
                     while let Some(command) = next.take() {
                         if let Command::Shutdown { reply } = command {
+                            // With presence on, contacts hear "last seen now" before we go.
+                            self.core.handle_leaving(now_ms());
                             shutdown_reply = Some(reply);
                             break;
                         }
@@ -241,6 +247,7 @@ impl Driver {
                         answer.send(durable, self.fatal.as_ref());
                     }
                     if shutdown_reply.is_some() {
+                        self.wait_for_ephemerals().await;
                         if let Some(connection) = self.connection.take() {
                             connection.close_and_wait().await;
                         }
@@ -314,7 +321,10 @@ impl Driver {
                 Command::Device(command) => command.refuse(error),
                 Command::Surface(command) => command.refuse(error),
                 Command::Group(command) => command.refuse(error),
-                Command::Reconnect | Command::SetRegistrationToken(_) | Command::Shutdown { .. } => {}
+                Command::Reconnect
+                | Command::SetRegistrationToken(_)
+                | Command::Ephemeral(_)
+                | Command::Shutdown { .. } => {}
             }
             return None;
         }
@@ -361,6 +371,10 @@ impl Driver {
             Command::Device(command) => self.device_command(command),
             Command::Surface(command) => self.surface_command(command),
             Command::Group(command) => self.group_command(command),
+            Command::Ephemeral(command) => {
+                command.apply(&mut self.core, now_ms());
+                None
+            }
             Command::WaitOnline { reply } => {
                 if self.core.is_online() && !self.core.is_uploading_prekeys() {
                     let _ = reply.send(Ok(()));
@@ -412,6 +426,19 @@ impl Driver {
             }
             Command::Shutdown { .. } => None,
         }
+    }
+
+    /// Closing discards unsent data: a "last seen" queued by the shutdown goes out first, for
+    /// at most [`LEAVE_WAIT`].
+    async fn wait_for_ephemerals(&mut self) {
+        let deadline = Instant::now() + LEAVE_WAIT;
+        while self.core.ephemerals_in_flight() > 0 && self.connection.is_some() {
+            match tokio::time::timeout_at(deadline, recv(&mut self.connection)).await {
+                Ok(incoming) => self.incoming(incoming),
+                Err(_) => break,
+            }
+        }
+        self.flush().await;
     }
 
     fn incoming(&mut self, incoming: Incoming) {

@@ -67,6 +67,10 @@ pub enum ClientError {
     /// The link code does not parse.
     #[error("not a link code: {0}")]
     InvalidLinkCode(#[source] hush_crypto::devices::LinkCodeError),
+    /// A backup could not be written or restored (a wrong passphrase or an altered file is
+    /// [`crate::BackupError::Unauthenticated`]).
+    #[error(transparent)]
+    Backup(#[from] crate::store::BackupError),
     /// The client stopped (the local database could not be written, or it was shut down).
     #[error("client stopped: {0}")]
     Stopped(#[source] StopReason),

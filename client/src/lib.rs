@@ -17,6 +17,7 @@ mod device_command;
 mod device_commands;
 mod driver;
 mod driver_expiry;
+mod ephemeral_command;
 mod error;
 mod events;
 mod group_command;
@@ -37,14 +38,14 @@ pub use hush_client_core::groups::{GroupId, GroupState, Role as GroupRole};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event,
     GroupCommandError, GroupDropReason, GroupSendError, HistoryEntry, IgnoredReason, MAX_EMOJI_LEN,
-    MAX_TIMER_SECONDS, MessageId, MessageStatus, Reaction, Referring, StoredMessage, StoredReaction,
-    SurfaceError,
+    MAX_TIMER_SECONDS, MessageId, MessageStatus, Presence, PresenceSetting, Reaction, Referring,
+    StoredMessage, StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};
 pub use relay_address::{RelayAddress, RelayAddressError};
 pub use relay_check::check_relay;
 pub use store::{
-    ConversationSummary, DatabaseKey, Expired, KdfParams, NotAProfile, SearchError, SearchHit, SearchPage,
-    SearchScope, SqlStore, StoreError, private_file,
+    BackupError, ConversationSummary, DatabaseKey, Expired, KdfParams, NotAProfile, SearchError, SearchHit,
+    SearchPage, SearchScope, SqlStore, StoreError, private_file,
 };

@@ -142,6 +142,11 @@ pub fn run() -> bool {
             "group_update" => check_group_updates(&mut report, stored),
             "frames" => check_frames(&mut report, stored),
             "content" => check_content(&mut report, stored),
+            "ephemeral" => {
+                for (check, problem) in crate::ephemeral::check_stored(stored) {
+                    report.check(&check, problem);
+                }
+            }
             _ => {}
         }
     }

@@ -17,6 +17,7 @@ mod content;
 mod conversation;
 mod devices;
 mod encodings;
+mod ephemeral;
 mod frames;
 mod group;
 mod group_update;
@@ -151,6 +152,12 @@ pub const FILES: &[VectorFile] = &[
         seed: 22,
         description: content::DESCRIPTION,
         generate: content::generate,
+    },
+    VectorFile {
+        name: "ephemeral",
+        seed: 23,
+        description: ephemeral::DESCRIPTION,
+        generate: ephemeral::generate,
     },
 ];
 

@@ -1,4 +1,5 @@
-//! Entry points of the cargo-fuzz targets `client_payload`, `parse_address` and `client_receive`
+//! Entry points of the cargo-fuzz targets `client_payload`, `parse_address`, `client_receive`,
+//! `decode_group_update` and `decode_ephemeral`
 //! in `fuzz/`, shared with the corpus replay test (`tests/fuzz_corpus.rs`), and the seed corpus
 //! they start from.
 //!
@@ -19,11 +20,13 @@
 //!   nothing on refusal and never lowering the version;
 //! - `decode_group_control`: whatever [`crate::groups::GroupControl::decode`] accepts encodes
 //!   back to the input.
+//! - `decode_ephemeral`: whatever [`crate::Ephemeral::decode`] accepts re-encodes to the input.
 //!
 //! The fixture is built once per process by driving three cores (Alice, Bob, Carol) by hand
 //! from seeded RNGs and a fixed clock, so the seed corpus in `fuzz/corpus/<target>/` keeps
 //! matching it.
 
+mod ephemeral;
 mod fixture;
 mod groups;
 mod ops;
@@ -34,6 +37,7 @@ use hush_proto::ErrorCode;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+pub use self::ephemeral::decode_ephemeral;
 use crate::address::Address;
 use crate::content::Payload;
 
@@ -59,6 +63,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_receive", client_receive),
     ("decode_group_update", decode_group_update),
     ("decode_group_control", decode_group_control),
+    ("decode_ephemeral", decode_ephemeral),
 ];
 
 /// The error codes [`Answer::Error`] picks from.

@@ -474,5 +474,10 @@ pub fn seed_corpus() -> Vec<Seed> {
                 bytes,
             }),
     );
+    seeds.extend(super::ephemeral::seeds().into_iter().map(|(name, bytes)| Seed {
+        target: "decode_ephemeral",
+        name,
+        bytes,
+    }));
     seeds
 }

@@ -56,12 +56,17 @@ pub(super) fn load_link_request(
         .transpose()
 }
 
-/// Re-encrypts the account key's and the link request's pickles of the attached copy `rekeyed`
-/// (a passphrase change).
-pub(super) fn reseal(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result<(), StoreError> {
+/// Re-encrypts the account key's and the link request's pickles of the database `schema`
+/// (`rekeyed`: a passphrase change's copy; `main`: a restored backup).
+pub(super) fn reseal(
+    conn: &Connection,
+    schema: &str,
+    old: &PickleKey,
+    new: &PickleKey,
+) -> Result<(), StoreError> {
     let sealed: Option<Option<Vec<u8>>> = conn
         .query_row(
-            "SELECT signing_key FROM rekeyed.own_account WHERE id = 1",
+            &format!("SELECT signing_key FROM {schema}.own_account WHERE id = 1"),
             [],
             |row| row.get(0),
         )
@@ -70,7 +75,7 @@ pub(super) fn reseal(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Res
         let pickle =
             AccountKeyPickle::from_encrypted(old, &sealed).map_err(undecodable("account key pickle"))?;
         conn.execute(
-            "UPDATE rekeyed.own_account SET signing_key = ?1 WHERE id = 1",
+            &format!("UPDATE {schema}.own_account SET signing_key = ?1 WHERE id = 1"),
             [pickle.encrypt(new, &mut rand::rng())],
         )?;
     }

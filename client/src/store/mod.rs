@@ -12,6 +12,7 @@
 //! one process at a time.
 
 mod access;
+mod backup;
 mod codec;
 mod devices;
 mod error;
@@ -50,6 +51,9 @@ use hush_client_core::{
 use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use self::backup::{
+    BACKUP_HEADER_LEN, BACKUP_MAGIC, BACKUP_VERSION, BackupError, CHUNK_LEN, MAX_VALUE_LEN,
+};
 pub use self::error::{NotAProfile, StoreError};
 pub use self::expiry::Expired;
 pub use self::kdf::{KdfParams, MAX_KDF_MEMORY_KIB, SALT_LEN};

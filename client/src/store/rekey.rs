@@ -120,7 +120,7 @@ impl SqlStore {
 
 /// Writes the database as it is now to `copy` under `key`, its pickles sealed again under the
 /// new key's pickle key, and syncs it.
-fn write_copy(
+pub(super) fn write_copy(
     conn: &Connection,
     copy: &Path,
     key: &DatabaseKey,
@@ -136,7 +136,7 @@ fn write_copy(
         conn.query_row("SELECT sqlcipher_export('rekeyed')", [], |_| Ok(()))?;
         let version: i64 = conn.query_row("PRAGMA main.user_version", [], |row| row.get(0))?;
         conn.pragma_update(Some("rekeyed"), "user_version", version)?;
-        reseal_pickles(conn, old_pickles, &key.pickle_key()?)
+        reseal_pickles(conn, "rekeyed", old_pickles, &key.pickle_key()?)
     })();
     let detached = conn.execute_batch("DETACH DATABASE rekeyed");
     copied?;
@@ -149,8 +149,14 @@ fn write_copy(
         })
 }
 
-/// Re-encrypts the account and session pickles of the attached copy, in one transaction.
-fn reseal_pickles(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result<(), StoreError> {
+/// Re-encrypts the account and session pickles of the database `schema` (`rekeyed`: the
+/// attached copy; `main`: a restored backup), in one transaction.
+pub(super) fn reseal_pickles(
+    conn: &Connection,
+    schema: &str,
+    old: &PickleKey,
+    new: &PickleKey,
+) -> Result<(), StoreError> {
     let tx = conn.unchecked_transaction()?;
     let mut rng = rand::rng();
     let undecodable = |what: &'static str| {
@@ -160,9 +166,11 @@ fn reseal_pickles(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result
         }
     };
     let account: Option<Vec<u8>> = tx
-        .query_row("SELECT pickle FROM rekeyed.account WHERE id = 1", [], |row| {
-            row.get(0)
-        })
+        .query_row(
+            &format!("SELECT pickle FROM {schema}.account WHERE id = 1"),
+            [],
+            |row| row.get(0),
+        )
         .map(Some)
         .or_else(|error| match error {
             rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -171,22 +179,22 @@ fn reseal_pickles(conn: &Connection, old: &PickleKey, new: &PickleKey) -> Result
     if let Some(sealed) = account {
         let pickle = AccountPickle::from_encrypted(old, &sealed).map_err(undecodable("account pickle"))?;
         tx.execute(
-            "UPDATE rekeyed.account SET pickle = ?1 WHERE id = 1",
+            &format!("UPDATE {schema}.account SET pickle = ?1 WHERE id = 1"),
             [pickle.encrypt(new, &mut rng)],
         )?;
     }
     let peers: Vec<(Vec<u8>, Vec<u8>)> = tx
-        .prepare("SELECT identity, pickle FROM rekeyed.peers")?
+        .prepare(&format!("SELECT identity, pickle FROM {schema}.peers"))?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (identity, sealed) in peers {
         let pickle = PeerSessionsPickle::from_encrypted(old, &sealed).map_err(undecodable("peer pickle"))?;
         tx.execute(
-            "UPDATE rekeyed.peers SET pickle = ?1 WHERE identity = ?2",
+            &format!("UPDATE {schema}.peers SET pickle = ?1 WHERE identity = ?2"),
             params![pickle.encrypt(new, &mut rng), identity],
         )?;
     }
-    super::devices::reseal(&tx, old, new)?;
+    super::devices::reseal(&tx, schema, old, new)?;
     tx.commit()?;
     Ok(())
 }

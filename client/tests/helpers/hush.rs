@@ -41,11 +41,17 @@ impl Hush {
 
     /// Runs with the time zone `tz` (a POSIX `TZ` value).
     pub async fn run_in_zone(&self, args: &[&str], tz: &str) -> Run {
+        self.run_with(args, &[("TZ", tz)]).await
+    }
+
+    /// Runs with the variables `env` set as well.
+    pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hush"))
             .args(args)
             .env("HUSH_PROFILE", &self.dir)
             .env("HUSH_PASSPHRASE", PASSPHRASE)
-            .env("TZ", tz)
+            .env("TZ", "UTC")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .output()
             .await

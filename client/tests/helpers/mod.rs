@@ -122,6 +122,16 @@ pub async fn online_client(path: &Path, key: &DatabaseKey, relay: &RelayAddress)
     (client, events)
 }
 
+/// Alice (`alice.db`, key 1) and Bob (`bob.db`, key 2) in `dir`, registered, each the other's
+/// contact (named "alice" and "bob").
+pub async fn alice_and_bob(dir: &Path, relay: &RelayAddress) -> ((Client, Events), (Client, Events)) {
+    let alice = online_client(&dir.join("alice.db"), &test_key(1), relay).await;
+    let bob = online_client(&dir.join("bob.db"), &test_key(2), relay).await;
+    alice.0.add_contact("bob", bob.0.address()).await.unwrap();
+    bob.0.add_contact("alice", alice.0.address()).await.unwrap();
+    (alice, bob)
+}
+
 /// Waits for the relay to confirm our device list with that counter.
 pub async fn published(events: &mut Events, counter: u64) {
     collect_until(events, |event, _| {

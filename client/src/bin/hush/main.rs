@@ -25,7 +25,8 @@ use crate::commands::send::{QUEUED_EXIT, QueuedNotSent};
         HUSH_PROFILE     the profile directory (as --profile)\n  \
         HUSH_PASSPHRASE  the profile's passphrase; without it hush asks at a terminal (twice for \
         `init`), or reads the first line of standard input\n  \
-        HUSH_NEW_PASSPHRASE  the new passphrase for `passphrase change` (see its --help)"
+        HUSH_NEW_PASSPHRASE  the new passphrase for `passphrase change` (see its --help)\n  \
+        HUSH_BACKUP_PASSPHRASE  the passphrase of a backup file for `backup export` and `backup import`"
 )]
 struct Cli {
     /// Profile directory.
@@ -171,6 +172,9 @@ enum Command {
     /// The profile's passphrase.
     #[command(subcommand)]
     Passphrase(commands::passphrase::PassphraseCommand),
+    /// Write this profile to an encrypted backup file, or restore one into a new profile.
+    #[command(subcommand)]
+    Backup(commands::backup::BackupCommand),
     /// The devices of this profile's account.
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -373,6 +377,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Block { who } => commands::peer::act(dir, &who, PeerAction::Block).await,
         Command::Report { who } => commands::peer::act(dir, &who, PeerAction::Report).await,
         Command::Passphrase(command) => commands::passphrase::run(dir, command),
+        Command::Backup(command) => commands::backup::run(dir, command).await,
         Command::Relay(RelayCommand::Show) => commands::relay::show(dir),
         Command::Relay(RelayCommand::Set { address }) => commands::relay::set(dir, &address),
         Command::Device(DeviceCommand::Link { code, holder }) => {

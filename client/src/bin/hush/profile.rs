@@ -206,6 +206,24 @@ impl Profile {
         })
     }
 
+    /// A new profile in `dir` restored from the backup `file` (`hush backup import`): asks the
+    /// backup's passphrase, then the new profile's (twice at a terminal).
+    pub async fn restore(dir: &Path, relay: &RelayAddress, file: &Path) -> Result<()> {
+        refuse_existing(dir)?;
+        let backup_passphrase = ask_secret("HUSH_BACKUP_PASSPHRASE", "backup passphrase", false)?;
+        let passphrase = passphrase(true)?;
+        create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let key = key(dir, &passphrase)?;
+        let restored = Client::restore_backup(file, &backup_passphrase, dir.join(DATABASE), &key).await;
+        if let Err(error) = restored {
+            // Nothing of the profile is left: the database is not there, the salt goes too.
+            let _ = std::fs::remove_file(DatabaseKey::salt_path(&dir.join(DATABASE)));
+            return Err(anyhow::Error::new(error).context(format!("cannot restore {}", file.display())));
+        }
+        write_private(&dir.join(RELAY_FILE), relay.to_string().as_bytes())
+            .with_context(|| format!("cannot write {}", dir.join(RELAY_FILE).display()))
+    }
+
     pub async fn open(dir: &Path) -> Result<Self> {
         let database: PathBuf = dir.join(DATABASE);
         let relay = relay(dir)?;

@@ -5,6 +5,7 @@ mod plain;
 mod surface;
 mod timer;
 mod tui;
+mod typing;
 
 use std::io::IsTerminal;
 use std::path::Path;

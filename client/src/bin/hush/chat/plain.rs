@@ -94,14 +94,19 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
         tokio::select! {
             line = lines.next_line(), if stdin_open => match line? {
                 Some(line) if line.trim().is_empty() => {}
+                Some(line) if super::typing::is_presence_command(&line) => {
+                    println!("{}", super::typing::presence_command(&profile.client, &line).await);
+                }
                 Some(line) if line.starts_with('/') => {
                     match super::surface::command(&profile.client, peer, &line).await {
                         Some(Ok(done)) => println!("{done}"),
                         Some(Err(error)) => println!("  ! {error}"),
-                        None => println!("  ! unknown command; /react, /unreact, /edit, /delete, /reply, /thread, /show, /timer"),
+                        None => println!("  ! unknown command; /react, /unreact, /edit, /delete, /reply, /thread, /show, /timer, /presence"),
                     }
                 }
                 Some(line) => {
+                    // A line mode sees a line only once it is typed: "typing" goes just before it.
+                    super::typing::typed(&profile.client, peer).await;
                     match profile.client.send(peer, Content::text(line)).await {
                         Ok(id) => {
                             unsent.insert(id);
@@ -141,6 +146,9 @@ pub async fn run(dir: &Path, with: &str) -> Result<()> {
                         status => status_change_mark(status, delivered_shown.remove(&id)),
                     };
                     println!("  · {} {}", short(&id.to_string()), mark);
+                }
+                Some(ClientEvent::Core(event)) if super::typing::event_line(&event, &peer, &name).is_some() => {
+                    println!("{}", super::typing::event_line(&event, &peer, &name).unwrap_or_default());
                 }
                 Some(ClientEvent::Core(event)) if super::surface::event_line(&event, &peer, &name).is_some() => {
                     println!("{}", super::surface::event_line(&event, &peer, &name).unwrap_or_default());

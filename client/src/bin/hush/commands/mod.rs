@@ -1,5 +1,6 @@
 //! One file per command or command group; `main.rs` parses the arguments and dispatches here.
 
+pub mod backup;
 pub mod contact;
 pub mod conversations;
 pub mod device;

@@ -209,6 +209,19 @@ async fn on_client_event(profile: &Profile, app: &mut App, event: ClientEvent) -
                 "dropped an envelope claiming to be from {name}: {reason:?}"
             ));
         }
+        ClientEvent::Core(event @ (Event::Typing { .. } | Event::PresenceChanged { .. })) => {
+            // About the open conversation only: "bob is typing…", "(bob is online)".
+            if let Some(peer) = app.open_peer() {
+                let name = profile.display_name(&peer).await?;
+                match super::typing::event_line(&event, &peer, &name) {
+                    Some(line) => app.notice = Some(line.trim().to_owned()),
+                    None if app.notice.as_deref().is_some_and(|n| n.ends_with("is typing…")) => {
+                        app.notice = None
+                    }
+                    None => {}
+                }
+            }
+        }
         ClientEvent::Connection(state) => app.on_link(link_of(state)),
         ClientEvent::ContactIdentityChanged { name, accepted, .. } => {
             app.notice = Some(format!(
