@@ -78,6 +78,8 @@ pub struct Core {
     pub(crate) groups: BTreeMap<GroupId, GroupRecord>,
     /// Each group's conversation address ([`GroupId::conversation`]), to tell group items apart.
     pub(crate) group_conversations: HashMap<Address, GroupId>,
+    /// Group messages that came before their group's log, by group id.
+    pub(crate) early_group_messages: BTreeMap<GroupId, crate::groups::Early>,
     /// Typing and presence: the setting and the replay window (memory only).
     pub(crate) ephemerals: Ephemerals,
 }
@@ -144,6 +146,10 @@ impl Core {
         core.inbox.restore(snapshot.held);
         core.surface.restore(&snapshot.recent);
         for blob in &snapshot.groups {
+            if let Some(early) = crate::groups::early_from_blob(blob) {
+                core.early_group_messages.insert(blob.id, early?);
+                continue;
+            }
             let record = GroupRecord::from_blob(blob)?;
             core.groups.insert(blob.id, record);
             core.group_conversations.insert(blob.id.conversation(), blob.id);
@@ -185,6 +191,7 @@ impl Core {
             surface: Surface::default(),
             groups: BTreeMap::new(),
             group_conversations: HashMap::new(),
+            early_group_messages: BTreeMap::new(),
             ephemerals: Ephemerals::default(),
         }
     }

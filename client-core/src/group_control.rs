@@ -7,8 +7,11 @@
 //! relay stores it. The group log orders updates whatever order they arrive in, and a sender key
 //! delivered twice is taken once, so control messages need no stream numbers.
 //!
-//! Our sending chain rotates (a new chain at the next epoch, sent to the members that remain)
-//! whenever an account leaves the group, so a removed member cannot read what is sent after.
+//! Our sending chain rotates (a new chain at the next epoch, sent to the members there then)
+//! whenever an account leaves or joins the group, so a removed member cannot read what is sent
+//! after, nor a new one what was sent before. The key we hand out is always the chain as the
+//! epoch began, so a member whose first copy was refused (it raced the log) and asks again reads
+//! the whole epoch.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -246,6 +249,7 @@ impl Core {
         if !after.contains(&me) {
             if let Some(record) = self.groups.get_mut(id) {
                 record.sender = None;
+                record.start = None;
                 let senders: Vec<_> = record.chains.receivers().map(|r| r.label().sender).collect();
                 for sender in senders {
                     record.chains.remove_sender(&sender);
@@ -257,19 +261,16 @@ impl Core {
         let came: BTreeSet<AccountKey> = after.difference(before).copied().collect();
         if !gone.is_empty() {
             self.drop_chains_of_non_members(id);
+        }
+        if !gone.is_empty() || !came.is_empty() {
+            // A new epoch: those who left cannot read on, those who came cannot read back.
             if let Some(record) = self.groups.get_mut(id) {
                 record.epoch = record.epoch.saturating_add(1);
-                let epoch = record.epoch;
-                record.sender = Some(GroupSender::new(
-                    id.0,
-                    self.account.identity_key(),
-                    epoch,
-                    &mut self.rng,
-                ));
+                let sender = GroupSender::new(id.0, self.account.identity_key(), record.epoch, &mut self.rng);
+                record.start = Some(sender.clone());
+                record.sender = Some(sender);
             }
             self.queue_sender_key(now, id, None, ops);
-        } else if !came.is_empty() {
-            self.queue_sender_key(now, id, Some(&came), ops);
         }
         if !came.is_empty() {
             self.fetch_member_lists(id);
@@ -340,8 +341,8 @@ impl Core {
         let Some(distribution) = self
             .groups
             .get(id)
-            .and_then(|record| record.sender.as_ref())
-            .map(|sender| Box::new(sender.distribution()))
+            .and_then(|record| record.start.as_ref())
+            .map(|start| Box::new(start.distribution()))
         else {
             return;
         };
@@ -486,6 +487,9 @@ impl Core {
                 }
                 self.join_group(now, log, true);
                 events.push(Event::GroupChanged { group: id });
+                // The group's record replaces what was kept of it; its early messages wait for
+                // their senders' keys like any other.
+                self.open_early(now, id, ops, events);
                 return;
             }
         };

@@ -13,7 +13,9 @@ use crate::address::Address;
 use crate::content::{Body, Payload, PayloadError, unframe_payload};
 use crate::core::Core;
 use crate::event::{DropReason, Event};
-use crate::groups::{ChainId, GroupDropReason, GroupId, MAX_GROUP_HELD};
+use crate::groups::{
+    ChainId, GroupDropReason, GroupId, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES, MAX_GROUP_HELD, early_blob,
+};
 use crate::records::{Direction, MessageStatus, StoreOp, StoredMessage};
 
 /// How long a group message ahead of a missing one waits before it is delivered anyway (the
@@ -45,7 +47,11 @@ impl Core {
             return events.push(drop(GroupDropReason::Malformed));
         };
         let group = GroupId(message.label().group_id);
-        // A group we are not in, or no longer: we hold no chain of anything sent since.
+        if !self.groups.contains_key(&group) {
+            // Perhaps a member's message that overtook the log its adder sent us: kept a while.
+            return self.keep_early(now, group, inner, ops);
+        }
+        // A group we are no longer in: we hold no chain of anything sent since.
         if !self.is_group_member(&group) {
             return events.push(drop(GroupDropReason::UnknownGroup));
         }
@@ -204,6 +210,66 @@ impl Core {
             author,
         });
         self.deliver_content(message, ops, events);
+    }
+
+    /// Keeps a message of a group we do not hold, within [`MAX_EARLY_MESSAGES`] and
+    /// [`MAX_EARLY_BYTES`] over all such groups (the oldest go first).
+    fn keep_early(&mut self, now: u64, group: GroupId, inner: Vec<u8>, ops: &mut Vec<StoreOp>) {
+        self.early_group_messages
+            .entry(group)
+            .or_default()
+            .push((inner, now));
+        let mut touched = vec![group];
+        loop {
+            let (count, bytes) = self
+                .early_group_messages
+                .values()
+                .flatten()
+                .fold((0, 0), |(c, b), (m, _)| (c + 1, b + m.len()));
+            if count <= MAX_EARLY_MESSAGES && bytes <= MAX_EARLY_BYTES {
+                break;
+            }
+            // The group whose first kept message is the oldest loses it.
+            let Some(oldest) = self
+                .early_group_messages
+                .iter()
+                .filter_map(|(id, held)| held.first().map(|(_, at)| (*at, *id)))
+                .min()
+                .map(|(_, id)| id)
+            else {
+                break;
+            };
+            if let Some(held) = self.early_group_messages.get_mut(&oldest) {
+                held.remove(0);
+                if held.is_empty() {
+                    self.early_group_messages.remove(&oldest);
+                }
+            }
+            touched.push(oldest);
+        }
+        touched.dedup();
+        for id in touched {
+            let held = self.early_group_messages.get(&id).cloned().unwrap_or_default();
+            ops.push(StoreOp::PutGroup(early_blob(id, &held)));
+        }
+    }
+
+    /// A group we just joined: the messages of it that came before its log are opened now.
+    pub(crate) fn open_early(
+        &mut self,
+        now: u64,
+        group: GroupId,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let Some(early) = self.early_group_messages.remove(&group) else {
+            return;
+        };
+        for (bytes, received_at) in early {
+            if let Ok(message) = SenderKeyMessage::from_bytes(&bytes) {
+                self.open_group_message(now, group, &bytes, message, received_at, ops, events);
+            }
+        }
     }
 
     /// After a sender key of `group` was taken: the messages that waited for a chain are tried

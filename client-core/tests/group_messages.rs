@@ -147,6 +147,29 @@ fn group_messages_reach_every_member_device_once_in_order_on_a_rough_network() {
     }
 }
 
+/// Messages sent while the group is still reaching its members (keys racing the log, key
+/// requests answered after messages went out) are read by everyone all the same.
+#[test]
+fn messages_sent_while_the_group_is_still_forming_reach_everyone() {
+    for seed in [50, 51, 52, 53] {
+        let (mut world, ids) = World::contacts(seed, &NAMES, &[(1, "bob-laptop")]);
+        world.faults = Faults::rough();
+        let invited: Vec<Address> = ids[1..4].iter().map(|id| world.account_address(*id)).collect();
+        let group = world
+            .group(ids[0], |core, now| core.create_group(now, "climbing", &invited))
+            .unwrap();
+        let mut queued = exchange(&mut world, &ids[..1], group, "early", 3, 3);
+        // Each member sends as soon as it has joined.
+        let joined: Vec<ClientId> = ids[1..]
+            .iter()
+            .copied()
+            .filter(|id| world.clients[*id].core.is_group_member(&group))
+            .collect();
+        queued.extend(exchange(&mut world, &joined, group, "early", 3, 3));
+        assert_everyone_got_everything(&world, &ids, &group, "early", &queued);
+    }
+}
+
 #[test]
 fn a_removed_member_gets_nothing_sent_after_and_cannot_open_it() {
     let (mut world, ids, group) = group_of_four(44);

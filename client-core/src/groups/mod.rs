@@ -31,7 +31,10 @@ pub use drop_reason::GroupDropReason;
 pub use error::{GroupRuleError, GroupUpdateError};
 pub use log::{GroupLog, Received};
 pub use operation::GroupOperation;
-pub use record::{ChainId, GroupBlob, GroupRecord, GroupRecordError, MAX_GROUP_HELD};
+pub use record::{
+    ChainId, Early, GroupBlob, GroupRecord, GroupRecordError, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES,
+    MAX_GROUP_HELD, early_blob, early_from_blob,
+};
 pub use update::{GroupUpdate, UPDATE_HASH_KEY, UpdateHash};
 pub use wire::{GROUP_UPDATE_FORMAT, KIND_GROUP_UPDATE};
 

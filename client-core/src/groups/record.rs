@@ -19,6 +19,11 @@ pub struct GroupRecord {
     pub log: GroupLog,
     /// Our current sending chain; `None` once we are no longer a member.
     pub sender: Option<GroupSender>,
+    /// Our sending chain as it stood when this epoch began: the key every member gets, so a
+    /// member whose first copy of it was refused (it raced the log) and who asks again can still
+    /// read what we sent in this epoch. Every member of an epoch was one from its start (the
+    /// chain rotates when an account comes or goes), so nobody reads more than it was sent.
+    pub start: Option<GroupSender>,
     /// The other member devices' chains.
     pub chains: GroupChains,
     /// The epoch of our sending chain: one more at each rotation (a member or device removed).
@@ -95,6 +100,7 @@ pub enum GroupRecordError {
 struct Wire {
     updates: Vec<Vec<u8>>,
     sender: Option<GroupSenderPickle>,
+    start: Option<GroupSenderPickle>,
     chains: Vec<GroupReceiverPickle>,
     epoch: u64,
     next: Vec<(ChainId, u32)>,
@@ -108,6 +114,7 @@ impl GroupRecord {
         let id = log.state().id();
         Self {
             log,
+            start: Some(sender.clone()),
             sender: Some(sender),
             chains: GroupChains::new(id.0),
             epoch: 0,
@@ -131,6 +138,7 @@ impl GroupRecord {
                 .map(|update| update.to_bytes().to_vec())
                 .collect(),
             sender: self.sender.as_ref().map(GroupSender::pickle),
+            start: self.start.as_ref().map(GroupSender::pickle),
             chains: self.chains.receivers().map(GroupReceiver::pickle).collect(),
             epoch: self.epoch,
             next: self.next.iter().map(|(k, v)| (*k, *v)).collect(),
@@ -171,6 +179,7 @@ impl GroupRecord {
         Ok(Self {
             log,
             sender: wire.sender.as_ref().map(GroupSender::from_pickle),
+            start: wire.start.as_ref().map(GroupSender::from_pickle),
             chains,
             epoch: wire.epoch,
             next: wire.next.iter().copied().collect(),
@@ -178,4 +187,32 @@ impl GroupRecord {
             waiting: wire.waiting.clone(),
         })
     }
+}
+
+/// Version byte of a stored entry that holds only messages of a group we do not hold yet.
+const EARLY_VERSION: u8 = 2;
+
+/// Group messages that arrived before their group's log did (a member's message can overtake
+/// the log its adder sent us): kept per group id, durably, until the log comes.
+pub type Early = Vec<Held>;
+
+/// Most early messages kept over all unknown groups, and most bytes: a stranger can make up
+/// group ids, so the bound is small and the oldest go first.
+pub const MAX_EARLY_MESSAGES: usize = 256;
+/// See [`MAX_EARLY_MESSAGES`].
+pub const MAX_EARLY_BYTES: usize = 1 << 20;
+
+/// The stored form of the early messages of group `id` (an empty list clears it).
+pub fn early_blob(id: GroupId, early: &[Held]) -> GroupBlob {
+    let mut bytes = vec![EARLY_VERSION];
+    bytes.extend(postcard::to_allocvec(early).unwrap_or_default());
+    GroupBlob { id, bytes }
+}
+
+/// The early messages a stored entry holds, if it is one of those.
+pub fn early_from_blob(blob: &GroupBlob) -> Option<Result<Early, GroupRecordError>> {
+    let (&EARLY_VERSION, rest) = blob.bytes.split_first()? else {
+        return None;
+    };
+    Some(postcard::from_bytes(rest).map_err(|_| GroupRecordError::Malformed))
 }
