@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use hush_crypto::Account;
 use hush_crypto::devices::{AccountKey, LinkRequest};
 use hush_crypto::peer::PeerSessions;
+use hush_crypto::pq::SetupPolicy;
 use hush_crypto::sealed::SealKeys;
 use hush_proto::{ErrorResponse, Push, Request, RequestId, Response};
 use rand_core::CryptoRng;
@@ -72,6 +73,8 @@ pub struct Core {
     pub(crate) own_key_shared: bool,
     /// Recent messages and early effects, for reactions, edits and deletes.
     pub(crate) surface: Surface,
+    /// Whether sessions may still start with classical X3DH (PQXDH only by default).
+    pub(crate) setup_policy: SetupPolicy,
 }
 
 impl core::fmt::Debug for Core {
@@ -170,6 +173,7 @@ impl Core {
             peer_fetch: PeerFetch::default(),
             own_key_shared: false,
             surface: Surface::default(),
+            setup_policy: SetupPolicy::default(),
         }
     }
 
@@ -220,6 +224,7 @@ impl Core {
             Pending::Send(message) => self.on_send_result(now, message, result),
             Pending::Fetch(peer) => self.on_bundle(now, peer, result),
             Pending::Upload => self.with_upkeep(|upkeep, cx| upkeep.on_upload_result(now, result, cx)),
+            Pending::KemUpload => self.with_upkeep(|upkeep, cx| upkeep.on_kem_upload_result(now, result, cx)),
             Pending::AccessKey => self.on_access_key_result(result),
             Pending::Report(peer) => self.on_report_result(peer, &result),
             Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
@@ -238,6 +243,9 @@ impl Core {
         match push {
             Push::Deliver(delivery) => self.receive(now, delivery),
             Push::PreKeysLow { remaining } => self.run_upkeep(now, Some(remaining)),
+            Push::KemPreKeysLow { remaining } => {
+                self.with_upkeep(|upkeep, cx| upkeep.on_kem_low(now, remaining, cx));
+            }
             // A challenge outside a login, or pushes for newer clients.
             _ => {}
         }

@@ -21,11 +21,13 @@ mod event;
 pub mod fuzzing;
 pub mod groups;
 mod inbox;
+mod kem_upkeep;
 mod link;
 mod login;
 mod memory;
 mod outbox;
 mod outputs;
+mod pq_setup;
 mod prekey_wire;
 mod receive;
 mod records;
@@ -55,9 +57,10 @@ pub use devices::{
 };
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
+pub use hush_crypto::pq::SetupPolicy;
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
-pub use prekey_wire::signed_prekey_to_wire;
+pub use prekey_wire::{kem_prekey_to_wire, signed_prekey_to_wire};
 pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,

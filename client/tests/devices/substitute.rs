@@ -6,10 +6,11 @@
 use std::sync::{Arc, Mutex};
 
 use hush_crypto::Account;
-use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, KemPreKey, MailboxId, OneTimePreKey, SignedPreKey};
 use hush_relay::store::memory::MemoryStore;
 use hush_relay::store::{
-    ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList, StoredMessage,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError,
+    StoredDeviceList, StoredMessage,
 };
 
 #[derive(Debug, Default)]
@@ -77,6 +78,26 @@ impl Store for Substituting {
             Some((target, impostor)) if target == mailbox => Ok(impostor),
             _ => self.inner.claim_bundle(mailbox).await,
         }
+    }
+
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        last_resort: Option<KemPreKey>,
+        one_time: Vec<KemPreKey>,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        self.inner
+            .upload_kem_prekeys(mailbox, last_resort, one_time, max_one_time)
+            .await
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<ClaimedKemPreKey, StoreError> {
+        self.inner.claim_kem_prekey(mailbox, signed_prekey_id).await
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

@@ -22,14 +22,14 @@ async fn fresh_store() -> PostgresStore {
     connect(&fresh_database().await).await
 }
 
-async fn connect(url: &str) -> PostgresStore {
+pub(super) async fn connect(url: &str) -> PostgresStore {
     PostgresStore::connect(url, PostgresOptions { pool_size: 4 })
         .await
         .unwrap()
 }
 
 /// Two stores on one new database: two relay nodes sharing it.
-async fn two_nodes() -> (Arc<PostgresStore>, Arc<PostgresStore>) {
+pub(super) async fn two_nodes() -> (Arc<PostgresStore>, Arc<PostgresStore>) {
     let url = fresh_database().await;
     (Arc::new(connect(&url).await), Arc::new(connect(&url).await))
 }
@@ -283,7 +283,7 @@ async fn version_three_adds_device_lists_to_a_version_two_database() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, schema::SCHEMA_VERSION as i32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,6 +305,8 @@ pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<()
     // Children first, explicitly: the outcome does not depend on foreign-key enforcement.
     conn.execute("DELETE FROM messages WHERE mailbox = ?1", [id])?;
     for sql in [
+        "DELETE FROM kem_one_time_prekeys WHERE mailbox = ?1",
+        "DELETE FROM kem_last_resort_prekeys WHERE mailbox = ?1",
         "DELETE FROM one_time_prekeys WHERE mailbox = ?1",
         "DELETE FROM signed_prekeys WHERE mailbox = ?1",
         "DELETE FROM mailboxes WHERE mailbox = ?1",
