@@ -95,4 +95,18 @@ mod tests {
         }
         assert_eq!(postcard::to_allocvec(&KemPreKeyKind::LastResort).unwrap(), [1]);
     }
+
+    #[test]
+    fn an_upload_of_101_one_time_keys_does_not_decode() {
+        let key = KemPreKey {
+            kind: KemPreKeyKind::OneTime,
+            id: 1,
+            key: KemPublicKeyBytes(Box::new([7; KEM_PUBLIC_KEY_LEN])),
+            signature: Signature([8; 64]),
+        };
+        let at_limit = postcard::to_allocvec(&vec![key.clone(); MAX_KEM_PREKEYS_PER_UPLOAD]).unwrap();
+        assert!(postcard::from_bytes::<KemPreKeyUpload>(&at_limit).is_ok());
+        let over = postcard::to_allocvec(&vec![key; MAX_KEM_PREKEYS_PER_UPLOAD + 1]).unwrap();
+        assert!(postcard::from_bytes::<KemPreKeyUpload>(&over).is_err());
+    }
 }
