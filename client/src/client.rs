@@ -15,9 +15,11 @@ use crate::store::{ConversationSummary, DatabaseKey, SqlStore, StoreError};
 
 mod contacts;
 mod devices;
+mod options;
 mod surface;
 
 pub use self::contacts::ContactUpdate;
+pub use self::options::OpenOptions;
 
 /// The core's randomness: the operating system's generator, asked at every draw. Nothing is
 /// seeded or buffered in the process, so a restored VM or process snapshot, or a fork, does not
@@ -163,7 +165,7 @@ impl Client {
             path.as_ref(),
             key,
             relay,
-            Arc::new(TrustOnFirstUse),
+            OpenOptions::default(),
             Opening::Existing,
         )
         .await
@@ -176,7 +178,8 @@ impl Client {
         relay: RelayAddress,
         policy: Arc<dyn IdentityPolicy>,
     ) -> Result<(Self, Events), ClientError> {
-        Self::start(path.as_ref(), key, relay, policy, Opening::Any).await
+        let options = OpenOptions::default().identity_policy(policy);
+        Self::start(path.as_ref(), key, relay, options, Opening::Any).await
     }
 
     /// Opens the store (an existing profile's only, for [`Opening::Existing`]), restores or
@@ -185,9 +188,13 @@ impl Client {
         path: &Path,
         key: &DatabaseKey,
         relay: RelayAddress,
-        policy: Arc<dyn IdentityPolicy>,
+        options: OpenOptions,
         opening: Opening,
     ) -> Result<(Self, Events), ClientError> {
+        let OpenOptions {
+            identity_policy: policy,
+            setup_policy,
+        } = options;
         let existing = opening == Opening::Existing;
         let path = path.to_path_buf();
         let key = key.clone();
@@ -215,6 +222,8 @@ impl Client {
             None if opening == Opening::Joining => Core::create_joining(now_ms(), rng),
             None => Core::create(now_ms(), rng),
         };
+        let mut core = core;
+        core.set_setup_policy(setup_policy);
         let address = core.address();
         let identity = core.account().identity_key();
         let store = Arc::new(Mutex::new(store));

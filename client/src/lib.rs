@@ -26,13 +26,14 @@ mod surface_command;
 mod surface_commands;
 
 pub use client::{
-    Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse,
+    Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, OpenOptions,
+    TrustOnFirstUse,
 };
 pub use error::{ClientError, StopReason};
 pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event, HistoryEntry,
-    IgnoredReason, MAX_EMOJI_LEN, MessageId, MessageStatus, Reaction, Referring, StoredMessage,
+    IgnoredReason, MAX_EMOJI_LEN, MessageId, MessageStatus, Reaction, Referring, SetupPolicy, StoredMessage,
     StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
