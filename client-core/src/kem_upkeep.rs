@@ -14,7 +14,13 @@ use crate::event::Event;
 use crate::link::Pending;
 use crate::prekey_wire::kem_prekey_to_wire;
 use crate::records::StoreOp;
-use crate::upkeep::{PREKEY_LOW_WATER, PREKEY_TARGET, UpkeepCx};
+use crate::upkeep_cx::UpkeepCx;
+
+/// Upload more one-time KEM prekeys when the relay holds fewer than this: the relay's
+/// `KemPreKeysLow` threshold, the EC keys' number.
+pub const KEM_PREKEY_LOW_WATER: u32 = hush_proto::PREKEY_LOW_THRESHOLD;
+/// Top the relay's one-time KEM prekeys up to this many (one upload's worth, as for EC keys).
+pub const KEM_PREKEY_TARGET: u32 = 100;
 
 /// What the relay holds of our KEM prekeys, as far as this connection knows, and whether an
 /// upload awaits its answer.
@@ -75,7 +81,7 @@ impl KemUpkeep {
             return;
         };
         let wanted = match relay_count {
-            Some(count) if count < PREKEY_LOW_WATER => (PREKEY_TARGET - count) as usize,
+            Some(count) if count < KEM_PREKEY_LOW_WATER => (KEM_PREKEY_TARGET - count) as usize,
             _ => 0,
         };
         let last_resort = match self.last_resort_uploaded {
@@ -113,7 +119,7 @@ impl KemUpkeep {
                 self.last_resort_uploaded = signed_id;
                 cx.out
                     .event(Event::KemPreKeysReplenished { one_time_kem_prekeys });
-                if one_time_kem_prekeys < PREKEY_LOW_WATER {
+                if one_time_kem_prekeys < KEM_PREKEY_LOW_WATER {
                     self.run(now, Some(one_time_kem_prekeys), cx);
                 }
             }

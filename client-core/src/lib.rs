@@ -41,6 +41,7 @@ mod store;
 pub mod store_suite;
 mod surface;
 mod upkeep;
+mod upkeep_cx;
 
 pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};

@@ -1,16 +1,14 @@
 //! Prekey upkeep: keep the relay stocked with one-time prekeys and rotate the signed prekey;
 //! the KEM prekeys follow in the same run ([`crate::kem_upkeep`]).
 
-use hush_crypto::Account;
 use hush_proto::{ErrorResponse, OneTimePreKey, PreKeyUpload, Request, Response};
-use rand_core::CryptoRng;
 
 use crate::backoff::RETRY_BASE_MS;
 use crate::event::Event;
 use crate::kem_upkeep::KemUpkeep;
-use crate::link::{Link, Pending};
-use crate::outputs::Outputs;
+use crate::link::Pending;
 use crate::records::StoreOp;
+pub(crate) use crate::upkeep_cx::UpkeepCx;
 
 /// Upload more one-time prekeys when the relay holds fewer than this: the relay's default
 /// `PreKeysLow` threshold, one number shared through hush-proto.
@@ -19,26 +17,6 @@ pub const PREKEY_LOW_WATER: u32 = hush_proto::PREKEY_LOW_THRESHOLD;
 pub const PREKEY_TARGET: u32 = 100;
 /// How often prekey upkeep (signed-prekey rotation) is checked while online, milliseconds.
 pub const UPKEEP_INTERVAL_MS: u64 = 60 * 60 * 1000;
-
-/// What upkeep works on: the account, and where its requests and commits go.
-pub(crate) struct UpkeepCx<'a> {
-    pub(crate) account: &'a mut Account,
-    pub(crate) rng: &'a mut (dyn CryptoRng + Send),
-    pub(crate) link: &'a mut Link,
-    pub(crate) out: &'a mut Outputs,
-}
-
-impl UpkeepCx<'_> {
-    /// The same parts, for one call that does not take them for good.
-    fn reborrow(&mut self) -> UpkeepCx<'_> {
-        UpkeepCx {
-            account: self.account,
-            rng: self.rng,
-            link: self.link,
-            out: self.out,
-        }
-    }
-}
 
 /// When upkeep runs next, and whether an upload awaits its answer.
 #[derive(Debug, Default)]

@@ -552,7 +552,7 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
             response(
                 19,
                 Ok(Response::Bundle(Bundle {
-                    kem_prekey: Some(sample_kem_prekey(KemPreKeyKind::OneTime, 5, 0xD6)),
+                    kem_prekey: Some(Box::new(sample_kem_prekey(KemPreKeyKind::OneTime, 5, 0xD6))),
                     ..bundle(None)
                 })),
             ),
@@ -562,7 +562,7 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
             response(
                 20,
                 Ok(Response::Bundle(Bundle {
-                    kem_prekey: Some(sample_kem_prekey(KemPreKeyKind::LastResort, 7, 0xD7)),
+                    kem_prekey: Some(Box::new(sample_kem_prekey(KemPreKeyKind::LastResort, 7, 0xD7))),
                     ..bundle(Some(OneTimePreKey {
                         id: 9,
                         key: [0x66; 32],

@@ -159,7 +159,8 @@ pub struct Bundle {
     pub one_time_prekey: Option<OneTimePreKey>,
     /// One KEM prekey (version 5): a one-time one claimed for this fetch alone, else the
     /// last-resort one of `signed_prekey`; `None` when the owner published neither.
-    pub kem_prekey: Option<crate::KemPreKey>,
+    /// Boxed: a KEM prekey is four times the rest of a bundle's inline size.
+    pub kem_prekey: Option<Box<crate::KemPreKey>>,
 }
 
 /// Permission to register, signed by a key the relay operator configures (so an app's backend

@@ -59,6 +59,7 @@ fn kem_prekey(kind: KemPreKeyKind, id: u32, fill: u8) -> KemPreKey {
 }
 
 fn bundle(one_time_prekey: Option<OneTimePreKey>, kem_prekey: Option<KemPreKey>) -> Bundle {
+    let kem_prekey = kem_prekey.map(Box::new);
     Bundle {
         identity_key: [0x31; 32],
         signed_prekey: SignedPreKey {
@@ -260,7 +261,7 @@ fn bundle_field(bundle: &Bundle) -> Value {
             "id": otk.id,
             "key": hex(&otk.key),
         })),
-        "kem_prekey": kem_field(bundle.kem_prekey.as_ref()),
+        "kem_prekey": kem_field(bundle.kem_prekey.as_deref()),
     })
 }
 

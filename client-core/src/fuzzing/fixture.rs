@@ -96,7 +96,7 @@ impl Party {
             kem_prekey: account
                 .pq_prekey_bundle(None, None)
                 .and_then(|bundle| bundle.kem_prekey)
-                .map(|kem| crate::prekey_wire::kem_prekey_to_wire(&kem)),
+                .map(|kem| Box::new(crate::prekey_wire::kem_prekey_to_wire(&kem))),
         }
     }
 

@@ -204,7 +204,7 @@ impl Relay {
             .map(|(id, key)| OneTimePreKey { id, key });
         let remaining = mailbox.one_time.len() as u32;
         let identity_key = mailbox.identity_key;
-        let kem_prekey = self.claim_kem(target, signed_prekey.id);
+        let kem_prekey = self.claim_kem(target, signed_prekey.id).map(Box::new);
         let bundle = Bundle {
             identity_key,
             signed_prekey,

@@ -80,6 +80,6 @@ pub(super) async fn apply<S: Store>(
         identity_key: claimed.identity_key,
         signed_prekey: claimed.signed_prekey,
         one_time_prekey: claimed.one_time_prekey,
-        kem_prekey: kem.prekey,
+        kem_prekey: kem.prekey.map(Box::new),
     }))
 }
