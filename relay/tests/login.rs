@@ -75,14 +75,11 @@ impl Store for Counting {
     async fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<hush_proto::KemPreKey>,
-        one_time: Vec<hush_proto::KemPreKey>,
+        upload: hush_relay::store::KemUpload,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
         self.count();
-        self.inner
-            .upload_kem_prekeys(mailbox, last_resort, one_time, max_one_time)
-            .await
+        self.inner.upload_kem_prekeys(mailbox, upload, max_one_time).await
     }
 
     async fn claim_kem_prekey(

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use hush_crypto::Account;
-use hush_proto::{AccountId, Envelope, KemPreKey, KemPreKeyKind, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, KemPreKeyKind, MailboxId, OneTimePreKey, SignedPreKey};
 use hush_relay::store::memory::MemoryStore;
 use hush_relay::store::{
     ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError,
@@ -109,13 +109,10 @@ impl Store for Substituting {
     async fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<KemPreKey>,
-        one_time: Vec<KemPreKey>,
+        upload: hush_relay::store::KemUpload,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
-        self.inner
-            .upload_kem_prekeys(mailbox, last_resort, one_time, max_one_time)
-            .await
+        self.inner.upload_kem_prekeys(mailbox, upload, max_one_time).await
     }
 
     async fn claim_kem_prekey(

@@ -9,7 +9,7 @@ use hush_crypto::pq::{KemPreKeyKind as CryptoKind, KemPreKeyPublic, KemPublicKey
 use hush_proto::{ErrorCode, ErrorResponse, KemPreKey, KemPreKeyKind, MailboxId, Response};
 
 use super::{Outcome, error, store_error};
-use crate::store::{MailboxStatus, Store};
+use crate::store::{KemUpload, Store};
 
 /// Checks one uploaded key: its kind is `kind`, its key parses, its signature verifies.
 fn check(identity: &IdentityKey, prekey: &KemPreKey, kind: KemPreKeyKind) -> Result<(), ErrorResponse> {
@@ -43,11 +43,7 @@ pub(super) async fn apply<S: Store>(
     one_time: Vec<KemPreKey>,
     max_one_time: u32,
 ) -> Outcome {
-    let MailboxStatus::Active { identity_key } = store.mailbox_status(mailbox).await.map_err(store_error)?
-    else {
-        return Err(super::unauthorized());
-    };
-    let identity = IdentityKey::from_bytes(&identity_key).map_err(|_| super::unauthorized())?;
+    let identity = super::upload_prekeys::owner_identity(store, mailbox).await?;
     if let Some(prekey) = &last_resort {
         check(&identity, prekey, KemPreKeyKind::LastResort)?;
     }
@@ -55,7 +51,14 @@ pub(super) async fn apply<S: Store>(
         check(&identity, prekey, KemPreKeyKind::OneTime)?;
     }
     let held = store
-        .upload_kem_prekeys(mailbox, last_resort, one_time, max_one_time)
+        .upload_kem_prekeys(
+            mailbox,
+            KemUpload {
+                last_resort,
+                one_time,
+            },
+            max_one_time,
+        )
         .await
         .map_err(store_error)?;
     Ok(Response::KemPreKeysStored {

@@ -1,7 +1,7 @@
 //! The store `config.storage.backend` chose, behind one type: [`ConfiguredStore`] forwards every
 //! [`Store`] call to the backend it holds.
 
-use hush_proto::{AccountId, Envelope, KemPreKey, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use crate::metrics::StoreStats;
@@ -10,8 +10,8 @@ use crate::store::memory::MemoryStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError,
-    StoredDeviceList, StoredMessage, Verifiers,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, KemUpload, MailboxStatus, NodeNotice, Quota, Store,
+    StoreError, StoredDeviceList, StoredMessage, Verifiers,
 };
 
 /// The store [`Relay::bind`](crate::Relay::bind) opened, as `config.storage.backend` chose.
@@ -66,11 +66,10 @@ impl Store for ConfiguredStore {
     async fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<KemPreKey>,
-        one_time: Vec<KemPreKey>,
+        upload: KemUpload,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
-        dispatch!(self, store => store.upload_kem_prekeys(mailbox, last_resort, one_time, max_one_time).await)
+        dispatch!(self, store => store.upload_kem_prekeys(mailbox, upload, max_one_time).await)
     }
 
     async fn claim_kem_prekey(

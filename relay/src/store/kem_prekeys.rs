@@ -16,6 +16,16 @@ pub struct ClaimedKemPreKey {
     pub remaining: u32,
 }
 
+/// What one upload stores: one-time KEM prekeys to add and, if given, the last-resort KEM
+/// prekey that replaces the one held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KemUpload {
+    /// Replaces the held last-resort key.
+    pub last_resort: Option<KemPreKey>,
+    /// Added (the same id replaces).
+    pub one_time: Vec<KemPreKey>,
+}
+
 /// A stored KEM prekey from its columns; a key or signature of the wrong length means a corrupt
 /// database.
 pub(crate) fn kem_prekey_from_sql(

@@ -13,7 +13,7 @@ use hush_proto::{
 
 use super::device_lists::replaces;
 use super::{
-    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, KemUpload, MailboxStatus, Quota, Store, StoreError,
     StoredDeviceList, StoredMessage, count_u32,
 };
 
@@ -187,13 +187,16 @@ impl Store for MemoryStore {
     async fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<KemPreKey>,
-        one_time: Vec<KemPreKey>,
+        upload: KemUpload,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
         let mut mailboxes = self.lock();
         let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
         let held = count_u32(existing.kem_one_time.len() as u64);
+        let KemUpload {
+            last_resort,
+            one_time,
+        } = upload;
         let adding = count_u32(one_time.len() as u64);
         let by_id = super::kem_prekeys::last_of_each_id(one_time);
         let new = by_id

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use hush_proto::{AccountId, Envelope, KemPreKey, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 
 pub mod configured;
 mod device_lists;
@@ -26,7 +26,7 @@ pub use self::device_lists::{DeviceListUpdate, StoredDeviceList};
 #[cfg(feature = "postgres")]
 pub use self::error::PostgresError;
 pub use self::error::{BackendError, Corruption, JournalAction, StoreError};
-pub use self::kem_prekeys::ClaimedKemPreKey;
+pub use self::kem_prekeys::{ClaimedKemPreKey, KemUpload};
 
 /// SQL integers are signed 64-bit. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
 /// stored value can be that large, so comparisons against the clamped value mean the same.
@@ -161,8 +161,7 @@ pub trait Store: Send + Sync + 'static {
     fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<KemPreKey>,
-        one_time: Vec<KemPreKey>,
+        upload: KemUpload,
         max_one_time: u32,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 

@@ -22,13 +22,13 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{AccountId, Envelope, KemPreKey, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use tokio::sync::mpsc;
 
 use self::pool::Pool;
 use super::{
-    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError,
-    StoredDeviceList, StoredMessage, Verifiers,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, KemUpload, MailboxStatus, NodeNotice, Quota, Store,
+    StoreError, StoredDeviceList, StoredMessage, Verifiers,
 };
 
 /// How long opening one connection may take before it counts as failed, unless the URL sets
@@ -142,12 +142,11 @@ impl Store for PostgresStore {
     async fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<KemPreKey>,
-        one_time: Vec<KemPreKey>,
+        upload: KemUpload,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
         let mut conn = self.pool.get().await?;
-        kem_prekeys::upload(&mut conn, mailbox, last_resort, one_time, max_one_time).await
+        kem_prekeys::upload(&mut conn, mailbox, upload, max_one_time).await
     }
 
     async fn claim_kem_prekey(

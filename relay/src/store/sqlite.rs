@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hush_proto::{AccountId, Envelope, KemPreKey, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 #[cfg(test)]
@@ -35,8 +35,8 @@ pub use self::options::{DEFAULT_COMMIT_DELAY, SqliteOptions, Synchronous};
 use self::recent::Recent;
 use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
 use super::{
-    BackendError, ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, JournalAction, MailboxStatus, Quota,
-    Store, StoreError, StoredDeviceList, StoredMessage, Verifiers,
+    BackendError, ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, JournalAction, KemUpload, MailboxStatus,
+    Quota, Store, StoreError, StoredDeviceList, StoredMessage, Verifiers,
 };
 use crate::metrics::StoreStats;
 
@@ -336,12 +336,11 @@ impl Store for SqliteStore {
     async fn upload_kem_prekeys(
         &self,
         mailbox: MailboxId,
-        last_resort: Option<KemPreKey>,
-        one_time: Vec<KemPreKey>,
+        upload: KemUpload,
         max_one_time: u32,
     ) -> Result<u32, StoreError> {
         self.write(Guard::Savepoint, Before::Nothing, move |conn| {
-            kem_prekeys::upload(conn, mailbox, last_resort, one_time, max_one_time)
+            kem_prekeys::upload(conn, mailbox, upload, max_one_time)
         })
         .await
     }

@@ -3,11 +3,11 @@
 //! the one-time key it takes (`FOR UPDATE SKIP LOCKED`), so concurrent claims, on this node or
 //! another, each take a different key and none waits for another.
 
-use hush_proto::{KemPreKey, KemPreKeyKind, MailboxId};
+use hush_proto::{KemPreKeyKind, MailboxId};
 
 use super::ops::{column, lock_mailbox, prekey_id, unsigned};
 use super::pool::{PooledConn, Tx};
-use crate::store::kem_prekeys::{kem_prekey_from_sql, last_of_each_id};
+use crate::store::kem_prekeys::{KemUpload, kem_prekey_from_sql, last_of_each_id};
 use crate::store::{ClaimedKemPreKey, StoreError, count_u32};
 
 async fn one_time_count(tx: &mut Tx<'_>, id: i64) -> Result<u32, StoreError> {
@@ -24,10 +24,13 @@ async fn one_time_count(tx: &mut Tx<'_>, id: i64) -> Result<u32, StoreError> {
 pub(super) async fn upload(
     conn: &mut PooledConn<'_>,
     mailbox: MailboxId,
-    last_resort: Option<KemPreKey>,
-    one_time: Vec<KemPreKey>,
+    upload: KemUpload,
     max_one_time: u32,
 ) -> Result<u32, StoreError> {
+    let KemUpload {
+        last_resort,
+        one_time,
+    } = upload;
     let mut tx = conn.transaction().await?;
     let id = lock_mailbox(&mut tx, &mailbox).await?;
     let held = one_time_count(&mut tx, id).await?;

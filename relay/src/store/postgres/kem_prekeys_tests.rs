@@ -3,55 +3,34 @@
 
 use hush_proto::KemPreKeyKind;
 
-use super::schema;
-use super::test_cluster::fresh_database;
-use super::tests::{connect, two_nodes};
-use crate::store::Store;
+use super::tests::{connect, database_at_version, two_nodes};
 use crate::store::suite::{
-    fifty_kem_claims_hand_out_each_one_time_key_once, identity, kem_one_time, kem_prekey, mailbox,
-    one_time_prekeys, registered, signed_prekey,
+    fifty_kem_claims_hand_out_each_one_time_key_once, kem_one_time, kem_prekey, mailbox, one_time_prekeys,
+    registered, signed_prekey,
 };
+use crate::store::{KemUpload, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_kem_claims_across_two_nodes_hand_out_each_one_time_key_once() {
     let (a, b) = two_nodes().await;
     let owner = registered(&*a, 1).await;
     let last_resort = kem_prekey(KemPreKeyKind::LastResort, 1, 0xEE);
-    b.upload_kem_prekeys(owner, Some(last_resort), kem_one_time(0..20), 100)
-        .await
-        .unwrap();
+    b.upload_kem_prekeys(
+        owner,
+        KemUpload {
+            last_resort: Some(last_resort),
+            one_time: kem_one_time(0..20),
+        },
+        100,
+    )
+    .await
+    .unwrap();
     fifty_kem_claims_hand_out_each_one_time_key_once(&[a, b], owner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_four_adds_kem_prekeys_and_keeps_the_ec_prekeys() {
-    let url = fresh_database().await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(
-            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, \
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )
-        .await
-        .unwrap();
-    for (to, sql) in schema::MIGRATIONS.after(0).unwrap().take(3) {
-        client.batch_execute(sql).await.unwrap();
-        client
-            .execute("INSERT INTO schema_version (version) VALUES ($1)", &[&to])
-            .await
-            .unwrap();
-    }
-    client
-        .execute(
-            "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at) VALUES ($1, $2, 1, 0)",
-            &[&&mailbox(1).0[..], &&identity(1)[..]],
-        )
-        .await
-        .unwrap();
-
+    let (url, client) = database_at_version(3).await;
     let store = connect(&url).await;
     store
         .upload_prekeys(mailbox(1), signed_prekey(3), one_time_prekeys(0..2), 10)
@@ -59,7 +38,14 @@ async fn version_four_adds_kem_prekeys_and_keeps_the_ec_prekeys() {
         .unwrap();
     let last_resort = kem_prekey(KemPreKeyKind::LastResort, 3, 0x33);
     let held = store
-        .upload_kem_prekeys(mailbox(1), Some(last_resort.clone()), kem_one_time(0..1), 10)
+        .upload_kem_prekeys(
+            mailbox(1),
+            KemUpload {
+                last_resort: Some(last_resort.clone()),
+                one_time: kem_one_time(0..1),
+            },
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(held, 1);

@@ -2,17 +2,12 @@
 //! mailbox. Both run on the writer in a savepoint, so a claim's select and delete, and an
 //! upload's count, inserts and cap check, are each one atomic step.
 
-use hush_proto::{KemPreKey, KemPreKeyKind, MailboxId};
+use hush_proto::{KemPreKeyKind, MailboxId};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::kem_prekeys::{kem_prekey_from_sql, last_of_each_id};
+use super::ops::require_mailbox;
+use crate::store::kem_prekeys::{KemUpload, kem_prekey_from_sql, last_of_each_id};
 use crate::store::{ClaimedKemPreKey, StoreError, count_u32, from_sql};
-
-fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
-    conn.prepare_cached("SELECT 1 FROM mailboxes WHERE mailbox = ?1")
-        .and_then(|mut statement| statement.query_row([mailbox.0], |_| Ok(())).optional())?
-        .ok_or(StoreError::UnknownMailbox)
-}
 
 fn one_time_count(conn: &Connection, mailbox: &MailboxId) -> Result<u32, StoreError> {
     let count: i64 = conn
@@ -24,10 +19,13 @@ fn one_time_count(conn: &Connection, mailbox: &MailboxId) -> Result<u32, StoreEr
 pub(super) fn upload(
     conn: &Connection,
     mailbox: MailboxId,
-    last_resort: Option<KemPreKey>,
-    one_time: Vec<KemPreKey>,
+    upload: KemUpload,
     max_one_time: u32,
 ) -> Result<u32, StoreError> {
+    let KemUpload {
+        last_resort,
+        one_time,
+    } = upload;
     require_mailbox(conn, &mailbox)?;
     let held = one_time_count(conn, &mailbox)?;
     let adding = count_u32(one_time.len() as u64);

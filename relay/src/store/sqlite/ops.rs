@@ -20,7 +20,7 @@ fn mailbox_id(conn: &Connection, mailbox: &MailboxId) -> Result<i64, StoreError>
 }
 
 /// `UnknownMailbox` unless the mailbox is registered.
-fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
+pub(super) fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
     mailbox_id(conn, mailbox).map(drop)
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hush_proto::{KEM_PUBLIC_KEY_LEN, KemPreKey, KemPreKeyKind, KemPublicKeyBytes, Signature};
 
 use super::{mailbox, registered};
-use crate::store::{Store, StoreError};
+use crate::store::{KemUpload, Store, StoreError};
 
 /// A KEM prekey of `kind` and `id`, its bytes derived from `fill`.
 pub(crate) fn kem_prekey(kind: KemPreKeyKind, id: u32, fill: u8) -> KemPreKey {
@@ -29,7 +29,14 @@ pub(crate) async fn kem_claims_take_one_time_keys_lowest_first_then_the_last_res
     let owner = registered(&store, 1).await;
     let last_resort = kem_prekey(KemPreKeyKind::LastResort, 7, 0xEE);
     let held = store
-        .upload_kem_prekeys(owner, Some(last_resort.clone()), kem_one_time(3..5), 10)
+        .upload_kem_prekeys(
+            owner,
+            KemUpload {
+                last_resort: Some(last_resort.clone()),
+                one_time: kem_one_time(3..5),
+            },
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(held, 2);
@@ -54,11 +61,25 @@ pub(crate) async fn a_newer_last_resort_replaces_the_old_and_one_time_ids_replac
     let old = kem_prekey(KemPreKeyKind::LastResort, 1, 0x01);
     let new = kem_prekey(KemPreKeyKind::LastResort, 2, 0x02);
     store
-        .upload_kem_prekeys(owner, Some(old), Vec::new(), 10)
+        .upload_kem_prekeys(
+            owner,
+            KemUpload {
+                last_resort: Some(old),
+                one_time: Vec::new(),
+            },
+            10,
+        )
         .await
         .unwrap();
     store
-        .upload_kem_prekeys(owner, Some(new.clone()), Vec::new(), 10)
+        .upload_kem_prekeys(
+            owner,
+            KemUpload {
+                last_resort: Some(new.clone()),
+                one_time: Vec::new(),
+            },
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(store.claim_kem_prekey(owner, 1).await.unwrap().prekey, None);
@@ -71,12 +92,29 @@ pub(crate) async fn a_newer_last_resort_replaces_the_old_and_one_time_ids_replac
     let mut upload = kem_one_time(5..6);
     upload.push(again.clone());
     assert_eq!(
-        store.upload_kem_prekeys(owner, None, upload, 10).await.unwrap(),
+        store
+            .upload_kem_prekeys(
+                owner,
+                KemUpload {
+                    last_resort: None,
+                    one_time: upload
+                },
+                10
+            )
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
         store
-            .upload_kem_prekeys(owner, None, kem_one_time(5..7), 10)
+            .upload_kem_prekeys(
+                owner,
+                KemUpload {
+                    last_resort: None,
+                    one_time: kem_one_time(5..7)
+                },
+                10
+            )
             .await
             .unwrap(),
         2
@@ -93,7 +131,14 @@ pub(crate) async fn a_kem_upload_over_the_cap_stores_nothing<S: Store>(store: S)
     let owner = registered(&store, 1).await;
     assert_eq!(
         store
-            .upload_kem_prekeys(owner, None, kem_one_time(0..4), 5)
+            .upload_kem_prekeys(
+                owner,
+                KemUpload {
+                    last_resort: None,
+                    one_time: kem_one_time(0..4)
+                },
+                5
+            )
             .await
             .unwrap(),
         4
@@ -101,7 +146,14 @@ pub(crate) async fn a_kem_upload_over_the_cap_stores_nothing<S: Store>(store: S)
     let last_resort = kem_prekey(KemPreKeyKind::LastResort, 1, 0x77);
     assert!(matches!(
         store
-            .upload_kem_prekeys(owner, Some(last_resort), kem_one_time(10..12), 5)
+            .upload_kem_prekeys(
+                owner,
+                KemUpload {
+                    last_resort: Some(last_resort),
+                    one_time: kem_one_time(10..12)
+                },
+                5
+            )
             .await,
         Err(StoreError::TooManyPreKeys {
             held: 4,
@@ -119,7 +171,14 @@ pub(crate) async fn a_kem_upload_over_the_cap_stores_nothing<S: Store>(store: S)
 pub(crate) async fn kem_prekeys_need_a_mailbox_and_go_with_it<S: Store>(store: S) {
     assert!(matches!(
         store
-            .upload_kem_prekeys(mailbox(9), None, kem_one_time(0..1), 5)
+            .upload_kem_prekeys(
+                mailbox(9),
+                KemUpload {
+                    last_resort: None,
+                    one_time: kem_one_time(0..1)
+                },
+                5
+            )
             .await,
         Err(StoreError::UnknownMailbox)
     ));
@@ -130,7 +189,14 @@ pub(crate) async fn kem_prekeys_need_a_mailbox_and_go_with_it<S: Store>(store: S
     let owner = registered(&store, 1).await;
     let last_resort = kem_prekey(KemPreKeyKind::LastResort, 1, 0x77);
     store
-        .upload_kem_prekeys(owner, Some(last_resort), kem_one_time(0..3), 5)
+        .upload_kem_prekeys(
+            owner,
+            KemUpload {
+                last_resort: Some(last_resort),
+                one_time: kem_one_time(0..3),
+            },
+            5,
+        )
         .await
         .unwrap();
     store.delete_mailbox(owner).await.unwrap();
@@ -145,8 +211,10 @@ pub(crate) async fn concurrent_kem_claims_hand_out_each_one_time_key_once<S: Sto
     store
         .upload_kem_prekeys(
             owner,
-            Some(kem_prekey(KemPreKeyKind::LastResort, 1, 0xEE)),
-            kem_one_time(0..20),
+            KemUpload {
+                last_resort: Some(kem_prekey(KemPreKeyKind::LastResort, 1, 0xEE)),
+                one_time: kem_one_time(0..20),
+            },
             100,
         )
         .await
