@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Independent checker of the Hush test vectors, written from test-vectors/SPEC.md alone (and,
 for payload.json and content.json, from the "End to end" section of proto/PROTOCOL.md; for
-frames.json, from its "Frames", "Frames in detail", "Shared sends" and "Ephemeral sends" sections).
+frames.json, from its "Frames", "Frames in detail", "Shared sends", "Ephemeral sends" and
+"Prekeys" sections).
 
 Uses only the standard library, pyca `cryptography` (pip install cryptography) and, for ML-KEM
 (FIPS 203, pqxdh.json), `kyber-py` (pip install kyber-py==1.2.0, a pure-Python ML-KEM whose 1.x
@@ -2091,16 +2092,21 @@ def check_payload(report: Report, v: dict):
 
 
 # ---------------------------------------------------------------------------------------------
-# Client-relay frames of protocol version 4 (proto/PROTOCOL.md, "Frames in detail", "Shared
-# sends", "Ephemeral sends"): postcard bodies, no length prefix.
+# Client-relay frames of protocol versions 4 and 5 (proto/PROTOCOL.md, "Frames in detail",
+# "Shared sends", "Ephemeral sends", "Prekeys"): postcard bodies, no length prefix.
 
 MAX_RECIPIENTS, MAX_PART_LEN, MAX_EPHEMERAL_LEN = 1000, 200, 4096
 MAX_ENVELOPE_LEN = (1 << 20) + 2048
 MAX_SHARED_BODY_LEN = MAX_ENVELOPE_LEN - MAX_PART_LEN - 3
 SHARED_ENVELOPE_TAG = 0xF4
-REQUEST_SEND_SHARED, REQUEST_SEND_EPHEMERAL = 12, 13
+REQUEST_SEND_SHARED, REQUEST_SEND_EPHEMERAL, REQUEST_UPLOAD_KEM_PREKEYS = 12, 13, 14
 RESPONSES = {11: "EphemeralPushed", 12: "EphemeralDropped"}
-PUSH_EPHEMERAL = 3
+RESPONSE_BUNDLE, RESPONSE_KEM_PREKEYS_STORED = 2, 13
+PUSH_EPHEMERAL, PUSH_KEM_PREKEYS_LOW = 3, 4
+# Protocol version 5 ("Prekeys"): a KEM prekey is { kind varint, id u32, key bytes of exactly
+# 1568 (ML-KEM-1024), signature [64 as bytes] }; at most 100 one-time ones per upload.
+KEM_KINDS = ["OneTime", "LastResort"]
+KEM_KEY_LEN, MAX_KEM_PREKEYS_PER_UPLOAD = 1568, 100
 
 
 class FrameRefused(Exception):
@@ -2134,6 +2140,37 @@ class _FrameReader(_Reader):
             raise FrameRefused("Malformed")
         return self.take(32).hex() if flag else None
 
+    def option(self, read):
+        flag = self.take(1)[0]
+        if flag > 1:
+            raise FrameRefused("Malformed")
+        return read() if flag else None
+
+    def kem_prekey(self) -> dict:
+        kind = self.varint(5)
+        if kind >= len(KEM_KINDS):
+            raise FrameRefused("Malformed")
+        prekey = {"id": self.varint(5)}
+        key = self.byte_string(KEM_KEY_LEN)
+        if len(key) != KEM_KEY_LEN:
+            raise FrameRefused("Malformed")
+        signature = self.byte_string(64)
+        if len(signature) != 64:
+            raise FrameRefused("Malformed")
+        return {**prekey, "key": key.hex(), "kind": KEM_KINDS[kind], "signature": signature.hex()}
+
+    def bundle(self) -> dict:
+        identity_key = self.take(32).hex()
+        spk = {"id": self.varint(5), "created_at": self.varint(10), "key": self.take(32).hex()}
+        signature = self.byte_string(64)
+        if len(signature) != 64:
+            raise FrameRefused("Malformed")
+        spk["signature"] = signature.hex()
+        one_time = self.option(lambda: {"id": self.varint(5), "key": self.take(32).hex()})
+        kem = self.option(self.kem_prekey)
+        return {"identity_key": identity_key, "kem_prekey": kem, "one_time_prekey": one_time,
+                "signed_prekey": spk}
+
 
 def _bytes_field(data: bytes) -> bytes:
     return varint(len(data)) + data
@@ -2143,9 +2180,29 @@ def _option_key(key) -> bytes:
     return b"\x00" if key is None else b"\x01" + H(key)
 
 
+def _encode_kem_prekey(k: dict) -> bytes:
+    return (varint(KEM_KINDS.index(k["kind"])) + varint(k["id"]) + _bytes_field(H(k["key"]))
+            + _bytes_field(H(k["signature"])))
+
+
+def _encode_option(value, encode) -> bytes:
+    return b"\x00" if value is None else b"\x01" + encode(value)
+
+
+def _encode_bundle(b: dict) -> bytes:
+    spk = b["signed_prekey"]
+    out = H(b["identity_key"]) + varint(spk["id"]) + varint(spk["created_at"]) + H(spk["key"])
+    out += _bytes_field(H(spk["signature"]))
+    out += _encode_option(b["one_time_prekey"], lambda otk: varint(otk["id"]) + H(otk["key"]))
+    return out + _encode_option(b["kem_prekey"], _encode_kem_prekey)
+
+
 def encode_client_frame(f: dict) -> bytes:
     r = f["request"]
     out = varint(f["id"])
+    if r["type"] == "UploadKemPreKeys":
+        out += varint(REQUEST_UPLOAD_KEM_PREKEYS) + _encode_option(r["last_resort"], _encode_kem_prekey)
+        return out + varint(len(r["one_time"])) + b"".join(_encode_kem_prekey(k) for k in r["one_time"])
     if r["type"] == "SendShared":
         out += varint(REQUEST_SEND_SHARED) + _bytes_field(H(r["body"])) + varint(len(r["deliveries"]))
         for d in r["deliveries"]:
@@ -2175,6 +2232,13 @@ def decode_client_frame(data: bytes) -> dict:
         access = r.option_key()
         envelope = r.byte_string(MAX_EPHEMERAL_LEN).hex()
         frame["request"] = {"access": access, "envelope": envelope, "to": to, "type": "SendEphemeral"}
+    elif index == REQUEST_UPLOAD_KEM_PREKEYS:
+        last_resort = r.option(r.kem_prekey)
+        count = r.varint(10)
+        one_time = [r.kem_prekey() for _ in range(count)]
+        if count > MAX_KEM_PREKEYS_PER_UPLOAD:
+            raise FrameRefused("Malformed")
+        frame["request"] = {"last_resort": last_resort, "one_time": one_time, "type": "UploadKemPreKeys"}
     else:
         raise FrameRefused("Malformed")  # other requests are not in frames.json
     if r.at != len(data):
@@ -2186,8 +2250,16 @@ def decode_client_frame(data: bytes) -> dict:
 
 def encode_server_frame(f: dict) -> bytes:
     if "response" in f:
-        index = {name: i for i, name in RESPONSES.items()}[f["response"]["ok"]]
-        return b"\x00" + varint(f["response"]["id"]) + b"\x00" + varint(index)
+        response = f["response"]
+        head = b"\x00" + varint(response["id"]) + b"\x00"
+        if response["ok"] == "Bundle":
+            return head + varint(RESPONSE_BUNDLE) + _encode_bundle(response["bundle"])
+        if response["ok"] == "KemPreKeysStored":
+            return head + varint(RESPONSE_KEM_PREKEYS_STORED) + varint(response["one_time_kem_prekeys"])
+        index = {name: i for i, name in RESPONSES.items()}[response["ok"]]
+        return head + varint(index)
+    if f["push"]["type"] == "KemPreKeysLow":
+        return b"\x01" + varint(PUSH_KEM_PREKEYS_LOW) + varint(f["push"]["remaining"])
     return b"\x01" + varint(PUSH_EPHEMERAL) + _bytes_field(H(f["push"]["envelope"]))
 
 
@@ -2196,11 +2268,26 @@ def decode_server_frame(data: bytes) -> dict:
     kind = r.varint(5)
     if kind == 0:
         frame_id = r.varint(5)
-        if r.take(1) != b"\x00" or (index := r.varint(5)) not in RESPONSES:
+        if r.take(1) != b"\x00":
             raise FrameRefused("Malformed")
-        frame = {"response": {"id": frame_id, "ok": RESPONSES[index]}}
-    elif kind == 1 and r.varint(5) == PUSH_EPHEMERAL:
-        frame = {"push": {"envelope": r.byte_string(MAX_EPHEMERAL_LEN).hex(), "type": "Ephemeral"}}
+        index = r.varint(5)
+        if index == RESPONSE_BUNDLE:
+            frame = {"response": {"bundle": r.bundle(), "id": frame_id, "ok": "Bundle"}}
+        elif index == RESPONSE_KEM_PREKEYS_STORED:
+            frame = {"response": {"id": frame_id, "ok": "KemPreKeysStored",
+                                  "one_time_kem_prekeys": r.varint(5)}}
+        elif index in RESPONSES:
+            frame = {"response": {"id": frame_id, "ok": RESPONSES[index]}}
+        else:
+            raise FrameRefused("Malformed")
+    elif kind == 1:
+        index = r.varint(5)
+        if index == PUSH_EPHEMERAL:
+            frame = {"push": {"envelope": r.byte_string(MAX_EPHEMERAL_LEN).hex(), "type": "Ephemeral"}}
+        elif index == PUSH_KEM_PREKEYS_LOW:
+            frame = {"push": {"remaining": r.varint(5), "type": "KemPreKeysLow"}}
+        else:
+            raise FrameRefused("Malformed")
     else:
         raise FrameRefused("Malformed")
     if r.at != len(data):

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use hush_crypto::Account;
 use hush_crypto::devices::{AccountKey, LinkRequest};
 use hush_crypto::peer::PeerSessions;
+use hush_crypto::pq::SetupPolicy;
 use hush_crypto::sealed::SealKeys;
 use hush_proto::{ErrorResponse, Push, Request, RequestId, Response};
 use rand_core::CryptoRng;
@@ -82,6 +83,8 @@ pub struct Core {
     pub(crate) early_group_messages: BTreeMap<GroupId, crate::groups::Early>,
     /// Typing and presence: the setting and the replay window (memory only).
     pub(crate) ephemerals: Ephemerals,
+    /// Whether sessions may still start with classical X3DH (PQXDH only by default).
+    pub(crate) setup_policy: SetupPolicy,
 }
 
 impl core::fmt::Debug for Core {
@@ -193,6 +196,7 @@ impl Core {
             group_conversations: HashMap::new(),
             early_group_messages: BTreeMap::new(),
             ephemerals: Ephemerals::default(),
+            setup_policy: SetupPolicy::default(),
         }
     }
 
@@ -243,6 +247,7 @@ impl Core {
             Pending::Send(message) => self.on_send_result(now, message, result),
             Pending::Fetch(peer) => self.on_bundle(now, peer, result),
             Pending::Upload => self.with_upkeep(|upkeep, cx| upkeep.on_upload_result(now, result, cx)),
+            Pending::KemUpload => self.with_upkeep(|upkeep, cx| upkeep.on_kem_upload_result(now, result, cx)),
             Pending::AccessKey => self.on_access_key_result(result),
             Pending::Report(peer) => self.on_report_result(peer, &result),
             Pending::OwnList(asked) => self.on_list_answer(now, asked, result),
@@ -262,6 +267,9 @@ impl Core {
             Push::Deliver(delivery) => self.receive(now, delivery),
             Push::PreKeysLow { remaining } => self.run_upkeep(now, Some(remaining)),
             Push::Ephemeral { envelope } => self.receive_ephemeral(now, envelope.as_bytes()),
+            Push::KemPreKeysLow { remaining } => {
+                self.with_upkeep(|upkeep, cx| upkeep.on_kem_low(now, remaining, cx));
+            }
             // A challenge outside a login, or pushes for newer clients.
             _ => {}
         }

@@ -155,6 +155,29 @@ pub enum Event {
         /// Count the relay reported after the upload.
         one_time_prekeys: u32,
     },
+    /// KEM prekeys were uploaded (how many one-time ones the relay now holds).
+    KemPreKeysReplenished {
+        /// Count the relay reported after the upload.
+        one_time_kem_prekeys: u32,
+    },
+    /// A new session with `peer` was set up (the bundle it started from, or the first message
+    /// of a session the peer started, was accepted).
+    SessionSetUp {
+        /// The other device.
+        peer: Address,
+        /// Hybrid X3DH + ML-KEM-1024 (PQXDH, SPEC.md §17), or classical X3DH, which only a
+        /// [`crate::SetupPolicy::AllowClassical`] policy accepts.
+        post_quantum: bool,
+        /// Whether we started it (from the peer's bundle).
+        initiator: bool,
+    },
+    /// `peer`'s bundle carries no KEM prekey (its software predates PQXDH, or the relay stripped
+    /// it) and the policy requires post-quantum setup: no session is made, and after a few
+    /// fetches that all came without one the messages queued for it fail.
+    ClassicalSetupRefused {
+        /// The device whose bundle was refused.
+        peer: Address,
+    },
     /// A device joined our account: the pinned list now names it.
     DeviceAdded {
         /// Its identity key.

@@ -25,11 +25,13 @@ mod group_receive;
 mod group_send;
 pub mod groups;
 mod inbox;
+mod kem_upkeep;
 mod link;
 mod login;
 mod memory;
 mod outbox;
 mod outputs;
+mod pq_setup;
 mod prekey_wire;
 mod receive;
 mod records;
@@ -43,6 +45,7 @@ mod store;
 pub mod store_suite;
 mod surface;
 mod upkeep;
+mod upkeep_cx;
 
 pub use access::{OwnAccessKey, PeerAccess, Standing};
 pub use address::{ADDRESS_PREFIX, Address, AddressError};
@@ -68,9 +71,10 @@ pub use group_control::{GroupChainsSummary, GroupCommandError};
 pub use group_receive::GROUP_GAP_MS;
 pub use group_send::GroupSendError;
 pub use groups::GroupDropReason;
+pub use hush_crypto::pq::SetupPolicy;
 pub use memory::{MemoryStore, MemoryStoreError};
 pub use outputs::Output;
-pub use prekey_wire::signed_prekey_to_wire;
+pub use prekey_wire::{kem_prekey_to_wire, signed_prekey_to_wire};
 pub use records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,

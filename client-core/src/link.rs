@@ -19,6 +19,8 @@ pub(crate) enum Pending {
     Send(MessageId),
     Fetch(Address),
     Upload,
+    /// A KEM prekey upload.
+    KemUpload,
     Ack,
     AccessKey,
     Report(Address),

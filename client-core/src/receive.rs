@@ -78,10 +78,12 @@ impl Core {
             .peers
             .entry(from)
             .or_insert_with(|| PeerSessions::new(unsealed.sender));
-        let result = peer.decrypt(
+        let starts = crate::pq_setup::starts_session(peer, &message);
+        let result = peer.decrypt_with_policy(
             &mut self.account,
             self.address.as_bytes(),
             &message,
+            self.setup_policy,
             now / 1000,
             &mut self.rng,
         );
@@ -108,6 +110,13 @@ impl Core {
         if is_prekey {
             // A new inbound session consumed a one-time prekey and remembered the base key.
             ops.push(StoreOp::PutAccount(self.account.pickle()));
+        }
+        if let Some(post_quantum) = starts {
+            events.push(Event::SessionSetUp {
+                peer: from,
+                post_quantum,
+                initiator: false,
+            });
         }
         let (claimed, encoded) = match crate::content::unframe_payload(&plaintext) {
             Ok((claimed, encoded)) => (claimed, encoded.to_vec()),

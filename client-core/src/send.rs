@@ -1,6 +1,7 @@
 //! Sending: queueing, session setup on first send, encryption, transmission, and the relay's
 //! answers.
 
+use hush_crypto::SessionError;
 use hush_crypto::peer::PeerSessions;
 use hush_proto::{Envelope, ErrorCode, ErrorResponse, Request, Response};
 
@@ -256,6 +257,24 @@ impl Core {
         self.fail_all(&[id], Vec::new());
     }
 
+    /// Fails every message queued for `peer` that was never encrypted (no session could start).
+    pub(crate) fn fail_unsent_to(&mut self, peer: Address) {
+        let items = self.outbox.unsealed_for(&peer);
+        // Those messages never left and, being unencrypted, are the latest to this peer: number
+        // the next one in their place, or the peer (once it can be reached) would wait for them
+        // forever.
+        let mut extra = Vec::new();
+        if let Some(first) = items.iter().map(|(_, seq)| *seq).filter(|seq| *seq > 0).min()
+            && let Some(conversation) = self.conversations.get_mut(&peer)
+            && conversation.next_out_seq > first
+        {
+            conversation.next_out_seq = first;
+            extra.push(StoreOp::PutConversation(*conversation));
+        }
+        let ids: Vec<MessageId> = items.into_iter().map(|(id, _)| id).collect();
+        self.fail_all(&ids, extra);
+    }
+
     /// Gives up on items for good in one commit (with `extra` ops): they are removed and
     /// messages among them marked failed.
     fn fail_all(&mut self, ids: &[MessageId], extra: Vec<StoreOp>) {
@@ -370,20 +389,7 @@ impl Core {
                 }
                 self.backoff.clear(&peer);
                 // No such mailbox: nothing we queue for it can ever be delivered.
-                let items = self.outbox.unsealed_for(&peer);
-                // Those messages never left and, being unencrypted, are the latest to this peer:
-                // number the next one in their place, or the peer (once it exists) would wait
-                // for them forever.
-                let mut extra = Vec::new();
-                if let Some(first) = items.iter().map(|(_, seq)| *seq).filter(|seq| *seq > 0).min()
-                    && let Some(conversation) = self.conversations.get_mut(&peer)
-                    && conversation.next_out_seq > first
-                {
-                    conversation.next_out_seq = first;
-                    extra.push(StoreOp::PutConversation(*conversation));
-                }
-                let ids: Vec<MessageId> = items.into_iter().map(|(id, _)| id).collect();
-                self.fail_all(&ids, extra);
+                self.fail_unsent_to(peer);
                 return;
             }
             Err(error) if self.on_access_denied(peer, &error) => return,
@@ -398,17 +404,23 @@ impl Core {
             self.back_off(now, peer);
             return;
         };
-        let session = self.account.create_outbound_session(
+        let session = self.account.create_session(
             self.address.as_bytes(),
             peer.as_bytes(),
             &verified,
+            self.setup_policy,
             now / 1000,
             &mut self.rng,
         );
-        let Ok(session) = session else {
-            self.back_off(now, peer);
-            return;
+        let session = match session {
+            Ok(session) => session,
+            Err(SessionError::ClassicalSetupRefused) => return self.on_classical_bundle(now, peer),
+            Err(_) => {
+                self.back_off(now, peer);
+                return;
+            }
         };
+        let post_quantum = verified.kem_prekey().is_some();
         let sessions = self
             .peers
             .entry(peer)
@@ -419,5 +431,10 @@ impl Core {
         }
         let pickle = sessions.pickle();
         self.commit(vec![StoreOp::PutPeer(pickle)]);
+        self.event(Event::SessionSetUp {
+            peer,
+            post_quantum,
+            initiator: true,
+        });
     }
 }

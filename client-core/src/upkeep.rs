@@ -1,14 +1,14 @@
-//! Prekey upkeep: keep the relay stocked with one-time prekeys and rotate the signed prekey.
+//! Prekey upkeep: keep the relay stocked with one-time prekeys and rotate the signed prekey;
+//! the KEM prekeys follow in the same run ([`crate::kem_upkeep`]).
 
-use hush_crypto::Account;
 use hush_proto::{ErrorResponse, OneTimePreKey, PreKeyUpload, Request, Response};
-use rand_core::CryptoRng;
 
 use crate::backoff::RETRY_BASE_MS;
 use crate::event::Event;
-use crate::link::{Link, Pending};
-use crate::outputs::Outputs;
+use crate::kem_upkeep::KemUpkeep;
+use crate::link::Pending;
 use crate::records::StoreOp;
+pub(crate) use crate::upkeep_cx::UpkeepCx;
 
 /// Upload more one-time prekeys when the relay holds fewer than this: the relay's default
 /// `PreKeysLow` threshold, one number shared through hush-proto.
@@ -18,25 +18,19 @@ pub const PREKEY_TARGET: u32 = 100;
 /// How often prekey upkeep (signed-prekey rotation) is checked while online, milliseconds.
 pub const UPKEEP_INTERVAL_MS: u64 = 60 * 60 * 1000;
 
-/// What upkeep works on: the account, and where its requests and commits go.
-pub(crate) struct UpkeepCx<'a> {
-    pub(crate) account: &'a mut Account,
-    pub(crate) rng: &'a mut (dyn CryptoRng + Send),
-    pub(crate) link: &'a mut Link,
-    pub(crate) out: &'a mut Outputs,
-}
-
 /// When upkeep runs next, and whether an upload awaits its answer.
 #[derive(Debug, Default)]
 pub(crate) struct Upkeep {
     upload_due: Option<u64>,
     uploading: bool,
     next_check: u64,
+    kem: KemUpkeep,
 }
 
 impl Upkeep {
+    /// Whether an EC or KEM prekey upload awaits its answer.
     pub(crate) fn is_uploading(&self) -> bool {
-        self.uploading
+        self.uploading || self.kem.is_uploading()
     }
 
     /// Logged in at `now`. The signed prekey goes up at every login: a profile restored from an
@@ -45,10 +39,12 @@ impl Upkeep {
     pub(crate) fn logged_in(&mut self, now: u64) {
         self.uploading = false;
         self.upload_due = Some(now);
+        self.kem.reset();
     }
 
     pub(crate) fn disconnected(&mut self) {
         self.uploading = false;
+        self.kem.reset();
     }
 
     /// Upload at the next run, whatever the counts (our prekeys may be known to others).
@@ -58,19 +54,42 @@ impl Upkeep {
 
     /// Whether a timer at `now` is for upkeep.
     pub(crate) fn due(&self, now: u64) -> bool {
-        now >= self.next_check || self.upload_due.is_some_and(|due| now >= due)
+        now >= self.next_check || self.upload_due.is_some_and(|due| now >= due) || self.kem.due(now)
     }
 
     /// When upkeep wants the timer.
     pub(crate) fn next_timeout(&self) -> u64 {
-        self.upload_due
-            .map_or(self.next_check, |due| due.min(self.next_check))
+        [self.upload_due, self.kem.next_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(self.next_check, u64::min)
+    }
+
+    /// [`Upkeep::run_ec`], then the KEM prekeys' upkeep on the same connection, after it.
+    pub(crate) fn run(&mut self, now: u64, relay_count: Option<u32>, mut cx: UpkeepCx<'_>) {
+        self.run_ec(now, relay_count, cx.reborrow());
+        self.kem.run(now, None, cx);
+    }
+
+    /// The relay says `remaining` one-time KEM prekeys are left.
+    pub(crate) fn on_kem_low(&mut self, now: u64, remaining: u32, cx: UpkeepCx<'_>) {
+        self.kem.run(now, Some(remaining), cx);
+    }
+
+    /// The relay answered a KEM prekey upload.
+    pub(crate) fn on_kem_upload_result(
+        &mut self,
+        now: u64,
+        result: Result<Response, ErrorResponse>,
+        cx: UpkeepCx<'_>,
+    ) {
+        self.kem.on_upload_result(now, result, cx);
     }
 
     /// Rotates the signed prekey when due and uploads new one-time prekeys when the relay's
     /// count (if known) is below the low-water mark. The account is committed before the upload
     /// goes out, so the relay never hands out a prekey we could lose in a crash.
-    pub(crate) fn run(&mut self, now: u64, relay_count: Option<u32>, cx: UpkeepCx<'_>) {
+    fn run_ec(&mut self, now: u64, relay_count: Option<u32>, cx: UpkeepCx<'_>) {
         self.next_check = now + UPKEEP_INTERVAL_MS;
         if self.uploading {
             return;
@@ -139,7 +158,7 @@ impl Upkeep {
             Ok(Response::PreKeysStored { one_time_prekeys }) => {
                 cx.out.event(Event::PreKeysReplenished { one_time_prekeys });
                 if one_time_prekeys < PREKEY_LOW_WATER {
-                    self.run(now, Some(one_time_prekeys), cx);
+                    self.run_ec(now, Some(one_time_prekeys), cx);
                 }
             }
             _ => self.upload_due = Some(now + RETRY_BASE_MS * 4),

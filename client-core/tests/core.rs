@@ -9,6 +9,8 @@
 //! output, prekey upkeep, unknown peers and hostile envelopes.
 
 mod harness;
+// PQXDH's tests, in this binary to save CI a link.
+mod pq_setup;
 
 use harness::relay::PREKEY_LOW_THRESHOLD;
 use harness::{ClientId, Faults, Stats, World};

@@ -62,7 +62,12 @@ impl Dev {
         let (mut sent, mut all_events) = (Vec::new(), Vec::new());
         loop {
             let (requests, events) = self.drain();
-            let prekeys = |event: &Event| matches!(event, Event::PreKeysReplenished { .. });
+            let prekeys = |event: &Event| {
+                matches!(
+                    event,
+                    Event::PreKeysReplenished { .. } | Event::KemPreKeysReplenished { .. }
+                )
+            };
             all_events.extend(events.into_iter().filter(|event| !prekeys(event)));
             if requests.is_empty() {
                 return (sent, all_events);
@@ -75,6 +80,9 @@ impl Dev {
                     }
                     Request::UploadPreKeys { .. } => Response::PreKeysStored {
                         one_time_prekeys: 100,
+                    },
+                    Request::UploadKemPreKeys { .. } => Response::KemPreKeysStored {
+                        one_time_kem_prekeys: 100,
                     },
                     Request::SetAccessKey { .. } => Response::AccessKeySet,
                     Request::PublishDeviceList { .. } => Response::DeviceListStored,
@@ -357,6 +365,7 @@ fn served_bundle(account: &hush_crypto::Account) -> Bundle {
         identity_key: *bundle.identity_key.as_bytes(),
         signed_prekey: hush_client_core::signed_prekey_to_wire(&bundle.signed_prekey),
         one_time_prekey: None,
+        kem_prekey: None,
     }
 }
 

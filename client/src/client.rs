@@ -17,11 +17,13 @@ mod backup;
 mod contacts;
 mod devices;
 mod groups;
+mod options;
 mod search;
 mod surface;
 mod typing;
 
 pub use self::contacts::ContactUpdate;
+pub use self::options::OpenOptions;
 pub(crate) use self::search::expire;
 
 /// The core's randomness: the operating system's generator, asked at every draw. Nothing is
@@ -168,7 +170,7 @@ impl Client {
             path.as_ref(),
             key,
             relay,
-            Arc::new(TrustOnFirstUse),
+            OpenOptions::default(),
             Opening::Existing,
         )
         .await
@@ -181,7 +183,8 @@ impl Client {
         relay: RelayAddress,
         policy: Arc<dyn IdentityPolicy>,
     ) -> Result<(Self, Events), ClientError> {
-        Self::start(path.as_ref(), key, relay, policy, Opening::Any).await
+        let options = OpenOptions::default().identity_policy(policy);
+        Self::start(path.as_ref(), key, relay, options, Opening::Any).await
     }
 
     /// Opens the store (an existing profile's only, for [`Opening::Existing`]), restores or
@@ -190,9 +193,13 @@ impl Client {
         path: &Path,
         key: &DatabaseKey,
         relay: RelayAddress,
-        policy: Arc<dyn IdentityPolicy>,
+        options: OpenOptions,
         opening: Opening,
     ) -> Result<(Self, Events), ClientError> {
+        let OpenOptions {
+            identity_policy: policy,
+            setup_policy,
+        } = options;
         let existing = opening == Opening::Existing;
         let path = path.to_path_buf();
         let key = key.clone();
@@ -220,6 +227,8 @@ impl Client {
             None if opening == Opening::Joining => Core::create_joining(now_ms(), rng),
             None => Core::create(now_ms(), rng),
         };
+        let mut core = core;
+        core.set_setup_policy(setup_policy);
         let address = core.address();
         let identity = core.account().identity_key();
         let store = Arc::new(Mutex::new(store));

@@ -30,7 +30,8 @@ mod surface_command;
 mod surface_commands;
 
 pub use client::{
-    Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, TrustOnFirstUse,
+    Client, ContactUpdate, Events, IdentityDecision, IdentityPolicy, KeepVerified, OpenOptions,
+    TrustOnFirstUse,
 };
 pub use error::{ClientError, StopReason};
 pub use events::{ClientEvent, ConnectionState};
@@ -38,7 +39,7 @@ pub use hush_client_core::groups::{GroupId, GroupState, Role as GroupRole};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event,
     GroupCommandError, GroupDropReason, GroupSendError, HistoryEntry, IgnoredReason, MAX_EMOJI_LEN,
-    MAX_TIMER_SECONDS, MessageId, MessageStatus, Presence, PresenceSetting, Reaction, Referring,
+    MAX_TIMER_SECONDS, MessageId, MessageStatus, Presence, PresenceSetting, Reaction, Referring, SetupPolicy,
     StoredMessage, StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};

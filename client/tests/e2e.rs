@@ -8,6 +8,8 @@
 )]
 
 mod helpers;
+// PQXDH over the relay, in this binary to save CI a link.
+mod pq_setup;
 
 use hush_client::{Client, ClientError, ClientEvent, Content, Direction, Event, MessageStatus, StoreError};
 

@@ -22,6 +22,7 @@ use crate::error::{DecryptError, EncryptError, InboundError, PickleError};
 use crate::keys::IdentityKey;
 use crate::messages::SessionMessage;
 use crate::pickle::{self, PickleKey};
+use crate::pq::SetupPolicy;
 use crate::pq::prekey::KemHeaderPickle;
 use crate::ratchet::MAX_SKIP;
 use crate::session::{Session, SessionPickle};
@@ -166,6 +167,28 @@ impl PeerSessions {
         now: u64,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Vec<u8>, PeerDecryptError> {
+        self.decrypt_with_policy(
+            account,
+            local_address,
+            message,
+            SetupPolicy::AllowClassical,
+            now,
+            rng,
+        )
+    }
+
+    /// [`PeerSessions::decrypt`], with a pre-key message that would start a new session held to
+    /// `policy` ([`Account::create_inbound_session_with_policy`]): under
+    /// [`SetupPolicy::RequirePostQuantum`] a classical one is refused.
+    pub fn decrypt_with_policy(
+        &mut self,
+        account: &mut Account,
+        local_address: &[u8],
+        message: &SessionMessage,
+        policy: SetupPolicy,
+        now: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Vec<u8>, PeerDecryptError> {
         if let SessionMessage::PreKey(prekey) = message {
             if prekey.identity_key() != self.remote_identity {
                 return Err(PeerDecryptError::WrongPeer);
@@ -173,7 +196,8 @@ impl PeerSessions {
             if let Some(index) = self.sessions.iter().position(|s| s.matches(prekey)) {
                 return self.decrypt_in(index, message, rng);
             }
-            let inbound = account.create_inbound_session(local_address, prekey, now, rng)?;
+            let inbound =
+                account.create_inbound_session_with_policy(local_address, prekey, policy, now, rng)?;
             self.push_active(inbound.session);
             return Ok(inbound.plaintext);
         }

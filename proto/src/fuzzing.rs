@@ -28,10 +28,11 @@ use serde::de::DeserializeOwned;
 use crate::frame::LENGTH_PREFIX_LEN;
 use crate::{
     AccessKey, AccountId, Addressed, Bundle, ClientFrame, Deliveries, Delivery, DeviceListBytes, Envelope,
-    EphemeralEnvelope, ErrorCode, ErrorResponse, FrameDecoder, FrameError, MAX_FRAME_LEN, MailboxId,
-    Membership, Memberships, OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId,
-    Response, Seq, ServerFrame, SharedAddressed, SharedBody, SharedDeliveries, SharedPart, Signature,
-    SignedPreKey, decode_body, encode_frame, shared_envelope, split_shared_envelope,
+    EphemeralEnvelope, ErrorCode, ErrorResponse, FrameDecoder, FrameError, KEM_PUBLIC_KEY_LEN, KemPreKey,
+    KemPreKeyKind, KemPreKeyUpload, KemPublicKeyBytes, MAX_FRAME_LEN, MailboxId, Membership, Memberships,
+    OneTimePreKey, PreKeyUpload, Push, RegistrationToken, Request, RequestId, Response, Seq, ServerFrame,
+    SharedAddressed, SharedBody, SharedDeliveries, SharedPart, Signature, SignedPreKey, decode_body,
+    encode_frame, shared_envelope, split_shared_envelope,
 };
 
 /// Bytes before the stream in every input: `[split, limit]`.
@@ -369,6 +370,26 @@ fn sample_client_frames() -> Vec<(&'static str, ClientFrame)> {
                 envelope: EphemeralEnvelope::new(vec![0xC4; 40]).expect("under the ephemeral limit"),
             },
         ),
+        (
+            "upload_kem_prekeys",
+            Request::UploadKemPreKeys {
+                last_resort: Some(sample_kem_prekey(KemPreKeyKind::LastResort, 7, 0xD0)),
+                one_time: KemPreKeyUpload::new(
+                    (1..=2)
+                        .map(|id| sample_kem_prekey(KemPreKeyKind::OneTime, id, 0xD0 + id as u8))
+                        .collect(),
+                )
+                .expect("under the upload limit"),
+            },
+        ),
+        (
+            "upload_kem_prekeys_one_time_only",
+            Request::UploadKemPreKeys {
+                last_resort: None,
+                one_time: KemPreKeyUpload::new(vec![sample_kem_prekey(KemPreKeyKind::OneTime, 300, 0xD5)])
+                    .expect("under the upload limit"),
+            },
+        ),
     ];
     requests
         .into_iter()
@@ -402,6 +423,7 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
         identity_key: [0x33; 32],
         signed_prekey: signed_prekey.clone(),
         one_time_prekey,
+        kem_prekey: None,
     };
     vec![
         (
@@ -525,7 +547,53 @@ fn sample_server_frames() -> Vec<(&'static str, ServerFrame)> {
                 envelope: EphemeralEnvelope::new(vec![0xC5; 24]).expect("under the ephemeral limit"),
             }),
         ),
+        (
+            "bundle_with_kem_prekey",
+            response(
+                19,
+                Ok(Response::Bundle(Bundle {
+                    kem_prekey: Some(Box::new(sample_kem_prekey(KemPreKeyKind::OneTime, 5, 0xD6))),
+                    ..bundle(None)
+                })),
+            ),
+        ),
+        (
+            "bundle_with_last_resort_kem_prekey",
+            response(
+                20,
+                Ok(Response::Bundle(Bundle {
+                    kem_prekey: Some(Box::new(sample_kem_prekey(KemPreKeyKind::LastResort, 7, 0xD7))),
+                    ..bundle(Some(OneTimePreKey {
+                        id: 9,
+                        key: [0x66; 32],
+                    }))
+                })),
+            ),
+        ),
+        (
+            "kem_prekeys_stored",
+            response(
+                21,
+                Ok(Response::KemPreKeysStored {
+                    one_time_kem_prekeys: 200,
+                }),
+            ),
+        ),
+        (
+            "kem_prekeys_low",
+            ServerFrame::Push(Push::KemPreKeysLow { remaining: 4 }),
+        ),
     ]
+}
+
+/// A KEM prekey sample: its key bytes all `fill` (the frame layer does not parse keys).
+fn sample_kem_prekey(kind: KemPreKeyKind, id: u32, fill: u8) -> KemPreKey {
+    KemPreKey {
+        kind,
+        id,
+        key: KemPublicKeyBytes(Box::new([fill; KEM_PUBLIC_KEY_LEN])),
+        signature: Signature([fill ^ 0xFF; 64]),
+    }
 }
 
 /// The seed corpus: each sample frame alone (split inside it), all of them in one stream, and

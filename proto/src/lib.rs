@@ -1,7 +1,7 @@
 //! # hush-proto
 //!
 //! The client–relay wire format, with no I/O. A connection is QUIC with ALPN [`ALPN`]
-//! (`hush/4`, which carries the version). The client opens one bidirectional stream; each side
+//! (`hush/5`, which carries the version). The client opens one bidirectional stream; each side
 //! writes [frames](frame): a big-endian `u32` body length, then the body, a
 //! [postcard](https://docs.rs/postcard) encoding of [`ClientFrame`] (client to relay) or
 //! [`ServerFrame`] (relay to client). The length is checked against [`MAX_FRAME_LEN`] (or a
@@ -29,6 +29,7 @@ pub mod frame;
 /// Entry points of the cargo-fuzz targets in `fuzz/` and their seed corpus.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod kem;
 mod messages;
 mod registration;
 mod shared;
@@ -38,6 +39,10 @@ pub use bytes::LimitedBytes;
 pub use devices::{AccountId, DeviceListBytes, MAX_DEVICE_LIST_LEN, MAX_DEVICES, Membership, Memberships};
 pub use error::FrameError;
 pub use frame::{FrameDecoder, decode_body, encode_frame, encode_frame_into, parse_length};
+pub use kem::{
+    KEM_PUBLIC_KEY_LEN, KemPreKey, KemPreKeyKind, KemPreKeyUpload, KemPublicKeyBytes,
+    MAX_KEM_PREKEYS_PER_UPLOAD,
+};
 pub use messages::{
     AUTH_LABEL, ClientFrame, Delivery, ErrorCode, ErrorResponse, Push, Request, Response, ServerFrame,
     auth_transcript,
@@ -58,8 +63,10 @@ pub use types::{
 /// (`Send`, `SendMany` and `FetchBundle` carry one; `SetAccessKey`, `Report`, `AccessDenied`);
 /// version 3 added device lists (`PublishDeviceList`, `FetchDeviceList`, `DeviceListStored`,
 /// `DeviceList`, `StaleDeviceList`); version 4 added the shared and the ephemeral send
-/// (`SendShared`, `SendEphemeral`, `EphemeralPushed`, `EphemeralDropped`, `Push::Ephemeral`).
-pub const ALPN: &[u8] = b"hush/4";
+/// (`SendShared`, `SendEphemeral`, `EphemeralPushed`, `EphemeralDropped`, `Push::Ephemeral`);
+/// version 5 added KEM prekeys for PQXDH (`UploadKemPreKeys`, `KemPreKeysStored`,
+/// `Push::KemPreKeysLow`, and the bundle's KEM prekey).
+pub const ALPN: &[u8] = b"hush/5";
 
 /// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about
 /// 1 KiB of headers; 64 KiB more leaves room for the frame's own fields. Relays may enforce less.

@@ -2,13 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::EphemeralEnvelope;
 use crate::devices::{AccountId, DeviceListBytes, Memberships};
 use crate::shared::{SharedBody, SharedDeliveries};
 use crate::types::{
     AccessKey, Bundle, Deliveries, Envelope, MailboxId, PreKeyUpload, RegistrationToken, RequestId, Seq,
     Signature, SignedPreKey,
 };
+use crate::{EphemeralEnvelope, KemPreKey, KemPreKeyUpload};
 
 /// Domain-separation label of the login signature.
 pub const AUTH_LABEL: &[u8] = b"Hush_v1_Auth";
@@ -128,6 +128,15 @@ pub enum Request {
         /// Ciphertext (typing, presence).
         envelope: EphemeralEnvelope,
     },
+    /// Add signed one-time KEM prekeys and, if given, replace the last-resort KEM prekey (which
+    /// must belong to the stored signed prekey). Every signature is checked by the relay.
+    /// Answered `KemPreKeysStored`.
+    UploadKemPreKeys {
+        /// The new last-resort KEM prekey (kind `LastResort`, id of the current signed prekey).
+        last_resort: Option<KemPreKey>,
+        /// One-time KEM prekeys to add (kind `OneTime`).
+        one_time: KemPreKeyUpload,
+    },
 }
 
 /// A relay-to-client frame.
@@ -191,6 +200,11 @@ pub enum Response {
     /// The recipient is not online (or its connection has no room): the ephemeral envelope was
     /// dropped.
     EphemeralDropped,
+    /// KEM prekeys stored.
+    KemPreKeysStored {
+        /// One-time KEM prekeys now held.
+        one_time_kem_prekeys: u32,
+    },
 }
 
 /// A refused request.
@@ -257,6 +271,11 @@ pub enum Push {
     Ephemeral {
         /// The ciphertext.
         envelope: EphemeralEnvelope,
+    },
+    /// Our one-time KEM prekeys are running low: upload more.
+    KemPreKeysLow {
+        /// How many are left.
+        remaining: u32,
     },
 }
 

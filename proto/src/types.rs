@@ -147,7 +147,8 @@ pub struct OneTimePreKey {
     pub key: [u8; 32],
 }
 
-/// What a fetch returns: the owner's identity, signed prekey and at most one one-time prekey.
+/// What a fetch returns: the owner's identity, signed prekey, at most one one-time prekey and at
+/// most one KEM prekey.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// Ed25519 identity key.
@@ -156,6 +157,10 @@ pub struct Bundle {
     pub signed_prekey: SignedPreKey,
     /// One one-time prekey, claimed for this fetch alone; `None` when the owner has run out.
     pub one_time_prekey: Option<OneTimePreKey>,
+    /// One KEM prekey (version 5): a one-time one claimed for this fetch alone, else the
+    /// last-resort one of `signed_prekey`; `None` when the owner published neither.
+    /// Boxed: a KEM prekey is four times the rest of a bundle's inline size.
+    pub kem_prekey: Option<Box<crate::KemPreKey>>,
 }
 
 /// Permission to register, signed by a key the relay operator configures (so an app's backend

@@ -170,6 +170,9 @@ pub struct Limits {
     pub purge_interval_secs: u64,
     /// Most one-time prekeys held per mailbox.
     pub max_one_time_prekeys: u32,
+    /// Most one-time KEM prekeys held per mailbox. Each is about 1.6 KB, so the default 200
+    /// (what a client keeps, two uploads of 100) is 330 KB of a mailbox's storage.
+    pub max_kem_one_time_prekeys: u32,
     /// Below this many one-time prekeys the owner is told to upload more (default
     /// [`hush_proto::PREKEY_LOW_THRESHOLD`], the number clients top up below).
     pub prekey_low_threshold: u32,
@@ -214,6 +217,7 @@ impl Default for Limits {
             message_ttl_secs: 30 * 24 * 60 * 60,
             purge_interval_secs: 300,
             max_one_time_prekeys: 500,
+            max_kem_one_time_prekeys: 200,
             prekey_low_threshold: hush_proto::PREKEY_LOW_THRESHOLD,
             shutdown_grace_secs: 10,
             // 1,000 recipients of a 8 KiB message, or 32 of the largest envelope.

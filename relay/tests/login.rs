@@ -72,6 +72,25 @@ impl Store for Counting {
         self.inner.claim_bundle(mailbox).await
     }
 
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: hush_relay::store::KemUpload,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        self.count();
+        self.inner.upload_kem_prekeys(mailbox, upload, max_one_time).await
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<hush_relay::store::ClaimedKemPreKey, StoreError> {
+        self.count();
+        self.inner.claim_kem_prekey(mailbox, signed_prekey_id).await
+    }
+
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {
         self.count();
         self.inner.one_time_prekey_count(mailbox).await

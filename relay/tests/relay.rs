@@ -9,6 +9,8 @@
 )]
 
 mod helpers;
+// The KEM prekey directory's tests, in this binary to save CI a link.
+mod kem_prekeys;
 
 use std::collections::HashSet;
 

@@ -1,25 +1,33 @@
-//! `frames.json`: the client–relay frames protocol version 4 added (proto/PROTOCOL.md, "Shared
-//! sends" and "Ephemeral sends") and the shared envelope a recipient of a shared send gets.
+//! `frames.json`: the client–relay frames protocol versions 4 and 5 added (proto/PROTOCOL.md,
+//! "Shared sends", "Ephemeral sends" and "Prekeys": the KEM prekey upload and the bundle with its
+//! KEM prekey) and the shared envelope a recipient of a shared send gets.
 //!
 //! No randomness: every field is fixed, so the file pins the encodings alone.
 
 use hush_proto::{
-    AccessKey, ClientFrame, EphemeralEnvelope, FrameError, MailboxId, Push, Request, RequestId, Response,
-    ServerFrame, SharedAddressed, SharedBody, SharedDeliveries, SharedEnvelopeError, SharedPart, decode_body,
-    shared_envelope, split_shared_envelope,
+    AccessKey, Bundle, ClientFrame, EphemeralEnvelope, FrameError, KEM_PUBLIC_KEY_LEN, KemPreKey,
+    KemPreKeyKind, KemPreKeyUpload, KemPublicKeyBytes, MailboxId, OneTimePreKey, Push, Request, RequestId,
+    Response, ServerFrame, SharedAddressed, SharedBody, SharedDeliveries, SharedEnvelopeError, SharedPart,
+    Signature, SignedPreKey, decode_body, shared_envelope, split_shared_envelope,
 };
 use serde_json::{Value, json};
 
 use crate::rng::Recorder;
 use crate::util::{Refused, hex, variant};
 
-pub const DESCRIPTION: &str = "Client-relay frames of protocol version 4 (proto/PROTOCOL.md, \
-    Frames in detail, Shared sends, Ephemeral sends), postcard bodies without the u32 length \
-    prefix. `frames`: each decodes to its fields and encodes to its bytes; `client` frames are \
-    ClientFrame { id varint, Request: 12 SendShared { body bytes, deliveries Vec<{ to [32], access \
-    Option<[32]>, part bytes }> }, 13 SendEphemeral { to [32], access Option<[32]>, envelope bytes \
-    } }, `server` frames ServerFrame: 0 Response { id, 0 Ok: 11 EphemeralPushed, 12 \
-    EphemeralDropped } or 1 Push: 3 Ephemeral { envelope bytes }. `shared_envelopes`: the envelope \
+pub const DESCRIPTION: &str = "Client-relay frames of protocol versions 4 and 5 (proto/PROTOCOL.md, \
+    Frames in detail, Shared sends, Ephemeral sends, Prekeys), postcard bodies without the u32 \
+    length prefix. `frames`: each decodes to its fields and encodes to its bytes; `client` frames \
+    are ClientFrame { id varint, Request: 12 SendShared { body bytes, deliveries Vec<{ to [32], \
+    access Option<[32]>, part bytes }> }, 13 SendEphemeral { to [32], access Option<[32]>, \
+    envelope bytes }, 14 UploadKemPreKeys { last_resort Option<KemPreKey>, one_time \
+    Vec<KemPreKey> (<= 100) } }, `server` frames ServerFrame: 0 Response { id, 0 Ok: 2 Bundle { \
+    identity_key [32], signed_prekey { id u32, created_at u64, key [32], signature [64 as bytes] }, \
+    one_time_prekey Option<{ id u32, key [32] }>, kem_prekey Option<KemPreKey> }, 11 \
+    EphemeralPushed, 12 EphemeralDropped, 13 KemPreKeysStored { one_time_kem_prekeys u32 } } or 1 \
+    Push: 3 Ephemeral { envelope bytes }, 4 KemPreKeysLow { remaining u32 }. KemPreKey is { kind \
+    varint (0 OneTime, 1 LastResort), id u32, key bytes of exactly 1568, signature [64 as bytes] \
+    }. `shared_envelopes`: the envelope \
     0xF4 || varint(len part) || part || body a recipient gets, and its split. `refused_frames` do \
     not decode (FrameError); `refused_envelopes` do not split (SharedEnvelopeError). A refused \
     input is `bytes` followed by `fill_count` copies of `fill_byte`.";
@@ -34,6 +42,35 @@ fn body(bytes: &[u8]) -> SharedBody {
 
 fn ephemeral_envelope(bytes: &[u8]) -> EphemeralEnvelope {
     EphemeralEnvelope::new(bytes.to_vec()).expect("the vectors' envelopes are within the limit")
+}
+
+/// A KEM prekey whose key bytes are `fill`, `fill + 1`, … (the frame layer parses no key).
+fn kem_prekey(kind: KemPreKeyKind, id: u32, fill: u8) -> KemPreKey {
+    let mut key = [0u8; KEM_PUBLIC_KEY_LEN];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = fill.wrapping_add(i as u8);
+    }
+    KemPreKey {
+        kind,
+        id,
+        key: KemPublicKeyBytes(Box::new(key)),
+        signature: Signature([fill ^ 0xA5; 64]),
+    }
+}
+
+fn bundle(one_time_prekey: Option<OneTimePreKey>, kem_prekey: Option<KemPreKey>) -> Bundle {
+    let kem_prekey = kem_prekey.map(Box::new);
+    Bundle {
+        identity_key: [0x31; 32],
+        signed_prekey: SignedPreKey {
+            id: 300,
+            created_at: 1_800_000_000,
+            key: [0x32; 32],
+            signature: Signature([0x33; 64]),
+        },
+        one_time_prekey,
+        kem_prekey,
+    }
 }
 
 fn client_frames() -> Vec<(&'static str, ClientFrame)> {
@@ -116,6 +153,30 @@ fn client_frames() -> Vec<(&'static str, ClientFrame)> {
                 },
             ),
         ),
+        (
+            "upload_kem_prekeys_last_resort_and_one_time",
+            frame(
+                9,
+                Request::UploadKemPreKeys {
+                    last_resort: Some(kem_prekey(KemPreKeyKind::LastResort, 300, 0x10)),
+                    one_time: KemPreKeyUpload::new(vec![
+                        kem_prekey(KemPreKeyKind::OneTime, 1, 0x20),
+                        kem_prekey(KemPreKeyKind::OneTime, 128, 0x30),
+                    ])
+                    .expect("two keys"),
+                },
+            ),
+        ),
+        (
+            "upload_kem_prekeys_nothing",
+            frame(
+                10,
+                Request::UploadKemPreKeys {
+                    last_resort: None,
+                    one_time: KemPreKeyUpload::new(Vec::new()).expect("none"),
+                },
+            ),
+        ),
     ]
 }
 
@@ -125,6 +186,46 @@ fn server_frames() -> Vec<(&'static str, ServerFrame)> {
         result: Ok(response),
     };
     vec![
+        (
+            "bundle_with_one_time_kem_prekey",
+            answer(
+                3,
+                Response::Bundle(bundle(
+                    Some(OneTimePreKey {
+                        id: 5,
+                        key: [0x34; 32],
+                    }),
+                    Some(kem_prekey(KemPreKeyKind::OneTime, 7, 0x40)),
+                )),
+            ),
+        ),
+        (
+            "bundle_with_last_resort_kem_prekey",
+            answer(
+                4,
+                Response::Bundle(bundle(
+                    None,
+                    Some(kem_prekey(KemPreKeyKind::LastResort, 300, 0x50)),
+                )),
+            ),
+        ),
+        (
+            "bundle_without_kem_prekey",
+            answer(5, Response::Bundle(bundle(None, None))),
+        ),
+        (
+            "kem_prekeys_stored",
+            answer(
+                9,
+                Response::KemPreKeysStored {
+                    one_time_kem_prekeys: 200,
+                },
+            ),
+        ),
+        (
+            "kem_prekeys_low",
+            ServerFrame::Push(Push::KemPreKeysLow { remaining: 24 }),
+        ),
         ("ephemeral_pushed", answer(8, Response::EphemeralPushed)),
         ("ephemeral_dropped", answer(128, Response::EphemeralDropped)),
         (
@@ -134,6 +235,34 @@ fn server_frames() -> Vec<(&'static str, ServerFrame)> {
             }),
         ),
     ]
+}
+
+fn kem_field(prekey: Option<&KemPreKey>) -> Value {
+    prekey.map_or(Value::Null, |prekey| {
+        json!({
+            "kind": variant(&prekey.kind),
+            "id": prekey.id,
+            "key": hex(prekey.key.0.as_slice()),
+            "signature": hex(&prekey.signature.0),
+        })
+    })
+}
+
+fn bundle_field(bundle: &Bundle) -> Value {
+    json!({
+        "identity_key": hex(&bundle.identity_key),
+        "signed_prekey": {
+            "id": bundle.signed_prekey.id,
+            "created_at": bundle.signed_prekey.created_at,
+            "key": hex(&bundle.signed_prekey.key),
+            "signature": hex(&bundle.signed_prekey.signature.0),
+        },
+        "one_time_prekey": bundle.one_time_prekey.map_or(Value::Null, |otk| json!({
+            "id": otk.id,
+            "key": hex(&otk.key),
+        })),
+        "kem_prekey": kem_field(bundle.kem_prekey.as_deref()),
+    })
 }
 
 fn access_field(access: Option<&AccessKey>) -> Value {
@@ -158,6 +287,14 @@ pub fn client_fields(frame: &ClientFrame) -> Value {
             "access": access_field(access.as_ref()),
             "envelope": hex(envelope.as_bytes()),
         }),
+        Request::UploadKemPreKeys {
+            last_resort,
+            one_time,
+        } => json!({
+            "type": "UploadKemPreKeys",
+            "last_resort": kem_field(last_resort.as_ref()),
+            "one_time": one_time.as_slice().iter().map(|prekey| kem_field(Some(prekey))).collect::<Vec<_>>(),
+        }),
         other => json!({ "type": variant(other) }),
     };
     json!({ "id": frame.id.0, "request": request })
@@ -166,8 +303,23 @@ pub fn client_fields(frame: &ClientFrame) -> Value {
 /// The fields of a server frame as the file writes them.
 pub fn server_fields(frame: &ServerFrame) -> Value {
     match frame {
+        ServerFrame::Response {
+            id,
+            result: Ok(Response::Bundle(bundle)),
+        } => json!({
+            "response": { "id": id.0, "ok": "Bundle", "bundle": bundle_field(bundle) },
+        }),
+        ServerFrame::Response {
+            id,
+            result: Ok(Response::KemPreKeysStored { one_time_kem_prekeys }),
+        } => json!({
+            "response": { "id": id.0, "ok": "KemPreKeysStored", "one_time_kem_prekeys": one_time_kem_prekeys },
+        }),
         ServerFrame::Response { id, result } => json!({
             "response": { "id": id.0, "ok": result.as_ref().map(variant).unwrap_or_default() },
+        }),
+        ServerFrame::Push(Push::KemPreKeysLow { remaining }) => json!({
+            "push": { "type": "KemPreKeysLow", "remaining": remaining },
         }),
         ServerFrame::Push(Push::Ephemeral { envelope }) => json!({
             "push": { "type": "Ephemeral", "envelope": hex(envelope.as_bytes()) },
@@ -303,7 +455,27 @@ fn refused_frames() -> Vec<Refused> {
             },
             "access option byte 2",
         ),
-        plain("request_14", vec![0x01, 0x0e], "request index 14, unknown"),
+        plain("request_15", vec![0x01, 0x0f], "request index 15, unknown"),
+        Refused {
+            name: "upload_kem_prekeys_key_of_1567_bytes",
+            // No last-resort key, one one-time key (kind 0, id 1) whose key length is 1567.
+            prefix: vec![0x01, 0x0e, 0x00, 0x01, 0x00, 0x01, 0x9f, 0x0c],
+            fill: 0x42,
+            count: 1567,
+            note: "an ML-KEM-1024 key one byte short (the signature would follow)",
+        },
+        Refused {
+            name: "upload_kem_prekeys_key_of_1569_bytes",
+            prefix: vec![0x01, 0x0e, 0x00, 0x01, 0x00, 0x01, 0xa1, 0x0c],
+            fill: 0x42,
+            count: 1569,
+            note: "an ML-KEM-1024 key one byte long",
+        },
+        plain(
+            "upload_kem_prekeys_kind_2",
+            vec![0x01, 0x0e, 0x01, 0x02, 0x01],
+            "a last-resort key of kind 2, unknown",
+        ),
     ]
 }
 

@@ -82,17 +82,21 @@ impl Party {
         std::mem::take(&mut self.requests)
     }
 
-    /// The relay's bundle of this party: its signed prekey, no one-time prekey left.
+    /// The relay's bundle of this party: its signed prekey, no one-time prekey left, and the
+    /// last-resort KEM prekey its first login's upkeep made.
     fn bundle(&self) -> Bundle {
-        let signed = self
-            .core
-            .account()
+        let account = self.core.account();
+        let signed = account
             .signed_prekey()
             .expect("a new account has a signed prekey");
         Bundle {
             identity_key: *self.address().as_bytes(),
             signed_prekey: crate::prekey_wire::signed_prekey_to_wire(&signed),
             one_time_prekey: None,
+            kem_prekey: account
+                .pq_prekey_bundle(None, None)
+                .and_then(|bundle| bundle.kem_prekey)
+                .map(|kem| Box::new(crate::prekey_wire::kem_prekey_to_wire(&kem))),
         }
     }
 
@@ -110,6 +114,9 @@ impl Party {
                     Request::Ack { .. } => Response::Acked { deleted: 1 },
                     Request::UploadPreKeys { .. } => Response::PreKeysStored {
                         one_time_prekeys: PREKEY_LOW_WATER,
+                    },
+                    Request::UploadKemPreKeys { .. } => Response::KemPreKeysStored {
+                        one_time_kem_prekeys: PREKEY_LOW_WATER,
                     },
                     Request::FetchBundle { mailbox, .. } => {
                         let (_, bundle) = bundles

@@ -283,6 +283,7 @@ impl Run {
                             matches!(
                                 other,
                                 Request::UploadPreKeys { .. }
+                                    | Request::UploadKemPreKeys { .. }
                                     | Request::SetAccessKey { .. }
                                     | Request::PublishDeviceList { .. }
                                     | Request::FetchDeviceList { .. }

@@ -43,6 +43,12 @@ pub struct App {
     pub dropped: Vec<(Option<Address>, DropReason)>,
     /// `PreKeysReplenished` counts, in order.
     pub replenished: Vec<u32>,
+    /// Every `KemPreKeysReplenished` count.
+    pub kem_replenished: Vec<u32>,
+    /// Every `SessionSetUp`: (peer, post-quantum, we initiated).
+    pub setups: Vec<(Address, bool, bool)>,
+    /// Every `ClassicalSetupRefused` peer.
+    pub classical_refused: Vec<Address>,
     /// `SessionReset` events: the peer, and whether this side started the reset.
     pub resets: Vec<(Address, bool)>,
     /// Senders of every `MessageRequest`, in order.
@@ -115,6 +121,15 @@ impl App {
                 .dropped
                 .push((claimed_from.map(|c| c.claimed_address()), reason)),
             Event::PreKeysReplenished { one_time_prekeys } => self.replenished.push(one_time_prekeys),
+            Event::KemPreKeysReplenished { one_time_kem_prekeys } => {
+                self.kem_replenished.push(one_time_kem_prekeys)
+            }
+            Event::SessionSetUp {
+                peer,
+                post_quantum,
+                initiator,
+            } => self.setups.push((peer, post_quantum, initiator)),
+            Event::ClassicalSetupRefused { peer } => self.classical_refused.push(peer),
             Event::SessionReset { peer, started_here } => self.resets.push((peer, started_here)),
             Event::MessageRequest { from } => self.requests.push(from),
             Event::OwnListPublished { counter } => self.lists_published.push(counter),

@@ -34,6 +34,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod kem;
 pub mod relay;
 
 use std::collections::HashSet;

@@ -2,7 +2,8 @@
 //! mailboxes keyed by `MailboxId`, a strictly increasing `seq` per mailbox, `Send` answered
 //! `Stored` (durable) and then pushed to the recipient if online, `Ack { through }` deleting what
 //! this connection was sent, redelivery of everything unacknowledged on every login, and the
-//! prekey directory (`UploadPreKeys`, `FetchBundle` claiming one one-time prekey, `PreKeysLow`).
+//! prekey directory (`UploadPreKeys`, `FetchBundle` claiming one one-time prekey, `PreKeysLow`;
+//! the KEM prekeys in `kem.rs`).
 //!
 //! Everything here is durable: a relay restart only drops the connections ([`Relay::restart`]).
 
@@ -95,6 +96,10 @@ pub struct Relay {
     /// Each account's latest device list and the memberships published with it (hush-relay's
     /// "Device lists" semantics: verified, replaced by a greater counter or the same bytes).
     pub device_lists: HashMap<[u8; 32], StoredList>,
+    /// Each mailbox's KEM prekeys (see [`super::kem`]).
+    pub kem: HashMap<MailboxId, super::kem::KemDirectory>,
+    /// How KEM prekeys are served.
+    pub kem_mode: super::kem::KemMode,
 }
 
 /// An account's stored list: counter, bytes, and each listed device's membership signature.
@@ -200,10 +205,13 @@ impl Relay {
             .pop_first()
             .map(|(id, key)| OneTimePreKey { id, key });
         let remaining = mailbox.one_time.len() as u32;
+        let identity_key = mailbox.identity_key;
+        let kem_prekey = self.claim_kem(target, signed_prekey.id).map(Box::new);
         let bundle = Bundle {
-            identity_key: mailbox.identity_key,
+            identity_key,
             signed_prekey,
             one_time_prekey,
+            kem_prekey,
         };
         self.stats.bundles += 1;
         if remaining < PREKEY_LOW_THRESHOLD
@@ -313,6 +321,10 @@ impl Relay {
                 self.publish_list(from, list.as_bytes(), &membership.0)
             }
             Request::FetchDeviceList { account } => self.fetch_list(&account.0),
+            Request::UploadKemPreKeys {
+                last_resort,
+                one_time,
+            } => self.upload_kem(from, last_resort, one_time.into_vec()),
             _ => Err(refuse(ErrorCode::Invalid, "unsupported request")),
         }
     }

@@ -25,14 +25,13 @@
 //! ```
 
 use std::path::Path;
-use std::sync::Arc;
 
 use hush_client_core::Address;
 use hush_crypto::IdentityKey;
 use hush_crypto::devices::{AccountKey, DeviceEntry, DeviceList, LinkCode};
 use tokio::sync::oneshot;
 
-use super::{Client, TrustOnFirstUse, stopped};
+use super::{Client, stopped};
 use crate::device_command::DeviceCommand;
 use crate::driver::Command;
 use crate::error::ClientError;
@@ -58,7 +57,7 @@ impl Client {
             path,
             key,
             relay,
-            Arc::new(TrustOnFirstUse),
+            super::OpenOptions::default(),
             super::Opening::Joining,
         )
         .await

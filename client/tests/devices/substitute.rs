@@ -1,15 +1,17 @@
 //! A relay store that lies about one device: the bundle it serves for a chosen mailbox is an
-//! impostor's (another identity key, with a signed prekey that key really signed). Everything
-//! else is the in-memory store's, and every mailbox messages are stored for is recorded.
-#![allow(clippy::unwrap_used)]
+//! impostor's (another identity key, with a signed prekey that key really signed), or its KEM
+//! prekey is stripped or served again. Everything else is the in-memory store's, and every
+//! mailbox messages are stored for, and every KEM prekey claimed, is recorded.
+#![allow(clippy::unwrap_used, dead_code)]
 
 use std::sync::{Arc, Mutex};
 
 use hush_crypto::Account;
-use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
+use hush_proto::{AccountId, Envelope, KemPreKeyKind, MailboxId, OneTimePreKey, SignedPreKey};
 use hush_relay::store::memory::MemoryStore;
 use hush_relay::store::{
-    ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList, StoredMessage,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError,
+    StoredDeviceList, StoredMessage,
 };
 
 #[derive(Debug, Default)]
@@ -25,6 +27,21 @@ pub struct Lies {
     swap: Mutex<Option<(MailboxId, ClaimedBundle)>>,
     /// Every mailbox a message was stored for, with the envelope, in order.
     pub stored_for: Mutex<Vec<(MailboxId, Vec<u8>)>>,
+    /// What is done to one mailbox's KEM prekeys.
+    kem: Mutex<KemLie>,
+    /// Every KEM prekey served: the mailbox, and the key's kind and id.
+    pub kem_served: Mutex<Vec<(MailboxId, KemPreKeyKind, u32)>>,
+}
+
+/// A lie about one mailbox's KEM prekeys.
+#[derive(Debug, Default)]
+enum KemLie {
+    #[default]
+    None,
+    /// Its bundles come without a KEM prekey (an old relay, or a downgrade attempt).
+    Strip(MailboxId),
+    /// Its first claimed KEM prekey is served to every later fetch too.
+    Reuse(MailboxId, Option<ClaimedKemPreKey>),
 }
 
 impl Substituting {
@@ -47,6 +64,16 @@ impl Lies {
             remaining: 0,
         };
         *self.swap.lock().unwrap() = Some((mailbox, claimed));
+    }
+
+    /// From now on, `mailbox`'s bundles carry no KEM prekey.
+    pub fn strip_kem_prekeys(&self, mailbox: MailboxId) {
+        *self.kem.lock().unwrap() = KemLie::Strip(mailbox);
+    }
+
+    /// From now on, the next KEM prekey claimed of `mailbox` is served to every fetch after it.
+    pub fn reuse_kem_prekey(&self, mailbox: MailboxId) {
+        *self.kem.lock().unwrap() = KemLie::Reuse(mailbox, None);
     }
 }
 
@@ -77,6 +104,49 @@ impl Store for Substituting {
             Some((target, impostor)) if target == mailbox => Ok(impostor),
             _ => self.inner.claim_bundle(mailbox).await,
         }
+    }
+
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: hush_relay::store::KemUpload,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        self.inner.upload_kem_prekeys(mailbox, upload, max_one_time).await
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<ClaimedKemPreKey, StoreError> {
+        let reused = match &*self.lies.kem.lock().unwrap() {
+            KemLie::Strip(target) if *target == mailbox => {
+                return Ok(ClaimedKemPreKey {
+                    prekey: None,
+                    remaining: 0,
+                });
+            }
+            KemLie::Reuse(target, reused) if *target == mailbox => Some(reused.clone()),
+            _ => None,
+        };
+        let claimed = match reused {
+            Some(Some(again)) => again,
+            _ => self.inner.claim_kem_prekey(mailbox, signed_prekey_id).await?,
+        };
+        if let KemLie::Reuse(target, reused @ None) = &mut *self.lies.kem.lock().unwrap()
+            && *target == mailbox
+        {
+            *reused = Some(claimed.clone());
+        }
+        if let Some(prekey) = &claimed.prekey {
+            self.lies
+                .kem_served
+                .lock()
+                .unwrap()
+                .push((mailbox, prekey.kind, prekey.id));
+        }
+        Ok(claimed)
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

@@ -1,7 +1,8 @@
 //! `FetchBundle`: claim one one-time prekey atomically with the signed prekey, rate-limited per
 //! requester and per target, and for requesters without the target's access key also by the
 //! target's stranger budget, which all of them share (so many throwaway identities cannot drain
-//! the one-time prekeys past it); tell the owner when its one-time prekeys run low.
+//! the one-time prekeys past it); claim one KEM prekey too (a one-time one, else the last-resort
+//! one of the served signed prekey); tell the owner when either kind of one-time prekey runs low.
 
 use hush_proto::{AccessKey, Bundle, ErrorCode, MailboxId, Push, Response, ServerFrame};
 
@@ -63,9 +64,22 @@ pub(super) async fn apply<S: Store>(
             }),
         );
     }
+    let kem = store
+        .claim_kem_prekey(target, claimed.signed_prekey.id)
+        .await
+        .map_err(store_error)?;
+    if kem.remaining < prekey_low_threshold {
+        hub.notify(
+            &target,
+            ServerFrame::Push(Push::KemPreKeysLow {
+                remaining: kem.remaining,
+            }),
+        );
+    }
     Ok(Response::Bundle(Bundle {
         identity_key: claimed.identity_key,
         signed_prekey: claimed.signed_prekey,
         one_time_prekey: claimed.one_time_prekey,
+        kem_prekey: kem.prekey.map(Box::new),
     }))
 }

@@ -13,6 +13,7 @@ mod report;
 mod send;
 mod send_shared;
 mod set_access_key;
+mod upload_kem_prekeys;
 mod upload_prekeys;
 
 use hush_proto::{Addressed, ErrorCode, ErrorResponse, MailboxId, Request, Response};
@@ -184,6 +185,15 @@ async fn apply<S: Store>(shared: &Shared<S>, session: &mut Session, request: Req
                 )
             });
             ephemeral::apply(relay, budget, to, access, envelope).await
+        }
+        Request::UploadKemPreKeys {
+            last_resort,
+            one_time,
+        } => {
+            let mailbox = logged_in(session)?;
+            let one_time = one_time.into_vec();
+            let cap = limits.max_kem_one_time_prekeys;
+            upload_kem_prekeys::apply(store, mailbox, last_resort, one_time, cap).await
         }
         // Sends are run by `run`; requests of a later protocol version hush-proto may add need a
         // login first, like every request but a login and a ping.

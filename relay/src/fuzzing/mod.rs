@@ -287,6 +287,10 @@ impl Harness {
                     | (Request::FetchDeviceList { .. }, Response::DeviceList { .. })
                     | (Request::SendShared { .. }, Response::Stored)
                     | (
+                        Request::UploadKemPreKeys { .. },
+                        Response::KemPreKeysStored { .. }
+                    )
+                    | (
                         Request::SendEphemeral { .. },
                         Response::EphemeralPushed | Response::EphemeralDropped
                     )

@@ -10,8 +10,8 @@ use crate::store::memory::MemoryStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
-    StoredMessage, Verifiers,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, KemUpload, MailboxStatus, NodeNotice, Quota, Store,
+    StoreError, StoredDeviceList, StoredMessage, Verifiers,
 };
 
 /// The store [`Relay::bind`](crate::Relay::bind) opened, as `config.storage.backend` chose.
@@ -61,6 +61,23 @@ impl Store for ConfiguredStore {
 
     async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
         dispatch!(self, store => store.claim_bundle(mailbox).await)
+    }
+
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: KemUpload,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        dispatch!(self, store => store.upload_kem_prekeys(mailbox, upload, max_one_time).await)
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<ClaimedKemPreKey, StoreError> {
+        dispatch!(self, store => store.claim_kem_prekey(mailbox, signed_prekey_id).await)
     }
 
     async fn set_access_verifier(

@@ -7,13 +7,14 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hush_proto::{
-    AccountId, DeviceListBytes, Envelope, MailboxId, Membership, OneTimePreKey, Signature, SignedPreKey,
+    AccountId, DeviceListBytes, Envelope, KemPreKey, MailboxId, Membership, OneTimePreKey, Signature,
+    SignedPreKey,
 };
 
 use super::device_lists::replaces;
 use super::{
-    ClaimedBundle, DeviceListUpdate, MailboxStatus, Quota, Store, StoreError, StoredDeviceList,
-    StoredMessage, count_u32,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, KemUpload, MailboxStatus, Quota, Store, StoreError,
+    StoredDeviceList, StoredMessage, count_u32,
 };
 
 /// An in-memory [`Store`]. Every operation takes one lock, so each is atomic.
@@ -43,6 +44,9 @@ struct Mailbox {
     /// Envelope bytes of `messages`, kept as they change (the quota check reads it per send).
     queued_bytes: u64,
     access_verifier: Option<[u8; 32]>,
+    /// One-time KEM prekeys by id, so the lowest id is claimed first.
+    kem_one_time: BTreeMap<u32, KemPreKey>,
+    kem_last_resort: Option<KemPreKey>,
 }
 
 #[derive(Debug)]
@@ -113,6 +117,8 @@ impl Store for MemoryStore {
                         messages: BTreeMap::new(),
                         queued_bytes: 0,
                         access_verifier: None,
+                        kem_one_time: BTreeMap::new(),
+                        kem_last_resort: None,
                     },
                 );
                 Ok(())
@@ -175,6 +181,59 @@ impl Store for MemoryStore {
             signed_prekey,
             one_time_prekey,
             remaining: existing.one_time_count(),
+        })
+    }
+
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: KemUpload,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        let mut mailboxes = self.lock();
+        let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        let held = count_u32(existing.kem_one_time.len() as u64);
+        let KemUpload {
+            last_resort,
+            one_time,
+        } = upload;
+        let adding = count_u32(one_time.len() as u64);
+        let by_id = super::kem_prekeys::last_of_each_id(one_time);
+        let new = by_id
+            .keys()
+            .filter(|id| !existing.kem_one_time.contains_key(id))
+            .count();
+        if held.saturating_add(count_u32(new as u64)) > max_one_time {
+            return Err(StoreError::TooManyPreKeys {
+                held,
+                adding,
+                max: max_one_time,
+            });
+        }
+        existing.kem_one_time.extend(by_id);
+        if let Some(last_resort) = last_resort {
+            existing.kem_last_resort = Some(last_resort);
+        }
+        Ok(count_u32(existing.kem_one_time.len() as u64))
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<ClaimedKemPreKey, StoreError> {
+        let mut mailboxes = self.lock();
+        let existing = mailboxes.get_mut(&mailbox).ok_or(StoreError::UnknownMailbox)?;
+        let prekey = match existing.kem_one_time.pop_first() {
+            Some((_, prekey)) => Some(prekey),
+            None => existing
+                .kem_last_resort
+                .clone()
+                .filter(|prekey| prekey.id == signed_prekey_id),
+        };
+        Ok(ClaimedKemPreKey {
+            prekey,
+            remaining: count_u32(existing.kem_one_time.len() as u64),
         })
     }
 

@@ -13,6 +13,7 @@ use hush_proto::{AccountId, Envelope, MailboxId, OneTimePreKey, SignedPreKey};
 pub mod configured;
 mod device_lists;
 mod error;
+mod kem_prekeys;
 pub mod memory;
 mod migrations;
 #[cfg(feature = "postgres")]
@@ -25,6 +26,7 @@ pub use self::device_lists::{DeviceListUpdate, StoredDeviceList};
 #[cfg(feature = "postgres")]
 pub use self::error::PostgresError;
 pub use self::error::{BackendError, Corruption, JournalAction, StoreError};
+pub use self::kem_prekeys::{ClaimedKemPreKey, KemUpload};
 
 /// SQL integers are signed 64-bit. Inputs beyond `i64::MAX` (a seq, a time) are clamped: no
 /// stored value can be that large, so comparisons against the clamped value mean the same.
@@ -152,6 +154,25 @@ pub trait Store: Send + Sync + 'static {
         &self,
         mailbox: MailboxId,
     ) -> impl Future<Output = Result<ClaimedBundle, StoreError>> + Send;
+
+    /// Adds one-time KEM prekeys (same id replaces) and, if given, replaces the last-resort KEM
+    /// prekey, refusing the whole upload (`TooManyPreKeys`) if more than `max_one_time` one-time
+    /// KEM prekeys would then be held. Returns the one-time count held after.
+    fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: KemUpload,
+        max_one_time: u32,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Atomically claims one one-time KEM prekey (the lowest id), or when none is left serves
+    /// the last-resort one if it belongs to signed prekey `signed_prekey_id`. Under concurrent
+    /// calls each one-time KEM prekey is returned at most once.
+    fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> impl Future<Output = Result<ClaimedKemPreKey, StoreError>> + Send;
 
     /// Sets the verifier of the mailbox's access key (`SHA-256` of the key, see
     /// `hush_proto::AccessKey::verifier`), replacing any earlier one; `None` clears it.

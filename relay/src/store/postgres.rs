@@ -6,6 +6,9 @@
 
 mod access;
 mod device_lists;
+mod kem_prekeys;
+#[cfg(test)]
+mod kem_prekeys_tests;
 mod listen;
 mod ops;
 mod pool;
@@ -24,8 +27,8 @@ use tokio::sync::mpsc;
 
 use self::pool::Pool;
 use super::{
-    ClaimedBundle, DeviceListUpdate, MailboxStatus, NodeNotice, Quota, Store, StoreError, StoredDeviceList,
-    StoredMessage, Verifiers,
+    ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, KemUpload, MailboxStatus, NodeNotice, Quota, Store,
+    StoreError, StoredDeviceList, StoredMessage, Verifiers,
 };
 
 /// How long opening one connection may take before it counts as failed, unless the URL sets
@@ -134,6 +137,24 @@ impl Store for PostgresStore {
 
     async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
         ops::claim_bundle(&mut self.pool.get().await?, mailbox).await
+    }
+
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: KemUpload,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        let mut conn = self.pool.get().await?;
+        kem_prekeys::upload(&mut conn, mailbox, upload, max_one_time).await
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<ClaimedKemPreKey, StoreError> {
+        kem_prekeys::claim(&mut self.pool.get().await?, mailbox, signed_prekey_id).await
     }
 
     async fn one_time_prekey_count(&self, mailbox: MailboxId) -> Result<u32, StoreError> {

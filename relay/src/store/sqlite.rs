@@ -9,6 +9,7 @@ mod access;
 mod batch;
 mod device_lists;
 mod journal;
+mod kem_prekeys;
 mod ops;
 mod options;
 mod recent;
@@ -34,8 +35,8 @@ pub use self::options::{DEFAULT_COMMIT_DELAY, SqliteOptions, Synchronous};
 use self::recent::Recent;
 use self::writer::{Before, CommitDelay, Committer, FLUSH_TICK, Guard, Pace, Writer};
 use super::{
-    BackendError, ClaimedBundle, DeviceListUpdate, JournalAction, MailboxStatus, Quota, Store, StoreError,
-    StoredDeviceList, StoredMessage, Verifiers,
+    BackendError, ClaimedBundle, ClaimedKemPreKey, DeviceListUpdate, JournalAction, KemUpload, MailboxStatus,
+    Quota, Store, StoreError, StoredDeviceList, StoredMessage, Verifiers,
 };
 use crate::metrics::StoreStats;
 
@@ -328,6 +329,29 @@ impl Store for SqliteStore {
     async fn claim_bundle(&self, mailbox: MailboxId) -> Result<ClaimedBundle, StoreError> {
         self.write(Guard::Savepoint, Before::Nothing, move |conn| {
             ops::claim_bundle(conn, mailbox)
+        })
+        .await
+    }
+
+    async fn upload_kem_prekeys(
+        &self,
+        mailbox: MailboxId,
+        upload: KemUpload,
+        max_one_time: u32,
+    ) -> Result<u32, StoreError> {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
+            kem_prekeys::upload(conn, mailbox, upload, max_one_time)
+        })
+        .await
+    }
+
+    async fn claim_kem_prekey(
+        &self,
+        mailbox: MailboxId,
+        signed_prekey_id: u32,
+    ) -> Result<ClaimedKemPreKey, StoreError> {
+        self.write(Guard::Savepoint, Before::Nothing, move |conn| {
+            kem_prekeys::claim(conn, mailbox, signed_prekey_id)
         })
         .await
     }

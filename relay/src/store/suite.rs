@@ -18,7 +18,9 @@ use hush_proto::{Envelope, MailboxId, OneTimePreKey, Signature, SignedPreKey};
 use super::{MailboxStatus, Quota, Store, StoreError};
 
 mod device_lists;
+mod kem_prekeys;
 pub(crate) use self::device_lists::*;
+pub(crate) use self::kem_prekeys::*;
 
 /// Generates one `#[tokio::test]` per suite function, each on a fresh store.
 macro_rules! store_suite {
@@ -57,6 +59,11 @@ macro_rules! store_suite {
             concurrent_publishes_keep_the_greatest_counter,
             counters_past_i64_compare_as_numbers,
             a_removed_device_that_consented_loses_its_mailbox,
+            kem_claims_take_one_time_keys_lowest_first_then_the_last_resort,
+            a_newer_last_resort_replaces_the_old_and_one_time_ids_replace,
+            a_kem_upload_over_the_cap_stores_nothing,
+            kem_prekeys_need_a_mailbox_and_go_with_it,
+            concurrent_kem_claims_hand_out_each_one_time_key_once,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -25,12 +25,12 @@ use crate::store::{
 const REGISTER_ATTEMPTS: usize = 3;
 
 /// Column `index` of `row`.
-fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, StoreError> {
+pub(super) fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, StoreError> {
     row.try_get(index).map_err(StoreError::from)
 }
 
 /// A `BIGINT` column this store wrote from a `u64`.
-fn unsigned(row: &Row, index: usize) -> Result<u64, StoreError> {
+pub(super) fn unsigned(row: &Row, index: usize) -> Result<u64, StoreError> {
     from_sql(column(row, index)?)
 }
 
@@ -46,7 +46,7 @@ fn fixed<const N: usize>(row: &Row, index: usize) -> Result<[u8; N], StoreError>
 }
 
 /// A prekey id: this store writes `u32`s.
-fn prekey_id(row: &Row, index: usize) -> Result<u32, StoreError> {
+pub(super) fn prekey_id(row: &Row, index: usize) -> Result<u32, StoreError> {
     let id: i64 = column(row, index)?;
     u32::try_from(id).map_err(|_| Corruption::PrekeyIdOutOfRange.into())
 }
@@ -63,7 +63,7 @@ async fn identity_of(conn: &mut PooledConn<'_>, mailbox: &MailboxId) -> Result<O
 
 /// Locks the mailbox's row for the rest of the transaction and returns its integer id, or
 /// `UnknownMailbox`.
-async fn lock_mailbox(tx: &mut Tx<'_>, mailbox: &MailboxId) -> Result<i64, StoreError> {
+pub(super) async fn lock_mailbox(tx: &mut Tx<'_>, mailbox: &MailboxId) -> Result<i64, StoreError> {
     let rows = tx
         .query(
             "SELECT id FROM mailboxes WHERE mailbox = $1 FOR UPDATE",

@@ -60,6 +60,21 @@ pub(super) const MIGRATIONS: Migrations = Migrations(&[
         signature BYTEA NOT NULL,
         PRIMARY KEY (account, identity_key)
     );",
+    // Version 4: the SQLite store's version 6, KEM prekeys for PQXDH: signed one-time ones,
+    // each deleted when a fetch claims it, and one last-resort key per mailbox.
+    "CREATE TABLE kem_one_time_prekeys (
+        mailbox BIGINT NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+        id BIGINT NOT NULL,
+        key BYTEA NOT NULL,
+        signature BYTEA NOT NULL,
+        PRIMARY KEY (mailbox, id)
+    );
+    CREATE TABLE kem_last_resort_prekeys (
+        mailbox BIGINT PRIMARY KEY REFERENCES mailboxes (id) ON DELETE CASCADE,
+        id BIGINT NOT NULL,
+        key BYTEA NOT NULL,
+        signature BYTEA NOT NULL
+    );",
 ]);
 
 /// The schema version this build writes.

@@ -22,14 +22,46 @@ async fn fresh_store() -> PostgresStore {
     connect(&fresh_database().await).await
 }
 
-async fn connect(url: &str) -> PostgresStore {
+pub(super) async fn connect(url: &str) -> PostgresStore {
     PostgresStore::connect(url, PostgresOptions { pool_size: 4 })
         .await
         .unwrap()
 }
 
 /// Two stores on one new database: two relay nodes sharing it.
-async fn two_nodes() -> (Arc<PostgresStore>, Arc<PostgresStore>) {
+/// A fresh database migrated to `version` only, with mailbox 1 registered, and a connection to
+/// it that keeps reading the schema version.
+pub(super) async fn database_at_version(version: usize) -> (String, tokio_postgres::Client) {
+    let url = fresh_database().await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .unwrap();
+    for (to, sql) in schema::MIGRATIONS.after(0).unwrap().take(version) {
+        client.batch_execute(sql).await.unwrap();
+        client
+            .execute("INSERT INTO schema_version (version) VALUES ($1)", &[&to])
+            .await
+            .unwrap();
+    }
+    client
+        .execute(
+            "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at) VALUES ($1, $2, 1, 0)",
+            &[&&mailbox(1).0[..], &&identity(1)[..]],
+        )
+        .await
+        .unwrap();
+    (url, client)
+}
+
+pub(super) async fn two_nodes() -> (Arc<PostgresStore>, Arc<PostgresStore>) {
     let url = fresh_database().await;
     (Arc::new(connect(&url).await), Arc::new(connect(&url).await))
 }
@@ -235,33 +267,7 @@ async fn reconnecting_keeps_data_and_a_newer_schema_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_three_adds_device_lists_to_a_version_two_database() {
-    let url = fresh_database().await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(
-            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, \
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )
-        .await
-        .unwrap();
-    for (to, sql) in schema::MIGRATIONS.after(0).unwrap().take(2) {
-        client.batch_execute(sql).await.unwrap();
-        client
-            .execute("INSERT INTO schema_version (version) VALUES ($1)", &[&to])
-            .await
-            .unwrap();
-    }
-    client
-        .execute(
-            "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at) VALUES ($1, $2, 1, 0)",
-            &[&&mailbox(1).0[..], &&identity(1)[..]],
-        )
-        .await
-        .unwrap();
-
+    let (url, client) = database_at_version(2).await;
     let store = connect(&url).await;
     assert_eq!(
         store.mailbox_status(mailbox(1)).await.unwrap(),
@@ -283,7 +289,7 @@ async fn version_three_adds_device_lists_to_a_version_two_database() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, schema::SCHEMA_VERSION as i32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

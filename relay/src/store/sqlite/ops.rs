@@ -20,7 +20,7 @@ fn mailbox_id(conn: &Connection, mailbox: &MailboxId) -> Result<i64, StoreError>
 }
 
 /// `UnknownMailbox` unless the mailbox is registered.
-fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
+pub(super) fn require_mailbox(conn: &Connection, mailbox: &MailboxId) -> Result<(), StoreError> {
     mailbox_id(conn, mailbox).map(drop)
 }
 
@@ -305,6 +305,8 @@ pub(super) fn delete_mailbox(conn: &Connection, mailbox: MailboxId) -> Result<()
     // Children first, explicitly: the outcome does not depend on foreign-key enforcement.
     conn.execute("DELETE FROM messages WHERE mailbox = ?1", [id])?;
     for sql in [
+        "DELETE FROM kem_one_time_prekeys WHERE mailbox = ?1",
+        "DELETE FROM kem_last_resort_prekeys WHERE mailbox = ?1",
         "DELETE FROM one_time_prekeys WHERE mailbox = ?1",
         "DELETE FROM signed_prekeys WHERE mailbox = ?1",
         "DELETE FROM mailboxes WHERE mailbox = ?1",

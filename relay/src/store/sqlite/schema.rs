@@ -94,6 +94,22 @@ const MIGRATIONS: Migrations = Migrations(&[
         signature BLOB NOT NULL,
         PRIMARY KEY (account, identity_key)
     ) WITHOUT ROWID;",
+    // Version 6. KEM prekeys for PQXDH (proto/PROTOCOL.md "Prekeys"): signed one-time ones,
+    // each deleted when a fetch claims it, and one last-resort key per mailbox. Rowid tables:
+    // at 1.6 KB a row is too large for WITHOUT ROWID.
+    "CREATE TABLE kem_one_time_prekeys (
+        mailbox BLOB NOT NULL REFERENCES mailboxes (mailbox) ON DELETE CASCADE,
+        id INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        UNIQUE (mailbox, id)
+    );
+    CREATE TABLE kem_last_resort_prekeys (
+        mailbox BLOB PRIMARY KEY NOT NULL REFERENCES mailboxes (mailbox) ON DELETE CASCADE,
+        id INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        signature BLOB NOT NULL
+    );",
 ]);
 
 /// The schema version this build writes.
@@ -248,5 +264,48 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn version_six_adds_kem_prekeys_and_keeps_the_ec_prekeys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("relay.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS.0[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute(
+            "INSERT INTO mailboxes (mailbox, identity_key, next_seq, created_at, id) VALUES (?1, ?1, 1, 0, 1)",
+            [[1u8; 32]],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO one_time_prekeys (mailbox, id, key) VALUES (?1, 4, ?2)",
+            rusqlite::params![[1u8; 32], [4u8; 32]],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let ec: i64 = conn
+            .query_row("SELECT count(*) FROM one_time_prekeys", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(ec, 1);
+        for table in ["kem_one_time_prekeys", "kem_last_resort_prekeys"] {
+            conn.execute(
+                &format!("INSERT INTO {table} (mailbox, id, key, signature) VALUES (?1, 1, x'aa', x'bb')"),
+                [[1u8; 32]],
+            )
+            .unwrap();
+            // A KEM prekey belongs to a registered mailbox.
+            assert!(
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {table} (mailbox, id, key, signature) VALUES (?1, 2, x'aa', x'bb')"
+                    ),
+                    [[2u8; 32]],
+                )
+                .is_err()
+            );
+        }
     }
 }
