@@ -522,10 +522,15 @@ impl Harness {
                 continue;
             }
             assert!(
-                matches!(frame, ServerFrame::Push(Push::PreKeysLow { .. })),
+                matches!(
+                    frame,
+                    ServerFrame::Push(Push::PreKeysLow { .. } | Push::KemPreKeysLow { .. })
+                ),
                 "unexpected frame in the outbox: {frame:?}"
             );
-            if let ServerFrame::Push(Push::PreKeysLow { remaining }) = frame {
+            if let ServerFrame::Push(Push::PreKeysLow { remaining } | Push::KemPreKeysLow { remaining }) =
+                frame
+            {
                 assert!(remaining < threshold, "prekeys low at {remaining}");
             }
         }
