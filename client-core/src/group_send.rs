@@ -18,12 +18,12 @@ use hush_proto::{
 };
 
 use crate::address::Address;
-use crate::content::{Body, Content, MessageId, Payload};
+use crate::content::{Content, MessageId};
 use crate::core::Core;
 use crate::error::SendError;
 use crate::groups::GroupId;
 use crate::link::Pending;
-use crate::records::{Conversation, Direction, MessageStatus, OutboxItem, StoreOp, StoredMessage};
+use crate::records::{OutboxItem, StoreOp};
 
 /// First byte of an outbox envelope field holding a group message ([`SharedCopies`]); apart from
 /// fan-out copies (`0xF6`) and sealed envelopes (version 2).
@@ -113,50 +113,8 @@ impl Core {
         if !self.is_group_member(&group) {
             return Err(GroupSendError::NotMember);
         }
-        content.validate().map_err(SendError::from)?;
-        let to = group.conversation();
-        let id = MessageId::random(&mut self.rng);
-        let conversation = self
-            .conversations
-            .entry(to)
-            .or_insert_with(|| Conversation::new(to));
-        let conv_seq = conversation.next_out_seq;
-        conversation.next_out_seq += 1;
-        let conversation = *conversation;
-        let payload = Payload {
-            id,
-            conv_seq,
-            sent_at: now,
-            body: Body::Content(content.clone()),
-        }
-        .encode()
-        .map_err(SendError::from)?;
-        let item = OutboxItem {
-            id,
-            peer: to,
-            conv_seq,
-            payload,
-            envelope: None,
-            created_at: now,
-            not_before: now,
-        };
-        let message = StoredMessage {
-            id,
-            peer: to,
-            direction: Direction::Outgoing,
-            conv_seq,
-            sent_at: now,
-            stored_at: now,
-            content,
-            status: MessageStatus::Queued,
-        };
-        self.surface.note(&message);
-        self.outbox.insert(item.clone());
-        self.commit(vec![
-            StoreOp::PutConversation(conversation),
-            StoreOp::InsertMessage(message),
-            StoreOp::PutOutbox(item),
-        ]);
+        let (id, ops) = self.queue_content(now, group.conversation(), content)?;
+        self.commit(ops);
         self.pump(now);
         Ok(id)
     }

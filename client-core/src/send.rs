@@ -24,6 +24,27 @@ impl Core {
         if to == self.address || to == self.account_address() {
             return Err(SendError::ToSelf);
         }
+        let (id, mut ops) = self.queue_content(now, to, content)?;
+        let mut events = Vec::new();
+        self.accept_on_send(now, to, &mut ops, &mut events);
+        self.share_key_with_own_devices(now, &mut ops);
+        self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Validates `content`, numbers it in our stream to `to` (a contact, or a group's
+    /// conversation key), notes it for the surface and puts it in the outbox. Returns its id and
+    /// the ops that make it durable (conversation, history, outbox), for the caller's commit.
+    pub(crate) fn queue_content(
+        &mut self,
+        now: u64,
+        to: Address,
+        content: Content,
+    ) -> Result<(MessageId, Vec<StoreOp>), SendError> {
         content.validate()?;
         let id = MessageId::random(&mut self.rng);
         let conversation = self
@@ -61,20 +82,12 @@ impl Core {
         };
         self.surface.note(&message);
         self.outbox.insert(item.clone());
-        let mut ops = vec![
+        let ops = vec![
             StoreOp::PutConversation(conversation),
             StoreOp::InsertMessage(message),
             StoreOp::PutOutbox(item),
         ];
-        let mut events = Vec::new();
-        self.accept_on_send(now, to, &mut ops, &mut events);
-        self.share_key_with_own_devices(now, &mut ops);
-        self.commit(ops);
-        for event in events {
-            self.event(event);
-        }
-        self.pump(now);
-        Ok(id)
+        Ok((id, ops))
     }
 
     /// The user read `ids` (incoming messages from `peer`): marks them and sends a read receipt.

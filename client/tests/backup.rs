@@ -87,10 +87,19 @@ async fn a_restored_profile_carries_on_every_conversation() {
     let earlier: Vec<_> = history.iter().map(|entry| entry.message.clone()).collect();
     assert_eq!(texts(&earlier), ["before 1", "before 2", "while away"]);
     // The search index came along: each word is found once per message holding it.
-    let page = hush_client::SearchPage { before: None, limit: 10 };
-    let hits = alice.search("before", hush_client::SearchScope::All, page).await.unwrap();
+    let page = hush_client::SearchPage {
+        before: None,
+        limit: 10,
+    };
+    let hits = alice
+        .search("before", hush_client::SearchScope::All, page)
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 2, "{hits:?}");
-    let hits = alice.search("away", hush_client::SearchScope::All, page).await.unwrap();
+    let hits = alice
+        .search("away", hush_client::SearchScope::All, page)
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
 
     let to_bob: Vec<String> = (0..EACH_WAY).map(|n| format!("alice #{n}")).collect();
