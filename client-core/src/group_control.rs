@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hush_crypto::devices::AccountKey;
-use hush_crypto::group::GroupSender;
+use hush_crypto::group::{GroupSender, SenderKeyDistribution};
 
 use crate::address::Address;
 use crate::content::Body;
@@ -25,7 +25,7 @@ use crate::devices::peers::peer_account_key;
 use crate::event::{ClaimedSender, DropReason, Event, PayloadFault};
 use crate::groups::{
     ControlError, GroupControl, GroupId, GroupLog, GroupOperation, GroupRecord, GroupState, GroupUpdate,
-    GroupUpdateError, MAX_CONTROL_UPDATES, Received, Role,
+    GroupUpdateError, MAX_CONTROL_UPDATES, MAX_GROUP_HELD, Received, Role,
 };
 use crate::records::StoreOp;
 
@@ -413,18 +413,10 @@ impl Core {
             GroupControl::Updates(updates) => self.accept_updates(now, from, account, updates, ops, events),
             GroupControl::SenderKey(distribution) => {
                 let id = GroupId(distribution.label().group_id);
-                let Some(record) = self.groups.get_mut(&id) else {
-                    return events.push(drop(ControlError::UnknownGroup));
-                };
-                if record.state().role(&account).is_none() {
-                    return events.push(drop(ControlError::NotMember));
+                if self.take_sender_key(now, from, account, &distribution, ops, events) {
+                    // Messages that waited for this chain can be read now.
+                    self.retry_waiting(now, id, ops, events);
                 }
-                if let Err(error) = record.chains.add_distribution(&distribution, &from.identity()) {
-                    return events.push(drop(ControlError::Chain(error)));
-                }
-                self.save_group(&id, ops);
-                // Messages that waited for this chain can be read now.
-                self.retry_waiting(now, id, ops, events);
             }
             GroupControl::KeyRequest(id) => {
                 let is_member = self
@@ -438,7 +430,7 @@ impl Core {
         }
     }
 
-    fn accept_updates(
+    pub(crate) fn accept_updates(
         &mut self,
         now: u64,
         from: Address,
@@ -472,8 +464,17 @@ impl Core {
                     return;
                 };
                 let author = creation.author_account();
-                let log = match GroupLog::new(creation, &author) {
+                let log = match GroupLog::new(creation.clone(), &author) {
                     Ok(log) => log,
+                    Err(GroupUpdateError::NotACreation) => {
+                        // A later update that overtook the log its adder sent us: held with
+                        // the group's early messages until the log comes.
+                        let mut held = vec![creation];
+                        held.extend(updates);
+                        let control = GroupControl::Updates(held).encode();
+                        self.keep_early(now, id, held_control(HELD_UPDATES_TAG, &from, &control), ops);
+                        return;
+                    }
                     Err(error) => return events.push(drop(ControlError::Update(error))),
                 };
                 let mut log = log;
@@ -512,6 +513,117 @@ impl Core {
         if changed {
             self.after_change(now, &id, &before, ops);
             events.push(Event::GroupChanged { group: id });
+            // Keys of members we did not know of yet were held: they may count now.
+            self.retry_waiting(now, id, ops, events);
         }
+    }
+
+    /// Takes a member device's sender key that came over our pairwise session with `from`
+    /// (a device of `account`); true if it was taken. A key that raced its group's log is held
+    /// (SPEC-free, local: see [`held_key`]) rather than refused: one for a group we do not hold
+    /// yet with the group's early messages, one from an account not yet a member (we have not
+    /// seen the update that adds it) with the group's waiting messages, and tried again when
+    /// the log comes or changes. Asking again would not do: by then its sender may have moved
+    /// to a later epoch, and the messages of this one would wait for good.
+    pub(crate) fn take_sender_key(
+        &mut self,
+        now: u64,
+        from: Address,
+        account: AccountKey,
+        distribution: &SenderKeyDistribution,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) -> bool {
+        let drop = |fault: ControlError| Event::Dropped {
+            claimed_from: Some(ClaimedSender::new(from)),
+            reason: DropReason::BadPayload(PayloadFault::Group(fault)),
+        };
+        let id = GroupId(distribution.label().group_id);
+        let Some(record) = self.groups.get_mut(&id) else {
+            self.keep_early(now, id, held_key(&from, distribution), ops);
+            return false;
+        };
+        if record.state().role(&account).is_none() {
+            if record.sender.is_none()
+                || was_member(record, &account)
+                || record.waiting.len() >= MAX_GROUP_HELD
+            {
+                events.push(drop(ControlError::NotMember));
+            } else {
+                record.waiting.push((held_key(&from, distribution), now));
+                ops.push(StoreOp::PutGroup(record.to_blob()));
+            }
+            return false;
+        }
+        if let Err(error) = record.chains.add_distribution(distribution, &from.identity()) {
+            events.push(drop(ControlError::Chain(error)));
+            return false;
+        }
+        self.save_group(&id, ops);
+        true
+    }
+}
+
+/// Whether `account` was ever a member of the group in `record`'s log: one that is not now was
+/// removed (or left), and what it sends is refused; one that never was may have been added by
+/// an update still on its way to us, and what it sends is held until the log changes.
+pub(crate) fn was_member(record: &GroupRecord, account: &AccountKey) -> bool {
+    record.log.updates().any(|update| match update.operation() {
+        GroupOperation::Create { members, .. } | GroupOperation::Add { members } => {
+            members.contains_key(account)
+        }
+        _ => false,
+    })
+}
+
+/// First byte of a held sender key among a group's early or waiting messages (a sender-key
+/// message starts with its version, 2): `E0 || sending device's identity key 32 ||
+/// distribution`. Local storage only.
+pub(crate) const HELD_KEY_TAG: u8 = 0xE0;
+/// First byte of held group updates among a group's early messages: `E1 || sending device's
+/// identity key 32 || updates control message`. Local storage only.
+pub(crate) const HELD_UPDATES_TAG: u8 = 0xE1;
+
+/// Control bytes from `from`, as held under `tag`.
+fn held_control(tag: u8, from: &Address, control: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend_from_slice(from.as_bytes());
+    out.extend_from_slice(control);
+    out
+}
+
+/// A sender key from `from`, as held.
+fn held_key(from: &Address, distribution: &SenderKeyDistribution) -> Vec<u8> {
+    held_control(HELD_KEY_TAG, from, &distribution.to_bytes())
+}
+
+/// What a held entry is: updates or a key (with the device they came from), or a message.
+pub(crate) enum Held {
+    Updates(Address, Vec<GroupUpdate>),
+    Key(Address, Box<SenderKeyDistribution>),
+    Message,
+}
+
+/// Sorts a held entry; bad bytes (which we wrote) count as a message and fail there.
+pub(crate) fn unhold(bytes: &[u8]) -> Held {
+    let Some((&tag, rest)) = bytes.split_first() else {
+        return Held::Message;
+    };
+    let Some((device, control)) = rest.split_first_chunk::<32>() else {
+        return Held::Message;
+    };
+    let Ok(device) = Address::from_bytes(*device) else {
+        return Held::Message;
+    };
+    match tag {
+        HELD_KEY_TAG => match SenderKeyDistribution::from_bytes(control) {
+            Ok(distribution) => Held::Key(device, Box::new(distribution)),
+            Err(_) => Held::Message,
+        },
+        HELD_UPDATES_TAG => match GroupControl::decode(control) {
+            Ok(GroupControl::Updates(updates)) => Held::Updates(device, updates),
+            _ => Held::Message,
+        },
+        _ => Held::Message,
     }
 }

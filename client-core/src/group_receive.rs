@@ -13,6 +13,7 @@ use crate::address::Address;
 use crate::content::{Body, Payload, PayloadError, unframe_payload};
 use crate::core::Core;
 use crate::event::{DropReason, Event};
+use crate::group_control::{Held, unhold, was_member};
 use crate::groups::{
     ChainId, GroupDropReason, GroupId, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES, MAX_GROUP_HELD, early_blob,
 };
@@ -83,7 +84,16 @@ impl Core {
             return;
         };
         if record.state().role(&account).is_none() {
-            return events.push(drop(GroupDropReason::NotMember));
+            // Not a member (yet): one we have not seen added is held until the log changes.
+            if record.sender.is_none()
+                || was_member(record, &account)
+                || record.waiting.len() >= MAX_GROUP_HELD
+            {
+                return events.push(drop(GroupDropReason::NotMember));
+            }
+            record.waiting.push((bytes.to_vec(), received_at));
+            ops.push(StoreOp::PutGroup(record.to_blob()));
+            return;
         }
         let plaintext = match record.chains.decrypt(&message) {
             Ok(plaintext) => plaintext,
@@ -214,7 +224,7 @@ impl Core {
 
     /// Keeps a message of a group we do not hold, within [`MAX_EARLY_MESSAGES`] and
     /// [`MAX_EARLY_BYTES`] over all such groups (the oldest go first).
-    fn keep_early(&mut self, now: u64, group: GroupId, inner: Vec<u8>, ops: &mut Vec<StoreOp>) {
+    pub(crate) fn keep_early(&mut self, now: u64, group: GroupId, inner: Vec<u8>, ops: &mut Vec<StoreOp>) {
         self.early_group_messages
             .entry(group)
             .or_default()
@@ -265,15 +275,54 @@ impl Core {
         let Some(early) = self.early_group_messages.remove(&group) else {
             return;
         };
-        for (bytes, received_at) in early {
+        self.reopen_held(now, group, early, ops, events);
+    }
+
+    /// Held keys and messages of `group`, tried again: the keys first, so that the messages
+    /// on their chains open.
+    fn reopen_held(
+        &mut self,
+        now: u64,
+        group: GroupId,
+        held: Vec<(Vec<u8>, u64)>,
+        ops: &mut Vec<StoreOp>,
+        events: &mut Vec<Event>,
+    ) {
+        let (mut updates, mut keys, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+        for (bytes, received_at) in held {
+            match unhold(&bytes) {
+                Held::Updates(device, list) => updates.push((device, list)),
+                Held::Key(device, distribution) => keys.push((device, distribution, received_at)),
+                Held::Message => messages.push((bytes, received_at)),
+            }
+        }
+        let unknown = |device: Address| Event::Dropped {
+            claimed_from: Some(crate::event::ClaimedSender::new(device)),
+            reason: DropReason::Group(GroupDropReason::NotMember),
+        };
+        for (device, list) in updates {
+            match self.device_account(&device) {
+                Some(account) => self.accept_updates(now, device, account, list, ops, events),
+                None => events.push(unknown(device)),
+            }
+        }
+        for (device, distribution, received_at) in keys {
+            match self.device_account(&device) {
+                Some(account) => {
+                    self.take_sender_key(received_at, device, account, &distribution, ops, events);
+                }
+                None => events.push(unknown(device)),
+            }
+        }
+        for (bytes, received_at) in messages {
             if let Ok(message) = SenderKeyMessage::from_bytes(&bytes) {
                 self.open_group_message(now, group, &bytes, message, received_at, ops, events);
             }
         }
     }
 
-    /// After a sender key of `group` was taken: the messages that waited for a chain are tried
-    /// again.
+    /// After a sender key of `group` was taken or its members changed: the messages that waited
+    /// for a chain, and the keys that waited for their sender to be a member, are tried again.
     pub(crate) fn retry_waiting(
         &mut self,
         now: u64,
@@ -289,11 +338,7 @@ impl Core {
             return;
         }
         ops.push(StoreOp::PutGroup(record.to_blob()));
-        for (bytes, received_at) in waiting {
-            if let Ok(message) = SenderKeyMessage::from_bytes(&bytes) {
-                self.open_group_message(now, group, &bytes, message, received_at, ops, events);
-            }
-        }
+        self.reopen_held(now, group, waiting, ops, events);
     }
 
     /// When the first group message ahead of a gap has waited [`GROUP_GAP_MS`].

@@ -6,10 +6,16 @@
 //! The entry lives in the ordinary outbox under the group's conversation address
 //! ([`GroupId::conversation`]), a local key that names no mailbox: the outbox keeps it durable
 //! and resends it until the relay has stored it, the history keeps the group's messages under it.
-//! Its envelope field holds the sender-key message and its shared seal ([`SharedCopies`]); when
-//! the member devices change before the relay stored it (a device left: `NotFound`), the same
-//! sender-key message is sealed again for the devices there now, so no chain position is used
-//! twice or skipped.
+//!
+//! A message belongs to the group as it was when the app sent it, not when it leaves: it is
+//! encrypted on our chain of that moment when it is queued, and its payload field then holds the
+//! sender-key message with the member accounts of that moment ([`QueuedGroupMessage`]). It is
+//! sealed for the devices of those accounts that are still members when it can go, so an account
+//! added meanwhile gets nothing from before it joined (it holds no key of that chain anyway), and
+//! one removed meanwhile gets nothing either. The envelope field then holds the sender-key
+//! message and its shared seal ([`SharedCopies`]); when the member devices change before the
+//! relay stored it (a device left: `NotFound`), the same sender-key message is sealed again for
+//! the devices there now, so no chain position is used twice or skipped.
 
 use hush_crypto::group::SenderKeyMessage;
 use hush_crypto::sealed::seal_shared;
@@ -29,6 +35,11 @@ use crate::records::{OutboxItem, StoreOp};
 /// fan-out copies (`0xF6`) and sealed envelopes (version 2).
 const SHARED_COPIES_TAG: u8 = 0xF5;
 
+/// First byte of a group outbox entry's payload field once it is encrypted
+/// ([`QueuedGroupMessage`]); a [`Payload`](crate::content::Payload) never starts with it (its
+/// first byte is a payload version, 1).
+const QUEUED_GROUP_TAG: u8 = 0xF3;
+
 /// Why a group message could not be queued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -42,6 +53,10 @@ pub enum GroupSendError {
     /// The content breaks a limit.
     #[error("{0}")]
     Send(#[from] SendError),
+    /// Our sending chain of this group cannot encrypt another message (its iteration counter
+    /// is used up); it is replaced when the group's members next change.
+    #[error("this group's sending chain is used up")]
+    ChainExhausted,
 }
 
 /// A group message as the outbox keeps it: the sender-key message, the shared body and each
@@ -98,6 +113,54 @@ impl SharedCopies {
     }
 }
 
+/// A group message as queued: the sender-key message, made on our chain as it was when the app
+/// sent it, and the member accounts of that moment (us included). `F3 || u32 len || message ||
+/// u16 count || account 32 * count`, integers big-endian.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueuedGroupMessage {
+    pub(crate) message: Vec<u8>,
+    pub(crate) members: Vec<[u8; 32]>,
+}
+
+impl QueuedGroupMessage {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = vec![QUEUED_GROUP_TAG];
+        out.extend_from_slice(
+            &u32::try_from(self.message.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(&self.message);
+        // At most MAX_GROUP_MEMBERS (1,000) accounts: the count fits.
+        let count = self.members.len().min(usize::from(u16::MAX));
+        out.extend_from_slice(&(count as u16).to_be_bytes());
+        for account in self.members.iter().take(count) {
+            out.extend_from_slice(account);
+        }
+        out
+    }
+
+    /// `None` for anything else (a payload queued before messages were encrypted at once).
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let (&QUEUED_GROUP_TAG, rest) = bytes.split_first()? else {
+            return None;
+        };
+        let (length, rest) = rest.split_first_chunk::<4>()?;
+        let (message, rest) = rest.split_at_checked(usize::try_from(u32::from_be_bytes(*length)).ok()?)?;
+        let (count, mut rest) = rest.split_first_chunk::<2>()?;
+        let mut members = Vec::with_capacity(usize::from(u16::from_be_bytes(*count)));
+        for _ in 0..u16::from_be_bytes(*count) {
+            let (account, tail) = rest.split_first_chunk::<32>()?;
+            members.push(*account);
+            rest = tail;
+        }
+        rest.is_empty().then(|| Self {
+            message: message.to_vec(),
+            members,
+        })
+    }
+}
+
 impl Core {
     /// Queues `content` for group `group`. Durable once the commit that follows is applied; it
     /// then survives crashes until the relay has stored it for every member device.
@@ -113,7 +176,37 @@ impl Core {
         if !self.is_group_member(&group) {
             return Err(GroupSendError::NotMember);
         }
-        let (id, ops) = self.queue_content(now, group.conversation(), content)?;
+        let (id, mut ops) = self.queue_content(now, group.conversation(), content)?;
+        // Encrypted now, on the chain of the group as it is now (see the module's doc).
+        let framed = match ops.iter().find_map(|op| match op {
+            StoreOp::PutOutbox(item) if item.id == id => Some(&item.payload),
+            _ => None,
+        }) {
+            Some(payload) => crate::content::frame_payload(&self.account_address(), payload),
+            None => unreachable!("queue_content writes its outbox item"),
+        };
+        let record = self.groups.get_mut(&group).ok_or(GroupSendError::UnknownGroup)?;
+        let members: Vec<[u8; 32]> = record
+            .state()
+            .members()
+            .keys()
+            .map(|key| *key.as_bytes())
+            .collect();
+        let sender = record.sender.as_mut().ok_or(GroupSendError::NotMember)?;
+        let message = sender
+            .encrypt(&framed, &mut self.rng)
+            .map_err(|_| GroupSendError::ChainExhausted)?
+            .to_bytes();
+        ops.push(StoreOp::PutGroup(record.to_blob()));
+        let queued = QueuedGroupMessage { message, members }.encode();
+        for op in &mut ops {
+            if let StoreOp::PutOutbox(item) = op
+                && item.id == id
+            {
+                item.payload = queued.clone();
+                self.outbox.insert(item.clone());
+            }
+        }
         self.commit(ops);
         self.pump(now);
         Ok(id)
@@ -127,10 +220,20 @@ impl Core {
     /// Every device a message of `group` goes to (all devices of every member account but this
     /// one), or `None` while a member's device list has not been answered on this connection.
     pub(crate) fn group_devices(&self, group: &GroupId) -> Option<Vec<Address>> {
+        self.group_devices_among(group, None)
+    }
+
+    /// [`Core::group_devices`], of the member accounts in `among` only (all when `None`).
+    fn group_devices_among(&self, group: &GroupId, among: Option<&[[u8; 32]]>) -> Option<Vec<Address>> {
         let state = self.group(group)?;
         let me = self.account_key();
         let mut devices = self.own_devices();
-        for account in state.members().keys().filter(|account| **account != me) {
+        let accounts = state
+            .members()
+            .keys()
+            .filter(|account| **account != me)
+            .filter(|account| among.is_none_or(|among| among.contains(account.as_bytes())));
+        for account in accounts {
             let address = Address::from_bytes(*account.as_bytes()).ok()?;
             if !self.peer_fetch.answered.contains(&address) {
                 return None;
@@ -190,14 +293,17 @@ impl Core {
         item: &OutboxItem,
         ops: &mut Vec<StoreOp>,
     ) -> Option<Vec<u8>> {
-        let devices = self.group_devices(&group)?;
+        let queued = QueuedGroupMessage::decode(&item.payload);
+        // Only to the accounts it was sent to that are members still.
+        let devices = self.group_devices_among(&group, queued.as_ref().map(|q| q.members.as_slice()))?;
         if devices.is_empty() || devices.len() > MAX_RECIPIENTS_PER_SEND {
             return None;
         }
         let kept = item.envelope.as_deref().and_then(SharedCopies::decode);
-        let message = match kept {
-            Some(copies) => copies.message,
-            None => {
+        let message = match (kept, queued) {
+            (Some(copies), _) => copies.message,
+            (None, Some(queued)) => queued.message,
+            (None, None) => {
                 let framed = crate::content::frame_payload(&self.account_address(), &item.payload);
                 let record = self.groups.get_mut(&group)?;
                 let sender = record.sender.as_mut()?;
