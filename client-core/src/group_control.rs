@@ -579,10 +579,10 @@ pub(crate) fn was_member(record: &GroupRecord, account: &AccountKey) -> bool {
 /// First byte of a held sender key among a group's early or waiting messages (a sender-key
 /// message starts with its version, 2): `E0 || sending device's identity key 32 ||
 /// distribution`. Local storage only.
-pub(crate) const HELD_KEY_TAG: u8 = 0xE0;
+const HELD_KEY_TAG: u8 = 0xE0;
 /// First byte of held group updates among a group's early messages: `E1 || sending device's
 /// identity key 32 || updates control message`. Local storage only.
-pub(crate) const HELD_UPDATES_TAG: u8 = 0xE1;
+const HELD_UPDATES_TAG: u8 = 0xE1;
 
 /// Control bytes from `from`, as held under `tag`.
 fn held_control(tag: u8, from: &Address, control: &[u8]) -> Vec<u8> {

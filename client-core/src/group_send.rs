@@ -17,6 +17,8 @@
 //! relay stored it (a device left: `NotFound`), the same sender-key message is sealed again for
 //! the devices there now, so no chain position is used twice or skipped.
 
+use std::collections::BTreeSet;
+
 use hush_crypto::group::SenderKeyMessage;
 use hush_crypto::sealed::seal_shared;
 use hush_proto::{
@@ -53,10 +55,11 @@ pub enum GroupSendError {
     /// The content breaks a limit.
     #[error("{0}")]
     Send(#[from] SendError),
-    /// Our sending chain of this group cannot encrypt another message (its iteration counter
-    /// is used up); it is replaced when the group's members next change.
-    #[error("this group's sending chain is used up")]
-    ChainExhausted,
+    /// Our sending chain of this group cannot encrypt it: the framed payload is longer than a
+    /// sender-key message carries, or the chain's iteration counter is used up (it is replaced
+    /// when the group's members next change).
+    #[error("the group's sending chain refused it: {0}")]
+    Chain(#[from] hush_crypto::GroupError),
 }
 
 /// A group message as the outbox keeps it: the sender-key message, the shared body and each
@@ -176,36 +179,22 @@ impl Core {
         if !self.is_group_member(&group) {
             return Err(GroupSendError::NotMember);
         }
-        let (id, mut ops) = self.queue_content(now, group.conversation(), content)?;
-        // Encrypted now, on the chain of the group as it is now (see the module's doc).
-        let framed = match ops.iter().find_map(|op| match op {
-            StoreOp::PutOutbox(item) if item.id == id => Some(&item.payload),
-            _ => None,
-        }) {
-            Some(payload) => crate::content::frame_payload(&self.account_address(), payload),
-            None => unreachable!("queue_content writes its outbox item"),
-        };
-        let record = self.groups.get_mut(&group).ok_or(GroupSendError::UnknownGroup)?;
-        let members: Vec<[u8; 32]> = record
-            .state()
-            .members()
-            .keys()
-            .map(|key| *key.as_bytes())
-            .collect();
-        let sender = record.sender.as_mut().ok_or(GroupSendError::NotMember)?;
-        let message = sender
-            .encrypt(&framed, &mut self.rng)
-            .map_err(|_| GroupSendError::ChainExhausted)?
-            .to_bytes();
-        ops.push(StoreOp::PutGroup(record.to_blob()));
-        let queued = QueuedGroupMessage { message, members }.encode();
-        for op in &mut ops {
-            if let StoreOp::PutOutbox(item) = op
-                && item.id == id
-            {
-                item.payload = queued.clone();
-                self.outbox.insert(item.clone());
-            }
+        // Encrypted now, on our chain of the group as it is now (see the module's doc).
+        let (id, mut ops) = self.queue_content(now, group.conversation(), content, |core, payload| {
+            let framed = crate::content::frame_payload(&core.account_address(), &payload);
+            let record = core.groups.get_mut(&group).ok_or(GroupSendError::UnknownGroup)?;
+            let members = record
+                .state()
+                .members()
+                .keys()
+                .map(|key| *key.as_bytes())
+                .collect();
+            let sender = record.sender.as_mut().ok_or(GroupSendError::NotMember)?;
+            let message = sender.encrypt(&framed, &mut core.rng)?.to_bytes();
+            Ok::<_, GroupSendError>(QueuedGroupMessage { message, members }.encode())
+        })?;
+        if let Some(record) = self.groups.get(&group) {
+            ops.push(StoreOp::PutGroup(record.to_blob()));
         }
         self.commit(ops);
         self.pump(now);
@@ -224,7 +213,11 @@ impl Core {
     }
 
     /// [`Core::group_devices`], of the member accounts in `among` only (all when `None`).
-    fn group_devices_among(&self, group: &GroupId, among: Option<&[[u8; 32]]>) -> Option<Vec<Address>> {
+    fn group_devices_among(
+        &self,
+        group: &GroupId,
+        among: Option<&BTreeSet<[u8; 32]>>,
+    ) -> Option<Vec<Address>> {
         let state = self.group(group)?;
         let me = self.account_key();
         let mut devices = self.own_devices();
@@ -295,7 +288,8 @@ impl Core {
     ) -> Option<Vec<u8>> {
         let queued = QueuedGroupMessage::decode(&item.payload);
         // Only to the accounts it was sent to that are members still.
-        let devices = self.group_devices_among(&group, queued.as_ref().map(|q| q.members.as_slice()))?;
+        let among: Option<BTreeSet<[u8; 32]>> = queued.as_ref().map(|q| q.members.iter().copied().collect());
+        let devices = self.group_devices_among(&group, among.as_ref())?;
         if devices.is_empty() || devices.len() > MAX_RECIPIENTS_PER_SEND {
             return None;
         }

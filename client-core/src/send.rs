@@ -24,7 +24,7 @@ impl Core {
         if to == self.address || to == self.account_address() {
             return Err(SendError::ToSelf);
         }
-        let (id, mut ops) = self.queue_content(now, to, content)?;
+        let (id, mut ops) = self.queue_content(now, to, content, |_, payload| Ok::<_, SendError>(payload))?;
         let mut events = Vec::new();
         self.accept_on_send(now, to, &mut ops, &mut events);
         self.share_key_with_own_devices(now, &mut ops);
@@ -37,30 +37,36 @@ impl Core {
     }
 
     /// Validates `content`, numbers it in our stream to `to` (a contact, or a group's
-    /// conversation key), notes it for the surface and puts it in the outbox. Returns its id and
-    /// the ops that make it durable (conversation, history, outbox), for the caller's commit.
-    pub(crate) fn queue_content(
+    /// conversation key), notes it for the surface and puts it in the outbox. `outbox_payload`
+    /// turns the encoded payload into what the outbox entry keeps (a group message is encrypted
+    /// there and then); nothing changes if it or the encoding fails. Returns the id and the ops
+    /// that make it durable (conversation, history, outbox), for the caller's commit.
+    pub(crate) fn queue_content<E: From<SendError>>(
         &mut self,
         now: u64,
         to: Address,
         content: Content,
-    ) -> Result<(MessageId, Vec<StoreOp>), SendError> {
-        content.validate()?;
+        outbox_payload: impl FnOnce(&mut Self, Vec<u8>) -> Result<Vec<u8>, E>,
+    ) -> Result<(MessageId, Vec<StoreOp>), E> {
+        content.validate().map_err(SendError::from)?;
         let id = MessageId::random(&mut self.rng);
-        let conversation = self
+        let mut conversation = self
             .conversations
-            .entry(to)
-            .or_insert_with(|| Conversation::new(to));
+            .get(&to)
+            .copied()
+            .unwrap_or_else(|| Conversation::new(to));
         let conv_seq = conversation.next_out_seq;
         conversation.next_out_seq += 1;
-        let conversation = *conversation;
         let payload = Payload {
             id,
             conv_seq,
             sent_at: now,
             body: Body::Content(content.clone()),
         }
-        .encode()?;
+        .encode()
+        .map_err(SendError::from)?;
+        let payload = outbox_payload(self, payload)?;
+        self.conversations.insert(to, conversation);
         let item = OutboxItem {
             id,
             peer: to,

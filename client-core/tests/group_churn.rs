@@ -51,19 +51,7 @@ fn members(world: &World, id: ClientId, group: &GroupId) -> BTreeSet<Account> {
 /// The texts of `sender`'s device in `id`'s group history, in history order.
 fn texts_from(world: &World, id: ClientId, group: &GroupId, sender: ClientId) -> Vec<String> {
     let prefix = format!("{} ", world.clients[sender].name);
-    let direction = if world.account_address(id) == world.account_address(sender) {
-        Direction::Outgoing
-    } else {
-        Direction::Incoming
-    };
-    world
-        .history(id, group.conversation(), direction)
-        .into_iter()
-        .filter_map(|message| match message.content {
-            Content::Text(text) if text.starts_with(&prefix) => Some(text),
-            _ => None,
-        })
-        .collect()
+    world.texts_by(id, group.conversation(), sender, &prefix)
 }
 
 /// One message from every device that holds itself a member, each recorded with its sender's

@@ -72,19 +72,7 @@ fn exchange(
 /// in history order.
 fn texts_from(world: &World, id: ClientId, group: &GroupId, sender: ClientId, tag: &str) -> Vec<String> {
     let prefix = format!("{} {tag} ", world.clients[sender].name);
-    let direction = if world.account_address(id) == world.account_address(sender) {
-        Direction::Outgoing
-    } else {
-        Direction::Incoming
-    };
-    world
-        .history(id, group.conversation(), direction)
-        .into_iter()
-        .filter_map(|message| match message.content {
-            Content::Text(text) if text.starts_with(&prefix) => Some(text),
-            _ => None,
-        })
-        .collect()
+    world.texts_by(id, group.conversation(), sender, &prefix)
 }
 
 fn assert_everyone_got_everything(

@@ -817,6 +817,30 @@ impl World {
             .collect()
     }
 
+    /// The texts in `id`'s history of `conversation` that `sender`'s device wrote and that
+    /// start with `prefix` (tests prefix each text with its sender's name), in history order:
+    /// outgoing ones when `sender` is a device of `id`'s own account, incoming ones otherwise.
+    pub fn texts_by(
+        &self,
+        id: ClientId,
+        conversation: Address,
+        sender: ClientId,
+        prefix: &str,
+    ) -> Vec<String> {
+        let direction = if self.account_address(id) == self.account_address(sender) {
+            Direction::Outgoing
+        } else {
+            Direction::Incoming
+        };
+        self.history(id, conversation, direction)
+            .into_iter()
+            .filter_map(|message| match message.content {
+                Content::Text(text) if text.starts_with(prefix) => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The status `id`'s store has for `message`.
     pub fn status(&self, id: ClientId, message: &MessageId) -> Option<MessageStatus> {
         self.clients[id]
