@@ -36,6 +36,7 @@ PASSPHRASES = {
     "alice": "alice's correct horse",
     "bob": "bob's battery staple",
     "alice-laptop": "alice's laptop staple",
+    "carol": "carol's tr0ub4dor",
 }
 
 started = time.monotonic()
@@ -267,6 +268,10 @@ class Hush:
         argv = [self.binary, "-p", self.profile(who), "chat", peer]
         return Child(f"{who}'s chat", argv, clean_env(HUSH_PASSPHRASE=PASSPHRASES[who]), stdin=True)
 
+    def group_chat(self, who, group):
+        argv = [self.binary, "-p", self.profile(who), "chat", "--group", group]
+        return Child(f"{who}'s group chat", argv, clean_env(HUSH_PASSPHRASE=PASSPHRASES[who]), stdin=True)
+
 
 def need(condition, message):
     if not condition:
@@ -422,6 +427,7 @@ def quickstart(bin_dir, home):
     need(positions[0] < positions[1], f"bob's inbox shows alice's messages out of order:\n{out}")
 
     two_devices(hush, relay_address)
+    groups(hush, relay_address, addresses)
 
 
 def two_devices(hush, relay_address):
@@ -479,6 +485,81 @@ def two_devices(hush, relay_address):
     need(f"removed device {linked}" in out, f"`hush device remove` did not confirm:\n{out}")
     _, out = hush.run("alice", "device", "list")
     need(linked not in out and out.count("\t") == 1, f"alice still lists the laptop:\n{out}")
+
+
+def groups(hush, relay_address, addresses):
+    """README "Groups": alice makes a group of three, everyone writes, carol is removed."""
+    step("hush init carol; carol, alice and bob become contacts and exchange a message")
+    _, out = hush.run("carol", "init", "--relay", relay_address)
+    addresses["carol"] = grab(r"^address: (hush:[0-9a-f]{64})$", out, "address from carol's init")
+    for who, name, address in (("alice", "carol", addresses["carol"]), ("bob", "carol", addresses["carol"]),
+                               ("carol", "alice", addresses["alice"]), ("carol", "bob", addresses["bob"])):
+        _, out = hush.run(who, "contact", "add", name, address)
+        need(f"{name}: Added" in out, f"{who} could not add {name}:\n{out}")
+    for who, to in (("carol", "alice"), ("carol", "bob"), ("bob", "carol")):
+        _, out = hush.run(who, "send", to, f"hi {to}, it is {who}")
+        need(re.search(r"^sent$", out, re.MULTILINE), f"{who}'s `hush send` to {to} did not report sent:\n{out}")
+    for who in ("alice", "bob", "carol"):
+        hush.run(who, "inbox")
+
+    step("alice: hush group create climbing bob carol")
+    _, out = hush.run("alice", "group", "create", "climbing", "bob", "carol")
+    group_id = grab(r"^group ([0-9a-f]{32}) climbing$", out, "the new group's id")
+    for who, others in (("alice", ("bob", "carol")), ("bob", ("alice (admin)", "carol")),
+                        ("carol", ("alice (admin)", "bob"))):
+        _, out = hush.run(who, "group", "list")
+        line = grab(rf"^({group_id} climbing: .*)$", out, f"the group in {who}'s list")
+        need(sorted(line.split(": ", 1)[1].split(", ")) == sorted(others),
+             f"{who}'s list shows the members as {line!r}, not {others}")
+
+    step("bob and carol open `hush chat --group climbing`")
+    bob_chat = hush.group_chat("bob", "climbing")
+    carol_chat = hush.group_chat("carol", "climbing")
+    bob_chat.expect(r"^-- chatting in climbing with ", what="bob's group chat opening")
+    carol_chat.expect(r"^-- chatting in climbing with ", what="carol's group chat opening")
+
+    step("bob types a line: carol's chat shows it from bob; bob's shows it sent")
+    question = "tuesday at six?"
+    bob_chat.send_line(question)
+    question_id = bob_chat.expect(r"^  · ([0-9a-f]{8}) queued$", what="the queued mark").group(1)
+    bob_chat.expect(rf"^  · {question_id} sent$", what=f"the sent mark of {question_id}")
+    carol_chat.expect(rf"^\[\d\d:\d\d:\d\d\] bob: {re.escape(question)}$", what="bob's line")
+
+    step("alice: hush group send; both chats show it from alice")
+    answer = "see you there"
+    _, out = hush.run("alice", "group", "send", "climbing", answer)
+    need(re.search(r"^sent$", out, re.MULTILINE), f"alice's `hush group send` did not report sent:\n{out}")
+    for chat in (bob_chat, carol_chat):
+        chat.expect(rf"^\[\d\d:\d\d:\d\d\] alice: {re.escape(answer)}$", what="alice's line")
+
+    step("alice: hush group history shows both, in order")
+    _, out = hush.run("alice", "group", "history", "climbing")
+    need(re.search(rf"^bob: {re.escape(question)}\nme: {re.escape(answer)}$", out, re.MULTILINE),
+         f"alice's group history is not bob's question then her answer:\n{out}")
+
+    step("alice removes carol: both chats say so; bob's next line reaches alice, not carol")
+    _, out = hush.run("alice", "group", "remove", "climbing", "carol")
+    need("removed carol from climbing" in out, f"`hush group remove` did not confirm:\n{out}")
+    carol_chat.expect(r"^  ! you are no longer a member of climbing$", what="carol's removal")
+    bob_chat.expect(r"^  \(group climbing now: me, alice \(admin\)\)$", what="the group without carol")
+    after = "just the two of us"
+    bob_chat.send_line(after)
+    after_id = bob_chat.expect(r"^  · ([0-9a-f]{8}) queued$", what="the queued mark").group(1)
+    bob_chat.expect(rf"^  · {after_id} sent$", what=f"the sent mark of {after_id}")
+    _, out = hush.run("alice", "group", "history", "climbing")
+    need(re.search(rf"^bob: {re.escape(after)}$", out, re.MULTILINE),
+         f"alice's group history lacks bob's line after the removal:\n{out}")
+
+    step("close both chats; carol's never showed the line sent after her removal")
+    for chat in (bob_chat, carol_chat):
+        chat.close_stdin()
+        code = chat.wait()
+        need(code == 0, f"{chat.name} exited with {code}.\n{chat.tail()}")
+    need(not any(after in line for line in carol_chat.log), f"carol's chat showed {after!r}:\n{carol_chat.tail()}")
+    _, out = hush.run("carol", "group", "history", "climbing")
+    need(answer in out and after not in out, f"carol's group history after her removal:\n{out}")
+    _, out = hush.run("carol", "group", "list")
+    need("climbing [you are no longer a member]" in out, f"carol's list does not show her removed:\n{out}")
 
 
 def chat_screens(hush, home, said, bounce_relay):

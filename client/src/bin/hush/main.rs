@@ -143,7 +143,12 @@ enum Command {
     /// they arrive. Without a terminal (or with --plain) a line mode: type a line to send it.
     Chat {
         /// Contact name or address.
-        with: String,
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        with: Option<String>,
+        /// Chat in a group instead (its name or the id `hush group list` prints); always the
+        /// line mode: typed lines go to every member, incoming lines name their author.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
         /// The line mode even at a terminal (for scripts).
         #[arg(long)]
         plain: bool,
@@ -371,7 +376,11 @@ async fn run(cli: Cli) -> Result<()> {
             commands::search::run(dir, query).await
         }
         Command::Conversations { output } => commands::conversations::run(dir, output.json).await,
-        Command::Chat { with, plain } => chat::run(dir, &with, plain).await,
+        Command::Chat { with, group, plain } => match (with, group) {
+            (_, Some(group)) => chat::run_group(dir, &group).await,
+            (Some(with), None) => chat::run(dir, &with, plain).await,
+            (None, None) => anyhow::bail!("name a contact, or a group with --group"),
+        },
         Command::Requests => commands::peer::requests(dir).await,
         Command::Accept { who } => commands::peer::act(dir, &who, PeerAction::Accept).await,
         Command::Block { who } => commands::peer::act(dir, &who, PeerAction::Block).await,

@@ -1,6 +1,7 @@
 //! `hush chat`: a terminal UI at a terminal ([`tui`]), the line mode ([`plain`]) with `--plain`
 //! or when standard input or output is not a terminal (scripts, pipes).
 
+mod group;
 mod plain;
 mod surface;
 mod timer;
@@ -18,6 +19,11 @@ pub fn printable(text: &str) -> String {
     text.chars()
         .map(|ch| if ch.is_control() { '\u{fffd}' } else { ch })
         .collect()
+}
+
+/// Runs the chat in the group `group` (its name or id prefix): the line mode, at a terminal too.
+pub async fn run_group(dir: &Path, group: &str) -> Result<()> {
+    group::run(dir, group).await
 }
 
 /// Runs the chat with `with` (a contact name or an address).

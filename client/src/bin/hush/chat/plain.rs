@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::profile::Profile;
 
 /// Longest wait, once input ends, for our last messages to reach the relay.
-const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// History lines shown when the chat opens.
 const BACKLOG: usize = 20;
 

@@ -19,7 +19,7 @@ fn id_text(id: &GroupId) -> String {
 }
 
 /// The group `who` names: an id prefix of 8 digits or more, or the name of exactly one group.
-async fn find(profile: &Profile, who: &str) -> Result<GroupState> {
+pub(crate) async fn find(profile: &Profile, who: &str) -> Result<GroupState> {
     let groups = profile.client.groups().await?;
     let lower = who.to_ascii_lowercase();
     let by_id: Vec<&GroupState> = if lower.len() >= 8 && lower.chars().all(|c| c.is_ascii_hexdigit()) {
