@@ -2014,9 +2014,18 @@ def decode_payload(data: bytes) -> dict:
         raw = r.take(r.varint(64))
         body = {"type": "group", "data": raw.hex()}
         # A group control message (PROTOCOL.md "Group control messages"): kind 3 is a key
-        # request, the 16-byte group id and nothing more.
+        # request, the 16-byte group id and nothing more; kind 4 a sender key after a previous
+        # chain: its id, a u32 count, then a distribution (SPEC §10.5) that must decode and
+        # name another chain.
         if raw[:1] == b"\x03" and len(raw) == 17:
             body["control"] = {"kind": "key_request", "group_id": raw[1:].hex()}
+        if raw[:1] == b"\x04" and len(raw) >= 21:
+            distribution = SenderKeyDistribution.decode(raw[21:])
+            if distribution.label.distribution_id == raw[1:17]:
+                raise PayloadRefused("Malformed")
+            body["control"] = {"kind": "sender_key_after", "previous": raw[1:17].hex(),
+                               "count": struct.unpack(">I", raw[17:21])[0],
+                               "distribution": raw[21:].hex()}
     else:
         raise PayloadRefused("Malformed")
     if r.at != len(data):

@@ -24,8 +24,8 @@ use crate::core::Core;
 use crate::devices::peers::peer_account_key;
 use crate::event::{ClaimedSender, DropReason, Event, PayloadFault};
 use crate::groups::{
-    ControlError, GroupControl, GroupId, GroupLog, GroupOperation, GroupRecord, GroupState, GroupUpdate,
-    GroupUpdateError, MAX_CONTROL_UPDATES, MAX_GROUP_HELD, Received, Role,
+    ChainId, ControlError, GroupControl, GroupId, GroupLog, GroupOperation, GroupRecord, GroupState,
+    GroupUpdate, GroupUpdateError, MAX_CONTROL_UPDATES, MAX_GROUP_HELD, Predecessor, Received, Role,
 };
 use crate::records::StoreOp;
 
@@ -266,6 +266,12 @@ impl Core {
             // A new epoch: those who left cannot read on, those who came cannot read back.
             if let Some(record) = self.groups.get_mut(id) {
                 record.epoch = record.epoch.saturating_add(1);
+                // The new chain names the old one and its length, so members deliver nothing of
+                // the new before the old is complete (order across epochs).
+                record.previous = record.sender.as_ref().map(|old| Predecessor {
+                    distribution_id: old.label().distribution_id,
+                    count: old.iteration(),
+                });
                 let sender = GroupSender::new(id.0, self.account.identity_key(), record.epoch, &mut self.rng);
                 record.start = Some(sender.clone());
                 record.sender = Some(sender);
@@ -338,15 +344,16 @@ impl Core {
         to: Option<&BTreeSet<AccountKey>>,
         ops: &mut Vec<StoreOp>,
     ) {
-        let Some(distribution) = self
-            .groups
-            .get(id)
-            .and_then(|record| record.start.as_ref())
-            .map(|start| Box::new(start.distribution()))
-        else {
+        let Some(control) = self.groups.get(id).and_then(|record| {
+            let start = record.start.as_ref()?;
+            Some(GroupControl::SenderKey {
+                distribution: Box::new(start.distribution()),
+                after: record.previous,
+            })
+        }) else {
             return;
         };
-        self.queue_control(now, id, &GroupControl::SenderKey(distribution), to, ops);
+        self.queue_control(now, id, &control, to, ops);
     }
 
     /// Queues `control` to the accounts `to` (every member of `id` when `None`), and to our own
@@ -411,9 +418,9 @@ impl Core {
         };
         match control {
             GroupControl::Updates(updates) => self.accept_updates(now, from, account, updates, ops, events),
-            GroupControl::SenderKey(distribution) => {
+            GroupControl::SenderKey { distribution, after } => {
                 let id = GroupId(distribution.label().group_id);
-                if self.take_sender_key(now, from, account, &distribution, ops, events) {
+                if self.take_sender_key(now, from, account, &distribution, after, ops, events) {
                     // Messages that waited for this chain can be read now.
                     self.retry_waiting(now, id, ops, events);
                 }
@@ -525,12 +532,14 @@ impl Core {
     /// seen the update that adds it) with the group's waiting messages, and tried again when
     /// the log comes or changes. Asking again would not do: by then its sender may have moved
     /// to a later epoch, and the messages of this one would wait for good.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn take_sender_key(
         &mut self,
         now: u64,
         from: Address,
         account: AccountKey,
         distribution: &SenderKeyDistribution,
+        after: Option<Predecessor>,
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) -> bool {
@@ -540,7 +549,7 @@ impl Core {
         };
         let id = GroupId(distribution.label().group_id);
         let Some(record) = self.groups.get_mut(&id) else {
-            self.keep_early(now, id, held_key(&from, distribution), ops);
+            self.keep_early(now, id, held_key(&from, distribution, after), ops);
             return false;
         };
         if record.state().role(&account).is_none() {
@@ -550,7 +559,7 @@ impl Core {
             {
                 events.push(drop(ControlError::NotMember));
             } else {
-                record.waiting.push((held_key(&from, distribution), now));
+                record.waiting.push((held_key(&from, distribution, after), now));
                 ops.push(StoreOp::PutGroup(record.to_blob()));
             }
             return false;
@@ -559,6 +568,17 @@ impl Core {
             events.push(drop(ControlError::Chain(error)));
             return false;
         }
+        let chain: ChainId = (*from.as_bytes(), distribution.label().distribution_id);
+        // The chain is read from where its key starts (the epoch's start), in order.
+        record.next.entry(chain).or_insert(distribution.iteration());
+        if let Some(after) = after {
+            record.after.insert(chain, after);
+        }
+        // Predecessors of chains no longer held (evicted, or their device's account gone).
+        let chains = &record.chains;
+        record.after.retain(|(device, id), _| {
+            Address::from_bytes(*device).is_ok_and(|device| chains.holds(&device.identity(), id))
+        });
         self.save_group(&id, ops);
         true
     }
@@ -578,8 +598,11 @@ pub(crate) fn was_member(record: &GroupRecord, account: &AccountKey) -> bool {
 
 /// First byte of a held sender key among a group's early or waiting messages (a sender-key
 /// message starts with its version, 2): `E0 || sending device's identity key 32 ||
-/// distribution`. Local storage only.
+/// distribution`, as earlier versions held them. Local storage only.
 const HELD_KEY_TAG: u8 = 0xE0;
+/// First byte of a held sender key, with the chain it follows on from: `E2 || sending
+/// device's identity key 32 || sender-key control message (kind 2 or 4)`. Local storage only.
+const HELD_KEY_AFTER_TAG: u8 = 0xE2;
 /// First byte of held group updates among a group's early messages: `E1 || sending device's
 /// identity key 32 || updates control message`. Local storage only.
 const HELD_UPDATES_TAG: u8 = 0xE1;
@@ -593,14 +616,18 @@ fn held_control(tag: u8, from: &Address, control: &[u8]) -> Vec<u8> {
 }
 
 /// A sender key from `from`, as held.
-fn held_key(from: &Address, distribution: &SenderKeyDistribution) -> Vec<u8> {
-    held_control(HELD_KEY_TAG, from, &distribution.to_bytes())
+fn held_key(from: &Address, distribution: &SenderKeyDistribution, after: Option<Predecessor>) -> Vec<u8> {
+    let control = GroupControl::SenderKey {
+        distribution: Box::new(distribution.clone()),
+        after,
+    };
+    held_control(HELD_KEY_AFTER_TAG, from, &control.encode())
 }
 
 /// What a held entry is: updates or a key (with the device they came from), or a message.
 pub(crate) enum Held {
     Updates(Address, Vec<GroupUpdate>),
-    Key(Address, Box<SenderKeyDistribution>),
+    Key(Address, Box<SenderKeyDistribution>, Option<Predecessor>),
     Message,
 }
 
@@ -617,8 +644,12 @@ pub(crate) fn unhold(bytes: &[u8]) -> Held {
     };
     match tag {
         HELD_KEY_TAG => match SenderKeyDistribution::from_bytes(control) {
-            Ok(distribution) => Held::Key(device, Box::new(distribution)),
+            Ok(distribution) => Held::Key(device, Box::new(distribution), None),
             Err(_) => Held::Message,
+        },
+        HELD_KEY_AFTER_TAG => match GroupControl::decode(control) {
+            Ok(GroupControl::SenderKey { distribution, after }) => Held::Key(device, distribution, after),
+            _ => Held::Message,
         },
         HELD_UPDATES_TAG => match GroupControl::decode(control) {
             Ok(GroupControl::Updates(updates)) => Held::Updates(device, updates),

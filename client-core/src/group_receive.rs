@@ -15,13 +15,74 @@ use crate::core::Core;
 use crate::event::{DropReason, Event};
 use crate::group_control::{Held, unhold, was_member};
 use crate::groups::{
-    ChainId, GroupDropReason, GroupId, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES, MAX_GROUP_HELD, early_blob,
+    ChainId, GroupDropReason, GroupId, GroupRecord, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES, MAX_GROUP_HELD,
+    early_blob,
 };
 use crate::records::{Direction, MessageStatus, StoreOp, StoredMessage};
 
 /// How long a group message ahead of a missing one waits before it is delivered anyway (the
 /// missing one may have failed for good at its sender); a late one is still delivered.
 pub const GROUP_GAP_MS: u64 = 5 * 60_000;
+
+/// How far back [`chain_ready`] follows a chain's predecessors, and how many chains one release
+/// visits: a device keeps a few chains per group, and one that names its chains in a circle
+/// only delays its own messages (until [`GROUP_GAP_MS`]).
+const MAX_PREDECESSORS: usize = 8;
+
+/// Whether `chain` holds `(device, distribution id)`'s chain.
+fn holds(record: &GroupRecord, chain: &ChainId) -> bool {
+    Address::from_bytes(chain.0).is_ok_and(|device| record.chains.holds(&device.identity(), &chain.1))
+}
+
+/// Whether the messages of `chain` may be delivered: the chain it follows on from, if we hold
+/// it, has delivered the messages its sender said it sent on it, and so on back. A chain we do
+/// not hold (we joined later, or it was dropped) is not waited for.
+fn chain_ready(record: &GroupRecord, chain: ChainId) -> bool {
+    let mut current = chain;
+    for _ in 0..MAX_PREDECESSORS {
+        let Some(after) = record.after.get(&current) else {
+            return true;
+        };
+        let previous: ChainId = (current.0, after.distribution_id);
+        if !holds(record, &previous) {
+            return true;
+        }
+        if record.next.get(&previous).copied().unwrap_or(0) < after.count {
+            return false;
+        }
+        current = previous;
+    }
+    true
+}
+
+/// The chains that follow on from `chain` (the same device's next ones).
+fn successors(record: &GroupRecord, chain: ChainId) -> Vec<ChainId> {
+    record
+        .after
+        .iter()
+        .filter(|(next, after)| next.0 == chain.0 && after.distribution_id == chain.1)
+        .map(|(next, _)| *next)
+        .collect()
+}
+
+/// `chain` and the held chains it follows on from, the oldest first.
+fn with_ancestors(record: &GroupRecord, chain: ChainId) -> Vec<ChainId> {
+    let mut line = vec![chain];
+    let mut current = chain;
+    while line.len() < MAX_PREDECESSORS {
+        let Some(after) = record.after.get(&current) else {
+            break;
+        };
+        let previous: ChainId = (current.0, after.distribution_id);
+        if !holds(record, &previous) || line.contains(&previous) {
+            break;
+        }
+        line.push(previous);
+        current = previous;
+    }
+    line.reverse();
+    line
+}
 
 impl Core {
     /// A delivered envelope that starts with the shared-envelope tag.
@@ -122,7 +183,8 @@ impl Core {
         );
         let position = message.iteration();
         let next = *record.next.entry(chain).or_insert(position);
-        if position > next {
+        // Ahead of a gap in its chain, or on a chain whose predecessor is not complete yet.
+        if position > next || (position == next && !chain_ready(record, chain)) {
             if record.ahead.len() >= MAX_GROUP_HELD {
                 return events.push(drop(GroupDropReason::TooManyWaiting));
             }
@@ -137,7 +199,8 @@ impl Core {
         self.release_ahead(now, group, chain, ops, events);
     }
 
-    /// Delivers the messages of `chain` that are next in line now.
+    /// Delivers the messages of `chain` that are next in line now, then those of the chains
+    /// that follow on from it and are complete now.
     fn release_ahead(
         &mut self,
         now: u64,
@@ -146,18 +209,32 @@ impl Core {
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
     ) {
-        let device = Address::from_bytes(chain.0).ok();
-        loop {
-            let Some(record) = self.groups.get_mut(&group) else {
-                return;
-            };
-            let next = record.next.get(&chain).copied().unwrap_or(0);
-            let Some((encoded, _)) = record.ahead.remove(&(chain, next)) else {
+        let mut work = vec![chain];
+        let mut visited = 0;
+        while let Some(chain) = work.pop() {
+            visited += 1;
+            if visited > MAX_PREDECESSORS {
                 break;
-            };
-            record.next.insert(chain, next.saturating_add(1));
-            if let Some(device) = device {
-                self.deliver_group(now, group, device, &encoded, ops, events);
+            }
+            let device = Address::from_bytes(chain.0).ok();
+            loop {
+                let Some(record) = self.groups.get_mut(&group) else {
+                    return;
+                };
+                if !chain_ready(record, chain) {
+                    break;
+                }
+                let next = record.next.get(&chain).copied().unwrap_or(0);
+                let Some((encoded, _)) = record.ahead.remove(&(chain, next)) else {
+                    break;
+                };
+                record.next.insert(chain, next.saturating_add(1));
+                if let Some(device) = device {
+                    self.deliver_group(now, group, device, &encoded, ops, events);
+                }
+            }
+            if let Some(record) = self.groups.get(&group) {
+                work.extend(successors(record, chain));
             }
         }
         if let Some(record) = self.groups.get(&group) {
@@ -292,7 +369,9 @@ impl Core {
         for (bytes, received_at) in held {
             match unhold(&bytes) {
                 Held::Updates(device, list) => updates.push((device, list)),
-                Held::Key(device, distribution) => keys.push((device, distribution, received_at)),
+                Held::Key(device, distribution, after) => {
+                    keys.push((device, distribution, after, received_at))
+                }
                 Held::Message => messages.push((bytes, received_at)),
             }
         }
@@ -306,10 +385,10 @@ impl Core {
                 None => events.push(unknown(device)),
             }
         }
-        for (device, distribution, received_at) in keys {
+        for (device, distribution, after, received_at) in keys {
             match self.device_account(&device) {
                 Some(account) => {
-                    self.take_sender_key(received_at, device, account, &distribution, ops, events);
+                    self.take_sender_key(received_at, device, account, &distribution, after, ops, events);
                 }
                 None => events.push(unknown(device)),
             }
@@ -363,16 +442,23 @@ impl Core {
             })
             .collect();
         let (mut ops, mut events) = (Vec::new(), Vec::new());
-        for (group, chain) in overdue {
-            let Some(record) = self.groups.get_mut(&group) else {
+        for (group, overdue) in overdue {
+            let Some(record) = self.groups.get(&group) else {
                 continue;
             };
-            // Skip to the first message held on the chain.
-            if let Some(((_, first), _)) = record.ahead.range((chain, 0)..=(chain, u32::MAX)).next() {
-                let first = *first;
-                record.next.insert(chain, first);
+            // The chain and those it follows on from are given up waiting for, the oldest
+            // first: each skips to its first held message.
+            for chain in with_ancestors(record, overdue) {
+                let Some(record) = self.groups.get_mut(&group) else {
+                    break;
+                };
+                record.after.remove(&chain);
+                if let Some(((_, first), _)) = record.ahead.range((chain, 0)..=(chain, u32::MAX)).next() {
+                    let first = *first;
+                    record.next.insert(chain, first);
+                }
+                self.release_ahead(now, group, chain, &mut ops, &mut events);
             }
-            self.release_ahead(now, group, chain, &mut ops, &mut events);
         }
         if !ops.is_empty() {
             self.commit(ops);

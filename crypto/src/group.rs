@@ -92,6 +92,11 @@ impl GroupSender {
         &self.label
     }
 
+    /// Messages encrypted on this chain so far (the chain position of the next one).
+    pub fn iteration(&self) -> u32 {
+        self.iteration
+    }
+
     /// The distribution message for members, starting at the current iteration (new members
     /// cannot read earlier messages).
     pub fn distribution(&self) -> SenderKeyDistribution {

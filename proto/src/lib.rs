@@ -1,7 +1,7 @@
 //! # hush-proto
 //!
 //! The client–relay wire format, with no I/O. A connection is QUIC with ALPN [`ALPN`]
-//! (`hush/5`, which carries the version). The client opens one bidirectional stream; each side
+//! (`hush/6`, which carries the version). The client opens one bidirectional stream; each side
 //! writes [frames](frame): a big-endian `u32` body length, then the body, a
 //! [postcard](https://docs.rs/postcard) encoding of [`ClientFrame`] (client to relay) or
 //! [`ServerFrame`] (relay to client). The length is checked against [`MAX_FRAME_LEN`] (or a
@@ -66,7 +66,7 @@ pub use types::{
 /// (`SendShared`, `SendEphemeral`, `EphemeralPushed`, `EphemeralDropped`, `Push::Ephemeral`);
 /// version 5 added KEM prekeys for PQXDH (`UploadKemPreKeys`, `KemPreKeysStored`,
 /// `Push::KemPreKeysLow`, and the bundle's KEM prekey).
-pub const ALPN: &[u8] = b"hush/5";
+pub const ALPN: &[u8] = b"hush/6";
 
 /// Hard ceiling on a frame body. A hush-crypto message is at most 1 MiB of plaintext plus about
 /// 1 KiB of headers; 64 KiB more leaves room for the frame's own fields. Relays may enforce less.

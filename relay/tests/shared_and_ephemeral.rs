@@ -427,8 +427,8 @@ async fn a_client_offering_only_an_older_protocol_version_fails_the_handshake() 
         let connecting = endpoint.connect(relay.addr, hush_net::SERVER_NAME).unwrap();
         async move { (connecting.await, endpoint) }
     };
-    assert_eq!(hush_proto::ALPN, b"hush/5");
-    for old in [&b"hush/4"[..], b"hush/3", b"hush/2", b"hush/1"] {
+    assert_eq!(hush_proto::ALPN, b"hush/6");
+    for old in [&b"hush/5"[..], b"hush/4", b"hush/3", b"hush/2", b"hush/1"] {
         let (outcome, _endpoint) = connect(old).await;
         // TLS alert 120, no_application_protocol: QUIC crypto error 0x100 + 120.
         match outcome {

@@ -2,8 +2,9 @@
 //!
 //! No randomness: the message ids are fixed, so the file pins the encoding alone.
 
-use hush_client_core::groups::{GroupControl, GroupId};
+use hush_client_core::groups::{GroupControl, GroupId, Predecessor};
 use hush_client_core::{Address, Body, Content, MessageId, Payload, PayloadError, ReceiptKind};
+use hush_crypto::group::SenderKeyDistribution;
 use serde_json::{Value, json};
 
 use crate::rng::Recorder;
@@ -18,8 +19,9 @@ pub const DESCRIPTION: &str = "End-to-end payloads (proto/PROTOCOL.md, End to en
     answer bool, reuse_seen bool }, 3 AccessKey { key [32] }, 4 Sent { to [32], seq varint, kind \
     varint, data bytes }, 5 ReadSync { peer [32], ids Vec<[16]> }, 6 ListChanged { account [32], \
     counter varint }, 7 Group { data bytes }: a group control message, proto/PROTOCOL.md \
-    \"Group control messages\", whose key request `03 || group id [16]` the `control` field of a \
-    case decodes) }; the 32-byte keys must be valid Ed25519 keys (SPEC 3.2). `cases` decode to \
+    \"Group control messages\", whose key request `03 || group id [16]` and sender key after \
+    `04 || previous distribution id [16] || u32 count || distribution (SPEC 10.5)` the `control` \
+    field of a case decodes) }; the 32-byte keys must be valid Ed25519 keys (SPEC 3.2). `cases` decode to \
     their fields and encode to their bytes; `refused` are decoded to the named error. A refused input is \
     `bytes` followed by `fill_count` copies of `fill_byte`.";
 
@@ -189,7 +191,40 @@ fn valid_cases() -> Vec<(&'static str, Payload)> {
                 body: Body::Group(GroupControl::KeyRequest(GroupId(*b"hush-group-id-01")).encode()),
             },
         ),
+        (
+            "group_sender_key_after",
+            Payload {
+                id: MessageId(ID_B),
+                conv_seq: 0,
+                sent_at: 15,
+                body: Body::Group(
+                    GroupControl::SenderKey {
+                        distribution: Box::new(distribution()),
+                        after: Some(Predecessor {
+                            distribution_id: [5; 16],
+                            count: 258,
+                        }),
+                    }
+                    .encode(),
+                ),
+            },
+        ),
     ]
+}
+
+/// A sender-key distribution built from fixed bytes (SPEC §10.5): group `hush-group-id-01`,
+/// sender and signing key the base point, epoch 3, distribution id `07…`, iteration 0, chain
+/// key `09…`.
+fn distribution() -> SenderKeyDistribution {
+    let mut bytes = vec![2, 4];
+    bytes.extend_from_slice(b"hush-group-id-01");
+    bytes.extend_from_slice(&BASE_POINT);
+    bytes.extend_from_slice(&3u64.to_be_bytes());
+    bytes.extend_from_slice(&[7; 16]);
+    bytes.extend_from_slice(&0u32.to_be_bytes());
+    bytes.extend_from_slice(&[9; 32]);
+    bytes.extend_from_slice(&BASE_POINT);
+    SenderKeyDistribution::from_bytes(&bytes).expect("a valid distribution")
 }
 
 /// The Ed25519 base point, a valid key for an address.
@@ -259,8 +294,22 @@ pub fn fields(payload: &Payload) -> Value {
         }),
         Body::Group(data) => {
             let mut body = json!({ "type": "group", "data": hex(data) });
-            if let Ok(GroupControl::KeyRequest(id)) = GroupControl::decode(data) {
-                body["control"] = json!({ "kind": "key_request", "group_id": hex(&id.0) });
+            match GroupControl::decode(data) {
+                Ok(GroupControl::KeyRequest(id)) => {
+                    body["control"] = json!({ "kind": "key_request", "group_id": hex(&id.0) });
+                }
+                Ok(GroupControl::SenderKey {
+                    distribution,
+                    after: Some(after),
+                }) => {
+                    body["control"] = json!({
+                        "kind": "sender_key_after",
+                        "previous": hex(&after.distribution_id),
+                        "count": after.count,
+                        "distribution": hex(&distribution.to_bytes()),
+                    });
+                }
+                _ => {}
             }
             body
         }

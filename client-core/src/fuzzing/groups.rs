@@ -160,7 +160,8 @@ pub fn decode_group_control(data: &[u8]) {
 }
 
 /// Seeds for `decode_group_control`: the fixture's log in one message, each update alone, a
-/// sender key and a key request of the fixture's group.
+/// sender key (a first one, and one after a previous chain) and a key request of the fixture's
+/// group.
 // A fresh sender chain of a valid group always makes a distribution.
 pub(super) fn control_seeds() -> Vec<(String, Vec<u8>)> {
     let fixture = fixture();
@@ -180,7 +181,22 @@ pub(super) fn control_seeds() -> Vec<(String, Vec<u8>)> {
     let sender = hush_crypto::group::GroupSender::new(id.0, device.identity_key(), 3, &mut *rng);
     seeds.push((
         "sender_key".to_owned(),
-        GroupControl::SenderKey(Box::new(sender.distribution())).encode(),
+        GroupControl::SenderKey {
+            distribution: Box::new(sender.distribution()),
+            after: None,
+        }
+        .encode(),
+    ));
+    seeds.push((
+        "sender_key_after".to_owned(),
+        GroupControl::SenderKey {
+            distribution: Box::new(sender.distribution()),
+            after: Some(crate::groups::Predecessor {
+                distribution_id: [5; 16],
+                count: 7,
+            }),
+        }
+        .encode(),
     ));
     seeds.push(("key_request".to_owned(), GroupControl::KeyRequest(id).encode()));
     seeds

@@ -6,7 +6,14 @@
 //!   kind 1, updates:    u16 count (1..=MAX_CONTROL_UPDATES) || count × (u32 length || group update)
 //!   kind 2, sender key: a sender-key distribution (hush-crypto, SPEC §9), the rest of the bytes
 //!   kind 3, key request: group id (16)
+//!   kind 4, sender key after: previous distribution id (16) || u32 count || a sender-key
+//!           distribution, the rest of the bytes
 //! ```
+//!
+//! Kind 4 (protocol version 6) is a sender key that follows on from the sending device's
+//! previous chain in the group ([`Predecessor`]): the receiver that holds that chain delivers
+//! nothing of the new one before the `count` messages of the old one, so a sender's messages
+//! keep their order across epochs.
 //!
 //! A key request asks the receiving member for its current sender key of the group: a member
 //! that has just joined, or has just learnt of new members, sends one to them, since their keys
@@ -26,6 +33,18 @@ pub const CONTROL_UPDATES: u8 = 1;
 pub const CONTROL_SENDER_KEY: u8 = 2;
 /// Kind byte of a request for the receiver's sender key.
 pub const CONTROL_KEY_REQUEST: u8 = 3;
+/// Kind byte of a sender key that names the chain it follows on from.
+pub const CONTROL_SENDER_KEY_AFTER: u8 = 4;
+
+/// The chain a sender chain follows on from: the same device's previous chain in the group (a
+/// distribution id) and how many messages were encrypted on it (its positions `0..count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Predecessor {
+    /// The previous chain's distribution id.
+    pub distribution_id: [u8; 16],
+    /// Messages encrypted on it.
+    pub count: u32,
+}
 
 /// Most updates one control message carries: a log this long (a busy group's history) still fits
 /// in a payload, since updates of most kinds are under 300 bytes; a longer log is sent in parts.
@@ -36,8 +55,14 @@ pub const MAX_CONTROL_UPDATES: usize = 128;
 pub enum GroupControl {
     /// Updates of one group, in the log's order.
     Updates(Vec<GroupUpdate>),
-    /// The sending device's sender key for a group (its current chain).
-    SenderKey(Box<SenderKeyDistribution>),
+    /// The sending device's sender key for a group (its current chain), and the chain it
+    /// follows on from (none for a device's first chain in the group).
+    SenderKey {
+        /// The key.
+        distribution: Box<SenderKeyDistribution>,
+        /// Its predecessor.
+        after: Option<Predecessor>,
+    },
     /// Asks for the receiver's current sender key of a group.
     KeyRequest(GroupId),
 }
@@ -88,7 +113,7 @@ impl GroupControl {
     pub fn group_id(&self) -> Option<GroupId> {
         match self {
             Self::Updates(updates) => updates.first().map(GroupUpdate::group_id),
-            Self::SenderKey(distribution) => Some(GroupId(distribution.label().group_id)),
+            Self::SenderKey { distribution, .. } => Some(GroupId(distribution.label().group_id)),
             Self::KeyRequest(id) => Some(*id),
         }
     }
@@ -108,8 +133,21 @@ impl GroupControl {
                 }
                 out
             }
-            Self::SenderKey(distribution) => {
+            Self::SenderKey {
+                distribution,
+                after: None,
+            } => {
                 let mut out = vec![CONTROL_SENDER_KEY];
+                out.extend_from_slice(&distribution.to_bytes());
+                out
+            }
+            Self::SenderKey {
+                distribution,
+                after: Some(after),
+            } => {
+                let mut out = vec![CONTROL_SENDER_KEY_AFTER];
+                out.extend_from_slice(&after.distribution_id);
+                out.extend_from_slice(&after.count.to_be_bytes());
                 out.extend_from_slice(&distribution.to_bytes());
                 out
             }
@@ -126,15 +164,35 @@ impl GroupControl {
     pub fn decode(bytes: &[u8]) -> Result<Self, ControlError> {
         match bytes.split_first() {
             Some((&CONTROL_UPDATES, rest)) => decode_updates(rest),
-            Some((&CONTROL_SENDER_KEY, rest)) => SenderKeyDistribution::from_bytes(rest)
-                .map(|distribution| Self::SenderKey(Box::new(distribution)))
-                .map_err(|_| ControlError::SenderKey),
+            Some((&CONTROL_SENDER_KEY, rest)) => sender_key(rest, None),
+            Some((&CONTROL_SENDER_KEY_AFTER, rest)) => {
+                let (distribution_id, rest) =
+                    rest.split_first_chunk::<16>().ok_or(ControlError::Malformed)?;
+                let (count, rest) = rest.split_first_chunk::<4>().ok_or(ControlError::Malformed)?;
+                let after = Predecessor {
+                    distribution_id: *distribution_id,
+                    count: u32::from_be_bytes(*count),
+                };
+                sender_key(rest, Some(after))
+            }
             Some((&CONTROL_KEY_REQUEST, rest)) => <[u8; 16]>::try_from(rest)
                 .map(|id| Self::KeyRequest(GroupId(id)))
                 .map_err(|_| ControlError::Malformed),
             other => Err(ControlError::UnknownKind(other.map(|(kind, _)| *kind))),
         }
     }
+}
+
+fn sender_key(bytes: &[u8], after: Option<Predecessor>) -> Result<GroupControl, ControlError> {
+    let distribution = SenderKeyDistribution::from_bytes(bytes).map_err(|_| ControlError::SenderKey)?;
+    if after.is_some_and(|after| after.distribution_id == distribution.label().distribution_id) {
+        // A chain cannot follow on from itself.
+        return Err(ControlError::Malformed);
+    }
+    Ok(GroupControl::SenderKey {
+        distribution: Box::new(distribution),
+        after,
+    })
 }
 
 fn decode_updates(bytes: &[u8]) -> Result<GroupControl, ControlError> {
@@ -203,8 +261,33 @@ mod tests {
         assert_eq!(updates.group_id(), Some(GroupId([1; 16])));
 
         let sender = GroupSender::new([1; 16], device.identity_key(), 0, &mut rng);
-        let key = GroupControl::SenderKey(Box::new(sender.distribution()));
+        let key = GroupControl::SenderKey {
+            distribution: Box::new(sender.distribution()),
+            after: None,
+        };
         assert_eq!(GroupControl::decode(&key.encode()).unwrap(), key);
+        let after = Predecessor {
+            distribution_id: [5; 16],
+            count: 258,
+        };
+        let key_after = GroupControl::SenderKey {
+            distribution: Box::new(sender.distribution()),
+            after: Some(after),
+        };
+        let after_bytes = key_after.encode();
+        assert_eq!(
+            after_bytes[..21],
+            [[CONTROL_SENDER_KEY_AFTER].as_slice(), &[5; 16], &[0, 0, 1, 2]].concat()
+        );
+        assert_eq!(after_bytes[21..], key.encode()[1..]);
+        assert_eq!(GroupControl::decode(&after_bytes).unwrap(), key_after);
+        assert_eq!(
+            GroupControl::decode(&after_bytes[..20]),
+            Err(ControlError::Malformed)
+        );
+        let mut own = after_bytes.clone();
+        own[1..17].copy_from_slice(&sender.label().distribution_id);
+        assert_eq!(GroupControl::decode(&own), Err(ControlError::Malformed));
         let request = GroupControl::KeyRequest(GroupId([3; 16]));
         assert_eq!(request.encode()[..2], [CONTROL_KEY_REQUEST, 3]);
         assert_eq!(GroupControl::decode(&request.encode()).unwrap(), request);

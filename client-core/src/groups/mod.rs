@@ -25,7 +25,8 @@ mod log_tests;
 mod tests;
 
 pub use control::{
-    CONTROL_KEY_REQUEST, CONTROL_SENDER_KEY, CONTROL_UPDATES, ControlError, GroupControl, MAX_CONTROL_UPDATES,
+    CONTROL_KEY_REQUEST, CONTROL_SENDER_KEY, CONTROL_SENDER_KEY_AFTER, CONTROL_UPDATES, ControlError,
+    GroupControl, MAX_CONTROL_UPDATES, Predecessor,
 };
 pub use drop_reason::GroupDropReason;
 pub use error::{GroupRuleError, GroupUpdateError};

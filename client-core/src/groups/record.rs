@@ -8,10 +8,12 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use std::collections::BTreeMap;
 
-use super::{GroupId, GroupLog, GroupState, GroupUpdate};
+use super::{GroupId, GroupLog, GroupState, GroupUpdate, Predecessor};
 
-/// Version of the stored form.
-const RECORD_VERSION: u8 = 1;
+/// Version of the stored form: 3 adds the chains' predecessors; 1 (without them) still restores.
+const RECORD_VERSION: u8 = 3;
+/// The stored form before predecessors.
+const RECORD_VERSION_1: u8 = 1;
 
 /// One group this device is (or was) a member of.
 pub struct GroupRecord {
@@ -24,6 +26,9 @@ pub struct GroupRecord {
     /// read what we sent in this epoch. Every member of an epoch was one from its start (the
     /// chain rotates when an account comes or goes), so nobody reads more than it was sent.
     pub start: Option<GroupSender>,
+    /// The chain ours follows on from (our previous one and how many messages we sent on it);
+    /// `None` for our first chain in the group.
+    pub previous: Option<Predecessor>,
     /// The other member devices' chains.
     pub chains: GroupChains,
     /// The epoch of our sending chain: one more at each rotation (a member or device removed).
@@ -36,6 +41,9 @@ pub struct GroupRecord {
     /// Sender-key messages on a chain we do not hold yet (its key was refused before we knew its
     /// sender was a member, or is still on its way), with when they arrived.
     pub waiting: Vec<(Vec<u8>, u64)>,
+    /// Per received chain, the chain of the same device it follows on from: while we hold that
+    /// one and it has not delivered its count, the new chain's messages wait in `ahead`.
+    pub after: BTreeMap<ChainId, Predecessor>,
 }
 
 /// A received chain: the sending device's identity key and the chain's distribution id.
@@ -106,6 +114,40 @@ struct Wire {
     next: Vec<(ChainId, u32)>,
     ahead: Vec<(HeldAt, Held)>,
     waiting: Vec<(Vec<u8>, u64)>,
+    #[zeroize(skip)]
+    previous: Option<Predecessor>,
+    #[zeroize(skip)]
+    after: Vec<(ChainId, Predecessor)>,
+}
+
+/// The stored form of version 1 (no predecessors).
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+struct WireV1 {
+    updates: Vec<Vec<u8>>,
+    sender: Option<GroupSenderPickle>,
+    start: Option<GroupSenderPickle>,
+    chains: Vec<GroupReceiverPickle>,
+    epoch: u64,
+    next: Vec<(ChainId, u32)>,
+    ahead: Vec<(HeldAt, Held)>,
+    waiting: Vec<(Vec<u8>, u64)>,
+}
+
+impl WireV1 {
+    fn upgrade(&self) -> Wire {
+        Wire {
+            updates: self.updates.clone(),
+            sender: self.sender.clone(),
+            start: self.start.clone(),
+            chains: self.chains.clone(),
+            epoch: self.epoch,
+            next: self.next.clone(),
+            ahead: self.ahead.clone(),
+            waiting: self.waiting.clone(),
+            previous: None,
+            after: Vec::new(),
+        }
+    }
 }
 
 impl GroupRecord {
@@ -116,11 +158,13 @@ impl GroupRecord {
             log,
             start: Some(sender.clone()),
             sender: Some(sender),
+            previous: None,
             chains: GroupChains::new(id.0),
             epoch: 0,
             next: BTreeMap::new(),
             ahead: BTreeMap::new(),
             waiting: Vec::new(),
+            after: BTreeMap::new(),
         }
     }
 
@@ -144,6 +188,8 @@ impl GroupRecord {
             next: self.next.iter().map(|(k, v)| (*k, *v)).collect(),
             ahead: self.ahead.iter().map(|(k, v)| (*k, v.clone())).collect(),
             waiting: self.waiting.clone(),
+            previous: self.previous,
+            after: self.after.iter().map(|(k, v)| (*k, *v)).collect(),
         };
         let mut bytes = vec![RECORD_VERSION];
         // Serialising plain data into a Vec does not fail.
@@ -156,10 +202,15 @@ impl GroupRecord {
 
     /// Restores a stored group.
     pub fn from_blob(blob: &GroupBlob) -> Result<Self, GroupRecordError> {
-        let Some((&RECORD_VERSION, rest)) = blob.bytes.split_first() else {
-            return Err(GroupRecordError::Malformed);
+        let wire: Wire = match blob.bytes.split_first() {
+            Some((&RECORD_VERSION, rest)) => {
+                postcard::from_bytes(rest).map_err(|_| GroupRecordError::Malformed)?
+            }
+            Some((&RECORD_VERSION_1, rest)) => postcard::from_bytes::<WireV1>(rest)
+                .map_err(|_| GroupRecordError::Malformed)?
+                .upgrade(),
+            _ => return Err(GroupRecordError::Malformed),
         };
-        let wire: Wire = postcard::from_bytes(rest).map_err(|_| GroupRecordError::Malformed)?;
         let mut updates = wire
             .updates
             .iter()
@@ -185,6 +236,8 @@ impl GroupRecord {
             next: wire.next.iter().copied().collect(),
             ahead: wire.ahead.iter().cloned().collect(),
             waiting: wire.waiting.clone(),
+            previous: wire.previous,
+            after: wire.after.iter().copied().collect(),
         })
     }
 }

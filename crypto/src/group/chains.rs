@@ -107,6 +107,11 @@ impl GroupChains {
             .retain(|_, (_, receiver)| receiver.label.epoch >= epoch);
     }
 
+    /// Whether the chain `distribution_id` of `sender` is held.
+    pub fn holds(&self, sender: &IdentityKey, distribution_id: &[u8; DISTRIBUTION_ID_LEN]) -> bool {
+        self.chains.contains_key(&(*sender, *distribution_id))
+    }
+
     /// Number of chains held.
     pub fn chain_count(&self) -> usize {
         self.chains.len()
