@@ -224,4 +224,71 @@ fn a_removed_member_gets_nothing_sent_after_and_cannot_open_it() {
     let _ = Event::GroupChanged { group };
 }
 
+/// Alice's messages reach bob in her order though her chain rotates between them: a message of
+/// her new chain waits for the late last one of her old chain, and after the gap timeout it
+/// waits no longer (the late one is still delivered, after it).
+#[test]
+fn a_senders_order_holds_across_its_chain_rotations() {
+    let (mut world, ids, group) = group_of_four(46);
+    let [alice, bob, carol, dave, laptop] = ids[..] else {
+        unreachable!()
+    };
+    let bob_mailbox = world.address(bob).mailbox();
+    let drain = |world: &mut World| while world.step() {};
+    let send = |world: &mut World, text: &str| {
+        let content = Content::text(text);
+        world
+            .group(alice, |core, now| core.send_group(now, group, content))
+            .unwrap();
+    };
+    let remove = |world: &mut World, who: ClientId| {
+        let account = world.account_address(who);
+        world
+            .group(alice, |core, now| core.group_remove(now, group, &[account]))
+            .unwrap();
+    };
+    let at = |world: &World, who: ClientId| world.texts_by(who, group.conversation(), alice, "alice ");
+
+    // Her last message on her first chain is late to bob (not to his laptop).
+    world.relay.hold_back = Some(bob_mailbox);
+    send(&mut world, "alice old");
+    drain(&mut world);
+    assert_eq!(
+        world.relay.held_back.len(),
+        1,
+        "alice's message to bob is held back"
+    );
+    remove(&mut world, carol);
+    drain(&mut world);
+    send(&mut world, "alice new");
+    drain(&mut world);
+    assert_eq!(at(&world, laptop), ["alice old", "alice new"]);
+    assert!(at(&world, bob).is_empty(), "bob delivered {:?}", at(&world, bob));
+    let now = world.now;
+    world.relay.release_held_back(now);
+    world.drive();
+    assert_eq!(at(&world, bob), ["alice old", "alice new"]);
+
+    // Again, and the late one never comes in time: after GROUP_GAP_MS the new chain goes on.
+    world.relay.hold_back = Some(bob_mailbox);
+    send(&mut world, "alice old 2");
+    drain(&mut world);
+    remove(&mut world, dave);
+    drain(&mut world);
+    send(&mut world, "alice new 2");
+    drain(&mut world);
+    assert_eq!(at(&world, bob), ["alice old", "alice new"]);
+    let held_since = world.now;
+    world.drive();
+    assert!(world.now >= held_since + hush_client_core::GROUP_GAP_MS);
+    assert_eq!(at(&world, bob), ["alice old", "alice new", "alice new 2"]);
+    let now = world.now;
+    world.relay.release_held_back(now);
+    world.drive();
+    assert_eq!(
+        at(&world, bob),
+        ["alice old", "alice new", "alice new 2", "alice old 2"]
+    );
+}
+
 use rand::SeedableRng;

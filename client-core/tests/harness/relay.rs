@@ -84,8 +84,9 @@ pub struct Relay {
     pub stats: RelayStats,
     /// Every envelope ever stored, in order: (recipient, seq, envelope). Tests replay them.
     pub log: Vec<(MailboxId, u64, Vec<u8>)>,
-    /// The next `Send` to this mailbox is answered `Stored` but kept aside, undelivered, until
-    /// [`Relay::release_held_back`] (a relay that delays one message).
+    /// The next `Send` to this mailbox (or its copy of the next `SendShared` naming it) is
+    /// answered `Stored` but kept aside, undelivered, until [`Relay::release_held_back`] (a relay
+    /// that delays one message).
     pub hold_back: Option<MailboxId>,
     /// Envelopes kept aside by `hold_back`.
     pub held_back: Vec<(MailboxId, Vec<u8>)>,
@@ -299,6 +300,11 @@ impl Relay {
                 }
                 for delivery in deliveries {
                     let envelope = hush_proto::shared_envelope(&delivery.part, &body);
+                    if self.hold_back == Some(delivery.to) {
+                        self.hold_back = None;
+                        self.held_back.push((delivery.to, envelope.into_bytes()));
+                        continue;
+                    }
                     self.enqueue(delivery.to, envelope.into_bytes(), now_ms);
                 }
                 self.stats.shared += 1;
