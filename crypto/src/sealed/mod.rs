@@ -47,7 +47,7 @@ pub use keys::{MAX_SEAL_KEYS, SealKeys};
 pub use shared::{
     MAX_SEAL_THREADS, MAX_SHARED_PART_LEN, MAX_SHARED_RECIPIENTS, SHARED_BODY_HEADER_LEN,
     SHARED_BODY_OVERHEAD, SHARED_MESSAGE_INFO, SHARED_PART_TAG_LEN, SHARED_SEAL_VERSION, SHARED_SECRET_INFO,
-    SHARED_WRAP_INFO, SharedSeal, seal_shared,
+    SHARED_WRAP_INFO, SharedSeal, seal_shared, seal_shared_on,
 };
 
 /// Version byte of sealed envelopes. Version 1 (one unauthenticated layer) is refused.

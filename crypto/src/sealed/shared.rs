@@ -196,8 +196,9 @@ pub const MAX_SEAL_THREADS: usize = 4;
 /// Fewest parts a thread is started for: starting one costs about as much as a single DH.
 const MIN_PARTS_PER_THREAD: usize = 16;
 
-/// [`seal_shared`] with the parts on at most `threads` threads (1: on the calling one).
-fn seal_shared_on(
+/// [`seal_shared`] with the parts on at most `threads` threads (0 or 1: on the calling one), for
+/// a caller that wants to bound the threads a seal uses. The same bytes for any `threads`.
+pub fn seal_shared_on(
     recipients: &[IdentityKey],
     plaintext: &[u8],
     rng: &mut (impl CryptoRng + ?Sized),
