@@ -57,7 +57,7 @@ pub async fn run(idle: &IdleRun) -> anyhow::Result<()> {
         concurrency: idle.concurrency,
     };
     let (clients, failures) = opening.open(relay.addr, relay.fingerprint).await?;
-    let clients: Vec<RelayClient> = clients.into_iter().map(|(_, client)| client).collect();
+    let clients: Vec<RelayClient> = clients.into_iter().map(|opened| opened.client).collect();
     let setup = started.elapsed();
     println!(
         "idle: {} of {} connections logged in in {:.1} s ({:.0}/s), {} failed{}",
@@ -109,6 +109,13 @@ pub(crate) struct Failures {
     pub(crate) first: Option<anyhow::Error>,
 }
 
+/// One logged-in connection: its account, mailbox and client.
+pub(crate) struct Opened {
+    pub(crate) account: Account,
+    pub(crate) mailbox: MailboxId,
+    pub(crate) client: RelayClient,
+}
+
 /// How many connections to open, how many share a client endpoint (one UDP socket), how many are
 /// set up at once.
 #[derive(Debug, Clone, Copy)]
@@ -119,12 +126,12 @@ pub(crate) struct Opening {
 }
 
 impl Opening {
-    /// Opens and logs in the connections, each as a new account; returns each with its mailbox.
+    /// Opens and logs in the connections, each as a new account.
     pub(crate) async fn open(
         self,
         addr: SocketAddr,
         fingerprint: [u8; 32],
-    ) -> anyhow::Result<(Vec<(MailboxId, RelayClient)>, Failures)> {
+    ) -> anyhow::Result<(Vec<Opened>, Failures)> {
         let idle = self;
         let endpoints = (0..idle.connections.div_ceil(idle.per_endpoint.max(1)))
             .map(|_| client_endpoint(fingerprint))
@@ -145,7 +152,11 @@ impl Opening {
                     .await
                     .with_context(|| format!("connecting {index}"))?;
                 match client.login(&account, None).await {
-                    Ok(Response::Authenticated { mailbox, .. }) => anyhow::Ok((mailbox, client)),
+                    Ok(Response::Authenticated { mailbox, .. }) => anyhow::Ok(Opened {
+                        account,
+                        mailbox,
+                        client,
+                    }),
                     Ok(other) => bail!("login of connection {index} answered {other:?}"),
                     Err(error) => bail!(
                         "login of connection {index}: {error} (close reason: {:?})",

@@ -46,8 +46,8 @@ enum Mode {
     /// Two hush-client profiles exchange messages end to end through the relay (encrypt, relay,
     /// decrypt, store on both sides), against bare relay connections carrying the same envelopes.
     E2e(E2eArgs),
-    /// One sender's message to N member mailboxes, relay level: one `SendShared` against N
-    /// separate `Send`s in the same run (no client group crypto yet).
+    /// One sender's group message to N member devices: the client's group crypto and one
+    /// `SendShared`, against N sealed envelopes and N separate `Send`s in the same run.
     Group(GroupArgs),
 }
 
@@ -62,12 +62,19 @@ struct GroupArgs {
     /// Messages of each kind sent first and not measured.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
-    /// Bytes of each message's body (the group ciphertext).
+    /// Bytes of each message's plaintext (with `--filler`: of the shared body).
     #[arg(long, default_value_t = 256)]
     message_len: usize,
-    /// Bytes of each member's part (a sealed layer: 32-byte wrapped key and 16-byte tag).
-    #[arg(long, default_value_t = 48)]
+    /// Opaque filler instead of the client's group crypto (the relay alone).
+    #[arg(long)]
+    filler: bool,
+    /// With `--filler`: bytes of each member's part (a shared seal's is 49).
+    #[arg(long, default_value_t = 49)]
     part_len: usize,
+    /// Every this many members open and decrypt every message with their keys (after it is
+    /// timed; 1: all of them).
+    #[arg(long, default_value_t = 10)]
+    open_every: usize,
     /// Send without the members' access keys (as strangers; the bench relay lifts the budgets).
     #[arg(long)]
     no_access_keys: bool,
@@ -188,6 +195,8 @@ fn group_run(args: GroupArgs) -> group::GroupRun {
         warmup: args.warmup,
         message_len: args.message_len,
         part_len: args.part_len,
+        filler: args.filler,
+        open_every: args.open_every,
         access_keys: !args.no_access_keys,
         placement: match args.spawn_relay {
             Some(binary) => Placement::Child(binary),

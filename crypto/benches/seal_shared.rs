@@ -4,17 +4,19 @@
 //!
 //! A small custom harness (no criterion, to keep the dependency tree lean). Alice seals a 1 KiB
 //! plaintext (about a sender-key message with a short text) for `HUSH_BENCH_RECIPIENTS` devices
-//! (default 1,000), alternating rounds of `seal_shared` and of the baseline (`seal_with` per
-//! recipient with every recipient's keys already held, the cheapest per-recipient path), so a
-//! change in machine load hits both alike. It also times one recipient's `open_shared` against
+//! (default 1,000), alternating rounds of `seal_shared` (its parts on up to `MAX_SEAL_THREADS`
+//! threads), of `seal_shared_on` one thread, and of the baseline (`seal_with` per recipient
+//! with every recipient's keys already held, the cheapest per-recipient path), so a change in
+//! machine load hits all alike. It also times one recipient's `open_shared` against
 //! `open_sealed` of a baseline envelope. Each figure is the median over the rounds; the last line
 //! is `RATIO seal_shared recipients=<n> shared_ms=<ms> per_recipient_ms=<ms> speedup=<x>
-//! upload_shared=<bytes> upload_per_recipient=<bytes> open_shared_us=<us> open_sealed_us=<us>`.
+//! one_thread_ms=<ms> upload_shared=<bytes> upload_per_recipient=<bytes> open_shared_us=<us>
+//! open_sealed_us=<us>`.
 //! `HUSH_BENCH_ROUNDS` (default 9) overrides the number of rounds.
 
 use std::hint::black_box;
 
-use hush_crypto::sealed::{SealKeys, seal_shared, seal_with};
+use hush_crypto::sealed::{SealKeys, seal_shared, seal_shared_on, seal_with};
 use hush_crypto::{Account, IdentityKey};
 
 mod timing;
@@ -52,12 +54,15 @@ fn main() {
     let upload_shared = shared.body.len() + shared.parts.iter().map(Vec::len).sum::<usize>();
     let upload_baseline: usize = envelopes.iter().map(Vec::len).sum();
 
-    let (mut shared_ms, mut baseline_ms, mut open_shared_us, mut open_sealed_us) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut shared_ms, mut one_thread_ms, mut baseline_ms, mut open_shared_us, mut open_sealed_us) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (bob, part, envelope) = (&members[0], &shared.parts[0], &envelopes[0]);
     for _ in 0..rounds {
         shared_ms.push(millis(|| {
             black_box(seal_shared(&recipients, black_box(&plaintext), &mut rng).unwrap());
+        }));
+        one_thread_ms.push(millis(|| {
+            black_box(seal_shared_on(&recipients, black_box(&plaintext), &mut rng, 1).unwrap());
         }));
         baseline_ms.push(millis(|| {
             for recipient in &recipients {
@@ -72,16 +77,18 @@ fn main() {
         }));
     }
     let (shared_ms, baseline_ms) = (median(&mut shared_ms), median(&mut baseline_ms));
+    let one_thread_ms = median(&mut one_thread_ms);
     let (open_shared_us, open_sealed_us) = (median(&mut open_shared_us), median(&mut open_sealed_us));
     println!(
-        "seal_shared: {shared_ms:.2} ms for {count} recipients, {PLAINTEXT_LEN}-byte plaintext (median of {rounds} rounds)"
+        "seal_shared: {shared_ms:.2} ms for {count} recipients, {PLAINTEXT_LEN}-byte plaintext (median of {rounds} rounds); \
+         {one_thread_ms:.2} ms on one thread"
     );
     println!("baseline:    {baseline_ms:.2} ms for {count} seal_with (keys held)");
     println!("open_shared: {open_shared_us:.1} us; open_sealed (baseline): {open_sealed_us:.1} us");
     println!("upload:      shared {upload_shared} bytes; baseline {upload_baseline} bytes");
     println!(
         "RATIO seal_shared recipients={count} shared_ms={shared_ms:.2} per_recipient_ms={baseline_ms:.2} \
-         speedup={:.2} upload_shared={upload_shared} upload_per_recipient={upload_baseline} \
+         speedup={:.2} one_thread_ms={one_thread_ms:.2} upload_shared={upload_shared} upload_per_recipient={upload_baseline} \
          open_shared_us={open_shared_us:.1} open_sealed_us={open_sealed_us:.1}",
         baseline_ms / shared_ms
     );

@@ -317,3 +317,52 @@ fn the_batched_dh_gives_what_x25519_gives_for_each_recipient() {
         }
     }
 }
+
+#[test]
+fn parts_made_on_several_threads_are_the_bytes_made_on_one() {
+    let keys = identities(&accounts(300));
+    let plaintext = b"a sender-key message".as_slice();
+    for count in [
+        1,
+        MIN_PARTS_PER_THREAD * 2 - 1,
+        MIN_PARTS_PER_THREAD * 2,
+        257,
+        300,
+    ] {
+        let one = seal_shared_on(&keys[..count], plaintext, &mut StdRng::seed_from_u64(7), 1).unwrap();
+        for threads in [2, 3, MAX_SEAL_THREADS] {
+            let several =
+                seal_shared_on(&keys[..count], plaintext, &mut StdRng::seed_from_u64(7), threads).unwrap();
+            assert_eq!(several, one, "{count} recipients on {threads} threads");
+        }
+        let public = seal_shared(&keys[..count], plaintext, &mut StdRng::seed_from_u64(7)).unwrap();
+        assert_eq!(public, one, "{count} recipients, seal_shared");
+    }
+}
+
+#[test]
+fn chunks_are_joined_in_order_and_each_is_made_once() {
+    let items: Vec<usize> = (0..100).collect();
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    for threads in 1..=MAX_SEAL_THREADS + 1 {
+        calls.store(0, std::sync::atomic::Ordering::Relaxed);
+        let out = in_chunks(&items, threads, |chunk| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok::<_, ()>(chunk.iter().map(|item| item * 2).collect())
+        })
+        .unwrap();
+        assert_eq!(out, items.iter().map(|item| item * 2).collect::<Vec<_>>());
+        // 100 items make at most 6 chunks of MIN_PARTS_PER_THREAD.
+        let expected = threads.min(100 / MIN_PARTS_PER_THREAD);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), expected);
+    }
+    // An error of any chunk is the result.
+    let failed = in_chunks(&items, 4, |chunk| {
+        if chunk.contains(&80) {
+            Err(80)
+        } else {
+            Ok(chunk.to_vec())
+        }
+    });
+    assert_eq!(failed, Err(80));
+}
