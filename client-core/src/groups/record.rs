@@ -104,16 +104,11 @@ pub enum GroupRecordError {
     Chain,
 }
 
+/// The stored form: the fields of version 1, then (version 3) the predecessors. Postcard
+/// writes a struct as its fields one after another, so a version-1 entry is a [`WireBase`].
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 struct Wire {
-    updates: Vec<Vec<u8>>,
-    sender: Option<GroupSenderPickle>,
-    start: Option<GroupSenderPickle>,
-    chains: Vec<GroupReceiverPickle>,
-    epoch: u64,
-    next: Vec<(ChainId, u32)>,
-    ahead: Vec<(HeldAt, Held)>,
-    waiting: Vec<(Vec<u8>, u64)>,
+    base: WireBase,
     #[zeroize(skip)]
     previous: Option<Predecessor>,
     #[zeroize(skip)]
@@ -121,8 +116,8 @@ struct Wire {
 }
 
 /// The stored form of version 1 (no predecessors).
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
-struct WireV1 {
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct WireBase {
     updates: Vec<Vec<u8>>,
     sender: Option<GroupSenderPickle>,
     start: Option<GroupSenderPickle>,
@@ -131,23 +126,6 @@ struct WireV1 {
     next: Vec<(ChainId, u32)>,
     ahead: Vec<(HeldAt, Held)>,
     waiting: Vec<(Vec<u8>, u64)>,
-}
-
-impl WireV1 {
-    fn upgrade(&self) -> Wire {
-        Wire {
-            updates: self.updates.clone(),
-            sender: self.sender.clone(),
-            start: self.start.clone(),
-            chains: self.chains.clone(),
-            epoch: self.epoch,
-            next: self.next.clone(),
-            ahead: self.ahead.clone(),
-            waiting: self.waiting.clone(),
-            previous: None,
-            after: Vec::new(),
-        }
-    }
 }
 
 impl GroupRecord {
@@ -176,18 +154,20 @@ impl GroupRecord {
     /// The stored form.
     pub fn to_blob(&self) -> GroupBlob {
         let wire = Wire {
-            updates: self
-                .log
-                .updates()
-                .map(|update| update.to_bytes().to_vec())
-                .collect(),
-            sender: self.sender.as_ref().map(GroupSender::pickle),
-            start: self.start.as_ref().map(GroupSender::pickle),
-            chains: self.chains.receivers().map(GroupReceiver::pickle).collect(),
-            epoch: self.epoch,
-            next: self.next.iter().map(|(k, v)| (*k, *v)).collect(),
-            ahead: self.ahead.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            waiting: self.waiting.clone(),
+            base: WireBase {
+                updates: self
+                    .log
+                    .updates()
+                    .map(|update| update.to_bytes().to_vec())
+                    .collect(),
+                sender: self.sender.as_ref().map(GroupSender::pickle),
+                start: self.start.as_ref().map(GroupSender::pickle),
+                chains: self.chains.receivers().map(GroupReceiver::pickle).collect(),
+                epoch: self.epoch,
+                next: self.next.iter().map(|(k, v)| (*k, *v)).collect(),
+                ahead: self.ahead.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                waiting: self.waiting.clone(),
+            },
             previous: self.previous,
             after: self.after.iter().map(|(k, v)| (*k, *v)).collect(),
         };
@@ -206,12 +186,15 @@ impl GroupRecord {
             Some((&RECORD_VERSION, rest)) => {
                 postcard::from_bytes(rest).map_err(|_| GroupRecordError::Malformed)?
             }
-            Some((&RECORD_VERSION_1, rest)) => postcard::from_bytes::<WireV1>(rest)
-                .map_err(|_| GroupRecordError::Malformed)?
-                .upgrade(),
+            Some((&RECORD_VERSION_1, rest)) => Wire {
+                base: postcard::from_bytes(rest).map_err(|_| GroupRecordError::Malformed)?,
+                previous: None,
+                after: Vec::new(),
+            },
             _ => return Err(GroupRecordError::Malformed),
         };
         let mut updates = wire
+            .base
             .updates
             .iter()
             .map(|bytes| GroupUpdate::from_bytes(bytes))
@@ -223,19 +206,19 @@ impl GroupRecord {
             return Err(GroupRecordError::Malformed);
         }
         let mut chains = GroupChains::new(blob.id.0);
-        for pickle in &wire.chains {
+        for pickle in &wire.base.chains {
             let receiver = GroupReceiver::from_pickle(pickle).map_err(|_| GroupRecordError::Chain)?;
             chains.restore(receiver).map_err(|_| GroupRecordError::Chain)?;
         }
         Ok(Self {
             log,
-            sender: wire.sender.as_ref().map(GroupSender::from_pickle),
-            start: wire.start.as_ref().map(GroupSender::from_pickle),
+            sender: wire.base.sender.as_ref().map(GroupSender::from_pickle),
+            start: wire.base.start.as_ref().map(GroupSender::from_pickle),
             chains,
-            epoch: wire.epoch,
-            next: wire.next.iter().copied().collect(),
-            ahead: wire.ahead.iter().cloned().collect(),
-            waiting: wire.waiting.clone(),
+            epoch: wire.base.epoch,
+            next: wire.base.next.iter().copied().collect(),
+            ahead: wire.base.ahead.iter().cloned().collect(),
+            waiting: wire.base.waiting.clone(),
             previous: wire.previous,
             after: wire.after.iter().copied().collect(),
         })

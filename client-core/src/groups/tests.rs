@@ -325,3 +325,43 @@ fn an_update_naming_another_account_than_its_device_resolves_to_is_refused() {
         Err(GroupUpdateError::WrongGroup)
     );
 }
+
+#[test]
+fn a_stored_group_keeps_its_predecessors_and_one_stored_before_them_restores() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let alice = person(&mut rng);
+    let bob = person(&mut rng);
+    let (_, log) = create(&alice, &[(&bob, Role::Member)], &mut rng);
+    let id = log.state().id();
+    let sender = hush_crypto::group::GroupSender::new(id.0, alice.device.identity_key(), 1, &mut rng);
+    let mut record = GroupRecord::new(log, sender);
+    let previous = Predecessor {
+        distribution_id: [4; 16],
+        count: 9,
+    };
+    record.previous = Some(previous);
+    let chain: ChainId = (*bob.device.identity_key().as_bytes(), [6; 16]);
+    record.after.insert(chain, previous);
+    record.next.insert(chain, 3);
+
+    let blob = record.to_blob();
+    assert_eq!(blob.bytes[0], 3, "the version with predecessors");
+    let restored = GroupRecord::from_blob(&blob).unwrap();
+    assert_eq!(restored.previous, Some(previous));
+    assert_eq!(restored.after.get(&chain), Some(&previous));
+    assert_eq!(restored.next.get(&chain), Some(&3));
+
+    // Version 1 is the same fields without the two at the end.
+    let mut old = blob.bytes.clone();
+    old[0] = 1;
+    let tail = postcard::to_allocvec(&(Some(previous), vec![(chain, previous)])).unwrap();
+    old.truncate(old.len() - tail.len());
+    let restored = GroupRecord::from_blob(&GroupBlob { id, bytes: old }).unwrap();
+    assert_eq!(restored.previous, None);
+    assert!(restored.after.is_empty());
+    assert_eq!(restored.next.get(&chain), Some(&3));
+    assert_eq!(restored.state().id(), id);
+    let mut unknown = blob.bytes.clone();
+    unknown[0] = 2;
+    assert!(GroupRecord::from_blob(&GroupBlob { id, bytes: unknown }).is_err());
+}
