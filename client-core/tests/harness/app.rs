@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hush_client_core::{
-    Address, Direction, DropReason, Event, MemoryStore, MessageId, MessageStatus, Store, StoredMessage,
+    Address, Direction, DropReason, Event, GroupReceiptIgnored, GroupReceipts, MemoryStore, MessageId, MessageStatus, Store, StoredMessage,
 };
 
 /// One client's app.
@@ -74,6 +74,10 @@ pub struct App {
     pub group_events: Vec<Event>,
     /// The author of each group message seen (`GroupMessageFrom`).
     pub authors: HashMap<MessageId, Address>,
+    /// The latest receipts of each of our group messages (`GroupReceiptsChanged`).
+    pub group_receipts: HashMap<MessageId, GroupReceipts>,
+    /// Ignored group receipts (`GroupReceiptIgnored`): the account, the message, why.
+    pub group_receipts_ignored: Vec<(Address, MessageId, GroupReceiptIgnored)>,
 }
 
 impl App {
@@ -164,6 +168,17 @@ impl App {
                     "{who}: GroupMessageFrom before the commit that stores the author"
                 );
                 self.authors.insert(id, author);
+            }
+            Event::GroupReceiptsChanged { id, receipts } => {
+                assert_eq!(
+                    store.group_receipts(&id).expect("memory store").as_ref(),
+                    Some(&receipts),
+                    "{who}: GroupReceiptsChanged before the commit that stores it"
+                );
+                self.group_receipts.insert(id, receipts);
+            }
+            Event::GroupReceiptIgnored { from, id, reason } => {
+                self.group_receipts_ignored.push((from, id, reason));
             }
             other => panic!("{who}: unexpected event {other:?}"),
         }
