@@ -20,6 +20,8 @@ mod error;
 mod existing_tests;
 mod expiry;
 mod group_receipts;
+#[cfg(test)]
+mod group_receipts_tests;
 mod groups;
 mod kdf;
 mod key;
