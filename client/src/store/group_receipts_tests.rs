@@ -5,7 +5,7 @@
 use hush_client_core::groups::{GroupBlob, GroupId};
 use hush_client_core::{Address, GroupReceiptRecord, MemberReceipt, MessageId, Store, StoreOp};
 
-use super::super::{DatabaseKey, SqlStore, ops, schema};
+use super::{DatabaseKey, SqlStore, ops, schema};
 
 fn key() -> DatabaseKey {
     DatabaseKey::from_bytes([8; 32])
