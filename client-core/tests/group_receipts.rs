@@ -7,8 +7,9 @@
 //! Receipts in groups (issue 19, "Delivery guarantees"): five accounts in a group, alice with
 //! two devices, and mallory outside it. Over a rough network (loss, refusals, duplicates,
 //! crashes, relay restarts) alice's message comes back "delivered 4 of 4", then "read by 3 of 4"
-//! once bob, carol and dave read it; a second read receipt counts once; mallory's forged
-//! receipts are ignored with a reason, before and after she joins; alice's other device never
+//! once bob, carol and dave read it; a second read receipt counts once; a receipt naming
+//! carol's message as alice's, and mallory's forged receipts (before and after she joins), are
+//! ignored with a reason; alice's other device never
 //! counts as a member, and what alice counts survives a crash.
 
 mod harness;
@@ -76,6 +77,18 @@ fn run(seed: u64) {
         }
         world.run(20);
     };
+    // Carol's own message: alice holds it as an incoming one.
+    let carols = loop {
+        let sent = world.group(carol, |core, now| {
+            core.send_group(now, group, Content::text("carol: on belay"))
+        });
+        if let Ok(id) = sent
+            && world.clients[carol].store.message(&id).unwrap().is_some()
+        {
+            break id;
+        }
+        world.run(20);
+    };
     world.run(300);
     world.heal();
     let counted = alice_counts(&world, alice, &message);
@@ -111,8 +124,12 @@ fn run(seed: u64) {
         assert_eq!(*receipt, expected);
     }
 
-    // Bob's second read receipt, and mallory's forged one (she names alice's message as read).
+    // Bob's second read receipt, one from bob naming carol's message as alice's, and mallory's
+    // forged one (she names alice's message as read): none counts, none moves anything.
+    let events_before = world.clients[alice].app.group_receipt_events;
     let author = world.account_address(alice);
+    let now = world.now;
+    world.clients[bob].core.handle_mark_read(now, author, &[carols]);
     world
         .group(bob, |core, now| {
             core.handle_mark_group_read(now, group, &[(message, author)]);
@@ -124,6 +141,14 @@ fn run(seed: u64) {
     world.group(mallory, |_, _| Ok::<_, ()>(())).unwrap();
     world.drive();
     assert_eq!(alice_counts(&world, alice, &message), counted, "nothing counted twice or forged");
+    assert_eq!(world.clients[alice].app.group_receipt_events, events_before, "nothing moved");
+    let bob_account = world.account_address(bob);
+    assert!(
+        world.clients[alice]
+            .app
+            .group_receipts_ignored
+            .contains(&(bob_account, carols, GroupReceiptIgnored::NotOurs)),
+    );
     assert!(
         world.clients[alice]
             .app

@@ -76,6 +76,8 @@ pub struct App {
     pub authors: HashMap<MessageId, Address>,
     /// The latest receipts of each of our group messages (`GroupReceiptsChanged`).
     pub group_receipts: HashMap<MessageId, GroupReceipts>,
+    /// How many `GroupReceiptsChanged` events came.
+    pub group_receipt_events: usize,
     /// Ignored group receipts (`GroupReceiptIgnored`): the account, the message, why.
     pub group_receipts_ignored: Vec<(Address, MessageId, GroupReceiptIgnored)>,
 }
@@ -176,6 +178,7 @@ impl App {
                     "{who}: GroupReceiptsChanged before the commit that stores it"
                 );
                 self.group_receipts.insert(id, receipts);
+                self.group_receipt_events += 1;
             }
             Event::GroupReceiptIgnored { from, id, reason } => {
                 self.group_receipts_ignored.push((from, id, reason));
