@@ -31,7 +31,12 @@ fn read_group(world: &mut World, id: ClientId, group: GroupId) {
         }
         let read: Vec<_> = unread
             .iter()
-            .map(|message| (*message, store.author(message).unwrap().expect("an incoming group message")))
+            .map(|message| {
+                (
+                    *message,
+                    store.author(message).unwrap().expect("an incoming group message"),
+                )
+            })
             .collect();
         world
             .group(id, |core, now| {
@@ -47,8 +52,14 @@ fn read_group(world: &mut World, id: ClientId, group: GroupId) {
 /// What alice's core counts for `message`, checked against her store and her app's last event.
 fn alice_counts(world: &World, alice: ClientId, message: &MessageId) -> GroupReceipts {
     let client = &world.clients[alice];
-    let counted = client.core.group_receipts(message).expect("alice follows her message");
-    assert_eq!(client.store.group_receipts(message).unwrap().as_ref(), Some(&counted));
+    let counted = client
+        .core
+        .group_receipts(message)
+        .expect("alice follows her message");
+    assert_eq!(
+        client.store.group_receipts(message).unwrap().as_ref(),
+        Some(&counted)
+    );
     assert_eq!(client.app.group_receipts.get(message), Some(&counted));
     counted
 }
@@ -101,7 +112,10 @@ fn run(seed: u64) {
     let members: Vec<_> = counted.by_member.iter().map(|(member, _)| *member).collect();
     let mut expected = accounts.to_vec();
     expected.sort_by_key(|account| *account.as_bytes());
-    assert_eq!(members, expected, "the members at send time, alice's account not among them");
+    assert_eq!(
+        members, expected,
+        "the members at send time, alice's account not among them"
+    );
 
     world.faults = Faults::rough();
     for reader in [bob, carol, dave] {
@@ -137,23 +151,32 @@ fn run(seed: u64) {
         })
         .unwrap();
     let now = world.now;
-    world.clients[mallory].core.handle_mark_read(now, author, &[message]);
+    world.clients[mallory]
+        .core
+        .handle_mark_read(now, author, &[message]);
     world.group(mallory, |_, _| Ok::<_, ()>(())).unwrap();
     world.drive();
-    assert_eq!(alice_counts(&world, alice, &message), counted, "nothing counted twice or forged");
-    assert_eq!(world.clients[alice].app.group_receipt_events, events_before, "nothing moved");
-    let bob_account = world.account_address(bob);
-    assert!(
-        world.clients[alice]
-            .app
-            .group_receipts_ignored
-            .contains(&(bob_account, carols, GroupReceiptIgnored::NotOurs)),
+    assert_eq!(
+        alice_counts(&world, alice, &message),
+        counted,
+        "nothing counted twice or forged"
     );
+    assert_eq!(
+        world.clients[alice].app.group_receipt_events, events_before,
+        "nothing moved"
+    );
+    let bob_account = world.account_address(bob);
+    assert!(world.clients[alice].app.group_receipts_ignored.contains(&(
+        bob_account,
+        carols,
+        GroupReceiptIgnored::NotOurs
+    )),);
     assert!(
-        world.clients[alice]
-            .app
-            .group_receipts_ignored
-            .contains(&(mallory_account, message, GroupReceiptIgnored::NotMember)),
+        world.clients[alice].app.group_receipts_ignored.contains(&(
+            mallory_account,
+            message,
+            GroupReceiptIgnored::NotMember
+        )),
         "mallory's receipt ignored as a non-member's: {:?}",
         world.clients[alice].app.group_receipts_ignored
     );
@@ -164,16 +187,17 @@ fn run(seed: u64) {
         .unwrap();
     world.drive();
     let now = world.now;
-    world.clients[mallory].core.handle_mark_read(now, author, &[message]);
+    world.clients[mallory]
+        .core
+        .handle_mark_read(now, author, &[message]);
     world.group(mallory, |_, _| Ok::<_, ()>(())).unwrap();
     world.drive();
     assert_eq!(alice_counts(&world, alice, &message), counted);
-    assert!(
-        world.clients[alice]
-            .app
-            .group_receipts_ignored
-            .contains(&(mallory_account, message, GroupReceiptIgnored::NotRecipient)),
-    );
+    assert!(world.clients[alice].app.group_receipts_ignored.contains(&(
+        mallory_account,
+        message,
+        GroupReceiptIgnored::NotRecipient
+    )),);
 
     // Alice's other device follows the same recipients (a receipt can reach it before its copy
     // of the message did, so it may count fewer), and what alice counted survives a crash.

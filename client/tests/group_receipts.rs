@@ -11,7 +11,9 @@
 
 mod helpers;
 
-use hush_client::{Address, ClientEvent, Content, Event, Events, GroupId, GroupReceipts, MemberReceipt, MessageId};
+use hush_client::{
+    Address, ClientEvent, Content, Event, Events, GroupId, GroupReceipts, MemberReceipt, MessageId,
+};
 
 use helpers::*;
 
@@ -27,7 +29,10 @@ async fn group_changed(events: &mut Events, group: GroupId) {
 async fn receipts_reach(events: &mut Events, id: MessageId, delivered: usize, read: usize) -> GroupReceipts {
     let mut last = None;
     collect_until(events, |event, _| {
-        if let ClientEvent::Core(Event::GroupReceiptsChanged { id: changed, receipts }) = event
+        if let ClientEvent::Core(Event::GroupReceiptsChanged {
+            id: changed,
+            receipts,
+        }) = event
             && *changed == id
         {
             last = Some(receipts.clone());

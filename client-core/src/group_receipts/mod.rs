@@ -213,11 +213,23 @@ mod tests {
             group,
             by_member: vec![(bob, MemberReceipt::Sent), (carol, MemberReceipt::Sent)],
         });
-        assert_eq!(tracker.apply(&id, &bob, MemberReceipt::Read), Applied::Moved(group));
-        assert_eq!(tracker.apply(&id, &bob, MemberReceipt::Delivered), Applied::Unchanged);
+        assert_eq!(
+            tracker.apply(&id, &bob, MemberReceipt::Read),
+            Applied::Moved(group)
+        );
+        assert_eq!(
+            tracker.apply(&id, &bob, MemberReceipt::Delivered),
+            Applied::Unchanged
+        );
         assert_eq!(tracker.apply(&id, &bob, MemberReceipt::Read), Applied::Unchanged);
-        assert_eq!(tracker.apply(&id, &mallory, MemberReceipt::Read), Applied::NotRecipient(group));
-        assert_eq!(tracker.apply(&MessageId([2; 16]), &bob, MemberReceipt::Read), Applied::Unknown);
+        assert_eq!(
+            tracker.apply(&id, &mallory, MemberReceipt::Read),
+            Applied::NotRecipient(group)
+        );
+        assert_eq!(
+            tracker.apply(&MessageId([2; 16]), &bob, MemberReceipt::Read),
+            Applied::Unknown
+        );
         let receipts = tracker.receipts(&id).unwrap();
         assert_eq!((receipts.members, receipts.delivered, receipts.read), (2, 1, 1));
     }

@@ -20,7 +20,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hush_client_core::{
-    Address, Direction, DropReason, Event, GroupReceiptIgnored, GroupReceipts, MemoryStore, MessageId, MessageStatus, Store, StoredMessage,
+    Address, Direction, DropReason, Event, GroupReceiptIgnored, GroupReceipts, MemoryStore, MessageId,
+    MessageStatus, Store, StoredMessage,
 };
 
 /// One client's app.

@@ -86,7 +86,10 @@ fn record(conn: &Connection, id: &MessageId) -> Result<Option<GroupReceiptRecord
     Ok(Some(GroupReceiptRecord {
         id: *id,
         group,
-        by_member: found.into_iter().map(|(_, member, receipt)| (member, receipt)).collect(),
+        by_member: found
+            .into_iter()
+            .map(|(_, member, receipt)| (member, receipt))
+            .collect(),
     }))
 }
 

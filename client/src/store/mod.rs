@@ -49,7 +49,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use hush_client_core::{
-    Address, Commit, Contact, GroupReceipts, HistoryEntry, MessageId, Snapshot, Store, StoredMessage, StoredReaction,
+    Address, Commit, Contact, GroupReceipts, HistoryEntry, MessageId, Snapshot, Store, StoredMessage,
+    StoredReaction,
 };
 use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
