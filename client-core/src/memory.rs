@@ -123,8 +123,9 @@ impl MemoryStore {
                 self.authors.insert(*id, *author);
             }
             StoreOp::TrackGroupReceipts(record) => {
-                if !self.group_receipts.contains_key(&record.id) {
-                    self.group_receipts.insert(record.id, record.clone());
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.group_receipts.entry(record.id)
+                {
+                    entry.insert(record.clone());
                     self.group_receipt_order.push(record.id);
                 }
             }
