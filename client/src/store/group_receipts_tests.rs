@@ -3,7 +3,10 @@
 //! our group messages' receipts are then stored, moved forward and kept across a reopen.
 
 use hush_client_core::groups::{GroupBlob, GroupId};
-use hush_client_core::{Address, GroupReceiptRecord, MemberReceipt, MessageId, Store, StoreOp};
+use hush_client_core::{
+    Address, Content, Direction, GroupReceiptRecord, MemberReceipt, MessageId, MessageStatus, Store, StoreOp,
+    StoredMessage,
+};
 
 use super::{DatabaseKey, SqlStore, ops, schema};
 
@@ -92,4 +95,38 @@ fn a_version_7_profile_migrates_to_version_8_and_keeps_group_receipts() {
     let snapshot = store.load().unwrap().unwrap();
     assert_eq!(snapshot.group_receipts.len(), 1);
     assert_eq!(snapshot.group_receipts[0].id, ours);
+}
+
+#[test]
+fn an_expired_group_message_takes_its_receipts_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqlStore::open(dir.path().join("p.db"), &key()).unwrap();
+    let conversation = GroupId([3; 16]).conversation();
+    let message = |id: u8, content: Content| StoredMessage {
+        id: MessageId([id; 16]),
+        peer: conversation,
+        direction: Direction::Outgoing,
+        conv_seq: u64::from(id),
+        sent_at: 10,
+        stored_at: 10,
+        content,
+        status: MessageStatus::Sent,
+    };
+    let ours = MessageId([2; 16]);
+    let ops = vec![
+        StoreOp::PutAccount(hush_crypto::Account::new(1_700_000_000, &mut rand::rng()).pickle()),
+        StoreOp::InsertMessage(message(1, Content::timer(30))),
+        StoreOp::InsertMessage(message(2, Content::text("rope check"))),
+        StoreOp::TrackGroupReceipts(GroupReceiptRecord {
+            id: ours,
+            group: GroupId([3; 16]),
+            by_member: vec![(address(), MemberReceipt::Delivered)],
+        }),
+    ];
+    store.apply(&hush_client_core::Commit { ops }).unwrap();
+    assert!(store.group_receipts(&ours).unwrap().is_some());
+    let expired = store.expire(10 + 31_000).unwrap();
+    assert!(expired.iter().any(|e| e.id == ours));
+    assert_eq!(store.group_receipts(&ours).unwrap(), None);
+    assert!(store.load().unwrap().unwrap().group_receipts.is_empty());
 }
