@@ -79,6 +79,8 @@ pub struct Core {
     pub(crate) groups: BTreeMap<GroupId, GroupRecord>,
     /// Each group's conversation address ([`GroupId::conversation`]), to tell group items apart.
     pub(crate) group_conversations: HashMap<Address, GroupId>,
+    /// Our latest group messages' receipts.
+    pub(crate) group_receipts: crate::group_receipts::GroupReceiptTracker,
     /// Group messages that came before their group's log, by group id.
     pub(crate) early_group_messages: BTreeMap<GroupId, crate::groups::Early>,
     /// Typing and presence: the setting and the replay window (memory only).
@@ -148,6 +150,7 @@ impl Core {
         core.outbox.restore(snapshot.outbox);
         core.inbox.restore(snapshot.held);
         core.surface.restore(&snapshot.recent);
+        core.group_receipts.restore(&snapshot.group_receipts);
         for blob in &snapshot.groups {
             if let Some(early) = crate::groups::early_from_blob(blob) {
                 core.early_group_messages.insert(blob.id, early?);
@@ -195,6 +198,7 @@ impl Core {
             groups: BTreeMap::new(),
             group_conversations: HashMap::new(),
             early_group_messages: BTreeMap::new(),
+            group_receipts: Default::default(),
             ephemerals: Ephemerals::default(),
             setup_policy: SetupPolicy::default(),
         }

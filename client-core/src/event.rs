@@ -126,6 +126,23 @@ pub enum Event {
         /// Its author's account address.
         author: Address,
     },
+    /// The receipts of our group message `id` moved: a recipient account stored or read it.
+    /// Stores keep them ([`crate::Store::group_receipts`]).
+    GroupReceiptsChanged {
+        /// The message.
+        id: MessageId,
+        /// What they add up to now.
+        receipts: crate::group_receipts::GroupReceipts,
+    },
+    /// A receipt naming the group message `id` was ignored (it changes nothing).
+    GroupReceiptIgnored {
+        /// The account the receipt came from (its device's session authenticated it).
+        from: Address,
+        /// The message it named.
+        id: MessageId,
+        /// Why.
+        reason: crate::group_receipts::GroupReceiptIgnored,
+    },
     /// An envelope was dropped; it never reaches the history.
     Dropped {
         /// The sender the envelope names, when the seal opened: unauthenticated unless the

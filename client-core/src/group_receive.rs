@@ -278,6 +278,12 @@ impl Core {
             },
         };
         if ours {
+            // Sent from another of our devices: its members' receipts come to us too.
+            let members: Vec<[u8; 32]> = self
+                .group(&group)
+                .map(|state| state.members().keys().map(|key| *key.as_bytes()).collect())
+                .unwrap_or_default();
+            self.track_group_message(payload.id, group, &members, ops);
             ops.push(StoreOp::InsertMessage(message.clone()));
             return events.push(Event::MessageSynced(message));
         }
@@ -297,6 +303,7 @@ impl Core {
             author,
         });
         self.deliver_content(message, ops, events);
+        self.queue_group_delivered(now, author, payload.id, ops);
     }
 
     /// Keeps a message of a group we do not hold, within [`MAX_EARLY_MESSAGES`] and

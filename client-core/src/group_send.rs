@@ -180,6 +180,7 @@ impl Core {
             return Err(GroupSendError::NotMember);
         }
         // Encrypted now, on our chain of the group as it is now (see the module's doc).
+        let mut sent_to = Vec::new();
         let (id, mut ops) = self.queue_content(now, group.conversation(), content, |core, payload| {
             let framed = crate::content::frame_payload(&core.account_address(), &payload);
             let record = core.groups.get_mut(&group).ok_or(GroupSendError::UnknownGroup)?;
@@ -191,11 +192,14 @@ impl Core {
                 .collect();
             let sender = record.sender.as_mut().ok_or(GroupSendError::NotMember)?;
             let message = sender.encrypt(&framed, &mut core.rng)?.to_bytes();
+            sent_to.clone_from(&members);
             Ok::<_, GroupSendError>(QueuedGroupMessage { message, members }.encode())
         })?;
         if let Some(record) = self.groups.get(&group) {
             ops.push(StoreOp::PutGroup(record.to_blob()));
         }
+        // Receipts count the members of this moment, as the message goes to them.
+        self.track_group_message(id, group, &sent_to, &mut ops);
         self.commit(ops);
         self.pump(now);
         Ok(id)

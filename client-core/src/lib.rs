@@ -21,6 +21,7 @@ mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod group_control;
+mod group_receipts;
 mod group_receive;
 mod group_send;
 pub mod groups;
@@ -68,6 +69,9 @@ pub use ephemeral::{
 pub use error::{CoreError, LoginError, SendError};
 pub use event::{ClaimedSender, DropReason, Event, PayloadFault};
 pub use group_control::{GroupChainsSummary, GroupCommandError};
+pub use group_receipts::{
+    GroupReceiptIgnored, GroupReceiptRecord, GroupReceipts, MAX_TRACKED_GROUP_MESSAGES, MemberReceipt,
+};
 pub use group_receive::GROUP_GAP_MS;
 pub use group_send::GroupSendError;
 pub use groups::GroupDropReason;

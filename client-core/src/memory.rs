@@ -13,6 +13,7 @@ use crate::access::{OwnAccessKey, PeerAccess};
 use crate::address::Address;
 use crate::content::MessageId;
 use crate::devices::{OwnAccountRecord, PeerDevicesRecord};
+use crate::group_receipts::{GroupReceiptRecord, GroupReceipts};
 use crate::records::{
     Commit, Contact, Conversation, Direction, HeldMessage, HistoryEntry, MessageStatus, OutboxItem, Snapshot,
     StoreOp, StoredMessage,
@@ -58,6 +59,9 @@ pub struct MemoryStore {
     surface: SurfaceTables,
     groups: BTreeMap<crate::groups::GroupId, crate::groups::GroupBlob>,
     authors: HashMap<MessageId, Address>,
+    /// Our group messages' receipts, by message, and the order they were first tracked in.
+    group_receipts: HashMap<MessageId, GroupReceiptRecord>,
+    group_receipt_order: Vec<MessageId>,
 }
 
 impl MemoryStore {
@@ -117,6 +121,24 @@ impl MemoryStore {
             }
             StoreOp::PutAuthor { id, author } => {
                 self.authors.insert(*id, *author);
+            }
+            StoreOp::TrackGroupReceipts(record) => {
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.group_receipts.entry(record.id)
+                {
+                    entry.insert(record.clone());
+                    self.group_receipt_order.push(record.id);
+                }
+            }
+            StoreOp::SetGroupReceipt { id, member, receipt } => {
+                let entry = self
+                    .group_receipts
+                    .get_mut(id)
+                    .and_then(|record| record.by_member.iter_mut().find(|(m, _)| m == member));
+                if let Some((_, current)) = entry
+                    && *current < *receipt
+                {
+                    *current = *receipt;
+                }
             }
             StoreOp::PutPeerAccess(access) => {
                 self.peer_access.insert(access.peer, access.clone());
@@ -210,6 +232,17 @@ impl Store for MemoryStore {
                 recent
             },
             groups: self.groups.values().cloned().collect(),
+            group_receipts: {
+                let skip = self
+                    .group_receipt_order
+                    .len()
+                    .saturating_sub(crate::MAX_TRACKED_GROUP_MESSAGES);
+                self.group_receipt_order
+                    .iter()
+                    .skip(skip)
+                    .filter_map(|id| self.group_receipts.get(id).cloned())
+                    .collect()
+            },
         }))
     }
 
@@ -254,6 +287,13 @@ impl Store for MemoryStore {
 
     fn author(&self, id: &MessageId) -> Result<Option<Address>, Self::Error> {
         Ok(self.authors.get(id).copied())
+    }
+
+    fn group_receipts(&self, id: &MessageId) -> Result<Option<GroupReceipts>, Self::Error> {
+        Ok(self
+            .group_receipts
+            .get(id)
+            .map(|record| GroupReceipts::new(record.group, record.by_member.clone())))
     }
 
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, Self::Error> {

@@ -166,6 +166,8 @@ impl Core {
         }
         let contact = self.owner_of(&from);
         if let Body::Receipt { kind, ids } = payload.body {
+            // Receipts for our group messages, from a member's account; the rest are 1:1.
+            let ids = self.take_group_receipts(contact, kind, ids, ops, events);
             let status = match kind {
                 ReceiptKind::Delivered => MessageStatus::Delivered,
                 ReceiptKind::Read => MessageStatus::Read,

@@ -209,6 +209,19 @@ pub enum StoreOp {
         /// Its author.
         author: Address,
     },
+    /// Follow the receipts of our group message `record.id`: its group and recipient accounts
+    /// with how far each got. Ignored if the message is followed already.
+    TrackGroupReceipts(crate::group_receipts::GroupReceiptRecord),
+    /// Move `member`'s receipt for our group message `id` forward. Ignored unless the message
+    /// is followed with `member` among its recipients, and for backward moves.
+    SetGroupReceipt {
+        /// The message.
+        id: MessageId,
+        /// The recipient account (an account address).
+        member: Address,
+        /// How far it got.
+        receipt: crate::group_receipts::MemberReceipt,
+    },
     /// Replace the sessions with one peer (keyed by its identity).
     PutPeer(PeerSessionsPickle),
     /// Replace a conversation's counters.
@@ -345,4 +358,7 @@ pub struct Snapshot {
     pub recent: Vec<StoredMessage>,
     /// The groups we are or were in.
     pub groups: Vec<GroupBlob>,
+    /// Our latest group messages' receipts (at most
+    /// [`crate::MAX_TRACKED_GROUP_MESSAGES`]), oldest first.
+    pub group_receipts: Vec<crate::group_receipts::GroupReceiptRecord>,
 }

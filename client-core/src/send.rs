@@ -109,7 +109,10 @@ impl Core {
                 status: MessageStatus::Seen,
             })
             .collect();
-        self.queue_receipts(now, peer, ReceiptKind::Read, ids, now, &mut ops);
+        // A group's messages have several authors: `handle_mark_group_read` names them.
+        if self.group_of(&peer).is_none() {
+            self.queue_receipts(now, peer, ReceiptKind::Read, ids, now, &mut ops);
+        }
         self.queue_read_sync(now, peer, ids, &mut ops);
         self.commit(ops);
         self.pump(now);

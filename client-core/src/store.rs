@@ -4,6 +4,7 @@
 
 use crate::address::Address;
 use crate::content::MessageId;
+use crate::group_receipts::GroupReceipts;
 use crate::records::{Commit, Contact, HistoryEntry, Snapshot, StoredMessage};
 use crate::surface::StoredReaction;
 
@@ -46,6 +47,10 @@ pub trait Store {
     /// The author of the group message `id` (an account address); `None` for a message that is
     /// not an incoming group message.
     fn author(&self, id: &MessageId) -> Result<Option<Address>, Self::Error>;
+
+    /// The receipts of our group message `id` (the recipient accounts when it was sent, and how
+    /// far each got); `None` for a message that is not one of ours with recipients.
+    fn group_receipts(&self, id: &MessageId) -> Result<Option<GroupReceipts>, Self::Error>;
 
     /// One message by id.
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, Self::Error>;

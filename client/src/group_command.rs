@@ -27,6 +27,12 @@ pub(crate) enum GroupCommand {
     List {
         reply: oneshot::Sender<Vec<GroupState>>,
     },
+    /// Mark these incoming messages of `group` (each with its author's account) read.
+    MarkRead {
+        group: GroupId,
+        read: Vec<(MessageId, Address)>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
 }
 
 /// A change to a group's members.
@@ -45,6 +51,7 @@ impl GroupCommand {
             Self::Change { reply, .. } => drop(reply.send(Err(error))),
             Self::Send { reply, .. } => drop(reply.send(Err(error))),
             Self::List { reply } => drop(reply.send(Vec::new())),
+            Self::MarkRead { reply, .. } => drop(reply.send(Err(error))),
         }
     }
 }

@@ -52,6 +52,10 @@ impl Driver {
                     None
                 }
             },
+            GroupCommand::MarkRead { group, read, reply } => {
+                self.core.handle_mark_group_read(now, group, &read);
+                Some(Deferred::Done { reply })
+            }
             GroupCommand::List { reply } => {
                 let groups = self.core.groups().into_iter().cloned().collect();
                 drop(reply.send(groups));

@@ -38,9 +38,9 @@ pub use events::{ClientEvent, ConnectionState};
 pub use hush_client_core::groups::{GroupId, GroupState, Role as GroupRole};
 pub use hush_client_core::{
     ADDRESS_PREFIX, Address, ClaimedSender, Contact, Content, Direction, DropReason, Event,
-    GroupCommandError, GroupDropReason, GroupSendError, HistoryEntry, IgnoredReason, MAX_EMOJI_LEN,
-    MAX_TIMER_SECONDS, MessageId, MessageStatus, Presence, PresenceSetting, Reaction, Referring, SetupPolicy,
-    StoredMessage, StoredReaction, SurfaceError,
+    GroupCommandError, GroupDropReason, GroupReceiptIgnored, GroupReceipts, GroupSendError, HistoryEntry,
+    IgnoredReason, MAX_EMOJI_LEN, MAX_TIMER_SECONDS, MemberReceipt, MessageId, MessageStatus, Presence,
+    PresenceSetting, Reaction, Referring, SetupPolicy, StoredMessage, StoredReaction, SurfaceError,
 };
 pub use hush_proto::{RegistrationToken, RegistrationTokenError};
 pub use net::{NetError, ResolveError, SetupError, UnreachableReason};

@@ -1,6 +1,7 @@
 //! `hush group` on a CLI profile: Alice makes a group with two contacts (library clients), reads
-//! what Bob writes to it with its author, lists it, sends to it, and removes Carol, who then
-//! gets nothing; a group that does not exist is refused.
+//! what Bob writes to it with its author, lists it, sends to it (its history then shows how
+//! many members stored and read that message), and removes Carol, who then gets nothing; a
+//! group that does not exist is refused.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -106,6 +107,19 @@ async fn hush_group_makes_lists_sends_reads_and_removes() {
     })
     .await;
     assert!(got.iter().all(|m| m.peer == group.conversation()));
+    // Bob reads it: Alice's history shows how far her message got.
+    assert_eq!(bob.mark_group_read(group).await.unwrap(), 1);
+    let mut shown = String::new();
+    for _ in 0..20 {
+        shown = alice.ok(&["group", "history", "climbing"]).await.stdout;
+        if shown.contains("me: see you there (delivered to 2 of 2, read by 1 of 2)") {
+            break;
+        }
+    }
+    assert!(
+        shown.contains("me: see you there (delivered to 2 of 2, read by 1 of 2)"),
+        "{shown}"
+    );
 
     alice.ok(&["group", "remove", "climbing", "carol"]).await;
     group_changed(&mut carol_events).await;

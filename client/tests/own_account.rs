@@ -91,7 +91,8 @@ fn downgrade_to_version_2(path: &Path, key_byte: u8) {
          DROP TABLE timers; DROP INDEX messages_expiring; ALTER TABLE messages DROP COLUMN expires_at; \
          DROP TABLE own_account; DROP TABLE link_request; DROP TABLE peer_devices; \
          DROP INDEX messages_by_target; ALTER TABLE messages DROP COLUMN target; DROP TABLE edits; \
-         DROP TABLE reactions; DROP TABLE groups; DROP TABLE authors; PRAGMA user_version = 2;",
+         DROP TABLE reactions; DROP TABLE groups; DROP TABLE authors; DROP TABLE group_receipts; \
+         PRAGMA user_version = 2;",
     )
     .unwrap();
 }

@@ -23,6 +23,7 @@
 mod account;
 mod commits;
 mod devices;
+mod group_receipts;
 mod helpers;
 mod messages;
 mod peers;
@@ -42,6 +43,7 @@ pub use devices::{
     link_request_is_put_replaced_and_deleted, own_account_is_put_and_replaced,
     peer_devices_are_put_and_replaced,
 };
+pub use group_receipts::group_receipts_move_forward_only_for_recipients;
 pub use messages::{
     insert_message_ignores_a_second_insert_of_an_id, messages_round_trip_every_field,
     status_ignores_unknown_ids_and_other_peers, status_moves_only_forward,
@@ -95,6 +97,7 @@ macro_rules! store_suite {
             deletes_leave_a_tombstone_only,
             reactions_are_a_set_per_message,
             threads_page_backwards,
+            group_receipts_move_forward_only_for_recipients,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -141,6 +141,11 @@ impl Surface {
         }
     }
 
+    /// The other party and direction of a recent message.
+    pub(crate) fn peer_of(&self, id: &MessageId) -> Option<(Address, Direction)> {
+        self.lookup(id).map(|known| (known.peer, known.direction))
+    }
+
     fn lookup(&self, id: &MessageId) -> Option<Known> {
         self.known.get(id).copied()
     }

@@ -20,7 +20,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hush_client_core::{
-    Address, Direction, DropReason, Event, MemoryStore, MessageId, MessageStatus, Store, StoredMessage,
+    Address, Direction, DropReason, Event, GroupReceiptIgnored, GroupReceipts, MemoryStore, MessageId,
+    MessageStatus, Store, StoredMessage,
 };
 
 /// One client's app.
@@ -74,6 +75,12 @@ pub struct App {
     pub group_events: Vec<Event>,
     /// The author of each group message seen (`GroupMessageFrom`).
     pub authors: HashMap<MessageId, Address>,
+    /// The latest receipts of each of our group messages (`GroupReceiptsChanged`).
+    pub group_receipts: HashMap<MessageId, GroupReceipts>,
+    /// How many `GroupReceiptsChanged` events came.
+    pub group_receipt_events: usize,
+    /// Ignored group receipts (`GroupReceiptIgnored`): the account, the message, why.
+    pub group_receipts_ignored: Vec<(Address, MessageId, GroupReceiptIgnored)>,
 }
 
 impl App {
@@ -164,6 +171,18 @@ impl App {
                     "{who}: GroupMessageFrom before the commit that stores the author"
                 );
                 self.authors.insert(id, author);
+            }
+            Event::GroupReceiptsChanged { id, receipts } => {
+                assert_eq!(
+                    store.group_receipts(&id).expect("memory store").as_ref(),
+                    Some(&receipts),
+                    "{who}: GroupReceiptsChanged before the commit that stores it"
+                );
+                self.group_receipts.insert(id, receipts);
+                self.group_receipt_events += 1;
+            }
+            Event::GroupReceiptIgnored { from, id, reason } => {
+                self.group_receipts_ignored.push((from, id, reason));
             }
             other => panic!("{who}: unexpected event {other:?}"),
         }

@@ -20,7 +20,7 @@
 //! ```
 
 use hush_client_core::groups::{GroupId, GroupState};
-use hush_client_core::{Address, Content, HistoryEntry, MessageId, Store};
+use hush_client_core::{Address, Content, GroupReceipts, HistoryEntry, MessageId, Store};
 use tokio::sync::oneshot;
 
 use super::{Client, stopped};
@@ -97,6 +97,43 @@ impl Client {
     /// Who wrote the incoming group message `message_id` (an account address).
     pub async fn group_author(&self, message_id: MessageId) -> Result<Option<Address>, ClientError> {
         self.with_store(move |store| store.author(&message_id)).await
+    }
+
+    /// Marks every unread message of `group` read and sends each author a read receipt (and
+    /// our other devices the read state). Returns how many.
+    pub async fn mark_group_read(&self, group: GroupId) -> Result<usize, ClientError> {
+        let conversation = group.conversation();
+        let read = self
+            .with_store(move |store| {
+                let mut read = Vec::new();
+                for id in store.unread(&conversation)? {
+                    // Every incoming group message has its author recorded with it.
+                    if let Some(author) = store.author(&id)? {
+                        read.push((id, author));
+                    }
+                }
+                Ok(read)
+            })
+            .await?;
+        if read.is_empty() {
+            return Ok(0);
+        }
+        let count = read.len();
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Group(GroupCommand::MarkRead { group, read, reply }))
+            .await?;
+        answer.await.map_err(|_| stopped())??;
+        Ok(count)
+    }
+
+    /// The receipts of our group message `message_id`: how many of the members it went to (the
+    /// members when we sent it, our own account not counted) stored and read it, and each
+    /// member's. `None` for a message that is not one of our group messages.
+    /// [`Event::GroupReceiptsChanged`](hush_client_core::Event::GroupReceiptsChanged) says
+    /// when they move.
+    pub async fn group_receipts(&self, message_id: MessageId) -> Result<Option<GroupReceipts>, ClientError> {
+        self.with_store(move |store| store.group_receipts(&message_id))
+            .await
     }
 
     async fn change_group(&self, group: GroupId, change: GroupChange) -> Result<(), ClientError> {

@@ -95,6 +95,8 @@ pub(super) fn expire(conn: &Connection, now: u64) -> Result<Vec<Expired>, StoreE
         )?;
         execute(conn, "DELETE FROM edits WHERE message = ?1", [id])?;
         execute(conn, "DELETE FROM reactions WHERE message = ?1", [id])?;
+        // Who of the group stored and read it goes with it.
+        execute(conn, "DELETE FROM group_receipts WHERE message = ?1", [id])?;
         // Reactions, edits and deletes of it become hidden tombstones too: an edit carries its
         // text, and the rows stay (a conversation's latest row may be one of them).
         execute(

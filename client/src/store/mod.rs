@@ -19,6 +19,9 @@ mod error;
 #[cfg(test)]
 mod existing_tests;
 mod expiry;
+mod group_receipts;
+#[cfg(test)]
+mod group_receipts_tests;
 mod groups;
 mod kdf;
 mod key;
@@ -46,7 +49,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use hush_client_core::{
-    Address, Commit, Contact, HistoryEntry, MessageId, Snapshot, Store, StoredMessage, StoredReaction,
+    Address, Commit, Contact, GroupReceipts, HistoryEntry, MessageId, Snapshot, Store, StoredMessage,
+    StoredReaction,
 };
 use hush_crypto::PickleKey;
 use rusqlite::{Connection, TransactionBehavior};
@@ -206,6 +210,10 @@ impl Store for SqlStore {
 
     fn author(&self, id: &MessageId) -> Result<Option<Address>, StoreError> {
         groups::author(&self.conn, id)
+    }
+
+    fn group_receipts(&self, id: &MessageId) -> Result<Option<GroupReceipts>, StoreError> {
+        group_receipts::receipts(&self.conn, id)
     }
 
     fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {

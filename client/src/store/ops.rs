@@ -157,6 +157,10 @@ pub(super) fn apply(
         StoreOp::PutPeerDevices(record) => super::peer_devices::put(conn, record)?,
         StoreOp::PutGroup(blob) => super::groups::put(conn, blob)?,
         StoreOp::PutAuthor { id, author } => super::groups::put_author(conn, id, author)?,
+        StoreOp::TrackGroupReceipts(record) => super::group_receipts::track(conn, record)?,
+        StoreOp::SetGroupReceipt { id, member, receipt } => {
+            super::group_receipts::set(conn, id, member, *receipt)?;
+        }
         op @ (StoreOp::EditMessage { .. } | StoreOp::DeleteMessage { .. } | StoreOp::PutReaction { .. }) => {
             super::surface::apply(conn, op)?;
         }

@@ -115,6 +115,7 @@ pub(super) fn load(conn: &Connection, pickle_key: &PickleKey) -> Result<Option<S
         peer_devices: super::peer_devices::load(conn)?,
         recent: super::surface::recent(conn)?,
         groups: super::groups::load(conn)?,
+        group_receipts: super::group_receipts::load(conn)?,
     }))
 }
 

@@ -147,6 +147,8 @@ const MIGRATIONS: &[&str] = &[
         message BLOB PRIMARY KEY NOT NULL,
         author BLOB NOT NULL
     ) WITHOUT ROWID;",
+    // Version 8: our group messages' receipts, per recipient account (`group_receipts`).
+    super::group_receipts::MIGRATION,
 ];
 
 /// The schema version this build writes.

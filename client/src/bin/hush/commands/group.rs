@@ -190,7 +190,22 @@ pub async fn history(dir: &Path, group: &str, limit: usize) -> Result<()> {
                     None => "?".to_owned(),
                 },
             };
-            println!("{who}: {}", super::format::text(&message.content));
+            // Our own messages say how far they got: "delivered to 2 of 3, read by 1 of 3".
+            let receipts = match message.direction {
+                Direction::Outgoing => profile.client.group_receipts(message.id).await?,
+                Direction::Incoming => None,
+            };
+            match receipts {
+                Some(r) => println!(
+                    "{who}: {} (delivered to {} of {}, read by {} of {})",
+                    super::format::text(&message.content),
+                    r.delivered,
+                    r.members,
+                    r.read,
+                    r.members
+                ),
+                None => println!("{who}: {}", super::format::text(&message.content)),
+            }
         }
         Ok(())
     })
