@@ -518,12 +518,15 @@ def groups(hush, relay_address, addresses):
     bob_chat.expect(r"^-- chatting in climbing with ", what="bob's group chat opening")
     carol_chat.expect(r"^-- chatting in climbing with ", what="carol's group chat opening")
 
-    step("bob types a line: carol's chat shows it from bob; bob's shows it sent")
+    step("bob types a line: carol's chat shows it from bob; bob's shows it sent, then read by carol")
     question = "tuesday at six?"
     bob_chat.send_line(question)
     question_id = bob_chat.expect(r"^  · ([0-9a-f]{8}) queued$", what="the queued mark").group(1)
     bob_chat.expect(rf"^  · {question_id} sent$", what=f"the sent mark of {question_id}")
     carol_chat.expect(rf"^\[\d\d:\d\d:\d\d\] bob: {re.escape(question)}$", what="bob's line")
+    # Alice's profile is closed: only carol (whose chat marks it read as it shows it) answers.
+    bob_chat.expect(rf"^  · {question_id} delivered to 1 of 2, read by 1 of 2$",
+                    what=f"carol's read receipt for {question_id}")
 
     step("alice: hush group send; both chats show it from alice")
     answer = "see you there"
@@ -532,10 +535,18 @@ def groups(hush, relay_address, addresses):
     for chat in (bob_chat, carol_chat):
         chat.expect(rf"^\[\d\d:\d\d:\d\d\] alice: {re.escape(answer)}$", what="alice's line")
 
-    step("alice: hush group history shows both, in order")
+    step("alice: hush group history shows both, in order; both chats have read hers")
     _, out = hush.run("alice", "group", "history", "climbing")
-    need(re.search(rf"^bob: {re.escape(question)}\nme: {re.escape(answer)}$", out, re.MULTILINE),
+    need(re.search(rf"^bob: {re.escape(question)}\nme: {re.escape(answer)} \(delivered to \d of 2, "
+                   rf"read by \d of 2\)$", out, re.MULTILINE),
          f"alice's group history is not bob's question then her answer:\n{out}")
+    # The chats sent their read receipts as they showed her line; `group history` fetches them.
+    for _ in range(20):
+        _, out = hush.run("alice", "group", "history", "climbing")
+        if f"me: {answer} (delivered to 2 of 2, read by 2 of 2)" in out:
+            break
+    need(f"me: {answer} (delivered to 2 of 2, read by 2 of 2)" in out,
+         f"alice's group history does not show her line read by both:\n{out}")
 
     step("alice removes carol: both chats say so; bob's next line reaches alice, not carol")
     _, out = hush.run("alice", "group", "remove", "climbing", "carol")

@@ -1,5 +1,7 @@
 //! `hush chat --group NAME`: the line mode for a group. Typed lines go to every member device;
-//! incoming lines name their author; a change of members or name is printed as it arrives.
+//! incoming lines name their author and are marked read as they are shown (each author gets a
+//! read receipt); our lines say how far they got (`delivered to 2 of 3, read by 1 of 3`); a
+//! change of members or name is printed as it arrives.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -91,6 +93,7 @@ pub async fn run(dir: &Path, group: &str) -> Result<()> {
         let author = author_name(&profile, &mut authors, entry.message.id).await?;
         println!("{}", format_line(&entry.message, &author));
     }
+    profile.client.mark_group_read(group).await?;
     let name = super::printable(state.name());
     let mut member = match members_line(&profile, &state, &me).await? {
         Some(members) => {
@@ -150,6 +153,7 @@ pub async fn run(dir: &Path, group: &str) -> Result<()> {
                     if message.peer == conversation {
                         let author = author_name(&profile, &mut authors, message.id).await?;
                         println!("{}", format_line(&message, &author));
+                        profile.client.mark_group_read(group).await?;
                     } else if let Some(other) = incoming_elsewhere(&profile, &message).await? {
                         println!("  (new message from {other})");
                     }
@@ -157,6 +161,16 @@ pub async fn run(dir: &Path, group: &str) -> Result<()> {
                 Some(ClientEvent::Core(Event::StatusChanged { id, peer: about, status })) if about == conversation => {
                     unsent.remove(&id);
                     println!("  · {} {}", short(&id.to_string()), status_mark(status));
+                }
+                Some(ClientEvent::Core(Event::GroupReceiptsChanged { id, receipts })) if receipts.group == group => {
+                    println!(
+                        "  · {} delivered to {} of {}, read by {} of {}",
+                        short(&id.to_string()),
+                        receipts.delivered,
+                        receipts.members,
+                        receipts.read,
+                        receipts.members
+                    );
                 }
                 Some(ClientEvent::Core(Event::GroupChanged { group: about })) if about == group => {
                     if let Some(state) = current(&profile, group).await? {
