@@ -78,7 +78,18 @@ impl Core {
         };
         let device = Address::from_identity(&message.label().sender);
         let Some(account) = self.device_account(&device) else {
-            return events.push(drop(GroupDropReason::NotMember));
+            // A device not attributed yet (a member we are no contact of, whose list is on its
+            // way): its key cannot have been taken, so the message waits for it like any other
+            // on a chain we do not hold.
+            let Some(record) = self.groups.get_mut(&group) else {
+                return;
+            };
+            if record.sender.is_none() || record.waiting.len() >= MAX_GROUP_HELD {
+                return events.push(drop(GroupDropReason::NotMember));
+            }
+            record.waiting.push((bytes.to_vec(), received_at));
+            ops.push(StoreOp::PutGroup(record.to_blob()));
+            return;
         };
         let Some(record) = self.groups.get_mut(&group) else {
             return;
@@ -289,8 +300,12 @@ impl Core {
         events: &mut Vec<Event>,
     ) {
         let (mut updates, mut keys, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+        let mut unattributed = Vec::new();
         for (bytes, received_at) in held {
             match unhold(&bytes) {
+                Held::Unattributed(device, claimed, control) => {
+                    unattributed.push((device, claimed, control, received_at));
+                }
                 Held::Updates(device, list) => updates.push((device, list)),
                 Held::Key(device, distribution) => keys.push((device, distribution, received_at)),
                 Held::Message => messages.push((bytes, received_at)),
@@ -300,6 +315,10 @@ impl Core {
             claimed_from: Some(crate::event::ClaimedSender::new(device)),
             reason: DropReason::Group(GroupDropReason::NotMember),
         };
+        // Attributed now, or held again until their account's list is answered.
+        for (device, claimed, control, received_at) in unattributed {
+            self.accept_group_control(received_at, device, Some(claimed), &control, ops, events);
+        }
         for (device, list) in updates {
             match self.device_account(&device) {
                 Some(account) => self.accept_updates(now, device, account, list, ops, events),

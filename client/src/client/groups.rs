@@ -29,9 +29,10 @@ use crate::error::ClientError;
 use crate::group_command::{GroupChange, GroupCommand};
 
 impl Client {
-    /// Makes a group named `name` with us as admin and `members` (contacts' account addresses,
-    /// whose device lists we hold: people we have exchanged messages with). Answered once
-    /// durable; the members hear of it as soon as the relay is reachable.
+    /// Makes a group named `name` with us as admin and `members` (contacts' account addresses;
+    /// no message need have been exchanged: their device lists are fetched, and the group goes
+    /// to each member once its list is answered). Answered once durable; the members hear of it
+    /// as soon as the relay is reachable. The members need not be each other's contacts.
     pub async fn create_group(&self, name: &str, members: &[Address]) -> Result<GroupId, ClientError> {
         let (reply, answer) = oneshot::channel();
         let command = GroupCommand::Create {
