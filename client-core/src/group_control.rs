@@ -301,7 +301,7 @@ impl Core {
                     .members()
                     .keys()
                     .filter(|account| **account != me)
-                    .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
+                    .map(Address::from_account)
                     .collect()
             })
             .unwrap_or_default();
@@ -382,9 +382,7 @@ impl Core {
             if account == me {
                 continue;
             }
-            let Ok(peer) = Address::from_bytes(*account.as_bytes()) else {
-                continue;
-            };
+            let peer = Address::from_account(&account);
             self.queue_unnumbered(now, peer, Body::Group(bytes.clone()), ops);
         }
         if !self.own_devices().is_empty() {

@@ -217,7 +217,7 @@ impl Core {
         }
         let Some(author) = self
             .device_account(&device)
-            .and_then(|account| Address::from_bytes(*account.as_bytes()).ok())
+            .map(|account| Address::from_account(&account))
         else {
             return;
         };

@@ -227,7 +227,7 @@ impl Core {
             .filter(|account| **account != me)
             .filter(|account| among.is_none_or(|among| among.contains(account.as_bytes())));
         for account in accounts {
-            let address = Address::from_bytes(*account.as_bytes()).ok()?;
+            let address = Address::from_account(account);
             if !self.peer_fetch.answered.contains(&address) {
                 return None;
             }
@@ -238,10 +238,16 @@ impl Core {
         Some(devices)
     }
 
-    /// Each group's conversation address, and whether its messages can be sealed now.
-    pub(crate) fn groups_ready(&self) -> std::collections::HashMap<Address, bool> {
+    /// Each group's conversation address with unsealed messages in the outbox (`unsealed`),
+    /// and whether they can be sealed now. Only those: the check walks every member's list, and
+    /// runs at every pump.
+    pub(crate) fn groups_ready(
+        &self,
+        unsealed: &BTreeSet<Address>,
+    ) -> std::collections::HashMap<Address, bool> {
         self.group_conversations
             .iter()
+            .filter(|(address, _)| unsealed.contains(address))
             .map(|(address, group)| {
                 let ready = self
                     .group_devices(group)
@@ -269,7 +275,7 @@ impl Core {
                 .members()
                 .keys()
                 .filter(|account| **account != me)
-                .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
+                .map(Address::from_account)
                 .collect();
             for member in members {
                 self.fetch_peer_list(member);
@@ -342,13 +348,7 @@ impl Core {
                 self.outbox.reroute(item.id);
                 let members: Vec<Address> = self
                     .group(&group)
-                    .map(|state| {
-                        state
-                            .members()
-                            .keys()
-                            .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
-                            .collect()
-                    })
+                    .map(|state| state.members().keys().map(Address::from_account).collect())
                     .unwrap_or_default();
                 let own = self.account_address();
                 for member in members.into_iter().filter(|member| *member != own) {
