@@ -57,6 +57,7 @@ impl Core {
             return events.push(drop(GroupDropReason::UnknownGroup));
         }
         self.open_group_message(now, group, &inner, message, now, ops, events);
+        self.save_group_after(group, ops);
     }
 
     /// Decrypts and files one sender-key message of `group` (which we hold) that arrived at
@@ -88,7 +89,7 @@ impl Core {
                 return events.push(drop(GroupDropReason::NotMember));
             }
             record.waiting.push((bytes.to_vec(), received_at));
-            ops.push(StoreOp::PutGroup(record.to_blob()));
+            // Written once by the caller (`save_group_after`).
             return;
         };
         let Some(record) = self.groups.get_mut(&group) else {
@@ -103,7 +104,7 @@ impl Core {
                 return events.push(drop(GroupDropReason::NotMember));
             }
             record.waiting.push((bytes.to_vec(), received_at));
-            ops.push(StoreOp::PutGroup(record.to_blob()));
+            // Written once by the caller (`save_group_after`).
             return;
         }
         let plaintext = match record.chains.decrypt(&message) {
@@ -115,7 +116,7 @@ impl Core {
                     return events.push(drop(GroupDropReason::TooManyWaiting));
                 }
                 record.waiting.push((bytes.to_vec(), received_at));
-                ops.push(StoreOp::PutGroup(record.to_blob()));
+                // Written once by the caller (`save_group_after`).
                 return;
             }
             Err(error) => return events.push(drop(GroupDropReason::Chain(error))),
@@ -138,7 +139,7 @@ impl Core {
                 return events.push(drop(GroupDropReason::TooManyWaiting));
             }
             record.ahead.insert((chain, position), (encoded, received_at));
-            ops.push(StoreOp::PutGroup(record.to_blob()));
+            // Written once by the caller (`save_group_after`).
             return;
         }
         if position == next {
@@ -171,6 +172,12 @@ impl Core {
                 self.deliver_group(now, group, device, &encoded, ops, events);
             }
         }
+    }
+
+    /// Writes `group`'s record once after its messages were opened: [`Core::open_group_message`]
+    /// and [`Core::release_ahead`] only change it in memory (a group of 50 reopening hundreds
+    /// of waiting messages wrote the whole record after each one).
+    fn save_group_after(&self, group: GroupId, ops: &mut Vec<StoreOp>) {
         if let Some(record) = self.groups.get(&group) {
             ops.push(StoreOp::PutGroup(record.to_blob()));
         }
@@ -333,10 +340,14 @@ impl Core {
                 None => events.push(unknown(device)),
             }
         }
+        let reopened = !messages.is_empty();
         for (bytes, received_at) in messages {
             if let Ok(message) = SenderKeyMessage::from_bytes(&bytes) {
                 self.open_group_message(now, group, &bytes, message, received_at, ops, events);
             }
+        }
+        if reopened {
+            self.save_group_after(group, ops);
         }
     }
 
@@ -392,6 +403,7 @@ impl Core {
                 record.next.insert(chain, first);
             }
             self.release_ahead(now, group, chain, &mut ops, &mut events);
+            self.save_group_after(group, &mut ops);
         }
         if !ops.is_empty() {
             self.commit(ops);
