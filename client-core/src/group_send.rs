@@ -60,6 +60,17 @@ pub enum GroupSendError {
     /// when the group's members next change).
     #[error("the group's sending chain refused it: {0}")]
     Chain(#[from] hush_crypto::GroupError),
+    /// The group has more member devices (every device of every other member account, and our
+    /// own other devices; an account whose list we have not pinned counts as one) than one
+    /// `SendShared` reaches ([`MAX_RECIPIENTS_PER_SEND`], 1,000). Refused at once rather than
+    /// queued to wait for good; nothing was queued.
+    #[error("the group has {devices} member devices, more than the {max} one send reaches")]
+    TooManyDevices {
+        /// Member devices counted.
+        devices: usize,
+        /// [`MAX_RECIPIENTS_PER_SEND`].
+        max: usize,
+    },
 }
 
 /// A group message as the outbox keeps it: the sender-key message, the shared body and each
@@ -179,6 +190,13 @@ impl Core {
         if !self.is_group_member(&group) {
             return Err(GroupSendError::NotMember);
         }
+        let devices = self.group_device_count(&group);
+        if devices > MAX_RECIPIENTS_PER_SEND {
+            return Err(GroupSendError::TooManyDevices {
+                devices,
+                max: MAX_RECIPIENTS_PER_SEND,
+            });
+        }
         // Encrypted now, on our chain of the group as it is now (see the module's doc).
         let (id, mut ops) = self.queue_content(now, group.conversation(), content, |core, payload| {
             let framed = crate::content::frame_payload(&core.account_address(), &payload);
@@ -199,6 +217,28 @@ impl Core {
         self.commit(ops);
         self.pump(now);
         Ok(id)
+    }
+
+    /// How many devices a message of `group` goes to as far as we know now: our other devices
+    /// and every device of every other member account (one for an account not pinned yet).
+    fn group_device_count(&self, group: &GroupId) -> usize {
+        let me = self.account_key();
+        let others: usize = self
+            .group(group)
+            .map(|state| {
+                state
+                    .members()
+                    .keys()
+                    .filter(|account| **account != me)
+                    .map(|account| {
+                        self.peer_lists
+                            .get(&Address::from_account(account))
+                            .map_or(1, |pinned| pinned.devices().len())
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        others + self.own_devices().len()
     }
 
     /// The group whose conversation address `peer` is, if any.

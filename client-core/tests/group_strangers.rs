@@ -136,3 +136,75 @@ fn a_group_of_strangers_talks_on_a_rough_network() {
         run(seed, Faults::rough());
     }
 }
+
+/// A group whose member devices outnumber what one `SendShared` reaches (1,000): `send_group`
+/// refuses at once with `TooManyDevices`, queueing nothing; one of 996 devices takes it. The
+/// member accounts are lists published straight into the harness relay (6 devices each, no
+/// clients behind them).
+#[test]
+fn a_send_to_more_than_a_thousand_devices_is_refused_at_once() {
+    use hush_client_core::GroupSendError;
+    use hush_crypto::devices::{AccountSigningKey, DeviceEntry};
+    use rand::SeedableRng;
+
+    let (mut world, alice, _) = World::alice_and_bob(81);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(82);
+    let mut accounts = Vec::new();
+    for _ in 0..168 {
+        let signing = AccountSigningKey::generate(&mut rng);
+        let devices: Vec<hush_crypto::Account> =
+            (0..6).map(|_| hush_crypto::Account::new(1, &mut rng)).collect();
+        let entries = devices
+            .iter()
+            .map(|device| DeviceEntry::new(device.identity_key(), 1))
+            .collect();
+        let list = signing.sign_device_list(1, entries).unwrap();
+        let memberships = devices
+            .iter()
+            .map(|device| {
+                (
+                    *device.identity_key().as_bytes(),
+                    device.sign_membership(&signing.public()),
+                )
+            })
+            .collect();
+        let account = *signing.public().as_bytes();
+        world
+            .relay
+            .device_lists
+            .insert(account, (1, list.to_bytes(), memberships));
+        accounts.push(Address::from_bytes(account).unwrap());
+    }
+    for account in &accounts {
+        world.accept(alice, *account);
+    }
+    while !accounts
+        .iter()
+        .all(|account| world.clients[alice].core.peer_lists().has(account))
+    {
+        assert!(world.step(), "the lists were answered");
+    }
+    let big = world
+        .group(alice, |core, now| core.create_group(now, "big", &accounts))
+        .unwrap();
+    let before = world.clients[alice].core.outbox_len();
+    let refused = world.group(alice, |core, now| core.send_group(now, big, Content::text("hi")));
+    assert_eq!(
+        refused,
+        Err(GroupSendError::TooManyDevices {
+            devices: 168 * 6,
+            max: 1000
+        })
+    );
+    assert_eq!(world.clients[alice].core.outbox_len(), before, "nothing queued");
+    let fits = world
+        .group(alice, |core, now| {
+            core.create_group(now, "fits", &accounts[..166])
+        })
+        .unwrap();
+    assert!(
+        world
+            .group(alice, |core, now| core.send_group(now, fits, Content::text("hi")))
+            .is_ok()
+    );
+}

@@ -63,6 +63,8 @@ impl Client {
     }
 
     /// Sends `content` to every member device of `group`; the id once durable in the outbox.
+    /// A group with more member devices than one send reaches (1,000) is refused at once with
+    /// [`ClientError::GroupSend`]`(`[`GroupSendError::TooManyDevices`](hush_client_core::GroupSendError::TooManyDevices)`)`.
     pub async fn send_group(&self, group: GroupId, content: Content) -> Result<MessageId, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Group(GroupCommand::Send {
