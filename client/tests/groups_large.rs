@@ -175,7 +175,6 @@ async fn fifty_strangers_in_a_group_half_of_them_offline_each_round_get_everythi
     }
     let mut members: Vec<Member> = slots.into_iter().map(Option::unwrap).collect();
     let registered = started.elapsed();
-    eprintln!("G50 registered at {registered:?}");
 
     // Alice's contacts, the group made straight away: no 1:1 message, no list pinned yet.
     let invited: Vec<Address> = members[1..].iter().map(|m| m.account).collect();
@@ -207,7 +206,6 @@ async fn fifty_strangers_in_a_group_half_of_them_offline_each_round_get_everythi
         reopen(&mut members, &online, &relay.address).await;
         // The online ones that hold the group send one message each (one that has not heard
         // of the group yet, having been offline since it was made, waits for it first).
-        eprintln!("G50 round {round} reopened at {:?}", started.elapsed());
         for &index in &online {
             let member = &mut members[index];
             let (client, events) = member.online.as_mut().unwrap();
@@ -221,7 +219,6 @@ async fn fifty_strangers_in_a_group_half_of_them_offline_each_round_get_everythi
                 .unwrap();
             sent.entry(index).or_default().push(text);
         }
-        eprintln!("G50 round {round} sent at {:?}", started.elapsed());
         // Every online one holds what the others online sent this round.
         for &index in &online {
             let expected = online.iter().filter(|other| **other != index).count();
