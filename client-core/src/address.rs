@@ -63,6 +63,11 @@ impl Address {
         Self(*identity)
     }
 
+    /// The address of an account (its key was validated when it was made).
+    pub fn from_account(account: &hush_crypto::devices::AccountKey) -> Self {
+        Self(*account.as_identity())
+    }
+
     /// From raw key bytes, checking that they are a valid identity key.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, AddressError> {
         IdentityKey::from_bytes(&bytes)

@@ -334,7 +334,26 @@ impl Core {
         f(&mut self.upkeep, cx);
     }
 
-    pub(crate) fn commit(&mut self, ops: Vec<StoreOp>) {
+    pub(crate) fn commit(&mut self, mut ops: Vec<StoreOp>) {
+        // A group's record written several times in one commit: only the last write counts
+        // (the store only writes), so the others are left out.
+        let mut last: BTreeMap<GroupId, usize> = BTreeMap::new();
+        for (index, op) in ops.iter().enumerate() {
+            if let StoreOp::PutGroup(blob) = op {
+                last.insert(blob.id, index);
+            }
+        }
+        if last.len() < ops.iter().filter(|op| matches!(op, StoreOp::PutGroup(_))).count() {
+            let mut index = 0;
+            ops.retain(|op| {
+                let keep = match op {
+                    StoreOp::PutGroup(blob) => last.get(&blob.id) == Some(&index),
+                    _ => true,
+                };
+                index += 1;
+                keep
+            });
+        }
         self.out.commit(ops);
     }
 

@@ -39,8 +39,9 @@ pub enum GroupCommandError {
     /// We are not (or no longer) a member.
     #[error("not a member of this group")]
     NotMember,
-    /// The member at `index` of the list given is not an account we know (no device list pinned
-    /// for it): talk to them first.
+    /// The member at `index` of the list given is not an account we know: neither a contact
+    /// nor an account whose device list we pinned, one of our own devices, or an address the
+    /// relay said has no device list (a legacy device address).
     #[error("member {index} of the list is not a known account")]
     UnknownAccount {
         /// Its position in the list.
@@ -148,17 +149,26 @@ impl Core {
         self.make_update(now, id, GroupOperation::Leave)
     }
 
-    /// The account keys of `members`: each must be an account whose device list we pinned.
+    /// The account keys of `members`: each must be an account we know, a contact (accepted) or
+    /// one whose device list we pinned. The list need not be pinned yet: what goes to an
+    /// account whose list was not answered on this connection waits in the outbox for the
+    /// answer (the list is asked for when the group is made or grows), as a first 1:1 message
+    /// does. Refused: an address we do not know, one of our own devices, or one the relay told
+    /// us on this connection has no list (a single-device legacy peer's device, not an account).
     fn member_accounts(&self, members: &[Address]) -> Result<BTreeSet<AccountKey>, GroupCommandError> {
         let mut accounts = BTreeSet::new();
         for (index, member) in members.iter().enumerate() {
             if *member == self.account_address() {
                 continue;
             }
-            if !self.peer_lists.has(member) {
-                return Err(GroupCommandError::UnknownAccount { index });
+            let unknown = GroupCommandError::UnknownAccount { index };
+            let known = self.peer_lists.has(member)
+                || self.access.standing(member) == Some(crate::access::Standing::Accepted);
+            if !known || self.is_legacy_peer(member) || self.is_own_device(member) || *member == self.address
+            {
+                return Err(unknown);
             }
-            accounts.extend(peer_account_key(member));
+            accounts.insert(peer_account_key(member).ok_or(unknown)?);
         }
         Ok(accounts)
     }
@@ -297,7 +307,7 @@ impl Core {
                     .members()
                     .keys()
                     .filter(|account| **account != me)
-                    .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
+                    .map(Address::from_account)
                     .collect()
             })
             .unwrap_or_default();
@@ -379,9 +389,7 @@ impl Core {
             if account == me {
                 continue;
             }
-            let Ok(peer) = Address::from_bytes(*account.as_bytes()) else {
-                continue;
-            };
+            let peer = Address::from_account(&account);
             self.queue_unnumbered(now, peer, Body::Group(bytes.clone()), ops);
         }
         if !self.own_devices().is_empty() {
@@ -396,11 +404,13 @@ impl Core {
         }
     }
 
-    /// A [`Body::Group`] payload from the device `from`.
+    /// A [`Body::Group`] payload from the device `from`, which claims the account `claimed`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept_group_control(
         &mut self,
         now: u64,
         from: Address,
+        claimed: Option<Address>,
         data: &[u8],
         ops: &mut Vec<StoreOp>,
         events: &mut Vec<Event>,
@@ -414,7 +424,12 @@ impl Core {
             Err(error) => return events.push(drop(error)),
         };
         let Some(account) = self.device_account(&from) else {
-            return events.push(drop(ControlError::UnknownSender));
+            // A device no pinned list counts (a member we are not a contact of, say): held until
+            // the list of the account it claims is answered.
+            if !self.hold_unattributed(now, from, claimed, &control, data, ops) {
+                events.push(drop(ControlError::UnknownSender));
+            }
+            return;
         };
         match control {
             GroupControl::Updates(updates) => self.accept_updates(now, from, account, updates, ops, events),
@@ -435,6 +450,155 @@ impl Core {
                 self.queue_sender_key(now, &id, Some(&BTreeSet::from([account])), ops);
             }
         }
+    }
+
+    /// Holds `control` (whose bytes are `data`) from the device `from`, which no pinned list
+    /// counts, until the list of the account it claims is answered (asked for now): with the
+    /// group's waiting messages if we hold the group, with its early ones if not. False if it
+    /// cannot wait: no account claimed, the claimed list was answered already on this
+    /// connection (and does not count the device), or no room.
+    fn hold_unattributed(
+        &mut self,
+        now: u64,
+        from: Address,
+        claimed: Option<Address>,
+        control: &GroupControl,
+        data: &[u8],
+        ops: &mut Vec<StoreOp>,
+    ) -> bool {
+        let Some(account) = claimed else {
+            return false;
+        };
+        if account == from
+            || account == self.account_address()
+            || peer_account_key(&account).is_none()
+            || self.peer_fetch.answered.contains(&account)
+        {
+            return false;
+        }
+        let id = match control {
+            GroupControl::Updates(updates) => match updates.first() {
+                Some(update) => update.group_id(),
+                None => return false,
+            },
+            GroupControl::SenderKey { distribution, .. } => GroupId(distribution.label().group_id),
+            GroupControl::KeyRequest(id) => *id,
+        };
+        let held = held_unattributed(&from, &account, data);
+        match self.groups.get_mut(&id) {
+            Some(record) => {
+                if record.sender.is_none() || record.waiting.len() >= MAX_GROUP_HELD {
+                    return false;
+                }
+                record.waiting.push((held, now));
+                ops.push(StoreOp::PutGroup(record.to_blob()));
+            }
+            None => self.keep_early(now, id, held, ops),
+        }
+        self.fetch_peer_list(account);
+        true
+    }
+
+    /// `account`'s list was answered (pinned, or none: `NotFound`): the group control its
+    /// devices sent while unattributed is taken again, now attributed or refused.
+    pub(crate) fn release_group_attributed(&mut self, account: Address) {
+        let (mut ops, mut events) = (Vec::new(), Vec::new());
+        let mut released = Vec::new();
+        let ids: Vec<GroupId> = self.groups.keys().copied().collect();
+        for id in ids {
+            let Some(record) = self.groups.get_mut(&id) else {
+                continue;
+            };
+            if !record.waiting.iter().any(|(bytes, _)| claims(bytes, &account)) {
+                continue;
+            }
+            let (mine, rest) = std::mem::take(&mut record.waiting)
+                .into_iter()
+                .partition(|(bytes, _)| claims(bytes, &account));
+            record.waiting = rest;
+            ops.push(StoreOp::PutGroup(record.to_blob()));
+            released.extend::<Vec<_>>(mine);
+        }
+        let ids: Vec<GroupId> = self.early_group_messages.keys().copied().collect();
+        let mut early_touched = Vec::new();
+        for id in ids {
+            let Some(early) = self.early_group_messages.get_mut(&id) else {
+                continue;
+            };
+            if !early.iter().any(|(bytes, _)| claims(bytes, &account)) {
+                continue;
+            }
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(early)
+                .into_iter()
+                .partition(|(bytes, _)| claims(bytes, &account));
+            if rest.is_empty() {
+                self.early_group_messages.remove(&id);
+            } else {
+                self.early_group_messages.insert(id, rest);
+            }
+            early_touched.push(id);
+            released.extend(mine);
+        }
+        if released.is_empty() {
+            return;
+        }
+        for (bytes, received_at) in released {
+            if let Held::Unattributed(device, claimed, control) = unhold(&bytes) {
+                self.accept_group_control(
+                    received_at,
+                    device,
+                    Some(claimed),
+                    &control,
+                    &mut ops,
+                    &mut events,
+                );
+            }
+        }
+        // What is left early of each group (written last: a group joined meanwhile has its
+        // record stored under the same id, which must not be overwritten).
+        for id in early_touched {
+            if !self.groups.contains_key(&id) {
+                let left = self.early_group_messages.get(&id).cloned().unwrap_or_default();
+                ops.push(StoreOp::PutGroup(crate::groups::early_blob(id, &left)));
+            }
+        }
+        self.commit(ops);
+        for event in events {
+            self.event(event);
+        }
+    }
+
+    /// At login: asks for the lists of the accounts that held group control claims (their
+    /// answers on an earlier connection never came).
+    pub(crate) fn fetch_unattributed_lists(&mut self) {
+        let mut accounts = BTreeSet::new();
+        let held = self
+            .groups
+            .values()
+            .flat_map(|record| record.waiting.iter())
+            .chain(self.early_group_messages.values().flatten());
+        for (bytes, _) in held {
+            if let Held::Unattributed(_, claimed, _) = unhold(bytes) {
+                accounts.insert(claimed);
+            }
+        }
+        for account in accounts {
+            self.fetch_peer_list(account);
+        }
+    }
+
+    /// Whether `account` is a member of a group we are in (so its devices' messages are worth
+    /// attributing to it, as a contact's are).
+    pub(crate) fn shares_group_with(&self, account: &Address) -> bool {
+        let Some(key) = peer_account_key(account) else {
+            return false;
+        };
+        let me = self.account_key();
+        self.groups.values().any(|record| {
+            record.sender.is_some()
+                && record.state().role(&me).is_some()
+                && record.state().role(&key).is_some()
+        })
     }
 
     pub(crate) fn accept_updates(
@@ -607,6 +771,25 @@ const HELD_KEY_AFTER_TAG: u8 = 0xE2;
 /// identity key 32 || updates control message`. Local storage only.
 const HELD_UPDATES_TAG: u8 = 0xE1;
 
+/// First byte of group control held until the device that sent it is attributed: `E3 ||
+/// sending device's identity key 32 || the account it claims 32 || control message`. Local
+/// storage only.
+const HELD_UNATTRIBUTED_TAG: u8 = 0xE3;
+
+/// Control bytes from `from` claiming `account`, as held until `account`'s list is answered.
+fn held_unattributed(from: &Address, account: &Address, control: &[u8]) -> Vec<u8> {
+    let mut out = vec![HELD_UNATTRIBUTED_TAG];
+    out.extend_from_slice(from.as_bytes());
+    out.extend_from_slice(account.as_bytes());
+    out.extend_from_slice(control);
+    out
+}
+
+/// Whether held bytes are unattributed control claiming `account`.
+fn claims(bytes: &[u8], account: &Address) -> bool {
+    bytes.first() == Some(&HELD_UNATTRIBUTED_TAG) && bytes.get(33..65) == Some(account.as_bytes().as_slice())
+}
+
 /// Control bytes from `from`, as held under `tag`.
 fn held_control(tag: u8, from: &Address, control: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
@@ -628,6 +811,8 @@ fn held_key(from: &Address, distribution: &SenderKeyDistribution, after: Option<
 pub(crate) enum Held {
     Updates(Address, Vec<GroupUpdate>),
     Key(Address, Box<SenderKeyDistribution>, Option<Predecessor>),
+    /// Control from a device not yet attributed, the account it claims, the control's bytes.
+    Unattributed(Address, Address, Vec<u8>),
     Message,
 }
 
@@ -642,6 +827,15 @@ pub(crate) fn unhold(bytes: &[u8]) -> Held {
     let Ok(device) = Address::from_bytes(*device) else {
         return Held::Message;
     };
+    if tag == HELD_UNATTRIBUTED_TAG {
+        let Some((claimed, control)) = control.split_first_chunk::<32>() else {
+            return Held::Message;
+        };
+        return match Address::from_bytes(*claimed) {
+            Ok(claimed) => Held::Unattributed(device, claimed, control.to_vec()),
+            Err(_) => Held::Message,
+        };
+    }
     match tag {
         HELD_KEY_TAG => match SenderKeyDistribution::from_bytes(control) {
             Ok(distribution) => Held::Key(device, Box::new(distribution), None),

@@ -118,6 +118,7 @@ impl Core {
             return events.push(drop(GroupDropReason::UnknownGroup));
         }
         self.open_group_message(now, group, &inner, message, now, ops, events);
+        self.save_group_after(group, ops);
     }
 
     /// Decrypts and files one sender-key message of `group` (which we hold) that arrived at
@@ -139,7 +140,18 @@ impl Core {
         };
         let device = Address::from_identity(&message.label().sender);
         let Some(account) = self.device_account(&device) else {
-            return events.push(drop(GroupDropReason::NotMember));
+            // A device not attributed yet (a member we are no contact of, whose list is on its
+            // way): its key cannot have been taken, so the message waits for it like any other
+            // on a chain we do not hold.
+            let Some(record) = self.groups.get_mut(&group) else {
+                return;
+            };
+            if record.sender.is_none() || record.waiting.len() >= MAX_GROUP_HELD {
+                return events.push(drop(GroupDropReason::NotMember));
+            }
+            record.waiting.push((bytes.to_vec(), received_at));
+            // Written once by the caller (`save_group_after`).
+            return;
         };
         let Some(record) = self.groups.get_mut(&group) else {
             return;
@@ -153,7 +165,7 @@ impl Core {
                 return events.push(drop(GroupDropReason::NotMember));
             }
             record.waiting.push((bytes.to_vec(), received_at));
-            ops.push(StoreOp::PutGroup(record.to_blob()));
+            // Written once by the caller (`save_group_after`).
             return;
         }
         let plaintext = match record.chains.decrypt(&message) {
@@ -165,7 +177,7 @@ impl Core {
                     return events.push(drop(GroupDropReason::TooManyWaiting));
                 }
                 record.waiting.push((bytes.to_vec(), received_at));
-                ops.push(StoreOp::PutGroup(record.to_blob()));
+                // Written once by the caller (`save_group_after`).
                 return;
             }
             Err(error) => return events.push(drop(GroupDropReason::Chain(error))),
@@ -189,7 +201,7 @@ impl Core {
                 return events.push(drop(GroupDropReason::TooManyWaiting));
             }
             record.ahead.insert((chain, position), (encoded, received_at));
-            ops.push(StoreOp::PutGroup(record.to_blob()));
+            // Written once by the caller (`save_group_after`).
             return;
         }
         if position == next {
@@ -237,6 +249,12 @@ impl Core {
                 work.extend(successors(record, chain));
             }
         }
+    }
+
+    /// Writes `group`'s record once after its messages were opened: [`Core::open_group_message`]
+    /// and [`Core::release_ahead`] only change it in memory (a group of 50 reopening hundreds
+    /// of waiting messages wrote the whole record after each one).
+    fn save_group_after(&self, group: GroupId, ops: &mut Vec<StoreOp>) {
         if let Some(record) = self.groups.get(&group) {
             ops.push(StoreOp::PutGroup(record.to_blob()));
         }
@@ -289,7 +307,7 @@ impl Core {
         }
         let Some(author) = self
             .device_account(&device)
-            .and_then(|account| Address::from_bytes(*account.as_bytes()).ok())
+            .map(|account| Address::from_account(&account))
         else {
             return;
         };
@@ -373,8 +391,12 @@ impl Core {
         events: &mut Vec<Event>,
     ) {
         let (mut updates, mut keys, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+        let mut unattributed = Vec::new();
         for (bytes, received_at) in held {
             match unhold(&bytes) {
+                Held::Unattributed(device, claimed, control) => {
+                    unattributed.push((device, claimed, control, received_at));
+                }
                 Held::Updates(device, list) => updates.push((device, list)),
                 Held::Key(device, distribution, after) => {
                     keys.push((device, distribution, after, received_at))
@@ -386,6 +408,10 @@ impl Core {
             claimed_from: Some(crate::event::ClaimedSender::new(device)),
             reason: DropReason::Group(GroupDropReason::NotMember),
         };
+        // Attributed now, or held again until their account's list is answered.
+        for (device, claimed, control, received_at) in unattributed {
+            self.accept_group_control(received_at, device, Some(claimed), &control, ops, events);
+        }
         for (device, list) in updates {
             match self.device_account(&device) {
                 Some(account) => self.accept_updates(now, device, account, list, ops, events),
@@ -400,10 +426,14 @@ impl Core {
                 None => events.push(unknown(device)),
             }
         }
+        let reopened = !messages.is_empty();
         for (bytes, received_at) in messages {
             if let Ok(message) = SenderKeyMessage::from_bytes(&bytes) {
                 self.open_group_message(now, group, &bytes, message, received_at, ops, events);
             }
+        }
+        if reopened {
+            self.save_group_after(group, ops);
         }
     }
 
@@ -466,6 +496,7 @@ impl Core {
                 }
                 self.release_ahead(now, group, chain, &mut ops, &mut events);
             }
+            self.save_group_after(group, &mut ops);
         }
         if !ops.is_empty() {
             self.commit(ops);

@@ -60,6 +60,17 @@ pub enum GroupSendError {
     /// when the group's members next change).
     #[error("the group's sending chain refused it: {0}")]
     Chain(#[from] hush_crypto::GroupError),
+    /// The group has more member devices (every device of every other member account, and our
+    /// own other devices; an account whose list we have not pinned counts as one) than one
+    /// `SendShared` reaches ([`MAX_RECIPIENTS_PER_SEND`], 1,000). Refused at once rather than
+    /// queued to wait for good; nothing was queued.
+    #[error("the group has {devices} member devices, more than the {max} one send reaches")]
+    TooManyDevices {
+        /// Member devices counted.
+        devices: usize,
+        /// [`MAX_RECIPIENTS_PER_SEND`].
+        max: usize,
+    },
 }
 
 /// A group message as the outbox keeps it: the sender-key message, the shared body and each
@@ -179,6 +190,13 @@ impl Core {
         if !self.is_group_member(&group) {
             return Err(GroupSendError::NotMember);
         }
+        let devices = self.group_device_count(&group);
+        if devices > MAX_RECIPIENTS_PER_SEND {
+            return Err(GroupSendError::TooManyDevices {
+                devices,
+                max: MAX_RECIPIENTS_PER_SEND,
+            });
+        }
         // Encrypted now, on our chain of the group as it is now (see the module's doc).
         let mut sent_to = Vec::new();
         let (id, mut ops) = self.queue_content(now, group.conversation(), content, |core, payload| {
@@ -203,6 +221,28 @@ impl Core {
         self.commit(ops);
         self.pump(now);
         Ok(id)
+    }
+
+    /// How many devices a message of `group` goes to as far as we know now: our other devices
+    /// and every device of every other member account (one for an account not pinned yet).
+    fn group_device_count(&self, group: &GroupId) -> usize {
+        let me = self.account_key();
+        let others: usize = self
+            .group(group)
+            .map(|state| {
+                state
+                    .members()
+                    .keys()
+                    .filter(|account| **account != me)
+                    .map(|account| {
+                        self.peer_lists
+                            .get(&Address::from_account(account))
+                            .map_or(1, |pinned| pinned.devices().len())
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        others + self.own_devices().len()
     }
 
     /// The group whose conversation address `peer` is, if any.
@@ -231,7 +271,7 @@ impl Core {
             .filter(|account| **account != me)
             .filter(|account| among.is_none_or(|among| among.contains(account.as_bytes())));
         for account in accounts {
-            let address = Address::from_bytes(*account.as_bytes()).ok()?;
+            let address = Address::from_account(account);
             if !self.peer_fetch.answered.contains(&address) {
                 return None;
             }
@@ -242,10 +282,16 @@ impl Core {
         Some(devices)
     }
 
-    /// Each group's conversation address, and whether its messages can be sealed now.
-    pub(crate) fn groups_ready(&self) -> std::collections::HashMap<Address, bool> {
+    /// Each group's conversation address with unsealed messages in the outbox (`unsealed`),
+    /// and whether they can be sealed now. Only those: the check walks every member's list, and
+    /// runs at every pump.
+    pub(crate) fn groups_ready(
+        &self,
+        unsealed: &BTreeSet<Address>,
+    ) -> std::collections::HashMap<Address, bool> {
         self.group_conversations
             .iter()
+            .filter(|(address, _)| unsealed.contains(address))
             .map(|(address, group)| {
                 let ready = self
                     .group_devices(group)
@@ -273,7 +319,7 @@ impl Core {
                 .members()
                 .keys()
                 .filter(|account| **account != me)
-                .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
+                .map(Address::from_account)
                 .collect();
             for member in members {
                 self.fetch_peer_list(member);
@@ -346,13 +392,7 @@ impl Core {
                 self.outbox.reroute(item.id);
                 let members: Vec<Address> = self
                     .group(&group)
-                    .map(|state| {
-                        state
-                            .members()
-                            .keys()
-                            .filter_map(|account| Address::from_bytes(*account.as_bytes()).ok())
-                            .collect()
-                    })
+                    .map(|state| state.members().keys().map(Address::from_account).collect())
                     .unwrap_or_default();
                 let own = self.account_address();
                 for member in members.into_iter().filter(|member| *member != own) {

@@ -193,7 +193,7 @@ impl Core {
             return;
         }
         if let Body::Group(data) = &payload.body {
-            return self.accept_group_control(now, from, data, ops, events);
+            return self.accept_group_control(now, from, claimed, data, ops, events);
         }
         if let Body::AccessKey(key) = payload.body {
             // Each device has its own mailbox and key; a contact's device stands as the contact.

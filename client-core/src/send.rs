@@ -157,7 +157,7 @@ impl Core {
             devices: self.own_devices(),
         };
         // A group message needs no session, only its members' lists answered.
-        let groups = self.groups_ready();
+        let groups = self.groups_ready(&self.outbox.unsealed_peers());
         let (backoff, peers, lists) = (&self.backoff, &self.peers, &self.peer_lists);
         let answered = &self.peer_fetch.answered;
         let plan = self.outbox.plan(

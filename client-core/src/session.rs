@@ -41,6 +41,7 @@ impl Core {
         self.check_linked_bundles();
         self.peer_fetch.reset();
         self.fetch_missing_peer_lists();
+        self.fetch_unattributed_lists();
         self.upload_access_key();
         self.send_pending_reports();
         self.pump(now);

@@ -5,7 +5,7 @@
 //! list (or, for our own account, our list).
 //!
 //! Content from a device no pinned list counts, claiming an account we know (a contact, a
-//! request, a pinned list) whose list was not answered on this connection, is held (durably,
+//! request, a pinned list, a member of a group we are in) whose list was not answered on this connection, is held (durably,
 //! like a message ahead of a gap) and the list asked for; the answer releases it: filed under the
 //! account if the list now counts the device, under the device itself if not. So a contact's new
 //! device is filed under its account from its first message. A device claiming an account we do
@@ -55,7 +55,9 @@ impl Core {
         } else {
             // Only an account we know (a contact, a request, a pinned list): a stranger's device,
             // or a peer known by its device address, stays the device it is.
-            let known = self.access.standing(&account).is_some() || self.peer_lists.has(&account);
+            let known = self.access.standing(&account).is_some()
+                || self.peer_lists.has(&account)
+                || self.shares_group_with(&account);
             if !known || self.peer_fetch.answered.contains(&account) {
                 return false;
             }

@@ -81,9 +81,16 @@ impl Core {
     /// The relay answered a fetch of `peer`'s list.
     pub(crate) fn on_peer_list(&mut self, peer: Address, result: Result<Response, ErrorResponse>) {
         self.peer_fetch.answered.insert(peer);
+        // Only a list or a `NotFound` settles which devices count; after another answer the
+        // group control held for it waits for the next login's fetch.
+        let settled = matches!(result, Ok(Response::DeviceList { .. }))
+            || matches!(&result, Err(error) if error.code == hush_proto::ErrorCode::NotFound);
         self.pin_answer(peer, result);
         // What its devices sent while unattributed is filed now.
         self.release_attributed(peer);
+        if settled {
+            self.release_group_attributed(peer);
+        }
     }
 
     fn pin_answer(&mut self, peer: Address, result: Result<Response, ErrorResponse>) {

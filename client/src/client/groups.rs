@@ -29,9 +29,10 @@ use crate::error::ClientError;
 use crate::group_command::{GroupChange, GroupCommand};
 
 impl Client {
-    /// Makes a group named `name` with us as admin and `members` (contacts' account addresses,
-    /// whose device lists we hold: people we have exchanged messages with). Answered once
-    /// durable; the members hear of it as soon as the relay is reachable.
+    /// Makes a group named `name` with us as admin and `members` (contacts' account addresses;
+    /// no message need have been exchanged: their device lists are fetched, and the group goes
+    /// to each member once its list is answered). Answered once durable; the members hear of it
+    /// as soon as the relay is reachable. The members need not be each other's contacts.
     pub async fn create_group(&self, name: &str, members: &[Address]) -> Result<GroupId, ClientError> {
         let (reply, answer) = oneshot::channel();
         let command = GroupCommand::Create {
@@ -62,6 +63,8 @@ impl Client {
     }
 
     /// Sends `content` to every member device of `group`; the id once durable in the outbox.
+    /// A group with more member devices than one send reaches (1,000) is refused at once with
+    /// [`ClientError::GroupSend`]`(`[`GroupSendError::TooManyDevices`](hush_client_core::GroupSendError::TooManyDevices)`)`.
     pub async fn send_group(&self, group: GroupId, content: Content) -> Result<MessageId, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Group(GroupCommand::Send {

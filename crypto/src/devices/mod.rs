@@ -82,8 +82,9 @@ impl AccountKey {
         self.0.as_bytes()
     }
 
-    /// The key as an Ed25519 verifying key (for the safety number).
-    pub(crate) fn as_identity(&self) -> &IdentityKey {
+    /// The key as an Ed25519 verifying key (for the safety number; an account's address is
+    /// made from it without validating the bytes again).
+    pub fn as_identity(&self) -> &IdentityKey {
         &self.0
     }
 
