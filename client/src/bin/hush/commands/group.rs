@@ -65,7 +65,7 @@ pub async fn create(dir: &Path, name: &str, contacts: &[String]) -> Result<()> {
         fetch(profile, "making the group offline").await?;
         let members = members(profile, contacts).await?;
         let id = profile.client.create_group(name, &members).await.context(
-            "cannot make the group (every member must be a contact you have exchanged messages with)",
+            "cannot make the group (every member must be one of your contacts: `hush contact add`)",
         )?;
         println!("group {} {name}", id_text(&id));
         flush(profile).await
