@@ -13,10 +13,10 @@ use crate::address::Address;
 use crate::content::{Body, Payload, PayloadError, unframe_payload};
 use crate::core::Core;
 use crate::event::{DropReason, Event};
-use crate::group_control::{Held, unhold, was_member};
+use crate::group_control::was_member;
 use crate::groups::{
-    ChainId, GroupDropReason, GroupId, GroupRecord, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES, MAX_GROUP_HELD,
-    early_blob,
+    ChainId, GroupDropReason, GroupId, GroupRecord, Held, MAX_EARLY_BYTES, MAX_EARLY_MESSAGES,
+    MAX_GROUP_HELD, early_blob, unhold,
 };
 use crate::records::{Direction, MessageStatus, StoreOp, StoredMessage};
 

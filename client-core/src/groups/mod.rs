@@ -12,6 +12,7 @@ use rand_core::CryptoRng;
 mod control;
 mod drop_reason;
 mod error;
+mod held;
 mod log;
 mod operation;
 mod record;
@@ -30,6 +31,7 @@ pub use control::{
 };
 pub use drop_reason::GroupDropReason;
 pub use error::{GroupRuleError, GroupUpdateError};
+pub(crate) use held::{Held, claims, held_key, held_unattributed, held_updates, unhold};
 pub use log::{GroupLog, Received};
 pub use operation::GroupOperation;
 pub use record::{
