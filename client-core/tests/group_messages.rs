@@ -38,36 +38,6 @@ fn group_of_four(seed: u64) -> (World, Vec<ClientId>, GroupId) {
     (world, ids, group)
 }
 
-/// `rounds` messages from each of `senders` in turn, `units` of the world between rounds.
-/// Returns, per sender, the texts that were queued: those whose commit was applied before a
-/// crash (the app learns of the others from the crash itself), as `World::send` counts them.
-fn exchange(
-    world: &mut World,
-    senders: &[ClientId],
-    group: GroupId,
-    tag: &str,
-    rounds: usize,
-    units: usize,
-) -> Vec<(ClientId, Vec<String>)> {
-    let mut queued: Vec<(ClientId, Vec<String>)> = senders.iter().map(|id| (*id, Vec::new())).collect();
-    for n in 0..rounds {
-        for (from, texts) in queued.iter_mut() {
-            let text = format!("{} {tag} #{n}", world.clients[*from].name);
-            let content = Content::text(text.clone());
-            let id = world
-                .group(*from, |core, now| core.send_group(now, group, content))
-                .unwrap();
-            if world.clients[*from].store.message(&id).unwrap().is_some() {
-                texts.push(text);
-            }
-        }
-        world.run(units);
-    }
-    world.heal();
-    world.drive();
-    queued
-}
-
 /// The texts in `id`'s group history written by `sender`'s device (its name prefixes them),
 /// in history order.
 fn texts_from(world: &World, id: ClientId, group: &GroupId, sender: ClientId, tag: &str) -> Vec<String> {
@@ -115,7 +85,7 @@ fn assert_everyone_got_everything(
 fn run(seed: u64, faults: Faults) {
     let (mut world, ids, group) = group_of_four(seed);
     world.faults = faults;
-    let queued = exchange(&mut world, &ids, group, "hello", 6, 40);
+    let queued = world.group_exchange(&ids, group, "hello", 6, 40);
     assert_everyone_got_everything(&world, &ids, &group, "hello", &queued);
     let total: usize = queued.iter().map(|(_, texts)| texts.len()).sum();
     assert!(total >= ids.len() * 5, "most messages were queued: {total}");
@@ -146,14 +116,14 @@ fn messages_sent_while_the_group_is_still_forming_reach_everyone() {
         let group = world
             .group(ids[0], |core, now| core.create_group(now, "climbing", &invited))
             .unwrap();
-        let mut queued = exchange(&mut world, &ids[..1], group, "early", 3, 3);
+        let mut queued = world.group_exchange(&ids[..1], group, "early", 3, 3);
         // Each member sends as soon as it has joined.
         let joined: Vec<ClientId> = ids[1..]
             .iter()
             .copied()
             .filter(|id| world.clients[*id].core.is_group_member(&group))
             .collect();
-        queued.extend(exchange(&mut world, &joined, group, "early", 3, 3));
+        queued.extend(world.group_exchange(&joined, group, "early", 3, 3));
         assert_everyone_got_everything(&world, &ids, &group, "early", &queued);
     }
 }
@@ -164,7 +134,7 @@ fn a_removed_member_gets_nothing_sent_after_and_cannot_open_it() {
     let [alice, bob, carol, dave, laptop] = ids[..] else {
         unreachable!()
     };
-    exchange(&mut world, &ids, group, "before", 2, 10);
+    world.group_exchange(&ids, group, "before", 2, 10);
     let carol_account = world.account_address(carol);
     world
         .group(alice, |core, now| core.group_remove(now, group, &[carol_account]))
@@ -172,7 +142,7 @@ fn a_removed_member_gets_nothing_sent_after_and_cannot_open_it() {
     world.drive();
     let log_before = world.relay.log.len();
     let remaining = [alice, bob, dave, laptop];
-    let queued = exchange(&mut world, &remaining, group, "after", 3, 10);
+    let queued = world.group_exchange(&remaining, group, "after", 3, 10);
     assert_eq!(queued.iter().map(|(_, t)| t.len()).sum::<usize>(), 12);
     assert_everyone_got_everything(&world, &remaining, &group, "after", &queued);
     for sender in remaining {

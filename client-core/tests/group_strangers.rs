@@ -49,34 +49,6 @@ fn make_group(world: &mut World, ids: &[ClientId]) -> GroupId {
         .expect("a group of contacts whose lists are not answered yet")
 }
 
-/// Each client in `ids` sends `rounds` messages, `units` of the world between rounds; the texts
-/// whose commit was applied, per sender.
-fn exchange(
-    world: &mut World,
-    ids: &[ClientId],
-    group: GroupId,
-    rounds: usize,
-    units: usize,
-) -> Vec<(ClientId, Vec<String>)> {
-    let mut queued: Vec<(ClientId, Vec<String>)> = ids.iter().map(|id| (*id, Vec::new())).collect();
-    for n in 0..rounds {
-        for (from, texts) in queued.iter_mut() {
-            let text = format!("{} says #{n}", world.clients[*from].name);
-            let content = Content::text(text.clone());
-            let id = world
-                .group(*from, |core, now| core.send_group(now, group, content))
-                .unwrap();
-            if world.clients[*from].store.message(&id).unwrap().is_some() {
-                texts.push(text);
-            }
-        }
-        world.run(units);
-    }
-    world.heal();
-    world.drive();
-    queued
-}
-
 fn run(seed: u64, faults: Faults) {
     let (mut world, ids) = strangers(seed);
     world.faults = faults;
@@ -92,7 +64,7 @@ fn run(seed: u64, faults: Faults) {
             world.clients[*id].app.dropped
         );
     }
-    let queued = exchange(&mut world, &ids, group, 4, 30);
+    let queued = world.group_exchange(&ids, group, "says", 4, 30);
     for id in &ids {
         for (sender, expected) in &queued {
             let prefix = format!("{} says ", world.clients[*sender].name);

@@ -760,6 +760,37 @@ impl World {
         result
     }
 
+    /// `rounds` group messages from each of `senders` in turn (`"<name> <tag> #<n>"`), `units`
+    /// of the world between rounds, then healed and driven quiet. Returns, per sender, the texts
+    /// that were queued: those whose commit was applied before a crash (the app learns of the
+    /// others from the crash itself).
+    pub fn group_exchange(
+        &mut self,
+        senders: &[ClientId],
+        group: hush_client_core::groups::GroupId,
+        tag: &str,
+        rounds: usize,
+        units: usize,
+    ) -> Vec<(ClientId, Vec<String>)> {
+        let mut queued: Vec<(ClientId, Vec<String>)> = senders.iter().map(|id| (*id, Vec::new())).collect();
+        for n in 0..rounds {
+            for (from, texts) in queued.iter_mut() {
+                let text = format!("{} {tag} #{n}", self.clients[*from].name);
+                let content = Content::text(text.clone());
+                let Ok(id) = self.group(*from, |core, now| core.send_group(now, group, content)) else {
+                    panic!("{} could not send to the group", self.clients[*from].name);
+                };
+                if self.clients[*from].store.message(&id).ok().flatten().is_some() {
+                    texts.push(text);
+                }
+            }
+            self.run(units);
+        }
+        self.heal();
+        self.drive();
+        queued
+    }
+
     /// `id`'s app blocks `peer`.
     pub fn block(&mut self, id: ClientId, peer: Address) {
         let now = self.now;
